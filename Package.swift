@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies are chosen for clean-build cost (CI builds from a fresh clone every run):
+// - swift-argument-parser: the CLI.
+// - TOMLKit: nixpacks.toml / ociforge.toml (syntax errors with line and column).
+// - Yams: YAML config and Procfile parsing with positions.
+// Hashing uses the system's OpenSSL libcrypto (SHA-NI, same speed as swift-crypto, no BoringSSL build);
+// compression uses the system's zlib, ISA-L and zstd; HTTP uses FoundationNetworking (ships with the toolchain).
+let package = Package(
+    name: "ociforge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ociforge", targets: ["ociforge"]),
+        .library(name: "OCIWriter", targets: ["OCIWriter"]),
+        .library(name: "Planner", targets: ["Planner"]),
+        .library(name: "Sandbox", targets: ["Sandbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages; scripts/install-deps installs them).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Linux syscalls Swift cannot call directly (variadic syscall(), _GNU_SOURCE-only APIs).
+        .target(name: "COCISys"),
+        // Single-threaded namespace/mount setup that must run before exec, outside the Swift runtime.
+        .target(name: "CSandbox"),
+
+        .target(
+            name: "OCIWriter",
+            dependencies: ["CZlib", "CArchive", "CISAL", "CZstd", "CCrypto", "COCISys"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(
+            name: "Planner",
+            dependencies: [
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(
+            name: "Sandbox",
+            dependencies: ["OCIWriter", "Planner", "CSandbox", "COCISys"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "ociforge",
+            dependencies: [
+                "OCIWriter", "Planner", "Sandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+
+        .testTarget(name: "OCIWriterTests", dependencies: ["OCIWriter", "COCISys"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "PlannerTests", dependencies: ["Planner"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        // Drives the built `ociforge` binary and real peers (skopeo, umoci, oci-image-tool, podman, registry).
+        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "ociforge"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+    ]
+)

@@ -1,0 +1,3 @@
+#define _GNU_SOURCE
+#include "csandbox.h"
+int csandbox_version(void) { return 1; }

@@ -1,0 +1,7 @@
+import ArgumentParser
+import OCIWriter
+
+struct OCIForge: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ociforge", abstract: "Build OCI images without Docker.")
+}
+OCIForge.main()

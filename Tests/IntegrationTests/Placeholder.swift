@@ -1,0 +1,4 @@
+import Testing
+import OCIWriter
+
+@Test func mediaTypesRoundTrip() { #expect(MediaType.ociLayerGzip.layerCompression == .gzip) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import Sandbox
+
+@Test func launcherLinked() { #expect(SandboxInfo.launcherVersion >= 1) }
