@@ -180,7 +180,10 @@ extension OCILayout {
             if t.isIndex { return .index }
             if t.isManifest { return .manifest }
         }
-        if shape.manifests != nil && shape.config == nil { return .index }
+        if shape.manifests != nil && shape.config != nil {
+            throw OCIWriterError(.invalidImage, "document has both 'manifests' and 'config': refusing an ambiguous manifest/index", path: source)
+        }
+        if shape.manifests != nil { return .index }
         if shape.config != nil && shape.manifests == nil { return .manifest }
         throw OCIWriterError(.unsupportedMediaType, "descriptor media type \(declared) is neither an image index nor an image manifest", path: source)
     }
