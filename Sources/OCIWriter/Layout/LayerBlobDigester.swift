@@ -40,16 +40,17 @@ public struct LayerBlobDigester: ~Copyable {
             }
             tarSize += produced
         } else {
-            tarHasher.update(chunk)
-            tarSize += Int64(chunk.count)
+            tarSize += Int64(chunk.count)  // uncompressed: the diffID is the blob digest
         }
     }
 
     /// Ends the stream; throws when the compressed stream is truncated.
     public consuming func finalize() throws -> LayerBlobDigests {
         try decoder?.finish()
-        let size = blobSize, usize = tarSize
-        return LayerBlobDigests(digest: blobHasher.finalize(), size: size, diffID: tarHasher.finalize(), uncompressedSize: usize)
+        let size = blobSize, usize = tarSize, plain = decoder == nil
+        let digest = blobHasher.finalize()
+        let diffID = plain ? digest : tarHasher.finalize()
+        return LayerBlobDigests(digest: digest, size: size, diffID: diffID, uncompressedSize: usize)
     }
 
     /// Digests a layer file at `path` in one pass.

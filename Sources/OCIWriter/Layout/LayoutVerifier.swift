@@ -1,3 +1,4 @@
+import Foundation
 /// One problem found by `LayoutVerifier`.
 public struct VerificationProblem: Sendable, Hashable, Codable, CustomStringConvertible {
     /// What is wrong: `index.json`, `blob sha256:…`, `manifest sha256:…`, `config sha256:…`, `layer sha256:…`.
@@ -23,6 +24,14 @@ public struct VerificationReport: Sendable, Codable {
     public var bytesRead: Int64
 
     public var isValid: Bool { problems.isEmpty }
+
+    /// Human-readable rendering: one line per problem, then a summary line.
+    public func text() -> String {
+        var out = problems.map { "error: " + $0.description }
+        let what = tag.map { "\(layout):\($0)" } ?? layout
+        out.append("\(isValid ? "OK" : "FAILED"): \(what): \(manifestsChecked.count) manifest(s), \(blobsChecked) blob(s), \(layersChecked) layer(s) decompressed, \(bytesRead) bytes read, \(problems.count) problem(s)")
+        return out.joined(separator: "\n") + "\n"
+    }
 }
 
 /// Re-derives every digest, diffID and size of a layout and checks document structure and media types.
@@ -43,6 +52,8 @@ public enum LayoutVerifier {
         /// Blob digest → whether its size/digest checked out (each blob is read once).
         var blobOK: [Digest: Bool] = [:]
         var layerResults: [Digest: LayerBlobDigests?] = [:]
+        /// Layer digests computed ahead, in parallel (consumed by `digestLayer`).
+        var precomputed: [Digest: Result<LayerBlobDigests, any Error>] = [:]
         var layersChecked = 0
         var manifests: [Digest] = []
         var bytesRead: Int64 = 0
@@ -166,7 +177,15 @@ public enum LayoutVerifier {
                 problem(source, "config.mediaType", "an OCI manifest refers to a Docker config media type")
             }
 
-            // Layers: blob digest/size (one pass with decompression when the type is known).
+            // Layers: blob digest/size (one pass with decompression when the type is known), on all cores.
+            if isImage {
+                var seen = Set<Digest>()
+                let pending = manifest.layers.filter {
+                    $0.mediaType.layerCompression != nil && layerResults[$0.digest] == nil && layout.hasBlob($0.digest)
+                        && seen.insert($0.digest).inserted
+                }
+                precomputed = Self.digestInParallel(pending, layout: layout)
+            }
             var diffIDs: [Digest?] = []
             for (i, layer) in manifest.layers.enumerated() {
                 let field = "layers[\(i)]"
@@ -231,7 +250,8 @@ public enum LayoutVerifier {
             let path = layout.blobPath(layer.digest)
             var result: LayerBlobDigests?
             do {
-                let r = try LayerBlobDigester.digest(file: path, compression: compression)
+                let r = try (precomputed.removeValue(forKey: layer.digest)
+                    ?? Result { try LayerBlobDigester.digest(file: path, compression: compression) }).get()
                 bytesRead += r.size
                 layersChecked += 1
                 var ok = true
@@ -256,6 +276,21 @@ public enum LayoutVerifier {
             }
             layerResults[layer.digest] = .some(result)
             return result?.diffID
+        }
+
+        static func digestInParallel(_ layers: [Descriptor], layout: OCILayout) -> [Digest: Result<LayerBlobDigests, any Error>] {
+            guard layers.count > 1 else { return [:] }
+            final class Results: @unchecked Sendable {
+                let lock = NSLock()
+                var values: [Digest: Result<LayerBlobDigests, any Error>] = [:]
+            }
+            let results = Results()
+            DispatchQueue.concurrentPerform(iterations: layers.count) { i in
+                let d = layers[i]
+                let r = Result { try LayerBlobDigester.digest(file: layout.blobPath(d.digest), compression: d.mediaType.layerCompression!) }
+                results.lock.withLock { results.values[d.digest] = r }
+            }
+            return results.values
         }
 
         mutating func checkUnreferencedBlobs() {

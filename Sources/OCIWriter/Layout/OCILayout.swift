@@ -30,6 +30,16 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { path }
+
+    /// Runs blocking layout work (assembly, verification, large copies) on a dedicated thread, so async callers
+    /// keep the cooperative pool free: `try await OCILayout.offloading { try assembler.assemble() }`.
+    public static func offloading<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, Error>) in
+            let t = Thread { k.resume(with: Result { try work() }) }
+            t.stackSize = 8 << 20
+            t.start()
+        }
+    }
     public var indexPath: String { path + "/index.json" }
     public var blobsDirectory: String { path + "/blobs/sha256" }
     /// Where a blob lives; safe because `Digest` only ever holds 64 lowercase hex digits.
@@ -427,13 +437,14 @@ public final class VerifyingBlobReader {
 
     deinit { close() }
 
-    /// Fills `buffer` with up to its size; returns 0 at the verified end.
+    /// Fills `buffer` (not empty) with up to its size; returns 0 at the verified end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        precondition(buffer.count > 0, "read(into:) needs a non-empty buffer")
         guard fd >= 0 else { return 0 }
         let remaining = expected.size - bytesRead
         // Read one byte beyond the declared size to notice a file that grew.
         let want = Int(min(Int64(buffer.count), remaining + 1))
-        let n = try LayoutIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<max(want, 1)]), path: path)
+        let n = try LayoutIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<want]), path: path)
         if n == 0 {
             try finish()
             return 0
