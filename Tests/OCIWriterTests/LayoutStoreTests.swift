@@ -434,3 +434,66 @@ func dockerBaseImage(_ layout: OCILayout, work: String, tag: String) throws -> D
     try layout.tag(desc, as: tag)
     return desc
 }
+
+@Suite struct LayoutStoreStreamingTests {
+    @Test func readerStreamsWithSmallBuffersAndBlobWriterCommits() throws {
+        let tmp = try LayoutTempDir()
+        let layout = try OCILayout.create(at: tmp.sub("img"))
+        let w = try layout.beginBlob()
+        var all: [UInt8] = []
+        for i in 0..<100 {
+            let chunk = Array("chunk \(i);".utf8)
+            all += chunk
+            try w.write(chunk)
+        }
+        #expect(w.bytesWritten == Int64(all.count))
+        let d = try w.commit(mediaType: .ociLayer)
+        #expect(d.digest == Digest.of(all))
+        #expect(throws: OCIWriterError.self) { try w.write([1]) }
+        #expect(throws: OCIWriterError.self) { try w.commit(mediaType: .ociLayer) }
+
+        let reader = try layout.openBlob(d)
+        var back: [UInt8] = []
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 7, alignment: 1)
+        defer { buf.deallocate() }
+        while true {
+            let n = try reader.read(into: buf)
+            if n == 0 { break }
+            back += buf[..<n]
+        }
+        #expect(back == all)
+        #expect(reader.bytesRead == Int64(all.count))
+        #expect(try leftoverTemps(layout).isEmpty)
+    }
+
+    @Test func concurrentCreationOfOneLayout() async throws {
+        let tmp = try LayoutTempDir()
+        let path = tmp.sub("new/layout")
+        let results = await withTaskGroup(of: Bool.self, returning: [Bool].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    (try? await OCILayout.offloading { try OCILayout.create(at: path) }) != nil
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0 })
+        let layout = try OCILayout.open(at: path)
+        #expect(try layout.readIndex().manifests.isEmpty)
+        #expect(try leftoverTemps(layout).isEmpty)
+    }
+
+    @Test func reportTextNamesProblems() async throws {
+        let tmp = try LayoutTempDir()
+        let layout = try OCILayout.create(at: tmp.sub("img"))
+        let img = try makeSimpleImage(layout, tag: "t", work: tmp.path)
+        let ok = try await OCILayout.offloading { LayoutVerifier.verify(layout, tag: "t") }
+        #expect(ok.text().hasPrefix("OK: \(layout.path):t: 1 manifest(s)"))
+        try flipByte(layout.blobPath(img.manifest.value.layers[0].digest), at: 3)
+        let bad = LayoutVerifier.verify(layout, tag: "t")
+        #expect(bad.text().contains("error: blob \(img.manifest.value.layers[0].digest): digest mismatch"))
+        #expect(bad.text().contains("FAILED"))
+        let json = try CanonicalJSON.encode(bad)
+        #expect(String(decoding: json, as: UTF8.self).contains("\"problems\":[{"))
+    }
+}
