@@ -45,6 +45,14 @@ import Testing
         #expect(report.isValid, "\(report.problems)")
         #expect(report.layersChecked == 2)
 
+        let blobs = try r.layerBlobs()
+        #expect(blobs.map(\.compression) == [.gzip, .zstd])
+        #expect(blobs.map(\.diffID) == [l1.diffID, l2.diffID])
+        #expect(blobs[0].path == layout.blobPath(l1.digest))
+        try flipByte(blobs[1].path, at: 9)
+        #expect((#expect(throws: OCIWriterError.self) { try r.layerBlobs() })?.code == .digestMismatch)
+        try layout.importBlob(file: l2.file, expected: l2.descriptor, mode: .copy)  // repair
+
         let summary = try layout.inspect(tag: "v1", platform: platform)
         #expect(summary.manifestDigest == img.manifestDigest)
         #expect(summary.tags == ["v1"])

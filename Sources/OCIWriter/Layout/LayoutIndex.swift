@@ -261,3 +261,33 @@ public struct LayoutReference: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { tag.map { path + ":" + $0 } ?? path }
 }
+
+/// A layer of a resolved image as a file in the layout (for extraction).
+public struct ResolvedLayerBlob: Sendable, Hashable {
+    /// `blobs/sha256/<hex>` inside the layout.
+    public var path: String
+    public var descriptor: Descriptor
+    public var compression: LayerCompression
+    /// The config's `rootfs.diff_ids` entry for this layer, when present.
+    public var diffID: Digest?
+}
+
+extension ResolvedImage {
+    /// The image's layer files, bottom to top. With `verify` (the default) every blob's size and digest is
+    /// re-derived first; a layer of a media type that is not a tar layer, or a missing blob, is an error.
+    public func layerBlobs(verify: Bool = true) throws -> [ResolvedLayerBlob] {
+        let diffIDs = config.value.rootfs.diffIDs
+        return try manifest.value.layers.enumerated().map { i, d in
+            guard let compression = d.mediaType.layerCompression else {
+                throw OCIWriterError(.unsupportedMediaType, "layer \(i) (\(d.digest)) has media type \(d.mediaType), which is not a tar layer", path: layout.path)
+            }
+            if verify {
+                try layout.verifyBlob(d)
+            } else if !layout.hasBlob(d.digest) {
+                throw OCIWriterError(.notFound, "blob \(d.digest) is missing from the layout", path: layout.blobPath(d.digest))
+            }
+            return ResolvedLayerBlob(path: layout.blobPath(d.digest), descriptor: d, compression: compression,
+                                     diffID: i < diffIDs.count ? diffIDs[i] : nil)
+        }
+    }
+}
