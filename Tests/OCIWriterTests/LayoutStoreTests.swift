@@ -40,6 +40,15 @@ import Testing
         try writeText(v2 + "/index.json", #"{"schemaVersion":2,"manifests":[]}"#)
         let version = #expect(throws: OCIWriterError.self) { try OCILayout.open(at: v2) }
         #expect(version?.message.contains("2.0.0") == true)
+        // A layout whose blobs directory is a symlink is refused (writes could land elsewhere).
+        let linked = tmp.sub("linked")
+        let elsewhere = tmp.sub("elsewhere")
+        try FileManager.default.createDirectory(atPath: elsewhere + "/sha256", withIntermediateDirectories: true)
+        _ = try OCILayout.create(at: linked)
+        try FileManager.default.removeItem(atPath: linked + "/blobs")
+        try FileManager.default.createSymbolicLink(atPath: linked + "/blobs", withDestinationPath: elsewhere)
+        #expect((#expect(throws: OCIWriterError.self) { try OCILayout.open(at: linked) })?.code == .layout)
+        #expect((#expect(throws: OCIWriterError.self) { try OCILayout.create(at: linked) })?.code == .layout)
     }
 
     @Test func blobRoundTripAndSkipOfExisting() throws {
@@ -117,6 +126,9 @@ import Testing
 
         try layout.importBlob(file: layer.file, expected: layer.descriptor, mode: .move)
         #expect(!FileManager.default.fileExists(atPath: layer.file))
+        try layout.verifyBlob(layer.descriptor)
+        // "Moving" a blob onto itself keeps it.
+        try layout.importBlob(file: layout.blobPath(layer.digest), expected: layer.descriptor, mode: .move)
         try layout.verifyBlob(layer.descriptor)
 
         // Across filesystems (/dev/shm is a tmpfs) the move falls back to a verified copy.

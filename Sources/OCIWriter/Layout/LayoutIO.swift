@@ -16,7 +16,7 @@ enum LayoutIO {
         guard fd >= 0 else {
             let e = errno
             if e == ENOENT { throw OCIWriterError(.notFound, "file not found", path: path) }
-            if e == ELOOP { throw OCIWriterError(.layout, "is a symbolic link; layout blobs must be regular files", path: path) }
+            if e == ELOOP { throw OCIWriterError(.layout, "is a symbolic link; files of an OCI layout must be regular files", path: path) }
             throw OCIWriterError.sys("cannot open for reading", path: path, errno: e)
         }
         var st = stat()
@@ -43,6 +43,13 @@ enum LayoutIO {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }
         return st.st_mode & S_IFMT
+    }
+
+    /// Whether two paths name the same file (device and inode), following symlinks.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 
     static func isDirectory(_ path: String) -> Bool {

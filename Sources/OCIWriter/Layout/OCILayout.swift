@@ -61,6 +61,7 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         }
         let layout = OCILayout(path: abs)
         try layout.checkLayoutFile()
+        try layout.checkBlobDirectories()
         guard LayoutIO.kind(layout.indexPath) == S_IFREG else {
             throw OCIWriterError(.layout, "not a valid OCI image layout: index.json is missing", path: abs)
         }
@@ -89,6 +90,7 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
             try layout.installIfMissing(abs + "/oci-layout", layoutFileBytes)
         } else {
             try layout.checkLayoutFile()
+            try layout.checkBlobDirectories()
             try LayoutIO.makeDirectories(layout.blobsDirectory)
         }
         if LayoutIO.kind(layout.indexPath) == nil {
@@ -110,6 +112,17 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
             throw error
         }
         if !(try LayoutIO.renameNoReplace(tmp, target)) { LayoutIO.unlinkQuietly(tmp) }
+    }
+
+    /// `blobs` and `blobs/sha256` must be real directories (a symlink could send writes elsewhere).
+    private func checkBlobDirectories() throws {
+        for dir in [path + "/blobs", blobsDirectory] {
+            switch LayoutIO.kind(dir) {
+            case nil, S_IFDIR?: continue
+            case S_IFLNK?: throw OCIWriterError(.layout, "is a symbolic link; an OCI layout's blob directories must be real directories", path: dir)
+            default: throw OCIWriterError(.layout, "is not a directory", path: dir)
+            }
+        }
     }
 
     private struct LayoutFile: Codable { var imageLayoutVersion: String }
@@ -192,11 +205,11 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     /// Brings a finished file (e.g. a layer just written to a temp file) into the layout after checking its size
     /// and digest against `expected`. Nothing is stored when they differ.
     public func importBlob(file: String, expected: Descriptor, mode: ImportMode = .move) throws {
+        let target = blobPath(expected.digest)
         if existingBlobMatches(expected) {
-            if mode == .move { LayoutIO.unlinkQuietly(file) }
+            if mode == .move && !LayoutIO.sameFile(file, target) { LayoutIO.unlinkQuietly(file) }
             return
         }
-        let target = blobPath(expected.digest)
         if mode == .move {
             let fd = try LayoutIO.openRegularFile(file)
             do {
