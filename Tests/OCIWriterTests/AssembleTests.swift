@@ -202,6 +202,34 @@ import Testing
         #expect((#expect(throws: OCIWriterError.self) { _ = try layout.verifyBlob(Descriptor(mediaType: .ociLayerGzip, digest: flipped.digest, size: flipped.size)) })?.code == .digestMismatch)
     }
 
+    @Test func optionalDiffIDCheckOfNewLayers() throws {
+        let tmp = try LayoutTempDir("assemble")
+        let layout = try OCILayout.create(at: tmp.sub("out"))
+        let good = try makeTestLayer(in: tmp.path, name: "good", files: ["a": "1"])
+        var bad = try makeTestLayer(in: tmp.path, name: "bad", files: ["b": "2"])
+        bad.diffID = good.diffID
+        var a = ImageAssembler(base: .scratch(platform: .host), layers: [good, bad], destination: layout, tag: "t", environment: [:])
+        a.verifyNewLayerDiffIDs = true
+        let e = #expect(throws: OCIWriterError.self) { try a.assemble() }
+        #expect(e?.path == bad.file)
+        #expect(e?.message.contains("diffID") == true)
+        #expect(try layout.tags().isEmpty)
+        a.layers = [good]
+        let img = try a.assemble()
+        #expect(img.config.value.rootfs.diffIDs == [good.diffID])
+        // A layer file moved in from the layout's own temp area.
+        let staged = layout.temporaryBlobPath(label: "layer")
+        try FileManager.default.copyItem(atPath: bad.file, toPath: staged)
+        var moved = bad
+        moved.file = staged
+        moved.diffID = try LayerBlobDigester.digest(file: staged, compression: .gzip).diffID
+        moved.consumeFile = true
+        a.layers = [moved]
+        _ = try a.assemble()
+        #expect(!FileManager.default.fileExists(atPath: staged))
+        #expect(LayoutVerifier.verify(layout).isValid)
+    }
+
     @Test func verifierChecksHistoryCountsAndTruncatedStreams() throws {
         let tmp = try LayoutTempDir("assemble")
         let layout = try OCILayout.create(at: tmp.sub("out"))

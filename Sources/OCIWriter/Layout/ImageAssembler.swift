@@ -119,6 +119,9 @@ public struct ImageAssembler: Sendable {
     public var tag: String?
     /// Environment consulted for SOURCE_DATE_EPOCH when `changes.created` is nil.
     public var environment: [String: String]
+    /// Decompress every new layer first and check its digest, size and diffID (for layer files that did not come
+    /// straight from ociforge's layer writer). Digest and size are always checked when a layer is imported.
+    public var verifyNewLayerDiffIDs = false
 
     public init(base: AssemblyBase, layers: [LayerInput], changes: ConfigChanges = ConfigChanges(),
                 destination: OCILayout, tag: String?, environment: [String: String] = ImageAssembler.processEnvironment()) {
@@ -163,6 +166,20 @@ public struct ImageAssembler: Sendable {
         for layer in layers {
             guard layer.mediaType.layerCompression != nil else {
                 throw OCIWriterError(.unsupportedMediaType, "layer media type \(layer.mediaType) is not a tar layer type", path: layer.file)
+            }
+        }
+
+        if verifyNewLayerDiffIDs {
+            let derived = LayoutVerifier.Run.digestInParallel(layers.map { Descriptor(mediaType: $0.mediaType, digest: $0.digest, size: $0.size) },
+                                                              layout: destination, files: layers.map(\.file))
+            for layer in layers {
+                let r = try derived[layer.digest]!.get()
+                guard r.size == layer.size, r.digest == layer.digest else {
+                    throw OCIWriterError(.digestMismatch, "layer file hashes to \(r.digest) (\(r.size) bytes), not the given \(layer.digest) (\(layer.size) bytes)", path: layer.file)
+                }
+                guard r.diffID == layer.diffID else {
+                    throw OCIWriterError(.digestMismatch, "layer's uncompressed tar hashes to \(r.diffID), not the given diffID \(layer.diffID)", path: layer.file)
+                }
             }
         }
 

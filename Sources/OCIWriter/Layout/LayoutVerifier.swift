@@ -278,8 +278,9 @@ public enum LayoutVerifier {
             return result?.diffID
         }
 
-        static func digestInParallel(_ layers: [Descriptor], layout: OCILayout) -> [Digest: Result<LayerBlobDigests, any Error>] {
-            guard layers.count > 1 else { return [:] }
+        /// Digests layers on all cores: blobs of `layout`, or the given `files` (same order as `layers`).
+        static func digestInParallel(_ layers: [Descriptor], layout: OCILayout, files: [String]? = nil) -> [Digest: Result<LayerBlobDigests, any Error>] {
+            guard layers.count > 1 || files != nil else { return [:] }
             final class Results: @unchecked Sendable {
                 let lock = NSLock()
                 var values: [Digest: Result<LayerBlobDigests, any Error>] = [:]
@@ -287,7 +288,8 @@ public enum LayoutVerifier {
             let results = Results()
             DispatchQueue.concurrentPerform(iterations: layers.count) { i in
                 let d = layers[i]
-                let r = Result { try LayerBlobDigester.digest(file: layout.blobPath(d.digest), compression: d.mediaType.layerCompression!) }
+                let file = files?[i] ?? layout.blobPath(d.digest)
+                let r = Result { try LayerBlobDigester.digest(file: file, compression: d.mediaType.layerCompression!) }
                 results.lock.withLock { results.values[d.digest] = r }
             }
             return results.values

@@ -190,6 +190,12 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         return try writer.commit(mediaType: mediaType, expected: expected)
     }
 
+    /// A fresh, unused path under `blobs/` (same filesystem as the blobs) for a file to be imported later with
+    /// `importBlob(file:expected:mode: .move)`, which then is a rename. Nothing is created.
+    public func temporaryBlobPath(label: String = "file") -> String {
+        path + "/blobs/" + Self.tempPrefix + "\(label)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+    }
+
     /// Starts a streamed blob write (for data arriving in chunks, e.g. an HTTP body).
     public func beginBlob() throws -> BlobWriter {
         try BlobWriter(layout: self)
