@@ -6,8 +6,8 @@ import Testing
     @Test func scratchImageWithConfigChanges() throws {
         let tmp = try LayoutTempDir("assemble")
         let layout = try OCILayout.create(at: tmp.sub("out"))
-        let l1 = try makeTestLayer(in: tmp.path, name: "app", files: ["app/main.sh": "echo hi\n"], createdBy: "COPY app /app")
-        let l2 = try makeTestLayer(in: tmp.path, name: "cfg", files: ["etc/app.conf": "x=1\n"], compression: .zstd)
+        let l1 = try makeLayoutTestLayer(in: tmp.path, name: "app", files: ["app/main.sh": "echo hi\n"], createdBy: "COPY app /app")
+        let l2 = try makeLayoutTestLayer(in: tmp.path, name: "cfg", files: ["etc/app.conf": "x=1\n"], compression: .zstd)
         let changes = ConfigChanges(entrypoint: ["/bin/sh", "-c"], cmd: ["/app/main.sh"], env: ["PATH=/bin", "A=1", "PATH=/usr/bin:/bin"],
                                     workingDir: "/app", user: "1000:1000", labels: ["k": "v"], exposedPorts: ["8080", "53/udp"],
                                     annotations: ["org.opencontainers.image.title": "t"], configHistory: "ociforge config")
@@ -49,7 +49,7 @@ import Testing
         #expect(blobs.map(\.compression) == [.gzip, .zstd])
         #expect(blobs.map(\.diffID) == [l1.diffID, l2.diffID])
         #expect(blobs[0].path == layout.blobPath(l1.digest))
-        try flipByte(blobs[1].path, at: 9)
+        try layoutFlipByte(blobs[1].path, at: 9)
         #expect((#expect(throws: OCIWriterError.self) { try r.layerBlobs() })?.code == .digestMismatch)
         try layout.importBlob(file: l2.file, expected: l2.descriptor, mode: .copy)  // repair
 
@@ -85,7 +85,7 @@ import Testing
             let work = tmp.sub("work\(run)/nested\(run)")
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             let layout = try OCILayout.create(at: tmp.sub("out\(run)"))
-            let layer = try makeTestLayer(in: work, name: "l", files: ["a": "same", "b/c": "content"])
+            let layer = try makeLayoutTestLayer(in: work, name: "l", files: ["a": "same", "b/c": "content"])
             let img = try ImageAssembler(base: .scratch(platform: Platform(architecture: "amd64", os: "linux")), layers: [layer],
                                          changes: ConfigChanges(cmd: ["/a"], env: ["X=1"]), destination: layout, tag: "t",
                                          environment: ["SOURCE_DATE_EPOCH": "1234567890"]).assemble()
@@ -98,11 +98,11 @@ import Testing
         let tmp = try LayoutTempDir("assemble")
         let baseLayout = try OCILayout.create(at: tmp.sub("base"))
         let base = try ImageAssembler(base: .scratch(platform: Platform(architecture: "amd64", os: "linux")),
-                                      layers: [try makeTestLayer(in: tmp.path, name: "b", files: ["bin/sh": "fake"])],
+                                      layers: [try makeLayoutTestLayer(in: tmp.path, name: "b", files: ["bin/sh": "fake"])],
                                       changes: ConfigChanges(entrypoint: ["/bin/sh"], cmd: ["-l"], env: ["PATH=/bin", "KEEP=1"], labels: ["base": "yes"]),
                                       destination: baseLayout, tag: "base", environment: [:]).assemble()
         let out = try OCILayout.create(at: tmp.sub("out"))
-        let app = try makeTestLayer(in: tmp.path, name: "app", files: ["app/x": "y"])
+        let app = try makeLayoutTestLayer(in: tmp.path, name: "app", files: ["app/x": "y"])
         let img = try ImageAssembler(base: .layout(baseLayout, tag: "base", platform: nil), layers: [app],
                                      changes: ConfigChanges(entrypoint: ["/app/x"], env: ["PATH=/app:/bin"], labels: ["app": "1"]),
                                      destination: out, tag: "app", environment: [:]).assemble()
@@ -133,8 +133,8 @@ import Testing
     @Test func corruptBaseIsRefused() throws {
         let tmp = try LayoutTempDir("assemble")
         let baseLayout = try OCILayout.create(at: tmp.sub("base"))
-        let base = try makeSimpleImage(baseLayout, tag: "base", work: tmp.path)
-        try flipByte(baseLayout.blobPath(base.manifest.value.layers[0].digest), at: 20)
+        let base = try makeLayoutTestImage(baseLayout, tag: "base", work: tmp.path)
+        try layoutFlipByte(baseLayout.blobPath(base.manifest.value.layers[0].digest), at: 20)
         let out = try OCILayout.create(at: tmp.sub("out"))
         let e = #expect(throws: OCIWriterError.self) {
             try ImageAssembler(base: .layout(baseLayout, tag: "base", platform: nil), layers: [], destination: out, tag: "x", environment: [:]).assemble()
@@ -143,7 +143,7 @@ import Testing
         #expect(try out.tags().isEmpty)
         #expect(!out.hasBlob(base.manifest.value.layers[0].digest))
         // A corrupt base config is refused at resolution.
-        try flipByte(baseLayout.blobPath(base.configDigest), at: 3)
+        try layoutFlipByte(baseLayout.blobPath(base.configDigest), at: 3)
         let e2 = #expect(throws: OCIWriterError.self) {
             try ImageAssembler(base: .layout(baseLayout, tag: "base", platform: nil), layers: [], destination: out, tag: "x", environment: [:]).assemble()
         }
@@ -154,9 +154,9 @@ import Testing
     @Test func dockerBaseIsConvertedToOCI() throws {
         let tmp = try LayoutTempDir("assemble")
         let baseLayout = try OCILayout.create(at: tmp.sub("base"))
-        let dockerDesc = try dockerBaseImage(baseLayout, work: tmp.path, tag: "dock")
+        let dockerDesc = try makeLayoutDockerImage(baseLayout, work: tmp.path, tag: "dock")
         let out = try OCILayout.create(at: tmp.sub("out"))
-        let app = try makeTestLayer(in: tmp.path, name: "app", files: ["srv/index.html": "<p>hi</p>"])
+        let app = try makeLayoutTestLayer(in: tmp.path, name: "app", files: ["srv/index.html": "<p>hi</p>"])
         let img = try ImageAssembler(base: .layout(baseLayout, tag: "dock", platform: nil), layers: [app],
                                      changes: ConfigChanges(cmd: ["/bin/tool"]), destination: out, tag: "conv", environment: [:]).assemble()
         let m = img.manifest.value
@@ -177,16 +177,16 @@ import Testing
     @Test func verifierReportsEveryProblem() throws {
         let tmp = try LayoutTempDir("assemble")
         let layout = try OCILayout.create(at: tmp.sub("out"))
-        let good = try makeTestLayer(in: tmp.path, name: "good", files: ["a": "1"])
-        var wrongDiff = try makeTestLayer(in: tmp.path, name: "wrongdiff", files: ["b": "2"], compression: .zstd)
+        let good = try makeLayoutTestLayer(in: tmp.path, name: "good", files: ["a": "1"])
+        var wrongDiff = try makeLayoutTestLayer(in: tmp.path, name: "wrongdiff", files: ["b": "2"], compression: .zstd)
         wrongDiff.diffID = Digest.of(Array("not the tar".utf8))
-        let flipped = try makeTestLayer(in: tmp.path, name: "flipped", files: ["c": String(repeating: "3", count: 5000)])
+        let flipped = try makeLayoutTestLayer(in: tmp.path, name: "flipped", files: ["c": String(repeating: "3", count: 5000)])
         let img = try ImageAssembler(base: .scratch(platform: Platform(architecture: "amd64", os: "linux")),
                                      layers: [good, wrongDiff, flipped], destination: layout, tag: "t", environment: [:]).assemble()
         // Corrupt the third layer and leave a stray corrupt blob.
-        try flipByte(layout.blobPath(flipped.digest), at: Int(flipped.size) - 10)
+        try layoutFlipByte(layout.blobPath(flipped.digest), at: Int(flipped.size) - 10)
         let stray = Digest.of(Array("stray".utf8))
-        try writeText(layout.blobPath(stray), "not stray")
+        try layoutWriteText(layout.blobPath(stray), "not stray")
 
         let report = LayoutVerifier.verify(layout)
         #expect(!report.isValid)
@@ -205,8 +205,8 @@ import Testing
     @Test func optionalDiffIDCheckOfNewLayers() throws {
         let tmp = try LayoutTempDir("assemble")
         let layout = try OCILayout.create(at: tmp.sub("out"))
-        let good = try makeTestLayer(in: tmp.path, name: "good", files: ["a": "1"])
-        var bad = try makeTestLayer(in: tmp.path, name: "bad", files: ["b": "2"])
+        let good = try makeLayoutTestLayer(in: tmp.path, name: "good", files: ["a": "1"])
+        var bad = try makeLayoutTestLayer(in: tmp.path, name: "bad", files: ["b": "2"])
         bad.diffID = good.diffID
         var a = ImageAssembler(base: .scratch(platform: .host), layers: [good, bad], destination: layout, tag: "t", environment: [:])
         a.verifyNewLayerDiffIDs = true
@@ -233,7 +233,7 @@ import Testing
     @Test func verifierChecksHistoryCountsAndTruncatedStreams() throws {
         let tmp = try LayoutTempDir("assemble")
         let layout = try OCILayout.create(at: tmp.sub("out"))
-        let layer = try makeTestLayer(in: tmp.path, name: "l", files: ["a": String(repeating: "abc", count: 10000)])
+        let layer = try makeLayoutTestLayer(in: tmp.path, name: "l", files: ["a": String(repeating: "abc", count: 10000)])
         // A gzip stream cut short but re-described with a matching digest and size: only decompression notices.
         let full = try Array(Data(contentsOf: URL(fileURLWithPath: layer.file)))
         let cut = Array(full.prefix(full.count / 2))
@@ -253,7 +253,7 @@ import Testing
 
     @Test func gzipMultiMemberAndPlainTarDigests() throws {
         let tmp = try LayoutTempDir("assemble")
-        let layer = try makeTestLayer(in: tmp.path, name: "mm", files: ["x": "multi member"], compression: .none)
+        let layer = try makeLayoutTestLayer(in: tmp.path, name: "mm", files: ["x": "multi member"], compression: .none)
         let tar = try Array(Data(contentsOf: URL(fileURLWithPath: layer.file)))
         // Split the tar into two gzip members: still one valid stream, same diffID.
         let half = tar.count / 2

@@ -8,10 +8,10 @@ import Testing
     /// Two gzip layers, the second deleting a file of the first with a whiteout.
     func assembleImage(_ tmp: LayoutTempDir, tag: String) throws -> (OCILayout, AssembledImage) {
         let layout = try OCILayout.create(at: tmp.sub("layout"))
-        let base = try makeTestLayer(in: tmp.path, name: "base",
+        let base = try makeLayoutTestLayer(in: tmp.path, name: "base",
                                      files: ["etc/keep.conf": "keep\n", "etc/gone.conf": "gone\n", "bin/run": "#!/bin/sh\necho run\n"],
                                      createdBy: "base files")
-        let app = try makeTestLayer(in: tmp.path, name: "app",
+        let app = try makeLayoutTestLayer(in: tmp.path, name: "app",
                                     files: ["etc/.wh.gone.conf": "", "app/hello.txt": "hello from ociforge\n"],
                                     createdBy: "app files")
         let img = try ImageAssembler(base: .scratch(platform: .host), layers: [base, app],
@@ -30,7 +30,7 @@ import Testing
         #expect(unknownRef.status != 0, "the ref must select the image")
         // And it notices a corruption we introduce (the oracle is not vacuous).
         let idx = try layout.readIndex()
-        try flipByte(layout.blobPath(idx.manifests[0].digest), at: 5)
+        try layoutFlipByte(layout.blobPath(idx.manifests[0].digest), at: 5)
         let bad = try layoutRun("/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=v1.0", layout.path])
         #expect(bad.status != 0)
     }
@@ -81,8 +81,8 @@ import Testing
         let r = try layoutRun("/usr/bin/umoci", ["unpack", "--image", "\(layout.path):app", bundle])
         try #require(r.status == 0, "umoci unpack: \(r.stderr)")
         let rootfs = bundle + "/rootfs"
-        #expect(try readText(rootfs + "/etc/keep.conf") == "keep\n")
-        #expect(try readText(rootfs + "/app/hello.txt") == "hello from ociforge\n")
+        #expect(try layoutReadText(rootfs + "/etc/keep.conf") == "keep\n")
+        #expect(try layoutReadText(rootfs + "/app/hello.txt") == "hello from ociforge\n")
         #expect(!FileManager.default.fileExists(atPath: rootfs + "/etc/gone.conf"), "the whiteout must delete etc/gone.conf")
         #expect(!FileManager.default.fileExists(atPath: rootfs + "/etc/.wh.gone.conf"))
         // umoci's runtime config carries our image config.
@@ -102,7 +102,7 @@ import Testing
         try #require(newR.status == 0, "umoci new: \(newR.stderr)")
         let bundle = tmp.sub("b")
         #expect(try layoutRun("/usr/bin/umoci", ["unpack", "--image", "\(path):base", bundle]).status == 0)
-        try writeText(bundle + "/rootfs/from-umoci.txt", "umoci layer\n")
+        try layoutWriteText(bundle + "/rootfs/from-umoci.txt", "umoci layer\n")
         let repack = try layoutRun("/usr/bin/umoci", ["repack", "--image", "\(path):base", bundle])
         try #require(repack.status == 0, "umoci repack: \(repack.stderr)")
 
@@ -111,7 +111,7 @@ import Testing
         #expect(base.manifest.value.layers.count == 1)
         #expect(LayoutVerifier.verify(layout).isValid)
         // Assemble on top of umoci's image into the same layout, then let umoci unpack ours.
-        let layer = try makeTestLayer(in: tmp.path, name: "ours", files: ["ours.txt": "ours\n"])
+        let layer = try makeLayoutTestLayer(in: tmp.path, name: "ours", files: ["ours.txt": "ours\n"])
         _ = try ImageAssembler(base: .layout(layout, tag: "base", platform: nil), layers: [layer],
                                changes: ConfigChanges(cmd: ["/bin/true"]), destination: layout, tag: "ours", environment: [:]).assemble()
         let report = LayoutVerifier.verify(layout)
@@ -119,7 +119,7 @@ import Testing
         let out = tmp.sub("out")
         let u = try layoutRun("/usr/bin/umoci", ["unpack", "--image", "\(path):ours", out])
         try #require(u.status == 0, "umoci unpack: \(u.stderr)")
-        #expect(try readText(out + "/rootfs/from-umoci.txt") == "umoci layer\n")
-        #expect(try readText(out + "/rootfs/ours.txt") == "ours\n")
+        #expect(try layoutReadText(out + "/rootfs/from-umoci.txt") == "umoci layer\n")
+        #expect(try layoutReadText(out + "/rootfs/ours.txt") == "ours\n")
     }
 }

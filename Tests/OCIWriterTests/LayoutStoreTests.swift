@@ -6,7 +6,7 @@ import Testing
     @Test func createWritesLayoutFilesAndReopens() throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("a/b/img"))
-        #expect(try readText(layout.path + "/oci-layout") == #"{"imageLayoutVersion":"1.0.0"}"#)
+        #expect(try layoutReadText(layout.path + "/oci-layout") == #"{"imageLayoutVersion":"1.0.0"}"#)
         let index = try layout.readIndex()
         #expect(index.manifests.isEmpty)
         #expect(index.mediaType == .ociIndex)
@@ -22,13 +22,13 @@ import Testing
         let tmp = try LayoutTempDir()
         let dir = tmp.sub("notalayout")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try writeText(dir + "/precious.txt", "keep me")
+        try layoutWriteText(dir + "/precious.txt", "keep me")
         let createError = #expect(throws: OCIWriterError.self) { try OCILayout.create(at: dir) }
         #expect(createError?.code == .layout)
         #expect(createError?.message.contains("precious.txt") == true)
         let openError = #expect(throws: OCIWriterError.self) { try OCILayout.open(at: dir) }
         #expect(openError?.code == .layout)
-        #expect(try readText(dir + "/precious.txt") == "keep me")
+        #expect(try layoutReadText(dir + "/precious.txt") == "keep me")
         #expect(FileManager.default.fileExists(atPath: dir + "/oci-layout") == false)
         // A missing directory is reported as such by open.
         let missing = #expect(throws: OCIWriterError.self) { try OCILayout.open(at: tmp.sub("nope")) }
@@ -36,8 +36,8 @@ import Testing
         // A wrong layout version is refused.
         let v2 = tmp.sub("v2")
         try FileManager.default.createDirectory(atPath: v2, withIntermediateDirectories: true)
-        try writeText(v2 + "/oci-layout", #"{"imageLayoutVersion":"2.0.0"}"#)
-        try writeText(v2 + "/index.json", #"{"schemaVersion":2,"manifests":[]}"#)
+        try layoutWriteText(v2 + "/oci-layout", #"{"imageLayoutVersion":"2.0.0"}"#)
+        try layoutWriteText(v2 + "/index.json", #"{"schemaVersion":2,"manifests":[]}"#)
         let version = #expect(throws: OCIWriterError.self) { try OCILayout.open(at: v2) }
         #expect(version?.message.contains("2.0.0") == true)
         // A layout whose blobs directory is a symlink is refused (writes could land elsewhere).
@@ -67,7 +67,7 @@ import Testing
         #expect(inode1 == inode2, "an identical existing blob must not be rewritten")
         let perms = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(perms == 0o644)
-        #expect(try leftoverTemps(layout).isEmpty)
+        #expect(try layoutLeftoverTemps(layout).isEmpty)
     }
 
     @Test func streamedWriteHashesAndRefusesMismatch() throws {
@@ -96,20 +96,20 @@ import Testing
         #expect(e?.code == .digestMismatch)
         #expect(!layout.hasBlob(wrong.digest))
         #expect(!layout.hasBlob(Digest.of([9, 9, 9])))
-        #expect(try leftoverTemps(layout).isEmpty)
+        #expect(try layoutLeftoverTemps(layout).isEmpty)
 
         // BlobWriter dropped without commit leaves nothing behind.
         do {
             let w = try layout.beginBlob()
             try w.write(Array("partial".utf8))
         }
-        #expect(try leftoverTemps(layout).isEmpty)
+        #expect(try layoutLeftoverTemps(layout).isEmpty)
     }
 
     @Test func importMovesOrCopiesAfterVerification() throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
-        let layer = try makeTestLayer(in: tmp.path, name: "l", files: ["a.txt": "A", "dir/b.txt": "B"])
+        let layer = try makeLayoutTestLayer(in: tmp.path, name: "l", files: ["a.txt": "A", "dir/b.txt": "B"])
 
         // Wrong expectation: nothing stored, source untouched.
         var bad = layer.descriptor
@@ -142,7 +142,7 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: shmFile))
             #expect(try layout.readBlob(d) == bytes)
         }
-        #expect(try leftoverTemps(layout).isEmpty)
+        #expect(try layoutLeftoverTemps(layout).isEmpty)
     }
 
     @Test func corruptedBlobsAreDetected() throws {
@@ -159,7 +159,7 @@ import Testing
         #expect((#expect(throws: OCIWriterError.self) { try layout.openBlob(wrongSize) })?.code == .sizeMismatch)
 
         // Flipped byte.
-        try flipByte(path, at: 1234)
+        try layoutFlipByte(path, at: 1234)
         #expect((#expect(throws: OCIWriterError.self) { try layout.readBlob(d) })?.code == .digestMismatch)
         let reader = try layout.openBlob(d)
         let verifyError = #expect(throws: OCIWriterError.self) { try reader.drain() }
@@ -188,9 +188,9 @@ import Testing
     @Test func tagReplacementAndRemoval() throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
-        let a = try makeSimpleImage(layout, tag: "app", work: tmp.path, content: "one")
+        let a = try makeLayoutTestImage(layout, tag: "app", work: tmp.path, content: "one")
         #expect(try layout.tags() == ["app"])
-        let b = try makeSimpleImage(layout, tag: "app", work: tmp.path, content: "two")
+        let b = try makeLayoutTestImage(layout, tag: "app", work: tmp.path, content: "two")
         #expect(a.manifestDigest != b.manifestDigest)
         let index = try layout.readIndex()
         #expect(index.manifests.count == 1)
@@ -246,9 +246,9 @@ import Testing
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
         #expect((#expect(throws: OCIWriterError.self) { try layout.resolve() })?.code == .notFound)
-        let a = try makeSimpleImage(layout, tag: "one", work: tmp.path)
+        let a = try makeLayoutTestImage(layout, tag: "one", work: tmp.path)
         #expect(try layout.resolve().manifestDescriptor.digest == a.manifestDigest)
-        _ = try makeSimpleImage(layout, tag: "two", work: tmp.path, content: "other")
+        _ = try makeLayoutTestImage(layout, tag: "two", work: tmp.path, content: "other")
         let e = #expect(throws: OCIWriterError.self) { try layout.resolve() }
         #expect(e?.message.contains("one, two") == true)
         let missing = #expect(throws: OCIWriterError.self) { try layout.resolve(tag: "three") }
@@ -260,7 +260,7 @@ import Testing
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
         // Traversal attempt in index.json.
-        try writeText(layout.indexPath, #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../../../etc/passwd","size":10,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}"#)
+        try layoutWriteText(layout.indexPath, #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../../../etc/passwd","size":10,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}"#)
         let e1 = #expect(throws: OCIWriterError.self) { try layout.readIndex() }
         #expect(e1?.code == .invalidJSON)
         #expect(e1?.message.contains("manifests[0].digest") == true)
@@ -270,7 +270,7 @@ import Testing
         #expect(report.problems.contains { $0.subject == "index.json" && $0.message.contains("digest") })
 
         // Uppercase hex in a manifest's layer.
-        try writeText(layout.indexPath, #"{"schemaVersion":2,"manifests":[]}"#)
+        try layoutWriteText(layout.indexPath, #"{"schemaVersion":2,"manifests":[]}"#)
         let config = try layout.writeBlob(document: try EncodedDocument(ImageConfig(platform: .host)), mediaType: .ociConfig)
         let bad = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":\#(String(decoding: try CanonicalJSON.encode(config), as: UTF8.self)),"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855","size":1}]}"#
         let m = try layout.writeBlob(bytes: Array(bad.utf8), mediaType: .ociManifest)
@@ -284,7 +284,7 @@ import Testing
     @Test func ambiguousManifestIndexDocumentIsRefused() throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
-        let img = try makeSimpleImage(layout, tag: "real", work: tmp.path)
+        let img = try makeLayoutTestImage(layout, tag: "real", work: tmp.path)
         let manifestJSON = String(decoding: img.manifest.bytes, as: UTF8.self)
         let childDesc = String(decoding: try CanonicalJSON.encode(img.manifestDescriptor), as: UTF8.self)
         // A manifest that also carries "manifests".
@@ -304,9 +304,9 @@ import Testing
     @Test func platformSelectionFromIndexes() throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
-        let amd = try makeSimpleImage(layout, tag: "amd", work: tmp.path, platform: Platform(architecture: "amd64", os: "linux"), content: "amd")
-        let arm = try makeSimpleImage(layout, tag: "arm", work: tmp.path, platform: Platform(architecture: "arm64", os: "linux", variant: "v8"), content: "arm")
-        let s390 = try makeSimpleImage(layout, tag: "s390", work: tmp.path, platform: Platform(architecture: "s390x", os: "linux"), content: "s390")
+        let amd = try makeLayoutTestImage(layout, tag: "amd", work: tmp.path, platform: Platform(architecture: "amd64", os: "linux"), content: "amd")
+        let arm = try makeLayoutTestImage(layout, tag: "arm", work: tmp.path, platform: Platform(architecture: "arm64", os: "linux", variant: "v8"), content: "arm")
+        let s390 = try makeLayoutTestImage(layout, tag: "s390", work: tmp.path, platform: Platform(architecture: "s390x", os: "linux"), content: "s390")
         // An index with an attestation-like unknown platform first, then arm64, then a nested index holding amd64.
         let nested = ImageIndex(manifests: [amd.manifestDescriptor])
         let nestedDesc = try layout.writeBlob(document: try EncodedDocument(nested), mediaType: .ociIndex)
@@ -345,7 +345,7 @@ import Testing
     @Test func dockerMediaTypesAreRead() throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
-        let img = try dockerBaseImage(layout, work: tmp.path, tag: "dock")
+        let img = try makeLayoutDockerImage(layout, work: tmp.path, tag: "dock")
         let list = ImageIndex(manifests: [img], mediaType: .dockerManifestList)
         let listDesc = try layout.writeBlob(document: try EncodedDocument(list), mediaType: .dockerManifestList)
         try layout.tag(listDesc, as: "list")
@@ -384,7 +384,7 @@ import Testing
             os.close(fd)
         """
         let scriptPath = tmp.sub("writer.py")
-        try writeText(scriptPath, script)
+        try layoutWriteText(scriptPath, script)
         let pyTasks = (0..<pyWriters).map { p in
             Task.detached { try layoutRun("/usr/bin/env", ["python3", scriptPath, path, "py\(p)", String(perPy)]) }
         }
@@ -415,12 +415,12 @@ import Testing
         #expect(expected.subtracting(tags).isEmpty, "lost tags: \(expected.subtracting(tags).sorted())")
         #expect(tags.subtracting(expected).isEmpty)
         #expect(try layout.readIndex().manifests.count == expected.count)
-        #expect(try leftoverTemps(layout).isEmpty)
+        #expect(try layoutLeftoverTemps(layout).isEmpty)
     }
 }
 
 /// Temp files left under the layout (root or blobs/).
-func leftoverTemps(_ layout: OCILayout) throws -> [String] {
+func layoutLeftoverTemps(_ layout: OCILayout) throws -> [String] {
     let fm = FileManager.default
     let root = try fm.contentsOfDirectory(atPath: layout.path).filter { $0.hasPrefix(".ociforge-tmp") }
     let blobs = try fm.contentsOfDirectory(atPath: layout.path + "/blobs").filter { $0.hasPrefix(".ociforge-tmp") }
@@ -428,8 +428,8 @@ func leftoverTemps(_ layout: OCILayout) throws -> [String] {
 }
 
 /// A Docker schema 2 image (Docker media types for manifest, config and layer) written into `layout` by hand.
-func dockerBaseImage(_ layout: OCILayout, work: String, tag: String) throws -> Descriptor {
-    let layer = try makeTestLayer(in: work, name: "docker-\(tag)", files: ["etc/os-release": "ID=test\n", "bin/tool": "#!/bin/sh\necho base\n"])
+func makeLayoutDockerImage(_ layout: OCILayout, work: String, tag: String) throws -> Descriptor {
+    let layer = try makeLayoutTestLayer(in: work, name: "docker-\(tag)", files: ["etc/os-release": "ID=test\n", "bin/tool": "#!/bin/sh\necho base\n"])
     try layout.importBlob(file: layer.file, expected: layer.descriptor, mode: .copy)
     // Docker configs carry fields the OCI model does not (container_config, docker_version): they are ignored.
     let configJSON = """
@@ -475,7 +475,7 @@ func dockerBaseImage(_ layout: OCILayout, work: String, tag: String) throws -> D
         }
         #expect(back == all)
         #expect(reader.bytesRead == Int64(all.count))
-        #expect(try leftoverTemps(layout).isEmpty)
+        #expect(try layoutLeftoverTemps(layout).isEmpty)
     }
 
     @Test func concurrentCreationOfOneLayout() async throws {
@@ -492,16 +492,16 @@ func dockerBaseImage(_ layout: OCILayout, work: String, tag: String) throws -> D
         #expect(results.allSatisfy { $0 })
         let layout = try OCILayout.open(at: path)
         #expect(try layout.readIndex().manifests.isEmpty)
-        #expect(try leftoverTemps(layout).isEmpty)
+        #expect(try layoutLeftoverTemps(layout).isEmpty)
     }
 
     @Test func reportTextNamesProblems() async throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
-        let img = try makeSimpleImage(layout, tag: "t", work: tmp.path)
+        let img = try makeLayoutTestImage(layout, tag: "t", work: tmp.path)
         let ok = try await OCILayout.offloading { LayoutVerifier.verify(layout, tag: "t") }
         #expect(ok.text().hasPrefix("OK: \(layout.path):t: 1 manifest(s)"))
-        try flipByte(layout.blobPath(img.manifest.value.layers[0].digest), at: 3)
+        try layoutFlipByte(layout.blobPath(img.manifest.value.layers[0].digest), at: 3)
         let bad = LayoutVerifier.verify(layout, tag: "t")
         #expect(bad.text().contains("error: blob \(img.manifest.value.layers[0].digest): digest mismatch"))
         #expect(bad.text().contains("FAILED"))

@@ -55,7 +55,7 @@ func layoutRun(_ executable: String, _ args: [String], cwd: String? = nil, envir
 }
 
 /// Builds a small layer with the system `tar` and `gzip -n` / `zstd`: `files` maps relative paths to contents.
-func makeTestLayer(in dir: String, name: String, files: [String: String], compression: LayerCompression = .gzip,
+func makeLayoutTestLayer(in dir: String, name: String, files: [String: String], compression: LayerCompression = .gzip,
                    createdBy: String? = nil) throws -> LayerInput {
     let root = dir + "/" + name + "-tree"
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -89,25 +89,25 @@ func makeTestLayer(in dir: String, name: String, files: [String: String], compre
                       size: Int64(blobBytes.count), diffID: diffID, createdBy: createdBy ?? "test layer \(name)")
 }
 
-func readText(_ path: String) throws -> String {
+func layoutReadText(_ path: String) throws -> String {
     try String(contentsOfFile: path, encoding: .utf8)
 }
 
-func writeText(_ path: String, _ s: String) throws {
+func layoutWriteText(_ path: String, _ s: String) throws {
     try Data(s.utf8).write(to: URL(fileURLWithPath: path))
 }
 
 /// Flips one byte of a file in place.
-func flipByte(_ path: String, at offset: Int) throws {
+func layoutFlipByte(_ path: String, at offset: Int) throws {
     var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
     bytes[offset] ^= 0xFF
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
 
 /// A single-layer image tagged `tag` in `layout`, for tests that need some image.
-func makeSimpleImage(_ layout: OCILayout, tag: String, work: String, platform: Platform = Platform(architecture: "amd64", os: "linux"),
+func makeLayoutTestImage(_ layout: OCILayout, tag: String, work: String, platform: Platform = Platform(architecture: "amd64", os: "linux"),
                      content: String = "hello") throws -> AssembledImage {
-    let layer = try makeTestLayer(in: work, name: "simple-\(tag)-\(platform.architecture)", files: ["hello.txt": content])
+    let layer = try makeLayoutTestLayer(in: work, name: "simple-\(tag)-\(platform.architecture)", files: ["hello.txt": content])
     return try ImageAssembler(base: .scratch(platform: platform), layers: [layer],
                               changes: ConfigChanges(cmd: ["/hello"]), destination: layout, tag: tag,
                               environment: [:]).assemble()
