@@ -195,6 +195,17 @@ import Testing
         #expect(report.problems.contains { $0.subject == "blob \(flipped.digest)" && $0.message.contains("digest mismatch") }, "\(text)")
         #expect(report.problems.contains { $0.subject == "blob \(stray)" && $0.message.contains("unreferenced") }, "\(text)")
         #expect(!report.problems.contains { $0.subject.contains(good.digest.hex) }, "\(text)")
+        // A second manifest referring to the good layer and the config with wrong sizes.
+        var m2 = img.manifest.value
+        m2.layers = [Descriptor(mediaType: .ociLayerGzip, digest: good.digest, size: good.size + 7)]
+        m2.config.size += 1
+        let m2Desc = try layout.writeBlob(document: try EncodedDocument(m2), mediaType: .ociManifest)
+        try layout.tag(m2Desc, as: "sizes")
+        let sizes = LayoutVerifier.verify(layout).problems.filter { $0.message.contains("manifest \(m2Desc.digest)") }
+        #expect(sizes.count == 2, "\(sizes)")
+        #expect(sizes.allSatisfy { $0.message.contains("size mismatch") })
+        try layout.removeTag("sizes")
+        try FileManager.default.removeItem(atPath: layout.blobPath(m2Desc.digest))
         // Per-tag verification skips unreferenced blobs.
         let tagged = LayoutVerifier.verify(layout, tag: "t")
         #expect(!tagged.problems.contains { $0.subject == "blob \(stray)" })

@@ -51,6 +51,8 @@ public enum LayoutVerifier {
         var problems: [VerificationProblem] = []
         /// Blob digest → whether its size/digest checked out (each blob is read once).
         var blobOK: [Digest: Bool] = [:]
+        /// Verified size of each sound blob.
+        var actualSize: [Digest: Int64] = [:]
         var layerResults: [Digest: LayerBlobDigests?] = [:]
         /// Layer digests computed ahead, in parallel (consumed by `digestLayer`).
         var precomputed: [Digest: Result<LayerBlobDigests, any Error>] = [:]
@@ -97,7 +99,14 @@ public enum LayoutVerifier {
 
         /// Checks a blob's existence, size and digest once; returns whether it is sound.
         mutating func checkBlob(_ d: Descriptor, from: String, field: String) -> Bool {
-            if let ok = blobOK[d.digest] { return ok }
+            if let ok = blobOK[d.digest] {
+                // Already read: a second descriptor for the same blob must agree on its size.
+                if ok, let actual = actualSize[d.digest], actual != d.size {
+                    problem("blob \(d.digest)", nil, "size mismatch: \(from) \(field) says \(d.size) bytes, the blob has \(actual)")
+                    return false
+                }
+                return ok
+            }
             var ok = true
             do {
                 if !layout.hasBlob(d.digest) {
@@ -108,6 +117,7 @@ public enum LayoutVerifier {
                 }
                 try layout.verifyBlob(d)
                 bytesRead += d.size
+                actualSize[d.digest] = d.size
             } catch let e as OCIWriterError {
                 ok = false
                 problem("blob \(d.digest)", nil, e.message + " (referenced by \(from) \(field))")
@@ -245,7 +255,12 @@ public enum LayoutVerifier {
 
         /// Streams a layer: blob digest and size plus the diffID; nil when it could not be derived.
         mutating func digestLayer(_ layer: Descriptor, compression: LayerCompression, from: String, field: String) -> Digest? {
-            if let cached = layerResults[layer.digest] { return cached?.diffID }
+            if let cached = layerResults[layer.digest] {
+                if let r = cached, r.size != layer.size {
+                    problem("blob \(layer.digest)", nil, "size mismatch: \(from) \(field) says \(layer.size) bytes, the blob has \(r.size)")
+                }
+                return cached?.diffID
+            }
             if !layout.hasBlob(layer.digest), !(layer.urls ?? []).isEmpty { layerResults[layer.digest] = .some(nil); return nil }
             let path = layout.blobPath(layer.digest)
             var result: LayerBlobDigests?
@@ -264,6 +279,7 @@ public enum LayoutVerifier {
                     problem("blob \(layer.digest)", nil, "digest mismatch: content hashes to \(r.digest) (referenced by \(from) \(field))")
                 }
                 blobOK[layer.digest] = ok
+                if ok { actualSize[layer.digest] = r.size }
                 result = r
             } catch let e as OCIWriterError {
                 // Still report the raw blob check (size/digest) separately from the decompression failure.
