@@ -93,6 +93,42 @@ import Testing
         #expect((process?["env"] as? [String])?.contains("APP=1") == true)
     }
 
+    /// skopeo rewrites our image with Docker schema 2 media types; we read and verify that, then build on it as a
+    /// base: the result is pure OCI and passes the external tools.
+    @Test func dockerSchema2FromSkopeoAsBase() throws {
+        let tmp = try LayoutTempDir("interop")
+        let (layout, img) = try assembleImage(tmp, tag: "app")
+        let dockerPath = tmp.sub("docker")
+        let c = try layoutRun("/usr/bin/skopeo", ["copy", "--quiet", "--format", "v2s2", "oci:\(layout.path):app", "oci:\(dockerPath):d"])
+        try #require(c.status == 0, "skopeo copy --format v2s2: \(c.stderr)")
+        let docker = try OCILayout.open(at: dockerPath)
+        let base = try docker.resolve(tag: "d")
+        #expect(base.manifestDescriptor.mediaType == .dockerManifest)
+        #expect(base.manifest.value.config.mediaType == .dockerConfig)
+        #expect(base.manifest.value.layers.allSatisfy { $0.mediaType == .dockerLayerGzip })
+        #expect(base.config.value.rootfs.diffIDs == img.config.value.rootfs.diffIDs)
+        let dockerReport = LayoutVerifier.verify(docker)
+        #expect(dockerReport.isValid, "\(dockerReport.problems)")
+        #expect(dockerReport.layersChecked == 2)
+
+        let out = try OCILayout.create(at: tmp.sub("out"))
+        let extra = try makeLayoutTestLayer(in: tmp.path, name: "extra", files: ["extra.txt": "on a docker base\n"])
+        let built = try ImageAssembler(base: .layout(docker, tag: "d", platform: nil), layers: [extra],
+                                       changes: ConfigChanges(cmd: ["/bin/run", "extra"]), destination: out, tag: "oci",
+                                       environment: [:]).assemble()
+        #expect(built.manifest.value.layers.map(\.mediaType) == [.ociLayerGzip, .ociLayerGzip, .ociLayerGzip])
+        #expect(built.manifest.value.layers.prefix(2).map(\.digest) == base.manifest.value.layers.map(\.digest))
+        #expect(LayoutVerifier.verify(out).isValid)
+        let v = try layoutRun("/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=oci", out.path])
+        #expect(v.status == 0, "oci-image-tool: \(v.stdout) \(v.stderr)")
+        let bundle = tmp.sub("bundle")
+        let u = try layoutRun("/usr/bin/umoci", ["unpack", "--image", "\(out.path):oci", bundle])
+        try #require(u.status == 0, "umoci unpack: \(u.stderr)")
+        #expect(try layoutReadText(bundle + "/rootfs/extra.txt") == "on a docker base\n")
+        #expect(try layoutReadText(bundle + "/rootfs/app/hello.txt") == "hello from ociforge\n")
+        #expect(!FileManager.default.fileExists(atPath: bundle + "/rootfs/etc/gone.conf"))
+    }
+
     @Test func imagesWrittenByUmociAreReadAndVerified() throws {
         let tmp = try LayoutTempDir("interop")
         let path = tmp.sub("umoci")
