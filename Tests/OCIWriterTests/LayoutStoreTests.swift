@@ -478,6 +478,21 @@ func makeLayoutDockerImage(_ layout: OCILayout, work: String, tag: String) throw
         #expect(try layoutLeftoverTemps(layout).isEmpty)
     }
 
+    @Test func staleTemporaryFilesAreRemovedFreshOnesKept() throws {
+        let tmp = try LayoutTempDir()
+        let layout = try OCILayout.create(at: tmp.sub("img"))
+        let old = layout.temporaryBlobPath(label: "old")
+        let fresh = layout.temporaryBlobPath(label: "fresh")
+        try layoutWriteText(old, "left by a killed writer")
+        try layoutWriteText(fresh, "being written right now")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: old)
+        let removed = layout.removeStaleTemporaryFiles(olderThan: 3600)
+        #expect(removed == [old])
+        #expect(!FileManager.default.fileExists(atPath: old))
+        #expect(FileManager.default.fileExists(atPath: fresh))
+        #expect(FileManager.default.fileExists(atPath: layout.indexPath))
+    }
+
     @Test func concurrentCreationOfOneLayout() async throws {
         let tmp = try LayoutTempDir()
         let path = tmp.sub("new/layout")

@@ -196,6 +196,24 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         path + "/blobs/" + Self.tempPrefix + "\(label)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
     }
 
+    /// Removes temporary files (`.ociforge-tmp-*` in the layout and in `blobs/`) not modified for `age` seconds,
+    /// left behind by writers that were killed. Recent ones may belong to a running writer and are kept.
+    /// Returns the removed paths.
+    @discardableResult
+    public func removeStaleTemporaryFiles(olderThan age: Int = 24 * 3600) -> [String] {
+        var removed: [String] = []
+        let now = time(nil)
+        for dir in [path, path + "/blobs"] {
+            for name in LayoutIO.listDirectory(dir) ?? [] where name.hasPrefix(Self.tempPrefix) {
+                let file = dir + "/" + name
+                var st = stat()
+                guard lstat(file, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                if Int(now - st.st_mtim.tv_sec) >= age, unlink(file) == 0 { removed.append(file) }
+            }
+        }
+        return removed
+    }
+
     /// Starts a streamed blob write (for data arriving in chunks, e.g. an HTTP body).
     public func beginBlob() throws -> BlobWriter {
         try BlobWriter(layout: self)
