@@ -18,7 +18,7 @@ final class LayoutTempDir: @unchecked Sendable {
     func sub(_ name: String) -> String { path + "/" + name }
 }
 
-struct LayoutProcessResult {
+struct LayoutProcessResult: Sendable {
     var status: Int32
     var stdout: String
     var stderr: String
