@@ -34,8 +34,8 @@ func layoutRun(_ executable: String, _ args: [String], cwd: String? = nil, envir
     if let environment { p.environment = environment }
     let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("ociforge-run-\(UUID().uuidString).out")
     let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("ociforge-run-\(UUID().uuidString).err")
-    FileManager.default.createFile(atPath: outFile.path, contents: nil)
-    FileManager.default.createFile(atPath: errFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
     defer {
         try? FileManager.default.removeItem(at: outFile)
         try? FileManager.default.removeItem(at: errFile)
