@@ -137,6 +137,8 @@ struct PlanSession {
     var configLayer = BuildPlanConfig()
     var app: AppDirectory!
     var loaded = false
+    /// Set when nothing matched and the app has exactly one subdirectory to plan instead.
+    var subdirectoryFallback: String?
 
     init(root: String, options: PlanOptions) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -281,6 +283,7 @@ struct PlanSession {
                 // Single-subdirectory fallback.
                 let dirs = app.topLevelDirectories.filter { !$0.hasPrefix(".") }
                 if dirs.count == 1 && app.topLevelFiles.filter({ !$0.hasPrefix(".") && !["nixpacks.toml", "nixpacks.json", "ociforge.toml"].contains($0) }).isEmpty {
+                    subdirectoryFallback = dirs[0]
                     return []
                 }
                 throw noProvider()
@@ -331,12 +334,10 @@ struct PlanSession {
         if strategy == .dockerfile { return try dockerfilePlan() }
 
         var selected = try selectProviders()
-        if selected.isEmpty {
-            let dirs = app.topLevelDirectories.filter { !$0.hasPrefix(".") }
-            let sub = dirs[0]
+        if let sub = subdirectoryFallback {
             warnings.append(PlannerWarning("no provider matched at the top level; planning the only subdirectory \(sub)/"))
-            var nested = PlanSession(root: root + "/" + sub, options: options)
-            nested.loaded = false
+            let nested0 = PlanSession(root: root + "/" + sub, options: options)
+            var nested = nested0
             var result = try nested.run()
             result.warnings = warnings + result.warnings
             return result
@@ -494,7 +495,9 @@ struct PlanSession {
             } else {
                 let base = name.split(separator: ":").last.map(String.init) ?? name
                 let prefix = name.contains(":") ? String(name[..<name.lastIndex(of: ":")!]) + ":" : ""
-                deps[name] = PhaseConfig.defaultDependsOn(base).map { prefix + $0 }.flatMap { phases[$0] != nil ? [$0] : nil } ?? []
+                // Nixpacks' implied order: build after install after setup; a missing phase is skipped over.
+                let chain: [String] = base == "build" ? ["install", "setup"] : (base == "install" ? ["setup"] : [])
+                deps[name] = chain.map { prefix + $0 }.first { phases[$0] != nil }.map { [$0] } ?? []
             }
         }
         let order = try topologicalOrder(deps)
@@ -564,6 +567,11 @@ struct PlanSession {
             deployInputs.append(.app(start.onlyIncludeFiles.map(Merge.finalize) ?? ["."]))
         }
         var runtimeApt = outputs.flatMap(\.runtimePackages) + (ociforge.build?.packagesRuntime ?? [])
+        if outputs.isEmpty && ociforge.build?.packagesRuntime == nil {
+            // Without a provider nothing tells build-only packages from runtime ones: keep them all at runtime
+            // ([build.packages] runtime makes it explicit).
+            runtimeApt = steps.flatMap(\.aptPackages)
+        }
         runtimeApt = Array(Set(runtimeApt)).sorted()
         var env = variables.filter { !secrets.contains($0.key) }
         for o in outputs { for (k, v) in o.runtimeVariables where env[k] == nil { env[k] = v } }
