@@ -102,7 +102,8 @@ public enum Planner {
                 throw PlannerError(.invalidValue, "frozen plan schema \(plan.schemaVersion) is not supported (expected \(ResolvedPlan.currentSchemaVersion)); run `ociforge freeze` again",
                                    file: display, key: "schemaVersion")
             }
-            return PlanResult(plan: plan, warnings: [], detected: plan.providers.map { DetectedProvider(name: $0, matchedFile: nil) })
+            let note = PlannerWarning("using the frozen plan unchanged (providers, config files and versions are not re-read); delete it or run `ociforge freeze` to re-resolve", file: display)
+            return PlanResult(plan: plan, warnings: [note], detected: plan.providers.map { DetectedProvider(name: $0, matchedFile: nil) })
         } catch let e as PlannerError {
             throw e
         } catch let DecodingError.keyNotFound(key, ctx) {
