@@ -67,12 +67,13 @@ public enum Debian {
         "pnpm": "pnpm",
     ]
 
-    static func unavailableError(_ tool: String, provider: String, because: String) -> PlannerError {
+    static func unavailableError(_ tool: String, provider: String, because: String, file: String?) -> PlannerError {
         let what = unavailable[tool] ?? tool
         return PlannerError(.unsupportedToolchain,
-            "\(what) is not packaged for Debian bookworm (needed because \(because)); set `providers` to another " +
-            "provider or supply it yourself in [phases.setup] (aptPkgs / cmds), or use a Dockerfile",
-            key: "providers.\(provider)")
+            "\(what) is not packaged for Debian bookworm (needed because \(because)); choose other providers with " +
+            "`providers = [...]`, or set `providers = []` and install it in your own [phases.setup] (aptPkgs / cmds), " +
+            "or use a Dockerfile",
+            file: file)
     }
 
     /// nixPkgs / nixLibs names → Debian packages. Version-suffixed names (`nodejs_18`, `python311`) map only when

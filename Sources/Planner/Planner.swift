@@ -521,6 +521,11 @@ struct PlanSession {
             apt += try Debian.mapNix(Merge.finalize(phase.nixLibs), file: locations["phases.\(name).nixLibs"]?.file, key: "phases.\(name).nixLibs")
             if name == order.first, let extra = ociforge.build?.packagesBuild { apt += extra }
             for n in apt { if let p = AptName.problem(n) { throw PlannerError(.invalidValue, "invalid package name \"\(n)\": \(p)", key: "phases.\(name).aptPkgs") } }
+            for (field, set) in [("nixOverlays", !Merge.finalize(phase.nixOverlays).isEmpty), ("nixpkgsArchive", phase.nixpkgsArchive != nil)] where set {
+                let loc = locations["phases.\(name).\(field)"]
+                warnings.append(PlannerWarning("\(field) has no meaning with Debian packages and is ignored; pin versions with aptPkgs (`pkg=version`) or `ociforge freeze`",
+                                               file: loc?.file, line: loc?.line, key: "phases.\(name).\(field)"))
+            }
             let cmds = Merge.finalize(phase.cmds)
             var stepCaches: [String] = []
             if !noCache {

@@ -150,7 +150,8 @@ struct UnavailableProvider: Provider {
     }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
-        throw Debian.unavailableError(tool, provider: name, because: "the \(name) provider matched \(detect(ctx.app) ?? name)")
+        let file = detect(ctx.app)
+        throw Debian.unavailableError(tool, provider: name, because: "the \(name) provider matched \(file ?? name)", file: file)
     }
 }
 

@@ -388,7 +388,7 @@ struct CrystalProvider: Provider {
         } catch { throw PlannerError(.syntax, "invalid YAML: \(error)", file: "shard.yml") }
         let doc = yaml as? [String: Any] ?? [:]
         if let deps = doc["dependencies"] as? [String: Any], !deps.isEmpty {
-            throw Debian.unavailableError("shards", provider: "crystal", because: "shard.yml declares dependencies")
+            throw Debian.unavailableError("shards", provider: "crystal", because: "shard.yml declares dependencies", file: "shard.yml")
         }
         let targets = doc["targets"] as? [String: Any] ?? [:]
         guard let name = targets.keys.sorted().first, let main = (targets[name] as? [String: Any])?["main"] as? String else {

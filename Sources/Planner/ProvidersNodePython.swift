@@ -30,7 +30,8 @@ struct NodeProvider: Provider {
         else if app.has("yarn.lock") { pm = "yarn" }
         else { pm = "npm" }
         if pm == "bun" {
-            throw Debian.unavailableError("bun", provider: "node", because: "the app uses the bun package manager")
+            let file = field != nil ? "package.json" : (app.has("bun.lockb") ? "bun.lockb" : "bun.lock")
+            throw Debian.unavailableError("bun", provider: "node", because: "the app uses the bun package manager", file: file)
         }
 
         let engines = pkg["engines"]?["node"]?.stringValue

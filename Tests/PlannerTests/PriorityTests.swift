@@ -210,3 +210,25 @@ struct BuildingBlockTests {
         #expect(PlanRenderer.json(decoded) == a)
     }
 }
+
+@Suite("Planner warnings")
+struct WarningTests {
+    @Test("Nix-only settings are reported, not silently dropped")
+    func nixOnly() throws {
+        let app = try TempApp(["go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main(){}\n",
+                               "nixpacks.toml": "[phases.setup]\nnixOverlays = [\"https://x\"]\nnixpkgsArchive = \"abc\"\n"])
+        let result = try Planner.plan(appDirectory: app.path, options: PlanOptions())
+        #expect(result.warnings.contains { $0.key == "phases.setup.nixOverlays" && $0.line == 2 && $0.file == "nixpacks.toml" })
+        #expect(result.warnings.contains { $0.key == "phases.setup.nixpkgsArchive" && $0.line == 3 })
+    }
+
+    @Test("unknown NIXPACKS_/OCIFORGE_ settings are reported")
+    func unknownSetting() throws {
+        let app = try TempApp(["go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main(){}\n"])
+        var options = PlanOptions()
+        options.environment = ["NIXPACKS_INSTAL_CMD": "x", "PATH": "/bin"]
+        let result = try Planner.plan(appDirectory: app.path, options: options)
+        #expect(result.warnings.contains { $0.key == "NIXPACKS_INSTAL_CMD" })
+        #expect(result.warnings.count == 1)
+    }
+}
