@@ -211,6 +211,8 @@ public struct VersionRequirement: Sendable, Equatable {
 struct VersionRequest: Sendable {
     var value: String
     var source: String
+    /// Line of the request in its file, when known.
+    var line: Int? = nil
 }
 
 enum VersionResolver {
@@ -233,9 +235,24 @@ enum VersionResolver {
                 var message = "\(tool) \(request.value) was requested by \(request.source), but Debian \(Debian.suite) " +
                     "ships \(tool) \(chain.version) only"
                 if let note = chain.note { message += " (\(note))" }
-                message += "; relax the requirement, override it with NIXPACKS_\(envName(tool))_VERSION or " +
-                    "[config.\(tool)] version, or supply the toolchain in [phases.setup]"
-                throw PlannerError(.unsupportedToolchain, message, file: file, key: request.source)
+                let line = ["node", "java"].contains(tool) ? String(chain.version.split(separator: ".")[0])
+                    : chain.version.split(separator: ".").prefix(2).joined(separator: ".")
+                message += "; relax the requirement, or build with what Debian ships by overriding it: " +
+                    "NIXPACKS_\(envName(tool))_VERSION=\(line) or [config.\(tool)] version = \"\(line)\"; " +
+                    "or use a Dockerfile"
+                // "package.json engines.node" → file package.json, key engines.node; ".nvmrc" → file; env → key.
+                var errFile = file
+                var errKey: String? = request.source
+                if request.source.hasPrefix("NIXPACKS_") || request.source.hasPrefix("OCIFORGE_") || request.source.hasPrefix("[config.") {
+                    errKey = request.source.hasPrefix("[config.") ? "config.\(tool).version" : request.source
+                } else if let space = request.source.firstIndex(of: " ") {
+                    errFile = String(request.source[..<space])
+                    errKey = String(request.source[request.source.index(after: space)...])
+                } else {
+                    errFile = request.source
+                    errKey = nil
+                }
+                throw PlannerError(.unsupportedToolchain, message, file: errFile, line: request.line, key: errKey)
             }
         }
         return Toolchain(name: tool, requested: request?.value, source: request?.source ?? "default",

@@ -10,11 +10,11 @@ struct GoProvider: Provider {
         let app = ctx.app
         var modRequest: VersionRequest? = nil
         if let mod = app.read("go.mod") {
-            for line in mod.split(whereSeparator: \.isNewline) {
+            for (index, line) in mod.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let parts = line.split(separator: " ")
                 if parts.count == 2 && parts[0] == "go" {
                     // The go directive is a minimum version.
-                    modRequest = VersionRequest(value: ">=\(parts[1])", source: "go.mod go directive")
+                    modRequest = VersionRequest(value: ">=\(parts[1])", source: "go.mod go", line: index + 1)
                 }
             }
         }
@@ -75,7 +75,7 @@ struct RustProvider: Provider {
             throw PlannerError(.unsupportedToolchain, "the \(t.value) Rust channel is not packaged for Debian bookworm (rustc 1.63.0 only); use stable or override with NIXPACKS_RUST_VERSION",
                                file: t.source.hasPrefix("rust-toolchain.toml") ? "rust-toolchain.toml" : "rust-toolchain", key: "toolchain.channel")
         }
-        let rustVersion = cargo["package"]?["rust-version"]?.stringValue.map { VersionRequest(value: ">=\($0)", source: "Cargo.toml package.rust-version") }
+        let rustVersion = cargo["package"]?["rust-version"]?.stringValue.map { VersionRequest(value: ">=\($0)", source: "Cargo.toml package.rust-version", line: cargo["package"]?["rust-version"]?.line) }
         let toolchain = try VersionResolver.resolve("rust", requests: [ctx.versionOverride("RUST"), rustVersion, toolchainFile])
         let bin = ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
             ?? cargo["bin"]?.arrayValue?.first?["name"]?.stringValue ?? cargo["package"]?["name"]?.stringValue
@@ -169,7 +169,7 @@ struct PHPProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         let composer = try app.json("composer.json")
-        let req = composer?["require"]?["php"]?.stringValue.map { VersionRequest(value: $0, source: "composer.json require.php") }
+        let req = composer?["require"]?["php"]?.stringValue.map { VersionRequest(value: $0, source: "composer.json require.php", line: composer?["require"]?["php"]?.line) }
         let toolchain = try VersionResolver.resolve("php", requests: [ctx.versionOverride("PHP"), req])
         var exts: [String] = []
         if let keys = composer?["require"]?.keys {

@@ -37,7 +37,7 @@ struct NodeProvider: Provider {
         let engines = pkg["engines"]?["node"]?.stringValue
         let toolchain = try VersionResolver.resolve("node", requests: [
             ctx.versionOverride("NODE"),
-            engines.map { VersionRequest(value: $0, source: "package.json engines.node") },
+            engines.map { VersionRequest(value: $0, source: "package.json engines.node", line: pkg["engines"]?["node"]?.line) },
             app.firstLine(".nvmrc").map { VersionRequest(value: $0, source: ".nvmrc") },
             app.firstLine(".node-version").map { VersionRequest(value: $0, source: ".node-version") },
             app.toolVersion(["nodejs", "node"]).map { VersionRequest(value: $0, source: ".tool-versions") },
@@ -133,16 +133,16 @@ struct PythonProvider: Provider {
         let pyproject = try app.toml("pyproject.toml")
         var pipfileVersion: VersionRequest? = nil
         if let pipfile = try app.toml("Pipfile"), let v = pipfile["requires"]?["python_version"]?.stringValue {
-            pipfileVersion = VersionRequest(value: v, source: "Pipfile requires.python_version")
+            pipfileVersion = VersionRequest(value: v, source: "Pipfile requires.python_version", line: pipfile["requires"]?["python_version"]?.line)
         }
         var runtimeTxt: VersionRequest? = nil
         if let line = app.firstLine("runtime.txt") {
             runtimeTxt = VersionRequest(value: line.replacingOccurrences(of: "python-", with: ""), source: "runtime.txt")
         }
         let requiresPython = pyproject?["project"]?["requires-python"]?.stringValue
-            .map { VersionRequest(value: $0, source: "pyproject.toml project.requires-python") }
+            .map { VersionRequest(value: $0, source: "pyproject.toml project.requires-python", line: pyproject?["project"]?["requires-python"]?.line) }
         let poetryPython = pyproject?["tool"]?["poetry"]?["dependencies"]?["python"]?.stringValue
-            .map { VersionRequest(value: $0, source: "pyproject.toml tool.poetry.dependencies.python") }
+            .map { VersionRequest(value: $0, source: "pyproject.toml tool.poetry.dependencies.python", line: pyproject?["tool"]?["poetry"]?["dependencies"]?["python"]?.line) }
         let toolchain = try VersionResolver.resolve("python", requests: [
             ctx.versionOverride("PYTHON"), requiresPython, poetryPython, pipfileVersion,
             app.firstLine(".python-version").map { VersionRequest(value: $0, source: ".python-version") },

@@ -112,7 +112,7 @@ struct ValidationTests {
         Case(label: "bad phase name", files: with(["nixpacks.toml": "[phases.\"my phase\"]\ncmds = []\n"]),
              code: .invalidValue, file: "nixpacks.toml", line: 1, key: "phases.my phase", messageContains: "phase names"),
         Case(label: "requested version Debian lacks", files: ["Cargo.toml": "[package]\nname = \"x\"\nversion = \"0.1.0\"\nrust-version = \"1.70\"\n", "src/main.rs": "fn main(){}\n"],
-             code: .unsupportedToolchain, key: "Cargo.toml package.rust-version", messageContains: "ships rust 1.63.0 only"),
+             code: .unsupportedToolchain, file: "Cargo.toml", line: 4, key: "package.rust-version", messageContains: "ships rust 1.63.0 only"),
         Case(label: "nightly rust", files: ["Cargo.toml": "[package]\nname = \"x\"\nversion = \"0.1.0\"\n", "rust-toolchain": "nightly-2024-01-01\n"],
              code: .unsupportedToolchain, file: "rust-toolchain", messageContains: "nightly"),
         Case(label: "gradle without wrapper", files: ["build.gradle": "plugins { id 'java' }\n"],
