@@ -243,7 +243,8 @@ enum VersionResolver {
                 // "package.json engines.node" → file package.json, key engines.node; ".nvmrc" → file; env → key.
                 var errFile = file
                 var errKey: String? = request.source
-                if request.source.hasPrefix("NIXPACKS_") || request.source.hasPrefix("OCIFORGE_") || request.source.hasPrefix("[config.") {
+                if request.source.hasPrefix("NIXPACKS_") || request.source.hasPrefix("OCIFORGE_") || request.source.hasPrefix("[config.")
+                    || request.source.hasPrefix("variables.") {
                     errKey = request.source.hasPrefix("[config.") ? "config.\(tool).version" : request.source
                 } else if let space = request.source.firstIndex(of: " ") {
                     errFile = String(request.source[..<space])

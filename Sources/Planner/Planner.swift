@@ -343,7 +343,6 @@ struct PlanSession {
             result.warnings = warnings + result.warnings
             return result
         }
-        _ = selected
         let (jsonPlan, jsonWarnings) = try jsonPlanLayer()
         warnings += jsonWarnings
         let above = BuildPlanConfig.merging([configLayer, envLayer(), jsonPlan, try cliLayer()])

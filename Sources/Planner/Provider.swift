@@ -9,16 +9,21 @@ struct ProviderContext {
     let variables: [String: String]
     let config: ProviderConfig
 
-    func setting(_ name: String) -> String? {
-        if let v = settings[name], !v.isEmpty { return v }
+    /// A NIXPACKS_/OCIFORGE_ setting: from the environment, else from the config's `variables` (as Nixpacks does).
+    func setting(_ name: String) -> String? { settingWithSource(name)?.value }
+
+    func settingWithSource(_ name: String) -> (value: String, source: String)? {
+        if let v = settings[name], !v.isEmpty { return (v, "\(settings["__source_\(name)"] ?? "NIXPACKS")_\(name)") }
+        for prefix in ["OCIFORGE_", "NIXPACKS_"] {
+            if let v = variables[prefix + name], !v.isEmpty { return (v, "variables.\(prefix)\(name)") }
+        }
         return nil
     }
 
-    /// A version request from the environment (`X_VERSION`) or `[config.<p>] version`.
+    /// A version request from the environment (`X_VERSION`), config variables, or `[config.<p>] version`.
     func versionOverride(_ envName: String) -> VersionRequest? {
-        if let v = setting("\(envName)_VERSION") {
-            let prefix = settings["__source_\(envName)_VERSION"] ?? "NIXPACKS"
-            return VersionRequest(value: v, source: "\(prefix)_\(envName)_VERSION")
+        if let (v, source) = settingWithSource("\(envName)_VERSION") {
+            return VersionRequest(value: v, source: source)
         }
         if let v = config.string("version") { return VersionRequest(value: v, source: "[config.\(config.provider)] version") }
         return nil

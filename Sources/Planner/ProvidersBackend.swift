@@ -350,12 +350,8 @@ struct HaskellProvider: Provider {
         guard let exe else {
             throw PlannerError(.invalidValue, "no `executable` section in \(cabalFile)", file: cabalFile, key: "executable")
         }
-        var baseReq: VersionRequest? = nil
-        if let r = text.range(of: "base") , let line = text[r.lowerBound...].split(separator: "\n").first, line.contains(">=") {
-            _ = line // base bounds constrain the GHC version only indirectly; cabal reports conflicts itself.
-            baseReq = nil
-        }
-        let toolchain = try VersionResolver.resolve("haskell", requests: [ctx.versionOverride("GHC"), baseReq])
+        // `base` bounds constrain GHC only indirectly; cabal reports such conflicts itself.
+        let toolchain = try VersionResolver.resolve("haskell", requests: [ctx.versionOverride("GHC")])
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         out.plan = BuildPlanConfig(phases: [

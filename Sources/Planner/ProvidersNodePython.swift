@@ -227,9 +227,6 @@ struct PythonProvider: Provider {
         if let server = needsServer, !Self.dependsOn(server, app) {
             install.append("pip install \(server)")
         }
-        if app.has("manage.py") && Self.dependsOn("django", app) {
-            // collectstatic needs the whole app.
-        }
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = [

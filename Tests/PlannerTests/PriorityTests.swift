@@ -232,3 +232,25 @@ struct WarningTests {
         #expect(result.warnings.count == 1)
     }
 }
+
+@Suite("Planner settings from variables")
+struct SettingsFromVariablesTests {
+    @Test("NIXPACKS_* in [variables] act as settings below the real environment")
+    func variablesAsSettings() throws {
+        let files = ["package.json": "{\"name\": \"x\", \"engines\": {\"node\": \">=20\"}}",
+                     "nixpacks.toml": "[variables]\nNIXPACKS_NODE_VERSION = \"18\"\n"]
+        let app = try TempApp(files)
+        var t = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan.toolchains[0]
+        #expect(t.source == "variables.NIXPACKS_NODE_VERSION" && t.requested == "18")
+        var options = PlanOptions()
+        options.environment["NIXPACKS_NODE_VERSION"] = "20"
+        #expect {
+            try Planner.plan(appDirectory: app.path, options: options)
+        } throws: { e in
+            (e as? PlannerError)?.key == "NIXPACKS_NODE_VERSION" && (e as? PlannerError)?.code == .unsupportedToolchain
+        }
+        options.environment["NIXPACKS_NODE_VERSION"] = "18.x"
+        t = try Planner.plan(appDirectory: app.path, options: options).plan.toolchains[0]
+        #expect(t.source == "NIXPACKS_NODE_VERSION" && t.requested == "18.x")
+    }
+}
