@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import OCIWriter
+import COCISys
 
 /// One tar entry to craft (ustar header, plus a PAX header when needed or asked for).
 struct TarEntry {
@@ -247,4 +248,13 @@ func expectRefused(_ o: ExtractSandbox.Outcome, naming entry: String, _ fragment
     if let fragment {
         #expect(e.description.contains(fragment), "message lacks '\(fragment)': \(e)", sourceLocation: sourceLocation)
     }
+}
+
+/// setxattr on a path (following nothing at the leaf: the file is opened O_PATH|O_NOFOLLOW), via the C helper.
+func setXattr(_ path: String, _ name: String, _ value: String) -> Int32 {
+    let fd = open(path, ocisys_o_path() | O_NOFOLLOW | O_CLOEXEC)
+    guard fd >= 0 else { return -1 }
+    defer { close(fd) }
+    let v = Array(value.utf8)
+    return v.withUnsafeBytes { ocisys_lsetxattr_at(fd, nil, name, $0.baseAddress, v.count) }
 }

@@ -712,7 +712,8 @@ private final class LayerApplier {
             if st.kind == .directory {
                 let fd = withCName(target) { openat(dir.raw, $0, At.oPath | At.oDirectory | At.oNoFollow | O_CLOEXEC) }
                 if fd < 0 { throw fail(.extraction, "cannot open '\(escapedName(target))'", errno: errno) }
-                try clearLower(OwnedFD(fd).raw)
+                let sub = OwnedFD(fd)
+                try withExtendedLifetime(sub) { try clearLower(sub.raw) }
             }
             return
         }
@@ -735,7 +736,8 @@ private final class LayerApplier {
                 guard let st = try lstat(dirfd, name), st.kind == .directory else { continue }
                 let fd = withCName(name) { openat(dirfd, $0, At.oPath | At.oDirectory | At.oNoFollow | O_CLOEXEC) }
                 if fd < 0 { throw fail(.extraction, "cannot open '\(escapedName(name))'", errno: errno) }
-                try clearLower(OwnedFD(fd).raw)
+                let sub = OwnedFD(fd)
+                try withExtendedLifetime(sub) { try clearLower(sub.raw) }
             } else if let err = At.removeTree(dirfd, name) {
                 throw fail(.extraction, "cannot remove '\(escapedName(name))'", errno: err.code)
             }
