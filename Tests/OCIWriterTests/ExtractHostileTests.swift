@@ -164,7 +164,7 @@ import COCISys
     @Test(arguments: [".wh.", ".wh..", ".wh...", "sub/.wh..", ".wh.x/y"])
     func invalidWhiteoutRefused(_ name: String) throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.dir("sub"), .file("sub/keep", "k")], [TarEntry(name: Array(name.utf8), kind: .file)]])
+        let o = try s.extract([[.dir("sub"), .file("sub/keep", "k")], [CraftedEntry(name: Array(name.utf8), kind: .file)]])
         expectRefused(o, naming: name)
         #expect(s.rootRead("sub/keep") == "k")
     }
@@ -204,7 +204,7 @@ import COCISys
     // 20. Device nodes under each policy.
     @Test func deviceNodePolicies() throws {
         let s = try ExtractSandbox()
-        let entries: [TarEntry] = [.device("dev-null", char: true, 1, 3), .device("loop0", char: false, 7, 0)]
+        let entries: [CraftedEntry] = [.device("dev-null", char: true, 1, 3), .device("loop0", char: false, 7, 0)]
         let skip = try s.extract([entries], options: LayerExtractionOptions(devices: .skip))
         #expect(skip.error == nil)
         #expect(s.kind("dev-null") == nil && s.kind("loop0") == nil)
@@ -223,7 +223,7 @@ import COCISys
     // 21. setuid/setgid files under each policy.
     @Test func setuidPolicies() throws {
         let s = try ExtractSandbox()
-        let entries: [TarEntry] = [.file("su", "#!", mode: 0o4755), .file("sg", "#!", mode: 0o2711), .dir("sgdir", mode: 0o2775)]
+        let entries: [CraftedEntry] = [.file("su", "#!", mode: 0o4755), .file("sg", "#!", mode: 0o2711), .dir("sgdir", mode: 0o2775)]
         #expect(try s.extract([entries], options: LayerExtractionOptions(setID: .keep)).error == nil)
         #expect(s.mode("su") == 0o4755 && s.mode("sg") == 0o2711 && s.mode("sgdir") == 0o2775)
         let strip = try s.extract([entries], options: LayerExtractionOptions(setID: .strip))
@@ -237,12 +237,12 @@ import COCISys
     // 22. Overlay and SELinux xattrs smuggled in PAX records are never applied; others are.
     @Test func overlayXattrsDropped() throws {
         let s = try ExtractSandbox()
-        var d = TarEntry.dir("d")
+        var d = CraftedEntry.dir("d")
         d.pax = [("SCHILY.xattr.trusted.overlay.opaque", Array("y".utf8)),
                  ("SCHILY.xattr.user.overlay.redirect", Array("/etc".utf8)),
                  ("SCHILY.xattr.security.selinux", Array("system_u:object_r:shadow_t:s0".utf8)),
                  ("SCHILY.xattr.user.keep", Array("kept".utf8))]
-        var f = TarEntry.file("d/f", "x")
+        var f = CraftedEntry.file("d/f", "x")
         f.pax = [("SCHILY.xattr.trusted.overlay.origin", [0, 1, 2]), ("SCHILY.xattr.user.other", Array("v".utf8))]
         let o = try s.extract([[d, f]], options: LayerExtractionOptions(xattrs: .apply))
         #expect(o.error == nil)
@@ -261,7 +261,7 @@ import COCISys
     // 23. Decompression bomb: 64 MiB of zeros in a few KiB of gzip, and many small entries over the total.
     @Test func decompressionBombRefused() throws {
         let s = try ExtractSandbox()
-        let bomb = TarEntry(name: Array("bomb".utf8), kind: .file, data: [UInt8](repeating: 0, count: 64 << 20))
+        let bomb = CraftedEntry(name: Array("bomb".utf8), kind: .file, data: [UInt8](repeating: 0, count: 64 << 20))
         let file = try s.layer([bomb], compression: .gzip)
         #expect(try #require(FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) < 1 << 20)
         var limits = ExtractionLimits()
@@ -269,7 +269,7 @@ import COCISys
         let o = try s.extract(files: [file], options: LayerExtractionOptions(limits: limits))
         expectRefused(o, naming: "bomb", "decompression bomb")
         #expect(s.kind("bomb") == nil)
-        let many = (0..<20).map { TarEntry(name: Array("f\($0)".utf8), kind: .file, data: [UInt8](repeating: 1, count: 1 << 20)) }
+        let many = (0..<20).map { CraftedEntry(name: Array("f\($0)".utf8), kind: .file, data: [UInt8](repeating: 1, count: 1 << 20)) }
         let o2 = try s.extract(files: [try s.layer(many, compression: .zstd)], options: LayerExtractionOptions(limits: limits))
         expectRefused(o2, naming: "f7", "uncompressed bytes")
     }
@@ -279,7 +279,7 @@ import COCISys
         let s = try ExtractSandbox()
         var limits = ExtractionLimits()
         limits.maxEntries = 100
-        let entries = (0..<101).map { TarEntry.file("e\($0)", "") }
+        let entries = (0..<101).map { CraftedEntry.file("e\($0)", "") }
         let o = try s.extract([entries], options: LayerExtractionOptions(limits: limits))
         expectRefused(o, naming: "e100", "entry count")
         #expect(o.error?.code == .limitExceeded)
@@ -289,14 +289,14 @@ import COCISys
     // 25. Huge PAX header: over the configured limit, and over libarchive's own 1 MiB cap.
     @Test func hugePaxHeaderRefused() throws {
         let s = try ExtractSandbox()
-        var big = TarEntry.file("big", "x")
+        var big = CraftedEntry.file("big", "x")
         big.pax = [("comment", [UInt8](repeating: 0x61, count: 100 << 10))]
         var limits = ExtractionLimits()
         limits.maxHeaderBytes = 64 << 10
         let o = try s.extract([[big]], options: LayerExtractionOptions(limits: limits))
         expectRefused(o, naming: "big", "header")
         #expect(try s.extract([[big]]).error == nil)
-        var huge = TarEntry.file("huge", "x")
+        var huge = CraftedEntry.file("huge", "x")
         huge.pax = [("comment", [UInt8](repeating: 0x61, count: 2 << 20))]
         let o2 = try s.extract([[.file("first", "1"), huge]])
         let e = try #require(o2.error)
@@ -326,7 +326,7 @@ import COCISys
     // 27. NUL in a name (PAX path): libarchive truncates at the NUL; the entry is contained.
     @Test func nulInNameContained() throws {
         let s = try ExtractSandbox()
-        var e = TarEntry.file("placeholder", "nul")
+        var e = CraftedEntry.file("placeholder", "nul")
         e.pax = [("path", Array("a".utf8) + [0] + Array("/../../outside.txt".utf8))]
         let o = try s.extract([[e]])
         #expect(o.error == nil)
@@ -381,7 +381,7 @@ import COCISys
     // 32. Truncated / corrupt archives fail with the entry index.
     @Test func truncatedLayerRefused() throws {
         let s = try ExtractSandbox()
-        var bytes = TarBuilder.build([.file("a", "1"), .file("b", String(repeating: "z", count: 5000))], endMarker: false)
+        var bytes = CraftedTar.build([.file("a", "1"), .file("b", String(repeating: "z", count: 5000))], endMarker: false)
         bytes.removeLast(3000)
         let o = try s.extract(files: [try s.layer(bytes: bytes)])
         let e = try #require(o.error)

@@ -9,20 +9,20 @@ import Testing
     @Test func everyEntryTypeExtractsExactly() throws {
         let s = try ExtractSandbox()
         let root = geteuid() == 0
-        var conf = TarEntry.file("etc/conf", "key=value\n", mode: 0o640, uid: 1000, gid: 1001)
+        var conf = CraftedEntry.file("etc/conf", "key=value\n", mode: 0o640, uid: 1000, gid: 1001)
         conf.pax = [("SCHILY.xattr.user.a", Array("1".utf8)), ("SCHILY.xattr.user.b", [0x00, 0x20, 0xff])]
-        var fifo = TarEntry.fifo("run/fifo")
+        var fifo = CraftedEntry.fifo("run/fifo")
         fifo.mode = 0o644
-        var snowman = TarEntry.file("placeholder", "snow")
+        var snowman = CraftedEntry.file("placeholder", "snow")
         snowman.pax = [("path", Array("\u{2603}".utf8))]
         let longName = "deep/" + String(repeating: "n", count: 150)
-        let entries: [TarEntry] = [
+        let entries: [CraftedEntry] = [
             .dir("./"), .dir("bin"), .file("bin/sh", "#!/bin/sh\n", mode: 0o755), .file("bin/su", "su", mode: 0o4755),
             .hardlink("bin/link", "bin/sh"), .dir("etc", mode: 0o750, uid: 1000, gid: 1000), conf,
             .dir("tmp", mode: 0o1777), .file("usr/lib/x.so", "elf"), .symlink("lib", "usr/lib"),
             .device("dev/null", char: true, 1, 3), .device("dev/loop0", char: false, 7, 0), fifo,
             .dir("deep"), .file(longName, "long"), .file("caf\u{e9}", "utf8"), .file("empty"),
-            TarEntry(name: [0x66, 0xff], kind: .file, data: Array("latin".utf8)), snowman,
+            CraftedEntry(name: [0x66, 0xff], kind: .file, data: Array("latin".utf8)), snowman,
         ]
         let o = try s.extract([entries], options: LayerExtractionOptions(ownership: root ? .preserve : .ignore,
                                                                        devices: root ? .create : .skip))
@@ -72,13 +72,13 @@ import Testing
     /// Whiteouts and opaque markers across two layers, including order independence and same-layer entries.
     @Test func whiteoutAndOpaqueSemantics() throws {
         let s = try ExtractSandbox()
-        let lower: [TarEntry] = [
+        let lower: [CraftedEntry] = [
             .dir("a"), .file("a/keep", "k"), .file("a/gone", "g"), .dir("a/sub"), .file("a/sub/deep", "d"),
             .dir("b"), .file("b/old1", "1"), .file("b/old2", "2"), .dir("b/sub"), .file("b/sub/old3", "3"),
             .file("c", "c"), .dir("d"), .file("d/x", "x"), .dir("e"), .file("e/l1", "l"),
             .dir("f"), .dir("f/inner"), .file("f/inner/old", "o"), .symlink("g", "a"),
         ]
-        let upper: [TarEntry] = [
+        let upper: [CraftedEntry] = [
             .file("a/.wh.gone"), .file("a/.wh.never-existed"),
             .dir("b"), .file("b/.wh..wh..opq"), .file("b/new", "n"), .dir("b/sub"), .file("b/sub/new3", "n3"),
             .file(".wh.c"), .file("c2", "same layer"), .file(".wh.c2"),
@@ -118,7 +118,7 @@ import Testing
     @Test(arguments: [LayerCompression.none, .gzip, .zstd])
     func compressedInputs(_ c: LayerCompression) throws {
         let s = try ExtractSandbox()
-        let entries: [TarEntry] = [.dir("d"), .file("d/a", String(repeating: "abc", count: 100_000)), .symlink("d/l", "a")]
+        let entries: [CraftedEntry] = [.dir("d"), .file("d/a", String(repeating: "abc", count: 100_000)), .symlink("d/l", "a")]
         let file = try s.layer(entries, compression: c)
         let report = try LayerExtractor().apply(layer: file, compression: c, to: s.rootfs)
         #expect(report.compression == c)
@@ -130,6 +130,58 @@ import Testing
         #expect(throws: OCIWriterError.self) { try LayerExtractor().apply(layer: file, compression: wrong, to: s.rootfs) }
         // Detection without a declared compression.
         #expect(try LayerExtractor().apply(layer: file, to: s.rootfs).compression == c)
+    }
+
+    /// Digest, size and diffID are computed in the extraction pass and checked against the source.
+    @Test(arguments: [LayerCompression.none, .gzip, .zstd])
+    func digestsVerifiedInOnePass(_ c: LayerCompression) throws {
+        let s = try ExtractSandbox()
+        let tar = CraftedTar.build([.dir("d"), .file("d/a", String(repeating: "xyz", count: 50_000))])
+        let file = try s.layer(bytes: tar, compression: c)
+        let blob = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        let good = LayerSource(path: file, compression: c, digest: Digest.of(blob), size: Int64(blob.count),
+                               diffID: Digest.of(tar))
+        let report = try LayerExtractor().apply(good, to: s.rootfs)
+        #expect(report.digest == Digest.of(blob) && report.diffID == Digest.of(tar))
+        #expect(report.compressedBytes == UInt64(blob.count) && report.uncompressedBytes == UInt64(tar.count))
+        var badDiff = good
+        badDiff.diffID = Digest.of([1])
+        #expect(throws: OCIWriterError.self) { try LayerExtractor().apply(badDiff, to: s.rootfs) }
+        var badSize = good
+        badSize.size = 1
+        let e = #expect(throws: OCIWriterError.self) { try LayerExtractor().apply(badSize, to: s.rootfs) }
+        #expect(e?.code == .sizeMismatch)
+        var badDigest = good
+        badDigest.digest = Digest.of([2])
+        #expect(throws: OCIWriterError.self) { try LayerExtractor().apply(badDigest, to: s.rootfs) }
+        // unpack discards everything when the last layer does not match.
+        let dest = s.dir + "/u"
+        #expect(throws: OCIWriterError.self) { try LayerExtractor.unpack(layers: [good, badDigest], to: dest) }
+        #expect(!FileManager.default.fileExists(atPath: dest))
+        try LayerExtractor.unpack(layers: [good, good], to: dest)
+        #expect(FileManager.default.fileExists(atPath: dest + "/d/a"))
+    }
+
+    /// Concatenated gzip members (parallel compressors) are one stream; garbage after the stream is refused.
+    @Test func multiMemberGzipAndTrailingGarbage() throws {
+        let s = try ExtractSandbox()
+        let tar = CraftedTar.build([.file("a", "first"), .file("b", "second")])
+        let half = 1024
+        let p1 = try s.layer(bytes: Array(tar[0..<half]), compression: .gzip)
+        let p2 = try s.layer(bytes: Array(tar[half...]), compression: .gzip)
+        let joined = try Data(contentsOf: URL(fileURLWithPath: p1)) + Data(contentsOf: URL(fileURLWithPath: p2))
+        let multi = s.dir + "/layers/multi.tar.gz"
+        try joined.write(to: URL(fileURLWithPath: multi))
+        let r = try LayerExtractor().apply(LayerSource(path: multi, diffID: Digest.of(tar)), to: s.rootfs)
+        #expect(r.compression == .gzip && s.rootRead("b") == "second")
+        let garbage = s.dir + "/layers/garbage.tar.gz"
+        try (joined + Data("trailing".utf8)).write(to: URL(fileURLWithPath: garbage))
+        let e = #expect(throws: OCIWriterError.self) { try LayerExtractor().apply(layer: garbage, to: s.rootfs) }
+        #expect(e?.description.contains("trailing data") == true)
+        // Truncated gzip.
+        let truncated = s.dir + "/layers/trunc.tar.gz"
+        try joined.prefix(joined.count - 20).write(to: URL(fileURLWithPath: truncated))
+        #expect(throws: OCIWriterError.self) { try LayerExtractor().apply(layer: truncated, to: s.rootfs) }
     }
 
     @Test func unsupportedCompressionRefused() throws {
@@ -191,7 +243,7 @@ import Testing
         let l1 = try s.layer([.dir("etc"), .file("etc/os-release", "debian"), .file("etc/old", "o")], compression: .gzip)
         let l2 = try s.layer([.file("etc/.wh.old"), .file("etc/new", "n")], compression: .zstd)
         let dest = s.dir + "/unpacked"
-        let reports = try unpack(layers: [LayerSource(path: l1, compression: .gzip), LayerSource(path: l2)], to: dest)
+        let reports = try LayerExtractor.unpack(layers: [LayerSource(path: l1, compression: .gzip), LayerSource(path: l2)], to: dest)
         #expect(reports.map(\.compression) == [.gzip, .zstd])
         let m = try TreeManifest.capture(root: dest).lines
         #expect(m.count == 4 && m[0] == "/ dir mode=0755 uid=\(geteuid()) gid=\(getegid())")
@@ -199,19 +251,19 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == ["host", "layers", "outside.txt", "rootfs", "unpacked"])
 
         // Non-empty destination: refused before any work.
-        #expect(throws: OCIWriterError.self) { try unpack(layers: [LayerSource(path: l1)], to: dest) }
+        #expect(throws: OCIWriterError.self) { try LayerExtractor.unpack(layers: [LayerSource(path: l1)], to: dest) }
 
         // A failing layer leaves no destination and no temporary directory.
         let bad = try s.layer([.file("ok", "1"), .file("../escape", "2")])
         let dest2 = s.dir + "/failed"
-        let e = #expect(throws: OCIWriterError.self) { try unpack(layers: [LayerSource(path: l1), LayerSource(path: bad)], to: dest2) }
+        let e = #expect(throws: OCIWriterError.self) { try LayerExtractor.unpack(layers: [LayerSource(path: l1), LayerSource(path: bad)], to: dest2) }
         #expect(e?.description.contains("'../escape'") == true)
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == ["host", "layers", "outside.txt", "rootfs", "unpacked"])
 
         // An existing empty directory is replaced.
         let dest3 = s.dir + "/empty-target"
         try FileManager.default.createDirectory(atPath: dest3, withIntermediateDirectories: false)
-        try unpack(layers: [LayerSource(path: l1)], to: dest3 + "/")
+        try LayerExtractor.unpack(layers: [LayerSource(path: l1)], to: dest3 + "/")
         #expect(FileManager.default.fileExists(atPath: dest3 + "/etc/os-release"))
     }
 }
@@ -231,8 +283,8 @@ import Testing
         let s = try ExtractSandbox()
         let layer = try s.layer([.dir("d", mode: 0o750), .file("d/f", "content"), .symlink("l", "d/f")])
         let one = s.dir + "/one", two = s.dir + "/two"
-        try unpack(layers: [LayerSource(path: layer)], to: one)
-        try unpack(layers: [LayerSource(path: layer)], to: two)
+        try LayerExtractor.unpack(layers: [LayerSource(path: layer)], to: one)
+        try LayerExtractor.unpack(layers: [LayerSource(path: layer)], to: two)
         let a = try TreeManifest.capture(root: one), b = try TreeManifest.capture(root: two)
         #expect(a == b && a.diff(b).isEmpty)
         #expect(a.text.hasSuffix("\n") && a.text.split(separator: "\n").count == a.lines.count)

@@ -4,7 +4,7 @@ import Testing
 import COCISys
 
 /// One tar entry to craft (ustar header, plus a PAX header when needed or asked for).
-struct TarEntry {
+struct CraftedEntry {
     enum Kind: UInt8 {
         case file = 0x30, hardlink = 0x31, symlink = 0x32, char = 0x33, block = 0x34, dir = 0x35, fifo = 0x36
     }
@@ -21,27 +21,27 @@ struct TarEntry {
     /// Extra PAX records (key, value), e.g. ("SCHILY.xattr.user.a", "1").
     var pax: [(String, [UInt8])] = []
 
-    static func file(_ name: String, _ content: String = "", mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0) -> TarEntry {
-        TarEntry(name: Array(name.utf8), kind: .file, data: Array(content.utf8), mode: mode, uid: uid, gid: gid)
+    static func file(_ name: String, _ content: String = "", mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0) -> CraftedEntry {
+        CraftedEntry(name: Array(name.utf8), kind: .file, data: Array(content.utf8), mode: mode, uid: uid, gid: gid)
     }
-    static func dir(_ name: String, mode: UInt32 = 0o755, uid: Int = 0, gid: Int = 0) -> TarEntry {
-        TarEntry(name: Array(name.utf8), kind: .dir, mode: mode, uid: uid, gid: gid)
+    static func dir(_ name: String, mode: UInt32 = 0o755, uid: Int = 0, gid: Int = 0) -> CraftedEntry {
+        CraftedEntry(name: Array(name.utf8), kind: .dir, mode: mode, uid: uid, gid: gid)
     }
-    static func symlink(_ name: String, _ target: String) -> TarEntry {
-        TarEntry(name: Array(name.utf8), kind: .symlink, link: Array(target.utf8), mode: 0o777)
+    static func symlink(_ name: String, _ target: String) -> CraftedEntry {
+        CraftedEntry(name: Array(name.utf8), kind: .symlink, link: Array(target.utf8), mode: 0o777)
     }
-    static func hardlink(_ name: String, _ target: String) -> TarEntry {
-        TarEntry(name: Array(name.utf8), kind: .hardlink, link: Array(target.utf8))
+    static func hardlink(_ name: String, _ target: String) -> CraftedEntry {
+        CraftedEntry(name: Array(name.utf8), kind: .hardlink, link: Array(target.utf8))
     }
-    static func fifo(_ name: String) -> TarEntry { TarEntry(name: Array(name.utf8), kind: .fifo) }
-    static func device(_ name: String, char: Bool, _ major: Int, _ minor: Int) -> TarEntry {
-        TarEntry(name: Array(name.utf8), kind: char ? .char : .block, mode: 0o600, devMajor: major, devMinor: minor)
+    static func fifo(_ name: String) -> CraftedEntry { CraftedEntry(name: Array(name.utf8), kind: .fifo) }
+    static func device(_ name: String, char: Bool, _ major: Int, _ minor: Int) -> CraftedEntry {
+        CraftedEntry(name: Array(name.utf8), kind: char ? .char : .block, mode: 0o600, devMajor: major, devMinor: minor)
     }
 }
 
 /// A minimal tar writer for crafting (hostile) layers byte by byte.
-enum TarBuilder {
-    static func build(_ entries: [TarEntry], endMarker: Bool = true) -> [UInt8] {
+enum CraftedTar {
+    static func build(_ entries: [CraftedEntry], endMarker: Bool = true) -> [UInt8] {
         var out: [UInt8] = []
         for e in entries {
             var records = e.pax
@@ -137,8 +137,8 @@ final class ExtractSandbox {
     }
 
     /// Writes a layer file (optionally compressed with the system gzip/zstd) under layers/.
-    func layer(_ entries: [TarEntry], compression: LayerCompression = .none) throws -> String {
-        try layer(bytes: TarBuilder.build(entries), compression: compression)
+    func layer(_ entries: [CraftedEntry], compression: LayerCompression = .none) throws -> String {
+        try layer(bytes: CraftedTar.build(entries), compression: compression)
     }
 
     func layer(bytes: [UInt8], compression: LayerCompression = .none) throws -> String {
@@ -181,7 +181,7 @@ final class ExtractSandbox {
 
     /// Applies the layers in order onto rootfs (stopping at the first error), and proves the host side is
     /// byte-for-byte unchanged (content, mode, owner, mtimes of everything outside rootfs/).
-    func extract(_ layers: [[TarEntry]], options: LayerExtractionOptions = LayerExtractionOptions(),
+    func extract(_ layers: [[CraftedEntry]], options: LayerExtractionOptions = LayerExtractionOptions(),
                  sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
         let files = try layers.map { try layer($0) }
         return try extract(files: files, options: options, sourceLocation: sourceLocation)

@@ -105,10 +105,16 @@ public struct ExtractionWarning: Sendable, Hashable, CustomStringConvertible {
 public struct LayerExtractionReport: Sendable, Hashable {
     /// Entries read (whiteouts included).
     public var entries: Int
-    /// Uncompressed tar bytes read.
+    /// Uncompressed tar bytes (the whole blob decompressed, trailing padding included).
     public var uncompressedBytes: UInt64
-    /// Compression libarchive detected.
+    /// Bytes of the blob as stored.
+    public var compressedBytes: UInt64
+    /// Compression detected from the blob's magic bytes.
     public var compression: LayerCompression
+    /// sha256 of the blob as stored (the layer descriptor's digest).
+    public var digest: Digest
+    /// sha256 of the uncompressed tar (the config's rootfs.diff_ids entry).
+    public var diffID: Digest
     public var warnings: [ExtractionWarning]
 }
 

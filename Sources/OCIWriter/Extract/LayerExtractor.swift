@@ -48,29 +48,42 @@ public struct LayerExtractor: Sendable {
     @discardableResult
     public func apply(layer layerPath: String, compression: LayerCompression? = nil,
                       to rootfs: String) throws -> LayerExtractionReport {
+        try apply(LayerSource(path: layerPath, compression: compression), to: rootfs)
+    }
+
+    /// Applies `layer` onto the rootfs directory `rootfs` (which must exist), verifying the blob digest, size
+    /// and diffID the source declares, in the same pass. A digest, size or diffID mismatch is detected at the
+    /// end of the blob, after its entries were applied: the rootfs must then be discarded (as `unpack` does).
+    @discardableResult
+    public func apply(_ layer: LayerSource, to rootfs: String) throws -> LayerExtractionReport {
         let rootFD = open(rootfs, O_RDONLY | At.oDirectory | O_CLOEXEC)
         if rootFD < 0 {
             throw OCIWriterError(.extraction, "cannot open the rootfs directory", path: rootfs, errno: errno)
         }
         let root = OwnedFD(rootFD)
-        let layerFD = open(layerPath, O_RDONLY | O_CLOEXEC)
-        if layerFD < 0 {
-            throw OCIWriterError(.extraction, "cannot open the layer file", path: layerPath, errno: errno)
-        }
-        let layer = OwnedFD(layerFD)
-        let applier = LayerApplier(root: root, layerName: layerPath, options: options)
-        return try applier.run(fd: layer.raw, expected: compression)
+        return try withExtendedLifetime(root) { try apply(layer, rootFD: root.raw) }
     }
 
-    /// Applies a layer read from an open file descriptor (not closed) onto the rootfs directory fd `rootFD`.
-    /// `layerName` is used in messages.
+    /// Applies `layer` onto the rootfs open as the directory fd `rootFD` (not closed).
     @discardableResult
-    public func apply(layerFD: Int32, layerName: String, compression: LayerCompression? = nil,
-                      rootFD: Int32) throws -> LayerExtractionReport {
+    public func apply(_ layer: LayerSource, rootFD: Int32) throws -> LayerExtractionReport {
+        let layerFD = open(layer.path, O_RDONLY | O_CLOEXEC)
+        if layerFD < 0 {
+            throw OCIWriterError(.extraction, "cannot open the layer file", path: layer.path, errno: errno)
+        }
+        let file = OwnedFD(layerFD)
+        return try withExtendedLifetime(file) { try apply(layerFD: file.raw, source: layer, rootFD: rootFD) }
+    }
+
+    /// Applies a layer read from the open file descriptor `layerFD` (read from its current offset, not closed)
+    /// onto the rootfs open as `rootFD`. `source.path` is only used in messages; its compression and
+    /// expectations are checked.
+    @discardableResult
+    public func apply(layerFD: Int32, source: LayerSource, rootFD: Int32) throws -> LayerExtractionReport {
         let dupRoot = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
         if dupRoot < 0 { throw OCIWriterError(.extraction, "cannot duplicate the rootfs fd", errno: errno) }
-        let applier = LayerApplier(root: OwnedFD(dupRoot), layerName: layerName, options: options)
-        return try applier.run(fd: layerFD, expected: compression)
+        let applier = LayerApplier(root: OwnedFD(dupRoot), layerName: source.path, options: options)
+        return try applier.run(fd: layerFD, source: source)
     }
 }
 
@@ -136,20 +149,24 @@ private final class LayerApplier {
 
     // MARK: reading
 
-    func run(fd: Int32, expected: LayerCompression?) throws -> LayerExtractionReport {
+    func run(fd: Int32, source: LayerSource) throws -> LayerExtractionReport {
+        let limits = options.limits
+        let stream = try LayerStream(fd: fd, name: layerName, maxUncompressed: limits.maxTotalBytes)
+        if let expected = source.compression, expected != stream.compression {
+            throw OCIWriterError(.extraction, "layer \(layerName) is declared \(expected.rawValue) but its bytes are \(stream.compression.rawValue)", path: layerName)
+        }
         guard let a = archive_read_new() else {
             throw OCIWriterError(.extraction, "libarchive: out of memory", path: layerName)
         }
         defer { archive_read_free(a) }
-        archive_read_support_filter_gzip(a)
-        archive_read_support_filter_zstd(a)
+        // Decompression is ours (LayerStream, to hash both sides); libarchive only parses tar.
         archive_read_support_format_tar(a)
         archive_read_support_format_empty(a)
-        if archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK {
-            throw OCIWriterError(.extraction, "cannot read the layer: \(archiveError(a))", path: layerName)
+        let ctx = Unmanaged.passUnretained(stream).toOpaque()
+        let opened = withExtendedLifetime(stream) { archive_read_open(a, ctx, nil, layerStreamRead, nil) }
+        if opened != ARCHIVE_OK {
+            throw streamOrArchiveError(a, stream, "cannot read the layer")
         }
-        let limits = options.limits
-        var detected: LayerCompression?
         var entries = 0
         var previous = "(start of layer)"
         while true {
@@ -159,8 +176,8 @@ private final class LayerApplier {
             if r == ARCHIVE_EOF { break }
             index = entries
             entries += 1
-            if detected == nil { detected = try checkCompression(a, expected: expected) }
             if r < ARCHIVE_WARN || entry == nil {
+                if let f = stream.failure { entryDisplay = "(after '\(previous)')"; throw fail(f.code, f.message) }
                 entryDisplay = "?"
                 throw OCIWriterError(.extraction,
                                      "layer \(layerName): malformed tar at entry #\(index) (after '\(previous)'): \(archiveError(a))",
@@ -170,6 +187,9 @@ private final class LayerApplier {
             let rawPath = archive_entry_pathname(e).map { NameBytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
             entryDisplay = escapedName(rawPath)
             previous = entryDisplay
+            if r == ARCHIVE_WARN, let msg = archive_error_string(a).map({ String(cString: $0) }), !msg.contains("can't be converted") {
+                warn("libarchive: \(msg)")
+            }
             // Limits first: nothing is applied for an entry over a limit.
             if entries > limits.maxEntries {
                 throw fail(.limitExceeded, "more than \(limits.maxEntries) entries in the layer (entry count limit)")
@@ -182,41 +202,43 @@ private final class LayerApplier {
             if UInt64(after) + UInt64(declared) > limits.maxTotalBytes {
                 throw fail(.limitExceeded, "layer would exceed \(limits.maxTotalBytes) uncompressed bytes (entry declares \(declared) bytes; decompression bomb?)")
             }
-            try applyEntry(a, e, rawPath)
+            try applyEntry(a, e, rawPath, stream)
             // Consume what was not read (and the padding) so the next header's size is measured exactly.
             if archive_read_data_skip(a) < ARCHIVE_WARN {
-                throw fail(.extraction, "cannot read the entry's data: \(archiveError(a))")
-            }
-            if UInt64(archive_filter_bytes(a, 0)) > limits.maxTotalBytes {
-                throw fail(.limitExceeded, "layer exceeds \(limits.maxTotalBytes) uncompressed bytes (decompression bomb?)")
+                throw streamOrEntryError(a, stream, "cannot read the entry's data")
             }
         }
-        if detected == nil { detected = try checkCompression(a, expected: expected) }
         index = entries
         entryDisplay = "(end of layer)"
+        do { try stream.drain() } catch let e as OCIWriterError { throw fail(e.code, e.message) }
+        let (digest, diffID) = stream.finish()
+        if let want = source.size, UInt64(clamping: want) != stream.compressedSize || want < 0 {
+            throw OCIWriterError(.sizeMismatch, "layer \(layerName) is \(stream.compressedSize) bytes, expected \(want); discard the rootfs", path: layerName)
+        }
+        if let want = source.digest, want != digest {
+            throw OCIWriterError(.digestMismatch, "layer \(layerName) has digest \(digest), expected \(want); discard the rootfs", path: layerName)
+        }
+        if let want = source.diffID, want != diffID {
+            throw OCIWriterError(.digestMismatch, "layer \(layerName) has diffID \(diffID), expected \(want); discard the rootfs", path: layerName)
+        }
         try applyPendingDirectories()
-        return LayerExtractionReport(entries: entries, uncompressedBytes: UInt64(max(0, archive_filter_bytes(a, 0))),
-                                     compression: detected ?? .none, warnings: warnings)
+        return LayerExtractionReport(entries: entries, uncompressedBytes: stream.uncompressedSize,
+                                     compressedBytes: stream.compressedSize, compression: stream.compression,
+                                     digest: digest, diffID: diffID, warnings: warnings)
     }
 
     func archiveError(_ a: OpaquePointer) -> String {
         archive_error_string(a).map { String(cString: $0) } ?? "unknown libarchive error"
     }
 
-    func checkCompression(_ a: OpaquePointer, expected: LayerCompression?) throws -> LayerCompression {
-        let code = archive_filter_code(a, 0)
-        let found: LayerCompression
-        switch code {
-        case ARCHIVE_FILTER_NONE: found = .none
-        case ARCHIVE_FILTER_GZIP: found = .gzip
-        case ARCHIVE_FILTER_ZSTD: found = .zstd
-        default:
-            throw OCIWriterError(.extraction, "layer \(layerName): unsupported compression (libarchive filter \(code))", path: layerName)
-        }
-        if let expected, expected != found {
-            throw OCIWriterError(.extraction, "layer \(layerName) is declared \(expected.rawValue) but its bytes are \(found.rawValue)", path: layerName)
-        }
-        return found
+    func streamOrArchiveError(_ a: OpaquePointer, _ stream: LayerStream, _ what: String) -> OCIWriterError {
+        if let f = stream.failure { return f }
+        return OCIWriterError(.extraction, "layer \(layerName): \(what): \(archiveError(a))", path: layerName)
+    }
+
+    func streamOrEntryError(_ a: OpaquePointer, _ stream: LayerStream, _ what: String) -> OCIWriterError {
+        if let f = stream.failure { return fail(f.code, f.message) }
+        return fail(.extraction, "\(what): \(archiveError(a))")
     }
 
     // MARK: names
@@ -351,7 +373,7 @@ private final class LayerApplier {
 
     // MARK: entries
 
-    func applyEntry(_ a: OpaquePointer, _ e: OpaquePointer, _ rawPath: NameBytes) throws {
+    func applyEntry(_ a: OpaquePointer, _ e: OpaquePointer, _ rawPath: NameBytes, _ stream: LayerStream) throws {
         let comps = try components(rawPath, what: "name")
         let hardlink = archive_entry_hardlink(e).map { NameBytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) }
         let kind = FileKind(mode: UInt32(archive_entry_filetype(e)))
@@ -385,7 +407,7 @@ private final class LayerApplier {
         case .directory:
             try createDirectory(e, path: comps, parent: parent.raw, leaf: leaf, existing: existing)
         case .regular:
-            try createRegular(a, e, parent: parent.raw, leaf: leaf, existing: existing)
+            try createRegular(a, e, stream, parent: parent.raw, leaf: leaf, existing: existing)
         case .symlink:
             try createSymlink(e, parent: parent.raw, leaf: leaf, existing: existing)
         case .fifo, .charDevice, .blockDevice:
@@ -535,7 +557,7 @@ private final class LayerApplier {
 
     // MARK: entry kinds
 
-    func createRegular(_ a: OpaquePointer, _ e: OpaquePointer, parent: Int32, leaf: NameBytes, existing: AtStat?) throws {
+    func createRegular(_ a: OpaquePointer, _ e: OpaquePointer, _ stream: LayerStream, parent: Int32, leaf: NameBytes, existing: AtStat?) throws {
         let owner = try owner(e)
         let mode = try permissions(e, kind: .regular)
         let xattrs = xattrs(e)
@@ -544,17 +566,13 @@ private final class LayerApplier {
         if fd < 0 { throw fail(.extraction, "cannot create the file", errno: errno) }
         let file = OwnedFD(fd)
         do {
-            let maxTotal = options.limits.maxTotalBytes
             var buf: UnsafeRawPointer?
             var size = 0
             var offset: Int64 = 0
             while true {
                 let r = archive_read_data_block(a, &buf, &size, &offset)
                 if r == ARCHIVE_EOF { break }
-                if r < ARCHIVE_WARN { throw fail(.extraction, "cannot read the entry's data: \(archiveError(a))") }
-                if UInt64(max(0, archive_filter_bytes(a, 0))) > maxTotal {
-                    throw fail(.limitExceeded, "layer exceeds \(maxTotal) uncompressed bytes (decompression bomb?)")
-                }
+                if r < ARCHIVE_WARN { throw streamOrEntryError(a, stream, "cannot read the entry's data") }
                 var done = 0
                 while done < size, let base = buf {
                     let n = pwrite(file.raw, base + done, size - done, off_t(offset) + off_t(done))
@@ -743,4 +761,20 @@ private final class LayerApplier {
             }
         }
     }
+}
+
+/// libarchive read callback: the next chunk of uncompressed tar from the `LayerStream` in `context`.
+private func layerStreamRead(_ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
+                             _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
+    let stream = Unmanaged<LayerStream>.fromOpaque(context!).takeUnretainedValue()
+    do {
+        let chunk = try stream.next()
+        buffer?.pointee = chunk.baseAddress
+        return la_ssize_t(chunk.count)
+    } catch let e as OCIWriterError {
+        stream.failure = e
+    } catch {
+        stream.failure = OCIWriterError(.extraction, "\(error)")
+    }
+    return -1
 }
