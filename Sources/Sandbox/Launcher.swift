@@ -114,6 +114,8 @@ public enum OutputSink: Sendable {
     case prefixed(String)
     /// Lines collected only (lastLines) and passed to the callback.
     case callback(@Sendable (String, Bool) -> Void)
+    /// The command writes straight to this process's stdout/stderr (no lastLines).
+    case inherit
 }
 
 /// Tracks running launchers so SIGINT/SIGTERM can take the whole sandbox down (see `SignalGuard`).
@@ -189,7 +191,10 @@ public enum Launcher {
         let envStrings = env.map { "\($0.key)=\($0.value)" }
         let pid: pid_t = withCStrings(argv) { cargv in
             withCStrings(envStrings) { cenv in
-                csandbox_spawn(exe, cargv, cenv, devnull, outPipe[1], errPipe[1], specPipe[0], statusPipe[1])
+                if case .inherit = output {
+                    return csandbox_spawn(exe, cargv, cenv, stdin ?? 0, 1, 2, specPipe[0], statusPipe[1])
+                }
+                return csandbox_spawn(exe, cargv, cenv, devnull, outPipe[1], errPipe[1], specPipe[0], statusPipe[1])
             }
         }
         close(specPipe[0]); close(statusPipe[1]); close(outPipe[1]); close(errPipe[1])
@@ -216,7 +221,7 @@ public enum Launcher {
         let readers = [
             startReader(fd: outPipe[0], isError: false, sink: output, tail: tail),
             startReader(fd: errPipe[0], isError: true, sink: output, tail: tail),
-        ]
+        ]  // with .inherit the pipes' write ends are closed unused: the readers see EOF at once
         var statusBytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -305,6 +310,8 @@ private func startReader(fd: Int32, isError: Bool, sink: OutputSink, tail: LineT
                 _ = data.withUnsafeBytes { write(isError ? 2 : 1, $0.baseAddress, $0.count) }
             case .callback(let cb):
                 cb(line, isError)
+            case .inherit:
+                break
             }
         }
         while true {

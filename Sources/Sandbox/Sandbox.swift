@@ -130,6 +130,7 @@ public struct Sandbox: Sendable {
                                                      attributes: [.posixPermissions: 0o644]) else {
                     throw SandboxError(.state, "cannot write", detail: files + "/" + name)
                 }
+                try giveToNamespaceRoot([files + "/" + name])
             }
             let lowers = Array(layers.reversed()) + [base]
             var spec = LaunchSpec(mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap, arguments: phase.command)
@@ -168,10 +169,10 @@ public struct Sandbox: Sendable {
             case .exited(0): break
             case .exited(let code):
                 throw SandboxError(.commandFailed, "phase '\(phase.name)' failed: `\(cmdline)` exited with status \(code)",
-                                   detail: lastLinesReport(result))
+                                   detail: lastLinesReport(result), exitStatus: code)
             case .signaled(let sig):
                 throw SandboxError(.commandFailed, "phase '\(phase.name)' failed: `\(cmdline)` was killed by signal \(sig)",
-                                   detail: lastLinesReport(result))
+                                   detail: lastLinesReport(result), exitStatus: 128 + sig)
             case .timedOut(let s):
                 throw SandboxError(.timedOut, "phase '\(phase.name)' timed out after \(s) s: `\(cmdline)` and all its processes were killed",
                                    detail: lastLinesReport(result))

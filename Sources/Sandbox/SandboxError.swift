@@ -12,12 +12,15 @@ public struct SandboxError: Error, CustomStringConvertible, Sendable {
     public var errno: Int32?
     /// The command line, path or entry the error is about.
     public var detail: String?
+    /// For `.commandFailed`: the command's exit status (128 + signal when killed by a signal).
+    public var exitStatus: Int32?
 
-    public init(_ code: Code, _ message: String, errno: Int32? = nil, detail: String? = nil) {
+    public init(_ code: Code, _ message: String, errno: Int32? = nil, detail: String? = nil, exitStatus: Int32? = nil) {
         self.code = code
         self.message = message
         self.errno = errno
         self.detail = detail
+        self.exitStatus = exitStatus
     }
 
     public var description: String {
