@@ -127,7 +127,11 @@ static void report(const char *fmt, ...) {
 }
 
 static void fail(const char *stage, const char *detail) {
-    report("ERR %s %d %s", stage, errno, detail ? detail : "");
+    int e = errno;
+    char st[128];
+    snprintf(st, sizeof st, "%s", stage);
+    for (char *c = st; *c; c++) if (*c == ' ') *c = '_';
+    report("ERR %s %d %s", st, e, detail ? detail : "");
     _exit(125);
 }
 
@@ -566,7 +570,12 @@ static void pid1(void) {
     die_with_parent(0);  // the parent is outside this pid namespace: getppid() is 0
     if (S.hostname && S.hostname[0] && sethostname(S.hostname, strlen(S.hostname)) != 0) fail("sethostname", NULL);
     if (S.root) setup_root();
-    else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("make-private", "/");
+    else {
+        // Helper mode on the host filesystem: private propagation, and a /proc of this pid namespace so
+        // pids seen by the command (e.g. a re-executed ociforge writing its children's uid maps) are right.
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("make-private", "/");
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount", "/proc");
+    }
     install_handlers();
     pid_t c = fork();
     if (c < 0) fail("fork command", NULL);
@@ -595,6 +604,10 @@ static void pid1(void) {
 
 static void child_a(pid_t outer, int to_parent, int from_parent) {
     die_with_parent(outer);
+    // The parent writes our uid/gid maps through /proc/<pid>/: when this binary's owner is not mapped in
+    // the current user namespace (rootless re-execution) the kernel marked us non-dumpable, which makes
+    // those files owned by an unmapped root. Dumpable again until the credentials change below.
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (!strcmp(S.net, "none")) flags |= CLONE_NEWNET;
     if (unshare(flags) != 0) fail("unshare", "user/mount/pid/uts/ipc namespaces");

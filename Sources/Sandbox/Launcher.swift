@@ -262,7 +262,7 @@ public enum Launcher {
             return LaunchResult(termination: .interrupted, warnings: warnings, lastLines: tail.lines)
         }
         if let error {
-            throw SandboxError(.setup, "sandbox setup failed at stage '\(error.stage)'\(error.detail.isEmpty ? "" : " (\(error.detail))")",
+            throw SandboxError(.setup, "sandbox setup failed at stage '\(error.stage.replacingOccurrences(of: "_", with: " "))'\(error.detail.isEmpty ? "" : " (\(error.detail))")",
                                errno: error.errno, detail: spec.arguments.joined(separator: " "))
         }
         guard let s = cmdStatus else {

@@ -32,6 +32,8 @@ public struct StateDirectory: Sendable {
     /// Creates the layout and removes what dead runs left behind. Returns the removed run directories.
     @discardableResult
     public func prepare() throws -> [String] {
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         for d in [path, runs, bases, caches] {
             if mkdir(d, 0o711) != 0 && errno != EEXIST {
                 throw SandboxError(.state, "cannot create the state directory", errno: errno, detail: d)
