@@ -1,0 +1,171 @@
+import Foundation
+import OCIWriter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a phase's base filesystem comes from.
+public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
+    /// An unpacked rootfs directory, used as the bottom overlay lower as is (read-only). Its owners must be
+    /// ids of the sandbox's namespace as seen on the host (e.g. a tree unpacked by `BaseStore`).
+    case directory(String)
+    /// A rootfs tarball (plain, gzip, xz or zstd), unpacked once per (content digest, id mapping).
+    case tarball(String)
+    /// `debian:<suite>`: assembled with `mmdebstrap --variant=minbase`, cached by suite/variant/packages/mirror.
+    case debian(suite: String, variant: String, packages: [String], mirror: String?)
+
+    /// Parses `debian:SUITE`, a directory or a tarball path.
+    public static func parse(_ s: String) throws -> BaseSource {
+        if s.hasPrefix("debian:") {
+            let suite = String(s.dropFirst(7))
+            guard !suite.isEmpty, suite.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+                throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:bookworm")
+            }
+            return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else {
+            throw SandboxError(.invalidArgument, "base '\(s)' is neither debian:<suite> nor an existing directory or tarball")
+        }
+        let abs = URL(fileURLWithPath: s).standardizedFileURL.path
+        return isDir.boolValue ? .directory(abs) : .tarball(abs)
+    }
+
+    public var description: String {
+        switch self {
+        case .directory(let p): return p
+        case .tarball(let p): return p
+        case .debian(let s, let v, let p, let m): return "debian:\(s) (\(v)\(p.isEmpty ? "" : ", +" + p.joined(separator: ","))\(m.map { ", " + $0 } ?? ""))"
+        }
+    }
+}
+
+/// Unpacks and caches base root filesystems under the state directory.
+public struct BaseStore: Sendable {
+    public let state: StateDirectory
+    public let identity: SandboxIdentity
+
+    public init(state: StateDirectory, identity: SandboxIdentity) {
+        self.state = state
+        self.identity = identity
+    }
+
+    /// A read-only rootfs directory for `source`, owned by the namespace's ids.
+    public func rootfs(for source: BaseSource, log: @Sendable (String) -> Void = { _ in }) throws -> String {
+        try state.prepare()
+        switch source {
+        case .directory(let p):
+            return p
+        case .tarball(let p):
+            let digest = try fileDigest(p)
+            return try unpacked(tarball: p, key: "tar-\(digest.hex.prefix(24))", log: log)
+        case .debian(let suite, let variant, let packages, let mirror):
+            let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
+            let digest = try fileDigest(tar)
+            return try unpacked(tarball: tar, key: "tar-\(digest.hex.prefix(24))", log: log)
+        }
+    }
+
+    /// The cache key of a Debian base: suite, variant, packages, mirror and SOURCE_DATE_EPOCH.
+    public static func debianKey(suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?) -> String {
+        let s = ["suite=\(suite)", "variant=\(variant)", "packages=\(packages.sorted().joined(separator: ","))",
+                 "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")"].joined(separator: "\n")
+        return String(Digest.of(Array(s.utf8)).hex.prefix(24))
+    }
+
+    /// Builds (once) `bases/debian-<key>.tar` with mmdebstrap.
+    public func debianTarball(suite: String, variant: String, packages: [String], mirror: String?,
+                              log: @Sendable (String) -> Void) throws -> String {
+        let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
+        let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch)
+        let out = state.bases + "/debian-\(suite)-\(key).tar"
+        if FileManager.default.fileExists(atPath: out) { return out }
+        let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
+        var args = ["--variant=\(variant)", "--quiet"]
+        if !packages.isEmpty { args.append("--include=" + packages.joined(separator: ",")) }
+        args += [suite, tmp]
+        if let mirror { args.append(mirror) }
+        log("assembling debian:\(suite) with mmdebstrap \(args.joined(separator: " "))")
+        let r = try runHost("/usr/bin/mmdebstrap", args)
+        guard r.status == 0 else {
+            unlink(tmp)
+            throw SandboxError(.base, "mmdebstrap failed for debian:\(suite) (exit \(r.status)); is a Debian mirror reachable?",
+                               detail: r.output.split(separator: "\n").suffix(15).joined(separator: "\n"))
+        }
+        if rename(tmp, out) != 0 { throw SandboxError(.base, "cannot move the Debian base into place", errno: errno, detail: out) }
+        return out
+    }
+
+    /// Unpacks a trusted rootfs tarball (one we created, e.g. with mmdebstrap) inside the sandbox's user
+    /// namespace with the host's tar, so owners land in the namespace's id range. Device nodes are skipped
+    /// (the sandbox bind-mounts its own /dev).
+    func unpacked(tarball: String, key: String, log: @Sendable (String) -> Void) throws -> String {
+        let dir = state.bases + "/\(key)-\(identity.cacheKey)"
+        let rootfs = dir + "/rootfs"
+        if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
+        let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.removeItem(atPath: tmp)
+        try FileManager.default.createDirectory(atPath: tmp + "/rootfs", withIntermediateDirectories: true)
+        try chownTree(tmp)
+        log("unpacking \(tarball)")
+        var spec = LaunchSpec(mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap,
+                              arguments: ["/usr/bin/tar", "--extract", "--file", tarball, "--directory", tmp + "/rootfs",
+                                          "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs",
+                                          "--xattrs-include=*", "--exclude=./dev/*"])
+        spec.allCapabilities = true
+        spec.environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
+        let r = try Launcher.run(spec, output: .callback { _, _ in })
+        guard r.succeeded else {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw SandboxError(.base, "cannot unpack the base tarball (\(r.termination))", detail: r.lastLines.joined(separator: "\n"))
+        }
+        FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
+        if rename(tmp, dir) != 0 {
+            try? FileManager.default.removeItem(atPath: tmp)
+            if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }  // a concurrent unpack won
+            throw SandboxError(.base, "cannot move the unpacked base into place", errno: errno, detail: dir)
+        }
+        return rootfs
+    }
+
+    /// Gives a directory we created to the namespace's root (host root mode: the dedicated range).
+    func chownTree(_ path: String) throws {
+        guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
+        for p in [path, path + "/rootfs"] where FileManager.default.fileExists(atPath: p) {
+            if chown(p, u.hostID, g.hostID) != 0 { throw SandboxError(.state, "cannot chown", errno: errno, detail: p) }
+        }
+    }
+
+    func fileDigest(_ path: String) throws -> Digest {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SandboxError(.base, "cannot open the base tarball", errno: errno, detail: path) }
+        defer { close(fd) }
+        var h = SHA256Hasher()
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { if errno == EINTR { continue }; throw SandboxError(.base, "cannot read", errno: errno, detail: path) }
+            if n == 0 { break }
+            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return h.finalize()
+    }
+}
+
+/// Runs a host program (not from any rootfs) and collects its combined output.
+func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let environment { p.environment = environment }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    p.standardInput = FileHandle.nullDevice
+    do { try p.run() } catch {
+        throw SandboxError(.launch, "cannot run \(path): \(error)")
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
