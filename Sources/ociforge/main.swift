@@ -8,7 +8,7 @@ struct OCIForge: ParsableCommand {
         subcommands: [
             ImageCommand.self, LayerCommand.self,
             PlanCommand.self, DetectCommand.self, FreezeCommand.self,
-            SandboxCommand.self,
+            SandboxCommand.self, BuildCommand.self,
         ])
 }
 OCIForge.main()
