@@ -323,5 +323,9 @@ import Testing
         let s = try ExtractSandbox()
         let m = try TreeManifest.capture(root: s.dir, options: .init(subpath: "host", excludedPaths: ["/dir"]))
         #expect(m.lines.map { String($0.split(separator: " ")[0]) } == ["/", "/canary", "/passwd"])
+        let noRoot = try TreeManifest.capture(root: s.host, options: .init(includeRoot: false))
+        #expect(noRoot.lines.map { String($0.split(separator: " ")[0]) } == ["/canary", "/dir", "/dir/inner", "/passwd"])
+        #expect(setXattr(s.host + "/canary", "user.a=b", "c=d") == 0)
+        #expect(try TreeManifest.capture(root: s.host).lines.contains { $0.hasSuffix(" xattr.user.a\\x3db=c=d") })
     }
 }

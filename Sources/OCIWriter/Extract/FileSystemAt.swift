@@ -60,11 +60,11 @@ func withCName<R>(_ name: NameBytes, _ body: (UnsafePointer<CChar>) throws -> R)
 }
 
 /// Bytes rendered for messages and manifests: printable ASCII as is; everything else (and `\`) as `\xNN`.
-func escapedName(_ bytes: NameBytes, escapeSpace: Bool = false) -> String {
+func escapedName(_ bytes: NameBytes, escapeSpace: Bool = false, escapeEquals: Bool = false) -> String {
     var s = ""
     s.reserveCapacity(bytes.count)
     for b in bytes {
-        if b >= 0x21 && b < 0x7f && b != 0x5c {
+        if b >= 0x21 && b < 0x7f && b != 0x5c && !(escapeEquals && b == 0x3d) {
             s.unicodeScalars.append(Unicode.Scalar(b))
         } else if b == 0x20 && !escapeSpace {
             s.append(" ")
