@@ -313,7 +313,11 @@ private final class LayerApplier {
             if r != 0 {
                 let e = errno
                 if e == EEXIST {
-                    throw fail(.unsafeEntry, "cannot create parent directory '\(escapedName(join(comps.prefix(i - comps.startIndex + 1))))': a non-directory (e.g. a dangling symlink) is in the way")
+                    let shown = escapedName(join(comps.prefix(i - comps.startIndex + 1)))
+                    if case .success(let t) = At.readlink(dir.raw, name) {
+                        throw fail(.unsafeEntry, "parent '\(shown)' is a symlink to '\(escapedName(t))', which is not a directory inside the rootfs (symlinks are resolved inside the rootfs, never on the host)")
+                    }
+                    throw fail(.unsafeEntry, "cannot create parent directory '\(shown)': a non-directory is in the way")
                 }
                 throw fail(.extraction, "cannot create parent directory '\(escapedName(join(comps.prefix(i - comps.startIndex + 1))))'", errno: e)
             }
