@@ -370,10 +370,13 @@ import COCISys
         let s = try ExtractSandbox()
         let m = IDMapping(uids: [.init(containerID: 0, hostID: 100000, count: 65536)],
                           gids: [.init(containerID: 0, hostID: 200000, count: 65536)])
-        let o = try s.extract([[.file("ok", "x", uid: 1000, gid: 1001), .file("bad", "x", uid: 70000, gid: 0)]],
-                              options: LayerExtractionOptions(ownership: .map(m)))
+        let o = try s.extract([[.file("bad", "x", uid: 70000, gid: 0)]], options: LayerExtractionOptions(ownership: .map(m)))
         expectRefused(o, naming: "bad", "outside the id mapping")
+        let o2 = try s.extract([[.file("badgid", "x", uid: 0, gid: 65536)]], options: LayerExtractionOptions(ownership: .map(m)))
+        expectRefused(o2, naming: "badgid", "outside the id mapping")
+        #expect(s.rootListing().isEmpty)
         if geteuid() == 0 {
+            #expect(try s.extract([[.file("ok", "x", uid: 1000, gid: 1001)]], options: LayerExtractionOptions(ownership: .map(m))).error == nil)
             #expect(try s.rootManifest().lines.contains { $0.hasPrefix("/ok file mode=0644 uid=101000 gid=201001") })
         }
     }
