@@ -29,6 +29,7 @@ import COCISys
         #expect(s.rootRead(String(s.host.dropFirst()) + "/planted") == "x")
         #expect(s.rootRead("etc/evil") == "y")
         #expect(s.read("host/planted") == nil)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/evil"))
     }
 
     // 4. Symlink to `/` then a file through it: lands inside the rootfs.
