@@ -210,6 +210,11 @@ import COCISys
         #expect(skip.error == nil)
         #expect(s.kind("dev-null") == nil && s.kind("loop0") == nil)
         #expect(skip.warnings.count == 2 && skip.warnings[0].description.contains("'dev-null'"))
+        // A hard link to a skipped device is skipped too (with a warning), not an error.
+        let linked = try s.extract([[.device("tty", char: true, 5, 0), .hardlink("tty-link", "tty")]],
+                                   options: LayerExtractionOptions(devices: .skip))
+        #expect(linked.error == nil && s.kind("tty-link") == nil)
+        #expect(linked.warnings.last?.description.contains("'tty-link'") == true)
         let refuse = try s.extract([entries], options: LayerExtractionOptions(devices: .refuse))
         expectRefused(refuse, naming: "dev-null", "device")
         if geteuid() == 0 {

@@ -124,6 +124,8 @@ private final class LayerApplier {
     var pending: [DirKey: PendingDirectory] = [:]
     var tempCounter = 0
     let tempPrefix: String
+    /// Names of entries not created because of a policy (devices under `.skip`): hard links to them are skipped too.
+    var skippedPaths = Set<NameBytes>()
 
     // Current entry (for messages).
     var index = -1
@@ -403,8 +405,11 @@ private final class LayerApplier {
         let existing = try lstat(parent.raw, leaf)
 
         if let hardlink {
-            try createHardLink(hardlink, parent: parent.raw, leaf: leaf, existing: existing)
-            try markCreated(parent.raw, leaf)
+            if try createHardLink(hardlink, parent: parent.raw, leaf: leaf, existing: existing) {
+                try markCreated(parent.raw, leaf)
+            } else {
+                skippedPaths.insert(join(comps[...]))
+            }
             return
         }
         switch kind {
@@ -420,6 +425,7 @@ private final class LayerApplier {
                 case .create: break
                 case .skip:
                     warn("\(kind == .charDevice ? "character" : "block") device \(archive_entry_rdevmajor(e)):\(archive_entry_rdevminor(e)) skipped (device policy: skip)")
+                    skippedPaths.insert(join(comps[...]))
                     return
                 case .refuse:
                     throw fail(.unsafeEntry, "device nodes are refused by the device policy")
@@ -641,10 +647,16 @@ private final class LayerApplier {
         }
     }
 
-    func createHardLink(_ rawTarget: NameBytes, parent: Int32, leaf: NameBytes, existing: AtStat?) throws {
+    /// Returns false when the link was skipped.
+    @discardableResult
+    func createHardLink(_ rawTarget: NameBytes, parent: Int32, leaf: NameBytes, existing: AtStat?) throws -> Bool {
         let comps = try components(rawTarget, what: "hard link target '\(escapedName(rawTarget))'")
         if comps.isEmpty { throw fail(.unsafeEntry, "hard link to the rootfs root") }
         let tpath = join(comps[...])
+        if skippedPaths.contains(tpath) {
+            warn("hard link to '\(escapedName(tpath))' skipped (its target was skipped)")
+            return false
+        }
         let tfd: OwnedFD
         switch At.openInRoot(root.raw, tpath, flags: At.oPath | At.oNoFollow) {
         case .success(let fd): tfd = OwnedFD(fd)
@@ -661,7 +673,7 @@ private final class LayerApplier {
         guard st.kind == .regular else {
             throw fail(.unsafeEntry, "hard link target '\(escapedName(tpath))' is a \(st.kind.rawValue), not a regular file in the rootfs")
         }
-        if let existing, existing.dev == st.dev, existing.ino == st.ino { return }
+        if let existing, existing.dev == st.dev, existing.ino == st.ino { return true }
         let temp = nextTempName()
         let r = withCName(temp) { ocisys_linkat_fd(tfd.raw, parent, $0) }
         if r != 0 { throw fail(.extraction, "cannot create the hard link to '\(escapedName(tpath))'", errno: errno) }
@@ -671,6 +683,7 @@ private final class LayerApplier {
             _ = withCName(temp) { unlinkat(parent, $0, 0) }
             throw error
         }
+        return true
     }
 
     func createDirectory(_ e: OpaquePointer, path: [NameBytes], parent: Int32, leaf: NameBytes, existing: AtStat?) throws {
