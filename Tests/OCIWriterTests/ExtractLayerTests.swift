@@ -227,6 +227,30 @@ import Testing
         #expect(want.lines.contains { $0.contains("xattr.user.mime=text/plain") })
     }
 
+    /// A real system tree (GNU tar, PAX, gzip) extracts to the same manifest as the source, mtimes included.
+    @Test func systemTreeRoundTripWithMtimes() throws {
+        let source = try #require(["/usr/share/zoneinfo", "/usr/share/perl5", "/usr/lib/python3"].first {
+            FileManager.default.fileExists(atPath: $0)
+        })
+        let s = try ExtractSandbox()
+        let tarFile = s.dir + "/layers/system.tar"
+        try s.run("/bin/tar", ["--format=pax", "--numeric-owner", "-C", source, "-cf", tarFile, "."])
+        try s.run("/usr/bin/zstd", ["-q", "--rm", tarFile])
+        let o = try s.extract(files: [tarFile + ".zst"])
+        #expect(o.error == nil)
+        let options = TreeManifest.Options(includeMtimes: true, includeRoot: false)
+        let want = try TreeManifest.capture(root: source, options: options)
+        let got = try TreeManifest.capture(root: s.rootfs, options: options)
+        // Unprivileged, owners are the extracting user's: compare the rest.
+        func comparable(_ m: TreeManifest) -> TreeManifest {
+            geteuid() == 0 ? m : TreeManifest(lines: m.lines.map {
+                $0.split(separator: " ").filter { !$0.hasPrefix("uid=") && !$0.hasPrefix("gid=") }.joined(separator: " ")
+            })
+        }
+        #expect(want.lines.count > 100)
+        #expect(comparable(want) == comparable(got), "\(comparable(want).diff(comparable(got)).prefix(20))")
+    }
+
     /// Unprivileged-style options: owners ignored (left to the extracting user).
     @Test func ownershipIgnored() throws {
         let s = try ExtractSandbox()
