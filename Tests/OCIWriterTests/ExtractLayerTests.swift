@@ -283,6 +283,12 @@ import Testing
         #expect(e?.description.contains("'../escape'") == true)
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == ["host", "layers", "outside.txt", "rootfs", "unpacked"])
 
+        // A failure after read-only directories were made leaves nothing behind either (unprivileged too).
+        let ro = try s.layer([.dir("ro", mode: 0o555), .dir("ro/sub", mode: 0o500), .file("ro/sub/f", "x", mode: 0o400)])
+        let dest4 = s.dir + "/failed-ro"
+        #expect(throws: OCIWriterError.self) { try LayerExtractor.unpack(layers: [LayerSource(path: ro), LayerSource(path: bad)], to: dest4) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == ["host", "layers", "outside.txt", "rootfs", "unpacked"])
+
         // An existing empty directory is replaced.
         let dest3 = s.dir + "/empty-target"
         try FileManager.default.createDirectory(atPath: dest3, withIntermediateDirectories: false)
