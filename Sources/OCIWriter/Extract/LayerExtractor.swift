@@ -35,6 +35,11 @@ import Musl
 /// parent); nothing outside it has been touched. Callers extract into a fresh directory and discard it on
 /// failure: `unpack(layers:to:options:)` does exactly that.
 ///
+/// Privileges: as root (or namespace root) everything applies. Unprivileged, use `ownership: .ignore` and
+/// `devices: .skip` (the defaults when euid != 0); `trusted.*`/`security.*` xattrs become warnings under
+/// `.bestEffort`; an entry written into a directory that an earlier layer left without owner write permission
+/// (e.g. 0555) fails with EACCES naming the entry.
+///
 /// All calls block (file I/O, decompression): run them on a dedicated thread, not the cooperative pool.
 public struct LayerExtractor: Sendable {
     public var options: LayerExtractionOptions
