@@ -416,9 +416,11 @@ public struct ImageBuilder: Sendable {
             spec.workingDirectory = "/"
             let output: OutputSink = options.phaseOutput.map { .callback($0) } ?? .prefixed("\(stage)/\(phase)")
             let outcome: PhaseOutcome
+            let mountPoints = try mountPointTree(caches.map(\.target), rootfs: rootfs, stack: stack)
+            defer { if let mountPoints { removeTree(mountPoints) } }
             do {
                 outcome = try withAptLock(apt.isEmpty ? nil : sandbox.state.path + "/apt.lock") {
-                    try sandbox.run(spec, base: rootfs, layers: stack.compactMap(\.tree), output: output)
+                    try sandbox.run(spec, base: rootfs, layers: stack.compactMap(\.tree) + (mountPoints.map { [$0] } ?? []), output: output)
                 }
             } catch let e as SandboxError where e.code == .commandFailed || e.code == .timedOut {
                 throw Self.failure(e, stage: stage, phase: phase, apt: apt, commands: commands)
@@ -444,6 +446,34 @@ public struct ImageBuilder: Sendable {
                 throw error
             }
         }
+    }
+
+    /// Cache mounts need their target directories: a small extra lower holding the missing ones (with the modes
+    /// of existing parents), used for this phase only. nil when every target exists.
+    func mountPointTree(_ targets: [String], rootfs: String, stack: [Item]) throws -> String? {
+        func exists(_ p: String) -> stat? {
+            for dir in stack.compactMap(\.tree).reversed() + [rootfs] {
+                var st = stat()
+                if lstat(dir + p, &st) == 0 { return st }
+            }
+            return nil
+        }
+        let missing = targets.filter { t in exists(t).map { ($0.st_mode & S_IFMT) != S_IFDIR } ?? true }
+        guard !missing.isEmpty else { return nil }
+        let tree = cache.scratchPath("mounts")
+        if mkdir(tree, 0o755) != 0 { throw BuildError("cannot create \(tree): \(String(cString: strerror(errno)))") }
+        for t in missing {
+            var path = ""
+            for comp in t.split(separator: "/") {
+                path += "/" + comp
+                if mkdir(tree + path, 0o755) != 0 && errno != EEXIST {
+                    throw BuildError("cannot create the cache mount point \(t): \(String(cString: strerror(errno)))")
+                }
+                if let st = exists(path), (st.st_mode & S_IFMT) == S_IFDIR { chmod(tree + path, st.st_mode & 0o7777) }
+            }
+        }
+        try chownToNamespaceRoot(tree)
+        return tree
     }
 
     func withAptLock<T>(_ path: String?, _ body: () throws -> T) throws -> T {
