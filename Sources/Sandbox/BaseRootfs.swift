@@ -136,7 +136,21 @@ public struct BaseStore: Sendable {
         }
     }
 
+    /// The tarball's sha256, remembered per (device, inode, size, mtime) so a cached base costs no re-hash.
     func fileDigest(_ path: String) throws -> Digest {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw SandboxError(.base, "cannot stat the base tarball", errno: errno, detail: path) }
+        let memo = state.bases + "/.digest-\(st.st_dev)-\(st.st_ino)-\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        if let d = FileManager.default.contents(atPath: memo), let digest = try? Digest(String(decoding: d, as: UTF8.self)) {
+            return digest
+        }
+        let digest = try hashFile(path)
+        let tmp = memo + ".tmp-\(getpid())"
+        if FileManager.default.createFile(atPath: tmp, contents: Data(digest.description.utf8)) { rename(tmp, memo) }
+        return digest
+    }
+
+    func hashFile(_ path: String) throws -> Digest {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SandboxError(.base, "cannot open the base tarball", errno: errno, detail: path) }
         defer { close(fd) }

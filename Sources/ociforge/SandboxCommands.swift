@@ -58,6 +58,9 @@ struct SandboxRun: ParsableCommand {
     @Option(help: "Write the change set (one `add|delete|opaque <path>` line per change) to this file.")
     var outputChanges: String?
 
+    @Flag(help: "Print the phase's run and diff wall times.")
+    var timings = false
+
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")
     var command: [String] = []
 
@@ -89,6 +92,9 @@ struct SandboxRun: ParsableCommand {
             let outcome = try sandbox.run(phase, base: base, layers: try absolute(baseOptions.layers))
             defer { outcome.discard() }
             for w in outcome.warnings { warn(w) }
+            if timings {
+                info(String(format: "timings: run %.3f s (namespaces, mounts, command), diff %.3f s", outcome.runSeconds, outcome.diffSeconds))
+            }
             try report(outcome.changes, to: outputChanges)
             if let keepUpper { try keep(outcome.upper, at: keepUpper) }
         } catch let e as SandboxError {
