@@ -108,9 +108,11 @@ public struct BaseStore: Sendable {
         try FileManager.default.createDirectory(atPath: tmp + "/rootfs", withIntermediateDirectories: true)
         try chownTree(tmp)
         log("unpacking \(tarball)")
+        // Only one id mapped (degraded mode): every file becomes the namespace root's (the warning says so).
+        let singleID = identity.uidMap.reduce(0) { $0 + UInt64($1.count) } <= 1
         var spec = LaunchSpec(mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap,
                               arguments: ["/usr/bin/tar", "--extract", "--file", tarball, "--directory", tmp + "/rootfs",
-                                          "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs",
+                                          "--numeric-owner", singleID ? "--no-same-owner" : "--same-owner", "--same-permissions", "--xattrs",
                                           "--xattrs-include=*", "--exclude=./dev/*"])
         spec.allCapabilities = true
         spec.environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
