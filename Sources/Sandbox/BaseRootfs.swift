@@ -76,12 +76,15 @@ public struct BaseStore: Sendable {
     /// Builds (once) `bases/debian-<key>.tar` with mmdebstrap.
     public func debianTarball(suite: String, variant: String, packages: [String], mirror: String?,
                               log: @Sendable (String) -> Void) throws -> String {
+        try state.prepare()
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
         let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch)
         let out = state.bases + "/debian-\(suite)-\(key).tar"
         if FileManager.default.fileExists(atPath: out) { return out }
         let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
-        var args = ["--variant=\(variant)", "--quiet"]
+        // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
+        // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
+        var args = ["--mode=unshare", "--variant=\(variant)", "--quiet"]
         if !packages.isEmpty { args.append("--include=" + packages.joined(separator: ",")) }
         args += [suite, tmp]
         if let mirror { args.append(mirror) }

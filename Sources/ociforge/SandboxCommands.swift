@@ -70,7 +70,17 @@ struct SandboxRun: ParsableCommand {
     }
 
     func run() throws {
-        if Rootless.needsReexec { throw ExitCode(try Rootless.reexec()) }
+        if Rootless.needsReexec {
+            // mmdebstrap needs the user's own /etc/subuid range (its unshare mode): assemble a Debian base
+            // before entering the namespace; inside, the cached tarball is found by the same key.
+            if case .debian(let suite, let variant, let packages, let mirror) = try BaseSource.parse(baseOptions.base) {
+                do {
+                    _ = try BaseStore(state: .default(), identity: try SandboxIdentity.detect())
+                        .debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: { info($0) })
+                } catch let e as SandboxError { warn(e.description); throw ExitCode(125) }
+            }
+            throw ExitCode(try Rootless.reexec())
+        }
         SignalGuard.install()
         do {
             let sandbox = try Sandbox.detect()

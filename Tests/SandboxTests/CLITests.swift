@@ -223,3 +223,24 @@ func processes(matching s: String) -> [String] {
     }
     return out
 }
+
+@Suite("debian:<suite> base")
+struct DebianBaseTests {
+    @Test("--base debian:bookworm assembles a minbase with mmdebstrap once and caches it")
+    func debianBase() throws {
+        let state = Fixture.cacheDir + "/state-debian"
+        let env = ["OCIFORGE_STATE_DIR": state]
+        let (s, out) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
+                                    "/bin/sh", "-c", "cat /etc/debian_version; dpkg-query -W -f '${Package}\\n' | wc -l"], env: env)
+        #expect(s == 0, "\(out)")
+        let lines = phaseLines(out, "deb")
+        #expect(lines.first?.hasPrefix("12.") == true, "\(out)")
+        #expect((Int(lines.last ?? "") ?? 0) > 50)
+        let tars = try FileManager.default.contentsOfDirectory(atPath: state + "/bases").filter { $0.hasPrefix("debian-bookworm-") && $0.hasSuffix(".tar") }
+        #expect(tars.count == 1)
+        // Second use: no mmdebstrap.
+        let (s2, out2) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--", "/bin/true"], env: env)
+        #expect(s2 == 0)
+        #expect(!out2.contains("mmdebstrap"), "\(out2)")
+    }
+}
