@@ -58,11 +58,11 @@ public struct BaseStore: Sendable {
             return p
         case .tarball(let p):
             let digest = try fileDigest(p)
-            return try unpacked(tarball: p, key: "tar-\(digest.hex.prefix(24))", log: log)
+            return try unpacked(tarball: p, key: "rootfs-\(digest.hex.prefix(24))", log: log)
         case .debian(let suite, let variant, let packages, let mirror):
             let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
             let digest = try fileDigest(tar)
-            return try unpacked(tarball: tar, key: "tar-\(digest.hex.prefix(24))", log: log)
+            return try unpacked(tarball: tar, key: "rootfs-\(digest.hex.prefix(24))", log: log)
         }
     }
 
@@ -99,31 +99,34 @@ public struct BaseStore: Sendable {
         return out
     }
 
-    /// Unpacks a trusted rootfs tarball (one we created, e.g. with mmdebstrap) inside the sandbox's user
-    /// namespace with the host's tar, so owners land in the namespace's id range. Device nodes are skipped
-    /// (the sandbox bind-mounts its own /dev).
+    /// Unpacks a rootfs tarball with the OCIWriter extractor (every path resolved in-root, limits, no device
+    /// nodes: the sandbox bind-mounts its own /dev), owners mapped into the namespace's id range so uid 0 of
+    /// the tarball is the sandbox's root. Runs in this process: never a binary from the rootfs.
     func unpacked(tarball: String, key: String, log: @Sendable (String) -> Void) throws -> String {
         let dir = state.bases + "/\(key)-\(identity.cacheKey)"
         let rootfs = dir + "/rootfs"
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
-        try FileManager.default.createDirectory(atPath: tmp + "/rootfs", withIntermediateDirectories: true)
-        try chownTree(tmp)
+        if mkdir(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
         log("unpacking \(tarball)")
-        // Only one id mapped (degraded mode): every file becomes the namespace root's (the warning says so).
-        let singleID = identity.uidMap.reduce(0) { $0 + UInt64($1.count) } <= 1
-        var spec = LaunchSpec(mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap,
-                              arguments: ["/usr/bin/tar", "--extract", "--file", tarball, "--directory", tmp + "/rootfs",
-                                          "--numeric-owner", singleID ? "--no-same-owner" : "--same-owner", "--same-permissions", "--xattrs",
-                                          "--xattrs-include=*", "--exclude=./dev/*"])
-        spec.allCapabilities = true
-        spec.environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
-        let r = try Launcher.run(spec, output: .callback { _, _ in })
-        guard r.succeeded else {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw SandboxError(.base, "cannot unpack the base tarball (\(r.termination))", detail: r.lastLines.joined(separator: "\n"))
+        let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        let ownership: OwnershipPolicy
+        switch identity.kind {
+        case .rootRange: ownership = .map(identity.idMapping)
+        case .nested: ownership = mappedIDs > 1 ? .preserve : .ignore  // degraded: everything belongs to root
+        case .subordinateRange, .singleID: ownership = .ignore
         }
+        do {
+            let reports = try LayerExtractor.unpack(layers: [LayerSource(path: tarball)], to: tmp + "/rootfs",
+                                                    options: LayerExtractionOptions(ownership: ownership, devices: .skip))
+            let devices = reports.flatMap(\.warnings).filter { $0.message.contains("device") }.count
+            if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw SandboxError(.base, "cannot unpack the base tarball: \(error)", detail: tarball)
+        }
+        try chownTree(tmp)
         FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
         if rename(tmp, dir) != 0 {
             try? FileManager.default.removeItem(atPath: tmp)
@@ -136,7 +139,7 @@ public struct BaseStore: Sendable {
     /// Gives a directory we created to the namespace's root (host root mode: the dedicated range).
     func chownTree(_ path: String) throws {
         guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
-        for p in [path, path + "/rootfs"] where FileManager.default.fileExists(atPath: p) {
+        for p in [path] where FileManager.default.fileExists(atPath: p) {
             if chown(p, u.hostID, g.hostID) != 0 { throw SandboxError(.state, "cannot chown", errno: errno, detail: p) }
         }
     }

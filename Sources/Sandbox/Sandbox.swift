@@ -106,6 +106,14 @@ public struct PhaseOutcome: Sendable {
     public var diffSeconds: Double = 0
 
     public func discard() { run.remove() }
+
+    /// Writes `changes` as a layer blob with owners as seen inside the namespace (`idMapping`).
+    /// `options.idMapping` is replaced by this phase's mapping. Blocking.
+    public func writeLayer(to path: String, options: LayerWriteOptions = LayerWriteOptions()) throws -> LayerWriteResult {
+        var o = options
+        o.idMapping = idMapping
+        return try LayerWriter.write(changes: changes, to: path, options: o)
+    }
 }
 
 /// Runs phases in namespaces (see Sources/CSandbox/csandbox.c) on an overlay of the base and earlier phases.
