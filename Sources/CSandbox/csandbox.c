@@ -549,7 +549,8 @@ static void run_command(void) {
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) fail("rlimit nofile", NULL);
     }
     gid_t g = (gid_t)S.gid;
-    if (strcmp(S.mode, "single") != 0 && setgroups(1, &g) != 0) fail("setgroups", NULL);
+    // EPERM: setgroups is denied in this namespace (single-id maps, inherited from a parent namespace).
+    if (strcmp(S.mode, "single") != 0 && setgroups(1, &g) != 0 && errno != EPERM) fail("setgroups", NULL);
     if (setresgid(g, g, g) != 0) fail("setresgid", NULL);
     // Keep capabilities across the uid change so drop_caps decides what survives.
     if (!S.allcaps) prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);

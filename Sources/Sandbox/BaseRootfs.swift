@@ -58,11 +58,11 @@ public struct BaseStore: Sendable {
             return p
         case .tarball(let p):
             let digest = try fileDigest(p)
-            return try unpacked(tarball: p, key: "tar-\(digest.hex.prefix(24))", log: log)
+            return try unpacked(tarball: p, key: "rootfs-\(digest.hex.prefix(24))", log: log)
         case .debian(let suite, let variant, let packages, let mirror):
             let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
             let digest = try fileDigest(tar)
-            return try unpacked(tarball: tar, key: "tar-\(digest.hex.prefix(24))", log: log)
+            return try unpacked(tarball: tar, key: "rootfs-\(digest.hex.prefix(24))", log: log)
         }
     }
 
@@ -76,12 +76,15 @@ public struct BaseStore: Sendable {
     /// Builds (once) `bases/debian-<key>.tar` with mmdebstrap.
     public func debianTarball(suite: String, variant: String, packages: [String], mirror: String?,
                               log: @Sendable (String) -> Void) throws -> String {
+        try state.prepare()
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
         let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch)
         let out = state.bases + "/debian-\(suite)-\(key).tar"
         if FileManager.default.fileExists(atPath: out) { return out }
         let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
-        var args = ["--variant=\(variant)", "--quiet"]
+        // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
+        // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
+        var args = ["--mode=unshare", "--variant=\(variant)", "--quiet"]
         if !packages.isEmpty { args.append("--include=" + packages.joined(separator: ",")) }
         args += [suite, tmp]
         if let mirror { args.append(mirror) }
@@ -96,29 +99,34 @@ public struct BaseStore: Sendable {
         return out
     }
 
-    /// Unpacks a trusted rootfs tarball (one we created, e.g. with mmdebstrap) inside the sandbox's user
-    /// namespace with the host's tar, so owners land in the namespace's id range. Device nodes are skipped
-    /// (the sandbox bind-mounts its own /dev).
+    /// Unpacks a rootfs tarball with the OCIWriter extractor (every path resolved in-root, limits, no device
+    /// nodes: the sandbox bind-mounts its own /dev), owners mapped into the namespace's id range so uid 0 of
+    /// the tarball is the sandbox's root. Runs in this process: never a binary from the rootfs.
     func unpacked(tarball: String, key: String, log: @Sendable (String) -> Void) throws -> String {
         let dir = state.bases + "/\(key)-\(identity.cacheKey)"
         let rootfs = dir + "/rootfs"
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
-        try FileManager.default.createDirectory(atPath: tmp + "/rootfs", withIntermediateDirectories: true)
-        try chownTree(tmp)
+        if mkdir(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
         log("unpacking \(tarball)")
-        var spec = LaunchSpec(mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap,
-                              arguments: ["/usr/bin/tar", "--extract", "--file", tarball, "--directory", tmp + "/rootfs",
-                                          "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs",
-                                          "--xattrs-include=*", "--exclude=./dev/*"])
-        spec.allCapabilities = true
-        spec.environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
-        let r = try Launcher.run(spec, output: .callback { _, _ in })
-        guard r.succeeded else {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw SandboxError(.base, "cannot unpack the base tarball (\(r.termination))", detail: r.lastLines.joined(separator: "\n"))
+        let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        let ownership: OwnershipPolicy
+        switch identity.kind {
+        case .rootRange: ownership = .map(identity.idMapping)
+        case .nested: ownership = mappedIDs > 1 ? .preserve : .ignore  // degraded: everything belongs to root
+        case .subordinateRange, .singleID: ownership = .ignore
         }
+        do {
+            let reports = try LayerExtractor.unpack(layers: [LayerSource(path: tarball)], to: tmp + "/rootfs",
+                                                    options: LayerExtractionOptions(ownership: ownership, devices: .skip))
+            let devices = reports.flatMap(\.warnings).filter { $0.message.contains("device") }.count
+            if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw SandboxError(.base, "cannot unpack the base tarball: \(error)", detail: tarball)
+        }
+        try chownTree(tmp)
         FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
         if rename(tmp, dir) != 0 {
             try? FileManager.default.removeItem(atPath: tmp)
@@ -131,12 +139,26 @@ public struct BaseStore: Sendable {
     /// Gives a directory we created to the namespace's root (host root mode: the dedicated range).
     func chownTree(_ path: String) throws {
         guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
-        for p in [path, path + "/rootfs"] where FileManager.default.fileExists(atPath: p) {
+        for p in [path] where FileManager.default.fileExists(atPath: p) {
             if chown(p, u.hostID, g.hostID) != 0 { throw SandboxError(.state, "cannot chown", errno: errno, detail: p) }
         }
     }
 
+    /// The tarball's sha256, remembered per (device, inode, size, mtime) so a cached base costs no re-hash.
     func fileDigest(_ path: String) throws -> Digest {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw SandboxError(.base, "cannot stat the base tarball", errno: errno, detail: path) }
+        let memo = state.bases + "/.digest-\(st.st_dev)-\(st.st_ino)-\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        if let d = FileManager.default.contents(atPath: memo), let digest = try? Digest(String(decoding: d, as: UTF8.self)) {
+            return digest
+        }
+        let digest = try hashFile(path)
+        let tmp = memo + ".tmp-\(getpid())"
+        if FileManager.default.createFile(atPath: tmp, contents: Data(digest.description.utf8)) { rename(tmp, memo) }
+        return digest
+    }
+
+    func hashFile(_ path: String) throws -> Digest {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SandboxError(.base, "cannot open the base tarball", errno: errno, detail: path) }
         defer { close(fd) }

@@ -76,6 +76,11 @@ public struct PhaseSpec: Sendable {
     public var gid: UInt32 = 0
     public var maxProcesses: UInt64 = 4096
     public var maxOpenFiles: UInt64 = 4096
+    /// `.auto`: overlayfs, falling back to a copied tree with before/after manifests when overlay cannot be
+    /// mounted; `.never`: always the fallback.
+    public var overlay: OverlayMode = .auto
+
+    public enum OverlayMode: String, Sendable { case auto, never }
 
     public init(name: String, command: [String]) {
         self.name = name
@@ -87,14 +92,28 @@ public struct PhaseSpec: Sendable {
 public struct PhaseOutcome: Sendable {
     public var name: String
     /// The overlay upper directory: use as a lower of later phases; `changes` sources point into it.
+    /// With the no-overlay fallback (`fullTree`), the whole tree after the phase: pass it as the next
+    /// phase's `base` instead.
     public var upper: String
+    public var fullTree = false
     public var changes: ChangeSet
     /// Namespace ids → host ids of the files under `upper` (for the layer writer).
     public var idMapping: IDMapping
     public var warnings: [String]
     public var run: RunDirectory
+    /// Wall seconds: launcher start to command exit (namespace + mount setup included), and the diff.
+    public var runSeconds: Double = 0
+    public var diffSeconds: Double = 0
 
     public func discard() { run.remove() }
+
+    /// Writes `changes` as a layer blob with owners as seen inside the namespace (`idMapping`).
+    /// `options.idMapping` is replaced by this phase's mapping. Blocking.
+    public func writeLayer(to path: String, options: LayerWriteOptions = LayerWriteOptions()) throws -> LayerWriteResult {
+        var o = options
+        o.idMapping = idMapping
+        return try LayerWriter.write(changes: changes, to: path, options: o)
+    }
 }
 
 /// Runs phases in namespaces (see Sources/CSandbox/csandbox.c) on an overlay of the base and earlier phases.
@@ -163,7 +182,22 @@ public struct Sandbox: Sendable {
             for c in phase.caches { mountPoints.insert(String(c.target.dropFirst())) }
             if !phase.secrets.isEmpty { mountPoints.formUnion(["run", "run/secrets"]) }
 
-            let result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
+            var fallbackTree: String?
+            var before: TreeSnapshot?
+            if phase.overlay == .never {
+                (fallbackTree, before) = try prepareFallback(run: run, base: base, layers: layers, spec: &spec)
+            }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var result: LaunchResult
+            do {
+                result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
+            } catch let e as SandboxError where e.code == .setup && e.message.contains("mount overlay") && fallbackTree == nil {
+                // overlayfs unavailable (old kernel, unsupported file system under the state dir, nested overlay).
+                (fallbackTree, before) = try prepareFallback(run: run, base: base, layers: layers, spec: &spec)
+                result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
+                result.warnings.append("overlayfs could not be mounted (\(e.description.split(separator: "\n")[0])): ran on a copied tree with a before/after manifest diff")
+            }
+            let t1 = DispatchTime.now().uptimeNanoseconds
             let cmdline = phase.command.joined(separator: " ")
             switch result.termination {
             case .exited(0): break
@@ -179,13 +213,54 @@ public struct Sandbox: Sendable {
             case .interrupted:
                 throw SandboxError(.interrupted, "phase '\(phase.name)' interrupted: `\(cmdline)` and all its processes were killed")
             }
+            if let tree = fallbackTree, let before {
+                let after = try TreeSnapshot(root: tree)
+                let t2 = DispatchTime.now().uptimeNanoseconds
+                return PhaseOutcome(name: phase.name, upper: tree, fullTree: true, changes: after.changes(since: before, ignoring: mountPoints),
+                                    idMapping: identity.idMapping, warnings: result.warnings, run: run,
+                                    runSeconds: Double(t1 - t0) / 1e9, diffSeconds: Double(t2 - t1) / 1e9)
+            }
             let diff = try UpperDiff(upper: upper, lowers: lowers, createdMountPoints: mountPoints).compute()
+            let t2 = DispatchTime.now().uptimeNanoseconds
             return PhaseOutcome(name: phase.name, upper: upper, changes: diff.changes, idMapping: identity.idMapping,
-                                warnings: result.warnings + diff.warnings, run: run)
+                                warnings: result.warnings + diff.warnings, run: run,
+                                runSeconds: Double(t1 - t0) / 1e9, diffSeconds: Double(t2 - t1) / 1e9)
         } catch {
             run.remove()
             throw error
         }
+    }
+
+    /// Materializes base + layers into `run/tree` (a private copy), pre-creates the mount points and takes
+    /// the "before" manifest; points the launch spec at the tree instead of an overlay.
+    private func prepareFallback(run: RunDirectory, base: String, layers: [String], spec: inout LaunchSpec) throws -> (String, TreeSnapshot) {
+        let tree = run.path + "/tree"
+        try? FileManager.default.removeItem(atPath: tree)
+        let cp = try runHost("/bin/cp", ["-a", "--no-target-directory", base, tree])
+        guard cp.status == 0 else { throw SandboxError(.state, "cannot copy the base for the no-overlay fallback", detail: cp.output) }
+        for (i, layer) in layers.enumerated() {
+            let below = Array(layers[..<i].reversed()) + [base]
+            let cs = try UpperDiff(upper: layer, lowers: below).compute().changes
+            try ChangeSetApplier.apply(cs, to: tree)
+        }
+        for f in ["etc/resolv.conf", "etc/hosts", "etc/hostname"] {
+            let p = tree + "/" + f
+            var st = stat()
+            if lstat(p, &st) != 0, FileManager.default.fileExists(atPath: tree + "/etc") {
+                FileManager.default.createFile(atPath: p, contents: Data(), attributes: [.posixPermissions: 0o644])
+                try giveToNamespaceRoot([p])
+            }
+        }
+        for d in ["proc", "dev", "sys"] where !FileManager.default.fileExists(atPath: tree + "/" + d) {
+            mkdir(tree + "/" + d, 0o755)
+            try giveToNamespaceRoot([tree + "/" + d])
+        }
+        let before = try TreeSnapshot(root: tree)
+        spec.lowers = []
+        spec.upper = nil
+        spec.work = nil
+        spec.bindRoot = tree
+        return (tree, before)
     }
 
     private func lastLinesReport(_ r: LaunchResult) -> String {

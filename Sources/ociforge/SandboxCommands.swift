@@ -58,6 +58,12 @@ struct SandboxRun: ParsableCommand {
     @Option(help: "Write the change set (one `add|delete|opaque <path>` line per change) to this file.")
     var outputChanges: String?
 
+    @Option(help: "Write what the phase changed as an OCI layer (gzip tar) to this file.")
+    var outputLayer: String?
+
+    @Flag(help: "Print the phase's run and diff wall times.")
+    var timings = false
+
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")
     var command: [String] = []
 
@@ -67,7 +73,17 @@ struct SandboxRun: ParsableCommand {
     }
 
     func run() throws {
-        if Rootless.needsReexec { throw ExitCode(try Rootless.reexec()) }
+        if Rootless.needsReexec {
+            // mmdebstrap needs the user's own /etc/subuid range (its unshare mode): assemble a Debian base
+            // before entering the namespace; inside, the cached tarball is found by the same key.
+            if case .debian(let suite, let variant, let packages, let mirror) = try BaseSource.parse(baseOptions.base) {
+                do {
+                    _ = try BaseStore(state: .default(), identity: try SandboxIdentity.detect())
+                        .debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: { info($0) })
+                } catch let e as SandboxError { warn(e.description); throw ExitCode(125) }
+            }
+            throw ExitCode(try Rootless.reexec())
+        }
         SignalGuard.install()
         do {
             let sandbox = try Sandbox.detect()
@@ -89,7 +105,15 @@ struct SandboxRun: ParsableCommand {
             let outcome = try sandbox.run(phase, base: base, layers: try absolute(baseOptions.layers))
             defer { outcome.discard() }
             for w in outcome.warnings { warn(w) }
+            if timings {
+                info(String(format: "timings: run %.3f s (namespaces, mounts, command), diff %.3f s", outcome.runSeconds, outcome.diffSeconds))
+            }
             try report(outcome.changes, to: outputChanges)
+            if let outputLayer {
+                let r = try outcome.writeLayer(to: outputLayer, options: LayerWriteOptions(sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment()))
+                for w in r.warnings { warn(w) }
+                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)")
+            }
             if let keepUpper { try keep(outcome.upper, at: keepUpper) }
         } catch let e as SandboxError {
             warn(e.description)
@@ -99,6 +123,9 @@ struct SandboxRun: ParsableCommand {
             case .interrupted: throw ExitCode(130)
             default: throw ExitCode(125)
             }
+        } catch let e as OCIWriterError {
+            warn("\(e)")
+            throw ExitCode(125)
         }
     }
 }
@@ -114,7 +141,14 @@ struct SandboxDiff: ParsableCommand {
     var upper: String
 
     @Option(help: "Write the change set (one `add|delete|opaque <path>` line per change) to this file ('-' = stdout).")
-    var outputChanges: String = "-"
+    var outputChanges: String?
+
+    @Option(help: "Write the change set as an OCI layer (gzip tar) to this file.")
+    var outputLayer: String?
+
+    func validate() throws {
+        if outputChanges == nil && outputLayer == nil { throw ValidationError("give --output-layer FILE and/or --output-changes FILE|-") }
+    }
 
     func run() throws {
         if Rootless.needsReexec { throw ExitCode(try Rootless.reexec()) }
@@ -127,8 +161,18 @@ struct SandboxDiff: ParsableCommand {
                                      createdMountPoints: ["proc", "dev", "sys", "etc/resolv.conf", "etc/hosts", "etc/hostname"]).compute()
             for w in diff.warnings { warn(w) }
             try report(diff.changes, to: outputChanges)
+            if let outputLayer {
+                let r = try LayerWriter.write(changes: diff.changes, to: outputLayer,
+                                              options: LayerWriteOptions(sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment(),
+                                                                         idMapping: sandbox.identity.idMapping))
+                for w in r.warnings { warn(w) }
+                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)")
+            }
         } catch let e as SandboxError {
             warn(e.description)
+            throw ExitCode(125)
+        } catch let e as OCIWriterError {
+            warn("\(e)")
             throw ExitCode(125)
         }
     }

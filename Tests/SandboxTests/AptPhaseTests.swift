@@ -54,7 +54,45 @@ struct AptPhaseTests {
         #expect(!paths.contains { $0.hasPrefix("proc/") || $0.hasPrefix("dev/") || $0.hasPrefix("sys/") })
 
         try expectChangeSetMatchesMergedView(sb: sb, base: base, outcome: o)
+        try expectLayerMatchesMergedView(base: base, outcome: o)
     }
+}
+
+/// Writes the phase's layer, unpacks base + layer with the OCIWriter extractor and compares TreeManifests
+/// (type/mode/owner/size/content/link/xattrs) with the overlay's merged view mounted read-only on the host.
+func expectLayerMatchesMergedView(base: String, outcome o: PhaseOutcome) throws {
+    let work = try Fixture.tempDir("layer")
+    defer {
+        _ = try? runHost("/bin/umount", [work + "/merged"])
+        try? FileManager.default.removeItem(atPath: work)
+    }
+    let layer = work + "/layer.tar.gz"
+    let r = try o.writeLayer(to: layer)
+    #expect(r.entryCount > 100)
+    // The layer holds container ids (0…65535), never the host range.
+    let listing = try runHost("/bin/sh", ["-c", "tar -tvzf \(layer) --numeric-owner | awk '{print $2}' | sort -u"])
+    #expect(!listing.output.contains("1000000"), "\(listing.output.prefix(300))")
+    let names = try runHost("/bin/sh", ["-c", "tar -tzf \(layer)"]).output
+    #expect(names.contains("etc/.wh.issue"))
+    #expect(names.contains("var/log/apt/.wh..wh..opq"))
+    #expect(!names.contains("var/lib/apt/lists/deb.debian.org"))
+    #expect(!names.contains("var/cache/apt/archives/python3"))
+
+    let unpacked = work + "/unpacked"
+    #expect(try runHost("/bin/cp", ["-a", base, unpacked]).status == 0)
+    _ = try LayerExtractor(options: LayerExtractionOptions(ownership: .map(o.idMapping))).apply(LayerSource(path: layer), to: unpacked)
+
+    let merged = work + "/merged"
+    mkdir(merged, 0o755)
+    let m = try runHost("/bin/mount", ["-t", "overlay", "overlay", "-o",
+                                       "ro,lowerdir=\(o.upper):\(base),redirect_dir=nofollow,metacopy=off,userxattr", merged])
+    try #require(m.status == 0, "\(m.output)")
+    let excluded = ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"]
+    let a = try TreeManifest.capture(root: merged, options: .init(excludedPaths: excluded))
+    let b = try TreeManifest.capture(root: unpacked, options: .init(excludedPaths: excluded))
+    #expect(a.lines.count > 1000)
+    let d = a.diff(b)
+    #expect(d.isEmpty, "merged view vs unpacked layer:\n\(d.prefix(30).joined(separator: "\n"))")
 }
 
 extension ChangeSet.Change {

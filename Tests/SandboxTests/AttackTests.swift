@@ -168,6 +168,14 @@ struct AttackTests {
         #expect(o.changes.changes.contains(.add(path: "built.txt", source: o.upper + "/built.txt")))
         #expect(!o.changes.changes.contains { "\($0)".contains("run/secrets") }, "\(o.changes.changes)")
         #expect(try !treeContains(o.run.path, Array(token.utf8)))
+        // The layer (compressed and uncompressed) and the change set carry no trace of it.
+        let work = try Fixture.tempDir("secret")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let lr = try o.writeLayer(to: work + "/layer.tar.gz")
+        #expect(lr.entryCount > 0)
+        _ = try runHost("/bin/sh", ["-c", "gzip -dc \(work)/layer.tar.gz > \(work)/layer.tar"])
+        #expect(try !treeContains(work, Array(token.utf8)))
+        #expect(!"\(o.changes)".contains(token))
     }
 }
 

@@ -170,7 +170,7 @@ struct CLITests {
         let kept = work + "/upper", changesFile = work + "/changes.txt"
         let (s, out) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "apt",
                                     "--cache", "apt-lists:/var/lib/apt/lists", "--cache", "apt-archives:/var/cache/apt/archives",
-                                    "--keep-upper", kept, "--output-changes", changesFile, "--",
+                                    "--keep-upper", kept, "--output-changes", changesFile, "--output-layer", work + "/layer.tar.gz", "--",
                                     "/bin/sh", "-c", aptScript], user: user, env: env)
         try #require(s == 0, "\(out)")
         #expect(out.contains("[apt] py-ok"))
@@ -183,7 +183,7 @@ struct CLITests {
         // Apply the change set to a copy of the (rootless-owned) base and compare with the merged view.
         let bases = state + "/bases"
         let base = try FileManager.default.contentsOfDirectory(atPath: bases)
-            .first { FileManager.default.fileExists(atPath: bases + "/" + $0 + "/complete") }
+            .first { $0.hasPrefix("rootfs-") && FileManager.default.fileExists(atPath: bases + "/" + $0 + "/complete") }
         let baseDir = bases + "/" + (try #require(base)) + "/rootfs"
         let copy = work + "/applied"
         #expect(try runHost("/bin/cp", ["-a", baseDir, copy]).status == 0)
@@ -207,10 +207,42 @@ struct CLITests {
         }
         // cron's maintainer script chowned its spool to group crontab: ownership is kept, not squashed.
         #expect(merged.contains { $0.hasSuffix(" ./var/spool/cron/crontabs") && !$0.hasPrefix("d 1730 0 0 ") && $0.hasPrefix("d 1730 0 ") }, "\(merged.filter { $0.contains("crontabs") })")
+        // The layer, unpacked over the base with the user's mapping, equals the overlay's merged view.
+        let mapping = try userMapping(user)
+        let unpacked = work + "/unpacked"
+        #expect(try runHost("/bin/cp", ["-a", baseDir, unpacked]).status == 0)
+        _ = try LayerExtractor(options: LayerExtractionOptions(ownership: .map(mapping)))
+            .apply(LayerSource(path: work + "/layer.tar.gz"), to: unpacked)
+        let mnt = work + "/merged"
+        mkdir(mnt, 0o755)
+        let m = try runHost("/bin/mount", ["-t", "overlay", "overlay", "-o",
+                                           "ro,lowerdir=\(kept):\(baseDir),redirect_dir=nofollow,metacopy=off,userxattr", mnt])
+        try #require(m.status == 0, "\(m.output)")
+        defer { _ = try? runHost("/bin/umount", [mnt]) }
+        let excluded = ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"]
+        let ta = try TreeManifest.capture(root: mnt, options: .init(excludedPaths: excluded))
+        let tb = try TreeManifest.capture(root: unpacked, options: .init(excludedPaths: excluded))
+        let d = ta.diff(tb)
+        #expect(d.isEmpty, "merged view vs unpacked layer:\n\(d.prefix(30).joined(separator: "\n"))")
+        let listing = try runHost("/bin/sh", ["-c", "tar -tvzf \(work)/layer.tar.gz --numeric-owner | awk '{print $2}' | sort -u"])
+        #expect(listing.output.split(separator: "\n").allSatisfy { $0.split(separator: "/").allSatisfy { (Int($0) ?? 0) < 65536 } },
+                "\(listing.output)")
         // Clean the kept upper as the user (its files belong to the user's subordinate ids).
         let (rs, ro) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "rm", "--", "/bin/true"], user: user, env: env)
         #expect(rs == 0, "\(ro)")
     }
+}
+
+/// The rootless mapping of `user`: its uid as 0, its first /etc/subuid range as 1…65536.
+func userMapping(_ user: String) throws -> IDMapping {
+    let pw = getpwnam(user)!.pointee
+    func range(_ file: String) throws -> UInt32 {
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(user + ":") })
+        return UInt32(line.split(separator: ":")[1])!
+    }
+    return IDMapping(uids: [.init(containerID: 0, hostID: pw.pw_uid, count: 1), .init(containerID: 1, hostID: try range("/etc/subuid"), count: 65536)],
+                     gids: [.init(containerID: 0, hostID: pw.pw_gid, count: 1), .init(containerID: 1, hostID: try range("/etc/subgid"), count: 65536)])
 }
 
 /// Host processes whose command line contains `s`.
@@ -222,4 +254,25 @@ func processes(matching s: String) -> [String] {
         if cmd.contains(s) && !cmd.contains("swift-test") { out.append("\(name): \(cmd)") }
     }
     return out
+}
+
+@Suite("debian:<suite> base")
+struct DebianBaseTests {
+    @Test("--base debian:bookworm assembles a minbase with mmdebstrap once and caches it")
+    func debianBase() throws {
+        let state = Fixture.cacheDir + "/state-debian"
+        let env = ["OCIFORGE_STATE_DIR": state]
+        let (s, out) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
+                                    "/bin/sh", "-c", "cat /etc/debian_version; dpkg-query -W -f '${Package}\\n' | wc -l"], env: env)
+        #expect(s == 0, "\(out)")
+        let lines = phaseLines(out, "deb")
+        #expect(lines.first?.hasPrefix("12.") == true, "\(out)")
+        #expect((Int(lines.last ?? "") ?? 0) > 50)
+        let tars = try FileManager.default.contentsOfDirectory(atPath: state + "/bases").filter { $0.hasPrefix("debian-bookworm-") && $0.hasSuffix(".tar") }
+        #expect(tars.count == 1)
+        // Second use: no mmdebstrap.
+        let (s2, out2) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--", "/bin/true"], env: env)
+        #expect(s2 == 0)
+        #expect(!out2.contains("mmdebstrap"), "\(out2)")
+    }
 }
