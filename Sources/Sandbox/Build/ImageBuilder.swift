@@ -27,6 +27,20 @@ public struct ImageBuilder: Sendable {
         self.sandbox = sandbox
         try sandbox.state.prepare()
         self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+        if sandbox.identity.kind == .rootRange { try Self.requireSearchable(cache.directory) }
+    }
+
+    /// Cached trees become overlay lowers of phases whose root is the sandbox's (unprivileged) root: every
+    /// directory above them must be searchable by others, or overlayfs cannot be mounted.
+    static func requireSearchable(_ directory: String) throws {
+        var path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        while path != "/" && !path.isEmpty {
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & 0o001 == 0 {
+                throw BuildError("the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
+            }
+            path = (path as NSString).deletingLastPathComponent
+        }
     }
 
     /// One layer of a stage under construction.
@@ -206,12 +220,48 @@ public struct ImageBuilder: Sendable {
     }
 
     func baseItem(rootfs: String, name: String, stage: String, rec: Recorder) throws -> Item {
-        let key = Self.key(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", Self.layerFormat])
-        return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (mmdebstrap minbase)",
+        let slim = name.hasPrefix("debian:") && name.hasSuffix("-slim")
+        let key = Self.key(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", Self.layerFormat,
+                            slim ? "slim" : "full"])
+        let what = slim ? "mmdebstrap minbase without docs, man pages and locales" : "mmdebstrap minbase"
+        return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
                                  rec: rec, isCommand: false) {
             let file = cache.blobs.temporaryBlobPath(label: "base")
-            let r = try LayerWriter.write(directory: rootfs, to: file, options: layerOptions)
-            return (r, file, nil)
+            if slim {
+                var adds: [ChangeSet.Change] = []
+                try Self.slimTree(rootfs: rootfs, relative: "", into: &adds)
+                return (try LayerWriter.write(changes: ChangeSet(adds), to: file, options: layerOptions), file, nil)
+            }
+            return (try LayerWriter.write(directory: rootfs, to: file, options: layerOptions), file, nil)
+        }
+    }
+
+    /// What Debian's `-slim` images leave out (dpkg path-exclude in the official images): documentation except
+    /// copyright files, man and info pages, translations.
+    static let slimExcludedDirectories: Set<String> = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+                                                        "usr/share/lintian", "usr/share/linda"]
+
+    static func slimTree(rootfs: String, relative: String, into adds: inout [ChangeSet.Change]) throws {
+        let dir = relative.isEmpty ? rootfs : rootfs + "/" + relative
+        let excludedHere = slimExcludedDirectories.contains(relative)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() {
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            let host = rootfs + "/" + rel
+            var st = stat()
+            guard lstat(host, &st) == 0 else { throw BuildError("cannot read \(host): \(String(cString: strerror(errno)))") }
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            if excludedHere {
+                // Keep only usr/share/doc/<pkg>/copyright (licences must ship).
+                guard relative == "usr/share/doc", isDir else { continue }
+                let copyright = host + "/copyright"
+                if lstat(copyright, &st) == 0 {
+                    adds.append(.add(path: rel, source: host))
+                    adds.append(.add(path: rel + "/copyright", source: copyright))
+                }
+                continue
+            }
+            adds.append(.add(path: rel, source: host))
+            if isDir { try slimTree(rootfs: rootfs, relative: rel, into: &adds) }
         }
     }
 
