@@ -42,6 +42,9 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .customLong("network"), help: "host (default) or none for build phases.")
     var network: NetworkMode = .host
 
+    @Option(name: .customLong("ca-bundle"), help: "Extra trusted CAs (PEM) for build phases, e.g. an egress proxy's; never in the image.")
+    var caBundle: String?
+
     @Flag(name: .customLong("debug-build"), help: "Print the resolved plan and the generated phase scripts.")
     var debugBuild = false
 
@@ -72,6 +75,7 @@ struct BuildCommand: ParsableCommand {
         build.base = base
         build.runtimeBase = runtimeBase
         build.network = network
+        build.caBundle = caBundle.map(absolute)
         if let platform { build.platform = try Platform(parsing: platform) }
         let start = Date()
         let isTTY = isatty(2) != 0
