@@ -1,0 +1,315 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import CCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Body of an HTTP request. Files are streamed from disk, never loaded whole.
+public enum HTTPBody: Sendable {
+    case none
+    case bytes([UInt8])
+    case file(String)
+}
+
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: URL
+    public var headers: [String: String]
+    public var body: HTTPBody
+
+    public init(method: String, url: URL, headers: [String: String] = [:], body: HTTPBody = .none) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    /// Header names lowercased.
+    public var headers: [String: String]
+    /// The body when it was collected in memory (error bodies, manifests, tokens); empty for file downloads.
+    public var body: [UInt8]
+    /// The URL that answered (after redirects).
+    public var url: URL
+
+    public init(status: Int, headers: [String: String], body: [UInt8], url: URL) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+    }
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+}
+
+/// Outcome of a streamed download: the response, and for a 2xx answer the sha256 and size of what was written.
+public struct DownloadResult: Sendable {
+    public var response: HTTPResponse
+    public var digest: Digest?
+    public var size: Int64
+}
+
+/// The small HTTP surface the registry client needs; tests may substitute their own.
+public protocol HTTPTransport: Sendable {
+    /// Sends `request`; the response body is collected in memory up to `maxBodyBytes` (more is an error).
+    func send(_ request: HTTPRequest, maxBodyBytes: Int) async throws -> HTTPResponse
+    /// Sends `request`; a 2xx body is streamed to a new file at `path` and hashed while written.
+    /// Other bodies are collected in memory (bounded) for error reporting and nothing is written.
+    func download(_ request: HTTPRequest, to path: String) async throws -> DownloadResult
+}
+
+/// `HTTPTransport` over FoundationNetworking's URLSession (libcurl on Linux).
+///
+/// - `Authorization` is removed when a redirect leads to another host (URLSession on Linux keeps it otherwise).
+/// - Request bodies from files use `uploadTask(with:fromFile:)`, which streams from disk.
+/// - Download bodies are written to disk chunk by chunk from the data delegate and hashed on the way.
+public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
+    private let session: URLSession
+    private let delegate: SessionDelegate
+    /// Seconds without progress before a request fails.
+    public let timeout: TimeInterval
+
+    public init(timeout: TimeInterval = 60, maxConnectionsPerHost: Int = 8) {
+        let config = URLSessionConfiguration.ephemeral
+        config.httpMaximumConnectionsPerHost = maxConnectionsPerHost
+        config.timeoutIntervalForRequest = timeout
+        config.requestCachePolicy = .reloadIgnoringLocalCacheData
+        config.urlCache = nil
+        config.httpCookieStorage = nil
+        config.httpShouldSetCookies = false
+        let delegate = SessionDelegate()
+        let queue = OperationQueue()
+        queue.maxConcurrentOperationCount = 1
+        self.delegate = delegate
+        self.timeout = timeout
+        self.session = URLSession(configuration: config, delegate: delegate, delegateQueue: queue)
+    }
+
+    deinit { session.invalidateAndCancel() }
+
+    public func send(_ request: HTTPRequest, maxBodyBytes: Int) async throws -> HTTPResponse {
+        let handler = TaskHandler(filePath: nil, memoryLimit: maxBodyBytes)
+        try await run(request, handler)
+        return handler.result(url: request.url)
+    }
+
+    public func download(_ request: HTTPRequest, to path: String) async throws -> DownloadResult {
+        let handler = TaskHandler(filePath: path, memoryLimit: 1 << 20)
+        do {
+            try await run(request, handler)
+        } catch {
+            handler.discardFile()
+            throw error
+        }
+        let response = handler.result(url: request.url)
+        if (200..<300).contains(response.status) {
+            return DownloadResult(response: response, digest: handler.finishHash(), size: handler.written)
+        }
+        return DownloadResult(response: response, digest: nil, size: 0)
+    }
+
+    private func run(_ request: HTTPRequest, _ handler: TaskHandler) async throws {
+        var r = URLRequest(url: request.url)
+        r.httpMethod = request.method
+        r.timeoutInterval = timeout
+        for (k, v) in request.headers { r.setValue(v, forHTTPHeaderField: k) }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, Error>) in
+                handler.continuation = cont
+                let task: URLSessionTask
+                switch request.body {
+                case .none:
+                    task = session.dataTask(with: r)
+                case .bytes(let b):
+                    if request.method == "GET" || request.method == "HEAD" {
+                        task = session.dataTask(with: r)
+                    } else {
+                        task = session.uploadTask(with: r, from: Data(b))
+                    }
+                case .file(let p):
+                    task = session.uploadTask(with: r, fromFile: URL(fileURLWithPath: p))
+                }
+                handler.task = task
+                delegate.register(task, handler)
+                task.resume()
+            }
+        } onCancel: {
+            handler.cancel()
+        }
+        if let error = handler.error { throw error }
+    }
+}
+
+/// Per-task state, touched from the session's serial delegate queue (and read after completion).
+final class TaskHandler: @unchecked Sendable {
+    let filePath: String?
+    let memoryLimit: Int
+    var continuation: CheckedContinuation<Void, Error>?
+    var task: URLSessionTask?
+    var status = 0
+    var headers: [String: String] = [:]
+    var finalURL: URL?
+    var body: [UInt8] = []
+    var fd: Int32 = -1
+    var written: Int64 = 0
+    var ctx: OpaquePointer?
+    var error: Error?
+    private let lock = NSLock()
+
+    init(filePath: String?, memoryLimit: Int) {
+        self.filePath = filePath
+        self.memoryLimit = memoryLimit
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if let ctx { EVP_MD_CTX_free(ctx) }
+    }
+
+    func cancel() { lock.withLock { task }?.cancel() }
+
+    func receive(response: URLResponse) -> Bool {
+        guard let http = response as? HTTPURLResponse else {
+            error = OCIWriterError(.network, "non-HTTP response from \(response.url?.host ?? "?")")
+            return false
+        }
+        status = http.statusCode
+        finalURL = http.url
+        for (k, v) in http.allHeaderFields {
+            if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
+        }
+        if let path = filePath, (200..<300).contains(status) {
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                error = OCIWriterError.sys("cannot create download file", path: path)
+                return false
+            }
+            ctx = EVP_MD_CTX_new()
+            EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
+        }
+        return true
+    }
+
+    func receive(data: Data) -> Bool {
+        if fd >= 0 {
+            let ok: Bool = data.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return true }
+                EVP_DigestUpdate(ctx, base, raw.count)
+                var off = 0
+                while off < raw.count {
+                    let n = write(fd, base + off, raw.count - off)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        return false
+                    }
+                    off += n
+                }
+                return true
+            }
+            if !ok {
+                error = OCIWriterError.sys("cannot write download file", path: filePath)
+                return false
+            }
+            written += Int64(data.count)
+        } else {
+            if body.count + data.count > memoryLimit {
+                error = OCIWriterError(.limitExceeded, "response body from \(finalURL?.host ?? "registry") exceeds \(memoryLimit) bytes")
+                return false
+            }
+            body.append(contentsOf: data)
+        }
+        return true
+    }
+
+    func complete(_ err: Error?) {
+        if error == nil, let err {
+            let ns = err as NSError
+            let host = task?.originalRequest?.url.map { u in u.host.map { h in u.port.map { "\(h):\($0)" } ?? h } ?? "?" } ?? "?"
+            if ns.code == NSURLErrorCancelled {
+                error = CancellationError()
+            } else if ns.code == NSURLErrorTimedOut {
+                error = OCIWriterError(.network, "request to \(host) timed out (no progress)")
+            } else {
+                error = OCIWriterError(.network, "connection to \(host) failed: \(ns.localizedDescription) (URLError \(ns.code))")
+            }
+        }
+        if fd >= 0 {
+            if error == nil, fsync(fd) != 0 {
+                error = OCIWriterError.sys("cannot sync download file", path: filePath)
+            }
+            close(fd)
+            fd = -1
+        }
+        let c = continuation
+        continuation = nil
+        c?.resume()
+    }
+
+    func discardFile() {
+        if let p = filePath, ctx != nil { unlink(p) }
+    }
+
+    func finishHash() -> Digest? {
+        guard let ctx else { return nil }
+        var out = [UInt8](repeating: 0, count: 32)
+        var len: UInt32 = 0
+        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(ctx, $0.baseAddress, &len) }
+        return Digest(sha256Bytes: out)
+    }
+
+    func result(url: URL) -> HTTPResponse {
+        HTTPResponse(status: status, headers: headers, body: body, url: finalURL ?? url)
+    }
+}
+
+final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    private let lock = NSLock()
+    private var handlers: [Int: TaskHandler] = [:]
+
+    func register(_ task: URLSessionTask, _ handler: TaskHandler) {
+        lock.withLock { handlers[task.taskIdentifier] = handler }
+    }
+
+    private func handler(_ task: URLSessionTask) -> TaskHandler? { lock.withLock { handlers[task.taskIdentifier] } }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        guard let h = handler(dataTask) else { return completionHandler(.cancel) }
+        completionHandler(h.receive(response: response) ? .allow : .cancel)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        guard let h = handler(dataTask) else { return }
+        if !h.receive(data: data) { dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        let h = lock.withLock { handlers.removeValue(forKey: task.taskIdentifier) }
+        h?.complete(error)
+    }
+
+    /// Redirects keep `Authorization` only when they stay on the same scheme, host and port.
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        var r = request
+        let from = task.originalRequest?.url ?? response.url
+        if !RedirectPolicy.sameOrigin(from, request.url) {
+            r.setValue(nil, forHTTPHeaderField: "Authorization")
+        }
+        completionHandler(r)
+    }
+}
+
+enum RedirectPolicy {
+    static func sameOrigin(_ a: URL?, _ b: URL?) -> Bool {
+        guard let a, let b else { return false }
+        func port(_ u: URL) -> Int { u.port ?? (u.scheme?.lowercased() == "https" ? 443 : 80) }
+        return a.scheme?.lowercased() == b.scheme?.lowercased() && a.host?.lowercased() == b.host?.lowercased()
+            && port(a) == port(b)
+    }
+}
