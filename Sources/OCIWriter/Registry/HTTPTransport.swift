@@ -113,7 +113,14 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         return DownloadResult(response: response, digest: nil, size: 0)
     }
 
+    /// `OCIFORGE_HTTP_DEBUG=1` traces method, URL and status on stderr (never headers or bodies).
+    static let debug = ProcessInfo.processInfo.environment["OCIFORGE_HTTP_DEBUG"] == "1"
+
     private func run(_ request: HTTPRequest, _ handler: TaskHandler) async throws {
+        if Self.debug { FileHandle.standardError.write(Data("> \(request.method) \(request.url.absoluteString)\n".utf8)) }
+        defer {
+            if Self.debug { FileHandle.standardError.write(Data("< \(handler.status) \(request.method) \(request.url.absoluteString) \(handler.error.map { "\($0)" } ?? "")\n".utf8)) }
+        }
         var r = URLRequest(url: request.url)
         r.httpMethod = request.method
         r.timeoutInterval = timeout
@@ -171,7 +178,12 @@ final class TaskHandler: @unchecked Sendable {
         if let ctx { EVP_MD_CTX_free(ctx) }
     }
 
-    func cancel() { lock.withLock { task }?.cancel() }
+    var cancelledByCaller = false
+
+    func cancel() {
+        let t: URLSessionTask? = lock.withLock { cancelledByCaller = true; return task }
+        t?.cancel()
+    }
 
     func receive(response: URLResponse) -> Bool {
         guard let http = response as? HTTPURLResponse else {
@@ -230,7 +242,11 @@ final class TaskHandler: @unchecked Sendable {
         if error == nil, let err {
             let ns = err as NSError
             let host = task?.originalRequest?.url.map { u in u.host.map { h in u.port.map { "\(h):\($0)" } ?? h } ?? "?" } ?? "?"
-            if ns.code == NSURLErrorCancelled {
+            if ns.code == NSURLErrorCancelled && status == 401 && !lock.withLock({ cancelledByCaller }) {
+                // The 401 of a Basic challenge, which the delegate rejects (see SessionDelegate): the response
+                // was delivered, only the body is lost. The caller handles the challenge itself.
+                error = nil
+            } else if ns.code == NSURLErrorCancelled {
                 error = CancellationError()
             } else if ns.code == NSURLErrorTimedOut {
                 error = OCIWriterError(.network, "request to \(host) timed out (no progress)")
@@ -291,6 +307,14 @@ final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendab
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
         let h = lock.withLock { handlers.removeValue(forKey: task.taskIdentifier) }
         h?.complete(error)
+    }
+
+    /// URLSession on Linux stops (never completes the task) at a 401 Basic challenge unless the delegate answers;
+    /// rejecting it ends the task after the 401 response was delivered. Authentication is done by
+    /// `RegistryAuthenticator`, never by URLSession.
+    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        completionHandler(.rejectProtectionSpace, nil)
     }
 
     /// Redirects keep `Authorization` only when they stay on the same scheme, host and port.

@@ -105,8 +105,9 @@ final class ServerProcess: @unchecked Sendable {
         try process.run()
     }
     func stop() {
+        // SIGKILL: children may inherit an ignored SIGTERM from the test runner (seen with python3).
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
