@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `ociforge` binary and real peers (skopeo, umoci, oci-image-tool, podman, registry).
-        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "ociforge"],
+        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "ociforge"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
     ]
 )

@@ -1,7 +1,13 @@
 import ArgumentParser
-import OCIWriter
 
 struct OCIForge: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ociforge", abstract: "Build OCI images without Docker.")
+    static let configuration = CommandConfiguration(
+        commandName: "ociforge",
+        abstract: "Build OCI container images from source without Docker and without a daemon.",
+        version: "0.1.0",
+        subcommands: [
+            ImageCommand.self, LayerCommand.self,
+            PlanCommand.self, DetectCommand.self, FreezeCommand.self,
+        ])
 }
 OCIForge.main()

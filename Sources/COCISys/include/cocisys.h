@@ -31,4 +31,31 @@ int ocisys_at_empty_path(void);
 int ocisys_at_symlink_nofollow(void);
 int ocisys_at_removedir(void);
 
+// ---- Layer extraction helpers (every operation relative to a directory fd) ----
+
+/// mknodat(2) (FIFOs and device nodes).
+int ocisys_mknodat(int dirfd, const char *name, unsigned int mode, uint64_t dev);
+
+/// Hard-link the file open as `fd` (an O_PATH fd is fine) to `newname` in `newdirfd`, without resolving any
+/// path string: linkat through /proc/self/fd/N (AT_SYMLINK_FOLLOW), falling back to AT_EMPTY_PATH.
+int ocisys_linkat_fd(int fd, int newdirfd, const char *newname);
+
+/// Extended attributes of `name` in `dirfd`, never following a symlink at `name`.
+/// `name` NULL or "" means the file open as `dirfd` itself. Implemented through /proc/self/fd/N.
+int ocisys_lsetxattr_at(int dirfd, const char *name, const char *xname, const void *value, size_t size);
+long ocisys_llistxattr_at(int dirfd, const char *name, char *list, size_t size);
+long ocisys_lgetxattr_at(int dirfd, const char *name, const char *xname, void *value, size_t size);
+/// fsetxattr(2) on a regular (non O_PATH) fd.
+int ocisys_fsetxattr(int fd, const char *xname, const void *value, size_t size);
+
+/// The names in directory `dirfd` (without "." and ".."), NUL-separated, in a malloc'd buffer the caller
+/// frees; `*length` is the buffer length. NULL with errno on failure (an empty directory gives a non-NULL
+/// buffer with length 0). `dirfd` itself is not closed.
+char *ocisys_read_dir_names(int dirfd, size_t *length);
+
+/// Plain values of O_* / S_* flags Swift imports awkwardly.
+int ocisys_o_nofollow(void);
+int ocisys_o_directory(void);
+int ocisys_o_nonblock(void);
+
 #endif

@@ -50,7 +50,12 @@ public struct Digest: Hashable, Comparable, Sendable, Codable, CustomStringConve
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        try self.init(try c.decode(String.self))
+        do {
+            try self.init(try c.decode(String.self))
+        } catch let e as OCIWriterError {
+            // As a decoding error, so the message names the field (e.g. `layers[0].digest`).
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: e.message, underlyingError: e))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {

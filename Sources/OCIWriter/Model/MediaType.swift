@@ -34,7 +34,7 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// How a layer blob of this type is compressed, or nil when this is not a layer type ociforge can read.
     public var layerCompression: LayerCompression? {
         switch self {
-        case .ociLayer, "application/vnd.oci.image.layer.nondistributable.v1.tar": return .none
+        case .ociLayer, "application/vnd.oci.image.layer.nondistributable.v1.tar": return LayerCompression.none
         case .ociLayerGzip, .dockerLayerGzip, .dockerForeignLayerGzip,
              "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": return .gzip
         case .ociLayerZstd, "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": return .zstd

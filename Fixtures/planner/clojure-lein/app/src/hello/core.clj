@@ -1,0 +1,2 @@
+(ns hello.core (:gen-class))
+(defn -main [] (println "hi"))

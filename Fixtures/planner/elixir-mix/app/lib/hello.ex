@@ -1,0 +1,2 @@
+defmodule Hello do
+end

@@ -1,0 +1,174 @@
+import Foundation
+
+/// Everything a provider may look at while planning.
+struct ProviderContext {
+    let app: AppDirectory
+    /// Normalized settings: NIXPACKS_X / OCIFORGE_X both appear as `X` (OCIFORGE_ wins).
+    let settings: [String: String]
+    /// Variables from config files and the CLI (visible to providers, as in Nixpacks).
+    let variables: [String: String]
+    let config: ProviderConfig
+
+    /// A NIXPACKS_/OCIFORGE_ setting: from the environment, else from the config's `variables` (as Nixpacks does).
+    func setting(_ name: String) -> String? { settingWithSource(name)?.value }
+
+    func settingWithSource(_ name: String) -> (value: String, source: String)? {
+        if let v = settings[name], !v.isEmpty { return (v, "\(settings["__source_\(name)"] ?? "NIXPACKS")_\(name)") }
+        for prefix in ["OCIFORGE_", "NIXPACKS_"] {
+            if let v = variables[prefix + name], !v.isEmpty { return (v, "variables.\(prefix)\(name)") }
+        }
+        return nil
+    }
+
+    /// A version request from the environment (`X_VERSION`), config variables, or `[config.<p>] version`.
+    func versionOverride(_ envName: String) -> VersionRequest? {
+        if let (v, source) = settingWithSource("\(envName)_VERSION") {
+            return VersionRequest(value: v, source: source)
+        }
+        if let v = config.string("version") { return VersionRequest(value: v, source: "[config.\(config.provider)] version") }
+        return nil
+    }
+
+    func existing(_ paths: [String]) -> [String] { paths.filter { app.has($0) } }
+}
+
+/// What one provider contributes.
+struct ProviderOutput {
+    var plan = BuildPlanConfig()
+    var toolchains: [Toolchain] = []
+    /// For phases that should see only some app files (manifests before install).
+    var phaseInputs: [String: [String]] = [:]
+    var runtimePackages: [String] = []
+    /// What the runtime image copies from the build (`.` = the whole /app).
+    var deployInclude: [String] = ["."]
+    var runtimePaths: [String] = []
+    var runtimeVariables: [String: String] = [:]
+    var notes: [PlannerWarning] = []
+}
+
+protocol Provider: Sendable {
+    var name: String { get }
+    /// The files whose presence selects this provider (for the "no provider" message).
+    var triggers: [String] { get }
+    func detect(_ app: AppDirectory) -> String?
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput
+}
+
+/// `[config.<provider>]`: typed per-provider settings.
+public struct ProviderConfig: Sendable, Equatable {
+    public enum FieldType: Sendable, Equatable { case string, bool, oneOf([String]), stringList }
+    public var provider: String
+    public var values: [String: ConfigValue] = [:]
+
+    public init(provider: String, values: [String: ConfigValue] = [:]) {
+        self.provider = provider
+        self.values = values
+    }
+
+    func string(_ key: String) -> String? { if case let .string(s)? = values[key] { return s } else { return nil } }
+    func bool(_ key: String) -> Bool? { if case let .bool(b)? = values[key] { return b } else { return nil } }
+
+    /// The schema of every provider's config block.
+    static let schemas: [String: [String: FieldType]] = [
+        "node": ["version": .string, "packageManager": .oneOf(["npm", "pnpm", "yarn", "bun"]), "buildScript": .string,
+                 "startScript": .string],
+        "python": ["version": .string, "packageManager": .oneOf(["pip", "poetry", "pdm", "uv", "pipenv"]),
+                   "module": .string, "server": .oneOf(["gunicorn", "uvicorn", "python"])],
+        "go": ["version": .string, "bin": .string, "cgo": .bool],
+        "rust": ["version": .string, "bin": .string],
+        "ruby": ["version": .string],
+        "php": ["version": .string, "rootDir": .string],
+        "java": ["version": .string, "buildTool": .oneOf(["maven", "gradle"])],
+        "elixir": ["version": .string],
+        "clojure": ["version": .string, "main": .string],
+        "haskell": ["version": .string],
+        "crystal": ["version": .string],
+        "cobol": ["version": .string, "main": .string],
+        "staticfile": ["root": .string, "spa": .bool],
+        "shell": ["script": .string],
+    ]
+}
+
+extension ConfigReader {
+    mutating func providerConfigs(_ node: ConfigNode, _ path: String) throws(PlannerError) -> [String: ProviderConfig] {
+        var out: [String: ProviderConfig] = [:]
+        let known = ProviderConfig.schemas.keys.sorted()
+        for entry in try table(node, path, keys: known) {
+            let schema = ProviderConfig.schemas[entry.key]!
+            var config = ProviderConfig(provider: entry.key)
+            for field in try table(entry.node, entry.path, keys: schema.keys.sorted()) {
+                switch schema[field.key]! {
+                case .string:
+                    let s = try string(field.node, field.path)
+                    if s.isEmpty { throw fail(.invalidValue, "must not be empty", field.node, field.path) }
+                    config.values[field.key] = .string(s)
+                case .bool:
+                    config.values[field.key] = .bool(try bool(field.node, field.path))
+                case let .oneOf(allowed):
+                    let s = try string(field.node, field.path)
+                    guard allowed.contains(s) else {
+                        throw fail(.invalidValue, "\"\(s)\" is not one of \(allowed.joined(separator: ", "))", field.node, field.path)
+                    }
+                    config.values[field.key] = .string(s)
+                case .stringList:
+                    config.values[field.key] = .array(try stringArray(field.node, field.path).map { ConfigNode(.string($0)) })
+                }
+            }
+            out[entry.key] = config
+        }
+        return out
+    }
+}
+
+enum Providers {
+    /// Detection order: backend languages before node, so a package.json used only for assets does not win;
+    /// staticfile and shell last.
+    static let all: [any Provider] = [
+        RubyProvider(), PHPProvider(), GoProvider(), JavaProvider(), RustProvider(), ElixirProvider(),
+        ClojureProvider(), UnavailableProvider(name: "scala", tool: "sbt", files: ["build.sbt"]), HaskellProvider(),
+        CrystalProvider(),
+        UnavailableProvider(name: "dotnet", tool: "dotnet", files: [], suffixes: [".csproj", ".fsproj", ".sln"]),
+        UnavailableProvider(name: "dart", tool: "dart", files: ["pubspec.yaml"]),
+        UnavailableProvider(name: "swift", tool: "swift", files: ["Package.swift"]),
+        UnavailableProvider(name: "zig", tool: "zig", files: ["build.zig"]),
+        UnavailableProvider(name: "gleam", tool: "gleam", files: ["gleam.toml"]),
+        CobolProvider(),
+        UnavailableProvider(name: "deno", tool: "deno", files: ["deno.json", "deno.jsonc", "deno.lock"]),
+        PythonProvider(), NodeProvider(), StaticfileProvider(), ShellProvider(),
+    ]
+
+    static func named(_ name: String) -> (any Provider)? { all.first { $0.name == name } }
+}
+
+/// A provider whose toolchain Debian bookworm does not package: it detects, then fails clearly.
+struct UnavailableProvider: Provider {
+    let name: String
+    let tool: String
+    let files: [String]
+    var suffixes: [String] = []
+    var triggers: [String] { files + suffixes.map { "*" + $0 } }
+
+    func detect(_ app: AppDirectory) -> String? {
+        if let f = files.first(where: app.has) { return f }
+        for s in suffixes { if let f = app.topLevelFiles.first(where: { $0.hasSuffix(s) }) { return f } }
+        return nil
+    }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let file = detect(ctx.app)
+        throw Debian.unavailableError(tool, provider: name, because: "the \(name) provider matched \(file ?? name)", file: file)
+    }
+}
+
+// MARK: - helpers shared by providers
+
+func setupPhase(_ toolchains: [Toolchain], extra: [String] = [], cmds: [String]? = nil) -> PhaseConfig {
+    var pkgs = toolchains.flatMap(\.packages) + extra
+    pkgs = Array(Set(pkgs)).sorted()
+    return PhaseConfig(aptPkgs: pkgs, cmds: cmds)
+}
+
+func shellQuote(_ s: String) -> String {
+    if !s.isEmpty && s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./:=@%+,".contains($0) }) { return s }
+    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

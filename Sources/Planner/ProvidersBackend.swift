@@ -1,0 +1,521 @@
+import Foundation
+import Yams
+
+struct GoProvider: Provider {
+    let name = "go"
+    let triggers = ["go.mod", "main.go"]
+    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        var modRequest: VersionRequest? = nil
+        if let mod = app.read("go.mod") {
+            for (index, line) in mod.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let parts = line.split(separator: " ")
+                if parts.count == 2 && parts[0] == "go" {
+                    // The go directive is a minimum version.
+                    modRequest = VersionRequest(value: ">=\(parts[1])", source: "go.mod go", line: index + 1)
+                }
+            }
+        }
+        let toolchain = try VersionResolver.resolve("go", requests: [
+            ctx.versionOverride("GO"), modRequest,
+            app.toolVersion(["golang", "go"]).map { VersionRequest(value: $0, source: ".tool-versions") },
+        ])
+        let target: String
+        if let bin = ctx.setting("GO_BIN") ?? ctx.config.string("bin") {
+            guard app.hasDirectory("cmd/\(bin)") else {
+                throw PlannerError(.invalidValue, "cmd/\(bin) does not exist (GO_BIN / [config.go] bin)", key: "config.go.bin")
+            }
+            target = "./cmd/\(bin)"
+        } else if app.has("main.go") {
+            target = "."
+        } else if let first = app.allFiles.compactMap({ f -> String? in
+            let p = f.split(separator: "/"); return p.count == 3 && p[0] == "cmd" && p[2].hasSuffix(".go") ? String(p[1]) : nil
+        }).sorted().first {
+            target = "./cmd/\(first)"
+        } else {
+            throw PlannerError(.invalidValue, "no main package found: expected main.go or cmd/<name>/*.go; set GO_BIN", file: "go.mod")
+        }
+        let cgo = ctx.config.bool("cgo") ?? false
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: cgo ? ["gcc", "libc6-dev"] : [])]
+        phases["setup"]!.paths = Debian.toolchains["go"]!.paths
+        if app.has("go.mod") {
+            phases["install"] = PhaseConfig(dependsOn: ["setup"], cmds: ["go mod download"], cacheDirectories: ["/root/go/pkg/mod"])
+            out.phaseInputs["install"] = ctx.existing(["go.mod", "go.sum"])
+        }
+        let buildCmd = app.has("go.mod") ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
+        phases["build"] = PhaseConfig(dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
+                                      cacheDirectories: ["/root/.cache/go-build"])
+        out.plan = BuildPlanConfig(variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false"],
+                                   phases: phases, start: StartConfig(cmd: "./out"))
+        out.runtimePackages = Debian.toolchains["go"]!.runtimePackages + (cgo ? ["libc6"] : [])
+        out.deployInclude = ["out"]
+        return out
+    }
+}
+
+struct RustProvider: Provider {
+    let name = "rust"
+    let triggers = ["Cargo.toml"]
+    func detect(_ app: AppDirectory) -> String? { app.has("Cargo.toml") ? "Cargo.toml" : nil }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        guard let cargo = try app.toml("Cargo.toml") else { throw PlannerError(.io, "cannot read", file: "Cargo.toml") }
+        var toolchainFile: VersionRequest? = nil
+        if let tc = try app.toml("rust-toolchain.toml"), let channel = tc["toolchain"]?["channel"]?.stringValue {
+            toolchainFile = VersionRequest(value: channel, source: "rust-toolchain.toml toolchain.channel")
+        } else if let line = app.firstLine("rust-toolchain") {
+            toolchainFile = VersionRequest(value: line, source: "rust-toolchain")
+        }
+        if let t = toolchainFile, ["nightly", "beta"].contains(where: { t.value.hasPrefix($0) }) {
+            throw PlannerError(.unsupportedToolchain, "the \(t.value) Rust channel is not packaged for Debian bookworm (rustc 1.63.0 only); use stable or override with NIXPACKS_RUST_VERSION",
+                               file: t.source.hasPrefix("rust-toolchain.toml") ? "rust-toolchain.toml" : "rust-toolchain", key: "toolchain.channel")
+        }
+        let rustVersion = cargo["package"]?["rust-version"]?.stringValue.map { VersionRequest(value: ">=\($0)", source: "Cargo.toml package.rust-version", line: cargo["package"]?["rust-version"]?.line) }
+        let toolchain = try VersionResolver.resolve("rust", requests: [ctx.versionOverride("RUST"), rustVersion, toolchainFile])
+        let bin = ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
+            ?? cargo["bin"]?.arrayValue?.first?["name"]?.stringValue ?? cargo["package"]?["name"]?.stringValue
+        guard let bin else {
+            throw PlannerError(.invalidValue, "Cargo.toml has no [package] name or [[bin]]; set RUST_BIN", file: "Cargo.toml", key: "package.name")
+        }
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        out.plan = BuildPlanConfig(phases: [
+            "setup": setupPhase([toolchain]),
+            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cargo build --release --bin \(bin)", "cp target/release/\(bin) bin/"],
+                                 cacheDirectories: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"]),
+        ], start: StartConfig(cmd: "./bin/\(bin)"))
+        out.runtimePackages = ["ca-certificates"]
+        out.deployInclude = ["bin"]
+        return out
+    }
+}
+
+struct RubyProvider: Provider {
+    let name = "ruby"
+    let triggers = ["Gemfile"]
+    func detect(_ app: AppDirectory) -> String? { app.has("Gemfile") ? "Gemfile" : nil }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        let gemfile = app.read("Gemfile") ?? ""
+        var gemfileRuby: VersionRequest? = nil
+        for line in gemfile.split(whereSeparator: \.isNewline) {
+            let t = line.trimmed(" \t")
+            if t.hasPrefix("ruby ") || t.hasPrefix("ruby(") {
+                let v = t.dropFirst(4).trimmed(" ()\"'~>=")
+                if let first = v.split(separator: "\"").first ?? v.split(separator: "'").first {
+                    gemfileRuby = VersionRequest(value: String(first).trimmed(" \"'"), source: "Gemfile ruby")
+                }
+            }
+        }
+        var lockRuby: VersionRequest? = nil
+        if let lock = app.read("Gemfile.lock"), let r = lock.range(of: "RUBY VERSION\n") {
+            let line = lock[r.upperBound...].split(separator: "\n").first.map { $0.trimmed(" ") } ?? ""
+            if line.hasPrefix("ruby ") { lockRuby = VersionRequest(value: String(line.dropFirst(5).split(separator: "p").first ?? ""), source: "Gemfile.lock RUBY VERSION") }
+        }
+        let toolchain = try VersionResolver.resolve("ruby", requests: [
+            ctx.versionOverride("RUBY"), gemfileRuby,
+            app.firstLine(".ruby-version").map { VersionRequest(value: $0.replacingOccurrences(of: "ruby-", with: ""), source: ".ruby-version") },
+            app.toolVersion(["ruby"]).map { VersionRequest(value: $0, source: ".tool-versions") }, lockRuby,
+        ])
+        let has: (String) -> Bool = { gem in gemfile.contains("\"\(gem)\"") || gemfile.contains("'\(gem)'") }
+        let rails = app.has("config/application.rb") || has("rails")
+        var buildApt: [String] = []
+        var runtime = ["ruby"]
+        if has("pg") { buildApt.append("libpq-dev"); runtime.append("libpq5") }
+        if has("mysql2") { buildApt.append("default-libmysqlclient-dev"); runtime.append("libmariadb3") }
+        if has("sqlite3") { buildApt.append("libsqlite3-dev"); runtime.append("libsqlite3-0") }
+        if has("nokogiri") { buildApt.append("libxml2-dev") }
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        var phases: [String: PhaseConfig] = [
+            "setup": setupPhase([toolchain], extra: buildApt),
+            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["bundle install --jobs 4"]),
+        ]
+        out.phaseInputs["install"] = ctx.existing(["Gemfile", "Gemfile.lock", ".ruby-version"])
+        var start: String? = nil
+        var variables = ["BUNDLE_PATH": "/app/vendor/bundle", "BUNDLE_WITHOUT": "development:test",
+                         "BUNDLE_DEPLOYMENT": app.has("Gemfile.lock") ? "1" : "0"]
+        if rails {
+            variables["RAILS_ENV"] = "production"
+            variables["RAILS_LOG_TO_STDOUT"] = "enabled"
+            variables["RAILS_SERVE_STATIC_FILES"] = "true"
+            if app.hasDirectory("app/assets") || app.hasDirectory("app/javascript") {
+                phases["build"] = PhaseConfig(dependsOn: ["install"], cmds: ["SECRET_KEY_BASE_DUMMY=1 bundle exec rails assets:precompile"])
+            }
+            start = "bundle exec rails server -b 0.0.0.0 -p ${PORT:-3000}"
+        } else if app.has("config.ru") {
+            start = "bundle exec rackup config.ru -o 0.0.0.0 -p ${PORT:-9292}"
+        } else if app.has("Rakefile") {
+            start = "bundle exec rake"
+        }
+        out.plan = BuildPlanConfig(variables: variables, phases: phases, start: StartConfig(cmd: start))
+        out.runtimePackages = runtime
+        out.runtimePaths = ["/app/bin"]
+        return out
+    }
+}
+
+struct PHPProvider: Provider {
+    let name = "php"
+    let triggers = ["composer.json", "index.php"]
+    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        let composer = try app.json("composer.json")
+        let req = composer?["require"]?["php"]?.stringValue.map { VersionRequest(value: $0, source: "composer.json require.php", line: composer?["require"]?["php"]?.line) }
+        let toolchain = try VersionResolver.resolve("php", requests: [ctx.versionOverride("PHP"), req])
+        var exts: [String] = []
+        if let keys = composer?["require"]?.keys {
+            for k in keys where k.hasPrefix("ext-") {
+                let e = String(k.dropFirst(4)).lowercased()
+                let map = ["pdo_pgsql": "php-pgsql", "pgsql": "php-pgsql", "pdo_mysql": "php-mysql", "mysqli": "php-mysql",
+                           "mbstring": "php-mbstring", "curl": "php-curl", "gd": "php-gd", "intl": "php-intl",
+                           "zip": "php-zip", "xml": "php-xml", "dom": "php-xml", "bcmath": "php-bcmath",
+                           "sqlite3": "php-sqlite3", "pdo_sqlite": "php-sqlite3", "redis": "php-redis"]
+                if let pkg = map[e] { exts.append(pkg) }
+            }
+        }
+        exts = Array(Set(exts)).sorted()
+        let root = ctx.setting("PHP_ROOT_DIR") ?? ctx.config.string("rootDir") ?? (app.hasDirectory("public") ? "public" : ".")
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: exts)]
+        if composer != nil {
+            phases["install"] = PhaseConfig(dependsOn: ["setup"],
+                cmds: ["composer install --no-dev --no-interaction --prefer-dist --optimize-autoloader --no-scripts"],
+                cacheDirectories: ["/root/.cache/composer"])
+            out.phaseInputs["install"] = ctx.existing(["composer.json", "composer.lock"])
+        }
+        let start = app.has("artisan")
+            ? "php artisan serve --host=0.0.0.0 --port=${PORT:-8000}"
+            : "php -S 0.0.0.0:${PORT:-8000} -t \(shellQuote(root))"
+        out.plan = BuildPlanConfig(variables: app.has("artisan") ? ["APP_ENV": "production"] : [:], phases: phases,
+                                   start: StartConfig(cmd: start))
+        out.runtimePackages = ["php-cli"] + exts
+        return out
+    }
+}
+
+struct JavaProvider: Provider {
+    let name = "java"
+    let triggers = ["pom.xml", "gradlew", "build.gradle", "build.gradle.kts"]
+    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        let maven = ctx.config.string("buildTool").map { $0 == "maven" } ?? app.has("pom.xml")
+        var manifest: VersionRequest? = nil
+        if maven, let pom = app.read("pom.xml") {
+            for tag in ["maven.compiler.release", "java.version", "maven.compiler.source"] {
+                if let r = pom.range(of: "<\(tag)>"), let e = pom[r.upperBound...].range(of: "</\(tag)>") {
+                    let v = pom[r.upperBound..<e.lowerBound].trimmed(" \n\t").replacingOccurrences(of: "1.", with: "")
+                    manifest = VersionRequest(value: ">=\(v)", source: "pom.xml <\(tag)>")
+                    break
+                }
+            }
+        }
+        let toolchain = try VersionResolver.resolve("java", requests: [ctx.versionOverride("JDK"), manifest])
+        var out = ProviderOutput()
+        if maven {
+            let mvn = app.has("mvnw") ? "chmod +x mvnw && ./mvnw" : "mvn"
+            var tools = [toolchain]
+            if !app.has("mvnw") { tools.append(try VersionResolver.resolve("maven", requests: [])) }
+            out.toolchains = tools
+            out.plan = BuildPlanConfig(phases: [
+                "setup": setupPhase(tools),
+                "build": PhaseConfig(dependsOn: ["setup"], cmds: ["\(mvn) -B -DskipTests install"], cacheDirectories: ["/root/.m2"]),
+            ], start: StartConfig(cmd: "java $JAVA_OPTS -jar $(ls -1 target/*.jar | grep -v -e '-sources.jar$' -e '-javadoc.jar$' | head -n 1)"))
+            out.deployInclude = ["target"]
+        } else {
+            guard app.has("gradlew") else {
+                throw PlannerError(.unsupportedToolchain,
+                    "Debian bookworm ships Gradle 4.4.1 only, too old for current builds; commit the Gradle wrapper (gradlew and gradle/wrapper/)",
+                    file: app.has("build.gradle.kts") ? "build.gradle.kts" : "build.gradle")
+            }
+            out.toolchains = [toolchain]
+            out.plan = BuildPlanConfig(phases: [
+                "setup": setupPhase([toolchain]),
+                "build": PhaseConfig(dependsOn: ["setup"], cmds: ["chmod +x gradlew", "./gradlew build -x test --no-daemon"],
+                                     cacheDirectories: ["/root/.gradle"]),
+            ], start: StartConfig(cmd: "java $JAVA_OPTS -jar $(ls -1 build/libs/*.jar | grep -v -e '-plain.jar$' | head -n 1)"))
+            out.deployInclude = ["build/libs"]
+        }
+        out.runtimePackages = Debian.toolchains["java"]!.runtimePackages
+        return out
+    }
+}
+
+struct ElixirProvider: Provider {
+    let name = "elixir"
+    let triggers = ["mix.exs"]
+    func detect(_ app: AppDirectory) -> String? { app.has("mix.exs") ? "mix.exs" : nil }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        let mix = app.read("mix.exs") ?? ""
+        var manifest: VersionRequest? = nil
+        if let r = mix.range(of: "elixir: \"") , let e = mix[r.upperBound...].firstIndex(of: "\"") {
+            manifest = VersionRequest(value: String(mix[r.upperBound..<e]).replacingOccurrences(of: "~>", with: "~="), source: "mix.exs elixir")
+        }
+        var appName: String? = nil
+        if let r = mix.range(of: "app: :") {
+            appName = String(mix[r.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" })
+        }
+        guard let appName, !appName.isEmpty else {
+            throw PlannerError(.invalidValue, "mix.exs has no `app: :name` in project/0", file: "mix.exs", key: "project.app")
+        }
+        let toolchain = try VersionResolver.resolve("elixir", requests: [
+            ctx.versionOverride("ELIXIR"), manifest,
+            app.toolVersion(["elixir"]).map { VersionRequest(value: $0.split(separator: "-").first.map(String.init) ?? $0, source: ".tool-versions") },
+        ])
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        var build = ["mix compile"]
+        if app.hasDirectory("assets") && mix.contains("assets.deploy") { build.append("mix assets.deploy") }
+        build.append("mix release --overwrite")
+        out.plan = BuildPlanConfig(variables: ["MIX_ENV": "prod", "LANG": "C.UTF-8"], phases: [
+            "setup": setupPhase([toolchain]),
+            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["mix local.hex --force", "mix local.rebar --force", "mix deps.get --only prod"],
+                                   cacheDirectories: ["/root/.hex", "/root/.mix"]),
+            "build": PhaseConfig(dependsOn: ["install"], cmds: build, cacheDirectories: ["/app/_build"]),
+        ], start: StartConfig(cmd: "_build/prod/rel/\(appName)/bin/\(appName) start"))
+        out.phaseInputs["install"] = ctx.existing(["mix.exs", "mix.lock"]) + app.allFiles.filter { $0.hasPrefix("config/") }
+        out.runtimePackages = ["libssl3", "libncurses6", "libstdc++6"]
+        out.deployInclude = ["_build/prod/rel/\(appName)"]
+        return out
+    }
+}
+
+struct ClojureProvider: Provider {
+    let name = "clojure"
+    let triggers = ["project.clj", "deps.edn"]
+    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        let toolchain = try VersionResolver.resolve("clojure", requests: [ctx.versionOverride("CLOJURE")])
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        if app.has("project.clj") {
+            out.plan = BuildPlanConfig(phases: [
+                "setup": setupPhase([toolchain]),
+                "install": PhaseConfig(dependsOn: ["setup"], cmds: ["lein deps"], cacheDirectories: ["/root/.m2"]),
+                "build": PhaseConfig(dependsOn: ["install"], cmds: ["lein uberjar", "cp $(ls -1 target/uberjar/*-standalone.jar target/*-standalone.jar 2>/dev/null | head -n 1) app-standalone.jar"]),
+            ], start: StartConfig(cmd: "java $JAVA_OPTS -jar app-standalone.jar"))
+            out.phaseInputs["install"] = ["project.clj"]
+            out.deployInclude = ["app-standalone.jar"]
+        } else {
+            guard let main = ctx.config.string("main") else {
+                throw PlannerError(.invalidValue, "a deps.edn project needs its main namespace: set [config.clojure] main = \"my.app.core\"",
+                                   file: "deps.edn", key: "config.clojure.main")
+            }
+            out.plan = BuildPlanConfig(phases: [
+                "setup": setupPhase([toolchain]),
+                "install": PhaseConfig(dependsOn: ["setup"], cmds: ["clojure -P"], cacheDirectories: ["/root/.m2"]),
+            ], start: StartConfig(cmd: "clojure -M -m \(main)"))
+            out.phaseInputs["install"] = ["deps.edn"]
+            out.runtimePackages = ["clojure"]
+        }
+        out.runtimePackages += ["openjdk-17-jre-headless"]
+        return out
+    }
+}
+
+struct HaskellProvider: Provider {
+    let name = "haskell"
+    let triggers = ["*.cabal", "stack.yaml", "package.yaml"]
+    func detect(_ app: AppDirectory) -> String? {
+        app.topLevelFiles.first { $0.hasSuffix(".cabal") } ?? ["stack.yaml", "package.yaml"].first(where: app.has)
+    }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        guard let cabalFile = app.topLevelFiles.first(where: { $0.hasSuffix(".cabal") }) else {
+            throw PlannerError(.unsupportedToolchain, "only cabal builds are supported with Debian's GHC 9.0.2 (Stack is not usable offline-pinned); commit the generated .cabal file",
+                               file: detect(app))
+        }
+        let text = app.read(cabalFile) ?? ""
+        var exe: String? = nil
+        for line in text.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("executable ") {
+            exe = line.split(separator: " ").dropFirst().first.map(String.init)
+            break
+        }
+        guard let exe else {
+            throw PlannerError(.invalidValue, "no `executable` section in \(cabalFile)", file: cabalFile, key: "executable")
+        }
+        // `base` bounds constrain GHC only indirectly; cabal reports such conflicts itself.
+        let toolchain = try VersionResolver.resolve("haskell", requests: [ctx.versionOverride("GHC")])
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        out.plan = BuildPlanConfig(phases: [
+            "setup": setupPhase([toolchain]),
+            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["cabal update", "cabal build --only-dependencies"],
+                                   cacheDirectories: ["/root/.cabal/packages", "/root/.cabal/store"]),
+            "build": PhaseConfig(dependsOn: ["install"], cmds: ["mkdir -p bin", "cabal install exe:\(exe) --installdir=bin --install-method=copy --overwrite-policy=always"]),
+        ], start: StartConfig(cmd: "./bin/\(exe)"))
+        out.phaseInputs["install"] = [cabalFile] + ctx.existing(["cabal.project", "cabal.project.freeze"])
+        out.runtimePackages = Debian.toolchains["haskell"]!.runtimePackages
+        out.deployInclude = ["bin"]
+        return out
+    }
+}
+
+struct CrystalProvider: Provider {
+    let name = "crystal"
+    let triggers = ["shard.yml"]
+    func detect(_ app: AppDirectory) -> String? { app.has("shard.yml") ? "shard.yml" : nil }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        let text = app.read("shard.yml") ?? ""
+        let yaml: Any?
+        do { yaml = try Yams.load(yaml: text) } catch let e as YamlError {
+            var line: Int? = nil
+            if case let .scanner(_, _, mark, _) = e { line = mark.line }
+            if case let .parser(_, _, mark, _) = e { line = mark.line }
+            throw PlannerError(.syntax, "invalid YAML: \(e)", file: "shard.yml", line: line)
+        } catch { throw PlannerError(.syntax, "invalid YAML: \(error)", file: "shard.yml") }
+        let doc = yaml as? [String: Any] ?? [:]
+        if let deps = doc["dependencies"] as? [String: Any], !deps.isEmpty {
+            throw Debian.unavailableError("shards", provider: "crystal", because: "shard.yml declares dependencies", file: "shard.yml")
+        }
+        let targets = doc["targets"] as? [String: Any] ?? [:]
+        guard let name = targets.keys.sorted().first, let main = (targets[name] as? [String: Any])?["main"] as? String else {
+            throw PlannerError(.invalidValue, "shard.yml needs a target: targets: <name>: main: src/<name>.cr", file: "shard.yml", key: "targets")
+        }
+        let request = (doc["crystal"] as? String).map { VersionRequest(value: $0, source: "shard.yml crystal") }
+        let toolchain = try VersionResolver.resolve("crystal", requests: [ctx.versionOverride("CRYSTAL"), request])
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        out.plan = BuildPlanConfig(phases: [
+            "setup": setupPhase([toolchain]),
+            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "crystal build --release \(shellQuote(main)) -o bin/\(name)"],
+                                 cacheDirectories: ["/root/.cache/crystal"]),
+        ], start: StartConfig(cmd: "./bin/\(name)"))
+        out.runtimePackages = Debian.toolchains["crystal"]!.runtimePackages
+        out.deployInclude = ["bin"]
+        return out
+    }
+}
+
+struct CobolProvider: Provider {
+    let name = "cobol"
+    let triggers = ["*.cbl", "*.cob"]
+    func detect(_ app: AppDirectory) -> String? {
+        app.allFiles.first { ($0.hasSuffix(".cbl") || $0.hasSuffix(".cob")) && $0.split(separator: "/").count <= 2 }
+    }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        let sources = app.allFiles.filter { ($0.hasSuffix(".cbl") || $0.hasSuffix(".cob")) && $0.split(separator: "/").count <= 2 }
+        let main: String
+        if let m = ctx.setting("COBOL_APP_NAME") ?? ctx.config.string("main") {
+            guard let found = sources.first(where: { $0 == m || $0.hasSuffix("/\(m)") || $0.hasPrefix(m + ".") || $0.contains("/\(m).") }) else {
+                throw PlannerError(.invalidValue, "no COBOL source \(m) (found \(sources.joined(separator: ", ")))", key: "config.cobol.main")
+            }
+            main = found
+        } else if sources.count == 1 { main = sources[0] }
+        else if let index = sources.first(where: { $0.hasSuffix("index.cbl") }) { main = index }
+        else {
+            throw PlannerError(.invalidValue, "several COBOL sources (\(sources.joined(separator: ", "))); set [config.cobol] main or COBOL_APP_NAME",
+                               key: "config.cobol.main")
+        }
+        let name = String(main.split(separator: "/").last!.split(separator: ".").first!)
+        let toolchain = try VersionResolver.resolve("cobol", requests: [ctx.versionOverride("COBOL")])
+        var out = ProviderOutput()
+        out.toolchains = [toolchain]
+        out.plan = BuildPlanConfig(phases: [
+            "setup": setupPhase([toolchain]),
+            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cobc -x -free -o bin/\(name) \(shellQuote(main))"]),
+        ], start: StartConfig(cmd: "./bin/\(name)"))
+        out.runtimePackages = Debian.toolchains["cobol"]!.runtimePackages
+        out.deployInclude = ["bin"]
+        return out
+    }
+}
+
+struct StaticfileProvider: Provider {
+    let name = "staticfile"
+    let triggers = ["Staticfile", "index.html", "public/index.html"]
+    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let app = ctx.app
+        var staticfileRoot: String? = nil
+        if let text = app.read("Staticfile") {
+            for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("root:") {
+                staticfileRoot = line.dropFirst(5).trimmed(" \t\"'")
+            }
+        }
+        let spaDir = ctx.setting("SPA_OUT_DIR")
+        let root = ctx.setting("STATICFILE_ROOT") ?? spaDir ?? ctx.config.string("root") ?? staticfileRoot
+            ?? (app.has("index.html") ? "." : (app.has("public/index.html") ? "public" : "."))
+        if root.hasPrefix("/") || root.split(separator: "/").contains("..") {
+            throw PlannerError(.invalidValue, "the static root must be a relative path inside the app", key: "config.staticfile.root")
+        }
+        let spa = spaDir != nil || (ctx.config.bool("spa") ?? false)
+        let docroot = root == "." ? "/app" : "/app/\(root)"
+        let fallback = spa ? "try_files $uri $uri/ /index.html;" : "try_files $uri $uri/ =404;"
+        let conf = """
+        daemon off;
+        worker_processes auto;
+        error_log /dev/stderr;
+        pid /tmp/nginx.pid;
+        events { worker_connections 1024; }
+        http {
+          include /etc/nginx/mime.types;
+          access_log /dev/stdout;
+          client_body_temp_path /tmp/nginx-body;
+          proxy_temp_path /tmp/nginx-proxy;
+          fastcgi_temp_path /tmp/nginx-fastcgi;
+          uwsgi_temp_path /tmp/nginx-uwsgi;
+          scgi_temp_path /tmp/nginx-scgi;
+          server {
+            listen 8080;
+            root \(docroot);
+            index index.html;
+            location / { \(fallback) }
+          }
+        }
+
+        """
+        var out = ProviderOutput()
+        out.plan = BuildPlanConfig(staticAssets: ["nginx.conf": conf], phases: [:],
+                                   start: StartConfig(cmd: "nginx -c /assets/nginx.conf"))
+        out.runtimePackages = ["nginx"]
+        out.runtimeVariables = ["PORT": "8080"]
+        return out
+    }
+}
+
+struct ShellProvider: Provider {
+    let name = "shell"
+    let triggers = ["start.sh"]
+    func detect(_ app: AppDirectory) -> String? { app.has("start.sh") ? "start.sh" : nil }
+
+    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
+        let script = ctx.setting("SHELL_SCRIPT") ?? ctx.config.string("script") ?? "start.sh"
+        guard ctx.app.has(script) else {
+            throw PlannerError(.invalidValue, "\(script) does not exist", key: "config.shell.script")
+        }
+        var interpreter = "sh"
+        var apt: [String] = []
+        if let first = ctx.app.read(script)?.split(separator: "\n").first, first.hasPrefix("#!") {
+            let words = first.dropFirst(2).split(separator: " ").map(String.init)
+            let prog = (words.first?.hasSuffix("/env") == true ? words.dropFirst().first : words.first).map { String($0.split(separator: "/").last!) } ?? "sh"
+            interpreter = prog
+            if ["bash", "zsh", "dash", "ksh"].contains(prog) && prog != "bash" && prog != "dash" { apt.append(prog) }
+        }
+        var out = ProviderOutput()
+        out.plan = BuildPlanConfig(phases: [:], start: StartConfig(cmd: "\(interpreter) \(shellQuote(script))"))
+        out.runtimePackages = apt
+        return out
+    }
+}

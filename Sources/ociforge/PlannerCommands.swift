@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Planner
+
+/// Flags shared by `plan`, `detect`, `freeze` (and later `build`).
+struct PlannerOptions: ParsableArguments {
+    @Argument(help: "The app directory.")
+    var directory: String = "."
+
+    @Option(name: [.short, .customLong("install-cmd")], help: "Install command (overrides the install phase).")
+    var installCmd: String?
+
+    @Option(name: [.short, .customLong("build-cmd")], help: "Build command (overrides the build phase).")
+    var buildCmd: String?
+
+    @Option(name: [.short, .customLong("start-cmd")], help: "Start command.")
+    var startCmd: String?
+
+    @Option(name: [.short, .customLong("pkgs")], help: "Extra Nix package names (mapped to Debian), added to setup.")
+    var pkgs: [String] = []
+
+    @Option(name: [.short, .customLong("apt")], help: "Extra Debian packages for the setup phase.")
+    var apt: [String] = []
+
+    @Option(name: .customLong("libs"), help: "Extra Nix library names (mapped to Debian), added to setup.")
+    var libs: [String] = []
+
+    @Option(name: [.short, .customLong("env")], help: "Variable KEY=VALUE (repeatable).")
+    var env: [String] = []
+
+    @Option(name: [.short, .customLong("config")], help: "Config file (nixpacks.toml/json or ociforge.toml).")
+    var config: String?
+
+    @Option(name: .customLong("json-plan"), help: "A plan in JSON (Nixpacks schema) merged above environment settings.")
+    var jsonPlan: String?
+
+    @Flag(name: .customLong("strict"), help: "Unknown config keys are errors.")
+    var strict = false
+
+    @Flag(name: .customLong("no-gitignore"), help: "Do not apply .gitignore to the build inputs.")
+    var noGitignore = false
+
+    @Option(name: .customLong("strategy"), help: "auto, dockerfile or plan.")
+    var strategy: String?
+
+    @Option(name: [.short, .customLong("name")], help: "Image name.")
+    var name: String?
+
+    @Option(name: [.short, .customLong("tag")], help: "Image tag.")
+    var tag: String?
+
+    @Option(name: .customLong("frozen-plan"), help: "Use this frozen plan file unchanged.")
+    var frozenPlan: String?
+
+    func planOptions() throws -> PlanOptions {
+        var o = PlanOptions()
+        o.installCmd = installCmd
+        o.buildCmd = buildCmd
+        o.startCmd = startCmd
+        o.pkgs = pkgs
+        o.apt = apt
+        o.libs = libs
+        o.env = env
+        o.configPath = config
+        o.jsonPlan = jsonPlan
+        o.strict = strict
+        o.environment = ProcessInfo.processInfo.environment
+        if noGitignore { o.useGitignore = false }
+        o.frozenPlanPath = frozenPlan
+        if let strategy {
+            guard let s = BuildBlock.Strategy(rawValue: strategy) else {
+                throw ValidationError("--strategy must be auto, dockerfile or plan")
+            }
+            o.strategy = s
+        }
+        o.imageName = name
+        o.imageTag = tag
+        return o
+    }
+}
+
+func reportPlannerWarnings(_ warnings: [PlannerWarning]) {
+    for w in warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+}
+
+func runPlanner<T>(_ body: () throws(PlannerError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "plan", abstract: "Print the resolved build plan.")
+
+    @OptionGroup var planner: PlannerOptions
+
+    @Option(name: [.short, .customLong("format")], help: "json, toml or table.")
+    var format: String = "json"
+
+    func run() throws {
+        guard ["json", "toml", "table"].contains(format) else { throw ValidationError("--format must be json, toml or table") }
+        let options = try planner.planOptions()
+        let dir = planner.directory
+        let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
+        reportPlannerWarnings(result.warnings)
+        switch format {
+        case "toml": print(try runPlanner { () throws(PlannerError) in try PlanRenderer.toml(result.plan) }, terminator: "")
+        case "table": print(PlanRenderer.summary(result.plan), terminator: "")
+        default: print(PlanRenderer.json(result.plan), terminator: "")
+        }
+    }
+}
+
+struct DetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "detect", abstract: "Print the providers that match the app.")
+
+    @OptionGroup var planner: PlannerOptions
+
+    func run() throws {
+        let options = try planner.planOptions()
+        let dir = planner.directory
+        let detected = try runPlanner { () throws(PlannerError) in try Planner.detect(appDirectory: dir, options: options) }
+        print(PlanRenderer.detect(detected), terminator: "")
+    }
+}
+
+struct FreezeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "freeze",
+        abstract: "Write the fully resolved plan, with pinned versions, to a file that plan/build then use unchanged.")
+
+    @OptionGroup var planner: PlannerOptions
+
+    @Option(name: [.short, .customLong("output")], help: "Output file (default: <dir>/ociforge.plan.json).")
+    var output: String?
+
+    func run() throws {
+        let options = try planner.planOptions()
+        let dir = planner.directory
+        let result = try runPlanner { () throws(PlannerError) in try Planner.freeze(appDirectory: dir, options: options) }
+        reportPlannerWarnings(result.warnings)
+        let path = output ?? (dir + "/" + Planner.frozenFileName)
+        try runPlanner { () throws(PlannerError) in try PlanRenderer.writeAtomically(PlanRenderer.json(result.plan), to: path) }
+        print(PlanRenderer.summary(result.plan), terminator: "")
+        print("frozen plan written to \(path)")
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-import OCIWriter
-
-@Test func mediaTypesRoundTrip() { #expect(MediaType.ociLayerGzip.layerCompression == .gzip) }

@@ -1,4 +1,0 @@
-import Testing
-@testable import Planner
-
-@Test func plannerModuleLoads() { #expect(!PlannerInfo.version.isEmpty) }

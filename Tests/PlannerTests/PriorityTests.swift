@@ -1,0 +1,256 @@
+import Foundation
+import Testing
+@testable import Planner
+
+@Suite("Planner priority chain")
+struct PriorityTests {
+    static let app: [String: String] = [
+        "requirements.txt": "flask\ngunicorn\n",
+        "app.py": "from flask import Flask\napp = Flask(__name__)\n",
+    ]
+
+    enum Level: String, CaseIterable, Sendable { case provider, procfile, config, env, cli }
+
+    /// Builds an app + options where every level up to `top` sets the start command, and checks the top one wins.
+    @Test("start command: the highest level present wins", arguments: Level.allCases)
+    func startCommand(top: Level) throws {
+        var files = Self.app
+        var options = PlanOptions()
+        let levels = Level.allCases.prefix { $0 != top } + [top]
+        for level in levels {
+            switch level {
+            case .provider: break
+            case .procfile: files["Procfile"] = "web: from-procfile\n"
+            case .config: files["nixpacks.toml"] = "[start]\ncmd = \"from-config\"\n"
+            case .env: options.environment["NIXPACKS_START_CMD"] = "from-env"
+            case .cli: options.startCmd = "from-cli"
+            }
+        }
+        let app = try TempApp(files)
+        let plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        let expected = top == .provider ? "gunicorn --bind 0.0.0.0:${PORT:-8000} app:app" : "from-\(top.rawValue)"
+        #expect(plan.deploy?.startCommand == expected)
+    }
+
+    @Test("install commands (array): replace, or splice with ... at each level")
+    func installArray() throws {
+        let app = try TempApp(Self.app.merging(["nixpacks.toml": "[phases.install]\ncmds = [\"...\", \"echo config\"]\n"]) { $1 })
+        var options = PlanOptions()
+        var plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(plan.steps.first { $0.name == "install" }?.commands == ["python3 -m venv /app/.venv", "pip install -r requirements.txt", "echo config"])
+        options.environment["NIXPACKS_INSTALL_CMD"] = "echo env"
+        plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(plan.steps.first { $0.name == "install" }?.commands == ["echo env"])
+        options.installCmd = "echo cli"
+        plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(plan.steps.first { $0.name == "install" }?.commands == ["echo cli"])
+    }
+
+    @Test("apt packages splice across config, env and CLI")
+    func aptSplice() throws {
+        let app = try TempApp(Self.app.merging(["nixpacks.toml": "[phases.setup]\naptPkgs = [\"...\", \"curl\"]\nnixPkgs = [\"ffmpeg\"]\n"]) { $1 })
+        var options = PlanOptions()
+        options.environment = ["NIXPACKS_APT_PKGS": "jq, git", "NIXPACKS_PKGS": "sqlite"]
+        options.apt = ["make"]
+        let setup = try #require(try Planner.plan(appDirectory: app.path, options: options).plan.steps.first { $0.name == "setup" })
+        #expect(setup.aptPackages == ["curl", "ffmpeg", "git", "jq", "libsqlite3-dev", "make", "python3", "python3-pip", "python3-venv", "sqlite3"])
+    }
+
+    @Test("variables (map): merged by key, CLI --env wins")
+    func variables() throws {
+        let app = try TempApp(Self.app.merging(["nixpacks.toml": "[variables]\nA = \"config\"\nB = \"config\"\nPYTHONUNBUFFERED = \"0\"\n"]) { $1 })
+        var options = PlanOptions()
+        options.env = ["B=cli", "C=cli"]
+        let plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(plan.deploy?.env["A"] == "config")
+        #expect(plan.deploy?.env["B"] == "cli")
+        #expect(plan.deploy?.env["C"] == "cli")
+        #expect(plan.deploy?.env["PYTHONUNBUFFERED"] == "0") // config beats provider
+        #expect(plan.buildVariables["B"] == "cli")
+    }
+
+    @Test("OCIFORGE_ settings win over NIXPACKS_ ones; newlines are stripped")
+    func prefixes() throws {
+        let app = try TempApp(Self.app)
+        var options = PlanOptions()
+        options.environment = ["NIXPACKS_START_CMD": "nix", "OCIFORGE_START_CMD": "oci\nforge", "NIXPACKS_BUILD_CMD": "b"]
+        let plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(plan.deploy?.startCommand == "oci forge")
+        #expect(plan.steps.first { $0.name == "build" }?.commands == ["b"])
+    }
+
+    @Test("--json-plan sits above the environment and below CLI flags")
+    func jsonPlan() throws {
+        let app = try TempApp(Self.app)
+        var options = PlanOptions()
+        options.environment = ["NIXPACKS_START_CMD": "env"]
+        options.jsonPlan = "{\"start\": {\"cmd\": \"json\"}, \"variables\": {\"J\": \"1\"}}"
+        #expect(try Planner.plan(appDirectory: app.path, options: options).plan.deploy?.startCommand == "json")
+        options.startCmd = "cli"
+        let plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(plan.deploy?.startCommand == "cli")
+        #expect(plan.deploy?.env["J"] == "1")
+    }
+
+    @Test("version sources: env > manifest > idiomatic file > default")
+    func versionSources() throws {
+        let files = ["package.json": "{\"name\": \"x\", \"engines\": {\"node\": \"18.x\"}, \"scripts\": {\"start\": \"node i.js\"}}",
+                     ".nvmrc": "lts/*\n", "i.js": ""]
+        let app = try TempApp(files)
+        var options = PlanOptions()
+        var t = try Planner.plan(appDirectory: app.path, options: options).plan.toolchains[0]
+        #expect(t.source == "package.json engines.node" && t.requested == "18.x" && t.version == "18.20.4")
+        options.environment["OCIFORGE_NODE_VERSION"] = "18"
+        t = try Planner.plan(appDirectory: app.path, options: options).plan.toolchains[0]
+        #expect(t.source == "OCIFORGE_NODE_VERSION" && t.requested == "18")
+        let app2 = try TempApp(["package.json": "{\"name\": \"x\"}", ".nvmrc": "lts/*\n", ".node-version": "20\n"])
+        t = try Planner.plan(appDirectory: app2.path, options: PlanOptions()).plan.toolchains[0]
+        #expect(t.source == ".nvmrc")
+        let app3 = try TempApp(["package.json": "{\"name\": \"x\"}"])
+        t = try Planner.plan(appDirectory: app3.path, options: PlanOptions()).plan.toolchains[0]
+        #expect(t.source == "default" && t.requested == nil)
+    }
+
+    @Test("Compartment env list: only listed variables reach the build; listed but undefined ones become secrets")
+    func compartmentEnv() throws {
+        let app = try TempApp(Self.app.merging(["ociforge.toml": "secrets = [\"DB_PASSWORD\"]\n[build]\nenv = [\"A\", \"TOKEN\"]\n\n[variables]\nA = \"1\"\nB = \"2\"\nDB_PASSWORD = \"leak\"\n"]) { $1 })
+        let plan = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan
+        #expect(plan.buildVariables == ["A": "1"])
+        #expect(plan.secrets == ["DB_PASSWORD", "TOKEN"])
+        #expect(plan.deploy?.env["B"] == "2")
+        #expect(plan.deploy?.env["DB_PASSWORD"] == nil)
+        #expect(plan.steps.allSatisfy { $0.secrets == ["DB_PASSWORD", "TOKEN"] })
+    }
+
+    @Test("NO_CACHE drops caches; detect lists the chosen providers")
+    func noCacheAndDetect() throws {
+        let app = try TempApp(Self.app)
+        var options = PlanOptions()
+        options.environment["NIXPACKS_NO_CACHE"] = "1"
+        let plan = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(plan.caches.isEmpty && plan.steps.allSatisfy { $0.caches.isEmpty })
+        let detected = try Planner.detect(appDirectory: app.path, options: PlanOptions())
+        #expect(detected == [DetectedProvider(name: "python", matchedFile: "requirements.txt")])
+        #expect(PlanRenderer.detect(detected) == "python\t(requirements.txt)\n")
+    }
+
+    @Test("backend languages are detected before node")
+    func detectionOrder() throws {
+        let app = try TempApp(["Gemfile": "source 'x'\n", "package.json": "{}", "requirements.txt": ""])
+        #expect(try Planner.detect(appDirectory: app.path, options: PlanOptions()).map(\.name) == ["ruby"])
+        let app2 = try TempApp(["package.json": "{}", "requirements.txt": ""])
+        #expect(try Planner.detect(appDirectory: app2.path, options: PlanOptions()).map(\.name) == ["python"])
+    }
+}
+
+@Suite("Planner building blocks")
+struct BuildingBlockTests {
+    @Test("version requirements", arguments: [
+        ("18", "18.20.4", true), ("18.x", "18.20.4", true), (">=16", "18.20.4", true), (">=20", "18.20.4", false),
+        ("^18.2", "18.20.4", true), ("^16", "18.20.4", false), ("~18.20", "18.20.4", true), ("~18.19", "18.20.4", false),
+        (">=16 <19", "18.20.4", true), (">=16 <18", "18.20.4", false), ("16 || 18", "18.20.4", true), ("lts/*", "18.20.4", true),
+        (">=3.8,<4", "3.11.2", true), ("~=3.11", "3.11.2", true), ("~=3.12", "3.11.2", false), ("3.11.*", "3.11.2", true),
+        ("^3.10", "3.11.2", true), (">=1.19", "1.19.8", true), (">=1.21", "1.19.8", false), ("*", "1.0.0", true),
+        ("!=3.11", "3.11.2", false), ("< 3.12", "3.11.2", true), ("> 3.11", "3.11.2", false), ("<=3.11", "3.11.2", true),
+    ] as [(String, String, Bool)])
+    func requirement(_ req: String, _ version: String, _ ok: Bool) {
+        #expect(VersionRequirement(req).matches(version) == ok, "\(req) vs \(version)")
+    }
+
+    @Test("ignore rules", arguments: [
+        ("docker", "**/*.log", "a/b/c.log", true), ("docker", "*.log", "a/c.log", false), ("docker", "tmp", "tmp/x", true),
+        ("docker", "tmp/*.txt", "tmp/x.txt", true), ("docker", "/build", "build/out", true), ("git", "*.pyc", "a/b.pyc", true),
+        ("git", "/build", "src/build/x", false), ("git", "build/", "src/build/x", true), ("git", "build/", "build", false),
+        ("docker", "a?c", "abc", true), ("docker", "[a-c]x", "bx", true), ("docker", "[!a-c]x", "bx", false),
+        ("git", "docs/**/*.md", "docs/a/b/c.md", true),
+    ] as [(String, String, String, Bool)])
+    func ignore(_ dialect: String, _ pattern: String, _ path: String, _ excluded: Bool) {
+        var rules = IgnoreRules()
+        rules.add(pattern, gitStyle: dialect == "git")
+        #expect(rules.excludes(path) == excluded, "\(dialect) \(pattern) \(path)")
+    }
+
+    @Test("negation: last matching rule wins")
+    func negation() {
+        var rules = IgnoreRules()
+        rules.addDockerignore("tmp\n!tmp/keep\n# comment\n\n*.md\n!README.md\n")
+        #expect(rules.excludes("tmp/a"))
+        #expect(!rules.excludes("tmp/keep"))
+        #expect(rules.excludes("x.md"))
+        #expect(!rules.excludes("README.md"))
+    }
+
+    @Test("nix names map to Debian packages")
+    func nixMapping() throws {
+        #expect(try Debian.mapNix(["...", "postgresql", "nodejs"], file: nil, key: "k") == ["postgresql-client", "libpq-dev", "nodejs", "npm"])
+        #expect(throws: PlannerError.self) { try Debian.mapNix(["python312"], file: nil, key: "k") }
+    }
+
+    @Test("freeze pins Debian versions; summary table lists phases and start")
+    func freezeAndSummary() throws {
+        let app = try TempApp(["go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main(){}\n"])
+        let frozen = try Planner.freeze(appDirectory: app.path, options: PlanOptions()).plan
+        #expect(frozen.toolchains[0].packages.contains("golang-1.19-go=1.19.8-2"))
+        #expect(frozen.steps[0].aptPackages.contains("golang-1.19-go=1.19.8-2"))
+        let table = PlanRenderer.summary(frozen)
+        for needle in ["setup", "install", "go mod download", "build", "go build", "start", "./out", "go 1.19.8"] {
+            #expect(table.contains(needle), "summary lacks \(needle)")
+        }
+        let toml = try PlanRenderer.toml(frozen)
+        #expect(toml.contains("schemaVersion = 1"))
+    }
+
+    @Test("JSON output is byte-for-byte stable")
+    func stableJSON() throws {
+        let app = try TempApp(["package.json": "{\"name\": \"x\", \"scripts\": {\"start\": \"node i.js\", \"build\": \"b\"}}", "i.js": ""])
+        let a = PlanRenderer.json(try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan)
+        let b = PlanRenderer.json(try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan)
+        #expect(a == b)
+        let decoded = try JSONDecoder().decode(ResolvedPlan.self, from: Data(a.utf8))
+        #expect(PlanRenderer.json(decoded) == a)
+    }
+}
+
+@Suite("Planner warnings")
+struct WarningTests {
+    @Test("Nix-only settings are reported, not silently dropped")
+    func nixOnly() throws {
+        let app = try TempApp(["go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main(){}\n",
+                               "nixpacks.toml": "[phases.setup]\nnixOverlays = [\"https://x\"]\nnixpkgsArchive = \"abc\"\n"])
+        let result = try Planner.plan(appDirectory: app.path, options: PlanOptions())
+        #expect(result.warnings.contains { $0.key == "phases.setup.nixOverlays" && $0.line == 2 && $0.file == "nixpacks.toml" })
+        #expect(result.warnings.contains { $0.key == "phases.setup.nixpkgsArchive" && $0.line == 3 })
+    }
+
+    @Test("unknown NIXPACKS_/OCIFORGE_ settings are reported")
+    func unknownSetting() throws {
+        let app = try TempApp(["go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main(){}\n"])
+        var options = PlanOptions()
+        options.environment = ["NIXPACKS_INSTAL_CMD": "x", "PATH": "/bin"]
+        let result = try Planner.plan(appDirectory: app.path, options: options)
+        #expect(result.warnings.contains { $0.key == "NIXPACKS_INSTAL_CMD" })
+        #expect(result.warnings.count == 1)
+    }
+}
+
+@Suite("Planner settings from variables")
+struct SettingsFromVariablesTests {
+    @Test("NIXPACKS_* in [variables] act as settings below the real environment")
+    func variablesAsSettings() throws {
+        let files = ["package.json": "{\"name\": \"x\", \"engines\": {\"node\": \">=20\"}}",
+                     "nixpacks.toml": "[variables]\nNIXPACKS_NODE_VERSION = \"18\"\n"]
+        let app = try TempApp(files)
+        var t = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan.toolchains[0]
+        #expect(t.source == "variables.NIXPACKS_NODE_VERSION" && t.requested == "18")
+        var options = PlanOptions()
+        options.environment["NIXPACKS_NODE_VERSION"] = "20"
+        #expect {
+            try Planner.plan(appDirectory: app.path, options: options)
+        } throws: { e in
+            (e as? PlannerError)?.key == "NIXPACKS_NODE_VERSION" && (e as? PlannerError)?.code == .unsupportedToolchain
+        }
+        options.environment["NIXPACKS_NODE_VERSION"] = "18.x"
+        t = try Planner.plan(appDirectory: app.path, options: options).plan.toolchains[0]
+        #expect(t.source == "NIXPACKS_NODE_VERSION" && t.requested == "18.x")
+    }
+}
