@@ -8,6 +8,7 @@ struct OCIForge: ParsableCommand {
         subcommands: [
             ImageCommand.self, LayerCommand.self,
             PlanCommand.self, DetectCommand.self, FreezeCommand.self,
+            LoginCommand.self, LogoutCommand.self,
         ])
 }
 OCIForge.main()

@@ -164,23 +164,13 @@ public enum ImageLocation: Hashable, Sendable, CustomStringConvertible {
     case dockerArchive(path: String, reference: String?)
 
     public init(parsing s: String) throws {
-        func splitTag(_ rest: Substring) -> (String, String?) {
-            // The last ':' starts a tag when what follows is a valid tag and contains no '/'.
-            if let c = rest.lastIndex(of: ":") {
-                let tag = String(rest[rest.index(after: c)...])
-                if !tag.contains("/"), (try? ImageReference.validateTag(tag, in: s)) != nil {
-                    return (String(rest[..<c]), tag)
-                }
-            }
-            return (String(rest), nil)
-        }
         if s.hasPrefix("docker://") {
             self = .registry(try ImageReference(parsing: String(s.dropFirst(9))))
         } else if s.hasPrefix("oci-layout:") || s.hasPrefix("oci:") {
-            let rest = s.drop(while: { $0 != ":" }).dropFirst()
-            let (path, tag) = splitTag(rest)
-            guard !path.isEmpty else { throw OCIWriterError(.invalidReference, "invalid location '\(s)': the layout directory is empty") }
-            self = .ociLayout(path: path, tag: tag)
+            let rest = String(s.drop(while: { $0 != ":" }).dropFirst())
+            guard !rest.isEmpty else { throw OCIWriterError(.invalidReference, "invalid location '\(s)': the layout directory is empty") }
+            let r = try LayoutReference(parsing: rest)
+            self = .ociLayout(path: r.path, tag: r.tag)
         } else if s.hasPrefix("docker-archive:") {
             let rest = s.dropFirst("docker-archive:".count)
             // docker-archive:path[:reference] — the reference may itself contain ':' (tag) and '/'.

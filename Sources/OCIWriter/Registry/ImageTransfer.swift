@@ -3,30 +3,30 @@ import Foundation
 import Glibc
 #endif
 
-/// What pull and push need from local image storage (an OCI layout, a test directory, …).
+/// What pull and push need from local image storage (an `OCILayout`, a test directory, …).
 ///
-/// Blobs are addressed by digest; `commitBlob` receives a file whose digest and size were already verified and
-/// must move it into place atomically (rename), so an interrupted transfer never leaves a partial blob.
+/// `commitVerifiedBlob` receives a complete temporary file (already verified by the caller; an implementation may
+/// verify again) and must move it into place atomically, so an interrupted transfer never leaves a partial blob.
 public protocol ImageStore: Sendable {
     /// The file holding blob `digest`, or nil when the store does not have it.
-    func blobPath(_ digest: Digest) -> String?
-    /// A directory for temporary files on the same file system as the blobs.
-    func stagingDirectory() throws -> String
-    /// Moves the verified file at `path` into place as blob `digest`.
-    func commitBlob(verifiedFile path: String, digest: Digest) throws
-    /// The bytes of a small blob (manifest, index, config), verified against `digest`.
-    func readBlob(_ digest: Digest, maxBytes: Int) throws -> [UInt8]
-    /// The descriptor a tag points to (nil tag: the only image in the store).
-    func resolve(tag: String?) throws -> Descriptor
+    func existingBlobFile(_ digest: Digest) -> String?
+    /// A fresh path for a temporary file on the same file system as the blobs (nothing is created).
+    func temporaryFilePath() throws -> String
+    /// Moves the complete file at `file` into place as the blob `descriptor`.
+    func commitVerifiedBlob(file: String, descriptor: Descriptor) throws
+    /// The bytes of a small blob (manifest, index, config), verified against the descriptor.
+    func readSmallBlob(_ descriptor: Descriptor) throws -> [UInt8]
+    /// The top-level descriptor named `tag` (nil: the store's only image).
+    func rootDescriptor(tag: String?) throws -> Descriptor
     /// Points `tag` at `descriptor`, replacing an earlier image with that tag.
     func setTag(_ tag: String, descriptor: Descriptor) throws
 }
 
 extension ImageStore {
     /// Stores small document bytes as a blob (temp file + rename).
-    func storeBytes(_ bytes: [UInt8], digest: Digest) throws {
-        if blobPath(digest) != nil { return }
-        let tmp = try stagingDirectory() + "/.tmp-\(UUID().uuidString)"
+    func storeBytes(_ bytes: [UInt8], descriptor: Descriptor) throws {
+        if existingBlobFile(descriptor.digest) != nil { return }
+        let tmp = try temporaryFilePath()
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OCIWriterError.sys("cannot create temporary file", path: tmp) }
         let ok = bytes.withUnsafeBytes { raw -> Bool in
@@ -40,7 +40,7 @@ extension ImageStore {
         }
         close(fd)
         guard ok else { unlink(tmp); throw OCIWriterError.sys("cannot write temporary file", path: tmp) }
-        do { try commitBlob(verifiedFile: tmp, digest: digest) } catch { unlink(tmp); throw error }
+        do { try commitVerifiedBlob(file: tmp, descriptor: descriptor) } catch { unlink(tmp); throw error }
     }
 }
 
@@ -88,27 +88,26 @@ extension RegistryClient {
             root = choice
         }
         let manifest = try EncodedDocument<Manifest>(bytes: top.bytes, source: "\(reference) (manifest \(top.digest))").value
-        let staging = try store.stagingDirectory()
         try await forEachBounded(referencedBlobs(manifest), limit: options.parallelism) { d in
-            if store.blobPath(d.digest) != nil { return }
-            let tmp = staging + "/.pull-\(UUID().uuidString)"
+            if store.existingBlobFile(d.digest) != nil { return }
+            let tmp = try store.temporaryFilePath()
             do {
                 try await self.downloadBlob(repository: repo, descriptor: d, to: tmp)
-                try store.commitBlob(verifiedFile: tmp, digest: d.digest)
+                try await offPool { try store.commitVerifiedBlob(file: tmp, descriptor: d) }
             } catch {
                 unlink(tmp)
                 throw error
             }
         }
-        try store.storeBytes(top.bytes, digest: top.digest)
         let stored = Descriptor(mediaType: top.mediaType, digest: top.digest, size: Int64(top.bytes.count),
                                 platform: root.platform ?? platformOf(manifest, store: store))
+        try store.storeBytes(top.bytes, descriptor: stored)
         if let t = tag ?? reference.tag { try store.setTag(t, descriptor: stored) }
         return stored
     }
 
     private func platformOf(_ m: Manifest, store: ImageStore) -> Platform? {
-        guard m.config.mediaType.isImageConfig, let bytes = try? store.readBlob(m.config.digest, maxBytes: 16 << 20),
+        guard m.config.mediaType.isImageConfig, let bytes = try? store.readSmallBlob(m.config),
               let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: bytes, source: "config") else { return nil }
         return cfg.platform
     }
@@ -117,7 +116,7 @@ extension RegistryClient {
     /// Returns the descriptor of the pushed root; the registry has it under the reference's tag (or digest).
     @discardableResult
     public func push(from store: ImageStore, tag: String?, to reference: ImageReference) async throws -> Descriptor {
-        let root = try store.resolve(tag: tag)
+        let root = try store.rootDescriptor(tag: tag)
         if let want = reference.digest, want != root.digest {
             throw OCIWriterError(.invalidReference, "cannot push to \(reference): the image's digest is \(root.digest)")
         }
@@ -126,7 +125,7 @@ extension RegistryClient {
     }
 
     private func pushTree(_ d: Descriptor, store: ImageStore, repository: String, reference: String) async throws {
-        let bytes = try store.readBlob(d.digest, maxBytes: Self.maxManifestBytes)
+        let bytes = try store.readSmallBlob(d)
         let mediaType = Self.detectMediaType(bytes, header: nil, expected: d.mediaType)
         if mediaType.isIndex {
             let index = try EncodedDocument<ImageIndex>(bytes: bytes, source: "index \(d.digest)").value
@@ -138,7 +137,7 @@ extension RegistryClient {
             let blobs = referencedBlobs(manifest)
             var paths: [Digest: String] = [:]
             for b in blobs {
-                guard let p = store.blobPath(b.digest) else {
+                guard let p = store.existingBlobFile(b.digest) else {
                     throw OCIWriterError(.notFound, "cannot push \(repository): blob \(b.digest) (\(b.mediaType)) referenced by manifest \(d.digest) is missing from the local image")
                 }
                 paths[b.digest] = p

@@ -20,12 +20,16 @@ final class DirectoryImageStore: ImageStore, @unchecked Sendable {
         }
     }
 
+    func existingBlobFile(_ digest: Digest) -> String? { blobPath(digest) }
+    func temporaryFilePath() throws -> String { root + "/blobs/sha256/.tmp-" + UUID().uuidString }
+    func commitVerifiedBlob(file: String, descriptor: Descriptor) throws { try commitBlob(verifiedFile: file, digest: descriptor.digest) }
+    func readSmallBlob(_ descriptor: Descriptor) throws -> [UInt8] { try readBlob(descriptor.digest, maxBytes: 1 << 26) }
+    func rootDescriptor(tag: String?) throws -> Descriptor { try resolve(tag: tag) }
+
     func blobPath(_ digest: Digest) -> String? {
         let p = root + "/blobs/sha256/" + digest.hex
         return FileManager.default.fileExists(atPath: p) ? p : nil
     }
-
-    func stagingDirectory() throws -> String { root + "/blobs/sha256" }
 
     func commitBlob(verifiedFile path: String, digest: Digest) throws {
         guard rename(path, root + "/blobs/sha256/" + digest.hex) == 0 else { throw OCIWriterError.sys("rename", path: path) }
