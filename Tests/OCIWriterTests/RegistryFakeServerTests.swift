@@ -150,4 +150,48 @@ struct RegistryFakeServerTests {
     }
 
     final class PortBox: @unchecked Sendable { var port = 0 }
+
+    /// A cached token that the registry stops accepting (expired) is fetched again once; `access_token` works.
+    @Test func expiredBearerTokenIsRefreshed() async throws {
+        final class TokenState: @unchecked Sendable {
+            let lock = NSLock()
+            var issued = 0
+            var valid = ""
+            var scopes: [String] = []
+        }
+        let ts = TokenState()
+        let portBox = PortBox()
+        let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.utf8)
+        let server = try FakeHTTPServer { req in
+            ts.lock.withLock {
+                let base = req.path.split(separator: "?").first.map(String.init) ?? req.path
+                if base == "/token" {
+                    ts.issued += 1
+                    ts.valid = "tok\(ts.issued)"
+                    ts.scopes.append(Self.query(req.path, "scope") ?? "")
+                    return .init(status: 200, body: Array(#"{"access_token":"\#(ts.valid)"}"#.utf8))
+                }
+                let challenge = "Bearer realm=\"http://127.0.0.1:\(portBox.port)/token\",service=\"fake\",scope=\"repository:r:pull\""
+                guard req.header("authorization") == "Bearer " + ts.valid else {
+                    return .init(status: 401, headers: ["WWW-Authenticate": challenge])
+                }
+                if base == "/v2/r/manifests/v1" {
+                    // This token "expires" after one use.
+                    ts.valid = "expired"
+                    return .init(status: 200, headers: ["Content-Type": MediaType.ociManifest.rawValue], body: manifest)
+                }
+                return .init(status: 404)
+            }
+        }
+        portBox.port = server.port
+        defer { server.stop() }
+        let client = try RegistryClient(registry: "127.0.0.1:\(server.port)", credential: nil)
+        let a = try await client.fetchManifest(repository: "r", reference: "v1")
+        let b = try await client.fetchManifest(repository: "r", reference: "v1")
+        #expect(a.digest == Digest.of(manifest) && b.digest == a.digest)
+        ts.lock.withLock {
+            #expect(ts.issued == 2)
+            #expect(ts.scopes == ["repository:r:pull", "repository:r:pull"])
+        }
+    }
 }

@@ -106,15 +106,40 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
             handler.discardFile()
             throw error
         }
-        let response = handler.result(url: request.url)
+        var response = handler.result(url: request.url)
         if (200..<300).contains(response.status) {
-            return DownloadResult(response: response, digest: handler.finishHash(), size: handler.written)
+            guard handler.downloaded else {
+                throw OCIWriterError(.network, "download from \(request.url.host ?? "?") ended without a body file")
+            }
+            let (digest, size) = try await offPool { try Self.hashFile(path) }
+            return DownloadResult(response: response, digest: digest, size: size)
+        }
+        if handler.downloaded {
+            response.body = (try? LayoutIO.readFile(path, limit: 1 << 20)) ?? []
+            unlink(path)
         }
         return DownloadResult(response: response, digest: nil, size: 0)
     }
 
     /// `OCIFORGE_HTTP_DEBUG=1` traces method, URL and status on stderr (never headers or bodies).
     static let debug = ProcessInfo.processInfo.environment["OCIFORGE_HTTP_DEBUG"] == "1"
+
+    static func hashFile(_ path: String) throws -> (Digest, Int64) {
+        let fd = try LayoutIO.openRegularFile(path)
+        defer { close(fd) }
+        var hasher = SHA256Hasher()
+        var total: Int64 = 0
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        while true {
+            let n = try LayoutIO.read(fd, into: buf, path: path)
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buf[..<n]))
+            total += Int64(n)
+        }
+        try LayoutIO.fsync(fd, path: path)
+        return (hasher.finalize(), total)
+    }
 
     private func run(_ request: HTTPRequest, _ handler: TaskHandler) async throws {
         if Self.debug { FileHandle.standardError.write(Data("> \(request.method) \(request.url.absoluteString)\n".utf8)) }
@@ -130,6 +155,10 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
                 handler.continuation = cont
                 let task: URLSessionTask
                 switch request.body {
+                case .none where handler.filePath != nil:
+                    // URLSession writes download bodies to its own file synchronously as they arrive (bounded
+                    // memory); data-delegate delivery queues chunks without backpressure.
+                    task = session.downloadTask(with: r)
                 case .none:
                     task = session.dataTask(with: r)
                 case .bytes(let b):
@@ -179,6 +208,37 @@ final class TaskHandler: @unchecked Sendable {
     }
 
     var cancelledByCaller = false
+    /// The download task's body file was moved to `filePath`.
+    var downloaded = false
+
+    /// Takes URLSession's temporary body file (it is deleted when the callback returns).
+    func finishedDownload(at location: URL) {
+        guard let path = filePath else { return }
+        if rename(location.path, path) == 0 {
+            downloaded = true
+            return
+        }
+        if errno == EXDEV {
+            do {
+                try FileManager.default.copyItem(atPath: location.path, toPath: path)
+                downloaded = true
+            } catch {
+                self.error = OCIWriterError(.io, "cannot move the downloaded body: \(error)", path: path)
+            }
+        } else {
+            self.error = OCIWriterError.sys("cannot move the downloaded body into place", path: path)
+        }
+    }
+
+    /// Status and headers of a download task (which gets no data-task response callback).
+    func takeResponse(of task: URLSessionTask) {
+        guard status == 0, let http = task.response as? HTTPURLResponse else { return }
+        status = http.statusCode
+        finalURL = http.url
+        for (k, v) in http.allHeaderFields {
+            if let k = k as? String, let v = v as? String { headers[k.lowercased()] = v }
+        }
+    }
 
     func cancel() {
         let t: URLSessionTask? = lock.withLock { cancelledByCaller = true; return task }
@@ -267,7 +327,7 @@ final class TaskHandler: @unchecked Sendable {
     }
 
     func discardFile() {
-        if let p = filePath, ctx != nil { unlink(p) }
+        if let p = filePath, ctx != nil || downloaded { unlink(p) }
     }
 
     func finishHash() -> Digest? {
@@ -283,7 +343,7 @@ final class TaskHandler: @unchecked Sendable {
     }
 }
 
-final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+final class SessionDelegate: NSObject, URLSessionDataDelegate, URLSessionDownloadDelegate, @unchecked Sendable {
     private let lock = NSLock()
     private var handlers: [Int: TaskHandler] = [:]
 
@@ -306,7 +366,13 @@ final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendab
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
         let h = lock.withLock { handlers.removeValue(forKey: task.taskIdentifier) }
+        h?.takeResponse(of: task)
         h?.complete(error)
+    }
+
+    func urlSession(_ session: URLSession, downloadTask: URLSessionDownloadTask, didFinishDownloadingTo location: URL) {
+        handler(downloadTask)?.takeResponse(of: downloadTask)
+        handler(downloadTask)?.finishedDownload(at: location)
     }
 
     /// URLSession on Linux stops (never completes the task) at a 401 Basic challenge unless the delegate answers;

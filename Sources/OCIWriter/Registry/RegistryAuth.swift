@@ -50,6 +50,8 @@ actor RegistryAuthenticator {
     let transport: HTTPTransport
     private var scheme: Scheme = .unknown
     private var tokens: [String: String] = [:]
+    /// Tokens fetched but not yet accepted by the registry.
+    private var freshTokens: Set<String> = []
 
     init(registry: String, credential: RegistryCredential?, transport: HTTPTransport) {
         self.registry = registry
@@ -87,15 +89,18 @@ actor RegistryAuthenticator {
                 throw OCIWriterError(.authentication, "registry \(registry) sent a Bearer challenge without a usable realm")
             }
             let key = scope.joined(separator: " ")
-            if let sent, sent.hasPrefix("Bearer "), tokens[key] == String(sent.dropFirst(7)) {
-                // A token fetched for exactly this scope was refused: the token server granted less than asked.
+            if let sent, sent.hasPrefix("Bearer "), freshTokens.contains(String(sent.dropFirst(7))) {
+                // A token fetched just now for exactly this scope was refused: the token server granted less
+                // than asked (a cached token that is refused may merely have expired: it is fetched again below).
                 tokens[key] = nil
-                if let err = ch.params["error"], err == "insufficient_scope" || !scope.isEmpty {
-                    throw OCIWriterError(.authentication, "registry \(registry) refused the token for \(operation) (\(err)): the token server did not grant '\(key)'\(credential == nil ? "; anonymous tokens are often pull-only: log in first" : " to '\(credential!.username)'")")
-                }
+                let err = ch.params["error"] ?? "insufficient_scope"
+                let who = credential.map { " to '\($0.username)'" } ?? "; anonymous tokens are often pull-only: log in first"
+                throw OCIWriterError(.authentication, "registry \(registry) refused the token for \(operation) (\(err)): the token server did not grant '\(key)'\(who)")
             }
             scheme = .bearer(realm: realm, service: ch.params["service"])
-            tokens[key] = try await fetchToken(realm: realm, service: ch.params["service"], scope: scope, operation: operation)
+            let token = try await fetchToken(realm: realm, service: ch.params["service"], scope: scope, operation: operation)
+            tokens[key] = token
+            freshTokens.insert(token)
         default:
             throw OCIWriterError(.authentication, "registry \(registry) asks for unsupported authentication scheme '\(ch.scheme)'")
         }
@@ -106,8 +111,15 @@ actor RegistryAuthenticator {
         guard case .bearer(let realm, let service) = scheme else { return }
         let key = scope.joined(separator: " ")
         if tokens[key] == nil {
-            tokens[key] = try await fetchToken(realm: realm, service: service, scope: scope, operation: operation)
+            let token = try await fetchToken(realm: realm, service: service, scope: scope, operation: operation)
+            tokens[key] = token
+            freshTokens.insert(token)
         }
+    }
+
+    /// The registry accepted `header`: its token is no longer "fresh" (a later 401 means it expired).
+    func accepted(_ header: String?) {
+        if let h = header, h.hasPrefix("Bearer ") { freshTokens.remove(String(h.dropFirst(7))) }
     }
 
     func noteAnonymous() { if case .unknown = scheme { scheme = .anonymous } }

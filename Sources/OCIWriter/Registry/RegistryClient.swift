@@ -115,6 +115,7 @@ public final class RegistryClient: Sendable {
     func send(_ op: String, repo: String?, scope: [String], _ request: HTTPRequest, maxBody: Int = 4 << 20,
               downloadTo: String? = nil) async throws -> DownloadResult {
         var attempt = 0
+        try await auth.prepare(scope: scope, operation: op)
         while true {
             var req = request
             let header = await auth.header(scope: scope)
@@ -138,7 +139,9 @@ public final class RegistryClient: Sendable {
                 }
                 continue
             }
-            if header == nil && result.response.status != 401 { await auth.noteAnonymous() }
+            if result.response.status != 401 {
+                if header == nil { await auth.noteAnonymous() } else { await auth.accepted(header) }
+            }
             return result
         }
     }
