@@ -34,8 +34,11 @@ struct RegistryFlags: ParsableArguments {
     @Option(name: .customLong("insecure-registry"), help: "host[:port] that may be reached over plain HTTP (repeatable; loopback hosts always may).")
     var insecureRegistries: [String] = []
 
-    @Option(help: "Concurrent blob transfers.")
+    @Option(help: "Concurrent blob uploads.")
     var parallel = 4
+
+    @Option(help: "Concurrent blob downloads (each costs URLSession buffer memory; 2 keeps a pull under ~100 MiB).")
+    var parallelDownloads = 2
 
     @Option(help: "Attempts per request for 408/429/5xx and dropped connections.")
     var retries = 5
@@ -43,18 +46,30 @@ struct RegistryFlags: ParsableArguments {
     @Option(help: "Seconds without progress before a request is abandoned.")
     var timeout: Double = 60
 
+    @Option(help: "Blobs up to this many MiB are uploaded in one streamed PUT; larger ones in chunks.")
+    var monolithicLimitMib = 128
+
+    @Option(help: "Chunk size in MiB for chunked uploads (each chunk is held in memory while sent).")
+    var chunkMib = 8
+
     func validate() throws {
         if password != nil && passwordStdin { throw ValidationError("use either --password or --password-stdin, not both") }
         if parallel < 1 || parallel > 32 { throw ValidationError("--parallel must be between 1 and 32") }
+        if parallelDownloads < 1 || parallelDownloads > 32 { throw ValidationError("--parallel-downloads must be between 1 and 32") }
         if retries < 1 { throw ValidationError("--retries must be at least 1") }
+        if chunkMib < 1 || chunkMib > 256 { throw ValidationError("--chunk-mib must be between 1 and 256") }
+        if monolithicLimitMib < 0 { throw ValidationError("--monolithic-limit-mib must not be negative") }
     }
 
     var options: RegistryOptions {
         var o = RegistryOptions()
         o.insecureRegistries = Set(insecureRegistries.map { $0.lowercased() })
         o.parallelism = parallel
+        o.downloadParallelism = parallelDownloads
         o.maxAttempts = retries
         o.timeout = timeout
+        o.monolithicUploadLimit = Int64(monolithicLimitMib) << 20
+        o.chunkSize = chunkMib << 20
         return o
     }
 

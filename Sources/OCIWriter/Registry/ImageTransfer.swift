@@ -88,7 +88,7 @@ extension RegistryClient {
             root = choice
         }
         let manifest = try EncodedDocument<Manifest>(bytes: top.bytes, source: "\(reference) (manifest \(top.digest))").value
-        try await forEachBounded(referencedBlobs(manifest), limit: options.parallelism) { d in
+        try await forEachBounded(referencedBlobs(manifest), limit: options.downloadParallelism) { d in
             if store.existingBlobFile(d.digest) != nil { return }
             let tmp = try store.temporaryFilePath()
             do {

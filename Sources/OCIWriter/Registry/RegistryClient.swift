@@ -15,8 +15,12 @@ public struct RegistryOptions: Sendable {
     /// Blobs up to this size are uploaded with one streamed PUT; larger ones in `chunkSize` PATCH requests.
     public var monolithicUploadLimit: Int64 = 128 << 20
     public var chunkSize = 8 << 20
-    /// Concurrent blob transfers.
+    /// Concurrent blob uploads.
     public var parallelism = 4
+    /// Concurrent blob downloads. URLSession on Linux buffers received data per transfer without backpressure
+    /// (measured: ~50–80 MiB peak RSS with 2 concurrent downloads, 85–230 MiB with 4, same throughput against a
+    /// loopback registry), so the default is 2 to keep a pull under 100 MiB.
+    public var downloadParallelism = 2
     /// Seconds without progress before a request is abandoned.
     public var timeout: TimeInterval = 60
     /// Repositories of the same registry to try cross-repository mounts from.
