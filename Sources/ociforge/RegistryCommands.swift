@@ -75,7 +75,8 @@ struct RegistryFlags: ParsableArguments {
 
     /// Flags, then REGISTRY_USERNAME/REGISTRY_PASSWORD, then auth.json / docker config.json.
     func credential(for registry: String, stdinPassword: inout String?) throws -> RegistryCredential? {
-        let env = ProcessInfo.processInfo.environment
+        // Empty variables count as unset.
+        let env = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         var pw = password
         if passwordStdin {
             if stdinPassword == nil {
@@ -143,11 +144,7 @@ enum ImageTransport {
             return root.digest
         case (.dockerArchive(let path, let reference), _):
             return try withTemporaryLayout { layout in
-                let d = try DockerArchive.read(path, reference: reference, into: layout, tag: "archive")
-                if case .dockerArchive = dst {
-                    return try copy(.ociLayout(path: layout.path, tag: "archive"), dst, flags: flags, platform: platform)
-                }
-                _ = d
+                try DockerArchive.read(path, reference: reference, into: layout, tag: "archive")
                 return try copy(.ociLayout(path: layout.path, tag: "archive"), dst, flags: flags, platform: platform)
             }
         case (.ociLayout(let path, let tag), .dockerArchive(let out, let reference)):
@@ -311,7 +308,7 @@ struct LoginCommand: ParsableCommand {
         try reportingErrors {
             let reg = try ImageReference(parsing: registry + "/x").registry
             var stdin: String?
-            guard let user = flags.username ?? ProcessInfo.processInfo.environment["REGISTRY_USERNAME"] else {
+            guard let user = flags.username ?? ProcessInfo.processInfo.environment["REGISTRY_USERNAME"].flatMap({ $0.isEmpty ? nil : $0 }) else {
                 throw ValidationError("login needs --username (or REGISTRY_USERNAME) and --password-stdin (or REGISTRY_PASSWORD)")
             }
             guard let cred = try flags.credential(for: reg, stdinPassword: &stdin), cred.username == user else {
