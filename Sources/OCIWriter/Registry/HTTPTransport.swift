@@ -137,7 +137,7 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
             hasher.update(UnsafeRawBufferPointer(rebasing: buf[..<n]))
             total += Int64(n)
         }
-        try LayoutIO.fsync(fd, path: path)
+        // No fsync here: the store makes the blob durable when it moves it into place.
         return (hasher.finalize(), total)
     }
 

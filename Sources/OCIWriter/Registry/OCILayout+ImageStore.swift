@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Pull and push work directly on OCI image layouts.
 extension OCILayout: ImageStore {
     public func existingBlobFile(_ digest: Digest) -> String? {
@@ -6,8 +10,27 @@ extension OCILayout: ImageStore {
 
     public func temporaryFilePath() throws -> String { temporaryBlobPath(label: "pull") }
 
-    /// `importBlob` checks size and digest once more while the file is hot in the page cache, then renames it.
+    /// The caller hashed the file already (pull verifies digest and size of every download), so this only checks
+    /// the size, makes the file durable and renames it into place; across file systems `importBlob` copies and
+    /// verifies.
     public func commitVerifiedBlob(file: String, descriptor: Descriptor) throws {
+        let fd = try LayoutIO.openRegularFile(file)
+        do {
+            guard try LayoutIO.fileSize(fd, path: file) == descriptor.size else {
+                throw OCIWriterError(.sizeMismatch, "size of \(descriptor.digest) differs from \(descriptor.size) bytes", path: file)
+            }
+            _ = fchmod(fd, 0o644)
+            try LayoutIO.fsync(fd, path: file)
+            close(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        if Glibc.rename(file, blobPath(descriptor.digest)) == 0 {
+            try LayoutIO.fsyncDirectory(blobsDirectory)
+            return
+        }
+        guard errno == EXDEV else { throw OCIWriterError.sys("cannot move '\(file)' into the layout", path: blobPath(descriptor.digest)) }
         try importBlob(file: file, expected: descriptor, mode: .move)
     }
 
