@@ -98,7 +98,20 @@ struct RegistryFlags: ParsableArguments {
 /// Moves images between OCI layouts, registries and docker-archive files.
 enum ImageTransport {
     static func client(_ registry: String, _ flags: RegistryFlags, _ stdin: inout String?) throws -> RegistryClient {
-        try RegistryClient(registry: registry, credential: try flags.credential(for: registry, stdinPassword: &stdin), options: flags.options)
+        try seeded(RegistryClient(registry: registry, credential: try flags.credential(for: registry, stdinPassword: &stdin), options: flags.options))
+    }
+
+    /// Gives the client the blob locations remembered from earlier runs (cross-repository mount candidates).
+    static func seeded(_ c: RegistryClient) throws -> RegistryClient {
+        let known = BlobLocationCache().load(registry: c.registry)
+        try runBlocking { await c.rememberLocations(known) }
+        return c
+    }
+
+    /// Remembers where this client saw or put blobs.
+    static func persist(_ c: RegistryClient) throws {
+        let locations = try runBlocking { await c.knownBlobLocations() }
+        BlobLocationCache().merge(registry: c.registry, locations: locations)
     }
 
     /// Copies `src` to `dst`; returns the digest of the top-level manifest or index written.
@@ -109,12 +122,14 @@ enum ImageTransport {
             let layout = try openOrCreate(path)
             let c = try client(ref.registry, flags, &stdin)
             let d = try runBlocking { try await c.pull(ref, into: layout, tag: tag ?? ref.tag ?? "latest", platform: platform) }
+            try persist(c)
             try report(c, verb: "pulled")
             return d.digest
         case (.ociLayout(let path, let tag), .registry(let ref)):
             let layout = try OCILayout.open(at: path)
             let c = try client(ref.registry, flags, &stdin)
             let d = try runBlocking { try await c.push(from: layout, tag: tag, to: ref) }
+            try persist(c)
             try report(c, verb: "pushed")
             return d.digest
         case (.registry(let from), .registry(let to)):
@@ -124,10 +139,12 @@ enum ImageTransport {
                 var opts = b.options
                 if from.registry == to.registry && from.repository != to.repository { opts.mountFrom = [from.repository] }
                 let pusher = from.registry == to.registry && from.repository != to.repository
-                    ? try RegistryClient(registry: to.registry, credential: try flags.credential(for: to.registry, stdinPassword: &stdin), options: opts)
+                    ? try seeded(RegistryClient(registry: to.registry, credential: try flags.credential(for: to.registry, stdinPassword: &stdin), options: opts))
                     : b
                 _ = try runBlocking { try await a.pull(from, into: layout, tag: "copy", platform: platform) }
+                try persist(a)
                 let d = try runBlocking { try await pusher.push(from: layout, tag: "copy", to: to) }
+                try persist(pusher)
                 try report(pusher, verb: "pushed")
                 return d.digest
             }
@@ -257,9 +274,10 @@ struct ImagePush: ParsableCommand {
             var stdin: String?
             var opts = flags.options
             opts.mountFrom = mountFrom
-            let c = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin), options: opts)
+            let c = try ImageTransport.seeded(RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin), options: opts))
             let layoutStore = try OCILayout.open(at: lref.path)
             let d = try runBlocking { try await c.push(from: layoutStore, tag: lref.tag, to: ref) }
+            try ImageTransport.persist(c)
             try ImageTransport.report(c, verb: "pushed")
             print(d.digest)
         }

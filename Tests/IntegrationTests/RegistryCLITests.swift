@@ -84,6 +84,11 @@ struct RegistryCLITests {
         #expect(pushed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == digest)
         #expect(try Self.skopeoDigest(["--tls-verify=false", "--creds", "alice:s3cret pw", "docker://\(host)/cli/app:v1"]) == digest)
 
+        // A later run pushing the same layout to another repository mounts every blob (remembered locations).
+        let second = try ociforge(["image", "push", "oci-layout:\(layout):latest", "\(host)/cli/second:v1"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("pushed: 0 blob(s) uploaded (0 bytes)") && !second.stderr.contains(" 0 mounted"), "\(second.stderr)")
+
         // skopeo pushes, ociforge pulls, `image verify` passes.
         try Harness.ok(["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret pw",
                         "oci:\(layout):latest", "docker://\(host)/cli/fromskopeo:v2"])

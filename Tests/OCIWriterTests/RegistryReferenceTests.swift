@@ -171,6 +171,24 @@ struct RegistryCredentialTests {
         #expect(e.message.contains("docker-credential-missinghelper"))
     }
 
+    @Test func blobLocationCacheMergesAndBounds() throws {
+        let dir = try TempDir("ociforge-cache")
+        defer { dir.remove() }
+        let cache = BlobLocationCache(environment: ["XDG_CACHE_HOME": dir.path])
+        #expect(cache.path == dir.path + "/ociforge/blob-locations.json")
+        #expect(cache.load(registry: "r:1").isEmpty)
+        let d1 = Digest.of([1]), d2 = Digest.of([2])
+        cache.merge(registry: "r:1", locations: [d1: ["a/x"], d2: ["a/y"]])
+        cache.merge(registry: "r:1", locations: [d1: ["b/x", "a/x"]])
+        cache.merge(registry: "other:2", locations: [d1: ["z"]])
+        let got = cache.load(registry: "r:1")
+        #expect(got[d1] == ["a/x", "b/x"])
+        #expect(got[d2] == ["a/y"])
+        #expect(cache.load(registry: "other:2")[d1] == ["z"])
+        try "garbage".write(toFile: cache.path, atomically: true, encoding: .utf8)
+        #expect(cache.load(registry: "r:1").isEmpty)
+    }
+
     @Test func saveAndRemoveKeepOtherEntries() throws {
         let dir = try TempDir("ociforge-cred")
         defer { dir.remove() }

@@ -462,7 +462,7 @@ public final class RegistryClient: Sendable {
 
 /// Which repositories of a registry are known to hold a blob (for cross-repository mounts).
 actor BlobLocations {
-    private var map: [Digest: [String]] = [:]
+    fileprivate(set) var map: [Digest: [String]] = [:]
     func note(_ d: Digest, _ repo: String) {
         if !(map[d]?.contains(repo) ?? false) { map[d, default: []].append(repo) }
     }
