@@ -349,6 +349,25 @@ import Glibc
         #expect(inside.entryCount == 2)
     }
 
+    /// The source root may be a symlink (followed); symlinks inside the tree are stored as links.
+    @Test func symlinkedRootAndInnerLinks() throws {
+        let dir = try LayerTempDir("symroot")
+        try LayerFS.mkdir(dir.sub("real"))
+        try LayerFS.file(dir.sub("real/f"), "f\n")
+        try LayerFS.symlink("/etc", dir.sub("real/etc-link"))
+        try LayerFS.symlink("real", dir.sub("via"))
+        let a = try LayerWriter.write(directory: dir.sub("via"), to: dir.sub("a.tar"), options: LayerWriteOptions(compression: .none))
+        let b = try LayerWriter.write(directory: dir.sub("real"), to: dir.sub("b.tar"), options: LayerWriteOptions(compression: .none))
+        #expect(a.diffID == b.diffID)
+        let m = try layerPythonTarList(dir.sub("a.tar"))
+        #expect(m.map(\.nameString) == ["etc-link", "f"])
+        #expect(m[0].type == "2" && m[0].linkString == "/etc")
+        let e = try #require(throws: OCIWriterError.self) {
+            try LayerWriter.write(directory: dir.sub("real/f"), to: dir.sub("c.tar"))
+        }
+        #expect(e.message.contains("not a directory"))
+    }
+
     @Test func threadsDoNotChangeOutput() throws {
         let dir = try LayerTempDir("threads")
         let t = dir.sub("t")

@@ -100,7 +100,12 @@ public enum LayerWriter {
             while d.hasPrefix("/") { d.removeFirst() }
             prefix = try LayerPath.validate(d, "destination '\(destination)'", allowRoot: true)
         }
-        let root = Array(directory.utf8)
+        // The root may be given through a symlink; everything below it is read without following links.
+        guard let resolved = realpath(directory, nil) else {
+            throw OCIWriterError.sys("cannot resolve source directory", path: directory)
+        }
+        let root = Array(UnsafeRawBufferPointer(start: resolved, count: strlen(resolved)))
+        free(resolved)
         let rootStat = try HostFS.lstat(root)
         guard HostFS.isDirectory(rootStat) else {
             throw OCIWriterError(.invalidArgument, "not a directory", path: directory)
@@ -176,7 +181,6 @@ public enum LayerWriter {
             try produce(em)
             try em.finishArchive()
             try tar.finish()
-            if compressor == nil { try blob.finish() }
             try out.commit()
             return LayerWriteResult(
                 diffID: tar.digest, digest: blob.digest, size: blob.count, uncompressedSize: tar.count,
