@@ -368,6 +368,30 @@ import Glibc
         #expect(e.message.contains("not a directory"))
     }
 
+    /// Deletions and opaque markers under directories the change set does not add: the parents are
+    /// synthesized once as 0755 root directories (mtime = SOURCE_DATE_EPOCH), whiteouts come first among siblings.
+    @Test func changeSetSynthesizedParents() async throws {
+        let dir = try LayerTempDir("synth")
+        try LayerFS.file(dir.sub("f"), "f\n")
+        let changes = ChangeSet([
+            .delete(path: "usr/share/doc/a"),
+            .opaque(directory: "usr/share/man"),
+            .add(path: "usr/share/doc-base", source: dir.sub("f")),
+            .delete(path: "usr/share/doc/b"),
+            .add(path: "usr/share/doc/0", source: dir.sub("f")),
+        ])
+        let out = dir.sub("l.tar")
+        let r = try await LayerWriter.offPool {
+            try LayerWriter.write(changes: changes, to: out, options: LayerWriteOptions(compression: .none, sourceDateEpoch: 77))
+        }
+        let m = try layerPythonTarList(out)
+        #expect(m.map(\.nameString) == ["usr", "usr/share", "usr/share/doc", "usr/share/doc-base", "usr/share/doc/.wh.a",
+                                        "usr/share/doc/.wh.b", "usr/share/doc/0", "usr/share/man", "usr/share/man/.wh..wh..opq"])
+        #expect(r.entryCount == 9)
+        for e in m where e.type == "5" { #expect(e.mode == 0o755 && e.uid == 0 && e.mtime == 77) }
+        #expect(m.filter { $0.nameString.contains(".wh.") }.allSatisfy { $0.type == "0" && $0.size == 0 && $0.mtime == 77 })
+    }
+
     @Test func threadsDoNotChangeOutput() throws {
         let dir = try LayerTempDir("threads")
         let t = dir.sub("t")

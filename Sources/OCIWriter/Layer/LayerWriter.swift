@@ -135,6 +135,17 @@ public enum LayerWriter {
         return try pipeline(to: outputPath, options: options) { em in try plan.emit(em) }
     }
 
+    /// Runs blocking work (a layer write) on a thread of its own, keeping it off Swift's cooperative pool:
+    /// `try await LayerWriter.offPool { try LayerWriter.write(directory: d, to: out, options: o) }`.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+            let t = Thread { c.resume(with: Result { try body() }) }
+            t.name = "ociforge-layer-writer"
+            t.stackSize = 8 << 20
+            t.start()
+        }
+    }
+
     // MARK: - directory walk
 
     /// Emits the children of `hostDir` in global bytewise full-path order: a subdirectory `d` is emitted at key
