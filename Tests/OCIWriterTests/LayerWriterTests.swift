@@ -392,6 +392,36 @@ import Glibc
         #expect(m.filter { $0.nameString.contains(".wh.") }.allSatisfy { $0.type == "0" && $0.size == 0 && $0.mtime == 77 })
     }
 
+    /// A tree deeper than PATH_MAX is walked through directory fds; the deep names go into PAX `path` records.
+    @Test func deeperThanPathMax() throws {
+        let dir = try LayerTempDir("deep")
+        try LayerFS.mkdir(dir.sub("t"))
+        let component = String(repeating: "d", count: 30)
+        var fd = open(dir.sub("t"), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(fd >= 0)
+        let depth = 160  // 160 × 31 bytes ≈ 5 KB > PATH_MAX (4096)
+        for _ in 0..<depth {
+            try #require(mkdirat(fd, component, 0o755) == 0)
+            let next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            close(fd)
+            try #require(next >= 0)
+            fd = next
+        }
+        let ffd = openat(fd, "leaf", O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+        try #require(ffd >= 0)
+        _ = write(ffd, "deep\n", 5)
+        close(ffd)
+        close(fd)
+        let r = try LayerWriter.write(directory: dir.sub("t"), to: dir.sub("l.tgz"), options: LayerWriteOptions(sourceDateEpoch: 0))
+        #expect(r.entryCount == depth + 1)
+        let m = try layerPythonTarList(dir.sub("l.tgz"))
+        let leaf = try #require(m.last)
+        #expect(leaf.nameString == Array(repeating: component, count: depth).joined(separator: "/") + "/leaf")
+        #expect(leaf.data == Array("deep\n".utf8))
+        // Clean up through fds too (FileManager cannot remove paths this long everywhere).
+        #expect(layerRun(["/bin/rm", "-rf", dir.sub("t")]).status == 0)
+    }
+
     @Test func threadsDoNotChangeOutput() throws {
         let dir = try LayerTempDir("threads")
         let t = dir.sub("t")

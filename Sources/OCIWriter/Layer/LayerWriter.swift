@@ -123,7 +123,9 @@ public enum LayerWriter {
                 for q in parents.reversed() { try em.emitSyntheticDirectory(q) }
                 try em.emitHostObject(hostPath: root, st: rootStat, layerPath: prefix)
             }
-            try walk(em, hostDir: root, layerDir: prefix)
+            let fd = try HostFS.openDirectory(HostRef(path: root))
+            defer { close(fd) }
+            try walk(em, dirfd: fd, hostDir: root, layerDir: prefix)
         }
     }
 
@@ -150,26 +152,32 @@ public enum LayerWriter {
 
     /// Emits the children of `hostDir` in global bytewise full-path order: a subdirectory `d` is emitted at key
     /// `d` and its subtree at key `d/`, so e.g. `a`, `a-c`, `a/b` come out in that order.
-    private static func walk(_ em: TarEmitter, hostDir: [UInt8], layerDir: [UInt8]) throws {
+    private static func walk(_ em: TarEmitter, dirfd: Int32, hostDir: [UInt8], layerDir: [UInt8]) throws {
         struct Item { var key: [UInt8]; var name: [UInt8]; var st: stat; var descend: Bool }
         var items: [Item] = []
-        for name in try HostFS.listDirectory(hostDir) {
+        for name in try HostFS.listDirectory(fd: dirfd, display: hostDir) {
             let layerPath = layerDir.isEmpty ? name : layerDir + [0x2F] + name
             if name.starts(with: LayerPath.whiteoutPrefix) {
                 throw OCIWriterError(.unsafeEntry, "a name starting with '.wh.' would be read as a whiteout by image tools: rename it (deletions belong in a ChangeSet)", path: HostFS.display(hostDir + [0x2F] + name) + " (layer path \(HostFS.display(layerPath)))")
             }
-            let st = try HostFS.lstat(hostDir + [0x2F] + name)
+            let st = try HostFS.lstat(HostRef(dirfd: dirfd, name: name, display: hostDir + [0x2F] + name))
             items.append(Item(key: name, name: name, st: st, descend: false))
             if HostFS.isDirectory(st) { items.append(Item(key: name + [0x2F], name: name, st: st, descend: true)) }
         }
         items.sort { $0.key.lexicographicallyPrecedes($1.key) }
         for item in items {
-            let host = hostDir + [0x2F] + item.name
+            let ref = HostRef(dirfd: dirfd, name: item.name, display: hostDir + [0x2F] + item.name)
             let layerPath = layerDir.isEmpty ? item.name : layerDir + [0x2F] + item.name
             if item.descend {
-                try walk(em, hostDir: host, layerDir: layerPath)
+                let fd = try HostFS.openDirectory(ref)
+                defer { close(fd) }
+                var now = stat()
+                guard fstat(fd, &now) == 0, now.st_ino == item.st.st_ino, now.st_dev == item.st.st_dev else {
+                    throw OCIWriterError(.layerWrite, "directory was replaced while the layer was being written", path: ref.displayString)
+                }
+                try walk(em, dirfd: fd, hostDir: ref.display, layerDir: layerPath)
             } else {
-                try em.emitHostObject(hostPath: host, st: item.st, layerPath: layerPath)
+                try em.emitHostObject(ref, st: item.st, layerPath: layerPath)
             }
         }
     }
