@@ -62,7 +62,7 @@ import Glibc
         #expect(zlib.digest.string == Self.goldenZlibDigest)
         #expect(zlib.diffID == isal.diffID)
         #expect(plain.diffID == isal.diffID && plain.digest == plain.diffID)
-        #expect(isal.compressor == "gzip isal-1 chunk=1048576 (isa-l)")
+        #expect(isal.compressor == "gzip isal-1 chunk=1048576 (isa-l 2.30.0)")
         #expect(zlib.compressor.hasPrefix("gzip zlib-6 chunk=0 (zlib "))
         #expect(isal.mediaType == .ociLayerGzip && plain.mediaType == .ociLayer)
         #expect(isal.entryCount == 18)

@@ -57,7 +57,7 @@ public struct LayerWriteOptions: Sendable, Hashable {
         return v
     }
 
-    /// What determines the compressed bytes, e.g. `gzip isal-1 chunk=1048576 (isa-l)`.
+    /// What determines the compressed bytes, e.g. `gzip isal-1 chunk=1048576 (isa-l 2.30.0)`.
     public var compressorDescription: String {
         switch compression {
         case .none: return "none"
