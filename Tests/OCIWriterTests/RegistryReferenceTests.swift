@@ -110,6 +110,13 @@ struct RegistryReferenceTests {
         #expect(!RedirectPolicy.sameOrigin(a, URL(string: "https://127.0.0.1:5000/other")!))
     }
 
+    @Test func debugTraceRedactsQueries() {
+        let u = URL(string: "https://user:pw@bucket.example/blob?X-Amz-Signature=secret&x=1")!
+        let r = URLSessionTransport.redacted(u)
+        #expect(!r.contains("secret") && !r.contains("pw"))
+        #expect(r.hasPrefix("https://bucket.example/blob?"))
+    }
+
     @Test func credentialNeverPrinted() {
         let c = RegistryCredential(username: "u", password: "s3cret-value")
         #expect(!"\(c)".contains("s3cret"))

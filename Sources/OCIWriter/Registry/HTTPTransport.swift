@@ -121,8 +121,17 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         return DownloadResult(response: response, digest: nil, size: 0)
     }
 
-    /// `OCIFORGE_HTTP_DEBUG=1` traces method, URL and status on stderr (never headers or bodies).
+    /// `OCIFORGE_HTTP_DEBUG=1` traces method, URL and status on stderr (never headers, bodies or query strings,
+    /// which may carry signed-URL secrets).
     static let debug = ProcessInfo.processInfo.environment["OCIFORGE_HTTP_DEBUG"] == "1"
+
+    static func redacted(_ u: URL) -> String {
+        guard var c = URLComponents(url: u, resolvingAgainstBaseURL: false) else { return "?" }
+        if c.query != nil { c.query = "…" }
+        c.user = nil
+        c.password = nil
+        return c.string ?? "?"
+    }
 
     static func hashFile(_ path: String) throws -> (Digest, Int64) {
         let fd = try LayoutIO.openRegularFile(path)
@@ -142,9 +151,9 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
     }
 
     private func run(_ request: HTTPRequest, _ handler: TaskHandler) async throws {
-        if Self.debug { FileHandle.standardError.write(Data("> \(request.method) \(request.url.absoluteString)\n".utf8)) }
+        if Self.debug { FileHandle.standardError.write(Data("> \(request.method) \(Self.redacted(request.url))\n".utf8)) }
         defer {
-            if Self.debug { FileHandle.standardError.write(Data("< \(handler.status) \(request.method) \(request.url.absoluteString) \(handler.error.map { "\($0)" } ?? "")\n".utf8)) }
+            if Self.debug { FileHandle.standardError.write(Data("< \(handler.status) \(request.method) \(Self.redacted(request.url)) \(handler.error.map { "\($0)" } ?? "")\n".utf8)) }
         }
         var r = URLRequest(url: request.url)
         r.httpMethod = request.method
