@@ -41,6 +41,16 @@ struct RegistryInteropTests {
         #expect(report.isValid, "\(report.text())")
         #expect(try layout.resolve(tag: "v2").manifestDescriptor.digest == image.digest)
 
+        // A Docker schema 2 image (skopeo converts on push): pulled with its Docker media types and exact bytes.
+        _ = try Self.skopeo(["copy", "--dest-tls-verify=false", "--format", "v2s2", "oci:\(src.root):v1", "docker://\(reg.host)/interop/docker:v1"])
+        let dockerDigest = try Self.inspectDigest("docker://\(reg.host)/interop/docker:v1")
+        let dl = try OCILayout.create(at: dir.path + "/docker-pulled")
+        let dd = try await client.pull(try ImageReference(parsing: "\(reg.host)/interop/docker:v1"), into: dl)
+        #expect(dd.digest.string == dockerDigest)
+        #expect(dd.mediaType == .dockerManifest)
+        #expect(dd.platform == Platform.host)
+        #expect(LayoutVerifier.verify(dl, tag: "v1").isValid, "\(LayoutVerifier.verify(dl, tag: "v1").text())")
+
         // Push from the OCILayout to a new repository of the same registry: mounts, then skopeo agrees.
         var o = RegistryRoundTripTests.options()
         o.mountFrom = ["interop/b"]
