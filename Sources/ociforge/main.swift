@@ -8,6 +8,7 @@ struct OCIForge: ParsableCommand {
         subcommands: [
             ImageCommand.self, LayerCommand.self,
             PlanCommand.self, DetectCommand.self, FreezeCommand.self,
+            DockerfileCommand.self,
         ])
 }
 OCIForge.main()

@@ -124,7 +124,7 @@ struct TempDir {
 
     static func make(_ prefix: String) throws -> TempDir {
         var template = Array("/tmp/ociforge-it-\(prefix)-XXXXXX".utf8CString)
-        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress) }) else {
+        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw HarnessError("mkdtemp failed")
         }
         return TempDir(path: String(cString: p))
