@@ -63,8 +63,7 @@ public struct DockerignoreMatcher: Sendable {
                 re += "[^/]"
             } else if c == "[" {
                 guard let close = chars[(i + 1)...].firstIndex(of: "]") else { return nil }
-                var cls = String(chars[(i + 1)..<close])
-                if cls.hasPrefix("!") { cls = "^" + cls.dropFirst() }
+                let cls = String(chars[(i + 1)..<close])
                 re += "[" + cls.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "[", with: "\\[") + "]"
                 i = close
             } else if c == "\\" {

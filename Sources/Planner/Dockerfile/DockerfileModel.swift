@@ -115,6 +115,9 @@ public struct DockerfileRun: Codable, Equatable, Sendable {
     /// WORKDIR in effect (nil: the base image's, `/` for scratch).
     public var workdir: String?
     public var mounts: [DockerfileMount]
+    /// Files to provide read-only before running (BuildKit's `RUN <<EOF` with a `#!` line: the body is mounted
+    /// at `/dev/pipes/<name>` with mode 0755 and `argv` runs it).
+    public var files: [DockerfileInlineFile]
     public enum Network: String, Codable, Sendable { case `default`, none, host }
     public var network: Network
 }

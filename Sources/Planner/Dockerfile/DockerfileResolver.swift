@@ -734,10 +734,16 @@ struct DockerfileResolver {
         let sh = shell(s)
         let form: DockerfileRun.Form
         let argv: [String]
+        var files: [DockerfileInlineFile] = []
         if !ins.heredocs.isEmpty {
             form = .heredoc
-            // `RUN <<EOF` alone: the body is the script; otherwise the shell reads the heredocs itself.
-            if ins.heredocs.count == 1, ins.arguments == ins.heredocs[0].word {
+            // `RUN <<EOF` alone: the body is the script (run as a file when it starts with `#!`); otherwise the
+            // shell reads the heredocs itself.
+            if ins.heredocs.count == 1, ins.arguments == ins.heredocs[0].word, ins.heredocs[0].content.hasPrefix("#!") {
+                let path = "/dev/pipes/" + ins.heredocs[0].name
+                files.append(DockerfileInlineFile(destination: path, content: ins.heredocs[0].content, mode: "0755"))
+                argv = [path]
+            } else if ins.heredocs.count == 1, ins.arguments == ins.heredocs[0].word {
                 argv = sh + [ins.heredocs[0].content]
             } else {
                 var script = ins.arguments
@@ -763,7 +769,7 @@ struct DockerfileResolver {
             if let v = options.buildArgs[k] { args.append("\(k)=\(v)") }
         }
         return DockerfileRun(form: form, argv: argv, env: envList, args: args, user: s.chain.user, workdir: s.chain.workingDir ?? s.rootConfig?.workingDir,
-                             mounts: mounts, network: network)
+                             mounts: mounts, files: files, network: network)
     }
 
     mutating func mount(_ spec: String, _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction) throws(PlannerError) -> DockerfileMount {

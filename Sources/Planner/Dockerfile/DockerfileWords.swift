@@ -243,29 +243,33 @@ public enum DockerfileGlob {
         return go(0, 0)
     }
 
-    /// A `[...]` class at `i`: whether `c` matches and the index after `]`; nil when the class is malformed.
+    /// A `[...]` class at `start` (Go's rules: `^` negates, `\\` escapes, an unescaped `-` or `]` cannot start a
+    /// range bound, at least one range before `]`): whether `c` matches and the index after `]`; nil when malformed.
     static func classMatch(_ p: [Character], _ start: Int, _ c: Character) -> (Bool, Int)? {
         var i = start + 1
         var negate = false
-        if i < p.count && (p[i] == "^" || p[i] == "!") { negate = true; i += 1 }
+        if i < p.count && p[i] == "^" { negate = true; i += 1 }
         var hit = false
-        var first = true
-        while i < p.count {
-            if p[i] == "]" && !first { return (hit != negate, i + 1) }
-            first = false
-            var lo = p[i]
-            if lo == "\\" { i += 1; guard i < p.count else { return nil }; lo = p[i] }
+        var ranges = 0
+        func bound() -> Character? {
+            guard i < p.count, p[i] != "-", p[i] != "]" else { return nil }
+            if p[i] == "\\" { i += 1; guard i < p.count else { return nil } }
+            let ch = p[i]
             i += 1
+            return i < p.count ? ch : nil
+        }
+        while true {
+            if i < p.count && p[i] == "]" && ranges > 0 { return (hit != negate, i + 1) }
+            guard let lo = bound() else { return nil }
             var hi = lo
-            if i + 1 < p.count && p[i] == "-" && p[i + 1] != "]" {
+            if p[i] == "-" {
                 i += 1
-                hi = p[i]
-                if hi == "\\" { i += 1; guard i < p.count else { return nil }; hi = p[i] }
-                i += 1
+                guard let h = bound() else { return nil }
+                hi = h
             }
             if lo <= c && c <= hi { hit = true }
+            ranges += 1
         }
-        return nil
     }
 
     /// Whether a pattern is well formed (Go returns ErrBadPattern otherwise).
@@ -275,7 +279,7 @@ public enum DockerfileGlob {
         while i < p.count {
             if p[i] == "\\" { i += 2; if i > p.count { return false }; continue }
             if p[i] == "[" {
-                guard classMatch(p, i, "a") != nil, let (_, next) = classMatch(p, i, "a") else { return false }
+                guard let (_, next) = classMatch(p, i, "a") else { return false }
                 i = next
                 continue
             }
