@@ -562,3 +562,37 @@ struct DockerfilePlannerTests {
         }
     }
 }
+
+@Suite("Dockerfile COPY --from resolution")
+struct DockerfileCopyFromTests {
+    @Test("stage sources resolve inside the stage's rootfs: directories, globs, symlinked parents, missing paths")
+    func resolveInStage() throws {
+        let rootfs = try DockerfileTestSupport.context(["app/dist/index.js": "i", "app/dist/lib/util.js": "u", "app/package.json": "{}",
+                                                        "usr/lib/libx.so.1": "x", "usr/lib/liby.so.1": "y", "etc/os-release": "o"])
+        defer { try? FileManager.default.removeItem(atPath: rootfs) }
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/lib", withDestinationPath: "usr/lib")
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/app/current", withDestinationPath: "/app/dist")
+        let build = try DockerfileTestSupport.resolve("""
+            FROM scratch AS build
+            FROM scratch
+            WORKDIR /srv
+            COPY --from=build /app/dist ./dist
+            COPY --from=build /lib/lib*.so.1 /usr/local/lib/
+            COPY --from=build /app/current /cur/
+            COPY --from=build /app/package.json /app/missing.txt ./
+
+            """)
+        let copies = build.finalStage.steps.compactMap(\.copy)
+        #expect(copies.allSatisfy { $0.entries.isEmpty && $0.from == DockerfileSourceRef(stage: 0, image: nil) })
+        let dist = try DockerfileCopyRules.resolve(copies[0], root: rootfs)
+        #expect(dist.map { "\($0.source)>\($0.destination)" } == ["app/dist>/srv/dist", "app/dist/index.js>/srv/dist/index.js",
+                                                                   "app/dist/lib>/srv/dist/lib", "app/dist/lib/util.js>/srv/dist/lib/util.js"])
+        let libs = try DockerfileCopyRules.resolve(copies[1], root: rootfs)
+        #expect(libs.map { "\($0.source)>\($0.destination)" } == ["usr/lib/libx.so.1>/usr/local/lib/libx.so.1", "usr/lib/liby.so.1>/usr/local/lib/liby.so.1"])
+        let cur = try DockerfileCopyRules.resolve(copies[2], root: rootfs)
+        #expect(cur.first?.source == "app/dist" && cur.count == 4)
+        #expect(throws: DockerfileCopyRules.Failure(code: .missingSource, message: "COPY failed: \"/app/missing.txt\" not found: no such file or directory in stage 0")) {
+            try DockerfileCopyRules.resolve(copies[3], root: rootfs)
+        }
+    }
+}

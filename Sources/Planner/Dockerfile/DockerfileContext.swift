@@ -179,6 +179,15 @@ public struct DockerfileContextTree: Sendable {
             .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
+    init(root: String, entries: [String: DockerfileCopyEntry.EntryType]) {
+        self.root = root
+        self.entries = entries
+        self.listing = entries.filter { !$0.key.isEmpty }.map { $0.value == .directory ? $0.key + "/" : $0.key }
+            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        self.ignore = DockerignoreMatcher()
+        self.ignoreFile = nil
+    }
+
     /// Walks everything; an excluded directory is entered only when `!` patterns could re-include below it.
     /// Returns whether anything under `rel` was kept.
     @discardableResult

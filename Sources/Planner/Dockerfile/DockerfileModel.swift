@@ -164,7 +164,7 @@ public struct DockerfileCopy: Codable, Equatable, Sendable {
     /// Whether the destination is a directory (trailing slash, several sources, or a directory source).
     public var destinationIsDirectory: Bool
     /// Context sources resolved to entries (empty when `from` is set: the executor resolves those paths in the
-    /// stage/image filesystem with the same rules, see `DockerfileCopyRules`).
+    /// stage/image filesystem with the same rules: `DockerfileCopyRules.resolve(_:root:)`).
     public var entries: [DockerfileCopyEntry]
     /// `COPY <<EOF /file`: files written from heredocs.
     public var inline: [DockerfileInlineFile]

@@ -865,7 +865,7 @@ struct DockerfileResolver {
                         throw fail(.missingSource, "--mount=type=bind source \"\(m.source ?? ".")\" is not in the build context (or is excluded by \(tree.ignoreFile ?? ".dockerignore"))", ins)
                     }
                 }
-                m.source = m.from == nil ? src : DockerfilePaths.clean("/" + (m.source ?? "/"))
+                m.source = m.from == nil ? (src.isEmpty ? "." : src) : DockerfilePaths.clean("/" + (m.source ?? "/"))
             }
         }
         return m
@@ -926,7 +926,6 @@ struct DockerfileResolver {
         dest = DockerfilePaths.clean(dest)
         if slash && dest != "/" { dest += "/" }
         let heredocs = Dictionary(ins.heredocs.map { ($0.word, $0) }, uniquingKeysWith: { a, _ in a })
-        let fileSources = sources.filter { heredocs[$0] == nil }
         if sources.count > 1 && !slash {
             throw fail(.invalidValue, "When using \(ins.keyword) with more than one source file, the destination must be a directory and end with a / (got \"\(rawDest)\")", ins)
         }
@@ -944,56 +943,16 @@ struct DockerfileResolver {
                 throw fail(.offline, "ADD \(src): ociforge builds offline; download the file into the context instead", ins)
             }
             guard from == nil else { continue }
-            let rel = DockerfilePaths.contextRelative(src)
-            var matches: [String]
-            if DockerfileGlob.hasMeta(rel) {
-                guard DockerfileGlob.valid(rel) else { throw fail(.invalidValue, "\(ins.keyword) \(src): malformed pattern", ins) }
-                matches = tree.entries.keys.filter { !$0.isEmpty && DockerfileGlob.match(rel, $0) }
-                    .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-                if matches.isEmpty {
-                    warn("\(ins.keyword) \(src): the pattern matches no file in the build context; nothing is copied for it", line: ins.line)
-                }
-                if matches.count > 1 && !slash {
-                    throw fail(.invalidValue, "When using \(ins.keyword) with more than one source file, the destination must be a directory and end with a / (\(src) matches \(matches.count) entries)", ins)
-                }
-            } else {
-                guard tree.entries[rel] != nil else {
-                    let excluded = FileManager.default.fileExists(atPath: tree.root + "/" + rel) || (try? FileManager.default.destinationOfSymbolicLink(atPath: tree.root + "/" + rel)) != nil
-                    let why = excluded ? "it is excluded by \(tree.ignoreFile ?? ".dockerignore")" : "no such file or directory in the build context"
-                    throw fail(.missingSource, "\(ins.keyword) failed: \"\(src)\" not found: \(why)", ins)
-                }
-                matches = [rel]
-            }
-            for m in matches {
-                var path = m
-                var type = tree.entries[m]!
-                if type == .symlink {
-                    // Sources named directly (or matched) are followed; links below a copied directory are not.
-                    guard let resolved = tree.followSymlink(m) else {
-                        throw fail(.missingSource, "\(ins.keyword) failed: \"\(m)\" is a symbolic link that leaves the build context or dangles", ins)
-                    }
-                    path = resolved
-                    type = tree.entries[resolved]!
-                }
-                if type == .directory {
-                    copy.destinationIsDirectory = true
-                    let root = dest.hasSuffix("/") && dest != "/" ? String(dest.dropLast()) : dest
-                    copy.entries.append(DockerfileCopyEntry(source: path.isEmpty ? "." : path, destination: root, type: .directory, extract: nil))
-                    for d in tree.descendants(of: path) {
-                        let relPart = path.isEmpty ? d : String(d.dropFirst(path.count + 1))
-                        copy.entries.append(DockerfileCopyEntry(source: d, destination: DockerfilePaths.join(root, relPart), type: tree.entries[d]!, extract: nil))
-                    }
-                } else {
-                    if isAdd, let archive = tree.archiveKind(path) {
-                        copy.entries.append(DockerfileCopyEntry(source: path, destination: dest.hasSuffix("/") && dest != "/" ? String(dest.dropLast()) : dest, type: .file, extract: archive))
-                        continue
-                    }
-                    let target = slash ? destDir + DockerfilePaths.basename(m) : dest
-                    copy.entries.append(DockerfileCopyEntry(source: path, destination: target, type: .file, extract: nil))
-                }
+            do throws(DockerfileCopyRules.Failure) {
+                let found = try DockerfileCopyRules.entries(source: src, destination: dest, slash: slash, isAdd: isAdd, tree: tree,
+                                                            keyword: ins.keyword, origin: "the build context")
+                if found.entries.isEmpty { warn("\(ins.keyword) \(src): the pattern matches no file in the build context; nothing is copied for it", line: ins.line) }
+                if found.directory { copy.destinationIsDirectory = true }
+                copy.entries += found.entries
+            } catch {
+                throw fail(error.code, error.message, ins)
             }
         }
-        if fileSources.isEmpty && copy.inline.isEmpty { copy.destinationIsDirectory = slash }
         return copy
     }
 
