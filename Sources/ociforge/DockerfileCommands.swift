@@ -69,7 +69,7 @@ struct DockerfilePlanCommand: ParsableCommand {
         let dockerfile = file ?? (context + "/Dockerfile")
         let ctx = context
         let resolved = try runPlanner { () throws(PlannerError) in
-            try Dockerfile.resolve(path: dockerfile, display: file ?? "Dockerfile", context: ctx, contextDisplay: ctx, options: o)
+            try Dockerfile.resolve(path: dockerfile, display: dockerfile, context: ctx, contextDisplay: ctx, options: o)
         }
         for w in resolved.warnings { printError("warning: \(w)") }
         print(DockerfileRenderer.json(resolved), terminator: "")

@@ -120,6 +120,12 @@ public struct DockerfileRun: Codable, Equatable, Sendable {
     public var files: [DockerfileInlineFile]
     public enum Network: String, Codable, Sendable { case `default`, none, host }
     public var network: Network
+
+    /// The process environment: `env` over the root config's Env (`DockerfileImageConfig.scratch` for a
+    /// scratch chain, the base image's config otherwise), then the build args.
+    public func environment(root: DockerfileImageConfig?) -> [String] {
+        DockerfileImageConfig.applyEnv(env, to: root?.env ?? []) + args
+    }
 }
 
 public struct DockerfileMount: Codable, Equatable, Sendable {
@@ -142,7 +148,8 @@ public struct DockerfileMount: Codable, Equatable, Sendable {
     public var gid: Int?
     /// secret: fail when the secret is not supplied (default false: the mount is skipped).
     public var required: Bool
-    /// secret: expose as this environment variable instead of (or besides) a file.
+    /// secret: expose as this environment variable; with `env` and no `target=` the secret is not a file
+    /// (`target` is then "").
     public var env: String?
     /// tmpfs: size in bytes.
     public var size: Int64?
