@@ -20,17 +20,20 @@ public struct DockerignoreMatcher: Sendable {
     /// Parses a .dockerignore text. A pattern that cannot be compiled is an error naming its line.
     public init(text: String, file: String) throws(PlannerError) {
         var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        var body = text
+        if body.hasPrefix("\u{FEFF}") { body.removeFirst() }
+        for raw in body.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNo += 1
-            var p = raw.trimmingCharacters(in: .whitespaces)
-            if p.hasSuffix("\r") { p.removeLast() }
-            if p.isEmpty || p.hasPrefix("#") { continue }
+            // A comment only when `#` is in column 1 (`  # x` is the pattern `# x`).
+            if raw.hasPrefix("#") { continue }
+            var p = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if p.isEmpty { continue }
             var exclusion = false
             if p.hasPrefix("!") {
                 exclusion = true
                 p = String(p.dropFirst()).trimmingCharacters(in: .whitespaces)
+                if p.isEmpty { throw PlannerError(.syntax, "illegal exclusion pattern: \"!\"", file: file, line: lineNo) }
             }
-            if p.isEmpty { continue }
             p = DockerfilePaths.clean(p)
             if p.count > 1 && p.hasPrefix("/") { p.removeFirst() }
             guard let regex = Self.compile(p) else {
@@ -150,22 +153,26 @@ public struct DockerfileContextTree: Sendable {
 
     /// - Parameters:
     ///   - root: the context directory.
-    ///   - dockerfile: the Dockerfile's path relative to the context (for `<Dockerfile>.dockerignore`), if inside.
-    public init(root: String, dockerfile: String?) throws(PlannerError) {
+    ///   - dockerfileIgnore: `<Dockerfile>.dockerignore` beside the Dockerfile (absolute path, and its display
+    ///     name); it wins over the context's `.dockerignore` when it exists.
+    public init(root: String, dockerfileIgnore: (path: String, display: String)? = nil) throws(PlannerError) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw PlannerError(.io, "the build context does not exist or is not a directory", file: root)
         }
         self.root = root
         var ignoreFile: String? = nil
-        if let df = dockerfile, FileManager.default.fileExists(atPath: root + "/" + df + ".dockerignore") {
-            ignoreFile = df + ".dockerignore"
+        var ignorePath: String? = nil
+        if let d = dockerfileIgnore, FileManager.default.fileExists(atPath: d.path) {
+            ignoreFile = d.display
+            ignorePath = d.path
         } else if FileManager.default.fileExists(atPath: root + "/.dockerignore") {
             ignoreFile = ".dockerignore"
+            ignorePath = root + "/.dockerignore"
         }
         var matcher = DockerignoreMatcher()
-        if let f = ignoreFile {
-            guard let data = FileManager.default.contents(atPath: root + "/" + f) else {
+        if let f = ignoreFile, let ignorePath {
+            guard let data = FileManager.default.contents(atPath: ignorePath) else {
                 throw PlannerError(.io, "cannot read \(f)", file: f)
             }
             matcher = try DockerignoreMatcher(text: String(decoding: data, as: UTF8.self), file: f)

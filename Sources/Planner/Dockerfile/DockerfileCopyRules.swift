@@ -15,13 +15,14 @@ public enum DockerfileCopyRules {
     }
 
     static func entries(source src: String, destination dest: String, slash: Bool, isAdd: Bool, tree: DockerfileContextTree,
-                        keyword: String, origin: String, display: String? = nil) throws(Failure) -> (entries: [DockerfileCopyEntry], directory: Bool) {
+                        keyword: String, origin: String, display: String? = nil,
+                        exclude: DockerignoreMatcher = DockerignoreMatcher()) throws(Failure) -> (entries: [DockerfileCopyEntry], directory: Bool) {
         let shown = display ?? src
         let rel = DockerfilePaths.contextRelative(src)
         var matches: [String]
         if DockerfileGlob.hasMeta(rel) {
             guard DockerfileGlob.valid(rel) else { throw Failure(code: .invalidValue, message: "\(keyword) \(shown): malformed pattern") }
-            matches = tree.entries.keys.filter { !$0.isEmpty && DockerfileGlob.match(rel, $0) }
+            matches = tree.entries.keys.filter { !$0.isEmpty && DockerfileGlob.match(rel, $0) && !exclude.excludes(DockerfilePaths.basename($0)) }
                 .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
             if matches.count > 1 && !slash {
                 throw Failure(code: .invalidValue, message: "When using \(keyword) with more than one source file, the destination must be a directory and end with a / (\(shown) matches \(matches.count) entries)")
@@ -53,6 +54,8 @@ public enum DockerfileCopyRules {
                 out.append(DockerfileCopyEntry(source: path.isEmpty ? "." : path, destination: destRoot, type: .directory, extract: nil))
                 for d in tree.descendants(of: path) {
                     let relPart = path.isEmpty ? d : String(d.dropFirst(path.count + 1))
+                    // --exclude patterns apply to paths relative to the copied directory.
+                    if exclude.excludes(relPart) { continue }
                     out.append(DockerfileCopyEntry(source: d, destination: DockerfilePaths.join(destRoot, relPart), type: tree.entries[d]!, extract: nil))
                 }
             } else if isAdd, let archive = tree.archiveKind(path) {
@@ -82,8 +85,15 @@ public enum DockerfileCopyRules {
             let pattern = ([canonical ?? fixed.joined(separator: "/")] + rest).filter { !$0.isEmpty }.joined(separator: "/")
             let tree = DockerfileContextTree(root: root, subtree: canonical ?? fixed.joined(separator: "/"))
             let slash = copy.destination.hasSuffix("/")
+            var exclude = DockerignoreMatcher()
+            if !copy.exclude.isEmpty {
+                do { exclude = try DockerignoreMatcher(text: copy.exclude.joined(separator: "\n"), file: "--exclude") } catch {
+                    throw Failure(code: error.code, message: error.message)
+                }
+            }
             let found = try entries(source: pattern.isEmpty ? "." : pattern, destination: copy.destination, slash: slash, isAdd: false, tree: tree,
-                                    keyword: "COPY", origin: copy.from?.stage.map { "stage \($0)" } ?? copy.from?.image ?? "the source filesystem", display: src)
+                                    keyword: "COPY", origin: copy.from?.stage.map { "stage \($0)" } ?? copy.from?.image ?? "the source filesystem",
+                                    display: src, exclude: exclude)
             out += found.entries
         }
         return out

@@ -45,7 +45,12 @@ public struct ResolvedDockerfile: Codable, Equatable, Sendable {
         var base: DockerfileImageConfig
         switch stage.base.kind {
         case .scratch: base = .scratch
-        case .image, .layout: base = root ?? DockerfileImageConfig()
+        case .image, .layout:
+            base = root ?? DockerfileImageConfig()
+            // BuildKit adds the default PATH to a stage whose base has none.
+            if !(base.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
+                base.env = (base.env ?? []) + DockerfileImageConfig.scratch.env!
+            }
         case .stage:
             guard let parent = stage.base.stage, let c = config(ofStage: parent, root: root) else { return nil }
             base = c
@@ -98,6 +103,8 @@ public struct DockerfileStep: Codable, Equatable, Sendable {
     public var workdir: String?
     /// The config change of this instruction (ENV, LABEL, CMD, … and WORKDIR/USER); nil for RUN/COPY/ADD.
     public var config: DockerfileConfigDelta?
+    /// `.workdir`: the USER in effect (the directory is created 0755 owned by it; nil = the base's user).
+    public var user: String? = nil
 }
 
 public struct DockerfileRun: Codable, Equatable, Sendable {
@@ -180,6 +187,9 @@ public struct DockerfileCopy: Codable, Equatable, Sendable {
     /// `--chmod` (octal like `0755`, or symbolic like `u+x`).
     public var chmod: String?
     public var link: Bool
+    /// `--exclude` patterns (.dockerignore syntax, relative to each copied directory; not substituted), already
+    /// applied to `entries`.
+    public var exclude: [String]
 }
 
 public struct DockerfileCopyEntry: Codable, Equatable, Sendable {

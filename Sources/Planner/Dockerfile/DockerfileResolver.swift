@@ -49,11 +49,8 @@ public enum Dockerfile {
             throw PlannerError(.syntax, "the Dockerfile is not valid UTF-8", file: display)
         }
         let ast = try DockerfileParser.parse(text, file: display)
-        // The Dockerfile-specific ignore file sits next to the Dockerfile, named relative to the context.
-        let ctxAbs = URL(fileURLWithPath: context).standardizedFileURL.path
-        let dfAbs = URL(fileURLWithPath: path).standardizedFileURL.path
-        let relDockerfile = dfAbs.hasPrefix(ctxAbs + "/") ? String(dfAbs.dropFirst(ctxAbs.count + 1)) : nil
-        let tree = try DockerfileContextTree(root: context, dockerfile: relDockerfile)
+        // The Dockerfile-specific ignore file sits next to the Dockerfile.
+        let tree = try DockerfileContextTree(root: context, dockerfileIgnore: (path + ".dockerignore", display + ".dockerignore"))
         var resolver = DockerfileResolver(ast: ast, tree: tree, options: options)
         var out = try resolver.resolve()
         out.dockerfile = display
@@ -93,6 +90,8 @@ struct DockerfileResolver {
     var usedArgs: Set<String> = []
     var images: [Int: Set<String>] = [:]
     var secrets: [Int: Set<String>] = [:]
+    /// Names of all stages (nil when unnamed), by index, from a first pass over the FROM lines.
+    var allStageNames: [String?] = []
     var file: String { ast.file }
 
     init(ast: DockerfileAST, tree: DockerfileContextTree, options: DockerfileOptions) {
@@ -109,12 +108,21 @@ struct DockerfileResolver {
 
     mutating func warn(_ message: String, line: Int) { warnings.append("\(file):\(line): \(message)") }
 
+    /// The automatic platform args (global scope); a build arg of the same name overrides each.
     var automaticArgs: [String: String] {
         let parts = options.platform.split(separator: "/").map(String.init)
-        let os = parts.first ?? "linux", arch = parts.count > 1 ? parts[1] : "amd64", variant = parts.count > 2 ? parts[2] : ""
-        return ["TARGETPLATFORM": options.platform, "TARGETOS": os, "TARGETARCH": arch, "TARGETVARIANT": variant,
-                "BUILDPLATFORM": options.platform, "BUILDOS": os, "BUILDARCH": arch, "BUILDVARIANT": variant]
+        let os = parts.first ?? "linux", arch = parts.count > 1 ? parts[1] : "amd64"
+        var variant = parts.count > 2 ? parts[2] : ""
+        if arch == "arm64" && variant == "v8" { variant = "" } // containerd normalizes arm64/v8 to arm64
+        let platform = variant.isEmpty ? "\(os)/\(arch)" : "\(os)/\(arch)/\(variant)"
+        var out = ["TARGETPLATFORM": platform, "TARGETOS": os, "TARGETARCH": arch, "TARGETVARIANT": variant, "TARGETOSVERSION": "",
+                   "BUILDPLATFORM": platform, "BUILDOS": os, "BUILDARCH": arch, "BUILDVARIANT": variant, "BUILDOSVERSION": "",
+                   "TARGETSTAGE": targetStageName]
+        for k in out.keys { if let v = options.buildArgs[k] { out[k] = v } }
+        return out
     }
+    /// TARGETSTAGE: the target, else the last stage's name, else `default`.
+    var targetStageName = "default"
 
     func expand(_ text: String, _ env: [String: String], _ ins: DockerfileInstruction) throws(PlannerError) -> String {
         do { return try words.word(text, env) } catch { throw fail(.syntax, "\(ins.keyword): \(error.message)", ins) }
@@ -156,6 +164,12 @@ struct DockerfileResolver {
 
     mutating func resolve() throws(PlannerError) -> ResolvedDockerfile {
         // Meta args: the ARGs before the first FROM.
+        let fromLines = ast.instructions.filter { $0.keyword == "FROM" }
+        allStageNames = fromLines.map { ins -> String? in
+            let parts = ins.arguments.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return parts.count == 3 && parts[1].lowercased() == "as" ? parts[2].lowercased() : nil
+        }
+        targetStageName = options.target?.lowercased() ?? (allStageNames.last ?? nil) ?? "default"
         var metaArgs: [String: String] = automaticArgs
         var declaredMeta: Set<String> = []
         var i = 0
@@ -163,17 +177,18 @@ struct DockerfileResolver {
         while i < all.count && all[i].keyword != "FROM" {
             let ins = all[i]
             guard ins.keyword == "ARG" else {
-                throw fail(.syntax, "\(ins.keyword) before the first FROM: only ARG instructions may precede FROM", ins)
+                throw fail(.syntax, "no build stage in current context: \(ins.keyword) before the first FROM (only ARG may precede FROM)", ins)
             }
-            for (name, def) in try argPairs(ins, env: metaArgs) {
+            for (name, def) in try argPairs(ins) {
                 declaredMeta.insert(name)
                 usedArgs.insert(name)
-                if let v = options.buildArgs[name] { metaArgs[name] = v } else if let d = def { metaArgs[name] = d } else { metaArgs[name] = nil }
+                if let v = options.buildArgs[name] { metaArgs[name] = v } else if let d = def { metaArgs[name] = try expand(d, metaArgs, ins) } else if automaticArgs[name] == nil { metaArgs[name] = nil }
             }
             i += 1
         }
+        guard !all.isEmpty else { throw PlannerError(.syntax, "the Dockerfile cannot be empty", file: file) }
         guard i < all.count else {
-            throw PlannerError(.syntax, "the Dockerfile has no FROM instruction (no build stage)", file: file, line: all.last?.line)
+            throw PlannerError(.syntax, "dockerfile contains no stages to build (no FROM instruction)", file: file, line: all.last?.line)
         }
         // Stages.
         var stageNames: [String: Int] = [:]
@@ -198,9 +213,10 @@ struct DockerfileResolver {
         // Target and the stages it needs.
         var targetIndex = stages.count - 1
         if let t = options.target {
-            guard let idx = stages.firstIndex(where: { $0.name == t.lowercased() }) else {
+            guard let idx = stages.lastIndex(where: { $0.name == t.lowercased() }) else {
                 let names = stages.compactMap(\.name)
-                throw PlannerError(.invalidValue, "target stage \"\(t)\" could not be found (stages: \(names.isEmpty ? "none named" : names.joined(separator: ", ")))",
+                let hint = Self.suggestion(t.lowercased(), names).map { " (did you mean \($0)?)" } ?? ""
+                throw PlannerError(.invalidValue, "target stage \"\(t)\" could not be found\(hint); stages: \(names.isEmpty ? "none named" : names.joined(separator: ", "))",
                                    file: file, key: "--target")
             }
             targetIndex = idx
@@ -240,7 +256,7 @@ struct DockerfileResolver {
         let f = try flags(ins, ["platform": .string])
         let parts = ins.arguments.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard parts.count == 1 || (parts.count == 3 && parts[1].lowercased() == "as") else {
-            throw fail(.syntax, "FROM expects `FROM [--platform=<platform>] <image> [AS <name>]`, got \"FROM \(ins.original)\"", ins)
+            throw fail(.syntax, "FROM requires either one or three arguments: FROM [--platform=<platform>] <image> [AS <name>], got \"FROM \(ins.original)\"", ins)
         }
         var name: String? = nil
         if parts.count == 3 {
@@ -249,12 +265,12 @@ struct DockerfileResolver {
                 throw fail(.invalidValue, "invalid stage name \"\(parts[2])\": it must start with a letter and contain only letters, digits, -, _ and .", ins)
             }
             if let prev = names[n] {
-                throw fail(.invalidValue, "duplicate stage name \"\(n)\" (already used by stage \(prev) at line \(stages[prev].line))", ins)
+                warn("duplicate stage name \"\(n)\" (also stage \(prev) at line \(stages[prev].line)): later references bind this one", line: ins.line)
             }
             name = n
         }
         let image = try expand(parts[0], metaArgs, ins)
-        guard !image.isEmpty else { throw fail(.invalidValue, "FROM \(parts[0]): the base image name is empty after substitution", ins) }
+        guard !image.trimmingCharacters(in: .whitespaces).isEmpty else { throw fail(.invalidValue, "base name (\(parts[0])) should not be blank", ins) }
         var platform: String? = nil
         if let p = f["platform"]?.first {
             platform = try expand(p, metaArgs, ins)
@@ -271,6 +287,7 @@ struct DockerfileResolver {
             stage.base = DockerfileBase(kind: .stage, reference: nil, stage: prev)
             stage.chain = parent.chain
             stage.rootConfig = parent.rootConfig
+            stage.args = parent.args
             stage.deps.insert(prev)
             if parent.error != nil { stage.error = parent.error }
         } else if image.hasPrefix("oci-layout:") || image.hasPrefix("oci:") {
@@ -334,7 +351,9 @@ struct DockerfileResolver {
     func env(_ s: StageState) -> [String: String] {
         var out: [String: String] = [:]
         for (k, v) in s.args { if let v { out[k] = v } }
-        let envList = DockerfileImageConfig.applyEnv(s.chain.env ?? [], to: s.rootConfig?.env ?? [])
+        var rootEnv = s.rootConfig?.env ?? []
+        if s.rootConfig != nil && !rootEnv.contains(where: { $0.hasPrefix("PATH=") }) { rootEnv += DockerfileImageConfig.scratch.env! }
+        let envList = DockerfileImageConfig.applyEnv(s.chain.env ?? [], to: rootEnv)
         for kv in envList {
             let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             out[String(p[0])] = p.count > 1 ? String(p[1]) : ""
@@ -367,11 +386,12 @@ struct DockerfileResolver {
             throw fail(.syntax, "FROM is not allowed as an ONBUILD trigger", ins)
         case "ARG":
             _ = try flags(ins, [:])
-            for (name, def) in try argPairs(ins, env: env(s)) {
+            for (name, def) in try argPairs(ins) {
                 usedArgs.insert(name)
-                var value: String? = options.buildArgs[name] ?? def
+                var value: String? = options.buildArgs[name]
+                if value == nil, let def { value = try expand(def, env(s), ins) }
                 if value == nil && def == nil {
-                    if declaredMeta.contains(name) { value = metaArgs[name] } else if let a = automaticArgs[name] { value = a }
+                    if declaredMeta.contains(name) || automaticArgs[name] != nil { value = metaArgs[name] }
                 }
                 s.args.removeAll { $0.0 == name }
                 s.args.append((name, value))
@@ -402,7 +422,11 @@ struct DockerfileResolver {
             let specs = try expandWords(ins.arguments, env(s), ins)
             guard !specs.isEmpty else { throw fail(.syntax, "EXPOSE requires at least one argument", ins) }
             var ports: [String] = []
-            for spec in specs { ports += try Self.ports(spec, ins: ins, fail: fail) }
+            for spec in specs {
+                let (p, notes) = try Self.ports(spec, ins: ins, fail: fail)
+                ports += p
+                for n in notes { warn(n, line: ins.line) }
+            }
             var delta = DockerfileConfigDelta()
             delta.exposedPorts = Array(Set(ports)).sorted()
             record(&s, ins, kind: .config, config: delta)
@@ -436,6 +460,7 @@ struct DockerfileResolver {
             var delta = DockerfileConfigDelta()
             delta.workingDir = dir
             record(&s, ins, kind: .workdir, config: delta, workdir: dir)
+            s.steps[s.steps.count - 1].user = s.chain.user
         case "STOPSIGNAL":
             _ = try flags(ins, [:])
             let sig = try expand(ins.arguments, env(s), ins)
@@ -496,8 +521,8 @@ struct DockerfileResolver {
         _ = trigger
     }
 
-    /// ARG name[=default] … (defaults substituted with `env`).
-    func argPairs(_ ins: DockerfileInstruction, env: [String: String]) throws(PlannerError) -> [(String, String?)] {
+    /// ARG name[=default] …, defaults as written (substituted only when no build arg gives the value).
+    func argPairs(_ ins: DockerfileInstruction) throws(PlannerError) -> [(String, String?)] {
         let ws = Self.rawWords(ins.arguments, escape: words.escape)
         guard !ws.isEmpty else { throw fail(.syntax, "ARG requires at least one argument", ins) }
         var out: [(String, String?)] = []
@@ -505,7 +530,7 @@ struct DockerfileResolver {
             if let eq = w.firstIndex(of: "=") {
                 let name = String(w[..<eq])
                 guard ConfigReader.isEnvName(name) else { throw fail(.invalidValue, "ARG: invalid name \"\(name)\"", ins) }
-                out.append((name, try expand(String(w[w.index(after: eq)...]), env, ins)))
+                out.append((name, String(w[w.index(after: eq)...])))
             } else {
                 guard ConfigReader.isEnvName(w) else { throw fail(.invalidValue, "ARG: invalid name \"\(w)\"", ins) }
                 out.append((w, nil))
@@ -566,27 +591,34 @@ struct DockerfileResolver {
         return out
     }
 
-    static func ports(_ spec: String, ins: DockerfileInstruction, fail: (PlannerError.Code, String, DockerfileInstruction) -> PlannerError) throws(PlannerError) -> [String] {
-        var body = spec
+    /// `[ip:][hostport:]port[-end][/proto]` → `port/proto` keys, one per port of a range; host parts and an
+    /// upper-case protocol are accepted with a note (BuildKit's ExposeInvalidFormat / ExposeProtoCasing lints).
+    static func ports(_ spec: String, ins: DockerfileInstruction, fail: (PlannerError.Code, String, DockerfileInstruction) -> PlannerError) throws(PlannerError) -> ([String], [String]) {
+        var notes: [String] = []
+        let colonParts = spec.split(separator: ":", omittingEmptySubsequences: false)
+        let container = String(colonParts.last ?? "")
+        if colonParts.count > 1 {
+            notes.append("EXPOSE \(spec): an IP address or host port has no effect in a Dockerfile; only the container port is exposed (publish with `run -p`)")
+        }
+        var body = container
         var proto = "tcp"
-        if let slash = spec.lastIndex(of: "/") {
-            proto = spec[spec.index(after: slash)...].lowercased()
-            body = String(spec[..<slash])
+        if let slash = container.firstIndex(of: "/") {
+            let raw = String(container[container.index(after: slash)...])
+            body = String(container[..<slash])
+            if !raw.isEmpty { proto = raw.lowercased() }
+            if raw != raw.lowercased() { notes.append("EXPOSE \(spec): protocol should be lower case (\(raw.lowercased()))") }
         }
-        guard ["tcp", "udp", "sctp"].contains(proto) else { throw fail(.invalidValue, "EXPOSE \(spec): invalid protocol \"\(proto)\" (tcp, udp or sctp)", ins) }
-        if body.contains(":") {
-            throw fail(.invalidValue, "EXPOSE \(spec): a host address or port cannot be published in a Dockerfile; use EXPOSE <port>[/<protocol>]", ins)
-        }
+        guard ["tcp", "udp", "sctp"].contains(proto) else { throw fail(.invalidValue, "EXPOSE \(spec): invalid proto: \(proto) (tcp, udp or sctp)", ins) }
         let range = body.split(separator: "-", omittingEmptySubsequences: false)
         guard range.count <= 2, let lo = Int(range[0]), let hi = Int(range.count == 2 ? range[1] : range[0]),
               (0...65535).contains(lo), (0...65535).contains(hi), lo <= hi else {
             throw fail(.invalidValue, "EXPOSE \(spec): invalid port (a number 0-65535 or a range like 8000-8010)", ins)
         }
-        return (lo...hi).map { "\($0)/\(proto)" }
+        return ((lo...hi).map { "\($0)/\(proto)" }, notes)
     }
 
     static func validSignal(_ s: String) -> Bool {
-        if let n = Int(s) { return n > 0 && n < 65 }
+        if let n = Int(s) { return n > 0 }
         var name = s.uppercased()
         if name.hasPrefix("SIG") { name.removeFirst(3) }
         let names: Set<String> = ["ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE",
@@ -691,6 +723,14 @@ struct DockerfileResolver {
     /// A `--from`/`from=` value: a stage (name or index of an earlier stage) or an image reference.
     mutating func sourceRef(_ value: String, _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction, what: String) throws(PlannerError) -> DockerfileSourceRef {
         guard !value.isEmpty else { throw fail(.invalidValue, "\(what): empty value", ins) }
+        if value.contains("$") {
+            throw fail(.invalidValue, what == "--from"
+                ? "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround"
+                : "'from' doesn't support variable expansion, define alias stage instead", ins)
+        }
+        if names[value.lowercased()] == nil, let later = allStageNames.indices.first(where: { $0 > s.index && allStageNames[$0] == value.lowercased() }) {
+            throw fail(.invalidValue, "cannot copy from stage \"\(value)\", it needs to be defined before current stage (it is stage \(later), this is stage \(s.index))", ins)
+        }
         if let n = Int(value) {
             guard n >= 0 && n < s.index else {
                 throw fail(.invalidValue, "\(what)=\(value): stage index \(value) is not an earlier stage (this is stage \(s.index))", ins)
@@ -717,7 +757,7 @@ struct DockerfileResolver {
         let e = env(s)
         var network = DockerfileRun.Network.default
         if let n = f["network"]?.first {
-            guard let v = DockerfileRun.Network(rawValue: try expand(n, e, ins)) else {
+            guard let v = DockerfileRun.Network(rawValue: n) else {
                 throw fail(.invalidValue, "--network=\(n): expected default, none or host", ins)
             }
             network = v
@@ -730,7 +770,7 @@ struct DockerfileResolver {
             }
         }
         var mounts: [DockerfileMount] = []
-        for m in f["mount"] ?? [] { mounts.append(try mount(try expand(m, e, ins), &s, names: names, ins: ins)) }
+        for m in f["mount"] ?? [] { mounts.append(try mount(m, env: e, &s, names: names, ins: ins)) }
         let sh = shell(s)
         let form: DockerfileRun.Form
         let argv: [String]
@@ -742,7 +782,7 @@ struct DockerfileResolver {
             if ins.heredocs.count == 1, ins.arguments == ins.heredocs[0].word, ins.heredocs[0].content.hasPrefix("#!") {
                 let path = "/dev/pipes/" + ins.heredocs[0].name
                 files.append(DockerfileInlineFile(destination: path, content: ins.heredocs[0].content, mode: "0755"))
-                argv = [path]
+                argv = sh + [path]
             } else if ins.heredocs.count == 1, ins.arguments == ins.heredocs[0].word {
                 argv = sh + [ins.heredocs[0].content]
             } else {
@@ -772,14 +812,17 @@ struct DockerfileResolver {
                              mounts: mounts, files: files, network: network)
     }
 
-    mutating func mount(_ spec: String, _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction) throws(PlannerError) -> DockerfileMount {
+    mutating func mount(_ spec: String, env: [String: String], _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction) throws(PlannerError) -> DockerfileMount {
         var fields: [(String, String?)] = []
         for part in spec.split(separator: ",") {
             let p = part.trimmingCharacters(in: .whitespaces)
             if let eq = p.firstIndex(of: "=") {
                 var v = String(p[p.index(after: eq)...])
                 if v.count >= 2, let q = v.first, q == "\"" || q == "'", v.last == q { v = String(v.dropFirst().dropLast()) }
-                fields.append((p[..<eq].lowercased(), v))
+                let key = p[..<eq].lowercased()
+                // Option values are substituted, except from= (BuildKit refuses variables there).
+                if key != "from" { v = try expand(v, env, ins) }
+                fields.append((key, v))
             } else {
                 fields.append((p.lowercased(), nil))
             }
@@ -810,7 +853,8 @@ struct DockerfileResolver {
             switch k {
             case "type": continue
             case "target", "dst", "destination": target = try value()
-            case "source", "src": m.source = try value()
+            case "source", "src":
+                if type == .secret { m.id = try value() } else { m.source = try value() }
             case "from":
                 guard type == .bind || type == .cache else { throw fail(.invalidValue, "--mount: from= is only for bind and cache mounts", ins) }
                 m.from = try sourceRef(try value(), &s, names: names, ins: ins, what: "--mount from")
@@ -844,7 +888,10 @@ struct DockerfileResolver {
                 throw fail(.unknownFlag, "--mount: unknown option \"\(k)\" for type=\(type.rawValue)", ins)
             }
         }
-        if let t = target { m.target = DockerfilePaths.join(workdir(s), t) }
+        if let t = target {
+            m.target = DockerfilePaths.join(workdir(s), t)
+            if m.target == "/" { throw fail(.invalidValue, "invalid mount target \"\(t)\"", ins) }
+        }
         switch type {
         case .secret:
             if m.id == nil, let t = target { m.id = DockerfilePaths.basename(t) }
@@ -886,16 +933,16 @@ struct DockerfileResolver {
 
     mutating func copyStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int]) throws(PlannerError) -> DockerfileCopy {
         let isAdd = ins.keyword == "ADD"
-        var allowed: [String: FlagKind] = ["chown": .string, "chmod": .string, "link": .bool]
-        if isAdd { allowed["checksum"] = .string; allowed["keep-git-dir"] = .bool } else { allowed["from"] = .string }
+        var allowed: [String: FlagKind] = ["chown": .string, "chmod": .string, "link": .bool, "exclude": .repeated]
+        if isAdd { allowed["checksum"] = .string; allowed["keep-git-dir"] = .bool; allowed["unpack"] = .bool } else { allowed["from"] = .string }
         let f = try flags(ins, allowed)
         let e = env(s)
         var from: DockerfileSourceRef? = nil
-        if let v = f["from"]?.first { from = try sourceRef(try expand(v, e, ins), &s, names: names, ins: ins, what: "--from") }
+        if let v = f["from"]?.first { from = try sourceRef(v, &s, names: names, ins: ins, what: "--from") }
         let chown = try f["chown"]?.first.map { v throws(PlannerError) in try expand(v, e, ins) }
         let chmod = try f["chmod"]?.first.map { v throws(PlannerError) in try expand(v, e, ins) }
         if let c = chmod, !Self.validChmod(c) {
-            throw fail(.invalidValue, "--chmod=\(c): expected an octal mode (0755) or a symbolic one (u+x,g-w)", ins)
+            throw fail(.invalidValue, "invalid chmod parameter: '\(c)'. it should be octal string and between 0 and 07777 (or symbolic, like u+x,g-w)", ins)
         }
         if let c = chown, c.isEmpty || c.hasPrefix(":") || c.split(separator: ":", omittingEmptySubsequences: false).count > 2 {
             throw fail(.invalidValue, "--chown=\(c): expected user[:group] (names or ids)", ins)
@@ -929,23 +976,34 @@ struct DockerfileResolver {
         if sources.count > 1 && !slash {
             throw fail(.invalidValue, "When using \(ins.keyword) with more than one source file, the destination must be a directory and end with a / (got \"\(rawDest)\")", ins)
         }
+        var excludes = DockerignoreMatcher()
+        let excludeList = f["exclude"] ?? []
+        if !excludeList.isEmpty {
+            excludes = try DockerignoreMatcher(text: excludeList.joined(separator: "\n"), file: file)
+        }
+        let unpack = f["unpack"]?.first != "false"
         var copy = DockerfileCopy(from: from, sources: sources, destination: dest, destinationIsDirectory: slash,
-                                  entries: [], inline: [], chown: chown, chmod: chmod, link: f["link"]?.first == "true")
+                                  entries: [], inline: [], chown: chown, chmod: chmod, link: f["link"]?.first == "true",
+                                  exclude: excludeList)
         let destDir = dest.hasSuffix("/") ? dest : dest + "/"
         for src in sources {
             if let h = heredocs[src] {
-                let content = h.expand ? try expand(h.content, e, ins) : h.content
+                var content = h.content
+                if h.expand {
+                    do { content = try words.heredoc(h.content, e) } catch { throw fail(.syntax, "\(ins.keyword) <<\(h.name): \(error.message)", ins) }
+                }
                 let target = slash ? destDir + h.name : dest
                 copy.inline.append(DockerfileInlineFile(destination: target, content: content, mode: chmod.flatMap { Self.octal($0) } ?? "0644"))
                 continue
             }
-            if isAdd, Self.isRemote(src) {
+            if Self.isRemote(src) {
+                guard isAdd else { throw fail(.invalidValue, "source can't be a URL for COPY (\(src)); ADD fetches URLs, but ociforge builds offline: download the file into the context instead", ins) }
                 throw fail(.offline, "ADD \(src): ociforge builds offline; download the file into the context instead", ins)
             }
             guard from == nil else { continue }
             do throws(DockerfileCopyRules.Failure) {
-                let found = try DockerfileCopyRules.entries(source: src, destination: dest, slash: slash, isAdd: isAdd, tree: tree,
-                                                            keyword: ins.keyword, origin: "the build context")
+                let found = try DockerfileCopyRules.entries(source: src, destination: dest, slash: slash, isAdd: isAdd && unpack, tree: tree,
+                                                            keyword: ins.keyword, origin: "the build context", exclude: excludes)
                 if found.entries.isEmpty { warn("\(ins.keyword) \(src): the pattern matches no file in the build context; nothing is copied for it", line: ins.line) }
                 if found.directory { copy.destinationIsDirectory = true }
                 copy.entries += found.entries
@@ -956,6 +1014,29 @@ struct DockerfileResolver {
         return copy
     }
 
+    /// The closest candidate within edit distance 2 (BuildKit's "did you mean" hints).
+    static func suggestion(_ word: String, _ candidates: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var prev = Array(0...b.count)
+            for i in 1...max(a.count, 1) where !a.isEmpty {
+                var cur = [i] + Array(repeating: 0, count: b.count)
+                for j in 1...max(b.count, 1) where !b.isEmpty {
+                    cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                }
+                prev = cur
+            }
+            return a.isEmpty ? b.count : prev[b.count]
+        }
+        let w = Array(word.lowercased())
+        var best: (String, Int)? = nil
+        for c in candidates.sorted() {
+            let d = distance(w, Array(c.lowercased()))
+            guard d <= 2, d < w.count else { continue }
+            if best == nil || d < best!.1 { best = (c, d) }
+        }
+        return best?.0
+    }
+
     static func isRemote(_ s: String) -> Bool {
         let lower = s.lowercased()
         return lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("git@") || lower.hasPrefix("git://")
@@ -963,7 +1044,7 @@ struct DockerfileResolver {
     }
 
     static func validChmod(_ s: String) -> Bool {
-        if s.allSatisfy({ ("0"..."7").contains($0) }) { return !s.isEmpty && s.count <= 4 }
+        if s.allSatisfy({ ("0"..."7").contains($0) }) { return !s.isEmpty && (Int(s, radix: 8) ?? .max) <= 0o7777 }
         for clause in s.split(separator: ",", omittingEmptySubsequences: false) {
             let who = clause.prefix { "ugoa".contains($0) }
             var rest = clause.dropFirst(who.count)

@@ -195,7 +195,8 @@ public enum DockerfileParser {
         let keywordText = s.prefix { $0 != " " && $0 != "\t" }
         let keyword = keywordText.uppercased()
         guard instructions.contains(keyword) else {
-            throw PlannerError(.unknownInstruction, "unknown instruction: \(keywordText) (instructions: \(instructions.sorted().joined(separator: ", ")))", file: file, line: line)
+            let hint = DockerfileResolver.suggestion(keyword, instructions.sorted()).map { " (did you mean \($0.lowercased())?)" } ?? ""
+            throw PlannerError(.unknownInstruction, "unknown instruction: \(keywordText)\(hint)", file: file, line: line)
         }
         let rest = s.dropFirst(keywordText.count).trimmingCharacters(in: .whitespaces)
         var flags: [DockerfileFlag] = []
@@ -208,11 +209,14 @@ public enum DockerfileParser {
         var looksLikeJSON = false
         if arguments.hasPrefix("[") {
             looksLikeJSON = true
-            if arguments.hasSuffix("]"), let data = arguments.data(using: .utf8),
-               let array = try? JSONSerialization.jsonObject(with: data, options: []) as? [Any],
-               array.allSatisfy({ $0 is String }) {
-                json = array.map { $0 as! String }
-                looksLikeJSON = false
+            if let data = arguments.data(using: .utf8), let array = try? JSONSerialization.jsonObject(with: data, options: []) as? [Any] {
+                guard array.allSatisfy({ $0 is String }) || !["RUN", "CMD", "ENTRYPOINT", "SHELL"].contains(keyword) else {
+                    throw PlannerError(.syntax, "when using JSON array syntax, arrays must be comprised of strings only", file: file, line: line)
+                }
+                if array.allSatisfy({ $0 is String }) {
+                    json = array.map { $0 as! String }
+                    looksLikeJSON = false
+                }
             }
         }
         return DockerfileInstruction(keyword: keyword, flags: flags, arguments: arguments, json: json, looksLikeJSON: looksLikeJSON,

@@ -14,6 +14,14 @@ public struct DockerfileWords: Sendable {
         return try lexer.run().joined()
     }
 
+    /// A COPY/ADD heredoc body with an unquoted delimiter: substitution, and the escape character escapes the
+    /// next character and is dropped; quotes are ordinary characters.
+    public func heredoc(_ text: String, _ env: [String: String]) throws(Failure) -> String {
+        var lexer = Lexer(chars: Array(text), escape: escape, env: env, split: false)
+        lexer.quotesLiteral = true
+        return try lexer.run().joined()
+    }
+
     /// Words: like `word`, then split at unquoted whitespace (including whitespace that unquoted substitutions
     /// produce).
     public func words(_ text: String, _ env: [String: String]) throws(Failure) -> [String] {
@@ -26,6 +34,7 @@ public struct DockerfileWords: Sendable {
         let escape: Character
         let env: [String: String]
         let split: Bool
+        var quotesLiteral = false
         var pos = 0
         var words: [String] = []
         var current = ""
@@ -57,13 +66,13 @@ public struct DockerfileWords: Sendable {
                 let c = chars[pos]
                 if split && (c == " " || c == "\t" || c == "\n") { endWord(); pos += 1; continue }
                 switch c {
-                case "'":
+                case "'" where !quotesLiteral:
                     pos += 1
                     inWord = true
                     while pos < chars.count && chars[pos] != "'" { raw(chars[pos]); pos += 1 }
                     guard pos < chars.count else { throw Failure(message: "unexpected end of statement while looking for matching single-quote") }
                     pos += 1
-                case "\"":
+                case "\"" where !quotesLiteral:
                     pos += 1
                     inWord = true
                     try doubleQuoted()
@@ -102,9 +111,17 @@ public struct DockerfileWords: Sendable {
             throw Failure(message: "unexpected end of statement while looking for matching double-quote")
         }
 
+        /// BuildKit's names: letters, digits and `_`; a leading digit takes only the digits; one special
+        /// parameter character (`@ * # ? - $ ! 0`) is a name of its own (looked up like any other, so usually "").
         func name(from start: Int) -> Int {
             var p = start
-            while p < chars.count, chars[p].isASCII, chars[p].isLetter || chars[p].isNumber || chars[p] == "_" { p += 1 }
+            guard p < chars.count else { return p }
+            if chars[p].isNumber {
+                while p < chars.count, chars[p].isNumber { p += 1 }
+                return p
+            }
+            if "@*#?-$!".contains(chars[p]) { return p + 1 }
+            while p < chars.count, chars[p].isLetter || chars[p].isNumber || chars[p] == "_" { p += 1 }
             return p
         }
 
@@ -120,9 +137,11 @@ public struct DockerfileWords: Sendable {
                 return (env[n] ?? "", false)
             }
             pos += 1
+            guard pos < chars.count else { throw Failure(message: "syntax error: missing '}'") }
+            if "{}:".contains(chars[pos]) { throw Failure(message: "syntax error: bad substitution") }
             let end = name(from: pos)
             let n = String(chars[pos..<end])
-            guard !n.isEmpty else { throw Failure(message: "bad substitution: a variable name must follow ${") }
+            guard !n.isEmpty else { throw Failure(message: "syntax error: bad substitution") }
             pos = end
             guard pos < chars.count else { throw Failure(message: "missing '}' in ${\(n)") }
             let value = env[n]
@@ -156,6 +175,22 @@ public struct DockerfileWords: Sendable {
                     guard let value else { throw Failure(message: "\(n): \(wordValue.isEmpty ? "is not allowed to be unset" : wordValue)") }
                     return (value, false)
                 }
+            case "/":
+                pos += 1
+                var all = false
+                if pos < chars.count && chars[pos] == "/" { all = true; pos += 1 }
+                // The pattern runs to an unescaped `/`, the replacement to the closing brace.
+                var pattern = ""
+                while pos < chars.count && chars[pos] != "/" && chars[pos] != "}" {
+                    if chars[pos] == escape && pos + 1 < chars.count { pattern.append(chars[pos]); pattern.append(chars[pos + 1]); pos += 2; continue }
+                    pattern.append(chars[pos]); pos += 1
+                }
+                var replacement = ""
+                if pos < chars.count && chars[pos] == "/" { pos += 1; replacement = try nested() } else {
+                    guard pos < chars.count else { throw Failure(message: "syntax error: missing '}'") }
+                    pos += 1
+                }
+                return (Self.replace(value ?? "", pattern: pattern, with: replacement, all: all), false)
             case "#", "%":
                 let op = chars[pos]
                 pos += 1
@@ -188,6 +223,33 @@ public struct DockerfileWords: Sendable {
                 pos += 1
             }
             throw Failure(message: "missing '}' in substitution")
+        }
+
+        /// `${VAR/pattern/replacement}` (first, longest match) and `${VAR//pattern/replacement}` (all).
+        static func replace(_ value: String, pattern: String, with replacement: String, all: Bool) -> String {
+            guard !pattern.isEmpty else { return value }
+            let v = Array(value)
+            var out = ""
+            var i = 0
+            var replaced = false
+            while i < v.count {
+                if !replaced || all {
+                    var matchEnd: Int? = nil
+                    for end in stride(from: v.count, to: i, by: -1) where DockerfileGlob.match(pattern, String(v[i..<end]), slashSpecial: false) {
+                        matchEnd = end
+                        break
+                    }
+                    if let e = matchEnd {
+                        out += replacement
+                        i = e
+                        replaced = true
+                        continue
+                    }
+                }
+                out.append(v[i])
+                i += 1
+            }
+            return out
         }
 
         /// `${VAR#pattern}` and friends, with shell glob patterns.
