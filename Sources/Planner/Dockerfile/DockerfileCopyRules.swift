@@ -16,15 +16,23 @@ public enum DockerfileCopyRules {
 
     static func entries(source src: String, destination dest: String, slash: Bool, isAdd: Bool, tree: DockerfileContextTree,
                         keyword: String, origin: String, display: String? = nil,
-                        exclude: DockerignoreMatcher = DockerignoreMatcher()) throws(Failure) -> (entries: [DockerfileCopyEntry], directory: Bool) {
+                        exclude: DockerignoreMatcher = DockerignoreMatcher(),
+                        parents: Bool = false) throws(Failure) -> (entries: [DockerfileCopyEntry], directory: Bool) {
         let shown = display ?? src
-        let rel = DockerfilePaths.contextRelative(src)
+        // --parents: the path below the pivot (`/./` in the source, else the root) is kept under the destination.
+        var pivot = ""
+        var sourceText = src
+        if parents, let r = src.range(of: "/./") {
+            pivot = DockerfilePaths.contextRelative(String(src[..<r.lowerBound]))
+            sourceText = String(src[..<r.lowerBound]) + "/" + String(src[r.upperBound...])
+        }
+        let rel = DockerfilePaths.contextRelative(sourceText)
         var matches: [String]
         if DockerfileGlob.hasMeta(rel) {
             guard DockerfileGlob.valid(rel) else { throw Failure(code: .invalidValue, message: "\(keyword) \(shown): malformed pattern") }
             matches = tree.entries.keys.filter { !$0.isEmpty && DockerfileGlob.match(rel, $0) && !exclude.excludes(DockerfilePaths.basename($0)) }
                 .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-            if matches.count > 1 && !slash {
+            if matches.count > 1 && !slash && !parents {
                 throw Failure(code: .invalidValue, message: "When using \(keyword) with more than one source file, the destination must be a directory and end with a / (\(shown) matches \(matches.count) entries)")
             }
         } else {
@@ -40,6 +48,16 @@ public enum DockerfileCopyRules {
         let destDir = dest.hasSuffix("/") ? dest : dest + "/"
         let destRoot = dest.hasSuffix("/") && dest != "/" ? String(dest.dropLast()) : dest
         for m in matches {
+            var destDir = destDir, destRoot = destRoot, dest = dest, slash = slash
+            if parents {
+                let kept = pivot.isEmpty ? m : (m == pivot ? "" : String(m.dropFirst(pivot.count + 1)))
+                let parent = kept.split(separator: "/").dropLast().joined(separator: "/")
+                destDir = DockerfilePaths.join(destRoot, parent) + "/"
+                if destDir == "//" { destDir = "/" }
+                dest = destDir
+                slash = true
+                destRoot = DockerfilePaths.join(destRoot, kept)
+            }
             var path = m
             var type = tree.entries[m]!
             if type == .symlink {
@@ -84,7 +102,7 @@ public enum DockerfileCopyRules {
             let canonical = DockerfileContextTree.resolveInRoot(root, fixed.joined(separator: "/"), followLast: !rest.isEmpty)
             let pattern = ([canonical ?? fixed.joined(separator: "/")] + rest).filter { !$0.isEmpty }.joined(separator: "/")
             let tree = DockerfileContextTree(root: root, subtree: canonical ?? fixed.joined(separator: "/"))
-            let slash = copy.destination.hasSuffix("/")
+            let slash = copy.destination.hasSuffix("/") || copy.parents
             var exclude = DockerignoreMatcher()
             if !copy.exclude.isEmpty {
                 do { exclude = try DockerignoreMatcher(text: copy.exclude.joined(separator: "\n"), file: "--exclude") } catch {
@@ -93,7 +111,7 @@ public enum DockerfileCopyRules {
             }
             let found = try entries(source: pattern.isEmpty ? "." : pattern, destination: copy.destination, slash: slash, isAdd: false, tree: tree,
                                     keyword: "COPY", origin: copy.from?.stage.map { "stage \($0)" } ?? copy.from?.image ?? "the source filesystem",
-                                    display: src, exclude: exclude)
+                                    display: src, exclude: exclude, parents: copy.parents)
             out += found.entries
         }
         return out

@@ -190,6 +190,9 @@ public struct DockerfileCopy: Codable, Equatable, Sendable {
     /// `--exclude` patterns (.dockerignore syntax, relative to each copied directory; not substituted), already
     /// applied to `entries`.
     public var exclude: [String]
+    /// `--parents`: each match keeps its path (below a `/./` pivot in the source, else from the root) under the
+    /// destination directory; already applied to `entries`.
+    public var parents: Bool = false
 }
 
 public struct DockerfileCopyEntry: Codable, Equatable, Sendable {

@@ -934,7 +934,7 @@ struct DockerfileResolver {
     mutating func copyStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int]) throws(PlannerError) -> DockerfileCopy {
         let isAdd = ins.keyword == "ADD"
         var allowed: [String: FlagKind] = ["chown": .string, "chmod": .string, "link": .bool, "exclude": .repeated]
-        if isAdd { allowed["checksum"] = .string; allowed["keep-git-dir"] = .bool; allowed["unpack"] = .bool } else { allowed["from"] = .string }
+        if isAdd { allowed["checksum"] = .string; allowed["keep-git-dir"] = .bool; allowed["unpack"] = .bool } else { allowed["from"] = .string; allowed["parents"] = .bool }
         let f = try flags(ins, allowed)
         let e = env(s)
         var from: DockerfileSourceRef? = nil
@@ -973,7 +973,8 @@ struct DockerfileResolver {
         dest = DockerfilePaths.clean(dest)
         if slash && dest != "/" { dest += "/" }
         let heredocs = Dictionary(ins.heredocs.map { ($0.word, $0) }, uniquingKeysWith: { a, _ in a })
-        if sources.count > 1 && !slash {
+        let parents = f["parents"]?.first == "true"
+        if sources.count > 1 && !slash && !parents {
             throw fail(.invalidValue, "When using \(ins.keyword) with more than one source file, the destination must be a directory and end with a / (got \"\(rawDest)\")", ins)
         }
         var excludes = DockerignoreMatcher()
@@ -984,7 +985,7 @@ struct DockerfileResolver {
         let unpack = f["unpack"]?.first != "false"
         var copy = DockerfileCopy(from: from, sources: sources, destination: dest, destinationIsDirectory: slash,
                                   entries: [], inline: [], chown: chown, chmod: chmod, link: f["link"]?.first == "true",
-                                  exclude: excludeList)
+                                  exclude: excludeList, parents: parents)
         let destDir = dest.hasSuffix("/") ? dest : dest + "/"
         for src in sources {
             if let h = heredocs[src] {
@@ -1003,7 +1004,7 @@ struct DockerfileResolver {
             guard from == nil else { continue }
             do throws(DockerfileCopyRules.Failure) {
                 let found = try DockerfileCopyRules.entries(source: src, destination: dest, slash: slash, isAdd: isAdd && unpack, tree: tree,
-                                                            keyword: ins.keyword, origin: "the build context", exclude: excludes)
+                                                            keyword: ins.keyword, origin: "the build context", exclude: excludes, parents: parents)
                 if found.entries.isEmpty { warn("\(ins.keyword) \(src): the pattern matches no file in the build context; nothing is copied for it", line: ins.line) }
                 if found.directory { copy.destinationIsDirectory = true }
                 copy.entries += found.entries
