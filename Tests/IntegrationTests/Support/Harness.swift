@@ -122,12 +122,15 @@ struct HarnessError: Error, CustomStringConvertible {
 struct TempDir {
     let path: String
 
+    /// Lowercase names only: podman derives image names from `oci:` paths and refuses uppercase.
     static func make(_ prefix: String) throws -> TempDir {
-        var template = Array("/tmp/ociforge-it-\(prefix)-XXXXXX".utf8CString)
-        guard let p = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw HarnessError("mkdtemp failed")
+        for _ in 0..<100 {
+            let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            let path = "/tmp/ociforge-it-\(prefix.lowercased())-\(suffix)"
+            if mkdir(path, 0o700) == 0 { return TempDir(path: path) }
+            if errno != EEXIST { throw HarnessError("cannot create \(path): errno \(errno)") }
         }
-        return TempDir(path: String(cString: p))
+        throw HarnessError("cannot create a temporary directory")
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }
