@@ -390,6 +390,26 @@ struct DockerfileSemanticsTests {
         #expect(c.env == ["NODE_VERSION=18.20.4", "PATH=/usr/bin", "V=18.20.4"])
     }
 
+    @Test("ONBUILD triggers of a known base image run first; the image does not keep them; RUN sees the full env")
+    func imageTriggers() throws {
+        var root = DockerfileImageConfig()
+        root.onBuild = ["ENV FROM_TRIGGER=yes", "COPY app.txt /app/"]
+        root.env = ["HOME=/root"]
+        let dir = try S.context(["Dockerfile": "FROM base:1\nARG A=1\nRUN env\nONBUILD RUN make\n", "app.txt": "a"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var o = DockerfileOptions()
+        o.baseImages = ["base:1": root]
+        let b = try Dockerfile.resolve(path: dir + "/Dockerfile", display: "Dockerfile", context: dir, options: o)
+        let steps = b.finalStage.steps
+        #expect(steps.map(\.instruction) == ["ENV FROM_TRIGGER=yes", "COPY app.txt /app/", "RUN env", "ONBUILD RUN make"])
+        #expect(steps[0].line == 1 && steps[1].line == 1)
+        let c = try #require(b.config(ofStage: 0, root: root))
+        #expect(c.onBuild == ["RUN make"])
+        #expect(c.env == ["HOME=/root", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FROM_TRIGGER=yes"])
+        let run = try #require(steps[2].run)
+        #expect(run.environment(root: root) == ["HOME=/root", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "FROM_TRIGGER=yes", "A=1"])
+    }
+
     struct ErrorCase: Sendable, CustomStringConvertible {
         var dockerfile: String
         var files: [String: String] = [:]

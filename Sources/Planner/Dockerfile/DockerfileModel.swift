@@ -129,9 +129,12 @@ public struct DockerfileRun: Codable, Equatable, Sendable {
     public var network: Network
 
     /// The process environment: `env` over the root config's Env (`DockerfileImageConfig.scratch` for a
-    /// scratch chain, the base image's config otherwise), then the build args.
+    /// scratch chain, the base image's config otherwise; Docker's default PATH when it has none), then the
+    /// build args.
     public func environment(root: DockerfileImageConfig?) -> [String] {
-        DockerfileImageConfig.applyEnv(env, to: root?.env ?? []) + args
+        var base = root?.env ?? []
+        if !base.contains(where: { $0.hasPrefix("PATH=") }) { base += DockerfileImageConfig.scratch.env! }
+        return DockerfileImageConfig.applyEnv(env, to: base) + args
     }
 }
 
