@@ -53,6 +53,9 @@ struct DockerfilePlanCommand: ParsableCommand {
     @Option(name: .customLong("platform"), help: "Target platform (default: the host's, e.g. linux/amd64).")
     var platform: String?
 
+    @Option(name: .customLong("format"), help: "json (default) or table.")
+    var format: String = "json"
+
     func run() throws {
         var o = DockerfileOptions()
         for a in buildArgs {
@@ -70,6 +73,11 @@ struct DockerfilePlanCommand: ParsableCommand {
         let ctx = context
         let resolved = try runPlanner { () throws(PlannerError) in
             try Dockerfile.resolve(path: dockerfile, display: dockerfile, context: ctx, contextDisplay: ctx, options: o)
+        }
+        guard format == "json" || format == "table" else { throw ValidationError("--format must be json or table") }
+        if format == "table" {
+            print(DockerfileRenderer.summary(resolved), terminator: "")
+            return
         }
         for w in resolved.warnings { printError("warning: \(w)") }
         print(DockerfileRenderer.json(resolved), terminator: "")

@@ -329,6 +329,33 @@ public struct DockerfileImageConfig: Codable, Equatable, Sendable {
 }
 
 public enum DockerfileRenderer {
+    /// A human summary: one block per kept stage (base, then each step with its line), warnings last.
+    public static func summary(_ build: ResolvedDockerfile) -> String {
+        var out = "\(build.dockerfile) (context \(build.context), platform \(build.platform)\(build.target.map { ", target \($0)" } ?? ""))\n"
+        for stage in build.stages {
+            let base: String
+            switch stage.base.kind {
+            case .scratch: base = "scratch"
+            case .stage: base = "stage \(stage.base.stage ?? -1)"
+            case .image, .layout: base = stage.base.reference ?? "?"
+            }
+            out += "stage \(stage.index)\(stage.name.map { " \($0)" } ?? "") from \(base) (line \(stage.line))\n"
+            for step in stage.steps {
+                var detail = ""
+                if let c = step.copy {
+                    let files = c.entries.filter { $0.type != .directory }.count + c.inline.count
+                    detail = c.from == nil ? " [\(files) file\(files == 1 ? "" : "s") → \(c.destination)]" : " [from \(c.from?.stage.map { "stage \($0)" } ?? c.from?.image ?? "?") → \(c.destination)]"
+                } else if let r = step.run, !r.mounts.isEmpty {
+                    detail = " [" + r.mounts.map { "\($0.type.rawValue):\($0.target.isEmpty ? ($0.env ?? "") : $0.target)" }.joined(separator: ", ") + "]"
+                }
+                let text = step.instruction.count > 90 ? String(step.instruction.prefix(87)) + "..." : step.instruction
+                out += "  \(String(step.line).padding(toLength: 4, withPad: " ", startingAt: 0)) \(text.replacingOccurrences(of: "\n", with: "⏎"))\(detail)\n"
+            }
+        }
+        for w in build.warnings { out += "warning: \(w)\n" }
+        return out
+    }
+
     /// Pretty JSON, sorted keys, ending in a newline.
     public static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
