@@ -456,7 +456,8 @@ struct DockerfileResolver {
             _ = try flags(ins, [:])
             let w = try expand(ins.arguments, env(s), ins)
             guard !w.isEmpty else { throw fail(.syntax, "WORKDIR requires exactly one argument", ins) }
-            let dir = DockerfilePaths.join(workdir(s), w)
+            // BuildKit keeps an absolute WORKDIR as written and joins (and cleans) a relative one.
+            let dir = w.hasPrefix("/") ? w : DockerfilePaths.join(workdir(s), w)
             var delta = DockerfileConfigDelta()
             delta.workingDir = dir
             record(&s, ins, kind: .workdir, config: delta, workdir: dir)
