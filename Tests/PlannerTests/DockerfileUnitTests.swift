@@ -356,6 +356,14 @@ struct DockerfileSemanticsTests {
         #expect(b.warnings == ["Dockerfile: build-arg X not consumed: no ARG instruction declares it"])
     }
 
+    @Test("substitution errors in a stage the target does not need do not surface")
+    func prunedSubstitution() throws {
+        let b = try S.resolve("FROM scratch AS broken\nENV A=${MISSING:?required}\nFROM scratch\nENV B=1\n")
+        #expect(b.stages.map(\.index) == [1])
+        let e = S.error("FROM scratch AS broken\nENV A=${MISSING:?required}\nFROM broken\n")
+        #expect(e?.line == 2 && e?.message == "ENV: MISSING: required")
+    }
+
     @Test("--target keeps only the stages it needs; errors in other stages do not surface")
     func pruning() throws {
         let text = "FROM scratch AS a\nCOPY missing /\nFROM scratch AS b\nFROM b AS c\nCOPY --from=a / /\nFROM b AS d\n"
@@ -462,7 +470,7 @@ struct DockerfileSemanticsTests {
         ErrorCase(dockerfile: "ARG A\n", code: .syntax, line: 1, contains: "no FROM"),
         ErrorCase(dockerfile: "FROM scratch AS x\nCOPY --from=x /a /\n", code: .invalidValue, line: 2, contains: "refers to the current stage"),
         ErrorCase(dockerfile: "FROM scratch\nCOPY link /\n", files: ["link": ""], code: .missingSource, line: 2, contains: "leaves the build context"),
-        ErrorCase(dockerfile: "FROM scratch\nLABEL a=${B:?required}\n", code: .syntax, line: 2, contains: "B: required"),
+        ErrorCase(dockerfile: "FROM scratch\nLABEL a=${B:?required}\n", code: .invalidValue, line: 2, contains: "B: required"),
         ErrorCase(dockerfile: "FROM scratch\nLABEL a=<<EOF\nb\nEOF\n", code: .unknownInstruction, line: 3, contains: "unknown instruction: b"),
         ErrorCase(dockerfile: "FROM scratch\nCOPY --from=$X /a /\n", code: .invalidValue, line: 2, contains: "variable expansion is not supported for --from"),
         ErrorCase(dockerfile: "FROM scratch\nRUN --mount=from=$X,target=/x x\n", code: .invalidValue, line: 2, contains: "'from' doesn't support variable expansion"),

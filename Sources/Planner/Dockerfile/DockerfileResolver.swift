@@ -125,11 +125,11 @@ struct DockerfileResolver {
     var targetStageName = "default"
 
     func expand(_ text: String, _ env: [String: String], _ ins: DockerfileInstruction) throws(PlannerError) -> String {
-        do { return try words.word(text, env) } catch { throw fail(.syntax, "\(ins.keyword): \(error.message)", ins) }
+        do { return try words.word(text, env) } catch { throw fail(.invalidValue, "\(ins.keyword): \(error.message)", ins) }
     }
 
     func expandWords(_ text: String, _ env: [String: String], _ ins: DockerfileInstruction) throws(PlannerError) -> [String] {
-        do { return try words.words(text, env) } catch { throw fail(.syntax, "\(ins.keyword): \(error.message)", ins) }
+        do { return try words.words(text, env) } catch { throw fail(.invalidValue, "\(ins.keyword): \(error.message)", ins) }
     }
 
     // MARK: flags
@@ -992,7 +992,7 @@ struct DockerfileResolver {
             if let h = heredocs[src] {
                 var content = h.content
                 if h.expand {
-                    do { content = try words.heredoc(h.content, e) } catch { throw fail(.syntax, "\(ins.keyword) <<\(h.name): \(error.message)", ins) }
+                    do { content = try words.heredoc(h.content, e) } catch { throw fail(.invalidValue, "\(ins.keyword) <<\(h.name): \(error.message)", ins) }
                 }
                 let target = slash ? destDir + h.name : dest
                 copy.inline.append(DockerfileInlineFile(destination: target, content: content, mode: chmod.flatMap { Self.octal($0) } ?? "0644"))
