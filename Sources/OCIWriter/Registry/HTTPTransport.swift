@@ -66,7 +66,7 @@ public protocol HTTPTransport: Sendable {
 /// `HTTPTransport` over FoundationNetworking's URLSession (libcurl on Linux).
 ///
 /// - `Authorization` is removed when a redirect leads to another host (URLSession on Linux keeps it otherwise).
-/// - Request bodies from files use `uploadTask(with:fromFile:)`, which streams from disk.
+/// - Request bodies from files are streamed from disk (`httpBodyStream`).
 /// - Download bodies are written to disk chunk by chunk from the data delegate and hashed on the way.
 public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
     private let session: URLSession
@@ -127,10 +127,11 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
 
     static func redacted(_ u: URL) -> String {
         guard var c = URLComponents(url: u, resolvingAgainstBaseURL: false) else { return "?" }
-        if c.query != nil { c.query = "…" }
+        let hadQuery = c.query != nil
+        c.query = nil
         c.user = nil
         c.password = nil
-        return c.string ?? "?"
+        return (c.string ?? "?") + (hadQuery ? "?…" : "")
     }
 
     static func hashFile(_ path: String) throws -> (Digest, Int64) {
@@ -177,7 +178,17 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
                         task = session.uploadTask(with: r, from: Data(b))
                     }
                 case .file(let p):
-                    task = session.uploadTask(with: r, fromFile: URL(fileURLWithPath: p))
+                    // A fresh stream per request (a retry re-reads the file). Measured on loopback: about twice
+                    // the throughput of uploadTask(with:fromFile:) and less memory; the caller sets Content-Length.
+                    guard let stream = InputStream(fileAtPath: p) else {
+                        handler.error = OCIWriterError(.io, "cannot open file for upload", path: p)
+                        handler.continuation = nil
+                        cont.resume()
+                        return
+                    }
+                    var rs = r
+                    rs.httpBodyStream = stream
+                    task = session.dataTask(with: rs)
                 }
                 handler.task = task
                 delegate.register(task, handler)

@@ -390,6 +390,12 @@ public final class RegistryClient: Sendable {
     }
 
     private func finish(_ res: HTTPResponse, op: String, repository: String, digest: Digest) throws {
+        if res.status == 400, let summary = RegistryErrorBody.summary(res.body), summary.contains("DIGEST_INVALID") || summary.contains("BLOB_UPLOAD_INVALID") {
+            // The registry refused what arrived (a connection that died mid-body can be replayed by libcurl from a
+            // stream that cannot rewind). Nothing was stored; retry with a new session. A blob that is corrupt
+            // on disk fails the same way every time and is reported after the last attempt.
+            throw RetryableFailure(fail(op, repository, "HTTP 400 \(summary)", code: .digestMismatch))
+        }
         guard res.status == 201 || res.status == 204 || res.status == 200 else { throw statusError(op, repository, res) }
         if let h = res.header("docker-content-digest"), h != digest.string {
             throw fail(op, repository, "the registry stored digest \(h), expected \(digest)", code: .digestMismatch)
