@@ -126,6 +126,37 @@ struct BuildEndToEndTests {
         #expect(a.manifest == b.manifest, "same SOURCE_DATE_EPOCH, clean caches: the same manifest digest")
         #expect(!a.manifest.isEmpty)
 
+        // Built to a loopback registry: the same manifest digest as the layout, and podman pulls and runs it.
+        let regDir = dir.path + "/registry"
+        try FileManager.default.createDirectory(atPath: regDir, withIntermediateDirectories: true)
+        let port = Self.freePort()
+        try """
+        version: 0.1
+        log: {level: error, accesslog: {disabled: true}}
+        storage: {filesystem: {rootdirectory: \(regDir)/data}}
+        http: {addr: 127.0.0.1:\(port), secret: build-test}
+        """.write(toFile: regDir + "/config.yml", atomically: true, encoding: .utf8)
+        let registry = Process()
+        registry.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
+        registry.arguments = ["serve", regDir + "/config.yml"]
+        registry.standardOutput = FileHandle.nullDevice
+        registry.standardError = FileHandle.nullDevice
+        try registry.run()
+        defer { kill(registry.processIdentifier, SIGKILL); registry.waitUntilExit() }
+        for _ in 0..<200 {
+            if try Harness.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status == 0 { break }
+            usleep(50_000)
+        }
+        let pushed = try Harness.run([Harness.ociforge, "build", app, "--output", "docker://127.0.0.1:\(port)/shell:v1",
+                                      "--cache-dir", dir.path + "/cache1", "--json", "--quiet"],
+                                     environment: ["OCIFORGE_STATE_DIR": Self.stateDir, "SOURCE_DATE_EPOCH": Self.epoch])
+        #expect(pushed.status == 0, "\(pushed)")
+        let inspect = try Harness.ok(["skopeo", "inspect", "--tls-verify=false", "docker://127.0.0.1:\(port)/shell:v1"])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [String: Any])
+        #expect(obj["Digest"] as? String == a.manifest)
+        let pulled = try Harness.run(Self.podman + ["run", "--rm", "--tls-verify=false", "127.0.0.1:\(port)/shell:v1"], timeout: 300)
+        #expect(pulled.stdout == "hello\n", "\(pulled)")
+
         // A failing phase: clear message, exit status, no image written, the previous one intact.
         let indexBefore = try String(contentsOfFile: out + "/index.json", encoding: .utf8)
         let f = try Self.build(app, cache: dir.path + "/cache1", output: out + ":v1",
