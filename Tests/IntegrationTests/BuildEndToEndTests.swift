@@ -302,4 +302,27 @@ struct BuildEndToEndTests {
         #expect(a.executed.contains("build/release"))
         #expect(try Self.httpGet(out, tag: "latest") == "migrated")
     }
+
+    @Test("Rust app without crates: cargo build in the sandbox (target dir a cache mount), slim image runs the binary")
+    func rustApp() throws {
+        let dir = try TempDir.make("build-rust")
+        defer { dir.remove() }
+        let app = try Self.app("planner/rust-cargo/app", in: dir)
+        let out = dir.path + "/oci"
+        let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
+        #expect(a.executed.contains("build/build"))
+        #expect(try Self.podmanRun(out, tag: "latest").stdout == "hi\n")
+        let probe = try Self.podmanRun(out, tag: "latest", ["/bin/sh", "-c", "command -v cargo rustc || echo no-rust"])
+        #expect(probe.stdout == "no-rust\n", "\(probe)")
+    }
+
+    @Test("Ruby app without gems (Procfile web process): bundle install offline, HTTP answer on loopback")
+    func rubyApp() throws {
+        let dir = try TempDir.make("build-ruby")
+        defer { dir.remove() }
+        let app = try Self.app("apps/ruby-plain", in: dir)
+        let out = dir.path + "/oci"
+        _ = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
+        #expect(try Self.httpGet(out, tag: "latest").hasPrefix("ruby 3.1"))
+    }
 }

@@ -97,4 +97,22 @@ import Glibc
         #expect(e.exitStatus == 3)
         #expect(e.phase == "build/build")
     }
+
+    @Test func gitSourceAndRevisionWithoutCredentials() throws {
+        let root = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(ImageBuilder.gitInfo(root + "/src") == nil, "not a repository")
+        let env = ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+                   "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": root, "PATH": "/usr/bin:/bin"]
+        for args in [["init", "-q"], ["add", "."], ["commit", "-q", "-m", "x"],
+                     ["remote", "add", "origin", "https://user:secret@git.example.com/acme/app.git"]] {
+            let r = try runHost("/usr/bin/git", ["-C", root + "/src"] + args, environment: env)
+            try #require(r.status == 0, "\(args): \(r.output)")
+        }
+        let head = try runHost("/usr/bin/git", ["-C", root + "/src", "rev-parse", "HEAD"], environment: env).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let info = try #require(ImageBuilder.gitInfo(root + "/src"))
+        #expect(info.revision == head)
+        #expect(info.source == "https://git.example.com/acme/app.git")
+    }
 }

@@ -667,7 +667,6 @@ public struct ImageBuilder: Sendable {
             "org.opencontainers.image.created": try ImageAssembler.createdTimestamp(environment: assemblyEnvironment()),
             "org.opencontainers.image.base.name": baseName,
             "org.opencontainers.image.base.digest": baseDigest.description,
-            "org.opencontainers.image.ref.name": options.tag,
         ]
         if let git = Self.gitInfo(appDirectory) {
             if let s = git.source { a["org.opencontainers.image.source"] = s }
