@@ -325,4 +325,34 @@ struct BuildEndToEndTests {
         _ = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(try Self.httpGet(out, tag: "latest").hasPrefix("ruby 3.1"))
     }
+
+    @Test("Node app without registry dependencies: npm ci and npm run build in the sandbox, node serves the built file")
+    func nodeApp() throws {
+        let dir = try TempDir.make("build-node")
+        defer { dir.remove() }
+        let app = try Self.app("apps/node-plain", in: dir)
+        let out = dir.path + "/oci"
+        // The runtime stage installs nodejs only (no npm): start node directly.
+        let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest", extra: ["--start-cmd", "node index.js"])
+        #expect(a.executed.contains("build/build"))
+        #expect(try Self.httpGet(out, tag: "latest") == "built by node v18.20.4")
+    }
+
+    @Test("Two providers (python + node): node builds an asset, gunicorn serves it from the same runtime image")
+    func twoProviders() throws {
+        let dir = try TempDir.make("build-two")
+        defer { dir.remove() }
+        let app = try Self.app("planner/multi-providers/app", in: dir)
+        try """
+        {"name": "assets", "lockfileVersion": 3, "requires": true, "packages": {"": {"name": "assets"}}}
+        """.write(toFile: app + "/package-lock.json", atomically: true, encoding: .utf8)
+        try "require('fs').mkdirSync('static', {recursive: true}); require('fs').writeFileSync('static/asset.txt', 'asset from ' + process.version);\n"
+            .write(toFile: app + "/build.js", atomically: true, encoding: .utf8)
+        try "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return open('/app/static/asset.txt').read()\n"
+            .write(toFile: app + "/app.py", atomically: true, encoding: .utf8)
+        let out = dir.path + "/oci"
+        let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
+        #expect(a.executed.contains("build/node:build") && a.executed.contains("build/install"))
+        #expect(try Self.httpGet(out, tag: "latest") == "asset from v18.20.4")
+    }
 }
