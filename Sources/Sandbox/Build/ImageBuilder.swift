@@ -516,6 +516,11 @@ public struct ImageBuilder: Sendable {
                 throw Self.failure(e, stage: stage, phase: phase, apt: apt, commands: commands)
             }
             rec.warnings += outcome.warnings.map { "\(stage)/\(phase): \($0)" }
+            if outcome.fullTree {
+                outcome.discard()
+                throw BuildError("phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
+                                 phase: "\(stage)/\(phase)")
+            }
             if outcome.changes.changes.isEmpty {
                 outcome.discard()
                 return (nil, nil, nil)
