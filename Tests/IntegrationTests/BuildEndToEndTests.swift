@@ -268,6 +268,8 @@ struct BuildEndToEndTests {
         let a = try Self.requireBuilt(app, cache: cache, output: out + ":v1")
         #expect(a.executed == ["build/setup", "build/install", "runtime/packages"])
         #expect(try Self.httpGet(out, tag: "v1") == "hi")
+        let clean = try Self.requireBuilt(app, cache: dir.path + "/cache-clean", output: dir.path + "/oci2:v1")
+        #expect(clean.manifest == a.manifest, "reproducible from a clean layer cache (same wheels from PyPI)")
         let b = try Self.requireBuilt(app, cache: cache, output: out + ":v1")
         #expect(b.executed.isEmpty)
         #expect(b.manifest == a.manifest)
