@@ -144,6 +144,33 @@ struct CLITests {
         }
     }
 
+    @Test("rootless: SIGINT and kill -9 of ociforge during a phase leave no processes or state behind")
+    func rootlessInterruptAndKill() throws {
+        let user = try CLI.rootlessUser()
+        let tarball = try Fixture.debianTarball()
+        let state = try CLI.stateDir(for: user, tag: "interrupt")
+        let env = ["OCIFORGE_STATE_DIR": state]
+        for sig in [SIGINT, SIGKILL] {
+            let marker = "\(4100 + Int(sig)).5"
+            let run = try CLI.Run(["sandbox", "run", "--base", tarball, "--name", "long", "--",
+                                   "/bin/sh", "-c", "echo started; sleep \(marker) & sleep \(marker)"], user: user, env: env)
+            #expect(run.waitFor("[long] started"), "\(run.output)")
+            // runuser's child is ociforge (the host side of the rootless re-execution).
+            let children = (try? String(contentsOfFile: "/proc/\(run.process.processIdentifier)/task/\(run.process.processIdentifier)/children", encoding: .utf8)) ?? ""
+            let pid = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
+            kill(pid, sig)
+            let status = run.wait()
+            if sig == SIGINT { #expect(status == 130, "\(run.output)") }
+            var left = processes(matching: "sleep \(marker)")
+            var tries = 0
+            while !left.isEmpty && tries < 500 { usleep(20_000); tries += 1; left = processes(matching: "sleep \(marker)") }
+            #expect(left.isEmpty, "left over: \(left)")
+            let (s2, out2) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "next", "--", "/bin/echo", "fine"], user: user, env: env)
+            #expect(s2 == 0, "\(out2)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/runs").isEmpty)
+        }
+    }
+
     @Test("a failing command: exit status propagated, command line and last output lines reported")
     func failingCommand() throws {
         let tarball = try Fixture.debianTarball()
