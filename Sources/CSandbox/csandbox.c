@@ -410,6 +410,37 @@ static void setup_secrets(void) {
     close(f);
 }
 
+// Remounts read-only every mount below `prefix` (the recursive /sys bind brings the host's cgroup, bpf,
+// debugfs... submounts along; they stay locked but must not be writable). Flags the host locked are kept.
+static void remount_submounts_ro(const char *prefix) {
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) fail("open", "/proc/self/mountinfo");
+    size_t plen = strlen(prefix);
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        // id parent major:minor root mountpoint options ...
+        char *save = NULL, *fields[6] = {0};
+        char *t = strtok_r(line, " ", &save);
+        for (int i = 0; t && i < 6; i++) { fields[i] = t; t = strtok_r(NULL, " ", &save); }
+        if (!fields[5]) continue;
+        const char *mp = fields[4], *opts = fields[5];
+        if (strncmp(mp, prefix, plen) != 0 || mp[plen] != '/') continue;
+        if (strstr(mp, "\\")) continue;  // escaped names never occur under /sys
+        unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY;
+        if (strstr(opts, "nosuid")) fl |= MS_NOSUID;
+        if (strstr(opts, "nodev")) fl |= MS_NODEV;
+        if (strstr(opts, "noexec")) fl |= MS_NOEXEC;
+        if (strstr(opts, "noatime")) fl |= MS_NOATIME;
+        if (strstr(opts, "nodiratime")) fl |= MS_NODIRATIME;
+        if (mount(NULL, mp, NULL, fl, NULL) != 0 &&
+            mount(NULL, mp, NULL, fl | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+            fclose(f);
+            fail("remount-ro", mp);
+        }
+    }
+    fclose(f);
+}
+
 static int sys_pivot_root(const char *n, const char *o) { return (int)syscall(SYS_pivot_root, n, o); }
 
 static void setup_root(void) {
@@ -449,6 +480,9 @@ static void setup_root(void) {
         mount_at("/sys", "sysfs", fd, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     } else {
         bind_ro("/sys", "/sys", fd, MS_NOSUID | MS_NODEV | MS_NOEXEC, 1);
+        char sys[4096];
+        snprintf(sys, sizeof sys, "%s/sys", S.root);
+        remount_submounts_ro(sys);
     }
     close(fd);
 

@@ -37,6 +37,11 @@ struct AttackTests {
         expectCommandFailed(r2)
         let (r3, _) = try run("procsys2", "echo 3 > /proc/sys/vm/drop_caches")
         expectCommandFailed(r3)
+        // /sys and every host submount under it (cgroups...) are read-only.
+        let (r5, _) = try run("sysfs", "mkdir /sys/fs/cgroup/ociforge-escape || mkdir /sys/fs/cgroup/memory/ociforge-escape || echo 1 > /sys/kernel/mm/ksm/run")
+        expectCommandFailed(r5)
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/ociforge-escape"))
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/ociforge-escape"))
         // The uts namespace: changing the hostname inside does not touch the host's.
         let (r4, _) = try run("hostname", "echo evil > /proc/sys/kernel/hostname || hostname evil")
         if case .success(let o) = r4 { o.discard() }
