@@ -247,7 +247,7 @@ public struct Sandbox: Sendable {
             let p = tree + "/" + f
             var st = stat()
             if lstat(p, &st) != 0, FileManager.default.fileExists(atPath: tree + "/etc") {
-                FileManager.default.createFile(atPath: p, contents: Data(), attributes: [.posixPermissions: 0o644])
+                _ = FileManager.default.createFile(atPath: p, contents: Data(), attributes: [.posixPermissions: 0o644])
                 try giveToNamespaceRoot([p])
             }
         }

@@ -17,7 +17,7 @@ struct ParsingTests {
     func secrets() throws {
         #expect(try Secret.parse("tok=env:T", environment: ["T": "v"]) == Secret(id: "tok", value: "v"))
         let f = "/tmp/ociforge-secret-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        FileManager.default.createFile(atPath: f, contents: Data("filevalue".utf8))
+        _ = FileManager.default.createFile(atPath: f, contents: Data("filevalue".utf8))
         defer { unlink(f) }
         #expect(try Secret.parse("k=file:\(f)").value == "filevalue")
         do { _ = try Secret.parse("tok=env:MISSING_VAR_X", environment: [:]); Issue.record("accepted") } catch let e as SandboxError {

@@ -16,4 +16,19 @@ struct SandboxBasicsTests {
         #expect(out.lines.first == "0")
         #expect(out.lines.contains("ociforge"))
     }
+
+    @Test("a file name that is not UTF-8 is refused with an error naming it, never mangled")
+    func nonUTF8Name() throws {
+        let sb = try Fixture.rootSandbox()
+        let base = try Fixture.debianRootfs()
+        do {
+            let o = try sb.run(PhaseSpec(name: "bad", command: ["/bin/sh", "-c", "touch \"$(printf '/tmp/bad\\377name')\""]), base: base,
+                               output: Fixture.Output().sink)
+            o.discard()
+            Issue.record("accepted a non-UTF-8 name")
+        } catch let e as SandboxError {
+            #expect(e.code == .diff)
+            #expect(e.message.contains("bad\\xffname"), "\(e)")
+        }
+    }
 }
