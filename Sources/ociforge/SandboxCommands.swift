@@ -110,9 +110,11 @@ struct SandboxRun: ParsableCommand {
             }
             try report(outcome.changes, to: outputChanges)
             if let outputLayer {
+                let t0 = Date()
                 let r = try outcome.writeLayer(to: outputLayer, options: LayerWriteOptions(sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment()))
                 for w in r.warnings { warn(w) }
-                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)")
+                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)"
+                     + (timings ? String(format: " written in %.3f s", Date().timeIntervalSince(t0)) : ""))
             }
             if let keepUpper { try keep(outcome.upper, at: keepUpper) }
         } catch let e as SandboxError {
