@@ -8,7 +8,7 @@ func printError(_ s: String) {
 }
 
 /// Runs `body`, turning the modules' errors into one `error: …` line on stderr and exit status 1.
-/// Argument errors (ValidationError, ExitCode, CleanExit) pass through to ArgumentParser.
+/// ExitCode and CleanExit pass through; a ValidationError raised while running exits 64 (EX_USAGE).
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
@@ -16,7 +16,9 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         printError("error: \(e)")
         throw ExitCode(1)
     } catch let e as ValidationError {
-        throw e
+        // Raised after parsing (while running): report it like other errors, with the usage exit status.
+        printError("error: \(e.message)")
+        throw ExitCode(64)
     } catch let e as ExitCode {
         throw e
     } catch let e as CleanExit {

@@ -89,7 +89,18 @@ extension ImageCommand {
                     let ref = try parseLayoutReference(base, flag: "--base")
                     assemblyBase = .layout(try OCILayout.open(at: ref.path), tag: ref.tag, platform: plat)
                 }
+                for spec in layerDirs {
+                    let dir = splitLayerDir(spec).0
+                    var isDir: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                        throw ValidationError("--layer-dir \(spec): '\(dir)' is not a directory")
+                    }
+                }
+                // A layout this command creates is removed again if assembly fails.
+                let createdLayout = !FileManager.default.fileExists(atPath: out.path)
                 let destination = try OCILayout.create(at: out.path)
+                var succeeded = false
+                defer { if createdLayout && !succeeded { try? FileManager.default.removeItem(atPath: destination.path) } }
 
                 var options = LayerWriteOptions(compression: LayerCompression(rawValue: compression)!)
                 options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
@@ -120,6 +131,7 @@ extension ImageCommand {
 
                 let image = try ImageAssembler(base: assemblyBase, layers: layers, changes: changes,
                                                destination: destination, tag: tag, environment: environment).assemble()
+                succeeded = true
                 if json {
                     let summary: [String: Any] = [
                         "layout": destination.path, "tag": tag,

@@ -103,3 +103,28 @@ import Glibc
         #expect(!want.lines.contains { $0.hasPrefix("/old/gone.txt") })
     }
 }
+
+/// A real Debian minbase tree (8,700+ entries: setuid binaries, hard links, symlinks, device-free /dev) through
+/// ociforge's writer, then unpacked by umoci and by ociforge: both give back the source tree exactly.
+@Suite struct DebianRoundTripTests {
+    @Test func minbaseRoundTripsThroughUmociAndOciforge() throws {
+        let rootfs = try DebianBase.minbaseRootfs()
+        let tmp = try TempDir.make("debian-roundtrip")
+        defer { tmp.remove() }
+        let layout = tmp.path + "/layout"
+        try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs,
+                        "--output", "oci-layout:\(layout):minbase"])
+        let want = try TreeManifest.capture(root: rootfs)
+        #expect(want.lines.count > 5000)
+
+        try Harness.ok(["umoci", "unpack", "--image", layout + ":minbase", tmp.path + "/bundle"])
+        let umoci = try TreeManifest.capture(root: tmp.path + "/bundle/rootfs")
+        let d1 = want.diff(umoci)
+        #expect(d1.isEmpty, "umoci differs: \(d1.prefix(20).joined(separator: "\n"))")
+
+        try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(layout):minbase", tmp.path + "/ours"])
+        let ours = try TreeManifest.capture(root: tmp.path + "/ours")
+        let d2 = want.diff(ours)
+        #expect(d2.isEmpty, "ociforge unpack differs: \(d2.prefix(20).joined(separator: "\n"))")
+    }
+}

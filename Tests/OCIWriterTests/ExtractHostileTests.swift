@@ -29,6 +29,7 @@ import COCISys
         #expect(s.rootRead(String(s.host.dropFirst()) + "/planted") == "x")
         #expect(s.rootRead("etc/evil") == "y")
         #expect(s.read("host/planted") == nil)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/evil"))
     }
 
     // 4. Symlink to `/` then a file through it: lands inside the rootfs.
@@ -209,6 +210,11 @@ import COCISys
         #expect(skip.error == nil)
         #expect(s.kind("dev-null") == nil && s.kind("loop0") == nil)
         #expect(skip.warnings.count == 2 && skip.warnings[0].description.contains("'dev-null'"))
+        // A hard link to a skipped device is skipped too (with a warning), not an error.
+        let linked = try s.extract([[.device("tty", char: true, 5, 0), .hardlink("tty-link", "tty")]],
+                                   options: LayerExtractionOptions(devices: .skip))
+        #expect(linked.error == nil && s.kind("tty-link") == nil)
+        #expect(linked.warnings.last?.description.contains("'tty-link'") == true)
         let refuse = try s.extract([entries], options: LayerExtractionOptions(devices: .refuse))
         expectRefused(refuse, naming: "dev-null", "device")
         if geteuid() == 0 {
@@ -361,7 +367,7 @@ import COCISys
     @Test func danglingSymlinkParentRefused() throws {
         let s = try ExtractSandbox()
         let o = try s.extract([[.symlink("new", s.dir + "/created-on-host"), .file("new/file", "x")]])
-        expectRefused(o, naming: "new/file", "non-directory")
+        expectRefused(o, naming: "new/file", "is a symlink to")
         #expect(!FileManager.default.fileExists(atPath: s.dir + "/created-on-host"))
     }
 
@@ -370,10 +376,13 @@ import COCISys
         let s = try ExtractSandbox()
         let m = IDMapping(uids: [.init(containerID: 0, hostID: 100000, count: 65536)],
                           gids: [.init(containerID: 0, hostID: 200000, count: 65536)])
-        let o = try s.extract([[.file("ok", "x", uid: 1000, gid: 1001), .file("bad", "x", uid: 70000, gid: 0)]],
-                              options: LayerExtractionOptions(ownership: .map(m)))
+        let o = try s.extract([[.file("bad", "x", uid: 70000, gid: 0)]], options: LayerExtractionOptions(ownership: .map(m)))
         expectRefused(o, naming: "bad", "outside the id mapping")
+        let o2 = try s.extract([[.file("badgid", "x", uid: 0, gid: 65536)]], options: LayerExtractionOptions(ownership: .map(m)))
+        expectRefused(o2, naming: "badgid", "outside the id mapping")
+        #expect(s.rootListing().isEmpty)
         if geteuid() == 0 {
+            #expect(try s.extract([[.file("ok", "x", uid: 1000, gid: 1001)]], options: LayerExtractionOptions(ownership: .map(m))).error == nil)
             #expect(try s.rootManifest().lines.contains { $0.hasPrefix("/ok file mode=0644 uid=101000 gid=201001") })
         }
     }
@@ -388,6 +397,66 @@ import COCISys
         #expect(e.description.contains("'b'") || e.description.contains("entry #"))
         #expect(s.kind("b") == nil)
         #expect(s.rootListing().filter { $0.hasPrefix(".ociforge-tmp") }.isEmpty)
+    }
+
+    // 33. A long chain of symlinks (no loop) is cut by the kernel's 40-hop limit.
+    @Test func longSymlinkChainRefused() throws {
+        let s = try ExtractSandbox()
+        var entries: [CraftedEntry] = [.dir("target")]
+        for i in 0..<50 { entries.append(.symlink("l\(i)", i == 49 ? "target" : "l\(i + 1)")) }
+        entries.append(.file("l0/x", "x"))
+        let o = try s.extract([entries])
+        expectRefused(o, naming: "l0/x", "symbolic links")
+        #expect(s.rootListing("target").isEmpty)
+    }
+
+    // 34. Symlinks into /proc (magic links such as /proc/self/root, /proc/self/cwd) resolve in-root.
+    @Test func procMagicLinkRefused() throws {
+        let s = try ExtractSandbox()
+        let o = try s.extract([[.symlink("me", "/proc/self/root"), .symlink("cwd", "/proc/self/cwd"),
+                                .file("me" + s.host + "/canary", "pwned")]])
+        expectRefused(o, naming: "me" + s.host + "/canary")
+        let o2 = try s.extract([[.file("cwd/pwned", "x")]])
+        expectRefused(o2, naming: "cwd/pwned")
+        #expect(!FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/pwned"))
+    }
+
+    // 35. A PAX size that lies (larger than the data, or absurd) is refused naming the entry.
+    @Test func lyingPaxSizeRefused() throws {
+        let s = try ExtractSandbox()
+        var liar = CraftedEntry.file("liar", "tiny")
+        liar.pax = [("size", Array("1000000".utf8))]
+        let o = try s.extract([[.file("before", "ok"), liar]])
+        expectRefused(o, naming: "liar")
+        #expect(s.kind("liar") == nil)
+        var absurd = CraftedEntry.file("absurd", "tiny")
+        absurd.pax = [("size", Array("999999999999999".utf8))]
+        let o2 = try s.extract([[absurd]])
+        expectRefused(o2, naming: "absurd", "decompression bomb")
+    }
+
+    // 36. Owner ids outside uid_t (PAX numbers) are refused rather than truncated to root.
+    @Test func invalidOwnerRefused() throws {
+        let s = try ExtractSandbox()
+        var big = CraftedEntry.file("big-uid", "x")
+        big.pax = [("uid", Array("4294967296".utf8))]
+        expectRefused(try s.extract([[big]]), naming: "big-uid", "not a valid uid:gid")
+        var neg = CraftedEntry.file("max-gid", "x")
+        neg.pax = [("gid", Array("4294967295".utf8))]
+        expectRefused(try s.extract([[neg]]), naming: "max-gid", "not a valid uid:gid")
+        #expect(s.rootListing().isEmpty)
+    }
+
+    // 37. aufs whiteout metadata names are skipped with a warning, never created; a directory entry named like
+    // a whiteout is a whiteout, not a directory.
+    @Test func whiteoutMetadataNamesNeverCreated() throws {
+        let s = try ExtractSandbox()
+        let o = try s.extract([[.file("keep", "k"), .dir("d"), .file("d/x", "x")],
+                               [.file(".wh..wh.plnk"), .dir(".wh..wh.orph"), .dir(".wh.keep"), .file("d/.wh.x")]])
+        #expect(o.error == nil)
+        #expect(s.rootListing() == ["d"])
+        #expect(s.rootListing("d").isEmpty)
+        #expect(o.warnings.filter { $0.message.contains("whiteout metadata") }.count == 2)
     }
 }
 

@@ -103,7 +103,7 @@ enum CraftedTar {
 }
 
 /// A scratch parent directory holding `rootfs/` next to host canaries (`host/canary`, `host/dir/inner`,
-/// `outside.txt`) and `layers/`; snapshots cover everything but `rootfs/` and `layers/`.
+/// `outside.txt`) and `layers/` (written before the "before" snapshot); snapshots cover everything but `rootfs/`.
 final class ExtractSandbox {
     let dir: String
     var rootfs: String { dir + "/rootfs" }
@@ -166,7 +166,7 @@ final class ExtractSandbox {
     }
 
     func snapshot() throws -> TreeManifest {
-        try TreeManifest.capture(root: dir, options: .init(includeMtimes: true, excludedPaths: ["/rootfs", "/layers"]))
+        try TreeManifest.capture(root: dir, options: .init(includeMtimes: true, excludedPaths: ["/rootfs"]))
     }
 
     func rootManifest() throws -> TreeManifest {

@@ -60,11 +60,11 @@ func withCName<R>(_ name: NameBytes, _ body: (UnsafePointer<CChar>) throws -> R)
 }
 
 /// Bytes rendered for messages and manifests: printable ASCII as is; everything else (and `\`) as `\xNN`.
-func escapedName(_ bytes: NameBytes, escapeSpace: Bool = false) -> String {
+func escapedName(_ bytes: NameBytes, escapeSpace: Bool = false, escapeEquals: Bool = false) -> String {
     var s = ""
     s.reserveCapacity(bytes.count)
     for b in bytes {
-        if b >= 0x21 && b < 0x7f && b != 0x5c {
+        if b >= 0x21 && b < 0x7f && b != 0x5c && !(escapeEquals && b == 0x3d) {
             s.unicodeScalars.append(Unicode.Scalar(b))
         } else if b == 0x20 && !escapeSpace {
             s.append(" ")
@@ -184,6 +184,11 @@ enum At {
         case .success(nil): return nil
         case .success(let st?):
             if st.kind == .directory {
+                // Unprivileged, a directory without rwx for its owner (e.g. 0555) cannot be emptied: grant it
+                // (AT_SYMLINK_NOFOLLOW: glibc applies it to the directory itself, never through a symlink).
+                if st.mode & 0o700 != 0o700 && st.uid == geteuid() && geteuid() != 0 {
+                    _ = withCName(name) { fchmodat(dirfd, $0, (st.mode & 0o7777) | 0o700, symlinkNoFollow) }
+                }
                 let fd = withCName(name) { openat(dirfd, $0, O_RDONLY | oDirectory | oNoFollow | O_CLOEXEC) }
                 if fd < 0 { return Errno(errno) }
                 let sub = OwnedFD(fd)

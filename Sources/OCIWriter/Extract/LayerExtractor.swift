@@ -35,6 +35,11 @@ import Musl
 /// parent); nothing outside it has been touched. Callers extract into a fresh directory and discard it on
 /// failure: `unpack(layers:to:options:)` does exactly that.
 ///
+/// Privileges: as root (or namespace root) everything applies. Unprivileged, use `ownership: .ignore` and
+/// `devices: .skip` (the defaults when euid != 0); `trusted.*`/`security.*` xattrs become warnings under
+/// `.bestEffort`; an entry written into a directory that an earlier layer left without owner write permission
+/// (e.g. 0555) fails with EACCES naming the entry.
+///
 /// All calls block (file I/O, decompression): run them on a dedicated thread, not the cooperative pool.
 public struct LayerExtractor: Sendable {
     public var options: LayerExtractionOptions
@@ -124,6 +129,8 @@ private final class LayerApplier {
     var pending: [DirKey: PendingDirectory] = [:]
     var tempCounter = 0
     let tempPrefix: String
+    /// Names of entries not created because of a policy (devices under `.skip`): hard links to them are skipped too.
+    var skippedPaths = Set<NameBytes>()
 
     // Current entry (for messages).
     var index = -1
@@ -313,7 +320,11 @@ private final class LayerApplier {
             if r != 0 {
                 let e = errno
                 if e == EEXIST {
-                    throw fail(.unsafeEntry, "cannot create parent directory '\(escapedName(join(comps.prefix(i - comps.startIndex + 1))))': a non-directory (e.g. a dangling symlink) is in the way")
+                    let shown = escapedName(join(comps.prefix(i - comps.startIndex + 1)))
+                    if case .success(let t) = At.readlink(dir.raw, name) {
+                        throw fail(.unsafeEntry, "parent '\(shown)' is a symlink to '\(escapedName(t))', which is not a directory inside the rootfs (symlinks are resolved inside the rootfs, never on the host)")
+                    }
+                    throw fail(.unsafeEntry, "cannot create parent directory '\(shown)': a non-directory is in the way")
                 }
                 throw fail(.extraction, "cannot create parent directory '\(escapedName(join(comps.prefix(i - comps.startIndex + 1))))'", errno: e)
             }
@@ -399,8 +410,11 @@ private final class LayerApplier {
         let existing = try lstat(parent.raw, leaf)
 
         if let hardlink {
-            try createHardLink(hardlink, parent: parent.raw, leaf: leaf, existing: existing)
-            try markCreated(parent.raw, leaf)
+            if try createHardLink(hardlink, parent: parent.raw, leaf: leaf, existing: existing) {
+                try markCreated(parent.raw, leaf)
+            } else {
+                skippedPaths.insert(join(comps[...]))
+            }
             return
         }
         switch kind {
@@ -416,6 +430,7 @@ private final class LayerApplier {
                 case .create: break
                 case .skip:
                     warn("\(kind == .charDevice ? "character" : "block") device \(archive_entry_rdevmajor(e)):\(archive_entry_rdevminor(e)) skipped (device policy: skip)")
+                    skippedPaths.insert(join(comps[...]))
                     return
                 case .refuse:
                     throw fail(.unsafeEntry, "device nodes are refused by the device policy")
@@ -637,10 +652,16 @@ private final class LayerApplier {
         }
     }
 
-    func createHardLink(_ rawTarget: NameBytes, parent: Int32, leaf: NameBytes, existing: AtStat?) throws {
+    /// Returns false when the link was skipped.
+    @discardableResult
+    func createHardLink(_ rawTarget: NameBytes, parent: Int32, leaf: NameBytes, existing: AtStat?) throws -> Bool {
         let comps = try components(rawTarget, what: "hard link target '\(escapedName(rawTarget))'")
         if comps.isEmpty { throw fail(.unsafeEntry, "hard link to the rootfs root") }
         let tpath = join(comps[...])
+        if skippedPaths.contains(tpath) {
+            warn("hard link to '\(escapedName(tpath))' skipped (its target was skipped)")
+            return false
+        }
         let tfd: OwnedFD
         switch At.openInRoot(root.raw, tpath, flags: At.oPath | At.oNoFollow) {
         case .success(let fd): tfd = OwnedFD(fd)
@@ -657,7 +678,7 @@ private final class LayerApplier {
         guard st.kind == .regular else {
             throw fail(.unsafeEntry, "hard link target '\(escapedName(tpath))' is a \(st.kind.rawValue), not a regular file in the rootfs")
         }
-        if let existing, existing.dev == st.dev, existing.ino == st.ino { return }
+        if let existing, existing.dev == st.dev, existing.ino == st.ino { return true }
         let temp = nextTempName()
         let r = withCName(temp) { ocisys_linkat_fd(tfd.raw, parent, $0) }
         if r != 0 { throw fail(.extraction, "cannot create the hard link to '\(escapedName(tpath))'", errno: errno) }
@@ -667,6 +688,7 @@ private final class LayerApplier {
             _ = withCName(temp) { unlinkat(parent, $0, 0) }
             throw error
         }
+        return true
     }
 
     func createDirectory(_ e: OpaquePointer, path: [NameBytes], parent: Int32, leaf: NameBytes, existing: AtStat?) throws {

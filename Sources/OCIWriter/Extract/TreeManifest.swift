@@ -24,11 +24,16 @@ public struct TreeManifest: Sendable, Hashable {
         public var subpath: String?
         /// Manifest paths (e.g. `/rootfs`) whose entry and subtree are left out.
         public var excludedPaths: [String]
+        /// Record the captured directory itself as `/` (off to compare trees whose top directories were made by
+        /// different tools, e.g. `umoci unpack`'s `rootfs/`).
+        public var includeRoot: Bool
 
-        public init(includeMtimes: Bool = false, subpath: String? = nil, excludedPaths: [String] = []) {
+        public init(includeMtimes: Bool = false, subpath: String? = nil, excludedPaths: [String] = [],
+                    includeRoot: Bool = true) {
             self.includeMtimes = includeMtimes
             self.subpath = subpath
             self.excludedPaths = excludedPaths
+            self.includeRoot = includeRoot
         }
     }
 
@@ -146,7 +151,7 @@ private struct Walker {
         default: break
         }
         f.append(contentsOf: try xattrs(dirfd: dirfd, name: name, path: path))
-        items.append(Item(path: path, st: st, fields: f))
+        if name != nil || options.includeRoot { items.append(Item(path: path, st: st, fields: f)) }
 
         guard st.kind == .directory else { return }
         let sub: OwnedFD
@@ -227,7 +232,7 @@ private struct Walker {
             var value = [UInt8](repeating: 0, count: Int(vsize) + 1)
             vsize = call { n in withCName(xn) { x in value.withUnsafeMutableBytes { ocisys_lgetxattr_at(dirfd, n, x, $0.baseAddress, $0.count) } } }
             if vsize < 0 { throw error("getxattr \(xname) failed", path, errno) }
-            out.append("xattr." + escapedName(xn, escapeSpace: true) + "=" + escapedName(Array(value[0..<Int(vsize)]), escapeSpace: true))
+            out.append("xattr." + escapedName(xn, escapeSpace: true, escapeEquals: true) + "=" + escapedName(Array(value[0..<Int(vsize)]), escapeSpace: true))
         }
         return out
     }

@@ -93,11 +93,11 @@ public struct GzipSettings: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// e.g. `gzip isal-1 chunk=1048576 (ISA-L 2.30)`; `chunk=0` is one deflate stream.
+    /// e.g. `gzip isal-1 chunk=1048576 (isa-l 2.30.0)`; `chunk=0` is one deflate stream.
     public var description: String {
         let lib: String
         switch engine {
-        case .isal: lib = "isa-l"
+        case .isal: lib = "isa-l \(ISAL_MAJOR_VERSION).\(ISAL_MINOR_VERSION).\(ISAL_PATCH_VERSION)"
         case .zlib: lib = "zlib \(String(cString: zlibVersion()))"
         }
         return "gzip \(engine) chunk=\(chunkSize) (\(lib))"

@@ -10,6 +10,34 @@ private func c_llistxattr(_ path: UnsafePointer<CChar>, _ list: UnsafeMutablePoi
 @_silgen_name("lgetxattr")
 private func c_lgetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
 
+/// A filesystem object: `name` relative to the open directory `dirfd` (or an absolute path with `AT_FDCWD`);
+/// `display` is the full host path, for messages only. Walking by directory fds keeps paths short (no
+/// PATH_MAX limit on tree depth) and never follows a symlink swapped in for a directory.
+struct HostRef {
+    var dirfd: Int32
+    var name: [UInt8]
+    var display: [UInt8]
+
+    init(path: [UInt8]) {
+        dirfd = AT_FDCWD
+        name = path
+        display = path
+    }
+
+    init(dirfd: Int32, name: [UInt8], display: [UInt8]) {
+        self.dirfd = dirfd
+        self.name = name
+        self.display = display
+    }
+
+    var displayString: String { HostFS.display(display) }
+
+    /// A path the `l*xattr` calls can use: through `/proc/self/fd` for fd-relative names.
+    var xattrPath: [UInt8] {
+        dirfd == AT_FDCWD ? name : Array("/proc/self/fd/\(dirfd)/".utf8) + name
+    }
+}
+
 /// Filesystem reads on byte paths (names are never decoded: invalid UTF-8 survives untouched).
 enum HostFS {
     static func display(_ path: [UInt8]) -> String { String(decoding: path, as: UTF8.self) }
@@ -20,28 +48,47 @@ enum HostFS {
         return try c.withUnsafeBufferPointer { try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) } }
     }
 
-    static func lstat(_ path: [UInt8]) throws -> stat {
+    static func lstat(_ path: [UInt8]) throws -> stat { try lstat(HostRef(path: path)) }
+
+    static func lstat(_ ref: HostRef) throws -> stat {
         var st = stat()
-        let r = withCPath(path) { Glibc.lstat($0, &st) }
-        if r != 0 { throw OCIWriterError.sys("cannot stat", path: display(path)) }
+        let r = withCPath(ref.name) { fstatat(ref.dirfd, $0, &st, AT_SYMLINK_NOFOLLOW) }
+        if r != 0 { throw OCIWriterError.sys("cannot stat", path: ref.displayString) }
         return st
     }
 
-    static func readlink(_ path: [UInt8]) throws -> [UInt8] {
+    /// Opens a directory without following a symlink in its place.
+    static func openDirectory(_ ref: HostRef) throws -> Int32 {
+        let fd = withCPath(ref.name) { openat(ref.dirfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 { throw OCIWriterError.sys("cannot open directory", path: ref.displayString) }
+        return fd
+    }
+
+    /// Opens a regular file for reading without following symlinks.
+    static func openFile(_ ref: HostRef) throws -> Int32 {
+        let fd = withCPath(ref.name) { openat(ref.dirfd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 { throw OCIWriterError.sys("cannot open", path: ref.displayString) }
+        return fd
+    }
+
+    static func readlink(_ ref: HostRef) throws -> [UInt8] {
         var size = 256
         while true {
             var buf = [UInt8](repeating: 0, count: size)
-            let n = withCPath(path) { p in buf.withUnsafeMutableBufferPointer { Glibc.readlink(p, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), size) } }
-            if n < 0 { throw OCIWriterError.sys("cannot read symlink", path: display(path)) }
+            let n = withCPath(ref.name) { p in buf.withUnsafeMutableBufferPointer { readlinkat(ref.dirfd, p, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), size) } }
+            if n < 0 { throw OCIWriterError.sys("cannot read symlink", path: ref.displayString) }
             if n < size { return Array(buf[0..<n]) }
             size *= 4
         }
     }
 
-    /// Names in a directory (without `.` and `..`), as raw bytes, unsorted.
-    static func listDirectory(_ path: [UInt8]) throws -> [[UInt8]] {
-        guard let dir = withCPath(path, { opendir($0) }) else {
-            throw OCIWriterError.sys("cannot open directory", path: display(path))
+    /// Names in the open directory `fd` (without `.` and `..`), as raw bytes, unsorted. `fd` stays open.
+    static func listDirectory(fd: Int32, display path: [UInt8]) throws -> [[UInt8]] {
+        let copy = dup(fd)
+        if copy < 0 { throw OCIWriterError.sys("cannot read directory", path: display(path)) }
+        guard let dir = fdopendir(copy) else {
+            close(copy)
+            throw OCIWriterError.sys("cannot read directory", path: display(path))
         }
         defer { closedir(dir) }
         var names: [[UInt8]] = []
@@ -63,7 +110,16 @@ enum HostFS {
 
     /// Extended attributes of `path` (not following symlinks), sorted by name, without host-specific ones:
     /// `security.selinux` and anything containing `.overlay.` (overlayfs bookkeeping).
-    static func xattrs(_ path: [UInt8]) throws -> [(name: [UInt8], value: [UInt8])] {
+    static func xattrs(_ ref: HostRef) throws -> [(name: [UInt8], value: [UInt8])] {
+        do {
+            return try xattrs(ref.xattrPath)
+        } catch var e as OCIWriterError {
+            e.path = ref.displayString
+            throw e
+        }
+    }
+
+    private static func xattrs(_ path: [UInt8]) throws -> [(name: [UInt8], value: [UInt8])] {
         var listSize = withCPath(path) { c_llistxattr($0, nil, 0) }
         if listSize < 0 {
             if errno == ENOTSUP || errno == EOPNOTSUPP { return [] }

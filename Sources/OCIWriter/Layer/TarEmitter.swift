@@ -96,6 +96,12 @@ final class TarEmitter {
     /// with a warning. Returns false when nothing was written.
     @discardableResult
     func emitHostObject(hostPath: [UInt8], st: stat, layerPath: [UInt8]) throws -> Bool {
+        try emitHostObject(HostRef(path: hostPath), st: st, layerPath: layerPath)
+    }
+
+    @discardableResult
+    func emitHostObject(_ ref: HostRef, st: stat, layerPath: [UInt8]) throws -> Bool {
+        let hostPath = ref.display
         let display = HostFS.display(layerPath)
         let key = HardLinkKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
         if key == exclude { return false }
@@ -104,7 +110,7 @@ final class TarEmitter {
         switch fmt {
         case S_IFREG: kind = .regular(size: Int64(st.st_size))
         case S_IFDIR: kind = .directory
-        case S_IFLNK: kind = .symlink(target: try HostFS.readlink(hostPath))
+        case S_IFLNK: kind = .symlink(target: try HostFS.readlink(ref))
         case S_IFIFO: kind = .fifo
         case S_IFCHR: kind = .charDevice(major: ocisys_major(UInt64(st.st_rdev)), minor: ocisys_minor(UInt64(st.st_rdev)))
         case S_IFBLK: kind = .blockDevice(major: ocisys_major(UInt64(st.st_rdev)), minor: ocisys_minor(UInt64(st.st_rdev)))
@@ -133,16 +139,16 @@ final class TarEmitter {
             gid = g
         }
         let entry = TarEntry(path: layerPath, kind: kind, mode: UInt32(st.st_mode) & 0o7777, uid: uid, gid: gid,
-                             mtime: clampMtime(Int64(st.st_mtim.tv_sec)), xattrs: try HostFS.xattrs(hostPath))
+                             mtime: clampMtime(Int64(st.st_mtim.tv_sec)), xattrs: try HostFS.xattrs(ref))
         if case .regular = kind {
-            try emit(entry, content: (hostPath, st))
+            try emit(entry, content: (ref, st))
         } else {
             try emit(entry, content: nil)
         }
         return true
     }
 
-    private func emit(_ entry: TarEntry, content: ([UInt8], stat)?) throws {
+    private func emit(_ entry: TarEntry, content: (HostRef, stat)?) throws {
         let header: [UInt8]
         do {
             header = try TarHeader.encode(entry)
@@ -152,18 +158,17 @@ final class TarEmitter {
         }
         try sink.write(header)
         entryCount += 1
-        guard case .regular(let size) = entry.kind, size > 0, let (hostPath, st) = content else { return }
-        try copyContent(hostPath, st, size)
+        guard case .regular(let size) = entry.kind, size > 0, let (ref, st) = content else { return }
+        try copyContent(ref, st, size)
         let pad = TarHeader.padding(size)
         if pad > 0 {
             try zeroBlock.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<pad])) }
         }
     }
 
-    private func copyContent(_ hostPath: [UInt8], _ st: stat, _ size: Int64) throws {
-        let path = HostFS.display(hostPath)
-        let fd = HostFS.withCPath(hostPath) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
-        if fd < 0 { throw OCIWriterError.sys("cannot open", path: path) }
+    private func copyContent(_ ref: HostRef, _ st: stat, _ size: Int64) throws {
+        let path = ref.displayString
+        let fd = try HostFS.openFile(ref)
         defer { close(fd) }
         var fst = stat()
         guard fstat(fd, &fst) == 0 else { throw OCIWriterError.sys("cannot stat", path: path) }
