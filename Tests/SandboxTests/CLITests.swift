@@ -323,4 +323,17 @@ struct DebianBaseTests {
         #expect(s2 == 0)
         #expect(!out2.contains("mmdebstrap"), "\(out2)")
     }
+
+    @Test("rootless --base debian:bookworm: mmdebstrap in unshare mode with the user's range, ownership kept")
+    func rootlessDebianBase() throws {
+        let user = try CLI.rootlessUser()
+        let state = try CLI.stateDir(for: user, tag: "debian")
+        let (s, out) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
+                                    "/bin/sh", "-c", "cat /etc/debian_version; stat -c '%u %g' /etc/shadow"],
+                                   user: user, env: ["OCIFORGE_STATE_DIR": state])
+        #expect(s == 0, "\(out)")
+        let lines = phaseLines(out, "deb")
+        #expect(lines.first?.hasPrefix("12.") == true, "\(out)")
+        #expect(lines.last == "0 42", "shadow must keep its group: \(out)")
+    }
 }
