@@ -49,6 +49,9 @@ struct SandboxRun: ParsableCommand {
     @Option(help: "The working directory inside the root.")
     var workdir: String = "/"
 
+    @Option(help: "Run the command as UID[:GID] of the namespace (default 0:0, with the build capabilities).")
+    var user: String = "0:0"
+
     @Option(help: "The phase name used to prefix output lines.")
     var name: String = "run"
 
@@ -102,6 +105,12 @@ struct SandboxRun: ParsableCommand {
                 phase.environment[String(e[..<i])] = String(e[e.index(after: i)...])
             }
             phase.workingDirectory = workdir
+            let ids = user.split(separator: ":", maxSplits: 1).map { UInt32($0) }
+            guard let uid = ids.first ?? nil, ids.count == 1 || ids[1] != nil else {
+                throw SandboxError(.invalidArgument, "--user '\(user)': expected numeric UID or UID:GID")
+            }
+            phase.uid = uid
+            phase.gid = ids.count > 1 ? ids[1]! : uid
             let outcome = try sandbox.run(phase, base: base, layers: try absolute(baseOptions.layers))
             defer { outcome.discard() }
             for w in outcome.warnings { warn(w) }
