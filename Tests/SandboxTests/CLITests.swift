@@ -203,6 +203,10 @@ struct CLITests {
         #expect(out.contains("exited with status 7"))
         #expect(out.contains("echo oops >&2; exit 7"))
         #expect(out.contains("    oops"))
+        let (s2, out2) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "slow", "--timeout", "1", "--",
+                                      "/bin/sleep", "30"], env: env)
+        #expect(s2 == 124, "\(out2)")
+        #expect(out2.contains("timed out after 1 s"))
     }
 
     @Test("rootless (subuid range): apt-get install python3 cron; change set equals the merged view; apt caches not in it")
