@@ -275,3 +275,25 @@ public struct Sandbox: Sendable {
         }
     }
 }
+
+extension Sandbox {
+    /// `run` on a dedicated thread (it blocks on the launcher, pipes and the diff walk), for async callers.
+    public func runDetached(_ phase: PhaseSpec, base: String, layers: [String] = [], output: OutputSink? = nil) async throws -> PhaseOutcome {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<PhaseOutcome, Error>) in
+            Thread {
+                do { c.resume(returning: try self.run(phase, base: base, layers: layers, output: output)) } catch { c.resume(throwing: error) }
+            }.start()
+        }
+    }
+}
+
+extension BaseStore {
+    /// `rootfs(for:)` on a dedicated thread (mmdebstrap, hashing and unpacking block).
+    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> String {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, Error>) in
+            Thread {
+                do { c.resume(returning: try self.rootfs(for: source, log: log)) } catch { c.resume(throwing: error) }
+            }.start()
+        }
+    }
+}
