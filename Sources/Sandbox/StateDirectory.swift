@@ -51,7 +51,7 @@ public struct StateDirectory: Sendable {
             let p = bases + "/" + name
             var st = stat()
             if lstat(p, &st) == 0, time(nil) - st.st_mtim.tv_sec > 3600 {
-                try? FileManager.default.removeItem(atPath: p)
+                removeTree(p)
                 removed.append(p)
             }
         }
@@ -63,13 +63,13 @@ public struct StateDirectory: Sendable {
                 // Crashed between mkdir and lock creation: remove when older than a minute.
                 var st = stat()
                 if lstat(dir, &st) == 0, time(nil) - st.st_mtim.tv_sec > 60 {
-                    try? FileManager.default.removeItem(atPath: dir)
+                    removeTree(dir)
                     removed.append(dir)
                 }
                 continue
             }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                try? FileManager.default.removeItem(atPath: dir)
+                removeTree(dir)
                 removed.append(dir)
             }
             close(fd)
@@ -106,10 +106,17 @@ public final class RunDirectory: @unchecked Sendable {
     public func remove() {
         lock.lock(); defer { lock.unlock() }
         guard lockFD >= 0 else { return }
-        try? FileManager.default.removeItem(atPath: path)
+        removeTree(path)
         close(lockFD)
         lockFD = -1
     }
 
     deinit { if lockFD >= 0 { close(lockFD) } }
+}
+
+/// Removes a directory tree (a phase's upper dir can hold thousands of files: `rm -rf` of the host is several
+/// times faster than FileManager here). Never crosses into another file system.
+func removeTree(_ path: String) {
+    if (try? runHost("/bin/rm", ["-rf", "--one-file-system", "--", path]))?.status == 0 { return }
+    try? FileManager.default.removeItem(atPath: path)
 }
