@@ -1,4 +1,8 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Synchronization
 import OCIWriter
 #if canImport(Glibc)
 import Glibc
@@ -92,9 +96,11 @@ public struct BaseStore: Sendable {
     }
 
     /// The cache key of a Debian base: suite, variant, packages, mirror and SOURCE_DATE_EPOCH.
-    public static func debianKey(suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?) -> String {
+    /// `mirrorState` is the `Date:` of the suite's InRelease file: a new mirror publication makes a new base.
+    public static func debianKey(suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?,
+                                 mirrorState: String? = nil) -> String {
         let s = ["suite=\(suite)", "variant=\(variant)", "packages=\(packages.sorted().joined(separator: ","))",
-                 "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")"].joined(separator: "\n")
+                 "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")", "state=\(mirrorState ?? "")"].joined(separator: "\n")
         return String(Digest.of(Array(s.utf8)).hex.prefix(24))
     }
 
@@ -103,9 +109,27 @@ public struct BaseStore: Sendable {
                               log: @Sendable (String) -> Void) throws -> String {
         try state.prepare()
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
-        let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch)
+        let mirrorURL = mirror ?? "http://deb.debian.org/debian"
+        let published = Self.inReleaseDate(mirror: mirrorURL, suite: suite)
+        let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
+                                 mirrorState: published)
         let out = state.bases + "/debian-\(suite)-\(key).tar"
         if FileManager.default.fileExists(atPath: out) { return out }
+        if published == nil {
+            // Mirror unreachable: the newest base already assembled for this suite, if any.
+            let prefix = "debian-\(suite)-"
+            let cached = ((try? FileManager.default.contentsOfDirectory(atPath: state.bases)) ?? [])
+                .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".tar") }
+                .compactMap { n -> (String, Int)? in
+                    var st = stat()
+                    return lstat(state.bases + "/" + n, &st) == 0 ? (n, st.st_mtim.tv_sec) : nil
+                }
+                .max { $0.1 < $1.1 }
+            if let cached {
+                log("warning: cannot read \(mirrorURL)/dists/\(suite)/InRelease; using the cached base \(cached.0)")
+                return state.bases + "/" + cached.0
+            }
+        }
         let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
         // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
         // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
@@ -122,6 +146,26 @@ public struct BaseStore: Sendable {
         }
         if rename(tmp, out) != 0 { throw SandboxError(.base, "cannot move the Debian base into place", errno: errno, detail: out) }
         return out
+    }
+
+    /// The `Date:` field of `<mirror>/dists/<suite>/InRelease` (nil when unreachable within a few seconds).
+    static func inReleaseDate(mirror: String, suite: String) -> String? {
+        guard let url = URL(string: "\(mirror)/dists/\(suite)/InRelease") else { return nil }
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 10)
+        request.setValue("bytes=0-4095", forHTTPHeaderField: "Range")
+        let result = Mutex<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let task = URLSession.shared.dataTask(with: request) { data, response, _ in
+            defer { done.signal() }
+            guard let data, let http = response as? HTTPURLResponse, http.statusCode == 200 || http.statusCode == 206 else { return }
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Date: ") {
+                result.withLock { $0 = String(line.dropFirst(6)).trimmingCharacters(in: .whitespaces) }
+                break
+            }
+        }
+        task.resume()
+        if done.wait(timeout: .now() + 12) == .timedOut { task.cancel(); return nil }
+        return result.withLock { $0 }
     }
 
     /// Unpacks a rootfs tarball with the OCIWriter extractor (every path resolved in-root, limits, no device
