@@ -201,7 +201,7 @@ public struct BaseStore: Sendable {
             throw SandboxError(.base, "cannot unpack the base: \(error)", detail: label)
         }
         try chownTree(tmp)
-        FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
+        _ = FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
         if rename(tmp, dir) != 0 {
             try? FileManager.default.removeItem(atPath: tmp)
             if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }  // a concurrent unpack won

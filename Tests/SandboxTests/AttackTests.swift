@@ -95,7 +95,7 @@ struct AttackTests {
         let sb = try Fixture.rootSandbox()
         let hostDir = try Fixture.tempDir("target")
         defer { try? FileManager.default.removeItem(atPath: hostDir) }
-        FileManager.default.createFile(atPath: hostDir + "/resolv.conf", contents: Data("host file\n".utf8))
+        _ = FileManager.default.createFile(atPath: hostDir + "/resolv.conf", contents: Data("host file\n".utf8))
         let u = sb.identity.uidMap[0].hostID, g = sb.identity.gidMap[0].hostID
         // Inside a phase the mount targets cannot be replaced (they are busy mount points; overlay refuses
         // directory renames with redirect_dir=nofollow, so /etc cannot be swapped either).
