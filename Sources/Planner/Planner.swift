@@ -29,6 +29,13 @@ public struct PlanOptions: Sendable, Equatable {
     public var imageName: String?
     public var imageTag: String?
     public var image: String?
+    /// Dockerfile strategy: `--build-arg` values (over the config's `docker.args`), `--target`, `-f` (relative to
+    /// the context), the platform, and known base image configs (see `DockerfileOptions`).
+    public var buildArgs: [String: String] = [:]
+    public var target: String?
+    public var dockerfile: String?
+    public var platform: String?
+    public var baseImages: [String: DockerfileImageConfig] = [:]
     public init() {}
 }
 
@@ -42,6 +49,9 @@ public struct PlanResult: Sendable, Equatable {
     public var plan: ResolvedPlan
     public var warnings: [PlannerWarning]
     public var detected: [DetectedProvider]
+    /// The resolved Dockerfile when the strategy is dockerfile (nil for a frozen plan: use
+    /// `Planner.resolveDockerfile`).
+    public var dockerfile: ResolvedDockerfile? = nil
 }
 
 public enum Planner {
@@ -440,22 +450,6 @@ struct PlanSession {
             }
             return app.has(dockerfile) ? .dockerfile : .plan
         }
-    }
-
-    func dockerfilePath() -> String {
-        let context = ociforge.docker?.context ?? "."
-        let file = ociforge.docker?.dockerfile ?? "Dockerfile"
-        return context == "." ? file : "\(context)/\(file)"
-    }
-
-    mutating func dockerfilePlan() throws(PlannerError) -> PlanResult {
-        let context = buildContext()
-        let plan = ResolvedPlan(strategy: .dockerfile,
-            dockerfile: DockerfileBuild(path: dockerfilePath(), context: ociforge.docker?.context ?? ".", args: ociforge.docker?.args ?? [:]),
-            providers: [], suite: Debian.suite, buildImage: "", toolchains: [], buildVariables: [:],
-            secrets: (ociforge.secrets ?? []).sorted(), staticAssets: [:], caches: [:], steps: [], deploy: nil,
-            context: context, image: imageTarget(), frozen: false)
-        return PlanResult(plan: plan, warnings: warnings, detected: [])
     }
 
     func imageTarget() -> ImageTarget {

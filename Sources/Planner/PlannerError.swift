@@ -15,6 +15,10 @@ public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible 
         case io                  // a file could not be read
         case invalidOption       // a CLI option or environment variable is malformed
         case dockerfileNotFound
+        case unknownInstruction  // a Dockerfile keyword that is not an instruction
+        case unknownFlag         // a Dockerfile flag the instruction does not take
+        case missingSource       // a COPY/ADD source that is not in the build context (or is excluded)
+        case offline             // something that would need the network (ADD <url>, RUN --mount=type=ssh)
     }
 
     public var code: Code

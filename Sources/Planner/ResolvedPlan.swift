@@ -61,10 +61,13 @@ public struct DockerfileBuild: Codable, Equatable, Sendable {
     public var path: String
     public var context: String
     public var args: [String: String]
-    public init(path: String, context: String, args: [String: String]) {
+    /// `--target` (nil: the last stage).
+    public var target: String?
+    public init(path: String, context: String, args: [String: String], target: String? = nil) {
         self.path = path
         self.context = context
         self.args = args
+        self.target = target
     }
 }
 

@@ -52,6 +52,15 @@ struct PlannerOptions: ParsableArguments {
     @Option(name: .customLong("frozen-plan"), help: "Use this frozen plan file unchanged.")
     var frozenPlan: String?
 
+    @Option(name: .customLong("build-arg"), help: "Dockerfile strategy: build arg KEY=VALUE (repeatable; over docker.args).")
+    var buildArgs: [String] = []
+
+    @Option(name: .customLong("target"), help: "Dockerfile strategy: the stage to build (default: the last).")
+    var target: String?
+
+    @Option(name: .customLong("dockerfile"), help: "Dockerfile strategy: the Dockerfile, relative to the context (default: docker.dockerfile or Dockerfile).")
+    var dockerfile: String?
+
     func planOptions() throws -> PlanOptions {
         var o = PlanOptions()
         o.installCmd = installCmd
@@ -75,6 +84,12 @@ struct PlannerOptions: ParsableArguments {
         }
         o.imageName = name
         o.imageTag = tag
+        for a in buildArgs {
+            let (k, v) = try parseKeyValue(a, flag: "--build-arg")
+            o.buildArgs[k] = v
+        }
+        o.target = target
+        o.dockerfile = dockerfile
         return o
     }
 }

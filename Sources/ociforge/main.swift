@@ -6,6 +6,7 @@ struct OCIForge: ParsableCommand {
         abstract: "Build OCI container images from source without Docker and without a daemon.",
         version: "0.1.0",
         subcommands: [
+            DockerfileCommand.self,
             ImageCommand.self, LayerCommand.self,
             PlanCommand.self, DetectCommand.self, FreezeCommand.self,
             SandboxCommand.self,
