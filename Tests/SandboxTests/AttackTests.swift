@@ -152,7 +152,11 @@ struct AttackTests {
             $0.maxProcesses = 200
             $0.timeoutSeconds = 4
         }
-        expectCommandFailed(r1, .timedOut)
+        // Either the timeout ends it or the top shell itself cannot fork its `sleep` and exits: both contained.
+        switch r1 {
+        case .success(let o): o.discard(); Issue.record("the fork bomb phase succeeded")
+        case .failure(let e): #expect([.timedOut, .commandFailed].contains((e as? SandboxError)?.code), "\(e)")
+        }
         #expect(out1.text.contains("Cannot fork") || out1.text.contains("Resource temporarily unavailable"),
                 "RLIMIT_NPROC did not stop the bomb: \(out1.lines.suffix(5))")
         let (r2, _) = try run("hang", "sleep 1000 & sleep 1000") { $0.timeoutSeconds = 2 }
