@@ -159,7 +159,7 @@ struct AttackTests {
         }
         #expect(out1.text.contains("Cannot fork") || out1.text.contains("Resource temporarily unavailable"),
                 "RLIMIT_NPROC did not stop the bomb: \(out1.lines.suffix(5))")
-        let (r2, _) = try run("hang", "sleep 1000 & sleep 1000") { $0.timeoutSeconds = 2 }
+        let (r2, _) = try run("hang", "sleep 1987.25 & sleep 1987.25") { $0.timeoutSeconds = 2 }
         expectCommandFailed(r2, .timedOut)
         #expect(sandboxProcesses().isEmpty, "left over: \(sandboxProcesses())")
     }
@@ -202,7 +202,7 @@ func sandboxProcesses() -> [String] {
                 // Only count processes of finished phases: running ones of parallel tests are legitimate,
                 // so look for our markers.
                 if let cmd = try? String(contentsOfFile: "/proc/\(name)/cmdline", encoding: .utf8),
-                   cmd.contains("1000") || cmd.contains("b | b") {
+                   cmd.contains("sleep 1987.25") || cmd.contains("b | b") {
                     found.append("\(name): \(cmd)")
                 }
             }
