@@ -9,6 +9,7 @@ struct OCIForge: ParsableCommand {
             DockerfileCommand.self,
             ImageCommand.self, LayerCommand.self,
             PlanCommand.self, DetectCommand.self, FreezeCommand.self,
+            LoginCommand.self, LogoutCommand.self,
             SandboxCommand.self,
         ])
 }
