@@ -18,6 +18,10 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
     /// `oci-layout:<path>[:tag]`: an image in an OCI image layout (host platform picked from an index),
     /// unpacked once per manifest digest.
     case ociLayout(path: String, tag: String?)
+    /// `registry:<reference>` (e.g. `registry:127.0.0.1:5000/team/base:1`): pulled with ociforge's registry
+    /// transport (stored logins from `ociforge login`) into a layout under the state directory, then unpacked
+    /// once per manifest digest.
+    case registry(String)
     /// `debian:<suite>`: assembled with `mmdebstrap --variant=minbase`, cached by suite/variant/packages/mirror.
     case debian(suite: String, variant: String, packages: [String], mirror: String?)
 
@@ -29,6 +33,13 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
                 throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:bookworm")
             }
             return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
+        }
+        if s.hasPrefix("registry:") {
+            let ref = String(s.dropFirst(9))
+            do { _ = try ImageReference(parsing: ref) } catch {
+                throw SandboxError(.invalidArgument, "base '\(s)': \(error)")
+            }
+            return .registry(ref)
         }
         if s.hasPrefix("oci-layout:") {
             var rest = String(s.dropFirst(11))
@@ -54,6 +65,7 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .directory(let p): return p
         case .tarball(let p): return p
+        case .registry(let r): return "registry:\(r)"
         case .ociLayout(let p, let t): return "oci-layout:\(p)\(t.map { ":" + $0 } ?? "")"
         case .debian(let s, let v, let p, let m): return "debian:\(s) (\(v)\(p.isEmpty ? "" : ", +" + p.joined(separator: ","))\(m.map { ", " + $0 } ?? ""))"
         }
@@ -88,6 +100,24 @@ public struct BaseStore: Sendable {
             }
             return try unpacked(layers: sources, label: source.description,
                                 key: "image-\(resolved.manifestDescriptor.digest.hex.prefix(24))", log: log)
+        case .registry(let r):
+            let ref = try ImageReference(parsing: r)
+            let layoutPath = state.bases + "/registry-images"
+            let layout = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
+            let tag = "pulled-" + String(Digest.of(Array(ref.description.utf8)).hex.prefix(16))
+            log("pulling \(ref)")
+            let client = try RegistryClient(registry: ref.registry, credential: try CredentialStore().lookup(registry: ref.registry))
+            let box = Mutex<Result<Descriptor, Error>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Task.detached {
+                do { let d = try await client.pull(ref, into: layout, tag: tag); box.withLock { $0 = .success(d) } }
+                catch { box.withLock { $0 = .failure(error) } }
+                done.signal()
+            }
+            done.wait()
+            guard let result = box.withLock({ $0 }) else { throw SandboxError(.base, "the pull of \(ref) ended without a result") }
+            _ = try result.get()
+            return try rootfs(for: .ociLayout(path: layoutPath, tag: tag), log: log)
         case .debian(let suite, let variant, let packages, let mirror):
             let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
             let digest = try fileDigest(tar)
