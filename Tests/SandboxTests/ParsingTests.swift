@@ -17,7 +17,7 @@ struct ParsingTests {
     func secrets() throws {
         #expect(try Secret.parse("tok=env:T", environment: ["T": "v"]) == Secret(id: "tok", value: "v"))
         let f = "/tmp/ociforge-secret-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        FileManager.default.createFile(atPath: f, contents: Data("filevalue".utf8))
+        _ = FileManager.default.createFile(atPath: f, contents: Data("filevalue".utf8))
         defer { unlink(f) }
         #expect(try Secret.parse("k=file:\(f)").value == "filevalue")
         do { _ = try Secret.parse("tok=env:MISSING_VAR_X", environment: [:]); Issue.record("accepted") } catch let e as SandboxError {
@@ -40,6 +40,12 @@ struct ParsingTests {
         #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: ["python3"], mirror: nil, sourceDateEpoch: nil))
         #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: [], mirror: "http://m/debian", sourceDateEpoch: nil))
         #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: "1700000000"))
+        #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil,
+                                         mirrorState: "Sat, 10 May 2025 09:00:00 UTC"))
+        // The mirror state comes from the suite's InRelease (the machine reaches deb.debian.org).
+        let date = BaseStore.inReleaseDate(mirror: "http://deb.debian.org/debian", suite: "bookworm")
+        #expect(date?.hasSuffix("UTC") == true, "\(String(describing: date))")
+        #expect(BaseStore.inReleaseDate(mirror: "http://127.0.0.1:9/debian", suite: "bookworm") == nil)
         #expect(BaseStore.debianKey(suite: "b", variant: "v", packages: ["x", "y"], mirror: nil, sourceDateEpoch: nil)
                 == BaseStore.debianKey(suite: "b", variant: "v", packages: ["y", "x"], mirror: nil, sourceDateEpoch: nil))
     }
@@ -83,6 +89,22 @@ struct ModeTests {
         let out2 = Fixture.Output()
         try sb.run(p, base: base, output: out2.sink).discard()
         #expect(out2.lines.count > 1)
+    }
+
+    @Test("a phase run as a non-root uid has no capabilities and cannot regain them (no_new_privs)")
+    func nonRootUser() throws {
+        let sb = try Fixture.rootSandbox()
+        let base = try Fixture.debianRootfs()
+        var p = PhaseSpec(name: "user", command: ["/bin/sh", "-c", "id -u; id -g; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status; su -c true root 2>/dev/null || echo su-failed"])
+        p.uid = 1000
+        p.gid = 1000
+        let out = Fixture.Output()
+        try sb.run(p, base: base, output: out.sink).discard()
+        #expect(out.lines.prefix(2) == ["1000", "1000"])
+        #expect(out.lines.contains { $0.hasPrefix("CapEff:") && $0.hasSuffix("0000000000000000") })
+        #expect(out.lines.contains { $0.hasPrefix("CapPrm:") && $0.hasSuffix("0000000000000000") })
+        #expect(out.lines.contains { $0.hasPrefix("NoNewPrivs:") && $0.hasSuffix("1") })
+        #expect(out.lines.last == "su-failed")
     }
 
     @Test("rootless without a subuid range: degraded single-uid mode with an explicit warning")
