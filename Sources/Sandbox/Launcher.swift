@@ -171,6 +171,9 @@ public enum SignalGuard {
 public enum Launcher {
     /// Runs `spec` to completion. Blocking: call from a thread that may block.
     public static func run(_ spec: LaunchSpec, output: OutputSink, stdin: Int32? = nil) throws -> LaunchResult {
+        // A launcher that dies before reading its spec (killed, or failed early) must surface as EPIPE on the
+        // write below, not as SIGPIPE killing this process. The launcher restores SIGPIPE before exec.
+        signal(SIGPIPE, SIG_IGN)
         var specPipe: [Int32] = [0, 0], statusPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         for i in 0..<4 {
             let rc: Int32 = switch i {
