@@ -145,10 +145,3 @@ public struct BuildCache: Sendable {
         }
     }
 }
-
-/// Removes a tree whose directories may lack write permission for us (files from a build: e.g. 0555 dirs).
-func removeTree(_ path: String) {
-    if (try? FileManager.default.removeItem(atPath: path)) != nil { return }
-    _ = try? runHost("/bin/chmod", ["-R", "u+rwX", path])
-    try? FileManager.default.removeItem(atPath: path)
-}
