@@ -1,0 +1,193 @@
+import Foundation
+import OCIWriter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a phase's base filesystem comes from.
+public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
+    /// An unpacked rootfs directory, used as the bottom overlay lower as is (read-only). Its owners must be
+    /// ids of the sandbox's namespace as seen on the host (e.g. a tree unpacked by `BaseStore`).
+    case directory(String)
+    /// A rootfs tarball (plain, gzip, xz or zstd), unpacked once per (content digest, id mapping).
+    case tarball(String)
+    /// `debian:<suite>`: assembled with `mmdebstrap --variant=minbase`, cached by suite/variant/packages/mirror.
+    case debian(suite: String, variant: String, packages: [String], mirror: String?)
+
+    /// Parses `debian:SUITE`, a directory or a tarball path.
+    public static func parse(_ s: String) throws -> BaseSource {
+        if s.hasPrefix("debian:") {
+            let suite = String(s.dropFirst(7))
+            guard !suite.isEmpty, suite.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+                throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:bookworm")
+            }
+            return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else {
+            throw SandboxError(.invalidArgument, "base '\(s)' is neither debian:<suite> nor an existing directory or tarball")
+        }
+        let abs = URL(fileURLWithPath: s).standardizedFileURL.path
+        return isDir.boolValue ? .directory(abs) : .tarball(abs)
+    }
+
+    public var description: String {
+        switch self {
+        case .directory(let p): return p
+        case .tarball(let p): return p
+        case .debian(let s, let v, let p, let m): return "debian:\(s) (\(v)\(p.isEmpty ? "" : ", +" + p.joined(separator: ","))\(m.map { ", " + $0 } ?? ""))"
+        }
+    }
+}
+
+/// Unpacks and caches base root filesystems under the state directory.
+public struct BaseStore: Sendable {
+    public let state: StateDirectory
+    public let identity: SandboxIdentity
+
+    public init(state: StateDirectory, identity: SandboxIdentity) {
+        self.state = state
+        self.identity = identity
+    }
+
+    /// A read-only rootfs directory for `source`, owned by the namespace's ids.
+    public func rootfs(for source: BaseSource, log: @Sendable (String) -> Void = { _ in }) throws -> String {
+        try state.prepare()
+        switch source {
+        case .directory(let p):
+            return p
+        case .tarball(let p):
+            let digest = try fileDigest(p)
+            return try unpacked(tarball: p, key: "rootfs-\(digest.hex.prefix(24))", log: log)
+        case .debian(let suite, let variant, let packages, let mirror):
+            let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
+            let digest = try fileDigest(tar)
+            return try unpacked(tarball: tar, key: "rootfs-\(digest.hex.prefix(24))", log: log)
+        }
+    }
+
+    /// The cache key of a Debian base: suite, variant, packages, mirror and SOURCE_DATE_EPOCH.
+    public static func debianKey(suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?) -> String {
+        let s = ["suite=\(suite)", "variant=\(variant)", "packages=\(packages.sorted().joined(separator: ","))",
+                 "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")"].joined(separator: "\n")
+        return String(Digest.of(Array(s.utf8)).hex.prefix(24))
+    }
+
+    /// Builds (once) `bases/debian-<key>.tar` with mmdebstrap.
+    public func debianTarball(suite: String, variant: String, packages: [String], mirror: String?,
+                              log: @Sendable (String) -> Void) throws -> String {
+        try state.prepare()
+        let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
+        let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch)
+        let out = state.bases + "/debian-\(suite)-\(key).tar"
+        if FileManager.default.fileExists(atPath: out) { return out }
+        let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
+        // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
+        // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
+        var args = ["--mode=unshare", "--variant=\(variant)", "--quiet"]
+        if !packages.isEmpty { args.append("--include=" + packages.joined(separator: ",")) }
+        args += [suite, tmp]
+        if let mirror { args.append(mirror) }
+        log("assembling debian:\(suite) with mmdebstrap \(args.joined(separator: " "))")
+        let r = try runHost("/usr/bin/mmdebstrap", args)
+        guard r.status == 0 else {
+            unlink(tmp)
+            throw SandboxError(.base, "mmdebstrap failed for debian:\(suite) (exit \(r.status)); is a Debian mirror reachable?",
+                               detail: r.output.split(separator: "\n").suffix(15).joined(separator: "\n"))
+        }
+        if rename(tmp, out) != 0 { throw SandboxError(.base, "cannot move the Debian base into place", errno: errno, detail: out) }
+        return out
+    }
+
+    /// Unpacks a rootfs tarball with the OCIWriter extractor (every path resolved in-root, limits, no device
+    /// nodes: the sandbox bind-mounts its own /dev), owners mapped into the namespace's id range so uid 0 of
+    /// the tarball is the sandbox's root. Runs in this process: never a binary from the rootfs.
+    func unpacked(tarball: String, key: String, log: @Sendable (String) -> Void) throws -> String {
+        let dir = state.bases + "/\(key)-\(identity.cacheKey)"
+        let rootfs = dir + "/rootfs"
+        if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
+        let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.removeItem(atPath: tmp)
+        if mkdir(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
+        log("unpacking \(tarball)")
+        let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        let ownership: OwnershipPolicy
+        switch identity.kind {
+        case .rootRange: ownership = .map(identity.idMapping)
+        case .nested: ownership = mappedIDs > 1 ? .preserve : .ignore  // degraded: everything belongs to root
+        case .subordinateRange, .singleID: ownership = .ignore
+        }
+        do {
+            let reports = try LayerExtractor.unpack(layers: [LayerSource(path: tarball)], to: tmp + "/rootfs",
+                                                    options: LayerExtractionOptions(ownership: ownership, devices: .skip))
+            let devices = reports.flatMap(\.warnings).filter { $0.message.contains("device") }.count
+            if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw SandboxError(.base, "cannot unpack the base tarball: \(error)", detail: tarball)
+        }
+        try chownTree(tmp)
+        FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
+        if rename(tmp, dir) != 0 {
+            try? FileManager.default.removeItem(atPath: tmp)
+            if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }  // a concurrent unpack won
+            throw SandboxError(.base, "cannot move the unpacked base into place", errno: errno, detail: dir)
+        }
+        return rootfs
+    }
+
+    /// Gives a directory we created to the namespace's root (host root mode: the dedicated range).
+    func chownTree(_ path: String) throws {
+        guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
+        for p in [path] where FileManager.default.fileExists(atPath: p) {
+            if chown(p, u.hostID, g.hostID) != 0 { throw SandboxError(.state, "cannot chown", errno: errno, detail: p) }
+        }
+    }
+
+    /// The tarball's sha256, remembered per (device, inode, size, mtime) so a cached base costs no re-hash.
+    func fileDigest(_ path: String) throws -> Digest {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw SandboxError(.base, "cannot stat the base tarball", errno: errno, detail: path) }
+        let memo = state.bases + "/.digest-\(st.st_dev)-\(st.st_ino)-\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        if let d = FileManager.default.contents(atPath: memo), let digest = try? Digest(String(decoding: d, as: UTF8.self)) {
+            return digest
+        }
+        let digest = try hashFile(path)
+        let tmp = memo + ".tmp-\(getpid())"
+        if FileManager.default.createFile(atPath: tmp, contents: Data(digest.description.utf8)) { rename(tmp, memo) }
+        return digest
+    }
+
+    func hashFile(_ path: String) throws -> Digest {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SandboxError(.base, "cannot open the base tarball", errno: errno, detail: path) }
+        defer { close(fd) }
+        var h = SHA256Hasher()
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { if errno == EINTR { continue }; throw SandboxError(.base, "cannot read", errno: errno, detail: path) }
+            if n == 0 { break }
+            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return h.finalize()
+    }
+}
+
+/// Runs a host program (not from any rootfs) and collects its combined output.
+func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let environment { p.environment = environment }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    p.standardInput = FileHandle.nullDevice
+    do { try p.run() } catch {
+        throw SandboxError(.launch, "cannot run \(path): \(error)")
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

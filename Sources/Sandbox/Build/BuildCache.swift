@@ -1,0 +1,154 @@
+import Foundation
+import OCIWriter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A cached build layer: the layer blob (in the cache's blob store) and the directory tree later steps use as an
+/// overlay lower (a phase's upper directory, or a staged copy of app files).
+public struct BuildCacheEntry: Codable, Sendable, Hashable {
+    public var key: String
+    /// What produced it, e.g. `phase build: go build -o out .`.
+    public var createdBy: String
+    /// nil when the step changed nothing (no layer, no tree).
+    public var layer: CachedLayer?
+    /// The step's filesystem changes, relative to the root: needed to assemble the runtime stage.
+    public var hasTree: Bool
+    public var created: String
+}
+
+public struct CachedLayer: Codable, Sendable, Hashable {
+    public var digest: String
+    public var diffID: String
+    public var size: Int64
+    public var uncompressedSize: Int64
+    public var mediaType: String
+
+    public var descriptor: Descriptor {
+        get throws {
+            Descriptor(mediaType: MediaType(rawValue: mediaType), digest: try Digest(digest), size: size)
+        }
+    }
+}
+
+/// The layer cache under `<dir>`: `blobs/` (an OCI layout holding layer blobs: digest-verified on every use),
+/// `entries/<key>.json` (written last, atomically: an entry exists only when everything it names is in place),
+/// `trees/<key>/` (directories renamed into place). An entry whose blob is missing or does not hash to its
+/// digest, or whose tree is missing, is removed and rebuilt: never used.
+public struct BuildCache: Sendable {
+    public let directory: String
+    public let blobs: OCILayout
+
+    public init(directory: String) throws {
+        self.directory = directory
+        for d in [directory, directory + "/entries", directory + "/trees", directory + "/tmp"] {
+            if mkdir(d, 0o711) != 0 && errno != EEXIST {
+                throw SandboxError(.state, "cannot create the build cache directory", errno: errno, detail: d)
+            }
+        }
+        let layoutPath = directory + "/blobs"
+        blobs = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
+        blobs.removeStaleTemporaryFiles(olderThan: 3600)
+        removeStaleTemporaryDirectories()
+    }
+
+    public func entryPath(_ key: String) -> String { directory + "/entries/" + key + ".json" }
+    public func treePath(_ key: String) -> String { directory + "/trees/" + key }
+
+    /// A fresh scratch directory path under the cache (same filesystem as `trees/`).
+    public func scratchPath(_ label: String) -> String {
+        directory + "/tmp/\(label)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+    }
+
+    /// The entry for `key` when it is complete and its blob verifies; a broken entry is removed (with the reason
+    /// passed to `log`) and nil returned.
+    public func lookup(_ key: String, verify: Bool = true, log: (String) -> Void = { _ in }) -> BuildCacheEntry? {
+        let path = entryPath(key)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        func reject(_ why: String) -> BuildCacheEntry? {
+            log("cache entry \(key.prefix(16)) is unusable (\(why)): rebuilding it")
+            remove(key)
+            return nil
+        }
+        guard let entry = try? JSONDecoder().decode(BuildCacheEntry.self, from: data), entry.key == key else {
+            return reject("its metadata does not decode")
+        }
+        if entry.hasTree {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: treePath(key), isDirectory: &isDir), isDir.boolValue else {
+                return reject("its directory tree is missing")
+            }
+        }
+        if let layer = entry.layer {
+            guard let desc = try? layer.descriptor else { return reject("its layer digest is invalid") }
+            if verify {
+                do { try blobs.verifyBlob(desc) } catch { return reject("layer blob: \(error)") }
+            } else if !blobs.hasBlob(desc.digest) {
+                return reject("its layer blob is missing")
+            }
+        }
+        return entry
+    }
+
+    /// Stores an entry: the layer file is imported (digest checked), the tree renamed into place, then the metadata
+    /// written to a temp file and renamed (the commit point).
+    public func store(key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?) throws -> BuildCacheEntry {
+        var cached: CachedLayer?
+        if let layer, let layerFile {
+            try blobs.importBlob(file: layerFile, expected: layer.descriptor, mode: .move)
+            cached = CachedLayer(digest: layer.digest.description, diffID: layer.diffID.description, size: layer.size,
+                                 uncompressedSize: layer.uncompressedSize, mediaType: layer.mediaType.rawValue)
+        }
+        let treeTarget = treePath(key)
+        if let tree {
+            if FileManager.default.fileExists(atPath: treeTarget) { try? FileManager.default.removeItem(atPath: treeTarget) }
+            if rename(tree, treeTarget) != 0 {
+                throw SandboxError(.state, "cannot move a step's tree into the build cache", errno: errno, detail: treeTarget)
+            }
+        }
+        let entry = BuildCacheEntry(key: key, createdBy: createdBy, layer: cached, hasTree: tree != nil,
+                                    created: ISO8601DateFormatter().string(from: Date()))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let data = try enc.encode(entry)
+        let tmp = directory + "/entries/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SandboxError(.state, "cannot write a cache entry", errno: errno, detail: tmp) }
+        let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard ok, synced, rename(tmp, entryPath(key)) == 0 else {
+            unlink(tmp)
+            throw SandboxError(.state, "cannot write a cache entry", errno: errno, detail: entryPath(key))
+        }
+        return entry
+    }
+
+    /// Removes an entry (metadata first, so a concurrent reader never sees a half-removed entry as valid).
+    public func remove(_ key: String) {
+        unlink(entryPath(key))
+        let tree = treePath(key)
+        if FileManager.default.fileExists(atPath: tree) {
+            let doomed = scratchPath("doomed")
+            if rename(tree, doomed) == 0 { removeTree(doomed) } else { removeTree(tree) }
+        }
+    }
+
+    /// Removes scratch directories left by builds that were killed (older than an hour).
+    func removeStaleTemporaryDirectories() {
+        let tmp = directory + "/tmp"
+        let now = time(nil)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
+            var st = stat()
+            let p = tmp + "/" + name
+            if lstat(p, &st) == 0, now - st.st_mtim.tv_sec > 3600 { removeTree(p) }
+        }
+    }
+}
+
+/// Removes a tree whose directories may lack write permission for us (files from a build: e.g. 0555 dirs).
+func removeTree(_ path: String) {
+    if (try? FileManager.default.removeItem(atPath: path)) != nil { return }
+    _ = try? runHost("/bin/chmod", ["-R", "u+rwX", path])
+    try? FileManager.default.removeItem(atPath: path)
+}

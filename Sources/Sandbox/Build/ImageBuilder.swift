@@ -1,0 +1,659 @@
+import Foundation
+import OCIWriter
+import Planner
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Builds a `ResolvedPlan` into an OCI image: the build stage (build image + one layer per step that changed
+/// something, app files staged as the steps' inputs say) and the runtime stage (runtime base + runtime apt
+/// packages + the deploy inputs), every layer cached under a key of its parent, commands, visible environment,
+/// secret ids and input file contents. Blocking: call it off the cooperative pool.
+public struct ImageBuilder: Sendable {
+    public let plan: ResolvedPlan
+    public let appDirectory: String
+    public let options: BuildOptions
+    public let sandbox: Sandbox
+    public let cache: BuildCache
+
+    public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    static let aptCaches = [CacheMount(name: "apt-cache", target: "/var/cache/apt"),
+                            CacheMount(name: "apt-lists", target: "/var/lib/apt/lists")]
+
+    public init(plan: ResolvedPlan, appDirectory: String, options: BuildOptions, sandbox: Sandbox) throws {
+        self.plan = plan
+        self.appDirectory = URL(fileURLWithPath: appDirectory).standardizedFileURL.path
+        self.options = options
+        self.sandbox = sandbox
+        try sandbox.state.prepare()
+        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+    }
+
+    /// One layer of a stage under construction.
+    struct Item {
+        var key: String
+        var phase: String
+        var createdBy: String
+        var layer: CachedLayer?
+        /// Directory usable as an overlay lower.
+        var tree: String?
+        var cached: Bool
+    }
+
+    final class Recorder: @unchecked Sendable {
+        var executed: [String] = []
+        var cached: [String] = []
+        var timings: [PhaseTiming] = []
+        var warnings: [String] = []
+    }
+
+    // MARK: - Build
+
+    public func build() throws -> BuildReport {
+        let started = Date()
+        guard plan.strategy == .plan, let deploy = plan.deploy else {
+            throw BuildError("this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan")
+        }
+        if let p = options.platform, !p.matches(Platform.host) {
+            throw BuildError("cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)")
+        }
+        let rec = Recorder()
+        let files = try contextFiles()
+
+        // Build stage.
+        let buildImage = options.base ?? plan.buildImage
+        let buildRootfs = try rootfs(for: buildImage, stage: "build")
+        var buildStack = [try baseItem(rootfs: buildRootfs, name: buildImage, stage: "build", rec: rec)]
+        if !plan.staticAssets.isEmpty { buildStack.append(try assetsItem(parent: buildStack.last!, rec: rec, stage: "build")) }
+        var stepItems: [String: Item] = [:]
+        var paths: [String] = []
+        for step in plan.steps {
+            for input in step.inputs where input.local {
+                buildStack.append(try copyItem(files: select(files, input), parent: buildStack.last!, rec: rec, stage: "build",
+                                               label: "\(step.name)-inputs"))
+            }
+            paths = step.paths + paths
+            let hasWork = !step.aptPackages.isEmpty || !step.commands.isEmpty
+            guard hasWork else {
+                rec.timings.append(PhaseTiming(stage: "build", phase: step.name, status: "skipped", seconds: 0))
+                continue
+            }
+            var env = plan.buildVariables
+            env["PATH"] = (paths + [Self.defaultPath]).joined(separator: ":")
+            env["HOME"] = env["HOME"] ?? "/root"
+            if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
+            let caches = try step.caches.map { name -> CacheMount in
+                guard let c = plan.caches[name] else { throw BuildError("step '\(step.name)' names cache '\(name)', which the plan does not define") }
+                return CacheMount(name: name, target: c.directory)
+            }
+            let item = try phaseItem(stage: "build", phase: step.name, apt: step.aptPackages, commands: step.commands,
+                                     env: env, caches: caches, rootfs: buildRootfs, stack: buildStack, rec: rec)
+            stepItems[step.name] = item
+            if item.layer != nil { buildStack.append(item) }
+        }
+
+        // Runtime stage.
+        let runtimeImage = options.runtimeBase ?? deploy.base
+        let runtimeRootfs = try rootfs(for: runtimeImage, stage: "runtime")
+        let runtimeBase = try baseItem(rootfs: runtimeRootfs, name: runtimeImage, stage: "runtime", rec: rec)
+        var runtime: [Item] = []
+        var top = runtimeBase
+        if !deploy.aptPackages.isEmpty {
+            var env = ["PATH": Self.defaultPath, "HOME": "/root"]
+            if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
+            let item = try phaseItem(stage: "runtime", phase: "packages", apt: deploy.aptPackages, commands: [], env: env,
+                                     caches: [], rootfs: runtimeRootfs, stack: [runtimeBase], rec: rec)
+            if item.layer != nil { runtime.append(item); top = item }
+        }
+        if let user = deploy.user, user != "root", user != "0" {
+            try Self.validateUserName(user)
+            let script = "getent passwd \(user) >/dev/null || useradd --system --user-group --create-home --home-dir /home/\(user) --shell /bin/sh \(user)"
+            let item = try phaseItem(stage: "runtime", phase: "user", apt: [], commands: [script],
+                                     env: ["PATH": Self.defaultPath, "HOME": "/root"], caches: [], rootfs: runtimeRootfs,
+                                     stack: [runtimeBase] + runtime, rec: rec, workingDirectory: "/")
+            if item.layer != nil { runtime.append(item); top = item }
+        }
+        if !plan.staticAssets.isEmpty {
+            let item = try assetsItem(parent: top, rec: rec, stage: "runtime")
+            runtime.append(item); top = item
+        }
+        let workdir = deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory
+        for input in deploy.inputs {
+            let item: Item
+            if input.local {
+                item = try copyItem(files: select(files, input), parent: top, rec: rec, stage: "runtime", label: "app",
+                                    destination: workdir)
+            } else if let name = input.step {
+                guard let source = stepItems[name] ?? (plan.steps.contains { $0.name == name } ? Item(key: "", phase: name, createdBy: "", layer: nil, tree: nil, cached: true) : nil) else {
+                    throw BuildError("the deploy section copies from step '\(name)', which the plan does not have")
+                }
+                guard source.tree != nil else { continue }  // the step changed nothing
+                item = try outputsItem(from: source, input: input, workdir: workdir, parent: top, rec: rec)
+            } else { continue }
+            if item.layer != nil { runtime.append(item); top = item }
+        }
+
+        // Image.
+        let runtimeBaseImage = try baseImage(runtimeBase, name: runtimeImage)
+        let annotations = try imageAnnotations(baseName: runtimeImage, baseDigest: runtimeBaseImage.manifestDigest)
+        var changes = ConfigChanges()
+        var env = deploy.env
+        env["PATH"] = (deploy.paths + [Self.defaultPath]).joined(separator: ":")
+        changes.env = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        changes.workingDir = workdir
+        if let start = deploy.startCommand, !start.isEmpty { changes.cmd = ["/bin/sh", "-c", start] }
+        if let user = deploy.user, !user.isEmpty { changes.user = user }
+        if let port = deploy.env["PORT"] ?? plan.buildVariables["PORT"], let n = Int(port), n > 0, n < 65536 {
+            changes.exposedPorts = ["\(n)/tcp"]
+        }
+        changes.annotations = annotations
+        changes.labels = annotations.filter { ["org.opencontainers.image.source", "org.opencontainers.image.revision"].contains($0.key) }
+
+        let layout = try OCILayout.isLayout(options.layoutPath) ? OCILayout.open(at: options.layoutPath) : OCILayout.create(at: options.layoutPath)
+        var inputs: [LayerInput] = []
+        for item in runtime {
+            guard let l = item.layer else { continue }
+            let d = try l.descriptor
+            inputs.append(LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
+                                     diffID: try Digest(l.diffID), createdBy: item.createdBy, consumeFile: false))
+        }
+        var assembler = ImageAssembler(base: .layout(cache.blobs, tag: runtimeBaseImage.tag, platform: nil), layers: inputs,
+                                       changes: changes, destination: layout, tag: options.tag)
+        assembler.environment = assemblyEnvironment()
+        let image = try assembler.assemble()
+
+        let finalLayers = [runtimeBase] + runtime
+        func built(_ items: [Item], stage: String) -> [BuiltLayer] {
+            items.compactMap { i in
+                i.layer.map { BuiltLayer(stage: stage, phase: i.phase, createdBy: i.createdBy, digest: $0.digest, diffID: $0.diffID,
+                                         size: $0.size, uncompressedSize: $0.uncompressedSize, cached: i.cached) }
+            }
+        }
+        let layers = built(finalLayers, stage: "runtime")
+        let buildLayers = built(buildStack, stage: "build")
+        return BuildReport(reference: options.reference, layout: layout.path, tag: options.tag,
+                           manifestDigest: image.manifestDigest.description, configDigest: image.configDigest.description,
+                           layers: layers, imageSize: layers.reduce(0) { $0 + $1.size },
+                           imageUncompressedSize: layers.reduce(0) { $0 + $1.uncompressedSize },
+                           buildStageSize: buildLayers.reduce(0) { $0 + $1.size },
+                           buildStageUncompressedSize: buildLayers.reduce(0) { $0 + $1.uncompressedSize },
+                           executed: rec.executed, cached: rec.cached, timings: rec.timings,
+                           totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+    }
+
+    // MARK: - Bases
+
+    /// `debian:<suite>` and `debian:<suite>-slim` are mmdebstrap minbase trees; anything else a rootfs directory or tarball.
+    public static func baseSource(_ image: String) throws -> BaseSource {
+        if image.hasPrefix("debian:") {
+            var suite = String(image.dropFirst(7))
+            if suite.hasSuffix("-slim") { suite = String(suite.dropLast(5)) }
+            return try BaseSource.parse("debian:" + suite)
+        }
+        do { return try BaseSource.parse(image) } catch {
+            throw BuildError("base image '\(image)' is not supported: use debian:<suite>[-slim] (assembled with mmdebstrap) or a rootfs directory or tarball (--base / --runtime-base)")
+        }
+    }
+
+    func rootfs(for image: String, stage: String) throws -> String {
+        let started = Date()
+        let source = try Self.baseSource(image)
+        let progress = options.progress
+        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { progress("[\(stage)] \($0)") })
+        let s = Date().timeIntervalSince(started)
+        if s > 1 { progress("[\(stage)] base \(image) ready in \(Self.seconds(s))") }
+        return path
+    }
+
+    func baseItem(rootfs: String, name: String, stage: String, rec: Recorder) throws -> Item {
+        let key = Self.key(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", Self.layerFormat])
+        return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (mmdebstrap minbase)",
+                                 rec: rec, isCommand: false) {
+            let file = cache.blobs.temporaryBlobPath(label: "base")
+            let r = try LayerWriter.write(directory: rootfs, to: file, options: layerOptions)
+            return (r, file, nil)
+        }
+    }
+
+    /// A one-layer image of the base in the cache's layout (its manifest digest is `base.digest`).
+    func baseImage(_ base: Item, name: String) throws -> (tag: String, manifestDigest: Digest) {
+        guard let l = base.layer else { throw BuildError("the base layer is missing") }
+        let d = try l.descriptor
+        let tag = "base-" + String(base.key.prefix(40))
+        var a = ImageAssembler(base: .scratch(platform: Platform.host),
+                               layers: [LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest,
+                                                   size: d.size, diffID: try Digest(l.diffID), createdBy: base.createdBy, consumeFile: false)],
+                               changes: ConfigChanges(), destination: cache.blobs, tag: tag)
+        a.environment = assemblyEnvironment()
+        return (tag, try a.assemble().manifestDigest)
+    }
+
+    // MARK: - Items
+
+    static let layerFormat = "gzip-default-v1"
+
+    var layerOptions: LayerWriteOptions {
+        LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, idMapping: sandbox.identity.idMapping)
+    }
+
+    func assemblyEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
+        return env
+    }
+
+    /// Takes `key` from the cache, else runs `produce` and stores what it made.
+    func cachedOrBuilt(key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
+                       produce: () throws -> (LayerWriteResult?, String?, String?)) throws -> Item {
+        let started = Date()
+        let label = "\(stage)/\(phase)"
+        if !options.noCache, let e = cache.lookup(key, log: { options.progress("[\(stage)] \($0)") }) {
+            if isCommand { rec.cached.append(label) }
+            rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: "cached", seconds: Date().timeIntervalSince(started)))
+            options.progress("[\(stage)] \(phase): cached")
+            return Item(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil, cached: true)
+        }
+        if options.noCache { cache.remove(key) }
+        let (result, file, tree) = try produce()
+        let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
+        if isCommand { rec.executed.append(label) }
+        let s = Date().timeIntervalSince(started)
+        rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: result == nil ? "empty" : "ran", seconds: s))
+        let size = result.map { ", layer \(Self.bytes($0.size)) (\(Self.bytes($0.uncompressedSize)) uncompressed)" } ?? ", no changes"
+        options.progress("[\(stage)] \(phase): done in \(Self.seconds(s))\(size)")
+        return Item(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil, cached: false)
+    }
+
+    /// App files copied to `destination` (root-owned), as a layer and an overlay lower.
+    func copyItem(files: [String], parent: Item, rec: Recorder, stage: String, label: String, destination: String = "/app") throws -> Item {
+        var parts = ["copy", parent.key, destination]
+        for f in files {
+            let p = appDirectory + "/" + f
+            var st = stat()
+            guard lstat(p, &st) == 0 else { throw BuildError("cannot read app file \(p): \(String(cString: strerror(errno)))") }
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                parts.append("L \(f) \((try? FileManager.default.destinationOfSymbolicLink(atPath: p)) ?? "")")
+            } else if (st.st_mode & S_IFMT) == S_IFREG {
+                parts.append("F \(f) \(st.st_mode & 0o111 != 0 ? "x" : "-") \(try Self.fileDigest(p))")
+            }
+        }
+        let key = Self.key(parts)
+        let summary = files.count <= 3 ? files.joined(separator: " ") : "\(files.count) files"
+        return try cachedOrBuilt(key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
+                                 rec: rec, isCommand: false) {
+            let staging = cache.scratchPath("copy")
+            do {
+                try stageFiles(files, into: staging + destination)
+                try chownToNamespaceRoot(staging)
+                let file = cache.blobs.temporaryBlobPath(label: "copy")
+                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
+                return (r, file, staging)
+            } catch {
+                removeTree(staging)
+                throw error
+            }
+        }
+    }
+
+    func stageFiles(_ files: [String], into root: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        for f in files {
+            let src = appDirectory + "/" + f, dst = root + "/" + f
+            let parent = (dst as NSString).deletingLastPathComponent
+            try fm.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            var st = stat()
+            guard lstat(src, &st) == 0 else { throw BuildError("cannot read app file \(src)") }
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK:
+                try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+            case S_IFREG:
+                try fm.copyItem(atPath: src, toPath: dst)
+                chmod(dst, (st.st_mode & 0o111) != 0 ? 0o755 : 0o644)
+            default: continue
+            }
+        }
+    }
+
+    func chownToNamespaceRoot(_ path: String) throws {
+        guard let u = sandbox.identity.uidMap.first(where: { $0.containerID == 0 }),
+              let g = sandbox.identity.gidMap.first(where: { $0.containerID == 0 }) else { return }
+        guard let e = FileManager.default.enumerator(atPath: path) else { return }
+        var all = [path]
+        while let p = e.nextObject() as? String { all.append(path + "/" + p) }
+        for p in all where lchown(p, u.hostID, g.hostID) != 0 {
+            throw BuildError("cannot give \(p) to the sandbox's root (uid \(u.hostID)): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The plan's static assets under /assets.
+    func assetsItem(parent: Item, rec: Recorder, stage: String) throws -> Item {
+        let assets = plan.staticAssets.sorted { $0.key < $1.key }
+        let key = Self.key(["assets", parent.key] + assets.flatMap { [$0.key, $0.value] })
+        return try cachedOrBuilt(key: key, stage: stage, phase: "assets", createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
+                                 rec: rec, isCommand: false) {
+            let staging = cache.scratchPath("assets")
+            do {
+                try FileManager.default.createDirectory(atPath: staging + "/assets", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                for (name, text) in assets {
+                    guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildError("static asset name '\(name)' must be a plain file name") }
+                    guard FileManager.default.createFile(atPath: staging + "/assets/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+                        throw BuildError("cannot write static asset \(name)")
+                    }
+                }
+                try chownToNamespaceRoot(staging)
+                let file = cache.blobs.temporaryBlobPath(label: "assets")
+                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
+                return (r, file, staging)
+            } catch {
+                removeTree(staging)
+                throw error
+            }
+        }
+    }
+
+    /// Files a build step produced, copied into the runtime stage (`include` relative to the working directory).
+    func outputsItem(from source: Item, input: StepInput, workdir: String, parent: Item, rec: Recorder) throws -> Item {
+        guard let tree = source.tree else { throw BuildError("step '\(source.phase)' has no outputs") }
+        let key = Self.key(["outputs", parent.key, source.key, workdir] + input.include + ["--"] + input.exclude)
+        let what = input.include.joined(separator: " ")
+        return try cachedOrBuilt(key: key, stage: "runtime", phase: "from-\(source.phase)",
+                                 createdBy: "ociforge copy \(what) from phase \(source.phase) → \(workdir)", rec: rec, isCommand: false) {
+            var adds: [ChangeSet.Change] = []
+            var seen = Set<String>()
+            for inc in input.include {
+                var rel = inc.hasPrefix("/") ? inc : (inc == "." ? workdir : workdir + "/" + inc)
+                while rel.hasPrefix("/") { rel.removeFirst() }
+                while rel.hasSuffix("/") { rel.removeLast() }
+                try collect(tree: tree, relative: rel, excludes: input.exclude, workdir: workdir, into: &adds, seen: &seen)
+            }
+            if adds.isEmpty {
+                rec.warnings.append("deploy input from step '\(source.phase)' (\(what)) matched no files")
+                return (nil, nil, nil)
+            }
+            let file = cache.blobs.temporaryBlobPath(label: "outputs")
+            let r = try LayerWriter.write(changes: ChangeSet(adds), to: file, options: layerOptions)
+            return (r, file, nil)
+        }
+    }
+
+    func collect(tree: String, relative: String, excludes: [String], workdir: String, into adds: inout [ChangeSet.Change], seen: inout Set<String>) throws {
+        let host = tree + "/" + relative
+        var st = stat()
+        guard lstat(host, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { return }  // an overlay whiteout
+        let wd = workdir.hasPrefix("/") ? String(workdir.dropFirst()) : workdir
+        let appRelative = relative.hasPrefix(wd + "/") ? String(relative.dropFirst(wd.count + 1)) : relative
+        if excludes.contains(where: { Self.matches(pattern: $0, path: appRelative) }) { return }
+        if seen.insert(relative).inserted { adds.append(.add(path: relative, source: host)) }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in try FileManager.default.contentsOfDirectory(atPath: host).sorted() {
+                try collect(tree: tree, relative: relative + "/" + name, excludes: excludes, workdir: workdir, into: &adds, seen: &seen)
+            }
+        }
+    }
+
+    // MARK: - Phases
+
+    /// Runs a step (apt packages, then its commands) in the sandbox on `stack`, or takes it from the cache.
+    func phaseItem(stage: String, phase: String, apt: [String], commands: [String], env: [String: String], caches: [CacheMount],
+                   rootfs: String, stack: [Item], rec: Recorder, workingDirectory: String = "/app") throws -> Item {
+        let secrets = options.secrets.sorted { $0.id < $1.id }
+        let script = Self.script(apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id))
+        let key = Self.key(["phase", stack.last!.key, phase, script, rootfs]
+                           + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                           + ["--secrets"] + secrets.map(\.id) + ["--caches"] + caches.map(\.target))
+        var createdBy = "ociforge phase \(phase):"
+        if !apt.isEmpty { createdBy += " apt-get install " + apt.joined(separator: " ") + (commands.isEmpty ? "" : " &&") }
+        if !commands.isEmpty { createdBy += " " + commands.joined(separator: " && ") }
+        return try cachedOrBuilt(key: key, stage: stage, phase: phase, createdBy: createdBy, rec: rec, isCommand: true) {
+            options.progress("[\(stage)] \(phase): running \(apt.isEmpty ? "" : "apt-get install \(apt.count) packages")\(apt.isEmpty || commands.isEmpty ? "" : ", ")\(commands.isEmpty ? "" : "\(commands.count) command\(commands.count == 1 ? "" : "s")")")
+            var spec = PhaseSpec(name: phase, command: ["/bin/sh", "-c", script])
+            spec.environment = env
+            spec.network = options.network
+            spec.caches = caches + (apt.isEmpty ? [] : Self.aptCaches)
+            spec.secrets = secrets
+            spec.workingDirectory = "/"
+            let output: OutputSink = options.phaseOutput.map { .callback($0) } ?? .prefixed("\(stage)/\(phase)")
+            let outcome: PhaseOutcome
+            let mountPoints = try mountPointTree(caches.map(\.target), rootfs: rootfs, stack: stack)
+            defer { if let mountPoints { removeTree(mountPoints) } }
+            do {
+                outcome = try withAptLock(apt.isEmpty ? nil : sandbox.state.path + "/apt.lock") {
+                    try sandbox.run(spec, base: rootfs, layers: stack.compactMap(\.tree) + (mountPoints.map { [$0] } ?? []), output: output)
+                }
+            } catch let e as SandboxError where e.code == .commandFailed || e.code == .timedOut {
+                throw Self.failure(e, stage: stage, phase: phase, apt: apt, commands: commands)
+            }
+            rec.warnings += outcome.warnings.map { "\(stage)/\(phase): \($0)" }
+            if outcome.changes.changes.isEmpty {
+                outcome.discard()
+                return (nil, nil, nil)
+            }
+            do {
+                let file = cache.blobs.temporaryBlobPath(label: phase)
+                var lo = layerOptions
+                lo.idMapping = outcome.idMapping
+                let r = try LayerWriter.write(changes: outcome.changes, to: file, options: lo)
+                let tree = cache.scratchPath("upper")
+                if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
+                    throw BuildError("cannot move phase \(phase)'s changes into the build cache: \(String(cString: strerror(errno)))")
+                }
+                outcome.discard()
+                return (r, file, tree)
+            } catch {
+                outcome.discard()
+                throw error
+            }
+        }
+    }
+
+    /// Cache mounts need their target directories: a small extra lower holding the missing ones (with the modes
+    /// of existing parents), used for this phase only. nil when every target exists.
+    func mountPointTree(_ targets: [String], rootfs: String, stack: [Item]) throws -> String? {
+        func exists(_ p: String) -> stat? {
+            for dir in stack.compactMap(\.tree).reversed() + [rootfs] {
+                var st = stat()
+                if lstat(dir + p, &st) == 0 { return st }
+            }
+            return nil
+        }
+        let missing = targets.filter { t in exists(t).map { ($0.st_mode & S_IFMT) != S_IFDIR } ?? true }
+        guard !missing.isEmpty else { return nil }
+        let tree = cache.scratchPath("mounts")
+        if mkdir(tree, 0o755) != 0 { throw BuildError("cannot create \(tree): \(String(cString: strerror(errno)))") }
+        for t in missing {
+            var path = ""
+            for comp in t.split(separator: "/") {
+                path += "/" + comp
+                if mkdir(tree + path, 0o755) != 0 && errno != EEXIST {
+                    throw BuildError("cannot create the cache mount point \(t): \(String(cString: strerror(errno)))")
+                }
+                if let st = exists(path), (st.st_mode & S_IFMT) == S_IFDIR { chmod(tree + path, st.st_mode & 0o7777) }
+            }
+        }
+        try chownToNamespaceRoot(tree)
+        return tree
+    }
+
+    func withAptLock<T>(_ path: String?, _ body: () throws -> T) throws -> T {
+        guard let path else { return try body() }
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BuildError("cannot open the apt cache lock \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw BuildError("cannot lock \(path): \(String(cString: strerror(errno)))") }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    /// The script a plan step runs as (for `--debug-build`).
+    public static func debugScript(step: Step) -> String {
+        script(apt: step.aptPackages, commands: step.commands, workingDirectory: "/app", secrets: [])
+    }
+
+    static let failMarker = "ociforge: command "
+
+    /// The phase's shell script: apt packages (caches are mounts; logs and backups removed so layers are
+    /// reproducible), then each command in turn, stopping at the first failure with a marker line naming it.
+    static func script(apt: [String], commands: [String], workingDirectory: String, secrets: [String]) -> String {
+        var s = "mkdir -p \(shellQuote(workingDirectory)) && cd \(shellQuote(workingDirectory)) || exit 1\n"
+        for id in secrets where isVariableName(id) {
+            s += "export \(id)=\"$(cat /run/secrets/\(id))\"\n"
+        }
+        var all: [String] = []
+        if !apt.isEmpty {
+            all.append("apt-get -q -o Acquire::Retries=3 update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y "
+                       + "--no-install-recommends -o Dpkg::Use-Pty=0 install " + apt.map(shellQuote).joined(separator: " ")
+                       + " && rm -rf /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* /var/cache/debconf/*-old "
+                       + "/var/lib/dpkg/*-old /var/cache/ldconfig/aux-cache")
+        }
+        all += commands
+        for (i, c) in all.enumerated() {
+            let shown = (apt.isEmpty || i > 0) ? c : "apt-get install " + apt.joined(separator: " ")
+            s += "{ \(c)\n} || { s=$?; echo \(shellQuote("\(failMarker)\(i + 1) of \(all.count) failed: " + shown)) \"(exit status $s)\" >&2; exit $s; }\n"
+        }
+        return s
+    }
+
+    static func failure(_ e: SandboxError, stage: String, phase: String, apt: [String], commands: [String]) -> BuildError {
+        let detail = e.detail ?? ""
+        var command: String?
+        for line in detail.split(separator: "\n") {
+            if let r = line.range(of: failMarker) {
+                let rest = line[r.upperBound...]
+                if let c = rest.range(of: " failed: ") {
+                    var cmd = String(rest[c.upperBound...])
+                    if let x = cmd.range(of: " (exit status", options: .backwards) { cmd = String(cmd[..<x.lowerBound]) }
+                    command = cmd
+                }
+            }
+        }
+        if e.code == .timedOut { return BuildError("phase \(stage)/\(phase) timed out", phase: "\(stage)/\(phase)", command: command, lastOutput: detail) }
+        return BuildError("phase \(stage)/\(phase) failed", phase: "\(stage)/\(phase)",
+                          command: command ?? (apt.isEmpty ? commands.joined(separator: " && ") : "apt-get install " + apt.joined(separator: " ")),
+                          exitStatus: e.exitStatus, lastOutput: detail)
+    }
+
+    // MARK: - Inputs
+
+    /// The planner's resolved input files, minus ociforge's own output directory.
+    func contextFiles() throws -> [String] {
+        plan.context.files.filter { !$0.hasPrefix(".ociforge/") && $0 != ".ociforge" }
+    }
+
+    func select(_ files: [String], _ input: StepInput) -> [String] {
+        files.filter { f in
+            input.include.contains { Self.matches(pattern: $0, path: f) } && !input.exclude.contains { Self.matches(pattern: $0, path: f) }
+        }
+    }
+
+    /// `.` matches everything; a pattern matches the path itself, anything under it, or as a glob.
+    static func matches(pattern: String, path: String) -> Bool {
+        var p = pattern
+        while p.hasPrefix("./") { p.removeFirst(2) }
+        while p.hasPrefix("/") { p.removeFirst() }
+        while p.hasSuffix("/") { p.removeLast() }
+        if p.isEmpty || p == "." || p == "**" { return true }
+        if path == p || path.hasPrefix(p + "/") { return true }
+        if fnmatch(p, path, FNM_PATHNAME) == 0 { return true }
+        if p.hasPrefix("**/") { return matches(pattern: String(p.dropFirst(3)), path: (path as NSString).lastPathComponent) }
+        // A glob matching a parent directory.
+        var parent = (path as NSString).deletingLastPathComponent
+        while !parent.isEmpty && parent != "/" {
+            if fnmatch(p, parent, FNM_PATHNAME) == 0 { return true }
+            parent = (parent as NSString).deletingLastPathComponent
+        }
+        return false
+    }
+
+    // MARK: - Annotations
+
+    func imageAnnotations(baseName: String, baseDigest: Digest) throws -> [String: String] {
+        var a: [String: String] = [
+            "org.opencontainers.image.created": try ImageAssembler.createdTimestamp(environment: assemblyEnvironment()),
+            "org.opencontainers.image.base.name": baseName,
+            "org.opencontainers.image.base.digest": baseDigest.description,
+            "org.opencontainers.image.ref.name": options.tag,
+        ]
+        if let git = Self.gitInfo(appDirectory) {
+            if let s = git.source { a["org.opencontainers.image.source"] = s }
+            a["org.opencontainers.image.revision"] = git.revision
+        }
+        return a
+    }
+
+    /// The repository's origin URL (credentials removed) and HEAD commit, when the app is in a git work tree.
+    public static func gitInfo(_ directory: String) -> (source: String?, revision: String)? {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/git") else { return nil }
+        let env = ["PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "GIT_CEILING_DIRECTORIES": ""]
+        guard let rev = try? runHost("/usr/bin/git", ["-c", "safe.directory=*", "-C", directory, "rev-parse", "--verify", "-q", "HEAD"], environment: env),
+              rev.status == 0 else { return nil }
+        let revision = rev.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard revision.count == 40 || revision.count == 64 else { return nil }
+        var source: String?
+        if let o = try? runHost("/usr/bin/git", ["-c", "safe.directory=*", "-C", directory, "config", "--get", "remote.origin.url"], environment: env),
+           o.status == 0 {
+            var url = o.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            if let r = url.range(of: "://"), let at = url[r.upperBound...].firstIndex(of: "@"),
+               !url[r.upperBound..<at].contains("/") {
+                url = String(url[..<r.upperBound]) + String(url[url.index(after: at)...])
+            }
+            if !url.isEmpty { source = url }
+        }
+        return (source, revision)
+    }
+
+    // MARK: - Helpers
+
+    static func validateUserName(_ user: String) throws {
+        guard let f = user.first, f.isLetter || f == "_",
+              user.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_.".contains($0) }), user.count <= 32 else {
+            throw BuildError("start user '\(user)' is not a valid user name (letters, digits, '-', '_', '.'; starting with a letter)")
+        }
+    }
+
+    static func isVariableName(_ s: String) -> Bool {
+        guard let f = s.first, f.isLetter || f == "_" else { return false }
+        return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
+
+    static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+    static func key(_ parts: [String]) -> String {
+        var h = SHA256Hasher()
+        for p in parts {
+            let b = Array(p.utf8)
+            var n = UInt64(b.count).littleEndian
+            withUnsafeBytes(of: &n) { h.update($0) }
+            b.withUnsafeBytes { h.update($0) }
+        }
+        return h.finalize().hex
+    }
+
+    static func fileDigest(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BuildError("cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var h = SHA256Hasher()
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { if errno == EINTR { continue }; throw BuildError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return h.finalize().hex
+    }
+
+    public static func bytes(_ n: Int64) -> String {
+        let d = Double(n)
+        if n >= 1 << 30 { return String(format: "%.2f GiB", d / 1073741824) }
+        if n >= 1 << 20 { return String(format: "%.1f MiB", d / 1048576) }
+        if n >= 1 << 10 { return String(format: "%.1f KiB", d / 1024) }
+        return "\(n) B"
+    }
+
+    public static func seconds(_ s: Double) -> String { String(format: "%.1f s", s) }
+}

@@ -1,0 +1,106 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// ociforge's persistent state: unpacked bases, caches, and per-run scratch directories.
+///
+/// Layout: `runs/<id>/` (one per phase; `lock` is flock'ed by the owning process for its whole life),
+/// `bases/` (base rootfs tarballs and unpacked trees), `caches/<name>/` (persistent cache mounts).
+/// Mounts never appear on the host (they live in the sandbox's mount namespace and die with it), so the
+/// only state a killed run leaves is its run directory: `cleanStale()` removes those whose lock is free.
+public struct StateDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// `$OCIFORGE_STATE_DIR`, else /var/lib/ociforge for host root, else `$XDG_STATE_HOME/ociforge`
+    /// (`~/.local/state/ociforge`).
+    public static func `default`() -> StateDirectory {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["OCIFORGE_STATE_DIR"], !p.isEmpty { return StateDirectory(path: p) }
+        if geteuid() == 0 && env["OCIFORGE_USERNS"] == nil { return StateDirectory(path: "/var/lib/ociforge") }
+        if let x = env["XDG_STATE_HOME"], !x.isEmpty { return StateDirectory(path: x + "/ociforge") }
+        let home = env["HOME"] ?? NSHomeDirectory()
+        return StateDirectory(path: home + "/.local/state/ociforge")
+    }
+
+    public var runs: String { path + "/runs" }
+    public var bases: String { path + "/bases" }
+    public var caches: String { path + "/caches" }
+
+    /// Creates the layout and removes what dead runs left behind. Returns the removed run directories.
+    @discardableResult
+    public func prepare() throws -> [String] {
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        for d in [path, runs, bases, caches] {
+            if mkdir(d, 0o711) != 0 && errno != EEXIST {
+                throw SandboxError(.state, "cannot create the state directory", errno: errno, detail: d)
+            }
+        }
+        return cleanStale()
+    }
+
+    /// Removes run directories whose owner process is gone (its flock on `lock` is released by the kernel).
+    @discardableResult
+    public func cleanStale() -> [String] {
+        var removed: [String] = []
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return [] }
+        for name in names {
+            let dir = runs + "/" + name
+            let fd = open(dir + "/lock", O_RDWR | O_CLOEXEC)
+            if fd < 0 {
+                // Crashed between mkdir and lock creation: remove when older than a minute.
+                var st = stat()
+                if lstat(dir, &st) == 0, time(nil) - st.st_mtim.tv_sec > 60 {
+                    try? FileManager.default.removeItem(atPath: dir)
+                    removed.append(dir)
+                }
+                continue
+            }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                try? FileManager.default.removeItem(atPath: dir)
+                removed.append(dir)
+            }
+            close(fd)
+        }
+        return removed
+    }
+
+    /// A new locked run directory.
+    public func newRun() throws -> RunDirectory {
+        try prepare()
+        let id = "\(getpid())-\(UInt64(Date().timeIntervalSince1970 * 1000))-\(UInt32.random(in: 0...UInt32.max))"
+        let dir = runs + "/" + id
+        if mkdir(dir, 0o711) != 0 { throw SandboxError(.state, "cannot create a run directory", errno: errno, detail: dir) }
+        let fd = open(dir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 { throw SandboxError(.state, "cannot create the run lock", errno: errno, detail: dir) }
+        if flock(fd, LOCK_EX) != 0 { close(fd); throw SandboxError(.state, "cannot lock the run directory", errno: errno, detail: dir) }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        return RunDirectory(path: dir, lockFD: fd)
+    }
+}
+
+/// A run's scratch directory, locked while this object lives. `remove()` deletes it.
+public final class RunDirectory: @unchecked Sendable {
+    public let path: String
+    private var lockFD: Int32
+    private let lock = NSLock()
+
+    init(path: String, lockFD: Int32) {
+        self.path = path
+        self.lockFD = lockFD
+    }
+
+    public func remove() {
+        lock.lock(); defer { lock.unlock() }
+        guard lockFD >= 0 else { return }
+        try? FileManager.default.removeItem(atPath: path)
+        close(lockFD)
+        lockFD = -1
+    }
+
+    deinit { if lockFD >= 0 { close(lockFD) } }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import OCIWriter
+import Planner
+import Sandbox
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build an app directory into an OCI image (plan, sandboxed phases, slim runtime stage, layer cache).")
+
+    @OptionGroup var planner: PlannerOptions
+
+    @Option(name: [.short, .customLong("output")],
+            help: "Where the image goes: oci-layout:<path>[:tag] (default: <app>/.ociforge/oci with the plan's tag).")
+    var output: String?
+
+    @Option(name: .customLong("image"), help: "Full image reference (overrides --name/--tag).")
+    var image: String?
+
+    @Option(name: .customLong("base"), help: "Build image: debian:<suite> (mmdebstrap minbase), a rootfs directory or tarball.")
+    var base: String?
+
+    @Option(name: .customLong("runtime-base"), help: "Runtime base: debian:<suite>[-slim], a rootfs directory or tarball.")
+    var runtimeBase: String?
+
+    @Option(name: .customLong("platform"), help: "os/arch[/variant]; only the host's platform can be built.")
+    var platform: String?
+
+    @Flag(name: .customLong("no-cache"), help: "Run every phase even when a cached layer exists.")
+    var noCache = false
+
+    @Option(name: .customLong("cache-dir"), help: "Layer cache directory (default: <state dir>/build-cache).")
+    var cacheDir: String?
+
+    @Option(name: .customLong("secret"), help: "ID=env:VAR or ID=file:PATH: /run/secrets/ID (and $ID) in build phases. Repeatable.")
+    var secret: [String] = []
+
+    @Option(name: .customLong("network"), help: "host (default) or none for build phases.")
+    var network: NetworkMode = .host
+
+    @Flag(name: .customLong("debug-build"), help: "Print the resolved plan and the generated phase scripts.")
+    var debugBuild = false
+
+    @Flag(name: .customLong("json"), help: "Print the result as JSON on stdout.")
+    var json = false
+
+    @Flag(name: [.short, .customLong("quiet")], help: "No phase output on stderr (progress lines only).")
+    var quiet = false
+
+    func run() throws {
+        if Rootless.needsReexec { throw ExitCode(try Rootless.reexec()) }
+        SignalGuard.install()
+        var options = try planner.planOptions()
+        if let image { options.image = image }
+        // ociforge's own runtime settings are not planner settings.
+        options.environment = options.environment.filter { !["OCIFORGE_STATE_DIR", "OCIFORGE_USERNS"].contains($0.key) }
+        let dir = planner.directory
+        let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
+        reportPlannerWarnings(result.warnings)
+        let plan = result.plan
+        printError(PlanRenderer.summary(plan))
+        if debugBuild { printError(PlanRenderer.json(plan)) }
+
+        let (layoutPath, tag) = try outputTarget(plan: plan)
+        var build = BuildOptions(layoutPath: layoutPath, tag: tag, reference: plan.image.reference)
+        build.noCache = noCache
+        build.cacheDirectory = cacheDir.map(absolute)
+        build.base = base
+        build.runtimeBase = runtimeBase
+        build.network = network
+        if let platform { build.platform = try Platform(parsing: platform) }
+        let start = Date()
+        let isTTY = isatty(2) != 0
+        build.progress = { line in
+            let t = String(format: "%6.1fs", Date().timeIntervalSince(start))
+            FileHandle.standardError.write(Data("\(isTTY ? "\u{1B}[1m" : "")\(t) \(line)\(isTTY ? "\u{1B}[0m" : "")\n".utf8))
+        }
+        if quiet { build.phaseOutput = { _, _ in } }
+        try reportingErrors {
+            build.secrets = try secret.map { try Secret.parse($0) }
+            build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
+            let sandbox = try Sandbox.detect()
+            if debugBuild {
+                for step in plan.steps {
+                    printError("# phase \(step.name)\n" + ImageBuilder.debugScript(step: step))
+                }
+            }
+            let builder = try ImageBuilder(plan: plan, appDirectory: dir, options: build, sandbox: sandbox)
+            let report: BuildReport
+            do {
+                report = try builder.build()
+            } catch let e as BuildError {
+                printError("error: build failed: \(e)")
+                throw ExitCode(1)
+            }
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try enc.encode(report), as: UTF8.self))
+            } else {
+                printSummary(report)
+            }
+        }
+    }
+
+    func outputTarget(plan: ResolvedPlan) throws -> (String, String) {
+        let defaultTag = plan.image.tag.isEmpty ? "latest" : plan.image.tag
+        guard let output else {
+            return (absolute(planner.directory) + "/.ociforge/oci", defaultTag)
+        }
+        if output.hasPrefix("docker://") || output.hasPrefix("docker-archive:") {
+            throw ValidationError("--output \(output): registry push and docker-archive output are not available in this build; use oci-layout:<path>[:tag] and copy it (e.g. skopeo copy oci:<path>:<tag> docker://…)")
+        }
+        let ref = try parseLayoutReference(output, flag: "--output")
+        return (absolute(ref.path), ref.tag ?? defaultTag)
+    }
+
+    func absolute(_ p: String) -> String {
+        URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+    }
+
+    func printSummary(_ r: BuildReport) {
+        print("image \(r.reference) → oci-layout:\(r.layout):\(r.tag)")
+        print("manifest \(r.manifestDigest)")
+        print("size \(ImageBuilder.bytes(r.imageSize)) compressed, \(ImageBuilder.bytes(r.imageUncompressedSize)) uncompressed"
+              + " (build stage \(ImageBuilder.bytes(r.buildStageSize)) compressed, \(ImageBuilder.bytes(r.buildStageUncompressedSize)) uncompressed)")
+        for l in r.layers {
+            print("  \(l.digest.prefix(19))  \(ImageBuilder.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))")
+        }
+        print("ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s")
+        for w in r.warnings { printError("warning: \(w)") }
+    }
+}
