@@ -410,6 +410,37 @@ static void setup_secrets(void) {
     close(f);
 }
 
+// Remounts read-only every mount below `prefix` (the recursive /sys bind brings the host's cgroup, bpf,
+// debugfs... submounts along; they stay locked but must not be writable). Flags the host locked are kept.
+static void remount_submounts_ro(const char *prefix) {
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) fail("open", "/proc/self/mountinfo");
+    size_t plen = strlen(prefix);
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        // id parent major:minor root mountpoint options ...
+        char *save = NULL, *fields[6] = {0};
+        char *t = strtok_r(line, " ", &save);
+        for (int i = 0; t && i < 6; i++) { fields[i] = t; t = strtok_r(NULL, " ", &save); }
+        if (!fields[5]) continue;
+        const char *mp = fields[4], *opts = fields[5];
+        if (strncmp(mp, prefix, plen) != 0 || mp[plen] != '/') continue;
+        if (strstr(mp, "\\")) continue;  // escaped names never occur under /sys
+        unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY;
+        if (strstr(opts, "nosuid")) fl |= MS_NOSUID;
+        if (strstr(opts, "nodev")) fl |= MS_NODEV;
+        if (strstr(opts, "noexec")) fl |= MS_NOEXEC;
+        if (strstr(opts, "noatime")) fl |= MS_NOATIME;
+        if (strstr(opts, "nodiratime")) fl |= MS_NODIRATIME;
+        if (mount(NULL, mp, NULL, fl, NULL) != 0 &&
+            mount(NULL, mp, NULL, fl | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+            fclose(f);
+            fail("remount-ro", mp);
+        }
+    }
+    fclose(f);
+}
+
 static int sys_pivot_root(const char *n, const char *o) { return (int)syscall(SYS_pivot_root, n, o); }
 
 static void setup_root(void) {
@@ -449,6 +480,9 @@ static void setup_root(void) {
         mount_at("/sys", "sysfs", fd, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     } else {
         bind_ro("/sys", "/sys", fd, MS_NOSUID | MS_NODEV | MS_NOEXEC, 1);
+        char sys[4096];
+        snprintf(sys, sizeof sys, "%s/sys", S.root);
+        remount_submounts_ro(sys);
     }
     close(fd);
 
@@ -494,14 +528,20 @@ static void setup_root(void) {
 // ---------------------------------------------------------------------------------------------------------
 // C: the command
 
-static void drop_caps(void) {
-    // Capabilities a build step needs as root in its namespace (the usual container default set, without
-    // CAP_MKNOD, CAP_NET_RAW and CAP_SYS_ADMIN): no mount, no device nodes.
+// Capabilities a build step needs as root in its namespace (the usual container default set, without
+// CAP_MKNOD, CAP_NET_RAW and CAP_SYS_ADMIN): no mount, no device nodes.
+static uint64_t keep_mask(void) {
     static const int keep[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_SETGID, CAP_SETUID,
                                CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,
                                CAP_AUDIT_WRITE};
     uint64_t mask = 0;
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) mask |= 1ULL << keep[i];
+    return mask;
+}
+
+// Bounding set first, while still root with CAP_SETPCAP (before any uid change).
+static void drop_bounding(void) {
+    uint64_t mask = keep_mask();
     int last = CAP_LAST_CAP;
     int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -514,6 +554,11 @@ static void drop_caps(void) {
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) fail("drop bounding cap", NULL);
     }
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+// After the uid change: root keeps the build set, any other uid keeps nothing.
+static void set_caps(void) {
+    uint64_t mask = keep_mask();
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof d);
@@ -521,7 +566,6 @@ static void drop_caps(void) {
         d[0].effective = d[0].permitted = (uint32_t)mask;
         d[1].effective = d[1].permitted = (uint32_t)(mask >> 32);
     }
-    d[0].inheritable = d[1].inheritable = 0;
     if (syscall(SYS_capset, &h, d) != 0) fail("capset", NULL);
 }
 
@@ -552,11 +596,10 @@ static void run_command(void) {
     // EPERM: setgroups is denied in this namespace (single-id maps, inherited from a parent namespace).
     if (strcmp(S.mode, "single") != 0 && setgroups(1, &g) != 0 && errno != EPERM) fail("setgroups", NULL);
     if (setresgid(g, g, g) != 0) fail("setresgid", NULL);
-    // Keep capabilities across the uid change so drop_caps decides what survives.
-    if (!S.allcaps) prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+    if (!S.allcaps) drop_bounding();
     if (setresuid(S.uid, S.uid, S.uid) != 0) fail("setresuid", NULL);
     if (!S.allcaps) {
-        drop_caps();
+        set_caps();
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs", NULL);
     }
     environ = S.env;

@@ -11,6 +11,9 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
     case directory(String)
     /// A rootfs tarball (plain, gzip, xz or zstd), unpacked once per (content digest, id mapping).
     case tarball(String)
+    /// `oci-layout:<path>[:tag]`: an image in an OCI image layout (host platform picked from an index),
+    /// unpacked once per manifest digest.
+    case ociLayout(path: String, tag: String?)
     /// `debian:<suite>`: assembled with `mmdebstrap --variant=minbase`, cached by suite/variant/packages/mirror.
     case debian(suite: String, variant: String, packages: [String], mirror: String?)
 
@@ -22,6 +25,18 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
                 throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:bookworm")
             }
             return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
+        }
+        if s.hasPrefix("oci-layout:") {
+            var rest = String(s.dropFirst(11))
+            var tag: String?
+            if let i = rest.lastIndex(of: ":"), !rest[rest.index(after: i)...].contains("/") {
+                tag = String(rest[rest.index(after: i)...])
+                rest = String(rest[..<i])
+            }
+            guard !rest.isEmpty, OCILayout.isLayout(rest) else {
+                throw SandboxError(.invalidArgument, "base '\(s)': '\(rest)' is not an OCI image layout (no oci-layout file)")
+            }
+            return .ociLayout(path: URL(fileURLWithPath: rest).standardizedFileURL.path, tag: tag?.isEmpty == true ? nil : tag)
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else {
@@ -35,6 +50,7 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .directory(let p): return p
         case .tarball(let p): return p
+        case .ociLayout(let p, let t): return "oci-layout:\(p)\(t.map { ":" + $0 } ?? "")"
         case .debian(let s, let v, let p, let m): return "debian:\(s) (\(v)\(p.isEmpty ? "" : ", +" + p.joined(separator: ","))\(m.map { ", " + $0 } ?? ""))"
         }
     }
@@ -59,6 +75,15 @@ public struct BaseStore: Sendable {
         case .tarball(let p):
             let digest = try fileDigest(p)
             return try unpacked(tarball: p, key: "rootfs-\(digest.hex.prefix(24))", log: log)
+        case .ociLayout(let path, let tag):
+            let layout = try OCILayout.open(at: path)
+            let resolved = try layout.resolve(tag: tag)
+            let sources = try resolved.layerBlobs(verify: false).map {
+                LayerSource(path: $0.path, compression: $0.compression, digest: $0.descriptor.digest,
+                            size: $0.descriptor.size, diffID: $0.diffID)
+            }
+            return try unpacked(layers: sources, label: source.description,
+                                key: "image-\(resolved.manifestDescriptor.digest.hex.prefix(24))", log: log)
         case .debian(let suite, let variant, let packages, let mirror):
             let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
             let digest = try fileDigest(tar)
@@ -103,13 +128,18 @@ public struct BaseStore: Sendable {
     /// nodes: the sandbox bind-mounts its own /dev), owners mapped into the namespace's id range so uid 0 of
     /// the tarball is the sandbox's root. Runs in this process: never a binary from the rootfs.
     func unpacked(tarball: String, key: String, log: @Sendable (String) -> Void) throws -> String {
+        try unpacked(layers: [LayerSource(path: tarball)], label: tarball, key: key, log: log)
+    }
+
+    /// Layers (bottom first; digests, sizes and diff_ids verified while streaming when given) unpacked as above.
+    func unpacked(layers: [LayerSource], label: String, key: String, log: @Sendable (String) -> Void) throws -> String {
         let dir = state.bases + "/\(key)-\(identity.cacheKey)"
         let rootfs = dir + "/rootfs"
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
         if mkdir(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
-        log("unpacking \(tarball)")
+        log("unpacking \(label)")
         let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
         let ownership: OwnershipPolicy
         switch identity.kind {
@@ -118,13 +148,13 @@ public struct BaseStore: Sendable {
         case .subordinateRange, .singleID: ownership = .ignore
         }
         do {
-            let reports = try LayerExtractor.unpack(layers: [LayerSource(path: tarball)], to: tmp + "/rootfs",
+            let reports = try LayerExtractor.unpack(layers: layers, to: tmp + "/rootfs",
                                                     options: LayerExtractionOptions(ownership: ownership, devices: .skip))
             let devices = reports.flatMap(\.warnings).filter { $0.message.contains("device") }.count
             if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
-            throw SandboxError(.base, "cannot unpack the base tarball: \(error)", detail: tarball)
+            throw SandboxError(.base, "cannot unpack the base: \(error)", detail: label)
         }
         try chownTree(tmp)
         FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())

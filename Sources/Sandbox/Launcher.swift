@@ -185,7 +185,9 @@ public enum Launcher {
         defer { if stdin == nil { close(devnull) } }
 
         let exe = "/proc/self/exe"
-        var env = ProcessInfo.processInfo.environment
+        // The launcher (and PID 1, which lives as long as the phase) gets a minimal environment: nothing of
+        // this process's environment (tokens passed to ociforge) is readable from /proc/<pid>/environ inside.
+        var env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         env[String(cString: CSANDBOX_ENV)] = "1"
         let argv = ["ociforge-sandbox"]
         let envStrings = env.map { "\($0.key)=\($0.value)" }

@@ -27,7 +27,7 @@ public struct TreeSnapshot: Sendable {
 
     private mutating func walk(rel: String, dev: UInt) throws {
         let dir = rel.isEmpty ? root : root + "/" + rel
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        let names = try listUTF8Names(dir)
         for name in names {
             let r = rel.isEmpty ? name : rel + "/" + name
             var st = stat()

@@ -247,7 +247,7 @@ public struct Sandbox: Sendable {
             let p = tree + "/" + f
             var st = stat()
             if lstat(p, &st) != 0, FileManager.default.fileExists(atPath: tree + "/etc") {
-                FileManager.default.createFile(atPath: p, contents: Data(), attributes: [.posixPermissions: 0o644])
+                _ = FileManager.default.createFile(atPath: p, contents: Data(), attributes: [.posixPermissions: 0o644])
                 try giveToNamespaceRoot([p])
             }
         }
@@ -272,6 +272,28 @@ public struct Sandbox: Sendable {
         guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
         for p in paths where chown(p, u.hostID, g.hostID) != 0 {
             throw SandboxError(.state, "cannot chown to the sandbox's root range", errno: errno, detail: p)
+        }
+    }
+}
+
+extension Sandbox {
+    /// `run` on a dedicated thread (it blocks on the launcher, pipes and the diff walk), for async callers.
+    public func runDetached(_ phase: PhaseSpec, base: String, layers: [String] = [], output: OutputSink? = nil) async throws -> PhaseOutcome {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<PhaseOutcome, Error>) in
+            Thread {
+                do { c.resume(returning: try self.run(phase, base: base, layers: layers, output: output)) } catch { c.resume(throwing: error) }
+            }.start()
+        }
+    }
+}
+
+extension BaseStore {
+    /// `rootfs(for:)` on a dedicated thread (mmdebstrap, hashing and unpacking block).
+    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> String {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, Error>) in
+            Thread {
+                do { c.resume(returning: try self.rootfs(for: source, log: log)) } catch { c.resume(throwing: error) }
+            }.start()
         }
     }
 }

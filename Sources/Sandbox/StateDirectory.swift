@@ -42,10 +42,19 @@ public struct StateDirectory: Sendable {
         return cleanStale()
     }
 
-    /// Removes run directories whose owner process is gone (its flock on `lock` is released by the kernel).
+    /// Removes run directories whose owner process is gone (its flock on `lock` is released by the kernel),
+    /// and partial base unpacks/downloads (`bases/*.tmp-*`, `bases/.tmp-*`) older than an hour.
     @discardableResult
     public func cleanStale() -> [String] {
         var removed: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: bases)) ?? [] where name.contains(".tmp-") {
+            let p = bases + "/" + name
+            var st = stat()
+            if lstat(p, &st) == 0, time(nil) - st.st_mtim.tv_sec > 3600 {
+                try? FileManager.default.removeItem(atPath: p)
+                removed.append(p)
+            }
+        }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return [] }
         for name in names {
             let dir = runs + "/" + name

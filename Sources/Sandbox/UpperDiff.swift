@@ -45,10 +45,7 @@ public struct UpperDiff: Sendable {
     /// Appends the changes under `host`; returns true when a created mount point was dropped directly in it.
     @discardableResult
     private func walk(rel: String, host: String, into out: inout [ChangeSet.Change], warnings: inout [String]) throws -> Bool {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: host).sorted() } catch {
-            throw SandboxError(.diff, "cannot list the upper directory", errno: errno, detail: host)
-        }
+        let names = try listUTF8Names(host).sorted()
         var droppedMountPoint = false
         for name in names {
             let r = rel.isEmpty ? name : rel + "/" + name
@@ -199,6 +196,26 @@ struct LowerView {
         }
         return nil
     }
+}
+
+/// The entries of `dir` (without `.`/`..`). A name that is not valid UTF-8 cannot be expressed in a
+/// `ChangeSet` (String paths): refuse it, naming the directory and the name's bytes, rather than mangle it.
+func listUTF8Names(_ dir: String) throws -> [String] {
+    guard let d = opendir(dir) else { throw SandboxError(.diff, "cannot list the directory", errno: errno, detail: dir) }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let e = readdir(d) {
+        let bytes: [UInt8] = withUnsafeBytes(of: e.pointee.d_name) { raw in
+            Array(raw.prefix(while: { $0 != 0 }))
+        }
+        if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+        guard let name = String(validating: bytes, as: UTF8.self) else {
+            let shown = bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
+            throw SandboxError(.diff, "a file name in the phase's changes is not valid UTF-8 ('\(shown)'): rename it in the build step", detail: dir)
+        }
+        names.append(name)
+    }
+    return names
 }
 
 func isWhiteout(_ path: String, _ st: stat) -> Bool {

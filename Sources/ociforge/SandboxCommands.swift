@@ -17,7 +17,7 @@ struct SandboxCommand: ParsableCommand {
 
 /// Options shared by `run` and `diff`: the base and the earlier phases below the phase.
 struct SandboxBaseOptions: ParsableArguments {
-    @Option(help: "The base root filesystem: a directory, a rootfs tarball, or debian:<suite> (mmdebstrap minbase).")
+    @Option(help: "The base root filesystem: a directory, a rootfs tarball, oci-layout:<path>[:tag], or debian:<suite> (mmdebstrap minbase).")
     var base: String
 
     @Option(name: .customLong("layer"), help: "An upper directory of an earlier phase (--keep-upper), bottom first. Repeatable.")
@@ -48,6 +48,9 @@ struct SandboxRun: ParsableCommand {
 
     @Option(help: "The working directory inside the root.")
     var workdir: String = "/"
+
+    @Option(help: "Run the command as UID[:GID] of the namespace (default 0:0, with the build capabilities).")
+    var user: String = "0:0"
 
     @Option(help: "The phase name used to prefix output lines.")
     var name: String = "run"
@@ -102,6 +105,12 @@ struct SandboxRun: ParsableCommand {
                 phase.environment[String(e[..<i])] = String(e[e.index(after: i)...])
             }
             phase.workingDirectory = workdir
+            let ids = user.split(separator: ":", maxSplits: 1).map { UInt32($0) }
+            guard let uid = ids.first ?? nil, ids.count == 1 || ids[1] != nil else {
+                throw SandboxError(.invalidArgument, "--user '\(user)': expected numeric UID or UID:GID")
+            }
+            phase.uid = uid
+            phase.gid = ids.count > 1 ? ids[1]! : uid
             let outcome = try sandbox.run(phase, base: base, layers: try absolute(baseOptions.layers))
             defer { outcome.discard() }
             for w in outcome.warnings { warn(w) }
@@ -110,9 +119,11 @@ struct SandboxRun: ParsableCommand {
             }
             try report(outcome.changes, to: outputChanges)
             if let outputLayer {
+                let t0 = Date()
                 let r = try outcome.writeLayer(to: outputLayer, options: LayerWriteOptions(sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment()))
                 for w in r.warnings { warn(w) }
-                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)")
+                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)"
+                     + (timings ? String(format: " written in %.3f s", Date().timeIntervalSince(t0)) : ""))
             }
             if let keepUpper { try keep(outcome.upper, at: keepUpper) }
         } catch let e as SandboxError {

@@ -53,6 +53,13 @@ struct AptPhaseTests {
                 "apt lists/archives leaked into the diff")
         #expect(!paths.contains { $0.hasPrefix("proc/") || $0.hasPrefix("dev/") || $0.hasPrefix("sys/") })
 
+        // cron's maintainer script chowned its spool to group crontab: kept in the namespace's range.
+        var st = stat()
+        #expect(lstat(o.upper + "/var/spool/cron/crontabs", &st) == 0)
+        let g0 = sb.identity.gidMap[0].hostID
+        #expect(st.st_gid > g0 && st.st_gid < g0 + 65536, "crontabs gid \(st.st_gid)")
+        #expect(o.idMapping.containerGID(forHost: st.st_gid) != 0)
+
         try expectChangeSetMatchesMergedView(sb: sb, base: base, outcome: o)
         try expectLayerMatchesMergedView(base: base, outcome: o)
     }

@@ -144,6 +144,79 @@ struct CLITests {
         }
     }
 
+    @Test("rootless: SIGINT and kill -9 of ociforge during a phase leave no processes or state behind")
+    func rootlessInterruptAndKill() throws {
+        let user = try CLI.rootlessUser()
+        let tarball = try Fixture.debianTarball()
+        let state = try CLI.stateDir(for: user, tag: "interrupt")
+        let env = ["OCIFORGE_STATE_DIR": state]
+        for sig in [SIGINT, SIGKILL] {
+            let marker = "\(4100 + Int(sig)).5"
+            let run = try CLI.Run(["sandbox", "run", "--base", tarball, "--name", "long", "--",
+                                   "/bin/sh", "-c", "echo started; sleep \(marker) & sleep \(marker)"], user: user, env: env)
+            #expect(run.waitFor("[long] started"), "\(run.output)")
+            // runuser's child is ociforge (the host side of the rootless re-execution).
+            let children = (try? String(contentsOfFile: "/proc/\(run.process.processIdentifier)/task/\(run.process.processIdentifier)/children", encoding: .utf8)) ?? ""
+            let pid = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
+            kill(pid, sig)
+            let status = run.wait()
+            if sig == SIGINT { #expect(status == 130, "\(run.output)") }
+            var left = processes(matching: "sleep \(marker)")
+            var tries = 0
+            while !left.isEmpty && tries < 500 { usleep(20_000); tries += 1; left = processes(matching: "sleep \(marker)") }
+            #expect(left.isEmpty, "left over: \(left)")
+            let (s2, out2) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "next", "--", "/bin/echo", "fine"], user: user, env: env)
+            #expect(s2 == 0, "\(out2)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/runs").isEmpty)
+        }
+    }
+
+    @Test("sandbox diff: a kept upper directory gives the same change set and layer as the run")
+    func diffCommand() throws {
+        let tarball = try Fixture.debianTarball()
+        let env = ["OCIFORGE_STATE_DIR": Fixture.cacheDir + "/state-cli-root", "SOURCE_DATE_EPOCH": "1700000000"]
+        let work = try Fixture.tempDir("diff")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let (s1, o1) = try CLI.run(["sandbox", "run", "--base", tarball, "--keep-upper", work + "/upper",
+                                    "--output-changes", work + "/run.txt", "--output-layer", work + "/run.tar.gz", "--",
+                                    "/bin/sh", "-c", "echo a > /a; rm /etc/issue; mkdir -p /opt/x"], env: env)
+        #expect(s1 == 0, "\(o1)")
+        let (s2, o2) = try CLI.run(["sandbox", "diff", "--base", tarball, "--upper", work + "/upper",
+                                    "--output-changes", work + "/diff.txt", "--output-layer", work + "/diff.tar.gz"], env: env)
+        #expect(s2 == 0, "\(o2)")
+        let run = try String(contentsOfFile: work + "/run.txt", encoding: .utf8)
+        #expect(run == "add a\nadd etc\ndelete etc/issue\nadd opt\nadd opt/x\n", "\(run)")  // etc: its mtime moved
+        #expect(try String(contentsOfFile: work + "/diff.txt", encoding: .utf8) == run)
+        #expect(FileManager.default.contents(atPath: work + "/run.tar.gz") == FileManager.default.contents(atPath: work + "/diff.tar.gz"))
+        let (s3, o3) = try CLI.run(["sandbox", "diff", "--base", tarball, "--upper", work + "/upper"], env: env)
+        #expect(s3 != 0 && o3.contains("--output-layer"))
+    }
+
+    @Test("a secret passed as env:VAR is in /run/secrets only: not in any process environment, output layer or change set")
+    func secretFromEnvironment() throws {
+        let tarball = try Fixture.debianTarball()
+        let token = "envtok-\(UUID().uuidString)"
+        let work = try Fixture.tempDir("envsecret")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let env = ["OCIFORGE_STATE_DIR": Fixture.cacheDir + "/state-cli-root", "OCF_TEST_TOKEN": token]
+        let script = """
+            test "$(cat /run/secrets/tok)" = "$EXPECTED_LEN" || true
+            n=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c OCF_TEST_TOKEN || true)
+            echo "environ-hits=$n"
+            wc -c < /run/secrets/tok
+            echo done > /built
+            """
+        let (s, out) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "sec", "--secret", "tok=env:OCF_TEST_TOKEN",
+                                    "--output-layer", work + "/layer.tar.gz", "--output-changes", work + "/changes.txt", "--",
+                                    "/bin/sh", "-c", script], env: env)
+        #expect(s == 0, "\(out)")
+        #expect(phaseLines(out, "sec").contains("environ-hits=0"), "\(out)")
+        #expect(phaseLines(out, "sec").contains("\(token.utf8.count)"))
+        _ = try runHost("/bin/sh", ["-c", "gzip -dc \(work)/layer.tar.gz > \(work)/layer.tar"])
+        #expect(try !treeContains(work, Array(token.utf8)))
+        #expect(!out.contains(token))
+    }
+
     @Test("a failing command: exit status propagated, command line and last output lines reported")
     func failingCommand() throws {
         let tarball = try Fixture.debianTarball()
@@ -155,6 +228,10 @@ struct CLITests {
         #expect(out.contains("exited with status 7"))
         #expect(out.contains("echo oops >&2; exit 7"))
         #expect(out.contains("    oops"))
+        let (s2, out2) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "slow", "--timeout", "1", "--",
+                                      "/bin/sleep", "30"], env: env)
+        #expect(s2 == 124, "\(out2)")
+        #expect(out2.contains("timed out after 1 s"))
     }
 
     @Test("rootless (subuid range): apt-get install python3 cron; change set equals the merged view; apt caches not in it")
@@ -274,5 +351,18 @@ struct DebianBaseTests {
         let (s2, out2) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--", "/bin/true"], env: env)
         #expect(s2 == 0)
         #expect(!out2.contains("mmdebstrap"), "\(out2)")
+    }
+
+    @Test("rootless --base debian:bookworm: mmdebstrap in unshare mode with the user's range, ownership kept")
+    func rootlessDebianBase() throws {
+        let user = try CLI.rootlessUser()
+        let state = try CLI.stateDir(for: user, tag: "debian")
+        let (s, out) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
+                                    "/bin/sh", "-c", "cat /etc/debian_version; stat -c '%u %g' /etc/shadow"],
+                                   user: user, env: ["OCIFORGE_STATE_DIR": state])
+        #expect(s == 0, "\(out)")
+        let lines = phaseLines(out, "deb")
+        #expect(lines.first?.hasPrefix("12.") == true, "\(out)")
+        #expect(lines.last == "0 42", "shadow must keep its group: \(out)")
     }
 }

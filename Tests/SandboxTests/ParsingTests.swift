@@ -17,7 +17,7 @@ struct ParsingTests {
     func secrets() throws {
         #expect(try Secret.parse("tok=env:T", environment: ["T": "v"]) == Secret(id: "tok", value: "v"))
         let f = "/tmp/ociforge-secret-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        FileManager.default.createFile(atPath: f, contents: Data("filevalue".utf8))
+        _ = FileManager.default.createFile(atPath: f, contents: Data("filevalue".utf8))
         defer { unlink(f) }
         #expect(try Secret.parse("k=file:\(f)").value == "filevalue")
         do { _ = try Secret.parse("tok=env:MISSING_VAR_X", environment: [:]); Issue.record("accepted") } catch let e as SandboxError {
@@ -83,6 +83,22 @@ struct ModeTests {
         let out2 = Fixture.Output()
         try sb.run(p, base: base, output: out2.sink).discard()
         #expect(out2.lines.count > 1)
+    }
+
+    @Test("a phase run as a non-root uid has no capabilities and cannot regain them (no_new_privs)")
+    func nonRootUser() throws {
+        let sb = try Fixture.rootSandbox()
+        let base = try Fixture.debianRootfs()
+        var p = PhaseSpec(name: "user", command: ["/bin/sh", "-c", "id -u; id -g; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status; su -c true root 2>/dev/null || echo su-failed"])
+        p.uid = 1000
+        p.gid = 1000
+        let out = Fixture.Output()
+        try sb.run(p, base: base, output: out.sink).discard()
+        #expect(out.lines.prefix(2) == ["1000", "1000"])
+        #expect(out.lines.contains { $0.hasPrefix("CapEff:") && $0.hasSuffix("0000000000000000") })
+        #expect(out.lines.contains { $0.hasPrefix("CapPrm:") && $0.hasSuffix("0000000000000000") })
+        #expect(out.lines.contains { $0.hasPrefix("NoNewPrivs:") && $0.hasSuffix("1") })
+        #expect(out.lines.last == "su-failed")
     }
 
     @Test("rootless without a subuid range: degraded single-uid mode with an explicit warning")
