@@ -24,6 +24,22 @@ public struct DockerfileExecutor: Sendable {
         self.sandbox = sandbox
         try sandbox.state.prepare()
         self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+        try Self.checkReachable(cache.directory, identity: sandbox.identity)
+    }
+
+    /// The cached trees are overlay lowers of later RUN steps: the sandbox's root (a mapped id, not the host's
+    /// root) must be able to reach them. A private ancestor (e.g. a 0700 home directory) would make the image's
+    /// directories appear owned by nobody inside the sandbox.
+    static func checkReachable(_ directory: String, identity: SandboxIdentity) throws {
+        guard identity.kind == .rootRange else { return }
+        var path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        while path != "/" && !path.isEmpty {
+            var st = stat()
+            if stat(path, &st) == 0, (st.st_mode & S_IXOTH) == 0 {
+                throw BuildError("the build cache \(directory) is inside \(path) (mode \(String(st.st_mode & 0o7777, radix: 8))), which the sandbox's mapped root cannot traverse: use a cache directory (--cache-dir) under world-traversable directories, or `chmod o+x \(path)`")
+            }
+            path = (path as NSString).deletingLastPathComponent
+        }
     }
 
     /// A layer of a stage: where its blob is and the tree later steps see as an overlay lower.
@@ -391,6 +407,8 @@ public struct DockerfileExecutor: Sendable {
                     throw BuildError("line \(step.line): --mount=type=bind,from=\(m.from!.image!): image sources are not available in this build; use a stage")
                 } else {
                     source = try copyOut(contextDirectory + "/" + Self.clean(m.source ?? "."))
+                    // Context files belong to the namespace's root (as COPY makes them), readable whatever their host owner.
+                    try chownTree(source, uid: 0, gid: 0)
                 }
                 binds.append((m.target, source))
             case .tmpfs:
@@ -399,7 +417,7 @@ public struct DockerfileExecutor: Sendable {
         }
         defer { for b in binds { removeTree(b.source) } }
         spec.environment = env
-        if let e = options.sourceDateEpoch, env["SOURCE_DATE_EPOCH"] == nil { spec.environment["SOURCE_DATE_EPOCH"] = String(e) }
+        // As in Docker, SOURCE_DATE_EPOCH reaches RUN only when the Dockerfile declares it (ARG): layer times are clamped anyway.
         let extra = try mountTree(dirs: extraDirs, binds: binds, state: state)
         defer { if let extra { removeTree(extra) } }
         options.progress("[\(phase)] RUN \(run.argv.joined(separator: " ").prefix(100))")
@@ -482,8 +500,13 @@ public struct DockerfileExecutor: Sendable {
                 if leafParent && i == comps.count - 1 { break }
                 path += "/" + comp
                 if mkdir(tree + path, 0o755) == 0 {
-                    created.append(tree + path)
-                    if let st = existing(path), (st.st_mode & S_IFMT) == S_IFDIR { chmod(tree + path, st.st_mode & 0o7777) }
+                    // An existing directory keeps its mode and owner (overlay copies this lower's metadata up).
+                    if let st = existing(path), (st.st_mode & S_IFMT) == S_IFDIR {
+                        chmod(tree + path, st.st_mode & 0o7777)
+                        lchown(tree + path, st.st_uid, st.st_gid)
+                    } else {
+                        created.append(tree + path)
+                    }
                 } else if errno != EEXIST {
                     throw BuildError("cannot create the mount point \(t): \(String(cString: strerror(errno)))")
                 }
