@@ -592,6 +592,9 @@ static void run_command(void) {
         struct rlimit rl = {v, v};
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) fail("rlimit nofile", NULL);
     }
+    // A fresh anonymous session keyring: the command cannot reach keys of the host session.
+    if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 && errno != ENOSYS)
+        report("WARN no private session keyring: %s", strerror(errno));
     gid_t g = (gid_t)S.gid;
     // EPERM: setgroups is denied in this namespace (single-id maps, inherited from a parent namespace).
     if (strcmp(S.mode, "single") != 0 && setgroups(1, &g) != 0 && errno != EPERM) fail("setgroups", NULL);

@@ -1,4 +1,8 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Synchronization
 import OCIWriter
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +18,10 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
     /// `oci-layout:<path>[:tag]`: an image in an OCI image layout (host platform picked from an index),
     /// unpacked once per manifest digest.
     case ociLayout(path: String, tag: String?)
+    /// `registry:<reference>` (e.g. `registry:127.0.0.1:5000/team/base:1`): pulled with ociforge's registry
+    /// transport (stored logins from `ociforge login`) into a layout under the state directory, then unpacked
+    /// once per manifest digest.
+    case registry(String)
     /// `debian:<suite>`: assembled with `mmdebstrap --variant=minbase`, cached by suite/variant/packages/mirror.
     case debian(suite: String, variant: String, packages: [String], mirror: String?)
 
@@ -25,6 +33,13 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
                 throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:bookworm")
             }
             return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
+        }
+        if s.hasPrefix("registry:") {
+            let ref = String(s.dropFirst(9))
+            do { _ = try ImageReference(parsing: ref) } catch {
+                throw SandboxError(.invalidArgument, "base '\(s)': \(error)")
+            }
+            return .registry(ref)
         }
         if s.hasPrefix("oci-layout:") {
             var rest = String(s.dropFirst(11))
@@ -50,6 +65,7 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .directory(let p): return p
         case .tarball(let p): return p
+        case .registry(let r): return "registry:\(r)"
         case .ociLayout(let p, let t): return "oci-layout:\(p)\(t.map { ":" + $0 } ?? "")"
         case .debian(let s, let v, let p, let m): return "debian:\(s) (\(v)\(p.isEmpty ? "" : ", +" + p.joined(separator: ","))\(m.map { ", " + $0 } ?? ""))"
         }
@@ -84,6 +100,24 @@ public struct BaseStore: Sendable {
             }
             return try unpacked(layers: sources, label: source.description,
                                 key: "image-\(resolved.manifestDescriptor.digest.hex.prefix(24))", log: log)
+        case .registry(let r):
+            let ref = try ImageReference(parsing: r)
+            let layoutPath = state.bases + "/registry-images"
+            let layout = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
+            let tag = "pulled-" + String(Digest.of(Array(ref.description.utf8)).hex.prefix(16))
+            log("pulling \(ref)")
+            let client = try RegistryClient(registry: ref.registry, credential: try CredentialStore().lookup(registry: ref.registry))
+            let box = Mutex<Result<Descriptor, Error>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Task.detached {
+                do { let d = try await client.pull(ref, into: layout, tag: tag); box.withLock { $0 = .success(d) } }
+                catch { box.withLock { $0 = .failure(error) } }
+                done.signal()
+            }
+            done.wait()
+            guard let result = box.withLock({ $0 }) else { throw SandboxError(.base, "the pull of \(ref) ended without a result") }
+            _ = try result.get()
+            return try rootfs(for: .ociLayout(path: layoutPath, tag: tag), log: log)
         case .debian(let suite, let variant, let packages, let mirror):
             let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
             let digest = try fileDigest(tar)
@@ -92,9 +126,11 @@ public struct BaseStore: Sendable {
     }
 
     /// The cache key of a Debian base: suite, variant, packages, mirror and SOURCE_DATE_EPOCH.
-    public static func debianKey(suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?) -> String {
+    /// `mirrorState` is the `Date:` of the suite's InRelease file: a new mirror publication makes a new base.
+    public static func debianKey(suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?,
+                                 mirrorState: String? = nil) -> String {
         let s = ["suite=\(suite)", "variant=\(variant)", "packages=\(packages.sorted().joined(separator: ","))",
-                 "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")"].joined(separator: "\n")
+                 "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")", "state=\(mirrorState ?? "")"].joined(separator: "\n")
         return String(Digest.of(Array(s.utf8)).hex.prefix(24))
     }
 
@@ -103,9 +139,27 @@ public struct BaseStore: Sendable {
                               log: @Sendable (String) -> Void) throws -> String {
         try state.prepare()
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
-        let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch)
+        let mirrorURL = mirror ?? "http://deb.debian.org/debian"
+        let published = Self.inReleaseDate(mirror: mirrorURL, suite: suite)
+        let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
+                                 mirrorState: published)
         let out = state.bases + "/debian-\(suite)-\(key).tar"
         if FileManager.default.fileExists(atPath: out) { return out }
+        if published == nil {
+            // Mirror unreachable: the newest base already assembled for this suite, if any.
+            let prefix = "debian-\(suite)-"
+            let cached = ((try? FileManager.default.contentsOfDirectory(atPath: state.bases)) ?? [])
+                .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".tar") }
+                .compactMap { n -> (String, Int)? in
+                    var st = stat()
+                    return lstat(state.bases + "/" + n, &st) == 0 ? (n, st.st_mtim.tv_sec) : nil
+                }
+                .max { $0.1 < $1.1 }
+            if let cached {
+                log("warning: cannot read \(mirrorURL)/dists/\(suite)/InRelease; using the cached base \(cached.0)")
+                return state.bases + "/" + cached.0
+            }
+        }
         let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
         // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
         // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
@@ -122,6 +176,26 @@ public struct BaseStore: Sendable {
         }
         if rename(tmp, out) != 0 { throw SandboxError(.base, "cannot move the Debian base into place", errno: errno, detail: out) }
         return out
+    }
+
+    /// The `Date:` field of `<mirror>/dists/<suite>/InRelease` (nil when unreachable within a few seconds).
+    static func inReleaseDate(mirror: String, suite: String) -> String? {
+        guard let url = URL(string: "\(mirror)/dists/\(suite)/InRelease") else { return nil }
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 10)
+        request.setValue("bytes=0-4095", forHTTPHeaderField: "Range")
+        let result = Mutex<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let task = URLSession.shared.dataTask(with: request) { data, response, _ in
+            defer { done.signal() }
+            guard let data, let http = response as? HTTPURLResponse, http.statusCode == 200 || http.statusCode == 206 else { return }
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Date: ") {
+                result.withLock { $0 = String(line.dropFirst(6)).trimmingCharacters(in: .whitespaces) }
+                break
+            }
+        }
+        task.resume()
+        if done.wait(timeout: .now() + 12) == .timedOut { task.cancel(); return nil }
+        return result.withLock { $0 }
     }
 
     /// Unpacks a rootfs tarball with the OCIWriter extractor (every path resolved in-root, limits, no device
@@ -157,7 +231,7 @@ public struct BaseStore: Sendable {
             throw SandboxError(.base, "cannot unpack the base: \(error)", detail: label)
         }
         try chownTree(tmp)
-        FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
+        _ = FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
         if rename(tmp, dir) != 0 {
             try? FileManager.default.removeItem(atPath: tmp)
             if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }  // a concurrent unpack won

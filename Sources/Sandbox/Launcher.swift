@@ -171,6 +171,9 @@ public enum SignalGuard {
 public enum Launcher {
     /// Runs `spec` to completion. Blocking: call from a thread that may block.
     public static func run(_ spec: LaunchSpec, output: OutputSink, stdin: Int32? = nil) throws -> LaunchResult {
+        // A launcher that dies before reading its spec (killed, or failed early) must surface as EPIPE on the
+        // write below, not as SIGPIPE killing this process. The launcher restores SIGPIPE before exec.
+        signal(SIGPIPE, SIG_IGN)
         var specPipe: [Int32] = [0, 0], statusPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         for i in 0..<4 {
             let rc: Int32 = switch i {
@@ -188,7 +191,7 @@ public enum Launcher {
         // The launcher (and PID 1, which lives as long as the phase) gets a minimal environment: nothing of
         // this process's environment (tokens passed to ociforge) is readable from /proc/<pid>/environ inside.
         var env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
-        env[String(cString: CSANDBOX_ENV)] = "1"
+        env[CSANDBOX_ENV] = "1"
         let argv = ["ociforge-sandbox"]
         let envStrings = env.map { "\($0.key)=\($0.value)" }
         let pid: pid_t = withCStrings(argv) { cargv in

@@ -30,7 +30,7 @@ public enum Rootless {
         spec.maxOpenFiles = 0
         var env = ProcessInfo.processInfo.environment
         env[marker] = "1"
-        env[String(cString: CSANDBOX_ENV)] = nil
+        env[CSANDBOX_ENV] = nil
         spec.environment = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         spec.workingDirectory = FileManager.default.currentDirectoryPath
         SignalGuard.install()

@@ -15,7 +15,7 @@ struct BuildCommand: ParsableCommand {
     @OptionGroup var planner: PlannerOptions
 
     @Option(name: [.short, .customLong("output")],
-            help: "Where the image goes: oci-layout:<path>[:tag] (default: <app>/.ociforge/oci with the plan's tag).")
+            help: "Where the image goes: oci-layout:<path>[:tag] (default: <app>/.ociforge/oci with the plan's tag), docker://<reference> (pushed after building into the default layout) or docker-archive:<file>[:name].")
     var output: String?
 
     @Option(name: .customLong("image"), help: "Full image reference (overrides --name/--tag).")
@@ -42,11 +42,16 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .customLong("network"), help: "host (default) or none for build phases.")
     var network: NetworkMode = .host
 
+    @Option(name: .customLong("ca-bundle"), help: "Extra trusted CAs (PEM) for build phases, e.g. an egress proxy's; never in the image.")
+    var caBundle: String?
+
     @Flag(name: .customLong("debug-build"), help: "Print the resolved plan and the generated phase scripts.")
     var debugBuild = false
 
     @Flag(name: .customLong("json"), help: "Print the result as JSON on stdout.")
     var json = false
+
+    @OptionGroup var registryFlags: RegistryFlags
 
     @Flag(name: [.short, .customLong("quiet")], help: "No phase output on stderr (progress lines only).")
     var quiet = false
@@ -85,6 +90,7 @@ struct BuildCommand: ParsableCommand {
         build.base = base
         build.runtimeBase = runtimeBase
         build.network = network
+        build.caBundle = caBundle.map(absolute)
         if let platform { build.platform = try Platform(parsing: platform) }
         let start = Date()
         let isTTY = isatty(2) != 0
@@ -110,6 +116,13 @@ struct BuildCommand: ParsableCommand {
                 printError("error: build failed: \(e)")
                 throw ExitCode(1)
             }
+            if let output, isTransfer(output) {
+                let t = Date()
+                build.progress("sending the image to \(output)")
+                let digest = try ImageTransport.copy(try ImageLocation(parsing: "oci-layout:\(report.layout):\(report.tag)"),
+                                                     try ImageLocation(parsing: output), flags: registryFlags, platform: nil)
+                build.progress("sent \(digest) to \(output) in \(String(format: "%.1f", Date().timeIntervalSince(t))) s")
+            }
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -125,12 +138,14 @@ struct BuildCommand: ParsableCommand {
         guard let output else {
             return (absolute(planner.directory) + "/.ociforge/oci", defaultTag)
         }
-        if output.hasPrefix("docker://") || output.hasPrefix("docker-archive:") {
-            throw ValidationError("--output \(output): registry push and docker-archive output are not available in this build; use oci-layout:<path>[:tag] and copy it (e.g. skopeo copy oci:<path>:<tag> docker://…)")
+        if isTransfer(output) {
+            return (absolute(planner.directory) + "/.ociforge/oci", defaultTag)
         }
         let ref = try parseLayoutReference(output, flag: "--output")
         return (absolute(ref.path), ref.tag ?? defaultTag)
     }
+
+    func isTransfer(_ s: String) -> Bool { s.hasPrefix("docker://") || s.hasPrefix("docker-archive:") }
 
     func absolute(_ p: String) -> String {
         URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path

@@ -6,7 +6,7 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Assemble, inspect, verify, unpack and transfer OCI images.",
-        subcommands: [Assemble.self, Inspect.self, Verify.self, Unpack.self])
+        subcommands: [Assemble.self, Inspect.self, Verify.self, Unpack.self, ImagePull.self, ImagePush.self, ImageCopy.self])
 }
 
 extension ImageCommand {

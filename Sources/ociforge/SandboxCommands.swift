@@ -17,7 +17,7 @@ struct SandboxCommand: ParsableCommand {
 
 /// Options shared by `run` and `diff`: the base and the earlier phases below the phase.
 struct SandboxBaseOptions: ParsableArguments {
-    @Option(help: "The base root filesystem: a directory, a rootfs tarball, oci-layout:<path>[:tag], or debian:<suite> (mmdebstrap minbase).")
+    @Option(help: "The base root filesystem: a directory, a rootfs tarball, oci-layout:<path>[:tag], registry:<reference>, or debian:<suite> (mmdebstrap minbase).")
     var base: String
 
     @Option(name: .customLong("layer"), help: "An upper directory of an earlier phase (--keep-upper), bottom first. Repeatable.")

@@ -25,6 +25,17 @@ enum DockerfileFixtures {
         var platform: String?
         /// Cross-check the final config against `buildah bud`.
         var buildah: Bool?
+        /// Empty directories of the context (git cannot store them): created before the fixture is used.
+        var emptyDirectories: [String]?
+    }
+
+    /// The fixture's build context, with its empty directories created.
+    static func context(_ name: String) throws -> String {
+        let ctx = root + "/" + name + "/context"
+        for d in try options(name).emptyDirectories ?? [] {
+            try FileManager.default.createDirectory(atPath: ctx + "/" + d, withIntermediateDirectories: true)
+        }
+        return ctx
     }
 
     static func options(_ name: String) throws -> Options {
@@ -40,7 +51,7 @@ enum DockerfileFixtures {
         o.buildArgs = f.buildArgs ?? [:]
         o.target = f.target
         o.platform = f.platform ?? "linux/amd64"
-        let ctx = root + "/" + name + "/context"
+        let ctx = try context(name)
         let df = f.dockerfile ?? "Dockerfile"
         return try Dockerfile.resolve(path: ctx + "/" + df, display: df, context: ctx, options: o)
     }
@@ -155,7 +166,7 @@ struct DockerfileBuildahTests {
         let f = try DockerfileFixtures.options(name)
         let built = try DockerfileFixtures.resolve(name)
         let ours = try #require(built.config(ofStage: built.finalStage.index))
-        let ctx = DockerfileFixtures.root + "/" + name + "/context"
+        let ctx = try DockerfileFixtures.context(name)
         let tag = "localhost/ociforge-dftest-\(name)-\(UUID().uuidString.prefix(8).lowercased())"
         var args = ["buildah", "bud", "--isolation", "chroot", "--quiet", "--layers=false", "-f", ctx + "/" + (f.dockerfile ?? "Dockerfile"), "-t", tag]
         for (k, v) in (f.buildArgs ?? [:]).sorted(by: { $0.key < $1.key }) { args += ["--build-arg", "\(k)=\(v)"] }

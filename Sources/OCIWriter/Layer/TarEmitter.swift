@@ -138,8 +138,12 @@ final class TarEmitter {
             uid = u
             gid = g
         }
+        var xattrs = try HostFS.xattrs(ref)
+        if let m = idMapping, let i = xattrs.firstIndex(where: { $0.name == FileCapabilities.xattrName }) {
+            xattrs[i].value = try FileCapabilities.containerValue(xattrs[i].value, mapping: m, path: HostFS.display(hostPath))
+        }
         let entry = TarEntry(path: layerPath, kind: kind, mode: UInt32(st.st_mode) & 0o7777, uid: uid, gid: gid,
-                             mtime: clampMtime(Int64(st.st_mtim.tv_sec)), xattrs: try HostFS.xattrs(ref))
+                             mtime: clampMtime(Int64(st.st_mtim.tv_sec)), xattrs: xattrs)
         if case .regular = kind {
             try emit(entry, content: (ref, st))
         } else {

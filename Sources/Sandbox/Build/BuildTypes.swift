@@ -12,6 +12,10 @@ public struct BuildOptions: Sendable {
     /// their ids, never their values, are part of the cache key.
     public var secrets: [Secret] = []
     public var network: NetworkMode = .host
+    /// A PEM bundle of extra trusted CAs (e.g. a TLS-intercepting egress proxy's) for build phases: mounted like a
+    /// secret (tmpfs, never in a layer) and named by PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE,
+    /// NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO, CARGO_HTTP_CAINFO.
+    public var caBundle: String?
     /// Run every step even when a cached layer exists (the results still refresh the cache).
     public var noCache = false
     /// Default: `<state>/build-cache`.

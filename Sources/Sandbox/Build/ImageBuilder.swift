@@ -1,3 +1,4 @@
+import COCISys
 import Foundation
 import OCIWriter
 import Planner
@@ -27,6 +28,20 @@ public struct ImageBuilder: Sendable {
         self.sandbox = sandbox
         try sandbox.state.prepare()
         self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+        if sandbox.identity.kind == .rootRange { try Self.requireSearchable(cache.directory) }
+    }
+
+    /// Cached trees become overlay lowers of phases whose root is the sandbox's (unprivileged) root: every
+    /// directory above them must be searchable by others, or overlayfs cannot be mounted.
+    static func requireSearchable(_ directory: String) throws {
+        var path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        while path != "/" && !path.isEmpty {
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & 0o001 == 0 {
+                throw BuildError("the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
+            }
+            path = (path as NSString).deletingLastPathComponent
+        }
     }
 
     /// One layer of a stage under construction.
@@ -65,7 +80,7 @@ public struct ImageBuilder: Sendable {
         let buildRootfs = try rootfs(for: buildImage, stage: "build")
         var buildStack = [try baseItem(rootfs: buildRootfs, name: buildImage, stage: "build", rec: rec)]
         if !plan.staticAssets.isEmpty { buildStack.append(try assetsItem(parent: buildStack.last!, rec: rec, stage: "build")) }
-        var stepItems: [String: Item] = [:]
+        var stepDepth: [String: Int] = [:]
         var paths: [String] = []
         for step in plan.steps {
             for input in step.inputs where input.local {
@@ -76,6 +91,7 @@ public struct ImageBuilder: Sendable {
             let hasWork = !step.aptPackages.isEmpty || !step.commands.isEmpty
             guard hasWork else {
                 rec.timings.append(PhaseTiming(stage: "build", phase: step.name, status: "skipped", seconds: 0))
+                stepDepth[step.name] = buildStack.count
                 continue
             }
             var env = plan.buildVariables
@@ -88,8 +104,8 @@ public struct ImageBuilder: Sendable {
             }
             let item = try phaseItem(stage: "build", phase: step.name, apt: step.aptPackages, commands: step.commands,
                                      env: env, caches: caches, rootfs: buildRootfs, stack: buildStack, rec: rec)
-            stepItems[step.name] = item
             if item.layer != nil { buildStack.append(item) }
+            stepDepth[step.name] = buildStack.count
         }
 
         // Runtime stage.
@@ -124,11 +140,11 @@ public struct ImageBuilder: Sendable {
                 item = try copyItem(files: select(files, input), parent: top, rec: rec, stage: "runtime", label: "app",
                                     destination: workdir)
             } else if let name = input.step {
-                guard let source = stepItems[name] ?? (plan.steps.contains { $0.name == name } ? Item(key: "", phase: name, createdBy: "", layer: nil, tree: nil, cached: true) : nil) else {
+                guard let depth = stepDepth[name] else {
                     throw BuildError("the deploy section copies from step '\(name)', which the plan does not have")
                 }
-                guard source.tree != nil else { continue }  // the step changed nothing
-                item = try outputsItem(from: source, input: input, workdir: workdir, parent: top, rec: rec)
+                item = try outputsItem(step: name, stack: Array(buildStack.prefix(depth)), rootfs: buildRootfs, input: input,
+                                       workdir: workdir, parent: top, rec: rec)
             } else { continue }
             if item.layer != nil { runtime.append(item); top = item }
         }
@@ -206,12 +222,48 @@ public struct ImageBuilder: Sendable {
     }
 
     func baseItem(rootfs: String, name: String, stage: String, rec: Recorder) throws -> Item {
-        let key = Self.key(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", Self.layerFormat])
-        return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (mmdebstrap minbase)",
+        let slim = name.hasPrefix("debian:") && name.hasSuffix("-slim")
+        let key = Self.key(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", Self.layerFormat,
+                            slim ? "slim" : "full"])
+        let what = slim ? "mmdebstrap minbase without docs, man pages and locales" : "mmdebstrap minbase"
+        return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
                                  rec: rec, isCommand: false) {
             let file = cache.blobs.temporaryBlobPath(label: "base")
-            let r = try LayerWriter.write(directory: rootfs, to: file, options: layerOptions)
-            return (r, file, nil)
+            if slim {
+                var adds: [ChangeSet.Change] = []
+                try Self.slimTree(rootfs: rootfs, relative: "", into: &adds)
+                return (try LayerWriter.write(changes: ChangeSet(adds), to: file, options: layerOptions), file, nil)
+            }
+            return (try LayerWriter.write(directory: rootfs, to: file, options: layerOptions), file, nil)
+        }
+    }
+
+    /// What Debian's `-slim` images leave out (dpkg path-exclude in the official images): documentation except
+    /// copyright files, man and info pages, translations.
+    static let slimExcludedDirectories: Set<String> = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+                                                        "usr/share/lintian", "usr/share/linda"]
+
+    static func slimTree(rootfs: String, relative: String, into adds: inout [ChangeSet.Change]) throws {
+        let dir = relative.isEmpty ? rootfs : rootfs + "/" + relative
+        let excludedHere = slimExcludedDirectories.contains(relative)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() {
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            let host = rootfs + "/" + rel
+            var st = stat()
+            guard lstat(host, &st) == 0 else { throw BuildError("cannot read \(host): \(String(cString: strerror(errno)))") }
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            if excludedHere {
+                // Keep only usr/share/doc/<pkg>/copyright (licences must ship).
+                guard relative == "usr/share/doc", isDir else { continue }
+                let copyright = host + "/copyright"
+                if lstat(copyright, &st) == 0 {
+                    adds.append(.add(path: rel, source: host))
+                    adds.append(.add(path: rel + "/copyright", source: copyright))
+                }
+                continue
+            }
+            adds.append(.add(path: rel, source: host))
+            if isDir { try slimTree(rootfs: rootfs, relative: rel, into: &adds) }
         }
     }
 
@@ -352,23 +404,29 @@ public struct ImageBuilder: Sendable {
         }
     }
 
-    /// Files a build step produced, copied into the runtime stage (`include` relative to the working directory).
-    func outputsItem(from source: Item, input: StepInput, workdir: String, parent: Item, rec: Recorder) throws -> Item {
-        guard let tree = source.tree else { throw BuildError("step '\(source.phase)' has no outputs") }
-        let key = Self.key(["outputs", parent.key, source.key, workdir] + input.include + ["--"] + input.exclude)
+    /// Files as the build stage had them after `step` (the merged view of the base and every layer up to it),
+    /// copied into the runtime stage; `include` paths are relative to the working directory unless absolute.
+    func outputsItem(step: String, stack: [Item], rootfs: String, input: StepInput, workdir: String, parent: Item, rec: Recorder) throws -> Item {
+        let key = Self.key(["outputs", parent.key, workdir] + stack.map(\.key) + input.include + ["--"] + input.exclude)
         let what = input.include.joined(separator: " ")
-        return try cachedOrBuilt(key: key, stage: "runtime", phase: "from-\(source.phase)",
-                                 createdBy: "ociforge copy \(what) from phase \(source.phase) → \(workdir)", rec: rec, isCommand: false) {
-            var adds: [ChangeSet.Change] = []
-            var seen = Set<String>()
+        return try cachedOrBuilt(key: key, stage: "runtime", phase: "from-\(step)",
+                                 createdBy: "ociforge copy \(what) from phase \(step) → \(workdir)", rec: rec, isCommand: false) {
+            let trees = [rootfs] + stack.compactMap(\.tree)
+            var merged: [String: String] = [:]
             for inc in input.include {
                 var rel = inc.hasPrefix("/") ? inc : (inc == "." ? workdir : workdir + "/" + inc)
                 while rel.hasPrefix("/") { rel.removeFirst() }
                 while rel.hasSuffix("/") { rel.removeLast() }
-                try collect(tree: tree, relative: rel, excludes: input.exclude, workdir: workdir, into: &adds, seen: &seen)
+                for tree in trees { try Self.overlay(tree: tree, relative: rel, into: &merged) }
+            }
+            let wd = workdir.hasPrefix("/") ? String(workdir.dropFirst()) : workdir
+            let adds: [ChangeSet.Change] = merged.keys.sorted().compactMap { path in
+                let appRelative = path.hasPrefix(wd + "/") ? String(path.dropFirst(wd.count + 1)) : path
+                if input.exclude.contains(where: { Self.matches(pattern: $0, path: appRelative) }) { return nil }
+                return .add(path: path, source: merged[path]!)
             }
             if adds.isEmpty {
-                rec.warnings.append("deploy input from step '\(source.phase)' (\(what)) matched no files")
+                rec.warnings.append("deploy input from step '\(step)' (\(what)) matched no files")
                 return (nil, nil, nil)
             }
             let file = cache.blobs.temporaryBlobPath(label: "outputs")
@@ -377,20 +435,44 @@ public struct ImageBuilder: Sendable {
         }
     }
 
-    func collect(tree: String, relative: String, excludes: [String], workdir: String, into adds: inout [ChangeSet.Change], seen: inout Set<String>) throws {
-        let host = tree + "/" + relative
+    /// Applies one overlay layer (`tree`, an upper directory or staged copy) under `relative` to `merged`
+    /// (layer path → host path): whiteouts remove, opaque directories hide what lies below.
+    static func overlay(tree: String, relative: String, into merged: inout [String: String]) throws {
+        func removeBelow(_ p: String) { for k in merged.keys where k.hasPrefix(p + "/") { merged[k] = nil } }
+        // A whiteout or a non-directory on the path above `relative` hides it.
         var st = stat()
-        guard lstat(host, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { return }  // an overlay whiteout
-        let wd = workdir.hasPrefix("/") ? String(workdir.dropFirst()) : workdir
-        let appRelative = relative.hasPrefix(wd + "/") ? String(relative.dropFirst(wd.count + 1)) : relative
-        if excludes.contains(where: { Self.matches(pattern: $0, path: appRelative) }) { return }
-        if seen.insert(relative).inserted { adds.append(.add(path: relative, source: host)) }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            for name in try FileManager.default.contentsOfDirectory(atPath: host).sorted() {
-                try collect(tree: tree, relative: relative + "/" + name, excludes: excludes, workdir: workdir, into: &adds, seen: &seen)
+        var prefix = ""
+        for comp in relative.split(separator: "/").dropLast() {
+            prefix += (prefix.isEmpty ? "" : "/") + comp
+            if lstat(tree + "/" + prefix, &st) == 0 {
+                if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { merged[prefix] = nil; removeBelow(prefix); return }
+                if (st.st_mode & S_IFMT) != S_IFDIR { return }
+            } else { return }
+        }
+        func walk(_ rel: String) throws {
+            let host = tree + "/" + rel
+            var st = stat()
+            guard lstat(host, &st) == 0 else { return }
+            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { merged[rel] = nil; removeBelow(rel); return }
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            if !isDir || isOpaque(host) { removeBelow(rel) }
+            merged[rel] = host
+            if isDir {
+                for name in try FileManager.default.contentsOfDirectory(atPath: host) { try walk(rel + "/" + name) }
             }
         }
+        try walk(relative)
+    }
+
+    static func isOpaque(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var v: UInt8 = 0
+        for name in ["user.overlay.opaque", "trusted.overlay.opaque"] where ocisys_lgetxattr_at(fd, nil, name, &v, 1) == 1 && v == UInt8(ascii: "y") {
+            return true
+        }
+        return false
     }
 
     // MARK: - Phases
@@ -398,7 +480,15 @@ public struct ImageBuilder: Sendable {
     /// Runs a step (apt packages, then its commands) in the sandbox on `stack`, or takes it from the cache.
     func phaseItem(stage: String, phase: String, apt: [String], commands: [String], env: [String: String], caches: [CacheMount],
                    rootfs: String, stack: [Item], rec: Recorder, workingDirectory: String = "/app") throws -> Item {
-        let secrets = options.secrets.sorted { $0.id < $1.id }
+        var secrets = options.secrets.sorted { $0.id < $1.id }
+        var env = env
+        if let bundle = options.caBundle {
+            guard let data = FileManager.default.contents(atPath: bundle) else { throw BuildError("cannot read the CA bundle \(bundle)") }
+            secrets.append(Secret(id: Self.caBundleID, value: String(decoding: data, as: UTF8.self)))
+            for v in ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO", "CARGO_HTTP_CAINFO"] {
+                env[v] = "/run/secrets/" + Self.caBundleID
+            }
+        }
         let script = Self.script(apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id))
         let key = Self.key(["phase", stack.last!.key, phase, script, rootfs]
                            + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
@@ -426,6 +516,11 @@ public struct ImageBuilder: Sendable {
                 throw Self.failure(e, stage: stage, phase: phase, apt: apt, commands: commands)
             }
             rec.warnings += outcome.warnings.map { "\(stage)/\(phase): \($0)" }
+            if outcome.fullTree {
+                outcome.discard()
+                throw BuildError("phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
+                                 phase: "\(stage)/\(phase)")
+            }
             if outcome.changes.changes.isEmpty {
                 outcome.discard()
                 return (nil, nil, nil)
@@ -492,6 +587,8 @@ public struct ImageBuilder: Sendable {
     public static func debugScript(step: Step) -> String {
         script(apt: step.aptPackages, commands: step.commands, workingDirectory: "/app", secrets: [])
     }
+
+    static let caBundleID = "ociforge-ca-bundle"
 
     static let failMarker = "ociforge: command "
 
@@ -575,7 +672,6 @@ public struct ImageBuilder: Sendable {
             "org.opencontainers.image.created": try ImageAssembler.createdTimestamp(environment: assemblyEnvironment()),
             "org.opencontainers.image.base.name": baseName,
             "org.opencontainers.image.base.digest": baseDigest.description,
-            "org.opencontainers.image.ref.name": options.tag,
         ]
         if let git = Self.gitInfo(appDirectory) {
             if let s = git.source { a["org.opencontainers.image.source"] = s }

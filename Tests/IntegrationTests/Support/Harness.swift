@@ -59,6 +59,7 @@ enum Harness {
         p.standardOutput = out
         p.standardError = err
         if let stdin {
+            signal(SIGPIPE, SIG_IGN)  // a child that exits without reading its input must not kill the test process
             let pipe = Pipe()
             p.standardInput = pipe
             try p.run()

@@ -1,0 +1,353 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `docker-archive:` tarballs, as `docker save` writes and `docker load` / `podman load` read.
+///
+/// Written archives use the layout of Docker 25+: `manifest.json` (the docker-archive index) plus `oci-layout`,
+/// `index.json` and `blobs/sha256/<hex>` for config, layers and manifest, so the file is at the same time a valid
+/// docker-archive and a tarred OCI layout. Layers are stored as they are (compressed); docker and podman detect the
+/// compression. Reading accepts both that layout and the classic `<id>/layer.tar` form, compressed or not.
+public enum DockerArchive {
+    struct ManifestEntry: Codable {
+        var Config: String
+        var RepoTags: [String]?
+        var Layers: [String]
+    }
+
+    /// Writes the image `tag` of `layout` (a manifest, or the host platform's manifest of an index) to `path`.
+    /// `repoTag` (e.g. `app:1`) goes into RepoTags so `load` names the image. The archive is written to a
+    /// temporary file next to `path` and renamed when complete.
+    public static func write(from layout: OCILayout, tag: String?, platform: Platform? = nil, to path: String,
+                             repoTag: String?) throws {
+        let image = try layout.resolve(tag: tag, platform: platform)
+        let manifest = image.manifest.value
+        let entry = ManifestEntry(Config: "blobs/sha256/" + manifest.config.digest.hex,
+                                  RepoTags: repoTag.map { [Self.normalisedRepoTag($0)] },
+                                  Layers: manifest.layers.map { "blobs/sha256/" + $0.digest.hex })
+        let entryBytes = try CanonicalJSON.encode([entry])
+        let manifestDescriptor = Descriptor(mediaType: image.manifestDescriptor.mediaType, digest: image.manifestDescriptor.digest,
+                                            size: image.manifestDescriptor.size,
+                                            annotations: repoTag.map { [Descriptor.refNameAnnotation: Self.normalisedRepoTag($0)] })
+        let index = try CanonicalJSON.encode(ImageIndex(manifests: [manifestDescriptor]))
+
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/.ociforge-tmp-archive-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OCIWriterError.sys("cannot create the archive", path: tmp) }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(tmp) }
+        }
+        let w = TarWriter(fd: fd, path: tmp)
+        try w.directory("blobs/")
+        try w.directory("blobs/sha256/")
+        var written = Set<Digest>()
+        for d in [manifest.config] + manifest.layers + [image.manifestDescriptor] where written.insert(d.digest).inserted {
+            try w.file("blobs/sha256/" + d.digest.hex, from: layout.blobPath(d.digest), size: d.size)
+        }
+        try w.bytes("index.json", index)
+        try w.bytes("manifest.json", entryBytes)
+        try w.bytes("oci-layout", OCILayout.layoutFileBytes)
+        try w.finish()
+        guard fsync(fd) == 0 else { throw OCIWriterError.sys("cannot sync the archive", path: tmp) }
+        guard rename(tmp, path) == 0 else { throw OCIWriterError.sys("cannot move the archive into place", path: path) }
+        ok = true
+    }
+
+    /// `name` → `docker.io/library/name:latest` style, as docker and podman store RepoTags.
+    static func normalisedRepoTag(_ s: String) -> String {
+        guard let r = try? ImageReference(parsing: s) else { return s }
+        return "\(r.registry)/\(r.repository):\(r.tag ?? "latest")"
+    }
+
+    /// Imports the image of a docker-archive (the first, or the one with RepoTag `reference`) into `layout` as an
+    /// OCI image tagged `tag`. Every file is streamed to a temporary file in the layout and hashed once; layers keep
+    /// their bytes (compressed or not) and get the matching OCI media type. Returns the manifest descriptor.
+    @discardableResult
+    public static func read(_ path: String, reference: String?, into layout: OCILayout, tag: String) throws -> Descriptor {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw OCIWriterError.sys("cannot open the archive", path: path) }
+        defer { close(fd) }
+        var files: [String: (tmp: String, digest: Digest, size: Int64, magic: [UInt8])] = [:]
+        defer { for f in files.values { unlink(f.tmp) } }
+        let reader = TarReader(fd: fd, path: path)
+        while let entry = try reader.next() {
+            guard entry.isRegular else { continue }
+            let name = Self.clean(entry.name)
+            let tmp = layout.temporaryBlobPath(label: "archive")
+            let (digest, magic) = try reader.copyBody(to: tmp)
+            if let old = files[name] { unlink(old.tmp) }
+            files[name] = (tmp, digest, entry.size, magic)
+        }
+        guard let m = files["manifest.json"] else {
+            throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
+        }
+        let entries = try CanonicalJSON.decode([ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20), source: path + ":manifest.json")
+        let chosen: ManifestEntry
+        if let reference {
+            let want = normalisedRepoTag(reference)
+            guard let e = entries.first(where: { ($0.RepoTags ?? []).contains { $0 == reference || normalisedRepoTag($0) == want } }) else {
+                let all = entries.flatMap { $0.RepoTags ?? [] }
+                throw OCIWriterError(.notFound, "the archive has no image named '\(reference)'; it has: \(all.isEmpty ? "no names" : all.joined(separator: ", "))", path: path)
+            }
+            chosen = e
+        } else {
+            guard let e = entries.first else { throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path) }
+            chosen = e
+        }
+        func file(_ name: String) throws -> (tmp: String, digest: Digest, size: Int64, magic: [UInt8]) {
+            guard let f = files[clean(name)] else {
+                throw OCIWriterError(.invalidImage, "manifest.json names '\(name)', which is not in the archive", path: path)
+            }
+            return f
+        }
+        let cfgFile = try file(chosen.Config)
+        let cfgBytes = try LayoutIO.readFile(cfgFile.tmp, limit: OCILayout.documentLimit)
+        _ = try CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: path + ":" + chosen.Config)
+        let config = try layout.writeBlob(bytes: cfgBytes, mediaType: .ociConfig)
+        var layers: [Descriptor] = []
+        var imported = Set<String>()
+        for name in chosen.Layers {
+            let f = try file(name)
+            let mt: MediaType
+            if f.magic.starts(with: [0x1f, 0x8b]) { mt = .ociLayerGzip }
+            else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { mt = .ociLayerZstd }
+            else { mt = .ociLayer }
+            let d = Descriptor(mediaType: mt, digest: f.digest, size: f.size)
+            if imported.insert(clean(name)).inserted {
+                try layout.importBlob(file: f.tmp, expected: d, mode: .move)
+            }
+            layers.append(d)
+        }
+        let manifest = try EncodedDocument(Manifest(config: config, layers: layers))
+        var md = try layout.writeBlob(document: manifest, mediaType: .ociManifest)
+        if let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: "") { md.platform = cfg.platform }
+        try layout.tag(md, as: tag)
+        return md
+    }
+
+    static func clean(_ name: String) -> String {
+        var n = name
+        while n.hasPrefix("./") { n.removeFirst(2) }
+        while n.hasPrefix("/") { n.removeFirst() }
+        return n
+    }
+}
+
+/// A minimal streaming ustar writer (regular files and directories, names ≤ 100 bytes, sizes < 8 GiB as octal,
+/// larger as base-256), deterministic: mtime 0, uid/gid 0, mode 0644/0755.
+final class TarWriter {
+    let fd: Int32
+    let path: String
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    private func header(name: String, size: Int64, type: UInt8, mode: Int) throws -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: 512)
+        let nb = Array(name.utf8)
+        guard nb.count <= 100 else { throw OCIWriterError(.invalidArgument, "archive entry name too long: \(name)") }
+        h.replaceSubrange(0..<nb.count, with: nb)
+        func octal(_ v: Int64, _ off: Int, _ len: Int) {
+            let s = Array(String(v, radix: 8).utf8)
+            let padded = [UInt8](repeating: 0x30, count: len - 1 - s.count) + s
+            h.replaceSubrange(off..<(off + len - 1), with: padded)
+        }
+        octal(Int64(mode), 100, 8)
+        octal(0, 108, 8)
+        octal(0, 116, 8)
+        if size < 0o77777777777 {
+            octal(size, 124, 12)
+        } else {
+            h[124] = 0x80
+            for i in 0..<8 { h[135 - i] = UInt8(truncatingIfNeeded: size >> (8 * i)) }
+        }
+        octal(0, 136, 12)
+        h[156] = type
+        h.replaceSubrange(257..<263, with: Array("ustar\0".utf8))
+        h[263] = 0x30; h[264] = 0x30
+        for i in 148..<156 { h[i] = 0x20 }
+        let sum = h.reduce(0) { $0 + Int64($1) }
+        let s = Array(String(sum, radix: 8).utf8)
+        let field = [UInt8](repeating: 0x30, count: 6 - s.count) + s + [0, 0x20]
+        h.replaceSubrange(148..<156, with: field)
+        return h
+    }
+
+    private func put(_ b: [UInt8]) throws { try LayoutIO.writeAll(fd, b, path: path) }
+
+    func directory(_ name: String) throws { try put(try header(name: name, size: 0, type: 0x35, mode: 0o755)) }
+
+    func bytes(_ name: String, _ data: [UInt8]) throws {
+        try put(try header(name: name, size: Int64(data.count), type: 0x30, mode: 0o644))
+        try put(data)
+        try pad(Int64(data.count))
+    }
+
+    func file(_ name: String, from source: String, size: Int64) throws {
+        let src = try LayoutIO.openRegularFile(source)
+        defer { close(src) }
+        guard try LayoutIO.fileSize(src, path: source) == size else {
+            throw OCIWriterError(.sizeMismatch, "blob size differs from its descriptor (\(size) bytes)", path: source)
+        }
+        try put(try header(name: name, size: size, type: 0x30, mode: 0o644))
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        var left = size
+        while left > 0 {
+            let n = try LayoutIO.read(src, into: buf, path: source)
+            guard n > 0 else { throw OCIWriterError(.io, "blob ended early", path: source) }
+            try LayoutIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: buf[..<min(n, Int(left))]), path: path)
+            left -= Int64(n)
+        }
+        try pad(size)
+    }
+
+    private func pad(_ size: Int64) throws {
+        let r = Int(size % 512)
+        if r != 0 { try put([UInt8](repeating: 0, count: 512 - r)) }
+    }
+
+    func finish() throws { try put([UInt8](repeating: 0, count: 1024)) }
+}
+
+/// A minimal streaming tar reader: ustar/GNU/pax headers (long names via pax `path` or GNU `L`, pax `size`).
+final class TarReader {
+    struct Entry {
+        var name: String
+        var size: Int64
+        var type: UInt8
+        var isRegular: Bool { type == 0x30 || type == 0 || type == 0x37 }
+    }
+
+    let fd: Int32
+    let path: String
+    private var pendingBody: Int64 = 0
+    private var pendingPad: Int64 = 0
+
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    private func readExactly(_ n: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: n)
+        var got = 0
+        while got < n {
+            let r = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, n - got) }
+            if r < 0 && errno == EINTR { continue }
+            guard r >= 0 else { throw OCIWriterError.sys("cannot read the archive", path: path) }
+            guard r > 0 else { throw OCIWriterError(.invalidImage, "the archive ends in the middle of an entry (truncated file?)", path: path) }
+            got += r
+        }
+        return out
+    }
+
+    private func skip(_ n: Int64) throws {
+        if n == 0 { return }
+        if lseek(fd, off_t(n), SEEK_CUR) < 0 { throw OCIWriterError.sys("cannot seek in the archive", path: path) }
+    }
+
+    static func parseNumber(_ f: ArraySlice<UInt8>) -> Int64? {
+        if let first = f.first, first & 0x80 != 0 {
+            var v: Int64 = Int64(first & 0x7f)
+            for b in f.dropFirst() { v = (v << 8) | Int64(b) }
+            return v
+        }
+        let s = String(decoding: f.prefix { $0 != 0 && $0 != 0x20 }.drop { $0 == 0x20 }, as: UTF8.self)
+        return s.isEmpty ? 0 : Int64(s, radix: 8)
+    }
+
+    func next() throws -> Entry? {
+        try skip(pendingBody + pendingPad)
+        pendingBody = 0
+        pendingPad = 0
+        var longName: String?
+        var paxSize: Int64?
+        while true {
+            let h = try readExactly(512)
+            if h.allSatisfy({ $0 == 0 }) { return nil }
+            var sum: Int64 = 0
+            for (i, b) in h.enumerated() { sum += (148..<156).contains(i) ? 0x20 : Int64(b) }
+            guard let stored = Self.parseNumber(h[148..<156]), stored == sum else {
+                throw OCIWriterError(.invalidImage, "not a tar archive (bad header checksum)", path: path)
+            }
+            guard let size = Self.parseNumber(h[124..<136]), size >= 0 else {
+                throw OCIWriterError(.invalidImage, "bad entry size in tar header", path: path)
+            }
+            let type = h[156]
+            let padded = (size + 511) / 512 * 512
+            if type == 0x78 || type == 0x4c || type == 0x67 { // pax 'x', GNU 'L', pax global 'g'
+                guard size <= 1 << 20 else { throw OCIWriterError(.invalidImage, "oversized extended header", path: path) }
+                let body = try readExactly(Int(padded))
+                let data = Array(body.prefix(Int(size)))
+                if type == 0x4c {
+                    longName = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
+                } else if type == 0x78 {
+                    for rec in Self.paxRecords(data) {
+                        if rec.0 == "path" { longName = rec.1 }
+                        if rec.0 == "size" { paxSize = Int64(rec.1) }
+                    }
+                }
+                continue
+            }
+            var name = String(decoding: h[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+            if h[257..<262].elementsEqual(Array("ustar".utf8)) {
+                let prefix = String(decoding: h[345..<500].prefix { $0 != 0 }, as: UTF8.self)
+                if !prefix.isEmpty { name = prefix + "/" + name }
+            }
+            let realSize = paxSize ?? size
+            let entry = Entry(name: longName ?? name, size: realSize, type: type)
+            let hasBody = type == 0x30 || type == 0 || type == 0x37
+            pendingBody = hasBody ? realSize : 0
+            pendingPad = hasBody ? ((realSize + 511) / 512 * 512 - realSize) : 0
+            if !hasBody && size > 0 { try skip(padded) }
+            return entry
+        }
+    }
+
+    static func paxRecords(_ data: [UInt8]) -> [(String, String)] {
+        var out: [(String, String)] = []
+        var i = 0
+        while i < data.count {
+            guard let sp = data[i...].firstIndex(of: 0x20), let len = Int(String(decoding: data[i..<sp], as: UTF8.self)),
+                  len > 0, i + len <= data.count else { break }
+            let rec = data[(sp + 1)..<(i + len - 1)]
+            if let eq = rec.firstIndex(of: 0x3d) {
+                out.append((String(decoding: rec[rec.startIndex..<eq], as: UTF8.self), String(decoding: rec[(eq + 1)...], as: UTF8.self)))
+            }
+            i += len
+        }
+        return out
+    }
+
+    /// Streams the current entry's body to a new file, hashing it; returns its digest and first bytes.
+    func copyBody(to file: String) throws -> (Digest, [UInt8]) {
+        let out = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard out >= 0 else { throw OCIWriterError.sys("cannot create temporary file", path: file) }
+        defer { close(out) }
+        var hasher = SHA256Hasher()
+        var magic: [UInt8] = []
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
+        var left = pendingBody
+        while left > 0 {
+            let want = Int(min(Int64(buf.count), left))
+            let n = Glibc.read(fd, buf.baseAddress!, want)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw OCIWriterError.sys("cannot read the archive", path: path) }
+            guard n > 0 else { throw OCIWriterError(.invalidImage, "the archive ends in the middle of an entry (truncated file?)", path: path) }
+            let chunk = UnsafeRawBufferPointer(rebasing: buf[..<n])
+            if magic.count < 4 { magic += chunk.prefix(4 - magic.count) }
+            hasher.update(chunk)
+            try LayoutIO.writeAll(out, chunk, path: file)
+            left -= Int64(n)
+        }
+        pendingBody = 0
+        return (hasher.finalize(), magic)
+    }
+}
