@@ -146,9 +146,4 @@ public struct BuildCache: Sendable {
     }
 }
 
-/// Removes a tree whose directories may lack write permission for us (files from a build: e.g. 0555 dirs).
-func removeTree(_ path: String) {
-    if (try? FileManager.default.removeItem(atPath: path)) != nil { return }
-    _ = try? runHost("/bin/chmod", ["-R", "u+rwX", path])
-    try? FileManager.default.removeItem(atPath: path)
-}
+// removeTree(_:) is the sandbox's (StateDirectory.swift) since the sandbox branch added one.
