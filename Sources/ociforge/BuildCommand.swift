@@ -72,6 +72,19 @@ struct BuildCommand: ParsableCommand {
 
         let (layoutPath, tag) = try outputTarget(plan: plan)
         var build = BuildOptions(layoutPath: layoutPath, tag: tag, reference: plan.image.reference)
+        if plan.strategy == .dockerfile {  // Dockerfile strategy: the same engine, through DockerfileExecutor
+            let resolved = try result.dockerfile ?? runPlanner { () throws(PlannerError) in
+                try Planner.resolveDockerfile(appDirectory: dir, plan: plan, options: options)
+            }
+            build.noCache = noCache
+            build.cacheDirectory = cacheDir.map(absolute)
+            build.network = network
+            build.progress = progressPrinter()
+            if quiet { build.phaseOutput = { _, _ in } }
+            let context = absolute(dir) + "/" + (plan.dockerfile?.context ?? ".")
+            try executeDockerfile(resolved, context: context, options: build, secrets: secret, json: json)
+            return
+        }
         build.noCache = noCache
         build.cacheDirectory = cacheDir.map(absolute)
         build.base = base

@@ -1,13 +1,18 @@
 import ArgumentParser
 import Foundation
+import OCIWriter
 import Planner
+import Sandbox
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `ociforge dockerfile parse|plan`: the Dockerfile front end on its own, for debugging.
 struct DockerfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dockerfile",
-        abstract: "Parse a Dockerfile or resolve it against a build context (prints JSON; builds nothing).",
-        subcommands: [DockerfileParseCommand.self, DockerfilePlanCommand.self])
+        abstract: "Parse, resolve or build a Dockerfile (builds run on ociforge's sandbox, layer cache and writer; no Docker).",
+        subcommands: [DockerfileParseCommand.self, DockerfilePlanCommand.self, DockerfileBuildCommand.self])
 }
 
 struct DockerfileParseCommand: ParsableCommand {
@@ -81,5 +86,122 @@ struct DockerfilePlanCommand: ParsableCommand {
         }
         for w in resolved.warnings { printError("warning: \(w)") }
         print(DockerfileRenderer.json(resolved), terminator: "")
+    }
+}
+
+/// Build args from `--build-arg KEY=VALUE` (or `NAME`, taken from the environment, as Docker does).
+func parseBuildArgs(_ list: [String]) throws -> [String: String] {
+    var out: [String: String] = [:]
+    for a in list {
+        if let eq = a.firstIndex(of: "=") {
+            out[String(a[..<eq])] = String(a[a.index(after: eq)...])
+        } else if let v = ProcessInfo.processInfo.environment[a] {
+            out[a] = v
+        } else {
+            throw ValidationError("--build-arg \(a): expected KEY=VALUE (or NAME set in the environment)")
+        }
+    }
+    return out
+}
+
+/// Runs a resolved Dockerfile with `DockerfileExecutor` and prints the report (shared by `dockerfile build` and
+/// `build` when the plan's strategy is dockerfile).
+func executeDockerfile(_ resolved: ResolvedDockerfile, context: String, options: BuildOptions, secrets: [String],
+                       json: Bool) throws {
+    var options = options
+    try reportingErrors {
+        options.secrets = try secrets.map { try Secret.parse($0) }
+        if options.sourceDateEpoch == nil { options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment() }
+        let sandbox = try Sandbox.detect()
+        let executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, sandbox: sandbox)
+        let report: BuildReport
+        do {
+            report = try executor.run()
+        } catch let e as BuildError {
+            printError("error: build failed: \(e)")
+            throw ExitCode(1)
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        } else {
+            print("image \(report.reference) → oci-layout:\(report.layout):\(report.tag)")
+            print("manifest \(report.manifestDigest)")
+            for l in report.layers {
+                print("  \(l.digest.prefix(19))  \(ImageBuilder.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))")
+            }
+            print("ran: \(report.executed.isEmpty ? "no command (all cached)" : report.executed.joined(separator: ", ")); total \(String(format: "%.1f", report.totalSeconds)) s")
+            for w in report.warnings { printError("warning: \(w)") }
+        }
+    }
+}
+
+func progressPrinter() -> @Sendable (String) -> Void {
+    let start = Date()
+    let isTTY = isatty(2) != 0
+    return { line in
+        let t = String(format: "%6.1fs", Date().timeIntervalSince(start))
+        FileHandle.standardError.write(Data("\(isTTY ? "\u{1B}[1m" : "")\(t) \(line)\(isTTY ? "\u{1B}[0m" : "")\n".utf8))
+    }
+}
+
+struct DockerfileBuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "build",
+        abstract: "Build a Dockerfile into an OCI layout: RUN in the sandbox, COPY/ADD/WORKDIR as layers, every layer cached.")
+
+    @Argument(help: "The build context directory.")
+    var context: String = "."
+
+    @Option(name: [.short, .customLong("file")], help: "The Dockerfile (default: <context>/Dockerfile).")
+    var file: String?
+
+    @Option(name: [.short, .customLong("output")], help: "oci-layout:<path>[:tag] (tag default: latest).")
+    var output: String
+
+    @Option(name: .customLong("build-arg"), help: "Build arg KEY=VALUE (repeatable).")
+    var buildArgs: [String] = []
+
+    @Option(name: .customLong("target"), help: "The stage to build (default: the last).")
+    var target: String?
+
+    @Option(name: .customLong("secret"), help: "ID=env:VAR or ID=file:PATH for RUN --mount=type=secret,id=ID. Repeatable.")
+    var secret: [String] = []
+
+    @Option(name: .customLong("network"), help: "Network of RUN steps without --network: host (default) or none.")
+    var network: NetworkMode = .host
+
+    @Option(name: .customLong("cache-dir"), help: "Layer cache directory (default: <state dir>/build-cache).")
+    var cacheDir: String?
+
+    @Flag(name: .customLong("no-cache"), help: "Run every step even when a cached layer exists.")
+    var noCache = false
+
+    @Flag(name: .customLong("json"), help: "Print the result as JSON on stdout.")
+    var json = false
+
+    @Flag(name: [.short, .customLong("quiet")], help: "No RUN output on stderr (progress lines only).")
+    var quiet = false
+
+    func run() throws {
+        if Rootless.needsReexec { throw ExitCode(try Rootless.reexec()) }
+        SignalGuard.install()
+        var o = DockerfileOptions()
+        o.buildArgs = try parseBuildArgs(buildArgs)
+        o.target = target
+        let dockerfile = file ?? (context + "/Dockerfile")
+        let ctx = context
+        let resolved = try runPlanner { () throws(PlannerError) in
+            try Dockerfile.resolve(path: dockerfile, display: dockerfile, context: ctx, contextDisplay: ctx, options: o)
+        }
+        let ref = try parseLayoutReference(output, flag: "--output")
+        let layout = URL(fileURLWithPath: ref.path).standardizedFileURL.path
+        var options = BuildOptions(layoutPath: layout, tag: ref.tag ?? "latest", reference: "\((layout as NSString).lastPathComponent):\(ref.tag ?? "latest")")
+        options.network = network
+        options.noCache = noCache
+        options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        options.progress = progressPrinter()
+        if quiet { options.phaseOutput = { _, _ in } }
+        try executeDockerfile(resolved, context: ctx, options: options, secrets: secret, json: json)
     }
 }

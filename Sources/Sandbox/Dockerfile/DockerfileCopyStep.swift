@@ -1,0 +1,264 @@
+import Foundation
+import OCIWriter
+import Planner
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// COPY, ADD and WORKDIR: the files are staged into a scratch tree with the owners (mapped to the sandbox's host
+/// ids) and modes they must have in the image, written with `LayerWriter`, and the tree kept as an overlay lower
+/// for the following steps.
+extension DockerfileExecutor {
+    /// The cache key of a COPY/ADD: the parent key, the instruction's options and the content of every source.
+    func copyPlan(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> String {
+        var parts = ["df-copy", state.key, step.kind.rawValue, copy.destination, String(copy.destinationIsDirectory),
+                     copy.chown ?? "", copy.chmod ?? "", "--sources"] + copy.sources + ["--exclude"] + copy.exclude
+        for f in copy.inline { parts += ["--inline", f.destination, f.mode, f.content] }
+        if let from = copy.from {
+            if let s = from.stage {
+                guard let st = done[s] else { throw BuildError("line \(step.line): COPY --from stage \(s), which did not run") }
+                parts += ["--from-stage", st.key]
+            } else if let image = from.image {
+                if image.hasPrefix("oci-layout:") || image.hasPrefix("oci:") {
+                    parts += ["--from-image", try layoutBase(image, line: step.line).key]
+                } else {
+                    throw BuildError("line \(step.line): COPY --from=\(image): registry images are not available in this build; put it into an OCI layout and use --from=oci-layout:<dir>:<tag>, or a stage")
+                }
+            }
+        } else {
+            for e in copy.entries {
+                let p = contextDirectory + "/" + Self.clean(e.source)
+                var st = stat()
+                guard lstat(p, &st) == 0 else { throw BuildError("line \(step.line): \(step.kind.rawValue.uppercased()) source \(e.source) is missing from the context") }
+                parts += ["E", e.source, e.destination, e.type.rawValue, e.extract?.rawValue ?? "", String(st.st_mode & 0o7777, radix: 8)]
+                switch st.st_mode & S_IFMT {
+                case S_IFREG: parts.append(try ImageBuilder.fileDigest(p))
+                case S_IFLNK: parts.append((try? FileManager.default.destinationOfSymbolicLink(atPath: p)) ?? "")
+                default: break
+                }
+            }
+        }
+        // The destination's owner lookup depends on the stage's passwd/group: covered by the parent key.
+        return ImageBuilder.key(parts)
+    }
+
+    func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> (LayerWriteResult?, String?, String?) {
+        let staging = cache.scratchPath("copy")
+        if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
+        do {
+            try chownHost(staging, uid: 0, gid: 0)
+            try withMergedView(state) { view in
+                let owner = copy.chown.map { Self.resolveChown($0, root: view) }
+                if let from = copy.from {
+                    if let image = from.image {
+                        let src = try layoutBase(image, line: step.line)
+                        try stageFrom(root: src.rootfs, copy: copy, step: step, owner: owner, staging: staging, view: view)
+                    } else if let s = from.stage {
+                        guard let st = done[s] else { throw BuildError("line \(step.line): COPY --from stage \(s), which did not run") }
+                        try withMergedView(st) { root in
+                            try stageFrom(root: root, copy: copy, step: step, owner: owner, staging: staging, view: view)
+                        }
+                    }
+                } else {
+                    try stage(entries: copy.entries, root: contextDirectory, fromContext: true, copy: copy, step: step,
+                              owner: owner, staging: staging, view: view)
+                }
+                for f in copy.inline {
+                    let dest = "/" + Self.clean(f.destination)
+                    try ensureParents(dest, staging: staging, view: view, owner: owner ?? (0, 0))
+                    guard FileManager.default.createFile(atPath: staging + dest, contents: Data(f.content.utf8)) else {
+                        throw BuildError("line \(step.line): cannot write \(dest)")
+                    }
+                    chmod(staging + dest, mode_t(UInt32(f.mode, radix: 8) ?? 0o644))
+                    try chownHost(staging + dest, uid: owner?.0 ?? 0, gid: owner?.1 ?? 0)
+                    if let m = copy.chmod { try applyChmod(m, staging + dest, line: step.line) }
+                }
+            }
+            let file = cache.blobs.temporaryBlobPath(label: "copy")
+            let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
+            return (r, file, staging)
+        } catch {
+            removeTree(staging)
+            throw error
+        }
+    }
+
+    func stageFrom(root: String, copy: DockerfileCopy, step: DockerfileStep, owner: (UInt32, UInt32)?, staging: String, view: String) throws {
+        let entries: [DockerfileCopyEntry]
+        do { entries = try DockerfileCopyRules.resolve(copy, root: root) } catch {
+            throw BuildError("\(build.dockerfile):\(step.line): \(error.message)")
+        }
+        try stage(entries: entries, root: root, fromContext: false, copy: copy, step: step, owner: owner, staging: staging, view: view)
+    }
+
+    func stage(entries: [DockerfileCopyEntry], root: String, fromContext: Bool, copy: DockerfileCopy, step: DockerfileStep,
+               owner: (UInt32, UInt32)?, staging: String, view: String) throws {
+        let fm = FileManager.default
+        let defaultOwner = owner ?? (0, 0)
+        for e in entries {
+            let src = root + "/" + Self.clean(e.source)
+            let dest = "/" + Self.clean(e.destination)
+            var st = stat()
+            guard lstat(src, &st) == 0 else { throw BuildError("line \(step.line): cannot read \(e.source): \(String(cString: strerror(errno)))") }
+            if dest == "/" {
+                // Copying into the root: only the contents (the root directory itself is not an entry).
+                continue
+            }
+            try ensureParents(dest, staging: staging, view: view, owner: defaultOwner)
+            let target = staging + dest
+            func setOwner() throws {
+                if let owner { try chownHost(target, uid: owner.0, gid: owner.1) }
+                else if fromContext { try chownHost(target, uid: 0, gid: 0) }
+                else if lchown(target, st.st_uid, st.st_gid) != 0 { throw BuildError("cannot chown \(target): \(String(cString: strerror(errno)))") }
+            }
+            if let archive = e.extract, step.kind == .add {
+                if try extract(src, kind: archive, into: target, line: step.line) { continue }
+                // Not a tar after decompression: copied as is, under the destination directory.
+                var isDir: ObjCBool = false
+                let into = (copy.destinationIsDirectory || fm.fileExists(atPath: target, isDirectory: &isDir) && isDir.boolValue)
+                    ? target + "/" + (e.source as NSString).lastPathComponent : target
+                if copy.destinationIsDirectory, !fm.fileExists(atPath: target) {
+                    mkdir(target, 0o755)
+                    try chownHost(target, uid: defaultOwner.0, gid: defaultOwner.1)
+                }
+                try copyFile(src, into, line: step.line)
+                try chownHost(into, uid: defaultOwner.0, gid: defaultOwner.1)
+                if let m = copy.chmod { try applyChmod(m, into, line: step.line) }
+                continue
+            }
+            switch e.type {
+            case .directory:
+                var dst = stat()
+                if lstat(target, &dst) != 0 {
+                    if mkdir(target, st.st_mode & 0o7777) != 0 { throw BuildError("cannot create \(dest): \(String(cString: strerror(errno)))") }
+                }
+                chmod(target, st.st_mode & 0o7777)
+                try setOwner()
+            case .symlink:
+                try? fm.removeItem(atPath: target)
+                try fm.createSymbolicLink(atPath: target, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+                try setOwner()
+                continue
+            case .file:
+                if (st.st_mode & S_IFMT) == S_IFLNK {
+                    try? fm.removeItem(atPath: target)
+                    try fm.createSymbolicLink(atPath: target, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+                    try setOwner()
+                    continue
+                }
+                try copyFile(src, target, line: step.line)
+                chmod(target, st.st_mode & 0o7777)
+                try setOwner()
+            }
+            if let m = copy.chmod { try applyChmod(m, target, line: step.line) }
+        }
+    }
+
+    func copyFile(_ src: String, _ dst: String, line: Int) throws {
+        try? FileManager.default.removeItem(atPath: dst)
+        let r = try runHost("/bin/cp", ["-p", "--no-dereference", "--no-target-directory", src, dst])
+        guard r.status == 0 else { throw BuildError("line \(line): cannot copy \(src): \(r.output)") }
+    }
+
+    /// Missing parents of `dest` in the staging tree: existing directories of the stage keep their mode and owner,
+    /// new ones are 0755 owned by the copy's owner.
+    func ensureParents(_ dest: String, staging: String, view: String, owner: (UInt32, UInt32)) throws {
+        let comps = dest.split(separator: "/").dropLast()
+        var path = ""
+        for c in comps {
+            path += "/" + c
+            var st = stat()
+            if lstat(staging + path, &st) == 0 { continue }
+            if mkdir(staging + path, 0o755) != 0 { throw BuildError("cannot create \(path) in the staging tree: \(String(cString: strerror(errno)))") }
+            var existing = stat()
+            if stat(view + path, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
+                chmod(staging + path, existing.st_mode & 0o7777)
+                lchown(staging + path, existing.st_uid, existing.st_gid)
+            } else {
+                try chownHost(staging + path, uid: owner.0, gid: owner.1)
+            }
+        }
+    }
+
+    func applyChmod(_ mode: String, _ path: String, line: Int) throws {
+        if let n = UInt32(mode, radix: 8) {
+            if chmod(path, mode_t(n)) != 0 { throw BuildError("line \(line): chmod \(mode) \(path): \(String(cString: strerror(errno)))") }
+            return
+        }
+        let r = try runHost("/bin/chmod", [mode, path])
+        guard r.status == 0 else { throw BuildError("line \(line): --chmod=\(mode): \(r.output)") }
+    }
+
+    /// ADD of a local archive: decompressed, then extracted safely (`LayerExtractor`) into `target`. False when
+    /// the decompressed bytes are not a tar (the caller copies the file as is).
+    func extract(_ src: String, kind: DockerfileCopyEntry.Archive, into target: String, line: Int) throws -> Bool {
+        var tarPath = src
+        var temp: String?
+        defer { if let temp { unlink(temp) } }
+        if kind != .tar {
+            let tool: [String]
+            switch kind {
+            case .gzip: tool = ["/bin/gzip", "-dc"]
+            case .bzip2: tool = ["/bin/bzip2", "-dc"]
+            case .xz: tool = ["/usr/bin/xz", "-dc"]
+            case .zstd: tool = ["/usr/bin/zstd", "-dcq"]
+            case .tar: tool = []
+            }
+            let t = cache.scratchPath("add") + ".tar"
+            temp = t
+            let r = try runHost("/bin/sh", ["-c", "\"$0\" \"$1\" \"$2\" > \"$3\"", tool[0], tool[1], src, t])
+            guard r.status == 0 else { throw BuildError("line \(line): ADD cannot decompress \(src): \(r.output)") }
+            tarPath = t
+        }
+        guard let fh = FileHandle(forReadingAtPath: tarPath) else { throw BuildError("line \(line): cannot read \(tarPath)") }
+        let head = fh.readData(ofLength: 512)
+        try? fh.close()
+        guard head.count >= 262, String(decoding: head[257..<262], as: UTF8.self) == "ustar" else { return false }
+        var st = stat()
+        if lstat(target, &st) != 0 {
+            if mkdir(target, 0o755) != 0 { throw BuildError("cannot create \(target): \(String(cString: strerror(errno)))") }
+            try chownHost(target, uid: 0, gid: 0)
+        }
+        let ownership: OwnershipPolicy = .map(sandbox.identity.idMapping)
+        let extractor = LayerExtractor(options: LayerExtractionOptions(ownership: ownership))
+        do {
+            try extractor.apply(layer: tarPath, compression: LayerCompression.none, to: target)
+        } catch {
+            throw BuildError("line \(line): ADD \(src): cannot extract the archive: \(error)")
+        }
+        // Directories the extractor made for entries whose parents the archive does not list belong to the
+        // extracting user: give them to the namespace's root.
+        let mapping = sandbox.identity.idMapping
+        var all = [target]
+        if let e = FileManager.default.enumerator(atPath: target) { while let p = e.nextObject() as? String { all.append(target + "/" + p) } }
+        for p in all where lstat(p, &st) == 0 {
+            if mapping.containerUID(forHost: st.st_uid) == nil || mapping.containerGID(forHost: st.st_gid) == nil {
+                try chownHost(p, uid: 0, gid: 0)
+            }
+        }
+        return true
+    }
+
+    // MARK: - WORKDIR
+
+    func workdirStep(_ dir: String, user: String?, state: StageState) throws -> (LayerWriteResult?, String?, String?) {
+        try withMergedView(state) { view in
+            var st = stat()
+            if stat(view + dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return (nil, nil, nil) }
+            let ids = user.map { (try? Self.resolveUser($0, root: view, line: 0)).map { ($0.uid, $0.gid) } ?? Self.resolveChown($0, root: view) } ?? (0, 0)
+            let staging = cache.scratchPath("workdir")
+            if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
+            do {
+                try chownHost(staging, uid: 0, gid: 0)
+                let target = "/" + Self.clean(dir)
+                try ensureParents(target + "/x", staging: staging, view: view, owner: ids)
+                let file = cache.blobs.temporaryBlobPath(label: "workdir")
+                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
+                return (r, file, staging)
+            } catch {
+                removeTree(staging)
+                throw error
+            }
+        }
+    }
+}

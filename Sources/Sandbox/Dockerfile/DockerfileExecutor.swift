@@ -1,0 +1,652 @@
+import Foundation
+import OCIWriter
+import Planner
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Executes a `ResolvedDockerfile` on ociforge's own engine: RUN steps in the `Sandbox` (overlay phases), COPY/ADD
+/// and WORKDIR as staged trees written by `LayerWriter`, every filesystem-changing step one layer cached in the
+/// `BuildCache` under a key of its parent and its inputs (the same cache `ImageBuilder` uses), config-only steps
+/// empty-layer history entries, and the image written into an OCI layout. Only the stages the target needs (the
+/// resolved stages) run. Blocking: call it off the cooperative pool.
+public struct DockerfileExecutor: Sendable {
+    public let build: ResolvedDockerfile
+    public let contextDirectory: String
+    public let options: BuildOptions
+    public let sandbox: Sandbox
+    public let cache: BuildCache
+
+    public init(build: ResolvedDockerfile, contextDirectory: String, options: BuildOptions, sandbox: Sandbox) throws {
+        self.build = build
+        self.contextDirectory = URL(fileURLWithPath: contextDirectory).standardizedFileURL.path
+        self.options = options
+        self.sandbox = sandbox
+        try sandbox.state.prepare()
+        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+        try Self.checkReachable(cache.directory, identity: sandbox.identity)
+    }
+
+    /// The cached trees are overlay lowers of later RUN steps: the sandbox's root (a mapped id, not the host's
+    /// root) must be able to reach them. A private ancestor (e.g. a 0700 home directory) would make the image's
+    /// directories appear owned by nobody inside the sandbox.
+    static func checkReachable(_ directory: String, identity: SandboxIdentity) throws {
+        guard identity.kind == .rootRange else { return }
+        var path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        while path != "/" && !path.isEmpty {
+            var st = stat()
+            if stat(path, &st) == 0, (st.st_mode & S_IXOTH) == 0 {
+                throw BuildError("the build cache \(directory) is inside \(path) (mode \(String(st.st_mode & 0o7777, radix: 8))), which the sandbox's mapped root cannot traverse: use a cache directory (--cache-dir) under world-traversable directories, or `chmod o+x \(path)`")
+            }
+            path = (path as NSString).deletingLastPathComponent
+        }
+    }
+
+    /// A layer of a stage: where its blob is and the tree later steps see as an overlay lower.
+    struct Layer {
+        var descriptor: Descriptor
+        var diffID: Digest
+        /// nil: a base image layer (its blob is in `source`); else the build cache's blob store.
+        var source: OCILayout
+        var tree: String?
+        /// For the report (nil for base image layers).
+        var built: BuiltLayer?
+    }
+
+    /// A stage being executed (or done).
+    struct StageState {
+        var rootfs: String
+        /// The chain's bottom image config (nil for scratch).
+        var rootConfig: ImageConfig?
+        var platform: Platform
+        /// Base image layers (never overlay lowers: `rootfs` holds them unpacked), then the steps' layers.
+        var layers: [Layer]
+        var history: [History]
+        var key: String
+        /// Overlay lowers above `rootfs`, bottom first.
+        var trees: [String] { layers.compactMap(\.tree) }
+        /// The config in effect (base config + deltas so far) for user and workdir lookups.
+        var dockerConfig: DockerfileImageConfig
+    }
+
+    final class Recorder: @unchecked Sendable {
+        var executed: [String] = []
+        var cached: [String] = []
+        var timings: [PhaseTiming] = []
+        var warnings: [String] = []
+    }
+
+    // MARK: - Build
+
+    public func run() throws -> BuildReport {
+        let started = Date()
+        if let p = options.platform, !p.matches(Platform.host) {
+            throw BuildError("cannot build for \(p) on a \(Platform.host) host: RUN steps execute natively in the sandbox; omit --platform")
+        }
+        let rec = Recorder()
+        rec.warnings += build.warnings
+        var done: [Int: StageState] = [:]
+        for stage in build.stages {
+            var state = try start(stage, done: done)
+            let label = "stage \(stage.name ?? String(stage.index))"
+            options.progress("[\(label)] FROM \(describe(stage.base))")
+            for step in stage.steps {
+                try execute(step, stage: stage, label: label, state: &state, done: done, rec: rec)
+            }
+            done[stage.index] = state
+        }
+        let final = build.finalStage
+        guard let state = done[final.index] else { throw BuildError("the target stage did not run") }
+
+        // Image: the chain's base layers and every layer of the stage chain, the final config, the history.
+        let layout = try OCILayout.isLayout(options.layoutPath) ? OCILayout.open(at: options.layoutPath) : OCILayout.create(at: options.layoutPath)
+        let root = state.rootConfig.map(Self.dockerConfig)
+        guard let dc = build.config(ofStage: final.index, root: root) else { throw BuildError("cannot compute the config of stage \(final.index)") }
+        let created = try ImageAssembler.createdTimestamp(environment: assemblyEnvironment())
+        var config = state.rootConfig ?? ImageConfig(platform: state.platform, config: nil, rootfs: RootFS(diffIDs: []), history: [])
+        config.config = Self.containerConfig(dc, over: config.config)
+        config.rootfs = RootFS(diffIDs: state.layers.map(\.diffID))
+        config.history = state.history
+        config.created = created
+        if let a = dc.author { config.author = a }
+        for l in state.layers { try layout.copyBlob(l.descriptor, from: l.source) }
+        let configDoc = try EncodedDocument(config)
+        let configDesc = try layout.writeBlob(document: configDoc, mediaType: .ociConfig)
+        var annotations: [String: String] = ["org.opencontainers.image.created": created, "org.opencontainers.image.ref.name": options.tag]
+        if case .layout? = Optional(final.base.kind), let ref = final.base.reference { annotations["org.opencontainers.image.base.name"] = ref }
+        let manifest = Manifest(config: configDesc, layers: state.layers.map(\.descriptor), annotations: annotations, mediaType: .ociManifest)
+        let manifestDoc = try EncodedDocument(manifest)
+        var manifestDesc = try layout.writeBlob(document: manifestDoc, mediaType: .ociManifest)
+        manifestDesc.platform = config.platform
+        try layout.tag(manifestDesc, as: options.tag)
+
+        let imageLayers = state.layers.compactMap(\.built)
+        return BuildReport(reference: options.reference, layout: layout.path, tag: options.tag,
+                           manifestDigest: manifestDesc.digest.description, configDigest: configDesc.digest.description,
+                           layers: imageLayers, imageSize: state.layers.reduce(0) { $0 + $1.descriptor.size },
+                           imageUncompressedSize: imageLayers.reduce(0) { $0 + $1.uncompressedSize },  // base layers' uncompressed sizes are not known without reading them
+                           buildStageSize: 0, buildStageUncompressedSize: 0,
+                           executed: rec.executed, cached: rec.cached, timings: rec.timings,
+                           totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+    }
+
+    func describe(_ base: DockerfileBase) -> String {
+        switch base.kind {
+        case .scratch: return "scratch"
+        case .stage: return "stage \(base.stage ?? -1)"
+        case .image, .layout: return base.reference ?? "?"
+        }
+    }
+
+    // MARK: - Stage bases
+
+    func start(_ stage: DockerfileStage, done: [Int: StageState]) throws -> StageState {
+        switch stage.base.kind {
+        case .scratch:
+            let root = try scratchRootfs()
+            return StageState(rootfs: root, rootConfig: nil, platform: Platform.host, layers: [], history: [],
+                              key: ImageBuilder.key(["df-scratch", sandbox.identity.cacheKey, ImageBuilder.layerFormat]),
+                              dockerConfig: DockerfileImageConfig.scratch.applying(DockerfileConfigDelta()))
+        case .stage:
+            guard let i = stage.base.stage, let s = done[i] else {
+                throw BuildError("line \(stage.line): FROM names stage \(stage.base.stage ?? -1), which did not run")
+            }
+            var copy = s
+            copy.dockerConfig = build.config(ofStage: i, root: s.rootConfig.map(Self.dockerConfig)) ?? s.dockerConfig
+            return copy
+        case .layout:
+            let ref = stage.base.reference ?? ""
+            return try layoutBase(ref, line: stage.line)
+        case .image:
+            let ref = stage.base.reference ?? ""
+            throw BuildError("line \(stage.line): FROM \(ref): registry images are not available in this build (ociforge builds offline here). "
+                             + "Put the image into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`, or `ociforge image pull` once available) "
+                             + "and use FROM oci-layout:<dir>:<tag>, e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+        }
+    }
+
+    func layoutBase(_ ref: String, line: Int) throws -> StageState {
+        var r = ref
+        if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
+        let source: BaseSource
+        do { source = try BaseSource.parse(r) } catch { throw BuildError("line \(line): FROM \(ref): \(error)") }
+        guard case .ociLayout(let path, let tag) = source else { throw BuildError("line \(line): FROM \(ref): not an OCI layout reference") }
+        let layout = try OCILayout.open(at: path)
+        let resolved = try layout.resolve(tag: tag, platform: Platform.host)
+        let progress = options.progress
+        let rootfs = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { progress("[base] \($0)") })
+        let config = resolved.config.value
+        let manifest = resolved.manifest.value
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            throw BuildError("FROM \(ref): the image has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids")
+        }
+        var layers: [Layer] = []
+        for (d, diff) in zip(manifest.layers, config.rootfs.diffIDs) {
+            layers.append(Layer(descriptor: Self.ociLayerDescriptor(d), diffID: diff, source: layout, tree: nil))
+        }
+        var history = config.history ?? []
+        if history.isEmpty { history = manifest.layers.map { _ in History(comment: "history not recorded in the base image") } }
+        var dc = Self.dockerConfig(config)
+        if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) { dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env! }
+        return StageState(rootfs: rootfs, rootConfig: config, platform: config.platform, layers: layers, history: history,
+                          key: ImageBuilder.key(["df-image", resolved.manifestDescriptor.digest.description, rootfs, sandbox.identity.cacheKey,
+                                                 ImageBuilder.layerFormat]),
+                          dockerConfig: dc)
+    }
+
+    /// An empty directory owned by the namespace's root: the rootfs of `FROM scratch`.
+    func scratchRootfs() throws -> String {
+        let dir = cache.directory + "/scratch-rootfs"
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw BuildError("cannot create \(dir): \(String(cString: strerror(errno)))") }
+        try chownTree(dir, uid: 0, gid: 0)
+        return dir
+    }
+
+    static func dockerConfig(_ c: ImageConfig) -> DockerfileImageConfig {
+        var d = DockerfileImageConfig()
+        guard let cc = c.config else { return d }
+        d.env = cc.env
+        d.user = cc.user?.isEmpty == true ? nil : cc.user
+        d.workingDir = cc.workingDir?.isEmpty == true ? nil : cc.workingDir
+        d.entrypoint = cc.entrypoint
+        d.cmd = cc.cmd
+        d.labels = cc.labels
+        d.exposedPorts = cc.exposedPorts.map { Array($0.keys).sorted() }
+        d.volumes = cc.volumes.map { Array($0.keys).sorted() }
+        d.stopSignal = cc.stopSignal
+        d.onBuild = cc.onBuild
+        d.shell = cc.shell
+        // A base image's HEALTHCHECK stays in the ContainerConfig (`containerConfig(_:over:)` keeps it unless replaced).
+        return d
+    }
+
+    /// Docker layer media types as their OCI equivalents (the image is written as OCI).
+    static func ociLayerDescriptor(_ d: Descriptor) -> Descriptor {
+        var d = d
+        if d.mediaType == .dockerLayerGzip { d.mediaType = .ociLayerGzip }
+        return d
+    }
+
+    static func containerConfig(_ d: DockerfileImageConfig, over base: ContainerConfig?) -> ContainerConfig {
+        var c = base ?? ContainerConfig()
+        c.env = d.env
+        c.user = d.user
+        c.workingDir = d.workingDir
+        c.entrypoint = d.entrypoint
+        c.cmd = d.cmd
+        c.labels = d.labels
+        c.exposedPorts = d.exposedPorts.map { Dictionary(uniqueKeysWithValues: $0.map { ($0, EmptyObject()) }) }
+        c.volumes = d.volumes.map { Dictionary(uniqueKeysWithValues: $0.map { ($0, EmptyObject()) }) }
+        c.stopSignal = d.stopSignal
+        c.onBuild = d.onBuild
+        c.shell = d.shell
+        if let h = d.healthcheck {
+            var hc = Healthcheck(test: h.test)
+            if h.interval != 0 { hc.interval = h.interval }
+            if h.timeout != 0 { hc.timeout = h.timeout }
+            if h.startPeriod != 0 { hc.startPeriod = h.startPeriod }
+            if h.startInterval != 0 { hc.startInterval = h.startInterval }
+            if h.retries != 0 { hc.retries = h.retries }
+            c.healthcheck = hc
+        }
+        return c
+    }
+
+    // MARK: - Steps
+
+    func execute(_ step: DockerfileStep, stage: DockerfileStage, label: String, state: inout StageState,
+                 done: [Int: StageState], rec: Recorder) throws {
+        let created = try ImageAssembler.createdTimestamp(environment: assemblyEnvironment())
+        let phase = "\(label) line \(step.line)"
+        let current = state
+        switch step.kind {
+        case .config:
+            if let delta = step.config { state.dockerConfig = state.dockerConfig.applying(delta) }
+            state.history.append(History(created: created, createdBy: step.instruction, emptyLayer: true))
+            state.key = ImageBuilder.key(["df-config", state.key, step.instruction])
+            return
+        case .run:
+            guard let run = step.run else { throw BuildError("line \(step.line): RUN without a command") }
+            let key = try runKey(run, state: state, done: done)
+            try add(key: key, step: step, phase: phase, isCommand: true, state: &state, rec: rec, created: created) {
+                try runStep(run, step: step, phase: phase, state: current, done: done, rec: rec)
+            }
+        case .copy, .add:
+            guard let copy = step.copy else { throw BuildError("line \(step.line): \(step.kind.rawValue.uppercased()) without sources") }
+            let key = try copyPlan(copy, step: step, state: state, done: done)
+            try add(key: key, step: step, phase: phase, isCommand: false, state: &state, rec: rec, created: created) {
+                try copyStep(copy, step: step, state: current, done: done)
+            }
+        case .workdir:
+            guard let dir = step.workdir else { throw BuildError("line \(step.line): WORKDIR without a path") }
+            let user = step.user ?? state.dockerConfig.user
+            let key = ImageBuilder.key(["df-workdir", state.key, dir, user ?? ""])
+            try add(key: key, step: step, phase: phase, isCommand: false, state: &state, rec: rec, created: created) {
+                try workdirStep(dir, user: user, state: current)
+            }
+            state.dockerConfig.workingDir = dir
+        }
+    }
+
+    /// Takes the step's layer from the cache or produces it; appends the layer (if any) and the history entry.
+    func add(key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageState, rec: Recorder,
+             created: String, produce: () throws -> (LayerWriteResult?, String?, String?)) throws {
+        let t0 = Date()
+        var entry: BuildCacheEntry?
+        var wasCached = false
+        if !options.noCache, let e = cache.lookup(key, log: { options.progress($0) }) {
+            entry = e
+            wasCached = true
+            if isCommand { rec.cached.append(phase) }
+            options.progress("[\(phase)] \(step.kind.rawValue.uppercased()): cached")
+        } else {
+            if options.noCache { cache.remove(key) }
+            let (r, file, tree) = try produce()
+            entry = try cache.store(key: key, createdBy: step.instruction, layer: r, layerFile: file, tree: tree)
+            if isCommand { rec.executed.append(phase) }
+        }
+        let s = Date().timeIntervalSince(t0)
+        rec.timings.append(PhaseTiming(stage: phase, phase: step.instruction, status: wasCached ? "cached" : (entry?.layer == nil ? "empty" : "ran"), seconds: s))
+        state.key = key
+        if let l = entry?.layer {
+            let d = try l.descriptor
+            state.layers.append(Layer(descriptor: d, diffID: try Digest(l.diffID), source: cache.blobs,
+                                      tree: entry!.hasTree ? cache.treePath(key) : nil,
+                                      built: BuiltLayer(stage: phase, phase: step.kind.rawValue, createdBy: step.instruction, digest: l.digest,
+                                                        diffID: l.diffID, size: l.size, uncompressedSize: l.uncompressedSize, cached: wasCached)))
+            state.history.append(History(created: created, createdBy: step.instruction))
+            if !wasCached { options.progress("[\(phase)] done in \(ImageBuilder.seconds(s)), layer \(ImageBuilder.bytes(l.size))") }
+        } else {
+            state.history.append(History(created: created, createdBy: step.instruction, emptyLayer: true))
+        }
+    }
+
+    var layerOptions: LayerWriteOptions {
+        LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, idMapping: sandbox.identity.idMapping)
+    }
+
+    func assemblyEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
+        return env
+    }
+
+    // MARK: - RUN
+
+    func runKey(_ run: DockerfileRun, state: StageState, done: [Int: StageState]) throws -> String {
+        var parts = ["df-run", state.key, run.form.rawValue, "--argv"] + run.argv
+        parts += ["--env"] + run.environment(root: state.rootConfig.map(Self.dockerConfig))
+        parts += ["--user", run.user ?? "", "--workdir", run.workdir ?? state.dockerConfig.workingDir ?? "/", "--network", run.network.rawValue]
+        for m in run.mounts {
+            parts += ["--mount", m.type.rawValue, m.target, m.id ?? "", m.source ?? "", m.env ?? "", String(m.readOnly)]
+            if m.type == .bind {
+                if let s = m.from?.stage {
+                    parts.append("stage:" + (done[s]?.key ?? "?"))
+                } else {
+                    parts.append("context:" + (try contextDigest(m.source ?? ".")))
+                }
+            }
+        }
+        for f in run.files { parts += ["--file", f.destination, f.mode, f.content] }
+        return ImageBuilder.key(parts)
+    }
+
+    func runStep(_ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
+                 rec: Recorder) throws -> (LayerWriteResult?, String?, String?) {
+        guard run.files.isEmpty else {
+            throw BuildError("line \(step.line): RUN with a heredoc script starting with #! (run as /dev/pipes/<name>) is not supported by the executor yet; start the heredoc without a #! line")
+        }
+        var env: [String: String] = [:]
+        for kv in run.environment(root: state.rootConfig.map(Self.dockerConfig)) {
+            let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            env[String(p[0])] = p.count > 1 ? String(p[1]) : ""
+        }
+        let userSpec = run.user ?? state.dockerConfig.user ?? ""
+        let ids = try withMergedView(state) { root in try Self.resolveUser(userSpec, root: root, line: step.line) }
+        if env["HOME"] == nil { env["HOME"] = ids.home }
+        let workdir = run.workdir ?? state.dockerConfig.workingDir ?? "/"
+        var spec = PhaseSpec(name: "line-\(step.line)", command: run.argv)
+        spec.uid = ids.uid
+        spec.gid = ids.gid
+        spec.workingDirectory = workdir
+        switch run.network {
+        case .default: spec.network = options.network
+        case .none: spec.network = .none
+        case .host: spec.network = .host
+        }
+        var extraDirs: [String] = [workdir]
+        var binds: [(target: String, source: String)] = []
+        for m in run.mounts {
+            switch m.type {
+            case .cache:
+                let id = m.id ?? m.target
+                let name = "df-" + String(ImageBuilder.key(["cache", id]).prefix(24))
+                spec.caches.append(CacheMount(name: name, target: m.target))
+                extraDirs.append(m.target)
+            case .secret:
+                let id = m.id ?? (m.target as NSString).lastPathComponent
+                guard let secret = options.secrets.first(where: { $0.id == id }) else {
+                    if m.required { throw BuildError("line \(step.line): RUN --mount=type=secret,id=\(id) is required but no secret '\(id)' was given (--secret \(id)=env:VAR or \(id)=file:PATH)") }
+                    continue
+                }
+                if let e = m.env, !e.isEmpty {
+                    env[e] = secret.value
+                    if m.target.isEmpty { continue }
+                }
+                let target = m.target.isEmpty ? "/run/secrets/" + id : m.target
+                guard target == "/run/secrets/" + id else {
+                    throw BuildError("line \(step.line): secret '\(id)' at \(target): the sandbox mounts secrets at /run/secrets/<id> only; use that target (or env=)")
+                }
+                spec.secrets.append(secret)
+            case .bind:
+                let source: String
+                if let s = m.from?.stage {
+                    guard let st = done[s] else { throw BuildError("line \(step.line): --mount from stage \(s), which did not run") }
+                    source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
+                } else if m.from?.image != nil {
+                    throw BuildError("line \(step.line): --mount=type=bind,from=\(m.from!.image!): image sources are not available in this build; use a stage")
+                } else {
+                    source = try copyOut(contextDirectory + "/" + Self.clean(m.source ?? "."))
+                    // Context files belong to the namespace's root (as COPY makes them), readable whatever their host owner.
+                    try chownTree(source, uid: 0, gid: 0)
+                }
+                binds.append((m.target, source))
+            case .tmpfs:
+                throw BuildError("line \(step.line): RUN --mount=type=tmpfs is not supported by the executor yet")
+            }
+        }
+        defer { for b in binds { removeTree(b.source) } }
+        spec.environment = env
+        // As in Docker, SOURCE_DATE_EPOCH reaches RUN only when the Dockerfile declares it (ARG): layer times are clamped anyway.
+        let extra = try mountTree(dirs: extraDirs, binds: binds, state: state)
+        defer { if let extra { removeTree(extra) } }
+        options.progress("[\(phase)] RUN \(run.argv.joined(separator: " ").prefix(100))")
+        let output: OutputSink = options.phaseOutput.map { .callback($0) } ?? .prefixed(phase)
+        let outcome: PhaseOutcome
+        do {
+            outcome = try sandbox.run(spec, base: state.rootfs, layers: state.trees + (extra.map { [$0] } ?? []), output: output)
+        } catch let e as SandboxError where e.code == .commandFailed || e.code == .timedOut {
+            throw BuildError("\(phase): \(step.instruction.prefix(200)) failed", phase: phase, command: run.argv.joined(separator: " "),
+                             exitStatus: e.exitStatus, lastOutput: e.detail)
+        }
+        rec.warnings += outcome.warnings.map { "\(phase): \($0)" }
+        // Bind targets and mount points live in the extra lower: their contents are not the step's output.
+        var changes = outcome.changes
+        if !binds.isEmpty {
+            let prefixes = binds.map { Self.clean($0.target) }
+            changes = ChangeSet(changes.changes.filter { c in
+                let p = Self.changePath(c)
+                return !prefixes.contains { p == $0 || p.hasPrefix($0 + "/") }
+            })
+        }
+        if changes.changes.isEmpty {
+            outcome.discard()
+            return (nil, nil, nil)
+        }
+        do {
+            let file = cache.blobs.temporaryBlobPath(label: "run")
+            var lo = layerOptions
+            lo.idMapping = outcome.idMapping
+            let r = try LayerWriter.write(changes: changes, to: file, options: lo)
+            let tree = cache.scratchPath("upper")
+            if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
+                throw BuildError("cannot move \(phase)'s changes into the build cache: \(String(cString: strerror(errno)))")
+            }
+            if !binds.isEmpty { for b in binds { removeTree(tree + "/" + Self.clean(b.target)) } }
+            outcome.discard()
+            return (r, file, tree)
+        } catch {
+            outcome.discard()
+            throw error
+        }
+    }
+
+    static func changePath(_ c: ChangeSet.Change) -> String {
+        switch c {
+        case .add(let path, _): return clean(path)
+        case .delete(let path): return clean(path)
+        case .opaque(let path): return clean(path)
+        }
+    }
+
+    /// A host copy of a bind mount's source (removed after the step).
+    func copyOut(_ path: String) throws -> String {
+        let dst = cache.scratchPath("bind")
+        let r = try runHost("/bin/cp", ["-a", "--no-target-directory", path, dst])
+        guard r.status == 0 else { throw BuildError("cannot copy the bind mount source \(path): \(r.output)") }
+        return dst
+    }
+
+    /// An extra overlay lower for one RUN: missing directories (the working directory, cache mount points) and
+    /// bind mount sources at their targets. nil when nothing is needed.
+    func mountTree(dirs: [String], binds: [(target: String, source: String)], state: StageState) throws -> String? {
+        let lowers = state.trees.reversed() + [state.rootfs]
+        func existing(_ p: String) -> stat? {
+            for dir in lowers {
+                var st = stat()
+                if lstat(dir + p, &st) == 0 { return st }
+            }
+            return nil
+        }
+        let missing = dirs.filter { d in d != "/" && (existing(d).map { ($0.st_mode & S_IFMT) != S_IFDIR } ?? true) }
+        guard !missing.isEmpty || !binds.isEmpty else { return nil }
+        let tree = cache.scratchPath("mounts")
+        if mkdir(tree, 0o755) != 0 { throw BuildError("cannot create \(tree): \(String(cString: strerror(errno)))") }
+        var created: [String] = [tree]
+        func mkdirs(_ t: String, leafParent: Bool) throws {
+            var path = ""
+            let comps = t.split(separator: "/")
+            for (i, comp) in comps.enumerated() {
+                if leafParent && i == comps.count - 1 { break }
+                path += "/" + comp
+                if mkdir(tree + path, 0o755) == 0 {
+                    // An existing directory keeps its mode and owner (overlay copies this lower's metadata up).
+                    if let st = existing(path), (st.st_mode & S_IFMT) == S_IFDIR {
+                        chmod(tree + path, st.st_mode & 0o7777)
+                        lchown(tree + path, st.st_uid, st.st_gid)
+                    } else {
+                        created.append(tree + path)
+                    }
+                } else if errno != EEXIST {
+                    throw BuildError("cannot create the mount point \(t): \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        for t in missing { try mkdirs(t, leafParent: false) }
+        for c in created { try chownHost(c, uid: 0, gid: 0) }
+        for b in binds {
+            let t = "/" + Self.clean(b.target)
+            try mkdirs(t, leafParent: true)
+            for c in created { try chownHost(c, uid: 0, gid: 0) }
+            removeTree(tree + t)
+            if rename(b.source, tree + t) != 0 { throw BuildError("cannot place the bind mount at \(t): \(String(cString: strerror(errno)))") }
+        }
+        return tree
+    }
+
+    // MARK: - Users
+
+    struct UserIDs { var uid: UInt32; var gid: UInt32; var home: String }
+
+    /// `user[:group]` by name or number, looked up in the stage's /etc/passwd and /etc/group.
+    static func resolveUser(_ spec: String, root: String, line: Int) throws -> UserIDs {
+        if spec.isEmpty { return UserIDs(uid: 0, gid: 0, home: "/root") }
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let passwd = ((try? String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        let groups = ((try? String(contentsOfFile: root + "/etc/group", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        var uid: UInt32, gid: UInt32 = 0, home = "/"
+        if let n = UInt32(parts[0]) {
+            uid = n
+            if let e = passwd.first(where: { $0.count >= 6 && $0[2] == parts[0] }) { gid = UInt32(e[3]) ?? 0; home = e[5] }
+        } else if let e = passwd.first(where: { $0.count >= 6 && $0[0] == parts[0] }), let u = UInt32(e[2]) {
+            uid = u; gid = UInt32(e[3]) ?? 0; home = e[5]
+        } else {
+            throw BuildError("line \(line): unable to find user \(parts[0]): no matching entries in the stage's /etc/passwd")
+        }
+        if parts.count > 1 {
+            if let n = UInt32(parts[1]) { gid = n } else if let g = groups.first(where: { $0.count >= 3 && $0[0] == parts[1] }), let n = UInt32(g[2]) {
+                gid = n
+            } else {
+                throw BuildError("line \(line): unable to find group \(parts[1]): no matching entries in the stage's /etc/group")
+            }
+        }
+        if uid == 0 && home == "/" { home = "/root" }
+        return UserIDs(uid: uid, gid: gid, home: home)
+    }
+
+    /// `--chown` ids: names resolved in the stage (BuildKit maps unknown names to 0).
+    static func resolveChown(_ spec: String, root: String) -> (UInt32, UInt32) {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let passwd = ((try? String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        let groups = ((try? String(contentsOfFile: root + "/etc/group", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        var uid: UInt32 = 0, gid: UInt32 = 0
+        if let n = UInt32(parts[0]) { uid = n } else if let e = passwd.first(where: { $0.count >= 4 && $0[0] == parts[0] }) {
+            uid = UInt32(e[2]) ?? 0
+            gid = UInt32(e[3]) ?? 0
+        }
+        if parts.count > 1 {
+            if let n = UInt32(parts[1]) { gid = n } else { gid = groups.first(where: { $0.count >= 3 && $0[0] == parts[1] }).flatMap { UInt32($0[2]) } ?? 0 }
+        } else if UInt32(parts[0]) != nil {
+            gid = uid
+        }
+        return (uid, gid)
+    }
+
+    // MARK: - Merged views
+
+    /// Runs `body` with the stage's filesystem (rootfs + step trees) visible at one path: a read-only overlay
+    /// mount on the host (the trees are overlay upper directories: whiteouts and opaque directories apply).
+    func withMergedView<T>(_ state: StageState, _ body: (String) throws -> T) throws -> T {
+        let trees = state.trees
+        if trees.isEmpty { return try body(state.rootfs) }
+        let mnt = cache.scratchPath("view")
+        if mkdir(mnt, 0o755) != 0 { throw BuildError("cannot create \(mnt): \(String(cString: strerror(errno)))") }
+        defer { rmdir(mnt) }
+        let lowers = (trees.reversed() + [state.rootfs]).joined(separator: ":")
+        var rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers),userxattr")
+        if rc != 0 { rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers)") }
+        guard rc == 0 else {
+            throw BuildError("cannot mount a read-only view of the stage (overlayfs, \(trees.count + 1) lowers): \(String(cString: strerror(errno)))")
+        }
+        defer { umount2(mnt, Int32(MNT_DETACH)) }
+        return try body(mnt)
+    }
+
+    // MARK: - ID helpers
+
+    /// The host id of a namespace id (the sandbox's mapping; identity when unmapped).
+    func hostID(_ id: UInt32, _ ranges: [IDMapping.Range]) -> UInt32 {
+        for r in ranges where id >= r.containerID && UInt64(id) < UInt64(r.containerID) + UInt64(r.count) {
+            return r.hostID + (id - r.containerID)
+        }
+        return id
+    }
+
+    func chownHost(_ path: String, uid: UInt32, gid: UInt32) throws {
+        let u = hostID(uid, sandbox.identity.uidMap), g = hostID(gid, sandbox.identity.gidMap)
+        if lchown(path, u, g) != 0 {
+            throw BuildError("cannot give \(path) to \(uid):\(gid) (host \(u):\(g)): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func chownTree(_ path: String, uid: UInt32, gid: UInt32) throws {
+        try chownHost(path, uid: uid, gid: gid)
+        guard let e = FileManager.default.enumerator(atPath: path) else { return }
+        while let p = e.nextObject() as? String { try chownHost(path + "/" + p, uid: uid, gid: gid) }
+    }
+
+    // MARK: - Paths
+
+    static func clean(_ p: String) -> String {
+        var out: [Substring] = []
+        for c in p.split(separator: "/") {
+            if c == "." || c.isEmpty { continue }
+            if c == ".." { if !out.isEmpty { out.removeLast() }; continue }
+            out.append(c)
+        }
+        return out.joined(separator: "/")
+    }
+
+    /// Digest of a context path (files, modes, link targets) for cache keys.
+    func contextDigest(_ rel: String) throws -> String {
+        let root = contextDirectory + "/" + Self.clean(rel)
+        var parts = ["ctx"]
+        var st = stat()
+        guard lstat(root, &st) == 0 else { return "missing" }
+        var paths = [""]
+        if (st.st_mode & S_IFMT) == S_IFDIR, let e = FileManager.default.enumerator(atPath: root) {
+            while let p = e.nextObject() as? String { paths.append(p) }
+        }
+        for p in paths.sorted() {
+            let full = p.isEmpty ? root : root + "/" + p
+            guard lstat(full, &st) == 0 else { continue }
+            parts.append("\(p) \(String(st.st_mode, radix: 8))")
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: parts.append(try ImageBuilder.fileDigest(full))
+            case S_IFLNK: parts.append((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "")
+            default: break
+            }
+        }
+        return ImageBuilder.key(parts)
+    }
+}

@@ -1,0 +1,433 @@
+import Foundation
+import OCIWriter
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ociforge dockerfile build`: Dockerfiles executed on ociforge's sandbox, layer writer and cache, compared with
+/// `buildah bud --isolation chroot` of the same Dockerfile on the same base (unpacked tree manifest and config
+/// fields), the Node multi-stage `Dockerfile.prod` answering HTTP under podman, and cached rebuilds running no
+/// command. Needs root, buildah, podman (scripts/install-deps); the Debian base comes from mmdebstrap (cached).
+@Suite("Dockerfile execution", .serialized)
+struct DockerfileExecTests {
+    static let epoch = "1700000000"
+    static let stateDir = DebianBase.cacheDir + "/dockerexec-state"
+
+    static var available: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/buildah")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/podman")
+    }
+
+    /// A test directory the sandbox's mapped root can traverse (the layer cache lives in it).
+    static func tempDir(_ prefix: String) throws -> TempDir {
+        let d = try TempDir.make(prefix)
+        chmod(d.path, 0o755)
+        return d
+    }
+
+    static func env() -> [String: String] { ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch] }
+
+    /// The Debian minbase rootfs as a one-layer image `oci:<layout>:base`, shared by the tests (built once).
+    static func baseLayout() throws -> String {
+        let layout = DebianBase.cacheDir + "/dockerexec-base"
+        let rootfs = try DebianBase.minbaseRootfs()
+        return try Harness.withFileLock(DebianBase.cacheDir + "/dockerexec-base.lock") {
+            if FileManager.default.fileExists(atPath: layout + ".complete") { return layout }
+            try? FileManager.default.removeItem(atPath: layout)
+            try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs,
+                            "--output", "oci-layout:\(layout):base"], environment: env())
+            FileManager.default.createFile(atPath: layout + ".complete", contents: nil)
+            return layout
+        }
+    }
+
+    /// The base plus `nodejs npm` from Debian, built by ociforge itself from a one-line Dockerfile
+    /// (`oci:<layout>:node`), shared by the tests.
+    static func nodeLayout() throws -> String {
+        let base = try baseLayout()
+        let layout = DebianBase.cacheDir + "/dockerexec-node"
+        return try Harness.withFileLock(DebianBase.cacheDir + "/dockerexec-node.lock") {
+            if FileManager.default.fileExists(atPath: layout + ".complete") { return layout }
+            let dir = try Self.tempDir("df-nodebase")
+            defer { dir.remove() }
+            try """
+            ARG BASE
+            FROM ${BASE}
+            RUN --mount=type=cache,target=/var/cache/apt,sharing=locked apt-get update && \\
+                DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm && \\
+                rm -rf /var/lib/apt/lists/* /var/log/dpkg.log /var/log/apt/* /var/cache/ldconfig/aux-cache
+
+            """.write(toFile: dir.path + "/Dockerfile", atomically: true, encoding: .utf8)
+            try? FileManager.default.removeItem(atPath: layout)
+            try Harness.ok([Harness.ociforge, "dockerfile", "build", dir.path, "--build-arg", "BASE=oci:\(base):base",
+                            "--output", "oci-layout:\(layout):node", "--cache-dir", DebianBase.cacheDir + "/dockerexec-node-cache", "-q"],
+                           environment: env())
+            FileManager.default.createFile(atPath: layout + ".complete", contents: nil)
+            return layout
+        }
+    }
+
+    struct Built {
+        var report: [String: Any]
+        var executed: [String] { report["executed"] as? [String] ?? [] }
+        var cached: [String] { report["cached"] as? [String] ?? [] }
+        var manifest: String { report["manifestDigest"] as? String ?? "" }
+    }
+
+    @discardableResult
+    static func ociforgeBuild(_ context: String, file: String? = nil, args: [String: String] = [:], target: String? = nil,
+                              output: String, tag: String, cache: String, extra: [String] = [],
+                              sourceLocation: SourceLocation = #_sourceLocation) throws -> Built {
+        var argv = [Harness.ociforge, "dockerfile", "build", context, "--output", "oci-layout:\(output):\(tag)", "--cache-dir", cache,
+                    "--json", "-q"] + extra
+        if let file { argv += ["-f", file] }
+        if let target { argv += ["--target", target] }
+        for (k, v) in args.sorted(by: { $0.key < $1.key }) { argv += ["--build-arg", "\(k)=\(v)"] }
+        let out = try Harness.ok(argv, environment: env(), sourceLocation: sourceLocation)
+        guard let obj = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else {
+            throw HarnessError("dockerfile build --json printed no JSON object: \(out)")
+        }
+        return Built(report: obj)
+    }
+
+    /// `buildah bud --isolation chroot` of the same Dockerfile, pushed into `oci:<output>:<tag>`.
+    static func buildahBuild(_ context: String, file: String? = nil, args: [String: String] = [:], target: String? = nil,
+                             output: String, tag: String) throws {
+        let name = "localhost/ociforge-dfexec-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var argv = ["buildah", "bud", "--isolation", "chroot", "--quiet", "--layers=false", "-t", name]
+        if let file { argv += ["-f", file] }
+        if let target { argv += ["--target", target] }
+        for (k, v) in args.sorted(by: { $0.key < $1.key }) { argv += ["--build-arg", "\(k)=\(v)"] }
+        try Harness.ok(argv + [context], environment: env())
+        defer { _ = try? Harness.run(["buildah", "rmi", "-f", name]) }
+        try Harness.ok(["buildah", "push", "--quiet", name, "oci:\(output):\(tag)"])
+    }
+
+    /// The image's config (`config` object of the image config) from a layout.
+    static func containerConfig(_ layout: String, tag: String) throws -> [String: Any] {
+        func json(_ path: String) throws -> [String: Any] {
+            guard let d = FileManager.default.contents(atPath: path),
+                  let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else { throw HarnessError("cannot read \(path)") }
+            return o
+        }
+        let index = try json(layout + "/index.json")
+        let manifests = index["manifests"] as? [[String: Any]] ?? []
+        guard let m = manifests.last(where: { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag }),
+              let digest = (m["digest"] as? String)?.dropFirst(7) else { throw HarnessError("no image tagged \(tag) in \(layout)") }
+        let manifest = try json(layout + "/blobs/sha256/" + digest)
+        guard let cd = ((manifest["config"] as? [String: Any])?["digest"] as? String)?.dropFirst(7) else { throw HarnessError("no config") }
+        return try json(layout + "/blobs/sha256/" + cd)["config"] as? [String: Any] ?? [:]
+    }
+
+    static func history(_ layout: String, tag: String) throws -> [[String: Any]] {
+        let index = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: layout + "/index.json")!) as! [String: Any]
+        let m = (index["manifests"] as! [[String: Any]]).last { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag }!
+        let manifest = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: layout + "/blobs/sha256/" + (m["digest"] as! String).dropFirst(7))!) as! [String: Any]
+        let cd = ((manifest["config"] as! [String: Any])["digest"] as! String).dropFirst(7)
+        let config = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: layout + "/blobs/sha256/" + cd)!) as! [String: Any]
+        return config["history"] as? [[String: Any]] ?? []
+    }
+
+    static let comparedFields = ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts"]
+
+    /// Config fields as comparable JSON text (absent, null and empty are the same: buildah writes empty values).
+    static func field(_ c: [String: Any], _ k: String) -> String {
+        var v = c[k]
+        if var labels = v as? [String: Any] {
+            labels["io.buildah.version"] = nil
+            v = labels
+        }
+        if let s = v as? String, s.isEmpty { v = nil }
+        if let a = v as? [Any], a.isEmpty { v = nil }
+        if let d = v as? [String: Any], d.isEmpty { v = nil }
+        guard let v, !(v is NSNull) else { return "-" }
+        let data = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys, .fragmentsAllowed])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "?"
+    }
+
+    /// Unpacks both images and compares their tree manifests and config fields. buildah leaves the mount points of
+    /// its RUN containers (/etc/hosts, /etc/resolv.conf, /run/.containerenv…) as empty files in the image: they are
+    /// excluded when the ociforge image does not have them.
+    static func compare(_ ours: String, _ theirs: String, tag: String, in dir: TempDir,
+                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let a = dir.path + "/unpacked-ours-\(tag)", b = dir.path + "/unpacked-buildah-\(tag)"
+        try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(ours):\(tag)", a])
+        try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(theirs):\(tag)", b])
+        var excluded: [String] = []
+        for p in ["etc/hosts", "etc/resolv.conf", "etc/hostname", "run/.containerenv", "run", "proc", "sys", "dev"] {
+            if !FileManager.default.fileExists(atPath: a + "/" + p) && (try? FileManager.default.destinationOfSymbolicLink(atPath: a + "/" + p)) == nil {
+                excluded.append(p)
+            }
+        }
+        let options = TreeManifest.Options(excludedPaths: excluded)
+        let mine = try TreeManifest.capture(root: a, options: options)
+        let other = try TreeManifest.capture(root: b, options: options)
+        #expect(mine.diff(other) == [], "tree of \(tag) differs from buildah's", sourceLocation: sourceLocation)
+        let c1 = try containerConfig(ours, tag: tag), c2 = try containerConfig(theirs, tag: tag)
+        for k in comparedFields {
+            #expect(field(c1, k) == field(c2, k), "config \(k) of \(tag) differs from buildah's", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// A fixture's context in a fresh directory (git does not keep empty directories: the fixtures that copy one
+    /// list it in expected.json).
+    static func fixtureContext(_ name: String, in dir: TempDir) throws -> String {
+        let dst = dir.path + "/ctx-" + name
+        try Harness.ok(["cp", "-a", Harness.fixture("dockerfile/\(name)/context"), dst])
+        if let expected = try? String(contentsOfFile: Harness.fixture("dockerfile/\(name)/expected.json"), encoding: .utf8),
+           expected.contains("\"empty/\"") {
+            try FileManager.default.createDirectory(atPath: dst + "/empty", withIntermediateDirectories: true)
+        }
+        return dst
+    }
+
+    // MARK: - Tests
+
+    @Test("scratch fixtures: tree and config equal buildah's",
+          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"),
+          arguments: ["scratch-basic", "copy-directory-semantics", "add-archives", "workdir-relative", "from-stage-inheritance",
+                      "env-forms", "arg-scoping", "dockerignore-rules", "dockerfile-specific-ignore", "volume-stopsignal-maintainer"])
+    func scratchFixture(_ name: String) throws {
+        let dir = try Self.tempDir("df-fix")
+        defer { dir.remove() }
+        let ctx = try Self.fixtureContext(name, in: dir)
+        var args: [String: String] = [:]
+        var file: String?
+        var target: String?
+        if let d = FileManager.default.contents(atPath: Harness.fixture("dockerfile/\(name)/options.json")),
+           let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] {
+            args = o["buildArgs"] as? [String: String] ?? [:]
+            file = (o["dockerfile"] as? String).map { ctx + "/" + $0 }
+            target = o["target"] as? String
+        }
+        try Self.ociforgeBuild(ctx, file: file, args: args, target: target, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        try Self.buildahBuild(ctx, file: file, args: args, target: target, output: dir.path + "/buildah", tag: "img")
+        try Self.compare(dir.path + "/ours", dir.path + "/buildah", tag: "img", in: dir)
+    }
+
+    static let runDockerfile = """
+    ARG BASE=scratch
+    FROM ${BASE} AS build
+    RUN echo built > /built.txt && mkdir -p /out/sub && echo out > /out/a && ln -s a /out/link
+    FROM ${BASE}
+    RUN useradd -u 1234 -m app && mkdir -p /srv && echo hi > /srv/hello && rm -f /etc/motd && rm -rf /usr/share/doc/bash
+    COPY --chown=app:app app.txt /home/app/
+    COPY --chown=1234:0 --chmod=0750 app.txt /opt/tool/run.sh
+    COPY --from=build /out /copied
+    ADD bundle.tar /unpacked/
+    WORKDIR /work/dir
+    USER app
+    WORKDIR /home/app/w
+    RUN --mount=type=cache,target=/home/app/.cache id -u > uid.txt && pwd > pwd.txt && echo "x$GREETING" > greeting.txt
+    ENV GREETING=hello
+    RUN echo "$GREETING" > /home/app/w/g2.txt
+    USER root
+    RUN --mount=type=bind,source=data,target=/mnt/data cp -r /mnt/data /from-bind && ls /mnt/data > /from-bind.list
+    EXPOSE 8080 53/udp
+    LABEL org.example.name="run fixture" tier=web
+    ENTRYPOINT ["/bin/sh", "-c"]
+    CMD ["cat /srv/hello"]
+
+    """
+
+    static func runContext(in dir: TempDir) throws -> String {
+        let ctx = dir.path + "/ctx"
+        try FileManager.default.createDirectory(atPath: ctx + "/data/nested", withIntermediateDirectories: true)
+        try runDockerfile.write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "app\n".write(toFile: ctx + "/app.txt", atomically: true, encoding: .utf8)
+        try "one\n".write(toFile: ctx + "/data/one", atomically: true, encoding: .utf8)
+        try "two\n".write(toFile: ctx + "/data/nested/two", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir.path + "/tarsrc/pkg", withIntermediateDirectories: true)
+        try "in tar\n".write(toFile: dir.path + "/tarsrc/pkg/file", atomically: true, encoding: .utf8)
+        try Harness.ok(["tar", "-C", dir.path + "/tarsrc", "--owner=0", "--group=0", "-cf", ctx + "/bundle.tar", "pkg"])
+        return ctx
+    }
+
+    @Test("RUN/COPY --chown/--chmod/--from/ADD/WORKDIR/USER/cache and bind mounts on Debian: equal to buildah; a rebuild runs no command",
+          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    func runOnDebian() throws {
+        let base = try Self.baseLayout()
+        let dir = try Self.tempDir("df-run")
+        defer { dir.remove() }
+        let ctx = try Self.runContext(in: dir)
+        let args = ["BASE": "oci:\(base):base"]
+        let cold = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        #expect(cold.executed.count == 5, "every RUN of the needed stages ran: \(cold.executed)")
+        try Self.buildahBuild(ctx, args: args, output: dir.path + "/buildah", tag: "img")
+        try Self.compare(dir.path + "/ours", dir.path + "/buildah", tag: "img", in: dir)
+
+        // History: one entry per instruction after FROM (base first), empty_layer for config-only steps.
+        let history = try Self.history(dir.path + "/ours", tag: "img")
+        let mine = history.dropFirst()  // the base image's layer
+        #expect(mine.count == 17, "history: \(mine.map { $0["created_by"] as? String ?? "" })")
+        let env = mine.first { ($0["created_by"] as? String) == "ENV GREETING=hello" }
+        #expect(env?["empty_layer"] as? Bool == true)
+        let run = mine.first { ($0["created_by"] as? String)?.hasPrefix("RUN useradd") == true }
+        #expect(run != nil && run?["empty_layer"] == nil)
+
+        // Cached rebuild: no command runs, same manifest.
+        let warm = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        #expect(warm.executed == [], "a rebuild of an unchanged Dockerfile ran \(warm.executed)")
+        #expect(warm.cached.count == 5)
+        #expect(warm.manifest == cold.manifest)
+
+        // Changing a copied file re-runs only the steps after it.
+        try "app changed\n".write(toFile: ctx + "/app.txt", atomically: true, encoding: .utf8)
+        let changed = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        #expect(changed.executed.count == 3, "RUN steps after the changed COPY: \(changed.executed)")
+        #expect(changed.manifest != cold.manifest)
+    }
+
+    @Test("RUN --mount=type=secret: readable during the step, never in a layer or the config",
+          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    func secretMount() throws {
+        let base = try Self.baseLayout()
+        let dir = try Self.tempDir("df-secret")
+        defer { dir.remove() }
+        let ctx = dir.path + "/ctx"
+        try FileManager.default.createDirectory(atPath: ctx, withIntermediateDirectories: true)
+        try """
+        ARG BASE
+        FROM ${BASE}
+        RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /token-length
+        RUN --mount=type=secret,id=token,env=TOKEN printf %s "$TOKEN" | wc -c > /env-length
+
+        """.write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+        let secretValue = "s3cr3t-value"
+        try secretValue.write(toFile: dir.path + "/token", atomically: true, encoding: .utf8)
+        try Self.ociforgeBuild(ctx, args: ["BASE": "oci:\(base):base"], output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
+                               extra: ["--secret", "token=file:\(dir.path)/token"])
+        let out = dir.path + "/unpacked"
+        try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(dir.path)/ours:img", out])
+        #expect(try String(contentsOfFile: out + "/token-length", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "12")
+        #expect(try String(contentsOfFile: out + "/env-length", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "12")
+        #expect(!FileManager.default.fileExists(atPath: out + "/run/secrets/token"))
+        let grep = try Harness.run(["grep", "-r", "-l", secretValue, dir.path + "/ours"])
+        #expect(grep.status == 1, "the secret value appears in the image: \(grep.stdout)")
+        let grepCache = try Harness.run(["grep", "-r", "-l", "-z", secretValue, dir.path + "/cache"])
+        #expect(grepCache.status == 1, "the secret value appears in the layer cache: \(grepCache.stdout)")
+    }
+
+    /// The fixture's lockfile has no dependencies, and npm (9.2, Debian bookworm) then creates no node_modules, so
+    /// `COPY --from=builder /app/node_modules` fails (as it would under Docker): add a local `file:` dependency,
+    /// which `npm ci` installs from the lockfile without a registry, and copy it in before `npm ci`.
+    static func addLocalDependency(_ app: String) throws {
+        var dockerfile = try String(contentsOfFile: app + "/Dockerfile.prod", encoding: .utf8)
+        let install = "RUN --mount=type=cache,target=/root/.npm npm ci"
+        guard dockerfile.contains(install) else { throw HarnessError("Dockerfile.prod no longer runs `\(install)`") }
+        dockerfile = dockerfile.replacingOccurrences(of: install, with: "COPY vendor ./vendor\n" + install)
+        try dockerfile.write(toFile: app + "/Dockerfile.prod", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: app + "/vendor/greet", withIntermediateDirectories: true)
+        try #"{"name": "greet", "version": "1.0.0", "main": "index.js"}"#.write(toFile: app + "/vendor/greet/package.json", atomically: true, encoding: .utf8)
+        try "module.exports = () => \"hi\";\n".write(toFile: app + "/vendor/greet/index.js", atomically: true, encoding: .utf8)
+        var package = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: app + "/package.json")!) as! [String: Any]
+        package["dependencies"] = ["greet": "file:vendor/greet"]
+        try JSONSerialization.data(withJSONObject: package, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: app + "/package.json"))
+        var lock = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: app + "/package-lock.json")!) as! [String: Any]
+        var packages = lock["packages"] as! [String: Any]
+        var root = packages[""] as! [String: Any]
+        root["dependencies"] = ["greet": "file:vendor/greet"]
+        packages[""] = root
+        packages["node_modules/greet"] = ["resolved": "vendor/greet", "link": true]
+        packages["vendor/greet"] = ["version": "1.0.0"]
+        lock["packages"] = packages
+        try JSONSerialization.data(withJSONObject: lock, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: app + "/package-lock.json"))
+    }
+
+    @Test("Node multi-stage Dockerfile.prod: builds, answers HTTP under podman, a rebuild runs no command",
+          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    func nodeProd() throws {
+        let node = try Self.nodeLayout()
+        let dir = try Self.tempDir("df-node")
+        defer { dir.remove() }
+        let ctx = try Self.fixtureContext("node-prod", in: dir)
+        try Self.addLocalDependency(ctx)
+        let args = ["NODE_IMAGE": "oci:\(node):node", "ENVIRONMENT": "production", "BUILD_VERSION": "1.2.3"]
+        let cold = try Self.ociforgeBuild(ctx, file: ctx + "/Dockerfile.prod", args: args, output: dir.path + "/ours", tag: "prod",
+                                          cache: dir.path + "/cache")
+        #expect(cold.executed.count == 2, "npm ci and npm run build: \(cold.executed)")
+        let config = try Self.containerConfig(dir.path + "/ours", tag: "prod")
+        #expect(config["Cmd"] as? [String] == ["npm", "start"])
+        #expect((config["Env"] as? [String] ?? []).contains("NODE_ENV=production"))
+        #expect((config["ExposedPorts"] as? [String: Any])?["3000/tcp"] != nil)
+
+        let warm = try Self.ociforgeBuild(ctx, file: ctx + "/Dockerfile.prod", args: args, output: dir.path + "/ours", tag: "prod",
+                                          cache: dir.path + "/cache")
+        #expect(warm.executed == [], "a rebuild of an unchanged Dockerfile ran \(warm.executed)")
+        #expect(warm.manifest == cold.manifest)
+
+        // Through the planner and `ociforge build`: lttle's `[docker]` block (args from ociforge.toml) and
+        // Compartment's `strategy = "dockerfile"` (file and args on the command line) give the same image config.
+        for app in ["node-prod-lttle", "node-prod-compartment"] {
+            let appDir = dir.path + "/" + app
+            try Harness.ok(["cp", "-a", Harness.fixture("dockerfile/\(app)/app"), appDir])
+            try Self.addLocalDependency(appDir)
+            var argv = [Harness.ociforge, "build", appDir, "--output", "oci-layout:\(dir.path)/planned:\(app)", "--cache-dir",
+                        dir.path + "/cache", "--json", "-q", "--build-arg", "NODE_IMAGE=oci:\(node):node"]
+            if app == "node-prod-compartment" {
+                argv += ["--dockerfile", "Dockerfile.prod", "--build-arg", "ENVIRONMENT=production", "--build-arg", "BUILD_VERSION=1.2.3"]
+            }
+            try Harness.ok(argv, environment: Self.env())
+            let c = try Self.containerConfig(dir.path + "/planned", tag: app)
+            for k in Self.comparedFields {
+                #expect(Self.field(c, k) == Self.field(config, k), "\(app): config \(k) differs from the dockerfile build's")
+            }
+        }
+
+        // Last (podman leaves a conmon process behind, after which Foundation's Process here stopped noticing
+        // its children's exits): podman and curl are spawned and reaped directly.
+        let port = BuildEndToEndTests.freePort()
+        let name = "ociforge-it-df-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let podman = BuildEndToEndTests.podman
+        let log = dir.path + "/podman.log"
+        func sh(_ argv: [String]) throws -> Int32 {
+            try Self.spawnAndWait(["/bin/sh", "-c", "exec \"$@\" >>\(log) 2>&1 </dev/null", "sh"] + argv)
+        }
+        let started = try sh(podman + ["run", "-d", "--name", name, "-p", "127.0.0.1:\(port):3000", "oci:\(dir.path)/ours:prod"])
+        #expect(started == 0, "podman run: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        defer { _ = try? sh(podman + ["rm", "-f", "-t", "0", name]) }
+        let bodyFile = dir.path + "/body"
+        var answered = false
+        for _ in 0..<120 {
+            if try Self.spawnAndWait(["curl", "-sS", "--max-time", "2", "-o", bodyFile, "http://127.0.0.1:\(port)/"]) == 0 { answered = true; break }
+            usleep(250_000)
+        }
+        _ = try? sh(podman + ["logs", name])
+        let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
+        #expect(answered && body == "{\"ok\":true,\"env\":\"production\",\"version\":\"1.2.3\"}\n",
+                "HTTP answer: \(body)\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    /// posix_spawn + waitpid: the exit status of `argv` (output redirected by the caller).
+    static func spawnAndWait(_ argv: [String]) throws -> Int32 {
+        var pid: pid_t = 0
+        let cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        let rc = posix_spawnp(&pid, argv[0], nil, nil, cargs, environ)
+        guard rc == 0 else { throw HarnessError("cannot start \(argv[0]): errno \(rc)") }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(300)
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 { throw HarnessError("waitpid: errno \(errno)") }
+            if Date() > deadline { kill(pid, SIGKILL); throw HarnessError("timed out: \(argv.joined(separator: " "))") }
+            usleep(50_000)
+        }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    @Test("FROM a registry image fails with a message naming the image and the layout workaround")
+    func registryBaseError() throws {
+        let dir = try Self.tempDir("df-registry")
+        defer { dir.remove() }
+        try "FROM node:18-bookworm-slim\nRUN true\n".write(toFile: dir.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        let r = try Harness.run([Harness.ociforge, "dockerfile", "build", dir.path, "--output", "oci-layout:\(dir.path)/out:x",
+                                 "--cache-dir", dir.path + "/cache"], environment: Self.env())
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("FROM node:18-bookworm-slim") && r.stderr.contains("oci-layout:"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/out/index.json"))
+    }
+}
