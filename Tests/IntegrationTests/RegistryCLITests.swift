@@ -3,7 +3,7 @@ import Testing
 
 /// `ociforge login/logout` and `image push/pull/copy` end to end against Debian's docker-registry with htpasswd
 /// auth, cross-checked by skopeo and `ociforge image verify`.
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.timeLimit(.minutes(10)))
 struct RegistryCLITests {
     final class Registry {
         let process: Process

@@ -3,7 +3,7 @@ import Testing
 @testable import OCIWriter
 
 /// Protocol corners distribution 2.8 cannot produce, against an in-process fake registry.
-@Suite("Registry protocol corners (in-process fake registry)", .timeLimit(.minutes(2)))
+@Suite("Registry protocol corners (in-process fake registry)", .timeLimit(.minutes(10)))
 struct RegistryFakeServerTests {
     final class UploadState: @unchecked Sendable {
         let lock = NSLock()

@@ -4,7 +4,7 @@ import Testing
 
 /// Faults injected by a proxy between the client and a real docker-registry: transfers either complete with the
 /// same digests or fail cleanly; a corrupted blob is never accepted.
-@Suite("Registry transfers under injected faults", .timeLimit(.minutes(3)))
+@Suite("Registry transfers under injected faults", .timeLimit(.minutes(10)))
 struct RegistryFaultTests {
     static func options() -> RegistryOptions {
         var o = RegistryRoundTripTests.options()

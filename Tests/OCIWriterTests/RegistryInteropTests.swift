@@ -3,7 +3,7 @@ import Testing
 @testable import OCIWriter
 
 /// Cross-checks with skopeo against a real docker-registry, on real OCI layouts, and docker-archive interop.
-@Suite("Registry and docker-archive interop with skopeo", .timeLimit(.minutes(3)))
+@Suite("Registry and docker-archive interop with skopeo", .timeLimit(.minutes(10)))
 struct RegistryInteropTests {
     static func skopeo(_ args: [String]) throws -> String {
         let (st, out) = try run("/usr/bin/skopeo", args)
