@@ -574,11 +574,13 @@ struct DockerfilePlannerTests {
             #expect(copies.map(\.destination) == ["/app/", "/app/node_modules", "/app/dist"])
             // The lockfile reaches the builder; node_modules and dist are excluded from the context.
             #expect(builder.steps[1].copy?.entries.map(\.source) == ["package.json", "package-lock.json"])
+            // The local `file:` dependency npm ci installs (so that the builder has a node_modules to copy).
+            #expect(builder.steps[2].copy?.entries.map(\.source) == ["vendor", "vendor/greet", "vendor/greet/index.js", "vendor/greet/package.json"])
             #expect(!build.contextFiles.contains { $0.hasPrefix("node_modules") || $0.hasPrefix("dist") })
             let summary = DockerfileRenderer.summary(build)
             #expect(summary.contains("stage 0 builder from node:18-bookworm-slim (line 4)\n"))
-            #expect(summary.contains("  7    RUN --mount=type=cache,target=/root/.npm npm ci [cache:/root/.npm]\n"))
-            #expect(summary.contains("  18   COPY --from=builder /app/dist ./dist [from stage 0 → /app/dist]\n"))
+            #expect(summary.contains("  8    RUN --mount=type=cache,target=/root/.npm npm ci [cache:/root/.npm]\n"))
+            #expect(summary.contains("  19   COPY --from=builder /app/dist ./dist [from stage 0 → /app/dist]\n"))
         }
     }
 
