@@ -101,28 +101,38 @@ public struct BaseStore: Sendable {
             return try unpacked(layers: sources, label: source.description,
                                 key: "image-\(resolved.manifestDescriptor.digest.hex.prefix(24))", log: log)
         case .registry(let r):
-            let ref = try ImageReference(parsing: r)
-            let layoutPath = state.bases + "/registry-images"
-            let layout = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
-            let tag = "pulled-" + String(Digest.of(Array(ref.description.utf8)).hex.prefix(16))
-            log("pulling \(ref)")
-            let client = try RegistryClient(registry: ref.registry, credential: try CredentialStore().lookup(registry: ref.registry))
-            let box = Mutex<Result<Descriptor, Error>?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            Task.detached {
-                do { let d = try await client.pull(ref, into: layout, tag: tag); box.withLock { $0 = .success(d) } }
-                catch { box.withLock { $0 = .failure(error) } }
-                done.signal()
-            }
-            done.wait()
-            guard let result = box.withLock({ $0 }) else { throw SandboxError(.base, "the pull of \(ref) ended without a result") }
-            _ = try result.get()
-            return try rootfs(for: .ociLayout(path: layoutPath, tag: tag), log: log)
+            let pulled = try pull(r, options: RegistryOptions(), log: log)
+            return try rootfs(for: .ociLayout(path: pulled.layout, tag: pulled.tag), log: log)
         case .debian(let suite, let variant, let packages, let mirror):
             let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
             let digest = try fileDigest(tar)
             return try unpacked(tarball: tar, key: "rootfs-\(digest.hex.prefix(24))", log: log)
         }
+    }
+
+    /// Pulls the registry image `reference` (stored credentials; plain HTTP for loopback hosts and
+    /// `options.insecureRegistries`) into the state dir's `bases/registry-images` layout; returns that layout and the
+    /// tag it was stored under (one tag per reference).
+    public func pull(_ reference: String, options: RegistryOptions, log: @Sendable (String) -> Void) throws -> (layout: String, tag: String) {
+        try state.prepare()
+        let ref = try ImageReference(parsing: reference)
+        let layoutPath = state.bases + "/registry-images"
+        let layout = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
+        let tag = "pulled-" + String(Digest.of(Array(ref.description.utf8)).hex.prefix(16))
+        log("pulling \(ref)")
+        let client = try RegistryClient(registry: ref.registry, credential: try CredentialStore().lookup(registry: ref.registry),
+                                        options: options)
+        let box = Mutex<Result<Descriptor, Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { let d = try await client.pull(ref, into: layout, tag: tag); box.withLock { $0 = .success(d) } }
+            catch { box.withLock { $0 = .failure(error) } }
+            done.signal()
+        }
+        done.wait()
+        guard let result = box.withLock({ $0 }) else { throw SandboxError(.base, "the pull of \(ref) ended without a result") }
+        _ = try result.get()
+        return (layoutPath, tag)
     }
 
     /// The cache key of a Debian base: suite, variant, packages, mirror and SOURCE_DATE_EPOCH.

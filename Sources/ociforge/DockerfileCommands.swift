@@ -171,6 +171,9 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Option(name: .customLong("network"), help: "Network of RUN steps without --network: host (default) or none.")
     var network: NetworkMode = .host
 
+    @Option(name: .customLong("insecure-registry"), help: "host[:port] of a FROM image's registry that may be reached over plain HTTP (repeatable; loopback hosts always may).")
+    var insecureRegistries: [String] = []
+
     @Option(name: .customLong("cache-dir"), help: "Layer cache directory (default: <state dir>/build-cache).")
     var cacheDir: String?
 
@@ -199,6 +202,7 @@ struct DockerfileBuildCommand: ParsableCommand {
         var options = BuildOptions(layoutPath: layout, tag: ref.tag ?? "latest", reference: "\((layout as NSString).lastPathComponent):\(ref.tag ?? "latest")")
         options.network = network
         options.noCache = noCache
+        options.registryOptions.insecureRegistries = Set(insecureRegistries.map { $0.lowercased() })
         options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.progress = progressPrinter()
         if quiet { options.phaseOutput = { _, _ in } }

@@ -32,6 +32,8 @@ public struct BuildOptions: Sendable {
     public var progress: @Sendable (String) -> Void = { _ in }
     /// Where phase output goes (default: prefixed lines on stderr).
     public var phaseOutput: (@Sendable (String, Bool) -> Void)?
+    /// How registry bases (`FROM host/repo:tag` in a Dockerfile) are pulled: `--insecure-registry` and the like.
+    public var registryOptions = RegistryOptions()
 
     public init(layoutPath: String, tag: String, reference: String) {
         self.layoutPath = layoutPath

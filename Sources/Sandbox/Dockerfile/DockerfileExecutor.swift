@@ -159,9 +159,17 @@ public struct DockerfileExecutor: Sendable {
             return try layoutBase(ref, line: stage.line)
         case .image:
             let ref = stage.base.reference ?? ""
-            throw BuildError("line \(stage.line): FROM \(ref): registry images are not available in this build (ociforge builds offline here). "
-                             + "Put the image into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`, or `ociforge image pull` once available) "
-                             + "and use FROM oci-layout:<dir>:<tag>, e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+            let progress = options.progress
+            let pulled: (layout: String, tag: String)
+            do {
+                pulled = try BaseStore(state: sandbox.state, identity: sandbox.identity)
+                    .pull(ref, options: options.registryOptions, log: { progress("[base] \($0)") })
+            } catch {
+                throw BuildError("line \(stage.line): FROM \(ref): cannot pull it: \(error). Without registry access, put the image "
+                                 + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and use FROM oci-layout:<dir>:<tag>, "
+                                 + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+            }
+            return try layoutBase("oci-layout:\(pulled.layout):\(pulled.tag)", line: stage.line)
         }
     }
 
