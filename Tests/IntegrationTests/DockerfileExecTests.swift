@@ -426,8 +426,9 @@ struct DockerfileExecTests {
         let ctx = dir.path + "/ctx"
         try FileManager.default.createDirectory(atPath: ctx, withIntermediateDirectories: true)
         try "hello from the context\n".write(toFile: ctx + "/hello.txt", atomically: true, encoding: .utf8)
-        try "FROM \(image)\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /copied.txt && test -x /bin/sh && echo ran > /ran.txt\n"
-            .write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+        let dockerfile = "FROM \(image)\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /copied.txt && test -x /bin/sh && echo ran > /ran.txt\n"
+            + "COPY --from=\(image) /etc/debian_version /from-image.txt\n"
+        try dockerfile.write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
         let built = try Self.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
         #expect(built.executed.count == 1, "the RUN step: \(built.executed)")
         let out = dir.path + "/unpacked"
@@ -435,8 +436,9 @@ struct DockerfileExecTests {
         #expect(try String(contentsOfFile: out + "/hello.txt", encoding: .utf8) == "hello from the context\n")
         #expect(try String(contentsOfFile: out + "/copied.txt", encoding: .utf8) == "hello from the context\n")
         #expect(try String(contentsOfFile: out + "/ran.txt", encoding: .utf8) == "ran\n")
-        // The base's tree is there too (Debian minbase's dpkg status).
+        // The base's tree is there too (Debian minbase's dpkg status), and COPY --from the registry image copied from it.
         #expect(FileManager.default.fileExists(atPath: out + "/var/lib/dpkg/status"))
+        #expect(try String(contentsOfFile: out + "/from-image.txt", encoding: .utf8) == String(contentsOfFile: out + "/etc/debian_version", encoding: .utf8))
 
         // A rebuild reuses the pulled base and the cached layers.
         let warm = try Self.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")

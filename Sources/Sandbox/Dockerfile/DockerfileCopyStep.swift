@@ -19,11 +19,7 @@ extension DockerfileExecutor {
                 guard let st = done[s] else { throw BuildError("line \(step.line): COPY --from stage \(s), which did not run") }
                 parts += ["--from-stage", st.key]
             } else if let image = from.image {
-                if image.hasPrefix("oci-layout:") || image.hasPrefix("oci:") {
-                    parts += ["--from-image", try layoutBase(image, line: step.line).key]
-                } else {
-                    throw BuildError("line \(step.line): COPY --from=\(image): registry images are not available in this build; put it into an OCI layout and use --from=oci-layout:<dir>:<tag>, or a stage")
-                }
+                parts += ["--from-image", try imageBase(image, line: step.line, instruction: "COPY --from=").key]
             }
         } else {
             for e in copy.entries {
@@ -51,7 +47,7 @@ extension DockerfileExecutor {
                 let owner = copy.chown.map { Self.resolveChown($0, root: view) }
                 if let from = copy.from {
                     if let image = from.image {
-                        let src = try layoutBase(image, line: step.line)
+                        let src = try imageBase(image, line: step.line, instruction: "COPY --from=")
                         try stageFrom(root: src.rootfs, copy: copy, step: step, owner: owner, staging: staging, view: view)
                     } else if let s = from.stage {
                         guard let st = done[s] else { throw BuildError("line \(step.line): COPY --from stage \(s), which did not run") }

@@ -158,19 +158,26 @@ public struct DockerfileExecutor: Sendable {
             let ref = stage.base.reference ?? ""
             return try layoutBase(ref, line: stage.line)
         case .image:
-            let ref = stage.base.reference ?? ""
-            let progress = options.progress
-            let pulled: (layout: String, tag: String)
-            do {
-                pulled = try BaseStore(state: sandbox.state, identity: sandbox.identity)
-                    .pull(ref, options: options.registryOptions, log: { progress("[base] \($0)") })
-            } catch {
-                throw BuildError("line \(stage.line): FROM \(ref): cannot pull it: \(error). Without registry access, put the image "
-                                 + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and use FROM oci-layout:<dir>:<tag>, "
-                                 + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
-            }
-            return try layoutBase("oci-layout:\(pulled.layout):\(pulled.tag)", line: stage.line)
+            return try imageBase(stage.base.reference ?? "", line: stage.line, instruction: "FROM")
         }
+    }
+
+    /// An image named by FROM or COPY --from: an OCI layout (`oci-layout:`/`oci:`) or a registry image, pulled by
+    /// `BaseStore.pull` into the state dir's registry-images layout (stored credentials, plain HTTP for loopback hosts and
+    /// `options.registryOptions.insecureRegistries`).
+    func imageBase(_ ref: String, line: Int, instruction: String) throws -> StageState {
+        if ref.hasPrefix("oci-layout:") || ref.hasPrefix("oci:") { return try layoutBase(ref, line: line) }
+        let progress = options.progress
+        let pulled: (layout: String, tag: String)
+        do {
+            pulled = try BaseStore(state: sandbox.state, identity: sandbox.identity)
+                .pull(ref, options: options.registryOptions, log: { progress("[base] \($0)") })
+        } catch {
+            throw BuildError("line \(line): \(instruction) \(ref): cannot pull it: \(error). Without registry access, put the image "
+                             + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and name it as oci-layout:<dir>:<tag>, "
+                             + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+        }
+        return try layoutBase("oci-layout:\(pulled.layout):\(pulled.tag)", line: line)
     }
 
     func layoutBase(_ ref: String, line: Int) throws -> StageState {
