@@ -18,6 +18,9 @@ public enum Debian {
     public static let suite = "bookworm"
     public static let buildImage = "debian:bookworm"
     public static let runtimeImage = "debian:bookworm-slim"
+    /// Runtime base without a Debian rootfs, for static binaries: only the deploy outputs, a minimal /etc
+    /// (passwd, group, nsswitch.conf) and the build stage's CA bundle and zoneinfo.
+    public static let staticRuntimeImage = "scratch"
 
     public static let toolchains: [String: DebianToolchain] = [
         "node": .init(name: "node", version: "18.20.4",

@@ -565,7 +565,10 @@ struct PlanSession {
         if !leaves.isEmpty && !steps.contains(where: { $0.inputs.contains { $0.local && $0.include == ["."] } }) {
             deployInputs.append(.app(start.onlyIncludeFiles.map(Merge.finalize) ?? ["."]))
         }
-        var runtimeApt = outputs.flatMap(\.runtimePackages) + (ociforge.build?.packagesRuntime ?? [])
+        // Providers' runtime packages are for Debian runtime bases; the scratch base has no package manager and
+        // takes the CA bundle and zoneinfo from the build stage.
+        let providerRuntimeApt = start.runImage == Debian.staticRuntimeImage ? [] : outputs.flatMap(\.runtimePackages)
+        var runtimeApt = providerRuntimeApt + (ociforge.build?.packagesRuntime ?? [])
         if outputs.isEmpty && ociforge.build?.packagesRuntime == nil {
             // Without a provider nothing tells build-only packages from runtime ones: keep them all at runtime
             // ([build.packages] runtime makes it explicit).

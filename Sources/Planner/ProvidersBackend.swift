@@ -50,7 +50,9 @@ struct GoProvider: Provider {
         phases["build"] = PhaseConfig(dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
                                       cacheDirectories: ["/root/.cache/go-build"])
         out.plan = BuildPlanConfig(variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false"],
-                                   phases: phases, start: StartConfig(cmd: "./out"))
+                                   phases: phases, start: StartConfig(cmd: "./out", runImage: cgo ? nil : Debian.staticRuntimeImage))
+        // CGO_ENABLED=0 gives a static binary: the scratch runtime base (CA bundle and zoneinfo from the build
+        // stage); the runtime packages are for a Debian runtime base chosen instead (start.runImage).
         out.runtimePackages = Debian.toolchains["go"]!.runtimePackages + (cgo ? ["libc6"] : [])
         out.deployInclude = ["out"]
         return out

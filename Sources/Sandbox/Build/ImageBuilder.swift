@@ -110,18 +110,25 @@ public struct ImageBuilder: Sendable {
 
         // Runtime stage.
         let runtimeImage = options.runtimeBase ?? deploy.base
-        let runtimeRootfs = try rootfs(for: runtimeImage, stage: "runtime")
-        let runtimeBase = try baseItem(rootfs: runtimeRootfs, name: runtimeImage, stage: "runtime", rec: rec)
+        let isStatic = runtimeImage == Debian.staticRuntimeImage
+        if isStatic && !deploy.aptPackages.isEmpty {
+            throw BuildError("the runtime base '\(runtimeImage)' has no package manager, so the runtime packages \(deploy.aptPackages.joined(separator: " ")) cannot be installed: drop them or choose a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
+        }
+        if isStatic, let user = deploy.user, user != "root", user != "0" { try Self.validateUserName(user) }
+        let runtimeRootfs = isStatic ? "" : try rootfs(for: runtimeImage, stage: "runtime")
+        let runtimeBase = isStatic
+            ? try scratchBaseItem(user: deploy.user, buildRootfs: buildRootfs, buildStack: buildStack, rec: rec)
+            : try baseItem(rootfs: runtimeRootfs, name: runtimeImage, stage: "runtime", rec: rec)
         var runtime: [Item] = []
         var top = runtimeBase
-        if !deploy.aptPackages.isEmpty {
+        if !isStatic, !deploy.aptPackages.isEmpty {
             var env = ["PATH": Self.defaultPath, "HOME": "/root"]
             if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
             let item = try phaseItem(stage: "runtime", phase: "packages", apt: deploy.aptPackages, commands: [], env: env,
                                      caches: [], rootfs: runtimeRootfs, stack: [runtimeBase], rec: rec)
             if item.layer != nil { runtime.append(item); top = item }
         }
-        if let user = deploy.user, user != "root", user != "0" {
+        if !isStatic, let user = deploy.user, user != "root", user != "0" {
             try Self.validateUserName(user)
             let script = "getent passwd \(user) >/dev/null || useradd --system --user-group --create-home --home-dir /home/\(user) --shell /bin/sh \(user)"
             let item = try phaseItem(stage: "runtime", phase: "user", apt: [], commands: [script],
@@ -157,7 +164,9 @@ public struct ImageBuilder: Sendable {
         env["PATH"] = (deploy.paths + [Self.defaultPath]).joined(separator: ":")
         changes.env = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         changes.workingDir = workdir
-        if let start = deploy.startCommand, !start.isEmpty { changes.cmd = ["/bin/sh", "-c", start] }
+        if let start = deploy.startCommand, !start.isEmpty {
+            changes.cmd = isStatic ? try Self.execForm(start, workingDirectory: workdir, base: runtimeImage) : ["/bin/sh", "-c", start]
+        }
         if let user = deploy.user, !user.isEmpty { changes.user = user }
         if let port = deploy.env["PORT"] ?? plan.buildVariables["PORT"], let n = Int(port), n > 0, n < 65536 {
             changes.exposedPorts = ["\(n)/tcp"]
@@ -236,6 +245,97 @@ public struct ImageBuilder: Sendable {
             }
             return (try LayerWriter.write(directory: rootfs, to: file, options: layerOptions), file, nil)
         }
+    }
+
+    static let scratchUID: UInt32 = 999
+
+    /// The `scratch` runtime base (no Debian rootfs): /etc/passwd, group and nsswitch.conf (with `user`, uid/gid
+    /// 999, home /home/<user>), /tmp, and the build stage's `/etc/ssl/certs/ca-certificates.crt` and
+    /// `/usr/share/zoneinfo` as of the end of the build stage.
+    func scratchBaseItem(user: String?, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
+        let account = user.flatMap { $0 == "root" || $0 == "0" || $0.isEmpty ? nil : $0 }
+        let key = Self.key(["scratch-base", buildRootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
+                            Self.layerFormat, account ?? ""] + buildStack.map(\.key))
+        return try cachedOrBuilt(key: key, stage: "runtime", phase: "base",
+                                 createdBy: "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
+                                 rec: rec, isCommand: false) {
+            let staging = cache.scratchPath("scratch")
+            do {
+                try Self.writeScratchTree(staging, user: account, trees: [buildRootfs] + buildStack.compactMap(\.tree))
+                try chownToNamespaceRoot(staging)
+                if let account {
+                    let home = staging + "/home/" + account
+                    let ids = sandbox.identity
+                    func host(_ id: UInt32, _ map: [IDMapping.Range]) -> UInt32? {
+                        map.first { id >= $0.containerID && id - $0.containerID < $0.count }.map { $0.hostID + (id - $0.containerID) }
+                    }
+                    if let u = host(Self.scratchUID, ids.uidMap), let g = host(Self.scratchUID, ids.gidMap), lchown(home, u, g) != 0 {
+                        throw BuildError("cannot give \(home) to uid \(Self.scratchUID): \(String(cString: strerror(errno)))")
+                    }
+                }
+                let file = cache.blobs.temporaryBlobPath(label: "scratch")
+                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
+                return (r, file, staging)
+            } catch {
+                removeTree(staging)
+                throw error
+            }
+        }
+    }
+
+    static func writeScratchTree(_ root: String, user: String?, trees: [String]) throws {
+        let fm = FileManager.default
+        func dir(_ rel: String, _ mode: Int16 = 0o755) throws {
+            try fm.createDirectory(atPath: root + "/" + rel, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            chmod(root + "/" + rel, mode_t(mode))
+        }
+        func file(_ rel: String, _ text: String) throws {
+            guard fm.createFile(atPath: root + "/" + rel, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+                throw BuildError("cannot write \(root)/\(rel)")
+            }
+        }
+        try dir("etc"); try dir("tmp", 0o1777); try dir("root", 0o700)
+        var passwd = "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+        var group = "root:x:0:\nnogroup:x:65534:\n"
+        if let user {
+            passwd += "\(user):x:\(scratchUID):\(scratchUID)::/home/\(user):/sbin/nologin\n"
+            group += "\(user):x:\(scratchUID):\n"
+            try dir("home/" + user)
+        }
+        try file("etc/passwd", passwd)
+        try file("etc/group", group)
+        try file("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n")
+        var merged: [String: String] = [:]
+        for rel in ["etc/ssl/certs/ca-certificates.crt", "usr/share/zoneinfo"] {
+            for tree in trees { try overlay(tree: tree, relative: rel, into: &merged) }
+        }
+        for rel in merged.keys.sorted() {
+            let src = merged[rel]!, dst = root + "/" + rel
+            var st = stat()
+            guard lstat(src, &st) == 0 else { throw BuildError("cannot read \(src): \(String(cString: strerror(errno)))") }
+            try fm.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                   attributes: [.posixPermissions: 0o755])
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                if mkdir(dst, 0o755) != 0 && errno != EEXIST { throw BuildError("cannot create \(dst): \(String(cString: strerror(errno)))") }
+            case S_IFLNK: try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+            case S_IFREG: try fm.copyItem(atPath: src, toPath: dst)
+            default: continue
+            }
+            if (st.st_mode & S_IFMT) != S_IFLNK { chmod(dst, st.st_mode & 0o7777) }
+        }
+    }
+
+    /// The start command as an exec-form Cmd, for bases without /bin/sh: plain words only; `./x` becomes
+    /// `<workdir>/x`.
+    static func execForm(_ start: String, workingDirectory: String, base: String) throws -> [String] {
+        let special = CharacterSet(charactersIn: "|&;<>()$`\\\"'*?[]{}~#\n")
+        var words = start.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard !words.isEmpty, start.rangeOfCharacter(from: special) == nil, !words[0].contains("=") else {
+            throw BuildError("the start command `\(start)` needs a shell, which the runtime base '\(base)' does not have: use plain words (program and arguments) or a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
+        }
+        if words[0].hasPrefix("./") { words[0] = (workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/") + words[0].dropFirst(2) }
+        return words
     }
 
     /// What Debian's `-slim` images leave out (dpkg path-exclude in the official images): documentation except
