@@ -144,4 +144,19 @@ public struct BuildCache: Sendable {
             if lstat(p, &st) == 0, now - st.st_mtim.tv_sec > 3600 { removeTree(p) }
         }
     }
+
+    /// Cached trees become overlay lowers of phases whose root is the sandbox's mapped root, not the host's: in
+    /// root-range mode every directory above the cache must be searchable by others, or overlayfs cannot use the
+    /// trees (a private ancestor such as a 0700 home makes the image's directories appear owned by nobody).
+    func requireReachable(by identity: SandboxIdentity) throws {
+        guard identity.kind == .rootRange else { return }
+        var path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        while path != "/" && !path.isEmpty {
+            var st = stat()
+            if stat(path, &st) == 0, st.st_mode & 0o001 == 0 {
+                throw BuildError("the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
+            }
+            path = (path as NSString).deletingLastPathComponent
+        }
+    }
 }

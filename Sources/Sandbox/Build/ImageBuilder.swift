@@ -28,20 +28,7 @@ public struct ImageBuilder: Sendable {
         self.sandbox = sandbox
         try sandbox.state.prepare()
         self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
-        if sandbox.identity.kind == .rootRange { try Self.requireSearchable(cache.directory) }
-    }
-
-    /// Cached trees become overlay lowers of phases whose root is the sandbox's (unprivileged) root: every
-    /// directory above them must be searchable by others, or overlayfs cannot be mounted.
-    static func requireSearchable(_ directory: String) throws {
-        var path = URL(fileURLWithPath: directory).standardizedFileURL.path
-        while path != "/" && !path.isEmpty {
-            var st = stat()
-            if stat(path, &st) == 0, st.st_mode & 0o001 == 0 {
-                throw BuildError("the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
-            }
-            path = (path as NSString).deletingLastPathComponent
-        }
+        try cache.requireReachable(by: sandbox.identity)
     }
 
     /// One layer of a stage under construction.

@@ -24,22 +24,7 @@ public struct DockerfileExecutor: Sendable {
         self.sandbox = sandbox
         try sandbox.state.prepare()
         self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
-        try Self.checkReachable(cache.directory, identity: sandbox.identity)
-    }
-
-    /// The cached trees are overlay lowers of later RUN steps: the sandbox's root (a mapped id, not the host's
-    /// root) must be able to reach them. A private ancestor (e.g. a 0700 home directory) would make the image's
-    /// directories appear owned by nobody inside the sandbox.
-    static func checkReachable(_ directory: String, identity: SandboxIdentity) throws {
-        guard identity.kind == .rootRange else { return }
-        var path = URL(fileURLWithPath: directory).standardizedFileURL.path
-        while path != "/" && !path.isEmpty {
-            var st = stat()
-            if stat(path, &st) == 0, (st.st_mode & S_IXOTH) == 0 {
-                throw BuildError("the build cache \(directory) is inside \(path) (mode \(String(st.st_mode & 0o7777, radix: 8))), which the sandbox's mapped root cannot traverse: use a cache directory (--cache-dir) under world-traversable directories, or `chmod o+x \(path)`")
-            }
-            path = (path as NSString).deletingLastPathComponent
-        }
+        try cache.requireReachable(by: sandbox.identity)
     }
 
     /// A layer of a stage: where its blob is and the tree later steps see as an overlay lower.
