@@ -53,7 +53,7 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
-    @Flag(name: [.short, .customLong("quiet")], help: "No phase output on stderr (progress lines only).")
+    @Flag(name: [.short, .customLong("quiet")], help: "No progress or phase output on stderr (errors and warnings only).")
     var quiet = false
 
     func run() throws {
@@ -92,13 +92,13 @@ struct BuildCommand: ParsableCommand {
         build.network = network
         build.caBundle = caBundle.map(absolute)
         if let platform { build.platform = try Platform(parsing: platform) }
-        let start = Date()
-        let isTTY = isatty(2) != 0
-        build.progress = { line in
-            let t = String(format: "%6.1fs", Date().timeIntervalSince(start))
-            FileHandle.standardError.write(Data("\(isTTY ? "\u{1B}[1m" : "")\(t) \(line)\(isTTY ? "\u{1B}[0m" : "")\n".utf8))
-        }
-        if quiet { build.phaseOutput = { _, _ in } }
+        // Progress: plain lines, or on a terminal live status lines redrawn in place; nothing with --quiet.
+        let mode: BuildProgressReporter.Mode = quiet ? .quiet : (isatty(2) != 0 ? .terminal(width: terminalWidth()) : .plain)
+        let reporter = BuildProgressReporter(mode: mode) { FileHandle.standardError.write(Data($0.utf8)) }
+        build.events = { reporter.handle($0) }
+        build.progress = { reporter.handle(.message($0)) }
+        let ticker = ProgressTicker(reporter)
+        defer { ticker.stop() }
         try reportingErrors {
             build.secrets = try secret.map { try Secret.parse($0) }
             build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
@@ -112,9 +112,14 @@ struct BuildCommand: ParsableCommand {
             let report: BuildReport
             do {
                 report = try builder.build()
+                ticker.stop()
             } catch let e as BuildError {
+                ticker.stop()
                 printError("error: build failed: \(e)")
                 throw ExitCode(1)
+            } catch {
+                ticker.stop()
+                throw error
             }
             if let output, isTransfer(output) {
                 let t = Date()
@@ -161,5 +166,35 @@ struct BuildCommand: ParsableCommand {
         }
         print("ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s")
         for w in r.warnings { printError("warning: \(w)") }
+    }
+}
+
+/// The terminal's width in columns (stderr), else $COLUMNS, else 80.
+func terminalWidth() -> Int {
+    var ws = winsize()
+    if ioctl(2, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 { return Int(ws.ws_col) }
+    if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
+    return 80
+}
+
+/// Refreshes a terminal-mode reporter's status lines ten times a second until stopped (then clears them).
+final class ProgressTicker {
+    let reporter: BuildProgressReporter
+    let timer: DispatchSourceTimer?
+
+    init(_ reporter: BuildProgressReporter) {
+        self.reporter = reporter
+        guard case .terminal = reporter.mode else { timer = nil; return }
+        let t = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+        t.schedule(deadline: .now() + 0.1, repeating: 0.1)
+        t.setEventHandler { reporter.tick() }
+        t.resume()
+        timer = t
+    }
+
+    /// Idempotent.
+    func stop() {
+        if let timer, !timer.isCancelled { timer.cancel() }
+        reporter.finish()
     }
 }

@@ -30,6 +30,10 @@ public struct BuildOptions: Sendable {
     public var platform: Platform?
     /// Progress lines (phase, cache hit, elapsed, bytes).
     public var progress: @Sendable (String) -> Void = { _ in }
+    /// Build events (steps started, cached, finished, layer bytes, phase output) for a `BuildProgressReporter`;
+    /// when set, `ImageBuilder` reports through it instead of `progress`, and phase output (unless `phaseOutput`
+    /// is set) goes to it as `.output` events.
+    public var events: (@Sendable (BuildEvent) -> Void)?
     /// Where phase output goes (default: prefixed lines on stderr).
     public var phaseOutput: (@Sendable (String, Bool) -> Void)?
     /// How registry bases (`FROM host/repo:tag` in a Dockerfile) are pulled: `--insecure-registry` and the like.

@@ -47,6 +47,16 @@ public struct ImageBuilder: Sendable {
         var cached: [String] = []
         var timings: [PhaseTiming] = []
         var warnings: [String] = []
+        /// The step producing a layer now (`stage/phase`), for `.writingLayer` events.
+        var currentStep: String?
+    }
+
+    /// A temporary layer file in the cache's blob store; announced as the current step's layer (its growing size
+    /// is the bytes written so far).
+    func layerFile(_ label: String, _ rec: Recorder) -> String {
+        let file = cache.blobs.temporaryBlobPath(label: label)
+        if let step = rec.currentStep { options.emit(.writingLayer(step: step, file: file)) }
+        return file
     }
 
     // MARK: - Build
@@ -96,8 +106,20 @@ public struct ImageBuilder: Sendable {
         }
 
         // Runtime stage.
-        let runtimeImage = options.runtimeBase ?? deploy.base
+        var runtimeImage = options.runtimeBase ?? deploy.base
+        if options.runtimeBase == nil, runtimeImage == Debian.staticRuntimeImage, let start = deploy.startCommand, !start.isEmpty,
+           (try? Self.execForm(start, workingDirectory: "/app", base: runtimeImage)) == nil {
+            // The plan's scratch base has no shell: a start command needing one gets the Debian slim base instead
+            // (an explicit --runtime-base scratch is refused below, with the fix).
+            runtimeImage = Debian.runtimeImage
+            let why = "the start command `\(start)` needs a shell, which the scratch runtime base does not have: the runtime base is \(runtimeImage) instead; write it as plain words (program and arguments, no $VARIABLES, quotes or operators) to keep the much smaller scratch base"
+            rec.warnings.append(why)
+            options.emit(.notice("[runtime] \(why)"))
+        }
         let isStatic = runtimeImage == Debian.staticRuntimeImage
+        // A plan made for the scratch base takes the CA bundle and zoneinfo from the build stage (its runtime
+        // packages were dropped): a Debian runtime base used instead gets the same files.
+        let copiesStaticFiles = !isStatic && deploy.base == Debian.staticRuntimeImage
         if isStatic && !deploy.aptPackages.isEmpty {
             throw BuildError("the runtime base '\(runtimeImage)' has no package manager, so the runtime packages \(deploy.aptPackages.joined(separator: " ")) cannot be installed: drop them or choose a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
         }
@@ -121,6 +143,11 @@ public struct ImageBuilder: Sendable {
             let item = try phaseItem(stage: "runtime", phase: "user", apt: [], commands: [script],
                                      env: ["PATH": Self.defaultPath, "HOME": "/root"], caches: [], rootfs: runtimeRootfs,
                                      stack: [runtimeBase] + runtime, rec: rec, workingDirectory: "/")
+            if item.layer != nil { runtime.append(item); top = item }
+        }
+        if copiesStaticFiles {
+            let item = try buildStageFilesItem(parent: top, runtimeRootfs: runtimeRootfs, buildRootfs: buildRootfs,
+                                               buildStack: buildStack, rec: rec)
             if item.layer != nil { runtime.append(item); top = item }
         }
         if !plan.staticAssets.isEmpty {
@@ -210,10 +237,10 @@ public struct ImageBuilder: Sendable {
     func rootfs(for image: String, stage: String) throws -> String {
         let started = Date()
         let source = try Self.baseSource(image)
-        let progress = options.progress
-        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { progress("[\(stage)] \($0)") })
+        let options = options
+        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { options.emit(.message("[\(stage)] \($0)")) })
         let s = Date().timeIntervalSince(started)
-        if s > 1 { progress("[\(stage)] base \(image) ready in \(Self.seconds(s))") }
+        if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(Self.seconds(s))")) }
         return path
     }
 
@@ -224,7 +251,7 @@ public struct ImageBuilder: Sendable {
         let what = slim ? "mmdebstrap minbase without docs, man pages and locales" : "mmdebstrap minbase"
         return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
                                  rec: rec, isCommand: false) {
-            let file = cache.blobs.temporaryBlobPath(label: "base")
+            let file = layerFile("base", rec)
             if slim {
                 var adds: [ChangeSet.Change] = []
                 try Self.slimTree(rootfs: rootfs, relative: "", into: &adds)
@@ -260,7 +287,7 @@ public struct ImageBuilder: Sendable {
                         throw BuildError("cannot give \(home) to uid \(Self.scratchUID): \(String(cString: strerror(errno)))")
                     }
                 }
-                let file = cache.blobs.temporaryBlobPath(label: "scratch")
+                let file = layerFile("scratch", rec)
                 let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
                 return (r, file, staging)
             } catch {
@@ -292,8 +319,17 @@ public struct ImageBuilder: Sendable {
         try file("etc/passwd", passwd)
         try file("etc/group", group)
         try file("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n")
+        try copyFromBuildStage(staticRuntimeFiles, trees: trees, into: root)
+    }
+
+    /// What a static binary needs from a distribution: the CA bundle (TLS) and the time zone database.
+    static let staticRuntimeFiles = ["etc/ssl/certs/ca-certificates.crt", "usr/share/zoneinfo"]
+
+    /// Copies `paths` (files or directories, relative) as the overlay of `trees` has them into `root`.
+    static func copyFromBuildStage(_ paths: [String], trees: [String], into root: String) throws {
+        let fm = FileManager.default
         var merged: [String: String] = [:]
-        for rel in ["etc/ssl/certs/ca-certificates.crt", "usr/share/zoneinfo"] {
+        for rel in paths {
             for tree in trees { try overlay(tree: tree, relative: rel, into: &merged) }
         }
         for rel in merged.keys.sorted() {
@@ -310,6 +346,30 @@ public struct ImageBuilder: Sendable {
             default: continue
             }
             if (st.st_mode & S_IFMT) != S_IFLNK { chmod(dst, st.st_mode & 0o7777) }
+        }
+    }
+
+    /// The scratch base's build-stage files (CA bundle, zoneinfo) for a Debian runtime base used instead of it
+    /// (`--runtime-base`, or a start command needing a shell): those the runtime base lacks, from the build stage.
+    func buildStageFilesItem(parent: Item, runtimeRootfs: String, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
+        let missing = Self.staticRuntimeFiles.filter { access(runtimeRootfs + "/" + $0, F_OK) != 0 }
+        let key = Self.key(["build-stage-files", parent.key, buildRootfs] + missing + ["--"] + buildStack.map(\.key))
+        return try cachedOrBuilt(key: key, stage: "runtime", phase: "build-stage-files",
+                                 createdBy: "ociforge copy \(missing.map { "/" + $0 }.joined(separator: " ")) from the build stage",
+                                 rec: rec, isCommand: false) {
+            guard !missing.isEmpty else { return (nil, nil, nil) }
+            let staging = cache.scratchPath("files")
+            do {
+                try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                try Self.copyFromBuildStage(missing, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
+                try chownToNamespaceRoot(staging)
+                let file = layerFile("files", rec)
+                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
+                return (r, file, staging)
+            } catch {
+                removeTree(staging)
+                throw error
+            }
         }
     }
 
@@ -383,23 +443,26 @@ public struct ImageBuilder: Sendable {
 
     /// Takes `key` from the cache, else runs `produce` and stores what it made.
     func cachedOrBuilt(key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
+                       detail: String = "writing the layer",
                        produce: () throws -> (LayerWriteResult?, String?, String?)) throws -> Item {
         let started = Date()
         let label = "\(stage)/\(phase)"
-        if !options.noCache, let e = cache.lookup(key, log: { options.progress("[\(stage)] \($0)") }) {
+        if !options.noCache, let e = cache.lookup(key, log: { options.emit(.notice("[\(stage)] \($0)")) }) {
             if isCommand { rec.cached.append(label) }
             rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: "cached", seconds: Date().timeIntervalSince(started)))
-            options.progress("[\(stage)] \(phase): cached")
+            options.emit(.cached(step: label))
             return Item(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil, cached: true)
         }
         if options.noCache { cache.remove(key) }
+        options.emit(.started(step: label, detail: detail))
+        rec.currentStep = label
+        defer { rec.currentStep = nil }
         let (result, file, tree) = try produce()
         let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
         if isCommand { rec.executed.append(label) }
         let s = Date().timeIntervalSince(started)
         rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: result == nil ? "empty" : "ran", seconds: s))
-        let size = result.map { ", layer \(Self.bytes($0.size)) (\(Self.bytes($0.uncompressedSize)) uncompressed)" } ?? ", no changes"
-        options.progress("[\(stage)] \(phase): done in \(Self.seconds(s))\(size)")
+        options.emit(.finished(step: label, seconds: s, layerSize: result?.size, uncompressedSize: result?.uncompressedSize))
         return Item(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil, cached: false)
     }
 
@@ -424,7 +487,7 @@ public struct ImageBuilder: Sendable {
             do {
                 try stageFiles(files, into: staging + destination)
                 try chownToNamespaceRoot(staging)
-                let file = cache.blobs.temporaryBlobPath(label: "copy")
+                let file = layerFile("copy", rec)
                 let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
                 return (r, file, staging)
             } catch {
@@ -481,7 +544,7 @@ public struct ImageBuilder: Sendable {
                     }
                 }
                 try chownToNamespaceRoot(staging)
-                let file = cache.blobs.temporaryBlobPath(label: "assets")
+                let file = layerFile("assets", rec)
                 let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
                 return (r, file, staging)
             } catch {
@@ -516,7 +579,7 @@ public struct ImageBuilder: Sendable {
                 rec.warnings.append("deploy input from step '\(step)' (\(what)) matched no files")
                 return (nil, nil, nil)
             }
-            let file = cache.blobs.temporaryBlobPath(label: "outputs")
+            let file = layerFile("outputs", rec)
             let r = try LayerWriter.write(changes: ChangeSet(adds), to: file, options: layerOptions)
             return (r, file, nil)
         }
@@ -583,15 +646,18 @@ public struct ImageBuilder: Sendable {
         var createdBy = "ociforge phase \(phase):"
         if !apt.isEmpty { createdBy += " apt-get install " + apt.joined(separator: " ") + (commands.isEmpty ? "" : " &&") }
         if !commands.isEmpty { createdBy += " " + commands.joined(separator: " && ") }
-        return try cachedOrBuilt(key: key, stage: stage, phase: phase, createdBy: createdBy, rec: rec, isCommand: true) {
-            options.progress("[\(stage)] \(phase): running \(apt.isEmpty ? "" : "apt-get install \(apt.count) packages")\(apt.isEmpty || commands.isEmpty ? "" : ", ")\(commands.isEmpty ? "" : "\(commands.count) command\(commands.count == 1 ? "" : "s")")")
+        let running = "running \(apt.isEmpty ? "" : "apt-get install \(apt.count) packages")\(apt.isEmpty || commands.isEmpty ? "" : ", ")\(commands.isEmpty ? "" : "\(commands.count) command\(commands.count == 1 ? "" : "s")")"
+        return try cachedOrBuilt(key: key, stage: stage, phase: phase, createdBy: createdBy, rec: rec, isCommand: true, detail: running) {
             var spec = PhaseSpec(name: phase, command: ["/bin/sh", "-c", script])
             spec.environment = env
             spec.network = options.network
             spec.caches = caches + (apt.isEmpty ? [] : Self.aptCaches)
             spec.secrets = secrets
             spec.workingDirectory = "/"
-            let output: OutputSink = options.phaseOutput.map { .callback($0) } ?? .prefixed("\(stage)/\(phase)")
+            let step = "\(stage)/\(phase)"
+            let output: OutputSink = options.phaseOutput.map { .callback($0) }
+                ?? options.events.map { events in .callback { line, isError in events(.output(step: step, line: line, isError: isError)) } }
+                ?? .prefixed(step)
             let outcome: PhaseOutcome
             let mountPoints = try mountPointTree(caches.map(\.target), rootfs: rootfs, stack: stack)
             defer { if let mountPoints { removeTree(mountPoints) } }
@@ -613,7 +679,7 @@ public struct ImageBuilder: Sendable {
                 return (nil, nil, nil)
             }
             do {
-                let file = cache.blobs.temporaryBlobPath(label: phase)
+                let file = layerFile(phase, rec)
                 var lo = layerOptions
                 lo.idMapping = outcome.idMapping
                 let r = try LayerWriter.write(changes: outcome.changes, to: file, options: lo)
