@@ -267,6 +267,99 @@ struct BuildEndToEndTests {
         #expect(e.manifest == a.manifest)
     }
 
+    @Test("Go app on a Debian runtime base: --runtime-base debian:bookworm-slim has working CA certificates; a start command needing a shell switches the scratch base to Debian slim")
+    func goDebianRuntime() throws {
+        let dir = try TempDir.make("build-go-debian")
+        defer { dir.remove() }
+        let app = try Self.app("planner/go-mod/app", in: dir)
+        // Prints how many trusted roots Go loads from the system (the bundle paths Go looks for on Linux).
+        try """
+        package main
+
+        import (
+        	"crypto/x509"
+        	"fmt"
+        	"os"
+        )
+
+        func main() {
+        	pool, err := x509.SystemCertPool()
+        	if err != nil {
+        		fmt.Println("no system roots:", err)
+        		os.Exit(1)
+        	}
+        	fmt.Printf("roots %d\n", len(pool.Subjects()))
+        }
+
+        """.write(toFile: app + "/main.go", atomically: true, encoding: .utf8)
+        let cache = dir.path + "/cache"
+        let out = dir.path + "/oci"
+        let a = try Self.requireBuilt(app, cache: cache, output: out + ":slim", extra: ["--runtime-base", "debian:bookworm-slim"])
+        let annotations = a.report["annotations"] as? [String: String] ?? [:]
+        #expect(annotations["org.opencontainers.image.base.name"] == "debian:bookworm-slim")
+        let run = try Self.podmanRun(out, tag: "slim")
+        #expect(run.status == 0, "\(run)")
+        let roots = Int(run.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "") ?? 0
+        #expect(roots > 100, "Go finds the CA bundle on the Debian runtime base: \(run.stdout)")
+        #expect((a.report["layers"] as? [[String: Any]] ?? []).contains { ($0["phase"] as? String) == "build-stage-files" },
+                "the CA bundle and zoneinfo come from the build stage")
+        let tz = try Self.podmanRun(out, tag: "slim", ["/bin/sh", "-c", "test -s /etc/ssl/certs/ca-certificates.crt && test -f /usr/share/zoneinfo/UTC && echo ok"])
+        #expect(tz.stdout == "ok\n", "\(tz)")
+
+        // A start command needing a shell: the plan's scratch base cannot run it, so the runtime base becomes
+        // Debian slim (with a warning saying how to keep scratch), and the image runs it.
+        let b = try Self.requireBuilt(app, cache: cache, output: out + ":shell", extra: ["--start-cmd", "echo starting && exec ./out"])
+        #expect(b.executed.isEmpty, "only the start command changed: \(b.executed)")
+        #expect((b.report["annotations"] as? [String: String])?["org.opencontainers.image.base.name"] == "debian:bookworm-slim")
+        let warnings = b.report["warnings"] as? [String] ?? []
+        #expect(warnings.contains { $0.contains("needs a shell") && $0.contains("plain words") }, "\(warnings)")
+        let shell = try Self.podmanRun(out, tag: "shell")
+        #expect(shell.stdout.hasPrefix("starting\nroots "), "\(shell)")
+
+        // Asked for explicitly, scratch is kept and the shell command refused with the fix.
+        let c = try Self.build(app, cache: cache, output: out + ":scratch",
+                               extra: ["--runtime-base", "scratch", "--start-cmd", "echo starting && exec ./out"])
+        #expect(c.status != 0)
+        #expect(c.stderr.contains("needs a shell") && c.stderr.contains("--runtime-base debian:bookworm-slim"), "\(c.stderr.suffix(2000))")
+    }
+
+    @Test("progress: plain lines when stderr is not a terminal, a live status line redrawn in place on a terminal, nothing with --quiet")
+    func progressDisplay() throws {
+        let dir = try TempDir.make("build-progress")
+        defer { dir.remove() }
+        let app = try Self.app("planner/shell-script/app", in: dir)
+        let env = ["OCIFORGE_STATE_DIR": Self.stateDir, "SOURCE_DATE_EPOCH": Self.epoch]
+        let base = [Harness.ociforge, "build", app, "--cache-dir", dir.path + "/cache", "--output", "oci-layout:\(dir.path)/oci:latest"]
+
+        // Not a terminal: one plain line per event, in build order, with elapsed times; phase output prefixed.
+        let plain = try Harness.run(base + ["--build-cmd", "echo building-now"], environment: env, timeout: 1200)
+        #expect(plain.status == 0, "\(plain)")
+        let lines = plain.stderr.split(separator: "\n").map(String.init)
+        func index(_ needle: String) -> Int? { lines.firstIndex { $0.contains(needle) } }
+        let started = try #require(index("[build] build: running 1 command"), "\(plain.stderr)")
+        let output = try #require(index("[build/build] building-now"), "\(plain.stderr)")
+        let done = try #require(index("[build] build: done in"), "\(plain.stderr)")
+        #expect(started < output && output < done)
+        #expect(lines[started].range(of: #"^ *\d+\.\ds \[build\] build: running"#, options: .regularExpression) != nil, "\(lines[started])")
+        #expect(index("[runtime] base:") != nil)
+        #expect(!plain.stderr.contains("\u{1B}["), "no escape sequences without a terminal")
+
+        // Quiet: no progress and no phase output.
+        let quiet = try Harness.run(base + ["--build-cmd", "echo building-now", "--quiet"], environment: env, timeout: 1200)
+        #expect(quiet.status == 0, "\(quiet)")
+        #expect(!quiet.stderr.contains("building-now") && !quiet.stderr.contains("[build] build:"), "\(quiet.stderr)")
+
+        // A terminal (script(1) gives the build a pseudo-terminal): the running step's status line (step, elapsed)
+        // is drawn and erased in place, and finished steps become bold permanent lines.
+        let cmd = (base + ["--build-cmd", "echo tty-build; sleep 1"]).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let tty = try Harness.run(["script", "-qfec", cmd, "/dev/null"], environment: env.merging(["COLUMNS": "100"]) { $1 }, timeout: 1200)
+        #expect(tty.status == 0, "\(tty)")
+        #expect(tty.stdout.contains("\r\u{1B}[K"), "the status line is erased and redrawn")
+        #expect(tty.stdout.range(of: #"\[build\] build \d+\.\ds"#, options: .regularExpression) != nil, "a status line with the step and its elapsed time")
+        #expect(tty.stdout.contains("\u{1B}[1m") && tty.stdout.contains("[build] build: done in"))
+        #expect(tty.stdout.contains("[build/build] tty-build"))
+    }
+
     @Test("Python web app with a PyPI dependency: gunicorn answers on loopback; cache hits on rebuilds")
     func pythonApp() throws {
         let dir = try TempDir.make("build-python")

@@ -82,7 +82,7 @@ import Testing
         r.handle(.output(step: "build/install", line: String(repeating: "x", count: 100), isError: false))
         let lines = h.text.components(separatedBy: "\n")
         #expect(lines.count == 2)
-        #expect(lines[0] == "\r\u{1B}[K[build/install] " + String(repeating: "x", count: 42) + "…")
+        #expect(lines[0] == "\r\u{1B}[K[build/install] " + String(repeating: "x", count: 100), "output lines are written whole")
         #expect(lines[1].hasPrefix("⠙ [build] install 2.0s │ xxx"))
         #expect(lines[1].count == 59, "cut to width - 1 so it never wraps: \(lines[1])")
         h.written.withLock { $0 = [] }

@@ -145,7 +145,9 @@ public final class BuildProgressReporter: Sendable {
                 default: statusChanged = false
                 }
                 if !permanent.isEmpty || statusChanged {
-                    out = clear(&s) + permanent.map { Self.fit($0, width: width) + "\n" }.joined() + draw(&s, now: now, width: width)
+                    // Permanent lines are written whole (long ones may wrap: they end with a newline, so
+                    // the status lines below them are still erased correctly); only status lines are cut.
+                    out = clear(&s) + permanent.map { $0 + "\n" }.joined() + draw(&s, now: now, width: width)
                 }
             }
         }

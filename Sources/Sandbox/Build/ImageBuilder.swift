@@ -117,6 +117,9 @@ public struct ImageBuilder: Sendable {
             options.emit(.notice("[runtime] \(why)"))
         }
         let isStatic = runtimeImage == Debian.staticRuntimeImage
+        if isStatic, let start = deploy.startCommand, !start.isEmpty {  // refused before anything runs
+            _ = try Self.execForm(start, workingDirectory: deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory, base: runtimeImage)
+        }
         // A plan made for the scratch base takes the CA bundle and zoneinfo from the build stage (its runtime
         // packages were dropped): a Debian runtime base used instead gets the same files.
         let copiesStaticFiles = !isStatic && deploy.base == Debian.staticRuntimeImage
