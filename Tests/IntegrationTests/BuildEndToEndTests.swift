@@ -58,6 +58,17 @@ struct BuildEndToEndTests {
         return b
     }
 
+    /// Builds `app` again from a clean layer cache into another layout and expects `first`'s manifest digest
+    /// (same SOURCE_DATE_EPOCH; the shared state's download caches are not layer content). scripts/repro-check does
+    /// the same from entirely clean state directories and explains any difference with diffoscope.
+    static func expectReproducible(_ app: String, _ first: Build, in dir: TempDir, extra: [String] = [],
+                                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let again = try requireBuilt(app, cache: dir.path + "/cache-repro", output: dir.path + "/oci-repro:latest", extra: extra,
+                                     sourceLocation: sourceLocation)
+        #expect(again.manifest == first.manifest, "reproducible from a clean layer cache", sourceLocation: sourceLocation)
+        #expect(!again.manifest.isEmpty, sourceLocation: sourceLocation)
+    }
+
     static let podman = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 
     /// `podman run --rm` of the image, returning stdout.
@@ -393,6 +404,7 @@ struct BuildEndToEndTests {
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed == ["build/setup", "build/build", "runtime/packages"])
         #expect(try Self.httpGet(out, tag: "latest", containerPort: 8080, path: "/index.html").contains("<h1>hi</h1>"))
+        try Self.expectReproducible(app, a, in: dir)
     }
 
     @Test("Procfile app: web process from the Procfile, release step ran during the build, venv in the runtime image")
@@ -407,6 +419,7 @@ struct BuildEndToEndTests {
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed.contains("build/release"))
         #expect(try Self.httpGet(out, tag: "latest") == "migrated")
+        try Self.expectReproducible(app, a, in: dir)
     }
 
     @Test("Rust app without crates: cargo build in the sandbox (target dir a cache mount), slim image runs the binary")
@@ -420,6 +433,7 @@ struct BuildEndToEndTests {
         #expect(try Self.podmanRun(out, tag: "latest").stdout == "hi\n")
         let probe = try Self.podmanRun(out, tag: "latest", ["/bin/sh", "-c", "command -v cargo rustc || echo no-rust"])
         #expect(probe.stdout == "no-rust\n", "\(probe)")
+        try Self.expectReproducible(app, a, in: dir)
     }
 
     @Test("Ruby app without gems (Procfile web process): bundle install offline, HTTP answer on loopback")
@@ -428,8 +442,9 @@ struct BuildEndToEndTests {
         defer { dir.remove() }
         let app = try Self.app("apps/ruby-plain", in: dir)
         let out = dir.path + "/oci"
-        _ = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
+        let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(try Self.httpGet(out, tag: "latest").hasPrefix("ruby 3.1"))
+        try Self.expectReproducible(app, a, in: dir)
     }
 
     @Test("Node app without registry dependencies: npm ci and npm run build in the sandbox, node serves the built file")
@@ -442,6 +457,7 @@ struct BuildEndToEndTests {
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest", extra: ["--start-cmd", "node index.js"])
         #expect(a.executed.contains("build/build"))
         #expect(try Self.httpGet(out, tag: "latest") == "built by node v18.20.4")
+        try Self.expectReproducible(app, a, in: dir, extra: ["--start-cmd", "node index.js"])
     }
 
     @Test("Two providers (python + node): node builds an asset, gunicorn serves it from the same runtime image")
@@ -460,5 +476,6 @@ struct BuildEndToEndTests {
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed.contains("build/node:build") && a.executed.contains("build/install"))
         #expect(try Self.httpGet(out, tag: "latest") == "asset from v18.20.4")
+        try Self.expectReproducible(app, a, in: dir)
     }
 }
