@@ -115,8 +115,8 @@ public final class BuildProgressReporter: Sendable {
 
     public func handle(_ event: BuildEvent) {
         let now = clock()
-        var out = ""
         state.withLock { s in
+            var out = ""
             switch event {
             case .started(let step, let detail):
                 s.running.removeAll { $0.step == step }
@@ -150,33 +150,33 @@ public final class BuildProgressReporter: Sendable {
                     out = clear(&s) + permanent.map { $0 + "\n" }.joined() + draw(&s, now: now, width: width)
                 }
             }
+            // Written under the lock: a tick and an event never interleave their erase/redraw sequences.
+            if !out.isEmpty { write(out) }
         }
-        if !out.isEmpty { write(out) }
     }
 
     /// Terminal mode: redraws the status lines (elapsed time, bytes written so far).
     public func tick() {
         guard case .terminal(let width) = mode else { return }
         let now = clock()
-        let out: String = state.withLock { s in
-            guard !s.running.isEmpty || s.drawn > 0 else { return "" }
+        state.withLock { s in
+            guard !s.running.isEmpty || s.drawn > 0 else { return }
             for i in s.running.indices {
                 if let f = s.running[i].file, let n = fileSize(f) { s.running[i].bytes = n }
             }
             s.frame += 1
-            return clear(&s) + draw(&s, now: now, width: width)
+            write(clear(&s) + draw(&s, now: now, width: width))
         }
-        if !out.isEmpty { write(out) }
     }
 
     /// Removes the status lines (before the final summary).
     public func finish() {
         guard case .terminal = mode else { return }
-        let out = state.withLock { s in
+        state.withLock { s in
             s.running.removeAll()
-            return clear(&s)
+            let out = clear(&s)
+            if !out.isEmpty { write(out) }
         }
-        if !out.isEmpty { write(out) }
     }
 
     func permanentLines(_ event: BuildEvent, now: Double) -> [String] {
