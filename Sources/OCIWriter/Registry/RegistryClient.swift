@@ -76,7 +76,7 @@ public final class RegistryClient: Sendable {
         self.registry = reg
         self.baseURL = url
         self.options = options
-        let t = transport ?? URLSessionTransport(timeout: options.timeout)
+        let t = transport ?? CurlTransport(timeout: options.timeout)
         self.transport = t
         self.auth = RegistryAuthenticator(registry: reg, credential: credential, transport: t)
     }
