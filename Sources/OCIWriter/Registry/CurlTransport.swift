@@ -25,15 +25,19 @@ public final class CurlTransport: HTTPTransport, Sendable {
     public let timeout: TimeInterval
     /// libcurl's receive and upload buffer size per transfer.
     public let bufferSize: Int
+    /// Upper bound on a whole exchange, progress or not (nil: none; blob transfers only use `timeout`).
+    public let totalTimeout: TimeInterval?
     private let maxIdleHandles: Int
     private let idle = Mutex<[CurlHandle]>([])
 
     /// Redirect hops followed per request.
     static let maxRedirects = 10
 
-    public init(timeout: TimeInterval = 60, bufferSize: Int = 512 << 10, maxIdleHandles: Int = 8) {
+    public init(timeout: TimeInterval = 60, bufferSize: Int = 512 << 10, maxIdleHandles: Int = 8,
+                totalTimeout: TimeInterval? = nil) {
         _ = Self.globalInit
         self.timeout = timeout
+        self.totalTimeout = totalTimeout
         self.bufferSize = max(16 << 10, min(bufferSize, 512 << 10))
         self.maxIdleHandles = maxIdleHandles
     }
@@ -44,6 +48,13 @@ public final class CurlTransport: HTTPTransport, Sendable {
     public func send(_ request: HTTPRequest, maxBodyBytes: Int) async throws -> HTTPResponse {
         let x = CurlExchange(downloadPath: nil, memoryLimit: maxBodyBytes)
         let url = try await run(request, x)
+        return x.response(url: url)
+    }
+
+    /// `send` for synchronous callers: blocks the calling thread (never call it on the cooperative pool).
+    public func sendBlocking(_ request: HTTPRequest, maxBodyBytes: Int) throws -> HTTPResponse {
+        let x = CurlExchange(downloadPath: nil, memoryLimit: maxBodyBytes)
+        let url = try perform(request, x)
         return x.response(url: url)
     }
 
@@ -169,6 +180,7 @@ public final class CurlTransport: HTTPTransport, Sendable {
         try set(CURLOPT_CONNECTTIMEOUT, max(1, Int(timeout.rounded(.up))))
         try set(CURLOPT_LOW_SPEED_LIMIT, 1)
         try set(CURLOPT_LOW_SPEED_TIME, max(1, Int(timeout.rounded(.up))))
+        if let totalTimeout { try set(CURLOPT_TIMEOUT_MS, max(1, Int(totalTimeout * 1000))) }
         try set(CURLOPT_BUFFERSIZE, bufferSize)
         try set(CURLOPT_UPLOAD_BUFFERSIZE, bufferSize)
         try set(CURLOPT_TCP_KEEPALIVE, 1)
