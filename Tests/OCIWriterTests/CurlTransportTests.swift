@@ -163,4 +163,27 @@ struct CurlTransportTests {
         await #expect(throws: CancellationError.self) { _ = try await task.value }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
+
+    @Test func tlsPeersAreVerifiedAgainstTheCAStore() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let key = dir.path + "/k.pem", cert = dir.path + "/c.pem"
+        let (st, out) = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                                                     "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        try #require(st == 0, "\(out)")
+        let port = try Net.freePort()
+        let server = try ServerProcess("/usr/bin/openssl", ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www"],
+                                       log: dir.path + "/s_server.log")
+        defer { server.stop() }
+        try Net.waitForPort(port, process: server.process)
+        let url = URL(string: "https://127.0.0.1:\(port)/")!
+        // A self-signed certificate is not in the system store: refused, with a hint.
+        let e = await #expect(throws: OCIWriterError.self) {
+            _ = try await CurlTransport(timeout: 10).send(HTTPRequest(method: "GET", url: url), maxBodyBytes: 1 << 20)
+        }
+        #expect(e?.code == .network && e?.message.contains("TLS verification of 127.0.0.1:\(port) failed") == true, "\(String(describing: e))")
+        // Trusted through an explicit CA bundle, the same server answers.
+        let r = try await CurlTransport(timeout: 10, caFile: cert).send(HTTPRequest(method: "GET", url: url), maxBodyBytes: 1 << 20)
+        #expect(r.status == 200)
+    }
 }

@@ -25,6 +25,8 @@ public final class CurlTransport: HTTPTransport, Sendable {
     public let timeout: TimeInterval
     /// libcurl's receive and upload buffer size per transfer.
     public let bufferSize: Int
+    /// CA bundle that replaces libcurl's default (the system store); `$SSL_CERT_FILE` when not given.
+    public let caFile: String?
     /// Upper bound on a whole exchange, progress or not (nil: none; blob transfers only use `timeout`).
     public let totalTimeout: TimeInterval?
     private let maxIdleHandles: Int
@@ -34,8 +36,10 @@ public final class CurlTransport: HTTPTransport, Sendable {
     static let maxRedirects = 10
 
     public init(timeout: TimeInterval = 60, bufferSize: Int = 512 << 10, maxIdleHandles: Int = 8,
-                totalTimeout: TimeInterval? = nil) {
+                totalTimeout: TimeInterval? = nil, caFile: String? = nil) {
         _ = Self.globalInit
+        let envCA = ProcessInfo.processInfo.environment["SSL_CERT_FILE"]
+        self.caFile = caFile ?? (envCA?.isEmpty == false ? envCA : nil)
         self.timeout = timeout
         self.totalTimeout = totalTimeout
         self.bufferSize = max(16 << 10, min(bufferSize, 512 << 10))
@@ -176,7 +180,7 @@ public final class CurlTransport: HTTPTransport, Sendable {
         try set(CURLOPT_USERAGENT, "ociforge")
         try set(CURLOPT_SSL_VERIFYPEER, 1)
         try set(CURLOPT_SSL_VERIFYHOST, 2)
-        if let ca = ProcessInfo.processInfo.environment["SSL_CERT_FILE"], !ca.isEmpty { try set(CURLOPT_CAINFO, ca) }
+        if let caFile { try set(CURLOPT_CAINFO, caFile) }
         try set(CURLOPT_CONNECTTIMEOUT, max(1, Int(timeout.rounded(.up))))
         try set(CURLOPT_LOW_SPEED_LIMIT, 1)
         try set(CURLOPT_LOW_SPEED_TIME, max(1, Int(timeout.rounded(.up))))
