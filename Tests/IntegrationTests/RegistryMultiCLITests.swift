@@ -114,7 +114,7 @@ struct RegistryMultiCLITests {
         let shell = dash.hasPrefix("/") ? dash : "/bin/" + dash
         var files = [shell]
         for line in try Harness.ok(["ldd", shell]).split(separator: "\n") {
-            if let path = line.split(separator: " ").first(where: { $0.hasPrefix("/") }) { files.append(String(path)) }
+            if let path = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first(where: { $0.hasPrefix("/") }) { files.append(String(path)) }
         }
         for f in files {
             let target = f == shell ? dir + "/bin/sh" : dir + f
@@ -149,8 +149,10 @@ struct RegistryMultiCLITests {
         #expect(m.status == 0, "\(m)")
         #expect(m.stdout == "\(digests["one"]!) docker.io/ociforge-test/app:one\n\(digests["two"]!) docker.io/ociforge-test/app:two\n", "\(m)")
 
-        // podman, in a store of its own, loads both archives and runs every image.
-        let store = ["--root", tmp.path + "/podman/root", "--runroot", tmp.path + "/podman/run", "--tmpdir", tmp.path + "/podman/tmp",
+        // podman, in a store of its own, loads both archives and runs every image (podman wants a short runroot).
+        let pm = try TempDir.make("p")
+        defer { pm.remove() }
+        let store = ["--root", pm.path + "/root", "--runroot", pm.path + "/run", "--tmpdir", pm.path + "/tmp",
                      "--storage-driver", "vfs", "--events-backend", "file"]
         let podman = ["podman"] + store + ["--runtime", "runc", "--cgroup-manager=cgroupfs"]
         let loadSingle = try Harness.run(podman + ["load", "-i", single], timeout: 300)

@@ -217,7 +217,7 @@ public enum DockerArchive {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OCIWriterError.sys("cannot open the archive", path: path) }
         defer { close(fd) }
-        var files: [String: (tmp: String, digest: Digest, size: Int64, magic: [UInt8])] = [:]
+        var files: [String: ArchiveFile] = [:]
         defer { for f in files.values { unlink(f.tmp) } }
         let reader = TarReader(fd: fd, path: path)
         while let entry = try reader.next() {
@@ -233,7 +233,7 @@ public enum DockerArchive {
         }
         let entries = try CanonicalJSON.decode([ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20), source: path + ":manifest.json")
         let chosen = try choose(entries, selector, path: path)
-        func file(_ name: String) throws -> (tmp: String, digest: Digest, size: Int64, magic: [UInt8]) {
+        func file(_ name: String) throws -> ArchiveFile {
             guard let f = files[clean(name)] else {
                 throw OCIWriterError(.invalidImage, "manifest.json names '\(name)', which is not in the archive", path: path)
             }
@@ -242,26 +242,71 @@ public enum DockerArchive {
         let cfgFile = try file(chosen.Config)
         let cfgBytes = try LayoutIO.readFile(cfgFile.tmp, limit: OCILayout.documentLimit)
         _ = try CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: path + ":" + chosen.Config)
+        let layerFiles = try chosen.Layers.map { (name: clean($0), file: try file($0)) }
+        var platform: Platform? = nil
+        if let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: "") { platform = cfg.platform }
+
+        // Docker 25+ archives (and ours) also carry the OCI manifest: when one that index.json reaches has exactly
+        // this config and these layers, its bytes are kept, so the digest survives the round trip.
+        if let original = originalManifest(files, config: cfgFile.digest, layers: layerFiles.map(\.file)) {
+            let m = original.manifest
+            _ = try layout.writeBlob(bytes: cfgBytes, mediaType: m.config.mediaType)
+            var imported = Set<String>()
+            for (l, d) in zip(layerFiles, m.layers) where imported.insert(l.name).inserted {
+                try layout.importBlob(file: l.file.tmp, expected: d, mode: .move)
+            }
+            var md = try layout.writeBlob(bytes: original.bytes, mediaType: original.mediaType)
+            md.platform = platform
+            try layout.tag(md, as: tag)
+            return md
+        }
+
         let config = try layout.writeBlob(bytes: cfgBytes, mediaType: .ociConfig)
         var layers: [Descriptor] = []
         var imported = Set<String>()
-        for name in chosen.Layers {
-            let f = try file(name)
+        for (name, f) in layerFiles {
             let mt: MediaType
             if f.magic.starts(with: [0x1f, 0x8b]) { mt = .ociLayerGzip }
             else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { mt = .ociLayerZstd }
             else { mt = .ociLayer }
             let d = Descriptor(mediaType: mt, digest: f.digest, size: f.size)
-            if imported.insert(clean(name)).inserted {
+            if imported.insert(name).inserted {
                 try layout.importBlob(file: f.tmp, expected: d, mode: .move)
             }
             layers.append(d)
         }
         let manifest = try EncodedDocument(Manifest(config: config, layers: layers))
         var md = try layout.writeBlob(document: manifest, mediaType: .ociManifest)
-        if let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: "") { md.platform = cfg.platform }
+        md.platform = platform
         try layout.tag(md, as: tag)
         return md
+    }
+
+    typealias ArchiveFile = (tmp: String, digest: Digest, size: Int64, magic: [UInt8])
+
+    /// The manifest reachable from the archive's index.json (directly or through nested indexes) whose config and
+    /// layers are exactly `config` and the contents of `layers`; nil when there is none (classic archives).
+    static func originalManifest(_ files: [String: ArchiveFile], config: Digest, layers: [ArchiveFile])
+        -> (bytes: [UInt8], manifest: Manifest, mediaType: MediaType)? {
+        guard let idx = files["index.json"], let bytes = try? LayoutIO.readFile(idx.tmp, limit: OCILayout.documentLimit),
+              let index = try? CanonicalJSON.decode(ImageIndex.self, from: bytes, source: "index.json") else { return nil }
+        var queue = index.manifests
+        var seen = Set<Digest>()
+        while !queue.isEmpty, seen.count < 4096 {
+            let d = queue.removeFirst()
+            guard seen.insert(d.digest).inserted, let f = files["blobs/sha256/" + d.digest.hex], f.digest == d.digest,
+                  f.size == d.size, let b = try? LayoutIO.readFile(f.tmp, limit: OCILayout.documentLimit) else { continue }
+            if d.mediaType.isIndex {
+                if let sub = try? CanonicalJSON.decode(ImageIndex.self, from: b, source: "") { queue += sub.manifests }
+                continue
+            }
+            guard d.mediaType.isManifest, let m = try? CanonicalJSON.decode(Manifest.self, from: b, source: "") else { continue }
+            if m.config.digest == config, m.layers.count == layers.count,
+               zip(m.layers, layers).allSatisfy({ $0.digest == $1.digest && $0.size == $1.size }) {
+                return (b, m, d.mediaType)
+            }
+        }
+        return nil
     }
 
     static func clean(_ name: String) -> String {
