@@ -184,6 +184,33 @@ struct RegistryTokenTests {
         let q = URLComponents(url: reqs[1].url, resolvingAgainstBaseURL: false)?.queryItems ?? []
         #expect(q.contains(URLQueryItem(name: "scope", value: "repository:team/app:push,pull")))
         #expect(q.contains(URLQueryItem(name: "service", value: "reg.example.com")))
+        // The realm is remembered as GET-only: the next scope goes straight to GET.
+        try await auth.prepare(scope: ["repository:team/other:pull"], operation: "test")
+        #expect(transport.requests.map(\.method) == ["POST", "GET", "GET"])
+    }
+
+    @Test func credentialHelperTokenConvention() throws {
+        let dir = try TempDir("ociforge-credhelper")
+        defer { dir.remove() }
+        let bin = try dir.sub("bin")
+        // A docker-credential helper that answers with the `<token>` username: the secret is an identity token.
+        try """
+        #!/bin/sh
+        read server
+        if [ "$server" = "oauth.example.com" ]; then
+          printf '{"ServerURL":"%s","Username":"<token>","Secret":"helper-refresh-token"}' "$server"
+        else
+          printf '{"ServerURL":"%s","Username":"dave","Secret":"dave-pw"}' "$server"
+        fi
+        """.write(toFile: bin + "/docker-credential-ocftest", atomically: true, encoding: .utf8)
+        chmod(bin + "/docker-credential-ocftest", 0o755)
+        try #"{"credHelpers":{"oauth.example.com":"ocftest","plain.example.com":"ocftest"}}"#
+            .write(toFile: dir.path + "/config.json", atomically: true, encoding: .utf8)
+        let store = CredentialStore(environment: ["HOME": dir.path, "DOCKER_CONFIG": dir.path, "PATH": bin + ":/usr/bin:/bin"])
+        let t = try #require(try store.lookup(registry: "oauth.example.com"))
+        #expect(t.identityToken == "helper-refresh-token" && t.password.isEmpty)
+        let p = try #require(try store.lookup(registry: "plain.example.com"))
+        #expect(p.identityToken == nil && p.username == "dave" && p.password == "dave-pw")
     }
 
     @Test func rejectedRefreshTokenIsAClearErrorWithoutTheToken() async throws {

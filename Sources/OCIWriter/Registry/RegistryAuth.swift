@@ -135,6 +135,8 @@ actor RegistryAuthenticator {
     private var freshTokens: Set<String> = []
     /// The OAuth2 refresh token in use (the identity token, or the newer one a token server handed back).
     private var refreshToken: String?
+    /// Token realms that answered the OAuth2 POST with 404/405: asked with GET from then on.
+    private var realmsWithoutOAuth: Set<URL> = []
     /// Token requests sent and 401 challenges answered (tests and diagnostics read them).
     private(set) var tokenFetches = 0
     private(set) var challenges = 0
@@ -228,11 +230,12 @@ actor RegistryAuthenticator {
 
     private func fetchToken(realm: URL, service: String?, scope: [String], operation: String) async throws -> CachedToken {
         tokenFetches += 1
-        if let rt = refreshToken {
+        if let rt = refreshToken, !realmsWithoutOAuth.contains(realm) {
             if let t = try await fetchTokenOAuth(realm: realm, service: service, scope: scope, refreshToken: rt, operation: operation) {
                 return t
             }
             // 404/405: the token server only knows the GET flow.
+            realmsWithoutOAuth.insert(realm)
         }
         return try await fetchTokenGET(realm: realm, service: service, scope: scope, operation: operation)
     }
