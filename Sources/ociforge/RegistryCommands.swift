@@ -119,7 +119,7 @@ enum ImageTransport {
         guard case .ociLayout(let path, nil) = src, case .dockerArchive(let out, let repository) = dst else {
             throw ValidationError("--all-tags copies every tag of an OCI layout (oci-layout:<dir>, without a tag) into docker-archive:<file>[:<repository>]")
         }
-        if let repository, repository.hasPrefix("@") || repository.contains("@") || (repository.split(separator: "/").last ?? "").contains(":") {
+        if let repository, repository.contains("@") || (repository.split(separator: "/").last ?? "").contains(":") {
             throw ValidationError("with --all-tags, docker-archive:<file>:<repository> names the repository only (the layout's tags become the tags): '\(repository)' has a tag or digest")
         }
         let images = try DockerArchive.writeAllTags(from: try OCILayout.open(at: path), platform: platform, to: out,
@@ -153,7 +153,8 @@ enum ImageTransport {
         case (.ociLayout(let path, let tag), .registry(let ref)):
             let layout = try OCILayout.open(at: path)
             let c = try client(ref.registry, flags, &stdin)
-            let d = try runBlocking { try await c.push(from: layout, tag: tag, to: ref) }
+            // A layout's index goes whole unless one platform is asked for.
+            let d = try runBlocking { try await c.push(from: layout, tag: tag, platform: allPlatforms ? nil : platform, to: ref) }
             try persist(c)
             try report(c, verb: "pushed")
             return d.digest
@@ -310,6 +311,9 @@ struct ImagePush: ParsableCommand {
     @Option(name: .customLong("mount-from"), help: "Repository of the same registry to mount existing blobs from (repeatable).")
     var mountFrom: [String] = []
 
+    @Option(help: "Push only this platform's manifest (os/arch[/variant]) of an index (default: the whole index, every platform).")
+    var platform: String?
+
     @OptionGroup var flags: RegistryFlags
 
     func run() throws {
@@ -322,7 +326,8 @@ struct ImagePush: ParsableCommand {
             opts.mountFrom = mountFrom
             let c = try ImageTransport.seeded(RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin), options: opts))
             let layoutStore = try OCILayout.open(at: lref.path)
-            let d = try runBlocking { try await c.push(from: layoutStore, tag: lref.tag, to: ref) }
+            let only = try platform.map { try Platform(parsing: $0) }
+            let d = try runBlocking { try await c.push(from: layoutStore, tag: lref.tag, platform: only, to: ref) }
             try ImageTransport.persist(c)
             try ImageTransport.report(c, verb: "pushed")
             print(d.digest)

@@ -101,6 +101,17 @@ struct RegistryMultiCLITests {
         #expect(Self.line(fromSkopeo) == (try Self.sha256(skopeoRaw)))
         #expect(try Harness.run([Harness.ociforge, "image", "verify", "oci-layout:\(tmp.path)/fromskopeo"]).status == 0)
 
+        // Push and copy with one --platform send only that platform's manifest; an absent one names those there are.
+        let armPush = try Harness.run([Harness.ociforge, "image", "push", "--platform", "linux/arm64", "oci-layout:\(layout):multi", "\(host)/multi/armonly:v1"])
+        #expect(armPush.status == 0 && Self.line(armPush) == arm, "\(armPush)")
+        let armCopy = try Harness.run([Harness.ociforge, "image", "copy", "--platform", "linux/arm64", "oci-layout:\(layout):multi", "docker://\(host)/multi/armcopy:v1"])
+        #expect(armCopy.status == 0 && Self.line(armCopy) == arm, "\(armCopy)")
+        let armRaw = tmp.path + "/arm-raw.json"
+        try Harness.ok(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(host)/multi/armonly:v1"]).write(toFile: armRaw, atomically: true, encoding: .utf8)
+        #expect(try Self.sha256(armRaw) == arm)
+        let s390 = try Harness.run([Harness.ociforge, "image", "push", "--platform", "linux/s390x", "oci-layout:\(layout):multi", "\(host)/multi/none:v1"])
+        #expect(s390.status != 0 && s390.stderr.contains("linux/amd64, linux/arm64"), "\(s390)")
+
         // Usage errors: an index cannot go into a docker-archive; conflicting flags.
         let toArchive = try Harness.run([Harness.ociforge, "image", "copy", "--all-platforms", "docker://\(host)/multi/app:v1", "docker-archive:\(tmp.path)/x.tar"])
         #expect(toArchive.status != 0 && toArchive.stderr.contains("--platform"), "\(toArchive)")

@@ -160,12 +160,40 @@ extension RegistryClient {
     /// Returns the descriptor of the pushed root; the registry has it under the reference's tag (or digest).
     @discardableResult
     public func push(from store: ImageStore, tag: String?, to reference: ImageReference) async throws -> Descriptor {
-        let root = try store.rootDescriptor(tag: tag)
+        try await push(from: store, tag: tag, platform: nil, to: reference)
+    }
+
+    /// Like `push(from:tag:to:)`; with `platform`, an index is resolved to that platform's manifest and only that
+    /// manifest is pushed.
+    @discardableResult
+    public func push(from store: ImageStore, tag: String?, platform: Platform?, to reference: ImageReference) async throws -> Descriptor {
+        var root = try store.rootDescriptor(tag: tag)
+        if let platform {
+            root = try Self.manifest(for: platform, in: root, store: store, name: tag ?? "the image")
+        }
         if let want = reference.digest, want != root.digest {
             throw OCIWriterError(.invalidReference, "cannot push to \(reference): the image's digest is \(root.digest)")
         }
         try await pushTree(root, store: store, repository: reference.repository, reference: reference.tag ?? root.digest.string)
         return root
+    }
+
+    /// The manifest for `platform` below `root` (itself when it is a manifest), searching nested indexes.
+    static func manifest(for platform: Platform, in root: Descriptor, store: ImageStore, name: String) throws -> Descriptor {
+        if !root.mediaType.isIndex { return root }
+        var queue = [root]
+        var available: [String] = []
+        while !queue.isEmpty {
+            let d = queue.removeFirst()
+            let index = try EncodedDocument<ImageIndex>(bytes: try store.readSmallBlob(d), source: "index \(d.digest)").value
+            for child in index.manifests {
+                if child.mediaType.isIndex { queue.append(child); continue }
+                guard child.mediaType.isManifest, let p = child.platform else { continue }
+                if platform.matches(p) { return child }
+                available.append(p.description)
+            }
+        }
+        throw OCIWriterError(.platformNotFound, "\(name) has no image for platform \(platform); available: \(available.isEmpty ? "none" : available.joined(separator: ", "))")
     }
 
     private func pushTree(_ d: Descriptor, store: ImageStore, repository: String, reference: String) async throws {
