@@ -114,10 +114,18 @@ enum ImageTransport {
         BlobLocationCache().merge(registry: c.registry, locations: locations)
     }
 
-    /// Writes every tagged image of the layout `src` into the docker-archive `dst`; returns (digest, name) pairs.
+    /// Writes every tagged image of the layout `src` into the docker-archive `dst`, or imports every image of the
+    /// docker-archive `src` into the layout `dst`; returns (digest, name) pairs.
     static func copyAllTags(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform?) throws -> [(Digest, String)] {
+        if case .dockerArchive(let archive, let selector) = src, case .ociLayout(let path, let tag) = dst {
+            guard selector == nil, tag == nil else {
+                throw ValidationError("--all-tags imports every image of docker-archive:<file> (no name or @index) into oci-layout:<dir> (no tag): the archive's names become the tags")
+            }
+            let images = try DockerArchive.readAll(archive, into: try openOrCreate(path))
+            return images.flatMap { i in i.names.isEmpty ? [(i.descriptor.digest, "(untagged)")] : i.names.map { (i.descriptor.digest, $0) } }
+        }
         guard case .ociLayout(let path, nil) = src, case .dockerArchive(let out, let repository) = dst else {
-            throw ValidationError("--all-tags copies every tag of an OCI layout (oci-layout:<dir>, without a tag) into docker-archive:<file>[:<repository>]")
+            throw ValidationError("--all-tags copies every tag of oci-layout:<dir> (without a tag) into docker-archive:<file>[:<repository>], or every image of docker-archive:<file> into oci-layout:<dir>")
         }
         if let repository, repository.contains("@") || (repository.split(separator: "/").last ?? "").contains(":") {
             throw ValidationError("with --all-tags, docker-archive:<file>:<repository> names the repository only (the layout's tags become the tags): '\(repository)' has a tag or digest")
@@ -349,7 +357,7 @@ struct ImageCopy: ParsableCommand {
 
     @OptionGroup var platforms: PlatformChoice
 
-    @Flag(help: "Write every tagged image of the source layout (oci-layout:<dir>) into one docker-archive:<file>[:<repository>]; each tag T becomes the name <repository>:T (without a repository the tags must be names like app:1).")
+    @Flag(help: "Write every tagged image of the source layout (oci-layout:<dir>) into one docker-archive:<file>[:<repository>]; each tag T becomes the name <repository>:T (without a repository the tags must be names like app:1). From docker-archive:<file> to oci-layout:<dir>: import every image, tagged with its names.")
     var allTags = false
 
     @OptionGroup var flags: RegistryFlags

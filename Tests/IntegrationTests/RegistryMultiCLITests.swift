@@ -187,6 +187,12 @@ struct RegistryMultiCLITests {
             let r = try Harness.run([Harness.ociforge, "image", "copy", "docker-archive:\(multi):\(sel)", "oci-layout:\(tmp.path)/back:\(tag)"])
             #expect(r.status == 0 && Self.line(r) == digests[tag], "\(sel): \(r)")
         }
+        // Every image of the archive into a layout, tagged with the archive's names; and back out, byte for byte.
+        let all = try Harness.run([Harness.ociforge, "image", "copy", "--all-tags", "docker-archive:\(multi)", "oci-layout:\(tmp.path)/all"])
+        #expect(all.stdout == m.stdout, "\(all)")
+        let again = try Harness.run([Harness.ociforge, "image", "copy", "--all-tags", "oci-layout:\(tmp.path)/all", "docker-archive:\(tmp.path)/again.tar"])
+        #expect(again.status == 0, "\(again)")
+        #expect(FileManager.default.contents(atPath: tmp.path + "/again.tar") == FileManager.default.contents(atPath: multi))
         let ambiguous = try Harness.run([Harness.ociforge, "image", "copy", "docker-archive:\(multi)", "oci-layout:\(tmp.path)/back:x"])
         #expect(ambiguous.status != 0 && ambiguous.stderr.contains("holds 2 images") && ambiguous.stderr.contains("@1 docker.io/ociforge-test/app:two"), "\(ambiguous)")
         let bad = try Harness.run([Harness.ociforge, "image", "copy", "--all-tags", "oci-layout:\(layout)", "docker-archive:\(tmp.path)/bad.tar:repo:tag"])

@@ -66,6 +66,26 @@ struct RegistryArchiveTests {
         #expect(try ImageLocation(parsing: "docker-archive:/tmp/a.tar:@3") == .dockerArchive(path: "/tmp/a.tar", reference: "@3"))
     }
 
+    @Test func readAllImportsEveryImageAndRoundTripsByteForByte() throws {
+        let dir = try LayoutTempDir("archive-readall")
+        let (layout, one, two) = try Self.layout(dir)
+        let archive = dir.sub("multi.tar")
+        try DockerArchive.writeAllTags(from: layout, to: archive, repository: "example.com/team/app")
+
+        let back = try OCILayout.create(at: dir.sub("back"))
+        let imported = try DockerArchive.readAll(archive, into: back)
+        #expect(imported.map(\.descriptor.digest) == [one.manifestDigest, two.manifestDigest])
+        #expect(imported.map(\.names) == [["example.com/team/app:one", "example.com/team/app:same-as-one"], ["example.com/team/app:two"]])
+        #expect(try back.tags() == ["example.com/team/app:one", "example.com/team/app:same-as-one", "example.com/team/app:two"])
+        #expect(LayoutVerifier.verify(back).isValid, "\(LayoutVerifier.verify(back).text())")
+        // The tags are full names, so writing them back needs no repository and gives the same archive.
+        let again = dir.sub("again.tar")
+        try DockerArchive.writeAllTags(from: back, to: again, repository: nil)
+        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: archive))
+        // Nothing is left behind in the layout's blob directory.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: back.blobsDirectory).allSatisfy { !$0.hasPrefix(".") })
+    }
+
     @Test func skopeoReadsEveryImageOfTheArchive() throws {
         let dir = try LayoutTempDir("archive-skopeo")
         let (layout, one, two) = try Self.layout(dir)

@@ -214,72 +214,114 @@ public enum DockerArchive {
     @discardableResult
     public static func read(_ path: String, reference: String?, into layout: OCILayout, tag: String) throws -> Descriptor {
         let selector = try Selector(reference)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw OCIWriterError.sys("cannot open the archive", path: path) }
-        defer { close(fd) }
+        let archive = try Extracted(path, into: layout)
+        defer { archive.discard() }
+        let md = try archive.importImage(try choose(archive.entries, selector, path: path), into: layout)
+        try layout.tag(md, as: tag)
+        return md
+    }
+
+    /// Imports every image of a docker-archive into `layout`, each tagged with all its RepoTags as the archive
+    /// spells them (`docker.io/team/app:1`); images without a name are added to index.json untagged.
+    /// Returns each image's manifest descriptor with its names, in manifest.json order.
+    @discardableResult
+    public static func readAll(_ path: String, into layout: OCILayout) throws -> [(descriptor: Descriptor, names: [String])] {
+        let archive = try Extracted(path, into: layout)
+        defer { archive.discard() }
+        guard !archive.entries.isEmpty else { throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path) }
+        var out: [(descriptor: Descriptor, names: [String])] = []
+        for entry in archive.entries {
+            let md = try archive.importImage(entry, into: layout)
+            let names = entry.RepoTags ?? []
+            for n in names { try layout.tag(md, as: n) }
+            if names.isEmpty { try layout.addToIndex(md) }
+            out.append((md, names))
+        }
+        return out
+    }
+
+    /// An archive's regular files streamed to temporary files in the layout (hashed once), and its manifest.json.
+    struct Extracted {
+        let path: String
         var files: [String: ArchiveFile] = [:]
-        defer { for f in files.values { unlink(f.tmp) } }
-        let reader = TarReader(fd: fd, path: path)
-        while let entry = try reader.next() {
-            guard entry.isRegular else { continue }
-            let name = Self.clean(entry.name)
-            let tmp = layout.temporaryBlobPath(label: "archive")
-            let (digest, magic) = try reader.copyBody(to: tmp)
-            if let old = files[name] { unlink(old.tmp) }
-            files[name] = (tmp, digest, entry.size, magic)
+        var entries: [ManifestEntry] = []
+
+        init(_ path: String, into layout: OCILayout) throws {
+            self.path = path
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw OCIWriterError.sys("cannot open the archive", path: path) }
+            defer { close(fd) }
+            do {
+                let reader = TarReader(fd: fd, path: path)
+                while let entry = try reader.next() {
+                    guard entry.isRegular else { continue }
+                    let name = DockerArchive.clean(entry.name)
+                    let tmp = layout.temporaryBlobPath(label: "archive")
+                    let (digest, magic) = try reader.copyBody(to: tmp)
+                    if let old = files[name] { unlink(old.tmp) }
+                    files[name] = (tmp, digest, entry.size, magic)
+                }
+                guard let m = files["manifest.json"] else {
+                    throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
+                }
+                entries = try CanonicalJSON.decode([ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20),
+                                                   source: path + ":manifest.json")
+            } catch {
+                discard()
+                throw error
+            }
         }
-        guard let m = files["manifest.json"] else {
-            throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
-        }
-        let entries = try CanonicalJSON.decode([ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20), source: path + ":manifest.json")
-        let chosen = try choose(entries, selector, path: path)
+
+        /// Removes what was not moved into the layout.
+        func discard() { for f in files.values { unlink(f.tmp) } }
+
         func file(_ name: String) throws -> ArchiveFile {
-            guard let f = files[clean(name)] else {
+            guard let f = files[DockerArchive.clean(name)] else {
                 throw OCIWriterError(.invalidImage, "manifest.json names '\(name)', which is not in the archive", path: path)
             }
             return f
         }
-        let cfgFile = try file(chosen.Config)
-        let cfgBytes = try LayoutIO.readFile(cfgFile.tmp, limit: OCILayout.documentLimit)
-        _ = try CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: path + ":" + chosen.Config)
-        let layerFiles = try chosen.Layers.map { (name: clean($0), file: try file($0)) }
-        var platform: Platform? = nil
-        if let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: "") { platform = cfg.platform }
 
-        // Docker 25+ archives (and ours) also carry the OCI manifest: when one that index.json reaches has exactly
-        // this config and these layers, its bytes are kept, so the digest survives the round trip.
-        if let original = originalManifest(files, config: cfgFile.digest, layers: layerFiles.map(\.file)) {
-            let m = original.manifest
-            _ = try layout.writeBlob(bytes: cfgBytes, mediaType: m.config.mediaType)
-            var imported = Set<String>()
-            for (l, d) in zip(layerFiles, m.layers) where imported.insert(l.name).inserted {
-                try layout.importBlob(file: l.file.tmp, expected: d, mode: .move)
+        /// Imports one manifest.json entry as an OCI image; returns its manifest descriptor (untagged).
+        func importImage(_ chosen: ManifestEntry, into layout: OCILayout) throws -> Descriptor {
+            let cfgFile = try file(chosen.Config)
+            let cfgBytes = try LayoutIO.readFile(cfgFile.tmp, limit: OCILayout.documentLimit)
+            let cfg = try CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: path + ":" + chosen.Config)
+            let layerFiles = try chosen.Layers.map { (name: DockerArchive.clean($0), file: try file($0)) }
+
+            // Docker 25+ archives (and ours) also carry the OCI manifest: when one that index.json reaches has
+            // exactly this config and these layers, its bytes are kept, so the digest survives the round trip.
+            if let original = DockerArchive.originalManifest(files, config: cfgFile.digest, layers: layerFiles.map(\.file)) {
+                let m = original.manifest
+                _ = try layout.writeBlob(bytes: cfgBytes, mediaType: m.config.mediaType)
+                var imported = Set<String>()
+                for (l, d) in zip(layerFiles, m.layers) where imported.insert(l.name).inserted {
+                    try layout.importBlob(file: l.file.tmp, expected: d, mode: .move)
+                }
+                var md = try layout.writeBlob(bytes: original.bytes, mediaType: original.mediaType)
+                md.platform = cfg.platform
+                return md
             }
-            var md = try layout.writeBlob(bytes: original.bytes, mediaType: original.mediaType)
-            md.platform = platform
-            try layout.tag(md, as: tag)
+
+            let config = try layout.writeBlob(bytes: cfgBytes, mediaType: .ociConfig)
+            var layers: [Descriptor] = []
+            var imported = Set<String>()
+            for (name, f) in layerFiles {
+                let mt: MediaType
+                if f.magic.starts(with: [0x1f, 0x8b]) { mt = .ociLayerGzip }
+                else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { mt = .ociLayerZstd }
+                else { mt = .ociLayer }
+                let d = Descriptor(mediaType: mt, digest: f.digest, size: f.size)
+                if imported.insert(name).inserted {
+                    try layout.importBlob(file: f.tmp, expected: d, mode: .move)
+                }
+                layers.append(d)
+            }
+            let manifest = try EncodedDocument(Manifest(config: config, layers: layers))
+            var md = try layout.writeBlob(document: manifest, mediaType: .ociManifest)
+            md.platform = cfg.platform
             return md
         }
-
-        let config = try layout.writeBlob(bytes: cfgBytes, mediaType: .ociConfig)
-        var layers: [Descriptor] = []
-        var imported = Set<String>()
-        for (name, f) in layerFiles {
-            let mt: MediaType
-            if f.magic.starts(with: [0x1f, 0x8b]) { mt = .ociLayerGzip }
-            else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { mt = .ociLayerZstd }
-            else { mt = .ociLayer }
-            let d = Descriptor(mediaType: mt, digest: f.digest, size: f.size)
-            if imported.insert(name).inserted {
-                try layout.importBlob(file: f.tmp, expected: d, mode: .move)
-            }
-            layers.append(d)
-        }
-        let manifest = try EncodedDocument(Manifest(config: config, layers: layers))
-        var md = try layout.writeBlob(document: manifest, mediaType: .ociManifest)
-        md.platform = platform
-        try layout.tag(md, as: tag)
-        return md
     }
 
     typealias ArchiveFile = (tmp: String, digest: Digest, size: Int64, magic: [UInt8])
