@@ -229,6 +229,32 @@ struct RegistryTokenTests {
         #expect(!e.message.contains("SECRET-REFRESH-123"))
     }
 
+    /// `error="insufficient_scope"` ends the attempt even for a token already accepted by another request
+    /// (parallel blob requests: a HEAD needs pull only, the upload needs push); `invalid_token` fetches a new one.
+    @Test func insufficientScopeVersusExpiredToken() async throws {
+        let transport = ScriptedTransport { req, n in ScriptedTransport.json(200, ["token": "T\(n)"], url: req.url) }
+        let auth = RegistryAuthenticator(registry: "reg.example.com", credential: RegistryCredential(username: "reader", password: "pw"),
+                                         transport: transport)
+        let scope = ["repository:a/b:push,pull"]
+        try await auth.handleUnauthorized(Self.challenge(), scope: scope, sent: nil, operation: "t")
+        await auth.accepted("Bearer T0")
+        func challenge(_ error: String) -> HTTPResponse {
+            HTTPResponse(status: 401, headers: ["www-authenticate": #"Bearer realm="https://auth.example.com/token",service="reg.example.com",scope="repository:a/b:push,pull",error="\#(error)""#],
+                         body: [], url: URL(string: "https://reg.example.com/v2/a/b/blobs/uploads/")!)
+        }
+        // Expired: a new token, no error.
+        try await auth.handleUnauthorized(challenge("invalid_token"), scope: scope, sent: "Bearer T0", operation: "t")
+        #expect(await auth.header(scope: scope) == "Bearer T1")
+        await auth.accepted("Bearer T1")
+        // Lacking push: an error naming the scope and the user, no new token request.
+        let e = try await #require(throws: OCIWriterError.self) {
+            try await auth.handleUnauthorized(challenge("insufficient_scope"), scope: scope, sent: "Bearer T1", operation: "starting upload in a/b")
+        }
+        #expect(e.code == .authentication)
+        #expect(e.message.contains("insufficient_scope") && e.message.contains("repository:a/b:push,pull") && e.message.contains("'reader'"), "\(e.message)")
+        #expect(transport.requests.count == 2)
+    }
+
     @Test func passwordCredentialsKeepTheGETFlow() async throws {
         let clock = ManualClock(Self.t0)
         let transport = ScriptedTransport { req, n in ScriptedTransport.json(200, ["token": "T\(n)"], url: req.url) }

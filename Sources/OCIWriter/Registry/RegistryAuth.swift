@@ -57,7 +57,8 @@ struct CachedToken: Sendable, Equatable {
     /// disagree), else from `now`. A token is refreshed when a fifth of its lifetime (at most 10 s) remains.
     init(value: String, expiresIn: TimeInterval?, issuedAt: Date?, now: Date) {
         self.value = value
-        let lifetime = (expiresIn ?? 0) > 0 ? expiresIn! : Self.defaultLifetime
+        var lifetime = Self.defaultLifetime
+        if let e = expiresIn, e > 0 { lifetime = e }
         var start = now
         if let issuedAt, issuedAt <= now, issuedAt.addingTimeInterval(lifetime) > now { start = issuedAt }
         expiresAt = start.addingTimeInterval(lifetime)
@@ -100,7 +101,7 @@ enum FormEncoding {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         func enc(_ s: String) -> String {
-            // Only ASCII alphanumerics stay literal.
+            // RFC 3986 unreserved characters stay literal; everything else is %XX of its UTF-8 bytes.
             s.unicodeScalars.map { u -> String in
                 if u.isASCII, allowed.contains(u) { return String(u) }
                 return String(u).utf8.map { String(format: "%%%02X", $0) }.joined()
@@ -181,9 +182,13 @@ actor RegistryAuthenticator {
                 throw OCIWriterError(.authentication, "registry \(registry) sent a Bearer challenge without a usable realm")
             }
             let key = scope.joined(separator: " ")
-            if let sent, sent.hasPrefix("Bearer "), freshTokens.contains(String(sent.dropFirst(7))) {
-                // A token fetched just now for exactly this scope was refused: the token server granted less
-                // than asked (a cached token that is refused may merely have expired: it is fetched again below).
+            if let sent, sent.hasPrefix("Bearer "),
+               ch.params["error"] == "insufficient_scope" || freshTokens.contains(String(sent.dropFirst(7))) {
+                // The registry says the token lacks the access (`error="insufficient_scope"`), or a token fetched just
+                // now for exactly this scope was refused: the token server granted less than asked, and asking again
+                // gives the same. (A cached token refused otherwise may merely have expired: it is fetched again
+                // below.) Freshness alone is not enough when requests run in parallel: a token that a read-only
+                // request in the same scope got accepted stops being "fresh" before a push is refused with it.
                 tokens[key] = nil
                 let err = ch.params["error"] ?? "insufficient_scope"
                 let who = credential.map { " to '\($0.username)'" } ?? "; anonymous tokens are often pull-only: log in first"
