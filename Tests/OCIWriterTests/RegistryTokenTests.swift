@@ -167,6 +167,31 @@ struct RegistryTokenTests {
         #expect(transport.requests.count == 3)
     }
 
+    /// Parallel requests all refused at first: one token request, and every one of them has the token to retry
+    /// with as soon as its challenge is answered (a waiter must not resume before the token is stored).
+    @Test func parallelChallengesShareOneTokenAndAllSeeIt() async throws {
+        let transport = ScriptedTransport { req, n in
+            usleep(20_000)
+            return ScriptedTransport.json(200, ["token": "T\(n)"], url: req.url)
+        }
+        let auth = RegistryAuthenticator(registry: "reg.example.com", credential: RegistryCredential(username: "u", password: "p"),
+                                         transport: transport)
+        let scope = ["repository:a/b:push,pull"]
+        let headers = try await withThrowingTaskGroup(of: String?.self) { g in
+            for _ in 0..<16 {
+                g.addTask {
+                    try await auth.handleUnauthorized(Self.challenge(), scope: scope, sent: nil, operation: "t")
+                    return await auth.header(scope: scope)
+                }
+            }
+            var out: [String?] = []
+            for try await h in g { out.append(h) }
+            return out
+        }
+        #expect(headers.count == 16 && headers.allSatisfy { $0 == "Bearer T0" }, "\(headers)")
+        #expect(transport.requests.count == 1)
+    }
+
     @Test func oauthUnsupportedFallsBackToBasicGET() async throws {
         let transport = ScriptedTransport { req, _ in
             if req.method == "POST" { return HTTPResponse(status: 405, headers: [:], body: [], url: req.url) }

@@ -217,10 +217,16 @@ actor RegistryAuthenticator {
         let key = scope.joined(separator: " ")
         if reuse, let t = tokens[key], !t.needsRefresh(at: now()) { return t }
         if let p = pending[key] { return try await p.value }
-        let task = Task { try await self.fetchToken(realm: realm, service: service, scope: scope, operation: operation) }
+        // The task stores the token itself, before anyone awaiting it resumes: a waiter that then asks for the
+        // header must find it.
+        let task = Task { try await self.fetchAndStore(key: key, realm: realm, service: service, scope: scope, operation: operation) }
         pending[key] = task
+        return try await task.value
+    }
+
+    private func fetchAndStore(key: String, realm: URL, service: String?, scope: [String], operation: String) async throws -> CachedToken {
         defer { pending[key] = nil }
-        let t = try await task.value
+        let t = try await fetchToken(realm: realm, service: service, scope: scope, operation: operation)
         tokens[key] = t
         freshTokens.insert(t.value)
         return t
