@@ -18,7 +18,8 @@ import Glibc
 /// - No progress for `timeout` seconds (nothing received or sent) fails the request; so does a connect taking
 ///   longer. Dropped connections, resets and stalls surface as `OCIWriterError(.network)`, which
 ///   `RegistryClient` retries.
-/// - TLS peers are verified (libcurl's default CA bundle, or `$SSL_CERT_FILE`); only http and https are spoken.
+/// - TLS peers are verified (host name and chain) against the system CA store, or `caFile` / `$SSL_CERT_FILE`;
+///   only http and https are spoken.
 /// - Idle handles (and with them their keep-alive connections) are pooled, at most `maxIdleHandles`.
 public final class CurlTransport: HTTPTransport, Sendable {
     /// Seconds without progress (and for connecting) before a request fails.
@@ -122,7 +123,8 @@ public final class CurlTransport: HTTPTransport, Sendable {
             }
             hops += 1
             guard hops <= Self.maxRedirects else {
-                throw OCIWriterError(.network, "too many redirects (more than \(Self.maxRedirects)) starting at \(Self.redacted(request.url))")
+                // A misconfigured server, not a transient failure: not retried.
+                throw OCIWriterError(.registry, "too many redirects (more than \(Self.maxRedirects)) starting at \(Self.redacted(request.url))")
             }
             if !RedirectPolicy.sameOrigin(req.url, next) {
                 for k in req.headers.keys where k.lowercased() == "authorization" { req.headers[k] = nil }
