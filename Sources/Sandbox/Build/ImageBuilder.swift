@@ -335,11 +335,8 @@ public struct ImageBuilder: Sendable {
     /// A one-layer image of the base in the cache's layout (its manifest digest is `base.digest`).
     func baseImage(_ base: Item, name: String) throws -> (tag: String, manifestDigest: Digest) {
         guard let l = base.layer else { throw BuildError("the base layer is missing") }
-        let d = try l.descriptor
         let tag = "base-" + String(base.key.prefix(40))
-        var a = ImageAssembler(base: .scratch(platform: Platform.host),
-                               layers: [LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest,
-                                                   size: d.size, diffID: try Digest(l.diffID), createdBy: base.createdBy, consumeFile: false)],
+        var a = ImageAssembler(base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
                                changes: ConfigChanges(), destination: cache.blobs, tag: tag)
         a.environment = assemblyEnvironment()
         return (tag, try a.assemble().manifestDigest)
