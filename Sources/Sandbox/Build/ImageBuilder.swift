@@ -231,7 +231,7 @@ public struct ImageBuilder: Sendable {
         return try cachedOrBuilt(key: key, stage: "runtime", phase: "base",
                                  createdBy: "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
                                  rec: rec, isCommand: false) {
-            try runner.stagedLayer("scratch") { staging in
+            try runner.stagedLayer("scratch", rec: rec) { staging in
                 try Self.writeScratchTree(staging, user: account, trees: [buildRootfs] + buildStack.compactMap(\.tree))
                 try chownToNamespaceRoot(staging)
                 if let account {
@@ -354,14 +354,16 @@ public struct ImageBuilder: Sendable {
     /// end's `stage/phase` names).
     func cachedOrBuilt(key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
                        produce: () throws -> StepOutput) throws -> Item {
-        let labels = StepLabels(
-            name: "\(stage)/\(phase)", timingStage: stage, timingPhase: phase, log: { "[\(stage)] \($0)" },
-            cached: "[\(stage)] \(phase): cached",
-            done: { s, result in
+        let progress = options.progress
+        let reporting = StepReporting(
+            name: "\(stage)/\(phase)", timingStage: stage, timingPhase: phase, log: { progress("[\(stage)] \($0)") },
+            cached: { progress("[\(stage)] \(phase): cached") },
+            finished: { s, result in
                 let size = result.map { ", layer \(Self.bytes($0.size)) (\(Self.bytes($0.uncompressedSize)) uncompressed)" } ?? ", no changes"
-                return "[\(stage)] \(phase): done in \(Self.seconds(s))\(size)"
+                progress("[\(stage)] \(phase): done in \(Self.seconds(s))\(size)")
             })
-        return try runner.step(key: key, phase: phase, createdBy: createdBy, labels: labels, isCommand: isCommand, rec: rec, produce: produce)
+        return try runner.step(key: key, phase: phase, createdBy: createdBy, reporting: reporting, isCommand: isCommand, rec: rec,
+                               produce: produce)
     }
 
     /// App files copied to `destination` (root-owned), as a layer and an overlay lower.
@@ -381,7 +383,7 @@ public struct ImageBuilder: Sendable {
         let summary = files.count <= 3 ? files.joined(separator: " ") : "\(files.count) files"
         return try cachedOrBuilt(key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
                                  rec: rec, isCommand: false) {
-            try runner.stagedLayer("copy") { staging in
+            try runner.stagedLayer("copy", rec: rec) { staging in
                 try stageFiles(files, into: staging + destination)
                 try chownToNamespaceRoot(staging)
             }
@@ -425,7 +427,7 @@ public struct ImageBuilder: Sendable {
         let key = Self.key(["assets", parent.key] + assets.flatMap { [$0.key, $0.value] })
         return try cachedOrBuilt(key: key, stage: stage, phase: "assets", createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
                                  rec: rec, isCommand: false) {
-            try runner.stagedLayer("assets") { staging in
+            try runner.stagedLayer("assets", rec: rec) { staging in
                 try FileManager.default.createDirectory(atPath: staging + "/assets", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
                 for (name, text) in assets {
                     guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildError("static asset name '\(name)' must be a plain file name") }
@@ -555,7 +557,7 @@ public struct ImageBuilder: Sendable {
                 throw BuildError("phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
                                  phase: "\(stage)/\(phase)")
             }
-            return try runner.capture(outcome, changes: outcome.changes, blobLabel: phase, what: "phase \(phase)")
+            return try runner.capture(outcome, changes: outcome.changes, blobLabel: phase, what: "phase \(phase)", rec: rec)
         }
     }
 

@@ -26,21 +26,29 @@ final class BuildRecorder: @unchecked Sendable {
     var cached: [String] = []
     var timings: [PhaseTiming] = []
     var warnings: [String] = []
+    /// Told the path of every temporary layer file written for the step being produced (set by `StageRunner.step`
+    /// from `StepReporting.layerFile` while `produce` runs).
+    var layerFileObserver: ((String) -> Void)?
 }
 
-/// How a step is named in the report and the progress lines (each front end keeps its own wording).
-struct StepLabels {
+/// How a step appears in the report and the progress output: names for the recorder, callbacks for what happens
+/// (each front end keeps its own wording or events).
+struct StepReporting {
     /// The entry in the report's `executed` / `cached` lists.
     var name: String
     /// `PhaseTiming.stage` / `.phase`.
     var timingStage: String
     var timingPhase: String
-    /// Prefixes the build cache's own messages (rejected entries).
-    var log: (String) -> String
-    /// The progress line of a cache hit.
-    var cached: String
-    /// The progress line after a run (seconds, the layer if any); nil: none.
-    var done: (Double, LayerWriteResult?) -> String?
+    /// The build cache's own messages (rejected entries).
+    var log: (String) -> Void
+    /// A cache hit.
+    var cached: () -> Void
+    /// Before `produce` runs.
+    var started: () -> Void = {}
+    /// After `produce` ran (seconds, the layer if any).
+    var finished: (Double, LayerWriteResult?) -> Void
+    /// Each temporary layer file written for the step (its growing size is the bytes written so far).
+    var layerFile: ((String) -> Void)? = nil
 }
 
 /// The engine under both build front ends (`ImageBuilder` for plans, `DockerfileExecutor` for Dockerfiles): opens
@@ -76,35 +84,45 @@ struct StageRunner: Sendable {
 
     /// Takes `key` from the cache (unless `options.noCache`), else runs `produce` and stores what it made under
     /// `key`. `isCommand`: the step runs commands (listed in `executed` / `cached`).
-    func step(key: String, phase: String, createdBy: String, labels: StepLabels, isCommand: Bool, rec: BuildRecorder,
+    func step(key: String, phase: String, createdBy: String, reporting: StepReporting, isCommand: Bool, rec: BuildRecorder,
               produce: () throws -> StepOutput) throws -> StageLayer {
         let started = Date()
-        if !options.noCache, let e = cache.lookup(key, log: { options.progress(labels.log($0)) }) {
-            if isCommand { rec.cached.append(labels.name) }
-            rec.timings.append(PhaseTiming(stage: labels.timingStage, phase: labels.timingPhase, status: "cached",
+        if !options.noCache, let e = cache.lookup(key, log: reporting.log) {
+            if isCommand { rec.cached.append(reporting.name) }
+            rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: "cached",
                                            seconds: Date().timeIntervalSince(started)))
-            options.progress(labels.cached)
+            reporting.cached()
             return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil,
                               cached: true)
         }
         if options.noCache { cache.remove(key) }
+        reporting.started()
+        rec.layerFileObserver = reporting.layerFile
+        defer { rec.layerFileObserver = nil }
         let (result, file, tree) = try produce()
         let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
-        if isCommand { rec.executed.append(labels.name) }
+        if isCommand { rec.executed.append(reporting.name) }
         let s = Date().timeIntervalSince(started)
-        rec.timings.append(PhaseTiming(stage: labels.timingStage, phase: labels.timingPhase, status: result == nil ? "empty" : "ran", seconds: s))
-        if let line = labels.done(s, result) { options.progress(line) }
+        rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: result == nil ? "empty" : "ran", seconds: s))
+        reporting.finished(s, result)
         return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil,
                           cached: false)
     }
 
+    /// A temporary layer file in the cache's blob store, announced to `rec`'s observer (the step being produced).
+    func temporaryLayerFile(_ label: String, rec: BuildRecorder?) -> String {
+        let file = cache.blobs.temporaryBlobPath(label: label)
+        rec?.layerFileObserver?(file)
+        return file
+    }
+
     /// A layer made from a staged tree: `fill` populates a fresh scratch path (creating it), which is written as a
     /// layer and kept as the step's overlay lower; removed when anything fails.
-    func stagedLayer(_ label: String, fill: (String) throws -> Void) throws -> StepOutput {
+    func stagedLayer(_ label: String, rec: BuildRecorder? = nil, fill: (String) throws -> Void) throws -> StepOutput {
         let staging = cache.scratchPath(label)
         do {
             try fill(staging)
-            let file = cache.blobs.temporaryBlobPath(label: label)
+            let file = temporaryLayerFile(label, rec: rec)
             let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
             return (r, file, staging)
         } catch {
@@ -116,14 +134,14 @@ struct StageRunner: Sendable {
     /// A sandbox phase's changes (`changes`: the outcome's, possibly filtered) as a layer, its upper directory moved
     /// into the cache's scratch area as the overlay lower (`adjustTree` may prune it). No changes: no layer. The
     /// outcome is discarded either way. `what` names the phase in errors.
-    func capture(_ outcome: PhaseOutcome, changes: ChangeSet, blobLabel: String, what: String,
+    func capture(_ outcome: PhaseOutcome, changes: ChangeSet, blobLabel: String, what: String, rec: BuildRecorder? = nil,
                  adjustTree: (String) -> Void = { _ in }) throws -> StepOutput {
         if changes.changes.isEmpty {
             outcome.discard()
             return (nil, nil, nil)
         }
         do {
-            let file = cache.blobs.temporaryBlobPath(label: blobLabel)
+            let file = temporaryLayerFile(blobLabel, rec: rec)
             var lo = layerOptions
             lo.idMapping = outcome.idMapping
             let r = try LayerWriter.write(changes: changes, to: file, options: lo)

@@ -333,11 +333,13 @@ public struct DockerfileExecutor: Sendable {
     /// Takes the step's layer from the cache or produces it; appends the layer (if any) and the history entry.
     func add(key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageState, rec: Recorder,
              created: String, produce: () throws -> StepOutput) throws {
-        let labels = StepLabels(
-            name: phase, timingStage: phase, timingPhase: step.instruction, log: { $0 },
-            cached: "[\(phase)] \(step.kind.rawValue.uppercased()): cached",
-            done: { s, r in r.map { "[\(phase)] done in \(ImageBuilder.seconds(s)), layer \(ImageBuilder.bytes($0.size))" } })
-        let result = try runner.step(key: key, phase: phase, createdBy: step.instruction, labels: labels, isCommand: isCommand, rec: rec,
+        let progress = options.progress
+        let kind = step.kind.rawValue.uppercased()
+        let reporting = StepReporting(
+            name: phase, timingStage: phase, timingPhase: step.instruction, log: progress,
+            cached: { progress("[\(phase)] \(kind): cached") },
+            finished: { s, r in if let r { progress("[\(phase)] done in \(ImageBuilder.seconds(s)), layer \(ImageBuilder.bytes(r.size))") } })
+        let result = try runner.step(key: key, phase: phase, createdBy: step.instruction, reporting: reporting, isCommand: isCommand, rec: rec,
                                      produce: produce)
         state.key = key
         if let l = result.layer {
