@@ -16,6 +16,8 @@ public struct ImageBuilder: Sendable {
     public let options: BuildOptions
     public let sandbox: Sandbox
     public let cache: BuildCache
+    /// The engine shared with `DockerfileExecutor`: cache, staging, phase capture.
+    let runner: StageRunner
 
     public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     static let aptCaches = [CacheMount(name: "apt-cache", target: "/var/cache/apt"),
@@ -26,38 +28,13 @@ public struct ImageBuilder: Sendable {
         self.appDirectory = URL(fileURLWithPath: appDirectory).standardizedFileURL.path
         self.options = options
         self.sandbox = sandbox
-        try sandbox.state.prepare()
-        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
-        try cache.requireReachable(by: sandbox.identity)
+        self.runner = try StageRunner(sandbox: sandbox, options: options)
+        self.cache = runner.cache
     }
 
     /// One layer of a stage under construction.
-    struct Item {
-        var key: String
-        var phase: String
-        var createdBy: String
-        var layer: CachedLayer?
-        /// Directory usable as an overlay lower.
-        var tree: String?
-        var cached: Bool
-    }
-
-    final class Recorder: @unchecked Sendable {
-        var executed: [String] = []
-        var cached: [String] = []
-        var timings: [PhaseTiming] = []
-        var warnings: [String] = []
-        /// The step producing a layer now (`stage/phase`), for `.writingLayer` events.
-        var currentStep: String?
-    }
-
-    /// A temporary layer file in the cache's blob store; announced as the current step's layer (its growing size
-    /// is the bytes written so far).
-    func layerFile(_ label: String, _ rec: Recorder) -> String {
-        let file = cache.blobs.temporaryBlobPath(label: label)
-        if let step = rec.currentStep { options.emit(.writingLayer(step: step, file: file)) }
-        return file
-    }
+    typealias Item = StageLayer
+    typealias Recorder = BuildRecorder
 
     // MARK: - Build
 
@@ -195,9 +172,7 @@ public struct ImageBuilder: Sendable {
         var inputs: [LayerInput] = []
         for item in runtime {
             guard let l = item.layer else { continue }
-            let d = try l.descriptor
-            inputs.append(LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
-                                     diffID: try Digest(l.diffID), createdBy: item.createdBy, consumeFile: false))
+            inputs.append(try runner.layerInput(l, createdBy: item.createdBy))
         }
         var assembler = ImageAssembler(base: .layout(cache.blobs, tag: runtimeBaseImage.tag, platform: nil), layers: inputs,
                                        changes: changes, destination: layout, tag: options.tag)
@@ -254,7 +229,7 @@ public struct ImageBuilder: Sendable {
         let what = slim ? "mmdebstrap minbase without docs, man pages and locales" : "mmdebstrap minbase"
         return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
                                  rec: rec, isCommand: false) {
-            let file = layerFile("base", rec)
+            let file = runner.temporaryLayerFile("base", rec: rec)
             if slim {
                 var adds: [ChangeSet.Change] = []
                 try Self.slimTree(rootfs: rootfs, relative: "", into: &adds)
@@ -276,8 +251,7 @@ public struct ImageBuilder: Sendable {
         return try cachedOrBuilt(key: key, stage: "runtime", phase: "base",
                                  createdBy: "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
                                  rec: rec, isCommand: false) {
-            let staging = cache.scratchPath("scratch")
-            do {
+            try runner.stagedLayer("scratch", rec: rec) { staging in
                 try Self.writeScratchTree(staging, user: account, trees: [buildRootfs] + buildStack.compactMap(\.tree))
                 try chownToNamespaceRoot(staging)
                 if let account {
@@ -290,12 +264,6 @@ public struct ImageBuilder: Sendable {
                         throw BuildError("cannot give \(home) to uid \(Self.scratchUID): \(String(cString: strerror(errno)))")
                     }
                 }
-                let file = layerFile("scratch", rec)
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }
@@ -361,17 +329,10 @@ public struct ImageBuilder: Sendable {
                                  createdBy: "ociforge copy \(missing.map { "/" + $0 }.joined(separator: " ")) from the build stage",
                                  rec: rec, isCommand: false) {
             guard !missing.isEmpty else { return (nil, nil, nil) }
-            let staging = cache.scratchPath("files")
-            do {
+            return try runner.stagedLayer("files", rec: rec) { staging in
                 try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
                 try Self.copyFromBuildStage(missing, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
                 try chownToNamespaceRoot(staging)
-                let file = layerFile("files", rec)
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }
@@ -420,11 +381,8 @@ public struct ImageBuilder: Sendable {
     /// A one-layer image of the base in the cache's layout (its manifest digest is `base.digest`).
     func baseImage(_ base: Item, name: String) throws -> (tag: String, manifestDigest: Digest) {
         guard let l = base.layer else { throw BuildError("the base layer is missing") }
-        let d = try l.descriptor
         let tag = "base-" + String(base.key.prefix(40))
-        var a = ImageAssembler(base: .scratch(platform: Platform.host),
-                               layers: [LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest,
-                                                   size: d.size, diffID: try Digest(l.diffID), createdBy: base.createdBy, consumeFile: false)],
+        var a = ImageAssembler(base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
                                changes: ConfigChanges(), destination: cache.blobs, tag: tag)
         a.environment = assemblyEnvironment()
         return (tag, try a.assemble().manifestDigest)
@@ -434,39 +392,27 @@ public struct ImageBuilder: Sendable {
 
     static let layerFormat = "gzip-default-v1"
 
-    var layerOptions: LayerWriteOptions {
-        LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, idMapping: sandbox.identity.idMapping)
-    }
+    var layerOptions: LayerWriteOptions { runner.layerOptions }
 
-    func assemblyEnvironment() -> [String: String] {
-        var env: [String: String] = [:]
-        if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
-        return env
-    }
+    func assemblyEnvironment() -> [String: String] { runner.assemblyEnvironment() }
 
-    /// Takes `key` from the cache, else runs `produce` and stores what it made.
+    /// Takes `key` from the cache, else runs `produce` and stores what it made (`StageRunner.step`, with this front
+    /// end's `stage/phase` names).
     func cachedOrBuilt(key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
                        detail: String = "writing the layer",
-                       produce: () throws -> (LayerWriteResult?, String?, String?)) throws -> Item {
-        let started = Date()
+                       produce: () throws -> StepOutput) throws -> Item {
         let label = "\(stage)/\(phase)"
-        if !options.noCache, let e = cache.lookup(key, log: { options.emit(.notice("[\(stage)] \($0)")) }) {
-            if isCommand { rec.cached.append(label) }
-            rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: "cached", seconds: Date().timeIntervalSince(started)))
-            options.emit(.cached(step: label))
-            return Item(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil, cached: true)
-        }
-        if options.noCache { cache.remove(key) }
-        options.emit(.started(step: label, detail: detail))
-        rec.currentStep = label
-        defer { rec.currentStep = nil }
-        let (result, file, tree) = try produce()
-        let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
-        if isCommand { rec.executed.append(label) }
-        let s = Date().timeIntervalSince(started)
-        rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: result == nil ? "empty" : "ran", seconds: s))
-        options.emit(.finished(step: label, seconds: s, layerSize: result?.size, uncompressedSize: result?.uncompressedSize))
-        return Item(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil, cached: false)
+        let options = self.options
+        let reporting = StepReporting(
+            name: label, timingStage: stage, timingPhase: phase, log: { options.emit(.notice("[\(stage)] \($0)")) },
+            cached: { options.emit(.cached(step: label)) },
+            started: { options.emit(.started(step: label, detail: detail)) },
+            finished: { s, result in
+                options.emit(.finished(step: label, seconds: s, layerSize: result?.size, uncompressedSize: result?.uncompressedSize))
+            },
+            layerFile: { options.emit(.writingLayer(step: label, file: $0)) })
+        return try runner.step(key: key, phase: phase, createdBy: createdBy, reporting: reporting, isCommand: isCommand, rec: rec,
+                               produce: produce)
     }
 
     /// App files copied to `destination` (root-owned), as a layer and an overlay lower.
@@ -486,16 +432,9 @@ public struct ImageBuilder: Sendable {
         let summary = files.count <= 3 ? files.joined(separator: " ") : "\(files.count) files"
         return try cachedOrBuilt(key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
                                  rec: rec, isCommand: false) {
-            let staging = cache.scratchPath("copy")
-            do {
+            try runner.stagedLayer("copy", rec: rec) { staging in
                 try stageFiles(files, into: staging + destination)
                 try chownToNamespaceRoot(staging)
-                let file = layerFile("copy", rec)
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }
@@ -537,8 +476,7 @@ public struct ImageBuilder: Sendable {
         let key = Self.key(["assets", parent.key] + assets.flatMap { [$0.key, $0.value] })
         return try cachedOrBuilt(key: key, stage: stage, phase: "assets", createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
                                  rec: rec, isCommand: false) {
-            let staging = cache.scratchPath("assets")
-            do {
+            try runner.stagedLayer("assets", rec: rec) { staging in
                 try FileManager.default.createDirectory(atPath: staging + "/assets", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
                 for (name, text) in assets {
                     guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildError("static asset name '\(name)' must be a plain file name") }
@@ -547,12 +485,6 @@ public struct ImageBuilder: Sendable {
                     }
                 }
                 try chownToNamespaceRoot(staging)
-                let file = layerFile("assets", rec)
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }
@@ -582,7 +514,7 @@ public struct ImageBuilder: Sendable {
                 rec.warnings.append("deploy input from step '\(step)' (\(what)) matched no files")
                 return (nil, nil, nil)
             }
-            let file = layerFile("outputs", rec)
+            let file = runner.temporaryLayerFile("outputs", rec: rec)
             let r = try LayerWriter.write(changes: ChangeSet(adds), to: file, options: layerOptions)
             return (r, file, nil)
         }
@@ -677,25 +609,7 @@ public struct ImageBuilder: Sendable {
                 throw BuildError("phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
                                  phase: "\(stage)/\(phase)")
             }
-            if outcome.changes.changes.isEmpty {
-                outcome.discard()
-                return (nil, nil, nil)
-            }
-            do {
-                let file = layerFile(phase, rec)
-                var lo = layerOptions
-                lo.idMapping = outcome.idMapping
-                let r = try LayerWriter.write(changes: outcome.changes, to: file, options: lo)
-                let tree = cache.scratchPath("upper")
-                if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
-                    throw BuildError("cannot move phase \(phase)'s changes into the build cache: \(String(cString: strerror(errno)))")
-                }
-                outcome.discard()
-                return (r, file, tree)
-            } catch {
-                outcome.discard()
-                throw error
-            }
+            return try runner.capture(outcome, changes: outcome.changes, blobLabel: phase, what: "phase \(phase)", rec: rec)
         }
     }
 
