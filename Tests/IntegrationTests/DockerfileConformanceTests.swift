@@ -17,7 +17,8 @@ import Glibc
 /// `DockerfileExecTests.compare`), `buildahDockerfile` (where buildah 1.28 cannot parse what Docker documents —
 /// heredocs, `--link`, `RUN --network` — buildah builds this file, the same steps in the syntax it has; `why`
 /// says which difference), `buildahConfigDifferences` (config fields where buildah 1.28 departs from what Docker
-/// documents, left out of the comparison), `registryBase` (BASE is the Debian base pushed to a loopback registry).
+/// documents, left out of the comparison), `buildahDifferentPaths` + `expectedFiles` (files where buildah 1.28 departs
+/// from Docker: left out of both trees, ociforge's must have the given content), `registryBase` (BASE is the Debian base pushed to a loopback registry).
 /// Needs root, buildah and podman (scripts/install-deps).
 @Suite("Dockerfile conformance with buildah", .serialized)
 struct DockerfileConformanceTests {
@@ -31,6 +32,9 @@ struct DockerfileConformanceTests {
         var buildahMountStubs: [String]?
         /// Config fields where buildah 1.28 departs from Docker's documented result (`why` says how).
         var buildahConfigDifferences: [String]?
+        /// Files where buildah 1.28 departs from Docker: left out of both trees; ours must hold `expectedFiles`.
+        var buildahDifferentPaths: [String]?
+        var expectedFiles: [String: String]?
         /// BASE is the Debian base pushed to a loopback registry (`FROM 127.0.0.1:<port>/…`).
         var registryBase: Bool?
     }
@@ -117,8 +121,11 @@ struct DockerfileConformanceTests {
         let theirs = try DockerfileExecTests.buildahBuild(ctx, file: (o.buildahDockerfile ?? o.dockerfile).map { ctx + "/" + $0 },
                                                           args: args, target: o.target, secrets: secretFiles, extra: buildahExtra)
         defer { theirs.remove() }
-        try DockerfileExecTests.compare(dir.path + "/ours", tag: "img", with: theirs, in: dir, stubs: o.buildahMountStubs ?? [],
-                                        skipFields: o.buildahConfigDifferences ?? [])
+        let unpacked = try DockerfileExecTests.compare(dir.path + "/ours", tag: "img", with: theirs, in: dir, stubs: o.buildahMountStubs ?? [],
+                                                       differing: o.buildahDifferentPaths ?? [], skipFields: o.buildahConfigDifferences ?? [])
+        for (path, content) in o.expectedFiles ?? [:] {
+            #expect((try? String(contentsOfFile: unpacked + path, encoding: .utf8)) == content, "\(fixture): \(path) of ociforge's image")
+        }
         // Secrets never reach the image or the layer cache.
         for value in (o.secrets ?? [:]).values {
             let grep = try Harness.run(["grep", "-r", "-l", "-F", value, dir.path + "/ours", dir.path + "/cache"])

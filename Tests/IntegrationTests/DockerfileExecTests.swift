@@ -186,8 +186,12 @@ struct DockerfileExecTests {
     /// 1.28 leaves behind as RUN --mount targets (BuildKit removes the mount points it created,
     /// moby/buildkit#3307; buildah only since containers/buildah#6233), excluded under the same condition and
     /// only while buildah's entry is an empty directory or file.
+    /// `differing`: paths left out of both trees (where buildah departs from Docker; the caller checks ours).
+    /// Returns the unpacked ociforge image.
+    @discardableResult
     static func compare(_ ours: String, tag: String, with theirs: BuildahImage, in dir: TempDir, stubs: [String] = [],
-                        skipFields: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
+                        differing: [String] = [], skipFields: [String] = [],
+                        sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let a = dir.path + "/unpacked-ours-\(tag)", b = theirs.root
         try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(ours):\(tag)", a], sourceLocation: sourceLocation)
         func exists(_ root: String, _ p: String) -> Bool {
@@ -200,7 +204,7 @@ struct DockerfileExecTests {
             if (st.st_mode & S_IFMT) == S_IFREG { return st.st_size == 0 }
             return (st.st_mode & S_IFMT) == S_IFDIR && ((try? FileManager.default.contentsOfDirectory(atPath: b + "/" + p)) ?? ["?"]).isEmpty
         }
-        var excluded: [String] = []
+        var excluded = differing
         for p in ["etc/hosts", "etc/resolv.conf", "etc/hostname", "run/.containerenv", "run", "proc", "sys", "dev"] where !exists(a, p) {
             excluded.append(p)
         }
@@ -219,6 +223,7 @@ struct DockerfileExecTests {
         for k in comparedFields where !skipFields.contains(k) {
             #expect(field(c1, k) == field(theirs.config, k), "config \(k) of \(tag) differs from buildah's", sourceLocation: sourceLocation)
         }
+        return a
     }
 
     /// A fixture's context (`Fixtures/<fixture>/context`) in a fresh directory, with the empty directories git

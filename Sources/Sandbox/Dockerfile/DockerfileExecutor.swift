@@ -442,6 +442,8 @@ public struct DockerfileExecutor: Sendable {
                     throw BuildError("line \(step.line): --mount=type=bind,from=\(m.from!.image!): image sources are not available in this build; use a stage")
                 } else {
                     source = try copyOut(contextDirectory + "/" + Self.clean(m.source ?? "."))
+                    // The context a bind mount sees is the one Docker sends: without what .dockerignore excludes.
+                    if !build.contextExclude.isEmpty { pruneIgnored(source, contextPath: Self.clean(m.source ?? ".")) }
                     // Context files belong to the namespace's root (as COPY makes them), readable whatever their host owner.
                     try chownTree(source, uid: 0, gid: 0)
                 }
@@ -502,6 +504,27 @@ public struct DockerfileExecutor: Sendable {
         case .delete(let path): return clean(path)
         case .opaque(let path): return clean(path)
         }
+    }
+
+    /// Removes from `copy` (a copy of the context path `contextPath`) what is not in the build context after
+    /// .dockerignore (`build.contextFiles`).
+    func pruneIgnored(_ copy: String, contextPath: String) {
+        let kept = Set(build.contextFiles.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+        var st = stat()
+        guard lstat(copy, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return }
+        func walk(_ rel: String) {
+            let dir = rel.isEmpty ? copy : copy + "/" + rel
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                let r = rel.isEmpty ? name : rel + "/" + name
+                let inContext = contextPath.isEmpty ? r : contextPath + "/" + r
+                if !kept.contains(inContext) {
+                    removeTree(copy + "/" + r)
+                    continue
+                }
+                if lstat(copy + "/" + r, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { walk(r) }
+            }
+        }
+        walk("")
     }
 
     /// A host copy of a bind mount's source (removed after the step).
