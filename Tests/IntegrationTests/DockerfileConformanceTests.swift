@@ -19,8 +19,9 @@ import Glibc
 /// says which difference), `buildahConfigDifferences` (config fields where buildah 1.28 departs from what Docker
 /// documents, left out of the comparison), `buildahDifferentPaths` + `expectedFiles` (files where buildah 1.28 departs
 /// from Docker: left out of both trees, ociforge's must have the given content), `registryBase` (BASE is the Debian base pushed to a loopback registry).
-/// Needs root, buildah and podman (scripts/install-deps).
-@Suite("Dockerfile conformance with buildah", .serialized)
+/// Cases run in parallel (each has its own temp dir, buildah image name, registry port and cache ids; buildah's
+/// storage and ociforge's state dir lock what they share). Needs root, buildah and podman (scripts/install-deps).
+@Suite("Dockerfile conformance with buildah")
 struct DockerfileConformanceTests {
     struct Options: Decodable {
         var debian: Bool?
