@@ -338,7 +338,8 @@ public struct DockerfileExecutor: Sendable {
         parts += ["--env"] + run.environment(root: state.rootConfig.map(Self.dockerConfig))
         parts += ["--user", run.user ?? "", "--workdir", run.workdir ?? state.dockerConfig.workingDir ?? "/", "--network", run.network.rawValue]
         for m in run.mounts {
-            parts += ["--mount", m.type.rawValue, m.target, m.id ?? "", m.source ?? "", m.env ?? "", String(m.readOnly)]
+            parts += ["--mount", m.type.rawValue, m.target, m.id ?? "", m.source ?? "", m.env ?? "", String(m.readOnly),
+                      m.mode ?? "", m.uid.map(String.init) ?? "", m.gid.map(String.init) ?? "", m.size.map(String.init) ?? "", String(m.required)]
             if m.type == .bind {
                 if let s = m.from?.stage {
                     parts.append("stage:" + (done[s]?.key ?? "?"))
@@ -353,9 +354,6 @@ public struct DockerfileExecutor: Sendable {
 
     func runStep(_ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
                  rec: Recorder) throws -> (LayerWriteResult?, String?, String?) {
-        guard run.files.isEmpty else {
-            throw BuildError("line \(step.line): RUN with a heredoc script starting with #! (run as /dev/pipes/<name>) is not supported by the executor yet; start the heredoc without a #! line")
-        }
         var env: [String: String] = [:]
         for kv in run.environment(root: state.rootConfig.map(Self.dockerConfig)) {
             let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -376,6 +374,15 @@ public struct DockerfileExecutor: Sendable {
         }
         var extraDirs: [String] = [workdir]
         var binds: [(target: String, source: String)] = []
+        // Mount points whose contents are never the step's output: tmpfs and secret targets (secret stubs are
+        // empty files in the per-step lower, like BuildKit's mount stubs, which it removes afterwards).
+        var mountTargets: [String] = []
+        var stubs: [String] = []
+        // `RUN <<EOF` starting with `#!`: the script, read-only at /dev/pipes/<name> (on the sandbox's /dev tmpfs).
+        for f in run.files {
+            guard let mode = UInt32(f.mode, radix: 8) else { throw BuildError("line \(step.line): heredoc file \(f.destination): bad mode \(f.mode)") }
+            spec.files.append(PhaseFile(target: f.destination, content: f.content, mode: mode, uid: 0, gid: 0))
+        }
         for m in run.mounts {
             switch m.type {
             case .cache:
@@ -393,11 +400,20 @@ public struct DockerfileExecutor: Sendable {
                     env[e] = secret.value
                     if m.target.isEmpty { continue }
                 }
-                let target = m.target.isEmpty ? "/run/secrets/" + id : m.target
-                guard target == "/run/secrets/" + id else {
-                    throw BuildError("line \(step.line): secret '\(id)' at \(target): the sandbox mounts secrets at /run/secrets/<id> only; use that target (or env=)")
+                // BuildKit's defaults: /run/secrets/<id>, mode 0400, owned by 0:0 (uid=/gid=/mode= change them).
+                let target = "/" + Self.clean(m.target.isEmpty ? "/run/secrets/" + id : m.target)
+                guard target != "/" else { throw BuildError("line \(step.line): secret '\(id)': invalid target \(m.target)") }
+                let mode = try m.mode.map { v -> UInt32 in
+                    guard let n = UInt32(v, radix: 8) else { throw BuildError("line \(step.line): secret '\(id)': bad mode \(v)") }
+                    return n
+                } ?? 0o400
+                guard secret.value.utf8.allSatisfy({ $0 != 0 }) else {
+                    throw BuildError("line \(step.line): secret '\(id)' contains a NUL byte: the sandbox passes secrets as text")
                 }
-                spec.secrets.append(secret)
+                spec.files.append(PhaseFile(target: target, content: secret.value, mode: mode,
+                                            uid: UInt32(clamping: m.uid ?? 0), gid: UInt32(clamping: m.gid ?? 0)))
+                stubs.append(target)
+                mountTargets.append(target)
             case .bind:
                 let source: String
                 if let s = m.from?.stage {
@@ -412,13 +428,15 @@ public struct DockerfileExecutor: Sendable {
                 }
                 binds.append((m.target, source))
             case .tmpfs:
-                throw BuildError("line \(step.line): RUN --mount=type=tmpfs is not supported by the executor yet")
+                spec.tmpfs.append(TmpfsMount(target: m.target, sizeBytes: m.size))
+                extraDirs.append(m.target)
+                mountTargets.append(m.target)
             }
         }
         defer { for b in binds { removeTree(b.source) } }
         spec.environment = env
         // As in Docker, SOURCE_DATE_EPOCH reaches RUN only when the Dockerfile declares it (ARG): layer times are clamped anyway.
-        let extra = try mountTree(dirs: extraDirs, binds: binds, state: state)
+        let extra = try mountTree(dirs: extraDirs, binds: binds, stubs: stubs, state: state)
         defer { if let extra { removeTree(extra) } }
         options.progress("[\(phase)] RUN \(run.argv.joined(separator: " ").prefix(100))")
         let output: OutputSink = options.phaseOutput.map { .callback($0) } ?? .prefixed(phase)
@@ -432,8 +450,9 @@ public struct DockerfileExecutor: Sendable {
         rec.warnings += outcome.warnings.map { "\(phase): \($0)" }
         // Bind targets and mount points live in the extra lower: their contents are not the step's output.
         var changes = outcome.changes
-        if !binds.isEmpty {
-            let prefixes = binds.map { Self.clean($0.target) }
+        let dropped = binds.map(\.target) + mountTargets
+        if !dropped.isEmpty {
+            let prefixes = dropped.map { Self.clean($0) }
             changes = ChangeSet(changes.changes.filter { c in
                 let p = Self.changePath(c)
                 return !prefixes.contains { p == $0 || p.hasPrefix($0 + "/") }
@@ -452,7 +471,11 @@ public struct DockerfileExecutor: Sendable {
             if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
                 throw BuildError("cannot move \(phase)'s changes into the build cache: \(String(cString: strerror(errno)))")
             }
-            if !binds.isEmpty { for b in binds { removeTree(tree + "/" + Self.clean(b.target)) } }
+            for t in dropped {
+                // Only what the diff dropped: a target that is a mount point never has content in the upper.
+                var st = stat()
+                if lstat(tree + "/" + Self.clean(t), &st) == 0 { removeTree(tree + "/" + Self.clean(t)) }
+            }
             outcome.discard()
             return (r, file, tree)
         } catch {
@@ -479,7 +502,7 @@ public struct DockerfileExecutor: Sendable {
 
     /// An extra overlay lower for one RUN: missing directories (the working directory, cache mount points) and
     /// bind mount sources at their targets. nil when nothing is needed.
-    func mountTree(dirs: [String], binds: [(target: String, source: String)], state: StageState) throws -> String? {
+    func mountTree(dirs: [String], binds: [(target: String, source: String)], stubs: [String] = [], state: StageState) throws -> String? {
         let lowers = state.trees.reversed() + [state.rootfs]
         func existing(_ p: String) -> stat? {
             for dir in lowers {
@@ -489,7 +512,9 @@ public struct DockerfileExecutor: Sendable {
             return nil
         }
         let missing = dirs.filter { d in d != "/" && (existing(d).map { ($0.st_mode & S_IFMT) != S_IFDIR } ?? true) }
-        guard !missing.isEmpty || !binds.isEmpty else { return nil }
+        // File mount points: a missing target gets an empty stub (and its parents); an existing file is covered as is.
+        let missingStubs = stubs.filter { existing($0) == nil }
+        guard !missing.isEmpty || !binds.isEmpty || !missingStubs.isEmpty else { return nil }
         let tree = cache.scratchPath("mounts")
         if mkdir(tree, 0o755) != 0 { throw BuildError("cannot create \(tree): \(String(cString: strerror(errno)))") }
         var created: [String] = [tree]
@@ -513,6 +538,14 @@ public struct DockerfileExecutor: Sendable {
             }
         }
         for t in missing { try mkdirs(t, leafParent: false) }
+        for t in missingStubs {
+            try mkdirs(t, leafParent: true)
+            let p = tree + "/" + Self.clean(t)
+            let fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else { throw BuildError("cannot create the mount point \(t): \(String(cString: strerror(errno)))") }
+            close(fd)
+            created.append(p)
+        }
         for c in created { try chownHost(c, uid: 0, gid: 0) }
         for b in binds {
             let t = "/" + Self.clean(b.target)
