@@ -38,9 +38,13 @@ public struct Secret: Sendable, Hashable {
     public var value: String
     public init(id: String, value: String) { self.id = id; self.value = value }
 
-    /// Parses `ID=env:VAR` or `ID=file:PATH` and reads the value.
+    /// Parses `ID=env:VAR` or `ID=file:PATH`, or Docker's `--secret` forms (`id=ID,src=PATH`, `id=ID,env=VAR`,
+    /// `type=env|file`, `source=`, `env=VAR` alone: the id is VAR; `id=ID` alone: the variable ID if set, else the
+    /// file ID), and reads the value.
     public static func parse(_ s: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Secret {
         guard let eq = s.firstIndex(of: "=") else { throw SandboxError(.invalidArgument, "secret '\(s.prefix(40))': expected ID=env:VAR or ID=file:PATH") }
+        let after = s[s.index(after: eq)...]
+        if !after.hasPrefix("env:") && !after.hasPrefix("file:"), let docker = dockerForm(s, environment: environment) { return try parse(docker, environment: environment) }
         let id = String(s[..<eq]), src = String(s[s.index(after: eq)...])
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), id.first != "." else {
             throw SandboxError(.invalidArgument, "secret id '\(id)': letters, digits, '-', '_', '.' only")
@@ -56,6 +60,29 @@ public struct Secret: Sendable, Hashable {
             return Secret(id: id, value: String(decoding: d, as: UTF8.self))
         }
         throw SandboxError(.invalidArgument, "secret '\(id)': the source must be env:VAR or file:PATH")
+    }
+
+    /// Docker's `key=value,…` secret syntax rewritten as `ID=env:VAR` / `ID=file:PATH`; nil when `s` is not in it.
+    static func dockerForm(_ s: String, environment: [String: String]) -> String? {
+        var type: String?, id: String?, src: String?, env: String?
+        for field in s.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let eq = field.firstIndex(of: "=") else { return nil }
+            let v = String(field[field.index(after: eq)...])
+            switch field[..<eq].lowercased() {
+            case "type": type = v
+            case "id": id = v
+            case "src", "source": src = v
+            case "env": env = v
+            default: return nil
+            }
+        }
+        guard type == nil || type == "env" || type == "file" else { return nil }
+        if type == "env" && env == nil { env = src; src = nil }
+        if type == "file" && src == nil && env == nil { src = id }
+        guard let name = id ?? env ?? src.map({ ($0 as NSString).lastPathComponent }), !name.isEmpty else { return nil }
+        if let env { return "\(name)=env:\(env)" }
+        if let src { return "\(name)=file:\(src)" }
+        return environment[name] != nil ? "\(name)=env:\(name)" : "\(name)=file:\(name)"
     }
 }
 
