@@ -360,7 +360,14 @@ public struct DockerfileExecutor: Sendable {
             env[String(p[0])] = p.count > 1 ? String(p[1]) : ""
         }
         let userSpec = run.user ?? state.dockerConfig.user ?? ""
-        let ids = try withMergedView(state) { root in try Self.resolveUser(userSpec, root: root, line: step.line) }
+        // The user, and the tmpfs/secret targets with the stage's symlinks resolved in it (as BuildKit resolves
+        // mount targets: `/var/run/x` on Debian is `/run/x`), so the per-step lower never shadows a symlink.
+        let fileTargets = run.mounts.filter { $0.type == .tmpfs || ($0.type == .secret && !($0.target.isEmpty && $0.env != nil)) }
+            .map { $0.target.isEmpty ? "/run/secrets/" + ($0.id ?? "") : $0.target }
+        let (ids, inRoot) = try withMergedView(state) { root in
+            (try Self.resolveUser(userSpec, root: root, line: step.line),
+             Dictionary(fileTargets.map { ($0, Self.resolveInRoot($0, root: root)) }, uniquingKeysWith: { a, _ in a }))
+        }
         if env["HOME"] == nil { env["HOME"] = ids.home }
         let workdir = run.workdir ?? state.dockerConfig.workingDir ?? "/"
         var spec = PhaseSpec(name: "line-\(step.line)", command: run.argv)
@@ -401,7 +408,8 @@ public struct DockerfileExecutor: Sendable {
                     if m.target.isEmpty { continue }
                 }
                 // BuildKit's defaults: /run/secrets/<id>, mode 0400, owned by 0:0 (uid=/gid=/mode= change them).
-                let target = "/" + Self.clean(m.target.isEmpty ? "/run/secrets/" + id : m.target)
+                let written = m.target.isEmpty ? "/run/secrets/" + id : m.target
+                let target = "/" + Self.clean(inRoot[written] ?? written)
                 guard target != "/" else { throw BuildError("line \(step.line): secret '\(id)': invalid target \(m.target)") }
                 let mode = try m.mode.map { v -> UInt32 in
                     guard let n = UInt32(v, radix: 8) else { throw BuildError("line \(step.line): secret '\(id)': bad mode \(v)") }
@@ -428,9 +436,11 @@ public struct DockerfileExecutor: Sendable {
                 }
                 binds.append((m.target, source))
             case .tmpfs:
-                spec.tmpfs.append(TmpfsMount(target: m.target, sizeBytes: m.size))
-                extraDirs.append(m.target)
-                mountTargets.append(m.target)
+                let target = "/" + Self.clean(inRoot[m.target] ?? m.target)
+                guard target != "/" else { throw BuildError("line \(step.line): tmpfs mount: invalid target \(m.target)") }
+                spec.tmpfs.append(TmpfsMount(target: target, sizeBytes: m.size))
+                extraDirs.append(target)
+                mountTargets.append(target)
             }
         }
         defer { for b in binds { removeTree(b.source) } }
@@ -649,6 +659,31 @@ public struct DockerfileExecutor: Sendable {
     }
 
     // MARK: - Paths
+
+    /// `path` with the symlinks among its existing components resolved inside `root`: absolute link targets start at
+    /// `root`, `..` stops there (the way a container runtime resolves mount targets). At most 40 links.
+    static func resolveInRoot(_ path: String, root: String) -> String {
+        var done: [String] = []
+        var todo = path.split(separator: "/").map(String.init)
+        var links = 0
+        while !todo.isEmpty {
+            let c = todo.removeFirst()
+            if c == "." { continue }
+            if c == ".." { if !done.isEmpty { done.removeLast() }; continue }
+            // `done` has no symlink: the host path stays below `root`.
+            let candidate = root + "/" + (done + [c]).joined(separator: "/")
+            var st = stat()
+            if links < 40, lstat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK,
+               let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) {
+                links += 1
+                if dest.hasPrefix("/") { done = [] }
+                todo = dest.split(separator: "/").map(String.init) + todo
+                continue
+            }
+            done.append(c)
+        }
+        return "/" + done.joined(separator: "/")
+    }
 
     static func clean(_ p: String) -> String {
         var out: [Substring] = []
