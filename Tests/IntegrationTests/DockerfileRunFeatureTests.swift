@@ -83,6 +83,32 @@ struct DockerfileRunFeatureTests {
         #expect(Self.text(out2 + "/tmpfs-limit") == "dd=0", "size=4m holds 2 MiB")
     }
 
+    @Test("RUN --mount=type=bind,from=<image>: the image's files at the target for the step, not in the layer",
+          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    func bindFromImage() throws {
+        let base = try DockerfileExecTests.baseLayout()
+        let dir = try DockerfileExecTests.tempDir("df-bind-image")
+        defer { dir.remove() }
+        let ctx = try Self.write("""
+        FROM scratch AS tools
+        COPY marker.txt /marker.txt
+        FROM oci-layout:\(base):base
+        RUN --mount=type=bind,from=oci-layout:\(base):base,source=/etc,target=/mnt/image-etc \\
+            cp /mnt/image-etc/debian_version /from-image.txt && ls /mnt/image-etc > /dev/null
+        RUN --mount=type=bind,from=tools,target=/mnt/tools cp /mnt/tools/marker.txt /from-stage.txt
+
+        """, in: dir)
+        try "marker\n".write(toFile: ctx + "/marker.txt", atomically: true, encoding: .utf8)
+        let cold = try DockerfileExecTests.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        #expect(cold.executed.count == 2, "\(cold.executed)")
+        let out = try Self.unpack(dir.path + "/ours", tag: "img", into: dir)
+        #expect(Self.text(out + "/from-image.txt") == Self.text(out + "/etc/debian_version"))
+        #expect(Self.text(out + "/from-stage.txt") == "marker")
+        #expect(!FileManager.default.fileExists(atPath: out + "/mnt/image-etc"))
+        let warm = try DockerfileExecTests.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        #expect(warm.executed == [], "\(warm.executed)")
+    }
+
     @Test("Heredocs: `#!` scripts run by their interpreter from /dev/pipes, stdin heredocs, several heredocs, COPY heredocs",
           .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func heredocs() throws {

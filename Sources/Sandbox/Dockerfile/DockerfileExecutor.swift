@@ -267,7 +267,7 @@ public struct DockerfileExecutor: Sendable {
             return
         case .run:
             guard let run = step.run else { throw BuildError("line \(step.line): RUN without a command") }
-            let key = try runKey(run, state: state, done: done)
+            let key = try runKey(run, line: step.line, state: state, done: done)
             try add(key: key, step: step, phase: phase, isCommand: true, state: &state, rec: rec, created: created) {
                 try runStep(run, step: step, phase: phase, state: current, done: done, rec: rec)
             }
@@ -333,7 +333,7 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - RUN
 
-    func runKey(_ run: DockerfileRun, state: StageState, done: [Int: StageState]) throws -> String {
+    func runKey(_ run: DockerfileRun, line: Int, state: StageState, done: [Int: StageState]) throws -> String {
         var parts = ["df-run", state.key, run.form.rawValue, "--argv"] + run.argv
         parts += ["--env"] + run.environment(root: state.rootConfig.map(Self.dockerConfig))
         parts += ["--user", run.user ?? "", "--workdir", run.workdir ?? state.dockerConfig.workingDir ?? "/", "--network", run.network.rawValue]
@@ -343,6 +343,8 @@ public struct DockerfileExecutor: Sendable {
             if m.type == .bind {
                 if let s = m.from?.stage {
                     parts.append("stage:" + (done[s]?.key ?? "?"))
+                } else if let image = m.from?.image {
+                    parts.append("image:" + (try imageBase(image, line: line, instruction: "RUN --mount=type=bind,from=").key))
                 } else {
                     parts.append("context:" + (try contextDigest(m.source ?? ".")))
                 }
@@ -427,8 +429,10 @@ public struct DockerfileExecutor: Sendable {
                 if let s = m.from?.stage {
                     guard let st = done[s] else { throw BuildError("line \(step.line): --mount from stage \(s), which did not run") }
                     source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
-                } else if m.from?.image != nil {
-                    throw BuildError("line \(step.line): --mount=type=bind,from=\(m.from!.image!): image sources are not available in this build; use a stage")
+                } else if let image = m.from?.image {
+                    // An image (oci-layout: or registry, pulled like FROM): its unpacked rootfs.
+                    let st = try imageBase(image, line: step.line, instruction: "RUN --mount=type=bind,from=")
+                    source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
                 } else {
                     source = try copyOut(contextDirectory + "/" + Self.clean(m.source ?? "."))
                     // Context files belong to the namespace's root (as COPY makes them), readable whatever their host owner.
