@@ -114,21 +114,55 @@ enum ImageTransport {
         BlobLocationCache().merge(registry: c.registry, locations: locations)
     }
 
+    /// Writes every tagged image of the layout `src` into the docker-archive `dst`, or imports every image of the
+    /// docker-archive `src` into the layout `dst`; returns (digest, name) pairs.
+    static func copyAllTags(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform?) throws -> [(Digest, String)] {
+        if case .dockerArchive(let archive, let selector) = src, case .ociLayout(let path, let tag) = dst {
+            guard selector == nil, tag == nil else {
+                throw ValidationError("--all-tags imports every image of docker-archive:<file> (no name or @index) into oci-layout:<dir> (no tag): the archive's names become the tags")
+            }
+            let images = try DockerArchive.readAll(archive, into: try openOrCreate(path))
+            return images.flatMap { i in i.names.isEmpty ? [(i.descriptor.digest, "(untagged)")] : i.names.map { (i.descriptor.digest, $0) } }
+        }
+        guard case .ociLayout(let path, nil) = src, case .dockerArchive(let out, let repository) = dst else {
+            throw ValidationError("--all-tags copies every tag of oci-layout:<dir> (without a tag) into docker-archive:<file>[:<repository>], or every image of docker-archive:<file> into oci-layout:<dir>")
+        }
+        if let repository, repository.contains("@") || (repository.split(separator: "/").last ?? "").contains(":") {
+            throw ValidationError("with --all-tags, docker-archive:<file>:<repository> names the repository only (the layout's tags become the tags): '\(repository)' has a tag or digest")
+        }
+        let images = try DockerArchive.writeAllTags(from: try OCILayout.open(at: path), platform: platform, to: out,
+                                                    repository: repository)
+        return images.map { ($0.image.manifestDescriptor.digest, DockerArchive.normalisedRepoTag($0.repoTags[0])) }
+    }
+
     /// Copies `src` to `dst`; returns the digest of the top-level manifest or index written.
-    static func copy(_ src: ImageLocation, _ dst: ImageLocation, flags: RegistryFlags, platform: Platform?) throws -> Digest {
+    ///
+    /// `allPlatforms`: a registry index is copied whole (every child manifest and blob, the index bytes unchanged)
+    /// instead of resolving it to `platform`.
+    static func copy(_ src: ImageLocation, _ dst: ImageLocation, flags: RegistryFlags, platform: Platform?,
+                     allPlatforms: Bool = false) throws -> Digest {
         var stdin: String?
+        if allPlatforms, case .dockerArchive = dst {
+            throw ValidationError("a docker-archive holds one image per name, not an index: choose one platform with --platform instead of --all-platforms")
+        }
+        func pull(_ c: RegistryClient, _ ref: ImageReference, into layout: OCILayout, tag: String) throws -> Descriptor {
+            try runBlocking {
+                allPlatforms ? try await c.pullAll(ref, into: layout, tag: tag) : try await c.pull(ref, into: layout, tag: tag, platform: platform)
+            }
+        }
         switch (src, dst) {
         case (.registry(let ref), .ociLayout(let path, let tag)):
             let layout = try openOrCreate(path)
             let c = try client(ref.registry, flags, &stdin)
-            let d = try runBlocking { try await c.pull(ref, into: layout, tag: tag ?? ref.tag ?? "latest", platform: platform) }
+            let d = try pull(c, ref, into: layout, tag: tag ?? ref.tag ?? "latest")
             try persist(c)
             try report(c, verb: "pulled")
             return d.digest
         case (.ociLayout(let path, let tag), .registry(let ref)):
             let layout = try OCILayout.open(at: path)
             let c = try client(ref.registry, flags, &stdin)
-            let d = try runBlocking { try await c.push(from: layout, tag: tag, to: ref) }
+            // A layout's index goes whole unless one platform is asked for.
+            let d = try runBlocking { try await c.push(from: layout, tag: tag, platform: allPlatforms ? nil : platform, to: ref) }
             try persist(c)
             try report(c, verb: "pushed")
             return d.digest
@@ -141,7 +175,7 @@ enum ImageTransport {
                 let pusher = from.registry == to.registry && from.repository != to.repository
                     ? try seeded(RegistryClient(registry: to.registry, credential: try flags.credential(for: to.registry, stdinPassword: &stdin), options: opts))
                     : b
-                _ = try runBlocking { try await a.pull(from, into: layout, tag: "copy", platform: platform) }
+                _ = try pull(a, from, into: layout, tag: "copy")
                 try persist(a)
                 let d = try runBlocking { try await pusher.push(from: layout, tag: "copy", to: to) }
                 try persist(pusher)
@@ -171,7 +205,7 @@ enum ImageTransport {
         case (.registry(let ref), .dockerArchive):
             return try withTemporaryLayout { layout in
                 let c = try client(ref.registry, flags, &stdin)
-                _ = try runBlocking { try await c.pull(ref, into: layout, tag: "copy", platform: platform) }
+                _ = try pull(c, ref, into: layout, tag: "copy")
                 var target = dst
                 if case .dockerArchive(let p, nil) = dst { target = .dockerArchive(path: p, reference: "\(ref.registry)/\(ref.repository):\(ref.tag ?? "latest")") }
                 return try copy(.ociLayout(path: layout.path, tag: "copy"), target, flags: flags, platform: platform)
@@ -232,8 +266,7 @@ struct ImagePull: ParsableCommand {
     @Argument(help: "oci-layout:<path>[:tag] (created when missing; tag defaults to the reference's).")
     var layout: String
 
-    @Option(help: "Platform to choose from an index, os/arch[/variant] (default: the host's).")
-    var platform: String?
+    @OptionGroup var platforms: PlatformChoice
 
     @OptionGroup var flags: RegistryFlags
 
@@ -243,9 +276,31 @@ struct ImagePull: ParsableCommand {
             guard case .registry = src else { throw ValidationError("the first argument of pull must be a registry reference") }
             let ref = try parseLayoutReference(layout, flag: "layout")
             let d = try ImageTransport.copy(src, .ociLayout(path: ref.path, tag: ref.tag), flags: flags,
-                                            platform: try platform.map { try Platform(parsing: $0) })
+                                            platform: try platforms.chosenPlatform(), allPlatforms: platforms.all)
             print(d)
         }
+    }
+}
+
+/// `--platform os/arch[/variant]` or `--all-platforms` (also spelled `--platform all`).
+struct PlatformChoice: ParsableArguments {
+    @Option(help: "Platform to choose from an index, os/arch[/variant] (default: the host's); 'all' is --all-platforms.")
+    var platform: String?
+
+    @Flag(help: "Copy a whole index: every platform's manifest and blobs, the index itself unchanged (same digest).")
+    var allPlatforms = false
+
+    func validate() throws {
+        if allPlatforms, let p = platform, p != "all" {
+            throw ValidationError("use either --platform \(p) or --all-platforms, not both")
+        }
+    }
+
+    var all: Bool { allPlatforms || platform == "all" }
+
+    func chosenPlatform() throws -> Platform? {
+        guard let p = platform, p != "all" else { return nil }
+        return try Platform(parsing: p)
     }
 }
 
@@ -264,6 +319,9 @@ struct ImagePush: ParsableCommand {
     @Option(name: .customLong("mount-from"), help: "Repository of the same registry to mount existing blobs from (repeatable).")
     var mountFrom: [String] = []
 
+    @Option(help: "Push only this platform's manifest (os/arch[/variant]) of an index (default: the whole index, every platform).")
+    var platform: String?
+
     @OptionGroup var flags: RegistryFlags
 
     func run() throws {
@@ -276,7 +334,8 @@ struct ImagePush: ParsableCommand {
             opts.mountFrom = mountFrom
             let c = try ImageTransport.seeded(RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin), options: opts))
             let layoutStore = try OCILayout.open(at: lref.path)
-            let d = try runBlocking { try await c.push(from: layoutStore, tag: lref.tag, to: ref) }
+            let only = try platform.map { try Platform(parsing: $0) }
+            let d = try runBlocking { try await c.push(from: layoutStore, tag: lref.tag, platform: only, to: ref) }
             try ImageTransport.persist(c)
             try ImageTransport.report(c, verb: "pushed")
             print(d.digest)
@@ -288,7 +347,7 @@ struct ImageCopy: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy",
         abstract: "Copy an image between transports: oci-layout:<dir>[:tag], docker://<reference>, docker-archive:<file>[:name].",
-        discussion: "Any source to any destination. A docker-archive is what `docker load` / `podman load` read. Prints the digest of what was written.")
+        discussion: "Any source to any destination. A docker-archive is what `docker load` / `podman load` read; as a source, docker-archive:<file>:<name> or :@<index> picks one image of an archive holding several. Prints the digest of what was written (with --all-tags: one '<digest> <name>' line per image).")
 
     @Argument(help: "Source location.")
     var source: String
@@ -296,8 +355,10 @@ struct ImageCopy: ParsableCommand {
     @Argument(help: "Destination location.")
     var destination: String
 
-    @Option(help: "Platform to choose from an index, os/arch[/variant] (default: the host's).")
-    var platform: String?
+    @OptionGroup var platforms: PlatformChoice
+
+    @Flag(help: "Write every tagged image of the source layout (oci-layout:<dir>) into one docker-archive:<file>[:<repository>]; each tag T becomes the name <repository>:T (without a repository the tags must be names like app:1). From docker-archive:<file> to oci-layout:<dir>: import every image, tagged with its names.")
+    var allTags = false
 
     @OptionGroup var flags: RegistryFlags
 
@@ -305,7 +366,14 @@ struct ImageCopy: ParsableCommand {
         try reportingErrors {
             let src = try ImageLocation(parsing: source)
             let dst = try ImageLocation(parsing: destination)
-            let d = try ImageTransport.copy(src, dst, flags: flags, platform: try platform.map { try Platform(parsing: $0) })
+            if allTags {
+                if platforms.all { throw ValidationError("--all-tags writes a docker-archive, which cannot hold an index: use --platform") }
+                for (digest, name) in try ImageTransport.copyAllTags(src, dst, platform: try platforms.chosenPlatform()) {
+                    print("\(digest) \(name)")
+                }
+                return
+            }
+            let d = try ImageTransport.copy(src, dst, flags: flags, platform: try platforms.chosenPlatform(), allPlatforms: platforms.all)
             print(d)
         }
     }

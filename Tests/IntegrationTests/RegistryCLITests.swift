@@ -8,17 +8,20 @@ struct RegistryCLITests {
     final class Registry {
         let process: Process
         let port: Int
-        init(dir: String, user: String, password: String) throws {
+        /// htpasswd auth when `user` is given, else anonymous.
+        init(dir: String, user: String? = nil, password: String = "") throws {
             let p = try Harness.ok(["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
             port = Int(p.trimmingCharacters(in: .whitespacesAndNewlines))!
-            let hash = try Harness.ok(["htpasswd", "-Bbn", user, password]).trimmingCharacters(in: .whitespacesAndNewlines)
-            try (hash + "\n").write(toFile: dir + "/htpasswd", atomically: true, encoding: .utf8)
+            if let user {
+                let hash = try Harness.ok(["htpasswd", "-Bbn", user, password]).trimmingCharacters(in: .whitespacesAndNewlines)
+                try (hash + "\n").write(toFile: dir + "/htpasswd", atomically: true, encoding: .utf8)
+            }
             try """
             version: 0.1
             log: {level: error, accesslog: {disabled: true}}
             storage: {filesystem: {rootdirectory: \(dir)/data}}
             http: {addr: 127.0.0.1:\(port), secret: cli-test}
-            auth: {htpasswd: {realm: cli-test, path: \(dir)/htpasswd}}
+            \(user == nil ? "" : "auth: {htpasswd: {realm: cli-test, path: \(dir)/htpasswd}}")
             """.write(toFile: dir + "/config.yml", atomically: true, encoding: .utf8)
             process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")

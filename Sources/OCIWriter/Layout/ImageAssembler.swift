@@ -45,7 +45,15 @@ public enum AssemblyBase: Sendable, Hashable {
 }
 
 /// Changes to the image configuration. nil / empty means "keep the base's".
+///
+/// Order of application (`apply(to:)`): the `unset` fields are removed, then entrypoint/cmd, env, workingDir, user,
+/// labels, exposedPorts, volumes, stopSignal, healthcheck, onBuild, shell are applied.
 public struct ConfigChanges: Sendable, Hashable {
+    /// A container-config field `unset` can remove from the base's config.
+    public enum Field: String, Sendable, Hashable, CaseIterable {
+        case user, workingDir, entrypoint, cmd, stopSignal, healthcheck, onBuild, shell
+    }
+
     /// Setting an entrypoint without a cmd clears the base's Cmd (as Docker does).
     public var entrypoint: [String]?
     public var cmd: [String]?
@@ -59,6 +67,17 @@ public struct ConfigChanges: Sendable, Hashable {
     /// `port[/tcp|udp|sctp]` (default tcp), added to the base's.
     public var exposedPorts: [String]
     public var stopSignal: String?
+    /// Mount points (`VOLUME`), added to the base's.
+    public var volumes: [String]
+    /// Replaces the base's healthcheck (Docker extension).
+    public var healthcheck: Healthcheck?
+    /// Replaces the base's ONBUILD triggers (Docker extension).
+    public var onBuild: [String]?
+    /// Replaces the base's shell for shell-form commands (Docker extension).
+    public var shell: [String]?
+    /// Fields of the base's config removed before the other changes apply (e.g. `.cmd` to clear an inherited Cmd
+    /// while keeping the entrypoint, `.user` to drop an empty `User`).
+    public var unset: Set<Field>
     /// Manifest annotations.
     public var annotations: [String: String]
     /// RFC 3339 creation time; nil: from SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z.
@@ -70,7 +89,8 @@ public struct ConfigChanges: Sendable, Hashable {
     public init(entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String] = [], workingDir: String? = nil,
                 user: String? = nil, labels: [String: String] = [:], exposedPorts: [String] = [],
                 stopSignal: String? = nil, annotations: [String: String] = [:], created: String? = nil,
-                author: String? = nil, configHistory: String? = nil) {
+                author: String? = nil, configHistory: String? = nil, volumes: [String] = [], healthcheck: Healthcheck? = nil,
+                onBuild: [String]? = nil, shell: [String]? = nil, unset: Set<Field> = []) {
         self.entrypoint = entrypoint
         self.cmd = cmd
         self.env = env
@@ -83,11 +103,71 @@ public struct ConfigChanges: Sendable, Hashable {
         self.created = created
         self.author = author
         self.configHistory = configHistory
+        self.volumes = volumes
+        self.healthcheck = healthcheck
+        self.onBuild = onBuild
+        self.shell = shell
+        self.unset = unset
     }
 
     var changesContainerConfig: Bool {
         entrypoint != nil || cmd != nil || !env.isEmpty || workingDir != nil || user != nil || !labels.isEmpty
-            || !exposedPorts.isEmpty || stopSignal != nil
+            || !exposedPorts.isEmpty || stopSignal != nil || !volumes.isEmpty || healthcheck != nil || onBuild != nil
+            || shell != nil || !unset.isEmpty
+    }
+
+    /// The container config these changes make of `base` (nil: the base has none): nil when the base has none and
+    /// nothing changes. Validates env entries, the working directory and ports.
+    public func apply(to base: ContainerConfig?) throws -> ContainerConfig? {
+        var cc = base ?? ContainerConfig()
+        for field in unset {
+            switch field {
+            case .user: cc.user = nil
+            case .workingDir: cc.workingDir = nil
+            case .entrypoint: cc.entrypoint = nil
+            case .cmd: cc.cmd = nil
+            case .stopSignal: cc.stopSignal = nil
+            case .healthcheck: cc.healthcheck = nil
+            case .onBuild: cc.onBuild = nil
+            case .shell: cc.shell = nil
+            }
+        }
+        if let entrypoint {
+            cc.entrypoint = entrypoint
+            if cmd == nil { cc.cmd = nil }
+        }
+        if let cmd { cc.cmd = cmd }
+        for entry in env {
+            guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else {
+                throw OCIWriterError(.invalidArgument, "invalid environment entry '\(entry)': expected NAME=value")
+            }
+            cc.setEnv(String(entry[..<eq]), String(entry[entry.index(after: eq)...]))
+        }
+        if let wd = workingDir {
+            guard wd.hasPrefix("/") else {
+                throw OCIWriterError(.invalidArgument, "working directory '\(wd)' must be an absolute path")
+            }
+            cc.workingDir = wd
+        }
+        if let user { cc.user = user }
+        if !labels.isEmpty {
+            cc.labels = (cc.labels ?? [:]).merging(labels) { _, new in new }
+        }
+        if !exposedPorts.isEmpty {
+            var ports = cc.exposedPorts ?? [:]
+            for p in exposedPorts { ports[try ImageAssembler.normalizePort(p)] = EmptyObject() }
+            cc.exposedPorts = ports
+        }
+        if !volumes.isEmpty {
+            var all = cc.volumes ?? [:]
+            for v in volumes { all[v] = EmptyObject() }
+            cc.volumes = all
+        }
+        if let s = stopSignal { cc.stopSignal = s }
+        if let healthcheck { cc.healthcheck = healthcheck }
+        if let onBuild { cc.onBuild = onBuild }
+        if let shell { cc.shell = shell }
+        return base != nil || changesContainerConfig ? cc : nil
     }
 }
 
@@ -122,6 +202,13 @@ public struct ImageAssembler: Sendable {
     /// Decompress every new layer first and check its digest, size and diffID (for layer files that did not come
     /// straight from ociforge's layer writer). Digest and size are always checked when a layer is imported.
     public var verifyNewLayerDiffIDs = false
+    /// The history entries of the new part of the image, bottom first, when the caller interleaves config-only
+    /// steps (`empty_layer: true` entries) with its layers: exactly one entry without `empty_layer` per element of
+    /// `layers`, in order. nil: one entry per layer (its `createdBy`/`comment`), then `changes.configHistory`.
+    public var history: [History]?
+    /// Add the `org.opencontainers.image.base.digest` manifest annotation for a layout base (unless
+    /// `changes.annotations` has it).
+    public var annotateBaseDigest = true
 
     public init(base: AssemblyBase, layers: [LayerInput], changes: ConfigChanges = ConfigChanges(),
                 destination: OCILayout, tag: String?, environment: [String: String] = ImageAssembler.processEnvironment()) {
@@ -207,45 +294,24 @@ public struct ImageAssembler: Sendable {
         }
 
         // 2. Config changes.
-        var cc = config.config ?? ContainerConfig()
-        let hadConfig = config.config != nil
-        if let entrypoint = changes.entrypoint {
-            cc.entrypoint = entrypoint
-            if changes.cmd == nil { cc.cmd = nil }
-        }
-        if let cmd = changes.cmd { cc.cmd = cmd }
-        for entry in changes.env {
-            guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else {
-                throw OCIWriterError(.invalidArgument, "invalid environment entry '\(entry)': expected NAME=value")
-            }
-            cc.setEnv(String(entry[..<eq]), String(entry[entry.index(after: eq)...]))
-        }
-        if let wd = changes.workingDir {
-            guard wd.hasPrefix("/") else {
-                throw OCIWriterError(.invalidArgument, "working directory '\(wd)' must be an absolute path")
-            }
-            cc.workingDir = wd
-        }
-        if let user = changes.user { cc.user = user }
-        if !changes.labels.isEmpty {
-            cc.labels = (cc.labels ?? [:]).merging(changes.labels) { _, new in new }
-        }
-        if !changes.exposedPorts.isEmpty {
-            var ports = cc.exposedPorts ?? [:]
-            for p in changes.exposedPorts { ports[try Self.normalizePort(p)] = EmptyObject() }
-            cc.exposedPorts = ports
-        }
-        if let s = changes.stopSignal { cc.stopSignal = s }
-        if hadConfig || changes.changesContainerConfig { config.config = cc }
+        config.config = try changes.apply(to: config.config)
 
         // 3. New layers: history, rootfs.
         var history = config.history ?? []
-        for layer in layers {
-            config.rootfs.diffIDs.append(layer.diffID)
-            history.append(History(created: created, createdBy: layer.createdBy, comment: layer.comment))
-        }
-        if let note = changes.configHistory, changes.changesContainerConfig {
-            history.append(History(created: created, createdBy: note, emptyLayer: true))
+        for layer in layers { config.rootfs.diffIDs.append(layer.diffID) }
+        if let given = self.history {
+            let layerEntries = given.filter { $0.emptyLayer != true }.count
+            guard layerEntries == layers.count else {
+                throw OCIWriterError(.invalidArgument, "the history given for the new layers has \(layerEntries) entries without empty_layer but there are \(layers.count) new layers: give exactly one per layer, in order")
+            }
+            history += given
+        } else {
+            for layer in layers {
+                history.append(History(created: created, createdBy: layer.createdBy, comment: layer.comment))
+            }
+            if let note = changes.configHistory, changes.changesContainerConfig {
+                history.append(History(created: created, createdBy: note, emptyLayer: true))
+            }
         }
         config.history = history
         config.rootfs.type = "layers"
@@ -267,7 +333,7 @@ public struct ImageAssembler: Sendable {
         let configDoc = try EncodedDocument(config)
         let configDesc = try destination.writeBlob(document: configDoc, mediaType: .ociConfig)
         var annotations = changes.annotations
-        if let baseDigest, annotations["org.opencontainers.image.base.digest"] == nil {
+        if annotateBaseDigest, let baseDigest, annotations["org.opencontainers.image.base.digest"] == nil {
             annotations["org.opencontainers.image.base.digest"] = baseDigest.string
         }
         let manifest = Manifest(config: configDesc, layers: baseLayers + layers.map(\.descriptor),

@@ -4,19 +4,32 @@ import Glibc
 #endif
 
 /// A username and secret for one registry. `description` never shows the secret.
+///
+/// `identityToken` is an OAuth2 refresh token (docker `config.json` `identitytoken`, or a credential helper answering
+/// with the username `<token>`): Bearer tokens are then obtained with the OAuth2 POST flow.
 public struct RegistryCredential: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public var username: String
     public var password: String
+    public var identityToken: String?
 
-    public init(username: String, password: String) {
+    /// The username credential helpers use to say that the secret is an identity token.
+    public static let identityTokenUsername = "<token>"
+
+    public init(username: String, password: String, identityToken: String? = nil) {
         self.username = username
         self.password = password
+        self.identityToken = identityToken
     }
 
-    public var description: String { "credential for '\(username)' (secret hidden)" }
+    public var description: String { "credential for '\(username)'\(identityToken != nil ? " with an identity token" : "") (secret hidden)" }
     public var debugDescription: String { description }
 
-    var basicHeader: String { "Basic " + Data("\(username):\(password)".utf8).base64EncodedString() }
+    /// Basic credentials; with an identity token and no password the token stands in for the password (token
+    /// servers without OAuth2 support that accept tokens do so this way).
+    var basicHeader: String {
+        let secret = password.isEmpty ? (identityToken ?? "") : password
+        return "Basic " + Data("\(username):\(secret)".utf8).base64EncodedString()
+    }
 }
 
 /// Finds and stores registry credentials the way docker, podman and skopeo do.
@@ -100,7 +113,13 @@ public struct CredentialStore: Sendable {
 
     static func decodeAuthEntry(_ entry: [String: Any], key: String, path: String) throws -> RegistryCredential? {
         if let token = entry["identitytoken"] as? String, !token.isEmpty {
-            return RegistryCredential(username: "<token>", password: token)
+            // docker stores the account name in `auth` or `username` next to the token; the token replaces the password.
+            var user = entry["username"] as? String ?? ""
+            if user.isEmpty, let auth = entry["auth"] as? String, let data = Data(base64Encoded: auth),
+               let s = String(data: data, encoding: .utf8), let colon = s.firstIndex(of: ":") {
+                user = String(s[..<colon])
+            }
+            return RegistryCredential(username: user.isEmpty ? RegistryCredential.identityTokenUsername : user, password: "", identityToken: token)
         }
         if let u = entry["username"] as? String, let p = entry["password"] as? String, !u.isEmpty {
             return RegistryCredential(username: u, password: p)
@@ -161,6 +180,9 @@ public struct CredentialStore: Sendable {
               let user = obj["Username"] as? String, let secret = obj["Secret"] as? String else {
             throw OCIWriterError(.authentication, "credential helper '\(program)' returned no Username/Secret for '\(server)'", path: path)
         }
+        if user == RegistryCredential.identityTokenUsername {
+            return RegistryCredential(username: user, password: "", identityToken: secret)
+        }
         return RegistryCredential(username: user, password: secret)
     }
 
@@ -172,7 +194,11 @@ public struct CredentialStore: Sendable {
         let want = Self.normalise(registry)
         for k in auths.keys where Self.normalise(k) == want { auths.removeValue(forKey: k) }
         let key = want == ImageReference.dockerHub ? "https://index.docker.io/v1/" : want
-        auths[key] = ["auth": Data("\(credential.username):\(credential.password)".utf8).base64EncodedString()]
+        if let token = credential.identityToken {
+            auths[key] = ["auth": Data("\(credential.username):".utf8).base64EncodedString(), "identitytoken": token]
+        } else {
+            auths[key] = ["auth": Data("\(credential.username):\(credential.password)".utf8).base64EncodedString()]
+        }
         obj["auths"] = auths
         try Self.writeJSON(obj, to: path)
     }

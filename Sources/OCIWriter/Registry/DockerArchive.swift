@@ -16,21 +16,104 @@ public enum DockerArchive {
         var Layers: [String]
     }
 
+    /// One image of an archive being written: a resolved manifest and the names `load` gives it.
+    public struct Image: Sendable {
+        public var image: ResolvedImage
+        /// `repository:tag` names (normalised to `registry/repository:tag` in the archive).
+        public var repoTags: [String]
+        public init(image: ResolvedImage, repoTags: [String]) {
+            self.image = image
+            self.repoTags = repoTags
+        }
+    }
+
     /// Writes the image `tag` of `layout` (a manifest, or the host platform's manifest of an index) to `path`.
     /// `repoTag` (e.g. `app:1`) goes into RepoTags so `load` names the image. The archive is written to a
     /// temporary file next to `path` and renamed when complete.
     public static func write(from layout: OCILayout, tag: String?, platform: Platform? = nil, to path: String,
                              repoTag: String?) throws {
         let image = try layout.resolve(tag: tag, platform: platform)
-        let manifest = image.manifest.value
-        let entry = ManifestEntry(Config: "blobs/sha256/" + manifest.config.digest.hex,
-                                  RepoTags: repoTag.map { [Self.normalisedRepoTag($0)] },
-                                  Layers: manifest.layers.map { "blobs/sha256/" + $0.digest.hex })
-        let entryBytes = try CanonicalJSON.encode([entry])
-        let manifestDescriptor = Descriptor(mediaType: image.manifestDescriptor.mediaType, digest: image.manifestDescriptor.digest,
-                                            size: image.manifestDescriptor.size,
-                                            annotations: repoTag.map { [Descriptor.refNameAnnotation: Self.normalisedRepoTag($0)] })
-        let index = try CanonicalJSON.encode(ImageIndex(manifests: [manifestDescriptor]))
+        try write([Image(image: image, repoTags: repoTag.map { [$0] } ?? [])], layout: layout, to: path)
+    }
+
+    /// Writes every tagged image of `layout` to `path`, one manifest.json entry per distinct manifest (indexes
+    /// resolved to `platform`, default the host's). Each layout tag becomes a RepoTag: `<repository>:<tag>` when
+    /// `repository` is given, else the tag itself, which must then be a full name such as `app:1`.
+    /// Returns the images written, in layout order.
+    @discardableResult
+    public static func writeAllTags(from layout: OCILayout, platform: Platform? = nil, to path: String,
+                                    repository: String?) throws -> [Image] {
+        let tags = try layout.tags()
+        guard !tags.isEmpty else {
+            throw OCIWriterError(.notFound, "the layout has no tagged images to write to a docker-archive", path: layout.path)
+        }
+        var images: [Image] = []
+        for t in tags {
+            let name: String
+            if let repository {
+                name = repository + ":" + t
+            } else {
+                guard t.contains(":"), let r = try? ImageReference(parsing: t), r.tag != nil, r.digest == nil else {
+                    throw OCIWriterError(.invalidReference, "layout tag '\(t)' is not an image name with a tag (like app:1): name the repository for the archive's RepoTags, e.g. docker-archive:\(path):<repository>", path: layout.path)
+                }
+                name = t
+            }
+            _ = try ImageReference(parsing: name)
+            images.append(Image(image: try layout.resolve(tag: t, platform: platform), repoTags: [name]))
+        }
+        try write(images, layout: layout, to: path)
+        return images
+    }
+
+    /// Writes `images` (all from `layout`) as one docker-archive: manifest.json lists each distinct manifest once
+    /// with all its names; blobs shared between images are stored once.
+    public static func write(_ images: [Image], layout: OCILayout, to path: String) throws {
+        guard !images.isEmpty else { throw OCIWriterError(.invalidArgument, "no image to write to the archive", path: path) }
+        // Group by manifest, keeping first-seen order; a name may not point at two different images.
+        var order: [Digest] = []
+        var byDigest: [Digest: (image: ResolvedImage, names: [String])] = [:]
+        var owner: [String: Digest] = [:]
+        for img in images {
+            let d = img.image.manifestDescriptor.digest
+            if byDigest[d] == nil { order.append(d); byDigest[d] = (img.image, []) }
+            for raw in img.repoTags {
+                let name = normalisedRepoTag(raw)
+                if let other = owner[name], other != d {
+                    throw OCIWriterError(.invalidArgument, "the name '\(name)' would refer to two images (\(other) and \(d)) in the archive", path: path)
+                }
+                if owner[name] == nil {
+                    owner[name] = d
+                    byDigest[d]!.names.append(name)
+                }
+            }
+        }
+        var entries: [ManifestEntry] = []
+        var indexEntries: [Descriptor] = []
+        var blobs: [Descriptor] = []
+        var seenBlobs = Set<Digest>()
+        for d in order {
+            let (image, names) = byDigest[d]!
+            let manifest = image.manifest.value
+            entries.append(ManifestEntry(Config: "blobs/sha256/" + manifest.config.digest.hex,
+                                         RepoTags: names.isEmpty ? nil : names,
+                                         Layers: manifest.layers.map { "blobs/sha256/" + $0.digest.hex }))
+            let md = image.manifestDescriptor
+            let plain = Descriptor(mediaType: md.mediaType, digest: md.digest, size: md.size)
+            if names.isEmpty {
+                indexEntries.append(plain)
+            } else {
+                for n in names {
+                    var e = plain
+                    e.annotations = [Descriptor.refNameAnnotation: n]
+                    indexEntries.append(e)
+                }
+            }
+            for b in [manifest.config] + manifest.layers + [md] where seenBlobs.insert(b.digest).inserted {
+                blobs.append(b)
+            }
+        }
+        let entryBytes = try CanonicalJSON.encode(entries)
+        let index = try CanonicalJSON.encode(ImageIndex(manifests: indexEntries))
 
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.ociforge-tmp-archive-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -44,9 +127,8 @@ public enum DockerArchive {
         let w = TarWriter(fd: fd, path: tmp)
         try w.directory("blobs/")
         try w.directory("blobs/sha256/")
-        var written = Set<Digest>()
-        for d in [manifest.config] + manifest.layers + [image.manifestDescriptor] where written.insert(d.digest).inserted {
-            try w.file("blobs/sha256/" + d.digest.hex, from: layout.blobPath(d.digest), size: d.size)
+        for b in blobs {
+            try w.file("blobs/sha256/" + b.digest.hex, from: layout.blobPath(b.digest), size: b.size)
         }
         try w.bytes("index.json", index)
         try w.bytes("manifest.json", entryBytes)
@@ -58,75 +140,215 @@ public enum DockerArchive {
     }
 
     /// `name` → `docker.io/library/name:latest` style, as docker and podman store RepoTags.
-    static func normalisedRepoTag(_ s: String) -> String {
+    public static func normalisedRepoTag(_ s: String) -> String {
         guard let r = try? ImageReference(parsing: s) else { return s }
         return "\(r.registry)/\(r.repository):\(r.tag ?? "latest")"
     }
 
-    /// Imports the image of a docker-archive (the first, or the one with RepoTag `reference`) into `layout` as an
-    /// OCI image tagged `tag`. Every file is streamed to a temporary file in the layout and hashed once; layers keep
-    /// their bytes (compressed or not) and get the matching OCI media type. Returns the manifest descriptor.
-    @discardableResult
-    public static func read(_ path: String, reference: String?, into layout: OCILayout, tag: String) throws -> Descriptor {
+    /// How an image of an archive is chosen: skopeo's `docker-archive:<file>:<name>` or `:@<index>`.
+    enum Selector: Equatable {
+        case only
+        case name(String)
+        case index(Int)
+
+        init(_ reference: String?) throws {
+            guard let reference else { self = .only; return }
+            if reference.hasPrefix("@") {
+                guard let n = Int(reference.dropFirst()), n >= 0, reference.count > 1,
+                      reference.dropFirst().allSatisfy(\.isASCII), reference.dropFirst().allSatisfy(\.isNumber) else {
+                    throw OCIWriterError(.invalidReference, "invalid archive image index '\(reference)': expected @ followed by a number (@0 is the first image)")
+                }
+                self = .index(n)
+            } else {
+                self = .name(reference)
+            }
+        }
+    }
+
+    /// The RepoTags of each manifest.json entry of the archive at `path`, in order (entry N is `@N`).
+    public static func list(_ path: String) throws -> [[String]] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OCIWriterError.sys("cannot open the archive", path: path) }
         defer { close(fd) }
-        var files: [String: (tmp: String, digest: Digest, size: Int64, magic: [UInt8])] = [:]
-        defer { for f in files.values { unlink(f.tmp) } }
         let reader = TarReader(fd: fd, path: path)
         while let entry = try reader.next() {
-            guard entry.isRegular else { continue }
-            let name = Self.clean(entry.name)
-            let tmp = layout.temporaryBlobPath(label: "archive")
-            let (digest, magic) = try reader.copyBody(to: tmp)
-            if let old = files[name] { unlink(old.tmp) }
-            files[name] = (tmp, digest, entry.size, magic)
+            guard entry.isRegular, clean(entry.name) == "manifest.json" else { continue }
+            guard entry.size <= 16 << 20 else { throw OCIWriterError(.invalidImage, "manifest.json is larger than 16 MiB", path: path) }
+            let bytes = try reader.readBody()
+            return try CanonicalJSON.decode([ManifestEntry].self, from: bytes, source: path + ":manifest.json").map { $0.RepoTags ?? [] }
         }
-        guard let m = files["manifest.json"] else {
-            throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
+        throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
+    }
+
+    static func choose(_ entries: [ManifestEntry], _ selector: Selector, path: String) throws -> ManifestEntry {
+        func described() -> String {
+            entries.enumerated().map { i, e in "@\(i) " + ((e.RepoTags ?? []).isEmpty ? "(no name)" : (e.RepoTags ?? []).joined(separator: " ")) }
+                .joined(separator: ", ")
         }
-        let entries = try CanonicalJSON.decode([ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20), source: path + ":manifest.json")
-        let chosen: ManifestEntry
-        if let reference {
-            let want = normalisedRepoTag(reference)
-            guard let e = entries.first(where: { ($0.RepoTags ?? []).contains { $0 == reference || normalisedRepoTag($0) == want } }) else {
-                let all = entries.flatMap { $0.RepoTags ?? [] }
-                throw OCIWriterError(.notFound, "the archive has no image named '\(reference)'; it has: \(all.isEmpty ? "no names" : all.joined(separator: ", "))", path: path)
-            }
-            chosen = e
-        } else {
+        switch selector {
+        case .only:
             guard let e = entries.first else { throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path) }
-            chosen = e
+            guard entries.count == 1 else {
+                throw OCIWriterError(.invalidReference, "the archive holds \(entries.count) images: choose one with docker-archive:\(path):<name> or :@<index> (\(described()))", path: path)
+            }
+            return e
+        case .index(let n):
+            guard n < entries.count else {
+                throw OCIWriterError(.notFound, "the archive has no image @\(n): it holds \(entries.count) (\(described()))", path: path)
+            }
+            return entries[n]
+        case .name(let reference):
+            let want = normalisedRepoTag(reference)
+            let matches = entries.filter { ($0.RepoTags ?? []).contains { $0 == reference || normalisedRepoTag($0) == want } }
+            guard let e = matches.first else {
+                throw OCIWriterError(.notFound, "the archive has no image named '\(reference)'; it has: \(described())", path: path)
+            }
+            return e
         }
-        func file(_ name: String) throws -> (tmp: String, digest: Digest, size: Int64, magic: [UInt8]) {
-            guard let f = files[clean(name)] else {
+    }
+
+    /// Imports one image of a docker-archive into `layout` as an OCI image tagged `tag`: the only one, the one with
+    /// RepoTag `reference`, or the `@N`th entry of manifest.json when `reference` is `@N`. Every file is streamed to
+    /// a temporary file in the layout and hashed once; layers keep their bytes (compressed or not) and get the
+    /// matching OCI media type. Returns the manifest descriptor.
+    @discardableResult
+    public static func read(_ path: String, reference: String?, into layout: OCILayout, tag: String) throws -> Descriptor {
+        let selector = try Selector(reference)
+        let archive = try Extracted(path, into: layout)
+        defer { archive.discard() }
+        let md = try archive.importImage(try choose(archive.entries, selector, path: path), into: layout)
+        try layout.tag(md, as: tag)
+        return md
+    }
+
+    /// Imports every image of a docker-archive into `layout`, each tagged with all its RepoTags as the archive
+    /// spells them (`docker.io/team/app:1`); images without a name are added to index.json untagged.
+    /// Returns each image's manifest descriptor with its names, in manifest.json order.
+    @discardableResult
+    public static func readAll(_ path: String, into layout: OCILayout) throws -> [(descriptor: Descriptor, names: [String])] {
+        let archive = try Extracted(path, into: layout)
+        defer { archive.discard() }
+        guard !archive.entries.isEmpty else { throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path) }
+        var out: [(descriptor: Descriptor, names: [String])] = []
+        for entry in archive.entries {
+            let md = try archive.importImage(entry, into: layout)
+            let names = entry.RepoTags ?? []
+            for n in names { try layout.tag(md, as: n) }
+            if names.isEmpty { try layout.addToIndex(md) }
+            out.append((md, names))
+        }
+        return out
+    }
+
+    /// An archive's regular files streamed to temporary files in the layout (hashed once), and its manifest.json.
+    struct Extracted {
+        let path: String
+        var files: [String: ArchiveFile] = [:]
+        var entries: [ManifestEntry] = []
+
+        init(_ path: String, into layout: OCILayout) throws {
+            self.path = path
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw OCIWriterError.sys("cannot open the archive", path: path) }
+            defer { close(fd) }
+            do {
+                let reader = TarReader(fd: fd, path: path)
+                while let entry = try reader.next() {
+                    guard entry.isRegular else { continue }
+                    let name = DockerArchive.clean(entry.name)
+                    let tmp = layout.temporaryBlobPath(label: "archive")
+                    let (digest, magic) = try reader.copyBody(to: tmp)
+                    if let old = files[name] { unlink(old.tmp) }
+                    files[name] = (tmp, digest, entry.size, magic)
+                }
+                guard let m = files["manifest.json"] else {
+                    throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
+                }
+                entries = try CanonicalJSON.decode([ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20),
+                                                   source: path + ":manifest.json")
+            } catch {
+                discard()
+                throw error
+            }
+        }
+
+        /// Removes what was not moved into the layout.
+        func discard() { for f in files.values { unlink(f.tmp) } }
+
+        func file(_ name: String) throws -> ArchiveFile {
+            guard let f = files[DockerArchive.clean(name)] else {
                 throw OCIWriterError(.invalidImage, "manifest.json names '\(name)', which is not in the archive", path: path)
             }
             return f
         }
-        let cfgFile = try file(chosen.Config)
-        let cfgBytes = try LayoutIO.readFile(cfgFile.tmp, limit: OCILayout.documentLimit)
-        _ = try CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: path + ":" + chosen.Config)
-        let config = try layout.writeBlob(bytes: cfgBytes, mediaType: .ociConfig)
-        var layers: [Descriptor] = []
-        var imported = Set<String>()
-        for name in chosen.Layers {
-            let f = try file(name)
-            let mt: MediaType
-            if f.magic.starts(with: [0x1f, 0x8b]) { mt = .ociLayerGzip }
-            else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { mt = .ociLayerZstd }
-            else { mt = .ociLayer }
-            let d = Descriptor(mediaType: mt, digest: f.digest, size: f.size)
-            if imported.insert(clean(name)).inserted {
-                try layout.importBlob(file: f.tmp, expected: d, mode: .move)
+
+        /// Imports one manifest.json entry as an OCI image; returns its manifest descriptor (untagged).
+        func importImage(_ chosen: ManifestEntry, into layout: OCILayout) throws -> Descriptor {
+            let cfgFile = try file(chosen.Config)
+            let cfgBytes = try LayoutIO.readFile(cfgFile.tmp, limit: OCILayout.documentLimit)
+            let cfg = try CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: path + ":" + chosen.Config)
+            let layerFiles = try chosen.Layers.map { (name: DockerArchive.clean($0), file: try file($0)) }
+
+            // Docker 25+ archives (and ours) also carry the OCI manifest: when one that index.json reaches has
+            // exactly this config and these layers, its bytes are kept, so the digest survives the round trip.
+            if let original = DockerArchive.originalManifest(files, config: cfgFile.digest, layers: layerFiles.map(\.file)) {
+                let m = original.manifest
+                _ = try layout.writeBlob(bytes: cfgBytes, mediaType: m.config.mediaType)
+                var imported = Set<String>()
+                for (l, d) in zip(layerFiles, m.layers) where imported.insert(l.name).inserted {
+                    try layout.importBlob(file: l.file.tmp, expected: d, mode: .move)
+                }
+                var md = try layout.writeBlob(bytes: original.bytes, mediaType: original.mediaType)
+                md.platform = cfg.platform
+                return md
             }
-            layers.append(d)
+
+            let config = try layout.writeBlob(bytes: cfgBytes, mediaType: .ociConfig)
+            var layers: [Descriptor] = []
+            var imported = Set<String>()
+            for (name, f) in layerFiles {
+                let mt: MediaType
+                if f.magic.starts(with: [0x1f, 0x8b]) { mt = .ociLayerGzip }
+                else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { mt = .ociLayerZstd }
+                else { mt = .ociLayer }
+                let d = Descriptor(mediaType: mt, digest: f.digest, size: f.size)
+                if imported.insert(name).inserted {
+                    try layout.importBlob(file: f.tmp, expected: d, mode: .move)
+                }
+                layers.append(d)
+            }
+            let manifest = try EncodedDocument(Manifest(config: config, layers: layers))
+            var md = try layout.writeBlob(document: manifest, mediaType: .ociManifest)
+            md.platform = cfg.platform
+            return md
         }
-        let manifest = try EncodedDocument(Manifest(config: config, layers: layers))
-        var md = try layout.writeBlob(document: manifest, mediaType: .ociManifest)
-        if let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: cfgBytes, source: "") { md.platform = cfg.platform }
-        try layout.tag(md, as: tag)
-        return md
+    }
+
+    typealias ArchiveFile = (tmp: String, digest: Digest, size: Int64, magic: [UInt8])
+
+    /// The manifest reachable from the archive's index.json (directly or through nested indexes) whose config and
+    /// layers are exactly `config` and the contents of `layers`; nil when there is none (classic archives).
+    static func originalManifest(_ files: [String: ArchiveFile], config: Digest, layers: [ArchiveFile])
+        -> (bytes: [UInt8], manifest: Manifest, mediaType: MediaType)? {
+        guard let idx = files["index.json"], let bytes = try? LayoutIO.readFile(idx.tmp, limit: OCILayout.documentLimit),
+              let index = try? CanonicalJSON.decode(ImageIndex.self, from: bytes, source: "index.json") else { return nil }
+        var queue = index.manifests
+        var seen = Set<Digest>()
+        while !queue.isEmpty, seen.count < 4096 {
+            let d = queue.removeFirst()
+            guard seen.insert(d.digest).inserted, let f = files["blobs/sha256/" + d.digest.hex], f.digest == d.digest,
+                  f.size == d.size, let b = try? LayoutIO.readFile(f.tmp, limit: OCILayout.documentLimit) else { continue }
+            if d.mediaType.isIndex {
+                if let sub = try? CanonicalJSON.decode(ImageIndex.self, from: b, source: "") { queue += sub.manifests }
+                continue
+            }
+            guard d.mediaType.isManifest, let m = try? CanonicalJSON.decode(Manifest.self, from: b, source: "") else { continue }
+            if m.config.digest == config, m.layers.count == layers.count,
+               zip(m.layers, layers).allSatisfy({ $0.digest == $1.digest && $0.size == $1.size }) {
+                return (b, m, d.mediaType)
+            }
+        }
+        return nil
     }
 
     static func clean(_ name: String) -> String {
@@ -323,6 +545,13 @@ final class TarReader {
             i += len
         }
         return out
+    }
+
+    /// The current entry's body in memory (callers bound the size first).
+    func readBody() throws -> [UInt8] {
+        let body = try readExactly(Int(pendingBody))
+        pendingBody = 0
+        return body
     }
 
     /// Streams the current entry's body to a new file, hashing it; returns its digest and first bytes.

@@ -160,7 +160,7 @@ public enum ImageLocation: Hashable, Sendable, CustomStringConvertible {
     case ociLayout(path: String, tag: String?)
     /// `docker://<reference>`.
     case registry(ImageReference)
-    /// `docker-archive:<file>[:reference]`.
+    /// `docker-archive:<file>[:reference]`; as a source the reference may be `@N`, the Nth image of the archive.
     case dockerArchive(path: String, reference: String?)
 
     public init(parsing s: String) throws {
@@ -178,13 +178,15 @@ public enum ImageLocation: Hashable, Sendable, CustomStringConvertible {
             if let c = rest.firstIndex(of: ":") {
                 path = String(rest[..<c])
                 ref = String(rest[rest.index(after: c)...])
-                if let r = ref { _ = try ImageReference(parsing: r) }
+                if let r = ref {
+                    if r.hasPrefix("@") { _ = try DockerArchive.Selector(r) } else { _ = try ImageReference(parsing: r) }
+                }
             }
             guard !path.isEmpty else { throw OCIWriterError(.invalidReference, "invalid location '\(s)': the archive path is empty") }
             self = .dockerArchive(path: path, reference: ref)
         } else {
             throw OCIWriterError(.invalidReference,
-                                 "invalid location '\(s)': expected oci-layout:<dir>[:tag], docker://<reference> or docker-archive:<file>[:reference]")
+                                 "invalid location '\(s)': expected oci-layout:<dir>[:tag], docker://<reference> or docker-archive:<file>[:reference|:@index]")
         }
     }
 

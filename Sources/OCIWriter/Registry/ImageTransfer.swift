@@ -88,7 +88,56 @@ extension RegistryClient {
             root = choice
         }
         let manifest = try EncodedDocument<Manifest>(bytes: top.bytes, source: "\(reference) (manifest \(top.digest))").value
-        try await forEachBounded(referencedBlobs(manifest), limit: options.downloadParallelism) { d in
+        try await downloadBlobs(referencedBlobs(manifest), repository: repo, into: store)
+        let stored = Descriptor(mediaType: top.mediaType, digest: top.digest, size: Int64(top.bytes.count),
+                                platform: root.platform ?? platformOf(manifest, store: store))
+        try store.storeBytes(top.bytes, descriptor: stored)
+        if let t = tag ?? reference.tag { try store.setTag(t, descriptor: stored) }
+        return stored
+    }
+
+    /// Pulls `reference` with everything it refers to: for an index, every child manifest (and nested index) with
+    /// all their blobs, the index bytes stored unchanged so the digest stays the same. The top-level descriptor is
+    /// tagged `tag` (default: the reference's tag). A single manifest is pulled as by `pull`.
+    @discardableResult
+    public func pullAll(_ reference: ImageReference, into store: ImageStore, tag: String? = nil) async throws -> Descriptor {
+        let top = try await fetchManifest(repository: reference.repository, reference: reference.reference)
+        var stored = try await storeTree(top, repository: reference.repository, into: store, depth: 0)
+        if stored.mediaType.isManifest, stored.platform == nil, let m = try? EncodedDocument<Manifest>(bytes: top.bytes, source: "").value {
+            stored.platform = platformOf(m, store: store)
+        }
+        if let t = tag ?? reference.tag { try store.setTag(t, descriptor: stored) }
+        return stored
+    }
+
+    /// Stores a fetched manifest or index after everything below it (children first, so a layout never points
+    /// at missing content). Children of an index are fetched by digest and verified against their descriptors.
+    private func storeTree(_ doc: FetchedManifest, repository: String, into store: ImageStore, depth: Int) async throws -> Descriptor {
+        guard depth < 4 else {
+            throw fail("fetching manifest \(doc.digest)", repository, "indexes nested more than 4 deep")
+        }
+        if doc.mediaType.isIndex {
+            let index = try EncodedDocument<ImageIndex>(bytes: doc.bytes, source: "\(registry)/\(repository)@\(doc.digest) (index)").value
+            var seen = Set<Digest>()
+            for child in index.manifests where seen.insert(child.digest).inserted {
+                if store.existingBlobFile(child.digest) != nil { continue }
+                let fetched = try await fetchManifest(repository: repository, reference: child.digest.string, expected: child)
+                _ = try await storeTree(fetched, repository: repository, into: store, depth: depth + 1)
+            }
+        } else if let manifest = try? EncodedDocument<Manifest>(bytes: doc.bytes, source: "").value {
+            try await downloadBlobs(referencedBlobs(manifest), repository: repository, into: store)
+        } else if doc.mediaType.isManifest {
+            // Fails with the decoder's explanation.
+            _ = try EncodedDocument<Manifest>(bytes: doc.bytes, source: "\(registry)/\(repository)@\(doc.digest) (manifest)")
+        }
+        // Other child types (artifacts the index lists) are kept as their exact bytes.
+        let d = doc.descriptor
+        try store.storeBytes(doc.bytes, descriptor: d)
+        return d
+    }
+
+    private func downloadBlobs(_ blobs: [Descriptor], repository repo: String, into store: ImageStore) async throws {
+        try await forEachBounded(blobs, limit: options.downloadParallelism) { d in
             if store.existingBlobFile(d.digest) != nil { return }
             let tmp = try store.temporaryFilePath()
             do {
@@ -99,11 +148,6 @@ extension RegistryClient {
                 throw error
             }
         }
-        let stored = Descriptor(mediaType: top.mediaType, digest: top.digest, size: Int64(top.bytes.count),
-                                platform: root.platform ?? platformOf(manifest, store: store))
-        try store.storeBytes(top.bytes, descriptor: stored)
-        if let t = tag ?? reference.tag { try store.setTag(t, descriptor: stored) }
-        return stored
     }
 
     private func platformOf(_ m: Manifest, store: ImageStore) -> Platform? {
@@ -116,12 +160,40 @@ extension RegistryClient {
     /// Returns the descriptor of the pushed root; the registry has it under the reference's tag (or digest).
     @discardableResult
     public func push(from store: ImageStore, tag: String?, to reference: ImageReference) async throws -> Descriptor {
-        let root = try store.rootDescriptor(tag: tag)
+        try await push(from: store, tag: tag, platform: nil, to: reference)
+    }
+
+    /// Like `push(from:tag:to:)`; with `platform`, an index is resolved to that platform's manifest and only that
+    /// manifest is pushed.
+    @discardableResult
+    public func push(from store: ImageStore, tag: String?, platform: Platform?, to reference: ImageReference) async throws -> Descriptor {
+        var root = try store.rootDescriptor(tag: tag)
+        if let platform {
+            root = try Self.manifest(for: platform, in: root, store: store, name: tag ?? "the image")
+        }
         if let want = reference.digest, want != root.digest {
             throw OCIWriterError(.invalidReference, "cannot push to \(reference): the image's digest is \(root.digest)")
         }
         try await pushTree(root, store: store, repository: reference.repository, reference: reference.tag ?? root.digest.string)
         return root
+    }
+
+    /// The manifest for `platform` below `root` (itself when it is a manifest), searching nested indexes.
+    static func manifest(for platform: Platform, in root: Descriptor, store: ImageStore, name: String) throws -> Descriptor {
+        if !root.mediaType.isIndex { return root }
+        var queue = [root]
+        var available: [String] = []
+        while !queue.isEmpty {
+            let d = queue.removeFirst()
+            let index = try EncodedDocument<ImageIndex>(bytes: try store.readSmallBlob(d), source: "index \(d.digest)").value
+            for child in index.manifests {
+                if child.mediaType.isIndex { queue.append(child); continue }
+                guard child.mediaType.isManifest, let p = child.platform else { continue }
+                if platform.matches(p) { return child }
+                available.append(p.description)
+            }
+        }
+        throw OCIWriterError(.platformNotFound, "\(name) has no image for platform \(platform); available: \(available.isEmpty ? "none" : available.joined(separator: ", "))")
     }
 
     private func pushTree(_ d: Descriptor, store: ImageStore, repository: String, reference: String) async throws {

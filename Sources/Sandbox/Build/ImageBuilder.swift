@@ -16,6 +16,8 @@ public struct ImageBuilder: Sendable {
     public let options: BuildOptions
     public let sandbox: Sandbox
     public let cache: BuildCache
+    /// The engine shared with `DockerfileExecutor`: cache, staging, phase capture.
+    let runner: StageRunner
 
     public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     static let aptCaches = [CacheMount(name: "apt-cache", target: "/var/cache/apt"),
@@ -26,28 +28,13 @@ public struct ImageBuilder: Sendable {
         self.appDirectory = URL(fileURLWithPath: appDirectory).standardizedFileURL.path
         self.options = options
         self.sandbox = sandbox
-        try sandbox.state.prepare()
-        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
-        try cache.requireReachable(by: sandbox.identity)
+        self.runner = try StageRunner(sandbox: sandbox, options: options)
+        self.cache = runner.cache
     }
 
     /// One layer of a stage under construction.
-    struct Item {
-        var key: String
-        var phase: String
-        var createdBy: String
-        var layer: CachedLayer?
-        /// Directory usable as an overlay lower.
-        var tree: String?
-        var cached: Bool
-    }
-
-    final class Recorder: @unchecked Sendable {
-        var executed: [String] = []
-        var cached: [String] = []
-        var timings: [PhaseTiming] = []
-        var warnings: [String] = []
-    }
+    typealias Item = StageLayer
+    typealias Recorder = BuildRecorder
 
     // MARK: - Build
 
@@ -165,9 +152,7 @@ public struct ImageBuilder: Sendable {
         var inputs: [LayerInput] = []
         for item in runtime {
             guard let l = item.layer else { continue }
-            let d = try l.descriptor
-            inputs.append(LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
-                                     diffID: try Digest(l.diffID), createdBy: item.createdBy, consumeFile: false))
+            inputs.append(try runner.layerInput(l, createdBy: item.createdBy))
         }
         var assembler = ImageAssembler(base: .layout(cache.blobs, tag: runtimeBaseImage.tag, platform: nil), layers: inputs,
                                        changes: changes, destination: layout, tag: options.tag)
@@ -246,8 +231,7 @@ public struct ImageBuilder: Sendable {
         return try cachedOrBuilt(key: key, stage: "runtime", phase: "base",
                                  createdBy: "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
                                  rec: rec, isCommand: false) {
-            let staging = cache.scratchPath("scratch")
-            do {
+            try runner.stagedLayer("scratch", rec: rec) { staging in
                 try Self.writeScratchTree(staging, user: account, trees: [buildRootfs] + buildStack.compactMap(\.tree))
                 try chownToNamespaceRoot(staging)
                 if let account {
@@ -260,12 +244,6 @@ public struct ImageBuilder: Sendable {
                         throw BuildError("cannot give \(home) to uid \(Self.scratchUID): \(String(cString: strerror(errno)))")
                     }
                 }
-                let file = cache.blobs.temporaryBlobPath(label: "scratch")
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }
@@ -357,11 +335,8 @@ public struct ImageBuilder: Sendable {
     /// A one-layer image of the base in the cache's layout (its manifest digest is `base.digest`).
     func baseImage(_ base: Item, name: String) throws -> (tag: String, manifestDigest: Digest) {
         guard let l = base.layer else { throw BuildError("the base layer is missing") }
-        let d = try l.descriptor
         let tag = "base-" + String(base.key.prefix(40))
-        var a = ImageAssembler(base: .scratch(platform: Platform.host),
-                               layers: [LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest,
-                                                   size: d.size, diffID: try Digest(l.diffID), createdBy: base.createdBy, consumeFile: false)],
+        var a = ImageAssembler(base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
                                changes: ConfigChanges(), destination: cache.blobs, tag: tag)
         a.environment = assemblyEnvironment()
         return (tag, try a.assemble().manifestDigest)
@@ -371,36 +346,24 @@ public struct ImageBuilder: Sendable {
 
     static let layerFormat = "gzip-default-v1"
 
-    var layerOptions: LayerWriteOptions {
-        LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, idMapping: sandbox.identity.idMapping)
-    }
+    var layerOptions: LayerWriteOptions { runner.layerOptions }
 
-    func assemblyEnvironment() -> [String: String] {
-        var env: [String: String] = [:]
-        if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
-        return env
-    }
+    func assemblyEnvironment() -> [String: String] { runner.assemblyEnvironment() }
 
-    /// Takes `key` from the cache, else runs `produce` and stores what it made.
+    /// Takes `key` from the cache, else runs `produce` and stores what it made (`StageRunner.step`, with this front
+    /// end's `stage/phase` names).
     func cachedOrBuilt(key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
-                       produce: () throws -> (LayerWriteResult?, String?, String?)) throws -> Item {
-        let started = Date()
-        let label = "\(stage)/\(phase)"
-        if !options.noCache, let e = cache.lookup(key, log: { options.progress("[\(stage)] \($0)") }) {
-            if isCommand { rec.cached.append(label) }
-            rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: "cached", seconds: Date().timeIntervalSince(started)))
-            options.progress("[\(stage)] \(phase): cached")
-            return Item(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil, cached: true)
-        }
-        if options.noCache { cache.remove(key) }
-        let (result, file, tree) = try produce()
-        let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
-        if isCommand { rec.executed.append(label) }
-        let s = Date().timeIntervalSince(started)
-        rec.timings.append(PhaseTiming(stage: stage, phase: phase, status: result == nil ? "empty" : "ran", seconds: s))
-        let size = result.map { ", layer \(Self.bytes($0.size)) (\(Self.bytes($0.uncompressedSize)) uncompressed)" } ?? ", no changes"
-        options.progress("[\(stage)] \(phase): done in \(Self.seconds(s))\(size)")
-        return Item(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil, cached: false)
+                       produce: () throws -> StepOutput) throws -> Item {
+        let progress = options.progress
+        let reporting = StepReporting(
+            name: "\(stage)/\(phase)", timingStage: stage, timingPhase: phase, log: { progress("[\(stage)] \($0)") },
+            cached: { progress("[\(stage)] \(phase): cached") },
+            finished: { s, result in
+                let size = result.map { ", layer \(Self.bytes($0.size)) (\(Self.bytes($0.uncompressedSize)) uncompressed)" } ?? ", no changes"
+                progress("[\(stage)] \(phase): done in \(Self.seconds(s))\(size)")
+            })
+        return try runner.step(key: key, phase: phase, createdBy: createdBy, reporting: reporting, isCommand: isCommand, rec: rec,
+                               produce: produce)
     }
 
     /// App files copied to `destination` (root-owned), as a layer and an overlay lower.
@@ -420,16 +383,9 @@ public struct ImageBuilder: Sendable {
         let summary = files.count <= 3 ? files.joined(separator: " ") : "\(files.count) files"
         return try cachedOrBuilt(key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
                                  rec: rec, isCommand: false) {
-            let staging = cache.scratchPath("copy")
-            do {
+            try runner.stagedLayer("copy", rec: rec) { staging in
                 try stageFiles(files, into: staging + destination)
                 try chownToNamespaceRoot(staging)
-                let file = cache.blobs.temporaryBlobPath(label: "copy")
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }
@@ -471,8 +427,7 @@ public struct ImageBuilder: Sendable {
         let key = Self.key(["assets", parent.key] + assets.flatMap { [$0.key, $0.value] })
         return try cachedOrBuilt(key: key, stage: stage, phase: "assets", createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
                                  rec: rec, isCommand: false) {
-            let staging = cache.scratchPath("assets")
-            do {
+            try runner.stagedLayer("assets", rec: rec) { staging in
                 try FileManager.default.createDirectory(atPath: staging + "/assets", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
                 for (name, text) in assets {
                     guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildError("static asset name '\(name)' must be a plain file name") }
@@ -481,12 +436,6 @@ public struct ImageBuilder: Sendable {
                     }
                 }
                 try chownToNamespaceRoot(staging)
-                let file = cache.blobs.temporaryBlobPath(label: "assets")
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }
@@ -608,25 +557,7 @@ public struct ImageBuilder: Sendable {
                 throw BuildError("phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
                                  phase: "\(stage)/\(phase)")
             }
-            if outcome.changes.changes.isEmpty {
-                outcome.discard()
-                return (nil, nil, nil)
-            }
-            do {
-                let file = cache.blobs.temporaryBlobPath(label: phase)
-                var lo = layerOptions
-                lo.idMapping = outcome.idMapping
-                let r = try LayerWriter.write(changes: outcome.changes, to: file, options: lo)
-                let tree = cache.scratchPath("upper")
-                if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
-                    throw BuildError("cannot move phase \(phase)'s changes into the build cache: \(String(cString: strerror(errno)))")
-                }
-                outcome.discard()
-                return (r, file, tree)
-            } catch {
-                outcome.discard()
-                throw error
-            }
+            return try runner.capture(outcome, changes: outcome.changes, blobLabel: phase, what: "phase \(phase)", rec: rec)
         }
     }
 

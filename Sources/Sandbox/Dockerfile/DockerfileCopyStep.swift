@@ -38,10 +38,9 @@ extension DockerfileExecutor {
         return ImageBuilder.key(parts)
     }
 
-    func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> (LayerWriteResult?, String?, String?) {
-        let staging = cache.scratchPath("copy")
-        if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
-        do {
+    func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> StepOutput {
+        try runner.stagedLayer("copy") { staging in
+            if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
             try chownHost(staging, uid: 0, gid: 0)
             try withMergedView(state) { view in
                 let owner = copy.chown.map { Self.resolveChown($0, root: view) }
@@ -70,12 +69,6 @@ extension DockerfileExecutor {
                     if let m = copy.chmod { try applyChmod(m, staging + dest, line: step.line) }
                 }
             }
-            let file = cache.blobs.temporaryBlobPath(label: "copy")
-            let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-            return (r, file, staging)
-        } catch {
-            removeTree(staging)
-            throw error
         }
     }
 
@@ -275,23 +268,16 @@ extension DockerfileExecutor {
 
     // MARK: - WORKDIR
 
-    func workdirStep(_ dir: String, user: String?, state: StageState) throws -> (LayerWriteResult?, String?, String?) {
+    func workdirStep(_ dir: String, user: String?, state: StageState) throws -> StepOutput {
         try withMergedView(state) { view in
             var st = stat()
             if stat(view + dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return (nil, nil, nil) }
             let ids = user.map { (try? Self.resolveUser($0, root: view, line: 0)).map { ($0.uid, $0.gid) } ?? Self.resolveChown($0, root: view) } ?? (0, 0)
-            let staging = cache.scratchPath("workdir")
-            if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
-            do {
+            return try runner.stagedLayer("workdir") { staging in
+                if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
                 try chownHost(staging, uid: 0, gid: 0)
                 let target = "/" + Self.clean(dir)
                 try ensureParents(target + "/x", staging: staging, view: view, owner: ids)
-                let file = cache.blobs.temporaryBlobPath(label: "workdir")
-                let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
-                return (r, file, staging)
-            } catch {
-                removeTree(staging)
-                throw error
             }
         }
     }

@@ -16,15 +16,16 @@ public struct DockerfileExecutor: Sendable {
     public let options: BuildOptions
     public let sandbox: Sandbox
     public let cache: BuildCache
+    /// The engine shared with `ImageBuilder`: cache, staging, phase capture.
+    let runner: StageRunner
 
     public init(build: ResolvedDockerfile, contextDirectory: String, options: BuildOptions, sandbox: Sandbox) throws {
         self.build = build
         self.contextDirectory = URL(fileURLWithPath: contextDirectory).standardizedFileURL.path
         self.options = options
         self.sandbox = sandbox
-        try sandbox.state.prepare()
-        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
-        try cache.requireReachable(by: sandbox.identity)
+        self.runner = try StageRunner(sandbox: sandbox, options: options)
+        self.cache = runner.cache
     }
 
     /// A layer of a stage: where its blob is and the tree later steps see as an overlay lower.
@@ -52,14 +53,19 @@ public struct DockerfileExecutor: Sendable {
         var trees: [String] { layers.compactMap(\.tree) }
         /// The config in effect (base config + deltas so far) for user and workdir lookups.
         var dockerConfig: DockerfileImageConfig
+        /// The chain's bottom image (nil for scratch): the `ImageAssembler` base of a final image, and how many of
+        /// `layers` / `history` entries are its own.
+        var baseImage: BaseImage? = nil
     }
 
-    final class Recorder: @unchecked Sendable {
-        var executed: [String] = []
-        var cached: [String] = []
-        var timings: [PhaseTiming] = []
-        var warnings: [String] = []
+    struct BaseImage {
+        var layout: OCILayout
+        var tag: String?
+        var layerCount: Int
+        var historyCount: Int
     }
+
+    typealias Recorder = BuildRecorder
 
     // MARK: - Build
 
@@ -83,27 +89,30 @@ public struct DockerfileExecutor: Sendable {
         let final = build.finalStage
         guard let state = done[final.index] else { throw BuildError("the target stage did not run") }
 
-        // Image: the chain's base layers and every layer of the stage chain, the final config, the history.
+        // Image: the chain's base image, every layer of the stage chain with the history (config-only steps as
+        // empty_layer entries), the final config as changes over the base's.
         let layout = try OCILayout.isLayout(options.layoutPath) ? OCILayout.open(at: options.layoutPath) : OCILayout.create(at: options.layoutPath)
         let root = state.rootConfig.map(Self.dockerConfig)
         guard let dc = build.config(ofStage: final.index, root: root) else { throw BuildError("cannot compute the config of stage \(final.index)") }
         let created = try ImageAssembler.createdTimestamp(environment: assemblyEnvironment())
-        var config = state.rootConfig ?? ImageConfig(platform: state.platform, config: nil, rootfs: RootFS(diffIDs: []), history: [])
-        config.config = Self.containerConfig(dc, over: config.config)
-        config.rootfs = RootFS(diffIDs: state.layers.map(\.diffID))
-        config.history = state.history
-        config.created = created
-        if let a = dc.author { config.author = a }
-        for l in state.layers { try layout.copyBlob(l.descriptor, from: l.source) }
-        let configDoc = try EncodedDocument(config)
-        let configDesc = try layout.writeBlob(document: configDoc, mediaType: .ociConfig)
         var annotations: [String: String] = ["org.opencontainers.image.created": created, "org.opencontainers.image.ref.name": options.tag]
         if case .layout? = Optional(final.base.kind), let ref = final.base.reference { annotations["org.opencontainers.image.base.name"] = ref }
-        let manifest = Manifest(config: configDesc, layers: state.layers.map(\.descriptor), annotations: annotations, mediaType: .ociManifest)
-        let manifestDoc = try EncodedDocument(manifest)
-        var manifestDesc = try layout.writeBlob(document: manifestDoc, mediaType: .ociManifest)
-        manifestDesc.platform = config.platform
-        try layout.tag(manifestDesc, as: options.tag)
+        var changes = try Self.configChanges(dc, over: state.rootConfig?.config)
+        changes.annotations = annotations
+        changes.created = created
+        changes.author = dc.author
+        let own = state.layers.dropFirst(state.baseImage?.layerCount ?? 0)
+        let inputs = own.map { l in
+            LayerInput(file: l.source.blobPath(l.descriptor.digest), mediaType: l.descriptor.mediaType, digest: l.descriptor.digest,
+                       size: l.descriptor.size, diffID: l.diffID, consumeFile: false)
+        }
+        let base: AssemblyBase = state.baseImage.map { .layout($0.layout, tag: $0.tag, platform: Platform.host) } ?? .scratch(platform: state.platform)
+        var assembler = ImageAssembler(base: base, layers: Array(inputs), changes: changes, destination: layout, tag: options.tag,
+                                       environment: assemblyEnvironment())
+        assembler.history = Array(state.history.dropFirst(state.baseImage?.historyCount ?? 0))
+        assembler.annotateBaseDigest = false
+        let image = try assembler.assemble()
+        let manifestDesc = image.manifestDescriptor, configDesc = image.configDescriptor
 
         let imageLayers = state.layers.compactMap(\.built)
         return BuildReport(reference: options.reference, layout: layout.path, tag: options.tag,
@@ -191,7 +200,8 @@ public struct DockerfileExecutor: Sendable {
         return StageState(rootfs: rootfs, rootConfig: config, platform: config.platform, layers: layers, history: history,
                           key: ImageBuilder.key(["df-image", resolved.manifestDescriptor.digest.description, rootfs, sandbox.identity.cacheKey,
                                                  ImageBuilder.layerFormat]),
-                          dockerConfig: dc)
+                          dockerConfig: dc,
+                          baseImage: BaseImage(layout: layout, tag: tag, layerCount: layers.count, historyCount: history.count))
     }
 
     /// An empty directory owned by the namespace's root: the rootfs of `FROM scratch`.
@@ -225,6 +235,38 @@ public struct DockerfileExecutor: Sendable {
         var d = d
         if d.mediaType == .dockerLayerGzip { d.mediaType = .ociLayerGzip }
         return d
+    }
+
+    /// The final config (`containerConfig(_:over:)`: Dockerfile semantics over the base's config) as
+    /// `ConfigChanges` for `ImageAssembler`: fields that differ are set, or unset when the Dockerfile's config has
+    /// none; env, labels, ports and volumes only ever grow. Checked: applying the changes gives that config exactly.
+    static func configChanges(_ d: DockerfileImageConfig, over base: ContainerConfig?) throws -> ConfigChanges {
+        let target = containerConfig(d, over: base)
+        let b = base ?? ContainerConfig()
+        var c = ConfigChanges()
+        let baseEnv = b.env ?? []
+        c.env = (target.env ?? []).filter { !baseEnv.contains($0) }
+        func replace<T: Equatable>(_ t: T?, _ old: T?, _ field: ConfigChanges.Field, _ set: (inout ConfigChanges, T) -> Void) {
+            guard t != old else { return }
+            if let t { set(&c, t) } else { c.unset.insert(field) }
+        }
+        replace(target.user, b.user, .user) { $0.user = $1 }
+        replace(target.workingDir, b.workingDir, .workingDir) { $0.workingDir = $1 }
+        replace(target.entrypoint, b.entrypoint, .entrypoint) { $0.entrypoint = $1 }
+        if target.cmd != b.cmd || c.entrypoint != nil {
+            if let cmd = target.cmd { c.cmd = cmd } else { c.unset.insert(.cmd) }
+        }
+        c.labels = (target.labels ?? [:]).filter { b.labels?[$0.key] != $0.value }
+        c.exposedPorts = (target.exposedPorts ?? [:]).keys.filter { b.exposedPorts?[$0] == nil }.sorted()
+        c.volumes = (target.volumes ?? [:]).keys.filter { b.volumes?[$0] == nil }.sorted()
+        replace(target.stopSignal, b.stopSignal, .stopSignal) { $0.stopSignal = $1 }
+        replace(target.healthcheck, b.healthcheck, .healthcheck) { $0.healthcheck = $1 }
+        replace(target.onBuild, b.onBuild, .onBuild) { $0.onBuild = $1 }
+        replace(target.shell, b.shell, .shell) { $0.shell = $1 }
+        guard try c.apply(to: base) == target else {
+            throw BuildError("internal error: the image config changes do not reproduce the Dockerfile's config (base \(String(describing: base)), wanted \(target))")
+        }
+        return c
     }
 
     static func containerConfig(_ d: DockerfileImageConfig, over base: ContainerConfig?) -> ContainerConfig {
@@ -290,46 +332,30 @@ public struct DockerfileExecutor: Sendable {
 
     /// Takes the step's layer from the cache or produces it; appends the layer (if any) and the history entry.
     func add(key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageState, rec: Recorder,
-             created: String, produce: () throws -> (LayerWriteResult?, String?, String?)) throws {
-        let t0 = Date()
-        var entry: BuildCacheEntry?
-        var wasCached = false
-        if !options.noCache, let e = cache.lookup(key, log: { options.progress($0) }) {
-            entry = e
-            wasCached = true
-            if isCommand { rec.cached.append(phase) }
-            options.progress("[\(phase)] \(step.kind.rawValue.uppercased()): cached")
-        } else {
-            if options.noCache { cache.remove(key) }
-            let (r, file, tree) = try produce()
-            entry = try cache.store(key: key, createdBy: step.instruction, layer: r, layerFile: file, tree: tree)
-            if isCommand { rec.executed.append(phase) }
-        }
-        let s = Date().timeIntervalSince(t0)
-        rec.timings.append(PhaseTiming(stage: phase, phase: step.instruction, status: wasCached ? "cached" : (entry?.layer == nil ? "empty" : "ran"), seconds: s))
+             created: String, produce: () throws -> StepOutput) throws {
+        let progress = options.progress
+        let kind = step.kind.rawValue.uppercased()
+        let reporting = StepReporting(
+            name: phase, timingStage: phase, timingPhase: step.instruction, log: progress,
+            cached: { progress("[\(phase)] \(kind): cached") },
+            finished: { s, r in if let r { progress("[\(phase)] done in \(ImageBuilder.seconds(s)), layer \(ImageBuilder.bytes(r.size))") } })
+        let result = try runner.step(key: key, phase: phase, createdBy: step.instruction, reporting: reporting, isCommand: isCommand, rec: rec,
+                                     produce: produce)
         state.key = key
-        if let l = entry?.layer {
+        if let l = result.layer {
             let d = try l.descriptor
-            state.layers.append(Layer(descriptor: d, diffID: try Digest(l.diffID), source: cache.blobs,
-                                      tree: entry!.hasTree ? cache.treePath(key) : nil,
+            state.layers.append(Layer(descriptor: d, diffID: try Digest(l.diffID), source: cache.blobs, tree: result.tree,
                                       built: BuiltLayer(stage: phase, phase: step.kind.rawValue, createdBy: step.instruction, digest: l.digest,
-                                                        diffID: l.diffID, size: l.size, uncompressedSize: l.uncompressedSize, cached: wasCached)))
+                                                        diffID: l.diffID, size: l.size, uncompressedSize: l.uncompressedSize, cached: result.cached)))
             state.history.append(History(created: created, createdBy: step.instruction))
-            if !wasCached { options.progress("[\(phase)] done in \(ImageBuilder.seconds(s)), layer \(ImageBuilder.bytes(l.size))") }
         } else {
             state.history.append(History(created: created, createdBy: step.instruction, emptyLayer: true))
         }
     }
 
-    var layerOptions: LayerWriteOptions {
-        LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, idMapping: sandbox.identity.idMapping)
-    }
+    var layerOptions: LayerWriteOptions { runner.layerOptions }
 
-    func assemblyEnvironment() -> [String: String] {
-        var env: [String: String] = [:]
-        if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
-        return env
-    }
+    func assemblyEnvironment() -> [String: String] { runner.assemblyEnvironment() }
 
     // MARK: - RUN
 
@@ -355,7 +381,7 @@ public struct DockerfileExecutor: Sendable {
     }
 
     func runStep(_ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
-                 rec: Recorder) throws -> (LayerWriteResult?, String?, String?) {
+                 rec: Recorder) throws -> StepOutput {
         var env: [String: String] = [:]
         for kv in run.environment(root: state.rootConfig.map(Self.dockerConfig)) {
             let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -472,29 +498,12 @@ public struct DockerfileExecutor: Sendable {
                 return !prefixes.contains { p == $0 || p.hasPrefix($0 + "/") }
             })
         }
-        if changes.changes.isEmpty {
-            outcome.discard()
-            return (nil, nil, nil)
-        }
-        do {
-            let file = cache.blobs.temporaryBlobPath(label: "run")
-            var lo = layerOptions
-            lo.idMapping = outcome.idMapping
-            let r = try LayerWriter.write(changes: changes, to: file, options: lo)
-            let tree = cache.scratchPath("upper")
-            if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
-                throw BuildError("cannot move \(phase)'s changes into the build cache: \(String(cString: strerror(errno)))")
-            }
+        return try runner.capture(outcome, changes: changes, blobLabel: "run", what: phase) { tree in
             for t in dropped {
                 // Only what the diff dropped: a target that is a mount point never has content in the upper.
                 var st = stat()
                 if lstat(tree + "/" + Self.clean(t), &st) == 0 { removeTree(tree + "/" + Self.clean(t)) }
             }
-            outcome.discard()
-            return (r, file, tree)
-        } catch {
-            outcome.discard()
-            throw error
         }
     }
 

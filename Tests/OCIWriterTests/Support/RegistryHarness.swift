@@ -121,8 +121,11 @@ final class TestRegistry: @unchecked Sendable {
         case none
         case htpasswd(user: String, password: String)
         /// Bearer tokens from a token server started alongside; `users` map name → password;
-        /// `pushers` may push, everyone (including anonymous) may pull.
-        case token(users: [String: String], pushers: Set<String>)
+        /// `pushers` may push, everyone (including anonymous) may pull. `refreshTokens` map OAuth2 refresh token →
+        /// user for the POST `grant_type=refresh_token` flow (answered 405 when `oauth` is false; GET then accepts
+        /// a refresh token as the user's password). Tokens live `expiresIn` seconds.
+        case token(users: [String: String], pushers: Set<String>, refreshTokens: [String: String] = [:],
+                   expiresIn: Int = 300, oauth: Bool = true)
     }
 
     let dir: TempDir
@@ -145,7 +148,7 @@ final class TestRegistry: @unchecked Sendable {
             let file = dir.path + "/htpasswd"
             try out.trimmingCharacters(in: .whitespacesAndNewlines).appending("\n").write(toFile: file, atomically: true, encoding: .utf8)
             authYAML = "auth:\n  htpasswd:\n    realm: test-registry\n    path: \(file)\n"
-        case .token(let users, let pushers):
+        case .token(let users, let pushers, let refreshTokens, let expiresIn, let oauth):
             let key = dir.path + "/token.key", cert = dir.path + "/token.crt"
             let (st, out) = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                                                          "-days", "2", "-subj", "/CN=ociforge-test-token-issuer"])
@@ -154,7 +157,8 @@ final class TestRegistry: @unchecked Sendable {
             let script = dir.path + "/token_server.py"
             try TokenServerScript.source.write(toFile: script, atomically: true, encoding: .utf8)
             let policy = dir.path + "/policy.json"
-            let obj: [String: Any] = ["users": users, "pushers": Array(pushers)]
+            let obj: [String: Any] = ["users": users, "pushers": Array(pushers), "refresh_tokens": refreshTokens,
+                                      "expires_in": expiresIn, "oauth": oauth, "log": dir.path + "/token-requests.log"]
             try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: policy))
             let ts = try ServerProcess("/usr/bin/env", ["python3", script, String(tport), key, cert, policy], log: dir.path + "/token.log")
             try Net.waitForPort(tport, process: ts.process)
@@ -203,6 +207,11 @@ final class TestRegistry: @unchecked Sendable {
         tokenServer?.stop()
         dir.remove()
     }
+
+    /// One line per token request: `POST grant=refresh_token client=ociforge user=alice` or `GET user=alice`.
+    var tokenRequests: [String] {
+        ((try? String(contentsOfFile: dir.path + "/token-requests.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
 }
 
 enum TokenServerScript {
@@ -216,6 +225,8 @@ from urllib.parse import urlparse, parse_qs
 
 port, keyfile, certfile, policyfile = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 policy = json.load(open(policyfile))
+refresh = dict(policy.get("refresh_tokens", {}))
+lock = threading.Lock()
 pem = open(certfile).read()
 der_b64 = "".join(l for l in pem.splitlines() if "-----" not in l)
 
@@ -226,8 +237,54 @@ def sign(data):
     p = subprocess.run(["openssl", "dgst", "-sha256", "-sign", keyfile], input=data, capture_output=True, check=True)
     return p.stdout
 
+def log(line):
+    with lock:
+        with open(policy["log"], "a") as f: f.write(line + "\n")
+
+def issue(user, scopes, service):
+    access = []
+    for s in scopes:
+        parts = s.split(":")
+        if len(parts) != 3 or parts[0] != "repository": continue
+        wanted = parts[2].split(",")
+        allowed = [a for a in wanted if a == "pull" or (a == "push" and user in policy["pushers"])]
+        access.append({"type": "repository", "name": parts[1], "actions": allowed})
+    now = int(time.time())
+    header = {"alg": "RS256", "typ": "JWT", "x5c": [der_b64]}
+    claims = {"iss": "ociforge-test-issuer", "sub": user or "", "aud": service,
+              "exp": now + policy["expires_in"], "nbf": now - 10, "iat": now, "jti": b64url(os.urandom(12)), "access": access}
+    signing = (b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())).encode()
+    return signing.decode() + "." + b64url(sign(signing)), now
+
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
+    def reply(self, status, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(status); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        form = parse_qs(self.rfile.read(n).decode())
+        if not policy.get("oauth", True):
+            log("POST unsupported")
+            self.reply(405, {"details": "method not allowed"}); return
+        grant = form.get("grant_type", [""])[0]
+        client = form.get("client_id", [""])[0]
+        if grant != "refresh_token" or not client:
+            log("POST bad-request grant=%s client=%s" % (grant, client))
+            self.reply(400, {"error": "unsupported_grant_type"}); return
+        with lock:
+            user = refresh.get(form.get("refresh_token", [""])[0])
+        if user is None:
+            log("POST invalid-grant")
+            self.reply(400, {"error": "invalid_grant", "error_description": "unknown refresh token"}); return
+        scopes = " ".join(form.get("scope", [])).split()
+        token, now = issue(user, scopes, form.get("service", [""])[0])
+        new_refresh = "rt-" + b64url(os.urandom(9))
+        with lock: refresh[new_refresh] = user
+        log("POST grant=refresh_token client=%s user=%s" % (client, user))
+        self.reply(200, {"access_token": token, "expires_in": policy["expires_in"], "refresh_token": new_refresh,
+                         "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))})
     def do_GET(self):
         u = urlparse(self.path)
         q = parse_qs(u.query)
@@ -235,27 +292,16 @@ class H(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
             name, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
-            if policy["users"].get(name) != pw:
+            with lock: by_refresh = refresh.get(pw) == name
+            if policy["users"].get(name) != pw and not by_refresh:
+                log("GET rejected user=%s" % name)
                 self.send_response(401); self.send_header("Content-Type", "application/json"); self.end_headers()
                 self.wfile.write(b'{"details":"invalid username or password"}'); return
             user = name
-        access = []
-        for s in q.get("scope", []):
-            parts = s.split(":")
-            if len(parts) != 3 or parts[0] != "repository": continue
-            wanted = parts[2].split(",")
-            allowed = [a for a in wanted if a == "pull" or (a == "push" and user in policy["pushers"])]
-            access.append({"type": "repository", "name": parts[1], "actions": allowed})
-        now = int(time.time())
-        header = {"alg": "RS256", "typ": "JWT", "x5c": [der_b64]}
-        claims = {"iss": "ociforge-test-issuer", "sub": user or "", "aud": q.get("service", [""])[0],
-                  "exp": now + 300, "nbf": now - 10, "iat": now, "jti": b64url(os.urandom(12)), "access": access}
-        signing = (b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())).encode()
-        token = signing.decode() + "." + b64url(sign(signing))
+        log("GET user=%s" % (user or ""))
+        token, now = issue(user, q.get("scope", []), q.get("service", [""])[0])
         key = "access_token" if user is None else "token"
-        body = json.dumps({key: token, "expires_in": 300}).encode()
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.reply(200, {key: token, "expires_in": policy["expires_in"]})
 
 ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 """#

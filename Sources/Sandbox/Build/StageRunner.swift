@@ -1,0 +1,167 @@
+import Foundation
+import OCIWriter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What producing one step made: the layer (nil: the step changed nothing), the layer's temporary blob file and the
+/// directory to keep as an overlay lower for later steps (either may be nil).
+typealias StepOutput = (layer: LayerWriteResult?, file: String?, tree: String?)
+
+/// One step's result in a stage: its cache key, the layer (nil when the step changed nothing) and the tree later
+/// steps see as an overlay lower.
+struct StageLayer {
+    var key: String
+    var phase: String
+    var createdBy: String
+    var layer: CachedLayer?
+    /// Directory usable as an overlay lower.
+    var tree: String?
+    var cached: Bool
+}
+
+/// What a build records for its report: phases that ran or came from the cache, timings, warnings.
+final class BuildRecorder: @unchecked Sendable {
+    var executed: [String] = []
+    var cached: [String] = []
+    var timings: [PhaseTiming] = []
+    var warnings: [String] = []
+    /// Told the path of every temporary layer file written for the step being produced (set by `StageRunner.step`
+    /// from `StepReporting.layerFile` while `produce` runs).
+    var layerFileObserver: ((String) -> Void)?
+}
+
+/// How a step appears in the report and the progress output: names for the recorder, callbacks for what happens
+/// (each front end keeps its own wording or events).
+struct StepReporting {
+    /// The entry in the report's `executed` / `cached` lists.
+    var name: String
+    /// `PhaseTiming.stage` / `.phase`.
+    var timingStage: String
+    var timingPhase: String
+    /// The build cache's own messages (rejected entries).
+    var log: (String) -> Void
+    /// A cache hit.
+    var cached: () -> Void
+    /// Before `produce` runs.
+    var started: () -> Void = {}
+    /// After `produce` ran (seconds, the layer if any).
+    var finished: (Double, LayerWriteResult?) -> Void
+    /// Each temporary layer file written for the step (its growing size is the bytes written so far).
+    var layerFile: ((String) -> Void)? = nil
+}
+
+/// The engine under both build front ends (`ImageBuilder` for plans, `DockerfileExecutor` for Dockerfiles): opens
+/// the build cache for the sandbox, stages inputs into scratch trees written as layers, captures a sandbox phase's
+/// diff as a layer, and runs every step through the cache (key → cached layer, or produce + store), recording
+/// what ran. The front ends decide the steps, their keys and the image config; blocking: call off the
+/// cooperative pool.
+struct StageRunner: Sendable {
+    let sandbox: Sandbox
+    let options: BuildOptions
+    let cache: BuildCache
+
+    /// Prepares the sandbox's state directory and opens the build cache (`options.cacheDirectory`, default
+    /// `<state>/build-cache`), which the sandbox's namespace root must be able to reach.
+    init(sandbox: Sandbox, options: BuildOptions) throws {
+        self.sandbox = sandbox
+        self.options = options
+        try sandbox.state.prepare()
+        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+        try cache.requireReachable(by: sandbox.identity)
+    }
+
+    var layerOptions: LayerWriteOptions {
+        LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, idMapping: sandbox.identity.idMapping)
+    }
+
+    /// What `ImageAssembler` reads `created` from (SOURCE_DATE_EPOCH of the build options only).
+    func assemblyEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
+        return env
+    }
+
+    /// Takes `key` from the cache (unless `options.noCache`), else runs `produce` and stores what it made under
+    /// `key`. `isCommand`: the step runs commands (listed in `executed` / `cached`).
+    func step(key: String, phase: String, createdBy: String, reporting: StepReporting, isCommand: Bool, rec: BuildRecorder,
+              produce: () throws -> StepOutput) throws -> StageLayer {
+        let started = Date()
+        if !options.noCache, let e = cache.lookup(key, log: reporting.log) {
+            if isCommand { rec.cached.append(reporting.name) }
+            rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: "cached",
+                                           seconds: Date().timeIntervalSince(started)))
+            reporting.cached()
+            return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil,
+                              cached: true)
+        }
+        if options.noCache { cache.remove(key) }
+        reporting.started()
+        rec.layerFileObserver = reporting.layerFile
+        defer { rec.layerFileObserver = nil }
+        let (result, file, tree) = try produce()
+        let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
+        if isCommand { rec.executed.append(reporting.name) }
+        let s = Date().timeIntervalSince(started)
+        rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: result == nil ? "empty" : "ran", seconds: s))
+        reporting.finished(s, result)
+        return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil,
+                          cached: false)
+    }
+
+    /// A temporary layer file in the cache's blob store, announced to `rec`'s observer (the step being produced).
+    func temporaryLayerFile(_ label: String, rec: BuildRecorder?) -> String {
+        let file = cache.blobs.temporaryBlobPath(label: label)
+        rec?.layerFileObserver?(file)
+        return file
+    }
+
+    /// A layer made from a staged tree: `fill` populates a fresh scratch path (creating it), which is written as a
+    /// layer and kept as the step's overlay lower; removed when anything fails.
+    func stagedLayer(_ label: String, rec: BuildRecorder? = nil, fill: (String) throws -> Void) throws -> StepOutput {
+        let staging = cache.scratchPath(label)
+        do {
+            try fill(staging)
+            let file = temporaryLayerFile(label, rec: rec)
+            let r = try LayerWriter.write(directory: staging, to: file, options: layerOptions)
+            return (r, file, staging)
+        } catch {
+            removeTree(staging)
+            throw error
+        }
+    }
+
+    /// A sandbox phase's changes (`changes`: the outcome's, possibly filtered) as a layer, its upper directory moved
+    /// into the cache's scratch area as the overlay lower (`adjustTree` may prune it). No changes: no layer. The
+    /// outcome is discarded either way. `what` names the phase in errors.
+    func capture(_ outcome: PhaseOutcome, changes: ChangeSet, blobLabel: String, what: String, rec: BuildRecorder? = nil,
+                 adjustTree: (String) -> Void = { _ in }) throws -> StepOutput {
+        if changes.changes.isEmpty {
+            outcome.discard()
+            return (nil, nil, nil)
+        }
+        do {
+            let file = temporaryLayerFile(blobLabel, rec: rec)
+            var lo = layerOptions
+            lo.idMapping = outcome.idMapping
+            let r = try LayerWriter.write(changes: changes, to: file, options: lo)
+            let tree = cache.scratchPath("upper")
+            if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
+                throw BuildError("cannot move \(what)'s changes into the build cache: \(String(cString: strerror(errno)))")
+            }
+            adjustTree(tree)
+            outcome.discard()
+            return (r, file, tree)
+        } catch {
+            outcome.discard()
+            throw error
+        }
+    }
+
+    /// A cached layer as an `ImageAssembler` input (the blob stays in the cache: copied, not moved).
+    func layerInput(_ layer: CachedLayer, createdBy: String?) throws -> LayerInput {
+        let d = try layer.descriptor
+        return LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
+                          diffID: try Digest(layer.diffID), createdBy: createdBy, consumeFile: false)
+    }
+}
