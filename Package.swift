@@ -6,7 +6,7 @@ import PackageDescription
 // - TOMLKit: nixpacks.toml / ociforge.toml (syntax errors with line and column).
 // - Yams: YAML config and Procfile parsing with positions.
 // Hashing uses the system's OpenSSL libcrypto (SHA-NI, same speed as swift-crypto, no BoringSSL build);
-// compression uses the system's zlib, ISA-L and zstd; HTTP uses FoundationNetworking (ships with the toolchain).
+// compression uses the system's zlib, ISA-L and zstd; HTTP uses the system's libcurl (easy API, no Swift wrapper).
 let package = Package(
     name: "ociforge",
     platforms: [.macOS(.v14)],
@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Registry HTTP: libcurl's easy API directly (see README, "HTTP client").
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Linux syscalls Swift cannot call directly (variadic syscall(), _GNU_SOURCE-only APIs).
         .target(name: "COCISys"),
         // Single-threaded namespace/mount setup that must run before exec, outside the Swift runtime.
@@ -35,7 +37,7 @@ let package = Package(
 
         .target(
             name: "OCIWriter",
-            dependencies: ["CZlib", "CArchive", "CISAL", "CZstd", "CCrypto", "COCISys"],
+            dependencies: ["CZlib", "CArchive", "CISAL", "CZstd", "CCrypto", "CCurl", "COCISys"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Synchronization
 import OCIWriter
 #if canImport(Glibc)
@@ -191,21 +188,13 @@ public struct BaseStore: Sendable {
     /// The `Date:` field of `<mirror>/dists/<suite>/InRelease` (nil when unreachable within a few seconds).
     static func inReleaseDate(mirror: String, suite: String) -> String? {
         guard let url = URL(string: "\(mirror)/dists/\(suite)/InRelease") else { return nil }
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 10)
-        request.setValue("bytes=0-4095", forHTTPHeaderField: "Range")
-        let result = Mutex<String?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let task = URLSession.shared.dataTask(with: request) { data, response, _ in
-            defer { done.signal() }
-            guard let data, let http = response as? HTTPURLResponse, http.statusCode == 200 || http.statusCode == 206 else { return }
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Date: ") {
-                result.withLock { $0 = String(line.dropFirst(6)).trimmingCharacters(in: .whitespaces) }
-                break
-            }
+        let request = HTTPRequest(method: "GET", url: url, headers: ["Range": "bytes=0-4095"])
+        guard let r = try? CurlTransport(timeout: 10, maxIdleHandles: 0, totalTimeout: 12).sendBlocking(request, maxBodyBytes: 4 << 20),
+              r.status == 200 || r.status == 206 else { return nil }
+        for line in String(decoding: r.body, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Date: ") {
+            return String(line.dropFirst(6)).trimmingCharacters(in: .whitespaces)
         }
-        task.resume()
-        if done.wait(timeout: .now() + 12) == .timedOut { task.cancel(); return nil }
-        return result.withLock { $0 }
+        return nil
     }
 
     /// Unpacks a rootfs tarball with the OCIWriter extractor (every path resolved in-root, limits, no device

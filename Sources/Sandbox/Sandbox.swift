@@ -15,7 +15,18 @@ public struct CacheMount: Sendable, Hashable {
     public var name: String
     /// Absolute path inside the root, e.g. /var/cache/apt/archives.
     public var target: String
-    public init(name: String, target: String) { self.name = name; self.target = target }
+    /// Owner (namespace ids) and mode of the cache directory while it is mounted (Dockerfile
+    /// `RUN --mount=type=cache,uid=,gid=,mode=`); nil: the namespace's root, the directory's mode.
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var mode: UInt32?
+    public init(name: String, target: String, uid: UInt32? = nil, gid: UInt32? = nil, mode: UInt32? = nil) {
+        self.name = name
+        self.target = target
+        self.uid = uid
+        self.gid = gid
+        self.mode = mode
+    }
 
     /// Parses `NAME:/path`.
     public static func parse(_ s: String) throws -> CacheMount {
@@ -226,6 +237,7 @@ public struct Sandbox: Sendable {
                 let dir = state.caches + "/" + c.name
                 if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SandboxError(.state, "cannot create the cache", errno: errno, detail: dir) }
                 try giveToNamespaceRoot([dir])
+                try applyCacheOwnership(c, dir)
                 cacheBinds.append((dir, c.target))
             }
             spec.caches = cacheBinds
@@ -346,6 +358,26 @@ public struct Sandbox: Sendable {
     }
 
     /// Host root mode: directories we create must belong to the namespace's root (the dedicated range).
+    /// A cache mount's `uid`/`gid` (namespace ids mapped to host ids) and `mode`. Ownership can be given only
+    /// where the sandbox's ids are a host range this process may chown to (`rootRange`, as for
+    /// `giveToNamespaceRoot`); elsewhere the directory stays the namespace root's.
+    func applyCacheOwnership(_ c: CacheMount, _ dir: String) throws {
+        if c.uid != nil || c.gid != nil, identity.kind == .rootRange {
+            func host(_ id: UInt32, _ ranges: [IDMapping.Range]) -> UInt32? {
+                ranges.first { id >= $0.containerID && UInt64(id) < UInt64($0.containerID) + UInt64($0.count) }
+                    .map { $0.hostID + (id - $0.containerID) }
+            }
+            let uid = c.uid ?? 0, gid = c.gid ?? 0
+            guard let hu = host(uid, identity.uidMap), let hg = host(gid, identity.gidMap) else {
+                throw SandboxError(.invalidArgument, "cache \(c.name): uid \(uid) / gid \(gid) are outside the sandbox's id mapping", detail: dir)
+            }
+            if chown(dir, hu, hg) != 0 { throw SandboxError(.state, "cannot chown the cache", errno: errno, detail: dir) }
+        }
+        if let m = c.mode, chmod(dir, mode_t(m & 0o7777)) != 0 {
+            throw SandboxError(.state, "cannot chmod the cache", errno: errno, detail: dir)
+        }
+    }
+
     func giveToNamespaceRoot(_ paths: [String]) throws {
         guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
         for p in paths where chown(p, u.hostID, g.hostID) != 0 {

@@ -13,7 +13,7 @@ import Glibc
 ///   marker only when a lower had a directory there.
 /// - Redirected or metacopy entries are refused (the sandbox mounts with redirect_dir=nofollow,metacopy=off).
 /// - Copy-ups that changed nothing (type, mode, owner, size, mtime, security.capability, content, link
-///   target, device number) are dropped; sockets are skipped with a warning.
+///   target, device number; a file that gained hard links changed) are dropped; sockets are skipped with a warning.
 /// The layer writer must not copy `*.overlay.*` xattrs (they mark every copied-up entry); `overlayXattrNames`
 /// lists what to filter.
 public struct UpperDiff: Sendable {
@@ -129,6 +129,9 @@ public struct UpperDiff: Sendable {
         case S_IFCHR, S_IFBLK:
             return a.st_rdev == b.st_rdev
         case S_IFREG:
+            // A copy-up shares its inode with nothing (overlay breaks lower hard links): several names here mean the
+            // phase made hard links to it, which the layer must record (`ln /usr/bin/env /usr/local/bin/e`).
+            if a.st_nlink > 1 { return false }
             return sameXattrs(h, lp) && sameContent(h, lp)
         default:
             return true

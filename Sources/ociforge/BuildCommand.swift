@@ -85,7 +85,13 @@ struct BuildCommand: ParsableCommand {
             build.progress = progressPrinter()
             if quiet { build.phaseOutput = { _, _ in } }
             let context = absolute(dir) + "/" + (plan.dockerfile?.context ?? ".")
-            try executeDockerfile(resolved, context: context, options: build, secrets: secret, json: json)
+            try executeDockerfile(resolved, context: context, options: build, secrets: secret, json: json) { configs in
+                var again = options
+                again.baseImages = configs
+                return try runPlanner { () throws(PlannerError) in
+                    try Planner.resolveDockerfile(appDirectory: dir, plan: plan, options: again)
+                }
+            }
             return
         }
         build.noCache = noCache

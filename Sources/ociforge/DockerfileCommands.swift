@@ -106,14 +106,26 @@ func parseBuildArgs(_ list: [String]) throws -> [String: String] {
 
 /// Runs a resolved Dockerfile with `DockerfileExecutor` and prints the report (shared by `dockerfile build` and
 /// `build` when the plan's strategy is dockerfile).
+/// `reresolve`: the front end again with the base images' configs (`DockerfileOptions.baseImages`), so that what
+/// the bases define takes part (Docker resolves against the base's config).
 func executeDockerfile(_ resolved: ResolvedDockerfile, context: String, options: BuildOptions, secrets: [String],
-                       json: Bool) throws {
+                       json: Bool, reresolve: (([String: DockerfileImageConfig]) throws -> ResolvedDockerfile)? = nil) throws {
     var options = options
     try reportingErrors {
         options.secrets = try secrets.map { try Secret.parse($0) }
         if options.sourceDateEpoch == nil { options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment() }
         let sandbox = try Sandbox.detect()
-        let executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, sandbox: sandbox)
+        var executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, sandbox: sandbox)
+        if let reresolve {
+            let configs: [String: DockerfileImageConfig]
+            do { configs = try executor.baseImageConfigs() } catch let e as BuildError {
+                printError("error: build failed: \(e)")
+                throw ExitCode(1)
+            }
+            if !configs.isEmpty {
+                executor = try DockerfileExecutor(build: try reresolve(configs), contextDirectory: context, options: options, sandbox: sandbox)
+            }
+        }
         let report: BuildReport
         do {
             report = try executor.run()
@@ -206,6 +218,12 @@ struct DockerfileBuildCommand: ParsableCommand {
         options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.progress = progressPrinter()
         if quiet { options.phaseOutput = { _, _ in } }
-        try executeDockerfile(resolved, context: ctx, options: options, secrets: secret, json: json)
+        try executeDockerfile(resolved, context: ctx, options: options, secrets: secret, json: json) { configs in
+            var again = o
+            again.baseImages = configs
+            return try runPlanner { () throws(PlannerError) in
+                try Dockerfile.resolve(path: dockerfile, display: dockerfile, context: ctx, contextDisplay: ctx, options: again)
+            }
+        }
     }
 }

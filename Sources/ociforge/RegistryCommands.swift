@@ -37,7 +37,7 @@ struct RegistryFlags: ParsableArguments {
     @Option(help: "Concurrent blob uploads.")
     var parallel = 4
 
-    @Option(help: "Concurrent blob downloads (each costs URLSession buffer memory; 2 keeps a pull under ~100 MiB).")
+    @Option(help: "Concurrent blob downloads (each one thread and a 512 KiB buffer; more can help with distant registries).")
     var parallelDownloads = 2
 
     @Option(help: "Attempts per request for 408/429/5xx and dropped connections.")

@@ -112,7 +112,7 @@ struct RegistryReferenceTests {
 
     @Test func debugTraceRedactsQueries() {
         let u = URL(string: "https://user:pw@bucket.example/blob?X-Amz-Signature=secret&x=1")!
-        let r = URLSessionTransport.redacted(u)
+        let r = CurlTransport.redacted(u)
         #expect(!r.contains("secret") && !r.contains("pw"))
         #expect(r.hasPrefix("https://bucket.example/blob?"))
     }

@@ -74,6 +74,24 @@ struct UpperDiffTests {
         #expect(r.warnings.contains { $0.contains("s.sock") })
     }
 
+    @Test("a copy-up that gained a hard link is kept with its link (RUN ln /usr/bin/env /usr/local/bin/e)")
+    func hardLinkedCopyUp() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let lower = root + "/lower", upper = root + "/upper"
+        try file(lower + "/usr/bin/env", "env", mtime: 1_600_000_000)
+        try file(lower + "/usr/bin/untouched", "u", mtime: 1_600_000_000)
+        // The copy-up of usr/bin/env is unchanged, but the phase linked it: both names share the inode.
+        try file(upper + "/usr/bin/env", "env", mtime: 1_600_000_000)
+        try dir(upper + "/usr/local/bin")
+        #expect(link(upper + "/usr/bin/env", upper + "/usr/local/bin/e") == 0)
+        try file(upper + "/usr/bin/untouched", "u", mtime: 1_600_000_000)  // a no-op copy-up: still dropped
+        let r = try UpperDiff(upper: upper, lowers: [lower]).compute()
+        let paths = Set(r.changes.changes.compactMap { c -> String? in if case .add(let p, _) = c { return p } else { return nil } })
+        #expect(paths.contains("usr/bin/env"))
+        #expect(paths.contains("usr/local/bin/e"))
+        #expect(!paths.contains("usr/bin/untouched"))
+    }
+
     @Test("redirect and metacopy entries are refused with an error naming the path")
     func redirectRefused() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }

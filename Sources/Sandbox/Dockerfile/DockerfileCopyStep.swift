@@ -59,7 +59,7 @@ extension DockerfileExecutor {
                               owner: owner, staging: staging, view: view)
                 }
                 for f in copy.inline {
-                    let dest = "/" + Self.clean(f.destination)
+                    let dest = Self.resolveParents("/" + Self.clean(f.destination), in: view)
                     try ensureParents(dest, staging: staging, view: view, owner: owner ?? (0, 0))
                     guard FileManager.default.createFile(atPath: staging + dest, contents: Data(f.content.utf8)) else {
                         throw BuildError("line \(step.line): cannot write \(dest)")
@@ -84,9 +84,20 @@ extension DockerfileExecutor {
                owner: (UInt32, UInt32)?, staging: String, view: String) throws {
         let fm = FileManager.default
         let defaultOwner = owner ?? (0, 0)
+        // The directories a source names: "the directory itself isn't copied, only its contents" (Docker), so
+        // BuildKit creates a missing destination 0755 owned by --chown and leaves an existing one as it is
+        // (no source mode, no --chmod). Their descendants are entries whose parent is such an entry.
+        let dirEntries = Set(entries.filter { $0.type == .directory }.map { [Self.clean($0.source), Self.clean($0.destination)] })
+        func isCopyRoot(_ e: DockerfileCopyEntry) -> Bool {
+            let s = Self.clean(e.source), d = Self.clean(e.destination)
+            if s.isEmpty { return true }
+            return !dirEntries.contains([(s as NSString).deletingLastPathComponent, (d as NSString).deletingLastPathComponent])
+        }
         for e in entries {
             let src = root + "/" + Self.clean(e.source)
-            let dest = "/" + Self.clean(e.destination)
+            // Parent directories that are symlinks in the stage are followed, as BuildKit resolves destinations
+            // inside the root (`COPY tool /bin/` with /bin -> usr/bin writes /usr/bin/tool, /bin stays a link).
+            let dest = Self.resolveParents("/" + Self.clean(e.destination), in: view)
             var st = stat()
             guard lstat(src, &st) == 0 else { throw BuildError("line \(step.line): cannot read \(e.source): \(String(cString: strerror(errno)))") }
             if dest == "/" {
@@ -116,13 +127,26 @@ extension DockerfileExecutor {
                 continue
             }
             switch e.type {
+            case .directory where isCopyRoot(e):
+                var dst = stat()
+                if lstat(target, &dst) == 0 { continue }
+                if mkdir(target, 0o755) != 0 { throw BuildError("cannot create \(dest): \(String(cString: strerror(errno)))") }
+                var existing = stat()
+                if stat(view + dest, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
+                    chmod(target, existing.st_mode & 0o7777)
+                    lchown(target, existing.st_uid, existing.st_gid)
+                } else {
+                    try chownHost(target, uid: defaultOwner.0, gid: defaultOwner.1)
+                }
+                continue
             case .directory:
                 var dst = stat()
                 if lstat(target, &dst) != 0 {
                     if mkdir(target, st.st_mode & 0o7777) != 0 { throw BuildError("cannot create \(dest): \(String(cString: strerror(errno)))") }
                 }
-                chmod(target, st.st_mode & 0o7777)
+                // Owner first: chown clears the setuid and setgid bits.
                 try setOwner()
+                chmod(target, st.st_mode & 0o7777)
             case .symlink:
                 try? fm.removeItem(atPath: target)
                 try fm.createSymbolicLink(atPath: target, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
@@ -136,11 +160,35 @@ extension DockerfileExecutor {
                     continue
                 }
                 try copyFile(src, target, line: step.line)
-                chmod(target, st.st_mode & 0o7777)
+                // Owner first: chown clears the setuid and setgid bits.
                 try setOwner()
+                chmod(target, st.st_mode & 0o7777)
             }
             if let m = copy.chmod { try applyChmod(m, target, line: step.line) }
         }
+    }
+
+    /// `path` (absolute) with its parent directories resolved through the symlinks of the filesystem at `view`,
+    /// inside it (absolute link targets start at `view`, `..` stops at its root); the last component is kept.
+    static func resolveParents(_ path: String, in view: String) -> String {
+        var pending = path.split(separator: "/").map(String.init)
+        guard let last = pending.popLast() else { return "/" }
+        var done: [String] = []
+        var hops = 0
+        while !pending.isEmpty {
+            let c = pending.removeFirst()
+            if c == "." || c.isEmpty { continue }
+            if c == ".." { if !done.isEmpty { done.removeLast() }; continue }
+            let candidate = "/" + (done + [c]).joined(separator: "/")
+            if hops < 40, let t = try? FileManager.default.destinationOfSymbolicLink(atPath: view + candidate) {
+                hops += 1
+                if t.hasPrefix("/") { done = [] }
+                pending = t.split(separator: "/").map(String.init) + pending
+                continue
+            }
+            done.append(c)
+        }
+        return "/" + (done + [last]).joined(separator: "/")
     }
 
     /// Copies a file with its mode and times (like `cp -p`; the caller sets the owner). Regular files are copied

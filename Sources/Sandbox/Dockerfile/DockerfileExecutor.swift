@@ -204,6 +204,39 @@ public struct DockerfileExecutor: Sendable {
                           baseImage: BaseImage(layout: layout, tag: tag, layerCount: layers.count, historyCount: history.count))
     }
 
+    /// The configs of the stages' base images (OCI layouts, registry images pulled as `run()` pulls them), keyed by
+    /// the reference as the front end wrote it: `DockerfileOptions.baseImages` for a second resolve, so that what
+    /// the base defines takes part as in Docker (`ENV PATH=/x:$PATH`, a relative WORKDIR, its ONBUILD triggers). A
+    /// base without PATH gets Docker's default PATH.
+    public func baseImageConfigs() throws -> [String: DockerfileImageConfig] {
+        var out: [String: DockerfileImageConfig] = [:]
+        for stage in build.stages where stage.base.kind == .layout || stage.base.kind == .image {
+            guard let ref = stage.base.reference, out[ref] == nil else { continue }
+            var r = ref
+            if !(r.hasPrefix("oci-layout:") || r.hasPrefix("oci:")) {
+                let progress = options.progress
+                do {
+                    let pulled = try BaseStore(state: sandbox.state, identity: sandbox.identity)
+                        .pull(ref, options: options.registryOptions, log: { progress("[base] \($0)") })
+                    r = "oci-layout:\(pulled.layout):\(pulled.tag)"
+                } catch {
+                    throw BuildError("line \(stage.line): FROM \(ref): cannot pull it: \(error). Without registry access, put the image "
+                                     + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and name it as oci-layout:<dir>:<tag>, "
+                                     + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+                }
+            }
+            if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
+            let source: BaseSource
+            do { source = try BaseSource.parse(r) } catch { throw BuildError("line \(stage.line): FROM \(ref): \(error)") }
+            guard case .ociLayout(let path, let tag) = source else { throw BuildError("line \(stage.line): FROM \(ref): not an OCI layout reference") }
+            let config = try OCILayout.open(at: path).resolve(tag: tag, platform: Platform.host).config.value
+            var dc = Self.dockerConfig(config)
+            if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) { dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env! }
+            out[ref] = dc
+        }
+        return out
+    }
+
     /// An empty directory owned by the namespace's root: the rootfs of `FROM scratch`.
     func scratchRootfs() throws -> String {
         let dir = cache.directory + "/scratch-rootfs"
@@ -423,7 +456,8 @@ public struct DockerfileExecutor: Sendable {
             case .cache:
                 let id = m.id ?? m.target
                 let name = "df-" + String(ImageBuilder.key(["cache", id]).prefix(24))
-                spec.caches.append(CacheMount(name: name, target: m.target))
+                spec.caches.append(CacheMount(name: name, target: m.target, uid: m.uid.map { UInt32($0) }, gid: m.gid.map { UInt32($0) },
+                                              mode: m.mode.flatMap { UInt32($0, radix: 8) }))
                 extraDirs.append(m.target)
             case .secret:
                 let id = m.id ?? (m.target as NSString).lastPathComponent
@@ -461,6 +495,8 @@ public struct DockerfileExecutor: Sendable {
                     source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
                 } else {
                     source = try copyOut(contextDirectory + "/" + Self.clean(m.source ?? "."))
+                    // The context a bind mount sees is the one Docker sends: without what .dockerignore excludes.
+                    if !build.contextExclude.isEmpty { pruneIgnored(source, contextPath: Self.clean(m.source ?? ".")) }
                     // Context files belong to the namespace's root (as COPY makes them), readable whatever their host owner.
                     try chownTree(source, uid: 0, gid: 0)
                 }
@@ -513,6 +549,27 @@ public struct DockerfileExecutor: Sendable {
         case .delete(let path): return clean(path)
         case .opaque(let path): return clean(path)
         }
+    }
+
+    /// Removes from `copy` (a copy of the context path `contextPath`) what is not in the build context after
+    /// .dockerignore (`build.contextFiles`).
+    func pruneIgnored(_ copy: String, contextPath: String) {
+        let kept = Set(build.contextFiles.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+        var st = stat()
+        guard lstat(copy, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return }
+        func walk(_ rel: String) {
+            let dir = rel.isEmpty ? copy : copy + "/" + rel
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                let r = rel.isEmpty ? name : rel + "/" + name
+                let inContext = contextPath.isEmpty ? r : contextPath + "/" + r
+                if !kept.contains(inContext) {
+                    removeTree(copy + "/" + r)
+                    continue
+                }
+                if lstat(copy + "/" + r, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { walk(r) }
+            }
+        }
+        walk("")
     }
 
     /// A host copy of a bind mount's source (removed after the step).
