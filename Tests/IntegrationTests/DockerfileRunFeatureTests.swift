@@ -109,6 +109,40 @@ struct DockerfileRunFeatureTests {
         #expect(warm.executed == [], "\(warm.executed)")
     }
 
+    @Test("RUN --mount=type=bind of the context: .dockerignore'd files are neither visible nor part of the cache key",
+          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    func contextBindHonoursDockerignore() throws {
+        let base = try DockerfileExecTests.baseLayout()
+        let dir = try DockerfileExecTests.tempDir("df-bind-ignore")
+        defer { dir.remove() }
+        let ctx = try Self.write("""
+        FROM oci-layout:\(base):base
+        RUN --mount=type=bind,target=/src ls -A /src > /listing.txt && cat /src/data/kept.txt > /kept.txt
+
+        """, in: dir)
+        try FileManager.default.createDirectory(atPath: ctx + "/data", withIntermediateDirectories: true)
+        try "kept\n".write(toFile: ctx + "/data/kept.txt", atomically: true, encoding: .utf8)
+        try "secret\n".write(toFile: ctx + "/data/ignored.log", atomically: true, encoding: .utf8)
+        try "TOKEN=1\n".write(toFile: ctx + "/.env", atomically: true, encoding: .utf8)
+        try ".env\n**/*.log\n".write(toFile: ctx + "/.dockerignore", atomically: true, encoding: .utf8)
+        let cache = dir.path + "/cache"
+        let cold = try DockerfileExecTests.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: cache)
+        #expect(cold.executed.count == 1, "\(cold.executed)")
+        let out = try Self.unpack(dir.path + "/ours", tag: "img", into: dir)
+        let listing = Self.text(out + "/listing.txt") ?? ""
+        #expect(!listing.contains(".env"), "ignored .env visible through the bind mount: \(listing)")
+        #expect(listing.contains("data") && listing.contains("Dockerfile"), "\(listing)")
+        #expect(Self.text(out + "/kept.txt") == "kept")
+        // Editing only ignored files keeps the step cached; editing a visible one re-runs it.
+        try "changed\n".write(toFile: ctx + "/data/ignored.log", atomically: true, encoding: .utf8)
+        try "TOKEN=2\n".write(toFile: ctx + "/.env", atomically: true, encoding: .utf8)
+        let ignoredEdit = try DockerfileExecTests.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: cache)
+        #expect(ignoredEdit.executed == [], "an edit of ignored files re-ran: \(ignoredEdit.executed)")
+        try "kept 2\n".write(toFile: ctx + "/data/kept.txt", atomically: true, encoding: .utf8)
+        let visibleEdit = try DockerfileExecTests.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: cache)
+        #expect(visibleEdit.executed.count == 1, "\(visibleEdit.executed)")
+    }
+
     @Test("Heredocs: `#!` scripts run by their interpreter from /dev/pipes, stdin heredocs, several heredocs, COPY heredocs",
           .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func heredocs() throws {

@@ -765,15 +765,30 @@ public struct DockerfileExecutor: Sendable {
         return out.joined(separator: "/")
     }
 
-    /// Digest of a context path (files, modes, link targets) for cache keys.
+    /// Digest of a context path (files, modes, link targets) for cache keys: only what the build context holds
+    /// after .dockerignore (what a bind mount of it shows), so editing an ignored file re-runs nothing.
     func contextDigest(_ rel: String) throws -> String {
-        let root = contextDirectory + "/" + Self.clean(rel)
+        let prefix = Self.clean(rel)
+        let root = contextDirectory + "/" + prefix
         var parts = ["ctx"]
         var st = stat()
         guard lstat(root, &st) == 0 else { return "missing" }
         var paths = [""]
         if (st.st_mode & S_IFMT) == S_IFDIR, let e = FileManager.default.enumerator(atPath: root) {
             while let p = e.nextObject() as? String { paths.append(p) }
+        }
+        if !build.contextExclude.isEmpty {
+            // The same visibility rule as `pruneIgnored`: an entry counts when it and every parent below the
+            // mounted path are in the context.
+            let kept = Set(build.contextFiles.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+            paths = paths.filter { p in
+                var inContext = prefix
+                for c in p.split(separator: "/") {
+                    inContext = inContext.isEmpty ? String(c) : inContext + "/" + c
+                    if !kept.contains(inContext) { return false }
+                }
+                return true
+            }
         }
         for p in paths.sorted() {
             let full = p.isEmpty ? root : root + "/" + p
