@@ -39,7 +39,7 @@
 
 extern char **environ;
 
-int csandbox_version(void) { return 2; }
+int csandbox_version(void) { return 3; }
 
 int csandbox_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
@@ -99,6 +99,8 @@ struct spec {
     const char *rofile[16]; int n_rofile;   // "SRC\nTARGET"
     const char *cache[32]; int n_cache;     // "SRC\nTARGET"
     const char *secret[32]; int n_secret;   // "NAME\nCONTENT"
+    const char *tmpfs[32]; int n_tmpfs;     // "TARGET\nSIZE" (bytes, 0 = the kernel's default)
+    const char *file[64]; int n_file;       // "TARGET\nMODE(octal)\nUID\nGID\nCONTENT"
     char *env[MAX_ITEMS]; int n_env;
     char *arg[MAX_ITEMS]; int n_arg;
     const char *cwd;
@@ -191,6 +193,8 @@ static void parse_spec(void) {
         else if (!strcmp(k, "rofile")) PUSH(S.rofile, S.n_rofile, 16, v);
         else if (!strcmp(k, "cache")) PUSH(S.cache, S.n_cache, 32, v);
         else if (!strcmp(k, "secret")) PUSH(S.secret, S.n_secret, 32, v);
+        else if (!strcmp(k, "tmpfs")) PUSH(S.tmpfs, S.n_tmpfs, 32, v);
+        else if (!strcmp(k, "file")) PUSH(S.file, S.n_file, 64, v);
         else if (!strcmp(k, "env")) PUSH(S.env, S.n_env, MAX_ITEMS - 1, v);
         else if (!strcmp(k, "arg")) PUSH(S.arg, S.n_arg, MAX_ITEMS - 1, v);
         else if (!strcmp(k, "cwd")) S.cwd = v;
@@ -410,6 +414,114 @@ static void setup_secrets(void) {
     close(f);
 }
 
+// Creates the missing parent directories of `path` (absolute, inside the new root; 0755, owned by the
+// namespace's root), never following a symlink. Returns 0 or -1 with errno set.
+static int make_parents(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *last = strrchr(buf, '/');
+    if (!last || last == buf) return 0;
+    *last = 0;
+    int cur = (int)sys_openat2(rootfd, "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, IN_ROOT);
+    if (cur < 0) return -1;
+    char *save = NULL;
+    for (char *c = strtok_r(buf + 1, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(c, ".") || !strcmp(c, "..")) { close(cur); errno = EINVAL; return -1; }
+        int next = (int)sys_openat2(cur, c, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0,
+                                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        if (next < 0 && errno == ENOENT) {
+            if (mkdirat(cur, c, 0755) != 0 && errno != EEXIST) { close(cur); return -1; }
+            next = (int)sys_openat2(cur, c, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0,
+                                    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        }
+        close(cur);
+        if (next < 0) return -1;
+        cur = next;
+    }
+    close(cur);
+    return 0;
+}
+
+// tmpfs mounts at their targets (RUN --mount=type=tmpfs): mode 1777 like a fresh tmpfs, nosuid, optional size.
+static void setup_tmpfs(void) {
+    for (int i = 0; i < S.n_tmpfs; i++) {
+        char target[4096];
+        const char *size;
+        split2(S.tmpfs[i], target, sizeof target, &size);
+        if (target[0] != '/') { errno = EINVAL; fail("tmpfs target", target); }
+        if (make_parents(target) != 0) fail("create the parents of the tmpfs target", target);
+        int t = resolve_target(target, S_IFDIR, 1);
+        if (t < 0) fail("resolve tmpfs target (must be a directory, not a symlink)", target);
+        char data[64];
+        unsigned long long n = strtoull(size, NULL, 10);
+        if (n) snprintf(data, sizeof data, "mode=1777,size=%llu", n);
+        else snprintf(data, sizeof data, "mode=1777");
+        mount_at(target, "tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, data);
+        close(t);
+    }
+}
+
+// Files from the spec (secrets at any path, RUN heredoc scripts): written to a private staging tmpfs with their
+// mode and owner, each bind-mounted read-only onto its target (created when missing, never through a symlink),
+// then the staging mount is detached (the binds keep it alive). Nothing reaches the overlay upper but the
+// mount point a missing target needs.
+static void setup_files(void) {
+    if (S.n_file == 0) return;
+    int dev = (int)sys_openat2(rootfd, "/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, IN_ROOT);
+    if (dev < 0) fail("open", "/dev");
+    if (mkdirat(dev, ".ociforge-files", 0700) != 0) fail("mkdir", "/dev/.ociforge-files");
+    int sd = openat(dev, ".ociforge-files", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (sd < 0) fail("open", "/dev/.ociforge-files");
+    mount_at("/dev/.ociforge-files", "files", sd, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700");
+    close(sd);
+    int stage = (int)sys_openat2(rootfd, "/dev/.ociforge-files", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, IN_ROOT);
+    if (stage < 0) fail("open", "/dev/.ociforge-files tmpfs");
+    for (int i = 0; i < S.n_file; i++) {
+        // TARGET\nMODE\nUID\nGID\nCONTENT
+        char target[4096], mode_s[32], uid_s[32], gid_s[32];
+        const char *rest, *content;
+        split2(S.file[i], target, sizeof target, &rest);
+        split2(rest, mode_s, sizeof mode_s, &rest);
+        split2(rest, uid_s, sizeof uid_s, &rest);
+        split2(rest, gid_s, sizeof gid_s, &content);
+        if (target[0] != '/' || !target[1]) { errno = EINVAL; fail("file target", target); }
+        mode_t mode = (mode_t)strtoul(mode_s, NULL, 8) & 07777;
+        char name[32];
+        snprintf(name, sizeof name, "f%d", i);
+        int f = openat(stage, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (f < 0) fail("create file", target);
+        if (write_full(f, content, strlen(content)) != 0) fail("write file", target);
+        if (fchown(f, (uid_t)strtoul(uid_s, NULL, 10), (gid_t)strtoul(gid_s, NULL, 10)) != 0) fail("chown file", target);
+        if (fchmod(f, mode) != 0) fail("chmod file", target);
+        close(f);
+        int src = openat(stage, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (src < 0) fail("open file", target);
+        if (make_parents(target) != 0) fail("create the parents of the file target", target);
+        int t = resolve_target(target, S_IFREG, 1);
+        if (t < 0) fail("resolve file target (must be a regular file or missing, not a symlink)", target);
+        char sp[64], tp[64];
+        fdpath(sp, sizeof sp, src);
+        fdpath(tp, sizeof tp, t);
+        if (mount(sp, tp, NULL, MS_BIND, NULL) != 0) fail("bind file", target);
+        close(t);
+        close(src);
+        t = (int)sys_openat2(rootfd, target, O_PATH | O_CLOEXEC | O_NOFOLLOW, 0, IN_ROOT);
+        if (t < 0) fail("reopen", target);
+        fdpath(tp, sizeof tp, t);
+        if (mount(NULL, tp, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0) fail("remount-ro file", target);
+        close(t);
+    }
+    close(stage);
+    int m = (int)sys_openat2(rootfd, "/dev/.ociforge-files", O_PATH | O_CLOEXEC, 0, IN_ROOT);
+    if (m < 0) fail("open", "/dev/.ociforge-files");
+    char mp[64];
+    fdpath(mp, sizeof mp, m);
+    if (umount2(mp, MNT_DETACH) != 0) fail("detach", "/dev/.ociforge-files");
+    close(m);
+    if (unlinkat(dev, ".ociforge-files", AT_REMOVEDIR) != 0) fail("rmdir", "/dev/.ociforge-files");
+    close(dev);
+}
+
 // Remounts read-only every mount below `prefix` (the recursive /sys bind brings the host's cgroup, bpf,
 // debugfs... submounts along; they stay locked but must not be writable). Flags the host locked are kept.
 static void remount_submounts_ro(const char *prefix) {
@@ -515,6 +627,8 @@ static void setup_root(void) {
         if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) != 0) fail("remount cache", target);
         close(t);
     }
+    setup_tmpfs();
+    setup_files();
     setup_secrets();
 
     if (chdir(S.root) != 0) fail("chdir", S.root);

@@ -31,6 +31,10 @@ public struct LaunchSpec: Sendable, Hashable {
     public var caches: [(String, String)] = []
     /// Files on a tmpfs at /run/secrets: (name, content).
     public var secrets: [(String, String)] = []
+    /// tmpfs mounts: (absolute target in the root, size in bytes; 0 = the kernel's default).
+    public var tmpfs: [(String, Int64)] = []
+    /// Read-only files from memory bound at any path: (absolute target, mode, uid, gid, content).
+    public var files: [(target: String, mode: UInt32, uid: UInt32, gid: UInt32, content: String)] = []
     public var environment: [String] = []
     public var arguments: [String]
     public var workingDirectory: String = "/"
@@ -75,6 +79,8 @@ public struct LaunchSpec: Sendable, Hashable {
         for (s, t) in readOnlyFiles { put("rofile", "\(s)\n\(t)") }
         for (s, t) in caches { put("cache", "\(s)\n\(t)") }
         for (n, c) in secrets { put("secret", "\(n)\n\(c)") }
+        for (t, n) in tmpfs { put("tmpfs", "\(t)\n\(n)") }
+        for f in files { put("file", "\(f.target)\n\(String(f.mode, radix: 8))\n\(f.uid)\n\(f.gid)\n\(f.content)") }
         for e in environment { put("env", e) }
         for a in arguments { put("arg", a) }
         put("cwd", workingDirectory)

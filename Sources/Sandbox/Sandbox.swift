@@ -49,9 +49,13 @@ public struct Secret: Sendable, Hashable {
     public var value: String
     public init(id: String, value: String) { self.id = id; self.value = value }
 
-    /// Parses `ID=env:VAR` or `ID=file:PATH` and reads the value.
+    /// Parses `ID=env:VAR` or `ID=file:PATH`, or Docker's `--secret` forms (`id=ID,src=PATH`, `id=ID,env=VAR`,
+    /// `type=env|file`, `source=`, `env=VAR` alone: the id is VAR; `id=ID` alone: the variable ID if set, else the
+    /// file ID), and reads the value.
     public static func parse(_ s: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Secret {
         guard let eq = s.firstIndex(of: "=") else { throw SandboxError(.invalidArgument, "secret '\(s.prefix(40))': expected ID=env:VAR or ID=file:PATH") }
+        let after = s[s.index(after: eq)...]
+        if !after.hasPrefix("env:") && !after.hasPrefix("file:"), let docker = dockerForm(s, environment: environment) { return try parse(docker, environment: environment) }
         let id = String(s[..<eq]), src = String(s[s.index(after: eq)...])
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), id.first != "." else {
             throw SandboxError(.invalidArgument, "secret id '\(id)': letters, digits, '-', '_', '.' only")
@@ -68,6 +72,58 @@ public struct Secret: Sendable, Hashable {
         }
         throw SandboxError(.invalidArgument, "secret '\(id)': the source must be env:VAR or file:PATH")
     }
+
+    /// Docker's `key=value,…` secret syntax rewritten as `ID=env:VAR` / `ID=file:PATH`; nil when `s` is not in it.
+    static func dockerForm(_ s: String, environment: [String: String]) -> String? {
+        var type: String?, id: String?, src: String?, env: String?
+        for field in s.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let eq = field.firstIndex(of: "=") else { return nil }
+            let v = String(field[field.index(after: eq)...])
+            switch field[..<eq].lowercased() {
+            case "type": type = v
+            case "id": id = v
+            case "src", "source": src = v
+            case "env": env = v
+            default: return nil
+            }
+        }
+        guard type == nil || type == "env" || type == "file" else { return nil }
+        if type == "env" && env == nil { env = src; src = nil }
+        if type == "file" && src == nil && env == nil { src = id }
+        guard let name = id ?? env ?? src.map({ ($0 as NSString).lastPathComponent }), !name.isEmpty else { return nil }
+        if let env { return "\(name)=env:\(env)" }
+        if let src { return "\(name)=file:\(src)" }
+        return environment[name] != nil ? "\(name)=env:\(name)" : "\(name)=file:\(name)"
+    }
+}
+
+/// A tmpfs mounted into a phase (Dockerfile `RUN --mount=type=tmpfs`): what is written there is gone with the
+/// phase, never part of a layer.
+public struct TmpfsMount: Sendable, Hashable {
+    /// Absolute path inside the root (created when missing).
+    public var target: String
+    /// Size limit in bytes; nil = the kernel's default (half of RAM).
+    public var sizeBytes: Int64?
+    public init(target: String, sizeBytes: Int64? = nil) { self.target = target; self.sizeBytes = sizeBytes }
+}
+
+/// A read-only file given to a phase from memory at any path (a secret at a custom target, a heredoc script):
+/// its content lives on a private tmpfs bound onto the target, never on disk, in a layer or the history.
+public struct PhaseFile: Sendable, Hashable {
+    /// Absolute path inside the root; missing parents and the file itself are created as mount points.
+    public var target: String
+    public var content: String
+    /// Permission bits (e.g. 0o400); owner ids as seen inside the namespace.
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public init(target: String, content: String, mode: UInt32 = 0o400, uid: UInt32 = 0, gid: UInt32 = 0) {
+        self.target = target
+        self.content = content
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+    }
 }
 
 /// One build phase: a command run in the sandbox on top of the base and earlier phases.
@@ -83,6 +139,10 @@ public struct PhaseSpec: Sendable {
     public var timeoutSeconds: UInt64 = 0
     public var caches: [CacheMount] = []
     public var secrets: [Secret] = []
+    /// tmpfs mounts, set up after the caches (a tmpfs may sit inside a cache).
+    public var tmpfs: [TmpfsMount] = []
+    /// Read-only in-memory files, bound after the tmpfs mounts.
+    public var files: [PhaseFile] = []
     public var uid: UInt32 = 0
     public var gid: UInt32 = 0
     public var maxProcesses: UInt64 = 4096
@@ -182,6 +242,21 @@ public struct Sandbox: Sendable {
             }
             spec.caches = cacheBinds
             spec.secrets = phase.secrets.map { ($0.id, $0.value) }
+            for t in phase.tmpfs {
+                guard t.target.hasPrefix("/"), t.target != "/", !t.target.contains("\n") else {
+                    throw SandboxError(.invalidArgument, "tmpfs target '\(t.target)': expected an absolute path other than /")
+                }
+                spec.tmpfs.append((t.target, max(0, t.sizeBytes ?? 0)))
+            }
+            for f in phase.files {
+                guard f.target.hasPrefix("/"), f.target != "/", !f.target.contains("\n") else {
+                    throw SandboxError(.invalidArgument, "file target '\(f.target)': expected an absolute path other than /")
+                }
+                guard !f.content.utf8.contains(0) else {
+                    throw SandboxError(.invalidArgument, "file \(f.target): the content contains a NUL byte, which the sandbox cannot pass")
+                }
+                spec.files.append((f.target, f.mode & 0o7777, f.uid, f.gid, f.content))
+            }
             spec.environment = phase.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             spec.workingDirectory = phase.workingDirectory
             spec.uid = phase.uid
@@ -193,6 +268,9 @@ public struct Sandbox: Sendable {
             var mountPoints: Set<String> = ["proc", "dev", "sys", "etc/resolv.conf", "etc/hosts", "etc/hostname"]
             for c in phase.caches { mountPoints.insert(String(c.target.dropFirst())) }
             if !phase.secrets.isEmpty { mountPoints.formUnion(["run", "run/secrets"]) }
+            for t in phase.tmpfs.map(\.target) + phase.files.map(\.target) {
+                mountPoints.insert(t.split(separator: "/").joined(separator: "/"))
+            }
 
             var fallbackTree: String?
             var before: TreeSnapshot?

@@ -79,6 +79,9 @@ struct BuildCommand: ParsableCommand {
             build.noCache = noCache
             build.cacheDirectory = cacheDir.map(absolute)
             build.network = network
+            // FROM / COPY --from registry images are pulled with the same transport flags as `image pull`
+            // (--insecure-registry for plain-HTTP hosts that are not loopback, timeouts, retries, parallelism).
+            build.registryOptions = registryFlags.options
             build.progress = progressPrinter()
             if quiet { build.phaseOutput = { _, _ in } }
             let context = absolute(dir) + "/" + (plan.dockerfile?.context ?? ".")

@@ -177,7 +177,7 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Option(name: .customLong("target"), help: "The stage to build (default: the last).")
     var target: String?
 
-    @Option(name: .customLong("secret"), help: "ID=env:VAR or ID=file:PATH for RUN --mount=type=secret,id=ID. Repeatable.")
+    @Option(name: .customLong("secret"), help: "ID=env:VAR or ID=file:PATH (or Docker's id=ID,src=PATH / id=ID,env=VAR) for RUN --mount=type=secret,id=ID. Repeatable.")
     var secret: [String] = []
 
     @Option(name: .customLong("network"), help: "Network of RUN steps without --network: host (default) or none.")

@@ -320,9 +320,17 @@ struct DockerfileExecTests {
         #expect(changed.manifest != cold.manifest)
     }
 
-    @Test("RUN --mount=type=secret: readable during the step, never in a layer or the config",
+    @Test("RUN --mount=type=secret: /run/secrets/<id> or target= (mode/uid/gid), env= for the command only, required=; never in a layer, the cache key or the config",
           .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func secretMount() throws {
+        func text(_ path: String) -> String? {
+            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func unpackedImage(_ dir: TempDir) throws -> String {
+            let out = dir.path + "/unpacked"
+            try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(dir.path)/ours:img", out])
+            return out
+        }
         let base = try Self.baseLayout()
         let dir = try Self.tempDir("df-secret")
         defer { dir.remove() }
@@ -332,22 +340,72 @@ struct DockerfileExecTests {
         ARG BASE
         FROM ${BASE}
         RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /token-length
-        RUN --mount=type=secret,id=token,env=TOKEN printf %s "$TOKEN" | wc -c > /env-length
+        RUN --mount=type=secret,id=token,env=TOKEN printf %s "$TOKEN" | wc -c > /env-only-length && ! test -e /run/secrets/token
+        RUN useradd -u 1234 -m app && mkdir -p /root/conf && echo existing > /root/conf/token.conf
+        RUN --mount=type=secret,id=token,target=/root/.config/tool/token \\
+            stat -c '%a %u %g' /root/.config/tool/token > /default-stat && wc -c < /root/.config/tool/token > /custom-length && \\
+            ! test -e /run/secrets/token && echo only-target > /custom-only
+        RUN --mount=type=secret,id=token,target=/root/conf/token.conf,mode=0440,uid=1234,gid=100 \\
+            stat -c '%a %u %g' /root/conf/token.conf > /opts-stat && wc -c < /root/conf/token.conf > /covered-length
+        USER app
+        RUN --mount=type=secret,id=token,uid=1234 wc -c < /run/secrets/token > /home/app/user-length
+        USER root
+        RUN --mount=type=secret,id=token,env=TOKEN,target=/tmp/both printf %s "$TOKEN" | wc -c > /env-length && \\
+            { test "$(cat /tmp/both)" = "$TOKEN" || echo differs > /both-differs; }
+        RUN test -z "${TOKEN:-}" && echo unset-later > /env-later
+        RUN --mount=type=secret,id=absent echo skipped > /optional && ! test -e /run/secrets/absent
+        RUN --mount=type=secret,id=absent,env=ABSENT,required=false test -z "${ABSENT:-}" && echo no-env > /optional-env
 
         """.write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
-        let secretValue = "s3cr3t-value"
+        let secretValue = "s3cr3t-value-\(UInt32.random(in: 0...UInt32.max))"
         try secretValue.write(toFile: dir.path + "/token", atomically: true, encoding: .utf8)
-        try Self.ociforgeBuild(ctx, args: ["BASE": "oci:\(base):base"], output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
-                               extra: ["--secret", "token=file:\(dir.path)/token"])
-        let out = dir.path + "/unpacked"
-        try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(dir.path)/ours:img", out])
-        #expect(try String(contentsOfFile: out + "/token-length", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "12")
-        #expect(try String(contentsOfFile: out + "/env-length", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "12")
-        #expect(!FileManager.default.fileExists(atPath: out + "/run/secrets/token"))
-        let grep = try Harness.run(["grep", "-r", "-l", secretValue, dir.path + "/ours"])
-        #expect(grep.status == 1, "the secret value appears in the image: \(grep.stdout)")
-        let grepCache = try Harness.run(["grep", "-r", "-l", "-z", secretValue, dir.path + "/cache"])
-        #expect(grepCache.status == 1, "the secret value appears in the layer cache: \(grepCache.stdout)")
+        let args = ["BASE": "oci:\(base):base"]
+        let extra = ["--secret", "token=file:\(dir.path)/token"]
+        let cold = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
+                                          extra: extra)
+        #expect(cold.executed.count == 10, "\(cold.executed)")
+        let out = try unpackedImage(dir)
+        let n = String(secretValue.utf8.count)
+        #expect(text(out + "/token-length") == n)
+        #expect(text(out + "/env-only-length") == n, "env= without target=: only the variable")
+        // BuildKit's defaults: 0400, owned by 0:0; target= replaces /run/secrets/<id>.
+        #expect(text(out + "/default-stat") == "400 0 0")
+        #expect(text(out + "/custom-length") == n)
+        #expect(text(out + "/custom-only") == "only-target")
+        #expect(text(out + "/opts-stat") == "440 1234 100")
+        #expect(text(out + "/covered-length") == n, "the secret covers an existing file for the step")
+        #expect(text(out + "/home/app/user-length") == n, "uid= makes it readable by USER app")
+        #expect(text(out + "/env-length") == n)
+        #expect(!FileManager.default.fileExists(atPath: out + "/both-differs"), "env= and target= together: the same value in both")
+        #expect(text(out + "/env-later") == "unset-later", "env= reaches only its own RUN")
+        #expect(text(out + "/optional") == "skipped")
+        #expect(text(out + "/optional-env") == "no-env")
+        // Mount points are not layer content; the covered file is unchanged.
+        #expect(!FileManager.default.fileExists(atPath: out + "/root/.config"))
+        #expect(!FileManager.default.fileExists(atPath: out + "/tmp/both"))
+        #expect(!FileManager.default.fileExists(atPath: out + "/run/secrets"))
+        #expect(text(out + "/root/conf/token.conf") == "existing")
+        // Never in the image (layers, config, history), the layer cache, or the state dir.
+        for place in [dir.path + "/ours", dir.path + "/cache", out] {
+            let grep = try Harness.run(["grep", "-r", "-l", "-z", "-F", secretValue, place])
+            #expect(grep.status == 1, "the secret value appears under \(place): \(grep.stdout)")
+        }
+        let env = try Self.containerConfig(dir.path + "/ours", tag: "img")["Env"] as? [String] ?? []
+        #expect(!env.contains { $0.hasPrefix("TOKEN=") })
+
+        // The value is not part of the cache key: another value reuses every layer; no secret at all fails a
+        // required mount with a message naming it.
+        try "another-value".write(toFile: dir.path + "/token", atomically: true, encoding: .utf8)
+        let warm = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
+                                          extra: extra)
+        #expect(warm.executed == [], "\(warm.executed)")
+        try (String(contentsOfFile: ctx + "/Dockerfile", encoding: .utf8) + "RUN --mount=type=secret,id=needed,required=true true\n")
+            .write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+        let r = try Harness.run([Harness.ociforge, "dockerfile", "build", ctx, "--build-arg", "BASE=oci:\(base):base", "--output",
+                                 "oci-layout:\(dir.path)/ours:req", "--cache-dir", dir.path + "/cache", "-q"] + extra,
+                                environment: Self.env())
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("needed") && r.stderr.contains("required"), "\(r.stderr)")
     }
 
     @Test("Node multi-stage Dockerfile.prod: builds, answers HTTP under podman, a rebuild runs no command",

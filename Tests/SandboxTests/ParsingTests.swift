@@ -23,6 +23,14 @@ struct ParsingTests {
         do { _ = try Secret.parse("tok=env:MISSING_VAR_X", environment: [:]); Issue.record("accepted") } catch let e as SandboxError {
             #expect(e.message.contains("tok") && e.message.contains("MISSING_VAR_X"))
         }
+        // Docker's --secret syntax.
+        #expect(try Secret.parse("id=tok,env=T", environment: ["T": "v"]) == Secret(id: "tok", value: "v"))
+        #expect(try Secret.parse("env=T", environment: ["T": "v"]) == Secret(id: "T", value: "v"))
+        #expect(try Secret.parse("id=T", environment: ["T": "v"]) == Secret(id: "T", value: "v"))
+        #expect(try Secret.parse("id=tok,type=env,src=T", environment: ["T": "v"]) == Secret(id: "tok", value: "v"))
+        #expect(try Secret.parse("id=k,src=\(f)", environment: [:]) == Secret(id: "k", value: "filevalue"))
+        #expect(try Secret.parse("type=file,source=\(f)", environment: [:]).value == "filevalue")
+        #expect(throws: SandboxError.self) { try Secret.parse("id=tok,type=ssh,src=x", environment: [:]) }
         for bad in ["noequals", "a/b=env:X", "x=plain", "=env:X"] {
             #expect(throws: SandboxError.self, "\(bad)") { try Secret.parse(bad, environment: ["X": "1"]) }
         }

@@ -342,7 +342,7 @@ public struct DockerfileExecutor: Sendable {
             return
         case .run:
             guard let run = step.run else { throw BuildError("line \(step.line): RUN without a command") }
-            let key = try runKey(run, state: state, done: done)
+            let key = try runKey(run, line: step.line, state: state, done: done)
             try add(key: key, step: step, phase: phase, isCommand: true, state: &state, rec: rec, created: created) {
                 try runStep(run, step: step, phase: phase, state: current, done: done, rec: rec)
             }
@@ -392,16 +392,18 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - RUN
 
-    func runKey(_ run: DockerfileRun, state: StageState, done: [Int: StageState]) throws -> String {
+    func runKey(_ run: DockerfileRun, line: Int, state: StageState, done: [Int: StageState]) throws -> String {
         var parts = ["df-run", state.key, run.form.rawValue, "--argv"] + run.argv
         parts += ["--env"] + run.environment(root: state.rootConfig.map(Self.dockerConfig))
         parts += ["--user", run.user ?? "", "--workdir", run.workdir ?? state.dockerConfig.workingDir ?? "/", "--network", run.network.rawValue]
         for m in run.mounts {
             parts += ["--mount", m.type.rawValue, m.target, m.id ?? "", m.source ?? "", m.env ?? "", String(m.readOnly),
-                      m.uid.map(String.init) ?? "", m.gid.map(String.init) ?? "", m.mode ?? ""]
+                      m.mode ?? "", m.uid.map(String.init) ?? "", m.gid.map(String.init) ?? "", m.size.map(String.init) ?? "", String(m.required)]
             if m.type == .bind {
                 if let s = m.from?.stage {
                     parts.append("stage:" + (done[s]?.key ?? "?"))
+                } else if let image = m.from?.image {
+                    parts.append("image:" + (try imageBase(image, line: line, instruction: "RUN --mount=type=bind,from=").key))
                 } else {
                     parts.append("context:" + (try contextDigest(m.source ?? ".")))
                 }
@@ -413,16 +415,20 @@ public struct DockerfileExecutor: Sendable {
 
     func runStep(_ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
                  rec: Recorder) throws -> StepOutput {
-        guard run.files.isEmpty else {
-            throw BuildError("line \(step.line): RUN with a heredoc script starting with #! (run as /dev/pipes/<name>) is not supported by the executor yet; start the heredoc without a #! line")
-        }
         var env: [String: String] = [:]
         for kv in run.environment(root: state.rootConfig.map(Self.dockerConfig)) {
             let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             env[String(p[0])] = p.count > 1 ? String(p[1]) : ""
         }
         let userSpec = run.user ?? state.dockerConfig.user ?? ""
-        let ids = try withMergedView(state) { root in try Self.resolveUser(userSpec, root: root, line: step.line) }
+        // The user, and the tmpfs/secret targets with the stage's symlinks resolved in it (as BuildKit resolves
+        // mount targets: `/var/run/x` on Debian is `/run/x`), so the per-step lower never shadows a symlink.
+        let fileTargets = run.mounts.filter { $0.type == .tmpfs || ($0.type == .secret && !($0.target.isEmpty && $0.env != nil)) }
+            .map { $0.target.isEmpty ? "/run/secrets/" + ($0.id ?? "") : $0.target }
+        let (ids, inRoot) = try withMergedView(state) { root in
+            (try Self.resolveUser(userSpec, root: root, line: step.line),
+             Dictionary(fileTargets.map { ($0, Self.resolveInRoot($0, root: root)) }, uniquingKeysWith: { a, _ in a }))
+        }
         if env["HOME"] == nil { env["HOME"] = ids.home }
         let workdir = run.workdir ?? state.dockerConfig.workingDir ?? "/"
         var spec = PhaseSpec(name: "line-\(step.line)", command: run.argv)
@@ -436,6 +442,15 @@ public struct DockerfileExecutor: Sendable {
         }
         var extraDirs: [String] = [workdir]
         var binds: [(target: String, source: String)] = []
+        // Mount points whose contents are never the step's output: tmpfs and secret targets (secret stubs are
+        // empty files in the per-step lower, like BuildKit's mount stubs, which it removes afterwards).
+        var mountTargets: [String] = []
+        var stubs: [String] = []
+        // `RUN <<EOF` starting with `#!`: the script, read-only at /dev/pipes/<name> (on the sandbox's /dev tmpfs).
+        for f in run.files {
+            guard let mode = UInt32(f.mode, radix: 8) else { throw BuildError("line \(step.line): heredoc file \(f.destination): bad mode \(f.mode)") }
+            spec.files.append(PhaseFile(target: f.destination, content: f.content, mode: mode, uid: 0, gid: 0))
+        }
         for m in run.mounts {
             switch m.type {
             case .cache:
@@ -454,18 +469,30 @@ public struct DockerfileExecutor: Sendable {
                     env[e] = secret.value
                     if m.target.isEmpty { continue }
                 }
-                let target = m.target.isEmpty ? "/run/secrets/" + id : m.target
-                guard target == "/run/secrets/" + id else {
-                    throw BuildError("line \(step.line): secret '\(id)' at \(target): the sandbox mounts secrets at /run/secrets/<id> only; use that target (or env=)")
+                // BuildKit's defaults: /run/secrets/<id>, mode 0400, owned by 0:0 (uid=/gid=/mode= change them).
+                let written = m.target.isEmpty ? "/run/secrets/" + id : m.target
+                let target = "/" + Self.clean(inRoot[written] ?? written)
+                guard target != "/" else { throw BuildError("line \(step.line): secret '\(id)': invalid target \(m.target)") }
+                let mode = try m.mode.map { v -> UInt32 in
+                    guard let n = UInt32(v, radix: 8) else { throw BuildError("line \(step.line): secret '\(id)': bad mode \(v)") }
+                    return n
+                } ?? 0o400
+                guard secret.value.utf8.allSatisfy({ $0 != 0 }) else {
+                    throw BuildError("line \(step.line): secret '\(id)' contains a NUL byte: the sandbox passes secrets as text")
                 }
-                spec.secrets.append(secret)
+                spec.files.append(PhaseFile(target: target, content: secret.value, mode: mode,
+                                            uid: UInt32(clamping: m.uid ?? 0), gid: UInt32(clamping: m.gid ?? 0)))
+                stubs.append(target)
+                mountTargets.append(target)
             case .bind:
                 let source: String
                 if let s = m.from?.stage {
                     guard let st = done[s] else { throw BuildError("line \(step.line): --mount from stage \(s), which did not run") }
                     source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
-                } else if m.from?.image != nil {
-                    throw BuildError("line \(step.line): --mount=type=bind,from=\(m.from!.image!): image sources are not available in this build; use a stage")
+                } else if let image = m.from?.image {
+                    // An image (oci-layout: or registry, pulled like FROM): its unpacked rootfs.
+                    let st = try imageBase(image, line: step.line, instruction: "RUN --mount=type=bind,from=")
+                    source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
                 } else {
                     source = try copyOut(contextDirectory + "/" + Self.clean(m.source ?? "."))
                     // The context a bind mount sees is the one Docker sends: without what .dockerignore excludes.
@@ -475,13 +502,17 @@ public struct DockerfileExecutor: Sendable {
                 }
                 binds.append((m.target, source))
             case .tmpfs:
-                throw BuildError("line \(step.line): RUN --mount=type=tmpfs is not supported by the executor yet")
+                let target = "/" + Self.clean(inRoot[m.target] ?? m.target)
+                guard target != "/" else { throw BuildError("line \(step.line): tmpfs mount: invalid target \(m.target)") }
+                spec.tmpfs.append(TmpfsMount(target: target, sizeBytes: m.size))
+                extraDirs.append(target)
+                mountTargets.append(target)
             }
         }
         defer { for b in binds { removeTree(b.source) } }
         spec.environment = env
         // As in Docker, SOURCE_DATE_EPOCH reaches RUN only when the Dockerfile declares it (ARG): layer times are clamped anyway.
-        let extra = try mountTree(dirs: extraDirs, binds: binds, state: state)
+        let extra = try mountTree(dirs: extraDirs, binds: binds, stubs: stubs, state: state)
         defer { if let extra { removeTree(extra) } }
         options.progress("[\(phase)] RUN \(run.argv.joined(separator: " ").prefix(100))")
         let output: OutputSink = options.phaseOutput.map { .callback($0) } ?? .prefixed(phase)
@@ -495,15 +526,20 @@ public struct DockerfileExecutor: Sendable {
         rec.warnings += outcome.warnings.map { "\(phase): \($0)" }
         // Bind targets and mount points live in the extra lower: their contents are not the step's output.
         var changes = outcome.changes
-        if !binds.isEmpty {
-            let prefixes = binds.map { Self.clean($0.target) }
+        let dropped = binds.map(\.target) + mountTargets
+        if !dropped.isEmpty {
+            let prefixes = dropped.map { Self.clean($0) }
             changes = ChangeSet(changes.changes.filter { c in
                 let p = Self.changePath(c)
                 return !prefixes.contains { p == $0 || p.hasPrefix($0 + "/") }
             })
         }
         return try runner.capture(outcome, changes: changes, blobLabel: "run", what: phase) { tree in
-            for b in binds { removeTree(tree + "/" + Self.clean(b.target)) }
+            for t in dropped {
+                // Only what the diff dropped: a target that is a mount point never has content in the upper.
+                var st = stat()
+                if lstat(tree + "/" + Self.clean(t), &st) == 0 { removeTree(tree + "/" + Self.clean(t)) }
+            }
         }
     }
 
@@ -546,7 +582,7 @@ public struct DockerfileExecutor: Sendable {
 
     /// An extra overlay lower for one RUN: missing directories (the working directory, cache mount points) and
     /// bind mount sources at their targets. nil when nothing is needed.
-    func mountTree(dirs: [String], binds: [(target: String, source: String)], state: StageState) throws -> String? {
+    func mountTree(dirs: [String], binds: [(target: String, source: String)], stubs: [String] = [], state: StageState) throws -> String? {
         let lowers = state.trees.reversed() + [state.rootfs]
         func existing(_ p: String) -> stat? {
             for dir in lowers {
@@ -556,7 +592,9 @@ public struct DockerfileExecutor: Sendable {
             return nil
         }
         let missing = dirs.filter { d in d != "/" && (existing(d).map { ($0.st_mode & S_IFMT) != S_IFDIR } ?? true) }
-        guard !missing.isEmpty || !binds.isEmpty else { return nil }
+        // File mount points: a missing target gets an empty stub (and its parents); an existing file is covered as is.
+        let missingStubs = stubs.filter { existing($0) == nil }
+        guard !missing.isEmpty || !binds.isEmpty || !missingStubs.isEmpty else { return nil }
         let tree = cache.scratchPath("mounts")
         if mkdir(tree, 0o755) != 0 { throw BuildError("cannot create \(tree): \(String(cString: strerror(errno)))") }
         var created: [String] = [tree]
@@ -580,6 +618,14 @@ public struct DockerfileExecutor: Sendable {
             }
         }
         for t in missing { try mkdirs(t, leafParent: false) }
+        for t in missingStubs {
+            try mkdirs(t, leafParent: true)
+            let p = tree + "/" + Self.clean(t)
+            let fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else { throw BuildError("cannot create the mount point \(t): \(String(cString: strerror(errno)))") }
+            close(fd)
+            created.append(p)
+        }
         for c in created { try chownHost(c, uid: 0, gid: 0) }
         for b in binds {
             let t = "/" + Self.clean(b.target)
@@ -684,6 +730,31 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - Paths
 
+    /// `path` with the symlinks among its existing components resolved inside `root`: absolute link targets start at
+    /// `root`, `..` stops there (the way a container runtime resolves mount targets). At most 40 links.
+    static func resolveInRoot(_ path: String, root: String) -> String {
+        var done: [String] = []
+        var todo = path.split(separator: "/").map(String.init)
+        var links = 0
+        while !todo.isEmpty {
+            let c = todo.removeFirst()
+            if c == "." { continue }
+            if c == ".." { if !done.isEmpty { done.removeLast() }; continue }
+            // `done` has no symlink: the host path stays below `root`.
+            let candidate = root + "/" + (done + [c]).joined(separator: "/")
+            var st = stat()
+            if links < 40, lstat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK,
+               let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) {
+                links += 1
+                if dest.hasPrefix("/") { done = [] }
+                todo = dest.split(separator: "/").map(String.init) + todo
+                continue
+            }
+            done.append(c)
+        }
+        return "/" + done.joined(separator: "/")
+    }
+
     static func clean(_ p: String) -> String {
         var out: [Substring] = []
         for c in p.split(separator: "/") {
@@ -694,15 +765,30 @@ public struct DockerfileExecutor: Sendable {
         return out.joined(separator: "/")
     }
 
-    /// Digest of a context path (files, modes, link targets) for cache keys.
+    /// Digest of a context path (files, modes, link targets) for cache keys: only what the build context holds
+    /// after .dockerignore (what a bind mount of it shows), so editing an ignored file re-runs nothing.
     func contextDigest(_ rel: String) throws -> String {
-        let root = contextDirectory + "/" + Self.clean(rel)
+        let prefix = Self.clean(rel)
+        let root = contextDirectory + "/" + prefix
         var parts = ["ctx"]
         var st = stat()
         guard lstat(root, &st) == 0 else { return "missing" }
         var paths = [""]
         if (st.st_mode & S_IFMT) == S_IFDIR, let e = FileManager.default.enumerator(atPath: root) {
             while let p = e.nextObject() as? String { paths.append(p) }
+        }
+        if !build.contextExclude.isEmpty {
+            // The same visibility rule as `pruneIgnored`: an entry counts when it and every parent below the
+            // mounted path are in the context.
+            let kept = Set(build.contextFiles.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+            paths = paths.filter { p in
+                var inContext = prefix
+                for c in p.split(separator: "/") {
+                    inContext = inContext.isEmpty ? String(c) : inContext + "/" + c
+                    if !kept.contains(inContext) { return false }
+                }
+                return true
+            }
         }
         for p in paths.sorted() {
             let full = p.isEmpty ? root : root + "/" + p
