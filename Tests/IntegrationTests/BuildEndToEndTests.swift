@@ -138,26 +138,9 @@ struct BuildEndToEndTests {
         #expect(!a.manifest.isEmpty)
 
         // Built to a loopback registry: the same manifest digest as the layout, and podman pulls and runs it.
-        let regDir = dir.path + "/registry"
-        try FileManager.default.createDirectory(atPath: regDir, withIntermediateDirectories: true)
-        let port = Self.freePort()
-        try """
-        version: 0.1
-        log: {level: error, accesslog: {disabled: true}}
-        storage: {filesystem: {rootdirectory: \(regDir)/data}}
-        http: {addr: 127.0.0.1:\(port), secret: build-test}
-        """.write(toFile: regDir + "/config.yml", atomically: true, encoding: .utf8)
-        let registry = Process()
-        registry.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-        registry.arguments = ["serve", regDir + "/config.yml"]
-        registry.standardOutput = FileHandle.nullDevice
-        registry.standardError = FileHandle.nullDevice
-        try registry.run()
-        defer { kill(registry.processIdentifier, SIGKILL); registry.waitUntilExit() }
-        for _ in 0..<200 {
-            if try Harness.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status == 0 { break }
-            usleep(50_000)
-        }
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
+        defer { registry.stop() }
+        let port = registry.port
         let pushed = try Harness.run([Harness.ociforge, "build", app, "--output", "docker://127.0.0.1:\(port)/shell:v1",
                                       "--cache-dir", dir.path + "/cache1", "--json", "--quiet"],
                                      environment: ["OCIFORGE_STATE_DIR": Self.stateDir, "SOURCE_DATE_EPOCH": Self.epoch])

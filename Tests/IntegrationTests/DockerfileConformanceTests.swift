@@ -98,11 +98,11 @@ struct DockerfileConformanceTests {
         let ctx = try DockerfileExecTests.fixtureContext(fixture, in: dir)
         var args = o.buildArgs ?? [:]
         if o.debian == true { args["BASE"] = "oci:\(try DockerfileExecTests.baseLayout()):base" }
-        var registry: DockerfileExecTests.LocalRegistry?
+        var registry: LocalRegistry?
         defer { registry?.stop() }
         var buildahExtra: [String] = []
         if o.registryBase == true {
-            registry = try DockerfileExecTests.startRegistry(in: dir)
+            registry = try LocalRegistry(dir: dir.path + "/registry")
             // A unique repository per run: the state dir's pulled-image layout is shared between runs.
             let image = "127.0.0.1:\(registry!.port)/conformance-\(getpid())-\(UInt32.random(in: 0...UInt32.max)):1"
             try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(try DockerfileExecTests.baseLayout()):base", image],

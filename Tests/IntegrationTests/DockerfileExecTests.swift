@@ -490,47 +490,13 @@ struct DockerfileExecTests {
     }
 
     /// A `docker-registry` serving plain HTTP on a free loopback port, its storage in `dir`.
-    struct LocalRegistry {
-        var port: Int
-        var process: Process
-        func stop() {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
-    static func startRegistry(in dir: TempDir) throws -> LocalRegistry {
-        let regDir = dir.path + "/registry"
-        try FileManager.default.createDirectory(atPath: regDir, withIntermediateDirectories: true)
-        let port = BuildEndToEndTests.freePort()
-        try """
-        version: 0.1
-        log: {level: error, accesslog: {disabled: true}}
-        storage: {filesystem: {rootdirectory: \(regDir)/data}}
-        http: {addr: 127.0.0.1:\(port), secret: df-registry-test}
-        """.write(toFile: regDir + "/config.yml", atomically: true, encoding: .utf8)
-        let registry = Process()
-        registry.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-        registry.arguments = ["serve", regDir + "/config.yml"]
-        registry.standardOutput = FileHandle.nullDevice
-        registry.standardError = FileHandle.nullDevice
-        try registry.run()
-        let running = LocalRegistry(port: port, process: registry)
-        for _ in 0..<200 {
-            if try Harness.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status == 0 { return running }
-            usleep(50_000)
-        }
-        running.stop()
-        throw HarnessError("docker-registry did not answer on 127.0.0.1:\(port)")
-    }
-
     @Test("FROM a loopback registry image: pulled through the registry transport, COPY and RUN on it",
           .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func registryBase() throws {
         let base = try Self.baseLayout()
         let dir = try Self.tempDir("df-registry")
         defer { dir.remove() }
-        let registry = try Self.startRegistry(in: dir)
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
         defer { registry.stop() }
         let port = registry.port
         // A unique repository per run: the state dir's pulled-image layout is shared between runs.

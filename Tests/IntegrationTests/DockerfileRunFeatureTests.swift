@@ -256,32 +256,17 @@ struct DockerfileRunFeatureTests {
     /// A docker-registry on `address` with the base image pushed; returns the port, the repository:tag and a stop function.
     static func startRegistry(on address: String, in dir: TempDir) throws -> (port: Int, image: String, stop: () -> Void) {
         let base = try DockerfileExecTests.baseLayout()
-        let regDir = dir.path + "/registry"
-        try FileManager.default.createDirectory(atPath: regDir, withIntermediateDirectories: true)
-        let port = BuildEndToEndTests.freePort()
-        try """
-        version: 0.1
-        log: {level: error, accesslog: {disabled: true}}
-        storage: {filesystem: {rootdirectory: \(regDir)/data}}
-        http: {addr: \(address):\(port), secret: df-insecure-test}
-        """.write(toFile: regDir + "/config.yml", atomically: true, encoding: .utf8)
-        let registry = Process()
-        registry.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-        registry.arguments = ["serve", regDir + "/config.yml"]
-        registry.standardOutput = FileHandle.nullDevice
-        registry.standardError = FileHandle.nullDevice
-        try registry.run()
-        let stop = { kill(registry.processIdentifier, SIGKILL); registry.waitUntilExit() }
-        var up = false
-        for _ in 0..<200 {
-            if try Harness.run(["curl", "-s", "-o", "/dev/null", "http://\(address):\(port)/v2/"]).status == 0 { up = true; break }
-            usleep(50_000)
-        }
-        guard up else { stop(); throw HarnessError("docker-registry did not answer on \(address):\(port)") }
+        let registry = try LocalRegistry(dir: dir.path + "/registry", address: address)
+        let port = registry.port
         let repo = "base-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(base):base", "\(address):\(port)/\(repo):1"],
-                       environment: DockerfileExecTests.env())
-        return (port, repo + ":1", stop)
+        do {
+            try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(base):base", "\(address):\(port)/\(repo):1"],
+                           environment: DockerfileExecTests.env())
+        } catch {
+            registry.stop()
+            throw error
+        }
+        return (port, repo + ":1", registry.stop)
     }
 
     @Test("--insecure-registry: a plain-HTTP registry under a non-loopback name is refused without it and used with it (dockerfile build and build)",

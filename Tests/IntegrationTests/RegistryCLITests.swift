@@ -5,45 +5,6 @@ import Testing
 /// auth, cross-checked by skopeo and `ociforge image verify`.
 @Suite(.timeLimit(.minutes(10)))
 struct RegistryCLITests {
-    final class Registry {
-        let process: Process
-        let port: Int
-        /// htpasswd auth when `user` is given, else anonymous.
-        init(dir: String, user: String? = nil, password: String = "") throws {
-            let p = try Harness.ok(["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
-            port = Int(p.trimmingCharacters(in: .whitespacesAndNewlines))!
-            if let user {
-                let hash = try Harness.ok(["htpasswd", "-Bbn", user, password]).trimmingCharacters(in: .whitespacesAndNewlines)
-                try (hash + "\n").write(toFile: dir + "/htpasswd", atomically: true, encoding: .utf8)
-            }
-            try """
-            version: 0.1
-            log: {level: error, accesslog: {disabled: true}}
-            storage: {filesystem: {rootdirectory: \(dir)/data}}
-            http: {addr: 127.0.0.1:\(port), secret: cli-test}
-            \(user == nil ? "" : "auth: {htpasswd: {realm: cli-test, path: \(dir)/htpasswd}}")
-            """.write(toFile: dir + "/config.yml", atomically: true, encoding: .utf8)
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-            process.arguments = ["serve", dir + "/config.yml"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            for _ in 0..<200 {
-                if try Harness.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]).status == 0 { return }
-                usleep(50_000)
-            }
-            stop()
-            throw HarnessError("docker-registry did not start on port \(port)")
-        }
-        func stop() {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-        }
-    }
-
     static func skopeoDigest(_ args: [String]) throws -> String {
         let out = try Harness.ok(["skopeo", "inspect"] + args)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
@@ -53,7 +14,7 @@ struct RegistryCLITests {
     @Test func loginPushPullCopyLogout() throws {
         let tmp = try TempDir.make("registry-cli")
         defer { tmp.remove() }
-        let reg = try Registry(dir: tmp.path, user: "alice", password: "s3cret pw")
+        let reg = try LocalRegistry(dir: tmp.path + "/registry", user: "alice", password: "s3cret pw")
         defer { reg.stop() }
         let host = "127.0.0.1:\(reg.port)"
         let env = ["HOME": tmp.path, "DOCKER_CONFIG": tmp.path + "/docker", "XDG_RUNTIME_DIR": tmp.path + "/run",

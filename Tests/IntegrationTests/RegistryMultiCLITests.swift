@@ -53,7 +53,7 @@ struct RegistryMultiCLITests {
     @Test func allPlatformsPullCopyPushRoundTrip() throws {
         let tmp = try TempDir.make("registry-multi")
         defer { tmp.remove() }
-        let reg = try RegistryCLITests.Registry(dir: tmp.path)
+        let reg = try LocalRegistry(dir: tmp.path + "/registry")
         defer { reg.stop() }
         let host = "127.0.0.1:\(reg.port)"
         let layout = tmp.path + "/layout"
