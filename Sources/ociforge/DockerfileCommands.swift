@@ -106,29 +106,18 @@ func parseBuildArgs(_ list: [String]) throws -> [String: String] {
 
 /// Runs a resolved Dockerfile with `DockerfileExecutor` and prints the report (shared by `dockerfile build` and
 /// `build` when the plan's strategy is dockerfile).
-/// `reresolve`: the front end again with the base images' configs (`DockerfileOptions.baseImages`), so that what
-/// the bases define takes part (Docker resolves against the base's config).
+/// `reresolve`: the front end again with the base images' configs (`DockerfileExecutor.evaluatingBases`).
 func executeDockerfile(_ resolved: ResolvedDockerfile, context: String, options: BuildOptions, secrets: [String],
-                       json: Bool, reresolve: (([String: DockerfileImageConfig]) throws -> ResolvedDockerfile)? = nil) throws {
+                       json: Bool, reresolve: ([String: DockerfileImageConfig]) throws -> ResolvedDockerfile) throws {
     var options = options
     try reportingErrors {
         options.secrets = try secrets.map { try Secret.parse($0) }
         if options.sourceDateEpoch == nil { options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment() }
         let sandbox = try Sandbox.detect()
-        var executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, sandbox: sandbox)
-        if let reresolve {
-            let configs: [String: DockerfileImageConfig]
-            do { configs = try executor.baseImageConfigs() } catch let e as BuildError {
-                printError("error: build failed: \(e)")
-                throw ExitCode(1)
-            }
-            if !configs.isEmpty {
-                executor = try DockerfileExecutor(build: try reresolve(configs), contextDirectory: context, options: options, sandbox: sandbox)
-            }
-        }
+        let executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, sandbox: sandbox)
         let report: BuildReport
         do {
-            report = try executor.run()
+            report = try executor.evaluatingBases(reresolve).run()
         } catch let e as BuildError {
             printError("error: build failed: \(e)")
             throw ExitCode(1)

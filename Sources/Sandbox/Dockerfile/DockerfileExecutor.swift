@@ -11,7 +11,7 @@ import Glibc
 /// empty-layer history entries, and the image written into an OCI layout. Only the stages the target needs (the
 /// resolved stages) run. Blocking: call it off the cooperative pool.
 public struct DockerfileExecutor: Sendable {
-    public let build: ResolvedDockerfile
+    public private(set) var build: ResolvedDockerfile
     public let contextDirectory: String
     public let options: BuildOptions
     public let sandbox: Sandbox
@@ -202,6 +202,17 @@ public struct DockerfileExecutor: Sendable {
                                                  ImageBuilder.layerFormat]),
                           dockerConfig: dc,
                           baseImage: BaseImage(layout: layout, tag: tag, layerCount: layers.count, historyCount: history.count))
+    }
+
+    /// This executor for the Dockerfile evaluated against its bases' configs, as Docker evaluates it: when a stage's
+    /// base image (layout or registry) has a config, `resolve` (the front end with `DockerfileOptions.baseImages`)
+    /// runs again with them; otherwise `self`. Same context, options and engine.
+    public func evaluatingBases(_ resolve: ([String: DockerfileImageConfig]) throws -> ResolvedDockerfile) throws -> DockerfileExecutor {
+        let configs = try baseImageConfigs()
+        guard !configs.isEmpty else { return self }
+        var evaluated = self
+        evaluated.build = try resolve(configs)
+        return evaluated
     }
 
     /// The configs of the stages' base images (OCI layouts, registry images pulled as `run()` pulls them), keyed by
