@@ -120,15 +120,11 @@ struct BuildCommand: ParsableCommand {
             let builder = try ImageBuilder(plan: plan, appDirectory: dir, options: build, sandbox: sandbox)
             let report: BuildReport
             do {
+                defer { ticker.stop() }  // status lines cleared before the report or the error is printed
                 report = try builder.build()
-                ticker.stop()
             } catch let e as BuildError {
-                ticker.stop()
                 printError("error: build failed: \(e)")
                 throw ExitCode(1)
-            } catch {
-                ticker.stop()
-                throw error
             }
             if let output, isTransfer(output) {
                 let t = Date()
