@@ -138,13 +138,11 @@ func executeDockerfile(_ resolved: ResolvedDockerfile, context: String, options:
     }
 }
 
+/// Timestamped progress lines for the Dockerfile path, rendered by the same reporter as `ociforge build`'s.
 func progressPrinter() -> @Sendable (String) -> Void {
-    let start = Date()
-    let isTTY = isatty(2) != 0
-    return { line in
-        let t = String(format: "%6.1fs", Date().timeIntervalSince(start))
-        FileHandle.standardError.write(Data("\(isTTY ? "\u{1B}[1m" : "")\(t) \(line)\(isTTY ? "\u{1B}[0m" : "")\n".utf8))
-    }
+    let mode: BuildProgressReporter.Mode = isatty(2) != 0 ? .terminal(width: terminalWidth()) : .plain
+    let reporter = BuildProgressReporter(mode: mode) { FileHandle.standardError.write(Data($0.utf8)) }
+    return { reporter.handle(.message($0)) }
 }
 
 struct DockerfileBuildCommand: ParsableCommand {
