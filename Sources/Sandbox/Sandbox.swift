@@ -396,14 +396,3 @@ extension Sandbox {
         }
     }
 }
-
-extension BaseStore {
-    /// `rootfs(for:)` on a dedicated thread (mmdebstrap, hashing and unpacking block).
-    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> String {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, Error>) in
-            Thread {
-                do { c.resume(returning: try self.rootfs(for: source, log: log)) } catch { c.resume(throwing: error) }
-            }.start()
-        }
-    }
-}

@@ -128,7 +128,25 @@ public final class RunDirectory: @unchecked Sendable {
 
 /// Removes a directory tree (a phase's upper dir can hold thousands of files: `rm -rf` of the host is several
 /// times faster than FileManager here). Never crosses into another file system.
-func removeTree(_ path: String) {
+public func removeTree(_ path: String) {
     if (try? runHost("/bin/rm", ["-rf", "--one-file-system", "--", path]))?.status == 0 { return }
     try? FileManager.default.removeItem(atPath: path)
+}
+
+/// Runs a host program (not from any rootfs) and collects its combined output.
+public func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let environment { p.environment = environment }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    p.standardInput = FileHandle.nullDevice
+    do { try p.run() } catch {
+        throw SandboxError(.launch, "cannot run \(path): \(error)")
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

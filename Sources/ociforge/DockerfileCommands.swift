@@ -3,6 +3,7 @@ import Foundation
 import OCIWriter
 import Planner
 import Sandbox
+import BuildEngine
 #if canImport(Glibc)
 import Glibc
 #endif

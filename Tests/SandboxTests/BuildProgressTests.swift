@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import Sandbox
+@testable import BuildEngine
 
 /// `BuildProgressReporter`: plain lines, the terminal status line (fake clock, fake width, fake layer sizes) and
 /// `--quiet`.

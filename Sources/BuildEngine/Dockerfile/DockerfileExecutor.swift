@@ -1,5 +1,6 @@
 import Foundation
 import OCIWriter
+import Sandbox
 import Planner
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import OCIWriter
+import Sandbox
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -277,20 +278,13 @@ public struct BaseStore: Sendable {
     }
 }
 
-/// Runs a host program (not from any rootfs) and collects its combined output.
-func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    if let environment { p.environment = environment }
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    p.standardInput = FileHandle.nullDevice
-    do { try p.run() } catch {
-        throw SandboxError(.launch, "cannot run \(path): \(error)")
+extension BaseStore {
+    /// `rootfs(for:)` on a dedicated thread (mmdebstrap, hashing and unpacking block).
+    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> String {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, Error>) in
+            Thread {
+                do { c.resume(returning: try self.rootfs(for: source, log: log)) } catch { c.resume(throwing: error) }
+            }.start()
+        }
     }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OCIWriter
+import Sandbox
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import OCIWriter
+import Sandbox
 
 /// How `ImageBuilder` builds.
 public struct BuildOptions: Sendable {

@@ -1,6 +1,7 @@
 import COCISys
 import Foundation
 import OCIWriter
+import Sandbox
 import Planner
 #if canImport(Glibc)
 import Glibc
