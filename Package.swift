@@ -76,8 +76,11 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "BuildEngine"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The engine with a fake PhaseRunner: in-process, no namespaces.
+        .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `ociforge` binary and real peers (skopeo, umoci, oci-image-tool, podman, registry).
-        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "ociforge"],
+        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "BuildEngine", "ociforge"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
     ]
 )

@@ -176,6 +176,19 @@ public struct PhaseOutcome: Sendable {
     public var runSeconds: Double = 0
     public var diffSeconds: Double = 0
 
+    public init(name: String, upper: String, fullTree: Bool = false, changes: ChangeSet, idMapping: IDMapping,
+                warnings: [String] = [], run: RunDirectory, runSeconds: Double = 0, diffSeconds: Double = 0) {
+        self.name = name
+        self.upper = upper
+        self.fullTree = fullTree
+        self.changes = changes
+        self.idMapping = idMapping
+        self.warnings = warnings
+        self.run = run
+        self.runSeconds = runSeconds
+        self.diffSeconds = diffSeconds
+    }
+
     public func discard() { run.remove() }
 
     /// Writes `changes` as a layer blob with owners as seen inside the namespace (`idMapping`).
@@ -357,21 +370,12 @@ public struct Sandbox: Sendable {
         r.lastLines.isEmpty ? "(no output)" : "last output lines:\n" + r.lastLines.suffix(15).map { "    " + $0 }.joined(separator: "\n")
     }
 
-    /// Host root mode: directories we create must belong to the namespace's root (the dedicated range).
-    /// A cache mount's `uid`/`gid` (namespace ids mapped to host ids) and `mode`. Ownership can be given only
-    /// where the sandbox's ids are a host range this process may chown to (`rootRange`, as for
-    /// `giveToNamespaceRoot`); elsewhere the directory stays the namespace root's.
+    /// A cache mount's `uid`/`gid` (namespace ids, mapped by the identity's one policy) and `mode`. Ownership can
+    /// be given only where the sandbox's ids are a host range this process may chown to (`rootRange`); elsewhere
+    /// the directory stays the namespace root's.
     func applyCacheOwnership(_ c: CacheMount, _ dir: String) throws {
         if c.uid != nil || c.gid != nil, identity.kind == .rootRange {
-            func host(_ id: UInt32, _ ranges: [IDMapping.Range]) -> UInt32? {
-                ranges.first { id >= $0.containerID && UInt64(id) < UInt64($0.containerID) + UInt64($0.count) }
-                    .map { $0.hostID + (id - $0.containerID) }
-            }
-            let uid = c.uid ?? 0, gid = c.gid ?? 0
-            guard let hu = host(uid, identity.uidMap), let hg = host(gid, identity.gidMap) else {
-                throw SandboxError(.invalidArgument, "cache \(c.name): uid \(uid) / gid \(gid) are outside the sandbox's id mapping", detail: dir)
-            }
-            if chown(dir, hu, hg) != 0 { throw SandboxError(.state, "cannot chown the cache", errno: errno, detail: dir) }
+            try identity.give(dir, uid: c.uid ?? 0, gid: c.gid ?? 0)
         }
         if let m = c.mode, chmod(dir, mode_t(m & 0o7777)) != 0 {
             throw SandboxError(.state, "cannot chmod the cache", errno: errno, detail: dir)
@@ -379,10 +383,7 @@ public struct Sandbox: Sendable {
     }
 
     func giveToNamespaceRoot(_ paths: [String]) throws {
-        guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
-        for p in paths where chown(p, u.hostID, g.hostID) != 0 {
-            throw SandboxError(.state, "cannot chown to the sandbox's root range", errno: errno, detail: p)
-        }
+        try identity.giveToNamespaceRoot(paths)
     }
 }
 

@@ -155,7 +155,7 @@ public struct BuildCache: Sendable {
         while path != "/" && !path.isEmpty {
             var st = stat()
             if stat(path, &st) == 0, st.st_mode & 0o001 == 0 {
-                throw BuildError("the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
+                throw BuildEngineError(.cache, "the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
             }
             path = (path as NSString).deletingLastPathComponent
         }

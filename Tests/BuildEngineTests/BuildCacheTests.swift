@@ -76,8 +76,8 @@ import Glibc
     }
 
     @Test func keysSeparateFieldsAndInputPatternsMatch() {
-        #expect(ImageBuilder.key(["ab", "c"]) != ImageBuilder.key(["a", "bc"]))
-        #expect(ImageBuilder.key(["x"]) == ImageBuilder.key(["x"]))
+        #expect(CacheKey.of(["ab", "c"]) != CacheKey.of(["a", "bc"]))
+        #expect(CacheKey.of(["x"]) == CacheKey.of(["x"]))
         #expect(ImageBuilder.matches(pattern: ".", path: "src/main.go"))
         #expect(ImageBuilder.matches(pattern: "go.mod", path: "go.mod"))
         #expect(!ImageBuilder.matches(pattern: "go.mod", path: "go.sum"))
