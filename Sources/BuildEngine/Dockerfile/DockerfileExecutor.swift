@@ -424,6 +424,8 @@ public struct DockerfileExecutor: Sendable {
             }
         }
         for f in run.files { parts += ["--file", f.destination, f.mode, f.content] }
+        // --ca-bundle: its variables take part (the bundle's content does not, as for a secret's).
+        if options.caBundle != nil { parts += ["--ca-bundle"] + CABundle.variables }
         return CacheKey.of(parts)
     }
 
@@ -524,6 +526,10 @@ public struct DockerfileExecutor: Sendable {
             }
         }
         defer { for b in binds { removeTree(b.source) } }
+        if let bundle = options.caBundle {
+            spec.secrets.append(try CABundle.secret(bundle))
+            for v in CABundle.variables where env[v] == nil { env[v] = CABundle.path }
+        }
         spec.environment = env
         // As in Docker, SOURCE_DATE_EPOCH reaches RUN only when the Dockerfile declares it (ARG): layer times are clamped anyway.
         let extra = try runner.mountPointLower(dirs: extraDirs, binds: binds, stubs: stubs, lowers: state.trees.reversed() + [state.rootfs])

@@ -514,11 +514,8 @@ public struct ImageBuilder: Sendable {
         var secrets = options.secrets.sorted { $0.id < $1.id }
         var env = env
         if let bundle = options.caBundle {
-            guard let data = FileManager.default.contents(atPath: bundle) else { throw BuildEngineError(.staging, "cannot read the CA bundle \(bundle)") }
-            secrets.append(Secret(id: Self.caBundleID, value: String(decoding: data, as: UTF8.self)))
-            for v in ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO", "CARGO_HTTP_CAINFO"] {
-                env[v] = "/run/secrets/" + Self.caBundleID
-            }
+            secrets.append(try CABundle.secret(bundle))
+            for v in CABundle.variables { env[v] = CABundle.path }
         }
         let script = Self.script(apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id))
         let key = CacheKey.of(["phase", stack.last!.key, phase, script, rootfs]
@@ -573,8 +570,6 @@ public struct ImageBuilder: Sendable {
     public static func debugScript(step: Step) -> String {
         script(apt: step.aptPackages, commands: step.commands, workingDirectory: "/app", secrets: [])
     }
-
-    static let caBundleID = "ociforge-ca-bundle"
 
     static let failMarker = "ociforge: command "
 
