@@ -51,10 +51,10 @@ public enum BuildEngine {
                 again.baseImages = configs
                 return try Planner.resolveDockerfile(appDirectory: directory, plan: plan, options: again)
             }.run()
-        case .dockerfile(let path, _, let dockerfileOptions):
+        case .dockerfile(let path, let context, let dockerfileOptions):
             try refusePlanOnlyOptions(options, dockerfile: path)
             let resolve = { (o: DockerfileOptions) throws(PlannerError) -> ResolvedDockerfile in
-                try Dockerfile.resolve(path: path, display: path, context: directory, contextDisplay: directory, options: o)
+                try Dockerfile.resolve(path: path, display: path, context: context, contextDisplay: context, options: o)
             }
             let executor = try DockerfileExecutor(build: try resolve(dockerfileOptions), contextDirectory: directory, options: options,
                                                   target: destination, sandbox: runner)
