@@ -222,7 +222,7 @@ public struct Sandbox: Sendable {
         do {
             let upper = run.path + "/upper", work = run.path + "/work", merged = run.path + "/merged", files = run.path + "/files"
             for d in [upper, work, merged, files] {
-                if mkdir(d, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: d) }
+                if makeDirectory(d, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: d) }
             }
             try giveToNamespaceRoot([run.path, upper, work, merged])
             let hostsText = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tociforge\n"
@@ -248,7 +248,7 @@ public struct Sandbox: Sendable {
             var cacheBinds: [(String, String)] = []
             for c in phase.caches {
                 let dir = state.caches + "/" + c.name
-                if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SandboxError(.state, "cannot create the cache", errno: errno, detail: dir) }
+                if makeDirectory(dir, 0o755) != 0 && errno != EEXIST { throw SandboxError(.state, "cannot create the cache", errno: errno, detail: dir) }
                 try giveToNamespaceRoot([dir])
                 try applyCacheOwnership(c, dir)
                 cacheBinds.append((dir, c.target))
@@ -294,7 +294,7 @@ public struct Sandbox: Sendable {
             var result: LaunchResult
             do {
                 result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
-            } catch let e as SandboxError where e.code == .setup && e.message.contains("mount overlay") && fallbackTree == nil {
+            } catch let e as SandboxError where e.code == .overlayUnavailable && fallbackTree == nil {
                 // overlayfs unavailable (old kernel, unsupported file system under the state dir, nested overlay).
                 (fallbackTree, before) = try prepareFallback(run: run, base: base, layers: layers, spec: &spec)
                 result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
@@ -355,7 +355,7 @@ public struct Sandbox: Sendable {
             }
         }
         for d in ["proc", "dev", "sys"] where !FileManager.default.fileExists(atPath: tree + "/" + d) {
-            mkdir(tree + "/" + d, 0o755)
+            makeDirectory(tree + "/" + d, 0o755)
             try giveToNamespaceRoot([tree + "/" + d])
         }
         let before = try TreeSnapshot(root: tree)

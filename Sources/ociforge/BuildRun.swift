@@ -51,7 +51,7 @@ func printBuildReport(_ r: BuildReport) {
     print("size \(BuildFormat.bytes(r.imageSize)) compressed, \(BuildFormat.bytes(r.imageUncompressedSize)) uncompressed"
           + (r.buildStageSize > 0 ? " (build stage \(BuildFormat.bytes(r.buildStageSize)) compressed, \(BuildFormat.bytes(r.buildStageUncompressedSize)) uncompressed)" : ""))
     for l in r.layers {
-        print("  \(l.digest.prefix(19))  \(BuildFormat.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))")
+        print("  \(l.digest.description.prefix(19))  \(BuildFormat.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))")
     }
     print("ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s")
     for w in r.warnings { printError("warning: \(w)") }

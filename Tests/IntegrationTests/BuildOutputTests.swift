@@ -82,6 +82,44 @@ import Glibc
         #expect(pushed.report["deliveredDigest"] as? String == manifest)
         #expect(try Self.registryDigest(image) == manifest)
     }
+
+    @Test("umask independence: a plan build and a Dockerfile build under umask 077 with a fresh state dir and a new --cache-dir, then under 022 with the same ones: same digests",
+          .enabled(if: BuildOutputTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    func umaskIndependent() throws {
+        let base = try DockerfileExecTests.baseLayout()
+        let dir = try DockerfileExecTests.tempDir("build-umask")
+        defer { dir.remove() }
+        let dfApp = dir.path + "/df"
+        try FileManager.default.createDirectory(atPath: dfApp + "/sub", withIntermediateDirectories: true)
+        try "hello\n".write(toFile: dfApp + "/sub/hello.txt", atomically: true, encoding: .utf8)
+        try "ARG BASE\nFROM ${BASE}\nCOPY sub /opt/sub\nWORKDIR /srv/app\nRUN mkdir -p /var/made && cat /opt/sub/hello.txt > /var/made/x\n"
+            .write(toFile: dfApp + "/Dockerfile", atomically: true, encoding: .utf8)
+        let planApp = try BuildEndToEndTests.app("planner/shell-script/app", in: dir, name: "plan")
+        let state = dir.path + "/state/nested"
+        let cache = dir.path + "/new/caches/layers"
+        func build(_ umask: String, _ app: String, _ extra: [String]) throws -> String {
+            let argv = ["/bin/sh", "-c", "umask \(umask) && exec \"$0\" \"$@\"", Harness.ociforge, "build", app, "--json", "-q",
+                        "--cache-dir", cache] + extra
+            let r = try Harness.run(argv, environment: ["OCIFORGE_STATE_DIR": state, "SOURCE_DATE_EPOCH": DockerfileExecTests.epoch],
+                                    timeout: 1200)
+            #expect(r.status == 0, "umask \(umask), \(app): \(r.stderr.suffix(3000))")
+            let report = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+            return report["manifestDigest"] as? String ?? ""
+        }
+        let planArgs = ["--base", "oci-layout:\(base):base", "--runtime-base", "oci-layout:\(base):base", "--output", dir.path + "/out:plan"]
+        let dfArgs = ["--build-arg", "BASE=oci:\(base):base", "--output", dir.path + "/out:df"]
+        let plan077 = try build("077", planApp, planArgs), df077 = try build("077", dfApp, dfArgs)
+        for d in [state, state + "/runs", state + "/bases", state + "/caches", cache] {
+            var st = stat()
+            #expect(stat(d, &st) == 0 && st.st_mode & 0o711 == 0o711, "\(d) is \(String(st.st_mode & 0o7777, radix: 8))")
+        }
+        // The same state dir and cache under 022, from the cache and from scratch (--no-cache): the same images.
+        #expect(try build("022", planApp, planArgs) == plan077)
+        #expect(try build("022", dfApp, dfArgs) == df077)
+        #expect(try build("022", planApp, planArgs + ["--no-cache"]) == plan077, "the 077 layers are the 022 layers")
+        #expect(try build("022", dfApp, dfArgs + ["--no-cache"]) == df077, "the 077 layers are the 022 layers")
+        #expect(!plan077.isEmpty && !df077.isEmpty)
+    }
 }
 
 /// The host's architecture as OCI names it.

@@ -41,7 +41,7 @@ extension DockerfileExecutor {
 
     func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> StepOutput {
         try runner.stagedLayer("copy") { staging in
-            if mkdir(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
+            if makeDirectory(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
             try chownHost(staging, uid: 0, gid: 0)
             try withMergedView(state) { view in
                 let owner = copy.chown.map { Self.resolveChown($0, root: view) }
@@ -119,7 +119,7 @@ extension DockerfileExecutor {
                 let into = (copy.destinationIsDirectory || fm.fileExists(atPath: target, isDirectory: &isDir) && isDir.boolValue)
                     ? target + "/" + (e.source as NSString).lastPathComponent : target
                 if copy.destinationIsDirectory, !fm.fileExists(atPath: target) {
-                    mkdir(target, 0o755)
+                    makeDirectory(target, 0o755)
                     try chownHost(target, uid: defaultOwner.0, gid: defaultOwner.1)
                 }
                 try copyFile(src, into, line: step.line)
@@ -131,7 +131,7 @@ extension DockerfileExecutor {
             case .directory where isCopyRoot(e):
                 var dst = stat()
                 if lstat(target, &dst) == 0 { continue }
-                if mkdir(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
+                if makeDirectory(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
                 var existing = stat()
                 if stat(view + dest, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
                     chmod(target, existing.st_mode & 0o7777)
@@ -143,7 +143,7 @@ extension DockerfileExecutor {
             case .directory:
                 var dst = stat()
                 if lstat(target, &dst) != 0 {
-                    if mkdir(target, st.st_mode & 0o7777) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
+                    if makeDirectory(target, st.st_mode & 0o7777) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
                 }
                 // Owner first: chown clears the setuid and setgid bits.
                 try setOwner()
@@ -245,7 +245,7 @@ extension DockerfileExecutor {
             path += "/" + c
             var st = stat()
             if lstat(staging + path, &st) == 0 { continue }
-            if mkdir(staging + path, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(path) in the staging tree: \(String(cString: strerror(errno)))") }
+            if makeDirectory(staging + path, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(path) in the staging tree: \(String(cString: strerror(errno)))") }
             var existing = stat()
             if stat(view + path, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
                 chmod(staging + path, existing.st_mode & 0o7777)
@@ -292,7 +292,7 @@ extension DockerfileExecutor {
         guard head.count >= 262, String(decoding: head[257..<262], as: UTF8.self) == "ustar" else { return false }
         var st = stat()
         if lstat(target, &st) != 0 {
-            if mkdir(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(target): \(String(cString: strerror(errno)))") }
+            if makeDirectory(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(target): \(String(cString: strerror(errno)))") }
             try chownHost(target, uid: 0, gid: 0)
         }
         let ownership: OwnershipPolicy = .map(sandbox.identity.idMapping)
@@ -300,7 +300,7 @@ extension DockerfileExecutor {
         do {
             try extractor.apply(layer: tarPath, compression: LayerCompression.none, to: target)
         } catch {
-            throw BuildEngineError(.staging, "line \(line): ADD \(src): cannot extract the archive: \(error)")
+            throw BuildEngineError(.invalidInput, "line \(line): ADD \(src): cannot extract the archive", cause: error)
         }
         // Directories the extractor made for entries whose parents the archive does not list belong to the
         // extracting user: give them to the namespace's root.
@@ -323,7 +323,7 @@ extension DockerfileExecutor {
             if stat(view + dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return (nil, nil, nil) }
             let ids = user.map { (try? Self.resolveUser($0, root: view, line: 0)).map { ($0.uid, $0.gid) } ?? Self.resolveChown($0, root: view) } ?? (0, 0)
             return try runner.stagedLayer("workdir") { staging in
-                if mkdir(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
+                if makeDirectory(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
                 try chownHost(staging, uid: 0, gid: 0)
                 let target = "/" + StagingPath.clean(dir)
                 try ensureParents(target + "/x", staging: staging, view: view, owner: ids)

@@ -118,7 +118,7 @@ public struct DockerfileExecutor: Sendable {
 
         let imageLayers = state.layers.compactMap(\.built)
         return BuildReport(reference: runner.target.reference, layout: layout.path, tag: tag,
-                           manifestDigest: manifestDesc.digest.description, configDigest: configDesc.digest.description,
+                           manifestDigest: manifestDesc.digest, configDigest: configDesc.digest,
                            output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
                            layers: imageLayers, imageSize: state.layers.reduce(0) { $0 + $1.descriptor.size },
                            imageUncompressedSize: imageLayers.reduce(0) { $0 + $1.uncompressedSize },  // base layers' uncompressed sizes are not known without reading them
@@ -168,18 +168,23 @@ public struct DockerfileExecutor: Sendable {
         do {
             pulled = try runner.pullBase(ref)
         } catch {
-            throw BuildEngineError(.base, "line \(line): \(instruction) \(ref): cannot pull it: \(error). Without registry access, put the image "
-                             + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and name it as oci-layout:<dir>:<tag>, "
-                             + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+            throw Self.pullFailure(ref, line: line, instruction: instruction, cause: error)
         }
         return try layoutBase("oci-layout:\(pulled.layout):\(pulled.tag)", line: line)
+    }
+
+    /// A registry base that could not be pulled: what names it, the workaround, and why (the transport's error).
+    static func pullFailure(_ ref: String, line: Int, instruction: String, cause: any Error) -> BuildEngineError {
+        BuildEngineError(.base, "line \(line): \(instruction) \(ref): cannot pull it (without registry access, put the image into an OCI "
+                         + "layout, `skopeo copy docker://\(ref) oci:<dir>:<tag>`, and name it as oci-layout:<dir>:<tag>, e.g. through a "
+                         + "build arg: --build-arg NAME=oci-layout:<dir>:<tag>)", cause: cause)
     }
 
     func layoutBase(_ ref: String, line: Int) throws -> StageState {
         var r = ref
         if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
         let source: BaseSource
-        do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(line): FROM \(ref): \(error)") }
+        do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(line): FROM \(ref)", cause: error) }
         guard case .ociLayout(let path, let tag) = source else { throw BuildEngineError(.base, "line \(line): FROM \(ref): not an OCI layout reference") }
         let layout = try OCILayout.open(at: path)
         let resolved = try layout.resolve(tag: tag, platform: Platform.host)
@@ -230,14 +235,12 @@ public struct DockerfileExecutor: Sendable {
                     let pulled = try runner.pullBase(ref)
                     r = "oci-layout:\(pulled.layout):\(pulled.tag)"
                 } catch {
-                    throw BuildEngineError(.base, "line \(stage.line): FROM \(ref): cannot pull it: \(error). Without registry access, put the image "
-                                     + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and name it as oci-layout:<dir>:<tag>, "
-                                     + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+                    throw Self.pullFailure(ref, line: stage.line, instruction: "FROM", cause: error)
                 }
             }
             if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
             let source: BaseSource
-            do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(stage.line): FROM \(ref): \(error)") }
+            do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(stage.line): FROM \(ref)", cause: error) }
             guard case .ociLayout(let path, let tag) = source else { throw BuildEngineError(.base, "line \(stage.line): FROM \(ref): not an OCI layout reference") }
             let config = try OCILayout.open(at: path).resolve(tag: tag, platform: Platform.host).config.value
             var dc = Self.dockerConfig(config)
@@ -250,7 +253,7 @@ public struct DockerfileExecutor: Sendable {
     /// An empty directory owned by the namespace's root: the rootfs of `FROM scratch`.
     func scratchRootfs() throws -> String {
         let dir = cache.directory + "/scratch-rootfs"
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dir): \(String(cString: strerror(errno)))") }
+        if makeDirectory(dir, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dir): \(String(cString: strerror(errno)))") }
         try chownTree(dir, uid: 0, gid: 0)
         return dir
     }
@@ -390,8 +393,8 @@ public struct DockerfileExecutor: Sendable {
                                      produce: produce)
         state.key = key
         if let l = result.layer {
-            let d = try l.descriptor
-            state.layers.append(Layer(descriptor: d, diffID: try Digest(l.diffID), source: cache.blobs, tree: result.tree,
+            let d = l.descriptor
+            state.layers.append(Layer(descriptor: d, diffID: l.diffID, source: cache.blobs, tree: result.tree,
                                       built: BuiltLayer(stage: phase, phase: step.kind.rawValue, createdBy: step.instruction, digest: l.digest,
                                                         diffID: l.diffID, size: l.size, uncompressedSize: l.uncompressedSize, cached: result.cached)))
             state.history.append(History(created: created, createdBy: step.instruction))

@@ -199,7 +199,7 @@ public struct BaseStore: Sendable {
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
-        if mkdir(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
+        if makeDirectory(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
         log("unpacking \(label)")
         let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
         let ownership: OwnershipPolicy

@@ -92,6 +92,6 @@ public enum BuildEngine {
         }
         events(.message("sent \(digest) to \(output) in \(BuildFormat.seconds(Date().timeIntervalSince(started)))"))
         report.output = output.description
-        report.deliveredDigest = digest.description
+        report.deliveredDigest = digest
     }
 }

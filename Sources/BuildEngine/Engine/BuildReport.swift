@@ -1,4 +1,5 @@
 import Foundation
+import OCIWriter
 
 /// One layer of the built image.
 public struct BuiltLayer: Codable, Sendable, Hashable {
@@ -6,8 +7,8 @@ public struct BuiltLayer: Codable, Sendable, Hashable {
     public var stage: String
     public var phase: String
     public var createdBy: String
-    public var digest: String
-    public var diffID: String
+    public var digest: Digest
+    public var diffID: Digest
     public var size: Int64
     public var uncompressedSize: Int64
     /// True when taken from the layer cache.
@@ -37,12 +38,12 @@ public struct BuildReport: Codable, Sendable {
     /// The layout the image was written into (the output, or the staging layout of a registry / archive output).
     public var layout: String
     public var tag: String
-    public var manifestDigest: String
-    public var configDigest: String
+    public var manifestDigest: Digest
+    public var configDigest: Digest
     /// Where the image was delivered (`oci-layout:…`, `docker://…`, `docker-archive:…`).
     public var output: String
     /// The digest the delivery reported (the registry's manifest digest for `docker://`).
-    public var deliveredDigest: String?
+    public var deliveredDigest: Digest?
     /// Layers of the final image, bottom first.
     public var layers: [BuiltLayer]
     /// Compressed / uncompressed sizes of the final image's layers.

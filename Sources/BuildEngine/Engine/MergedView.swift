@@ -1,5 +1,6 @@
 import COCISys
 import Foundation
+import Sandbox
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,7 @@ extension StageRunner {
     func withMergedView<T>(rootfs: String, trees: [String], _ body: (String) throws -> T) throws -> T {
         if trees.isEmpty { return try body(rootfs) }
         let mnt = cache.scratchPath("view")
-        if mkdir(mnt, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(mnt): \(String(cString: strerror(errno)))") }
+        if makeDirectory(mnt, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(mnt): \(String(cString: strerror(errno)))") }
         defer { rmdir(mnt) }
         let lowers = (trees.reversed() + [rootfs]).joined(separator: ":")
         var rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers),userxattr")

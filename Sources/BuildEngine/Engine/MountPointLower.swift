@@ -23,7 +23,7 @@ extension StageRunner {
         let missingStubs = stubs.filter { existing($0) == nil }
         guard !missing.isEmpty || !binds.isEmpty || !missingStubs.isEmpty else { return nil }
         let tree = cache.scratchPath("mounts")
-        if mkdir(tree, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(tree): \(String(cString: strerror(errno)))") }
+        if makeDirectory(tree, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(tree): \(String(cString: strerror(errno)))") }
         chmod(tree, 0o755)
         var created: [String] = [tree]
         func mkdirs(_ t: String, leafParent: Bool) throws {
@@ -32,7 +32,7 @@ extension StageRunner {
             for (i, comp) in comps.enumerated() {
                 if leafParent && i == comps.count - 1 { break }
                 path += "/" + comp
-                if mkdir(tree + path, 0o755) == 0 {
+                if makeDirectory(tree + path, 0o755) == 0 {
                     // An existing directory keeps its mode and owner (overlay copies this lower's metadata up).
                     if let st = existing(path), (st.st_mode & S_IFMT) == S_IFDIR {
                         chmod(tree + path, st.st_mode & 0o7777)

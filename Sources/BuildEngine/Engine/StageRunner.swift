@@ -195,8 +195,8 @@ struct StageRunner: Sendable {
 
     /// A cached layer as an `ImageAssembler` input (the blob stays in the cache: copied, not moved).
     func layerInput(_ layer: CachedLayer, createdBy: String?) throws -> LayerInput {
-        let d = try layer.descriptor
+        let d = layer.descriptor
         return LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
-                          diffID: try Digest(layer.diffID), createdBy: createdBy, consumeFile: false)
+                          diffID: layer.diffID, createdBy: createdBy, consumeFile: false)
     }
 }

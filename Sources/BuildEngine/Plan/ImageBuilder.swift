@@ -191,7 +191,7 @@ public struct ImageBuilder: Sendable {
         let layers = built(finalLayers, stage: "runtime")
         let buildLayers = built(buildStack, stage: "build")
         return BuildReport(reference: runner.target.reference, layout: layout.path, tag: tag,
-                           manifestDigest: image.manifestDigest.description, configDigest: image.configDigest.description,
+                           manifestDigest: image.manifestDigest, configDigest: image.configDigest,
                            output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
                            layers: layers, imageSize: layers.reduce(0) { $0 + $1.size },
                            imageUncompressedSize: layers.reduce(0) { $0 + $1.uncompressedSize },
@@ -265,7 +265,7 @@ public struct ImageBuilder: Sendable {
     static func writeScratchTree(_ root: String, user: String?, trees: [String]) throws {
         let fm = FileManager.default
         func dir(_ rel: String, _ mode: Int16 = 0o755) throws {
-            try fm.createDirectory(atPath: root + "/" + rel, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try makeDirectories(root + "/" + rel)
             chmod(root + "/" + rel, mode_t(mode))
         }
         func file(_ rel: String, _ text: String) throws {
@@ -301,11 +301,10 @@ public struct ImageBuilder: Sendable {
             let src = merged[rel]!, dst = root + "/" + rel
             var st = stat()
             guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "cannot read \(src): \(String(cString: strerror(errno)))") }
-            try fm.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                   attributes: [.posixPermissions: 0o755])
+            try makeDirectories((dst as NSString).deletingLastPathComponent)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                if mkdir(dst, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dst): \(String(cString: strerror(errno)))") }
+                if makeDirectory(dst, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dst): \(String(cString: strerror(errno)))") }
             case S_IFLNK: try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
             case S_IFREG: try fm.copyItem(atPath: src, toPath: dst)
             default: continue
@@ -324,7 +323,7 @@ public struct ImageBuilder: Sendable {
                                  rec: rec, isCommand: false) {
             guard !missing.isEmpty else { return (nil, nil, nil) }
             return try runner.stagedLayer("files", rec: rec) { staging in
-                try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                try makeDirectories(staging)
                 try Self.copyFromBuildStage(missing, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
                 try chownToNamespaceRoot(staging)
             }
@@ -433,11 +432,11 @@ public struct ImageBuilder: Sendable {
 
     func stageFiles(_ files: [String], into root: String) throws {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try makeDirectories(root)
         for f in files {
             let src = appDirectory + "/" + f, dst = root + "/" + f
             let parent = (dst as NSString).deletingLastPathComponent
-            try fm.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try makeDirectories(parent)
             var st = stat()
             guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "cannot read app file \(src)") }
             switch st.st_mode & S_IFMT {
@@ -463,7 +462,7 @@ public struct ImageBuilder: Sendable {
         return try cachedOrBuilt(key: key, stage: stage, phase: "assets", createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
                                  rec: rec, isCommand: false) {
             try runner.stagedLayer("assets", rec: rec) { staging in
-                try FileManager.default.createDirectory(atPath: staging + "/assets", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                try makeDirectories(staging + "/assets")
                 for (name, text) in assets {
                     guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildEngineError(.staging, "static asset name '\(name)' must be a plain file name") }
                     guard FileManager.default.createFile(atPath: staging + "/assets/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
