@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OCIWriter", targets: ["OCIWriter"]),
         .library(name: "Planner", targets: ["Planner"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
+        .library(name: "BuildEngine", targets: ["BuildEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,15 +49,22 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The namespace executor: launcher, identity, rootless re-execution, state directory, upper-dir diff.
         .target(
             name: "Sandbox",
-            dependencies: ["OCIWriter", "Planner", "CSandbox", "COCISys"],
+            dependencies: ["OCIWriter", "CSandbox", "COCISys"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The build engine: plan and Dockerfile front ends over one stage runner, cache, staging and bases.
+        .target(
+            name: "BuildEngine",
+            dependencies: ["OCIWriter", "Planner", "Sandbox", "COCISys"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
             name: "ociforge",
             dependencies: [
-                "OCIWriter", "Planner", "Sandbox",
+                "OCIWriter", "Planner", "Sandbox", "BuildEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -66,10 +74,13 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"],
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "BuildEngine"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The engine with a fake PhaseRunner: in-process, no namespaces.
+        .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `ociforge` binary and real peers (skopeo, umoci, oci-image-tool, podman, registry).
-        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "ociforge"],
+        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "BuildEngine", "ociforge"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
     ]
 )

@@ -874,6 +874,9 @@ static int launcher_main(void) {
     fcntl(CSANDBOX_SPEC_FD, F_SETFD, FD_CLOEXEC);
     parse_spec();
     install_handlers();
+    // The phase's files never depend on the caller's umask: mount points made here and the command's own files get
+    // what a container runtime gives (0022), as in Docker and BuildKit.
+    umask(022);
     int up[2], down[2];
     if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) fail("pipe", NULL);
     pid_t self = getpid();

@@ -26,6 +26,14 @@ public struct SandboxIdentity: Sendable, Hashable {
     /// Set for degraded modes: what will not work.
     public var warning: String?
 
+    public init(kind: Kind, mapMode: LaunchSpec.MapMode, uidMap: [IDMapping.Range], gidMap: [IDMapping.Range], warning: String? = nil) {
+        self.kind = kind
+        self.mapMode = mapMode
+        self.uidMap = uidMap
+        self.gidMap = gidMap
+        self.warning = warning
+    }
+
     /// Namespace id → host id (as the layer writer needs it: files in upper dirs carry host ids).
     public var idMapping: IDMapping { IDMapping(uids: uidMap, gids: gidMap) }
 

@@ -273,7 +273,8 @@ public enum Launcher {
             return LaunchResult(termination: .interrupted, warnings: warnings, lastLines: tail.lines)
         }
         if let error {
-            throw SandboxError(.setup, "sandbox setup failed at stage '\(error.stage.replacingOccurrences(of: "_", with: " "))'\(error.detail.isEmpty ? "" : " (\(error.detail))")",
+            // The launcher's stage names are its protocol: `mount_overlay` is the one a fallback exists for.
+            throw SandboxError(error.stage == "mount_overlay" ? .overlayUnavailable : .setup, "sandbox setup failed at stage '\(error.stage.replacingOccurrences(of: "_", with: " "))'\(error.detail.isEmpty ? "" : " (\(error.detail))")",
                                errno: error.errno, detail: spec.arguments.joined(separator: " "))
         }
         guard let s = cmdStatus else {

@@ -176,6 +176,19 @@ public struct PhaseOutcome: Sendable {
     public var runSeconds: Double = 0
     public var diffSeconds: Double = 0
 
+    public init(name: String, upper: String, fullTree: Bool = false, changes: ChangeSet, idMapping: IDMapping,
+                warnings: [String] = [], run: RunDirectory, runSeconds: Double = 0, diffSeconds: Double = 0) {
+        self.name = name
+        self.upper = upper
+        self.fullTree = fullTree
+        self.changes = changes
+        self.idMapping = idMapping
+        self.warnings = warnings
+        self.run = run
+        self.runSeconds = runSeconds
+        self.diffSeconds = diffSeconds
+    }
+
     public func discard() { run.remove() }
 
     /// Writes `changes` as a layer blob with owners as seen inside the namespace (`idMapping`).
@@ -209,7 +222,7 @@ public struct Sandbox: Sendable {
         do {
             let upper = run.path + "/upper", work = run.path + "/work", merged = run.path + "/merged", files = run.path + "/files"
             for d in [upper, work, merged, files] {
-                if mkdir(d, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: d) }
+                if makeDirectory(d, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: d) }
             }
             try giveToNamespaceRoot([run.path, upper, work, merged])
             let hostsText = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tociforge\n"
@@ -235,7 +248,7 @@ public struct Sandbox: Sendable {
             var cacheBinds: [(String, String)] = []
             for c in phase.caches {
                 let dir = state.caches + "/" + c.name
-                if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SandboxError(.state, "cannot create the cache", errno: errno, detail: dir) }
+                if makeDirectory(dir, 0o755) != 0 && errno != EEXIST { throw SandboxError(.state, "cannot create the cache", errno: errno, detail: dir) }
                 try giveToNamespaceRoot([dir])
                 try applyCacheOwnership(c, dir)
                 cacheBinds.append((dir, c.target))
@@ -281,7 +294,7 @@ public struct Sandbox: Sendable {
             var result: LaunchResult
             do {
                 result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
-            } catch let e as SandboxError where e.code == .setup && e.message.contains("mount overlay") && fallbackTree == nil {
+            } catch let e as SandboxError where e.code == .overlayUnavailable && fallbackTree == nil {
                 // overlayfs unavailable (old kernel, unsupported file system under the state dir, nested overlay).
                 (fallbackTree, before) = try prepareFallback(run: run, base: base, layers: layers, spec: &spec)
                 result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
@@ -342,7 +355,7 @@ public struct Sandbox: Sendable {
             }
         }
         for d in ["proc", "dev", "sys"] where !FileManager.default.fileExists(atPath: tree + "/" + d) {
-            mkdir(tree + "/" + d, 0o755)
+            makeDirectory(tree + "/" + d, 0o755)
             try giveToNamespaceRoot([tree + "/" + d])
         }
         let before = try TreeSnapshot(root: tree)
@@ -357,21 +370,12 @@ public struct Sandbox: Sendable {
         r.lastLines.isEmpty ? "(no output)" : "last output lines:\n" + r.lastLines.suffix(15).map { "    " + $0 }.joined(separator: "\n")
     }
 
-    /// Host root mode: directories we create must belong to the namespace's root (the dedicated range).
-    /// A cache mount's `uid`/`gid` (namespace ids mapped to host ids) and `mode`. Ownership can be given only
-    /// where the sandbox's ids are a host range this process may chown to (`rootRange`, as for
-    /// `giveToNamespaceRoot`); elsewhere the directory stays the namespace root's.
+    /// A cache mount's `uid`/`gid` (namespace ids, mapped by the identity's one policy) and `mode`. Ownership can
+    /// be given only where the sandbox's ids are a host range this process may chown to (`rootRange`); elsewhere
+    /// the directory stays the namespace root's.
     func applyCacheOwnership(_ c: CacheMount, _ dir: String) throws {
         if c.uid != nil || c.gid != nil, identity.kind == .rootRange {
-            func host(_ id: UInt32, _ ranges: [IDMapping.Range]) -> UInt32? {
-                ranges.first { id >= $0.containerID && UInt64(id) < UInt64($0.containerID) + UInt64($0.count) }
-                    .map { $0.hostID + (id - $0.containerID) }
-            }
-            let uid = c.uid ?? 0, gid = c.gid ?? 0
-            guard let hu = host(uid, identity.uidMap), let hg = host(gid, identity.gidMap) else {
-                throw SandboxError(.invalidArgument, "cache \(c.name): uid \(uid) / gid \(gid) are outside the sandbox's id mapping", detail: dir)
-            }
-            if chown(dir, hu, hg) != 0 { throw SandboxError(.state, "cannot chown the cache", errno: errno, detail: dir) }
+            try identity.give(dir, uid: c.uid ?? 0, gid: c.gid ?? 0)
         }
         if let m = c.mode, chmod(dir, mode_t(m & 0o7777)) != 0 {
             throw SandboxError(.state, "cannot chmod the cache", errno: errno, detail: dir)
@@ -379,10 +383,7 @@ public struct Sandbox: Sendable {
     }
 
     func giveToNamespaceRoot(_ paths: [String]) throws {
-        guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
-        for p in paths where chown(p, u.hostID, g.hostID) != 0 {
-            throw SandboxError(.state, "cannot chown to the sandbox's root range", errno: errno, detail: p)
-        }
+        try identity.giveToNamespaceRoot(paths)
     }
 }
 
@@ -392,17 +393,6 @@ extension Sandbox {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<PhaseOutcome, Error>) in
             Thread {
                 do { c.resume(returning: try self.run(phase, base: base, layers: layers, output: output)) } catch { c.resume(throwing: error) }
-            }.start()
-        }
-    }
-}
-
-extension BaseStore {
-    /// `rootfs(for:)` on a dedicated thread (mmdebstrap, hashing and unpacking block).
-    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> String {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, Error>) in
-            Thread {
-                do { c.resume(returning: try self.rootfs(for: source, log: log)) } catch { c.resume(throwing: error) }
             }.start()
         }
     }

@@ -6,6 +6,9 @@ import Glibc
 public struct SandboxError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         case launch, setup, commandFailed, timedOut, interrupted, idMapping, state, diff, base, invalidArgument
+        /// The launcher could not mount the overlay (old kernel, unsupported file system under the state directory,
+        /// nested overlay): a phase may run on a copied tree instead.
+        case overlayUnavailable
     }
     public var code: Code
     public var message: String

@@ -33,11 +33,14 @@ public struct StateDirectory: Sendable {
     @discardableResult
     public func prepare() throws -> [String] {
         let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        if !parent.isEmpty { try makeDirectories(parent) }
+        // 0711 whatever the umask: the sandbox's mapped root traverses them to its run directories, caches and
+        // bases. A state directory an older run left with fewer bits is repaired.
         for d in [path, runs, bases, caches] {
-            if mkdir(d, 0o711) != 0 && errno != EEXIST {
+            if makeDirectory(d, 0o711) != 0 && errno != EEXIST {
                 throw SandboxError(.state, "cannot create the state directory", errno: errno, detail: d)
             }
+            try requireDirectoryMode(d, 0o711)
         }
         return cleanStale()
     }
@@ -90,7 +93,7 @@ public struct StateDirectory: Sendable {
         // Created under a dot name and renamed once its lock is held, so a concurrent cleanStale() never sees
         // an unlocked live run directory.
         let dir = runs + "/" + id, staging = runs + "/.new-" + id
-        if mkdir(staging, 0o711) != 0 { throw SandboxError(.state, "cannot create a run directory", errno: errno, detail: staging) }
+        if makeDirectory(staging, 0o711) != 0 { throw SandboxError(.state, "cannot create a run directory", errno: errno, detail: staging) }
         let fd = open(staging + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw SandboxError(.state, "cannot create the run lock", errno: errno, detail: staging) }
         if flock(fd, LOCK_EX) != 0 { close(fd); throw SandboxError(.state, "cannot lock the run directory", errno: errno, detail: staging) }
@@ -128,7 +131,25 @@ public final class RunDirectory: @unchecked Sendable {
 
 /// Removes a directory tree (a phase's upper dir can hold thousands of files: `rm -rf` of the host is several
 /// times faster than FileManager here). Never crosses into another file system.
-func removeTree(_ path: String) {
+public func removeTree(_ path: String) {
     if (try? runHost("/bin/rm", ["-rf", "--one-file-system", "--", path]))?.status == 0 { return }
     try? FileManager.default.removeItem(atPath: path)
+}
+
+/// Runs a host program (not from any rootfs) and collects its combined output.
+public func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let environment { p.environment = environment }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    p.standardInput = FileHandle.nullDevice
+    do { try p.run() } catch {
+        throw SandboxError(.launch, "cannot run \(path): \(error)")
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

@@ -3,6 +3,7 @@ import Foundation
 import OCIWriter
 import Planner
 import Sandbox
+import BuildEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,37 +64,25 @@ struct BuildCommand: ParsableCommand {
         if let image { options.image = image }
         // ociforge's own runtime settings are not planner settings.
         options.environment = options.environment.filter { !["OCIFORGE_STATE_DIR", "OCIFORGE_USERNS"].contains($0.key) }
-        let dir = planner.directory
+        let dir = absolute(planner.directory)
         let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
         reportPlannerWarnings(result.warnings)
         let plan = result.plan
         printError(PlanRenderer.summary(plan))
-        if debugBuild { printError(PlanRenderer.json(plan)) }
-
-        let (layoutPath, tag) = try outputTarget(plan: plan)
-        var build = BuildOptions(layoutPath: layoutPath, tag: tag, reference: plan.image.reference)
-        if plan.strategy == .dockerfile {  // Dockerfile strategy: the same engine, through DockerfileExecutor
-            let resolved = try result.dockerfile ?? runPlanner { () throws(PlannerError) in
-                try Planner.resolveDockerfile(appDirectory: dir, plan: plan, options: options)
+        if debugBuild {
+            printError(PlanRenderer.json(plan))
+            if plan.strategy == .plan {
+                for step in plan.steps { printError("# phase \(step.name)\n" + ImageBuilder.debugScript(step: step)) }
             }
-            build.noCache = noCache
-            build.cacheDirectory = cacheDir.map(absolute)
-            build.network = network
-            // FROM / COPY --from registry images are pulled with the same transport flags as `image pull`
-            // (--insecure-registry for plain-HTTP hosts that are not loopback, timeouts, retries, parallelism).
-            build.registryOptions = registryFlags.options
-            build.progress = progressPrinter()
-            if quiet { build.phaseOutput = { _, _ in } }
-            let context = absolute(dir) + "/" + (plan.dockerfile?.context ?? ".")
-            try executeDockerfile(resolved, context: context, options: build, secrets: secret, json: json) { configs in
-                var again = options
-                again.baseImages = configs
-                return try runPlanner { () throws(PlannerError) in
-                    try Planner.resolveDockerfile(appDirectory: dir, plan: plan, options: again)
-                }
-            }
-            return
         }
+        let build = try reportingErrors { try buildOptions() }
+        try runBuild(BuildRequest(source: .app(directory: dir, plan: result, planOptions: options), options: build),
+                     quiet: quiet, json: json)
+    }
+
+    /// The flags as engine options (every flag applies to both strategies; the engine refuses those that do not).
+    func buildOptions() throws -> BuildOptions {
+        var build = BuildOptions(output: try output.map { try outputLocation($0) })
         build.noCache = noCache
         build.cacheDirectory = cacheDir.map(absolute)
         build.base = base
@@ -101,76 +90,24 @@ struct BuildCommand: ParsableCommand {
         build.network = network
         build.caBundle = caBundle.map(absolute)
         if let platform { build.platform = try Platform(parsing: platform) }
-        // Progress: plain lines, or on a terminal live status lines redrawn in place; nothing with --quiet.
-        let mode: BuildProgressReporter.Mode = quiet ? .quiet : (isatty(2) != 0 ? .terminal(width: terminalWidth()) : .plain)
-        let reporter = BuildProgressReporter(mode: mode) { FileHandle.standardError.write(Data($0.utf8)) }
-        build.events = { reporter.handle($0) }
-        build.progress = { reporter.handle(.message($0)) }
-        let ticker = ProgressTicker(reporter)
-        defer { ticker.stop() }
-        try reportingErrors {
-            build.secrets = try secret.map { try Secret.parse($0) }
-            build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
-            let sandbox = try Sandbox.detect()
-            if debugBuild {
-                for step in plan.steps {
-                    printError("# phase \(step.name)\n" + ImageBuilder.debugScript(step: step))
-                }
-            }
-            let builder = try ImageBuilder(plan: plan, appDirectory: dir, options: build, sandbox: sandbox)
-            let report: BuildReport
-            do {
-                defer { ticker.stop() }  // status lines cleared before the report or the error is printed
-                report = try builder.build()
-            } catch let e as BuildError {
-                printError("error: build failed: \(e)")
-                throw ExitCode(1)
-            }
-            if let output, isTransfer(output) {
-                let t = Date()
-                build.progress("sending the image to \(output)")
-                let digest = try ImageTransport.copy(try ImageLocation(parsing: "oci-layout:\(report.layout):\(report.tag)"),
-                                                     try ImageLocation(parsing: output), flags: registryFlags, platform: nil)
-                build.progress("sent \(digest) to \(output) in \(String(format: "%.1f", Date().timeIntervalSince(t))) s")
-            }
-            if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try enc.encode(report), as: UTF8.self))
-            } else {
-                printSummary(report)
-            }
-        }
+        build.secrets = try secret.map { try Secret.parse($0) }
+        build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
+        // Registry bases and a docker:// output use the same transport flags as `image push` (--insecure-registry,
+        // credentials, timeouts, retries, parallelism).
+        build.registryOptions = registryFlags.options
+        build.credentials = registryFlags.transport.credentials
+        return build
     }
 
-    func outputTarget(plan: ResolvedPlan) throws -> (String, String) {
-        let defaultTag = plan.image.tag.isEmpty ? "latest" : plan.image.tag
-        guard let output else {
-            return (absolute(planner.directory) + "/.ociforge/oci", defaultTag)
-        }
-        if isTransfer(output) {
-            return (absolute(planner.directory) + "/.ociforge/oci", defaultTag)
-        }
-        let ref = try parseLayoutReference(output, flag: "--output")
-        return (absolute(ref.path), ref.tag ?? defaultTag)
+    /// `--output`: a layout (with or without the `oci-layout:` prefix), `docker://…` or `docker-archive:…`.
+    func outputLocation(_ s: String) throws -> ImageLocation {
+        if s.hasPrefix("docker://") || s.hasPrefix("docker-archive:") { return try ImageLocation(parsing: s) }
+        let ref = try parseLayoutReference(s, flag: "--output")
+        return .ociLayout(path: absolute(ref.path), tag: ref.tag)
     }
-
-    func isTransfer(_ s: String) -> Bool { s.hasPrefix("docker://") || s.hasPrefix("docker-archive:") }
 
     func absolute(_ p: String) -> String {
         URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
-    }
-
-    func printSummary(_ r: BuildReport) {
-        print("image \(r.reference) → oci-layout:\(r.layout):\(r.tag)")
-        print("manifest \(r.manifestDigest)")
-        print("size \(ImageBuilder.bytes(r.imageSize)) compressed, \(ImageBuilder.bytes(r.imageUncompressedSize)) uncompressed"
-              + " (build stage \(ImageBuilder.bytes(r.buildStageSize)) compressed, \(ImageBuilder.bytes(r.buildStageUncompressedSize)) uncompressed)")
-        for l in r.layers {
-            print("  \(l.digest.prefix(19))  \(ImageBuilder.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))")
-        }
-        print("ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s")
-        for w in r.warnings { printError("warning: \(w)") }
     }
 }
 

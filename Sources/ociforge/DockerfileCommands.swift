@@ -3,6 +3,7 @@ import Foundation
 import OCIWriter
 import Planner
 import Sandbox
+import BuildEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -104,47 +105,6 @@ func parseBuildArgs(_ list: [String]) throws -> [String: String] {
     return out
 }
 
-/// Runs a resolved Dockerfile with `DockerfileExecutor` and prints the report (shared by `dockerfile build` and
-/// `build` when the plan's strategy is dockerfile).
-/// `reresolve`: the front end again with the base images' configs (`DockerfileExecutor.evaluatingBases`).
-func executeDockerfile(_ resolved: ResolvedDockerfile, context: String, options: BuildOptions, secrets: [String],
-                       json: Bool, reresolve: ([String: DockerfileImageConfig]) throws -> ResolvedDockerfile) throws {
-    var options = options
-    try reportingErrors {
-        options.secrets = try secrets.map { try Secret.parse($0) }
-        if options.sourceDateEpoch == nil { options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment() }
-        let sandbox = try Sandbox.detect()
-        let executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, sandbox: sandbox)
-        let report: BuildReport
-        do {
-            report = try executor.evaluatingBases(reresolve).run()
-        } catch let e as BuildError {
-            printError("error: build failed: \(e)")
-            throw ExitCode(1)
-        }
-        if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try enc.encode(report), as: UTF8.self))
-        } else {
-            print("image \(report.reference) → oci-layout:\(report.layout):\(report.tag)")
-            print("manifest \(report.manifestDigest)")
-            for l in report.layers {
-                print("  \(l.digest.prefix(19))  \(ImageBuilder.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))")
-            }
-            print("ran: \(report.executed.isEmpty ? "no command (all cached)" : report.executed.joined(separator: ", ")); total \(String(format: "%.1f", report.totalSeconds)) s")
-            for w in report.warnings { printError("warning: \(w)") }
-        }
-    }
-}
-
-/// Timestamped progress lines for the Dockerfile path, rendered by the same reporter as `ociforge build`'s.
-func progressPrinter() -> @Sendable (String) -> Void {
-    let mode: BuildProgressReporter.Mode = isatty(2) != 0 ? .terminal(width: terminalWidth()) : .plain
-    let reporter = BuildProgressReporter(mode: mode) { FileHandle.standardError.write(Data($0.utf8)) }
-    return { reporter.handle(.message($0)) }
-}
-
 struct DockerfileBuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "build",
         abstract: "Build a Dockerfile into an OCI layout: RUN in the sandbox, COPY/ADD/WORKDIR as layers, every layer cached.")
@@ -155,7 +115,7 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Option(name: [.short, .customLong("file")], help: "The Dockerfile (default: <context>/Dockerfile).")
     var file: String?
 
-    @Option(name: [.short, .customLong("output")], help: "oci-layout:<path>[:tag] (tag default: latest).")
+    @Option(name: [.short, .customLong("output")], help: "oci-layout:<path>[:tag] (tag default: latest), docker://<reference> or docker-archive:<file>[:name] (built into <context>/.ociforge/oci, then sent).")
     var output: String
 
     @Option(name: .customLong("build-arg"), help: "Build arg KEY=VALUE (repeatable).")
@@ -192,25 +152,29 @@ struct DockerfileBuildCommand: ParsableCommand {
         o.buildArgs = try parseBuildArgs(buildArgs)
         o.target = target
         let dockerfile = file ?? (context + "/Dockerfile")
+        // Parsed and resolved here first, so that syntax errors are reported as the planner's (exit status 2).
         let ctx = context
-        let resolved = try runPlanner { () throws(PlannerError) in
+        _ = try runPlanner { () throws(PlannerError) in
             try Dockerfile.resolve(path: dockerfile, display: dockerfile, context: ctx, contextDisplay: ctx, options: o)
         }
-        let ref = try parseLayoutReference(output, flag: "--output")
-        let layout = URL(fileURLWithPath: ref.path).standardizedFileURL.path
-        var options = BuildOptions(layoutPath: layout, tag: ref.tag ?? "latest", reference: "\((layout as NSString).lastPathComponent):\(ref.tag ?? "latest")")
-        options.network = network
-        options.noCache = noCache
-        options.registryOptions.insecureRegistries = Set(insecureRegistries.map { $0.lowercased() })
-        options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        options.progress = progressPrinter()
-        if quiet { options.phaseOutput = { _, _ in } }
-        try executeDockerfile(resolved, context: ctx, options: options, secrets: secret, json: json) { configs in
-            var again = o
-            again.baseImages = configs
-            return try runPlanner { () throws(PlannerError) in
-                try Dockerfile.resolve(path: dockerfile, display: dockerfile, context: ctx, contextDisplay: ctx, options: again)
-            }
+        let request = try reportingErrors { () throws -> BuildRequest in
+            var options = BuildOptions(output: try outputLocation(output))
+            options.network = network
+            options.noCache = noCache
+            options.registryOptions.insecureRegistries = Set(insecureRegistries.map { $0.lowercased() })
+            options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            options.secrets = try secret.map { try Secret.parse($0) }
+            options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
+            return BuildRequest(source: .dockerfile(path: dockerfile, context: ctx, options: o), options: options)
         }
+        try runBuild(request, quiet: false, json: json, hideOutput: quiet)
+    }
+
+    /// `--output`: a layout (with or without the `oci-layout:` prefix; tag default latest), `docker://…` or
+    /// `docker-archive:…` (built into <context>/.ociforge/oci first).
+    func outputLocation(_ s: String) throws -> ImageLocation {
+        if s.hasPrefix("docker://") || s.hasPrefix("docker-archive:") { return try ImageLocation(parsing: s) }
+        let ref = try parseLayoutReference(s, flag: "--output")
+        return .ociLayout(path: URL(fileURLWithPath: ref.path).standardizedFileURL.path, tag: ref.tag)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OCIWriter
+import Synchronization
 
 /// Runs async work from a synchronous command (the root command is synchronous). The calling (main) thread
 /// waits; the work runs on the concurrency runtime's threads.
@@ -95,163 +96,23 @@ struct RegistryFlags: ParsableArguments {
     }
 }
 
-/// Moves images between OCI layouts, registries and docker-archive files.
-enum ImageTransport {
-    static func client(_ registry: String, _ flags: RegistryFlags, _ stdin: inout String?) throws -> RegistryClient {
-        try seeded(RegistryClient(registry: registry, credential: try flags.credential(for: registry, stdinPassword: &stdin), options: flags.options))
+extension RegistryFlags {
+    /// The library's transport with these flags' options and credentials; transfers are reported on stderr.
+    var transport: ImageTransport {
+        let flags = self
+        let stdin = Mutex<String?>(nil)
+        return ImageTransport(options: options, credentials: { registry in
+            try stdin.withLock { memo in try flags.credential(for: registry, stdinPassword: &memo) }
+        }, report: { printError($0) })
     }
+}
 
-    /// Gives the client the blob locations remembered from earlier runs (cross-repository mount candidates).
-    static func seeded(_ c: RegistryClient) throws -> RegistryClient {
-        let known = BlobLocationCache().load(registry: c.registry)
-        try runBlocking { await c.rememberLocations(known) }
-        return c
+/// `s` as a location; without a transport prefix, `defaultTransport` is assumed.
+func imageLocation(_ s: String, defaultTransport: String) throws -> ImageLocation {
+    if s.hasPrefix("docker://") || s.hasPrefix("oci-layout:") || s.hasPrefix("oci:") || s.hasPrefix("docker-archive:") {
+        return try ImageLocation(parsing: s)
     }
-
-    /// Remembers where this client saw or put blobs.
-    static func persist(_ c: RegistryClient) throws {
-        let locations = try runBlocking { await c.knownBlobLocations() }
-        BlobLocationCache().merge(registry: c.registry, locations: locations)
-    }
-
-    /// Writes every tagged image of the layout `src` into the docker-archive `dst`, or imports every image of the
-    /// docker-archive `src` into the layout `dst`; returns (digest, name) pairs.
-    static func copyAllTags(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform?) throws -> [(Digest, String)] {
-        if case .dockerArchive(let archive, let selector) = src, case .ociLayout(let path, let tag) = dst {
-            guard selector == nil, tag == nil else {
-                throw ValidationError("--all-tags imports every image of docker-archive:<file> (no name or @index) into oci-layout:<dir> (no tag): the archive's names become the tags")
-            }
-            let images = try DockerArchive.readAll(archive, into: try openOrCreate(path))
-            return images.flatMap { i in i.names.isEmpty ? [(i.descriptor.digest, "(untagged)")] : i.names.map { (i.descriptor.digest, $0) } }
-        }
-        guard case .ociLayout(let path, nil) = src, case .dockerArchive(let out, let repository) = dst else {
-            throw ValidationError("--all-tags copies every tag of oci-layout:<dir> (without a tag) into docker-archive:<file>[:<repository>], or every image of docker-archive:<file> into oci-layout:<dir>")
-        }
-        if let repository, repository.contains("@") || (repository.split(separator: "/").last ?? "").contains(":") {
-            throw ValidationError("with --all-tags, docker-archive:<file>:<repository> names the repository only (the layout's tags become the tags): '\(repository)' has a tag or digest")
-        }
-        let images = try DockerArchive.writeAllTags(from: try OCILayout.open(at: path), platform: platform, to: out,
-                                                    repository: repository)
-        return images.map { ($0.image.manifestDescriptor.digest, DockerArchive.normalisedRepoTag($0.repoTags[0])) }
-    }
-
-    /// Copies `src` to `dst`; returns the digest of the top-level manifest or index written.
-    ///
-    /// `allPlatforms`: a registry index is copied whole (every child manifest and blob, the index bytes unchanged)
-    /// instead of resolving it to `platform`.
-    static func copy(_ src: ImageLocation, _ dst: ImageLocation, flags: RegistryFlags, platform: Platform?,
-                     allPlatforms: Bool = false) throws -> Digest {
-        var stdin: String?
-        if allPlatforms, case .dockerArchive = dst {
-            throw ValidationError("a docker-archive holds one image per name, not an index: choose one platform with --platform instead of --all-platforms")
-        }
-        func pull(_ c: RegistryClient, _ ref: ImageReference, into layout: OCILayout, tag: String) throws -> Descriptor {
-            try runBlocking {
-                allPlatforms ? try await c.pullAll(ref, into: layout, tag: tag) : try await c.pull(ref, into: layout, tag: tag, platform: platform)
-            }
-        }
-        switch (src, dst) {
-        case (.registry(let ref), .ociLayout(let path, let tag)):
-            let layout = try openOrCreate(path)
-            let c = try client(ref.registry, flags, &stdin)
-            let d = try pull(c, ref, into: layout, tag: tag ?? ref.tag ?? "latest")
-            try persist(c)
-            try report(c, verb: "pulled")
-            return d.digest
-        case (.ociLayout(let path, let tag), .registry(let ref)):
-            let layout = try OCILayout.open(at: path)
-            let c = try client(ref.registry, flags, &stdin)
-            // A layout's index goes whole unless one platform is asked for.
-            let d = try runBlocking { try await c.push(from: layout, tag: tag, platform: allPlatforms ? nil : platform, to: ref) }
-            try persist(c)
-            try report(c, verb: "pushed")
-            return d.digest
-        case (.registry(let from), .registry(let to)):
-            return try withTemporaryLayout { layout in
-                let a = try client(from.registry, flags, &stdin)
-                let b = from.registry == to.registry ? a : try client(to.registry, flags, &stdin)
-                var opts = b.options
-                if from.registry == to.registry && from.repository != to.repository { opts.mountFrom = [from.repository] }
-                let pusher = from.registry == to.registry && from.repository != to.repository
-                    ? try seeded(RegistryClient(registry: to.registry, credential: try flags.credential(for: to.registry, stdinPassword: &stdin), options: opts))
-                    : b
-                _ = try pull(a, from, into: layout, tag: "copy")
-                try persist(a)
-                let d = try runBlocking { try await pusher.push(from: layout, tag: "copy", to: to) }
-                try persist(pusher)
-                try report(pusher, verb: "pushed")
-                return d.digest
-            }
-        case (.ociLayout(let sp, let st), .ociLayout(let dp, let dt)):
-            let source = try OCILayout.open(at: sp)
-            let target = try openOrCreate(dp)
-            let root = try source.rootDescriptor(tag: st)
-            try copyTree(root, from: source, to: target)
-            guard let t = dt ?? st else {
-                try target.addToIndex(root)
-                return root.digest
-            }
-            try target.tag(root, as: t)
-            return root.digest
-        case (.dockerArchive(let path, let reference), _):
-            return try withTemporaryLayout { layout in
-                try DockerArchive.read(path, reference: reference, into: layout, tag: "archive")
-                return try copy(.ociLayout(path: layout.path, tag: "archive"), dst, flags: flags, platform: platform)
-            }
-        case (.ociLayout(let path, let tag), .dockerArchive(let out, let reference)):
-            let layout = try OCILayout.open(at: path)
-            try DockerArchive.write(from: layout, tag: tag, platform: platform, to: out, repoTag: reference)
-            return try layout.resolve(tag: tag, platform: platform).manifestDescriptor.digest
-        case (.registry(let ref), .dockerArchive):
-            return try withTemporaryLayout { layout in
-                let c = try client(ref.registry, flags, &stdin)
-                _ = try pull(c, ref, into: layout, tag: "copy")
-                var target = dst
-                if case .dockerArchive(let p, nil) = dst { target = .dockerArchive(path: p, reference: "\(ref.registry)/\(ref.repository):\(ref.tag ?? "latest")") }
-                return try copy(.ociLayout(path: layout.path, tag: "copy"), target, flags: flags, platform: platform)
-            }
-        }
-    }
-
-    static func openOrCreate(_ path: String) throws -> OCILayout {
-        OCILayout.isLayout(path) ? try OCILayout.open(at: path) : try OCILayout.create(at: path)
-    }
-
-    static func withTemporaryLayout<T>(_ body: (OCILayout) throws -> T) throws -> T {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        let dir = base + "/ociforge-copy-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        return try body(try OCILayout.create(at: dir))
-    }
-
-    static func copyTree(_ d: Descriptor, from source: OCILayout, to target: OCILayout) throws {
-        if d.mediaType.isIndex {
-            let index = try source.readDocument(ImageIndex.self, d).value
-            for child in index.manifests where child.mediaType.isIndex || child.mediaType.isManifest {
-                try copyTree(child, from: source, to: target)
-            }
-        } else if d.mediaType.isManifest {
-            let m = try source.readDocument(Manifest.self, d).value
-            for b in [m.config] + m.layers { try target.copyBlob(b, from: source) }
-        }
-        try target.copyBlob(d, from: source)
-    }
-
-    static func report(_ c: RegistryClient, verb: String) throws {
-        let s = c.stats
-        let line = try runBlocking {
-            let up = await s.blobBytesUploaded, down = await s.blobBytesDownloaded
-            return "\(verb): \(await s.blobsUploaded) blob(s) uploaded (\(up) bytes), \(await s.blobsDownloaded) downloaded (\(down) bytes), \(await s.blobsSkipped) already present, \(await s.blobsMounted) mounted, \(await s.retries) retries"
-        }
-        printError(line)
-    }
-
-    static func location(_ s: String, defaultTransport: String) throws -> ImageLocation {
-        if s.hasPrefix("docker://") || s.hasPrefix("oci-layout:") || s.hasPrefix("oci:") || s.hasPrefix("docker-archive:") {
-            return try ImageLocation(parsing: s)
-        }
-        return try ImageLocation(parsing: defaultTransport + s)
-    }
+    return try ImageLocation(parsing: defaultTransport + s)
 }
 
 struct ImagePull: ParsableCommand {
@@ -272,11 +133,13 @@ struct ImagePull: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let src = try ImageTransport.location(reference, defaultTransport: "docker://")
+            let src = try imageLocation(reference, defaultTransport: "docker://")
             guard case .registry = src else { throw ValidationError("the first argument of pull must be a registry reference") }
             let ref = try parseLayoutReference(layout, flag: "layout")
-            let d = try ImageTransport.copy(src, .ociLayout(path: ref.path, tag: ref.tag), flags: flags,
-                                            platform: try platforms.chosenPlatform(), allPlatforms: platforms.all)
+            let transport = flags.transport, platform = try platforms.chosenPlatform(), all = platforms.all
+            let d = try runBlocking {
+                try await transport.copy(src, .ociLayout(path: ref.path, tag: ref.tag), platform: platform, allPlatforms: all)
+            }
             print(d)
         }
     }
@@ -327,18 +190,15 @@ struct ImagePush: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let lref = try parseLayoutReference(layout, flag: "layout")
-            let dst = try ImageTransport.location(reference, defaultTransport: "docker://")
+            let dst = try imageLocation(reference, defaultTransport: "docker://")
             guard case .registry(let ref) = dst else { throw ValidationError("the second argument of push must be a registry reference") }
-            var stdin: String?
-            var opts = flags.options
-            opts.mountFrom = mountFrom
-            let c = try ImageTransport.seeded(RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin), options: opts))
             let layoutStore = try OCILayout.open(at: lref.path)
             let only = try platform.map { try Platform(parsing: $0) }
-            let d = try runBlocking { try await c.push(from: layoutStore, tag: lref.tag, platform: only, to: ref) }
-            try ImageTransport.persist(c)
-            try ImageTransport.report(c, verb: "pushed")
-            print(d.digest)
+            let transport = flags.transport, mountFrom = mountFrom
+            let d = try runBlocking {
+                try await transport.push(from: layoutStore, tag: lref.tag, platform: only, to: ref, mountFrom: mountFrom)
+            }
+            print(d)
         }
     }
 }
@@ -373,7 +233,8 @@ struct ImageCopy: ParsableCommand {
                 }
                 return
             }
-            let d = try ImageTransport.copy(src, dst, flags: flags, platform: try platforms.chosenPlatform(), allPlatforms: platforms.all)
+            let transport = flags.transport, platform = try platforms.chosenPlatform(), all = platforms.all
+            let d = try runBlocking { try await transport.copy(src, dst, platform: platform, allPlatforms: all) }
             print(d)
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OCIWriter
 import Sandbox
+import BuildEngine
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sandbox
+@testable import BuildEngine
 #if canImport(Glibc)
 import Glibc
 #endif

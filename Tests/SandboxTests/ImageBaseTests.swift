@@ -3,6 +3,7 @@ import Synchronization
 import OCIWriter
 import Testing
 @testable import Sandbox
+@testable import BuildEngine
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import Foundation
 import OCIWriter
 import Testing
 @testable import Sandbox
+@testable import BuildEngine
 
 @Suite("Sandbox argument parsing and keys")
 struct ParsingTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import OCIWriter
+import Sandbox
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -98,7 +98,7 @@ public struct BaseStore: Sendable {
             return try unpacked(layers: sources, label: source.description,
                                 key: "image-\(resolved.manifestDescriptor.digest.hex.prefix(24))", log: log)
         case .registry(let r):
-            let pulled = try pull(r, options: RegistryOptions(), log: log)
+            let pulled = try pull(r, transport: ImageTransport(), log: log)
             return try rootfs(for: .ociLayout(path: pulled.layout, tag: pulled.tag), log: log)
         case .debian(let suite, let variant, let packages, let mirror):
             let tar = try debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: log)
@@ -107,28 +107,16 @@ public struct BaseStore: Sendable {
         }
     }
 
-    /// Pulls the registry image `reference` (stored credentials; plain HTTP for loopback hosts and
-    /// `options.insecureRegistries`) into the state dir's `bases/registry-images` layout; returns that layout and the
-    /// tag it was stored under (one tag per reference).
-    public func pull(_ reference: String, options: RegistryOptions, log: @Sendable (String) -> Void) throws -> (layout: String, tag: String) {
+    /// Pulls the registry image `reference` through `transport` (its credentials; plain HTTP for loopback hosts and
+    /// its insecure registries) into the state dir's `bases/registry-images` layout; returns that layout and the tag
+    /// it was stored under (one tag per reference). Blocking: call it on a thread of its own.
+    public func pull(_ reference: String, transport: ImageTransport, log: @Sendable (String) -> Void) throws -> (layout: String, tag: String) {
         try state.prepare()
         let ref = try ImageReference(parsing: reference)
         let layoutPath = state.bases + "/registry-images"
-        let layout = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
         let tag = "pulled-" + String(Digest.of(Array(ref.description.utf8)).hex.prefix(16))
         log("pulling \(ref)")
-        let client = try RegistryClient(registry: ref.registry, credential: try CredentialStore().lookup(registry: ref.registry),
-                                        options: options)
-        let box = Mutex<Result<Descriptor, Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { let d = try await client.pull(ref, into: layout, tag: tag); box.withLock { $0 = .success(d) } }
-            catch { box.withLock { $0 = .failure(error) } }
-            done.signal()
-        }
-        done.wait()
-        guard let result = box.withLock({ $0 }) else { throw SandboxError(.base, "the pull of \(ref) ended without a result") }
-        _ = try result.get()
+        _ = try transport.copyBlocking(.registry(ref), .ociLayout(path: layoutPath, tag: tag))
         return (layoutPath, tag)
     }
 
@@ -211,7 +199,7 @@ public struct BaseStore: Sendable {
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
-        if mkdir(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
+        if makeDirectory(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
         log("unpacking \(label)")
         let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
         let ownership: OwnershipPolicy
@@ -229,7 +217,7 @@ public struct BaseStore: Sendable {
             try? FileManager.default.removeItem(atPath: tmp)
             throw SandboxError(.base, "cannot unpack the base: \(error)", detail: label)
         }
-        try chownTree(tmp)
+        try identity.giveToNamespaceRoot([tmp])
         _ = FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
         if rename(tmp, dir) != 0 {
             try? FileManager.default.removeItem(atPath: tmp)
@@ -237,14 +225,6 @@ public struct BaseStore: Sendable {
             throw SandboxError(.base, "cannot move the unpacked base into place", errno: errno, detail: dir)
         }
         return rootfs
-    }
-
-    /// Gives a directory we created to the namespace's root (host root mode: the dedicated range).
-    func chownTree(_ path: String) throws {
-        guard identity.kind == .rootRange, let u = identity.uidMap.first, let g = identity.gidMap.first else { return }
-        for p in [path] where FileManager.default.fileExists(atPath: p) {
-            if chown(p, u.hostID, g.hostID) != 0 { throw SandboxError(.state, "cannot chown", errno: errno, detail: p) }
-        }
     }
 
     /// The tarball's sha256, remembered per (device, inode, size, mtime) so a cached base costs no re-hash.
@@ -255,42 +235,20 @@ public struct BaseStore: Sendable {
         if let d = FileManager.default.contents(atPath: memo), let digest = try? Digest(String(decoding: d, as: UTF8.self)) {
             return digest
         }
-        let digest = try hashFile(path)
+        let digest = try CacheKey.fileDigest(path)
         let tmp = memo + ".tmp-\(getpid())"
         if FileManager.default.createFile(atPath: tmp, contents: Data(digest.description.utf8)) { rename(tmp, memo) }
         return digest
     }
-
-    func hashFile(_ path: String) throws -> Digest {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SandboxError(.base, "cannot open the base tarball", errno: errno, detail: path) }
-        defer { close(fd) }
-        var h = SHA256Hasher()
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { if errno == EINTR { continue }; throw SandboxError(.base, "cannot read", errno: errno, detail: path) }
-            if n == 0 { break }
-            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-        return h.finalize()
-    }
 }
 
-/// Runs a host program (not from any rootfs) and collects its combined output.
-func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    if let environment { p.environment = environment }
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    p.standardInput = FileHandle.nullDevice
-    do { try p.run() } catch {
-        throw SandboxError(.launch, "cannot run \(path): \(error)")
+extension BaseStore {
+    /// `rootfs(for:)` on a dedicated thread (mmdebstrap, hashing and unpacking block).
+    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> String {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, Error>) in
+            Thread {
+                do { c.resume(returning: try self.rootfs(for: source, log: log)) } catch { c.resume(throwing: error) }
+            }.start()
+        }
     }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OCIWriter
+import Sandbox
 import Planner
 #if canImport(Glibc)
 import Glibc
@@ -14,17 +15,17 @@ public struct DockerfileExecutor: Sendable {
     public private(set) var build: ResolvedDockerfile
     public let contextDirectory: String
     public let options: BuildOptions
-    public let sandbox: Sandbox
+    public let sandbox: any PhaseRunner
     public let cache: BuildCache
     /// The engine shared with `ImageBuilder`: cache, staging, phase capture.
     let runner: StageRunner
 
-    public init(build: ResolvedDockerfile, contextDirectory: String, options: BuildOptions, sandbox: Sandbox) throws {
+    init(build: ResolvedDockerfile, contextDirectory: String, options: BuildOptions, target: ImageDestination, sandbox: any PhaseRunner) throws {
         self.build = build
         self.contextDirectory = URL(fileURLWithPath: contextDirectory).standardizedFileURL.path
         self.options = options
         self.sandbox = sandbox
-        self.runner = try StageRunner(sandbox: sandbox, options: options)
+        self.runner = try StageRunner(sandbox: sandbox, options: options, target: target)
         self.cache = runner.cache
     }
 
@@ -72,7 +73,7 @@ public struct DockerfileExecutor: Sendable {
     public func run() throws -> BuildReport {
         let started = Date()
         if let p = options.platform, !p.matches(Platform.host) {
-            throw BuildError("cannot build for \(p) on a \(Platform.host) host: RUN steps execute natively in the sandbox; omit --platform")
+            throw BuildEngineError(.unsupported, "cannot build for \(p) on a \(Platform.host) host: RUN steps execute natively in the sandbox; omit --platform")
         }
         let rec = Recorder()
         rec.warnings += build.warnings
@@ -80,22 +81,23 @@ public struct DockerfileExecutor: Sendable {
         for stage in build.stages {
             var state = try start(stage, done: done)
             let label = "stage \(stage.name ?? String(stage.index))"
-            options.progress("[\(label)] FROM \(describe(stage.base))")
+            options.emit(.message("[\(label)] FROM \(describe(stage.base))"))
             for step in stage.steps {
                 try execute(step, stage: stage, label: label, state: &state, done: done, rec: rec)
             }
             done[stage.index] = state
         }
         let final = build.finalStage
-        guard let state = done[final.index] else { throw BuildError("the target stage did not run") }
+        guard let state = done[final.index] else { throw BuildEngineError(.invalidInput, "the target stage did not run") }
 
         // Image: the chain's base image, every layer of the stage chain with the history (config-only steps as
         // empty_layer entries), the final config as changes over the base's.
-        let layout = try OCILayout.isLayout(options.layoutPath) ? OCILayout.open(at: options.layoutPath) : OCILayout.create(at: options.layoutPath)
+        let layout = try runner.targetLayout()
+        let tag = runner.target.tag
         let root = state.rootConfig.map(Self.dockerConfig)
-        guard let dc = build.config(ofStage: final.index, root: root) else { throw BuildError("cannot compute the config of stage \(final.index)") }
+        guard let dc = build.config(ofStage: final.index, root: root) else { throw BuildEngineError(.image, "cannot compute the config of stage \(final.index)") }
         let created = try ImageAssembler.createdTimestamp(environment: assemblyEnvironment())
-        var annotations: [String: String] = ["org.opencontainers.image.created": created, "org.opencontainers.image.ref.name": options.tag]
+        var annotations: [String: String] = ["org.opencontainers.image.created": created, "org.opencontainers.image.ref.name": tag]
         if case .layout? = Optional(final.base.kind), let ref = final.base.reference { annotations["org.opencontainers.image.base.name"] = ref }
         var changes = try Self.configChanges(dc, over: state.rootConfig?.config)
         changes.annotations = annotations
@@ -107,7 +109,7 @@ public struct DockerfileExecutor: Sendable {
                        size: l.descriptor.size, diffID: l.diffID, consumeFile: false)
         }
         let base: AssemblyBase = state.baseImage.map { .layout($0.layout, tag: $0.tag, platform: Platform.host) } ?? .scratch(platform: state.platform)
-        var assembler = ImageAssembler(base: base, layers: Array(inputs), changes: changes, destination: layout, tag: options.tag,
+        var assembler = ImageAssembler(base: base, layers: Array(inputs), changes: changes, destination: layout, tag: tag,
                                        environment: assemblyEnvironment())
         assembler.history = Array(state.history.dropFirst(state.baseImage?.historyCount ?? 0))
         assembler.annotateBaseDigest = false
@@ -115,8 +117,9 @@ public struct DockerfileExecutor: Sendable {
         let manifestDesc = image.manifestDescriptor, configDesc = image.configDescriptor
 
         let imageLayers = state.layers.compactMap(\.built)
-        return BuildReport(reference: options.reference, layout: layout.path, tag: options.tag,
-                           manifestDigest: manifestDesc.digest.description, configDigest: configDesc.digest.description,
+        return BuildReport(reference: runner.target.reference, layout: layout.path, tag: tag,
+                           manifestDigest: manifestDesc.digest, configDigest: configDesc.digest,
+                           output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
                            layers: imageLayers, imageSize: state.layers.reduce(0) { $0 + $1.descriptor.size },
                            imageUncompressedSize: imageLayers.reduce(0) { $0 + $1.uncompressedSize },  // base layers' uncompressed sizes are not known without reading them
                            buildStageSize: 0, buildStageUncompressedSize: 0,
@@ -139,11 +142,11 @@ public struct DockerfileExecutor: Sendable {
         case .scratch:
             let root = try scratchRootfs()
             return StageState(rootfs: root, rootConfig: nil, platform: Platform.host, layers: [], history: [],
-                              key: ImageBuilder.key(["df-scratch", sandbox.identity.cacheKey, ImageBuilder.layerFormat]),
+                              key: CacheKey.of(["df-scratch", sandbox.identity.cacheKey, CacheKey.layerFormat(layerOptions)]),
                               dockerConfig: DockerfileImageConfig.scratch.applying(DockerfileConfigDelta()))
         case .stage:
             guard let i = stage.base.stage, let s = done[i] else {
-                throw BuildError("line \(stage.line): FROM names stage \(stage.base.stage ?? -1), which did not run")
+                throw BuildEngineError(.invalidInput, "line \(stage.line): FROM names stage \(stage.base.stage ?? -1), which did not run")
             }
             var copy = s
             copy.dockerConfig = build.config(ofStage: i, root: s.rootConfig.map(Self.dockerConfig)) ?? s.dockerConfig
@@ -161,33 +164,36 @@ public struct DockerfileExecutor: Sendable {
     /// `options.registryOptions.insecureRegistries`).
     func imageBase(_ ref: String, line: Int, instruction: String) throws -> StageState {
         if ref.hasPrefix("oci-layout:") || ref.hasPrefix("oci:") { return try layoutBase(ref, line: line) }
-        let progress = options.progress
         let pulled: (layout: String, tag: String)
         do {
-            pulled = try BaseStore(state: sandbox.state, identity: sandbox.identity)
-                .pull(ref, options: options.registryOptions, log: { progress("[base] \($0)") })
+            pulled = try runner.pullBase(ref)
         } catch {
-            throw BuildError("line \(line): \(instruction) \(ref): cannot pull it: \(error). Without registry access, put the image "
-                             + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and name it as oci-layout:<dir>:<tag>, "
-                             + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+            throw Self.pullFailure(ref, line: line, instruction: instruction, cause: error)
         }
         return try layoutBase("oci-layout:\(pulled.layout):\(pulled.tag)", line: line)
+    }
+
+    /// A registry base that could not be pulled: what names it, the workaround, and why (the transport's error).
+    static func pullFailure(_ ref: String, line: Int, instruction: String, cause: any Error) -> BuildEngineError {
+        BuildEngineError(.base, "line \(line): \(instruction) \(ref): cannot pull it (without registry access, put the image into an OCI "
+                         + "layout, `skopeo copy docker://\(ref) oci:<dir>:<tag>`, and name it as oci-layout:<dir>:<tag>, e.g. through a "
+                         + "build arg: --build-arg NAME=oci-layout:<dir>:<tag>)", cause: cause)
     }
 
     func layoutBase(_ ref: String, line: Int) throws -> StageState {
         var r = ref
         if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
         let source: BaseSource
-        do { source = try BaseSource.parse(r) } catch { throw BuildError("line \(line): FROM \(ref): \(error)") }
-        guard case .ociLayout(let path, let tag) = source else { throw BuildError("line \(line): FROM \(ref): not an OCI layout reference") }
+        do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(line): FROM \(ref)", cause: error) }
+        guard case .ociLayout(let path, let tag) = source else { throw BuildEngineError(.base, "line \(line): FROM \(ref): not an OCI layout reference") }
         let layout = try OCILayout.open(at: path)
         let resolved = try layout.resolve(tag: tag, platform: Platform.host)
-        let progress = options.progress
-        let rootfs = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { progress("[base] \($0)") })
+        let events = options.events
+        let rootfs = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { events(.message("[base] \($0)")) })
         let config = resolved.config.value
         let manifest = resolved.manifest.value
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
-            throw BuildError("FROM \(ref): the image has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids")
+            throw BuildEngineError(.base, "FROM \(ref): the image has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids")
         }
         var layers: [Layer] = []
         for (d, diff) in zip(manifest.layers, config.rootfs.diffIDs) {
@@ -198,8 +204,8 @@ public struct DockerfileExecutor: Sendable {
         var dc = Self.dockerConfig(config)
         if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) { dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env! }
         return StageState(rootfs: rootfs, rootConfig: config, platform: config.platform, layers: layers, history: history,
-                          key: ImageBuilder.key(["df-image", resolved.manifestDescriptor.digest.description, rootfs, sandbox.identity.cacheKey,
-                                                 ImageBuilder.layerFormat]),
+                          key: CacheKey.of(["df-image", resolved.manifestDescriptor.digest.description, rootfs, sandbox.identity.cacheKey,
+                                                 CacheKey.layerFormat(layerOptions)]),
                           dockerConfig: dc,
                           baseImage: BaseImage(layout: layout, tag: tag, layerCount: layers.count, historyCount: history.count))
     }
@@ -225,21 +231,17 @@ public struct DockerfileExecutor: Sendable {
             guard let ref = stage.base.reference, out[ref] == nil else { continue }
             var r = ref
             if !(r.hasPrefix("oci-layout:") || r.hasPrefix("oci:")) {
-                let progress = options.progress
                 do {
-                    let pulled = try BaseStore(state: sandbox.state, identity: sandbox.identity)
-                        .pull(ref, options: options.registryOptions, log: { progress("[base] \($0)") })
+                    let pulled = try runner.pullBase(ref)
                     r = "oci-layout:\(pulled.layout):\(pulled.tag)"
                 } catch {
-                    throw BuildError("line \(stage.line): FROM \(ref): cannot pull it: \(error). Without registry access, put the image "
-                                     + "into an OCI layout (`skopeo copy docker://\(ref) oci:<dir>:<tag>`) and name it as oci-layout:<dir>:<tag>, "
-                                     + "e.g. through a build arg (--build-arg NAME=oci-layout:<dir>:<tag>)")
+                    throw Self.pullFailure(ref, line: stage.line, instruction: "FROM", cause: error)
                 }
             }
             if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
             let source: BaseSource
-            do { source = try BaseSource.parse(r) } catch { throw BuildError("line \(stage.line): FROM \(ref): \(error)") }
-            guard case .ociLayout(let path, let tag) = source else { throw BuildError("line \(stage.line): FROM \(ref): not an OCI layout reference") }
+            do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(stage.line): FROM \(ref)", cause: error) }
+            guard case .ociLayout(let path, let tag) = source else { throw BuildEngineError(.base, "line \(stage.line): FROM \(ref): not an OCI layout reference") }
             let config = try OCILayout.open(at: path).resolve(tag: tag, platform: Platform.host).config.value
             var dc = Self.dockerConfig(config)
             if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) { dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env! }
@@ -251,7 +253,7 @@ public struct DockerfileExecutor: Sendable {
     /// An empty directory owned by the namespace's root: the rootfs of `FROM scratch`.
     func scratchRootfs() throws -> String {
         let dir = cache.directory + "/scratch-rootfs"
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw BuildError("cannot create \(dir): \(String(cString: strerror(errno)))") }
+        if makeDirectory(dir, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dir): \(String(cString: strerror(errno)))") }
         try chownTree(dir, uid: 0, gid: 0)
         return dir
     }
@@ -308,7 +310,7 @@ public struct DockerfileExecutor: Sendable {
         replace(target.onBuild, b.onBuild, .onBuild) { $0.onBuild = $1 }
         replace(target.shell, b.shell, .shell) { $0.shell = $1 }
         guard try c.apply(to: base) == target else {
-            throw BuildError("internal error: the image config changes do not reproduce the Dockerfile's config (base \(String(describing: base)), wanted \(target))")
+            throw BuildEngineError(.image, "internal error: the image config changes do not reproduce the Dockerfile's config (base \(String(describing: base)), wanted \(target))")
         }
         return c
     }
@@ -349,24 +351,24 @@ public struct DockerfileExecutor: Sendable {
         case .config:
             if let delta = step.config { state.dockerConfig = state.dockerConfig.applying(delta) }
             state.history.append(History(created: created, createdBy: step.instruction, emptyLayer: true))
-            state.key = ImageBuilder.key(["df-config", state.key, step.instruction])
+            state.key = CacheKey.of(["df-config", state.key, step.instruction])
             return
         case .run:
-            guard let run = step.run else { throw BuildError("line \(step.line): RUN without a command") }
+            guard let run = step.run else { throw BuildEngineError(.invalidInput, "line \(step.line): RUN without a command") }
             let key = try runKey(run, line: step.line, state: state, done: done)
             try add(key: key, step: step, phase: phase, isCommand: true, state: &state, rec: rec, created: created) {
                 try runStep(run, step: step, phase: phase, state: current, done: done, rec: rec)
             }
         case .copy, .add:
-            guard let copy = step.copy else { throw BuildError("line \(step.line): \(step.kind.rawValue.uppercased()) without sources") }
+            guard let copy = step.copy else { throw BuildEngineError(.invalidInput, "line \(step.line): \(step.kind.rawValue.uppercased()) without sources") }
             let key = try copyPlan(copy, step: step, state: state, done: done)
             try add(key: key, step: step, phase: phase, isCommand: false, state: &state, rec: rec, created: created) {
                 try copyStep(copy, step: step, state: current, done: done)
             }
         case .workdir:
-            guard let dir = step.workdir else { throw BuildError("line \(step.line): WORKDIR without a path") }
+            guard let dir = step.workdir else { throw BuildEngineError(.invalidInput, "line \(step.line): WORKDIR without a path") }
             let user = step.user ?? state.dockerConfig.user
-            let key = ImageBuilder.key(["df-workdir", state.key, dir, user ?? ""])
+            let key = CacheKey.of(["df-workdir", state.key, dir, user ?? ""])
             try add(key: key, step: step, phase: phase, isCommand: false, state: &state, rec: rec, created: created) {
                 try workdirStep(dir, user: user, state: current)
             }
@@ -377,18 +379,22 @@ public struct DockerfileExecutor: Sendable {
     /// Takes the step's layer from the cache or produces it; appends the layer (if any) and the history entry.
     func add(key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageState, rec: Recorder,
              created: String, produce: () throws -> StepOutput) throws {
-        let progress = options.progress
+        let options = self.options
         let kind = step.kind.rawValue.uppercased()
         let reporting = StepReporting(
-            name: phase, timingStage: phase, timingPhase: step.instruction, log: progress,
-            cached: { progress("[\(phase)] \(kind): cached") },
-            finished: { s, r in if let r { progress("[\(phase)] done in \(ImageBuilder.seconds(s)), layer \(ImageBuilder.bytes(r.size))") } })
+            name: phase, timingStage: phase, timingPhase: step.instruction, log: { options.emit(.notice("[\(phase)] \($0)")) },
+            cached: { options.emit(.cached(step: phase)) },
+            started: { options.emit(.started(step: phase, detail: kind == "RUN" ? "running" : "writing the \(kind) layer")) },
+            finished: { s, r in
+                options.emit(.finished(step: phase, seconds: s, layerSize: r?.size, uncompressedSize: r?.uncompressedSize))
+            },
+            layerFile: { options.emit(.writingLayer(step: phase, file: $0)) })
         let result = try runner.step(key: key, phase: phase, createdBy: step.instruction, reporting: reporting, isCommand: isCommand, rec: rec,
                                      produce: produce)
         state.key = key
         if let l = result.layer {
-            let d = try l.descriptor
-            state.layers.append(Layer(descriptor: d, diffID: try Digest(l.diffID), source: cache.blobs, tree: result.tree,
+            let d = l.descriptor
+            state.layers.append(Layer(descriptor: d, diffID: l.diffID, source: cache.blobs, tree: result.tree,
                                       built: BuiltLayer(stage: phase, phase: step.kind.rawValue, createdBy: step.instruction, digest: l.digest,
                                                         diffID: l.diffID, size: l.size, uncompressedSize: l.uncompressedSize, cached: result.cached)))
             state.history.append(History(created: created, createdBy: step.instruction))
@@ -421,7 +427,9 @@ public struct DockerfileExecutor: Sendable {
             }
         }
         for f in run.files { parts += ["--file", f.destination, f.mode, f.content] }
-        return ImageBuilder.key(parts)
+        // --ca-bundle: its variables take part (the bundle's content does not, as for a secret's).
+        if options.caBundle != nil { parts += ["--ca-bundle"] + CABundle.variables }
+        return CacheKey.of(parts)
     }
 
     func runStep(_ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
@@ -459,21 +467,21 @@ public struct DockerfileExecutor: Sendable {
         var stubs: [String] = []
         // `RUN <<EOF` starting with `#!`: the script, read-only at /dev/pipes/<name> (on the sandbox's /dev tmpfs).
         for f in run.files {
-            guard let mode = UInt32(f.mode, radix: 8) else { throw BuildError("line \(step.line): heredoc file \(f.destination): bad mode \(f.mode)") }
+            guard let mode = UInt32(f.mode, radix: 8) else { throw BuildEngineError(.invalidInput, "line \(step.line): heredoc file \(f.destination): bad mode \(f.mode)") }
             spec.files.append(PhaseFile(target: f.destination, content: f.content, mode: mode, uid: 0, gid: 0))
         }
         for m in run.mounts {
             switch m.type {
             case .cache:
                 let id = m.id ?? m.target
-                let name = "df-" + String(ImageBuilder.key(["cache", id]).prefix(24))
+                let name = "df-" + String(CacheKey.of(["cache", id]).prefix(24))
                 spec.caches.append(CacheMount(name: name, target: m.target, uid: m.uid.map { UInt32($0) }, gid: m.gid.map { UInt32($0) },
                                               mode: m.mode.flatMap { UInt32($0, radix: 8) }))
                 extraDirs.append(m.target)
             case .secret:
                 let id = m.id ?? (m.target as NSString).lastPathComponent
                 guard let secret = options.secrets.first(where: { $0.id == id }) else {
-                    if m.required { throw BuildError("line \(step.line): RUN --mount=type=secret,id=\(id) is required but no secret '\(id)' was given (--secret \(id)=env:VAR or \(id)=file:PATH)") }
+                    if m.required { throw BuildEngineError(.invalidInput, "line \(step.line): RUN --mount=type=secret,id=\(id) is required but no secret '\(id)' was given (--secret \(id)=env:VAR or \(id)=file:PATH)") }
                     continue
                 }
                 if let e = m.env, !e.isEmpty {
@@ -482,14 +490,14 @@ public struct DockerfileExecutor: Sendable {
                 }
                 // BuildKit's defaults: /run/secrets/<id>, mode 0400, owned by 0:0 (uid=/gid=/mode= change them).
                 let written = m.target.isEmpty ? "/run/secrets/" + id : m.target
-                let target = "/" + Self.clean(inRoot[written] ?? written)
-                guard target != "/" else { throw BuildError("line \(step.line): secret '\(id)': invalid target \(m.target)") }
+                let target = "/" + StagingPath.clean(inRoot[written] ?? written)
+                guard target != "/" else { throw BuildEngineError(.invalidInput, "line \(step.line): secret '\(id)': invalid target \(m.target)") }
                 let mode = try m.mode.map { v -> UInt32 in
-                    guard let n = UInt32(v, radix: 8) else { throw BuildError("line \(step.line): secret '\(id)': bad mode \(v)") }
+                    guard let n = UInt32(v, radix: 8) else { throw BuildEngineError(.invalidInput, "line \(step.line): secret '\(id)': bad mode \(v)") }
                     return n
                 } ?? 0o400
                 guard secret.value.utf8.allSatisfy({ $0 != 0 }) else {
-                    throw BuildError("line \(step.line): secret '\(id)' contains a NUL byte: the sandbox passes secrets as text")
+                    throw BuildEngineError(.invalidInput, "line \(step.line): secret '\(id)' contains a NUL byte: the sandbox passes secrets as text")
                 }
                 spec.files.append(PhaseFile(target: target, content: secret.value, mode: mode,
                                             uid: UInt32(clamping: m.uid ?? 0), gid: UInt32(clamping: m.gid ?? 0)))
@@ -498,40 +506,44 @@ public struct DockerfileExecutor: Sendable {
             case .bind:
                 let source: String
                 if let s = m.from?.stage {
-                    guard let st = done[s] else { throw BuildError("line \(step.line): --mount from stage \(s), which did not run") }
-                    source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
+                    guard let st = done[s] else { throw BuildEngineError(.invalidInput, "line \(step.line): --mount from stage \(s), which did not run") }
+                    source = try withMergedView(st) { root in try copyOut(root + "/" + StagingPath.clean(m.source ?? "/")) }
                 } else if let image = m.from?.image {
                     // An image (oci-layout: or registry, pulled like FROM): its unpacked rootfs.
                     let st = try imageBase(image, line: step.line, instruction: "RUN --mount=type=bind,from=")
-                    source = try withMergedView(st) { root in try copyOut(root + "/" + Self.clean(m.source ?? "/")) }
+                    source = try withMergedView(st) { root in try copyOut(root + "/" + StagingPath.clean(m.source ?? "/")) }
                 } else {
-                    source = try copyOut(contextDirectory + "/" + Self.clean(m.source ?? "."))
+                    source = try copyOut(contextDirectory + "/" + StagingPath.clean(m.source ?? "."))
                     // The context a bind mount sees is the one Docker sends: without what .dockerignore excludes.
-                    if !build.contextExclude.isEmpty { pruneIgnored(source, contextPath: Self.clean(m.source ?? ".")) }
+                    if !build.contextExclude.isEmpty { pruneIgnored(source, contextPath: StagingPath.clean(m.source ?? ".")) }
                     // Context files belong to the namespace's root (as COPY makes them), readable whatever their host owner.
                     try chownTree(source, uid: 0, gid: 0)
                 }
                 binds.append((m.target, source))
             case .tmpfs:
-                let target = "/" + Self.clean(inRoot[m.target] ?? m.target)
-                guard target != "/" else { throw BuildError("line \(step.line): tmpfs mount: invalid target \(m.target)") }
+                let target = "/" + StagingPath.clean(inRoot[m.target] ?? m.target)
+                guard target != "/" else { throw BuildEngineError(.invalidInput, "line \(step.line): tmpfs mount: invalid target \(m.target)") }
                 spec.tmpfs.append(TmpfsMount(target: target, sizeBytes: m.size))
                 extraDirs.append(target)
                 mountTargets.append(target)
             }
         }
         defer { for b in binds { removeTree(b.source) } }
+        if let bundle = options.caBundle {
+            spec.secrets.append(try CABundle.secret(bundle))
+            for v in CABundle.variables where env[v] == nil { env[v] = CABundle.path }
+        }
         spec.environment = env
         // As in Docker, SOURCE_DATE_EPOCH reaches RUN only when the Dockerfile declares it (ARG): layer times are clamped anyway.
-        let extra = try mountTree(dirs: extraDirs, binds: binds, stubs: stubs, state: state)
+        let extra = try runner.mountPointLower(dirs: extraDirs, binds: binds, stubs: stubs, lowers: state.trees.reversed() + [state.rootfs])
         defer { if let extra { removeTree(extra) } }
-        options.progress("[\(phase)] RUN \(run.argv.joined(separator: " ").prefix(100))")
-        let output: OutputSink = options.phaseOutput.map { .callback($0) } ?? .prefixed(phase)
+        options.emit(.message("[\(phase)] RUN \(run.argv.joined(separator: " ").prefix(100))"))
+        let output = runner.phaseOutput(step: phase)
         let outcome: PhaseOutcome
         do {
             outcome = try sandbox.run(spec, base: state.rootfs, layers: state.trees + (extra.map { [$0] } ?? []), output: output)
         } catch let e as SandboxError where e.code == .commandFailed || e.code == .timedOut {
-            throw BuildError("\(phase): \(step.instruction.prefix(200)) failed", phase: phase, command: run.argv.joined(separator: " "),
+            throw BuildEngineError(.stepFailed, "\(phase): \(step.instruction.prefix(200)) failed", phase: phase, command: run.argv.joined(separator: " "),
                              exitStatus: e.exitStatus, lastOutput: e.detail)
         }
         rec.warnings += outcome.warnings.map { "\(phase): \($0)" }
@@ -539,7 +551,7 @@ public struct DockerfileExecutor: Sendable {
         var changes = outcome.changes
         let dropped = binds.map(\.target) + mountTargets
         if !dropped.isEmpty {
-            let prefixes = dropped.map { Self.clean($0) }
+            let prefixes = dropped.map { StagingPath.clean($0) }
             changes = ChangeSet(changes.changes.filter { c in
                 let p = Self.changePath(c)
                 return !prefixes.contains { p == $0 || p.hasPrefix($0 + "/") }
@@ -549,16 +561,16 @@ public struct DockerfileExecutor: Sendable {
             for t in dropped {
                 // Only what the diff dropped: a target that is a mount point never has content in the upper.
                 var st = stat()
-                if lstat(tree + "/" + Self.clean(t), &st) == 0 { removeTree(tree + "/" + Self.clean(t)) }
+                if lstat(tree + "/" + StagingPath.clean(t), &st) == 0 { removeTree(tree + "/" + StagingPath.clean(t)) }
             }
         }
     }
 
     static func changePath(_ c: ChangeSet.Change) -> String {
         switch c {
-        case .add(let path, _): return clean(path)
-        case .delete(let path): return clean(path)
-        case .opaque(let path): return clean(path)
+        case .add(let path, _): return StagingPath.clean(path)
+        case .delete(let path): return StagingPath.clean(path)
+        case .opaque(let path): return StagingPath.clean(path)
         }
     }
 
@@ -587,65 +599,8 @@ public struct DockerfileExecutor: Sendable {
     func copyOut(_ path: String) throws -> String {
         let dst = cache.scratchPath("bind")
         let r = try runHost("/bin/cp", ["-a", "--no-target-directory", path, dst])
-        guard r.status == 0 else { throw BuildError("cannot copy the bind mount source \(path): \(r.output)") }
+        guard r.status == 0 else { throw BuildEngineError(.staging, "cannot copy the bind mount source \(path): \(r.output)") }
         return dst
-    }
-
-    /// An extra overlay lower for one RUN: missing directories (the working directory, cache mount points) and
-    /// bind mount sources at their targets. nil when nothing is needed.
-    func mountTree(dirs: [String], binds: [(target: String, source: String)], stubs: [String] = [], state: StageState) throws -> String? {
-        let lowers = state.trees.reversed() + [state.rootfs]
-        func existing(_ p: String) -> stat? {
-            for dir in lowers {
-                var st = stat()
-                if lstat(dir + p, &st) == 0 { return st }
-            }
-            return nil
-        }
-        let missing = dirs.filter { d in d != "/" && (existing(d).map { ($0.st_mode & S_IFMT) != S_IFDIR } ?? true) }
-        // File mount points: a missing target gets an empty stub (and its parents); an existing file is covered as is.
-        let missingStubs = stubs.filter { existing($0) == nil }
-        guard !missing.isEmpty || !binds.isEmpty || !missingStubs.isEmpty else { return nil }
-        let tree = cache.scratchPath("mounts")
-        if mkdir(tree, 0o755) != 0 { throw BuildError("cannot create \(tree): \(String(cString: strerror(errno)))") }
-        var created: [String] = [tree]
-        func mkdirs(_ t: String, leafParent: Bool) throws {
-            var path = ""
-            let comps = t.split(separator: "/")
-            for (i, comp) in comps.enumerated() {
-                if leafParent && i == comps.count - 1 { break }
-                path += "/" + comp
-                if mkdir(tree + path, 0o755) == 0 {
-                    // An existing directory keeps its mode and owner (overlay copies this lower's metadata up).
-                    if let st = existing(path), (st.st_mode & S_IFMT) == S_IFDIR {
-                        chmod(tree + path, st.st_mode & 0o7777)
-                        lchown(tree + path, st.st_uid, st.st_gid)
-                    } else {
-                        created.append(tree + path)
-                    }
-                } else if errno != EEXIST {
-                    throw BuildError("cannot create the mount point \(t): \(String(cString: strerror(errno)))")
-                }
-            }
-        }
-        for t in missing { try mkdirs(t, leafParent: false) }
-        for t in missingStubs {
-            try mkdirs(t, leafParent: true)
-            let p = tree + "/" + Self.clean(t)
-            let fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
-            guard fd >= 0 else { throw BuildError("cannot create the mount point \(t): \(String(cString: strerror(errno)))") }
-            close(fd)
-            created.append(p)
-        }
-        for c in created { try chownHost(c, uid: 0, gid: 0) }
-        for b in binds {
-            let t = "/" + Self.clean(b.target)
-            try mkdirs(t, leafParent: true)
-            for c in created { try chownHost(c, uid: 0, gid: 0) }
-            removeTree(tree + t)
-            if rename(b.source, tree + t) != 0 { throw BuildError("cannot place the bind mount at \(t): \(String(cString: strerror(errno)))") }
-        }
-        return tree
     }
 
     // MARK: - Users
@@ -665,13 +620,13 @@ public struct DockerfileExecutor: Sendable {
         } else if let e = passwd.first(where: { $0.count >= 6 && $0[0] == parts[0] }), let u = UInt32(e[2]) {
             uid = u; gid = UInt32(e[3]) ?? 0; home = e[5]
         } else {
-            throw BuildError("line \(line): unable to find user \(parts[0]): no matching entries in the stage's /etc/passwd")
+            throw BuildEngineError(.invalidInput, "line \(line): unable to find user \(parts[0]): no matching entries in the stage's /etc/passwd")
         }
         if parts.count > 1 {
             if let n = UInt32(parts[1]) { gid = n } else if let g = groups.first(where: { $0.count >= 3 && $0[0] == parts[1] }), let n = UInt32(g[2]) {
                 gid = n
             } else {
-                throw BuildError("line \(line): unable to find group \(parts[1]): no matching entries in the stage's /etc/group")
+                throw BuildEngineError(.invalidInput, "line \(line): unable to find group \(parts[1]): no matching entries in the stage's /etc/group")
             }
         }
         if uid == 0 && home == "/" { home = "/root" }
@@ -698,45 +653,20 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - Merged views
 
-    /// Runs `body` with the stage's filesystem (rootfs + step trees) visible at one path: a read-only overlay
-    /// mount on the host (the trees are overlay upper directories: whiteouts and opaque directories apply).
+    /// Runs `body` with the stage's filesystem (rootfs + step trees) visible at one path (`StageRunner.withMergedView`).
     func withMergedView<T>(_ state: StageState, _ body: (String) throws -> T) throws -> T {
-        let trees = state.trees
-        if trees.isEmpty { return try body(state.rootfs) }
-        let mnt = cache.scratchPath("view")
-        if mkdir(mnt, 0o755) != 0 { throw BuildError("cannot create \(mnt): \(String(cString: strerror(errno)))") }
-        defer { rmdir(mnt) }
-        let lowers = (trees.reversed() + [state.rootfs]).joined(separator: ":")
-        var rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers),userxattr")
-        if rc != 0 { rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers)") }
-        guard rc == 0 else {
-            throw BuildError("cannot mount a read-only view of the stage (overlayfs, \(trees.count + 1) lowers): \(String(cString: strerror(errno)))")
-        }
-        defer { umount2(mnt, Int32(MNT_DETACH)) }
-        return try body(mnt)
+        try runner.withMergedView(rootfs: state.rootfs, trees: state.trees, body)
     }
 
     // MARK: - ID helpers
 
-    /// The host id of a namespace id (the sandbox's mapping; identity when unmapped).
-    func hostID(_ id: UInt32, _ ranges: [IDMapping.Range]) -> UInt32 {
-        for r in ranges where id >= r.containerID && UInt64(id) < UInt64(r.containerID) + UInt64(r.count) {
-            return r.hostID + (id - r.containerID)
-        }
-        return id
-    }
-
+    /// Gives `path` to namespace `uid`:`gid` (the identity's one mapping policy: an unmapped id is an error).
     func chownHost(_ path: String, uid: UInt32, gid: UInt32) throws {
-        let u = hostID(uid, sandbox.identity.uidMap), g = hostID(gid, sandbox.identity.gidMap)
-        if lchown(path, u, g) != 0 {
-            throw BuildError("cannot give \(path) to \(uid):\(gid) (host \(u):\(g)): \(String(cString: strerror(errno)))")
-        }
+        try sandbox.identity.give(path, uid: uid, gid: gid)
     }
 
     func chownTree(_ path: String, uid: UInt32, gid: UInt32) throws {
-        try chownHost(path, uid: uid, gid: gid)
-        guard let e = FileManager.default.enumerator(atPath: path) else { return }
-        while let p = e.nextObject() as? String { try chownHost(path + "/" + p, uid: uid, gid: gid) }
+        try sandbox.identity.give(path, uid: uid, gid: gid, recursive: true)
     }
 
     // MARK: - Paths
@@ -766,20 +696,10 @@ public struct DockerfileExecutor: Sendable {
         return "/" + done.joined(separator: "/")
     }
 
-    static func clean(_ p: String) -> String {
-        var out: [Substring] = []
-        for c in p.split(separator: "/") {
-            if c == "." || c.isEmpty { continue }
-            if c == ".." { if !out.isEmpty { out.removeLast() }; continue }
-            out.append(c)
-        }
-        return out.joined(separator: "/")
-    }
-
     /// Digest of a context path (files, modes, link targets) for cache keys: only what the build context holds
     /// after .dockerignore (what a bind mount of it shows), so editing an ignored file re-runs nothing.
     func contextDigest(_ rel: String) throws -> String {
-        let prefix = Self.clean(rel)
+        let prefix = StagingPath.clean(rel)
         let root = contextDirectory + "/" + prefix
         var parts = ["ctx"]
         var st = stat()
@@ -806,11 +726,11 @@ public struct DockerfileExecutor: Sendable {
             guard lstat(full, &st) == 0 else { continue }
             parts.append("\(p) \(String(st.st_mode, radix: 8))")
             switch st.st_mode & S_IFMT {
-            case S_IFREG: parts.append(try ImageBuilder.fileDigest(full))
+            case S_IFREG: parts.append(try CacheKey.fileDigest(full).hex)
             case S_IFLNK: parts.append((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "")
             default: break
             }
         }
-        return ImageBuilder.key(parts)
+        return CacheKey.of(parts)
     }
 }

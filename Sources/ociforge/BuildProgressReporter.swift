@@ -1,40 +1,9 @@
+import BuildEngine
 import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// What a build reports while it runs (`BuildOptions.events`). `step` is `stage/phase`, e.g. `build/install`.
-public enum BuildEvent: Sendable, Hashable {
-    /// A step started working (running its commands, writing a base or copy layer); `detail` says what it does.
-    case started(step: String, detail: String)
-    /// The step writes its layer to `file`: the file's size is the bytes written so far.
-    case writingLayer(step: String, file: String)
-    /// Bytes pulled or sent for the step so far.
-    case bytes(step: String, count: Int64)
-    /// The step's layer came from the cache: nothing ran.
-    case cached(step: String)
-    /// The step finished; the layer sizes are nil when it changed nothing (no layer).
-    case finished(step: String, seconds: Double, layerSize: Int64?, uncompressedSize: Int64?)
-    /// A line the step's commands printed.
-    case output(step: String, line: String, isError: Bool)
-    /// Progress information not tied to a running step (base assembly, sending the image).
-    case message(String)
-    /// Something the user should see even with `--quiet` (an unusable cache entry being rebuilt).
-    case notice(String)
-}
-
-extension BuildOptions {
-    /// Sends `event` to `events`, or (when no one listens to events) its plain rendering to `progress`.
-    public func emit(_ event: BuildEvent) {
-        if let events { events(event); return }
-        switch event {
-        case .output, .writingLayer, .bytes: return
-        default:
-            if let line = BuildProgressReporter.plainLine(event) { progress(line) }
-        }
-    }
-}
 
 /// Turns build events into what stderr shows: plain lines (`elapsed [stage] phase: …`, phase output prefixed with
 /// `[stage/phase]`), or on a terminal the same permanent lines plus one live status line per running step (step,
@@ -100,8 +69,8 @@ public final class BuildProgressReporter: Sendable {
         case .started(let step, let detail): return "\(label(step)): \(detail)"
         case .cached(let step): return "\(label(step)): cached"
         case .finished(let step, let seconds, let size, let usize):
-            let layer = size.map { ", layer \(ImageBuilder.bytes($0)) (\(ImageBuilder.bytes(usize ?? 0)) uncompressed)" } ?? ", no changes"
-            return "\(label(step)): done in \(ImageBuilder.seconds(seconds))\(layer)"
+            let layer = size.map { ", layer \(BuildFormat.bytes($0)) (\(BuildFormat.bytes(usize ?? 0)) uncompressed)" } ?? ", no changes"
+            return "\(label(step)): done in \(BuildFormat.seconds(seconds))\(layer)"
         case .message(let s), .notice(let s): return s
         case .output, .writingLayer, .bytes: return nil
         }
@@ -207,7 +176,7 @@ public final class BuildProgressReporter: Sendable {
         guard !s.running.isEmpty else { return "" }
         let lines = s.running.map { r -> String in
             var line = "\(Self.spinner[s.frame % Self.spinner.count]) \(Self.label(r.step)) \(String(format: "%.1fs", now - r.started))"
-            if r.bytes > 0 { line += " " + ImageBuilder.bytes(r.bytes) }
+            if r.bytes > 0 { line += " " + BuildFormat.bytes(r.bytes) }
             let tail = r.lastLine.trimmingCharacters(in: .whitespaces)
             line += tail.isEmpty ? " " + r.detail : " │ " + tail
             return Self.fit(line, width: width)

@@ -1,5 +1,6 @@
 import Foundation
 import OCIWriter
+import Sandbox
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,17 +19,13 @@ public struct BuildCacheEntry: Codable, Sendable, Hashable {
 }
 
 public struct CachedLayer: Codable, Sendable, Hashable {
-    public var digest: String
-    public var diffID: String
+    public var digest: Digest
+    public var diffID: Digest
     public var size: Int64
     public var uncompressedSize: Int64
-    public var mediaType: String
+    public var mediaType: MediaType
 
-    public var descriptor: Descriptor {
-        get throws {
-            Descriptor(mediaType: MediaType(rawValue: mediaType), digest: try Digest(digest), size: size)
-        }
-    }
+    public var descriptor: Descriptor { Descriptor(mediaType: mediaType, digest: digest, size: size) }
 }
 
 /// The layer cache under `<dir>`: `blobs/` (an OCI layout holding layer blobs: digest-verified on every use),
@@ -41,10 +38,14 @@ public struct BuildCache: Sendable {
 
     public init(directory: String) throws {
         self.directory = directory
+        // 0711 whatever the umask (the sandbox's root reads trees as overlay lowers); new parents of a
+        // --cache-dir are 0755. A cache directory of ours left with fewer bits is repaired.
+        try makeDirectories((directory as NSString).deletingLastPathComponent)
         for d in [directory, directory + "/entries", directory + "/trees", directory + "/tmp"] {
-            if mkdir(d, 0o711) != 0 && errno != EEXIST {
+            if makeDirectory(d, 0o711) != 0 && errno != EEXIST {
                 throw SandboxError(.state, "cannot create the build cache directory", errno: errno, detail: d)
             }
+            try requireDirectoryMode(d, 0o711)
         }
         let layoutPath = directory + "/blobs"
         blobs = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
@@ -80,7 +81,7 @@ public struct BuildCache: Sendable {
             }
         }
         if let layer = entry.layer {
-            guard let desc = try? layer.descriptor else { return reject("its layer digest is invalid") }
+            let desc = layer.descriptor
             if verify {
                 do { try blobs.verifyBlob(desc) } catch { return reject("layer blob: \(error)") }
             } else if !blobs.hasBlob(desc.digest) {
@@ -96,8 +97,8 @@ public struct BuildCache: Sendable {
         var cached: CachedLayer?
         if let layer, let layerFile {
             try blobs.importBlob(file: layerFile, expected: layer.descriptor, mode: .move)
-            cached = CachedLayer(digest: layer.digest.description, diffID: layer.diffID.description, size: layer.size,
-                                 uncompressedSize: layer.uncompressedSize, mediaType: layer.mediaType.rawValue)
+            cached = CachedLayer(digest: layer.digest, diffID: layer.diffID, size: layer.size,
+                                 uncompressedSize: layer.uncompressedSize, mediaType: layer.mediaType)
         }
         let treeTarget = treePath(key)
         if let tree {
@@ -154,7 +155,7 @@ public struct BuildCache: Sendable {
         while path != "/" && !path.isEmpty {
             var st = stat()
             if stat(path, &st) == 0, st.st_mode & 0o001 == 0 {
-                throw BuildError("the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
+                throw BuildEngineError(.cache, "the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
             }
             path = (path as NSString).deletingLastPathComponent
         }

@@ -1,5 +1,6 @@
 import Foundation
 import OCIWriter
+import Sandbox
 import Planner
 #if canImport(Glibc)
 import Glibc
@@ -16,31 +17,31 @@ extension DockerfileExecutor {
         for f in copy.inline { parts += ["--inline", f.destination, f.mode, f.content] }
         if let from = copy.from {
             if let s = from.stage {
-                guard let st = done[s] else { throw BuildError("line \(step.line): COPY --from stage \(s), which did not run") }
+                guard let st = done[s] else { throw BuildEngineError(.invalidInput, "line \(step.line): COPY --from stage \(s), which did not run") }
                 parts += ["--from-stage", st.key]
             } else if let image = from.image {
                 parts += ["--from-image", try imageBase(image, line: step.line, instruction: "COPY --from=").key]
             }
         } else {
             for e in copy.entries {
-                let p = contextDirectory + "/" + Self.clean(e.source)
+                let p = contextDirectory + "/" + StagingPath.clean(e.source)
                 var st = stat()
-                guard lstat(p, &st) == 0 else { throw BuildError("line \(step.line): \(step.kind.rawValue.uppercased()) source \(e.source) is missing from the context") }
+                guard lstat(p, &st) == 0 else { throw BuildEngineError(.invalidInput, "line \(step.line): \(step.kind.rawValue.uppercased()) source \(e.source) is missing from the context") }
                 parts += ["E", e.source, e.destination, e.type.rawValue, e.extract?.rawValue ?? "", String(st.st_mode & 0o7777, radix: 8)]
                 switch st.st_mode & S_IFMT {
-                case S_IFREG: parts.append(try ImageBuilder.fileDigest(p))
+                case S_IFREG: parts.append(try CacheKey.fileDigest(p).hex)
                 case S_IFLNK: parts.append((try? FileManager.default.destinationOfSymbolicLink(atPath: p)) ?? "")
                 default: break
                 }
             }
         }
         // The destination's owner lookup depends on the stage's passwd/group: covered by the parent key.
-        return ImageBuilder.key(parts)
+        return CacheKey.of(parts)
     }
 
     func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> StepOutput {
         try runner.stagedLayer("copy") { staging in
-            if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
+            if makeDirectory(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
             try chownHost(staging, uid: 0, gid: 0)
             try withMergedView(state) { view in
                 let owner = copy.chown.map { Self.resolveChown($0, root: view) }
@@ -49,7 +50,7 @@ extension DockerfileExecutor {
                         let src = try imageBase(image, line: step.line, instruction: "COPY --from=")
                         try stageFrom(root: src.rootfs, copy: copy, step: step, owner: owner, staging: staging, view: view)
                     } else if let s = from.stage {
-                        guard let st = done[s] else { throw BuildError("line \(step.line): COPY --from stage \(s), which did not run") }
+                        guard let st = done[s] else { throw BuildEngineError(.invalidInput, "line \(step.line): COPY --from stage \(s), which did not run") }
                         try withMergedView(st) { root in
                             try stageFrom(root: root, copy: copy, step: step, owner: owner, staging: staging, view: view)
                         }
@@ -59,10 +60,10 @@ extension DockerfileExecutor {
                               owner: owner, staging: staging, view: view)
                 }
                 for f in copy.inline {
-                    let dest = Self.resolveParents("/" + Self.clean(f.destination), in: view)
+                    let dest = Self.resolveParents("/" + StagingPath.clean(f.destination), in: view)
                     try ensureParents(dest, staging: staging, view: view, owner: owner ?? (0, 0))
                     guard FileManager.default.createFile(atPath: staging + dest, contents: Data(f.content.utf8)) else {
-                        throw BuildError("line \(step.line): cannot write \(dest)")
+                        throw BuildEngineError(.staging, "line \(step.line): cannot write \(dest)")
                     }
                     chmod(staging + dest, mode_t(UInt32(f.mode, radix: 8) ?? 0o644))
                     try chownHost(staging + dest, uid: owner?.0 ?? 0, gid: owner?.1 ?? 0)
@@ -75,7 +76,7 @@ extension DockerfileExecutor {
     func stageFrom(root: String, copy: DockerfileCopy, step: DockerfileStep, owner: (UInt32, UInt32)?, staging: String, view: String) throws {
         let entries: [DockerfileCopyEntry]
         do { entries = try DockerfileCopyRules.resolve(copy, root: root) } catch {
-            throw BuildError("\(build.dockerfile):\(step.line): \(error.message)")
+            throw BuildEngineError(.staging, "\(build.dockerfile):\(step.line): \(error.message)")
         }
         try stage(entries: entries, root: root, fromContext: false, copy: copy, step: step, owner: owner, staging: staging, view: view)
     }
@@ -87,19 +88,19 @@ extension DockerfileExecutor {
         // The directories a source names: "the directory itself isn't copied, only its contents" (Docker), so
         // BuildKit creates a missing destination 0755 owned by --chown and leaves an existing one as it is
         // (no source mode, no --chmod). Their descendants are entries whose parent is such an entry.
-        let dirEntries = Set(entries.filter { $0.type == .directory }.map { [Self.clean($0.source), Self.clean($0.destination)] })
+        let dirEntries = Set(entries.filter { $0.type == .directory }.map { [StagingPath.clean($0.source), StagingPath.clean($0.destination)] })
         func isCopyRoot(_ e: DockerfileCopyEntry) -> Bool {
-            let s = Self.clean(e.source), d = Self.clean(e.destination)
+            let s = StagingPath.clean(e.source), d = StagingPath.clean(e.destination)
             if s.isEmpty { return true }
             return !dirEntries.contains([(s as NSString).deletingLastPathComponent, (d as NSString).deletingLastPathComponent])
         }
         for e in entries {
-            let src = root + "/" + Self.clean(e.source)
+            let src = root + "/" + StagingPath.clean(e.source)
             // Parent directories that are symlinks in the stage are followed, as BuildKit resolves destinations
             // inside the root (`COPY tool /bin/` with /bin -> usr/bin writes /usr/bin/tool, /bin stays a link).
-            let dest = Self.resolveParents("/" + Self.clean(e.destination), in: view)
+            let dest = Self.resolveParents("/" + StagingPath.clean(e.destination), in: view)
             var st = stat()
-            guard lstat(src, &st) == 0 else { throw BuildError("line \(step.line): cannot read \(e.source): \(String(cString: strerror(errno)))") }
+            guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "line \(step.line): cannot read \(e.source): \(String(cString: strerror(errno)))") }
             if dest == "/" {
                 // Copying into the root: only the contents (the root directory itself is not an entry).
                 continue
@@ -109,7 +110,7 @@ extension DockerfileExecutor {
             func setOwner() throws {
                 if let owner { try chownHost(target, uid: owner.0, gid: owner.1) }
                 else if fromContext { try chownHost(target, uid: 0, gid: 0) }
-                else if lchown(target, st.st_uid, st.st_gid) != 0 { throw BuildError("cannot chown \(target): \(String(cString: strerror(errno)))") }
+                else if lchown(target, st.st_uid, st.st_gid) != 0 { throw BuildEngineError(.staging, "cannot chown \(target): \(String(cString: strerror(errno)))") }
             }
             if let archive = e.extract, step.kind == .add {
                 if try extract(src, kind: archive, into: target, line: step.line) { continue }
@@ -118,7 +119,7 @@ extension DockerfileExecutor {
                 let into = (copy.destinationIsDirectory || fm.fileExists(atPath: target, isDirectory: &isDir) && isDir.boolValue)
                     ? target + "/" + (e.source as NSString).lastPathComponent : target
                 if copy.destinationIsDirectory, !fm.fileExists(atPath: target) {
-                    mkdir(target, 0o755)
+                    makeDirectory(target, 0o755)
                     try chownHost(target, uid: defaultOwner.0, gid: defaultOwner.1)
                 }
                 try copyFile(src, into, line: step.line)
@@ -130,7 +131,7 @@ extension DockerfileExecutor {
             case .directory where isCopyRoot(e):
                 var dst = stat()
                 if lstat(target, &dst) == 0 { continue }
-                if mkdir(target, 0o755) != 0 { throw BuildError("cannot create \(dest): \(String(cString: strerror(errno)))") }
+                if makeDirectory(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
                 var existing = stat()
                 if stat(view + dest, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
                     chmod(target, existing.st_mode & 0o7777)
@@ -142,7 +143,7 @@ extension DockerfileExecutor {
             case .directory:
                 var dst = stat()
                 if lstat(target, &dst) != 0 {
-                    if mkdir(target, st.st_mode & 0o7777) != 0 { throw BuildError("cannot create \(dest): \(String(cString: strerror(errno)))") }
+                    if makeDirectory(target, st.st_mode & 0o7777) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
                 }
                 // Owner first: chown clears the setuid and setgid bits.
                 try setOwner()
@@ -196,17 +197,17 @@ extension DockerfileExecutor {
     func copyFile(_ src: String, _ dst: String, line: Int) throws {
         try? FileManager.default.removeItem(atPath: dst)
         var st = stat()
-        guard lstat(src, &st) == 0 else { throw BuildError("line \(line): cannot read \(src): \(String(cString: strerror(errno)))") }
+        guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "line \(line): cannot read \(src): \(String(cString: strerror(errno)))") }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             let r = try runHost("/bin/cp", ["-p", "--no-dereference", "--no-target-directory", src, dst])
-            guard r.status == 0 else { throw BuildError("line \(line): cannot copy \(src): \(r.output)") }
+            guard r.status == 0 else { throw BuildEngineError(.staging, "line \(line): cannot copy \(src): \(r.output)") }
             return
         }
         let ifd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard ifd >= 0 else { throw BuildError("line \(line): cannot open \(src): \(String(cString: strerror(errno)))") }
+        guard ifd >= 0 else { throw BuildEngineError(.staging, "line \(line): cannot open \(src): \(String(cString: strerror(errno)))") }
         defer { close(ifd) }
         let ofd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard ofd >= 0 else { throw BuildError("line \(line): cannot create \(dst): \(String(cString: strerror(errno)))") }
+        guard ofd >= 0 else { throw BuildEngineError(.staging, "line \(line): cannot create \(dst): \(String(cString: strerror(errno)))") }
         var failure: String?
         let size = 1 << 18
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
@@ -231,7 +232,7 @@ extension DockerfileExecutor {
         close(ofd)
         if let failure {
             unlink(dst)
-            throw BuildError("line \(line): \(failure)")
+            throw BuildEngineError(.staging, "line \(line): \(failure)")
         }
     }
 
@@ -244,7 +245,7 @@ extension DockerfileExecutor {
             path += "/" + c
             var st = stat()
             if lstat(staging + path, &st) == 0 { continue }
-            if mkdir(staging + path, 0o755) != 0 { throw BuildError("cannot create \(path) in the staging tree: \(String(cString: strerror(errno)))") }
+            if makeDirectory(staging + path, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(path) in the staging tree: \(String(cString: strerror(errno)))") }
             var existing = stat()
             if stat(view + path, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
                 chmod(staging + path, existing.st_mode & 0o7777)
@@ -257,11 +258,11 @@ extension DockerfileExecutor {
 
     func applyChmod(_ mode: String, _ path: String, line: Int) throws {
         if let n = UInt32(mode, radix: 8) {
-            if chmod(path, mode_t(n)) != 0 { throw BuildError("line \(line): chmod \(mode) \(path): \(String(cString: strerror(errno)))") }
+            if chmod(path, mode_t(n)) != 0 { throw BuildEngineError(.staging, "line \(line): chmod \(mode) \(path): \(String(cString: strerror(errno)))") }
             return
         }
         let r = try runHost("/bin/chmod", [mode, path])
-        guard r.status == 0 else { throw BuildError("line \(line): --chmod=\(mode): \(r.output)") }
+        guard r.status == 0 else { throw BuildEngineError(.staging, "line \(line): --chmod=\(mode): \(r.output)") }
     }
 
     /// ADD of a local archive: decompressed, then extracted safely (`LayerExtractor`) into `target`. False when
@@ -282,16 +283,16 @@ extension DockerfileExecutor {
             let t = cache.scratchPath("add") + ".tar"
             temp = t
             let r = try runHost("/bin/sh", ["-c", "\"$0\" \"$1\" \"$2\" > \"$3\"", tool[0], tool[1], src, t])
-            guard r.status == 0 else { throw BuildError("line \(line): ADD cannot decompress \(src): \(r.output)") }
+            guard r.status == 0 else { throw BuildEngineError(.staging, "line \(line): ADD cannot decompress \(src): \(r.output)") }
             tarPath = t
         }
-        guard let fh = FileHandle(forReadingAtPath: tarPath) else { throw BuildError("line \(line): cannot read \(tarPath)") }
+        guard let fh = FileHandle(forReadingAtPath: tarPath) else { throw BuildEngineError(.staging, "line \(line): cannot read \(tarPath)") }
         let head = fh.readData(ofLength: 512)
         try? fh.close()
         guard head.count >= 262, String(decoding: head[257..<262], as: UTF8.self) == "ustar" else { return false }
         var st = stat()
         if lstat(target, &st) != 0 {
-            if mkdir(target, 0o755) != 0 { throw BuildError("cannot create \(target): \(String(cString: strerror(errno)))") }
+            if makeDirectory(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(target): \(String(cString: strerror(errno)))") }
             try chownHost(target, uid: 0, gid: 0)
         }
         let ownership: OwnershipPolicy = .map(sandbox.identity.idMapping)
@@ -299,7 +300,7 @@ extension DockerfileExecutor {
         do {
             try extractor.apply(layer: tarPath, compression: LayerCompression.none, to: target)
         } catch {
-            throw BuildError("line \(line): ADD \(src): cannot extract the archive: \(error)")
+            throw BuildEngineError(.invalidInput, "line \(line): ADD \(src): cannot extract the archive", cause: error)
         }
         // Directories the extractor made for entries whose parents the archive does not list belong to the
         // extracting user: give them to the namespace's root.
@@ -322,9 +323,9 @@ extension DockerfileExecutor {
             if stat(view + dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return (nil, nil, nil) }
             let ids = user.map { (try? Self.resolveUser($0, root: view, line: 0)).map { ($0.uid, $0.gid) } ?? Self.resolveChown($0, root: view) } ?? (0, 0)
             return try runner.stagedLayer("workdir") { staging in
-                if mkdir(staging, 0o755) != 0 { throw BuildError("cannot create \(staging): \(String(cString: strerror(errno)))") }
+                if makeDirectory(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
                 try chownHost(staging, uid: 0, gid: 0)
-                let target = "/" + Self.clean(dir)
+                let target = "/" + StagingPath.clean(dir)
                 try ensureParents(target + "/x", staging: staging, view: view, owner: ids)
             }
         }

@@ -1,8 +1,16 @@
 import Foundation
 import OCIWriter
+import Sandbox
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Where the front ends write the image: the layout, its tag, and the reference reported.
+struct ImageDestination: Sendable {
+    var layoutPath: String
+    var tag: String
+    var reference: String
+}
 
 /// What producing one step made: the layer (nil: the step changed nothing), the layer's temporary blob file and the
 /// directory to keep as an overlay lower for later steps (either may be nil).
@@ -57,15 +65,17 @@ struct StepReporting {
 /// what ran. The front ends decide the steps, their keys and the image config; blocking: call off the
 /// cooperative pool.
 struct StageRunner: Sendable {
-    let sandbox: Sandbox
+    let sandbox: any PhaseRunner
     let options: BuildOptions
+    let target: ImageDestination
     let cache: BuildCache
 
     /// Prepares the sandbox's state directory and opens the build cache (`options.cacheDirectory`, default
     /// `<state>/build-cache`), which the sandbox's namespace root must be able to reach.
-    init(sandbox: Sandbox, options: BuildOptions) throws {
+    init(sandbox: any PhaseRunner, options: BuildOptions, target: ImageDestination) throws {
         self.sandbox = sandbox
         self.options = options
+        self.target = target
         try sandbox.state.prepare()
         self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
         try cache.requireReachable(by: sandbox.identity)
@@ -73,6 +83,31 @@ struct StageRunner: Sendable {
 
     var layerOptions: LayerWriteOptions {
         LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, idMapping: sandbox.identity.idMapping)
+    }
+
+    /// The layout the image is written into (created when missing).
+    func targetLayout() throws -> OCILayout {
+        OCILayout.isLayout(target.layoutPath) ? try OCILayout.open(at: target.layoutPath) : try OCILayout.create(at: target.layoutPath)
+    }
+
+    /// Where a phase's output lines go: `.output` events of `step`.
+    func phaseOutput(step: String) -> OutputSink {
+        let events = options.events
+        return .callback { line, isError in events(.output(step: step, line: line, isError: isError)) }
+    }
+
+    /// The transport for registry bases: the build's registry options and credentials; transfers reported as messages.
+    var transport: ImageTransport {
+        let events = options.events
+        return ImageTransport(options: options.registryOptions, credentials: options.credentials,
+                              report: { events(.message("[base] \($0)")) })
+    }
+
+    /// Pulls the registry image `reference` into the state directory's registry-images layout (`BaseStore.pull`).
+    func pullBase(_ reference: String) throws -> (layout: String, tag: String) {
+        let events = options.events
+        return try BaseStore(state: sandbox.state, identity: sandbox.identity)
+            .pull(reference, transport: transport, log: { events(.message("[base] \($0)")) })
     }
 
     /// What `ImageAssembler` reads `created` from (SOURCE_DATE_EPOCH of the build options only).
@@ -89,7 +124,7 @@ struct StageRunner: Sendable {
         let started = Date()
         if !options.noCache, let e = cache.lookup(key, log: reporting.log) {
             if isCommand { rec.cached.append(reporting.name) }
-            rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: "cached",
+            rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: .cached,
                                            seconds: Date().timeIntervalSince(started)))
             reporting.cached()
             return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil,
@@ -103,7 +138,7 @@ struct StageRunner: Sendable {
         let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
         if isCommand { rec.executed.append(reporting.name) }
         let s = Date().timeIntervalSince(started)
-        rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: result == nil ? "empty" : "ran", seconds: s))
+        rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: result == nil ? .empty : .ran, seconds: s))
         reporting.finished(s, result)
         return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil,
                           cached: false)
@@ -147,7 +182,7 @@ struct StageRunner: Sendable {
             let r = try LayerWriter.write(changes: changes, to: file, options: lo)
             let tree = cache.scratchPath("upper")
             if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
-                throw BuildError("cannot move \(what)'s changes into the build cache: \(String(cString: strerror(errno)))")
+                throw BuildEngineError(.staging, "cannot move \(what)'s changes into the build cache: \(String(cString: strerror(errno)))")
             }
             adjustTree(tree)
             outcome.discard()
@@ -160,8 +195,8 @@ struct StageRunner: Sendable {
 
     /// A cached layer as an `ImageAssembler` input (the blob stays in the cache: copied, not moved).
     func layerInput(_ layer: CachedLayer, createdBy: String?) throws -> LayerInput {
-        let d = try layer.descriptor
+        let d = layer.descriptor
         return LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
-                          diffID: try Digest(layer.diffID), createdBy: createdBy, consumeFile: false)
+                          diffID: layer.diffID, createdBy: createdBy, consumeFile: false)
     }
 }

@@ -1,6 +1,7 @@
 import COCISys
 import Foundation
 import OCIWriter
+import Sandbox
 import Planner
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,7 @@ public struct ImageBuilder: Sendable {
     public let plan: ResolvedPlan
     public let appDirectory: String
     public let options: BuildOptions
-    public let sandbox: Sandbox
+    public let sandbox: any PhaseRunner
     public let cache: BuildCache
     /// The engine shared with `DockerfileExecutor`: cache, staging, phase capture.
     let runner: StageRunner
@@ -23,12 +24,12 @@ public struct ImageBuilder: Sendable {
     static let aptCaches = [CacheMount(name: "apt-cache", target: "/var/cache/apt"),
                             CacheMount(name: "apt-lists", target: "/var/lib/apt/lists")]
 
-    public init(plan: ResolvedPlan, appDirectory: String, options: BuildOptions, sandbox: Sandbox) throws {
+    init(plan: ResolvedPlan, appDirectory: String, options: BuildOptions, target: ImageDestination, sandbox: any PhaseRunner) throws {
         self.plan = plan
         self.appDirectory = URL(fileURLWithPath: appDirectory).standardizedFileURL.path
         self.options = options
         self.sandbox = sandbox
-        self.runner = try StageRunner(sandbox: sandbox, options: options)
+        self.runner = try StageRunner(sandbox: sandbox, options: options, target: target)
         self.cache = runner.cache
     }
 
@@ -41,10 +42,10 @@ public struct ImageBuilder: Sendable {
     public func build() throws -> BuildReport {
         let started = Date()
         guard plan.strategy == .plan, let deploy = plan.deploy else {
-            throw BuildError("this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan")
+            throw BuildEngineError(.unsupported, "this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan")
         }
         if let p = options.platform, !p.matches(Platform.host) {
-            throw BuildError("cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)")
+            throw BuildEngineError(.unsupported, "cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)")
         }
         let rec = Recorder()
         let files = try contextFiles()
@@ -64,7 +65,7 @@ public struct ImageBuilder: Sendable {
             paths = step.paths + paths
             let hasWork = !step.aptPackages.isEmpty || !step.commands.isEmpty
             guard hasWork else {
-                rec.timings.append(PhaseTiming(stage: "build", phase: step.name, status: "skipped", seconds: 0))
+                rec.timings.append(PhaseTiming(stage: "build", phase: step.name, status: .skipped, seconds: 0))
                 stepDepth[step.name] = buildStack.count
                 continue
             }
@@ -73,7 +74,7 @@ public struct ImageBuilder: Sendable {
             env["HOME"] = env["HOME"] ?? "/root"
             if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
             let caches = try step.caches.map { name -> CacheMount in
-                guard let c = plan.caches[name] else { throw BuildError("step '\(step.name)' names cache '\(name)', which the plan does not define") }
+                guard let c = plan.caches[name] else { throw BuildEngineError(.invalidInput, "step '\(step.name)' names cache '\(name)', which the plan does not define") }
                 return CacheMount(name: name, target: c.directory)
             }
             let item = try phaseItem(stage: "build", phase: step.name, apt: step.aptPackages, commands: step.commands,
@@ -101,7 +102,7 @@ public struct ImageBuilder: Sendable {
         // packages were dropped): a Debian runtime base used instead gets the same files.
         let copiesStaticFiles = !isStatic && deploy.base == Debian.staticRuntimeImage
         if isStatic && !deploy.aptPackages.isEmpty {
-            throw BuildError("the runtime base '\(runtimeImage)' has no package manager, so the runtime packages \(deploy.aptPackages.joined(separator: " ")) cannot be installed: drop them or choose a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
+            throw BuildEngineError(.unsupported, "the runtime base '\(runtimeImage)' has no package manager, so the runtime packages \(deploy.aptPackages.joined(separator: " ")) cannot be installed: drop them or choose a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
         }
         if isStatic, let user = deploy.user, user != "root", user != "0" { try Self.validateUserName(user) }
         let runtimeRootfs = isStatic ? "" : try rootfs(for: runtimeImage, stage: "runtime")
@@ -142,7 +143,7 @@ public struct ImageBuilder: Sendable {
                                     destination: workdir)
             } else if let name = input.step {
                 guard let depth = stepDepth[name] else {
-                    throw BuildError("the deploy section copies from step '\(name)', which the plan does not have")
+                    throw BuildEngineError(.invalidInput, "the deploy section copies from step '\(name)', which the plan does not have")
                 }
                 item = try outputsItem(step: name, stack: Array(buildStack.prefix(depth)), rootfs: buildRootfs, input: input,
                                        workdir: workdir, parent: top, rec: rec)
@@ -168,14 +169,15 @@ public struct ImageBuilder: Sendable {
         changes.annotations = annotations
         changes.labels = annotations.filter { ["org.opencontainers.image.source", "org.opencontainers.image.revision"].contains($0.key) }
 
-        let layout = try OCILayout.isLayout(options.layoutPath) ? OCILayout.open(at: options.layoutPath) : OCILayout.create(at: options.layoutPath)
+        let layout = try runner.targetLayout()
+        let tag = runner.target.tag
         var inputs: [LayerInput] = []
         for item in runtime {
             guard let l = item.layer else { continue }
             inputs.append(try runner.layerInput(l, createdBy: item.createdBy))
         }
         var assembler = ImageAssembler(base: .layout(cache.blobs, tag: runtimeBaseImage.tag, platform: nil), layers: inputs,
-                                       changes: changes, destination: layout, tag: options.tag)
+                                       changes: changes, destination: layout, tag: tag)
         assembler.environment = assemblyEnvironment()
         let image = try assembler.assemble()
 
@@ -188,8 +190,9 @@ public struct ImageBuilder: Sendable {
         }
         let layers = built(finalLayers, stage: "runtime")
         let buildLayers = built(buildStack, stage: "build")
-        return BuildReport(reference: options.reference, layout: layout.path, tag: options.tag,
-                           manifestDigest: image.manifestDigest.description, configDigest: image.configDigest.description,
+        return BuildReport(reference: runner.target.reference, layout: layout.path, tag: tag,
+                           manifestDigest: image.manifestDigest, configDigest: image.configDigest,
+                           output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
                            layers: layers, imageSize: layers.reduce(0) { $0 + $1.size },
                            imageUncompressedSize: layers.reduce(0) { $0 + $1.uncompressedSize },
                            buildStageSize: buildLayers.reduce(0) { $0 + $1.size },
@@ -208,7 +211,7 @@ public struct ImageBuilder: Sendable {
             return try BaseSource.parse("debian:" + suite)
         }
         do { return try BaseSource.parse(image) } catch {
-            throw BuildError("base image '\(image)' is not supported: use debian:<suite>[-slim] (assembled with mmdebstrap) or a rootfs directory or tarball (--base / --runtime-base)")
+            throw BuildEngineError(.invalidInput, "base image '\(image)' is not supported: use debian:<suite>[-slim] (assembled with mmdebstrap) or a rootfs directory or tarball (--base / --runtime-base)")
         }
     }
 
@@ -218,13 +221,13 @@ public struct ImageBuilder: Sendable {
         let options = options
         let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { options.emit(.message("[\(stage)] \($0)")) })
         let s = Date().timeIntervalSince(started)
-        if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(Self.seconds(s))")) }
+        if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(BuildFormat.seconds(s))")) }
         return path
     }
 
     func baseItem(rootfs: String, name: String, stage: String, rec: Recorder) throws -> Item {
         let slim = name.hasPrefix("debian:") && name.hasSuffix("-slim")
-        let key = Self.key(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", Self.layerFormat,
+        let key = CacheKey.of(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", CacheKey.layerFormat(layerOptions),
                             slim ? "slim" : "full"])
         let what = slim ? "mmdebstrap minbase without docs, man pages and locales" : "mmdebstrap minbase"
         return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
@@ -246,24 +249,15 @@ public struct ImageBuilder: Sendable {
     /// `/usr/share/zoneinfo` as of the end of the build stage.
     func scratchBaseItem(user: String?, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
         let account = user.flatMap { $0 == "root" || $0 == "0" || $0.isEmpty ? nil : $0 }
-        let key = Self.key(["scratch-base", buildRootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
-                            Self.layerFormat, account ?? ""] + buildStack.map(\.key))
+        let key = CacheKey.of(["scratch-base", buildRootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
+                            CacheKey.layerFormat(layerOptions), account ?? ""] + buildStack.map(\.key))
         return try cachedOrBuilt(key: key, stage: "runtime", phase: "base",
                                  createdBy: "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
                                  rec: rec, isCommand: false) {
             try runner.stagedLayer("scratch", rec: rec) { staging in
                 try Self.writeScratchTree(staging, user: account, trees: [buildRootfs] + buildStack.compactMap(\.tree))
                 try chownToNamespaceRoot(staging)
-                if let account {
-                    let home = staging + "/home/" + account
-                    let ids = sandbox.identity
-                    func host(_ id: UInt32, _ map: [IDMapping.Range]) -> UInt32? {
-                        map.first { id >= $0.containerID && id - $0.containerID < $0.count }.map { $0.hostID + (id - $0.containerID) }
-                    }
-                    if let u = host(Self.scratchUID, ids.uidMap), let g = host(Self.scratchUID, ids.gidMap), lchown(home, u, g) != 0 {
-                        throw BuildError("cannot give \(home) to uid \(Self.scratchUID): \(String(cString: strerror(errno)))")
-                    }
-                }
+                if let account { try sandbox.identity.give(staging + "/home/" + account, uid: Self.scratchUID, gid: Self.scratchUID) }
             }
         }
     }
@@ -271,12 +265,12 @@ public struct ImageBuilder: Sendable {
     static func writeScratchTree(_ root: String, user: String?, trees: [String]) throws {
         let fm = FileManager.default
         func dir(_ rel: String, _ mode: Int16 = 0o755) throws {
-            try fm.createDirectory(atPath: root + "/" + rel, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try makeDirectories(root + "/" + rel)
             chmod(root + "/" + rel, mode_t(mode))
         }
         func file(_ rel: String, _ text: String) throws {
             guard fm.createFile(atPath: root + "/" + rel, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
-                throw BuildError("cannot write \(root)/\(rel)")
+                throw BuildEngineError(.staging, "cannot write \(root)/\(rel)")
             }
         }
         try dir("etc"); try dir("tmp", 0o1777); try dir("root", 0o700)
@@ -301,17 +295,16 @@ public struct ImageBuilder: Sendable {
         let fm = FileManager.default
         var merged: [String: String] = [:]
         for rel in paths {
-            for tree in trees { try overlay(tree: tree, relative: rel, into: &merged) }
+            for tree in trees { try MergedView.overlay(tree: tree, relative: rel, into: &merged) }
         }
         for rel in merged.keys.sorted() {
             let src = merged[rel]!, dst = root + "/" + rel
             var st = stat()
-            guard lstat(src, &st) == 0 else { throw BuildError("cannot read \(src): \(String(cString: strerror(errno)))") }
-            try fm.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                   attributes: [.posixPermissions: 0o755])
+            guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "cannot read \(src): \(String(cString: strerror(errno)))") }
+            try makeDirectories((dst as NSString).deletingLastPathComponent)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                if mkdir(dst, 0o755) != 0 && errno != EEXIST { throw BuildError("cannot create \(dst): \(String(cString: strerror(errno)))") }
+                if makeDirectory(dst, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dst): \(String(cString: strerror(errno)))") }
             case S_IFLNK: try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
             case S_IFREG: try fm.copyItem(atPath: src, toPath: dst)
             default: continue
@@ -324,13 +317,13 @@ public struct ImageBuilder: Sendable {
     /// (`--runtime-base`, or a start command needing a shell): those the runtime base lacks, from the build stage.
     func buildStageFilesItem(parent: Item, runtimeRootfs: String, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
         let missing = Self.staticRuntimeFiles.filter { access(runtimeRootfs + "/" + $0, F_OK) != 0 }
-        let key = Self.key(["build-stage-files", parent.key, buildRootfs] + missing + ["--"] + buildStack.map(\.key))
+        let key = CacheKey.of(["build-stage-files", parent.key, buildRootfs] + missing + ["--"] + buildStack.map(\.key))
         return try cachedOrBuilt(key: key, stage: "runtime", phase: "build-stage-files",
                                  createdBy: "ociforge copy \(missing.map { "/" + $0 }.joined(separator: " ")) from the build stage",
                                  rec: rec, isCommand: false) {
             guard !missing.isEmpty else { return (nil, nil, nil) }
             return try runner.stagedLayer("files", rec: rec) { staging in
-                try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                try makeDirectories(staging)
                 try Self.copyFromBuildStage(missing, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
                 try chownToNamespaceRoot(staging)
             }
@@ -343,7 +336,7 @@ public struct ImageBuilder: Sendable {
         let special = CharacterSet(charactersIn: "|&;<>()$`\\\"'*?[]{}~#\n")
         var words = start.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard !words.isEmpty, start.rangeOfCharacter(from: special) == nil, !words[0].contains("=") else {
-            throw BuildError("the start command `\(start)` needs a shell, which the runtime base '\(base)' does not have: use plain words (program and arguments) or a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
+            throw BuildEngineError(.unsupported, "the start command `\(start)` needs a shell, which the runtime base '\(base)' does not have: use plain words (program and arguments) or a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
         }
         if words[0].hasPrefix("./") { words[0] = (workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/") + words[0].dropFirst(2) }
         return words
@@ -361,7 +354,7 @@ public struct ImageBuilder: Sendable {
             let rel = relative.isEmpty ? name : relative + "/" + name
             let host = rootfs + "/" + rel
             var st = stat()
-            guard lstat(host, &st) == 0 else { throw BuildError("cannot read \(host): \(String(cString: strerror(errno)))") }
+            guard lstat(host, &st) == 0 else { throw BuildEngineError(.staging, "cannot read \(host): \(String(cString: strerror(errno)))") }
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
             if excludedHere {
                 // Keep only usr/share/doc/<pkg>/copyright (licences must ship).
@@ -380,7 +373,7 @@ public struct ImageBuilder: Sendable {
 
     /// A one-layer image of the base in the cache's layout (its manifest digest is `base.digest`).
     func baseImage(_ base: Item, name: String) throws -> (tag: String, manifestDigest: Digest) {
-        guard let l = base.layer else { throw BuildError("the base layer is missing") }
+        guard let l = base.layer else { throw BuildEngineError(.image, "the base layer is missing") }
         let tag = "base-" + String(base.key.prefix(40))
         var a = ImageAssembler(base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
                                changes: ConfigChanges(), destination: cache.blobs, tag: tag)
@@ -389,8 +382,6 @@ public struct ImageBuilder: Sendable {
     }
 
     // MARK: - Items
-
-    static let layerFormat = "gzip-default-v1"
 
     var layerOptions: LayerWriteOptions { runner.layerOptions }
 
@@ -421,14 +412,14 @@ public struct ImageBuilder: Sendable {
         for f in files {
             let p = appDirectory + "/" + f
             var st = stat()
-            guard lstat(p, &st) == 0 else { throw BuildError("cannot read app file \(p): \(String(cString: strerror(errno)))") }
+            guard lstat(p, &st) == 0 else { throw BuildEngineError(.staging, "cannot read app file \(p): \(String(cString: strerror(errno)))") }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 parts.append("L \(f) \((try? FileManager.default.destinationOfSymbolicLink(atPath: p)) ?? "")")
             } else if (st.st_mode & S_IFMT) == S_IFREG {
-                parts.append("F \(f) \(st.st_mode & 0o111 != 0 ? "x" : "-") \(try Self.fileDigest(p))")
+                parts.append("F \(f) \(st.st_mode & 0o111 != 0 ? "x" : "-") \(try CacheKey.fileDigest(p).hex)")
             }
         }
-        let key = Self.key(parts)
+        let key = CacheKey.of(parts)
         let summary = files.count <= 3 ? files.joined(separator: " ") : "\(files.count) files"
         return try cachedOrBuilt(key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
                                  rec: rec, isCommand: false) {
@@ -441,13 +432,13 @@ public struct ImageBuilder: Sendable {
 
     func stageFiles(_ files: [String], into root: String) throws {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try makeDirectories(root)
         for f in files {
             let src = appDirectory + "/" + f, dst = root + "/" + f
             let parent = (dst as NSString).deletingLastPathComponent
-            try fm.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try makeDirectories(parent)
             var st = stat()
-            guard lstat(src, &st) == 0 else { throw BuildError("cannot read app file \(src)") }
+            guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "cannot read app file \(src)") }
             switch st.st_mode & S_IFMT {
             case S_IFLNK:
                 try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
@@ -459,29 +450,23 @@ public struct ImageBuilder: Sendable {
         }
     }
 
+    /// Gives a staged tree (and everything in it) to the namespace's root.
     func chownToNamespaceRoot(_ path: String) throws {
-        guard let u = sandbox.identity.uidMap.first(where: { $0.containerID == 0 }),
-              let g = sandbox.identity.gidMap.first(where: { $0.containerID == 0 }) else { return }
-        guard let e = FileManager.default.enumerator(atPath: path) else { return }
-        var all = [path]
-        while let p = e.nextObject() as? String { all.append(path + "/" + p) }
-        for p in all where lchown(p, u.hostID, g.hostID) != 0 {
-            throw BuildError("cannot give \(p) to the sandbox's root (uid \(u.hostID)): \(String(cString: strerror(errno)))")
-        }
+        try sandbox.identity.giveToNamespaceRoot([path], recursive: true)
     }
 
     /// The plan's static assets under /assets.
     func assetsItem(parent: Item, rec: Recorder, stage: String) throws -> Item {
         let assets = plan.staticAssets.sorted { $0.key < $1.key }
-        let key = Self.key(["assets", parent.key] + assets.flatMap { [$0.key, $0.value] })
+        let key = CacheKey.of(["assets", parent.key] + assets.flatMap { [$0.key, $0.value] })
         return try cachedOrBuilt(key: key, stage: stage, phase: "assets", createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
                                  rec: rec, isCommand: false) {
             try runner.stagedLayer("assets", rec: rec) { staging in
-                try FileManager.default.createDirectory(atPath: staging + "/assets", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                try makeDirectories(staging + "/assets")
                 for (name, text) in assets {
-                    guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildError("static asset name '\(name)' must be a plain file name") }
+                    guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildEngineError(.staging, "static asset name '\(name)' must be a plain file name") }
                     guard FileManager.default.createFile(atPath: staging + "/assets/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
-                        throw BuildError("cannot write static asset \(name)")
+                        throw BuildEngineError(.staging, "cannot write static asset \(name)")
                     }
                 }
                 try chownToNamespaceRoot(staging)
@@ -492,7 +477,7 @@ public struct ImageBuilder: Sendable {
     /// Files as the build stage had them after `step` (the merged view of the base and every layer up to it),
     /// copied into the runtime stage; `include` paths are relative to the working directory unless absolute.
     func outputsItem(step: String, stack: [Item], rootfs: String, input: StepInput, workdir: String, parent: Item, rec: Recorder) throws -> Item {
-        let key = Self.key(["outputs", parent.key, workdir] + stack.map(\.key) + input.include + ["--"] + input.exclude)
+        let key = CacheKey.of(["outputs", parent.key, workdir] + stack.map(\.key) + input.include + ["--"] + input.exclude)
         let what = input.include.joined(separator: " ")
         return try cachedOrBuilt(key: key, stage: "runtime", phase: "from-\(step)",
                                  createdBy: "ociforge copy \(what) from phase \(step) → \(workdir)", rec: rec, isCommand: false) {
@@ -502,7 +487,7 @@ public struct ImageBuilder: Sendable {
                 var rel = inc.hasPrefix("/") ? inc : (inc == "." ? workdir : workdir + "/" + inc)
                 while rel.hasPrefix("/") { rel.removeFirst() }
                 while rel.hasSuffix("/") { rel.removeLast() }
-                for tree in trees { try Self.overlay(tree: tree, relative: rel, into: &merged) }
+                for tree in trees { try MergedView.overlay(tree: tree, relative: rel, into: &merged) }
             }
             let wd = workdir.hasPrefix("/") ? String(workdir.dropFirst()) : workdir
             let adds: [ChangeSet.Change] = merged.keys.sorted().compactMap { path in
@@ -520,46 +505,6 @@ public struct ImageBuilder: Sendable {
         }
     }
 
-    /// Applies one overlay layer (`tree`, an upper directory or staged copy) under `relative` to `merged`
-    /// (layer path → host path): whiteouts remove, opaque directories hide what lies below.
-    static func overlay(tree: String, relative: String, into merged: inout [String: String]) throws {
-        func removeBelow(_ p: String) { for k in merged.keys where k.hasPrefix(p + "/") { merged[k] = nil } }
-        // A whiteout or a non-directory on the path above `relative` hides it.
-        var st = stat()
-        var prefix = ""
-        for comp in relative.split(separator: "/").dropLast() {
-            prefix += (prefix.isEmpty ? "" : "/") + comp
-            if lstat(tree + "/" + prefix, &st) == 0 {
-                if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { merged[prefix] = nil; removeBelow(prefix); return }
-                if (st.st_mode & S_IFMT) != S_IFDIR { return }
-            } else { return }
-        }
-        func walk(_ rel: String) throws {
-            let host = tree + "/" + rel
-            var st = stat()
-            guard lstat(host, &st) == 0 else { return }
-            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { merged[rel] = nil; removeBelow(rel); return }
-            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-            if !isDir || isOpaque(host) { removeBelow(rel) }
-            merged[rel] = host
-            if isDir {
-                for name in try FileManager.default.contentsOfDirectory(atPath: host) { try walk(rel + "/" + name) }
-            }
-        }
-        try walk(relative)
-    }
-
-    static func isOpaque(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var v: UInt8 = 0
-        for name in ["user.overlay.opaque", "trusted.overlay.opaque"] where ocisys_lgetxattr_at(fd, nil, name, &v, 1) == 1 && v == UInt8(ascii: "y") {
-            return true
-        }
-        return false
-    }
-
     // MARK: - Phases
 
     /// Runs a step (apt packages, then its commands) in the sandbox on `stack`, or takes it from the cache.
@@ -568,14 +513,11 @@ public struct ImageBuilder: Sendable {
         var secrets = options.secrets.sorted { $0.id < $1.id }
         var env = env
         if let bundle = options.caBundle {
-            guard let data = FileManager.default.contents(atPath: bundle) else { throw BuildError("cannot read the CA bundle \(bundle)") }
-            secrets.append(Secret(id: Self.caBundleID, value: String(decoding: data, as: UTF8.self)))
-            for v in ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO", "CARGO_HTTP_CAINFO"] {
-                env[v] = "/run/secrets/" + Self.caBundleID
-            }
+            secrets.append(try CABundle.secret(bundle))
+            for v in CABundle.variables { env[v] = CABundle.path }
         }
         let script = Self.script(apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id))
-        let key = Self.key(["phase", stack.last!.key, phase, script, rootfs]
+        let key = CacheKey.of(["phase", stack.last!.key, phase, script, rootfs]
                            + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                            + ["--secrets"] + secrets.map(\.id) + ["--caches"] + caches.map(\.target))
         var createdBy = "ociforge phase \(phase):"
@@ -590,11 +532,9 @@ public struct ImageBuilder: Sendable {
             spec.secrets = secrets
             spec.workingDirectory = "/"
             let step = "\(stage)/\(phase)"
-            let output: OutputSink = options.phaseOutput.map { .callback($0) }
-                ?? options.events.map { events in .callback { line, isError in events(.output(step: step, line: line, isError: isError)) } }
-                ?? .prefixed(step)
+            let output = runner.phaseOutput(step: step)
             let outcome: PhaseOutcome
-            let mountPoints = try mountPointTree(caches.map(\.target), rootfs: rootfs, stack: stack)
+            let mountPoints = try runner.mountPointLower(dirs: caches.map(\.target), lowers: stack.compactMap(\.tree).reversed() + [rootfs])
             defer { if let mountPoints { removeTree(mountPoints) } }
             do {
                 outcome = try withAptLock(apt.isEmpty ? nil : sandbox.state.path + "/apt.lock") {
@@ -606,48 +546,20 @@ public struct ImageBuilder: Sendable {
             rec.warnings += outcome.warnings.map { "\(stage)/\(phase): \($0)" }
             if outcome.fullTree {
                 outcome.discard()
-                throw BuildError("phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
+                throw BuildEngineError(.staging, "phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
                                  phase: "\(stage)/\(phase)")
             }
             return try runner.capture(outcome, changes: outcome.changes, blobLabel: phase, what: "phase \(phase)", rec: rec)
         }
     }
 
-    /// Cache mounts need their target directories: a small extra lower holding the missing ones (with the modes
-    /// of existing parents), used for this phase only. nil when every target exists.
-    func mountPointTree(_ targets: [String], rootfs: String, stack: [Item]) throws -> String? {
-        func exists(_ p: String) -> stat? {
-            for dir in stack.compactMap(\.tree).reversed() + [rootfs] {
-                var st = stat()
-                if lstat(dir + p, &st) == 0 { return st }
-            }
-            return nil
-        }
-        let missing = targets.filter { t in exists(t).map { ($0.st_mode & S_IFMT) != S_IFDIR } ?? true }
-        guard !missing.isEmpty else { return nil }
-        let tree = cache.scratchPath("mounts")
-        if mkdir(tree, 0o755) != 0 { throw BuildError("cannot create \(tree): \(String(cString: strerror(errno)))") }
-        for t in missing {
-            var path = ""
-            for comp in t.split(separator: "/") {
-                path += "/" + comp
-                if mkdir(tree + path, 0o755) != 0 && errno != EEXIST {
-                    throw BuildError("cannot create the cache mount point \(t): \(String(cString: strerror(errno)))")
-                }
-                if let st = exists(path), (st.st_mode & S_IFMT) == S_IFDIR { chmod(tree + path, st.st_mode & 0o7777) }
-            }
-        }
-        try chownToNamespaceRoot(tree)
-        return tree
-    }
-
     func withAptLock<T>(_ path: String?, _ body: () throws -> T) throws -> T {
         guard let path else { return try body() }
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BuildError("cannot open the apt cache lock \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw BuildEngineError(.staging, "cannot open the apt cache lock \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { throw BuildError("cannot lock \(path): \(String(cString: strerror(errno)))") }
+            if errno != EINTR { throw BuildEngineError(.staging, "cannot lock \(path): \(String(cString: strerror(errno)))") }
         }
         defer { flock(fd, LOCK_UN) }
         return try body()
@@ -657,8 +569,6 @@ public struct ImageBuilder: Sendable {
     public static func debugScript(step: Step) -> String {
         script(apt: step.aptPackages, commands: step.commands, workingDirectory: "/app", secrets: [])
     }
-
-    static let caBundleID = "ociforge-ca-bundle"
 
     static let failMarker = "ociforge: command "
 
@@ -687,7 +597,7 @@ public struct ImageBuilder: Sendable {
         return s
     }
 
-    static func failure(_ e: SandboxError, stage: String, phase: String, apt: [String], commands: [String]) -> BuildError {
+    static func failure(_ e: SandboxError, stage: String, phase: String, apt: [String], commands: [String]) -> BuildEngineError {
         let detail = e.detail ?? ""
         var command: String?
         for line in detail.split(separator: "\n") {
@@ -700,8 +610,8 @@ public struct ImageBuilder: Sendable {
                 }
             }
         }
-        if e.code == .timedOut { return BuildError("phase \(stage)/\(phase) timed out", phase: "\(stage)/\(phase)", command: command, lastOutput: detail) }
-        return BuildError("phase \(stage)/\(phase) failed", phase: "\(stage)/\(phase)",
+        if e.code == .timedOut { return BuildEngineError(.timedOut, "phase \(stage)/\(phase) timed out", phase: "\(stage)/\(phase)", command: command, lastOutput: detail) }
+        return BuildEngineError(.stepFailed, "phase \(stage)/\(phase) failed", phase: "\(stage)/\(phase)",
                           command: command ?? (apt.isEmpty ? commands.joined(separator: " && ") : "apt-get install " + apt.joined(separator: " ")),
                           exitStatus: e.exitStatus, lastOutput: detail)
     }
@@ -779,7 +689,7 @@ public struct ImageBuilder: Sendable {
     static func validateUserName(_ user: String) throws {
         guard let f = user.first, f.isLetter || f == "_",
               user.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_.".contains($0) }), user.count <= 32 else {
-            throw BuildError("start user '\(user)' is not a valid user name (letters, digits, '-', '_', '.'; starting with a letter)")
+            throw BuildEngineError(.invalidInput, "start user '\(user)' is not a valid user name (letters, digits, '-', '_', '.'; starting with a letter)")
         }
     }
 
@@ -789,40 +699,4 @@ public struct ImageBuilder: Sendable {
     }
 
     static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-
-    static func key(_ parts: [String]) -> String {
-        var h = SHA256Hasher()
-        for p in parts {
-            let b = Array(p.utf8)
-            var n = UInt64(b.count).littleEndian
-            withUnsafeBytes(of: &n) { h.update($0) }
-            b.withUnsafeBytes { h.update($0) }
-        }
-        return h.finalize().hex
-    }
-
-    static func fileDigest(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BuildError("cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var h = SHA256Hasher()
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { if errno == EINTR { continue }; throw BuildError("cannot read \(path): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-        return h.finalize().hex
-    }
-
-    public static func bytes(_ n: Int64) -> String {
-        let d = Double(n)
-        if n >= 1 << 30 { return String(format: "%.2f GiB", d / 1073741824) }
-        if n >= 1 << 20 { return String(format: "%.1f MiB", d / 1048576) }
-        if n >= 1 << 10 { return String(format: "%.1f KiB", d / 1024) }
-        return "\(n) B"
-    }
-
-    public static func seconds(_ s: Double) -> String { String(format: "%.1f s", s) }
 }

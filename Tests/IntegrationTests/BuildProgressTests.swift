@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import Sandbox
+import BuildEngine
+@testable import ociforge
 
 /// `BuildProgressReporter`: plain lines, the terminal status line (fake clock, fake width, fake layer sizes) and
 /// `--quiet`.
@@ -116,22 +117,6 @@ import Testing
         h.written.withLock { $0 = [] }
         r.finish()
         #expect(h.text == "\r\u{1B}[K\u{1B}[1A\r\u{1B}[K")
-    }
-
-    @Test func emitWithoutListenerRendersPlainProgress() {
-        let lines = Mutex<[String]>([])
-        var o = BuildOptions(layoutPath: "/nonexistent", tag: "t", reference: "r:t")
-        o.progress = { l in lines.withLock { $0.append(l) } }
-        o.emit(.started(step: "runtime/packages", detail: "running apt-get install 1 packages"))
-        o.emit(.output(step: "runtime/packages", line: "x", isError: false))
-        o.emit(.writingLayer(step: "runtime/packages", file: "/tmp/x"))
-        o.emit(.cached(step: "build/base"))
-        #expect(lines.withLock { $0 } == ["[runtime] packages: running apt-get install 1 packages", "[build] base: cached"])
-        let events = Mutex<[BuildEvent]>([])
-        o.events = { e in events.withLock { $0.append(e) } }
-        o.emit(.cached(step: "build/base"))
-        #expect(events.withLock { $0 } == [.cached(step: "build/base")])
-        #expect(lines.withLock { $0.count } == 2, "with a listener, nothing goes to progress")
     }
 
     @Test func fitCountsVisibleCharactersOnly() {

@@ -3,6 +3,7 @@ import OCIWriter
 @testable import Planner
 import Testing
 @testable import Sandbox
+@testable import BuildEngine
 
 /// The Dockerfile executor's final config expressed as `ConfigChanges` over the base image's config: applying
 /// them (what `ImageAssembler` does) gives exactly the config Dockerfile semantics give.

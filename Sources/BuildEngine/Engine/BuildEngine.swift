@@ -1,0 +1,97 @@
+import Foundation
+import OCIWriter
+import Planner
+import Sandbox
+
+/// The one entry point of the build engine: dispatches on the source (a plan, or a Dockerfile: the app's or one on
+/// its own), evaluates a Dockerfile against its base images' configs, runs the steps on `runner` through the layer
+/// cache, writes the image and delivers it to the requested output (layout, registry, docker-archive).
+public enum BuildEngine {
+    /// Builds `request` on a thread of its own (the steps block on the runner, hashing and layer writing).
+    public static func build(_ request: BuildRequest, runner: any PhaseRunner) async throws(BuildEngineError) -> BuildReport {
+        let result: Result<BuildReport, BuildEngineError> = await withCheckedContinuation { c in
+            Thread {
+                do throws(BuildEngineError) { c.resume(returning: .success(try buildBlocking(request, runner: runner))) }
+                catch { c.resume(returning: .failure(error)) }
+            }.start()
+        }
+        return try result.get()
+    }
+
+    /// `build` on the calling thread (never the cooperative pool: it blocks).
+    public static func buildBlocking(_ request: BuildRequest, runner: any PhaseRunner) throws(BuildEngineError) -> BuildReport {
+        let started = Date()
+        var report: BuildReport
+        do {
+            report = try image(request, runner: runner)
+        } catch {
+            throw BuildEngineError.wrapping(error)
+        }
+        try deliver(&report, options: request.options)
+        report.totalSeconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    /// Builds the image into the destination layout.
+    static func image(_ request: BuildRequest, runner: any PhaseRunner) throws -> BuildReport {
+        let options = request.options, destination = request.destination(), directory = request.directory
+        switch request.source {
+        case .app(_, let result, let planOptions):
+            let plan = result.plan
+            guard plan.strategy == .dockerfile else {
+                return try ImageBuilder(plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner).build()
+            }
+            try refusePlanOnlyOptions(options, dockerfile: plan.dockerfile?.path ?? "Dockerfile")
+            let resolved = try result.dockerfile ?? Planner.resolveDockerfile(appDirectory: directory, plan: plan, options: planOptions)
+            let context = directory + "/" + (plan.dockerfile?.context ?? ".")
+            let executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, target: destination,
+                                                  sandbox: runner)
+            return try executor.evaluatingBases { configs in
+                var again = planOptions
+                again.baseImages = configs
+                return try Planner.resolveDockerfile(appDirectory: directory, plan: plan, options: again)
+            }.run()
+        case .dockerfile(let path, let context, let dockerfileOptions):
+            try refusePlanOnlyOptions(options, dockerfile: path)
+            let resolve = { (o: DockerfileOptions) throws(PlannerError) -> ResolvedDockerfile in
+                try Dockerfile.resolve(path: path, display: path, context: context, contextDisplay: context, options: o)
+            }
+            let executor = try DockerfileExecutor(build: try resolve(dockerfileOptions), contextDirectory: directory, options: options,
+                                                  target: destination, sandbox: runner)
+            return try executor.evaluatingBases { configs in
+                var again = dockerfileOptions
+                again.baseImages = configs
+                return try resolve(again)
+            }.run()
+        }
+    }
+
+    /// `--base` / `--runtime-base` choose a plan's images; a Dockerfile names its own in FROM.
+    static func refusePlanOnlyOptions(_ options: BuildOptions, dockerfile: String) throws(BuildEngineError) {
+        for (flag, value) in [("--base", options.base), ("--runtime-base", options.runtimeBase)] where value != nil {
+            throw BuildEngineError(.unsupported, "\(flag) chooses an image of a build plan, but this image is built from \(dockerfile), whose FROM lines name its bases: drop \(flag), change FROM (a build arg such as `FROM ${BASE}` with --build-arg), or build with --strategy plan")
+        }
+    }
+
+    /// Sends the image from the destination layout to a registry or docker-archive output (a layout output is
+    /// already in place).
+    static func deliver(_ report: inout BuildReport, options: BuildOptions) throws(BuildEngineError) {
+        guard let output = options.output else { return }
+        if case .ociLayout = output { return }
+        let events = options.events
+        let transport = ImageTransport(options: options.registryOptions, credentials: options.credentials,
+                                       report: { events(.message($0)) })
+        let started = Date()
+        events(.message("sending the image to \(output)"))
+        let digest: Digest
+        do {
+            digest = try transport.copyBlocking(.ociLayout(path: report.layout, tag: report.tag), output)
+        } catch {
+            throw BuildEngineError(.output, "the image was built into oci-layout:\(report.layout):\(report.tag) but could not be sent to \(output)",
+                                   cause: error)
+        }
+        events(.message("sent \(digest) to \(output) in \(BuildFormat.seconds(Date().timeIntervalSince(started)))"))
+        report.output = output.description
+        report.deliveredDigest = digest
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import OCIWriter
+import Sandbox
+
+/// How the engine builds and where the image goes.
+public struct BuildOptions: Sendable {
+    /// Where the image goes: an OCI layout (created when missing), a registry (`docker://`) or a docker-archive file.
+    /// nil: `<app>/.ociforge/oci`. The tag defaults to the plan's (plan builds) or `latest` (Dockerfile builds).
+    public var output: ImageLocation?
+    /// The image reference reported (`name:tag`); nil: the plan's image reference, or `<layout>:<tag>`.
+    public var reference: String?
+    /// Secrets offered to every step as /run/secrets/<id> (and exported as `$ID` when a valid variable name);
+    /// their ids, never their values, are part of the cache key.
+    public var secrets: [Secret] = []
+    public var network: NetworkMode = .host
+    /// A PEM bundle of extra trusted CAs (e.g. a TLS-intercepting egress proxy's) for build phases and RUN steps:
+    /// mounted like a secret (tmpfs, never in a layer) and named by PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE,
+    /// CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO, CARGO_HTTP_CAINFO.
+    public var caBundle: String?
+    /// Run every step even when a cached layer exists (the results still refresh the cache).
+    public var noCache = false
+    /// Default: `<state>/build-cache`.
+    public var cacheDirectory: String?
+    /// Overrides the plan's build image (`debian:<suite>`, a rootfs directory or tarball). Plan builds only: a
+    /// Dockerfile names its bases in FROM (refused there).
+    public var base: String?
+    /// Overrides the plan's runtime base. Plan builds only (refused for a Dockerfile).
+    public var runtimeBase: String?
+    /// Clamp file times and set `created` (from `SOURCE_DATE_EPOCH`).
+    public var sourceDateEpoch: Int64?
+    /// Only the host platform can be built (the sandbox runs the build's commands natively).
+    public var platform: Platform?
+    /// The one progress channel: steps started, cached, finished, layer bytes, phase output, messages.
+    public var events: @Sendable (BuildEvent) -> Void = { _ in }
+    /// How registry images are reached: bases (`FROM host/repo:tag`) and a `docker://` output.
+    public var registryOptions = RegistryOptions()
+    /// Credentials for registry bases and the output (default: stored logins).
+    public var credentials: CredentialLookup = ImageTransport.storedCredentials
+
+    public init(output: ImageLocation? = nil) {
+        self.output = output
+    }
+
+    /// Sends `event` to `events`.
+    func emit(_ event: BuildEvent) { events(event) }
+}
