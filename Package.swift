@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OCIWriter", targets: ["OCIWriter"]),
         .library(name: "Planner", targets: ["Planner"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
+        .library(name: "Toolchains", targets: ["Toolchains"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +49,12 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Upstream toolchain release channels: index parsing, verified downloads, host cache, staging trees.
+        .target(
+            name: "Toolchains",
+            dependencies: ["OCIWriter", "CArchive", "CCrypto"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .target(
             name: "Sandbox",
             dependencies: ["OCIWriter", "Planner", "CSandbox", "COCISys"],
@@ -65,6 +72,8 @@ let package = Package(
         .testTarget(name: "OCIWriterTests", dependencies: ["OCIWriter", "COCISys"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "ToolchainsTests", dependencies: ["Toolchains", "OCIWriter"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),

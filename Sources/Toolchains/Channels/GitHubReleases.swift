@@ -1,0 +1,19 @@
+/// The GitHub releases API shape (`releases?per_page=100`) that Bun and python-build-standalone publish through;
+/// a mirror serves the same JSON with its own download URLs.
+struct GitHubRelease: Decodable {
+    var tag_name: String
+    var prerelease: Bool?
+    var draft: Bool?
+    var published_at: String?
+    var assets: [Asset]
+
+    struct Asset: Decodable {
+        var name: String
+        var browser_download_url: String
+        var size: Int64?
+    }
+
+    static func listURL(_ s: ChannelSettings, _ e: ChannelEndpoint) -> String { s.url(e, "releases?per_page=100") }
+
+    func asset(_ name: String) -> Asset? { assets.first { $0.name == name } }
+}
