@@ -1,4 +1,7 @@
 import OCIWriter
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Fetches (verified, cached) and stages toolchains. Given a `ChannelRelease` it takes the expected checksums
 /// from the channel; given a `ToolchainPin` it never reads an index: only the pinned URLs are downloaded (when
@@ -66,11 +69,20 @@ public struct ToolchainInstaller: Sendable {
         return try await stage(pin, archives, into: staging)
     }
 
+    /// Unpacks into `staging`. An archive that turns out hostile or unreadable is removed from the cache again
+    /// when this call downloaded it, so a refused toolchain leaves nothing cached.
     private func stage(_ pin: ToolchainPin, _ archives: [VerifiedArchive],
                        into staging: String) async throws(ToolchainError) -> StagedToolchain {
         try Self.validate(pin)
         let tree = StagingTree(tool: pin.tool, version: pin.version, staging: staging)
-        try await Blocking.run { () throws(ToolchainError) in try tree.build(archives) }
+        do {
+            try await Blocking.run { () throws(ToolchainError) in try tree.build(archives) }
+        } catch {
+            if error.code == .hostileArchive || error.code == .archive || error.code == .tooLarge {
+                for a in archives where a.downloaded { unlink(a.path) }
+            }
+            throw error
+        }
         let prefix = ToolchainPrefix.path(pin.tool, version: pin.version)
         return StagedToolchain(pin: pin, stagingDirectory: staging, prefix: prefix,
                                environment: .forTool(pin.tool, prefix: prefix), archives: archives)

@@ -48,6 +48,7 @@ final class LoopbackServer: Sendable {
     /// Serves `bytes` at `path` (which may include a query string).
     func put(_ path: String, _ bytes: [UInt8]) { state.withLock { $0.files[path] = bytes } }
     func put(_ path: String, _ text: String) { put(path, Array(text.utf8)) }
+    func body(_ path: String) -> [UInt8]? { state.withLock { $0.files[path] } }
     func remove(_ path: String) { state.withLock { _ = $0.files.removeValue(forKey: path) } }
     /// Serves files below `dir` for paths not given with `put`.
     func serveDirectory(_ dir: String) { state.withLock { $0.directory = dir } }
