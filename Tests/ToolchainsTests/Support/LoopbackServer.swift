@@ -18,6 +18,7 @@ final class LoopbackServer: Sendable {
     let port: Int
     private let fd: Int32
     private let state = Mutex(State())
+    private let stopped = Atomic<Bool>(false)
 
     var base: String { "http://127.0.0.1:\(port)" }
 
@@ -40,7 +41,9 @@ final class LoopbackServer: Sendable {
 
     deinit { stop() }
 
+    /// Idempotent (a second close could hit a descriptor number reused meanwhile).
     func stop() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
     }
@@ -77,12 +80,14 @@ final class LoopbackServer: Sendable {
         let line = String(decoding: buf.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ")
         guard line.count >= 2 else { return }
         let path = String(line[1])
-        let (body, cut) = state.withLock { s -> ([UInt8]?, Bool) in
+        let (memory, dir, cut) = state.withLock { s -> ([UInt8]?, String?, Bool) in
             s.counts[path, default: 0] += 1
-            if let b = s.files[path] { return (b, s.truncate.contains(path)) }
-            guard let dir = s.directory, !path.contains(".."), !path.contains("?"),
-                  let d = FileManager.default.contents(atPath: dir + (path.removingPercentEncoding ?? path)) else { return (nil, false) }
-            return ([UInt8](d), s.truncate.contains(path))
+            return (s.files[path], s.directory, s.truncate.contains(path))
+        }
+        var body = memory
+        if body == nil, let dir, !path.contains(".."), !path.contains("?"),
+           let d = FileManager.default.contents(atPath: dir + (path.removingPercentEncoding ?? path)) {
+            body = [UInt8](d)
         }
         let status = body == nil ? "404 Not Found" : "200 OK"
         let payload = body ?? Array("not found\n".utf8)
