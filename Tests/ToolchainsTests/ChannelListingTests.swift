@@ -78,6 +78,14 @@ import Testing
         #expect(py.map(\.versionNumber) == ["3.13.0", "3.12.7", "3.11.10"])
     }
 
+    @Test func rubyTakesTheDigestFieldAndTheNewestRebuild() async throws {
+        let r = try await list(.ruby)
+        // 3.4.1 has no digest (unverifiable): not listed. 3.3.6-1 (a rebuild) wins over 3.3.6.
+        #expect(r.map(\.version) == ["3.3.6-1", "3.2.6"] && r.map(\.versionNumber) == ["3.3.6", "3.2.6"])
+        #expect(r[0].artifacts[0].checksum == .inline(Checksum(.sha256, hex: Hex.sha256(mirror.archives[.ruby]!))!))
+        #expect(r[0].artifacts[0].url == "\(mirror.base)/ruby-dl/3.3.6-1/ruby-3.3.6.x86_64_linux.tar.gz")
+    }
+
     @Test func unknownVersion() async throws {
         let e = await #expect(throws: ToolchainError.self) {
             _ = try await ToolchainChannels(settings: self.mirror.settings).release(.node, version: "19.0.0", platform: .linuxAMD64)

@@ -27,6 +27,7 @@ import Testing
         (.deno, "2.1.4", "deno", "deno 2.1.4 (stable, release, x86_64-unknown-linux-gnu)"),
         (.bun, "1.1.38", "bun", "1.1.38"),
         (.python, "3.13.0", "bin/python3", "Python 3.13.0"),
+        (.ruby, "3.3.6", "bin/ruby", "ruby 3.3.6 (2024-11-05 revision 75015d4c1f) [x86_64-linux]"),
     ])
     func installsAndRuns(tool: ToolKind, version: String, executable: String, output: String) async throws {
         let s = try await install(tool, version)

@@ -11,6 +11,8 @@ struct GitHubRelease: Decodable {
         var name: String
         var browser_download_url: String
         var size: Int64?
+        /// `sha256:<hex>`, computed by GitHub at upload (absent on assets uploaded before mid-2025).
+        var digest: String?
     }
 
     static func listURL(_ s: ChannelSettings, _ e: ChannelEndpoint) -> String { s.url(e, "releases?per_page=100") }

@@ -32,6 +32,9 @@ public struct ToolchainChannels: Sendable {
         case .python:
             return try PythonChannel.parse(try await fetcher.bytes(GitHubRelease.listURL(s, .python), .python),
                                            platform: platform, settings: s)
+        case .ruby:
+            return try RubyChannel.parse(try await fetcher.bytes(GitHubRelease.listURL(s, .ruby), .ruby),
+                                         platform: platform, settings: s)
         case .rust:
             return [try await rustRelease("stable", platform: platform)]
         case .java:

@@ -23,6 +23,7 @@ extension ToolKind {
         case .deno: .deno
         case .go: .go
         case .python: .python
+        case .ruby: .ruby
         case .rust: .rust
         case .java: .java
         case .dotnet: .dotnet

@@ -36,7 +36,7 @@ public struct ToolchainEnvironment: Hashable, Codable, Sendable {
         case .bun: .init(pathEntries: [p], variables: [])
         case .deno: .init(pathEntries: [p], variables: [.init("DENO_NO_UPDATE_CHECK", "1")])
         case .zig: .init(pathEntries: [p], variables: [])
-        case .python: .init(pathEntries: ["\(p)/bin"], variables: [])
+        case .python, .ruby: .init(pathEntries: ["\(p)/bin"], variables: [])
         case .go:
             .init(pathEntries: ["\(p)/bin"], variables: [.init("GOROOT", p), .init("GOTOOLCHAIN", "local")])
         case .java:

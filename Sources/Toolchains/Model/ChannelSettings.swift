@@ -22,6 +22,8 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
     case bun
     /// python-build-standalone releases, GitHub releases API shape, assets with `SHA256SUMS`.
     case python
+    /// Relocatable Ruby builds (jdx/ruby), GitHub releases API shape; sha256 from each asset's `digest` field.
+    case ruby
 
     public static func < (a: ChannelEndpoint, b: ChannelEndpoint) -> Bool { a.rawValue < b.rawValue }
 
@@ -38,6 +40,7 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
         case .deno: "https://dl.deno.land"
         case .bun: "https://api.github.com/repos/oven-sh/bun"
         case .python: "https://api.github.com/repos/astral-sh/python-build-standalone"
+        case .ruby: "https://api.github.com/repos/jdx/ruby"
         }
         return URL(string: s)!
     }

@@ -2,8 +2,6 @@
 ///
 /// Only tools whose published index, checksum and relocatable archive format this module implements are cases.
 /// Not supported (see docs/toolchains.md, "Unsupported tools"):
-/// - ruby: the relocatable builds (jdx/ruby) publish no checksum file; their only digest is GitHub's asset API
-///   field plus artifact attestations, which this module does not verify. ruby.org publishes sources only.
 /// - erlang / gleam: no official relocatable Linux build of Erlang/OTP (gleam needs it at run time).
 /// - dart, sbt/scala, swift: not implemented yet (each publishes its own index format).
 /// - php: no upstream relocatable build (static-php-cli is a third-party build system).
@@ -13,6 +11,7 @@ public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
     case deno
     case go
     case python
+    case ruby
     case rust
     case java
     case dotnet
@@ -28,6 +27,7 @@ public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .deno: .denoIndex
         case .go: .go
         case .python: .python
+        case .ruby: .ruby
         case .rust: .rust
         case .java: .java
         case .dotnet: .dotnet

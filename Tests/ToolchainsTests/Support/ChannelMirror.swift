@@ -47,6 +47,7 @@ final class ChannelMirror: @unchecked Sendable {
         try deno()
         try bun()
         try python()
+        try ruby()
     }
 
     deinit {
@@ -258,6 +259,26 @@ final class ChannelMirror: @unchecked Sendable {
               \(asset("SHA256SUMS", "20241016", 300))]},
              {"tag_name":"20241008","prerelease":false,"assets":[\(asset("cpython-3.12.7+20241008-\(t)", "20241008", 10)),
               \(asset("cpython-3.11.10+20241008-\(t)", "20241008", 10)), \(asset("SHA256SUMS", "20241008", 300))]}]
+            """)
+    }
+
+    private func ruby() throws {
+        let root = try builder.tree("ruby", files: ["ruby-3.3.6/bin/ruby": Self.script("ruby 3.3.6 (2024-11-05 revision 75015d4c1f) [x86_64-linux]"),
+                                                    "ruby-3.3.6/lib/ruby/3.3.0/set.rb": "# set\n"])
+        let gz = try builder.tar(root, compression: "z")
+        let dl = "/ruby-dl/3.3.6-1"
+        serve(.ruby, dl + "/ruby-3.3.6.x86_64_linux.tar.gz", gz)
+        server.put("/ruby/releases?per_page=100", """
+            [{"tag_name":"3.4.1","prerelease":false,"published_at":"2024-12-26T00:00:00Z","assets":[
+               {"name":"ruby-3.4.1.x86_64_linux.tar.gz","browser_download_url":"\(base)/ruby-dl/3.4.1/ruby-3.4.1.x86_64_linux.tar.gz","size":5}]},
+             {"tag_name":"3.3.6-1","prerelease":false,"published_at":"2024-11-20T00:00:00Z","assets":[
+               {"name":"ruby-3.3.6.arm64_linux.tar.gz","browser_download_url":"\(base)\(dl)/ruby-3.3.6.arm64_linux.tar.gz","size":6,"digest":"sha256:\(String(repeating: "a", count: 64))"},
+               {"name":"ruby-3.3.6.x86_64_linux.tar.gz","browser_download_url":"\(base)\(dl)/ruby-3.3.6.x86_64_linux.tar.gz","size":\(gz.count),"digest":"sha256:\(Hex.sha256(gz))"}]},
+             {"tag_name":"3.3.6","prerelease":false,"published_at":"2024-11-06T00:00:00Z","assets":[
+               {"name":"ruby-3.3.6.x86_64_linux.tar.gz","browser_download_url":"\(base)/ruby-dl/3.3.6/ruby-3.3.6.x86_64_linux.tar.gz","size":7,"digest":"sha256:\(String(repeating: "b", count: 64))"},
+               {"name":"ruby-3.3.6.macos.tar.gz","browser_download_url":"\(base)/ruby-dl/3.3.6/ruby-3.3.6.macos.tar.gz","size":8,"digest":"sha256:\(String(repeating: "c", count: 64))"}]},
+             {"tag_name":"3.2.6","prerelease":false,"assets":[
+               {"name":"ruby-3.2.6.x86_64_linux.tar.gz","browser_download_url":"\(base)/ruby-dl/3.2.6/ruby-3.2.6.x86_64_linux.tar.gz","size":9,"digest":"sha256:\(String(repeating: "d", count: 64))"}]}]
             """)
     }
 }
