@@ -59,7 +59,10 @@ struct RealBinaryTests {
 
         let releases = try await installer.channels.listReleases(tool, platform: .linuxAMD64)
         let release = try #require(releases.first { $0.versionNumber == version })
+        let clock = ContinuousClock()
+        let t0 = clock.now
         let staged = try await installer.install(release, into: work + "/staging")
+        let cold = clock.now - t0
         let bin = staged.stagingDirectory + staged.prefix + "/" + executable
         let env = ["PATH": staged.environment.path(prependingTo: "/usr/bin:/bin").replacingOccurrences(
             of: staged.prefix, with: staged.stagingDirectory + staged.prefix), "HOME": work]
@@ -71,7 +74,10 @@ struct RealBinaryTests {
         }
         // A second install from the cache makes no archive request.
         server.resetCounts()
+        let t1 = clock.now
         let again = try await installer.install(staged.pin, into: work + "/staging2")
+        let cached = clock.now - t1
         #expect(server.totalRequests == 0 && !again.archives[0].downloaded)
+        print("toolchain-figures: \(tool.rawValue) \(version) archive \(staged.archives[0].size) bytes, install cold \(cold) (download+verify+unpack), from cache \(cached) (unpack)")
     }
 }

@@ -81,13 +81,16 @@ struct ArtifactFetcher: Sendable {
             throw ToolchainError(.tooLarge, "the download has \(result.size) bytes, more than \(limit); refused", url: url,
                                  endpoint: endpoint)
         }
-        try verify(tmp, sha256: sha256, expect: expect, url: url, endpoint: endpoint)
+        try await Blocking.run { () throws(ToolchainError) in
+            try verify(tmp, sha256: sha256, expect: expect, url: url, endpoint: endpoint)
+        }
         try cache.commit(tmp, as: sha256)
         if case .published(let c) = expect, c.algorithm == .sha512 { try cache.record(sha512: c, digest: sha256) }
         return VerifiedArchive(component: component, url: url, format: format, digest: sha256, size: result.size,
                                path: cache.blobPath(sha256), downloaded: true)
     }
 
+    /// Compares the download with the expectation (a SHA-512 is computed by reading the file again: blocking).
     private func verify(_ file: String, sha256: Digest, expect: Expectation, url: String,
                         endpoint: ChannelEndpoint) throws(ToolchainError) {
         let (expected, actual): (String, String)
