@@ -143,6 +143,11 @@ import Testing
         #expect(s.rebase("https://elsewhere/z.tar.xz", .zig) == "https://elsewhere/z.tar.xz")
         #expect(s.url(.denoIndex, "versions.json") == "https://m.example/deno/versions.json")
         #expect(throws: ToolchainError.self) { try ChannelSettings(environment: ["OCIFORGE_TOOLCHAINS_GO_URL": "ftp://x"]) }
+        let both = try ChannelSettings(mirrors: ["go": "http://cfg/go", "zig": "http://cfg/zig"],
+                                       environment: ["OCIFORGE_TOOLCHAINS_GO_URL": "http://env/go"])
+        #expect(both[.go].absoluteString == "http://env/go" && both[.zig].absoluteString == "http://cfg/zig")
+        let e = #expect(throws: ToolchainError.self) { try ChannelSettings(mirrors: ["nodejs": "http://x"], environment: [:]) }
+        #expect(e?.code == .invalidSetting && e?.description.contains("nodejs") == true)
     }
 
     @Test func pinEncodingIsDeterministic() throws {
@@ -152,7 +157,13 @@ import Testing
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let a = try enc.encode(pin), b = try enc.encode(try JSONDecoder().decode(ToolchainPin.self, from: a))
-        #expect(a == b)
+        #expect(a == b && [UInt8](a) != pin.canonicalJSON())  // canonicalJSON does not escape slashes
+        #expect(pin.canonicalJSON() == (try JSONDecoder().decode(ToolchainPin.self, from: Data(pin.canonicalJSON()))).canonicalJSON())
+        var mirrored = pin
+        mirrored.artifacts[0].url = "http://mirror/node/v24.1.0/node-v24.1.0-linux-x64.tar.xz"
+        #expect(mirrored.layerKey == pin.layerKey)
+        mirrored.artifacts[0].digest = try .init("sha256:" + String(repeating: "b", count: 64))
+        #expect(mirrored.layerKey != pin.layerKey)
         #expect(String(decoding: a, as: UTF8.self) == #"{"artifacts":[{"component":"node","digest":"sha256:\#(String(repeating: "a", count: 64))","format":"tar.xz","size":42,"url":"https:\/\/nodejs.org\/dist\/v24.1.0\/node-v24.1.0-linux-x64.tar.xz"}],"platform":"linux\/amd64","tool":"node","version":"24.1.0"}"#)
     }
 }

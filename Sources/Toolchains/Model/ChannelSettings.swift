@@ -76,6 +76,22 @@ public struct ChannelSettings: Hashable, Sendable {
         overrides = o
     }
 
+    /// Overrides from a config table keyed by endpoint key (`[toolchains.mirrors] node = "…"`), then from the
+    /// environment (which wins). An unknown key or a malformed URL fails naming the key.
+    public init(mirrors: [String: String], environment: [String: String]) throws(ToolchainError) {
+        var o: [ChannelEndpoint: URL] = [:]
+        for (key, value) in mirrors.sorted(by: { $0.key < $1.key }) {
+            guard let e = ChannelEndpoint(rawValue: key) else {
+                let known = ChannelEndpoint.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ToolchainError(.invalidSetting, "[toolchains.mirrors] \(key): unknown channel (known: \(known))")
+            }
+            o[e] = try Self.parseBase(value, endpoint: e)
+        }
+        let env = try ChannelSettings(environment: environment)
+        for (e, u) in env.overrides { o[e] = u }
+        overrides = o
+    }
+
     /// Validates a base URL given for `endpoint` (absolute http or https; a trailing `/` is dropped).
     public static func parseBase(_ string: String, endpoint: ChannelEndpoint) throws(ToolchainError) -> URL {
         var s = string

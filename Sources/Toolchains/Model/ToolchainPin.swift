@@ -1,3 +1,4 @@
+import Foundation
 import OCIWriter
 
 /// A resolved toolchain, frozen: enough to install it again without consulting any index. Installing a pin
@@ -22,6 +23,20 @@ public struct ToolchainPin: Hashable, Codable, Sendable {
     public var url: String { artifacts.first?.url ?? "" }
     /// The single archive's digest (the first one for multi-archive toolchains).
     public var digest: Digest? { artifacts.first?.digest }
+
+    /// The deterministic encoding: JSON with sorted keys.
+    public func canonicalJSON() -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [UInt8](try! e.encode(self))
+    }
+
+    /// A key for reusing the toolchain's layer: the sha256 of tool, version, platform and the archive digests
+    /// (not the URLs: the same bytes from a mirror give the same layer).
+    public var layerKey: Digest {
+        let parts = [tool.rawValue, version, platform.rawValue] + artifacts.map { "\($0.component)=\($0.digest.string)" }
+        return Digest.of(Array(parts.joined(separator: "\n").utf8))
+    }
 }
 
 public struct PinnedArtifact: Hashable, Codable, Sendable {
