@@ -73,7 +73,10 @@ import Testing
         #expect(try await refused(.go, "1.23.4")?.code == .tooLarge)
         // No published size: the installer's bound applies.
         let small = mirror.installer(maxDownloadBytes: 64)
-        #expect(try await refused(.node, "24.1.0", installer: small)?.code == .tooLarge)
+        let e = try await refused(.node, "24.1.0", installer: small)
+        #expect(e?.code == .tooLarge)
+        // Cut off by the transport while streaming (HTTPRequest.maxDownloadBytes), not after the whole body arrived.
+        #expect((e?.cause as? OCIWriterError)?.code == .limitExceeded)
     }
 
     func hostileGo(_ extra: [String], links: [String: String] = [:]) async throws -> ToolchainError? {
@@ -102,6 +105,26 @@ import Testing
         // Inside the archive root but outside the stripped top-level directory.
         #expect(try await hostileGo([], links: ["go/up": "../neighbour"])?.code == .hostileArchive)
         #expect(try await hostileGo([], links: ["go/abs": "/usr/bin/env"])?.code == .hostileArchive)
+    }
+
+    /// Replaces the Deno 2.1.4 zip and its `.sha256sum`.
+    func setDeno(_ bytes: [UInt8]) {
+        let path = mirror.archivePath[.deno]!
+        mirror.server.put(path, bytes)
+        mirror.server.put(path + ".sha256sum", "\(Hex.sha256(bytes))  deno-x86_64-unknown-linux-gnu.zip\n")
+    }
+
+    @Test func hostileZip() async throws {
+        let root = try mirror.builder.tree("zip-link", files: ["deno": ChannelMirror.script("deno")],
+                                           links: ["evil": "../../../../etc/passwd"])
+        setDeno(try mirror.builder.zip(root))
+        let e = try await refused(.deno, "2.1.4")
+        #expect(e?.code == .hostileArchive && e?.description.contains("evil") == true)
+
+        let inner = try mirror.builder.tree("zip-dotdot", files: ["a/deno": ChannelMirror.script("deno"), "x": "x\n"])
+        setDeno(try mirror.builder.zip(inner + "/a", names: ["deno", "../x"]))
+        let d = try await refused(.deno, "2.1.4")
+        #expect(d?.code == .hostileArchive && d?.description.contains("'../x'") == true)
     }
 
     @Test func entryWrittenThroughASymlink() async throws {

@@ -40,10 +40,11 @@ struct ArchiveBuilder {
         return try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
     }
 
-    /// A zip of the entries of `root` (symlinks stored as links).
-    func zip(_ root: String) throws -> [UInt8] {
+    /// A zip of the entries of `root` (symlinks stored as links), or of `names` as given (relative to `root`,
+    /// stored verbatim: `../x` stays `../x`).
+    func zip(_ root: String, names given: [String]? = nil) throws -> [UInt8] {
         let out = dir + "/out-\(UUID().uuidString).zip"
-        let names = try FileManager.default.contentsOfDirectory(atPath: root).sorted()
+        let names = try given ?? FileManager.default.contentsOfDirectory(atPath: root).sorted()
         try run("/usr/bin/zip", ["-q", "-r", "-y", "-X", out] + names, cwd: root)
         return try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
     }
