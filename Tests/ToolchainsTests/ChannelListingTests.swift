@@ -22,6 +22,20 @@ import Testing
                                                         fileName: "node-v24.1.0-linux-x64.tar.xz", algorithm: .sha256))
     }
 
+    @Test func arm64Naming() async throws {
+        let c = ToolchainChannels(settings: mirror.settings)
+        let node = try await c.listReleases(.node, platform: .linuxARM64)
+        #expect(node.map(\.version) == ["v24.1.0", "v20.18.1"])
+        #expect(node[0].artifacts[0].url.hasSuffix("/v24.1.0/node-v24.1.0-linux-arm64.tar.xz"))
+        #expect(try await c.listReleases(.zig, platform: .linuxARM64).map(\.version) == ["0.13.0"])
+        #expect(try await c.listReleases(.python, platform: .linuxARM64).map(\.versionNumber) == ["3.12.7"])
+        #expect(try await c.listReleases(.ruby, platform: .linuxARM64).map(\.versionNumber) == ["3.3.6"])
+        let dotnet = try await c.listReleases(.dotnet, platform: .linuxARM64)
+        #expect(dotnet.map(\.version) == ["8.0.404"] && dotnet[0].artifacts[0].url.hasSuffix("-linux-arm64.tar.gz"))
+        #expect(try await c.listReleases(.bun, platform: .linuxARM64).first?.artifacts[0].url.hasSuffix("/bun-linux-aarch64.zip") == true)
+        #expect(try await c.listReleases(.deno, platform: .linuxARM64).first?.artifacts[0].url.hasSuffix("/deno-aarch64-unknown-linux-gnu.zip") == true)
+    }
+
     @Test func go() async throws {
         let r = try await list(.go)
         #expect(r.map(\.version) == ["go1.24rc1", "go1.23.4"])
