@@ -22,6 +22,20 @@ public struct Checksum: Hashable, Codable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(algorithm.rawValue):\(hex)" }
+
+    private enum CodingKeys: String, CodingKey { case algorithm, hex }
+
+    /// Decoding validates like `init?(_:hex:)` (a plan file is input too).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let algorithm = try c.decode(ChecksumAlgorithm.self, forKey: .algorithm)
+        let hex = try c.decode(String.self, forKey: .hex)
+        guard let v = Checksum(algorithm, hex: hex) else {
+            throw DecodingError.dataCorruptedError(forKey: .hex, in: c,
+                                                   debugDescription: "not \(algorithm.hexLength) hex digits for \(algorithm.rawValue)")
+        }
+        self = v
+    }
 }
 
 /// Where an artifact's expected checksum comes from: the index itself, or a checksum file the channel publishes
