@@ -34,13 +34,6 @@ enum FileHashing {
     }
 }
 
-/// An errno value as an error cause.
-public struct Errno: Error, CustomStringConvertible, Sendable, Equatable {
-    public var code: Int32
-    public init(_ code: Int32) { self.code = code }
-    public var description: String { String(cString: strerror(code)) }
-}
-
 extension String {
     func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
