@@ -10,6 +10,7 @@ public struct ToolchainError: Error, CustomStringConvertible, Sendable {
         case invalidIndex          // an index, manifest or checksum file that does not parse
         case unknownVersion        // the channel does not list the version
         case unsupportedPlatform   // the release has no archive for the platform
+        case unsupportedFlavor     // a runtime-only build asked of a tool that publishes none
         case checksumMissing       // the channel's checksum file has no line for the artifact
         case checksumMismatch      // the download does not hash to the published checksum (or the pin's digest)
         case truncated             // fewer bytes than published

@@ -72,6 +72,18 @@ import Testing
         #expect(r[0].artifacts[0].url == "\(mirror.base)/java-binaries/OpenJDK21U-jdk_x64_linux_hotspot_21.0.5_11.tar.gz")
     }
 
+    @Test func runtimeFlavors() async throws {
+        let c = ToolchainChannels(settings: mirror.settings)
+        let jre = try await c.listReleases(.java, platform: .linuxAMD64, flavor: .runtime)
+        #expect(jre.map(\.versionNumber) == ["21.0.5+11"] && jre[0].flavor == .runtime)
+        #expect(jre[0].artifacts[0].url.hasSuffix("/OpenJDK21U-jre_x64_linux_hotspot_21.0.5_11.tar.gz"))
+        let rt = try await c.listReleases(.dotnet, platform: .linuxAMD64, flavor: .runtime)
+        #expect(rt.map(\.version) == ["8.0.11"] && rt[0].artifacts[0].component == "aspnetcore-runtime")
+        #expect(rt[0].artifacts[0].url == "\(mirror.base)/dotnet/dotnet/aspnetcore/Runtime/8.0.11/aspnetcore-runtime-8.0.11-linux-x64.tar.gz")
+        let e = await #expect(throws: ToolchainError.self) { _ = try await c.listReleases(.node, platform: .linuxAMD64, flavor: .runtime) }
+        #expect(e?.code == .unsupportedFlavor)
+    }
+
     @Test func dotnetSDKsWithSHA512() async throws {
         let r = try await list(.dotnet)
         #expect(r.map(\.version) == ["9.0.100", "8.0.404", "8.0.307"])
@@ -178,6 +190,6 @@ import Testing
         #expect(mirrored.layerKey == pin.layerKey)
         mirrored.artifacts[0].digest = try .init("sha256:" + String(repeating: "b", count: 64))
         #expect(mirrored.layerKey != pin.layerKey)
-        #expect(String(decoding: a, as: UTF8.self) == #"{"artifacts":[{"component":"node","digest":"sha256:\#(String(repeating: "a", count: 64))","format":"tar.xz","size":42,"url":"https:\/\/nodejs.org\/dist\/v24.1.0\/node-v24.1.0-linux-x64.tar.xz"}],"platform":"linux\/amd64","tool":"node","version":"24.1.0"}"#)
+        #expect(String(decoding: a, as: UTF8.self) == #"{"artifacts":[{"component":"node","digest":"sha256:\#(String(repeating: "a", count: 64))","format":"tar.xz","size":42,"url":"https:\/\/nodejs.org\/dist\/v24.1.0\/node-v24.1.0-linux-x64.tar.xz"}],"flavor":"full","platform":"linux\/amd64","tool":"node","version":"24.1.0"}"#)
     }
 }

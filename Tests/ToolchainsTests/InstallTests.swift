@@ -71,6 +71,23 @@ import Testing
         #expect(mirror.cachedBlobs().contains(Hex.sha256(mirror.archives[.dotnet]!)))
     }
 
+    @Test func runtimeFlavorsInstallUnderTheirOwnPrefix() async throws {
+        let i = mirror.installer()
+        let jre = try await i.install(try await i.channels.release(.java, version: "21.0.5+11", platform: .linuxAMD64,
+                                                                   flavor: .runtime), into: mirror.stagingPath())
+        #expect(jre.prefix == "/opt/ociforge/toolchains/java-runtime/21.0.5+11" && jre.pin.flavor == .runtime)
+        #expect(runOutput(exe(jre, "bin/java"), []) == "openjdk version \"21.0.5\" JRE")
+        #expect(jre.environment.variables == [EnvironmentVariable("JAVA_HOME", jre.prefix)])
+        let net = try await i.install(try await i.channels.release(.dotnet, version: "8.0.11", platform: .linuxAMD64,
+                                                                   flavor: .runtime), into: mirror.stagingPath())
+        #expect(net.prefix == "/opt/ociforge/toolchains/dotnet-runtime/8.0.11")
+        #expect(runOutput(exe(net, "dotnet"), []) == "Microsoft.AspNetCore.App 8.0.11")
+        // The pin keeps the flavor: installing it again lands under the same prefix, from the cache.
+        let again = try await i.install(net.pin, into: mirror.stagingPath())
+        #expect(again.prefix == net.prefix && !again.archives[0].downloaded)
+        #expect(net.pin.layerKey != ToolchainPin(tool: .dotnet, version: "8.0.11", platform: .linuxAMD64, artifacts: net.pin.artifacts).layerKey)
+    }
+
     @Test func secondInstallUsesTheCacheWithoutDownloading() async throws {
         for tool in [ToolKind.node, .dotnet] {
             let version = tool == .node ? "24.1.0" : "8.0.404"

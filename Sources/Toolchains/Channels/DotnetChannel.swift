@@ -24,7 +24,15 @@ enum DotnetChannel {
         var releaseDate: String?
         var sdk: SDK?
         var sdks: [SDK]?
-        enum CodingKeys: String, CodingKey { case releaseDate = "release-date", sdk, sdks }
+        var aspnetcoreRuntime: SDK?
+        enum CodingKeys: String, CodingKey {
+            case releaseDate = "release-date", sdk, sdks, aspnetcoreRuntime = "aspnetcore-runtime"
+        }
+
+        /// The SDKs (`full`) or the ASP.NET Core runtime (`runtime`) this release publishes.
+        func builds(_ flavor: ToolchainFlavor) -> [SDK] {
+            flavor == .runtime ? (aspnetcoreRuntime.map { [$0] } ?? []) : (sdks ?? (sdk.map { [$0] } ?? []))
+        }
     }
     struct SDK: Decodable {
         var version: String
@@ -43,27 +51,28 @@ enum DotnetChannel {
         try IndexFetcher.decode(Index.self, data, url: indexURL(s), endpoint: .dotnet).releasesIndex
     }
 
-    static func parseChannel(_ data: [UInt8], channel: Channel, url: String, platform: Platform,
+    static func parseChannel(_ data: [UInt8], channel: Channel, url: String, platform: Platform, flavor: ToolchainFlavor,
                              settings s: ChannelSettings) throws(ToolchainError) -> [ChannelRelease] {
+        let prefix = flavor == .runtime ? "aspnetcore-runtime" : "dotnet-sdk"
         let doc = try IndexFetcher.decode(Releases.self, data, url: url, endpoint: .dotnet)
         var out: [ChannelRelease] = []
         var seen = Set<String>()
         for r in doc.releases {
-            for sdk in r.sdks ?? (r.sdk.map { [$0] } ?? []) where seen.insert(sdk.version).inserted {
+            for sdk in r.builds(flavor) where seen.insert(sdk.version).inserted {
                 guard let f = sdk.files.first(where: {
-                    $0.rid == platform.dotnetRID && $0.name.hasPrefix("dotnet-sdk") && $0.name.hasSuffix(".tar.gz")
+                    $0.rid == platform.dotnetRID && $0.name.hasPrefix(prefix) && $0.name.hasSuffix(".tar.gz")
                 }) else { continue }
                 guard let sum = Checksum(.sha512, hex: f.hash) else {
-                    throw ToolchainError(.invalidIndex, "SDK \(sdk.version) \(f.name): hash is not 128 hex digits (SHA-512)",
+                    throw ToolchainError(.invalidIndex, "\(prefix) \(sdk.version) \(f.name): hash is not 128 hex digits (SHA-512)",
                                          url: url, endpoint: .dotnet)
                 }
-                let artifact = ToolchainArtifact(component: "dotnet-sdk", url: s.rebase(f.url, .dotnet),
+                let artifact = ToolchainArtifact(component: prefix, url: s.rebase(f.url, .dotnet),
                                                  checksum: .inline(sum), size: nil, format: .tarGzip)
                 let pre = sdk.version.contains("-") || channel.supportPhase == "preview" || channel.supportPhase == "go-live"
                 out.append(ChannelRelease(tool: .dotnet, platform: platform, version: sdk.version,
                                           versionNumber: sdk.version, ltsCodename: nil,
                                           isLTS: channel.releaseType == "lts", isPrerelease: pre, date: r.releaseDate,
-                                          artifacts: [artifact]))
+                                          artifacts: [artifact], flavor: flavor))
             }
         }
         return out

@@ -14,8 +14,17 @@ public struct ToolchainChannels: Sendable {
     /// Every release the channel lists for `platform`, in the channel's own order, with at least one archive for
     /// the platform. Rust lists only the current `stable` (its dist server has no version index: ask for a
     /// version with `release(_:version:platform:)`); Java lists the newest GA build of each feature version.
-    public func listReleases(_ tool: ToolKind, platform: Platform) async throws(ToolchainError) -> [ChannelRelease] {
+    /// `flavor: .runtime` lists the JRE / ASP.NET Core runtime builds (java, dotnet only; `unsupportedFlavor` else).
+    public func listReleases(_ tool: ToolKind, platform: Platform,
+                             flavor: ToolchainFlavor = .full) async throws(ToolchainError) -> [ChannelRelease] {
         let s = settings
+        if flavor == .runtime {
+            guard tool.hasRuntimeFlavor else {
+                throw ToolchainError(.unsupportedFlavor, "\(tool.rawValue) publishes no separate runtime build; install the full toolchain")
+            }
+            return tool == .java ? try await javaReleases(platform: platform, flavor: flavor)
+                : try await dotnetReleases(platform: platform, flavor: flavor)
+        }
         switch tool {
         case .node:
             return try NodeChannel.parse(try await fetcher.bytes(NodeChannel.indexURL(s), .node), platform: platform, settings: s)
@@ -38,16 +47,17 @@ public struct ToolchainChannels: Sendable {
         case .rust:
             return [try await rustRelease("stable", platform: platform)]
         case .java:
-            return try await javaReleases(platform: platform)
+            return try await javaReleases(platform: platform, flavor: .full)
         case .dotnet:
-            return try await dotnetReleases(platform: platform)
+            return try await dotnetReleases(platform: platform, flavor: .full)
         }
     }
 
     /// The release whose published version or version number is exactly `version` (`v24.1.0` or `24.1.0`).
     /// Rust fetches `channel-rust-<version>.toml` directly (also `stable`, `beta`, `nightly`, `nightly-YYYY-MM-DD`).
-    public func release(_ tool: ToolKind, version: String, platform: Platform) async throws(ToolchainError) -> ChannelRelease {
-        if tool == .rust {
+    public func release(_ tool: ToolKind, version: String, platform: Platform,
+                        flavor: ToolchainFlavor = .full) async throws(ToolchainError) -> ChannelRelease {
+        if tool == .rust && flavor == .full {
             guard RustChannel.isValidChannel(version) else {
                 throw ToolchainError(.unknownVersion, "'\(version)' is not a Rust version or channel name", endpoint: .rust)
             }
@@ -58,7 +68,7 @@ public struct ToolchainChannels: Sendable {
                                      endpoint: .rust, cause: e)
             }
         }
-        let all = try await listReleases(tool, platform: platform)
+        let all = try await listReleases(tool, platform: platform, flavor: flavor)
         if let r = all.first(where: { $0.version == version || $0.versionNumber == version }) { return r }
         throw ToolchainError(.unknownVersion, "the \(tool.rawValue) channel lists no release '\(version)' for \(platform.rawValue)",
                              url: settings.url(tool.indexEndpoint, ""), endpoint: tool.indexEndpoint)
@@ -69,11 +79,11 @@ public struct ToolchainChannels: Sendable {
         return try RustChannel.parse(data, channel: channel, platform: platform, settings: settings)
     }
 
-    private func javaReleases(platform: Platform) async throws(ToolchainError) -> [ChannelRelease] {
+    private func javaReleases(platform: Platform, flavor: ToolchainFlavor) async throws(ToolchainError) -> [ChannelRelease] {
         let available = try await fetcher.json(TemurinChannel.Available.self, TemurinChannel.availableURL(settings), .java)
         var out: [ChannelRelease] = []
         for feature in available.available_releases.sorted(by: >) {
-            let url = TemurinChannel.assetsURL(settings, feature: feature, platform: platform)
+            let url = TemurinChannel.assetsURL(settings, feature: feature, platform: platform, flavor: flavor)
             let data: [UInt8]
             do {
                 data = try await fetcher.bytes(url, .java)
@@ -82,19 +92,19 @@ public struct ToolchainChannels: Sendable {
             }
             out += try TemurinChannel.parseAssets(data, feature: feature,
                                                   lts: available.available_lts_releases.contains(feature),
-                                                  platform: platform, settings: settings)
+                                                  platform: platform, flavor: flavor, settings: settings)
         }
         return out
     }
 
-    private func dotnetReleases(platform: Platform) async throws(ToolchainError) -> [ChannelRelease] {
+    private func dotnetReleases(platform: Platform, flavor: ToolchainFlavor) async throws(ToolchainError) -> [ChannelRelease] {
         let channels = try DotnetChannel.parseIndex(try await fetcher.bytes(DotnetChannel.indexURL(settings), .dotnet),
                                                     settings: settings)
         var out: [ChannelRelease] = []
         for c in channels {
             let url = settings.rebase(c.releasesJSON, .dotnet)
             out += try DotnetChannel.parseChannel(try await fetcher.bytes(url, .dotnet), channel: c, url: url,
-                                                  platform: platform, settings: settings)
+                                                  platform: platform, flavor: flavor, settings: settings)
         }
         return out
     }

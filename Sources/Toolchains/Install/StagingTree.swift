@@ -10,6 +10,7 @@ import Glibc
 /// Work happens in a temporary sibling of `staging`, renamed into place only when complete.
 struct StagingTree {
     let tool: ToolKind
+    let flavor: ToolchainFlavor
     let version: String
     let staging: String
 
@@ -22,7 +23,7 @@ struct StagingTree {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let tree = work + "/tree"
         var prefix = tree
-        for c in ToolchainPrefix.path(tool, version: version).split(separator: "/") {
+        for c in ToolchainPrefix.path(tool, flavor: flavor, version: version).split(separator: "/") {
             try ToolchainCache.makeDirectory(prefix, parents: false)
             prefix += "/" + c
         }

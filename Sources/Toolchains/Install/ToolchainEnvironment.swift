@@ -1,10 +1,13 @@
 /// Where toolchains live in an image, and the image environment each needs.
 ///
-/// Prefix: `/opt/ociforge/toolchains/<tool>/<version>` (`version` = the release's version number).
+/// Prefix: `/opt/ociforge/toolchains/<tool>/<version>` (`version` = the release's version number), and
+/// `/opt/ociforge/toolchains/<tool>-runtime/<version>` for the runtime flavor (JRE, .NET runtime).
 public enum ToolchainPrefix {
     public static let root = "/opt/ociforge/toolchains"
 
-    public static func path(_ tool: ToolKind, version: String) -> String { "\(root)/\(tool.rawValue)/\(version)" }
+    public static func path(_ tool: ToolKind, flavor: ToolchainFlavor = .full, version: String) -> String {
+        "\(root)/\(tool.rawValue)\(flavor == .runtime ? "-runtime" : "")/\(version)"
+    }
 
     /// Rust's writable cargo home (registry cache, `cargo install` output): outside the toolchain prefix, so the
     /// toolchain layer never changes when cargo writes.

@@ -74,7 +74,7 @@ public struct ToolchainInstaller: Sendable {
     private func stage(_ pin: ToolchainPin, _ archives: [VerifiedArchive],
                        into staging: String) async throws(ToolchainError) -> StagedToolchain {
         try Self.validate(pin)
-        let tree = StagingTree(tool: pin.tool, version: pin.version, staging: staging)
+        let tree = StagingTree(tool: pin.tool, flavor: pin.flavor, version: pin.version, staging: staging)
         do {
             try await Blocking.run { () throws(ToolchainError) in try tree.build(archives) }
         } catch {
@@ -83,7 +83,7 @@ public struct ToolchainInstaller: Sendable {
             }
             throw error
         }
-        let prefix = ToolchainPrefix.path(pin.tool, version: pin.version)
+        let prefix = ToolchainPrefix.path(pin.tool, flavor: pin.flavor, version: pin.version)
         return StagedToolchain(pin: pin, stagingDirectory: staging, prefix: prefix,
                                environment: .forTool(pin.tool, prefix: prefix), archives: archives)
     }
@@ -92,7 +92,7 @@ public struct ToolchainInstaller: Sendable {
         ToolchainPin(tool: release.tool, version: release.versionNumber, platform: release.platform,
                      artifacts: archives.map {
                          PinnedArtifact(component: $0.component, url: $0.url, format: $0.format, digest: $0.digest, size: $0.size)
-                     })
+                     }, flavor: release.flavor)
     }
 
     /// A pin's version becomes a directory name: one plain path component.

@@ -37,6 +37,8 @@ public enum ArchiveFormat: String, Hashable, Codable, Sendable {
 public struct ChannelRelease: Hashable, Codable, Sendable {
     public var tool: ToolKind
     public var platform: Platform
+    /// `runtime` for a JRE / .NET runtime release, else `full`.
+    public var flavor: ToolchainFlavor
     /// The version exactly as the channel publishes it (`v24.1.0`, `go1.23.4`, `jdk-21.0.5+11`, `0.14.1`).
     public var version: String
     /// The version without the channel's decoration (`24.1.0`, `1.23.4`, `21.0.5+11`): what constraints match.
@@ -52,9 +54,11 @@ public struct ChannelRelease: Hashable, Codable, Sendable {
     public var artifacts: [ToolchainArtifact]
 
     public init(tool: ToolKind, platform: Platform, version: String, versionNumber: String, ltsCodename: String? = nil,
-                isLTS: Bool = false, isPrerelease: Bool = false, date: String? = nil, artifacts: [ToolchainArtifact]) {
+                isLTS: Bool = false, isPrerelease: Bool = false, date: String? = nil, artifacts: [ToolchainArtifact],
+                flavor: ToolchainFlavor = .full) {
         self.tool = tool
         self.platform = platform
+        self.flavor = flavor
         self.version = version
         self.versionNumber = versionNumber
         self.ltsCodename = ltsCodename

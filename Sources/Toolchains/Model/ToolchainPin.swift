@@ -9,13 +9,16 @@ public struct ToolchainPin: Hashable, Codable, Sendable {
     /// The version number (`ChannelRelease.versionNumber`); also the install directory name.
     public var version: String
     public var platform: Platform
+    public var flavor: ToolchainFlavor
     /// One per archive, in install order (Rust: rustc, cargo, rust-std).
     public var artifacts: [PinnedArtifact]
 
-    public init(tool: ToolKind, version: String, platform: Platform, artifacts: [PinnedArtifact]) {
+    public init(tool: ToolKind, version: String, platform: Platform, artifacts: [PinnedArtifact],
+                flavor: ToolchainFlavor = .full) {
         self.tool = tool
         self.version = version
         self.platform = platform
+        self.flavor = flavor
         self.artifacts = artifacts
     }
 
@@ -31,10 +34,10 @@ public struct ToolchainPin: Hashable, Codable, Sendable {
         return [UInt8](try! e.encode(self))
     }
 
-    /// A key for reusing the toolchain's layer: the sha256 of tool, version, platform and the archive digests
+    /// A key for reusing the toolchain's layer: the sha256 of tool, flavor, version, platform and the archive digests
     /// (not the URLs: the same bytes from a mirror give the same layer).
     public var layerKey: Digest {
-        let parts = [tool.rawValue, version, platform.rawValue] + artifacts.map { "\($0.component)=\($0.digest.string)" }
+        let parts = [tool.rawValue, flavor.rawValue, version, platform.rawValue] + artifacts.map { "\($0.component)=\($0.digest.string)" }
         return Digest.of(Array(parts.joined(separator: "\n").utf8))
     }
 }

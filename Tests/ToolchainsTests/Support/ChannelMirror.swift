@@ -12,6 +12,7 @@ final class ChannelMirror: @unchecked Sendable {
     /// Archive path on the server per tool.
     var archivePath: [ToolKind: String] = [:]
     var archives: [ToolKind: [UInt8]] = [:]
+    var runtimeArchives: [ToolKind: [UInt8]] = [:]
 
     var base: String { server.base }
 
@@ -186,6 +187,16 @@ final class ChannelMirror: @unchecked Sendable {
             [{"binary":{"architecture":"x64","image_type":"jdk","os":"linux","package":{"checksum":"\(String(repeating: "2", count: 64))","link":"\(base)/java-binaries/OpenJDK17U-jdk_x64_linux_hotspot_17.0.13_11.tar.gz","name":"OpenJDK17U-jdk_x64_linux_hotspot_17.0.13_11.tar.gz","size":10}},"release_name":"jdk-17.0.13+11","version":{"build":11,"major":17,"minor":0,"security":13}}]
             """)
         for f in [8, 11, 23] { server.put("/java/v3/assets/latest/\(f)/\(q)", "[]") }
+
+        // The JRE of 21 (runtime flavor); the other features answer 404 (skipped).
+        let jre = try builder.tar(try builder.tree("jre", files: ["jdk-21.0.5+11-jre/bin/java": Self.script("openjdk version \"21.0.5\" JRE")]),
+                                  compression: "z")
+        let jrePath = "/java-binaries/OpenJDK21U-jre_x64_linux_hotspot_21.0.5_11.tar.gz"
+        server.put(jrePath, jre)
+        runtimeArchives[.java] = jre
+        server.put("/java/v3/assets/latest/21/hotspot?architecture=x64&image_type=jre&os=linux&vendor=eclipse", """
+            [{"binary":{"architecture":"x64","image_type":"jre","os":"linux","package":{"checksum":"\(Hex.sha256(jre))","link":"\(base)\(jrePath)","name":"OpenJDK21U-jre_x64_linux_hotspot_21.0.5_11.tar.gz","size":\(jre.count)}},"release_name":"jdk-21.0.5+11","version":{"build":11,"major":21,"minor":0,"security":5}}]
+            """)
     }
 
     private func dotnet() throws {
@@ -194,6 +205,11 @@ final class ChannelMirror: @unchecked Sendable {
         let gz = try builder.tar(root, compression: "z", entries: ["."])
         let path = "/dotnet/dotnet/Sdk/8.0.404/dotnet-sdk-8.0.404-linux-x64.tar.gz"
         serve(.dotnet, path, gz)
+        let rt = try builder.tar(try builder.tree("aspnet", files: ["dotnet": Self.script("Microsoft.AspNetCore.App 8.0.11"),
+                                                                     "shared/Microsoft.NETCore.App/8.0.11/System.dll": "dll\n"]),
+                                 compression: "z", entries: ["."])
+        server.put("/dotnet/dotnet/aspnetcore/Runtime/8.0.11/aspnetcore-runtime-8.0.11-linux-x64.tar.gz", rt)
+        runtimeArchives[.dotnet] = rt
         server.put("/dotnet/dotnet/release-metadata/releases-index.json", """
             {"releases-index":[{"channel-version":"9.0","latest-release":"9.0.0","latest-release-date":"2024-11-12","security":false,"latest-runtime":"9.0.0","latest-sdk":"9.0.100","product":".NET","support-phase":"active","eol-date":"2026-05-12","release-type":"sts","releases.json":"https://builds.dotnet.microsoft.com/dotnet/release-metadata/9.0/releases.json"},
              {"channel-version":"8.0","latest-release":"8.0.11","latest-sdk":"8.0.404","support-phase":"active","release-type":"lts","releases.json":"https://builds.dotnet.microsoft.com/dotnet/release-metadata/8.0/releases.json"}]}
@@ -204,6 +220,10 @@ final class ChannelMirror: @unchecked Sendable {
         server.put("/dotnet/dotnet/release-metadata/8.0/releases.json", """
             {"channel-version":"8.0","releases":[{"release-date":"2024-11-12","release-version":"8.0.11",
               "sdk":{"version":"8.0.404","files":[]},
+              "runtime":{"version":"8.0.11","files":[{"name":"dotnet-runtime-linux-x64.tar.gz","rid":"linux-x64","url":"https://builds.dotnet.microsoft.com/dotnet/Runtime/8.0.11/dotnet-runtime-8.0.11-linux-x64.tar.gz","hash":"\(String(repeating: "7", count: 128))"}]},
+              "aspnetcore-runtime":{"version":"8.0.11","files":[
+                {"name":"aspnetcore-runtime-linux-x64.zip","rid":"linux-x64","url":"https://x/y.zip","hash":"\(String(repeating: "8", count: 128))"},
+                {"name":"aspnetcore-runtime-linux-x64.tar.gz","rid":"linux-x64","url":"https://builds.dotnet.microsoft.com/dotnet/aspnetcore/Runtime/8.0.11/aspnetcore-runtime-8.0.11-linux-x64.tar.gz","hash":"\(try Hex.sha512(rt))"}]},
               "sdks":[{"version":"8.0.404","files":[
                 {"name":"dotnet-sdk-linux-arm64.tar.gz","rid":"linux-arm64","url":"https://builds.dotnet.microsoft.com/dotnet/Sdk/8.0.404/dotnet-sdk-8.0.404-linux-arm64.tar.gz","hash":"\(String(repeating: "4", count: 128))"},
                 {"name":"dotnet-sdk-linux-x64.tar.gz","rid":"linux-x64","url":"https://builds.dotnet.microsoft.com/dotnet/Sdk/8.0.404/dotnet-sdk-8.0.404-linux-x64.tar.gz","hash":"\(try Hex.sha512(gz))"},
