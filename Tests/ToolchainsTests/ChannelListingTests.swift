@@ -112,6 +112,17 @@ import Testing
         #expect(r[0].artifacts[0].url == "\(mirror.base)/ruby-dl/3.3.6-1/ruby-3.3.6.x86_64_linux.tar.gz")
     }
 
+    @Test func indexCacheAvoidsRefetching() async throws {
+        let fresh = ToolchainChannels(settings: mirror.settings, indexCache: IndexCachePolicy(stateDirectory: mirror.state))
+        #expect(try await fresh.listReleases(.node, platform: .linuxAMD64).count == 3)
+        #expect(try await fresh.listReleases(.node, platform: .linuxAMD64).count == 3)
+        #expect(mirror.server.count("/node/index.json") == 1)
+        let expired = ToolchainChannels(settings: mirror.settings,
+                                        indexCache: IndexCachePolicy(stateDirectory: mirror.state, maxAge: 0))
+        _ = try await expired.listReleases(.node, platform: .linuxAMD64)
+        #expect(mirror.server.count("/node/index.json") == 2)
+    }
+
     @Test func unknownVersion() async throws {
         let e = await #expect(throws: ToolchainError.self) {
             _ = try await ToolchainChannels(settings: self.mirror.settings).release(.node, version: "19.0.0", platform: .linuxAMD64)

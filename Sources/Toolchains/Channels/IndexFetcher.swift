@@ -5,6 +5,7 @@ import OCIWriter
 /// `ToolchainError` that names the URL and the endpoint setting.
 struct IndexFetcher: Sendable {
     let transport: any HTTPTransport
+    var cache: IndexCachePolicy? = nil
     /// Upper bound of one index document (python-build-standalone's release pages are the largest, a few MiB).
     static let maxIndexBytes = 64 << 20
 
@@ -12,6 +13,7 @@ struct IndexFetcher: Sendable {
         guard let u = URL(string: url), u.scheme != nil else {
             throw ToolchainError(.invalidSetting, "not a valid URL", url: url, endpoint: endpoint)
         }
+        if let cache, let body = cache.fresh(url) { return body }
         let response: HTTPResponse
         do {
             response = try await transport.send(HTTPRequest(method: "GET", url: u, headers: ["Accept": "*/*"]),
@@ -27,6 +29,7 @@ struct IndexFetcher: Sendable {
             throw ToolchainError(.httpStatus, "the \(endpoint.rawValue) channel answered HTTP \(response.status)",
                                  url: url, endpoint: endpoint)
         }
+        cache?.store(url, response.body)
         return response.body
     }
 

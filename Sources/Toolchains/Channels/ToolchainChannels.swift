@@ -6,9 +6,11 @@ public struct ToolchainChannels: Sendable {
     public let settings: ChannelSettings
     let fetcher: IndexFetcher
 
-    public init(settings: ChannelSettings = ChannelSettings(), transport: any HTTPTransport = CurlTransport()) {
+    /// `indexCache`: reuse index documents fetched less than `maxAge` seconds ago (nil: always fetch).
+    public init(settings: ChannelSettings = ChannelSettings(), transport: any HTTPTransport = CurlTransport(),
+                indexCache: IndexCachePolicy? = nil) {
         self.settings = settings
-        self.fetcher = IndexFetcher(transport: transport)
+        self.fetcher = IndexFetcher(transport: transport, cache: indexCache)
     }
 
     /// Every release the channel lists for `platform`, in the channel's own order, with at least one archive for
