@@ -15,7 +15,12 @@ struct GitHubRelease: Decodable {
         var digest: String?
     }
 
-    static func listURL(_ s: ChannelSettings, _ e: ChannelEndpoint) -> String { s.url(e, "releases?per_page=100") }
+    /// The first page of releases, newest first: 100 for Bun and Ruby; 10 for python-build-standalone, whose
+    /// releases carry about a thousand assets each (a page of 100 would be well over 100 MB of JSON). Its newest
+    /// releases hold the newest patch of every supported CPython minor; older patches are not listed.
+    static func listURL(_ s: ChannelSettings, _ e: ChannelEndpoint) -> String {
+        s.url(e, "releases?per_page=\(e == .python ? 10 : 100)")
+    }
 
     func asset(_ name: String) -> Asset? { assets.first { $0.name == name } }
 }

@@ -272,7 +272,7 @@ final class ChannelMirror: @unchecked Sendable {
         func asset(_ name: String, _ rel: String, _ size: Int) -> String {
             #"{"name":"\#(name)","browser_download_url":"\#(base)/python-dl/\#(rel)/\#(name.replacingOccurrences(of: "+", with: "%2B"))","size":\#(size)}"#
         }
-        server.put("/python/releases?per_page=100", """
+        server.put("/python/releases?per_page=10", """
             [{"tag_name":"20241016","prerelease":false,"assets":[\(asset("cpython-3.13.0+20241016-\(t)", "20241016", gz.count)),
               \(asset("cpython-3.12.7+20241016-\(t)", "20241016", 10)), \(asset("cpython-3.12.7+20241016-x86_64-unknown-linux-gnu-install_only.tar.gz", "20241016", 11)),
               \(asset("cpython-3.12.7+20241016-aarch64-unknown-linux-gnu-install_only_stripped.tar.gz", "20241016", 12)),
