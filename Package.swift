@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Planner", targets: ["Planner"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
         .library(name: "BuildEngine", targets: ["BuildEngine"]),
+        .library(name: "Toolchains", targets: ["Toolchains"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,6 +50,12 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Upstream toolchain release channels: index parsing, verified downloads, host cache, staging trees.
+        .target(
+            name: "Toolchains",
+            dependencies: ["OCIWriter", "CArchive", "CCrypto"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // The namespace executor: launcher, identity, rootless re-execution, state directory, upper-dir diff.
         .target(
             name: "Sandbox",
@@ -73,6 +80,8 @@ let package = Package(
         .testTarget(name: "OCIWriterTests", dependencies: ["OCIWriter", "COCISys"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "ToolchainsTests", dependencies: ["Toolchains", "OCIWriter"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "BuildEngine"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),

@@ -65,6 +65,7 @@ public final class CurlTransport: HTTPTransport, Sendable {
 
     public func download(_ request: HTTPRequest, to path: String) async throws -> DownloadResult {
         let x = CurlExchange(downloadPath: path, memoryLimit: 1 << 20)
+        x.downloadLimit = request.maxDownloadBytes
         let url: URL
         do {
             url = try await run(request, x)
@@ -314,6 +315,8 @@ final class CurlExchange: @unchecked Sendable {
     private var createdFile = false
     private var hasher: SHA256Hasher?
     private(set) var written: Int64 = 0
+    /// Bytes a 2xx download body may have (nil: unbounded).
+    var downloadLimit: Int64?
 
     // Upload source of the current hop.
     var uploadBytes: [UInt8] = []
@@ -415,6 +418,9 @@ final class CurlExchange: @unchecked Sendable {
         if let path = downloadPath, (200..<300).contains(status) {
             do {
                 if fd < 0 { try openFile(path) }
+                if let limit = downloadLimit, written + Int64(bytes.count) > limit {
+                    throw OCIWriterError(.limitExceeded, "download body exceeds \(limit) bytes", path: path)
+                }
                 hasher!.update(bytes)
                 try LayoutIO.writeAll(fd, bytes, path: path)
                 written += Int64(bytes.count)

@@ -15,12 +15,17 @@ public struct HTTPRequest: Sendable {
     public var url: URL
     public var headers: [String: String]
     public var body: HTTPBody
+    /// For `download`: a 2xx body longer than this many bytes aborts the transfer (`.limitExceeded`) and the
+    /// partial file is removed. nil: unbounded.
+    public var maxDownloadBytes: Int64?
 
-    public init(method: String, url: URL, headers: [String: String] = [:], body: HTTPBody = .none) {
+    public init(method: String, url: URL, headers: [String: String] = [:], body: HTTPBody = .none,
+                maxDownloadBytes: Int64? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.maxDownloadBytes = maxDownloadBytes
     }
 }
 

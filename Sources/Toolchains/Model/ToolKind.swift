@@ -1,0 +1,37 @@
+/// A toolchain ociforge can install from its upstream release channel.
+///
+/// Only tools whose published index, checksum and relocatable archive format this module implements are cases.
+/// Not supported (see docs/toolchains.md, "Unsupported tools"):
+/// - erlang / gleam: no official relocatable Linux build of Erlang/OTP (gleam needs it at run time).
+/// - dart, sbt/scala, swift: not implemented yet (each publishes its own index format).
+/// - php: no upstream relocatable build (static-php-cli is a third-party build system).
+public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
+    case node
+    case bun
+    case deno
+    case go
+    case python
+    case ruby
+    case rust
+    case java
+    case dotnet
+    case zig
+
+    public static func < (a: ToolKind, b: ToolKind) -> Bool { a.rawValue < b.rawValue }
+
+    /// The channel endpoint that lists this tool's releases (its base URL setting).
+    public var indexEndpoint: ChannelEndpoint {
+        switch self {
+        case .node: .node
+        case .bun: .bun
+        case .deno: .denoIndex
+        case .go: .go
+        case .python: .python
+        case .ruby: .ruby
+        case .rust: .rust
+        case .java: .java
+        case .dotnet: .dotnet
+        case .zig: .zig
+        }
+    }
+}
