@@ -53,6 +53,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
+
     @Flag(name: [.short, .customLong("quiet")], help: "No progress or phase output on stderr (errors and warnings only).")
     var quiet = false
 
@@ -85,7 +87,8 @@ struct BuildCommand: ParsableCommand {
             build.progress = progressPrinter()
             if quiet { build.phaseOutput = { _, _ in } }
             let context = absolute(dir) + "/" + (plan.dockerfile?.context ?? ".")
-            try executeDockerfile(resolved, context: context, options: build, secrets: secret, json: json) { configs in
+            try executeDockerfile(resolved, context: context, options: build, secrets: secret, json: json,
+                                  state: extractionLimits.stateDirectory) { configs in
                 var again = options
                 again.baseImages = configs
                 return try runPlanner { () throws(PlannerError) in
@@ -111,7 +114,7 @@ struct BuildCommand: ParsableCommand {
         try reportingErrors {
             build.secrets = try secret.map { try Secret.parse($0) }
             build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
-            let sandbox = try Sandbox.detect()
+            let sandbox = try Sandbox.detect(state: extractionLimits.stateDirectory)
             if debugBuild {
                 for step in plan.steps {
                     printError("# phase \(step.name)\n" + ImageBuilder.debugScript(step: step))

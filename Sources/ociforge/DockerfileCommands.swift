@@ -108,12 +108,12 @@ func parseBuildArgs(_ list: [String]) throws -> [String: String] {
 /// `build` when the plan's strategy is dockerfile).
 /// `reresolve`: the front end again with the base images' configs (`DockerfileExecutor.evaluatingBases`).
 func executeDockerfile(_ resolved: ResolvedDockerfile, context: String, options: BuildOptions, secrets: [String],
-                       json: Bool, reresolve: ([String: DockerfileImageConfig]) throws -> ResolvedDockerfile) throws {
+                       json: Bool, state: StateDirectory, reresolve: ([String: DockerfileImageConfig]) throws -> ResolvedDockerfile) throws {
     var options = options
     try reportingErrors {
         options.secrets = try secrets.map { try Secret.parse($0) }
         if options.sourceDateEpoch == nil { options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment() }
-        let sandbox = try Sandbox.detect()
+        let sandbox = try Sandbox.detect(state: state)
         let executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, sandbox: sandbox)
         let report: BuildReport
         do {
@@ -157,6 +157,8 @@ struct DockerfileBuildCommand: ParsableCommand {
 
     @Option(name: [.short, .customLong("output")], help: "oci-layout:<path>[:tag] (tag default: latest).")
     var output: String
+
+    @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
 
     @Option(name: .customLong("build-arg"), help: "Build arg KEY=VALUE (repeatable).")
     var buildArgs: [String] = []
@@ -205,7 +207,8 @@ struct DockerfileBuildCommand: ParsableCommand {
         options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         options.progress = progressPrinter()
         if quiet { options.phaseOutput = { _, _ in } }
-        try executeDockerfile(resolved, context: ctx, options: options, secrets: secret, json: json) { configs in
+        try executeDockerfile(resolved, context: ctx, options: options, secrets: secret, json: json,
+                              state: extractionLimits.stateDirectory) { configs in
             var again = o
             again.baseImages = configs
             return try runPlanner { () throws(PlannerError) in
