@@ -2,7 +2,7 @@
 import PackageDescription
 
 // libFuzzer targets for ociforge's parsers of untrusted input (issue 16). Built and run by `scripts/fuzz`:
-//   swift build --package-path Fuzz --sanitize=fuzzer --sanitize=address
+//   swift build --package-path Fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address
 // Each target is one `LLVMFuzzerTestOneInput` (no `main`: libFuzzer provides it). Not part of scripts/test.
 let targets = ["dockerfile", "config", "reference", "auth", "manifest", "tar", "docker-archive"]
 

@@ -7,9 +7,9 @@ import Foundation
 let context: String = {
     let dir = NSTemporaryDirectory() + "/ociforge-fuzz-dockerfile-\(getpid())"
     try? FileManager.default.createDirectory(atPath: dir + "/src/sub", withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: dir + "/src/app.py", contents: Data("print(1)\n".utf8))
-    FileManager.default.createFile(atPath: dir + "/src/sub/x.txt", contents: Data("x\n".utf8))
-    FileManager.default.createFile(atPath: dir + "/.dockerignore", contents: Data("*.log\n!keep.log\n".utf8))
+    _ = FileManager.default.createFile(atPath: dir + "/src/app.py", contents: Data("print(1)\n".utf8))
+    _ = FileManager.default.createFile(atPath: dir + "/src/sub/x.txt", contents: Data("x\n".utf8))
+    _ = FileManager.default.createFile(atPath: dir + "/.dockerignore", contents: Data("*.log\n!keep.log\n".utf8))
     return dir
 }()
 
@@ -21,7 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let text = String(data: bytes, encoding: .utf8) { _ = try? DockerfileParser.parse(text, file: "Dockerfile") }
     var options = DockerfileOptions()
     options.buildArgs = ["VERSION": "1.2", "BASE": "debian:bookworm"]
-    if let r = try? DockerfileResolver.resolve(path: path, display: "Dockerfile", context: context, options: options) {
+    if let r = try? Dockerfile.resolve(path: path, display: "Dockerfile", context: context, options: options) {
         _ = DockerfileRenderer.summary(r)
     }
     return 0

@@ -7,7 +7,7 @@ import OCIWriter
 let scratch: String = {
     let dir = NSTemporaryDirectory() + "/ociforge-fuzz-tar-\(getpid())"
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: dir + "/canary", contents: Data("canary".utf8))
+    _ = FileManager.default.createFile(atPath: dir + "/canary", contents: Data("canary".utf8))
     return dir
 }()
 

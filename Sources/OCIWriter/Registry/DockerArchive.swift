@@ -240,6 +240,9 @@ public enum DockerArchive {
         return out
     }
 
+    /// Entries an archive may hold (a docker-archive holds a manifest, a config and the layers of each image).
+    public static let maxEntries = 100_000
+
     /// An archive's regular files streamed to temporary files in the layout (hashed once), and its manifest.json.
     struct Extracted {
         let path: String
@@ -253,11 +256,23 @@ public enum DockerArchive {
             defer { close(fd) }
             do {
                 let reader = TarReader(fd: fd, path: path)
+                var count = 0
                 while let entry = try reader.next() {
+                    count += 1
+                    if count > DockerArchive.maxEntries {
+                        throw OCIWriterError(.limitExceeded, "the archive has more than \(DockerArchive.maxEntries) entries (a docker-archive holds a few per image); refusing it", path: path)
+                    }
                     guard entry.isRegular else { continue }
+                    if entry.name.utf8.count > 4096 {
+                        throw OCIWriterError(.limitExceeded, "an entry name is \(entry.name.utf8.count) bytes, over the limit of 4096", path: path)
+                    }
                     let name = DockerArchive.clean(entry.name)
                     let tmp = layout.temporaryBlobPath(label: "archive")
-                    let (digest, magic) = try reader.copyBody(to: tmp)
+                    let digest: Digest, magic: [UInt8]
+                    do { (digest, magic) = try reader.copyBody(to: tmp) } catch {
+                        unlink(tmp)  // not yet in `files`: discard() would miss it
+                        throw error
+                    }
                     if let old = files[name] { unlink(old.tmp) }
                     files[name] = (tmp, digest, entry.size, magic)
                 }
