@@ -527,7 +527,12 @@ final class TarReader {
                 } else if type == 0x78 {
                     for rec in Self.paxRecords(data) {
                         if rec.0 == "path" { longName = rec.1 }
-                        if rec.0 == "size" { paxSize = Int64(rec.1) }
+                        if rec.0 == "size" {
+                            guard let v = Int64(rec.1), v >= 0 else {
+                                throw OCIWriterError(.invalidImage, "bad pax size record '\(rec.1.prefix(40))'", path: path)
+                            }
+                            paxSize = v
+                        }
                     }
                 }
                 continue
@@ -551,8 +556,10 @@ final class TarReader {
         var out: [(String, String)] = []
         var i = 0
         while i < data.count {
+            // "<len> <key>=<value>\n", len counting the whole record: it must cover its own digits, the space and
+            // the newline, and stay inside the data (no overflow for absurd lengths).
             guard let sp = data[i...].firstIndex(of: 0x20), let len = Int(String(decoding: data[i..<sp], as: UTF8.self)),
-                  len > 0, i + len <= data.count else { break }
+                  len > sp - i + 1, len <= data.count - i else { break }
             let rec = data[(sp + 1)..<(i + len - 1)]
             if let eq = rec.firstIndex(of: 0x3d) {
                 out.append((String(decoding: rec[rec.startIndex..<eq], as: UTF8.self), String(decoding: rec[(eq + 1)...], as: UTF8.self)))
