@@ -16,7 +16,8 @@ struct FullDiskCLITests {
 
     static func expectDiskFull(_ r: ProcessOutput, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(r.status != 0, "\(what) should fail on a full disk", sourceLocation: sourceLocation)
-        #expect(r.stderr.contains("No space left on device"), "\(what): unclear error: \(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stderr.contains("No space left on device") && r.stderr.contains("the filesystem is full"),
+                "\(what): unclear error: \(r.stderr)", sourceLocation: sourceLocation)
     }
 
     @Test func fullDiskLeavesThePreviousImageAndNoTemporaryFiles() throws {
