@@ -42,3 +42,26 @@ import Testing
         }
     }
 }
+
+extension FuzzRegressionTests {
+    /// Reference parsing: a parsed reference prints to a string that parses to the same reference.
+    @Test func referenceInputsRoundTrip() throws {
+        let cases = Self.inputs("reference")
+        #expect(!cases.isEmpty)
+        for (name, bytes) in cases {
+            let s = String(decoding: bytes, as: UTF8.self)
+            guard let r = try? ImageReference(parsing: s) else { continue }
+            let again = try? ImageReference(parsing: r.description)
+            #expect(again == r, "\(name): '\(s)' prints as '\(r.description)', which parses to \(String(describing: again))")
+        }
+    }
+
+    /// A registry host that is one only because of its capitals keeps them; dotted hosts are lowercased.
+    @Test func dotlessUppercaseRegistryKeepsItsCase() throws {
+        let r = try ImageReference(parsing: "MyRegistry/team/app:1")
+        #expect(r.registry == "MyRegistry" && r.repository == "team/app")
+        #expect(try ImageReference(parsing: r.description) == r)
+        #expect(try ImageReference(parsing: "Registry.Example.COM:5000/a:b").registry == "registry.example.com:5000")
+        #expect(try ImageReference(parsing: "LOCALHOST/a").registry == "localhost")
+    }
+}
