@@ -1,13 +1,24 @@
-/// TOML 1.0 allows non-ASCII characters only inside strings and comments. The vendored toml++ parser aborts the
-/// process (a failed assertion in `parse_key`) on some non-ASCII bytes where a key should start, e.g.
-/// `[\u{FFFD}ases.setup]` (found by fuzzing, Fixtures/fuzz-regressions/config/). So the text is checked first and
-/// such a character is reported as a syntax error with its line and column, before toml++ sees it.
+/// The vendored toml++ parser aborts the process (a failed assertion in `parse_key`) when a table header's first
+/// character is not a key character, e.g. `[\u{FFFD}ases.setup]`, `[[=]]`, `[[\u{1}]]`, `[{]` (found by fuzzing,
+/// Fixtures/fuzz-regressions/config/). So the text is checked first, and these are reported as syntax errors with
+/// their line and column before toml++ sees them: a non-ASCII character outside strings and comments (TOML 1.0
+/// allows none), and a table header (`[` / `[[` at the start of a line, outside a value) whose first non-blank
+/// character is not a bare-key character, a quote or `]`.
 enum TOMLCharacterCheck {
     static func validate(_ text: String, file: String) throws(PlannerError) {
         let b = Array(text.utf8)
         var i = 0
         var line = 1
         var lineStart = 0
+        var depth = 0  // brackets and braces open in a value (arrays, inline tables)
+        func fail(_ why: String, at j: Int) -> PlannerError {
+            let column = String(decoding: b[lineStart..<j], as: UTF8.self).count + 1
+            return PlannerError(.syntax, "invalid TOML: \(why)", file: file, line: line, column: column)
+        }
+        func isKeyStart(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D
+                || c == 0x22 || c == 0x27 || c == 0x5D
+        }
         func starts(_ s: String, at j: Int) -> Bool {
             let p = Array(s.utf8)
             return j + p.count <= b.count && Array(b[j..<(j + p.count)]) == p
@@ -34,10 +45,19 @@ enum TOMLCharacterCheck {
                 }
                 continue
             }
-            if c >= 0x80 {
-                let column = String(decoding: b[lineStart..<i], as: UTF8.self).count + 1
-                throw PlannerError(.syntax, "invalid TOML: a non-ASCII character outside a string or comment (quote the key or value)",
-                                   file: file, line: line, column: column)
+            if c >= 0x80 { throw fail("a non-ASCII character outside a string or comment (quote the key or value)", at: i) }
+            if c == UInt8(ascii: "["), depth == 0, b[lineStart..<i].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                var j = i + 1
+                if j < b.count && b[j] == UInt8(ascii: "[") { j += 1 }
+                while j < b.count && (b[j] == 0x20 || b[j] == 0x09) { j += 1 }
+                if j < b.count, !isKeyStart(b[j]) { throw fail("a table header must start with a key", at: j) }
+                i = j
+                continue
+            }
+            if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
+                depth += 1
+            } else if (c == UInt8(ascii: "]") || c == UInt8(ascii: "}")) && depth > 0 {
+                depth -= 1
             }
             i += 1
         }

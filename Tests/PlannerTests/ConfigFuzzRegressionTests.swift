@@ -32,5 +32,16 @@ import Testing
         let ok = try ConfigParser.parse("# caf\u{E9}\n[phases.x]\ncmds = [\"\u{E9}cho\", '''\n\u{2603}\n''']\nname = \"a \\\" \u{E9}\"\n",
                                         format: .toml, file: "ociforge.toml")
         _ = ok
+        // Table headers whose first character is not a key character (each aborted toml++ before the check).
+        for header in ["[[[a]]", "[[ [a]]", "[[\u{1}]]", "[[=]]", "[=]", "[{]", "[\u{1}]"] {
+            let e = #expect(throws: PlannerError.self) {
+                try ConfigParser.parse("x = 1\n  \(header)\n", format: .toml, file: "ociforge.toml")
+            }
+            #expect(e?.code == .syntax && e?.line == 2 && e?.message.contains("table header") == true, "\(header): \(String(describing: e))")
+        }
+        // Arrays and inline tables spanning lines are values, not headers.
+        let values = try ConfigParser.parse("a = [\n  [1, 2],\n  [ \"x\" ],\n]\nb = [\n{ c = 1 },\n]\n[t]\nd = 1\n",
+                                            format: .toml, file: "ociforge.toml")
+        _ = values
     }
 }
