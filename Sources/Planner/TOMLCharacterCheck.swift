@@ -1,8 +1,8 @@
 /// The vendored toml++ parser aborts the process (a failed assertion in `parse_key`) when a table header's first
-/// character is not a key character, e.g. `[\u{FFFD}ases.setup]`, `[[=]]`, `[[\u{1}]]`, `[{]` (found by fuzzing,
+/// character is not a key character, e.g. `[\u{FFFD}ases.setup]`, `[[=]]`, `[[\u{1}]]`, `[{]`, and in `parse_value` on `a = [}` (found by fuzzing,
 /// Fixtures/fuzz-regressions/config/). So the text is checked first, and these are reported as syntax errors with
 /// their line and column before toml++ sees them: a non-ASCII character outside strings and comments (TOML 1.0
-/// allows none), and a table header (`[` / `[[` at the start of a line, outside a value) whose first non-blank
+/// allows none), a `]` closing a `{` or a `}` closing a `[` in a value (`a = [}`), and a table header (`[` / `[[` at the start of a line, outside a value) whose first non-blank
 /// character is not a bare-key character, a quote or `]`.
 enum TOMLCharacterCheck {
     static func validate(_ text: String, file: String) throws(PlannerError) {
@@ -10,7 +10,7 @@ enum TOMLCharacterCheck {
         var i = 0
         var line = 1
         var lineStart = 0
-        var depth = 0  // brackets and braces open in a value (arrays, inline tables)
+        var open: [UInt8] = []  // brackets and braces open in a value (arrays, inline tables)
         func fail(_ why: String, at j: Int) -> PlannerError {
             let column = String(decoding: b[lineStart..<j], as: UTF8.self).count + 1
             return PlannerError(.syntax, "invalid TOML: \(why)", file: file, line: line, column: column)
@@ -46,7 +46,7 @@ enum TOMLCharacterCheck {
                 continue
             }
             if c >= 0x80 { throw fail("a non-ASCII character outside a string or comment (quote the key or value)", at: i) }
-            if c == UInt8(ascii: "["), depth == 0, b[lineStart..<i].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+            if c == UInt8(ascii: "["), open.isEmpty, b[lineStart..<i].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 var j = i + 1
                 if j < b.count && b[j] == UInt8(ascii: "[") { j += 1 }
                 while j < b.count && (b[j] == 0x20 || b[j] == 0x09) { j += 1 }
@@ -55,9 +55,12 @@ enum TOMLCharacterCheck {
                 continue
             }
             if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
-                depth += 1
-            } else if (c == UInt8(ascii: "]") || c == UInt8(ascii: "}")) && depth > 0 {
-                depth -= 1
+                open.append(c)
+            } else if (c == UInt8(ascii: "]") || c == UInt8(ascii: "}")), let top = open.last {
+                if (top == UInt8(ascii: "[")) != (c == UInt8(ascii: "]")) {
+                    throw fail("'\(Character(UnicodeScalar(c)))' closes a '\(Character(UnicodeScalar(top)))'", at: i)
+                }
+                open.removeLast()
             }
             i += 1
         }

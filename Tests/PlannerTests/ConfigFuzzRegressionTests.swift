@@ -39,6 +39,10 @@ import Testing
             }
             #expect(e?.code == .syntax && e?.line == 2 && e?.message.contains("table header") == true, "\(header): \(String(describing: e))")
         }
+        for value in ["a = [}", "a = [1, }", "a = {b = [}]}", "a = {b = 1]"] {
+            let e = #expect(throws: PlannerError.self) { try ConfigParser.parse(value + "\n", format: .toml, file: "ociforge.toml") }
+            #expect(e?.code == .syntax && e?.message.contains("closes") == true, "\(value): \(String(describing: e))")
+        }
         // Arrays and inline tables spanning lines are values, not headers.
         let values = try ConfigParser.parse("a = [\n  [1, 2],\n  [ \"x\" ],\n]\nb = [\n{ c = 1 },\n]\n[t]\nd = 1\n",
                                             format: .toml, file: "ociforge.toml")
