@@ -67,6 +67,7 @@ enum ConfigParser {
     // MARK: TOML
 
     static func parseTOML(_ text: String, file: String) throws(PlannerError) -> ConfigNode {
+        try TOMLCharacterCheck.validate(text, file: file)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -1,4 +1,5 @@
 import Foundation
+import OCIWriter
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,8 +12,13 @@ import Glibc
 /// only state a killed run leaves is its run directory: `cleanStale()` removes those whose lock is free.
 public struct StateDirectory: Sendable {
     public let path: String
+    /// Limits for every layer unpacked into `bases/` (base images, ADD archives): what `--max-*` flags set.
+    public var extractionLimits: ExtractionLimits
 
-    public init(path: String) { self.path = path }
+    public init(path: String, extractionLimits: ExtractionLimits = ExtractionLimits()) {
+        self.path = path
+        self.extractionLimits = extractionLimits
+    }
 
     /// `$OCIFORGE_STATE_DIR`, else /var/lib/ociforge for host root, else `$XDG_STATE_HOME/ociforge`
     /// (`~/.local/state/ociforge`).

@@ -54,6 +54,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
+
     @Flag(name: [.short, .customLong("quiet")], help: "No progress or phase output on stderr (errors and warnings only).")
     var quiet = false
 
@@ -77,7 +79,7 @@ struct BuildCommand: ParsableCommand {
         }
         let build = try reportingErrors { try buildOptions() }
         try runBuild(BuildRequest(source: .app(directory: dir, plan: result, planOptions: options), options: build),
-                     quiet: quiet, json: json)
+                     quiet: quiet, json: json, state: extractionLimits.stateDirectory)
     }
 
     /// The flags as engine options (every flag applies to both strategies; the engine refuses those that do not).

@@ -11,7 +11,9 @@ import Glibc
 /// report (shared by `build` and `dockerfile build`). Exit status: 1 when the build fails, 2 when the planner
 /// rejects the Dockerfile evaluated against its bases.
 /// `hideOutput`: progress lines without the steps' output (`dockerfile build --quiet`).
-func runBuild(_ request: BuildRequest, quiet: Bool, json: Bool, hideOutput: Bool = false) throws {
+/// `state`: the state directory with the extraction limits of the command's flags.
+func runBuild(_ request: BuildRequest, quiet: Bool, json: Bool, hideOutput: Bool = false,
+              state: StateDirectory = .default()) throws {
     // Progress: plain lines, or on a terminal live status lines redrawn in place; nothing with --quiet.
     let mode: BuildProgressReporter.Mode = quiet ? .quiet : (isatty(2) != 0 ? .terminal(width: terminalWidth()) : .plain)
     let reporter = BuildProgressReporter(mode: mode) { FileHandle.standardError.write(Data($0.utf8)) }
@@ -23,7 +25,7 @@ func runBuild(_ request: BuildRequest, quiet: Bool, json: Bool, hideOutput: Bool
     let ticker = ProgressTicker(reporter)
     defer { ticker.stop() }
     try reportingErrors {
-        let sandbox = try Sandbox.detect()
+        let sandbox = try Sandbox.detect(state: state)
         let report: BuildReport
         do {
             defer { ticker.stop() }  // status lines cleared before the report or the error is printed

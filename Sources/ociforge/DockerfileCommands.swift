@@ -118,6 +118,8 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "oci-layout:<path>[:tag] (tag default: latest), docker://<reference> or docker-archive:<file>[:name] (built into <context>/.ociforge/oci, then sent).")
     var output: String
 
+    @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
+
     @Option(name: .customLong("build-arg"), help: "Build arg KEY=VALUE (repeatable).")
     var buildArgs: [String] = []
 
@@ -167,7 +169,7 @@ struct DockerfileBuildCommand: ParsableCommand {
             options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
             return BuildRequest(source: .dockerfile(path: dockerfile, context: ctx, options: o), options: options)
         }
-        try runBuild(request, quiet: false, json: json, hideOutput: quiet)
+        try runBuild(request, quiet: false, json: json, hideOutput: quiet, state: extractionLimits.stateDirectory)
     }
 
     /// `--output`: a layout (with or without the `oci-layout:` prefix; tag default latest), `docker://…` or

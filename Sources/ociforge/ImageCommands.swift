@@ -227,6 +227,8 @@ extension ImageCommand {
         @Option(help: "Platform to pick from an index (default: host).")
         var platform: String?
 
+        @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
+
         func run() throws {
             try reportingErrors {
                 let ref = try parseLayoutReference(image, flag: "image")
@@ -237,7 +239,8 @@ extension ImageCommand {
                     LayerSource(path: $0.path, compression: $0.compression, digest: $0.descriptor.digest,
                                 size: $0.descriptor.size, diffID: $0.diffID)
                 }
-                let reports = try LayerExtractor.unpack(layers: sources, to: rootfs)
+                let reports = try LayerExtractor.unpack(layers: sources, to: rootfs,
+                                                      options: LayerExtractionOptions(limits: extractionLimits.limits))
                 for r in reports { for w in r.warnings { printError("warning: \(w)") } }
                 printError("unpacked \(sources.count) layers into \(rootfs)")
             }

@@ -23,6 +23,8 @@ struct SandboxBaseOptions: ParsableArguments {
 
     @Option(name: .customLong("layer"), help: "An upper directory of an earlier phase (--keep-upper), bottom first. Repeatable.")
     var layers: [String] = []
+
+    @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
 }
 
 struct SandboxRun: ParsableCommand {
@@ -90,7 +92,7 @@ struct SandboxRun: ParsableCommand {
         }
         SignalGuard.install()
         do {
-            let sandbox = try Sandbox.detect()
+            let sandbox = try Sandbox.detect(state: baseOptions.extractionLimits.stateDirectory)
             if let w = sandbox.identity.warning, sandbox.identity.kind == .singleID || sandbox.identity.kind == .nested {
                 if ProcessInfo.processInfo.environment[Rootless.marker] == nil { warn(w) }
             }
@@ -165,7 +167,7 @@ struct SandboxDiff: ParsableCommand {
     func run() throws {
         if Rootless.needsReexec { throw ExitCode(try Rootless.reexec()) }
         do {
-            let sandbox = try Sandbox.detect()
+            let sandbox = try Sandbox.detect(state: baseOptions.extractionLimits.stateDirectory)
             let base = try BaseStore(state: sandbox.state, identity: sandbox.identity)
                 .rootfs(for: try BaseSource.parse(baseOptions.base), log: { info($0) })
             let lowers = Array(try absolute(baseOptions.layers).reversed()) + [base]

@@ -296,7 +296,7 @@ extension DockerfileExecutor {
             try chownHost(target, uid: 0, gid: 0)
         }
         let ownership: OwnershipPolicy = .map(sandbox.identity.idMapping)
-        let extractor = LayerExtractor(options: LayerExtractionOptions(ownership: ownership))
+        let extractor = LayerExtractor(options: LayerExtractionOptions(limits: sandbox.state.extractionLimits, ownership: ownership))
         do {
             try extractor.apply(layer: tarPath, compression: LayerCompression.none, to: target)
         } catch {

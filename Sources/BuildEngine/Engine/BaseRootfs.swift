@@ -210,7 +210,7 @@ public struct BaseStore: Sendable {
         }
         do {
             let reports = try LayerExtractor.unpack(layers: layers, to: tmp + "/rootfs",
-                                                    options: LayerExtractionOptions(ownership: ownership, devices: .skip))
+                                                    options: LayerExtractionOptions(limits: state.extractionLimits, ownership: ownership, devices: .skip))
             let devices = reports.flatMap(\.warnings).filter { $0.message.contains("device") }.count
             if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
         } catch {

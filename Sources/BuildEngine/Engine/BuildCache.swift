@@ -68,7 +68,11 @@ public struct BuildCache: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         func reject(_ why: String) -> BuildCacheEntry? {
             log("cache entry \(key.prefix(16)) is unusable (\(why)): rebuilding it")
-            remove(key)
+            // Under the key's lock, and only if the entry is still the broken one (a concurrent store may have
+            // replaced it meanwhile).
+            _ = try? FileLock.withExclusive(lockPath(key)) {
+                if FileManager.default.contents(atPath: path) == data { remove(key) }
+            }
             return nil
         }
         guard let entry = try? JSONDecoder().decode(BuildCacheEntry.self, from: data), entry.key == key else {
@@ -93,7 +97,32 @@ public struct BuildCache: Sendable {
 
     /// Stores an entry: the layer file is imported (digest checked), the tree renamed into place, then the metadata
     /// written to a temp file and renamed (the commit point).
+    /// Concurrent stores of one key are serialised by `lockPath(key)`; the second finds the first's complete
+    /// entry, discards its own files and returns that entry (see docs/concurrency.md).
     public func store(key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?) throws -> BuildCacheEntry {
+        try FileLock.withExclusive(lockPath(key)) {
+            if let done = completeEntry(key) {
+                if let layerFile { unlink(layerFile) }
+                if let tree { removeTree(tree) }
+                return done
+            }
+            return try storeLocked(key: key, createdBy: createdBy, layer: layer, layerFile: layerFile, tree: tree)
+        }
+    }
+
+    /// The entry when its metadata decodes and its tree and blob are present (no rehash, no removal: lock held).
+    private func completeEntry(_ key: String) -> BuildCacheEntry? {
+        guard let data = FileManager.default.contents(atPath: entryPath(key)),
+              let entry = try? JSONDecoder().decode(BuildCacheEntry.self, from: data), entry.key == key else { return nil }
+        if entry.hasTree && !FileManager.default.fileExists(atPath: treePath(key)) { return nil }
+        if let layer = entry.layer { guard let d = try? layer.descriptor, blobs.hasBlob(d.digest) else { return nil } }
+        return entry
+    }
+
+    /// The lock file serialising stores and removals of `key`.
+    public func lockPath(_ key: String) -> String { directory + "/entries/" + key + ".lock" }
+
+    private func storeLocked(key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?) throws -> BuildCacheEntry {
         var cached: CachedLayer?
         if let layer, let layerFile {
             try blobs.importBlob(file: layerFile, expected: layer.descriptor, mode: .move)

@@ -45,6 +45,9 @@ public struct OCIWriterError: Error, CustomStringConvertible, Sendable, Equatabl
         if let path { s += "\(path): " }
         s += message
         if let errno { s += " (\(String(cString: strerror(errno))))" }
+        if errno == ENOSPC || errno == EDQUOT {
+            s += "; the filesystem is full (or over quota): free space and retry"
+        }
         return s
     }
 }

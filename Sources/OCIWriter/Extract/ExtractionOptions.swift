@@ -1,8 +1,19 @@
-/// Limits that bound what one layer may make the extractor do. Each exceeded limit fails the extraction with
-/// `OCIWriterError.Code.limitExceeded`, naming the entry and its index.
+/// Limits that bound what one layer (and one image) may make the extractor do. Each exceeded limit fails the
+/// extraction with `OCIWriterError.Code.limitExceeded`, naming the layer (digest when known), the entry and the
+/// limit. Defaults are far above anything a real base image does (Debian, Ubuntu, CUDA and JDK images were the
+/// yardstick: their largest layers are a few GiB, compress at most ~10:1, hold ~100 k entries) and well below
+/// what a hostile layer needs to exhaust a disk: see docs/hardening.md.
 public struct ExtractionLimits: Sendable, Hashable {
-    /// Uncompressed bytes of the tar stream (headers + data) of one layer. Guards against decompression bombs.
+    /// Uncompressed bytes of the tar stream (headers + data) of one layer.
     public var maxTotalBytes: UInt64
+    /// Uncompressed bytes of all layers of one `unpack` (one image).
+    public var maxImageBytes: UInt64
+    /// Uncompressed bytes per compressed byte read, checked once a layer has produced `expansionCheckBytes`:
+    /// deflate reaches ~1030:1 only on runs of one byte value (decompression bombs); real layers stay below 20:1.
+    public var maxExpansionRatio: UInt64
+    /// Uncompressed bytes a layer may produce before the expansion ratio is enforced (small layers such as a
+    /// padded 10 KiB tar of one file legitimately compress 100:1).
+    public var expansionCheckBytes: UInt64
     /// Tar entries in one layer (whiteouts included).
     public var maxEntries: Int
     /// Header bytes of one entry: ustar header plus PAX / GNU long-name records. libarchive itself refuses
@@ -14,17 +25,26 @@ public struct ExtractionLimits: Sendable, Hashable {
     public var maxPathDepth: Int
     /// Bytes of a symlink target.
     public var maxLinkTargetLength: Int
+    /// Bytes of the extended attributes of one entry (names + values). The kernel caps one value at 64 KiB and
+    /// ext4 keeps all of a file's attributes in one 4 KiB block.
+    public var maxXattrBytes: Int
 
-    /// Defaults sized for real base images: 64 GiB, 10 M entries, 1 MiB headers, 4096-byte names,
-    /// depth 512, 4096-byte symlink targets.
-    public init(maxTotalBytes: UInt64 = 64 << 30, maxEntries: Int = 10_000_000, maxHeaderBytes: Int = 1 << 20,
-                maxPathLength: Int = 4096, maxPathDepth: Int = 512, maxLinkTargetLength: Int = 4096) {
+    /// Defaults: 64 GiB per layer, 256 GiB per image, expansion 200:1 checked past 256 MiB, 10 M entries,
+    /// 1 MiB headers, 4096-byte names, depth 512, 4096-byte symlink targets, 64 KiB of xattrs per entry.
+    public init(maxTotalBytes: UInt64 = 64 << 30, maxImageBytes: UInt64 = 256 << 30, maxExpansionRatio: UInt64 = 200,
+                expansionCheckBytes: UInt64 = 256 << 20, maxEntries: Int = 10_000_000, maxHeaderBytes: Int = 1 << 20,
+                maxPathLength: Int = 4096, maxPathDepth: Int = 512, maxLinkTargetLength: Int = 4096,
+                maxXattrBytes: Int = 64 << 10) {
         self.maxTotalBytes = maxTotalBytes
+        self.maxImageBytes = maxImageBytes
+        self.maxExpansionRatio = maxExpansionRatio
+        self.expansionCheckBytes = expansionCheckBytes
         self.maxEntries = maxEntries
         self.maxHeaderBytes = maxHeaderBytes
         self.maxPathLength = maxPathLength
         self.maxPathDepth = maxPathDepth
         self.maxLinkTargetLength = maxLinkTargetLength
+        self.maxXattrBytes = maxXattrBytes
     }
 }
 

@@ -72,23 +72,34 @@ public struct LayerExtractor: Sendable {
     /// Applies `layer` onto the rootfs open as the directory fd `rootFD` (not closed).
     @discardableResult
     public func apply(_ layer: LayerSource, rootFD: Int32) throws -> LayerExtractionReport {
+        try apply(layer, rootFD: rootFD, imageBytesBefore: 0)
+    }
+
+    /// As `apply(_:rootFD:)`, counting `imageBytesBefore` (what earlier layers of the image produced) against
+    /// `ExtractionLimits.maxImageBytes`.
+    func apply(_ layer: LayerSource, rootFD: Int32, imageBytesBefore: UInt64) throws -> LayerExtractionReport {
         let layerFD = open(layer.path, O_RDONLY | O_CLOEXEC)
         if layerFD < 0 {
             throw OCIWriterError(.extraction, "cannot open the layer file", path: layer.path, errno: errno)
         }
         let file = OwnedFD(layerFD)
-        return try withExtendedLifetime(file) { try apply(layerFD: file.raw, source: layer, rootFD: rootFD) }
+        return try withExtendedLifetime(file) {
+            try apply(layerFD: file.raw, source: layer, rootFD: rootFD, imageBytesBefore: imageBytesBefore)
+        }
     }
 
     /// Applies a layer read from the open file descriptor `layerFD` (read from its current offset, not closed)
     /// onto the rootfs open as `rootFD`. `source.path` is only used in messages; its compression and
     /// expectations are checked.
     @discardableResult
-    public func apply(layerFD: Int32, source: LayerSource, rootFD: Int32) throws -> LayerExtractionReport {
+    public func apply(layerFD: Int32, source: LayerSource, rootFD: Int32,
+                      imageBytesBefore: UInt64 = 0) throws -> LayerExtractionReport {
         let dupRoot = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
         if dupRoot < 0 { throw OCIWriterError(.extraction, "cannot duplicate the rootfs fd", errno: errno) }
-        let applier = LayerApplier(root: OwnedFD(dupRoot), layerName: source.path, options: options)
-        return try applier.run(fd: layerFD, source: source)
+        // Messages name the layer by digest when the caller knows it (blob paths are not meaningful to users).
+        let label = source.digest.map { "\($0) (\(source.path))" } ?? source.path
+        let applier = LayerApplier(root: OwnedFD(dupRoot), layerName: label, options: options)
+        return try applier.run(fd: layerFD, source: source, imageBytesBefore: imageBytesBefore)
     }
 }
 
@@ -156,9 +167,9 @@ private final class LayerApplier {
 
     // MARK: reading
 
-    func run(fd: Int32, source: LayerSource) throws -> LayerExtractionReport {
+    func run(fd: Int32, source: LayerSource, imageBytesBefore: UInt64) throws -> LayerExtractionReport {
         let limits = options.limits
-        let stream = try LayerStream(fd: fd, name: layerName, maxUncompressed: limits.maxTotalBytes)
+        let stream = try LayerStream(fd: fd, name: layerName, limits: limits, imageBytesBefore: imageBytesBefore)
         if let expected = source.compression, expected != stream.compression {
             throw OCIWriterError(.extraction, "layer \(layerName) is declared \(expected.rawValue) but its bytes are \(stream.compression.rawValue)", path: layerName)
         }
@@ -207,8 +218,13 @@ private final class LayerApplier {
             }
             let declared = archive_entry_size_is_set(e) != 0 ? max(0, archive_entry_size(e)) : 0
             if UInt64(after) + UInt64(declared) > limits.maxTotalBytes {
-                throw fail(.limitExceeded, "layer would exceed \(limits.maxTotalBytes) uncompressed bytes (entry declares \(declared) bytes; decompression bomb?)")
+                throw fail(.limitExceeded, "layer would exceed \(limits.maxTotalBytes) uncompressed bytes, the per-layer limit (maxTotalBytes; entry declares \(declared) bytes; decompression bomb?)")
             }
+            let imageTotal = imageBytesBefore.addingReportingOverflow(UInt64(after) + UInt64(declared))
+            if imageTotal.overflow || imageTotal.partialValue > limits.maxImageBytes {
+                throw fail(.limitExceeded, "image would exceed \(limits.maxImageBytes) uncompressed bytes, the per-image limit (maxImageBytes; entry declares \(declared) bytes)")
+            }
+            try checkXattrSize(e)
             try applyEntry(a, e, rawPath, stream)
             // Consume what was not read (and the padding) so the next header's size is measured exactly.
             if archive_read_data_skip(a) < ARCHIVE_WARN {
@@ -489,6 +505,22 @@ private final class LayerApplier {
     }
 
     /// The entry's xattrs that may be applied (overlay and SELinux ones dropped), in the layer's order.
+    /// Refuses an entry whose extended attributes (names + values, all of them: filtered ones count too) are larger
+    /// than `maxXattrBytes`.
+    func checkXattrSize(_ e: OpaquePointer) throws {
+        archive_entry_xattr_reset(e)
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        var total = 0
+        while archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK {
+            total += (name.map { strlen($0) } ?? 0) + size
+            if total > options.limits.maxXattrBytes {
+                throw fail(.limitExceeded, "extended attributes are over \(options.limits.maxXattrBytes) bytes, the per-entry xattr limit (maxXattrBytes)")
+            }
+        }
+    }
+
     func xattrs(_ e: OpaquePointer) -> [(String, [UInt8])] {
         if options.xattrs == .ignore { return [] }
         var out: [(String, [UInt8])] = []

@@ -9,11 +9,15 @@ import Musl
 /// Reads a layer blob from an fd and yields its uncompressed tar bytes, hashing both sides in the same pass:
 /// the blob digest and size (compressed bytes) and the diffID (sha256 of the uncompressed tar). Compression is
 /// detected from the magic bytes (gzip `1f 8b`, zstd `28 b5 2f fd`, otherwise none). Concatenated gzip members
-/// and zstd frames are read as one stream. The uncompressed byte count is capped (decompression bombs).
+/// and zstd frames are read as one stream. The uncompressed byte count is capped per layer, per image (what earlier
+/// layers of the same unpack produced counts against `maxImageBytes`) and relative to the compressed bytes read
+/// (decompression bombs).
 final class LayerStream {
     let fd: Int32
     let name: String
-    let maxUncompressed: UInt64
+    let limits: ExtractionLimits
+    /// Uncompressed bytes earlier layers of the same image produced.
+    let imageBytesBefore: UInt64
     private(set) var compression: LayerCompression = .none
     private(set) var compressedSize: UInt64 = 0
     private(set) var uncompressedSize: UInt64 = 0
@@ -35,10 +39,11 @@ final class LayerStream {
     private var gzipMemberDone = false
     private var zstd: OpaquePointer?
 
-    init(fd: Int32, name: String, maxUncompressed: UInt64) throws {
+    init(fd: Int32, name: String, limits: ExtractionLimits, imageBytesBefore: UInt64 = 0) throws {
         self.fd = fd
         self.name = name
-        self.maxUncompressed = maxUncompressed
+        self.limits = limits
+        self.imageBytesBefore = imageBytesBefore
         inBuf = .allocate(byteCount: inCap, alignment: 64)
         outBuf = .allocate(byteCount: outCap, alignment: 64)
         try fill(atLeast: 4)
@@ -108,12 +113,25 @@ final class LayerStream {
         }
         if produced == 0 { finished = true }
         uncompressedSize += UInt64(produced)
-        if uncompressedSize > maxUncompressed {
-            throw OCIWriterError(.limitExceeded, "layer \(name) decompresses to more than \(maxUncompressed) bytes (decompression bomb?)", path: name)
-        }
+        try checkLimits()
         let out = UnsafeRawBufferPointer(start: outBuf, count: produced)
         diffHasher.update(out)
         return out
+    }
+
+    /// Fails when the bytes produced so far pass the per-layer, per-image or expansion-ratio limit.
+    private func checkLimits() throws {
+        if uncompressedSize > limits.maxTotalBytes {
+            throw OCIWriterError(.limitExceeded, "layer \(name) decompresses to more than \(limits.maxTotalBytes) bytes, the per-layer limit (maxTotalBytes; decompression bomb?)", path: name)
+        }
+        let image = imageBytesBefore.addingReportingOverflow(uncompressedSize)
+        if image.overflow || image.partialValue > limits.maxImageBytes {
+            throw OCIWriterError(.limitExceeded, "layer \(name) takes the image past \(limits.maxImageBytes) uncompressed bytes, the per-image limit (maxImageBytes)", path: name)
+        }
+        if compression != .none, uncompressedSize > limits.expansionCheckBytes,
+           uncompressedSize / max(compressedSize, 1) > limits.maxExpansionRatio {
+            throw OCIWriterError(.limitExceeded, "layer \(name) expands more than \(limits.maxExpansionRatio):1 (\(uncompressedSize) bytes from \(compressedSize) compressed), the expansion-ratio limit (maxExpansionRatio; decompression bomb?)", path: name)
+        }
     }
 
     private func inflateChunk() throws -> Int {

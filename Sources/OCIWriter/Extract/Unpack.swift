@@ -95,9 +95,12 @@ extension LayerExtractor {
             }
             let extractor = LayerExtractor(options: options)
             var reports: [LayerExtractionReport] = []
+            var imageBytes: UInt64 = 0
             for (i, layer) in layers.enumerated() {
                 do {
-                    reports.append(try extractor.apply(layer, rootFD: tempRoot.raw))
+                    let report = try extractor.apply(layer, rootFD: tempRoot.raw, imageBytesBefore: imageBytes)
+                    imageBytes += report.uncompressedBytes
+                    reports.append(report)
                 } catch var e as OCIWriterError {
                     e.message = "layer \(i + 1) of \(layers.count): " + e.message
                     throw e

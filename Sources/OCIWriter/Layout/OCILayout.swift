@@ -87,6 +87,11 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
                 throw OCIWriterError(.layout, "is not an OCI image layout (no oci-layout file) and is not empty (contains \(shown)\(foreign.count > 5 ? ", …" : "")): refusing to write into it; choose a new or empty directory", path: abs)
             }
             try LayoutIO.makeDirectories(layout.blobsDirectory)
+            // index.json before oci-layout: oci-layout is the marker a concurrent process takes as "a complete
+            // layout" (`isLayout`, then `open`), so everything `open` needs must exist before it.
+            if LayoutIO.kind(layout.indexPath) == nil {
+                try layout.installIfMissing(layout.indexPath, try CanonicalJSON.encode(ImageIndex(manifests: [])))
+            }
             try layout.installIfMissing(abs + "/oci-layout", layoutFileBytes)
         } else {
             try layout.checkLayoutFile()

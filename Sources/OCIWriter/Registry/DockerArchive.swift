@@ -240,6 +240,9 @@ public enum DockerArchive {
         return out
     }
 
+    /// Entries an archive may hold (a docker-archive holds a manifest, a config and the layers of each image).
+    public static let maxEntries = 100_000
+
     /// An archive's regular files streamed to temporary files in the layout (hashed once), and its manifest.json.
     struct Extracted {
         let path: String
@@ -253,11 +256,23 @@ public enum DockerArchive {
             defer { close(fd) }
             do {
                 let reader = TarReader(fd: fd, path: path)
+                var count = 0
                 while let entry = try reader.next() {
+                    count += 1
+                    if count > DockerArchive.maxEntries {
+                        throw OCIWriterError(.limitExceeded, "the archive has more than \(DockerArchive.maxEntries) entries (a docker-archive holds a few per image); refusing it", path: path)
+                    }
                     guard entry.isRegular else { continue }
+                    if entry.name.utf8.count > 4096 {
+                        throw OCIWriterError(.limitExceeded, "an entry name is \(entry.name.utf8.count) bytes, over the limit of 4096", path: path)
+                    }
                     let name = DockerArchive.clean(entry.name)
                     let tmp = layout.temporaryBlobPath(label: "archive")
-                    let (digest, magic) = try reader.copyBody(to: tmp)
+                    let digest: Digest, magic: [UInt8]
+                    do { (digest, magic) = try reader.copyBody(to: tmp) } catch {
+                        unlink(tmp)  // not yet in `files`: discard() would miss it
+                        throw error
+                    }
                     if let old = files[name] { unlink(old.tmp) }
                     files[name] = (tmp, digest, entry.size, magic)
                 }
@@ -512,7 +527,12 @@ final class TarReader {
                 } else if type == 0x78 {
                     for rec in Self.paxRecords(data) {
                         if rec.0 == "path" { longName = rec.1 }
-                        if rec.0 == "size" { paxSize = Int64(rec.1) }
+                        if rec.0 == "size" {
+                            guard let v = Int64(rec.1), v >= 0 else {
+                                throw OCIWriterError(.invalidImage, "bad pax size record '\(rec.1.prefix(40))'", path: path)
+                            }
+                            paxSize = v
+                        }
                     }
                 }
                 continue
@@ -536,8 +556,10 @@ final class TarReader {
         var out: [(String, String)] = []
         var i = 0
         while i < data.count {
+            // "<len> <key>=<value>\n", len counting the whole record: it must cover its own digits, the space and
+            // the newline, and stay inside the data (no overflow for absurd lengths).
             guard let sp = data[i...].firstIndex(of: 0x20), let len = Int(String(decoding: data[i..<sp], as: UTF8.self)),
-                  len > 0, i + len <= data.count else { break }
+                  len > sp - i + 1, len <= data.count - i else { break }
             let rec = data[(sp + 1)..<(i + len - 1)]
             if let eq = rec.firstIndex(of: 0x3d) {
                 out.append((String(decoding: rec[rec.startIndex..<eq], as: UTF8.self), String(decoding: rec[(eq + 1)...], as: UTF8.self)))

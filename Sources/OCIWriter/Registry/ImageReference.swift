@@ -3,7 +3,9 @@
 /// Docker Hub is normalised the way docker and skopeo do it: no host means `docker.io`, and a single-component
 /// repository on Docker Hub gets the `library/` prefix. `apiHost` is the host the API is served from.
 public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
-    /// `host[:port]` as written (lowercased), `docker.io` for Docker Hub.
+    /// `host[:port]` as written, lowercased when that still reads as a host (it has a `.` or `:`, or is
+    /// `localhost`): a dotless name is a host only because of its capitals (`MyRegistry/app`), so lowercasing it
+    /// would print a Docker Hub reference. `docker.io` for Docker Hub.
     public var registry: String
     public var repository: String
     public var tag: String?
@@ -16,7 +18,8 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     }
 
     init(registry: String, repository: String, tag: String?, digest: Digest?, input: String?) throws {
-        let reg = registry.lowercased()
+        let lower = registry.lowercased()
+        let reg = lower.contains(".") || lower.contains(":") || lower == "localhost" ? lower : registry
         let shown = input ?? "\(registry)/\(repository)"
         try Self.validateHost(reg, in: shown)
         var repo = repository

@@ -1,0 +1,68 @@
+/// The vendored toml++ parser aborts the process (a failed assertion in `parse_key`) when a table header's first
+/// character is not a key character, e.g. `[\u{FFFD}ases.setup]`, `[[=]]`, `[[\u{1}]]`, `[{]`, and in `parse_value` on `a = [}` (found by fuzzing,
+/// Fixtures/fuzz-regressions/config/). So the text is checked first, and these are reported as syntax errors with
+/// their line and column before toml++ sees them: a non-ASCII character outside strings and comments (TOML 1.0
+/// allows none), a `]` closing a `{` or a `}` closing a `[` in a value (`a = [}`), and a table header (`[` / `[[` at the start of a line, outside a value) whose first non-blank
+/// character is not a bare-key character, a quote or `]`.
+enum TOMLCharacterCheck {
+    static func validate(_ text: String, file: String) throws(PlannerError) {
+        let b = Array(text.utf8)
+        var i = 0
+        var line = 1
+        var lineStart = 0
+        var open: [UInt8] = []  // brackets and braces open in a value (arrays, inline tables)
+        func fail(_ why: String, at j: Int) -> PlannerError {
+            let column = String(decoding: b[lineStart..<j], as: UTF8.self).count + 1
+            return PlannerError(.syntax, "invalid TOML: \(why)", file: file, line: line, column: column)
+        }
+        func isKeyStart(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D
+                || c == 0x22 || c == 0x27 || c == 0x5D
+        }
+        func starts(_ s: String, at j: Int) -> Bool {
+            let p = Array(s.utf8)
+            return j + p.count <= b.count && Array(b[j..<(j + p.count)]) == p
+        }
+        while i < b.count {
+            let c = b[i]
+            if c == 0x0A { line += 1; lineStart = i + 1; i += 1; continue }
+            if c == UInt8(ascii: "#") {  // comment: to the end of the line
+                while i < b.count && b[i] != 0x0A { i += 1 }
+                continue
+            }
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+                let multi = starts(c == 0x22 ? "\"\"\"" : "'''", at: i)
+                let close = multi ? (c == 0x22 ? "\"\"\"" : "'''") : String(UnicodeScalar(c))
+                i += multi ? 3 : 1
+                while i < b.count {
+                    if b[i] == 0x0A {
+                        if !multi { break }  // unterminated single-line string: toml++ reports it
+                        line += 1; lineStart = i + 1
+                    }
+                    if c == 0x22 && b[i] == UInt8(ascii: "\\") { i += 2; continue }
+                    if starts(close, at: i) { i += close.utf8.count; break }
+                    i += 1
+                }
+                continue
+            }
+            if c >= 0x80 { throw fail("a non-ASCII character outside a string or comment (quote the key or value)", at: i) }
+            if c == UInt8(ascii: "["), open.isEmpty, b[lineStart..<i].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                var j = i + 1
+                if j < b.count && b[j] == UInt8(ascii: "[") { j += 1 }
+                while j < b.count && (b[j] == 0x20 || b[j] == 0x09) { j += 1 }
+                if j < b.count, !isKeyStart(b[j]) { throw fail("a table header must start with a key", at: j) }
+                i = j
+                continue
+            }
+            if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
+                open.append(c)
+            } else if (c == UInt8(ascii: "]") || c == UInt8(ascii: "}")), let top = open.last {
+                if (top == UInt8(ascii: "[")) != (c == UInt8(ascii: "]")) {
+                    throw fail("'\(Character(UnicodeScalar(c)))' closes a '\(Character(UnicodeScalar(top)))'", at: i)
+                }
+                open.removeLast()
+            }
+            i += 1
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+@testable import Planner
+
+/// Inputs that crashed the `config` fuzz target (scripts/fuzz): Fixtures/fuzz-regressions/config/*, replayed the
+/// way the target reads them (first byte: 0 TOML, 1 JSON; the rest decoded as UTF-8 with replacement).
+@Suite struct ConfigFuzzRegressionTests {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path + "/Fixtures/fuzz-regressions/config"
+    }()
+
+    @Test func regressionInputsAreRefusedWithoutCrashing() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.root).sorted()
+        #expect(!names.isEmpty)
+        for name in names {
+            let bytes = try #require(FileManager.default.contents(atPath: Self.root + "/" + name))
+            guard let first = bytes.first else { continue }
+            let text = String(decoding: bytes.dropFirst(), as: UTF8.self)
+            let format: ConfigFormat = first % 2 == 0 ? .toml : .json
+            _ = try? ConfigParser.parse(text, format: format, file: name)
+        }
+    }
+
+    /// Non-ASCII outside strings and comments is a syntax error with a position; inside them it is fine.
+    @Test func nonASCIIOutsideStringsIsASyntaxError() throws {
+        let e = #expect(throws: PlannerError.self) {
+            try ConfigParser.parse("[phases.x]\ncmds = [\"a\"]\n[\u{FFFD}ases.setup]\n", format: .toml, file: "ociforge.toml")
+        }
+        #expect(e?.code == .syntax && e?.line == 3 && e?.column == 2, "\(String(describing: e))")
+        let ok = try ConfigParser.parse("# caf\u{E9}\n[phases.x]\ncmds = [\"\u{E9}cho\", '''\n\u{2603}\n''']\nname = \"a \\\" \u{E9}\"\n",
+                                        format: .toml, file: "ociforge.toml")
+        _ = ok
+        // Table headers whose first character is not a key character (each aborted toml++ before the check).
+        for header in ["[[[a]]", "[[ [a]]", "[[\u{1}]]", "[[=]]", "[=]", "[{]", "[\u{1}]"] {
+            let e = #expect(throws: PlannerError.self) {
+                try ConfigParser.parse("x = 1\n  \(header)\n", format: .toml, file: "ociforge.toml")
+            }
+            #expect(e?.code == .syntax && e?.line == 2 && e?.message.contains("table header") == true, "\(header): \(String(describing: e))")
+        }
+        for value in ["a = [}", "a = [1, }", "a = {b = [}]}", "a = {b = 1]"] {
+            let e = #expect(throws: PlannerError.self) { try ConfigParser.parse(value + "\n", format: .toml, file: "ociforge.toml") }
+            #expect(e?.code == .syntax && e?.message.contains("closes") == true, "\(value): \(String(describing: e))")
+        }
+        // Arrays and inline tables spanning lines are values, not headers.
+        let values = try ConfigParser.parse("a = [\n  [1, 2],\n  [ \"x\" ],\n]\nb = [\n{ c = 1 },\n]\n[t]\nd = 1\n",
+                                            format: .toml, file: "ociforge.toml")
+        _ = values
+    }
+}
