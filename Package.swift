@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OCIWriter", targets: ["OCIWriter"]),
         .library(name: "Planner", targets: ["Planner"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
+        .library(name: "SupplyChain", targets: ["SupplyChain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Registry HTTP: libcurl's easy API directly (see README, "HTTP client").
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // NaCl secretbox for sigstore/cosign encrypted private keys (OpenSSL has no XSalsa20-Poly1305).
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // Linux syscalls Swift cannot call directly (variadic syscall(), _GNU_SOURCE-only APIs).
         .target(name: "COCISys"),
         // Single-threaded namespace/mount setup that must run before exec, outside the Swift runtime.
@@ -53,10 +56,17 @@ let package = Package(
             dependencies: ["OCIWriter", "Planner", "CSandbox", "COCISys"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Signing keys and sigstore signatures, SBOMs and provenance: built on OCIWriter, kept out of it so the
+        // image format/transport module does not carry libsodium or SBOM formats.
+        .target(
+            name: "SupplyChain",
+            dependencies: ["OCIWriter", "CCrypto", "CSodium"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "ociforge",
             dependencies: [
-                "OCIWriter", "Planner", "Sandbox",
+                "OCIWriter", "Planner", "Sandbox", "SupplyChain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -67,6 +77,8 @@ let package = Package(
         .testTarget(name: "PlannerTests", dependencies: ["Planner"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "SupplyChainTests", dependencies: ["SupplyChain", "OCIWriter"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `ociforge` binary and real peers (skopeo, umoci, oci-image-tool, podman, registry).
         .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "ociforge"],
