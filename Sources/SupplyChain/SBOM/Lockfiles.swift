@@ -126,12 +126,13 @@ public enum Lockfiles {
             var key = String(line.dropFirst(2).dropLast()).trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
             if let paren = key.firstIndex(of: "(") { key = String(key[..<paren]) }  // peer suffix (v6+)
             if key.hasPrefix("/") { key.removeFirst() }
-            if let (n, v) = splitAt(key), let first = v.first, first.isNumber {
-                out.append(npm(n, v.split(separator: "_").first.map(String.init) ?? v, source))
-            } else if let slash = key.lastIndex(of: "/") {
-                // v5: "/name/1.2.3" or "/@scope/name/1.2.3_peer@x".
-                let v = String(key[key.index(after: slash)...]).split(separator: "_").first.map(String.init) ?? ""
-                if let f = v.first, f.isNumber { out.append(npm(String(key[..<slash]), v, source)) }
+            // v5: "/name/1.2.3" or "/@scope/name/1.2.3_peer@x" (the last segment is the version).
+            if let slash = key.lastIndex(of: "/"),
+               let v = key[key.index(after: slash)...].split(separator: "_").first.map(String.init),
+               v.first?.isNumber == true, !v.contains("@") {
+                out.append(npm(String(key[..<slash]), v, source))
+            } else if let (n, v) = splitAt(key), v.first?.isNumber == true {
+                out.append(npm(n, v, source))
             }
         }
         return out

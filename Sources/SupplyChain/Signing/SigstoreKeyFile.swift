@@ -47,7 +47,7 @@ public enum SigstoreKeyFile {
         let env = Envelope(kdf: .init(name: "scrypt", params: scrypt, salt: Data(salt)),
                            cipher: .init(name: "nacl/secretbox", nonce: Data(nonce)), ciphertext: Data(sealed))
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return PEMBlock(label: encryptedLabel, bytes: Array(try encoder.encode(env))).encoded
     }
 
