@@ -147,6 +147,9 @@ struct ImageVerifyCommand: ParsableCommand {
     @Option(help: "Public key PEM: verify the image's signatures instead of a layout.")
     var key: String?
 
+    @Option(name: .customLong("signed-repository"), help: "host/repository the signatures must name (default: the image's own; for images copied after signing).")
+    var signedRepository: String?
+
     @OptionGroup var flags: RegistryFlags
 
     func run() throws {
@@ -157,7 +160,7 @@ struct ImageVerifyCommand: ParsableCommand {
             var stdin: String?
             let client = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
                                             options: flags.options)
-            let r = try runBlocking { try await SigstoreSignatures.verify(ref, client: client, key: publicKey) }
+            let r = try runBlocking { try await SigstoreSignatures.verify(ref, client: client, key: publicKey, signedRepository: signedRepository) }
             if layout.json {
                 struct Row: Encodable { var layer: Digest; var identity: String?; var accepted: Bool; var reason: String? }
                 struct Output: Encodable { var image: Digest; var signatures: [Row] }

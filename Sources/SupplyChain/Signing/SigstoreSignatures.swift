@@ -68,8 +68,11 @@ public enum SigstoreSignatures {
     /// Checks every signature of the image `reference` names against `key`: the ECDSA signature over the payload,
     /// the payload's manifest digest and its repository (`host/repository`, tag ignored, as cosign writes only
     /// the repository). Throws `.unsigned` when there are no signatures and `.verificationFailed` when none is
-    /// accepted; the result lists each signature with its verdict.
-    public static func verify(_ reference: ImageReference, client: RegistryClient, key: SigningKey) async throws -> VerifyResult {
+    /// accepted; the result lists each signature with its verdict. `signedRepository` (`host/repository`) is the
+    /// repository the signatures must name when it differs from the image's (an image copied after signing; the
+    /// policy.json equivalent is `exactRepository`).
+    public static func verify(_ reference: ImageReference, client: RegistryClient, key: SigningKey,
+                              signedRepository: String? = nil) async throws -> VerifyResult {
         let repo = reference.repository
         let image = try await image(client) { try await client.fetchManifest(repository: repo, reference: reference.reference) }
         let layers = try await self.image(client) { try await existingLayers(client, repository: repo, tag: tag(for: image.digest)) }
@@ -79,7 +82,7 @@ public enum SigstoreSignatures {
         var checked: [CheckedSignature] = []
         for layer in layers {
             checked.append(try await check(layer, client: client, repository: repo, image: image.digest,
-                                           expectedRepository: "\(reference.registry)/\(repo)", key: key))
+                                           expectedRepository: signedRepository ?? "\(reference.registry)/\(repo)", key: key))
         }
         let result = VerifyResult(imageDigest: image.digest, signatures: checked)
         guard !result.accepted.isEmpty else {
