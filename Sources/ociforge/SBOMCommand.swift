@@ -24,6 +24,9 @@ extension ImageCommand {
         @Option(name: .shortAndLong, help: "Write the document here (default: standard output).")
         var output: String?
 
+        @Option(help: ArgumentHelp("A lockfile inside the image whose dependencies are listed too (repeatable), e.g. /app/package-lock.json.", valueName: "path"))
+        var lockfile: [String] = []
+
         @Flag(help: "Attach the SBOM to the image as an OCI referrer.")
         var attach = false
 
@@ -40,9 +43,25 @@ extension ImageCommand {
                 let fmt = SBOMFormat(rawValue: format)!
                 let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int64($0) } ?? 0
                 let location = try ReferrerEndpoint.location(image)
+                let platform = try platforms.chosenPlatform()
                 var stdin: String?
-                let (bytes, subject) = try withImage(location, stdin: &stdin) { resolved, name in
-                    (try ImageSBOM.document(of: resolved, name: name, format: fmt, sourceDateEpoch: epoch), resolved.manifestDescriptor)
+                let bytes: [UInt8], subject: Descriptor
+                switch location {
+                case .ociLayout(let path, let tag):
+                    let resolved = try OCILayout.open(at: path).resolve(tag: tag, platform: platform)
+                    let extra = try ImageSBOM.lockfilePackages(of: resolved, paths: lockfile)
+                    bytes = try ImageSBOM.document(of: resolved, name: path + (tag.map { ":" + $0 } ?? ""), format: fmt,
+                                                   sourceDateEpoch: epoch, extra: extra)
+                    subject = resolved.manifestDescriptor
+                case .registry(let ref):
+                    let client = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
+                                                    options: flags.options)
+                    (bytes, subject) = try runBlocking {
+                        try await ImageSBOM.document(of: ref, client: client, platform: platform, format: fmt, sourceDateEpoch: epoch,
+                                                     lockfiles: lockfile)
+                    }
+                case .dockerArchive:
+                    throw ValidationError("use oci-layout:<dir>[:tag] or a registry reference")
                 }
                 if let output {
                     try writeFileAtomically(output, bytes, mode: 0o644)
@@ -55,25 +74,6 @@ extension ImageCommand {
                     let d = try runBlocking { try await store.attachArtifact(artifact) }
                     printError("attached \(fmt.rawValue) SBOM \(d.digest) to \(subject.digest)")
                 }
-            }
-        }
-
-        /// Runs `body` on the resolved image: a layout directly, a registry image through a temporary layout.
-        func withImage<T>(_ location: ImageLocation, stdin: inout String?, _ body: (ResolvedImage, String) throws -> T) throws -> T {
-            let platform = try platforms.chosenPlatform()
-            switch location {
-            case .ociLayout(let path, let tag):
-                return try body(try OCILayout.open(at: path).resolve(tag: tag, platform: platform), path + (tag.map { ":" + $0 } ?? ""))
-            case .registry(let ref):
-                let client = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
-                                                options: flags.options)
-                let dir = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/ociforge-sbom-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-                defer { try? FileManager.default.removeItem(atPath: dir) }
-                let layout = try OCILayout.create(at: dir)
-                _ = try runBlocking { try await client.pull(ref, into: layout, tag: "sbom", platform: platform) }
-                return try body(try layout.resolve(tag: "sbom"), ref.description)
-            case .dockerArchive:
-                throw ValidationError("use oci-layout:<dir>[:tag] or a registry reference")
             }
         }
     }

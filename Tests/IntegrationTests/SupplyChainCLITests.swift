@@ -14,6 +14,8 @@ struct SupplyChainCLITests {
     static func pushSmallImage(_ dir: String, host: String, repo: String) throws -> String {
         try FileManager.default.createDirectory(atPath: dir + "/app", withIntermediateDirectories: true)
         try "hello \(repo)\n".write(toFile: dir + "/app/hello.txt", atomically: true, encoding: .utf8)
+        try #"{"lockfileVersion":3,"packages":{"":{"name":"x"},"node_modules/express":{"version":"4.19.2"}}}"#
+            .write(toFile: dir + "/app/package-lock.json", atomically: true, encoding: .utf8)
         try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", dir + "/app:/app", "--output", "oci-layout:\(dir)/lay:v1"])
         return try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(dir)/lay:v1", "\(host)/\(repo):v1"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -53,6 +55,13 @@ struct SupplyChainCLITests {
         // The layout stays usable: one image, verifiable, readable by skopeo.
         #expect(try Harness.ok([Harness.ociforge, "image", "verify", "oci-layout:\(tmp.path)/pulled"]).contains("0 problem(s)"))
         _ = try Harness.ok(["skopeo", "inspect", "oci:\(tmp.path)/pulled:v1"])
+        // An SBOM of a registry image with a lockfile read from its layers, attached through the tag schema.
+        let sbom = try Harness.ok([Harness.ociforge, "image", "sbom", "\(reg.host)/demo:v1", "--lockfile", "/app/package-lock.json",
+                                   "--format", "cyclonedx", "--attach"])
+        #expect(sbom.contains(#""purl":"pkg:npm/express@4.19.2""#) && sbom.contains(digest))
+        #expect(try Self.referrers("\(reg.host)/demo:v1").map { $0["artifactType"] as? String } == ["application/spdx+json", "application/vnd.cyclonedx+json"])
+        let missing = try Harness.run([Harness.ociforge, "image", "sbom", "\(reg.host)/demo:v1", "--lockfile", "/app/yarn.lock"])
+        #expect(missing.status == 1 && missing.stderr.contains("the image has no file /app/yarn.lock"))
         // And back out of the layout to a registry.
         _ = try Harness.ok([Harness.ociforge, "image", "copy", "--with-referrers", "oci-layout:\(tmp.path)/pulled:v1", "docker://\(reg.host)/back:v1"])
         #expect(try Self.referrers("\(reg.host)/back:v1").map { $0["digest"] as? String } == [art])
