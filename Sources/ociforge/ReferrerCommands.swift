@@ -156,6 +156,14 @@ struct ImageCopyWithReferrers: ParsableCommand {
     @Flag(help: "Also copy the image's referrers (SBOMs, provenance, signatures attached as OCI artifacts).")
     var withReferrers = false
 
+    func validate() throws {
+        guard withReferrers else { return }
+        if copy.allTags { throw ValidationError("--with-referrers copies one image's referrers; it cannot be combined with --all-tags") }
+        for s in [copy.source, copy.destination] where s.hasPrefix("docker-archive:") {
+            throw ValidationError("--with-referrers needs registries or OCI layouts on both sides: a docker-archive holds no referrers")
+        }
+    }
+
     func run() throws {
         try copy.run()
         guard withReferrers else { return }
