@@ -49,6 +49,13 @@ struct ReferrersTests {
         #expect(Set(all.referrers.map(\.digest)) == [spdx.descriptor.digest, prov.descriptor.digest])
         let only = try await client.referrers(repository: "app", subject: image.digest, artifactType: .inTotoJSON)
         #expect(only.referrers.map(\.digest) == [prov.descriptor.digest])
+        // Paginated answers (Link: rel="next") are followed.
+        reg.pageSize = 1
+        let before = reg.referrerRequests
+        let paged = try await client.referrers(repository: "app", subject: image.digest)
+        #expect(paged.referrers.map(\.digest) == all.referrers.map(\.digest))
+        #expect(reg.referrerRequests - before == 2)
+        reg.pageSize = nil
 
         // Copy to another repository of the same registry, then into a layout.
         let src = RegistryReferrerStore(client: client, repository: "app")

@@ -34,22 +34,43 @@ extension RegistryClient {
         if let artifactType {
             path += "?artifactType=" + (artifactType.rawValue.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
         }
-        let r = try await withRetries {
-            let req = HTTPRequest(method: "GET", url: url(path), headers: ["Accept": MediaType.ociIndex.rawValue])
-            let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: false)], req,
-                                   maxBody: Self.maxManifestBytes).response
-            guard r.status == 200 || r.status == 404 else { throw statusError(op, repository, r) }
-            return r
-        }
-        if r.status == 200 {
+        var next: URL? = url(path)
+        var list: [Descriptor] = []
+        var pages = 0
+        while let u = next {
+            pages += 1
+            guard pages <= 100 else { throw fail(op, repository, "more than 100 pages of referrers (Link: rel=next)") }
+            let r = try await withRetries {
+                let req = HTTPRequest(method: "GET", url: u, headers: ["Accept": MediaType.ociIndex.rawValue])
+                let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: false)], req,
+                                       maxBody: Self.maxManifestBytes).response
+                guard r.status == 200 || r.status == 404 else { throw statusError(op, repository, r) }
+                return r
+            }
+            if r.status == 404 {
+                guard pages == 1 else { throw statusError(op, repository, r) }
+                break
+            }
             let index = try EncodedDocument<ImageIndex>(bytes: r.body, source: "\(registry)/\(repository) referrers of \(subject)").value
             let filtered = r.header("oci-filters-applied")?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "artifactType" } ?? false
-            let list = index.manifests.filter { artifactType == nil || filtered || $0.artifactType == artifactType }
-            return ReferrersListing(subject: subject, referrers: list, source: .api)
+            list += index.manifests.filter { artifactType == nil || filtered || $0.artifactType == artifactType }
+            next = r.header("link").flatMap { Self.nextLink($0, against: u) }
+            if next == nil { return ReferrersListing(subject: subject, referrers: list, source: .api) }
         }
-        let list = try await tagSchemaIndex(repository: repository, subject: subject)?.manifests ?? []
-        return ReferrersListing(subject: subject, referrers: list.filter { artifactType == nil || $0.artifactType == artifactType },
+        let fallback = try await tagSchemaIndex(repository: repository, subject: subject)?.manifests ?? []
+        return ReferrersListing(subject: subject, referrers: fallback.filter { artifactType == nil || $0.artifactType == artifactType },
                                 source: .tagSchema)
+    }
+
+    /// The target of a `Link: <url>; rel="next"` header (RFC 8288), resolved against the request URL.
+    static func nextLink(_ header: String, against request: URL) -> URL? {
+        for part in header.split(separator: ",") {
+            let p = part.trimmingCharacters(in: .whitespaces)
+            guard p.hasPrefix("<"), let end = p.firstIndex(of: ">"),
+                  p[end...].replacingOccurrences(of: " ", with: "").contains("rel=\"next\"") || p[end...].contains("rel=next") else { continue }
+            return resolveLocation(String(p[p.index(after: p.startIndex)..<end]), against: request)
+        }
+        return nil
     }
 
     /// The tag-schema index of `subject`, or nil when the tag does not exist.

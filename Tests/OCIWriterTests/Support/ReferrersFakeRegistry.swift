@@ -10,6 +10,12 @@ final class ReferrersFakeRegistry: @unchecked Sendable {
     private var manifests: [String: (bytes: [UInt8], type: String)] = [:]  // "repo@digest" and "repo:tag"
     private var subjects: [String: [Descriptor]] = [:]                      // "repo@subject" → referrers
     private(set) var referrerRequests = 0
+    /// When set, referrers are answered this many per page with `Link: <…>; rel="next"`.
+    var pageSize: Int? {
+        get { lock.withLock { _pageSize } }
+        set { lock.withLock { _pageSize = newValue } }
+    }
+    private var _pageSize: Int?
     private var server: FakeHTTPServer!
 
     var host: String { "127.0.0.1:\(server.port)" }
@@ -55,6 +61,14 @@ final class ReferrersFakeRegistry: @unchecked Sendable {
                     let want = String(t.dropFirst(13)).removingPercentEncoding ?? ""
                     list = list.filter { $0.artifactType?.rawValue == want }
                     headers["OCI-Filters-Applied"] = "artifactType"
+                }
+                if let size = _pageSize {
+                    let page = query.split(separator: "&").first { $0.hasPrefix("page=") }.flatMap { Int($0.dropFirst(5)) } ?? 0
+                    if (page + 1) * size < list.count {
+                        let q = (query.split(separator: "&").filter { !$0.hasPrefix("page=") } + ["page=\(page + 1)"]).joined(separator: "&")
+                        headers["Link"] = "</v2/\(repo)/referrers/\(subject)?\(q)>; rel=\"next\""
+                    }
+                    list = Array(list.dropFirst(page * size).prefix(size))
                 }
                 return .init(status: 200, headers: headers, body: try! CanonicalJSON.encode(ImageIndex(manifests: list)))
             }
