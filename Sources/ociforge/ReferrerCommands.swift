@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OCIWriter
+import SupplyChain
 
 /// A location's referrer store and the subject it names.
 struct ReferrerEndpoint {
@@ -149,7 +150,7 @@ struct ImageCopyWithReferrers: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy", abstract: ImageCopy.configuration.abstract,
         discussion: ImageCopy.configuration.discussion
-            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too.")
+            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too, and between registries its sigstore signatures (tag sha256-<hex>.sig).")
 
     @OptionGroup var copy: ImageCopy
 
@@ -212,4 +213,12 @@ func carryReferrers(from src: ImageLocation, to dst: ImageLocation, flags: Regis
         try await ReferrerTransfer.copy(subject: target.subject.digest, from: source, to: target.store)
     }
     printError("referrers: copied \(copied.count) artifact(s) of \(target.subject.digest) to \(target.store.name)")
+    // Sigstore signatures live at a tag, not as referrers: carried between registries as skopeo does.
+    if let from = source as? RegistryReferrerStore, let to = target.store as? RegistryReferrerStore {
+        let n = try runBlocking {
+            try await SigstoreSignatures.copy(target.subject.digest, from: from.client, repository: from.repository,
+                                              to: to.client, repository: to.repository)
+        }
+        if n > 0 { printError("signatures: \(n) at \(to.name):\(SigstoreSignatures.tag(for: target.subject.digest))") }
+    }
 }

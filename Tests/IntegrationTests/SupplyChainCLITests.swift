@@ -141,6 +141,11 @@ struct SupplyChainCLITests {
             #expect(skopeoSign.stderr.contains("Debian-local change: sigstore disabled"), "\(skopeoSign)")
         }
 
+        // copy --with-referrers carries the signatures between registries (merged with what the target has).
+        _ = try Harness.ok([Harness.ociforge, "image", "copy", "--with-referrers", "docker://\(image)", "docker://\(reg.host)/carried:v1"])
+        #expect(try Harness.ok([Harness.ociforge, "image", "verify", "\(reg.host)/carried:v1", "--key", tmp.path + "/k1.pub",
+                                "--signed-repository", "\(reg.host)/demo"]).contains("verified:"))
+
         // A second signature is appended (read-modify-write); both keys verify.
         _ = try Harness.ok([Harness.ociforge, "image", "sign", image, "--key", tmp.path + "/k2.key"])
         let both = try Harness.ok([Harness.ociforge, "image", "verify", image, "--key", tmp.path + "/k2.pub", "--json"])

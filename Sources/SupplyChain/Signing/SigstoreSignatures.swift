@@ -39,15 +39,9 @@ public enum SigstoreSignatures {
             var layers = try await existingLayers(client, repository: repo, tag: sigTag)
             layers.removeAll { $0.digest == layer.digest && $0.annotations == layer.annotations }
             layers.append(layer)
-            var config = ImageConfig(platform: Platform(architecture: "", os: ""), rootfs: RootFS(diffIDs: layers.map(\.digest)))
-            config.config = ContainerConfig()
-            let configDoc = try EncodedDocument(config)
-            let configDesc = Descriptor(mediaType: .ociConfig, digest: configDoc.digest, size: configDoc.size)
             try await client.pushSmallBlob(repository: repo, descriptor: layer, bytes: bytes)
-            try await client.pushSmallBlob(repository: repo, descriptor: configDesc, bytes: configDoc.bytes)
-            let manifest = try EncodedDocument(Manifest(config: configDesc, layers: layers))
-            try await client.putManifest(repository: repo, reference: sigTag, bytes: manifest.bytes, mediaType: .ociManifest)
-            return SignResult(imageDigest: image.digest, signatureManifest: manifest.digest, signatureCount: layers.count, payload: payload)
+            let manifest = try await putSignatures(layers, client: client, repository: repo, tag: sigTag)
+            return SignResult(imageDigest: image.digest, signatureManifest: manifest, signatureCount: layers.count, payload: payload)
         }
     }
 
@@ -115,6 +109,38 @@ public enum SigstoreSignatures {
             return CheckedSignature(layer: layer.digest, payload: payload, rejection: "signature names repository \(payload.repository), not \(expectedRepository)")
         }
         return CheckedSignature(layer: layer.digest, payload: payload, rejection: nil)
+    }
+
+    /// Copies the signatures of `digest` from one repository to another (same or another registry), merging with
+    /// signatures the target already has (layers not present there are appended). Returns how many signatures the
+    /// target holds afterwards (0: the source has none and nothing was written).
+    @discardableResult
+    public static func copy(_ digest: Digest, from source: RegistryClient, repository sourceRepo: String,
+                            to target: RegistryClient, repository targetRepo: String) async throws -> Int {
+        let sigTag = tag(for: digest)
+        let incoming = try await image(source) { try await existingLayers(source, repository: sourceRepo, tag: sigTag) }
+        guard !incoming.isEmpty else { return 0 }
+        var layers = try await image(target) { try await existingLayers(target, repository: targetRepo, tag: sigTag) }
+        for layer in incoming where !layers.contains(where: { $0.digest == layer.digest && $0.annotations == layer.annotations }) {
+            let bytes = try await image(source) { try await source.fetchSmallBlob(repository: sourceRepo, descriptor: layer) }
+            try await image(target) { try await target.pushSmallBlob(repository: targetRepo, descriptor: layer, bytes: bytes) }
+            layers.append(layer)
+        }
+        try await image(target) { try await putSignatures(layers, client: target, repository: targetRepo, tag: sigTag) }
+        return layers.count
+    }
+
+    /// Writes the signature manifest (config with `rootfs.diff_ids` = the layer digests) at `tag`; the layers'
+    /// blobs must be in the repository already.
+    @discardableResult
+    static func putSignatures(_ layers: [Descriptor], client: RegistryClient, repository: String, tag: String) async throws -> Digest {
+        var config = ImageConfig(platform: Platform(architecture: "", os: ""), rootfs: RootFS(diffIDs: layers.map(\.digest)))
+        config.config = ContainerConfig()
+        let configDoc = try EncodedDocument(config)
+        let configDesc = Descriptor(mediaType: .ociConfig, digest: configDoc.digest, size: configDoc.size)
+        try await client.pushSmallBlob(repository: repository, descriptor: configDesc, bytes: configDoc.bytes)
+        let manifest = try EncodedDocument(Manifest(config: configDesc, layers: layers))
+        return try await client.putManifest(repository: repository, reference: tag, bytes: manifest.bytes, mediaType: .ociManifest)
     }
 
     /// The signature layers at `tag` (none when the tag does not exist).
