@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value for free-form provenance parameters (encoded canonically by `CanonicalJSON`).
 public enum JSONValue: Codable, Sendable, Equatable {
     case string(String)
@@ -45,5 +47,3 @@ public enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 }
-
-import Foundation

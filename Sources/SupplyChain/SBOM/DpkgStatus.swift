@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parses a dpkg status database (`/var/lib/dpkg/status`, deb822 paragraphs) into installed packages.
 public enum DpkgStatus {
     /// The packages whose `Status` is `install ok installed`, with purls
@@ -76,5 +78,3 @@ public struct OSRelease: Sendable, Equatable {
         return codename
     }
 }
-
-import Foundation

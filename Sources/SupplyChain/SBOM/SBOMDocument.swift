@@ -1,4 +1,7 @@
 import OCIWriter
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What an SBOM describes and when (inputs of the SPDX and CycloneDX writers).
 public struct SBOMSubject: Sendable, Equatable {
@@ -53,6 +56,3 @@ enum RFC3339 {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

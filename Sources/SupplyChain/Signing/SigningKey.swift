@@ -96,14 +96,6 @@ public final class SigningKey: @unchecked Sendable {
         return ok
     }
 
-    /// sha256 of the public key's DER, hex (a stable key id for messages).
-    public func publicKeyFingerprint() throws -> String {
-        var h = [UInt8](repeating: 0, count: 32)
-        let der = try publicKeyDER()
-        _ = SHA256(der, der.count, &h)
-        return h.map { String(format: "%02x", $0) }.joined()
-    }
-
     private static func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) throws -> [UInt8] {
         let len = encode(nil)
         guard len > 0 else { throw cryptoError("DER encoding") }
@@ -130,4 +122,3 @@ public final class SigningKey: @unchecked Sendable {
     }
 }
 
-import Foundation
