@@ -7,7 +7,7 @@ struct ImageCommand: ParsableCommand {
         commandName: "image",
         abstract: "Assemble, inspect, verify, unpack and transfer OCI images.",
         subcommands: [Assemble.self, Inspect.self, ImageVerifyCommand.self, Unpack.self, ImagePullWithReferrers.self, ImagePush.self,
-                      ImageCopyWithReferrers.self, Referrers.self, Attach.self, Sign.self, SBOM.self])
+                      ImageCopyWithReferrers.self, Referrers.self, Attach.self, Sign.self, SBOM.self, Diff.self])
 }
 
 extension ImageCommand {
