@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Sandbox", targets: ["Sandbox"]),
         .library(name: "BuildEngine", targets: ["BuildEngine"]),
         .library(name: "Toolchains", targets: ["Toolchains"]),
+        .library(name: "SupplyChain", targets: ["SupplyChain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +33,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Registry HTTP: libcurl's easy API directly (see README, "HTTP client").
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // NaCl secretbox for sigstore/cosign encrypted private keys (OpenSSL has no XSalsa20-Poly1305).
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // Linux syscalls Swift cannot call directly (variadic syscall(), _GNU_SOURCE-only APIs).
         .target(name: "COCISys"),
         // Single-threaded namespace/mount setup that must run before exec, outside the Swift runtime.
@@ -68,10 +71,17 @@ let package = Package(
             dependencies: ["OCIWriter", "Planner", "Sandbox", "COCISys"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Signing keys and sigstore signatures, SBOMs and provenance: built on OCIWriter, kept out of it so the
+        // image format/transport module does not carry libsodium or SBOM formats.
+        .target(
+            name: "SupplyChain",
+            dependencies: ["OCIWriter", "CCrypto", "CSodium"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "ociforge",
             dependencies: [
-                "OCIWriter", "Planner", "Sandbox", "BuildEngine",
+                "OCIWriter", "Planner", "Sandbox", "BuildEngine", "SupplyChain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -87,6 +97,8 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // The engine with a fake PhaseRunner: in-process, no namespaces.
         .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "SupplyChainTests", dependencies: ["SupplyChain", "OCIWriter"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `ociforge` binary and real peers (skopeo, umoci, oci-image-tool, podman, registry).
         .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "BuildEngine", "ociforge"],

@@ -6,7 +6,8 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Assemble, inspect, verify, unpack and transfer OCI images.",
-        subcommands: [Assemble.self, Inspect.self, Verify.self, Unpack.self, ImagePull.self, ImagePush.self, ImageCopy.self])
+        subcommands: [Assemble.self, Inspect.self, ImageVerifyCommand.self, Unpack.self, ImagePullWithReferrers.self, ImagePush.self,
+                      ImageCopyWithReferrers.self, Referrers.self, Attach.self, Sign.self, SBOM.self, Diff.self])
 }
 
 extension ImageCommand {

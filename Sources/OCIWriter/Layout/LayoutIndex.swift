@@ -119,14 +119,16 @@ extension OCILayout {
                 throw OCIWriterError(.notFound, "no image tagged '\(tag)' in this layout; \(known.isEmpty ? "it has no tags" : "tags: " + known.joined(separator: ", "))", path: path)
             }
         } else {
-            guard !index.manifests.isEmpty else {
+            // Artifacts stored beside an image (referrers) are not images of their own.
+            let images = index.manifests.filter { !Self.isReferrerEntry($0) }
+            guard !images.isEmpty else {
                 throw OCIWriterError(.notFound, "the layout's index.json lists no images", path: path)
             }
-            if index.manifests.count > 1 {
+            if images.count > 1 {
                 let known = try tags()
-                throw OCIWriterError(.invalidReference, "the layout holds \(index.manifests.count) images: name one with path:tag; \(known.isEmpty ? "none is tagged" : "tags: " + known.joined(separator: ", "))", path: path)
+                throw OCIWriterError(.invalidReference, "the layout holds \(images.count) images: name one with path:tag; \(known.isEmpty ? "none is tagged" : "tags: " + known.joined(separator: ", "))", path: path)
             }
-            candidates = index.manifests
+            candidates = images
         }
         var chain: [Descriptor] = []
         let top: Descriptor

@@ -48,12 +48,14 @@ extension OCILayout: ImageStore {
             }
             return Self.strippingRefName(d)
         }
-        guard index.manifests.count == 1 else {
-            throw OCIWriterError(index.manifests.isEmpty ? .notFound : .invalidReference,
-                                 index.manifests.isEmpty ? "the layout's index.json lists no images" : "the layout holds \(index.manifests.count) images: name one with path:tag",
+        // Artifacts stored beside an image (referrers) are not images of their own.
+        let images = index.manifests.filter { !Self.isReferrerEntry($0) }
+        guard images.count == 1 else {
+            throw OCIWriterError(images.isEmpty ? .notFound : .invalidReference,
+                                 images.isEmpty ? "the layout's index.json lists no images" : "the layout holds \(images.count) images: name one with path:tag",
                                  path: path)
         }
-        return Self.strippingRefName(index.manifests[0])
+        return Self.strippingRefName(images[0])
     }
 
     public func setTag(_ tag: String, descriptor: Descriptor) throws {
