@@ -154,8 +154,19 @@ public enum Planner {
         "NO_CACHE", "CONFIG_FILE", "NODE_VERSION", "PYTHON_VERSION", "GO_VERSION", "GO_BIN", "RUST_VERSION", "RUST_BIN",
         "RUBY_VERSION", "JDK_VERSION", "PHP_VERSION", "PHP_ROOT_DIR", "STATICFILE_ROOT", "SPA_OUT_DIR", "ELIXIR_VERSION",
         "CLOJURE_VERSION", "GHC_VERSION", "CRYSTAL_VERSION", "COBOL_VERSION", "COBOL_APP_NAME", "SHELL_SCRIPT",
-        "NO_GITIGNORE", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME",
+        "NO_GITIGNORE", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME", "BUN_VERSION", "DENO_VERSION", "DOTNET_VERSION",
+        "ZIG_VERSION", "GLEAM_VERSION", "DART_VERSION", "SWIFT_VERSION", "SBT_VERSION", "ERLANG_VERSION", "MAVEN_VERSION",
     ]
+
+    /// `TOOLCHAIN_<TOOL>_SOURCE` / `TOOLCHAIN_<TOOL>_MIRROR` for a tool `[toolchains.<tool>]` knows.
+    static func isToolchainSetting(_ name: String) -> Bool {
+        guard name.hasPrefix("TOOLCHAIN_") else { return false }
+        for suffix in ["_SOURCE", "_MIRROR"] where name.hasSuffix(suffix) {
+            let tool = name.dropFirst("TOOLCHAIN_".count).dropLast(suffix.count).lowercased()
+            return ToolchainSettings.tools.contains(tool)
+        }
+        return false
+    }
 }
 
 /// One planning run.
@@ -193,7 +204,7 @@ struct PlanSession {
                 keys[name] = String(prefix.dropLast())
             }
         }
-        for name in keys.keys.sorted() where !Planner.knownSettings.contains(name) {
+        for name in keys.keys.sorted() where !Planner.knownSettings.contains(name) && !Planner.isToolchainSetting(name) {
             warnings.append(PlannerWarning("unknown setting \(keys[name]!)_\(name); it is ignored", key: "\(keys[name]!)_\(name)"))
         }
     }
@@ -618,6 +629,12 @@ struct PlanSession {
         }
         if start.cmd == nil {
             warnings.append(PlannerWarning("no start command: set start.cmd, --start-cmd or a Procfile `web:` entry"))
+        }
+        if let cmd = start.cmd, !outputs.isEmpty {
+            let check = try StartCommandCheck.check(start: cmd, runtimeBase: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt,
+                                                    paths: deployPaths, toolchains: toolchains)
+            runtimeApt = Array(Set(runtimeApt + check.addedPackages)).sorted()
+            warnings += check.notes
         }
         let deploy = Deploy(base: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt, inputs: deployInputs,
                             startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths, user: start.user)

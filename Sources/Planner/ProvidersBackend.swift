@@ -164,6 +164,8 @@ struct RubyProvider: Provider {
             start = "bundle exec rake"
         }
         out.plan = BuildPlanConfig(variables: variables, phases: phases, start: StartConfig(cmd: start))
+        // Debian's `bundle` is in the bundler package, not in ruby.
+        if toolchain.source == .debian, start?.hasPrefix("bundle ") == true { runtime.append("bundler") }
         out.runtimePackages = runtime
         out.runtimePaths = ["/app/bin"]
         return out

@@ -32,7 +32,7 @@ struct NodeProvider: Provider {
         case "pnpm", "yarn" where manager.berry || debianYarn.map({ !$0.version.hasPrefix("1.") }) ?? true:
             let version = manager.version ?? (manager.name == "pnpm" ? Self.pnpmFromLock(app) : (manager.berry ? "stable" : "1.22.22"))
             setupCmds = ["npm install -g corepack@\(Self.corepackVersion)", "corepack enable \(manager.name)",
-                         "corepack prepare \(manager.name)@\(version) --activate"]
+                         "corepack install -g \(manager.name)@\(version)"]
             out.packageManagers.append(PackageManager(name: manager.name, version: version, via: .corepack, request: manager.request))
             if manager.name == "pnpm" {
                 install = [app.has("pnpm-lock.yaml") ? "pnpm install --frozen-lockfile" : "pnpm install"]
@@ -94,6 +94,8 @@ struct NodeProvider: Provider {
         out.plan = BuildPlanConfig(variables: variables,
                                    phases: phases, start: StartConfig(cmd: start))
         out.runtimePackages = toolchain.runtimePackages
+        // Debian splits npm from nodejs: a start script run through npm needs it at runtime too.
+        if toolchain.source == .debian, start?.hasPrefix("npm ") == true { out.runtimePackages.append("npm") }
         out.runtimePaths = ["/app/node_modules/.bin"]
         if isNext { out.notes.append(PlannerWarning("Next.js detected: the build cache is .next/cache")) }
         return out

@@ -12,7 +12,7 @@ public struct Toolchain: Codable, Equatable, Sendable {
     /// names one or the plan is pinned, else nil (the engine resolves it from the channel's index).
     public var version: String?
     /// debian: the build-stage packages (`pkg=version` in a frozen plan; `pkg/suite-backports` when they come from
-    /// backports). upstream: empty.
+    /// backports). upstream: Debian packages the build stage needs beside it (compilers for native gems), often empty.
     public var packages: [String]
     public var debian: DebianToolchainSource?
     public var upstream: UpstreamRequirement?

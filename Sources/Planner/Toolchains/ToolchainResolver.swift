@@ -4,6 +4,8 @@ struct UpstreamChannel: Sendable {
     var channel: String
     var runtime: UpstreamRequirement.RuntimePart
     var defaultConstraint: String
+    /// Debian packages the build stage needs next to the upstream toolchain (compilers for native extensions).
+    var buildPackages: [String] = []
 
     static let all: [String: UpstreamChannel] = [
         "node": .init(channel: "node", runtime: .full, defaultConstraint: "lts"),
@@ -11,7 +13,8 @@ struct UpstreamChannel: Sendable {
         "deno": .init(channel: "deno", runtime: .full, defaultConstraint: "latest"),
         "go": .init(channel: "go", runtime: .none, defaultConstraint: "latest"),
         "python": .init(channel: "python-build-standalone", runtime: .full, defaultConstraint: "3.13"),
-        "ruby": .init(channel: "ruby", runtime: .full, defaultConstraint: "latest"),
+        "ruby": .init(channel: "ruby", runtime: .full, defaultConstraint: "latest",
+                      buildPackages: ["build-essential", "libyaml-dev", "libffi-dev", "libssl-dev", "zlib1g-dev"]),
         "rust": .init(channel: "rust", runtime: .none, defaultConstraint: "stable"),
         "java": .init(channel: "temurin", runtime: .runtimeOnly, defaultConstraint: "21"),
         "dotnet": .init(channel: "dotnet", runtime: .runtimeOnly, defaultConstraint: "lts"),
@@ -58,7 +61,7 @@ struct ToolchainResolver {
         }
         let text = request?.value ?? channel.defaultConstraint
         let exact = constraint?.exactVersion?.description
-        return Toolchain(name: tool, source: .upstream, request: request?.record, version: exact, packages: [],
+        return Toolchain(name: tool, source: .upstream, request: request?.record, version: exact, packages: channel.buildPackages,
                          upstream: UpstreamRequirement(channel: channel.channel, constraint: text, mirror: mirror,
                                                        runtime: channel.runtime))
     }

@@ -94,7 +94,7 @@ public struct VersionConstraint: Sendable, Equatable, CustomStringConvertible {
         case .channel?: return false
         case nil: break
         }
-        if v.isPrerelease && !prereleaseBases.contains(where: { v.hasPrefix($0) && $0.count >= min(3, v.components.count) }) {
+        if v.isPrerelease && !prereleaseBases.contains(where: { v.hasPrefix($0) && SemanticVersion($0).sameRelease(as: SemanticVersion(v.components)) }) {
             return false
         }
         return alternatives.contains { $0.allSatisfy { Self.check($0, v) } }
