@@ -156,8 +156,10 @@ struct ToolchainPlanTests {
         #expect(plan.frozen && plan.toolchains[0].upstream?.pin == nil)
         let pin = ToolchainPin(version: "22.16.0", url: "https://nodejs.org/dist/v22.16.0/node-v22.16.0-linux-x64.tar.xz",
                                digest: "sha256:" + String(repeating: "ab", count: 32), platform: "linux/amd64")
-        plan.toolchains[0].upstream?.pin = pin
-        plan.toolchains[0].version = pin.version
+        #expect(plan.unpinnedToolchains.map(\.name) == ["node"])
+        #expect(throws: PlannerError.self) { try plan.pinning(["node": ToolchainPin(version: "21.0.0", url: pin.url, digest: pin.digest, platform: pin.platform)]) }
+        plan = try plan.pinning(["node": pin])
+        #expect(plan.unpinnedToolchains.isEmpty && plan.toolchains[0].version == "22.16.0")
         let file = app.path + "/frozen.json"
         try PlanRenderer.writeAtomically(PlanRenderer.json(plan), to: file)
         var options = PlanOptions()

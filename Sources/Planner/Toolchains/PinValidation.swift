@@ -41,3 +41,23 @@ extension Planner {
         return parts[1].count == length && parts[1].allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 }
+
+extension ResolvedPlan {
+    /// Upstream toolchains the engine still has to resolve against their channel's index.
+    public var unpinnedToolchains: [Toolchain] { toolchains.filter { $0.source == .upstream && $0.upstream?.pin == nil } }
+
+    /// The plan with the engine's pins set by tool name (`version` follows the pin), checked like a frozen plan.
+    public func pinning(_ pins: [String: ToolchainPin]) throws(PlannerError) -> ResolvedPlan {
+        var out = self
+        for (i, t) in toolchains.enumerated() {
+            guard let pin = pins[t.name] else { continue }
+            guard t.source == .upstream else {
+                throw PlannerError(.invalidValue, "\(t.name) comes from Debian; it takes no upstream pin", key: "toolchains[\(i)].upstream.pin")
+            }
+            out.toolchains[i].upstream?.pin = pin
+            out.toolchains[i].version = pin.version
+        }
+        try Planner.validatePins(out, display: "pins")
+        return out
+    }
+}
