@@ -71,7 +71,8 @@ struct ToolchainPlanTests {
         let app = try TempApp(files)
         var plan = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan
         #expect(plan.suite == "bookworm" && plan.buildImage == "debian:bookworm" && plan.deploy?.base == "scratch")
-        #expect(plan.toolchains[0].source == .upstream)   // bookworm ships go 1.19 only
+        // bookworm ships go 1.19; its backports carry 1.21 to 1.23
+        #expect(plan.toolchains[0].source == .debian && plan.toolchains[0].version == "1.21.13" && plan.aptSuites == ["bookworm-backports"])
         var options = PlanOptions()
         options.baseImage = "debian:trixie"
         plan = try Planner.plan(appDirectory: app.path, options: options).plan
