@@ -128,7 +128,7 @@ struct ConfigReader {
     static let phaseAliases = ["nixPackages": "nixPkgs", "nixLibraries": "nixLibs", "aptPackages": "aptPkgs",
                                "commands": "cmds", "envPaths": "paths"]
     static let startKeys = ["cmd", "runImage", "onlyIncludeFiles", "user"]
-    static let ociforgeKeys = ["build", "options", "docker", "config", "exclude", "gitignore", "secrets"]
+    static let ociforgeKeys = ["build", "options", "docker", "config", "exclude", "gitignore", "secrets", "toolchains"]
 
     mutating func buildPlan(_ root: ConfigNode, extraKeys: [String] = []) throws(PlannerError) -> BuildPlanConfig {
         var plan = BuildPlanConfig()
@@ -219,7 +219,16 @@ struct ConfigReader {
 /// Debian package name grammar as Compartment validates it: starts with a letter or digit, then letters, digits
 /// and `. + : = ~ -` (the `=`, `:` and `~` allow version pins such as `curl=7.88.1-10+deb12u5`).
 public enum AptName {
-    public static func problem(_ name: String) -> String? {
+    /// `name`, `name=version` or `name/suite` (a package from another archive, e.g. `rustc/trixie-backports`).
+    public static func problem(_ spec: String) -> String? {
+        var name = spec
+        if let slash = spec.firstIndex(of: "/") {
+            let suite = spec[spec.index(after: slash)...]
+            if suite.isEmpty || !suite.unicodeScalars.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }) {
+                return "the suite after / must be lowercase letters, digits and -"
+            }
+            name = String(spec[..<slash])
+        }
         guard let first = name.unicodeScalars.first else { return "the name is empty" }
         let alnum: (Unicode.Scalar) -> Bool = { ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") }
         if !alnum(first) { return "it must start with a letter or digit" }

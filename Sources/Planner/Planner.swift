@@ -36,6 +36,9 @@ public struct PlanOptions: Sendable, Equatable {
     public var dockerfile: String?
     public var platform: String?
     public var baseImages: [String: DockerfileImageConfig] = [:]
+    /// `--base`: the build image (`debian:<suite>`), above `[build] base` and the plan's `buildImage`; it selects
+    /// the Debian suite whose packages the toolchains come from.
+    public var baseImage: String?
     public init() {}
 }
 
@@ -89,10 +92,27 @@ public enum Planner {
         return result
     }
 
+    /// Debian packages of the plan's suite pinned `pkg=version` (backports ones lose their `/suite`: the version
+    /// selects them). Upstream toolchains keep `upstream.pin` as the engine fills it (nil here: no index is read).
     static func pin(_ plan: ResolvedPlan) -> ResolvedPlan {
         var pins: [String: String] = [:]
-        for chain in Debian.toolchains.values { for (k, v) in chain.pins { pins[k] = v } }
-        let pinned: ([String]) -> [String] = { $0.map { p in p.contains("=") ? p : (pins[p].map { "\(p)=\($0)" } ?? p) } }
+        let suite = Debian.suites[plan.suite]
+        for options in suite?.toolchains.values.map({ $0 }) ?? [] {
+            for chain in options { for (k, v) in chain.pins where pins[k] == nil || chain.suite != suite?.name { pins[k] = v } }
+        }
+        // Each toolchain's own choice wins for the packages it names (go from backports vs main).
+        var chosen: [String: String] = [:]
+        for t in plan.toolchains where t.source == .debian {
+            let option = suite?.toolchains[t.name]?.first { $0.version == t.version && $0.suite == t.debian?.suite }
+            for (k, v) in option?.pins ?? [:] { chosen[k] = v }
+        }
+        let pinned: ([String]) -> [String] = {
+            $0.map { p in
+                if p.contains("=") { return p }
+                let name = p.split(separator: "/").first.map(String.init) ?? p
+                return (chosen[name] ?? pins[name]).map { "\(name)=\($0)" } ?? p
+            }
+        }
         var out = plan
         out.frozen = true
         out.toolchains = plan.toolchains.map { var t = $0; t.packages = pinned(t.packages); return t }
@@ -112,6 +132,7 @@ public enum Planner {
                 throw PlannerError(.invalidValue, "frozen plan schema \(plan.schemaVersion) is not supported (expected \(ResolvedPlan.currentSchemaVersion)); run `ociforge freeze` again",
                                    file: display, key: "schemaVersion")
             }
+            try validatePins(plan, display: display)
             let note = PlannerWarning("using the frozen plan unchanged (providers, config files and versions are not re-read); delete it or run `ociforge freeze` to re-resolve", file: display)
             return PlanResult(plan: plan, warnings: [note], detected: plan.providers.map { DetectedProvider(name: $0, matchedFile: nil) })
         } catch let e as PlannerError {
@@ -133,8 +154,19 @@ public enum Planner {
         "NO_CACHE", "CONFIG_FILE", "NODE_VERSION", "PYTHON_VERSION", "GO_VERSION", "GO_BIN", "RUST_VERSION", "RUST_BIN",
         "RUBY_VERSION", "JDK_VERSION", "PHP_VERSION", "PHP_ROOT_DIR", "STATICFILE_ROOT", "SPA_OUT_DIR", "ELIXIR_VERSION",
         "CLOJURE_VERSION", "GHC_VERSION", "CRYSTAL_VERSION", "COBOL_VERSION", "COBOL_APP_NAME", "SHELL_SCRIPT",
-        "NO_GITIGNORE", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME",
+        "NO_GITIGNORE", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME", "BUN_VERSION", "DENO_VERSION", "DOTNET_VERSION",
+        "ZIG_VERSION", "GLEAM_VERSION", "DART_VERSION", "SWIFT_VERSION", "SBT_VERSION", "ERLANG_VERSION", "MAVEN_VERSION",
     ]
+
+    /// `TOOLCHAIN_<TOOL>_SOURCE` / `TOOLCHAIN_<TOOL>_MIRROR` for a tool `[toolchains.<tool>]` knows.
+    static func isToolchainSetting(_ name: String) -> Bool {
+        guard name.hasPrefix("TOOLCHAIN_") else { return false }
+        for suffix in ["_SOURCE", "_MIRROR"] where name.hasSuffix(suffix) {
+            let tool = name.dropFirst("TOOLCHAIN_".count).dropLast(suffix.count).lowercased()
+            return ToolchainSettings.tools.contains(tool)
+        }
+        return false
+    }
 }
 
 /// One planning run.
@@ -150,6 +182,7 @@ struct PlanSession {
     var loaded = false
     /// Set when nothing matched and the app has exactly one subdirectory to plan instead.
     var subdirectoryFallback: String?
+    var suite: DebianSuite = Debian.suites[Debian.defaultSuite]!
 
     init(root: String, options: PlanOptions) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -171,7 +204,7 @@ struct PlanSession {
                 keys[name] = String(prefix.dropLast())
             }
         }
-        for name in keys.keys.sorted() where !Planner.knownSettings.contains(name) {
+        for name in keys.keys.sorted() where !Planner.knownSettings.contains(name) && !Planner.isToolchainSetting(name) {
             warnings.append(PlannerWarning("unknown setting \(keys[name]!)_\(name); it is ignored", key: "\(keys[name]!)_\(name)"))
         }
     }
@@ -356,6 +389,7 @@ struct PlanSession {
         let (jsonPlan, jsonWarnings) = try jsonPlanLayer()
         warnings += jsonWarnings
         let above = BuildPlanConfig.merging([configLayer, envLayer(), jsonPlan, try cliLayer()])
+        selectSuite(buildImage: above.buildImage)
 
         // Provider plans: the first provider is unprefixed, later ones get `name:`; earlier ones win on conflicts.
         var outputs: [(Selected, ProviderOutput)] = []
@@ -366,7 +400,8 @@ struct PlanSession {
                 output.plan = try readStaticProvider(file)
             } else {
                 let ctx = ProviderContext(app: app, settings: settings, variables: above.variables ?? [:],
-                                          config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name))
+                                          config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name),
+                                          suite: suite, toolchains: ociforge.toolchains)
                 output = try sel.provider!.plan(ctx)
             }
             // Static providers (plan files) are not prefixed: they extend the phases they name, above the
@@ -428,6 +463,16 @@ struct PlanSession {
             plan.phases = ["release": PhaseConfig(dependsOn: after.map { [$0] } ?? [], cmds: [release.1])]
         }
         return plan
+    }
+
+    /// The build image (`--base` > `[build] base` > the plan's `buildImage` > debian:trixie) selects the suite.
+    mutating func selectSuite(buildImage: String?) {
+        guard let image = options.baseImage ?? ociforge.build?.base ?? buildImage else { return }
+        if let s = Debian.suite(forImage: image) {
+            suite = s
+        } else {
+            warnings.append(PlannerWarning("the build image \(image) is not a Debian suite ociforge knows (\(Debian.suites.keys.sorted().joined(separator: ", "))); toolchain versions are chosen as for Debian \(Debian.defaultSuite)"))
+        }
     }
 
     // MARK: strategy
@@ -510,8 +555,9 @@ struct PlanSession {
             let phase = phases[name]!
             var apt = Merge.finalize(phase.aptPkgs)
             let loc = locations["phases.\(name).nixPkgs"]
-            apt += try Debian.mapNix(Merge.finalize(phase.nixPkgs), file: loc?.file, key: "phases.\(name).nixPkgs")
-            apt += try Debian.mapNix(Merge.finalize(phase.nixLibs), file: locations["phases.\(name).nixLibs"]?.file, key: "phases.\(name).nixLibs")
+            apt += try Debian.mapNix(Merge.finalize(phase.nixPkgs), suite: suite, file: loc?.file, key: "phases.\(name).nixPkgs")
+            apt += try Debian.mapNix(Merge.finalize(phase.nixLibs), suite: suite, file: locations["phases.\(name).nixLibs"]?.file,
+                                     key: "phases.\(name).nixLibs")
             if name == order.first, let extra = ociforge.build?.packagesBuild { apt += extra }
             for n in apt { if let p = AptName.problem(n) { throw PlannerError(.invalidValue, "invalid package name \"\(n)\": \(p)", key: "phases.\(name).aptPkgs") } }
             for (field, set) in [("nixOverlays", !Merge.finalize(phase.nixOverlays).isEmpty), ("nixpkgsArchive", phase.nixpkgsArchive != nil)] where set {
@@ -584,10 +630,18 @@ struct PlanSession {
         if start.cmd == nil {
             warnings.append(PlannerWarning("no start command: set start.cmd, --start-cmd or a Procfile `web:` entry"))
         }
-        let deploy = Deploy(base: start.runImage ?? Debian.runtimeImage, aptPackages: runtimeApt, inputs: deployInputs,
+        if let cmd = start.cmd, !outputs.isEmpty {
+            let check = try StartCommandCheck.check(start: cmd, runtimeBase: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt,
+                                                    paths: deployPaths, toolchains: toolchains)
+            runtimeApt = Array(Set(runtimeApt + check.addedPackages)).sorted()
+            warnings += check.notes
+        }
+        let deploy = Deploy(base: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt, inputs: deployInputs,
                             startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths, user: start.user)
-        return ResolvedPlan(strategy: .plan, dockerfile: nil, providers: providers, suite: Debian.suite,
-                            buildImage: merged.buildImage ?? Debian.buildImage, toolchains: toolchains,
+        let aptSuites = Set(toolchains.compactMap { $0.debian?.suite }).subtracting([suite.name]).sorted()
+        return ResolvedPlan(strategy: .plan, dockerfile: nil, providers: providers, suite: suite.name,
+                            buildImage: options.baseImage ?? ociforge.build?.base ?? merged.buildImage ?? suite.buildImage,
+                            toolchains: toolchains, packageManagers: outputs.flatMap(\.packageManagers), aptSuites: aptSuites,
                             buildVariables: buildVariables, secrets: secrets.sorted(), staticAssets: merged.staticAssets ?? [:],
                             caches: caches, steps: steps, deploy: deploy, context: buildContext(), image: imageTarget(), frozen: false)
     }

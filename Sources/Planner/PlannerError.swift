@@ -10,7 +10,7 @@ public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible 
         case dependencyCycle     // phases depend on each other in a cycle
         case noProvider          // no provider matched
         case unknownProvider     // `providers` names an unknown provider
-        case unsupportedToolchain // Debian bookworm cannot supply the requested toolchain / version
+        case unsupportedToolchain // no source (the Debian suite, its backports, an upstream channel) can supply the request
         case unknownPackage      // a nixPkgs name with no Debian mapping
         case io                  // a file could not be read
         case invalidOption       // a CLI option or environment variable is malformed

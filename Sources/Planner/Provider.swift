@@ -8,6 +8,11 @@ struct ProviderContext {
     /// Variables from config files and the CLI (visible to providers, as in Nixpacks).
     let variables: [String: String]
     let config: ProviderConfig
+    /// The Debian suite of the build image (selects the Debian toolchain tables).
+    var suite: DebianSuite = Debian.suites[Debian.defaultSuite]!
+    var toolchains = ToolchainSettings()
+
+    var versionFiles: VersionFiles { VersionFiles(app: app) }
 
     /// A NIXPACKS_/OCIFORGE_ setting: from the environment, else from the config's `variables` (as Nixpacks does).
     func setting(_ name: String) -> String? { settingWithSource(name)?.value }
@@ -22,10 +27,11 @@ struct ProviderContext {
 
     /// A version request from the environment (`X_VERSION`), config variables, or `[config.<p>] version`.
     func versionOverride(_ envName: String) -> VersionRequest? {
-        if let (v, source) = settingWithSource("\(envName)_VERSION") {
-            return VersionRequest(value: v, source: source)
+        if let request = settingRequest("\(envName)_VERSION") { return request }
+        if let v = config.string("version") {
+            return VersionRequest(value: v, from: toolchains.settings.isEmpty ? "config" : "ociforge.toml",
+                                  key: "config.\(config.provider).version")
         }
-        if let v = config.string("version") { return VersionRequest(value: v, source: "[config.\(config.provider)] version") }
         return nil
     }
 
@@ -44,6 +50,9 @@ struct ProviderOutput {
     var runtimePaths: [String] = []
     var runtimeVariables: [String: String] = [:]
     var notes: [PlannerWarning] = []
+    var packageManagers: [PackageManager] = []
+    /// Debian packages a provider adds to setup besides its toolchains' (e.g. Debian's yarnpkg).
+    var extraSetupPackages: [String] = []
 }
 
 protocol Provider: Sendable {
@@ -84,6 +93,8 @@ public struct ProviderConfig: Sendable, Equatable {
         "haskell": ["version": .string],
         "crystal": ["version": .string],
         "cobol": ["version": .string, "main": .string],
+        "deno": ["version": .string], "dotnet": ["version": .string], "zig": ["version": .string],
+        "gleam": ["version": .string], "dart": ["version": .string], "swift": ["version": .string], "scala": ["version": .string],
         "staticfile": ["root": .string, "spa": .bool],
         "shell": ["script": .string],
     ]
@@ -125,47 +136,22 @@ enum Providers {
     /// staticfile and shell last.
     static let all: [any Provider] = [
         RubyProvider(), PHPProvider(), GoProvider(), JavaProvider(), RustProvider(), ElixirProvider(),
-        ClojureProvider(), UnavailableProvider(name: "scala", tool: "sbt", files: ["build.sbt"]), HaskellProvider(),
-        CrystalProvider(),
-        UnavailableProvider(name: "dotnet", tool: "dotnet", files: [], suffixes: [".csproj", ".fsproj", ".sln"]),
-        UnavailableProvider(name: "dart", tool: "dart", files: ["pubspec.yaml"]),
-        UnavailableProvider(name: "swift", tool: "swift", files: ["Package.swift"]),
-        UnavailableProvider(name: "zig", tool: "zig", files: ["build.zig"]),
-        UnavailableProvider(name: "gleam", tool: "gleam", files: ["gleam.toml"]),
-        CobolProvider(),
-        UnavailableProvider(name: "deno", tool: "deno", files: ["deno.json", "deno.jsonc", "deno.lock"]),
+        ClojureProvider(), ScalaProvider(), HaskellProvider(), CrystalProvider(), DotnetProvider(), DartProvider(),
+        SwiftProvider(), ZigProvider(), GleamProvider(), CobolProvider(), DenoProvider(),
         PythonProvider(), NodeProvider(), StaticfileProvider(), ShellProvider(),
     ]
 
     static func named(_ name: String) -> (any Provider)? { all.first { $0.name == name } }
 }
 
-/// A provider whose toolchain Debian bookworm does not package: it detects, then fails clearly.
-struct UnavailableProvider: Provider {
-    let name: String
-    let tool: String
-    let files: [String]
-    var suffixes: [String] = []
-    var triggers: [String] { files + suffixes.map { "*" + $0 } }
-
-    func detect(_ app: AppDirectory) -> String? {
-        if let f = files.first(where: app.has) { return f }
-        for s in suffixes { if let f = app.topLevelFiles.first(where: { $0.hasSuffix(s) }) { return f } }
-        return nil
-    }
-
-    func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
-        let file = detect(ctx.app)
-        throw Debian.unavailableError(tool, provider: name, because: "the \(name) provider matched \(file ?? name)", file: file)
-    }
-}
-
 // MARK: - helpers shared by providers
 
+/// The setup phase: the Debian toolchains' packages (and PATH entries) plus extra packages.
 func setupPhase(_ toolchains: [Toolchain], extra: [String] = [], cmds: [String]? = nil) -> PhaseConfig {
     var pkgs = toolchains.flatMap(\.packages) + extra
     pkgs = Array(Set(pkgs)).sorted()
-    return PhaseConfig(aptPkgs: pkgs, cmds: cmds)
+    let paths = toolchains.flatMap { $0.debian?.paths ?? [] }
+    return PhaseConfig(aptPkgs: pkgs, cmds: cmds, paths: paths.isEmpty ? nil : paths)
 }
 
 func shellQuote(_ s: String) -> String {

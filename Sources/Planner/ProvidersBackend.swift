@@ -8,20 +8,20 @@ struct GoProvider: Provider {
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
-        var modRequest: VersionRequest? = nil
+        var modGo: VersionRequest? = nil
+        var modToolchain: VersionRequest? = nil
         if let mod = app.read("go.mod") {
             for (index, line) in mod.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let parts = line.split(separator: " ")
-                if parts.count == 2 && parts[0] == "go" {
-                    // The go directive is a minimum version.
-                    modRequest = VersionRequest(value: ">=\(parts[1])", source: "go.mod go", line: index + 1)
+                let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+                guard parts.count >= 2 else { continue }
+                // Both are minimums: `go 1.23` (the language version) and `toolchain go1.23.4` (the preferred one).
+                if parts[0] == "go" { modGo = VersionRequest(value: ">=\(parts[1])", from: "go.mod", key: "go", line: index + 1) }
+                if parts[0] == "toolchain", parts[1].hasPrefix("go") {
+                    modToolchain = VersionRequest(value: ">=\(parts[1].dropFirst(2))", from: "go.mod", key: "toolchain", line: index + 1)
                 }
             }
         }
-        let toolchain = try VersionResolver.resolve("go", requests: [
-            ctx.versionOverride("GO"), modRequest,
-            app.toolVersion(["golang", "go"]).map { VersionRequest(value: $0, source: ".tool-versions") },
-        ])
+        let toolchain = try ctx.toolchain("go", idiomatic: [ctx.versionFiles.file(".go-version"), modToolchain, modGo])
         let target: String
         if let bin = ctx.setting("GO_BIN") ?? ctx.config.string("bin") {
             guard app.hasDirectory("cmd/\(bin)") else {
@@ -41,7 +41,6 @@ struct GoProvider: Provider {
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: cgo ? ["gcc", "libc6-dev"] : [])]
-        phases["setup"]!.paths = Debian.toolchains["go"]!.paths
         if app.has("go.mod") {
             phases["install"] = PhaseConfig(dependsOn: ["setup"], cmds: ["go mod download"], cacheDirectories: ["/root/go/pkg/mod"])
             out.phaseInputs["install"] = ctx.existing(["go.mod", "go.sum"])
@@ -49,11 +48,11 @@ struct GoProvider: Provider {
         let buildCmd = app.has("go.mod") ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
         phases["build"] = PhaseConfig(dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
                                       cacheDirectories: ["/root/.cache/go-build"])
-        out.plan = BuildPlanConfig(variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false"],
+        out.plan = BuildPlanConfig(variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"],
                                    phases: phases, start: StartConfig(cmd: "./out", runImage: cgo ? nil : Debian.staticRuntimeImage))
         // CGO_ENABLED=0 gives a static binary: the scratch runtime base (CA bundle and zoneinfo from the build
         // stage); the runtime packages are for a Debian runtime base chosen instead (start.runImage).
-        out.runtimePackages = Debian.toolchains["go"]!.runtimePackages + (cgo ? ["libc6"] : [])
+        out.runtimePackages = ["ca-certificates"] + (cgo ? ["libc6"] : [])
         out.deployInclude = ["out"]
         return out
     }
@@ -68,17 +67,13 @@ struct RustProvider: Provider {
         let app = ctx.app
         guard let cargo = try app.toml("Cargo.toml") else { throw PlannerError(.io, "cannot read", file: "Cargo.toml") }
         var toolchainFile: VersionRequest? = nil
-        if let tc = try app.toml("rust-toolchain.toml"), let channel = tc["toolchain"]?["channel"]?.stringValue {
-            toolchainFile = VersionRequest(value: channel, source: "rust-toolchain.toml toolchain.channel")
-        } else if let line = app.firstLine("rust-toolchain") {
-            toolchainFile = VersionRequest(value: line, source: "rust-toolchain")
+        if let tc = try app.toml("rust-toolchain.toml") {
+            toolchainFile = VersionFiles.value(tc, ["toolchain", "channel"], file: "rust-toolchain.toml")
+        } else {
+            toolchainFile = ctx.versionFiles.file("rust-toolchain")
         }
-        if let t = toolchainFile, ["nightly", "beta"].contains(where: { t.value.hasPrefix($0) }) {
-            throw PlannerError(.unsupportedToolchain, "the \(t.value) Rust channel is not packaged for Debian bookworm (rustc 1.63.0 only); use stable or override with NIXPACKS_RUST_VERSION",
-                               file: t.source.hasPrefix("rust-toolchain.toml") ? "rust-toolchain.toml" : "rust-toolchain", key: "toolchain.channel")
-        }
-        let rustVersion = cargo["package"]?["rust-version"]?.stringValue.map { VersionRequest(value: ">=\($0)", source: "Cargo.toml package.rust-version", line: cargo["package"]?["rust-version"]?.line) }
-        let toolchain = try VersionResolver.resolve("rust", requests: [ctx.versionOverride("RUST"), rustVersion, toolchainFile])
+        let rustVersion = VersionFiles.value(cargo, ["package", "rust-version"], file: "Cargo.toml") { ">=" + $0 }
+        let toolchain = try ctx.toolchain("rust", idiomatic: [toolchainFile, rustVersion])
         let bin = ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
             ?? cargo["bin"]?.arrayValue?.first?["name"]?.stringValue ?? cargo["package"]?["name"]?.stringValue
         guard let bin else {
@@ -106,29 +101,35 @@ struct RubyProvider: Provider {
         let app = ctx.app
         let gemfile = app.read("Gemfile") ?? ""
         var gemfileRuby: VersionRequest? = nil
-        for line in gemfile.split(whereSeparator: \.isNewline) {
-            let t = line.trimmed(" \t")
-            if t.hasPrefix("ruby ") || t.hasPrefix("ruby(") {
-                let v = t.dropFirst(4).trimmed(" ()\"'~>=")
-                if let first = v.split(separator: "\"").first ?? v.split(separator: "'").first {
-                    gemfileRuby = VersionRequest(value: String(first).trimmed(" \"'"), source: "Gemfile ruby")
+        for (index, line) in gemfile.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.trimmed(" \t\r")
+            guard t.hasPrefix("ruby ") || t.hasPrefix("ruby(") else { continue }
+            let quoted = t.split(separator: "\"", omittingEmptySubsequences: false)
+            let single = t.split(separator: "'", omittingEmptySubsequences: false)
+            let value = quoted.count >= 3 ? quoted[1] : (single.count >= 3 ? single[1] : nil)
+            if let value { gemfileRuby = VersionRequest(value: String(value), from: "Gemfile", key: "ruby", line: index + 1) }
+        }
+        var lockRuby: VersionRequest? = nil
+        var bundledWith: VersionRequest? = nil
+        if let lock = app.read("Gemfile.lock") {
+            let lines = lock.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmed(" \r") }
+            for (i, line) in lines.enumerated() where i + 1 < lines.count {
+                if line == "RUBY VERSION", lines[i + 1].hasPrefix("ruby ") {
+                    let v = lines[i + 1].dropFirst(5).split(separator: "p").first.map(String.init) ?? ""
+                    lockRuby = VersionRequest(value: v, from: "Gemfile.lock", key: "RUBY VERSION", line: i + 2)
+                }
+                if line == "BUNDLED WITH", SemanticVersion(lines[i + 1]) != nil {
+                    bundledWith = VersionRequest(value: lines[i + 1], from: "Gemfile.lock", key: "BUNDLED WITH", line: i + 2)
                 }
             }
         }
-        var lockRuby: VersionRequest? = nil
-        if let lock = app.read("Gemfile.lock"), let r = lock.range(of: "RUBY VERSION\n") {
-            let line = lock[r.upperBound...].split(separator: "\n").first.map { $0.trimmed(" ") } ?? ""
-            if line.hasPrefix("ruby ") { lockRuby = VersionRequest(value: String(line.dropFirst(5).split(separator: "p").first ?? ""), source: "Gemfile.lock RUBY VERSION") }
-        }
-        let toolchain = try VersionResolver.resolve("ruby", requests: [
-            ctx.versionOverride("RUBY"), gemfileRuby,
-            app.firstLine(".ruby-version").map { VersionRequest(value: $0.replacingOccurrences(of: "ruby-", with: ""), source: ".ruby-version") },
-            app.toolVersion(["ruby"]).map { VersionRequest(value: $0, source: ".tool-versions") }, lockRuby,
+        let toolchain = try ctx.toolchain("ruby", idiomatic: [
+            ctx.versionFiles.file(".ruby-version") { $0.replacingOccurrences(of: "ruby-", with: "") }, gemfileRuby, lockRuby,
         ])
         let has: (String) -> Bool = { gem in gemfile.contains("\"\(gem)\"") || gemfile.contains("'\(gem)'") }
         let rails = app.has("config/application.rb") || has("rails")
         var buildApt: [String] = []
-        var runtime = ["ruby"]
+        var runtime = toolchain.runtimePackages
         if has("pg") { buildApt.append("libpq-dev"); runtime.append("libpq5") }
         if has("mysql2") { buildApt.append("default-libmysqlclient-dev"); runtime.append("libmariadb3") }
         if has("sqlite3") { buildApt.append("libsqlite3-dev"); runtime.append("libsqlite3-0") }
@@ -139,6 +140,12 @@ struct RubyProvider: Provider {
             "setup": setupPhase([toolchain], extra: buildApt),
             "install": PhaseConfig(dependsOn: ["setup"], cmds: ["bundle install --jobs 4"]),
         ]
+        if let bundledWith {
+            phases["setup"]!.cmds = ["gem install bundler -v \(shellQuote(bundledWith.value)) --no-document"]
+            out.packageManagers = [PackageManager(name: "bundler", version: bundledWith.value, via: .rubygems, request: bundledWith.record)]
+        } else {
+            out.packageManagers = [PackageManager(name: "bundler", version: nil, via: toolchain.source == .debian ? .debian : .bundled, request: nil)]
+        }
         out.phaseInputs["install"] = ctx.existing(["Gemfile", "Gemfile.lock", ".ruby-version"])
         var start: String? = nil
         var variables = ["BUNDLE_PATH": "/app/vendor/bundle", "BUNDLE_WITHOUT": "development:test",
@@ -157,6 +164,8 @@ struct RubyProvider: Provider {
             start = "bundle exec rake"
         }
         out.plan = BuildPlanConfig(variables: variables, phases: phases, start: StartConfig(cmd: start))
+        // Debian's `bundle` is in the bundler package, not in ruby.
+        if toolchain.source == .debian, start?.hasPrefix("bundle ") == true { runtime.append("bundler") }
         out.runtimePackages = runtime
         out.runtimePaths = ["/app/bin"]
         return out
@@ -171,8 +180,7 @@ struct PHPProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         let composer = try app.json("composer.json")
-        let req = composer?["require"]?["php"]?.stringValue.map { VersionRequest(value: $0, source: "composer.json require.php", line: composer?["require"]?["php"]?.line) }
-        let toolchain = try VersionResolver.resolve("php", requests: [ctx.versionOverride("PHP"), req])
+        let toolchain = try ctx.toolchain("php", idiomatic: [VersionFiles.value(composer, ["require", "php"], file: "composer.json")])
         var exts: [String] = []
         if let keys = composer?["require"]?.keys {
             for k in keys where k.hasPrefix("ext-") {
@@ -200,7 +208,7 @@ struct PHPProvider: Provider {
             : "php -S 0.0.0.0:${PORT:-8000} -t \(shellQuote(root))"
         out.plan = BuildPlanConfig(variables: app.has("artisan") ? ["APP_ENV": "production"] : [:], phases: phases,
                                    start: StartConfig(cmd: start))
-        out.runtimePackages = ["php-cli"] + exts
+        out.runtimePackages = toolchain.runtimePackages + exts
         return out
     }
 }
@@ -218,17 +226,21 @@ struct JavaProvider: Provider {
             for tag in ["maven.compiler.release", "java.version", "maven.compiler.source"] {
                 if let r = pom.range(of: "<\(tag)>"), let e = pom[r.upperBound...].range(of: "</\(tag)>") {
                     let v = pom[r.upperBound..<e.lowerBound].trimmed(" \n\t").replacingOccurrences(of: "1.", with: "")
-                    manifest = VersionRequest(value: ">=\(v)", source: "pom.xml <\(tag)>")
+                    let line = pom[..<r.lowerBound].filter { $0 == "\n" }.count + 1
+                    manifest = VersionRequest(value: ">=\(v)", from: "pom.xml", key: "<\(tag)>", line: line)
                     break
                 }
             }
         }
-        let toolchain = try VersionResolver.resolve("java", requests: [ctx.versionOverride("JDK"), manifest])
+        let toolchain = try ctx.toolchain("java", idiomatic: [
+            ctx.versionFiles.file(".java-version") { VersionFiles.normalize("java", $0) },
+            Self.sdkmanrc(ctx.app), manifest,
+        ])
         var out = ProviderOutput()
         if maven {
             let mvn = app.has("mvnw") ? "chmod +x mvnw && ./mvnw" : "mvn"
             var tools = [toolchain]
-            if !app.has("mvnw") { tools.append(try VersionResolver.resolve("maven", requests: [])) }
+            if !app.has("mvnw") { tools.append(try ctx.toolchain("maven", providerConfig: false)) }
             out.toolchains = tools
             out.plan = BuildPlanConfig(phases: [
                 "setup": setupPhase(tools),
@@ -238,7 +250,7 @@ struct JavaProvider: Provider {
         } else {
             guard app.has("gradlew") else {
                 throw PlannerError(.unsupportedToolchain,
-                    "Debian bookworm ships Gradle 4.4.1 only, too old for current builds; commit the Gradle wrapper (gradlew and gradle/wrapper/)",
+                    "Debian ships Gradle 4.4.1 only, too old for current builds; commit the Gradle wrapper (gradlew and gradle/wrapper/)",
                     file: app.has("build.gradle.kts") ? "build.gradle.kts" : "build.gradle")
             }
             out.toolchains = [toolchain]
@@ -249,8 +261,20 @@ struct JavaProvider: Provider {
             ], start: StartConfig(cmd: "java $JAVA_OPTS -jar $(ls -1 build/libs/*.jar | grep -v -e '-plain.jar$' | head -n 1)"))
             out.deployInclude = ["build/libs"]
         }
-        out.runtimePackages = Debian.toolchains["java"]!.runtimePackages
+        out.runtimePackages = toolchain.runtimePackages
         return out
+    }
+}
+
+extension JavaProvider {
+    /// `.sdkmanrc`: `java=21.0.2-tem`.
+    static func sdkmanrc(_ app: AppDirectory) -> VersionRequest? {
+        guard let text = app.read(".sdkmanrc") else { return nil }
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.hasPrefix("java=") {
+            let v = line.dropFirst(5).split(separator: "-").first.map(String.init) ?? ""
+            return VersionRequest(value: v, from: ".sdkmanrc", key: "java", line: i + 1)
+        }
+        return nil
     }
 }
 
@@ -264,7 +288,8 @@ struct ElixirProvider: Provider {
         let mix = app.read("mix.exs") ?? ""
         var manifest: VersionRequest? = nil
         if let r = mix.range(of: "elixir: \"") , let e = mix[r.upperBound...].firstIndex(of: "\"") {
-            manifest = VersionRequest(value: String(mix[r.upperBound..<e]).replacingOccurrences(of: "~>", with: "~="), source: "mix.exs elixir")
+            manifest = VersionRequest(value: String(mix[r.upperBound..<e]), from: "mix.exs", key: "elixir",
+                                      line: mix[..<r.lowerBound].filter { $0 == "\n" }.count + 1)
         }
         var appName: String? = nil
         if let r = mix.range(of: "app: :") {
@@ -273,10 +298,7 @@ struct ElixirProvider: Provider {
         guard let appName, !appName.isEmpty else {
             throw PlannerError(.invalidValue, "mix.exs has no `app: :name` in project/0", file: "mix.exs", key: "project.app")
         }
-        let toolchain = try VersionResolver.resolve("elixir", requests: [
-            ctx.versionOverride("ELIXIR"), manifest,
-            app.toolVersion(["elixir"]).map { VersionRequest(value: $0.split(separator: "-").first.map(String.init) ?? $0, source: ".tool-versions") },
-        ])
+        let toolchain = try ctx.toolchain("elixir", idiomatic: [manifest])
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var build = ["mix compile"]
@@ -302,7 +324,7 @@ struct ClojureProvider: Provider {
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
-        let toolchain = try VersionResolver.resolve("clojure", requests: [ctx.versionOverride("CLOJURE")])
+        let toolchain = try ctx.toolchain("clojure")
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         if app.has("project.clj") {
@@ -325,7 +347,7 @@ struct ClojureProvider: Provider {
             out.phaseInputs["install"] = ["deps.edn"]
             out.runtimePackages = ["clojure"]
         }
-        out.runtimePackages += ["openjdk-17-jre-headless"]
+        out.runtimePackages += toolchain.runtimePackages
         return out
     }
 }
@@ -340,7 +362,7 @@ struct HaskellProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         guard let cabalFile = app.topLevelFiles.first(where: { $0.hasSuffix(".cabal") }) else {
-            throw PlannerError(.unsupportedToolchain, "only cabal builds are supported with Debian's GHC 9.0.2 (Stack is not usable offline-pinned); commit the generated .cabal file",
+            throw PlannerError(.unsupportedToolchain, "only cabal builds are supported with Debian's GHC (Stack is not usable offline-pinned); commit the generated .cabal file",
                                file: detect(app))
         }
         let text = app.read(cabalFile) ?? ""
@@ -353,7 +375,7 @@ struct HaskellProvider: Provider {
             throw PlannerError(.invalidValue, "no `executable` section in \(cabalFile)", file: cabalFile, key: "executable")
         }
         // `base` bounds constrain GHC only indirectly; cabal reports such conflicts itself.
-        let toolchain = try VersionResolver.resolve("haskell", requests: [ctx.versionOverride("GHC")])
+        let toolchain = try ctx.toolchain("haskell")
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         out.plan = BuildPlanConfig(phases: [
@@ -363,7 +385,7 @@ struct HaskellProvider: Provider {
             "build": PhaseConfig(dependsOn: ["install"], cmds: ["mkdir -p bin", "cabal install exe:\(exe) --installdir=bin --install-method=copy --overwrite-policy=always"]),
         ], start: StartConfig(cmd: "./bin/\(exe)"))
         out.phaseInputs["install"] = [cabalFile] + ctx.existing(["cabal.project", "cabal.project.freeze"])
-        out.runtimePackages = Debian.toolchains["haskell"]!.runtimePackages
+        out.runtimePackages = toolchain.runtimePackages
         out.deployInclude = ["bin"]
         return out
     }
@@ -385,23 +407,33 @@ struct CrystalProvider: Provider {
             throw PlannerError(.syntax, "invalid YAML: \(e)", file: "shard.yml", line: line)
         } catch { throw PlannerError(.syntax, "invalid YAML: \(error)", file: "shard.yml") }
         let doc = yaml as? [String: Any] ?? [:]
-        if let deps = doc["dependencies"] as? [String: Any], !deps.isEmpty {
-            throw Debian.unavailableError("shards", provider: "crystal", because: "shard.yml declares dependencies", file: "shard.yml")
+        let hasDependencies = !((doc["dependencies"] as? [String: Any]) ?? [:]).isEmpty
+        if hasDependencies && ctx.suite.missing.contains("shards") {
+            throw PlannerError(.unsupportedToolchain,
+                "shards (Crystal dependencies) is not packaged for Debian \(ctx.suite.name) (needed because shard.yml declares dependencies); " +
+                "build on Debian trixie (--base debian:trixie or [build] base), or use a Dockerfile", file: "shard.yml", key: "dependencies")
         }
         let targets = doc["targets"] as? [String: Any] ?? [:]
         guard let name = targets.keys.sorted().first, let main = (targets[name] as? [String: Any])?["main"] as? String else {
             throw PlannerError(.invalidValue, "shard.yml needs a target: targets: <name>: main: src/<name>.cr", file: "shard.yml", key: "targets")
         }
-        let request = (doc["crystal"] as? String).map { VersionRequest(value: $0, source: "shard.yml crystal") }
-        let toolchain = try VersionResolver.resolve("crystal", requests: [ctx.versionOverride("CRYSTAL"), request])
+        let request = (doc["crystal"] as? String).map { VersionRequest(value: $0.hasPrefix(">") || $0.hasPrefix("~") ? $0 : ">=" + $0, from: "shard.yml", key: "crystal") }
+        let toolchain = try ctx.toolchain("crystal", idiomatic: [request])
         var out = ProviderOutput()
         out.toolchains = [toolchain]
-        out.plan = BuildPlanConfig(phases: [
+        var phases: [String: PhaseConfig] = [
             "setup": setupPhase([toolchain]),
-            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "crystal build --release \(shellQuote(main)) -o bin/\(name)"],
+            "build": PhaseConfig(dependsOn: [hasDependencies ? "install" : "setup"],
+                                 cmds: ["mkdir -p bin", "crystal build --release \(shellQuote(main)) -o bin/\(name)"],
                                  cacheDirectories: ["/root/.cache/crystal"]),
-        ], start: StartConfig(cmd: "./bin/\(name)"))
-        out.runtimePackages = Debian.toolchains["crystal"]!.runtimePackages
+        ]
+        if hasDependencies {
+            phases["install"] = PhaseConfig(dependsOn: ["setup"], cmds: ["shards install --production"],
+                                            cacheDirectories: ["/root/.cache/shards"])
+            out.phaseInputs["install"] = ctx.existing(["shard.yml", "shard.lock"])
+        }
+        out.plan = BuildPlanConfig(phases: phases, start: StartConfig(cmd: "./bin/\(name)"))
+        out.runtimePackages = toolchain.runtimePackages
         out.deployInclude = ["bin"]
         return out
     }
@@ -430,14 +462,14 @@ struct CobolProvider: Provider {
                                key: "config.cobol.main")
         }
         let name = String(main.split(separator: "/").last!.split(separator: ".").first!)
-        let toolchain = try VersionResolver.resolve("cobol", requests: [ctx.versionOverride("COBOL")])
+        let toolchain = try ctx.toolchain("cobol")
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         out.plan = BuildPlanConfig(phases: [
             "setup": setupPhase([toolchain]),
             "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cobc -x -free -o bin/\(name) \(shellQuote(main))"]),
         ], start: StartConfig(cmd: "./bin/\(name)"))
-        out.runtimePackages = Debian.toolchains["cobol"]!.runtimePackages
+        out.runtimePackages = toolchain.runtimePackages
         out.deployInclude = ["bin"]
         return out
     }

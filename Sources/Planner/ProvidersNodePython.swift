@@ -12,71 +12,55 @@ struct NodeProvider: Provider {
             throw PlannerError(.type, "package.json must be a JSON object", file: "package.json", line: pkg.line)
         }
         let scripts = pkg["scripts"]
-        let field = pkg["packageManager"]?.stringValue
-        var pm: String
-        var pmVersion: String? = nil
-        if let configured = ctx.config.string("packageManager") {
-            pm = configured
-        } else if let field {
-            let parts = field.split(separator: "@", maxSplits: 1).map(String.init)
-            pm = parts[0]
-            pmVersion = parts.count > 1 ? String(parts[1].split(separator: "+").first ?? "") : nil
-            guard ["npm", "pnpm", "yarn", "bun"].contains(pm) else {
-                throw PlannerError(.invalidValue, "unknown package manager \"\(pm)\" (npm, pnpm, yarn or bun)",
-                                   file: "package.json", line: pkg["packageManager"]?.line, key: "packageManager")
-            }
-        } else if app.has("pnpm-lock.yaml") { pm = "pnpm" }
-        else if app.has("bun.lockb") || app.has("bun.lock") { pm = "bun" }
-        else if app.has("yarn.lock") { pm = "yarn" }
-        else { pm = "npm" }
-        if pm == "bun" {
-            let file = field != nil ? "package.json" : (app.has("bun.lockb") ? "bun.lockb" : "bun.lock")
-            throw Debian.unavailableError("bun", provider: "node", because: "the app uses the bun package manager", file: file)
-        }
-
-        let engines = pkg["engines"]?["node"]?.stringValue
-        let toolchain = try VersionResolver.resolve("node", requests: [
-            ctx.versionOverride("NODE"),
-            engines.map { VersionRequest(value: $0, source: "package.json engines.node", line: pkg["engines"]?["node"]?.line) },
-            app.firstLine(".nvmrc").map { VersionRequest(value: $0, source: ".nvmrc") },
-            app.firstLine(".node-version").map { VersionRequest(value: $0, source: ".node-version") },
-            app.toolVersion(["nodejs", "node"]).map { VersionRequest(value: $0, source: ".tool-versions") },
+        let manager = try Self.packageManager(ctx, pkg)
+        if manager.name == "bun" { return try BunPlanner.plan(ctx, pkg: pkg, manager: manager) }
+        let toolchain = try ctx.toolchain("node", idiomatic: [
+            Self.devEnginesRuntime(pkg),
+            VersionFiles.value(pkg, ["engines", "node"], file: "package.json"),
+            ctx.versionFiles.file(".nvmrc"),
+            ctx.versionFiles.file(".node-version"),
         ])
 
         var out = ProviderOutput()
+        out.toolchains = [toolchain]
         var setupCmds: [String]? = nil
         let install: [String]
-        var caches: [String]
+        let caches: [String]
         let run: String
-        let berry = pm == "yarn" && (app.has(".yarnrc.yml") || (pmVersion.map { !$0.hasPrefix("1") } ?? false))
-        switch pm {
-        case "pnpm":
-            let major = pmVersion.flatMap { $0.split(separator: ".").first.map(String.init) } ?? "8"
-            setupCmds = ["npm install -g pnpm@\(pmVersion ?? major)"]
-            out.toolchains.append(Toolchain(name: "pnpm", requested: pmVersion, source: pmVersion != nil ? "package.json packageManager" : "default",
-                                            version: pmVersion ?? major, packages: []))
-            install = [app.has("pnpm-lock.yaml") ? "pnpm install --frozen-lockfile" : "pnpm install"]
-            caches = ["/root/.local/share/pnpm/store"]
-            run = "pnpm run"
-        case "yarn" where berry:
-            setupCmds = ["npm install -g corepack@0.29.4", "corepack enable"]
-            out.toolchains.append(Toolchain(name: "yarn", requested: pmVersion, source: pmVersion != nil ? "package.json packageManager" : ".yarnrc.yml",
-                                            version: pmVersion ?? "berry", packages: []))
-            install = ["yarn install --immutable"]
-            caches = ["/root/.yarn/berry/cache"]
-            run = "yarn run"
+        let debianYarn = ctx.suite.standard("yarn")
+        switch manager.name {
+        case "pnpm", "yarn" where manager.berry || debianYarn.map({ !$0.version.hasPrefix("1.") }) ?? true:
+            let version = manager.version ?? (manager.name == "pnpm" ? Self.pnpmFromLock(app) : (manager.berry ? "stable" : "1.22.22"))
+            setupCmds = ["npm install -g corepack@\(Self.corepackVersion)", "corepack enable \(manager.name)",
+                         "corepack install -g \(manager.name)@\(version)"]
+            out.packageManagers.append(PackageManager(name: manager.name, version: version, via: .corepack, request: manager.request))
+            if manager.name == "pnpm" {
+                install = [app.has("pnpm-lock.yaml") ? "pnpm install --frozen-lockfile" : "pnpm install"]
+                caches = ["/root/.local/share/pnpm/store"]
+                run = "pnpm run"
+            } else if manager.berry {
+                install = ["yarn install --immutable"]
+                caches = ["/root/.yarn/berry/cache"]
+                run = "yarn run"
+            } else {
+                install = [app.has("yarn.lock") ? "yarn install --frozen-lockfile" : "yarn install"]
+                caches = ["/root/.cache/yarn"]
+                run = "yarn run"
+            }
         case "yarn":
             install = [app.has("yarn.lock") ? "yarnpkg install --frozen-lockfile" : "yarnpkg install"]
-            out.toolchains.append(Toolchain(name: "yarn", requested: pmVersion, source: "debian", version: "1.22.19", packages: ["yarnpkg"]))
+            out.packageManagers.append(PackageManager(name: "yarn", version: debianYarn?.version, via: .debian, request: manager.request))
+            out.extraSetupPackages = debianYarn?.buildPackages ?? []
             caches = ["/root/.cache/yarn"]
             run = "yarnpkg run"
         default:
             install = [app.has("package-lock.json") || app.has("npm-shrinkwrap.json") ? "npm ci" : "npm install"]
+            out.packageManagers.append(PackageManager(name: "npm", version: manager.version,
+                                                      via: toolchain.source == .debian ? .debian : .bundled, request: manager.request))
             caches = ["/root/.npm"]
             run = "npm run"
         }
-        out.toolchains.insert(toolchain, at: 0)
-        var setup = setupPhase(out.toolchains)
+        var setup = setupPhase(out.toolchains, extra: out.extraSetupPackages)
         setup.cmds = setupCmds
         let isNext = pkg["dependencies"]?["next"] != nil || pkg["devDependencies"]?["next"] != nil
         let buildScript = ctx.config.string("buildScript") ?? (scripts?["build"] != nil ? "build" : nil)
@@ -93,15 +77,25 @@ struct NodeProvider: Provider {
                                                     "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ".yarnrc",
                                                     ".yarnrc.yml", ".pnpmfile.cjs"])
             + app.allFiles.filter { $0.hasPrefix(".yarn/releases/") || $0.hasPrefix("patches/") }
+        // The runtime image has node (and npm) but not corepack's shims: start scripts run through npm, or through
+        // the committed yarn release (`yarnPath`) for Yarn Berry.
+        var startRun = run
+        if setupCmds != nil {
+            startRun = manager.berry ? Self.yarnPath(app).map { "node \(shellQuote($0)) run" } ?? "npm run" : "npm run"
+        }
         var start: String? = nil
-        if let s = ctx.config.string("startScript") { start = "\(run) \(s)" }
-        else if scripts?["start"] != nil { start = "\(run) start" }
+        if let s = ctx.config.string("startScript") { start = "\(startRun) \(s)" }
+        else if scripts?["start"] != nil { start = "\(startRun) start" }
         else if let main = pkg["main"]?.stringValue, app.has(main) { start = "node \(shellQuote(main))" }
         else if app.has("index.js") { start = "node index.js" }
         else if app.has("server.js") { start = "node server.js" }
-        out.plan = BuildPlanConfig(variables: ["NODE_ENV": "production", "NPM_CONFIG_PRODUCTION": "false", "CI": "true"],
+        var variables = ["NODE_ENV": "production", "NPM_CONFIG_PRODUCTION": "false", "CI": "true"]
+        if setupCmds != nil { variables["COREPACK_ENABLE_DOWNLOAD_PROMPT"] = "0" }
+        out.plan = BuildPlanConfig(variables: variables,
                                    phases: phases, start: StartConfig(cmd: start))
-        out.runtimePackages = ["nodejs"]
+        out.runtimePackages = toolchain.runtimePackages
+        // Debian splits npm from nodejs: a start script run through npm needs it at runtime too.
+        if toolchain.source == .debian, start?.hasPrefix("npm ") == true { out.runtimePackages.append("npm") }
         out.runtimePaths = ["/app/node_modules/.bin"]
         if isNext { out.notes.append(PlannerWarning("Next.js detected: the build cache is .next/cache")) }
         return out
@@ -131,23 +125,14 @@ struct PythonProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         let pyproject = try app.toml("pyproject.toml")
-        var pipfileVersion: VersionRequest? = nil
-        if let pipfile = try app.toml("Pipfile"), let v = pipfile["requires"]?["python_version"]?.stringValue {
-            pipfileVersion = VersionRequest(value: v, source: "Pipfile requires.python_version", line: pipfile["requires"]?["python_version"]?.line)
-        }
-        var runtimeTxt: VersionRequest? = nil
-        if let line = app.firstLine("runtime.txt") {
-            runtimeTxt = VersionRequest(value: line.replacingOccurrences(of: "python-", with: ""), source: "runtime.txt")
-        }
-        let requiresPython = pyproject?["project"]?["requires-python"]?.stringValue
-            .map { VersionRequest(value: $0, source: "pyproject.toml project.requires-python", line: pyproject?["project"]?["requires-python"]?.line) }
-        let poetryPython = pyproject?["tool"]?["poetry"]?["dependencies"]?["python"]?.stringValue
-            .map { VersionRequest(value: $0, source: "pyproject.toml tool.poetry.dependencies.python", line: pyproject?["tool"]?["poetry"]?["dependencies"]?["python"]?.line) }
-        let toolchain = try VersionResolver.resolve("python", requests: [
-            ctx.versionOverride("PYTHON"), requiresPython, poetryPython, pipfileVersion,
-            app.firstLine(".python-version").map { VersionRequest(value: $0, source: ".python-version") },
-            runtimeTxt,
-            app.toolVersion(["python"]).map { VersionRequest(value: $0, source: ".tool-versions") },
+        let pipfile = try app.toml("Pipfile")
+        let toolchain = try ctx.toolchain("python", idiomatic: [
+            ctx.versionFiles.file(".python-version"),
+            ctx.versionFiles.file("runtime.txt") { $0.replacingOccurrences(of: "python-", with: "") },
+            VersionFiles.value(pipfile, ["requires", "python_version"], file: "Pipfile"),
+            VersionFiles.value(pipfile, ["requires", "python_full_version"], file: "Pipfile"),
+            VersionFiles.value(pyproject, ["project", "requires-python"], file: "pyproject.toml"),
+            VersionFiles.value(pyproject, ["tool", "poetry", "dependencies", "python"], file: "pyproject.toml"),
         ])
 
         var pm = ctx.config.string("packageManager")
@@ -162,28 +147,43 @@ struct PythonProvider: Provider {
         }
         let venv = "python3 -m venv /app/.venv"
         var extraApt: [String] = []
-        var install: [String] = [venv]
+        var install: [String] = ["uv", "poetry", "pdm", "pipenv"].contains(pm!) ? [] : [venv]
         var inputs: [String]
         var caches = ["/root/.cache/pip"]
+        var managers: [PackageManager] = []
+        var toolPaths: [String] = []
         switch pm! {
         case "uv":
-            install += ["pip install uv==0.4.30", "uv sync --frozen --no-dev --no-install-project"]
+            let spec = PythonTools.requirement("uv", pyproject: pyproject, app: app)
+            install = ["python3 -m venv /opt/uv", "/opt/uv/bin/pip install \(shellQuote("uv" + (spec?.pip ?? "==\(PythonTools.uvDefault)")))", venv,
+                       "uv sync --frozen --no-dev --no-install-project"]
+            managers.append(PackageManager(name: "uv", version: spec?.version ?? PythonTools.uvDefault, via: .pypi, request: spec?.request))
+            toolPaths = ["/opt/uv/bin"]
             inputs = ["pyproject.toml", "uv.lock"]
             caches = ["/root/.cache/uv"]
-        case "poetry":
-            extraApt = ["python3-poetry"]
-            install += ["poetry install --no-interaction --no-root --only main"]
-            inputs = ["pyproject.toml", "poetry.lock"]
-            caches.append("/root/.cache/pypoetry")
-        case "pdm":
-            extraApt = ["python3-pdm"]
-            install += ["pdm install --prod --no-self --no-editable"]
-            inputs = ["pyproject.toml", "pdm.lock"]
-            caches.append("/root/.cache/pdm")
-        case "pipenv":
-            extraApt = ["pipenv"]
-            install += [app.has("Pipfile.lock") ? "pipenv install --deploy" : "pipenv install --skip-lock"]
-            inputs = ["Pipfile", "Pipfile.lock"]
+        case "poetry", "pdm", "pipenv":
+            let tool = pm!
+            if let spec = PythonTools.requirement(tool, pyproject: pyproject, app: app) {
+                install = ["python3 -m venv /opt/\(tool)", "/opt/\(tool)/bin/pip install \(shellQuote(tool + spec.pip))", venv]
+                managers.append(PackageManager(name: tool, version: spec.version, via: .pypi, request: spec.request))
+                toolPaths = ["/opt/\(tool)/bin"]
+            } else {
+                extraApt = [PythonTools.debianPackage[tool]!]
+                managers.append(PackageManager(name: tool, version: nil, via: .debian, request: nil))
+            }
+            switch tool {
+            case "poetry":
+                install += ["poetry install --no-interaction --no-root --only main"]
+                inputs = ["pyproject.toml", "poetry.lock"]
+                caches.append("/root/.cache/pypoetry")
+            case "pdm":
+                install += ["pdm install --prod --no-self --no-editable"]
+                inputs = ["pyproject.toml", "pdm.lock"]
+                caches.append("/root/.cache/pdm")
+            default:
+                install += [app.has("Pipfile.lock") ? "pipenv install --deploy" : "pipenv install --skip-lock"]
+                inputs = ["Pipfile", "Pipfile.lock"]
+            }
         case "pip":
             install += ["pip install -r requirements.txt"]
             inputs = ["requirements.txt"]
@@ -229,9 +229,10 @@ struct PythonProvider: Provider {
         }
         var out = ProviderOutput()
         out.toolchains = [toolchain]
+        out.packageManagers = managers
         var phases: [String: PhaseConfig] = [
             "setup": setupPhase([toolchain], extra: extraApt),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: install, cacheDirectories: caches, paths: ["/app/.venv/bin"]),
+            "install": PhaseConfig(dependsOn: ["setup"], cmds: install, cacheDirectories: caches, paths: toolPaths + ["/app/.venv/bin"]),
         ]
         if app.has("manage.py") && Self.dependsOn("django", app) {
             phases["build"] = PhaseConfig(dependsOn: ["install"], cmds: ["python manage.py collectstatic --noinput"])
@@ -241,7 +242,7 @@ struct PythonProvider: Provider {
             variables: ["PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "VIRTUAL_ENV": "/app/.venv",
                         "PIP_DISABLE_PIP_VERSION_CHECK": "1"] .merging(pm == "uv" ? ["UV_PROJECT_ENVIRONMENT": "/app/.venv"] : [:]) { a, _ in a },
             phases: phases, start: StartConfig(cmd: start))
-        out.runtimePackages = ["python3"]
+        out.runtimePackages = toolchain.runtimePackages
         out.runtimePaths = ["/app/.venv/bin"]
         return out
     }

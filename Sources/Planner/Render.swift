@@ -24,6 +24,12 @@ public enum PlanRenderer {
         if plan.strategy == .dockerfile, let d = plan.dockerfile {
             rows.append(("dockerfile", "\(d.path) (context \(d.context))"))
         }
+        for t in plan.toolchains {
+            for (i, line) in toolchainLines(t).enumerated() { rows.append((i == 0 ? "toolchain" : "", line)) }
+        }
+        for m in plan.packageManagers {
+            rows.append(("", "\(m.name) \(m.version ?? "(current)") via \(m.via.rawValue)" + (m.request.map { " — \($0)" } ?? "")))
+        }
         for step in plan.steps {
             var lines: [String] = []
             if !step.aptPackages.isEmpty { lines.append("apt: " + step.aptPackages.joined(separator: ", ")) }
@@ -34,7 +40,8 @@ public enum PlanRenderer {
         if let deploy = plan.deploy {
             rows.append(("start", deploy.startCommand ?? "(none)"))
         }
-        let toolchains = plan.toolchains.map { "\($0.name) \($0.version)" }.joined(separator: ", ")
+        let toolchains = plan.toolchains.map { "\($0.name) \($0.upstream?.pin?.version ?? $0.version ?? $0.upstream?.constraint ?? "")" }
+            .joined(separator: ", ")
         let w1 = max(5, rows.map(\.0.count).max() ?? 0)
         let w2 = min(100, max(20, rows.map(\.1.count).max() ?? 0))
         let title = plan.strategy == .dockerfile ? "dockerfile" : (plan.providers.isEmpty ? "(no provider)" : plan.providers.joined(separator: ", "))
@@ -54,6 +61,23 @@ public enum PlanRenderer {
         }
         out += "╚" + String(repeating: "═", count: w1 + 2) + "╧" + String(repeating: "═", count: w2 + 2) + "╝\n"
         return out
+    }
+
+    /// `node 20.19.2 from debian trixie — package.json:5 engines.node >=20`; upstream: the channel and constraint,
+    /// and the URL and digest once pinned.
+    static func toolchainLines(_ t: Toolchain) -> [String] {
+        let asked = t.request.map { " — \($0) \($0.constraint)" } ?? " — default"
+        switch t.source {
+        case .debian:
+            return ["\(t.name) \(t.version ?? "?") from debian \(t.debian?.suite ?? "")" + asked]
+        case .upstream:
+            let up = t.upstream
+            guard let pin = up?.pin else {
+                return ["\(t.name) \(t.version ?? up?.constraint ?? "?") from upstream \(up?.channel ?? t.name) (resolved at build)" + asked]
+            }
+            return ["\(t.name) \(pin.version) from upstream \(up?.channel ?? t.name) (pinned, \(pin.platform))" + asked,
+                    "  \(pin.url)", "  \(pin.digest)"]
+        }
     }
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }

@@ -2,7 +2,8 @@
 /// Nix names, versions chosen) and every collection is in a deterministic order, so the JSON (sorted keys) is
 /// byte-for-byte stable for the same inputs.
 public struct ResolvedPlan: Codable, Equatable, Sendable {
-    public static let currentSchemaVersion = 1
+    /// 2: toolchains carry their source (debian / upstream), request origin and upstream pins; packageManagers.
+    public static let currentSchemaVersion = 2
 
     public enum Strategy: String, Codable, Sendable { case plan, dockerfile }
 
@@ -17,6 +18,12 @@ public struct ResolvedPlan: Codable, Equatable, Sendable {
     /// The image the build steps run in.
     public var buildImage: String
     public var toolchains: [Toolchain]
+    /// Package managers installed at the version the project asks for (informational: the steps' commands
+    /// install them).
+    public var packageManagers: [PackageManager]
+    /// Extra apt suites the build stage must enable (e.g. `trixie-backports`) because a toolchain's packages
+    /// come from there; such packages appear in steps as `name/suite`.
+    public var aptSuites: [String]
     /// Variables visible to build steps.
     public var buildVariables: [String: String]
     /// Secret names: supplied by the caller at build time, mounted into steps, never written into the image.
@@ -34,7 +41,7 @@ public struct ResolvedPlan: Codable, Equatable, Sendable {
 
     public init(schemaVersion: Int = ResolvedPlan.currentSchemaVersion, strategy: Strategy, dockerfile: DockerfileBuild?,
                 providers: [String], suite: String, buildImage: String, toolchains: [Toolchain],
-                buildVariables: [String: String], secrets: [String], staticAssets: [String: String],
+                packageManagers: [PackageManager] = [], aptSuites: [String] = [], buildVariables: [String: String], secrets: [String], staticAssets: [String: String],
                 caches: [String: Cache], steps: [Step], deploy: Deploy?, context: BuildContext, image: ImageTarget,
                 frozen: Bool) {
         self.schemaVersion = schemaVersion
@@ -44,6 +51,8 @@ public struct ResolvedPlan: Codable, Equatable, Sendable {
         self.suite = suite
         self.buildImage = buildImage
         self.toolchains = toolchains
+        self.packageManagers = packageManagers
+        self.aptSuites = aptSuites
         self.buildVariables = buildVariables
         self.secrets = secrets
         self.staticAssets = staticAssets
@@ -68,25 +77,6 @@ public struct DockerfileBuild: Codable, Equatable, Sendable {
         self.context = context
         self.args = args
         self.target = target
-    }
-}
-
-public struct Toolchain: Codable, Equatable, Sendable {
-    public var name: String
-    /// What was asked for (`>=18`, `3.11`), if anything.
-    public var requested: String?
-    /// Where the request came from (`package.json engines.node`, `NIXPACKS_NODE_VERSION`, `default`).
-    public var source: String
-    /// The version Debian supplies (upstream version).
-    public var version: String
-    /// Build-stage packages, pinned (`pkg=debian-version`) in a frozen plan.
-    public var packages: [String]
-    public init(name: String, requested: String?, source: String, version: String, packages: [String]) {
-        self.name = name
-        self.requested = requested
-        self.source = source
-        self.version = version
-        self.packages = packages
     }
 }
 

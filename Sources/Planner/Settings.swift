@@ -8,6 +8,8 @@ public struct BuildBlock: Equatable, Sendable {
     public var env: [String]?
     public var packagesBuild: [String]?
     public var packagesRuntime: [String]?
+    /// `base`: the build image (`debian:<suite>`), which also selects the Debian toolchain tables.
+    public var base: String?
     public init() {}
 }
 
@@ -37,6 +39,7 @@ public struct OCIForgeSettings: Equatable, Sendable {
     public var exclude: [String]?
     public var gitignore: Bool?
     public var secrets: [String]?
+    public var toolchains = ToolchainSettings()
     public init() {}
 }
 
@@ -55,7 +58,7 @@ extension ConfigReader {
                 var b = BuildBlock()
                 var packagesNode: ConfigNode? = nil
                 var commandNode: ConfigNode? = nil
-                for e in try table(node, "build", keys: ["strategy", "command", "env", "packages"]) {
+                for e in try table(node, "build", keys: ["strategy", "command", "env", "packages", "base"]) {
                     switch e.key {
                     case "strategy":
                         let v = try string(e.node, e.path)
@@ -64,6 +67,10 @@ extension ConfigReader {
                             throw fail(.invalidValue, "\"\(v)\" is not a strategy (auto, dockerfile, plan)", e.node, e.path)
                         }
                         b.strategy = st
+                    case "base":
+                        let v = try string(e.node, e.path)
+                        if v.isEmpty || v.contains(" ") { throw fail(.invalidValue, "expected an image such as debian:trixie", e.node, e.path) }
+                        b.base = v
                     case "command":
                         let c = try string(e.node, e.path)
                         if c.trimmed(" \t\n").isEmpty { throw fail(.invalidValue, "the build command must not be empty", e.node, e.path) }
@@ -137,6 +144,7 @@ extension ConfigReader {
                 }
                 s.docker = d
             case "config": s.providerConfig = try providerConfigs(node, "config")
+            case "toolchains": s.toolchains = try toolchainSettings(node)
             case "exclude": s.exclude = try stringArray(node, "exclude")
             case "gitignore": s.gitignore = try bool(node, "gitignore")
             case "secrets":

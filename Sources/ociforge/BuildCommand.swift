@@ -64,6 +64,7 @@ struct BuildCommand: ParsableCommand {
         SignalGuard.install()
         var options = try planner.planOptions()
         if let image { options.image = image }
+        options.baseImage = base
         // ociforge's own runtime settings are not planner settings.
         options.environment = options.environment.filter { !["OCIFORGE_STATE_DIR", "OCIFORGE_USERNS"].contains($0.key) }
         let dir = absolute(planner.directory)

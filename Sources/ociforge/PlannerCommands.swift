@@ -115,9 +115,13 @@ struct PlanCommand: ParsableCommand {
     @Option(name: [.short, .customLong("format")], help: "json, toml or table.")
     var format: String = "json"
 
+    @Option(name: .customLong("base"), help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
+    var base: String?
+
     func run() throws {
         guard ["json", "toml", "table"].contains(format) else { throw ValidationError("--format must be json, toml or table") }
-        let options = try planner.planOptions()
+        var options = try planner.planOptions()
+        options.baseImage = base
         let dir = planner.directory
         let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
         reportPlannerWarnings(result.warnings)
@@ -151,8 +155,12 @@ struct FreezeCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Output file (default: <dir>/ociforge.plan.json).")
     var output: String?
 
+    @Option(name: .customLong("base"), help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
+    var base: String?
+
     func run() throws {
-        let options = try planner.planOptions()
+        var options = try planner.planOptions()
+        options.baseImage = base
         let dir = planner.directory
         let result = try runPlanner { () throws(PlannerError) in try Planner.freeze(appDirectory: dir, options: options) }
         reportPlannerWarnings(result.warnings)

@@ -1,3 +1,0 @@
-module example.com/new
-
-go 1.22

@@ -1,0 +1,3 @@
+name := "hello"
+scalaVersion := "3.3.1"
+enablePlugins(JavaAppPackaging)

@@ -1,1 +1,0 @@
-scalaVersion := "3.3.1"

@@ -1,0 +1,143 @@
+/// One toolchain of the resolved plan: where it comes from (a Debian package of the base suite, or an upstream
+/// release channel the engine downloads, verifies and installs), what was asked for and where.
+public struct Toolchain: Codable, Equatable, Sendable {
+    public enum Source: String, Codable, Sendable { case debian, upstream }
+
+    /// The tool (`node`, `python`, `go`, `rust`, `ruby`, `java`, `dotnet`, `bun`, `deno`, `zig`, ...).
+    public var name: String
+    public var source: Source
+    /// What was asked for and where; nil when nothing asked (the suite's default, or the channel's default).
+    public var request: ToolchainRequest?
+    /// debian: the upstream version the suite's package carries. upstream: the exact version when the request
+    /// names one or the plan is pinned, else nil (the engine resolves it from the channel's index).
+    public var version: String?
+    /// debian: the build-stage packages (`pkg=version` in a frozen plan; `pkg/suite-backports` when they come from
+    /// backports). upstream: Debian packages the build stage needs beside it (compilers for native gems), often empty.
+    public var packages: [String]
+    public var debian: DebianToolchainSource?
+    public var upstream: UpstreamRequirement?
+
+    public init(name: String, source: Source, request: ToolchainRequest?, version: String?, packages: [String],
+                debian: DebianToolchainSource? = nil, upstream: UpstreamRequirement? = nil) {
+        self.name = name
+        self.source = source
+        self.request = request
+        self.version = version
+        self.packages = packages
+        self.debian = debian
+        self.upstream = upstream
+    }
+
+    /// Debian packages the runtime stage needs for this toolchain (empty for upstream ones: the engine installs
+    /// the toolchain layer instead, see `UpstreamRequirement.runtime`).
+    public var runtimePackages: [String] { debian?.runtimePackages ?? [] }
+}
+
+/// A version request and its origin: `{constraint: ">=20", from: "package.json", line: 5, key: "engines.node"}`,
+/// `{constraint: "22", from: "OCIFORGE_NODE_VERSION"}`.
+public struct ToolchainRequest: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var constraint: String
+    /// A file relative to the app directory, or the setting's name (`OCIFORGE_NODE_VERSION`).
+    public var from: String
+    public var line: Int?
+    /// The key inside the file (`engines.node`, `tools.node`, `toolchains.node.version`).
+    public var key: String?
+
+    public init(constraint: String, from: String, line: Int? = nil, key: String? = nil) {
+        self.constraint = constraint
+        self.from = from
+        self.line = line
+        self.key = key
+    }
+
+    /// `package.json:5 engines.node`.
+    public var description: String { from + (line.map { ":\($0)" } ?? "") + (key.map { " " + $0 } ?? "") }
+}
+
+public struct DebianToolchainSource: Codable, Equatable, Sendable {
+    /// The archive the packages come from: the base suite or its backports.
+    public var suite: String
+    public var runtimePackages: [String]
+    /// PATH entries (e.g. /usr/lib/go-1.24/bin).
+    public var paths: [String]
+    public init(suite: String, runtimePackages: [String], paths: [String]) {
+        self.suite = suite
+        self.runtimePackages = runtimePackages
+        self.paths = paths
+    }
+}
+
+/// What the engine resolves against an upstream channel's index into a `ToolchainPin`.
+public struct UpstreamRequirement: Codable, Equatable, Sendable {
+    /// Which part of the toolchain the runtime stage needs.
+    public enum RuntimePart: String, Codable, Sendable {
+        /// Nothing: the build output is self-contained (go, rust, zig, dart exe, swift --static-swift-stdlib).
+        case none
+        /// The whole toolchain (node, bun, deno, python, ruby).
+        case full
+        /// Only its runtime part (a JRE for java, the .NET runtime for dotnet).
+        case runtimeOnly
+    }
+
+    /// The release channel (`node`, `go`, `python-build-standalone`, `temurin`, `dotnet`, `rust`, `zig`, ...).
+    public var channel: String
+    /// The request (`>=20 <23`, `lts/iron`, `1.23`, `latest`, `stable`), newest match wins.
+    public var constraint: String
+    /// Base URL of a mirror of the channel (`[toolchains.<tool>] mirror`, `OCIFORGE_TOOLCHAIN_<TOOL>_MIRROR`);
+    /// nil: the channel's own site.
+    public var mirror: String?
+    public var runtime: RuntimePart
+    /// Filled by the engine (`freeze`): a frozen plan with a pin never consults an index.
+    public var pin: ToolchainPin?
+
+    public init(channel: String, constraint: String, mirror: String?, runtime: RuntimePart, pin: ToolchainPin? = nil) {
+        self.channel = channel
+        self.constraint = constraint
+        self.mirror = mirror
+        self.runtime = runtime
+        self.pin = pin
+    }
+}
+
+/// One resolved upstream release: exactly what to download and how to verify it.
+public struct ToolchainPin: Codable, Equatable, Sendable {
+    public var version: String
+    public var url: String
+    /// `sha256:<64 hex>` or `sha512:<128 hex>`, as the channel publishes it.
+    public var digest: String
+    /// `linux/amd64`, `linux/arm64`.
+    public var platform: String
+    public init(version: String, url: String, digest: String, platform: String) {
+        self.version = version
+        self.url = url
+        self.digest = digest
+        self.platform = platform
+    }
+}
+
+/// A package manager installed at the version the project asks for.
+public struct PackageManager: Codable, Equatable, Sendable {
+    public enum Via: String, Codable, Sendable {
+        /// corepack (pnpm, yarn at `packageManager`).
+        case corepack
+        /// pip into its own venv (poetry, pdm, uv, pipenv).
+        case pypi
+        /// `gem install` (bundler at `BUNDLED WITH`).
+        case rubygems
+        /// The suite's Debian package.
+        case debian
+        /// Shipped with the toolchain (npm with node).
+        case bundled
+    }
+    public var name: String
+    /// Exact version or a constraint (`9.1.0`, `>=2,<3`); nil: the source's current one.
+    public var version: String?
+    public var via: Via
+    public var request: ToolchainRequest?
+    public init(name: String, version: String?, via: Via, request: ToolchainRequest?) {
+        self.name = name
+        self.version = version
+        self.via = via
+        self.request = request
+    }
+}

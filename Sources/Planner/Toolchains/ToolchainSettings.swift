@@ -1,0 +1,64 @@
+/// `[toolchains.<tool>]` in ociforge.toml: `version`, `source = "debian" | "upstream"`, `mirror` (base URL of the
+/// channel's mirror, passed on to the engine).
+public struct ToolchainSetting: Equatable, Sendable {
+    public var tool: String
+    public var version: String?
+    public var source: Toolchain.Source?
+    public var mirror: String?
+    var file = "ociforge.toml"
+    var lines: [String: Int] = [:]
+
+    public init(tool: String) { self.tool = tool }
+
+    var versionRequest: VersionRequest? {
+        version.map { VersionRequest(value: $0, from: file, key: "toolchains.\(tool).version", line: lines["version"]) }
+    }
+}
+
+public struct ToolchainSettings: Equatable, Sendable {
+    public var settings: [String: ToolchainSetting] = [:]
+    public init() {}
+
+    /// The tools `[toolchains.<tool>]` accepts.
+    static let tools = ["bun", "clojure", "cobol", "crystal", "dart", "deno", "dotnet", "elixir", "erlang", "gleam", "go",
+                        "haskell", "java", "maven", "node", "php", "python", "ruby", "rust", "sbt", "swift", "zig"]
+
+    /// `ociforge.toml:4 toolchains.node.source`.
+    func location(_ tool: String, _ key: String) -> String {
+        guard let s = settings[tool] else { return "toolchains.\(tool).\(key)" }
+        return s.file + (s.lines[key].map { ":\($0)" } ?? "") + " toolchains.\(tool).\(key)"
+    }
+}
+
+extension ConfigReader {
+    mutating func toolchainSettings(_ node: ConfigNode) throws(PlannerError) -> ToolchainSettings {
+        var out = ToolchainSettings()
+        for entry in try table(node, "toolchains", keys: ToolchainSettings.tools) {
+            var setting = ToolchainSetting(tool: entry.key)
+            setting.file = file
+            for field in try table(entry.node, entry.path, keys: ["version", "source", "mirror"]) {
+                let value = try string(field.node, field.path)
+                setting.lines[field.key] = field.node.line
+                switch field.key {
+                case "version":
+                    guard VersionConstraint(value) != nil, !value.trimmed(" ").isEmpty else {
+                        throw fail(.invalidValue, "\"\(value)\" is not a version or version range", field.node, field.path)
+                    }
+                    setting.version = value
+                case "source":
+                    guard let source = Toolchain.Source(rawValue: value) else {
+                        throw fail(.invalidValue, "\"\(value)\" is not one of debian, upstream", field.node, field.path)
+                    }
+                    setting.source = source
+                default:
+                    guard value.hasPrefix("https://") || value.hasPrefix("http://"), !value.contains(" ") else {
+                        throw fail(.invalidValue, "the mirror must be an http(s) URL", field.node, field.path)
+                    }
+                    setting.mirror = value
+                }
+            }
+            out.settings[entry.key] = setting
+        }
+        return out
+    }
+}
