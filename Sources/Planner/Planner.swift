@@ -462,13 +462,15 @@ struct PlanSession {
         return ImageTarget(name: name, tag: tag, reference: "\(name):\(tag)")
     }
 
-    func buildContext() -> BuildContext {
+    /// `.dockerignore` and `exclude` with Docker's rules, `.gitignore` with git's (see `IgnoreRules`).
+    func buildContext() throws(PlannerError) -> BuildContext {
         var rules = IgnoreRules()
-        rules.add(Planner.frozenFileName, gitStyle: false)
-        if let d = app.read(".dockerignore") { rules.addDockerignore(d) }
+        try rules.addDockerignore(Planner.frozenFileName, file: Planner.frozenFileName)
+        if let d = app.read(".dockerignore") { try rules.addDockerignore(d, file: ".dockerignore") }
         let useGit = options.useGitignore ?? ociforge.gitignore ?? !(["1", "true"].contains(settings["NO_GITIGNORE"]?.lowercased() ?? ""))
         if useGit, let g = app.read(".gitignore") { rules.addGitignore(g) }
-        for p in ociforge.exclude ?? [] { rules.add(p, gitStyle: false) }
+        let excludeFile = locations["exclude"]?.file ?? "ociforge.toml"
+        for p in ociforge.exclude ?? [] { try rules.addDockerignore(p, file: excludeFile + " exclude") }
         return BuildContext(exclude: rules.patterns, useGitignore: useGit, files: app.allFiles.filter { !rules.excludes($0) })
     }
 
@@ -589,7 +591,7 @@ struct PlanSession {
         return ResolvedPlan(strategy: .plan, dockerfile: nil, providers: providers, suite: Debian.suite,
                             buildImage: merged.buildImage ?? Debian.buildImage, toolchains: toolchains,
                             buildVariables: buildVariables, secrets: secrets.sorted(), staticAssets: merged.staticAssets ?? [:],
-                            caches: caches, steps: steps, deploy: deploy, context: buildContext(), image: imageTarget(), frozen: false)
+                            caches: caches, steps: steps, deploy: deploy, context: try buildContext(), image: imageTarget(), frozen: false)
     }
 
     static func cacheName(_ path: String) -> String {
