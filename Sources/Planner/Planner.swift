@@ -21,6 +21,8 @@ public struct PlanOptions: Sendable, Equatable {
     /// The caller's environment; only NIXPACKS_* and OCIFORGE_* entries are read.
     public var environment: [String: String] = [:]
     public var useGitignore: Bool?
+    /// `--user`: the runtime user (`root` opts out of the unprivileged default), over `start.user`.
+    public var user: String?
     /// Frozen plan file to use unchanged (default: `ociforge.plan.json` in the app directory, when present).
     public var frozenPlanPath: String?
     /// Ignore any frozen plan (what `freeze` does).
@@ -586,8 +588,15 @@ struct PlanSession {
         if start.cmd == nil {
             warnings.append(PlannerWarning("no start command: set start.cmd, --start-cmd or a Procfile `web:` entry"))
         }
+        let requestedUser = options.user ?? start.user
+        if let u = options.user, u.isEmpty || u.contains(where: { $0 == " " || $0 == "\n" }) {
+            throw PlannerError(.invalidOption, "a user is a name or uid[:gid] without spaces", key: "--user")
+        }
+        let account = RuntimeUser.resolve(requested: requestedUser, writable: outputs.flatMap(\.writablePaths))
+        DefaultPort.apply(to: &env, startCommand: start.cmd)
         let deploy = Deploy(base: start.runImage ?? Debian.runtimeImage, aptPackages: runtimeApt, inputs: deployInputs,
-                            startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths, user: start.user)
+                            startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths,
+                            user: account?.name ?? requestedUser ?? "root", runtimeUser: account)
         return ResolvedPlan(strategy: .plan, dockerfile: nil, providers: providers, suite: Debian.suite,
                             buildImage: merged.buildImage ?? Debian.buildImage, toolchains: toolchains,
                             buildVariables: buildVariables, secrets: secrets.sorted(), staticAssets: merged.staticAssets ?? [:],

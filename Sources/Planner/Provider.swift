@@ -43,6 +43,8 @@ struct ProviderOutput {
     var deployInclude: [String] = ["."]
     var runtimePaths: [String] = []
     var runtimeVariables: [String: String] = [:]
+    /// Paths under /app the runtime user must be able to write (see `RuntimeUser`).
+    var writablePaths: [String] = []
     var notes: [PlannerWarning] = []
 }
 

@@ -159,6 +159,7 @@ struct RubyProvider: Provider {
         out.plan = BuildPlanConfig(variables: variables, phases: phases, start: StartConfig(cmd: start))
         out.runtimePackages = runtime
         out.runtimePaths = ["/app/bin"]
+        if rails { out.writablePaths = ["log", "storage", "tmp"] }
         return out
     }
 }

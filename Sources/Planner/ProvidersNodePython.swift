@@ -103,6 +103,7 @@ struct NodeProvider: Provider {
                                    phases: phases, start: StartConfig(cmd: start))
         out.runtimePackages = ["nodejs"]
         out.runtimePaths = ["/app/node_modules/.bin"]
+        if isNext { out.writablePaths = [".next/cache"] }
         if isNext { out.notes.append(PlannerWarning("Next.js detected: the build cache is .next/cache")) }
         return out
     }

@@ -61,6 +61,9 @@ struct PlannerOptions: ParsableArguments {
     @Option(name: .customLong("dockerfile"), help: "Dockerfile strategy: the Dockerfile, relative to the context (default: docker.dockerfile or Dockerfile).")
     var dockerfile: String?
 
+    @Option(name: .customLong("user"), help: "Runtime user (default: the unprivileged `app`, uid/gid 10001; `root` opts out).")
+    var user: String?
+
     func planOptions() throws -> PlanOptions {
         var o = PlanOptions()
         o.installCmd = installCmd
@@ -90,6 +93,7 @@ struct PlannerOptions: ParsableArguments {
         }
         o.target = target
         o.dockerfile = dockerfile
+        o.user = user
         return o
     }
 }

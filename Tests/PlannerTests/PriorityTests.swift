@@ -197,6 +197,21 @@ struct BuildingBlockTests {
         #expect(planned == [".dockerignore", "app.py", "lib/docs/r.md", "requirements.txt", "src/__pycache__/m.pyc", "vendor/keep.txt"])
     }
 
+    @Test("non-root by default; --user root opts out and wins over start.user")
+    func runtimeUser() throws {
+        let app = try TempApp(["main.py": "print(1)\n", "nixpacks.toml": "[start]\nuser = \"web\"\n"])
+        var options = PlanOptions()
+        let byConfig = try #require(try Planner.plan(appDirectory: app.path, options: options).plan.deploy)
+        #expect(byConfig.user == "web" && byConfig.runtimeUser == RuntimeUser(name: "web", uid: 10001, gid: 10001))
+        options.user = "root"
+        let root = try #require(try Planner.plan(appDirectory: app.path, options: options).plan.deploy)
+        #expect(root.user == "root" && root.runtimeUser == nil)
+        options.user = "bad user"
+        #expect(throws: PlannerError.self) { try Planner.plan(appDirectory: app.path, options: options) }
+        #expect(RuntimeUser(writable: ["storage"]).ownershipCommand(workingDirectory: "/app")
+                == "mkdir -p /app/storage && chown -R 10001:10001 /app/storage && chmod -R u+rwX /app/storage")
+    }
+
     @Test("nix names map to Debian packages")
     func nixMapping() throws {
         #expect(try Debian.mapNix(["...", "postgresql", "nodejs"], file: nil, key: "k") == ["postgresql-client", "libpq-dev", "nodejs", "npm"])
