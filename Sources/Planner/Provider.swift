@@ -73,7 +73,7 @@ public struct ProviderConfig: Sendable, Equatable {
     /// The schema of every provider's config block.
     static let schemas: [String: [String: FieldType]] = [
         "node": ["version": .string, "packageManager": .oneOf(["npm", "pnpm", "yarn", "bun"]), "buildScript": .string,
-                 "startScript": .string],
+                 "startScript": .string, "staticDir": .string, "spa": .bool],
         "python": ["version": .string, "packageManager": .oneOf(["pip", "poetry", "pdm", "uv", "pipenv"]),
                    "module": .string, "server": .oneOf(["gunicorn", "uvicorn", "python"])],
         "go": ["version": .string, "bin": .string, "cgo": .bool],

@@ -464,36 +464,9 @@ struct StaticfileProvider: Provider {
             throw PlannerError(.invalidValue, "the static root must be a relative path inside the app", key: "config.staticfile.root")
         }
         let spa = spaDir != nil || (ctx.config.bool("spa") ?? false)
-        let docroot = root == "." ? "/app" : "/app/\(root)"
-        let fallback = spa ? "try_files $uri $uri/ /index.html;" : "try_files $uri $uri/ =404;"
-        let conf = """
-        daemon off;
-        worker_processes auto;
-        error_log /dev/stderr;
-        pid /tmp/nginx.pid;
-        events { worker_connections 1024; }
-        http {
-          include /etc/nginx/mime.types;
-          access_log /dev/stdout;
-          client_body_temp_path /tmp/nginx-body;
-          proxy_temp_path /tmp/nginx-proxy;
-          fastcgi_temp_path /tmp/nginx-fastcgi;
-          uwsgi_temp_path /tmp/nginx-uwsgi;
-          scgi_temp_path /tmp/nginx-scgi;
-          server {
-            listen 8080;
-            root \(docroot);
-            index index.html;
-            location / { \(fallback) }
-          }
-        }
-
-        """
         var out = ProviderOutput()
-        out.plan = BuildPlanConfig(staticAssets: ["nginx.conf": conf], phases: [:],
-                                   start: StartConfig(cmd: "nginx -c /assets/nginx.conf"))
-        out.runtimePackages = ["nginx"]
-        out.runtimeVariables = ["PORT": "8080"]
+        out.plan = BuildPlanConfig(phases: [:], start: StartConfig())
+        StaticSite(framework: .staticfile, root: root, spa: spa).apply(to: &out, app: app)
         return out
     }
 }
