@@ -174,19 +174,11 @@ struct PHPProvider: Provider {
         let composer = try app.json("composer.json")
         let req = composer?["require"]?["php"]?.stringValue.map { VersionRequest(value: $0, source: "composer.json require.php", line: composer?["require"]?["php"]?.line) }
         let toolchain = try VersionResolver.resolve("php", requests: [ctx.versionOverride("PHP"), req])
-        var exts: [String] = []
-        if let keys = composer?["require"]?.keys {
-            for k in keys where k.hasPrefix("ext-") {
-                let e = String(k.dropFirst(4)).lowercased()
-                let map = ["pdo_pgsql": "php-pgsql", "pgsql": "php-pgsql", "pdo_mysql": "php-mysql", "mysqli": "php-mysql",
-                           "mbstring": "php-mbstring", "curl": "php-curl", "gd": "php-gd", "intl": "php-intl",
-                           "zip": "php-zip", "xml": "php-xml", "dom": "php-xml", "bcmath": "php-bcmath",
-                           "sqlite3": "php-sqlite3", "pdo_sqlite": "php-sqlite3", "redis": "php-redis"]
-                if let pkg = map[e] { exts.append(pkg) }
-            }
-        }
-        exts = Array(Set(exts)).sorted()
+        let (exts, unknownExts) = PHPServer.extensions(composer)
         let root = ctx.setting("PHP_ROOT_DIR") ?? ctx.config.string("rootDir") ?? (app.hasDirectory("public") ? "public" : ".")
+        if root.hasPrefix("/") || root.split(separator: "/").contains("..") {
+            throw PlannerError(.invalidValue, "the document root \"\(root)\" must be a relative path inside the app", key: "config.php.rootDir")
+        }
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: exts)]
@@ -196,12 +188,23 @@ struct PHPProvider: Provider {
                 cacheDirectories: ["/root/.cache/composer"])
             out.phaseInputs["install"] = ctx.existing(["composer.json", "composer.lock"])
         }
-        let start = app.has("artisan")
-            ? "php artisan serve --host=0.0.0.0 --port=${PORT:-8000}"
-            : "php -S 0.0.0.0:${PORT:-8000} -t \(shellQuote(root))"
-        out.plan = BuildPlanConfig(variables: app.has("artisan") ? ["APP_ENV": "production"] : [:], phases: phases,
-                                   start: StartConfig(cmd: start))
-        out.runtimePackages = ["php-cli"] + exts
+        // nginx + php-fpm (Providers/PHPServer.swift); Laravel's caches at build time, its writable dirs.
+        let laravel = app.has("artisan")
+        if laravel {
+            phases["build"] = PhaseConfig(dependsOn: [composer != nil ? "install" : "setup"], cmds: PHPServer.laravelBuild)
+            out.writablePaths = PHPServer.laravelWritable
+        }
+        let docroot = root == "." ? "/app" : "/app/" + root
+        out.plan = BuildPlanConfig(variables: laravel ? ["APP_ENV": "production", "LOG_CHANNEL": "stderr"] : [:],
+                                   staticAssets: ["php-start.sh": PHPServer.startScript, "nginx.conf": PHPServer.nginxConf(documentRoot: docroot),
+                                                  "php-fpm.conf": PHPServer.fpmConf],
+                                   phases: phases, start: StartConfig(cmd: PHPServer.startCommand))
+        out.runtimePackages = ["nginx", "php-fpm"] + (laravel ? ["php-cli"] : []) + exts  // artisan at runtime
+        out.runtimeVariables["PORT"] = PHPServer.port
+        for ext in unknownExts {
+            out.notes.append(PlannerWarning("composer.json requires ext-\(ext), which has no known Debian package: add it with aptPkgs or [build.packages] runtime",
+                                            file: "composer.json", key: "require.ext-\(ext)"))
+        }
         return out
     }
 }
