@@ -93,6 +93,7 @@ struct NodeProvider: Provider {
                                                     "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ".yarnrc",
                                                     ".yarnrc.yml", ".pnpmfile.cjs"])
             + app.allFiles.filter { $0.hasPrefix(".yarn/releases/") || $0.hasPrefix("patches/") }
+            + NodeLocalDependencies.directories(pkg, app: app)
         var start: String? = nil
         if let s = ctx.config.string("startScript") { start = "\(run) \(s)" }
         else if scripts?["start"] != nil { start = "\(run) start" }
