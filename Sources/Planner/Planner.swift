@@ -370,6 +370,7 @@ struct PlanSession {
                 let ctx = ProviderContext(app: app, settings: settings, variables: above.variables ?? [:],
                                           config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name))
                 output = try sel.provider!.plan(ctx)
+                NativeDependencies.apply(to: &output, provider: sel.name, app: app)
             }
             // Static providers (plan files) are not prefixed: they extend the phases they name, above the
             // language providers, so their `...` splices what the providers planned.

@@ -25,6 +25,9 @@ enum PHPServer {
         sed "s/@PORT@/$PORT/g" /assets/nginx.conf > "$run/nginx.conf"
         fpm=$(ls /usr/sbin/php-fpm* | sort -V | tail -n 1)
         "$fpm" --nodaemonize --allow-to-run-as-root --fpm-config /assets/php-fpm.conf &
+        # nginx answers only once php-fpm listens (no 502 for the first requests).
+        i=0
+        while [ ! -S "$run/php-fpm.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
         exec nginx -c "$run/nginx.conf" -e stderr
 
         """

@@ -152,12 +152,11 @@ public struct ImageBuilder: Sendable {
             } else { continue }
             if item.layer != nil { runtime.append(item); top = item }
         }
-        // [non-root] The runtime user's writable paths, after the app is in place.
-        if !isStatic, let account = deploy.runtimeUser, let chown = account.ownershipCommand(workingDirectory: workdir) {
-            let item = try phaseItem(stage: "runtime", phase: "writable", apt: [], commands: [chown],
-                                     env: ["PATH": Self.defaultPath, "HOME": "/root"], caches: [], rootfs: runtimeRootfs,
-                                     stack: [runtimeBase] + runtime, rec: rec, workingDirectory: "/")
-            if item.layer != nil { runtime.append(item); top = item }
+        // [non-root] The runtime user's writable paths, after the app is in place (RuntimeUserLayer.swift).
+        if let account = deploy.runtimeUser, let item = try writableItem(account: account, workdir: workdir, parent: top,
+                                                                        buildRootfs: buildRootfs, buildStack: buildStack, rec: rec),
+           item.layer != nil {
+            runtime.append(item); top = item
         }
 
         // Image.
