@@ -21,6 +21,8 @@ public struct PlanOptions: Sendable, Equatable {
     /// The caller's environment; only NIXPACKS_* and OCIFORGE_* entries are read.
     public var environment: [String: String] = [:]
     public var useGitignore: Bool?
+    /// `--app`: the workspace member to build and start (over `app` in ociforge.toml and OCIFORGE_APP).
+    public var app: String?
     /// `--user`: the runtime user (`root` opts out of the unprivileged default), over `start.user`.
     public var user: String?
     /// Frozen plan file to use unchanged (default: `ociforge.plan.json` in the app directory, when present).
@@ -135,7 +137,7 @@ public enum Planner {
         "NO_CACHE", "CONFIG_FILE", "NODE_VERSION", "PYTHON_VERSION", "GO_VERSION", "GO_BIN", "RUST_VERSION", "RUST_BIN",
         "RUBY_VERSION", "JDK_VERSION", "PHP_VERSION", "PHP_ROOT_DIR", "STATICFILE_ROOT", "SPA_OUT_DIR", "ELIXIR_VERSION",
         "CLOJURE_VERSION", "GHC_VERSION", "CRYSTAL_VERSION", "COBOL_VERSION", "COBOL_APP_NAME", "SHELL_SCRIPT",
-        "NO_GITIGNORE", "STATIC_DIR", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME",
+        "NO_GITIGNORE", "APP", "STATIC_DIR", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME",
     ]
 }
 
@@ -368,7 +370,8 @@ struct PlanSession {
                 output.plan = try readStaticProvider(file)
             } else {
                 let ctx = ProviderContext(app: app, settings: settings, variables: above.variables ?? [:],
-                                          config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name))
+                                          config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name),
+                                          selectedApp: options.app ?? ociforge.app ?? settings["APP"])
                 output = try sel.provider!.plan(ctx)
                 NativeDependencies.apply(to: &output, provider: sel.name, app: app)
             }

@@ -8,6 +8,8 @@ struct ProviderContext {
     /// Variables from config files and the CLI (visible to providers, as in Nixpacks).
     let variables: [String: String]
     let config: ProviderConfig
+    /// The workspace member chosen with `--app`, `app` in ociforge.toml or OCIFORGE_APP (nil: decide or ask).
+    var selectedApp: String? = nil
 
     /// A NIXPACKS_/OCIFORGE_ setting: from the environment, else from the config's `variables` (as Nixpacks does).
     func setting(_ name: String) -> String? { settingWithSource(name)?.value }

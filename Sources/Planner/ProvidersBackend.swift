@@ -79,7 +79,8 @@ struct RustProvider: Provider {
         }
         let rustVersion = cargo["package"]?["rust-version"]?.stringValue.map { VersionRequest(value: ">=\($0)", source: "Cargo.toml package.rust-version", line: cargo["package"]?["rust-version"]?.line) }
         let toolchain = try VersionResolver.resolve("rust", requests: [ctx.versionOverride("RUST"), rustVersion, toolchainFile])
-        let bin = ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
+        let workspace = try CargoWorkspace.target(cargo, ctx: ctx)  // Workspaces/CargoWorkspace.swift
+        let bin = workspace?.bin ?? ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
             ?? cargo["bin"]?.arrayValue?.first?["name"]?.stringValue ?? cargo["package"]?["name"]?.stringValue
         guard let bin else {
             throw PlannerError(.invalidValue, "Cargo.toml has no [package] name or [[bin]]; set RUST_BIN", file: "Cargo.toml", key: "package.name")
@@ -88,7 +89,7 @@ struct RustProvider: Provider {
         out.toolchains = [toolchain]
         out.plan = BuildPlanConfig(phases: [
             "setup": setupPhase([toolchain]),
-            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cargo build --release --bin \(bin)", "cp target/release/\(bin) bin/"],
+            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cargo build --release\(workspace.map { " -p \($0.package)" } ?? "") --bin \(bin)", "cp target/release/\(bin) bin/"],
                                  cacheDirectories: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"]),
         ], start: StartConfig(cmd: "./bin/\(bin)"))
         out.runtimePackages = ["ca-certificates"]

@@ -37,6 +37,8 @@ public struct OCIForgeSettings: Equatable, Sendable {
     public var exclude: [String]?
     public var gitignore: Bool?
     public var secrets: [String]?
+    /// `app = "apps/web"`: the workspace member to build and start (Workspaces/AppSelection.swift).
+    public var app: String?
     public init() {}
 }
 
@@ -139,6 +141,7 @@ extension ConfigReader {
             case "config": s.providerConfig = try providerConfigs(node, "config")
             case "exclude": s.exclude = try stringArray(node, "exclude")
             case "gitignore": s.gitignore = try bool(node, "gitignore")
+            case "app": s.app = try string(node, "app")
             case "secrets":
                 let names = try stringArray(node, "secrets")
                 for (i, n) in names.enumerated() where !Self.isEnvName(n) {

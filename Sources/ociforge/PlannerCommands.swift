@@ -61,6 +61,9 @@ struct PlannerOptions: ParsableArguments {
     @Option(name: .customLong("dockerfile"), help: "Dockerfile strategy: the Dockerfile, relative to the context (default: docker.dockerfile or Dockerfile).")
     var dockerfile: String?
 
+    @Option(name: .customLong("app"), help: "Workspace member to build and start (a path such as apps/web, or its package name).")
+    var app: String?
+
     @Option(name: .customLong("user"), help: "Runtime user (default: the unprivileged `app`, uid/gid 10001; `root` opts out).")
     var user: String?
 
@@ -94,6 +97,7 @@ struct PlannerOptions: ParsableArguments {
         o.target = target
         o.dockerfile = dockerfile
         o.user = user
+        o.app = app
         return o
     }
 }
