@@ -115,6 +115,21 @@ struct ProviderServeTests {
         #expect(try E2E.httpGet(out, tag: "root", path: "/users/7").contains("uid=0 "))
     }
 
+    @Test("Cargo workspace with two binaries (path dependencies only): --app crates/api builds and serves that one as uid 10001")
+    func cargoWorkspace() throws {
+        let dir = try TempDir.make("serve-cargo-ws")
+        defer { dir.remove() }
+        let app = try E2E.app("apps/cargo-workspace", in: dir)
+        let out = dir.path + "/oci"
+        let plan = try Harness.run([Harness.ociforge, "plan", app, "-f", "json"])
+        #expect(plan.status != 0 && plan.stderr.contains("crates/api (api), crates/worker (worker)"), "\(plan)")
+        try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":api", extra: ["--app", "crates/api"])
+        #expect(try E2E.httpGet(out, tag: "api", path: "/") == "hello from api")
+        #expect(try Self.ids(out, tag: "api") == "10001:10001:app\n")
+        try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":worker", extra: ["--app", "worker"])
+        #expect(try E2E.podmanRun(out, tag: "worker").stdout == "hello from worker\n")
+    }
+
     /// The plan an earlier commit's snapshot recorded (`git show <first commit of this branch's parent>:path`), as
     /// a frozen plan file.
     static func previousPlan(_ path: String, in dir: TempDir) throws -> String {
