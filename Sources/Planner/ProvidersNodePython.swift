@@ -106,6 +106,7 @@ struct NodeProvider: Provider {
         out.runtimePaths = ["/app/node_modules/.bin"]
         if isNext { out.writablePaths = [".next/cache"] }
         if isNext { out.notes.append(PlannerWarning("Next.js detected: the build cache is .next/cache")) }
+        if try JSWorkspace.apply(to: &out, pkg: pkg, ctx: ctx, pm: pm, berry: berry) { return out }  // Workspaces/
         if let framework = try NodeFramework.detect(pkg, ctx: ctx) { framework.apply(to: &out, app: app) }
         return out
     }
