@@ -3,7 +3,7 @@ import Yams
 
 struct GoProvider: Provider {
     let name = "go"
-    let triggers = ["go.mod", "main.go"]
+    let triggers = ["go.mod", "go.work", "main.go"]
     func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
@@ -23,7 +23,9 @@ struct GoProvider: Provider {
             app.toolVersion(["golang", "go"]).map { VersionRequest(value: $0, source: ".tool-versions") },
         ])
         let target: String
-        if let bin = ctx.setting("GO_BIN") ?? ctx.config.string("bin") {
+        if let workspaceTarget = try GoWorkspace.target(ctx: ctx) {  // Workspaces/GoWorkspace.swift
+            target = workspaceTarget
+        } else if let bin = ctx.setting("GO_BIN") ?? ctx.config.string("bin") {
             guard app.hasDirectory("cmd/\(bin)") else {
                 throw PlannerError(.invalidValue, "cmd/\(bin) does not exist (GO_BIN / [config.go] bin)", key: "config.go.bin")
             }
@@ -46,7 +48,7 @@ struct GoProvider: Provider {
             phases["install"] = PhaseConfig(dependsOn: ["setup"], cmds: ["go mod download"], cacheDirectories: ["/root/go/pkg/mod"])
             out.phaseInputs["install"] = ctx.existing(["go.mod", "go.sum"])
         }
-        let buildCmd = app.has("go.mod") ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
+        let buildCmd = app.has("go.mod") || app.has("go.work") ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
         phases["build"] = PhaseConfig(dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
                                       cacheDirectories: ["/root/.cache/go-build"])
         out.plan = BuildPlanConfig(variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false"],
