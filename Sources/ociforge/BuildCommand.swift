@@ -53,6 +53,9 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @Option(name: .customLong("export-dockerfile"), help: "Also write the plan as a Dockerfile to this path (and <path>.dockerignore).")
+    var exportDockerfile: String?
+
     @Flag(name: [.short, .customLong("quiet")], help: "No progress or phase output on stderr (errors and warnings only).")
     var quiet = false
 
@@ -69,6 +72,13 @@ struct BuildCommand: ParsableCommand {
         let plan = result.plan
         printError(PlanRenderer.summary(plan))
         if debugBuild { printError(PlanRenderer.json(plan)) }
+        if let path = exportDockerfile {
+            let export = try runPlanner { () throws(PlannerError) in try DockerfileExport.render(plan) }
+            try runPlanner { () throws(PlannerError) in
+                try PlanRenderer.writeAtomically(export.dockerfile, to: path)
+                try PlanRenderer.writeAtomically(export.dockerignore, to: path + ".dockerignore")
+            }
+        }
 
         let (layoutPath, tag) = try outputTarget(plan: plan)
         var build = BuildOptions(layoutPath: layoutPath, tag: tag, reference: plan.image.reference)

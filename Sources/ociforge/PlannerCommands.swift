@@ -120,11 +120,14 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var planner: PlannerOptions
 
-    @Option(name: [.short, .customLong("format")], help: "json, toml or table.")
+    @Option(name: [.short, .customLong("format")], help: "json, toml, table or dockerfile (the plan as a Dockerfile; its .dockerignore with --dockerignore).")
     var format: String = "json"
 
+    @Option(name: .customLong("dockerignore"), help: "With --format dockerfile: also write the matching .dockerignore to this file.")
+    var dockerignore: String?
+
     func run() throws {
-        guard ["json", "toml", "table"].contains(format) else { throw ValidationError("--format must be json, toml or table") }
+        guard ["json", "toml", "table", "dockerfile"].contains(format) else { throw ValidationError("--format must be json, toml, table or dockerfile") }
         let options = try planner.planOptions()
         let dir = planner.directory
         let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
@@ -132,6 +135,10 @@ struct PlanCommand: ParsableCommand {
         switch format {
         case "toml": print(try runPlanner { () throws(PlannerError) in try PlanRenderer.toml(result.plan) }, terminator: "")
         case "table": print(PlanRenderer.summary(result.plan), terminator: "")
+        case "dockerfile":
+            let export = try runPlanner { () throws(PlannerError) in try DockerfileExport.render(result.plan) }
+            if let path = dockerignore { try runPlanner { () throws(PlannerError) in try PlanRenderer.writeAtomically(export.dockerignore, to: path) } }
+            print(export.dockerfile, terminator: "")
         default: print(PlanRenderer.json(result.plan), terminator: "")
         }
     }
