@@ -28,10 +28,7 @@ struct ExportedDockerfileTests {
         }
         #expect(!text.contains("FROM debian:"), "\(text)")
         try text.write(toFile: exported, atomically: true, encoding: .utf8)
-        // buildah reads the context's .dockerignore; the apps have none, so it also leaves itself out.
-        let ignore = try String(contentsOfFile: exported + ".dockerignore", encoding: .utf8) + ".dockerignore\n"
-        try ignore.write(toFile: app + "/.dockerignore", atomically: true, encoding: .utf8)
-        let theirs = try Exec.buildahBuild(app, file: exported)
+        let theirs = try Exec.buildahBuild(app, file: exported, extra: ["--ignorefile", exported + ".dockerignore"])
         defer { theirs.remove() }
         let ours = dir.path + "/unpacked"
         try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(out):ours", ours])

@@ -130,6 +130,18 @@ struct ProviderServeTests {
         #expect(try E2E.podmanRun(out, tag: "worker").stdout == "hello from worker\n")
     }
 
+    @Test("npm workspace (workspace packages only, no registry): installed once at the root, --app apps/api started from its directory as uid 10001")
+    func npmWorkspace() throws {
+        let dir = try TempDir.make("serve-npm-ws")
+        defer { dir.remove() }
+        let app = try E2E.app("apps/npm-workspace", in: dir)
+        let out = dir.path + "/oci"
+        let plan = try Harness.run([Harness.ociforge, "plan", app, "-f", "json"])
+        #expect(plan.status != 0 && plan.stderr.contains("apps/api (api), apps/web (web)"), "\(plan)")
+        try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest", extra: ["--app", "apps/api"])
+        #expect(try E2E.httpGet(out, tag: "latest") == "hello from api cwd=/app/apps/api uid=10001")
+    }
+
     /// The plan an earlier commit's snapshot recorded (`git show <first commit of this branch's parent>:path`), as
     /// a frozen plan file.
     static func previousPlan(_ path: String, in dir: TempDir) throws -> String {
