@@ -142,6 +142,19 @@ struct ProviderServeTests {
         #expect(try E2E.httpGet(out, tag: "latest") == "hello from api cwd=/app/apps/api uid=10001")
     }
 
+    @Test("native extensions: psycopg2 and pycairo built from PyPI sdists; the runtime image has their libraries but no compiler")
+    func pythonNative() throws {
+        let dir = try TempDir.make("native-python")
+        defer { dir.remove() }
+        let app = try E2E.app("apps/python-native", in: dir)
+        let out = dir.path + "/oci"
+        try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
+        let run = try E2E.podmanRun(out, tag: "latest")
+        #expect(run.stdout.hasPrefix("psycopg2 2.9.9 libpq 15") && run.stdout.contains(" cairo 1.16") && run.stdout.hasSuffix("pixel 0000ffff\n"), "\(run)")
+        let probe = try E2E.podmanRun(out, tag: "latest", ["sh", "-c", "command -v gcc pg_config || echo no-compiler"])
+        #expect(probe.stdout == "no-compiler\n", "\(probe)")
+    }
+
     /// The plan an earlier commit's snapshot recorded (`git show <first commit of this branch's parent>:path`), as
     /// a frozen plan file.
     static func previousPlan(_ path: String, in dir: TempDir) throws -> String {

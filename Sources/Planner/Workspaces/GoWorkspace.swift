@@ -8,8 +8,8 @@ enum GoWorkspace {
         var out: [String] = []
         var inBlock = false
         for raw in text.split(whereSeparator: \.isNewline) {
-            let line = (raw.split(separator: "/", maxSplits: 1).first.map { _ in raw } ?? raw)
-                .replacingOccurrences(of: "//.*$", with: "", options: .regularExpression).trimmingCharacters(in: .whitespaces)
+            let line = String(raw).replacingOccurrences(of: "//.*$", with: "", options: .regularExpression)
+                .trimmingCharacters(in: .whitespaces)
             if inBlock {
                 if line.hasPrefix(")") { inBlock = false } else if !line.isEmpty { out.append(NodeFramework.clean(line)) }
             } else if line.hasPrefix("use") {
