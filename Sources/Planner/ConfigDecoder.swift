@@ -128,7 +128,7 @@ struct ConfigReader {
     static let phaseAliases = ["nixPackages": "nixPkgs", "nixLibraries": "nixLibs", "aptPackages": "aptPkgs",
                                "commands": "cmds", "envPaths": "paths"]
     static let startKeys = ["cmd", "runImage", "onlyIncludeFiles", "user"]
-    static let ociforgeKeys = ["build", "options", "docker", "config", "exclude", "gitignore", "secrets", "toolchains"]
+    static let ociforgeKeys = ["build", "options", "docker", "config", "exclude", "gitignore", "secrets", "toolchains", "app"]
 
     mutating func buildPlan(_ root: ConfigNode, extraKeys: [String] = []) throws(PlannerError) -> BuildPlanConfig {
         var plan = BuildPlanConfig()

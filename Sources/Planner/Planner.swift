@@ -21,6 +21,10 @@ public struct PlanOptions: Sendable, Equatable {
     /// The caller's environment; only NIXPACKS_* and OCIFORGE_* entries are read.
     public var environment: [String: String] = [:]
     public var useGitignore: Bool?
+    /// `--app`: the workspace member to build and start (over `app` in ociforge.toml and OCIFORGE_APP).
+    public var app: String?
+    /// `--user`: the runtime user (`root` opts out of the unprivileged default), over `start.user`.
+    public var user: String?
     /// Frozen plan file to use unchanged (default: `ociforge.plan.json` in the app directory, when present).
     public var frozenPlanPath: String?
     /// Ignore any frozen plan (what `freeze` does).
@@ -154,7 +158,7 @@ public enum Planner {
         "NO_CACHE", "CONFIG_FILE", "NODE_VERSION", "PYTHON_VERSION", "GO_VERSION", "GO_BIN", "RUST_VERSION", "RUST_BIN",
         "RUBY_VERSION", "JDK_VERSION", "PHP_VERSION", "PHP_ROOT_DIR", "STATICFILE_ROOT", "SPA_OUT_DIR", "ELIXIR_VERSION",
         "CLOJURE_VERSION", "GHC_VERSION", "CRYSTAL_VERSION", "COBOL_VERSION", "COBOL_APP_NAME", "SHELL_SCRIPT",
-        "NO_GITIGNORE", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME", "BUN_VERSION", "DENO_VERSION", "DOTNET_VERSION",
+        "NO_GITIGNORE", "APP", "STATIC_DIR", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME", "BUN_VERSION", "DENO_VERSION", "DOTNET_VERSION",
         "ZIG_VERSION", "GLEAM_VERSION", "DART_VERSION", "SWIFT_VERSION", "SBT_VERSION", "ERLANG_VERSION", "MAVEN_VERSION",
     ]
 
@@ -401,8 +405,10 @@ struct PlanSession {
             } else {
                 let ctx = ProviderContext(app: app, settings: settings, variables: above.variables ?? [:],
                                           config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name),
-                                          suite: suite, toolchains: ociforge.toolchains)
+                                          suite: suite, toolchains: ociforge.toolchains,
+                                          selectedApp: options.app ?? ociforge.app ?? settings["APP"])
                 output = try sel.provider!.plan(ctx)
+                NativeDependencies.apply(to: &output, provider: sel.name, app: app)
             }
             // Static providers (plan files) are not prefixed: they extend the phases they name, above the
             // language providers, so their `...` splices what the providers planned.
@@ -507,13 +513,15 @@ struct PlanSession {
         return ImageTarget(name: name, tag: tag, reference: "\(name):\(tag)")
     }
 
-    func buildContext() -> BuildContext {
+    /// `.dockerignore` and `exclude` with Docker's rules, `.gitignore` with git's (see `IgnoreRules`).
+    func buildContext() throws(PlannerError) -> BuildContext {
         var rules = IgnoreRules()
-        rules.add(Planner.frozenFileName, gitStyle: false)
-        if let d = app.read(".dockerignore") { rules.addDockerignore(d) }
+        try rules.addDockerignore(Planner.frozenFileName, file: Planner.frozenFileName)
+        if let d = app.read(".dockerignore") { try rules.addDockerignore(d, file: ".dockerignore") }
         let useGit = options.useGitignore ?? ociforge.gitignore ?? !(["1", "true"].contains(settings["NO_GITIGNORE"]?.lowercased() ?? ""))
         if useGit, let g = app.read(".gitignore") { rules.addGitignore(g) }
-        for p in ociforge.exclude ?? [] { rules.add(p, gitStyle: false) }
+        let excludeFile = locations["exclude"]?.file ?? "ociforge.toml"
+        for p in ociforge.exclude ?? [] { try rules.addDockerignore(p, file: excludeFile + " exclude") }
         return BuildContext(exclude: rules.patterns, useGitignore: useGit, files: app.allFiles.filter { !rules.excludes($0) })
     }
 
@@ -636,14 +644,21 @@ struct PlanSession {
             runtimeApt = Array(Set(runtimeApt + check.addedPackages)).sorted()
             warnings += check.notes
         }
+        let requestedUser = options.user ?? start.user
+        if let u = options.user, u.isEmpty || u.contains(where: { $0 == " " || $0 == "\n" }) {
+            throw PlannerError(.invalidOption, "a user is a name or uid[:gid] without spaces", key: "--user")
+        }
+        let account = RuntimeUser.resolve(requested: requestedUser, writable: outputs.flatMap(\.writablePaths))
+        DefaultPort.apply(to: &env, startCommand: start.cmd)
         let deploy = Deploy(base: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt, inputs: deployInputs,
-                            startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths, user: start.user)
+                            startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths,
+                            user: account?.name ?? requestedUser ?? "root", runtimeUser: account)
         let aptSuites = Set(toolchains.compactMap { $0.debian?.suite }).subtracting([suite.name]).sorted()
         return ResolvedPlan(strategy: .plan, dockerfile: nil, providers: providers, suite: suite.name,
                             buildImage: options.baseImage ?? ociforge.build?.base ?? merged.buildImage ?? suite.buildImage,
                             toolchains: toolchains, packageManagers: outputs.flatMap(\.packageManagers), aptSuites: aptSuites,
                             buildVariables: buildVariables, secrets: secrets.sorted(), staticAssets: merged.staticAssets ?? [:],
-                            caches: caches, steps: steps, deploy: deploy, context: buildContext(), image: imageTarget(), frozen: false)
+                            caches: caches, steps: steps, deploy: deploy, context: try buildContext(), image: imageTarget(), frozen: false)
     }
 
     static func cacheName(_ path: String) -> String {

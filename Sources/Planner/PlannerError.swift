@@ -19,6 +19,7 @@ public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible 
         case unknownFlag         // a Dockerfile flag the instruction does not take
         case missingSource       // a COPY/ADD source that is not in the build context (or is excluded)
         case offline             // something that would need the network (ADD <url>, RUN --mount=type=ssh)
+        case ambiguousApp        // a workspace/monorepo with several apps and none chosen (or an unknown one)
     }
 
     public var code: Code

@@ -13,6 +13,8 @@ struct ProviderContext {
     var toolchains = ToolchainSettings()
 
     var versionFiles: VersionFiles { VersionFiles(app: app) }
+    /// The workspace member chosen with `--app`, `app` in ociforge.toml or OCIFORGE_APP (nil: decide or ask).
+    var selectedApp: String? = nil
 
     /// A NIXPACKS_/OCIFORGE_ setting: from the environment, else from the config's `variables` (as Nixpacks does).
     func setting(_ name: String) -> String? { settingWithSource(name)?.value }
@@ -49,6 +51,8 @@ struct ProviderOutput {
     var deployInclude: [String] = ["."]
     var runtimePaths: [String] = []
     var runtimeVariables: [String: String] = [:]
+    /// Paths under /app the runtime user must be able to write (see `RuntimeUser`).
+    var writablePaths: [String] = []
     var notes: [PlannerWarning] = []
     var packageManagers: [PackageManager] = []
     /// Debian packages a provider adds to setup besides its toolchains' (e.g. Debian's yarnpkg).
@@ -80,7 +84,7 @@ public struct ProviderConfig: Sendable, Equatable {
     /// The schema of every provider's config block.
     static let schemas: [String: [String: FieldType]] = [
         "node": ["version": .string, "packageManager": .oneOf(["npm", "pnpm", "yarn", "bun"]), "buildScript": .string,
-                 "startScript": .string],
+                 "startScript": .string, "staticDir": .string, "spa": .bool],
         "python": ["version": .string, "packageManager": .oneOf(["pip", "poetry", "pdm", "uv", "pipenv"]),
                    "module": .string, "server": .oneOf(["gunicorn", "uvicorn", "python"])],
         "go": ["version": .string, "bin": .string, "cgo": .bool],

@@ -3,7 +3,7 @@ import Yams
 
 struct GoProvider: Provider {
     let name = "go"
-    let triggers = ["go.mod", "main.go"]
+    let triggers = ["go.mod", "go.work", "main.go"]
     func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
@@ -23,7 +23,9 @@ struct GoProvider: Provider {
         }
         let toolchain = try ctx.toolchain("go", idiomatic: [ctx.versionFiles.file(".go-version"), modToolchain, modGo])
         let target: String
-        if let bin = ctx.setting("GO_BIN") ?? ctx.config.string("bin") {
+        if let workspaceTarget = try GoWorkspace.target(ctx: ctx) {  // Workspaces/GoWorkspace.swift
+            target = workspaceTarget
+        } else if let bin = ctx.setting("GO_BIN") ?? ctx.config.string("bin") {
             guard app.hasDirectory("cmd/\(bin)") else {
                 throw PlannerError(.invalidValue, "cmd/\(bin) does not exist (GO_BIN / [config.go] bin)", key: "config.go.bin")
             }
@@ -45,7 +47,7 @@ struct GoProvider: Provider {
             phases["install"] = PhaseConfig(dependsOn: ["setup"], cmds: ["go mod download"], cacheDirectories: ["/root/go/pkg/mod"])
             out.phaseInputs["install"] = ctx.existing(["go.mod", "go.sum"])
         }
-        let buildCmd = app.has("go.mod") ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
+        let buildCmd = app.has("go.mod") || app.has("go.work") ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
         phases["build"] = PhaseConfig(dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
                                       cacheDirectories: ["/root/.cache/go-build"])
         out.plan = BuildPlanConfig(variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"],
@@ -74,7 +76,8 @@ struct RustProvider: Provider {
         }
         let rustVersion = VersionFiles.value(cargo, ["package", "rust-version"], file: "Cargo.toml") { ">=" + $0 }
         let toolchain = try ctx.toolchain("rust", idiomatic: [toolchainFile, rustVersion])
-        let bin = ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
+        let workspace = try CargoWorkspace.target(cargo, ctx: ctx)  // Workspaces/CargoWorkspace.swift
+        let bin = workspace?.bin ?? ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
             ?? cargo["bin"]?.arrayValue?.first?["name"]?.stringValue ?? cargo["package"]?["name"]?.stringValue
         guard let bin else {
             throw PlannerError(.invalidValue, "Cargo.toml has no [package] name or [[bin]]; set RUST_BIN", file: "Cargo.toml", key: "package.name")
@@ -83,7 +86,7 @@ struct RustProvider: Provider {
         out.toolchains = [toolchain]
         out.plan = BuildPlanConfig(phases: [
             "setup": setupPhase([toolchain]),
-            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cargo build --release --bin \(bin)", "cp target/release/\(bin) bin/"],
+            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cargo build --release\(workspace.map { " -p \($0.package)" } ?? "") --bin \(bin)", "cp target/release/\(bin) bin/"],
                                  cacheDirectories: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"]),
         ], start: StartConfig(cmd: "./bin/\(bin)"))
         out.runtimePackages = ["ca-certificates"]
@@ -168,6 +171,7 @@ struct RubyProvider: Provider {
         if toolchain.source == .debian, start?.hasPrefix("bundle ") == true { runtime.append("bundler") }
         out.runtimePackages = runtime
         out.runtimePaths = ["/app/bin"]
+        if rails { out.writablePaths = ["log", "storage", "tmp"] }
         return out
     }
 }
@@ -181,19 +185,11 @@ struct PHPProvider: Provider {
         let app = ctx.app
         let composer = try app.json("composer.json")
         let toolchain = try ctx.toolchain("php", idiomatic: [VersionFiles.value(composer, ["require", "php"], file: "composer.json")])
-        var exts: [String] = []
-        if let keys = composer?["require"]?.keys {
-            for k in keys where k.hasPrefix("ext-") {
-                let e = String(k.dropFirst(4)).lowercased()
-                let map = ["pdo_pgsql": "php-pgsql", "pgsql": "php-pgsql", "pdo_mysql": "php-mysql", "mysqli": "php-mysql",
-                           "mbstring": "php-mbstring", "curl": "php-curl", "gd": "php-gd", "intl": "php-intl",
-                           "zip": "php-zip", "xml": "php-xml", "dom": "php-xml", "bcmath": "php-bcmath",
-                           "sqlite3": "php-sqlite3", "pdo_sqlite": "php-sqlite3", "redis": "php-redis"]
-                if let pkg = map[e] { exts.append(pkg) }
-            }
-        }
-        exts = Array(Set(exts)).sorted()
+        let (exts, unknownExts) = PHPServer.extensions(composer)
         let root = ctx.setting("PHP_ROOT_DIR") ?? ctx.config.string("rootDir") ?? (app.hasDirectory("public") ? "public" : ".")
+        if root.hasPrefix("/") || root.split(separator: "/").contains("..") {
+            throw PlannerError(.invalidValue, "the document root \"\(root)\" must be a relative path inside the app", key: "config.php.rootDir")
+        }
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: exts)]
@@ -203,12 +199,23 @@ struct PHPProvider: Provider {
                 cacheDirectories: ["/root/.cache/composer"])
             out.phaseInputs["install"] = ctx.existing(["composer.json", "composer.lock"])
         }
-        let start = app.has("artisan")
-            ? "php artisan serve --host=0.0.0.0 --port=${PORT:-8000}"
-            : "php -S 0.0.0.0:${PORT:-8000} -t \(shellQuote(root))"
-        out.plan = BuildPlanConfig(variables: app.has("artisan") ? ["APP_ENV": "production"] : [:], phases: phases,
-                                   start: StartConfig(cmd: start))
-        out.runtimePackages = toolchain.runtimePackages + exts
+        // nginx + php-fpm (Providers/PHPServer.swift); Laravel's caches at build time, its writable dirs.
+        let laravel = app.has("artisan")
+        if laravel {
+            phases["build"] = PhaseConfig(dependsOn: [composer != nil ? "install" : "setup"], cmds: PHPServer.laravelBuild)
+            out.writablePaths = PHPServer.laravelWritable
+        }
+        let docroot = root == "." ? "/app" : "/app/" + root
+        out.plan = BuildPlanConfig(variables: laravel ? ["APP_ENV": "production", "LOG_CHANNEL": "stderr"] : [:],
+                                   staticAssets: ["php-start.sh": PHPServer.startScript, "nginx.conf": PHPServer.nginxConf(documentRoot: docroot),
+                                                  "php-fpm.conf": PHPServer.fpmConf],
+                                   phases: phases, start: StartConfig(cmd: PHPServer.startCommand))
+        out.runtimePackages = ["nginx", "php-fpm"] + (laravel ? ["php-cli"] : []) + exts  // artisan at runtime
+        out.runtimeVariables["PORT"] = PHPServer.port
+        for ext in unknownExts {
+            out.notes.append(PlannerWarning("composer.json requires ext-\(ext), which has no known Debian package: add it with aptPkgs or [build.packages] runtime",
+                                            file: "composer.json", key: "require.ext-\(ext)"))
+        }
         return out
     }
 }
@@ -495,36 +502,9 @@ struct StaticfileProvider: Provider {
             throw PlannerError(.invalidValue, "the static root must be a relative path inside the app", key: "config.staticfile.root")
         }
         let spa = spaDir != nil || (ctx.config.bool("spa") ?? false)
-        let docroot = root == "." ? "/app" : "/app/\(root)"
-        let fallback = spa ? "try_files $uri $uri/ /index.html;" : "try_files $uri $uri/ =404;"
-        let conf = """
-        daemon off;
-        worker_processes auto;
-        error_log /dev/stderr;
-        pid /tmp/nginx.pid;
-        events { worker_connections 1024; }
-        http {
-          include /etc/nginx/mime.types;
-          access_log /dev/stdout;
-          client_body_temp_path /tmp/nginx-body;
-          proxy_temp_path /tmp/nginx-proxy;
-          fastcgi_temp_path /tmp/nginx-fastcgi;
-          uwsgi_temp_path /tmp/nginx-uwsgi;
-          scgi_temp_path /tmp/nginx-scgi;
-          server {
-            listen 8080;
-            root \(docroot);
-            index index.html;
-            location / { \(fallback) }
-          }
-        }
-
-        """
         var out = ProviderOutput()
-        out.plan = BuildPlanConfig(staticAssets: ["nginx.conf": conf], phases: [:],
-                                   start: StartConfig(cmd: "nginx -c /assets/nginx.conf"))
-        out.runtimePackages = ["nginx"]
-        out.runtimeVariables = ["PORT": "8080"]
+        out.plan = BuildPlanConfig(phases: [:], start: StartConfig())
+        StaticSite(framework: .staticfile, root: root, spa: spa).apply(to: &out, app: app)
         return out
     }
 }

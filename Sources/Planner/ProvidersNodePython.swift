@@ -77,6 +77,7 @@ struct NodeProvider: Provider {
                                                     "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ".yarnrc",
                                                     ".yarnrc.yml", ".pnpmfile.cjs"])
             + app.allFiles.filter { $0.hasPrefix(".yarn/releases/") || $0.hasPrefix("patches/") }
+            + NodeLocalDependencies.directories(pkg, app: app)
         // The runtime image has node (and npm) but not corepack's shims: start scripts run through npm, or through
         // the committed yarn release (`yarnPath`) for Yarn Berry.
         var startRun = run
@@ -97,7 +98,10 @@ struct NodeProvider: Provider {
         // Debian splits npm from nodejs: a start script run through npm needs it at runtime too.
         if toolchain.source == .debian, start?.hasPrefix("npm ") == true { out.runtimePackages.append("npm") }
         out.runtimePaths = ["/app/node_modules/.bin"]
+        if isNext { out.writablePaths = [".next/cache"] }
         if isNext { out.notes.append(PlannerWarning("Next.js detected: the build cache is .next/cache")) }
+        if try JSWorkspace.apply(to: &out, pkg: pkg, ctx: ctx, pm: manager.name, berry: manager.berry) { return out }  // Workspaces/
+        if let framework = try NodeFramework.detect(pkg, ctx: ctx) { framework.apply(to: &out, app: app) }
         return out
     }
 }

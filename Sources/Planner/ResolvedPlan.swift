@@ -146,8 +146,12 @@ public struct Deploy: Codable, Equatable, Sendable {
     /// PATH entries, prepended to the default PATH in the image config.
     public var paths: [String]
     public var user: String?
+    /// The unprivileged account to create in the runtime stage (nil: run as root, or a uid the base provides).
+    public var runtimeUser: RuntimeUser?
     public init(base: String, aptPackages: [String], inputs: [StepInput], startCommand: String?,
-                workingDirectory: String, env: [String: String], paths: [String], user: String?) {
+                workingDirectory: String, env: [String: String], paths: [String], user: String?,
+                runtimeUser: RuntimeUser? = nil) {
+        self.runtimeUser = runtimeUser
         self.base = base
         self.aptPackages = aptPackages
         self.inputs = inputs

@@ -40,6 +40,8 @@ public struct OCIForgeSettings: Equatable, Sendable {
     public var gitignore: Bool?
     public var secrets: [String]?
     public var toolchains = ToolchainSettings()
+    /// `app = "apps/web"`: the workspace member to build and start (Workspaces/AppSelection.swift).
+    public var app: String?
     public init() {}
 }
 
@@ -147,6 +149,7 @@ extension ConfigReader {
             case "toolchains": s.toolchains = try toolchainSettings(node)
             case "exclude": s.exclude = try stringArray(node, "exclude")
             case "gitignore": s.gitignore = try bool(node, "gitignore")
+            case "app": s.app = try string(node, "app")
             case "secrets":
                 let names = try stringArray(node, "secrets")
                 for (i, n) in names.enumerated() where !Self.isEnvName(n) {

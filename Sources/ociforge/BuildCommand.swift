@@ -56,6 +56,9 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
 
+    @Option(name: .customLong("export-dockerfile"), help: "Also write the plan as a Dockerfile to this path (and <path>.dockerignore).")
+    var exportDockerfile: String?
+
     @Flag(name: [.short, .customLong("quiet")], help: "No progress or phase output on stderr (errors and warnings only).")
     var quiet = false
 
@@ -76,6 +79,13 @@ struct BuildCommand: ParsableCommand {
             printError(PlanRenderer.json(plan))
             if plan.strategy == .plan {
                 for step in plan.steps { printError("# phase \(step.name)\n" + ImageBuilder.debugScript(step: step)) }
+            }
+        }
+        if let path = exportDockerfile {
+            let export = try runPlanner { () throws(PlannerError) in try DockerfileExport.render(plan) }
+            try runPlanner { () throws(PlannerError) in
+                try PlanRenderer.writeAtomically(export.dockerfile, to: path)
+                try PlanRenderer.writeAtomically(export.dockerignore, to: path + ".dockerignore")
             }
         }
         let build = try reportingErrors { try buildOptions() }

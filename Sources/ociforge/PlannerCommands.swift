@@ -61,6 +61,12 @@ struct PlannerOptions: ParsableArguments {
     @Option(name: .customLong("dockerfile"), help: "Dockerfile strategy: the Dockerfile, relative to the context (default: docker.dockerfile or Dockerfile).")
     var dockerfile: String?
 
+    @Option(name: .customLong("app"), help: "Workspace member to build and start (a path such as apps/web, or its package name).")
+    var app: String?
+
+    @Option(name: .customLong("user"), help: "Runtime user (default: the unprivileged `app`, uid/gid 10001; `root` opts out).")
+    var user: String?
+
     func planOptions() throws -> PlanOptions {
         var o = PlanOptions()
         o.installCmd = installCmd
@@ -90,6 +96,8 @@ struct PlannerOptions: ParsableArguments {
         }
         o.target = target
         o.dockerfile = dockerfile
+        o.user = user
+        o.app = app
         return o
     }
 }
@@ -112,14 +120,17 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var planner: PlannerOptions
 
-    @Option(name: [.short, .customLong("format")], help: "json, toml or table.")
+    @Option(name: [.short, .customLong("format")], help: "json, toml, table or dockerfile (the plan as a Dockerfile; its .dockerignore with --dockerignore).")
     var format: String = "json"
 
     @Option(name: .customLong("base"), help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
     var base: String?
 
+    @Option(name: .customLong("dockerignore"), help: "With --format dockerfile: also write the matching .dockerignore to this file.")
+    var dockerignore: String?
+
     func run() throws {
-        guard ["json", "toml", "table"].contains(format) else { throw ValidationError("--format must be json, toml or table") }
+        guard ["json", "toml", "table", "dockerfile"].contains(format) else { throw ValidationError("--format must be json, toml, table or dockerfile") }
         var options = try planner.planOptions()
         options.baseImage = base
         let dir = planner.directory
@@ -128,6 +139,10 @@ struct PlanCommand: ParsableCommand {
         switch format {
         case "toml": print(try runPlanner { () throws(PlannerError) in try PlanRenderer.toml(result.plan) }, terminator: "")
         case "table": print(PlanRenderer.summary(result.plan), terminator: "")
+        case "dockerfile":
+            let export = try runPlanner { () throws(PlannerError) in try DockerfileExport.render(result.plan) }
+            if let path = dockerignore { try runPlanner { () throws(PlannerError) in try PlanRenderer.writeAtomically(export.dockerignore, to: path) } }
+            print(export.dockerfile, terminator: "")
         default: print(PlanRenderer.json(result.plan), terminator: "")
         }
     }

@@ -74,7 +74,7 @@ struct SandboxRun: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        if command.isEmpty { throw ValidationError("give the command after --, e.g. ociforge sandbox run --base debian:bookworm -- apt-get update") }
+        if command.isEmpty { throw ValidationError("give the command after --, e.g. ociforge sandbox run --base debian:trixie -- apt-get update") }
         for e in environment where !e.contains("=") { throw ValidationError("--env '\(e)': expected KEY=VALUE") }
     }
 

@@ -80,7 +80,8 @@ struct BuildEndToEndTests {
 
     /// Runs the image in the foreground (host network, `PORT` set), fetches `path` from loopback, then removes the
     /// container.
-    static func httpGet(_ layout: String, tag: String, containerPort: Int? = nil, path: String = "/") throws -> String {
+    static func httpGet(_ layout: String, tag: String, containerPort: Int? = nil, path: String = "/",
+                        curlArgs: [String] = []) throws -> String {
         let port = containerPort ?? freePort()
         let name = "ociforge-it-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let p = Process()
@@ -102,7 +103,7 @@ struct BuildEndToEndTests {
         }
         var last = ""
         for _ in 0..<240 {
-            let r = try Harness.run(["curl", "-sS", "--max-time", "2", "http://127.0.0.1:\(port)\(path)"], timeout: 10)
+            let r = try Harness.run(["curl", "-sS", "--max-time", "2"] + curlArgs + ["http://127.0.0.1:\(port)\(path)"], timeout: 10)
             if r.status == 0 { return r.stdout }
             last = r.stderr
             if !p.isRunning { break }
@@ -166,7 +167,7 @@ struct BuildEndToEndTests {
         #expect(try Self.podmanRun(out, tag: "v1").stdout == "hello\n")
     }
 
-    @Test("static site: nginx serves it on loopback; reproducible from clean caches")
+    @Test("static site: Caddy serves it on loopback; reproducible from clean caches")
     func staticSite() throws {
         let dir = try TempDir.make("build-static")
         defer { dir.remove() }
@@ -177,7 +178,7 @@ struct BuildEndToEndTests {
         #expect(config["org.opencontainers.image.base.name"] == "debian:trixie-slim")
         #expect(config["org.opencontainers.image.base.digest"]?.hasPrefix("sha256:") == true)
         #expect(config["org.opencontainers.image.created"] == "2023-11-14T22:13:20Z")
-        // nginx.conf (a static asset) listens on 8080.
+        // The Caddyfile (a static asset) listens on $PORT, 8080 by default.
         let page = try Self.httpGet(out, tag: "latest", containerPort: 8080)
         #expect(page.contains("<h1>hi</h1>"))
         let b = try Self.requireBuilt(app, cache: dir.path + "/cache2", output: dir.path + "/oci2:latest")

@@ -151,23 +151,55 @@ struct BuildingBlockTests {
         ("docker", "**/*.log", "a/b/c.log", true), ("docker", "*.log", "a/c.log", false), ("docker", "tmp", "tmp/x", true),
         ("docker", "tmp/*.txt", "tmp/x.txt", true), ("docker", "/build", "build/out", true), ("git", "*.pyc", "a/b.pyc", true),
         ("git", "/build", "src/build/x", false), ("git", "build/", "src/build/x", true), ("git", "build/", "build", false),
-        ("docker", "a?c", "abc", true), ("docker", "[a-c]x", "bx", true), ("docker", "[!a-c]x", "bx", false),
+        ("docker", "a?c", "abc", true), ("docker", "[a-c]x", "bx", true), ("docker", "[!a-c]x", "bx", true), ("docker", "[^a-c]x", "bx", false),
+        ("docker", "__pycache__/", "__pycache__", true), ("git", "__pycache__/", "__pycache__", false),
+        ("docker", "build", "src/build", false), ("git", "build", "src/build", true), ("docker", "**/build", "src/build", true),
+        ("docker", "docs/**", "docs/a/b.md", true), ("docker", "./a/../b", "b/c", true),
         ("git", "docs/**/*.md", "docs/a/b/c.md", true),
     ] as [(String, String, String, Bool)])
-    func ignore(_ dialect: String, _ pattern: String, _ path: String, _ excluded: Bool) {
+    func ignore(_ dialect: String, _ pattern: String, _ path: String, _ excluded: Bool) throws {
         var rules = IgnoreRules()
-        rules.add(pattern, gitStyle: dialect == "git")
+        try rules.add(pattern, gitStyle: dialect == "git")
         #expect(rules.excludes(path) == excluded, "\(dialect) \(pattern) \(path)")
     }
 
     @Test("negation: last matching rule wins")
-    func negation() {
+    func negation() throws {
         var rules = IgnoreRules()
-        rules.addDockerignore("tmp\n!tmp/keep\n# comment\n\n*.md\n!README.md\n")
+        try rules.addDockerignore("tmp\n!tmp/keep\n# comment\n\n*.md\n!README.md\n", file: ".dockerignore")
         #expect(rules.excludes("tmp/a"))
         #expect(!rules.excludes("tmp/keep"))
         #expect(rules.excludes("x.md"))
         #expect(!rules.excludes("README.md"))
+    }
+
+    @Test("the planner's build context and the Dockerfile context apply .dockerignore identically")
+    func dockerignoreSameInBothFrontEnds() throws {
+        let app = try TempApp([
+            ".dockerignore": "__pycache__/\ndocs\n**/*.tmp\n/vendor\n!vendor/keep.txt\n", "requirements.txt": "flask\n",
+            "app.py": "", "__pycache__": "a file", "src/__pycache__/m.pyc": "", "docs": "", "lib/docs/r.md": "",
+            "a.tmp": "", "pkg/b.tmp": "", "vendor/drop.txt": "", "vendor/keep.txt": "",
+        ])
+        let planned = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan.context.files
+        let tree = try DockerfileContextTree(root: app.path)
+        let dockerfileFiles = tree.entries.filter { $0.value == .file }.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        #expect(planned == dockerfileFiles)
+        #expect(planned == [".dockerignore", "app.py", "lib/docs/r.md", "requirements.txt", "src/__pycache__/m.pyc", "vendor/keep.txt"])
+    }
+
+    @Test("non-root by default; --user root opts out and wins over start.user")
+    func runtimeUser() throws {
+        let app = try TempApp(["main.py": "print(1)\n", "nixpacks.toml": "[start]\nuser = \"web\"\n"])
+        var options = PlanOptions()
+        let byConfig = try #require(try Planner.plan(appDirectory: app.path, options: options).plan.deploy)
+        #expect(byConfig.user == "web" && byConfig.runtimeUser == RuntimeUser(name: "web", uid: 10001, gid: 10001))
+        options.user = "root"
+        let root = try #require(try Planner.plan(appDirectory: app.path, options: options).plan.deploy)
+        #expect(root.user == "root" && root.runtimeUser == nil)
+        options.user = "bad user"
+        #expect(throws: PlannerError.self) { try Planner.plan(appDirectory: app.path, options: options) }
+        #expect(RuntimeUser(writable: ["storage"]).ownershipCommand(workingDirectory: "/app")
+                == "mkdir -p /app/storage && chown -R 10001:10001 /app/storage && chmod -R u+rwX /app/storage")
     }
 
     @Test("nix names map to Debian packages")

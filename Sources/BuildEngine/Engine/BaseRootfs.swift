@@ -27,7 +27,7 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
         if s.hasPrefix("debian:") {
             let suite = String(s.dropFirst(7))
             guard !suite.isEmpty, suite.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
-                throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:bookworm")
+                throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:trixie")
             }
             return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
         }

@@ -107,7 +107,8 @@ public struct ImageBuilder: Sendable {
         if isStatic, let user = deploy.user, user != "root", user != "0" { try Self.validateUserName(user) }
         let runtimeRootfs = isStatic ? "" : try rootfs(for: runtimeImage, stage: "runtime")
         let runtimeBase = isStatic
-            ? try scratchBaseItem(user: deploy.user, buildRootfs: buildRootfs, buildStack: buildStack, rec: rec)
+            ? try scratchBaseItem(user: deploy.user, uid: deploy.runtimeUser.map { UInt32($0.uid) } ?? Self.scratchUID,
+                                  buildRootfs: buildRootfs, buildStack: buildStack, rec: rec)
             : try baseItem(rootfs: runtimeRootfs, name: runtimeImage, stage: "runtime", rec: rec)
         var runtime: [Item] = []
         var top = runtimeBase
@@ -120,7 +121,9 @@ public struct ImageBuilder: Sendable {
         }
         if !isStatic, let user = deploy.user, user != "root", user != "0" {
             try Self.validateUserName(user)
-            let script = "getent passwd \(user) >/dev/null || useradd --system --user-group --create-home --home-dir /home/\(user) --shell /bin/sh \(user)"
+            // [non-root] The plan's account (fixed uid/gid) when it has one.
+            let script = deploy.runtimeUser?.accountCommand
+                ?? "getent passwd \(user) >/dev/null || useradd --system --user-group --create-home --home-dir /home/\(user) --shell /bin/sh \(user)"
             let item = try phaseItem(stage: "runtime", phase: "user", apt: [], commands: [script],
                                      env: ["PATH": Self.defaultPath, "HOME": "/root"], caches: [], rootfs: runtimeRootfs,
                                      stack: [runtimeBase] + runtime, rec: rec, workingDirectory: "/")
@@ -149,6 +152,12 @@ public struct ImageBuilder: Sendable {
                                        workdir: workdir, parent: top, rec: rec)
             } else { continue }
             if item.layer != nil { runtime.append(item); top = item }
+        }
+        // [non-root] The runtime user's writable paths, after the app is in place (RuntimeUserLayer.swift).
+        if let account = deploy.runtimeUser, let item = try writableItem(account: account, workdir: workdir, parent: top,
+                                                                        buildRootfs: buildRootfs, buildStack: buildStack, rec: rec),
+           item.layer != nil {
+            runtime.append(item); top = item
         }
 
         // Image.
@@ -247,22 +256,23 @@ public struct ImageBuilder: Sendable {
     /// The `scratch` runtime base (no Debian rootfs): /etc/passwd, group and nsswitch.conf (with `user`, uid/gid
     /// 999, home /home/<user>), /tmp, and the build stage's `/etc/ssl/certs/ca-certificates.crt` and
     /// `/usr/share/zoneinfo` as of the end of the build stage.
-    func scratchBaseItem(user: String?, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
+    func scratchBaseItem(user: String?, uid: UInt32 = scratchUID, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
         let account = user.flatMap { $0 == "root" || $0 == "0" || $0.isEmpty ? nil : $0 }
         let key = CacheKey.of(["scratch-base", buildRootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
-                            CacheKey.layerFormat(layerOptions), account ?? ""] + buildStack.map(\.key))
+                            CacheKey.layerFormat(layerOptions), account ?? "", uid == Self.scratchUID ? "" : String(uid)]
+                            + buildStack.map(\.key))
         return try cachedOrBuilt(key: key, stage: "runtime", phase: "base",
                                  createdBy: "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
                                  rec: rec, isCommand: false) {
             try runner.stagedLayer("scratch", rec: rec) { staging in
-                try Self.writeScratchTree(staging, user: account, trees: [buildRootfs] + buildStack.compactMap(\.tree))
+                try Self.writeScratchTree(staging, user: account, uid: uid, trees: [buildRootfs] + buildStack.compactMap(\.tree))
                 try chownToNamespaceRoot(staging)
-                if let account { try sandbox.identity.give(staging + "/home/" + account, uid: Self.scratchUID, gid: Self.scratchUID) }
+                if let account { try sandbox.identity.give(staging + "/home/" + account, uid: uid, gid: uid) }
             }
         }
     }
 
-    static func writeScratchTree(_ root: String, user: String?, trees: [String]) throws {
+    static func writeScratchTree(_ root: String, user: String?, uid scratchUID: UInt32 = scratchUID, trees: [String]) throws {
         let fm = FileManager.default
         func dir(_ rel: String, _ mode: Int16 = 0o755) throws {
             try makeDirectories(root + "/" + rel)

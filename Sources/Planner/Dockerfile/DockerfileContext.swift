@@ -5,12 +5,25 @@ import Foundation
 /// segment, `**` spans any number of segments, `[...]` classes and `\` escapes; `!` re-includes; the last
 /// matching pattern wins.
 public struct DockerignoreMatcher: Sendable {
-    struct Pattern: @unchecked Sendable {
-        var text: String
-        var exclusion: Bool
+    /// One cleaned pattern: matches a path when it matches the path itself or one of its parent directories.
+    public struct Pattern: @unchecked Sendable, Equatable {
+        /// Cleaned (`filepath.Clean`, leading `/` removed), without the `!`.
+        public var text: String
+        public var exclusion: Bool
         var regex: NSRegularExpression
+
+        public static func == (a: Pattern, b: Pattern) -> Bool { a.text == b.text && a.exclusion == b.exclusion }
+
+        /// Docker's `MatchesOrParentMatches` test for this one pattern (relative path, no leading `./`).
+        public func matches(_ path: String) -> Bool {
+            if DockerignoreMatcher.matches(regex, path) { return true }
+            let parts = path.split(separator: "/")
+            guard parts.count > 1 else { return false }
+            for n in 1..<parts.count where DockerignoreMatcher.matches(regex, parts[0..<n].joined(separator: "/")) { return true }
+            return false
+        }
     }
-    var compiled: [Pattern] = []
+    public private(set) var compiled: [Pattern] = []
     /// The patterns as written (cleaned), `!` kept.
     public private(set) var patterns: [String] = []
     public var hasExclusions: Bool { compiled.contains { $0.exclusion } }
@@ -88,15 +101,10 @@ public struct DockerignoreMatcher: Sendable {
 
     /// Whether a relative path (no leading `./`) is excluded.
     public func excludes(_ path: String) -> Bool {
-        let parts = path.split(separator: "/").map(String.init)
         var excluded = false
         for p in compiled {
-            if p.exclusion && !excluded { continue }
-            var hit = Self.matches(p.regex, path)
-            if !hit && parts.count > 1 {
-                for n in 1..<parts.count where Self.matches(p.regex, parts[0..<n].joined(separator: "/")) { hit = true; break }
-            }
-            if hit { excluded = !p.exclusion }
+            if p.exclusion != excluded { continue }
+            if p.matches(path) { excluded = !p.exclusion }
         }
         return excluded
     }

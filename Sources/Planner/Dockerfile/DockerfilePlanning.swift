@@ -65,7 +65,7 @@ extension PlanSession {
             providers: [], suite: Debian.suite, buildImage: "", toolchains: [], buildVariables: [:],
             secrets: Array(Set((ociforge.secrets ?? []) + resolved.secrets)).sorted(), staticAssets: [:],
             caches: Planner.planCaches(resolved), steps: [], deploy: nil,
-            context: buildContext(), image: imageTarget(), frozen: false)
+            context: try buildContext(), image: imageTarget(), frozen: false)
         return PlanResult(plan: plan, warnings: warnings, detected: [], dockerfile: resolved)
     }
 }

@@ -1,0 +1,2 @@
+<?php
+return ['name' => 'laravel-shaped', 'env' => getenv('APP_ENV') ?: 'unset'];

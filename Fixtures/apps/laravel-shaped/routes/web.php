@@ -1,0 +1,2 @@
+<?php
+return ['/users/{id}' => 'App\\Users@show'];

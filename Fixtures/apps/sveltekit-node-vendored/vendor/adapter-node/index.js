@@ -1,0 +1,1 @@
+export default function adapter() { return { name: "adapter-node (vendored stand-in)" }; }

@@ -1,0 +1,1 @@
+// writes site/
