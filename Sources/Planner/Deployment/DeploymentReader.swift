@@ -87,6 +87,10 @@ struct DeploymentSession {
         guard parent.style != .flow, let mark = buildKey.mark, let span = lines.entrySpan(line: mark.line, column: mark.column) else {
             throw fail(.invalidValue, "a build block inside a flow mapping ({...}) cannot be replaced in place; write the resource in block style", buildKey, path)
         }
+        if let anchor = lines.anchor(in: span) {
+            throw PlannerError(.invalidValue, "anchors (&name) are not supported in build blocks: the block is replaced by an image and an alias to it would dangle",
+                               file: file, line: anchor.line, column: anchor.column, key: path)
+        }
         return span
     }
 

@@ -6,9 +6,9 @@ public enum EnvFile {
     public static func parse(_ text: String, file: String) throws(PlannerError) -> [String: String] {
         var out: [String: String] = [:]
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
-            var line = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
+            var line = String(raw)
             if line.trimmed(" \t").isEmpty || line.trimmed(" \t").hasPrefix("#") { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst("export ".count)) }
             guard let eq = line.firstIndex(of: "="), ConfigReader.isEnvName(String(line[..<eq])) else {

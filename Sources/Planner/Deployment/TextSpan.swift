@@ -101,4 +101,35 @@ struct TextLines {
         }
         return TextSpan(start: start, end: endWithoutComment(last))
     }
+
+    /// The 1-based line and column of the first anchor (`&name`) inside `span` (outside quotes and comments).
+    func anchor(in span: TextSpan) -> (line: Int, column: Int)? {
+        var line = 1
+        while line < starts.count && starts[line] <= span.start { line += 1 }
+        while line <= count && starts[line - 1] < span.end {
+            let start = max(starts[line - 1], span.start)
+            let end = min(endWithoutComment(line), span.end)
+            var quote: UInt8? = nil
+            var i = start
+            while i < end {
+                let b = bytes[i]
+                if let q = quote {
+                    if b == UInt8(ascii: "\\") && q == UInt8(ascii: "\"") { i += 2; continue }
+                    if b == q { quote = nil }
+                    i += 1
+                    continue
+                }
+                let previous: UInt8 = i == starts[line - 1] ? 0x20 : bytes[i - 1]
+                let tokenStart = previous == 0x20 || previous == 0x09 || "[{,-".utf8.contains(previous)
+                if (b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")) && tokenStart { quote = b }
+                else if b == UInt8(ascii: "&") && tokenStart && i + 1 < end && bytes[i + 1] != 0x20 {
+                    let column = bytes[starts[line - 1]..<i].filter { $0 & 0xC0 != 0x80 }.count + 1
+                    return (line, column)
+                }
+                i += 1
+            }
+            line += 1
+        }
+        return nil
+    }
 }

@@ -8,8 +8,8 @@ enum YAMLConfig {
     static func documents(_ text: String, file: String) throws(PlannerError) -> [Yams.Node] {
         do {
             var out: [Yams.Node] = []
-            let sequence = try Yams.compose_all(yaml: text)
-            for node in sequence { out.append(node) }
+            var sequence = try Yams.compose_all(yaml: text)
+            while let node = sequence.next() { out.append(node) }
             if let error = sequence.error { throw error }
             return out
         } catch let e as YamlError {
@@ -34,6 +34,11 @@ enum YAMLConfig {
     static func string(_ node: Yams.Node) -> String? {
         if case let .scalar(s) = node { return s.string }
         return nil
+    }
+
+    static func isAlias(_ node: Yams.Node) -> Bool {
+        if case .alias = node { return true }
+        return false
     }
 
     static func isNull(_ node: Yams.Node) -> Bool {
