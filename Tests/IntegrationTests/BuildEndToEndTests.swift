@@ -44,6 +44,8 @@ struct BuildEndToEndTests {
                 throw HarnessError("build --json printed no JSON object:\n\(r)")
             }
             report = obj
+            DigestLog.record("build " + (output as NSString).lastPathComponent + " " + extra.joined(separator: " "),
+                             report["manifestDigest"] as? String ?? "")
         }
         return Build(status: r.status, report: report, stderr: r.stderr)
     }

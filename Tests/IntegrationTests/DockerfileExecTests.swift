@@ -89,7 +89,11 @@ struct DockerfileExecTests {
         guard let obj = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else {
             throw HarnessError("dockerfile build --json printed no JSON object: \(out)")
         }
-        return Built(report: obj)
+        let built = Built(report: obj)
+        let fixed = extra.filter { !$0.hasPrefix("/") && !$0.contains("=file:") }
+        DigestLog.record("dockerfile " + (context as NSString).lastPathComponent + " " + tag + " " + (target ?? "") + " " +
+                         fixed.joined(separator: " "), built.manifest)
+        return built
     }
 
     /// An image built by `buildah bud --isolation chroot`, read where buildah keeps it: the image's rootfs mounted
