@@ -68,6 +68,11 @@ struct DeployBuildTests {
         #expect(lttleOut.contains("  restart-policy: never\n") && lttleOut.contains("  environment: {GREETING: \"from lttle\"}\n---\napp:\n"))
         #expect(lttle.stderr.contains("RESOURCE") && lttle.stderr.contains("docker → dockerfile") && lttle.stderr.contains("options → plan"), "\(lttle.stderr)")
 
+        // Again to standard output: every layer cached, the same digests (reproducible), the same bytes.
+        let again = try Self.deployBuild(["lttle/lttle.yaml", "--registry", ns], cwd: root, env: credentials)
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout == lttleOut)
+
         // Compartment: --in-place, the build env key from an --env-file.
         try "API_TOKEN=abc123\n".write(toFile: dir.path + "/build.env", atomically: true, encoding: .utf8)
         let compartment = try Self.deployBuild(["compartment/compartment.yaml", "--registry", ns, "--in-place", "--env-file", dir.path + "/build.env"],
@@ -109,8 +114,12 @@ struct DeployBuildTests {
         let listing = { try FileManager.default.contentsOfDirectory(atPath: root + "/lttle").sorted() + FileManager.default.contentsOfDirectory(atPath: root + "/compartment").sorted() }
         let filesBefore = try listing()
 
-        let r = try Self.deployBuild(inputs + ["--registry", registry.host + "/ns", "--in-place", "--jobs", "1"], cwd: root, env: ["API_TOKEN": "x"])
+        let r = try Self.deployBuild(inputs + ["--registry", registry.host + "/ns", "--in-place", "--jobs", "1", "--debug-build"],
+                                     cwd: root, env: ["API_TOKEN": "x"])
         #expect(r.status == 1, "\(r)")
+        // --debug-build: each resource's plan and its phase scripts.
+        #expect(r.stderr.contains("# compartment/compartment.yaml document 1 service \"api\": plan (plan)"), "\(r.stderr)")
+        #expect(r.stderr.contains("# compartment/compartment.yaml document 1 service \"api\": phase build\n") && r.stderr.contains("sh build.sh"))
         #expect(r.stderr.contains("compartment/compartment.yaml document 1 service \"api\": build failed"), "\(r.stderr)")
         #expect(r.stderr.contains("no deployment file was rewritten"))
         #expect(try inputs.map { try Data(contentsOf: URL(fileURLWithPath: root + "/" + $0)) } == before)

@@ -116,3 +116,16 @@ struct DeploymentReaderTests {
         #expect(result.plan.image.name != "fromtoml")
     }
 }
+
+@Suite("Deployment files: aliases to anchors outside build blocks")
+struct DeploymentAliasTests {
+    @Test("an alias inside a build block reads the anchored value; the anchor outside survives the rewrite")
+    func aliasToOutside() throws {
+        let dir = try TempApp([:])
+        let yaml = "x-defaults: &d {tag: v3}\nmachine:\n  name: a\n  build:\n    options: *d\n  keep: *d\n"
+        let file = try DeploymentReader().parse(bytes: Array(yaml.utf8), path: "d.yaml", directory: dir.path)
+        #expect(file.resources.first?.imageTag == "v3")
+        let out = try DeploymentRewriter.rewrite(file, images: [file.resources[0].span: "r/a:v3@sha256:00"])
+        #expect(String(decoding: out, as: UTF8.self) == "x-defaults: &d {tag: v3}\nmachine:\n  name: a\n  image: r/a:v3@sha256:00\n  keep: *d\n")
+    }
+}
