@@ -29,7 +29,7 @@ public struct DeploymentReader: Sendable {
             throw PlannerError(.syntax, "the deployment file is not valid UTF-8", file: path)
         }
         let documents = try YAMLConfig.documents(text, file: path)
-        var session = DeploymentSession(file: path, directory: directory, lines: TextLines(bytes), environment: environment)
+        let session = DeploymentSession(file: path, directory: directory, lines: TextLines(bytes), environment: environment)
         var resources: [DeploymentResource] = []
         for (index, root) in documents.enumerated() {
             guard case let .mapping(top) = root else { continue }
