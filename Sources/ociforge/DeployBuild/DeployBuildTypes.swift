@@ -1,6 +1,12 @@
 // MOVE: this directory (Sources/ociforge/DeployBuild/) is the deploy-build orchestration. It belongs in the
 // BuildEngine module (Sources/BuildEngine/Deploy/) once that lands on main; it uses only Planner, Sandbox and
 // OCIWriter (pushing goes through the `push` closure the CLI passes), so it moves without changes.
+// With BuildEngine's API (engine branch, eb22567): make the types public; `runBuild` becomes
+// `BuildEngine.buildBlocking(BuildRequest(source: .app(directory:plan:planOptions:), options:), runner: sandbox)`
+// with `output: .ociLayout(<work>/layout-<i>, tag)` (resources can share an app directory, so each stages in a
+// layout of its own), `progress`/`phaseOutput` become one `events` logger, and `push` becomes a field
+// `transport: ImageTransport` (the CLI passes `RegistryFlags.transport`) used as
+// `transport.copyBlocking(.ociLayout(path:tag:), .registry(ref))`; the CLI maps flags and renders the table.
 import Foundation
 import OCIWriter
 import Planner
