@@ -15,7 +15,7 @@ struct ConfigReader {
     }
 
     func fail(_ code: PlannerError.Code, _ message: String, _ node: ConfigNode?, _ path: String) -> PlannerError {
-        PlannerError(code, message, file: file, line: node?.line, key: path)
+        PlannerError(code, message, file: file, line: node?.line, column: node?.line == nil ? nil : node?.column, key: path)
     }
 
     /// The entries of a table, with aliases mapped to canonical names. Unknown keys warn or fail.

@@ -39,9 +39,12 @@ public indirect enum ConfigValue: Equatable, Sendable {
 public struct ConfigNode: Equatable, Sendable {
     public var value: ConfigValue
     public var line: Int?
-    public init(_ value: ConfigValue, line: Int? = nil) {
+    /// 1-based column, where the format reports it (YAML).
+    public var column: Int?
+    public init(_ value: ConfigValue, line: Int? = nil, column: Int? = nil) {
         self.value = value
         self.line = line
+        self.column = column
     }
 }
 

@@ -43,6 +43,9 @@ public struct PlanOptions: Sendable, Equatable {
     /// `--base`: the build image (`debian:<suite>`), above `[build] base` and the plan's `buildImage`; it selects
     /// the Debian suite whose packages the toolchains come from.
     public var baseImage: String?
+    /// Build blocks from a deployment file (lttle / Compartment): each block given replaces the same block of
+    /// the app's ociforge.toml.
+    public var buildBlocks: BuildBlocks?
     public init() {}
 }
 
@@ -250,6 +253,7 @@ struct PlanSession {
             for (k, line) in reader.locations { locations[k] = (file.display, line) }
             layers.append(plan)
         }
+        if let blocks = options.buildBlocks { ociforge.blocks = blocks.applied(over: ociforge.blocks) }
         if let command = ociforge.build?.command {
             layers.append(BuildPlanConfig(phases: ["build": PhaseConfig(cmds: [command])]))
         }
@@ -504,12 +508,12 @@ struct PlanSession {
     }
 
     func imageTarget() -> ImageTarget {
-        let o = ociforge.options
-        if let image = options.image ?? o?.image, let parts = ImageNames.split(image) {
+        let o = ociforge.blocks
+        if let image = options.image ?? o.image, let parts = ImageNames.split(image) {
             return ImageTarget(name: parts.name, tag: parts.tag, reference: image)
         }
-        let name = options.imageName ?? o?.name ?? ImageNames.generated(from: root)
-        let tag = options.imageTag ?? o?.tag ?? "latest"
+        let name = options.imageName ?? o.name ?? ImageNames.generated(from: root)
+        let tag = options.imageTag ?? o.tag ?? "latest"
         return ImageTarget(name: name, tag: tag, reference: "\(name):\(tag)")
     }
 
