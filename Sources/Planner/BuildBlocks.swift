@@ -100,7 +100,7 @@ extension ConfigReader {
                 packagesNode = e.node
                 for p in try table(e.node, e.path, keys: ["build", "runtime"]) {
                     let names = try stringArray(p.node, p.path)
-                    try validateAptNames(names, p.node, p.path)
+                    try validateAptNames(names, p.node, p.path, allowingSuite: false)
                     if p.key == "build" { b.packagesBuild = names } else { b.packagesRuntime = names }
                 }
                 if (b.packagesBuild ?? []).isEmpty && (b.packagesRuntime ?? []).isEmpty {

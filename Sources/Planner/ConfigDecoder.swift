@@ -205,9 +205,11 @@ struct ConfigReader {
         return s
     }
 
-    func validateAptNames(_ names: [String], _ node: ConfigNode, _ path: String) throws(PlannerError) {
+    /// `allowingSuite`: accept ociforge's `name/suite` form (phases' aptPkgs); Compartment's `packages` lists keep
+    /// Compartment's own grammar, which has no `/`.
+    func validateAptNames(_ names: [String], _ node: ConfigNode, _ path: String, allowingSuite: Bool = true) throws(PlannerError) {
         for (i, name) in names.enumerated() where !Merge.markers.contains(name) {
-            if let problem = AptName.problem(name) {
+            if let problem = AptName.problem(name, allowingSuite: allowingSuite) {
                 var itemNode = node
                 if case let .array(items) = node.value, i < items.count { itemNode = items[i] }
                 throw fail(.invalidValue, "invalid package name \"\(name)\": \(problem)", itemNode, "\(path)[\(i)]")
@@ -220,9 +222,9 @@ struct ConfigReader {
 /// and `. + : = ~ -` (the `=`, `:` and `~` allow version pins such as `curl=7.88.1-10+deb12u5`).
 public enum AptName {
     /// `name`, `name=version` or `name/suite` (a package from another archive, e.g. `rustc/trixie-backports`).
-    public static func problem(_ spec: String) -> String? {
+    public static func problem(_ spec: String, allowingSuite: Bool = true) -> String? {
         var name = spec
-        if let slash = spec.firstIndex(of: "/") {
+        if allowingSuite, let slash = spec.firstIndex(of: "/") {
             let suite = spec[spec.index(after: slash)...]
             if suite.isEmpty || !suite.unicodeScalars.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }) {
                 return "the suite after / must be lowercase letters, digits and -"

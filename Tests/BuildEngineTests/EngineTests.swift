@@ -67,8 +67,9 @@ import Glibc
         let runner = FakePhaseRunner(state: w.state, effect: Self.effect)
         let events = Mutex<[BuildEvent]>([])
         let cold = try BuildEngine.buildBlocking(try w.request { e in events.withLock { $0.append(e) } }, runner: runner)
-        #expect(runner.phases == ["build"], "the one plan step ran: \(runner.phases)")
-        #expect(cold.executed == ["build/build"])
+        // The plan step, then the runtime stage's non-root account (uid 10001, Planner's RuntimeUser).
+        #expect(runner.phases == ["build", "user"], "the plan step and the runtime user ran: \(runner.phases)")
+        #expect(cold.executed == ["build/build", "runtime/user"])
         #expect(cold.cached == [])
         #expect(cold.timings.map { "\($0.stage)/\($0.phase)" }.first == "build/base")
         #expect(cold.timings.contains { $0.phase == "build" && $0.status == .ran })
@@ -91,15 +92,15 @@ import Glibc
 
         // Warm: every step from the cache, nothing runs, same image.
         let warm = try BuildEngine.buildBlocking(try w.request(), runner: runner)
-        #expect(runner.phases == ["build"], "a cached rebuild ran \(runner.phases)")
-        #expect(warm.executed == [] && warm.cached == ["build/build"])
+        #expect(runner.phases == ["build", "user"], "a cached rebuild ran \(runner.phases)")
+        #expect(warm.executed == [] && warm.cached == ["build/build", "runtime/user"])
         #expect(warm.manifestDigest == cold.manifestDigest)
         #expect(warm.layers.allSatisfy { $0.cached })
 
         // An edited input file misses the cache from its copy step on.
         try w.root.write("app/data/a.txt", "two\n")
         let edited = try BuildEngine.buildBlocking(try w.request(), runner: runner)
-        #expect(runner.phases == ["build", "build"])
+        #expect(runner.phases == ["build", "user", "build"])
         #expect(edited.executed == ["build/build"])
         #expect(edited.manifestDigest != cold.manifestDigest)
     }
