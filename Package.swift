@@ -17,12 +17,12 @@ let package = Package(
         .library(name: "Sandbox", targets: ["Sandbox"]),
         .library(name: "BuildEngine", targets: ["BuildEngine"]),
         .library(name: "Toolchains", targets: ["Toolchains"]),
-        .library(name: "SupplyChain", targets: ["SupplyChain"]),
+        .library(name: "SupplyChain", targets: ["SupplyChain"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2")
     ],
     targets: [
         // System libraries (Debian -dev packages; scripts/install-deps installs them).
@@ -49,7 +49,7 @@ let package = Package(
             name: "Planner",
             dependencies: [
                 .product(name: "TOMLKit", package: "TOMLKit"),
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Yams", package: "Yams")
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -82,26 +82,33 @@ let package = Package(
             name: "ociforge",
             dependencies: [
                 "OCIWriter", "Planner", "Sandbox", "BuildEngine", "SupplyChain",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
 
-        .testTarget(name: "OCIWriterTests", dependencies: ["OCIWriter", "COCISys"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "PlannerTests", dependencies: ["Planner"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "ToolchainsTests", dependencies: ["Toolchains", "OCIWriter"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "BuildEngine"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(
+            name: "OCIWriterTests", dependencies: ["OCIWriter", "COCISys"],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(
+            name: "PlannerTests", dependencies: ["Planner"],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(
+            name: "ToolchainsTests", dependencies: ["Toolchains", "OCIWriter"],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(
+            name: "SandboxTests", dependencies: ["Sandbox", "BuildEngine"],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
         // The engine with a fake PhaseRunner: in-process, no namespaces.
-        .testTarget(name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "SupplyChainTests", dependencies: ["SupplyChain", "OCIWriter"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(
+            name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox"],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(
+            name: "SupplyChainTests", dependencies: ["SupplyChain", "OCIWriter"],
+            swiftSettings: [.swiftLanguageMode(.v6)]),
         // Drives the built `ociforge` binary and real peers (skopeo, umoci, oci-image-tool, podman, registry).
-        .testTarget(name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "BuildEngine", "ociforge"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["OCIWriter", "COCISys", "BuildEngine", "ociforge"],
+            swiftSettings: [.swiftLanguageMode(.v6)])
     ]
 )

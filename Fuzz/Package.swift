@@ -13,7 +13,9 @@ let package = Package(
     targets: targets.map { name in
         .executableTarget(
             name: "fuzz-" + name,
-            dependencies: [.product(name: "OCIWriter", package: "ociforge"), .product(name: "Planner", package: "ociforge")],
+            dependencies: [
+                .product(name: "OCIWriter", package: "ociforge"), .product(name: "Planner", package: "ociforge")
+            ],
             path: name,
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
         )

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Planner
 
 /// The Dockerfile front end: parse, then resolve against a small fixed build context (a file, a directory, a

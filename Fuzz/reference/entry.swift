@@ -8,7 +8,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let s = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     if let r = try? ImageReference(parsing: s) {
         guard let again = try? ImageReference(parsing: r.description), again == r else {
-            fatalError("ImageReference round trip failed for \(s.debugDescription) -> \(r.description.debugDescription)")
+            fatalError(
+                "ImageReference round trip failed for \(s.debugDescription) -> \(r.description.debugDescription)")
         }
     }
     _ = try? ImageLocation(parsing: s)

@@ -15,7 +15,8 @@ let options: LayerExtractionOptions = {
     var limits = ExtractionLimits()
     limits.maxTotalBytes = 64 << 20
     limits.maxEntries = 10_000
-    return LayerExtractionOptions(limits: limits, ownership: .ignore, devices: .skip, setID: .strip, xattrs: .bestEffort)
+    return LayerExtractionOptions(
+        limits: limits, ownership: .ignore, devices: .skip, setID: .strip, xattrs: .bestEffort)
 }()
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -26,6 +27,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = try? LayerExtractor.unpack(layers: [LayerSource(path: layer)], to: rootfs, options: options)
     try? FileManager.default.removeItem(atPath: rootfs)
     let names = (try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []
-    if Set(names) != ["canary", "layer"] { fatalError("the extractor left or created \(names.sorted()) next to the rootfs") }
+    if Set(names) != ["canary", "layer"] {
+        fatalError("the extractor left or created \(names.sorted()) next to the rootfs")
+    }
     return 0
 }

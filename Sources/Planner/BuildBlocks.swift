@@ -76,24 +76,32 @@ extension ConfigReader {
             switch e.key {
             case "base":
                 let v = try string(e.node, e.path)
-                if v.isEmpty || v.contains(" ") { throw fail(.invalidValue, "expected an image such as debian:trixie", e.node, e.path) }
+                if v.isEmpty || v.contains(" ") {
+                    throw fail(.invalidValue, "expected an image such as debian:trixie", e.node, e.path)
+                }
                 b.base = v
             case "strategy":
                 let v = try string(e.node, e.path)
                 let mapped = ["railpack": "plan", "nixpacks": "plan"][v] ?? v
                 guard let st = BuildBlock.Strategy(rawValue: mapped) else {
-                    throw fail(.invalidValue, "\"\(v)\" is not a strategy (auto, dockerfile, railpack or plan)", e.node, e.path)
+                    throw fail(
+                        .invalidValue, "\"\(v)\" is not a strategy (auto, dockerfile, railpack or plan)", e.node, e.path
+                    )
                 }
                 b.strategy = st
             case "command":
                 let c = try string(e.node, e.path)
-                if c.trimmed(" \t\n").isEmpty { throw fail(.invalidValue, "the build command must not be empty", e.node, e.path) }
+                if c.trimmed(" \t\n").isEmpty {
+                    throw fail(.invalidValue, "the build command must not be empty", e.node, e.path)
+                }
                 b.command = c
                 commandNode = e.node
             case "env":
                 let names = try stringArray(e.node, e.path)
                 for (i, n) in names.enumerated() where !Self.isEnvName(n) {
-                    throw fail(.invalidValue, "\"\(n)\" is not a valid environment variable name", item(e.node, i), "\(e.path)[\(i)]")
+                    throw fail(
+                        .invalidValue, "\"\(n)\" is not a valid environment variable name", item(e.node, i),
+                        "\(e.path)[\(i)]")
                 }
                 b.env = names
             case "packages":
@@ -111,10 +119,15 @@ extension ConfigReader {
         }
         if b.strategy == .dockerfile {
             if let commandNode {
-                throw fail(.invalidValue, "a custom build command is only allowed with the plan strategy, not dockerfile", commandNode, "\(path).command")
+                throw fail(
+                    .invalidValue, "a custom build command is only allowed with the plan strategy, not dockerfile",
+                    commandNode, "\(path).command")
             }
             if let packagesNode {
-                throw fail(.invalidValue, "packages are not allowed with the dockerfile strategy (install packages in the Dockerfile)", packagesNode, "\(path).packages")
+                throw fail(
+                    .invalidValue,
+                    "packages are not allowed with the dockerfile strategy (install packages in the Dockerfile)",
+                    packagesNode, "\(path).packages")
             }
         }
         return b
@@ -158,7 +171,8 @@ extension ConfigReader {
             case "args":
                 let args = try stringMap(e.node, e.path)
                 for key in args.keys.sorted() where !Self.isEnvName(key) {
-                    throw fail(.invalidValue, "\"\(key)\" is not a valid build argument name", e.node, "\(e.path).\(key)")
+                    throw fail(
+                        .invalidValue, "\"\(key)\" is not a valid build argument name", e.node, "\(e.path).\(key)")
                 }
                 d.args = args
             default: break

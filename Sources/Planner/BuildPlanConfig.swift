@@ -14,10 +14,12 @@ public struct PhaseConfig: Equatable, Sendable, Codable {
     public var cacheDirectories: [String]?
     public var paths: [String]?
 
-    public init(name: String? = nil, dependsOn: [String]? = nil, nixPkgs: [String]? = nil, nixLibs: [String]? = nil,
-                nixOverlays: [String]? = nil, nixpkgsArchive: String? = nil, aptPkgs: [String]? = nil,
-                cmds: [String]? = nil, onlyIncludeFiles: [String]? = nil, cacheDirectories: [String]? = nil,
-                paths: [String]? = nil) {
+    public init(
+        name: String? = nil, dependsOn: [String]? = nil, nixPkgs: [String]? = nil, nixLibs: [String]? = nil,
+        nixOverlays: [String]? = nil, nixpkgsArchive: String? = nil, aptPkgs: [String]? = nil,
+        cmds: [String]? = nil, onlyIncludeFiles: [String]? = nil, cacheDirectories: [String]? = nil,
+        paths: [String]? = nil
+    ) {
         self.name = name
         self.dependsOn = dependsOn
         self.nixPkgs = nixPkgs
@@ -62,8 +64,9 @@ public struct StartConfig: Equatable, Sendable, Codable {
     }
 
     public func merged(over lower: StartConfig) -> StartConfig {
-        StartConfig(cmd: cmd ?? lower.cmd, runImage: runImage ?? lower.runImage,
-                    onlyIncludeFiles: Merge.array(lower.onlyIncludeFiles, onlyIncludeFiles), user: user ?? lower.user)
+        StartConfig(
+            cmd: cmd ?? lower.cmd, runImage: runImage ?? lower.runImage,
+            onlyIncludeFiles: Merge.array(lower.onlyIncludeFiles, onlyIncludeFiles), user: user ?? lower.user)
     }
 }
 
@@ -75,8 +78,10 @@ public struct BuildPlanConfig: Equatable, Sendable, Codable {
     public var phases: [String: PhaseConfig]?
     public var start: StartConfig?
 
-    public init(providers: [String]? = nil, buildImage: String? = nil, variables: [String: String]? = nil,
-                staticAssets: [String: String]? = nil, phases: [String: PhaseConfig]? = nil, start: StartConfig? = nil) {
+    public init(
+        providers: [String]? = nil, buildImage: String? = nil, variables: [String: String]? = nil,
+        staticAssets: [String: String]? = nil, phases: [String: PhaseConfig]? = nil, start: StartConfig? = nil
+    ) {
         self.providers = providers
         self.buildImage = buildImage
         self.variables = variables

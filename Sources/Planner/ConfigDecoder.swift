@@ -15,12 +15,15 @@ struct ConfigReader {
     }
 
     func fail(_ code: PlannerError.Code, _ message: String, _ node: ConfigNode?, _ path: String) -> PlannerError {
-        PlannerError(code, message, file: file, line: node?.line, column: node?.line == nil ? nil : node?.column, key: path)
+        PlannerError(
+            code, message, file: file, line: node?.line, column: node?.line == nil ? nil : node?.column, key: path)
     }
 
     /// The entries of a table, with aliases mapped to canonical names. Unknown keys warn or fail.
-    mutating func table(_ node: ConfigNode, _ path: String, keys: [String], aliases: [String: String] = [:],
-                        ignored: Set<String> = []) throws(PlannerError) -> [(key: String, node: ConfigNode, path: String)] {
+    mutating func table(
+        _ node: ConfigNode, _ path: String, keys: [String], aliases: [String: String] = [:],
+        ignored: Set<String> = []
+    ) throws(PlannerError) -> [(key: String, node: ConfigNode, path: String)] {
         guard case let .table(entries) = node.value else {
             throw fail(.type, "expected a table, found \(node.value.typeName)", node, path)
         }
@@ -31,14 +34,18 @@ struct ConfigReader {
             if ignored.contains(key) { continue }
             let canonical = aliases[key] ?? key
             guard keys.contains(canonical) else {
-                let hint = Self.suggestion(for: key, among: keys + Array(aliases.keys)).map { " (did you mean \"\($0)\"?)" } ?? ""
+                let hint =
+                    Self.suggestion(for: key, among: keys + Array(aliases.keys)).map { " (did you mean \"\($0)\"?)" }
+                    ?? ""
                 let message = "unknown key \"\(key)\"\(hint)"
                 if strict { throw fail(.unknownKey, message, child, childPath) }
-                warnings.append(PlannerWarning(message + "; it is ignored", file: file, line: child.line, key: childPath))
+                warnings.append(
+                    PlannerWarning(message + "; it is ignored", file: file, line: child.line, key: childPath))
                 continue
             }
             if let other = seen[canonical] {
-                throw fail(.invalidValue, "\"\(key)\" and \"\(other)\" are the same setting; keep one", child, childPath)
+                throw fail(
+                    .invalidValue, "\"\(key)\" and \"\(other)\" are the same setting; keep one", child, childPath)
             }
             seen[canonical] = key
             let canonicalPath = path.isEmpty ? canonical : "\(path).\(canonical)"
@@ -123,12 +130,18 @@ struct ConfigReader {
     // MARK: The Nixpacks schema
 
     static let planKeys = ["providers", "buildImage", "variables", "staticAssets", "phases", "start"]
-    static let phaseKeys = ["name", "dependsOn", "nixPkgs", "nixLibs", "nixOverlays", "nixpkgsArchive", "aptPkgs",
-                            "cmds", "onlyIncludeFiles", "cacheDirectories", "paths"]
-    static let phaseAliases = ["nixPackages": "nixPkgs", "nixLibraries": "nixLibs", "aptPackages": "aptPkgs",
-                               "commands": "cmds", "envPaths": "paths"]
+    static let phaseKeys = [
+        "name", "dependsOn", "nixPkgs", "nixLibs", "nixOverlays", "nixpkgsArchive", "aptPkgs",
+        "cmds", "onlyIncludeFiles", "cacheDirectories", "paths"
+    ]
+    static let phaseAliases = [
+        "nixPackages": "nixPkgs", "nixLibraries": "nixLibs", "aptPackages": "aptPkgs",
+        "commands": "cmds", "envPaths": "paths"
+    ]
     static let startKeys = ["cmd", "runImage", "onlyIncludeFiles", "user"]
-    static let ociforgeKeys = ["build", "options", "docker", "config", "exclude", "gitignore", "secrets", "toolchains", "app"]
+    static let ociforgeKeys = [
+        "build", "options", "docker", "config", "exclude", "gitignore", "secrets", "toolchains", "app"
+    ]
 
     mutating func buildPlan(_ root: ConfigNode, extraKeys: [String] = []) throws(PlannerError) -> BuildPlanConfig {
         var plan = BuildPlanConfig()
@@ -140,7 +153,8 @@ struct ConfigReader {
             case "staticAssets": plan.staticAssets = try stringMap(entry.node, entry.path)
             case "phases":
                 guard case let .table(phases) = entry.node.value else {
-                    throw fail(.type, "expected a table of phases, found \(entry.node.value.typeName)", entry.node, entry.path)
+                    throw fail(
+                        .type, "expected a table of phases, found \(entry.node.value.typeName)", entry.node, entry.path)
                 }
                 var out: [String: PhaseConfig] = [:]
                 for (name, phaseNode) in phases {
@@ -149,13 +163,15 @@ struct ConfigReader {
                 }
                 plan.phases = out
             case "start": plan.start = try start(entry.node, entry.path)
-            default: break // extra keys are read by the caller
+            default: break  // extra keys are read by the caller
             }
         }
         return plan
     }
 
-    static func validatePhaseName(_ name: String, _ node: ConfigNode, _ path: String, _ reader: ConfigReader) throws(PlannerError) {
+    static func validatePhaseName(_ name: String, _ node: ConfigNode, _ path: String, _ reader: ConfigReader)
+        throws(PlannerError)
+    {
         let ok = !name.isEmpty && name.allSatisfy { $0.isLetter || $0.isNumber || "-_:.".contains($0) }
         if !ok {
             throw reader.fail(.invalidValue, "phase names may contain only letters, digits and - _ : .", node, path)
@@ -207,7 +223,9 @@ struct ConfigReader {
 
     /// `allowingSuite`: accept ociforge's `name/suite` form (phases' aptPkgs); Compartment's `packages` lists keep
     /// Compartment's own grammar, which has no `/`.
-    func validateAptNames(_ names: [String], _ node: ConfigNode, _ path: String, allowingSuite: Bool = true) throws(PlannerError) {
+    func validateAptNames(_ names: [String], _ node: ConfigNode, _ path: String, allowingSuite: Bool = true)
+        throws(PlannerError)
+    {
         for (i, name) in names.enumerated() where !Merge.markers.contains(name) {
             if let problem = AptName.problem(name, allowingSuite: allowingSuite) {
                 var itemNode = node
@@ -226,13 +244,19 @@ public enum AptName {
         var name = spec
         if allowingSuite, let slash = spec.firstIndex(of: "/") {
             let suite = spec[spec.index(after: slash)...]
-            if suite.isEmpty || !suite.unicodeScalars.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }) {
+            if suite.isEmpty
+                || !suite.unicodeScalars.allSatisfy({
+                    ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-"
+                })
+            {
                 return "the suite after / must be lowercase letters, digits and -"
             }
             name = String(spec[..<slash])
         }
         guard let first = name.unicodeScalars.first else { return "the name is empty" }
-        let alnum: (Unicode.Scalar) -> Bool = { ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") }
+        let alnum: (Unicode.Scalar) -> Bool = {
+            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9")
+        }
         if !alnum(first) { return "it must start with a letter or digit" }
         for s in name.unicodeScalars where !(alnum(s) || ".+:=~-".unicodeScalars.contains(s)) {
             return "character \"\(s)\" is not allowed (letters, digits and . + : = ~ - only)"
@@ -240,4 +264,3 @@ public enum AptName {
         return nil
     }
 }
-

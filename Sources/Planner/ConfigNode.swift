@@ -75,8 +75,9 @@ enum ConfigParser {
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw PlannerError(.syntax, "invalid TOML: \(error.description)", file: file,
-                               line: error.source.begin.line, column: error.source.begin.column)
+            throw PlannerError(
+                .syntax, "invalid TOML: \(error.description)", file: file,
+                line: error.source.begin.line, column: error.source.begin.column)
         } catch {
             throw PlannerError(.syntax, "invalid TOML: \(error)", file: file)
         }
@@ -136,7 +137,7 @@ struct TOMLLineLocator {
                 continue
             }
             if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("[[") , let end = line.range(of: "]]") {
+            if line.hasPrefix("[["), let end = line.range(of: "]]") {
                 let keys = Self.splitKey(String(line[line.index(line.startIndex, offsetBy: 2)..<end.lowerBound]))
                 let joined = keys.joined(separator: ".")
                 let index = arrayCounts[joined, default: 0]
@@ -173,12 +174,24 @@ struct TOMLLineLocator {
         var current = ""
         var inString: Character? = nil
         for ch in text {
-            if let q = inString { if ch == q { inString = nil }; if depth == 1 { current.append(ch) }; continue }
+            if let q = inString {
+                if ch == q { inString = nil }
+                if depth == 1 { current.append(ch) }
+                continue
+            }
             switch ch {
-            case "\"", "'": inString = ch; if depth == 1 { current.append(ch) }
-            case "{", "[": depth += 1; if depth > 1 && depth == 2 { current.append(ch) }
+            case "\"", "'":
+                inString = ch
+                if depth == 1 { current.append(ch) }
+            case "{", "[":
+                depth += 1
+                if depth > 1 && depth == 2 { current.append(ch) }
             case "}", "]": depth -= 1
-            case ",": if depth == 1 { recordAssignment(current, base: base, line); current = "" }
+            case ",":
+                if depth == 1 {
+                    recordAssignment(current, base: base, line)
+                    current = ""
+                }
             default: if depth == 1 { current.append(ch) }
             }
         }
@@ -205,8 +218,14 @@ struct TOMLLineLocator {
         var inString: Character? = nil
         for index in line.indices {
             let ch = line[index]
-            if let q = inString { if ch == q { inString = nil }; continue }
-            if ch == "\"" || ch == "'" { inString = ch; continue }
+            if let q = inString {
+                if ch == q { inString = nil }
+                continue
+            }
+            if ch == "\"" || ch == "'" {
+                inString = ch
+                continue
+            }
             if ch == "=" { return index }
             if ch == "#" { return nil }
         }
@@ -224,7 +243,9 @@ struct TOMLLineLocator {
             }
             switch ch {
             case "\"", "'": inString = ch
-            case ".": keys.append(current.trimmed(" \t")); current = ""
+            case ".":
+                keys.append(current.trimmed(" \t"))
+                current = ""
             default: current.append(ch)
             }
         }
@@ -273,7 +294,10 @@ struct JSONPositionParser {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0D: index += 1
-            case 0x0A: index += 1; line += 1; lineStart = index
+            case 0x0A:
+                index += 1
+                line += 1
+                lineStart = index
             default: return
             }
         }
@@ -288,15 +312,22 @@ struct JSONPositionParser {
             index += 1
             var entries: [(key: String, node: ConfigNode)] = []
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return ConfigNode(.table(entries), line: startLine) }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return ConfigNode(.table(entries), line: startLine)
+            }
             while true {
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                    throw error("expected a string key")
+                }
                 let keyLine = line
                 let key = try parseString()
                 if entries.contains(where: { $0.key == key }) { throw error("duplicate key \"\(key)\"") }
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                    throw error("expected ':' after key \"\(key)\"")
+                }
                 index += 1
                 skipWhitespace()
                 var value = try parseValue(depth: depth + 1)
@@ -306,28 +337,47 @@ struct JSONPositionParser {
                 entries.append((key, value))
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input inside an object") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return ConfigNode(.table(entries), line: startLine) }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return ConfigNode(.table(entries), line: startLine)
+                }
                 throw error("expected ',' or '}'")
             }
         case UInt8(ascii: "["):
             index += 1
             var items: [ConfigNode] = []
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return ConfigNode(.array(items), line: startLine) }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return ConfigNode(.array(items), line: startLine)
+            }
             while true {
                 skipWhitespace()
                 items.append(try parseValue(depth: depth + 1))
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input inside an array") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return ConfigNode(.array(items), line: startLine) }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return ConfigNode(.array(items), line: startLine)
+                }
                 throw error("expected ',' or ']'")
             }
         case UInt8(ascii: "\""):
             return ConfigNode(.string(try parseString()), line: startLine)
-        case UInt8(ascii: "t"): try literal("true"); return ConfigNode(.bool(true), line: startLine)
-        case UInt8(ascii: "f"): try literal("false"); return ConfigNode(.bool(false), line: startLine)
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return ConfigNode(.bool(true), line: startLine)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return ConfigNode(.bool(false), line: startLine)
         case UInt8(ascii: "n"):
             try literal("null")
             throw PlannerError(.type, "null is not allowed here; remove the key instead", file: file, line: startLine)
@@ -357,11 +407,14 @@ struct JSONPositionParser {
     }
 
     private mutating func parseString() throws(PlannerError) -> String {
-        index += 1 // opening quote
+        index += 1  // opening quote
         var out: [UInt8] = []
         while index < bytes.count {
             let b = bytes[index]
-            if b == UInt8(ascii: "\"") { index += 1; return String(decoding: out, as: UTF8.self) }
+            if b == UInt8(ascii: "\"") {
+                index += 1
+                return String(decoding: out, as: UTF8.self)
+            }
             if b < 0x20 { throw error("control character in string") }
             if b == UInt8(ascii: "\\") {
                 index += 1
@@ -380,7 +433,9 @@ struct JSONPositionParser {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if (0xD800..<0xDC00).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else {
                             throw error("unpaired surrogate")
                         }
                         index += 2
@@ -401,7 +456,9 @@ struct JSONPositionParser {
     }
 
     private mutating func hex4() throws(PlannerError) -> UInt32 {
-        guard index + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+        guard index + 4 <= bytes.count,
+            let v = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+        else {
             throw error("invalid unicode escape")
         }
         index += 4

@@ -14,7 +14,8 @@ public enum Debian {
     public static let nixPackages: [String: [String]] = [
         "nodejs": ["nodejs", "npm"],
         "nodePackages.npm": ["npm"], "python3": ["python3"],
-        "python3Full": ["python3-full"], "python311Packages.pip": ["python3-pip"], "python3Packages.pip": ["python3-pip"],
+        "python3Full": ["python3-full"], "python311Packages.pip": ["python3-pip"],
+        "python3Packages.pip": ["python3-pip"],
         "poetry": ["python3-poetry"], "pipenv": ["pipenv"], "pdm": ["python3-pdm"],
         "rustc": ["rustc"], "cargo": ["cargo"], "ruby": ["ruby", "ruby-dev"], "bundler": ["bundler"],
         "php": ["php-cli"], "phpPackages.composer": ["composer"], "composer": ["composer"],
@@ -28,36 +29,46 @@ public enum Debian {
         "redis": ["redis-tools"], "ffmpeg": ["ffmpeg"], "imagemagick": ["imagemagick"], "vips": ["libvips-dev"],
         "chromium": ["chromium"], "nginx": ["nginx"], "caddy": ["caddy"], "jq": ["jq"], "unzip": ["unzip"],
         "zip": ["zip"], "gzip": ["gzip"], "bash": ["bash"], "cacert": ["ca-certificates"], "tzdata": ["tzdata"],
-        "gmp": ["libgmp-dev"], "libuuid": ["uuid-dev"], "poppler_utils": ["poppler-utils"], "ghostscript": ["ghostscript"],
-        "tesseract": ["tesseract-ocr"], "graphviz": ["graphviz"], "libwebp": ["libwebp-dev"], "libjpeg": ["libjpeg-dev"],
-        "libpng": ["libpng-dev"], "freetype": ["libfreetype-dev"], "cairo": ["libcairo2-dev"], "pango": ["libpango1.0-dev"],
+        "gmp": ["libgmp-dev"], "libuuid": ["uuid-dev"], "poppler_utils": ["poppler-utils"],
+        "ghostscript": ["ghostscript"],
+        "tesseract": ["tesseract-ocr"], "graphviz": ["graphviz"], "libwebp": ["libwebp-dev"],
+        "libjpeg": ["libjpeg-dev"],
+        "libpng": ["libpng-dev"], "freetype": ["libfreetype-dev"], "cairo": ["libcairo2-dev"],
+        "pango": ["libpango1.0-dev"]
     ]
 
     /// Version-suffixed Nix names for toolchains whose version the suite does not ship.
     static func nixVersionProblem(_ name: String, suite: DebianSuite) -> String? {
         let families: [(prefix: String, tool: String)] = [
             ("nodejs_", "node"), ("nodejs-", "node"), ("python3", "python"), ("go_", "go"), ("ruby_", "ruby"),
-            ("php8", "php"), ("php7", "php"), ("jdk", "java"), ("openjdk", "java"),
+            ("php8", "php"), ("php7", "php"), ("jdk", "java"), ("openjdk", "java")
         ]
-        for family in families where name.hasPrefix(family.prefix) && name.dropFirst(family.prefix.count).first?.isNumber == true {
+        for family in families
+        where name.hasPrefix(family.prefix) && name.dropFirst(family.prefix.count).first?.isNumber == true {
             let available = suite.toolchains[family.tool]?.map(\.version).joined(separator: ", ") ?? "none"
             return "\(name) asks for a \(family.tool) version Debian \(suite.name) does not ship (it has \(available))"
         }
         return nil
     }
 
-    static func mapNix(_ names: [String], suite: DebianSuite, file: String?, key: String) throws(PlannerError) -> [String] {
+    static func mapNix(_ names: [String], suite: DebianSuite, file: String?, key: String) throws(PlannerError)
+        -> [String]
+    {
         var out: [String] = []
         for name in names where !Merge.markers.contains(name) {
-            if let pkgs = suite.nixOverrides[name] ?? nixPackages[name] { out.append(contentsOf: pkgs); continue }
-            if let problem = nixVersionProblem(name, suite: suite) {
-                throw PlannerError(.unsupportedToolchain, "\(problem); use the unversioned name or aptPkgs", file: file, key: key)
+            if let pkgs = suite.nixOverrides[name] ?? nixPackages[name] {
+                out.append(contentsOf: pkgs)
+                continue
             }
-            throw PlannerError(.unknownPackage,
+            if let problem = nixVersionProblem(name, suite: suite) {
+                throw PlannerError(
+                    .unsupportedToolchain, "\(problem); use the unversioned name or aptPkgs", file: file, key: key)
+            }
+            throw PlannerError(
+                .unknownPackage,
                 "no Debian package is known for the Nix package \"\(name)\"; list the Debian package in aptPkgs instead",
                 file: file, key: key)
         }
         return out
     }
 }
-

@@ -55,11 +55,20 @@ public struct IgnoreRules: Sendable, Equatable {
     mutating func addGit(_ raw: String) {
         var p = raw
         var negated = false
-        if p.hasPrefix("!") { negated = true; p.removeFirst() }
+        if p.hasPrefix("!") {
+            negated = true
+            p.removeFirst()
+        }
         var directoryOnly = false
-        if p.hasSuffix("/") { directoryOnly = true; while p.hasSuffix("/") { p.removeLast() } }
+        if p.hasSuffix("/") {
+            directoryOnly = true
+            while p.hasSuffix("/") { p.removeLast() }
+        }
         var anchored = false
-        if p.hasPrefix("/") { anchored = true; while p.hasPrefix("/") { p.removeFirst() } }
+        if p.hasPrefix("/") {
+            anchored = true
+            while p.hasPrefix("/") { p.removeFirst() }
+        }
         if p.contains("/") { anchored = true }
         if p.hasPrefix("./") { p.removeFirst(2) }
         guard !p.isEmpty else { return }
@@ -124,7 +133,10 @@ public struct IgnoreRules: Sendable, Equatable {
                 guard j < n.count, let close = p[(i + 1)...].firstIndex(of: "]") else { return false }
                 var set = Array(p[(i + 1)..<close])
                 var negate = false
-                if let f = set.first, f == "!" || f == "^" { negate = true; set.removeFirst() }
+                if let f = set.first, f == "!" || f == "^" {
+                    negate = true
+                    set.removeFirst()
+                }
                 var hit = false
                 var k = 0
                 while k < set.count {

@@ -17,26 +17,30 @@ enum NativeDependencies {
 
     static let python: [String: Entry] = [
         "psycopg2": Entry(build: pythonBuild + ["libpq-dev"], runtime: ["libpq5"]),
-        "psycopg": Entry(build: [], runtime: ["libpq5"]),            // pure Python over libpq (ctypes)
+        "psycopg": Entry(build: [], runtime: ["libpq5"]),  // pure Python over libpq (ctypes)
         "psycopg-c": Entry(build: pythonBuild + ["libpq-dev"], runtime: ["libpq5"]),
         "mysqlclient": Entry(build: pythonBuild + ["default-libmysqlclient-dev"], runtime: ["libmariadb3"]),
-        "pillow": Entry(build: pythonBuild + ["libjpeg-dev", "zlib1g-dev", "libfreetype-dev"],
-                        runtime: ["libjpeg62-turbo", "libfreetype6"]),
+        "pillow": Entry(
+            build: pythonBuild + ["libjpeg-dev", "zlib1g-dev", "libfreetype-dev"],
+            runtime: ["libjpeg62-turbo", "libfreetype6"]),
         "pycairo": Entry(build: pythonBuild + ["libcairo2-dev"], runtime: ["libcairo2"]),
-        "pygobject": Entry(build: pythonBuild + ["libgirepository1.0-dev", "libcairo2-dev"],
-                           runtime: ["libgirepository-1.0-1", "libcairo2", "gir1.2-glib-2.0"]),
+        "pygobject": Entry(
+            build: pythonBuild + ["libgirepository1.0-dev", "libcairo2-dev"],
+            runtime: ["libgirepository-1.0-1", "libcairo2", "gir1.2-glib-2.0"]),
         "lxml": Entry(build: pythonBuild + ["libxml2-dev", "libxslt1-dev"], runtime: ["libxml2", "libxslt1.1"]),
-        "cryptography": Entry(build: pythonBuild + ["libssl-dev", "libffi-dev", "rustc", "cargo"], runtime: ["libssl3"]),
+        "cryptography": Entry(
+            build: pythonBuild + ["libssl-dev", "libffi-dev", "rustc", "cargo"], runtime: ["libssl3"]),
         "cffi": Entry(build: pythonBuild + ["libffi-dev"], runtime: ["libffi8"]),
         "pyodbc": Entry(build: pythonBuild + ["unixodbc-dev"], runtime: ["libodbc2"]),
-        "python-ldap": Entry(build: pythonBuild + ["libldap2-dev", "libsasl2-dev"], runtime: ["libldap-2.5-0", "libsasl2-2"]),
+        "python-ldap": Entry(
+            build: pythonBuild + ["libldap2-dev", "libsasl2-dev"], runtime: ["libldap-2.5-0", "libsasl2-2"]),
         "uwsgi": Entry(build: pythonBuild, runtime: []),
         "mysql-python": Entry(build: pythonBuild + ["default-libmysqlclient-dev"], runtime: ["libmariadb3"]),
         "pycurl": Entry(build: pythonBuild + ["libcurl4-openssl-dev", "libssl-dev"], runtime: ["libcurl4"]),
         "pyyaml": Entry(build: pythonBuild + ["libyaml-dev"], runtime: ["libyaml-0-2"]),
         "xmlsec": Entry(build: pythonBuild + ["libxmlsec1-dev", "libxml2-dev"], runtime: ["libxmlsec1-openssl"]),
         "weasyprint": Entry(build: [], runtime: ["libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0"]),
-        "gdal": Entry(build: pythonBuild + ["libgdal-dev"], runtime: ["libgdal32"]),
+        "gdal": Entry(build: pythonBuild + ["libgdal-dev"], runtime: ["libgdal32"])
     ]
 
     static let ruby: [String: Entry] = [
@@ -51,14 +55,15 @@ enum NativeDependencies {
         "psych": Entry(build: ["libyaml-dev"], runtime: ["libyaml-0-2"]),
         "bcrypt": Entry(build: ["build-essential"], runtime: []),
         "puma": Entry(build: ["build-essential", "libssl-dev"], runtime: ["libssl3"]),
-        "curb": Entry(build: ["libcurl4-openssl-dev"], runtime: ["libcurl4"]),
+        "curb": Entry(build: ["libcurl4-openssl-dev"], runtime: ["libcurl4"])
     ]
 
     static let node: [String: Entry] = [
         // Prebuilt binaries bundle libvips (sharp ≥ 0.33 ships them as npm packages); the compiler is the fallback.
         "sharp": Entry(build: nodeBuild, runtime: []),
-        "canvas": Entry(build: nodeBuild + ["libcairo2-dev", "libpango1.0-dev", "libjpeg-dev", "libgif-dev", "librsvg2-dev"],
-                        runtime: ["libcairo2", "libpango-1.0-0", "libpangocairo-1.0-0", "libjpeg62-turbo", "libgif7", "librsvg2-2"]),
+        "canvas": Entry(
+            build: nodeBuild + ["libcairo2-dev", "libpango1.0-dev", "libjpeg-dev", "libgif-dev", "librsvg2-dev"],
+            runtime: ["libcairo2", "libpango-1.0-0", "libpangocairo-1.0-0", "libjpeg62-turbo", "libgif7", "librsvg2-2"]),
         "bcrypt": Entry(build: nodeBuild, runtime: []),
         "argon2": Entry(build: nodeBuild, runtime: []),
         "sqlite3": Entry(build: nodeBuild, runtime: []),
@@ -71,7 +76,7 @@ enum NativeDependencies {
         "re2": Entry(build: nodeBuild, runtime: []),
         "cpu-features": Entry(build: nodeBuild, runtime: []),
         "zeromq": Entry(build: nodeBuild + ["libzmq3-dev"], runtime: ["libzmq5"]),
-        "oracledb": Entry(build: [], runtime: ["libaio1"]),
+        "oracledb": Entry(build: [], runtime: ["libaio1"])
     ]
 
     struct Found: Equatable {
@@ -86,9 +91,18 @@ enum NativeDependencies {
         let found: Found
         let runtimeLanguage: String
         switch provider {
-        case "python": table = python; found = pythonDependencies(app); runtimeLanguage = "python3"
-        case "ruby": table = ruby; found = rubyDependencies(app); runtimeLanguage = "ruby"
-        case "node": table = node; found = nodeDependencies(app); runtimeLanguage = "nodejs"
+        case "python":
+            table = python
+            found = pythonDependencies(app)
+            runtimeLanguage = "python3"
+        case "ruby":
+            table = ruby
+            found = rubyDependencies(app)
+            runtimeLanguage = "ruby"
+        case "node":
+            table = node
+            found = nodeDependencies(app)
+            runtimeLanguage = "nodejs"
         default: return
         }
         var build: Set<String> = found.vcs ? ["git"] : []
@@ -109,8 +123,10 @@ enum NativeDependencies {
         }
         let matched = found.names.filter { table[$0] != nil }
         if !matched.isEmpty {
-            out.notes.append(PlannerWarning("native dependencies \(matched.joined(separator: ", ")): build packages \(build.sorted().joined(separator: " "))"
-                                            + (runtime.isEmpty ? "" : "; runtime libraries \(runtime.sorted().joined(separator: " "))")))
+            out.notes.append(
+                PlannerWarning(
+                    "native dependencies \(matched.joined(separator: ", ")): build packages \(build.sorted().joined(separator: " "))"
+                        + (runtime.isEmpty ? "" : "; runtime libraries \(runtime.sorted().joined(separator: " "))")))
         }
     }
 
@@ -136,7 +152,9 @@ enum NativeDependencies {
         for file in requirementFiles {
             for line in (app.read(file) ?? "").split(whereSeparator: \.isNewline) {
                 let text = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                if text.contains("git+") || text.contains("hg+") || text.contains("svn+") || text.contains("bzr+") { found.vcs = true }
+                if text.contains("git+") || text.contains("hg+") || text.contains("svn+") || text.contains("bzr+") {
+                    found.vcs = true
+                }
                 if let egg = text.range(of: "#egg=") { names.insert(normalizePython(String(text[egg.upperBound...]))) }
                 if let n = requirementName(text) { names.insert(n) }
             }
@@ -157,7 +175,9 @@ enum NativeDependencies {
             for line in (app.read(lock) ?? "").split(whereSeparator: \.isNewline) where line.hasPrefix("name = \"") {
                 names.insert(normalizePython(String(line.dropFirst(8).prefix { $0 != "\"" })))
             }
-            if app.read(lock)?.contains("git = \"") == true || app.read(lock)?.contains("type = \"git\"") == true { found.vcs = true }
+            if app.read(lock)?.contains("git = \"") == true || app.read(lock)?.contains("type = \"git\"") == true {
+                found.vcs = true
+            }
         }
         if let pipfile = try? app.toml("Pipfile") {
             for section in ["packages"] {
@@ -201,7 +221,9 @@ enum NativeDependencies {
                 for key in pkg[section]?.keys ?? [] {
                     names.insert(key)
                     let spec = pkg[section]?[key]?.stringValue ?? ""
-                    if spec.hasPrefix("git") || spec.hasPrefix("github:") || spec.contains("://github.com") { found.vcs = true }
+                    if spec.hasPrefix("git") || spec.hasPrefix("github:") || spec.contains("://github.com") {
+                        found.vcs = true
+                    }
                 }
             }
         }

@@ -73,9 +73,14 @@ public enum Planner {
             let path = options.frozenPlanPath ?? (appDirectory + "/" + frozenFileName)
             if options.frozenPlanPath != nil || FileManager.default.fileExists(atPath: path) {
                 var result = try readFrozen(path: path, display: options.frozenPlanPath ?? frozenFileName)
-                if options.installCmd != nil || options.buildCmd != nil || options.startCmd != nil || !options.pkgs.isEmpty
-                    || !options.apt.isEmpty || !options.env.isEmpty {
-                    result.warnings.append(PlannerWarning("a frozen plan is used unchanged: command-line overrides are ignored; run `ociforge freeze` again to change it", file: options.frozenPlanPath ?? frozenFileName))
+                if options.installCmd != nil || options.buildCmd != nil || options.startCmd != nil
+                    || !options.pkgs.isEmpty
+                    || !options.apt.isEmpty || !options.env.isEmpty
+                {
+                    result.warnings.append(
+                        PlannerWarning(
+                            "a frozen plan is used unchanged: command-line overrides are ignored; run `ociforge freeze` again to change it",
+                            file: options.frozenPlanPath ?? frozenFileName))
                 }
                 return result
             }
@@ -105,7 +110,9 @@ public enum Planner {
         var pins: [String: String] = [:]
         let suite = Debian.suites[plan.suite]
         for options in suite?.toolchains.values.map({ $0 }) ?? [] {
-            for chain in options { for (k, v) in chain.pins where pins[k] == nil || chain.suite != suite?.name { pins[k] = v } }
+            for chain in options {
+                for (k, v) in chain.pins where pins[k] == nil || chain.suite != suite?.name { pins[k] = v }
+            }
         }
         // Each toolchain's own choice wins for the packages it names (go from backports vs main).
         var chosen: [String: String] = [:]
@@ -122,34 +129,58 @@ public enum Planner {
         }
         var out = plan
         out.frozen = true
-        out.toolchains = plan.toolchains.map { var t = $0; t.packages = pinned(t.packages); return t }
-        out.steps = plan.steps.map { var s = $0; s.aptPackages = pinned(s.aptPackages); return s }
-        if var d = out.deploy { d.aptPackages = pinned(d.aptPackages); out.deploy = d }
+        out.toolchains = plan.toolchains.map {
+            var t = $0
+            t.packages = pinned(t.packages)
+            return t
+        }
+        out.steps = plan.steps.map {
+            var s = $0
+            s.aptPackages = pinned(s.aptPackages)
+            return s
+        }
+        if var d = out.deploy {
+            d.aptPackages = pinned(d.aptPackages)
+            out.deploy = d
+        }
         return out
     }
 
     static func readFrozen(path: String, display: String) throws(PlannerError) -> PlanResult {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw PlannerError(.io, "cannot read the frozen plan", file: display)
         }
-        _ = try ConfigParser.parse(text, format: .json, file: display) // syntax errors with line and column
+        _ = try ConfigParser.parse(text, format: .json, file: display)  // syntax errors with line and column
         do {
             let plan = try JSONDecoder().decode(ResolvedPlan.self, from: data)
             guard plan.schemaVersion == ResolvedPlan.currentSchemaVersion else {
-                throw PlannerError(.invalidValue, "frozen plan schema \(plan.schemaVersion) is not supported (expected \(ResolvedPlan.currentSchemaVersion)); run `ociforge freeze` again",
-                                   file: display, key: "schemaVersion")
+                throw PlannerError(
+                    .invalidValue,
+                    "frozen plan schema \(plan.schemaVersion) is not supported (expected \(ResolvedPlan.currentSchemaVersion)); run `ociforge freeze` again",
+                    file: display, key: "schemaVersion")
             }
             try validatePins(plan, display: display)
-            let note = PlannerWarning("using the frozen plan unchanged (providers, config files and versions are not re-read); delete it or run `ociforge freeze` to re-resolve", file: display)
-            return PlanResult(plan: plan, warnings: [note], detected: plan.providers.map { DetectedProvider(name: $0, matchedFile: nil) })
+            let note = PlannerWarning(
+                "using the frozen plan unchanged (providers, config files and versions are not re-read); delete it or run `ociforge freeze` to re-resolve",
+                file: display)
+            return PlanResult(
+                plan: plan, warnings: [note],
+                detected: plan.providers.map { DetectedProvider(name: $0, matchedFile: nil) })
         } catch let e as PlannerError {
             throw e
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw PlannerError(.type, "missing key \"\(key.stringValue)\"", file: display, key: (ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))
+            throw PlannerError(
+                .type, "missing key \"\(key.stringValue)\"", file: display,
+                key: (ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))
         } catch let DecodingError.typeMismatch(_, ctx) {
-            throw PlannerError(.type, ctx.debugDescription, file: display, key: ctx.codingPath.map(\.stringValue).joined(separator: "."))
+            throw PlannerError(
+                .type, ctx.debugDescription, file: display,
+                key: ctx.codingPath.map(\.stringValue).joined(separator: "."))
         } catch let DecodingError.dataCorrupted(ctx) {
-            throw PlannerError(.invalidValue, ctx.debugDescription, file: display, key: ctx.codingPath.map(\.stringValue).joined(separator: "."))
+            throw PlannerError(
+                .invalidValue, ctx.debugDescription, file: display,
+                key: ctx.codingPath.map(\.stringValue).joined(separator: "."))
         } catch {
             throw PlannerError(.invalidValue, "\(error)", file: display)
         }
@@ -159,10 +190,13 @@ public enum Planner {
     public static let knownSettings: Set<String> = [
         "INSTALL_CMD", "BUILD_CMD", "START_CMD", "PKGS", "APT_PKGS", "LIBS", "INSTALL_CACHE_DIRS", "BUILD_CACHE_DIRS",
         "NO_CACHE", "CONFIG_FILE", "NODE_VERSION", "PYTHON_VERSION", "GO_VERSION", "GO_BIN", "RUST_VERSION", "RUST_BIN",
-        "RUBY_VERSION", "JDK_VERSION", "PHP_VERSION", "PHP_ROOT_DIR", "STATICFILE_ROOT", "SPA_OUT_DIR", "ELIXIR_VERSION",
+        "RUBY_VERSION", "JDK_VERSION", "PHP_VERSION", "PHP_ROOT_DIR", "STATICFILE_ROOT", "SPA_OUT_DIR",
+        "ELIXIR_VERSION",
         "CLOJURE_VERSION", "GHC_VERSION", "CRYSTAL_VERSION", "COBOL_VERSION", "COBOL_APP_NAME", "SHELL_SCRIPT",
-        "NO_GITIGNORE", "APP", "STATIC_DIR", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME", "BUN_VERSION", "DENO_VERSION", "DOTNET_VERSION",
-        "ZIG_VERSION", "GLEAM_VERSION", "DART_VERSION", "SWIFT_VERSION", "SBT_VERSION", "ERLANG_VERSION", "MAVEN_VERSION",
+        "NO_GITIGNORE", "APP", "STATIC_DIR", "STRICT", "JSON_PLAN", "DEBUG", "TAG", "NAME", "BUN_VERSION",
+        "DENO_VERSION", "DOTNET_VERSION",
+        "ZIG_VERSION", "GLEAM_VERSION", "DART_VERSION", "SWIFT_VERSION", "SBT_VERSION", "ERLANG_VERSION",
+        "MAVEN_VERSION"
     ]
 
     /// `TOOLCHAIN_<TOOL>_SOURCE` / `TOOLCHAIN_<TOOL>_MIRROR` for a tool `[toolchains.<tool>]` knows.
@@ -211,8 +245,10 @@ struct PlanSession {
                 keys[name] = String(prefix.dropLast())
             }
         }
-        for name in keys.keys.sorted() where !Planner.knownSettings.contains(name) && !Planner.isToolchainSetting(name) {
-            warnings.append(PlannerWarning("unknown setting \(keys[name]!)_\(name); it is ignored", key: "\(keys[name]!)_\(name)"))
+        for name in keys.keys.sorted() where !Planner.knownSettings.contains(name) && !Planner.isToolchainSetting(name)
+        {
+            warnings.append(
+                PlannerWarning("unknown setting \(keys[name]!)_\(name); it is ignored", key: "\(keys[name]!)_\(name)"))
         }
     }
 
@@ -225,7 +261,9 @@ struct PlanSession {
         if let explicit = options.configPath ?? settings["CONFIG_FILE"] {
             let full = explicit.hasPrefix("/") ? explicit : root + "/" + explicit
             guard FileManager.default.fileExists(atPath: full) else {
-                throw PlannerError(.io, "the config file does not exist", file: explicit, key: options.configPath != nil ? "--config" : "NIXPACKS_CONFIG_FILE")
+                throw PlannerError(
+                    .io, "the config file does not exist", file: explicit,
+                    key: options.configPath != nil ? "--config" : "NIXPACKS_CONFIG_FILE")
             }
             let base = explicit.split(separator: "/").last.map(String.init) ?? explicit
             files.append((full, explicit, base.hasPrefix("ociforge")))
@@ -242,7 +280,8 @@ struct PlanSession {
             guard let text = String(data: data, encoding: .utf8) else {
                 throw PlannerError(.syntax, "the file is not valid UTF-8", file: file.display)
             }
-            let node = try ConfigParser.parse(text, format: file.display.hasSuffix(".json") ? .json : .toml, file: file.display)
+            let node = try ConfigParser.parse(
+                text, format: file.display.hasSuffix(".json") ? .json : .toml, file: file.display)
             var reader = ConfigReader(file: file.display, strict: strict)
             let plan = try reader.buildPlan(node, extraKeys: file.ociforge ? ConfigReader.ociforgeKeys : [])
             if file.ociforge {
@@ -277,8 +316,12 @@ struct PlanSession {
         if let v = settings["PKGS"], !v.isEmpty { phase("setup") { $0.nixPkgs = ["..."] + Self.split(v) } }
         if let v = settings["LIBS"], !v.isEmpty { phase("setup") { $0.nixLibs = ["..."] + Self.split(v) } }
         if let v = settings["APT_PKGS"], !v.isEmpty { phase("setup") { $0.aptPkgs = ["..."] + Self.split(v) } }
-        if let v = settings["INSTALL_CACHE_DIRS"], !v.isEmpty { phase("install") { $0.cacheDirectories = ["..."] + Self.split(v) } }
-        if let v = settings["BUILD_CACHE_DIRS"], !v.isEmpty { phase("build") { $0.cacheDirectories = ["..."] + Self.split(v) } }
+        if let v = settings["INSTALL_CACHE_DIRS"], !v.isEmpty {
+            phase("install") { $0.cacheDirectories = ["..."] + Self.split(v) }
+        }
+        if let v = settings["BUILD_CACHE_DIRS"], !v.isEmpty {
+            phase("build") { $0.cacheDirectories = ["..."] + Self.split(v) }
+        }
         if !phases.isEmpty { plan.phases = phases }
         if let v = settings["START_CMD"], !v.isEmpty { plan.start = StartConfig(cmd: v) }
         return plan
@@ -289,11 +332,19 @@ struct PlanSession {
         var phases: [String: PhaseConfig] = [:]
         if let v = options.installCmd { phases["install", default: PhaseConfig()].cmds = [v] }
         if let v = options.buildCmd { phases["build", default: PhaseConfig()].cmds = [v] }
-        if !options.pkgs.isEmpty { phases["setup", default: PhaseConfig()].nixPkgs = ["..."] + options.pkgs.flatMap(Self.split) }
-        if !options.libs.isEmpty { phases["setup", default: PhaseConfig()].nixLibs = ["..."] + options.libs.flatMap(Self.split) }
+        if !options.pkgs.isEmpty {
+            phases["setup", default: PhaseConfig()].nixPkgs = ["..."] + options.pkgs.flatMap(Self.split)
+        }
+        if !options.libs.isEmpty {
+            phases["setup", default: PhaseConfig()].nixLibs = ["..."] + options.libs.flatMap(Self.split)
+        }
         if !options.apt.isEmpty {
             let names = options.apt.flatMap(Self.split)
-            for n in names { if let p = AptName.problem(n) { throw PlannerError(.invalidValue, "invalid package name \"\(n)\": \(p)", key: "--apt") } }
+            for n in names {
+                if let p = AptName.problem(n) {
+                    throw PlannerError(.invalidValue, "invalid package name \"\(n)\": \(p)", key: "--apt")
+                }
+            }
             phases["setup", default: PhaseConfig()].aptPkgs = ["..."] + names
         }
         if !phases.isEmpty { plan.phases = phases }
@@ -321,7 +372,12 @@ struct PlanSession {
 
     // MARK: providers
 
-    struct Selected { var name: String; var matched: String?; var provider: (any Provider)?; var staticFile: String? }
+    struct Selected {
+        var name: String
+        var matched: String?
+        var provider: (any Provider)?
+        var staticFile: String?
+    }
 
     mutating func selectProviders() throws(PlannerError) -> [Selected] {
         try loadConfig()
@@ -329,12 +385,21 @@ struct PlanSession {
         let above = BuildPlanConfig.merging([configLayer, envLayer(), jsonPlan, try cliLayer()])
         let appDir: AppDirectory = app
         var detected: Selected? = nil
-        for p in Providers.all { if let m = p.detect(appDir) { detected = Selected(name: p.name, matched: m, provider: p); break } }
+        for p in Providers.all {
+            if let m = p.detect(appDir) {
+                detected = Selected(name: p.name, matched: m, provider: p)
+                break
+            }
+        }
         guard let configured = above.providers else {
             guard let detected else {
                 // Single-subdirectory fallback.
                 let dirs = app.topLevelDirectories.filter { !$0.hasPrefix(".") }
-                if dirs.count == 1 && app.topLevelFiles.filter({ !$0.hasPrefix(".") && !["nixpacks.toml", "nixpacks.json", "ociforge.toml"].contains($0) }).isEmpty {
+                if dirs.count == 1
+                    && app.topLevelFiles.filter({
+                        !$0.hasPrefix(".") && !["nixpacks.toml", "nixpacks.json", "ociforge.toml"].contains($0)
+                    }).isEmpty
+                {
                     subdirectoryFallback = dirs[0]
                     return []
                 }
@@ -352,20 +417,24 @@ struct PlanSession {
                 out.append(Selected(name: name, matched: p.detect(app), provider: p))
             } else {
                 let loc = locations["providers"]
-                throw PlannerError(.unknownProvider,
+                throw PlannerError(
+                    .unknownProvider,
                     "unknown provider \"\(name)\"; known providers: \(Providers.all.map(\.name).joined(separator: ", ")), or a path to a .toml/.json plan file",
                     file: loc?.file, line: loc?.line, key: "providers")
             }
         }
         if Set(out.map(\.name)).count != out.count {
-            throw PlannerError(.invalidValue, "a provider is listed twice", file: locations["providers"]?.file, line: locations["providers"]?.line, key: "providers")
+            throw PlannerError(
+                .invalidValue, "a provider is listed twice", file: locations["providers"]?.file,
+                line: locations["providers"]?.line, key: "providers")
         }
         return out
     }
 
     func noProvider() -> PlannerError {
         let looked = Providers.all.map { "\($0.name) (\($0.triggers.joined(separator: ", ")))" }.joined(separator: "; ")
-        return PlannerError(.noProvider,
+        return PlannerError(
+            .noProvider,
             "No compatible providers found. Looked for: \(looked). Set `providers` or phases in nixpacks.toml/ociforge.toml, add a Dockerfile, or pass --start-cmd with `providers = []`",
             file: root)
     }
@@ -377,7 +446,9 @@ struct PlanSession {
         // lttle's options.dir: plan a subdirectory (the config stays the one read here).
         if let dir = ociforge.options?.dir, dir != "." && !dir.isEmpty {
             guard app.hasDirectory(dir) else {
-                throw PlannerError(.io, "options.dir \(dir) is not a directory of the app", file: locations["options.dir"]?.file, line: locations["options.dir"]?.line, key: "options.dir")
+                throw PlannerError(
+                    .io, "options.dir \(dir) is not a directory of the app", file: locations["options.dir"]?.file,
+                    line: locations["options.dir"]?.line, key: "options.dir")
             }
             root = root + "/" + dir
             app = try AppDirectory(root: root)
@@ -387,7 +458,8 @@ struct PlanSession {
 
         var selected = try selectProviders()
         if let sub = subdirectoryFallback {
-            warnings.append(PlannerWarning("no provider matched at the top level; planning the only subdirectory \(sub)/"))
+            warnings.append(
+                PlannerWarning("no provider matched at the top level; planning the only subdirectory \(sub)/"))
             let nested0 = PlanSession(root: root + "/" + sub, options: options)
             var nested = nested0
             var result = try nested.run()
@@ -407,10 +479,11 @@ struct PlanSession {
                 output = ProviderOutput()
                 output.plan = try readStaticProvider(file)
             } else {
-                let ctx = ProviderContext(app: app, settings: settings, variables: above.variables ?? [:],
-                                          config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name),
-                                          suite: suite, toolchains: ociforge.toolchains,
-                                          selectedApp: options.app ?? ociforge.app ?? settings["APP"])
+                let ctx = ProviderContext(
+                    app: app, settings: settings, variables: above.variables ?? [:],
+                    config: ociforge.providerConfig[sel.name] ?? ProviderConfig(provider: sel.name),
+                    suite: suite, toolchains: ociforge.toolchains,
+                    selectedApp: options.app ?? ociforge.app ?? settings["APP"])
                 output = try sel.provider!.plan(ctx)
                 NativeDependencies.apply(to: &output, provider: sel.name, app: app)
             }
@@ -418,7 +491,8 @@ struct PlanSession {
             // language providers, so their `...` splices what the providers planned.
             if i > 0 && sel.staticFile == nil {
                 output.plan = output.plan.prefixed(sel.name)
-                output.phaseInputs = Dictionary(uniqueKeysWithValues: output.phaseInputs.map { ("\(sel.name):\($0.key)", $0.value) })
+                output.phaseInputs = Dictionary(
+                    uniqueKeysWithValues: output.phaseInputs.map { ("\(sel.name):\($0.key)", $0.value) })
             }
             warnings += output.notes
             outputs.append((sel, output))
@@ -430,14 +504,17 @@ struct PlanSession {
         let procfile = try procfileLayer(providerPhases: Set((providerLayer.phases ?? [:]).keys))
         let merged = BuildPlanConfig.merging([providerLayer, procfile, above])
         let unpinnedProviders = code.map(\.1)
-        return PlanResult(plan: try resolve(merged, providers: selected.map(\.name), outputs: unpinnedProviders),
-                          warnings: warnings, detected: selected.map { DetectedProvider(name: $0.name, matchedFile: $0.matched) })
+        return PlanResult(
+            plan: try resolve(merged, providers: selected.map(\.name), outputs: unpinnedProviders),
+            warnings: warnings, detected: selected.map { DetectedProvider(name: $0.name, matchedFile: $0.matched) })
     }
 
     func readStaticProvider(_ file: String) throws(PlannerError) -> BuildPlanConfig {
         let full = file.hasPrefix("/") ? file : root + "/" + file
-        guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
-            throw PlannerError(.io, "the static provider plan file does not exist or is unreadable", file: file, key: "providers")
+        guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8)
+        else {
+            throw PlannerError(
+                .io, "the static provider plan file does not exist or is unreadable", file: file, key: "providers")
         }
         let node = try ConfigParser.parse(text, format: file.hasSuffix(".json") ? .json : .toml, file: file)
         var reader = ConfigReader(file: file, strict: strict)
@@ -457,15 +534,18 @@ struct PlanSession {
             }
             let name = line[..<colon].trimmed(" \t")
             let cmd = line[line.index(after: colon)...].trimmed(" \t")
-            if name.isEmpty || cmd.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) {
-                throw PlannerError(.syntax, "expected `name: command`", file: "Procfile", line: lineNo, key: name.isEmpty ? nil : name)
+            if name.isEmpty || cmd.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" })
+            {
+                throw PlannerError(
+                    .syntax, "expected `name: command`", file: "Procfile", line: lineNo, key: name.isEmpty ? nil : name)
             }
             entries.append((name, cmd))
         }
         var plan = BuildPlanConfig()
         let processes = entries.filter { $0.0 != "release" }
         if let web = processes.first(where: { $0.0 == "web" }) ?? processes.first(where: { $0.0 == "worker" })
-            ?? processes.sorted(by: { $0.0 < $1.0 }).first {
+            ?? processes.sorted(by: { $0.0 < $1.0 }).first
+        {
             plan.start = StartConfig(cmd: web.1)
         }
         if let release = entries.first(where: { $0.0 == "release" }) {
@@ -481,7 +561,10 @@ struct PlanSession {
         if let s = Debian.suite(forImage: image) {
             suite = s
         } else {
-            warnings.append(PlannerWarning("the build image \(image) is not a Debian suite ociforge knows (\(Debian.suites.keys.sorted().joined(separator: ", "))); toolchain versions are chosen as for Debian \(Debian.defaultSuite)"))
+            warnings.append(
+                PlannerWarning(
+                    "the build image \(image) is not a Debian suite ociforge knows (\(Debian.suites.keys.sorted().joined(separator: ", "))); toolchain versions are chosen as for Debian \(Debian.defaultSuite)"
+                ))
         }
     }
 
@@ -494,14 +577,17 @@ struct PlanSession {
         case .plan: return .plan
         case .dockerfile:
             guard app.has(dockerfile) else {
-                throw PlannerError(.dockerfileNotFound, "Dockerfile not found: \(dockerfile) (strategy dockerfile)", file: locations["build.strategy"]?.file,
-                                   line: locations["build.strategy"]?.line, key: "docker.dockerfile")
+                throw PlannerError(
+                    .dockerfileNotFound, "Dockerfile not found: \(dockerfile) (strategy dockerfile)",
+                    file: locations["build.strategy"]?.file,
+                    line: locations["build.strategy"]?.line, key: "docker.dockerfile")
             }
             return .dockerfile
         case .auto:
             if ociforge.docker != nil && !app.has(dockerfile) {
-                throw PlannerError(.dockerfileNotFound, "Dockerfile not found: \(dockerfile)", file: locations["docker"]?.file,
-                                   line: locations["docker"]?.line, key: "docker.dockerfile")
+                throw PlannerError(
+                    .dockerfileNotFound, "Dockerfile not found: \(dockerfile)", file: locations["docker"]?.file,
+                    line: locations["docker"]?.line, key: "docker.dockerfile")
             }
             return app.has(dockerfile) ? .dockerfile : .plan
         }
@@ -522,16 +608,21 @@ struct PlanSession {
         var rules = IgnoreRules()
         try rules.addDockerignore(Planner.frozenFileName, file: Planner.frozenFileName)
         if let d = app.read(".dockerignore") { try rules.addDockerignore(d, file: ".dockerignore") }
-        let useGit = options.useGitignore ?? ociforge.gitignore ?? !(["1", "true"].contains(settings["NO_GITIGNORE"]?.lowercased() ?? ""))
+        let useGit =
+            options.useGitignore ?? ociforge.gitignore
+            ?? !(["1", "true"].contains(settings["NO_GITIGNORE"]?.lowercased() ?? ""))
         if useGit, let g = app.read(".gitignore") { rules.addGitignore(g) }
         let excludeFile = locations["exclude"]?.file ?? "ociforge.toml"
         for p in ociforge.exclude ?? [] { try rules.addDockerignore(p, file: excludeFile + " exclude") }
-        return BuildContext(exclude: rules.patterns, useGitignore: useGit, files: app.allFiles.filter { !rules.excludes($0) })
+        return BuildContext(
+            exclude: rules.patterns, useGitignore: useGit, files: app.allFiles.filter { !rules.excludes($0) })
     }
 
     // MARK: resolution
 
-    mutating func resolve(_ merged: BuildPlanConfig, providers: [String], outputs: [ProviderOutput]) throws(PlannerError) -> ResolvedPlan {
+    mutating func resolve(_ merged: BuildPlanConfig, providers: [String], outputs: [ProviderOutput])
+        throws(PlannerError) -> ResolvedPlan
+    {
         let phases = merged.phases ?? [:]
         // dependsOn: explicit (markers removed) or Nixpacks' defaults when those phases exist.
         var deps: [String: [String]] = [:]
@@ -540,8 +631,10 @@ struct PlanSession {
                 deps[name] = Merge.finalize(explicit)
                 for d in deps[name]! where phases[d] == nil {
                     let loc = locations["phases.\(name).dependsOn"]
-                    throw PlannerError(.unknownPhase, "phase \"\(name)\" depends on \"\(d)\", which is not a phase (phases: \(phases.keys.sorted().joined(separator: ", ")))",
-                                       file: loc?.file, line: loc?.line, key: "phases.\(name).dependsOn")
+                    throw PlannerError(
+                        .unknownPhase,
+                        "phase \"\(name)\" depends on \"\(d)\", which is not a phase (phases: \(phases.keys.sorted().joined(separator: ", ")))",
+                        file: loc?.file, line: loc?.line, key: "phases.\(name).dependsOn")
                 }
             } else {
                 let base = name.split(separator: ":").last.map(String.init) ?? name
@@ -552,7 +645,8 @@ struct PlanSession {
             }
         }
         let order = try topologicalOrder(deps)
-        let secrets = Set((ociforge.secrets ?? []) + (ociforge.build?.env ?? []).filter { (merged.variables ?? [:])[$0] == nil })
+        let secrets = Set(
+            (ociforge.secrets ?? []) + (ociforge.build?.env ?? []).filter { (merged.variables ?? [:])[$0] == nil })
         var caches: [String: Cache] = [:]
         let noCache = ["1", "true"].contains(settings["NO_CACHE"]?.lowercased() ?? "")
         var phaseInputs: [String: [String]] = [:]
@@ -567,15 +661,27 @@ struct PlanSession {
             let phase = phases[name]!
             var apt = Merge.finalize(phase.aptPkgs)
             let loc = locations["phases.\(name).nixPkgs"]
-            apt += try Debian.mapNix(Merge.finalize(phase.nixPkgs), suite: suite, file: loc?.file, key: "phases.\(name).nixPkgs")
-            apt += try Debian.mapNix(Merge.finalize(phase.nixLibs), suite: suite, file: locations["phases.\(name).nixLibs"]?.file,
-                                     key: "phases.\(name).nixLibs")
+            apt += try Debian.mapNix(
+                Merge.finalize(phase.nixPkgs), suite: suite, file: loc?.file, key: "phases.\(name).nixPkgs")
+            apt += try Debian.mapNix(
+                Merge.finalize(phase.nixLibs), suite: suite, file: locations["phases.\(name).nixLibs"]?.file,
+                key: "phases.\(name).nixLibs")
             if name == order.first, let extra = ociforge.build?.packagesBuild { apt += extra }
-            for n in apt { if let p = AptName.problem(n) { throw PlannerError(.invalidValue, "invalid package name \"\(n)\": \(p)", key: "phases.\(name).aptPkgs") } }
-            for (field, set) in [("nixOverlays", !Merge.finalize(phase.nixOverlays).isEmpty), ("nixpkgsArchive", phase.nixpkgsArchive != nil)] where set {
+            for n in apt {
+                if let p = AptName.problem(n) {
+                    throw PlannerError(
+                        .invalidValue, "invalid package name \"\(n)\": \(p)", key: "phases.\(name).aptPkgs")
+                }
+            }
+            for (field, set) in [
+                ("nixOverlays", !Merge.finalize(phase.nixOverlays).isEmpty),
+                ("nixpkgsArchive", phase.nixpkgsArchive != nil)
+            ] where set {
                 let loc = locations["phases.\(name).\(field)"]
-                warnings.append(PlannerWarning("\(field) has no meaning with Debian packages and is ignored; pin versions with aptPkgs (`pkg=version`) or `ociforge freeze`",
-                                               file: loc?.file, line: loc?.line, key: "phases.\(name).\(field)"))
+                warnings.append(
+                    PlannerWarning(
+                        "\(field) has no meaning with Debian packages and is ignored; pin versions with aptPkgs (`pkg=version`) or `ociforge freeze`",
+                        file: loc?.file, line: loc?.line, key: "phases.\(name).\(field)"))
             }
             let cmds = Merge.finalize(phase.cmds)
             var stepCaches: [String] = []
@@ -598,25 +704,33 @@ struct PlanSession {
             }
             let paths = Merge.finalize(phase.paths)
             allPaths += paths
-            steps.append(Step(name: name, dependsOn: deps[name]!, inputs: inputs, aptPackages: Array(Set(apt)).sorted(),
-                              commands: cmds, caches: stepCaches.sorted(), paths: paths, secrets: secrets.sorted()))
+            steps.append(
+                Step(
+                    name: name, dependsOn: deps[name]!, inputs: inputs, aptPackages: Array(Set(apt)).sorted(),
+                    commands: cmds, caches: stepCaches.sorted(), paths: paths, secrets: secrets.sorted()))
         }
 
         // Toolchains: providers' plus what setup lists, recorded with the resolved version.
         var toolchains: [Toolchain] = []
-        for o in outputs { for t in o.toolchains where !toolchains.contains(where: { $0.name == t.name }) { toolchains.append(t) } }
+        for o in outputs {
+            for t in o.toolchains where !toolchains.contains(where: { $0.name == t.name }) { toolchains.append(t) }
+        }
 
         let variables = merged.variables ?? [:]
         let buildVariables: [String: String]
-        if let allowed = ociforge.build?.env { buildVariables = variables.filter { allowed.contains($0.key) } }
-        else { buildVariables = variables.filter { !secrets.contains($0.key) } }
+        if let allowed = ociforge.build?.env {
+            buildVariables = variables.filter { allowed.contains($0.key) }
+        } else {
+            buildVariables = variables.filter { !secrets.contains($0.key) }
+        }
 
         // Deploy: outputs of the leaf steps (no other step depends on them).
         let start = merged.start ?? StartConfig()
         let depended = Set(deps.values.flatMap { $0 })
         let leaves = order.filter { !depended.contains($0) }
         let include = start.onlyIncludeFiles.map(Merge.finalize) ?? (outputs.first?.deployInclude ?? ["."])
-        var deployInputs: [StepInput] = leaves.isEmpty
+        var deployInputs: [StepInput] =
+            leaves.isEmpty
             ? [.app(include)]
             : leaves.map { StepInput(step: $0, local: false, include: include) }
         // Interpreted apps without a build step: no step saw the whole app, so the app files are copied too.
@@ -636,15 +750,17 @@ struct PlanSession {
         var env = variables.filter { !secrets.contains($0.key) }
         for o in outputs { for (k, v) in o.runtimeVariables where env[k] == nil { env[k] = v } }
         var deployPaths: [String] = []
-        for p in outputs.flatMap(\.runtimePaths) + allPaths.filter({ $0.hasPrefix("/app") }) where !deployPaths.contains(p) {
+        for p in outputs.flatMap(\.runtimePaths) + allPaths.filter({ $0.hasPrefix("/app") })
+        where !deployPaths.contains(p) {
             deployPaths.append(p)
         }
         if start.cmd == nil {
             warnings.append(PlannerWarning("no start command: set start.cmd, --start-cmd or a Procfile `web:` entry"))
         }
         if let cmd = start.cmd, !outputs.isEmpty {
-            let check = try StartCommandCheck.check(start: cmd, runtimeBase: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt,
-                                                    paths: deployPaths, toolchains: toolchains)
+            let check = try StartCommandCheck.check(
+                start: cmd, runtimeBase: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt,
+                paths: deployPaths, toolchains: toolchains)
             runtimeApt = Array(Set(runtimeApt + check.addedPackages)).sorted()
             warnings += check.notes
         }
@@ -654,21 +770,28 @@ struct PlanSession {
         }
         let account = RuntimeUser.resolve(requested: requestedUser, writable: outputs.flatMap(\.writablePaths))
         DefaultPort.apply(to: &env, startCommand: start.cmd)
-        let deploy = Deploy(base: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt, inputs: deployInputs,
-                            startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths,
-                            user: account?.name ?? requestedUser ?? "root", runtimeUser: account)
+        let deploy = Deploy(
+            base: start.runImage ?? suite.runtimeImage, aptPackages: runtimeApt, inputs: deployInputs,
+            startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths,
+            user: account?.name ?? requestedUser ?? "root", runtimeUser: account)
         let aptSuites = Set(toolchains.compactMap { $0.debian?.suite }).subtracting([suite.name]).sorted()
-        return ResolvedPlan(strategy: .plan, dockerfile: nil, providers: providers, suite: suite.name,
-                            buildImage: options.baseImage ?? ociforge.build?.base ?? merged.buildImage ?? suite.buildImage,
-                            toolchains: toolchains, packageManagers: outputs.flatMap(\.packageManagers), aptSuites: aptSuites,
-                            buildVariables: buildVariables, secrets: secrets.sorted(), staticAssets: merged.staticAssets ?? [:],
-                            caches: caches, steps: steps, deploy: deploy, context: try buildContext(), image: imageTarget(), frozen: false)
+        return ResolvedPlan(
+            strategy: .plan, dockerfile: nil, providers: providers, suite: suite.name,
+            buildImage: options.baseImage ?? ociforge.build?.base ?? merged.buildImage ?? suite.buildImage,
+            toolchains: toolchains, packageManagers: outputs.flatMap(\.packageManagers), aptSuites: aptSuites,
+            buildVariables: buildVariables, secrets: secrets.sorted(), staticAssets: merged.staticAssets ?? [:],
+            caches: caches, steps: steps, deploy: deploy, context: try buildContext(), image: imageTarget(),
+            frozen: false)
     }
 
     static func cacheName(_ path: String) -> String {
         var out = ""
         for ch in path.lowercased() {
-            if ch.isLetter || ch.isNumber { out.append(ch) } else if !out.isEmpty && !out.hasSuffix("-") { out.append("-") }
+            if ch.isLetter || ch.isNumber {
+                out.append(ch)
+            } else if !out.isEmpty && !out.hasSuffix("-") {
+                out.append("-")
+            }
         }
         while out.hasSuffix("-") { out.removeLast() }
         return out
@@ -691,8 +814,9 @@ struct PlanSession {
         for n in deps.keys.sorted() {
             if let cycle = visit(n) {
                 let loc = locations["phases.\(cycle[0]).dependsOn"]
-                throw PlannerError(.dependencyCycle, "phases depend on each other in a cycle: \(cycle.joined(separator: " -> "))",
-                                   file: loc?.file, line: loc?.line, key: "phases.\(cycle[0]).dependsOn")
+                throw PlannerError(
+                    .dependencyCycle, "phases depend on each other in a cycle: \(cycle.joined(separator: " -> "))",
+                    file: loc?.file, line: loc?.line, key: "phases.\(cycle[0]).dependsOn")
             }
         }
         var remaining = deps

@@ -2,24 +2,25 @@
 /// when it is inside it), the 1-based line and column, and the key path (`phases.install.cmds`).
 public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable, Equatable {
-        case syntax              // malformed TOML / JSON / YAML
-        case type                // a value of the wrong type
-        case unknownKey          // unknown key (error only in strict mode)
-        case invalidValue        // a value outside its allowed set or grammar
-        case unknownPhase        // dependsOn names a phase that does not exist
-        case dependencyCycle     // phases depend on each other in a cycle
-        case noProvider          // no provider matched
-        case unknownProvider     // `providers` names an unknown provider
-        case unsupportedToolchain // no source (the Debian suite, its backports, an upstream channel) can supply the request
-        case unknownPackage      // a nixPkgs name with no Debian mapping
-        case io                  // a file could not be read
-        case invalidOption       // a CLI option or environment variable is malformed
+        case syntax  // malformed TOML / JSON / YAML
+        case type  // a value of the wrong type
+        case unknownKey  // unknown key (error only in strict mode)
+        case invalidValue  // a value outside its allowed set or grammar
+        case unknownPhase  // dependsOn names a phase that does not exist
+        case dependencyCycle  // phases depend on each other in a cycle
+        case noProvider  // no provider matched
+        case unknownProvider  // `providers` names an unknown provider
+        // no source (the Debian suite, its backports, an upstream channel) can supply the request
+        case unsupportedToolchain
+        case unknownPackage  // a nixPkgs name with no Debian mapping
+        case io  // a file could not be read
+        case invalidOption  // a CLI option or environment variable is malformed
         case dockerfileNotFound
         case unknownInstruction  // a Dockerfile keyword that is not an instruction
-        case unknownFlag         // a Dockerfile flag the instruction does not take
-        case missingSource       // a COPY/ADD source that is not in the build context (or is excluded)
-        case offline             // something that would need the network (ADD <url>, RUN --mount=type=ssh)
-        case ambiguousApp        // a workspace/monorepo with several apps and none chosen (or an unknown one)
+        case unknownFlag  // a Dockerfile flag the instruction does not take
+        case missingSource  // a COPY/ADD source that is not in the build context (or is excluded)
+        case offline  // something that would need the network (ADD <url>, RUN --mount=type=ssh)
+        case ambiguousApp  // a workspace/monorepo with several apps and none chosen (or an unknown one)
     }
 
     public var code: Code
@@ -29,8 +30,10 @@ public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible 
     public var column: Int?
     public var key: String?
 
-    public init(_ code: Code, _ message: String, file: String? = nil, line: Int? = nil, column: Int? = nil,
-                key: String? = nil) {
+    public init(
+        _ code: Code, _ message: String, file: String? = nil, line: Int? = nil, column: Int? = nil,
+        key: String? = nil
+    ) {
         self.code = code
         self.message = message
         self.file = file

@@ -31,8 +31,9 @@ struct ProviderContext {
     func versionOverride(_ envName: String) -> VersionRequest? {
         if let request = settingRequest("\(envName)_VERSION") { return request }
         if let v = config.string("version") {
-            return VersionRequest(value: v, from: toolchains.settings.isEmpty ? "config" : "ociforge.toml",
-                                  key: "config.\(config.provider).version")
+            return VersionRequest(
+                value: v, from: toolchains.settings.isEmpty ? "config" : "ociforge.toml",
+                key: "config.\(config.provider).version")
         }
         return nil
     }
@@ -69,7 +70,11 @@ protocol Provider: Sendable {
 
 /// `[config.<provider>]`: typed per-provider settings.
 public struct ProviderConfig: Sendable, Equatable {
-    public enum FieldType: Sendable, Equatable { case string, bool, oneOf([String]), stringList }
+    public enum FieldType: Sendable, Equatable {
+        case string, bool
+        case oneOf([String])
+        case stringList
+    }
     public var provider: String
     public var values: [String: ConfigValue] = [:]
 
@@ -83,10 +88,14 @@ public struct ProviderConfig: Sendable, Equatable {
 
     /// The schema of every provider's config block.
     static let schemas: [String: [String: FieldType]] = [
-        "node": ["version": .string, "packageManager": .oneOf(["npm", "pnpm", "yarn", "bun"]), "buildScript": .string,
-                 "startScript": .string, "staticDir": .string, "spa": .bool],
-        "python": ["version": .string, "packageManager": .oneOf(["pip", "poetry", "pdm", "uv", "pipenv"]),
-                   "module": .string, "server": .oneOf(["gunicorn", "uvicorn", "python"])],
+        "node": [
+            "version": .string, "packageManager": .oneOf(["npm", "pnpm", "yarn", "bun"]), "buildScript": .string,
+            "startScript": .string, "staticDir": .string, "spa": .bool
+        ],
+        "python": [
+            "version": .string, "packageManager": .oneOf(["pip", "poetry", "pdm", "uv", "pipenv"]),
+            "module": .string, "server": .oneOf(["gunicorn", "uvicorn", "python"])
+        ],
         "go": ["version": .string, "bin": .string, "cgo": .bool],
         "rust": ["version": .string, "bin": .string],
         "ruby": ["version": .string],
@@ -98,9 +107,10 @@ public struct ProviderConfig: Sendable, Equatable {
         "crystal": ["version": .string],
         "cobol": ["version": .string, "main": .string],
         "deno": ["version": .string], "dotnet": ["version": .string], "zig": ["version": .string],
-        "gleam": ["version": .string], "dart": ["version": .string], "swift": ["version": .string], "scala": ["version": .string],
+        "gleam": ["version": .string], "dart": ["version": .string], "swift": ["version": .string],
+        "scala": ["version": .string],
         "staticfile": ["root": .string, "spa": .bool],
-        "shell": ["script": .string],
+        "shell": ["script": .string]
     ]
 }
 
@@ -122,11 +132,14 @@ extension ConfigReader {
                 case let .oneOf(allowed):
                     let s = try string(field.node, field.path)
                     guard allowed.contains(s) else {
-                        throw fail(.invalidValue, "\"\(s)\" is not one of \(allowed.joined(separator: ", "))", field.node, field.path)
+                        throw fail(
+                            .invalidValue, "\"\(s)\" is not one of \(allowed.joined(separator: ", "))", field.node,
+                            field.path)
                     }
                     config.values[field.key] = .string(s)
                 case .stringList:
-                    config.values[field.key] = .array(try stringArray(field.node, field.path).map { ConfigNode(.string($0)) })
+                    config.values[field.key] = .array(
+                        try stringArray(field.node, field.path).map { ConfigNode(.string($0)) })
                 }
             }
             out[entry.key] = config
@@ -142,7 +155,7 @@ enum Providers {
         RubyProvider(), PHPProvider(), GoProvider(), JavaProvider(), RustProvider(), ElixirProvider(),
         ClojureProvider(), ScalaProvider(), HaskellProvider(), CrystalProvider(), DotnetProvider(), DartProvider(),
         SwiftProvider(), ZigProvider(), GleamProvider(), CobolProvider(), DenoProvider(),
-        PythonProvider(), NodeProvider(), StaticfileProvider(), ShellProvider(),
+        PythonProvider(), NodeProvider(), StaticfileProvider(), ShellProvider()
     ]
 
     static func named(_ name: String) -> (any Provider)? { all.first { $0.name == name } }

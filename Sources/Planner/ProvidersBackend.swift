@@ -15,9 +15,12 @@ struct GoProvider: Provider {
                 let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
                 guard parts.count >= 2 else { continue }
                 // Both are minimums: `go 1.23` (the language version) and `toolchain go1.23.4` (the preferred one).
-                if parts[0] == "go" { modGo = VersionRequest(value: ">=\(parts[1])", from: "go.mod", key: "go", line: index + 1) }
+                if parts[0] == "go" {
+                    modGo = VersionRequest(value: ">=\(parts[1])", from: "go.mod", key: "go", line: index + 1)
+                }
                 if parts[0] == "toolchain", parts[1].hasPrefix("go") {
-                    modToolchain = VersionRequest(value: ">=\(parts[1].dropFirst(2))", from: "go.mod", key: "toolchain", line: index + 1)
+                    modToolchain = VersionRequest(
+                        value: ">=\(parts[1].dropFirst(2))", from: "go.mod", key: "toolchain", line: index + 1)
                 }
             }
         }
@@ -27,31 +30,39 @@ struct GoProvider: Provider {
             target = workspaceTarget
         } else if let bin = ctx.setting("GO_BIN") ?? ctx.config.string("bin") {
             guard app.hasDirectory("cmd/\(bin)") else {
-                throw PlannerError(.invalidValue, "cmd/\(bin) does not exist (GO_BIN / [config.go] bin)", key: "config.go.bin")
+                throw PlannerError(
+                    .invalidValue, "cmd/\(bin) does not exist (GO_BIN / [config.go] bin)", key: "config.go.bin")
             }
             target = "./cmd/\(bin)"
         } else if app.has("main.go") {
             target = "."
         } else if let first = app.allFiles.compactMap({ f -> String? in
-            let p = f.split(separator: "/"); return p.count == 3 && p[0] == "cmd" && p[2].hasSuffix(".go") ? String(p[1]) : nil
+            let p = f.split(separator: "/")
+            return p.count == 3 && p[0] == "cmd" && p[2].hasSuffix(".go") ? String(p[1]) : nil
         }).sorted().first {
             target = "./cmd/\(first)"
         } else {
-            throw PlannerError(.invalidValue, "no main package found: expected main.go or cmd/<name>/*.go; set GO_BIN", file: "go.mod")
+            throw PlannerError(
+                .invalidValue, "no main package found: expected main.go or cmd/<name>/*.go; set GO_BIN", file: "go.mod")
         }
         let cgo = ctx.config.bool("cgo") ?? false
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: cgo ? ["gcc", "libc6-dev"] : [])]
         if app.has("go.mod") {
-            phases["install"] = PhaseConfig(dependsOn: ["setup"], cmds: ["go mod download"], cacheDirectories: ["/root/go/pkg/mod"])
+            phases["install"] = PhaseConfig(
+                dependsOn: ["setup"], cmds: ["go mod download"], cacheDirectories: ["/root/go/pkg/mod"])
             out.phaseInputs["install"] = ctx.existing(["go.mod", "go.sum"])
         }
-        let buildCmd = app.has("go.mod") || app.has("go.work") ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
-        phases["build"] = PhaseConfig(dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
-                                      cacheDirectories: ["/root/.cache/go-build"])
-        out.plan = BuildPlanConfig(variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"],
-                                   phases: phases, start: StartConfig(cmd: "./out", runImage: cgo ? nil : Debian.staticRuntimeImage))
+        let buildCmd =
+            app.has("go.mod") || app.has("go.work")
+            ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
+        phases["build"] = PhaseConfig(
+            dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
+            cacheDirectories: ["/root/.cache/go-build"])
+        out.plan = BuildPlanConfig(
+            variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"],
+            phases: phases, start: StartConfig(cmd: "./out", runImage: cgo ? nil : Debian.staticRuntimeImage))
         // CGO_ENABLED=0 gives a static binary: the scratch runtime base (CA bundle and zoneinfo from the build
         // stage); the runtime packages are for a Debian runtime base chosen instead (start.runImage).
         out.runtimePackages = ["ca-certificates"] + (cgo ? ["libc6"] : [])
@@ -77,18 +88,28 @@ struct RustProvider: Provider {
         let rustVersion = VersionFiles.value(cargo, ["package", "rust-version"], file: "Cargo.toml") { ">=" + $0 }
         let toolchain = try ctx.toolchain("rust", idiomatic: [toolchainFile, rustVersion])
         let workspace = try CargoWorkspace.target(cargo, ctx: ctx)  // Workspaces/CargoWorkspace.swift
-        let bin = workspace?.bin ?? ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
+        let bin =
+            workspace?.bin ?? ctx.setting("RUST_BIN") ?? ctx.config.string("bin")
             ?? cargo["bin"]?.arrayValue?.first?["name"]?.stringValue ?? cargo["package"]?["name"]?.stringValue
         guard let bin else {
-            throw PlannerError(.invalidValue, "Cargo.toml has no [package] name or [[bin]]; set RUST_BIN", file: "Cargo.toml", key: "package.name")
+            throw PlannerError(
+                .invalidValue, "Cargo.toml has no [package] name or [[bin]]; set RUST_BIN", file: "Cargo.toml",
+                key: "package.name")
         }
         var out = ProviderOutput()
         out.toolchains = [toolchain]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([toolchain]),
-            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cargo build --release\(workspace.map { " -p \($0.package)" } ?? "") --bin \(bin)", "cp target/release/\(bin) bin/"],
-                                 cacheDirectories: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"]),
-        ], start: StartConfig(cmd: "./bin/\(bin)"))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([toolchain]),
+                "build": PhaseConfig(
+                    dependsOn: ["setup"],
+                    cmds: [
+                        "mkdir -p bin",
+                        "cargo build --release\(workspace.map { " -p \($0.package)" } ?? "") --bin \(bin)",
+                        "cp target/release/\(bin) bin/"
+                    ],
+                    cacheDirectories: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"])
+            ], start: StartConfig(cmd: "./bin/\(bin)"))
         out.runtimePackages = ["ca-certificates"]
         out.deployInclude = ["bin"]
         return out
@@ -110,7 +131,9 @@ struct RubyProvider: Provider {
             let quoted = t.split(separator: "\"", omittingEmptySubsequences: false)
             let single = t.split(separator: "'", omittingEmptySubsequences: false)
             let value = quoted.count >= 3 ? quoted[1] : (single.count >= 3 ? single[1] : nil)
-            if let value { gemfileRuby = VersionRequest(value: String(value), from: "Gemfile", key: "ruby", line: index + 1) }
+            if let value {
+                gemfileRuby = VersionRequest(value: String(value), from: "Gemfile", key: "ruby", line: index + 1)
+            }
         }
         var lockRuby: VersionRequest? = nil
         var bundledWith: VersionRequest? = nil
@@ -122,43 +145,64 @@ struct RubyProvider: Provider {
                     lockRuby = VersionRequest(value: v, from: "Gemfile.lock", key: "RUBY VERSION", line: i + 2)
                 }
                 if line == "BUNDLED WITH", SemanticVersion(lines[i + 1]) != nil {
-                    bundledWith = VersionRequest(value: lines[i + 1], from: "Gemfile.lock", key: "BUNDLED WITH", line: i + 2)
+                    bundledWith = VersionRequest(
+                        value: lines[i + 1], from: "Gemfile.lock", key: "BUNDLED WITH", line: i + 2)
                 }
             }
         }
-        let toolchain = try ctx.toolchain("ruby", idiomatic: [
-            ctx.versionFiles.file(".ruby-version") { $0.replacingOccurrences(of: "ruby-", with: "") }, gemfileRuby, lockRuby,
-        ])
+        let toolchain = try ctx.toolchain(
+            "ruby",
+            idiomatic: [
+                ctx.versionFiles.file(".ruby-version") { $0.replacingOccurrences(of: "ruby-", with: "") }, gemfileRuby,
+                lockRuby
+            ])
         let has: (String) -> Bool = { gem in gemfile.contains("\"\(gem)\"") || gemfile.contains("'\(gem)'") }
         let rails = app.has("config/application.rb") || has("rails")
         var buildApt: [String] = []
         var runtime = toolchain.runtimePackages
-        if has("pg") { buildApt.append("libpq-dev"); runtime.append("libpq5") }
-        if has("mysql2") { buildApt.append("default-libmysqlclient-dev"); runtime.append("libmariadb3") }
-        if has("sqlite3") { buildApt.append("libsqlite3-dev"); runtime.append("libsqlite3-0") }
+        if has("pg") {
+            buildApt.append("libpq-dev")
+            runtime.append("libpq5")
+        }
+        if has("mysql2") {
+            buildApt.append("default-libmysqlclient-dev")
+            runtime.append("libmariadb3")
+        }
+        if has("sqlite3") {
+            buildApt.append("libsqlite3-dev")
+            runtime.append("libsqlite3-0")
+        }
         if has("nokogiri") { buildApt.append("libxml2-dev") }
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = [
             "setup": setupPhase([toolchain], extra: buildApt),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["bundle install --jobs 4"]),
+            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["bundle install --jobs 4"])
         ]
         if let bundledWith {
             phases["setup"]!.cmds = ["gem install bundler -v \(shellQuote(bundledWith.value)) --no-document"]
-            out.packageManagers = [PackageManager(name: "bundler", version: bundledWith.value, via: .rubygems, request: bundledWith.record)]
+            out.packageManagers = [
+                PackageManager(name: "bundler", version: bundledWith.value, via: .rubygems, request: bundledWith.record)
+            ]
         } else {
-            out.packageManagers = [PackageManager(name: "bundler", version: nil, via: toolchain.source == .debian ? .debian : .bundled, request: nil)]
+            out.packageManagers = [
+                PackageManager(
+                    name: "bundler", version: nil, via: toolchain.source == .debian ? .debian : .bundled, request: nil)
+            ]
         }
         out.phaseInputs["install"] = ctx.existing(["Gemfile", "Gemfile.lock", ".ruby-version"])
         var start: String? = nil
-        var variables = ["BUNDLE_PATH": "/app/vendor/bundle", "BUNDLE_WITHOUT": "development:test",
-                         "BUNDLE_DEPLOYMENT": app.has("Gemfile.lock") ? "1" : "0"]
+        var variables = [
+            "BUNDLE_PATH": "/app/vendor/bundle", "BUNDLE_WITHOUT": "development:test",
+            "BUNDLE_DEPLOYMENT": app.has("Gemfile.lock") ? "1" : "0"
+        ]
         if rails {
             variables["RAILS_ENV"] = "production"
             variables["RAILS_LOG_TO_STDOUT"] = "enabled"
             variables["RAILS_SERVE_STATIC_FILES"] = "true"
             if app.hasDirectory("app/assets") || app.hasDirectory("app/javascript") {
-                phases["build"] = PhaseConfig(dependsOn: ["install"], cmds: ["SECRET_KEY_BASE_DUMMY=1 bundle exec rails assets:precompile"])
+                phases["build"] = PhaseConfig(
+                    dependsOn: ["install"], cmds: ["SECRET_KEY_BASE_DUMMY=1 bundle exec rails assets:precompile"])
             }
             start = "bundle exec rails server -b 0.0.0.0 -p ${PORT:-3000}"
         } else if app.has("config.ru") {
@@ -184,17 +228,22 @@ struct PHPProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         let composer = try app.json("composer.json")
-        let toolchain = try ctx.toolchain("php", idiomatic: [VersionFiles.value(composer, ["require", "php"], file: "composer.json")])
+        let toolchain = try ctx.toolchain(
+            "php", idiomatic: [VersionFiles.value(composer, ["require", "php"], file: "composer.json")])
         let (exts, unknownExts) = PHPServer.extensions(composer)
-        let root = ctx.setting("PHP_ROOT_DIR") ?? ctx.config.string("rootDir") ?? (app.hasDirectory("public") ? "public" : ".")
+        let root =
+            ctx.setting("PHP_ROOT_DIR") ?? ctx.config.string("rootDir") ?? (app.hasDirectory("public") ? "public" : ".")
         if root.hasPrefix("/") || root.split(separator: "/").contains("..") {
-            throw PlannerError(.invalidValue, "the document root \"\(root)\" must be a relative path inside the app", key: "config.php.rootDir")
+            throw PlannerError(
+                .invalidValue, "the document root \"\(root)\" must be a relative path inside the app",
+                key: "config.php.rootDir")
         }
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: exts)]
         if composer != nil {
-            phases["install"] = PhaseConfig(dependsOn: ["setup"],
+            phases["install"] = PhaseConfig(
+                dependsOn: ["setup"],
                 cmds: ["composer install --no-dev --no-interaction --prefer-dist --optimize-autoloader --no-scripts"],
                 cacheDirectories: ["/root/.cache/composer"])
             out.phaseInputs["install"] = ctx.existing(["composer.json", "composer.lock"])
@@ -202,19 +251,25 @@ struct PHPProvider: Provider {
         // nginx + php-fpm (Providers/PHPServer.swift); Laravel's caches at build time, its writable dirs.
         let laravel = app.has("artisan")
         if laravel {
-            phases["build"] = PhaseConfig(dependsOn: [composer != nil ? "install" : "setup"], cmds: PHPServer.laravelBuild)
+            phases["build"] = PhaseConfig(
+                dependsOn: [composer != nil ? "install" : "setup"], cmds: PHPServer.laravelBuild)
             out.writablePaths = PHPServer.laravelWritable
         }
         let docroot = root == "." ? "/app" : "/app/" + root
-        out.plan = BuildPlanConfig(variables: laravel ? ["APP_ENV": "production", "LOG_CHANNEL": "stderr"] : [:],
-                                   staticAssets: ["php-start.sh": PHPServer.startScript, "nginx.conf": PHPServer.nginxConf(documentRoot: docroot),
-                                                  "php-fpm.conf": PHPServer.fpmConf],
-                                   phases: phases, start: StartConfig(cmd: PHPServer.startCommand))
+        out.plan = BuildPlanConfig(
+            variables: laravel ? ["APP_ENV": "production", "LOG_CHANNEL": "stderr"] : [:],
+            staticAssets: [
+                "php-start.sh": PHPServer.startScript, "nginx.conf": PHPServer.nginxConf(documentRoot: docroot),
+                "php-fpm.conf": PHPServer.fpmConf
+            ],
+            phases: phases, start: StartConfig(cmd: PHPServer.startCommand))
         out.runtimePackages = ["nginx", "php-fpm"] + (laravel ? ["php-cli"] : []) + exts  // artisan at runtime
         out.runtimeVariables["PORT"] = PHPServer.port
         for ext in unknownExts {
-            out.notes.append(PlannerWarning("composer.json requires ext-\(ext), which has no known Debian package: add it with aptPkgs or [build.packages] runtime",
-                                            file: "composer.json", key: "require.ext-\(ext)"))
+            out.notes.append(
+                PlannerWarning(
+                    "composer.json requires ext-\(ext), which has no known Debian package: add it with aptPkgs or [build.packages] runtime",
+                    file: "composer.json", key: "require.ext-\(ext)"))
         }
         return out
     }
@@ -239,33 +294,46 @@ struct JavaProvider: Provider {
                 }
             }
         }
-        let toolchain = try ctx.toolchain("java", idiomatic: [
-            ctx.versionFiles.file(".java-version") { VersionFiles.normalize("java", $0) },
-            Self.sdkmanrc(ctx.app), manifest,
-        ])
+        let toolchain = try ctx.toolchain(
+            "java",
+            idiomatic: [
+                ctx.versionFiles.file(".java-version") { VersionFiles.normalize("java", $0) },
+                Self.sdkmanrc(ctx.app), manifest
+            ])
         var out = ProviderOutput()
         if maven {
             let mvn = app.has("mvnw") ? "chmod +x mvnw && ./mvnw" : "mvn"
             var tools = [toolchain]
             if !app.has("mvnw") { tools.append(try ctx.toolchain("maven", providerConfig: false)) }
             out.toolchains = tools
-            out.plan = BuildPlanConfig(phases: [
-                "setup": setupPhase(tools),
-                "build": PhaseConfig(dependsOn: ["setup"], cmds: ["\(mvn) -B -DskipTests install"], cacheDirectories: ["/root/.m2"]),
-            ], start: StartConfig(cmd: "java $JAVA_OPTS -jar $(ls -1 target/*.jar | grep -v -e '-sources.jar$' -e '-javadoc.jar$' | head -n 1)"))
+            out.plan = BuildPlanConfig(
+                phases: [
+                    "setup": setupPhase(tools),
+                    "build": PhaseConfig(
+                        dependsOn: ["setup"], cmds: ["\(mvn) -B -DskipTests install"], cacheDirectories: ["/root/.m2"])
+                ],
+                start: StartConfig(
+                    cmd:
+                        "java $JAVA_OPTS -jar $(ls -1 target/*.jar | grep -v -e '-sources.jar$' -e '-javadoc.jar$' | head -n 1)"
+                ))
             out.deployInclude = ["target"]
         } else {
             guard app.has("gradlew") else {
-                throw PlannerError(.unsupportedToolchain,
+                throw PlannerError(
+                    .unsupportedToolchain,
                     "Debian ships Gradle 4.4.1 only, too old for current builds; commit the Gradle wrapper (gradlew and gradle/wrapper/)",
                     file: app.has("build.gradle.kts") ? "build.gradle.kts" : "build.gradle")
             }
             out.toolchains = [toolchain]
-            out.plan = BuildPlanConfig(phases: [
-                "setup": setupPhase([toolchain]),
-                "build": PhaseConfig(dependsOn: ["setup"], cmds: ["chmod +x gradlew", "./gradlew build -x test --no-daemon"],
-                                     cacheDirectories: ["/root/.gradle"]),
-            ], start: StartConfig(cmd: "java $JAVA_OPTS -jar $(ls -1 build/libs/*.jar | grep -v -e '-plain.jar$' | head -n 1)"))
+            out.plan = BuildPlanConfig(
+                phases: [
+                    "setup": setupPhase([toolchain]),
+                    "build": PhaseConfig(
+                        dependsOn: ["setup"], cmds: ["chmod +x gradlew", "./gradlew build -x test --no-daemon"],
+                        cacheDirectories: ["/root/.gradle"])
+                ],
+                start: StartConfig(
+                    cmd: "java $JAVA_OPTS -jar $(ls -1 build/libs/*.jar | grep -v -e '-plain.jar$' | head -n 1)"))
             out.deployInclude = ["build/libs"]
         }
         out.runtimePackages = toolchain.runtimePackages
@@ -277,7 +345,8 @@ extension JavaProvider {
     /// `.sdkmanrc`: `java=21.0.2-tem`.
     static func sdkmanrc(_ app: AppDirectory) -> VersionRequest? {
         guard let text = app.read(".sdkmanrc") else { return nil }
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.hasPrefix("java=") {
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where line.hasPrefix("java=") {
             let v = line.dropFirst(5).split(separator: "-").first.map(String.init) ?? ""
             return VersionRequest(value: v, from: ".sdkmanrc", key: "java", line: i + 1)
         }
@@ -294,16 +363,18 @@ struct ElixirProvider: Provider {
         let app = ctx.app
         let mix = app.read("mix.exs") ?? ""
         var manifest: VersionRequest? = nil
-        if let r = mix.range(of: "elixir: \"") , let e = mix[r.upperBound...].firstIndex(of: "\"") {
-            manifest = VersionRequest(value: String(mix[r.upperBound..<e]), from: "mix.exs", key: "elixir",
-                                      line: mix[..<r.lowerBound].filter { $0 == "\n" }.count + 1)
+        if let r = mix.range(of: "elixir: \""), let e = mix[r.upperBound...].firstIndex(of: "\"") {
+            manifest = VersionRequest(
+                value: String(mix[r.upperBound..<e]), from: "mix.exs", key: "elixir",
+                line: mix[..<r.lowerBound].filter { $0 == "\n" }.count + 1)
         }
         var appName: String? = nil
         if let r = mix.range(of: "app: :") {
             appName = String(mix[r.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" })
         }
         guard let appName, !appName.isEmpty else {
-            throw PlannerError(.invalidValue, "mix.exs has no `app: :name` in project/0", file: "mix.exs", key: "project.app")
+            throw PlannerError(
+                .invalidValue, "mix.exs has no `app: :name` in project/0", file: "mix.exs", key: "project.app")
         }
         let toolchain = try ctx.toolchain("elixir", idiomatic: [manifest])
         var out = ProviderOutput()
@@ -311,13 +382,18 @@ struct ElixirProvider: Provider {
         var build = ["mix compile"]
         if app.hasDirectory("assets") && mix.contains("assets.deploy") { build.append("mix assets.deploy") }
         build.append("mix release --overwrite")
-        out.plan = BuildPlanConfig(variables: ["MIX_ENV": "prod", "LANG": "C.UTF-8"], phases: [
-            "setup": setupPhase([toolchain]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["mix local.hex --force", "mix local.rebar --force", "mix deps.get --only prod"],
-                                   cacheDirectories: ["/root/.hex", "/root/.mix"]),
-            "build": PhaseConfig(dependsOn: ["install"], cmds: build, cacheDirectories: ["/app/_build"]),
-        ], start: StartConfig(cmd: "_build/prod/rel/\(appName)/bin/\(appName) start"))
-        out.phaseInputs["install"] = ctx.existing(["mix.exs", "mix.lock"]) + app.allFiles.filter { $0.hasPrefix("config/") }
+        out.plan = BuildPlanConfig(
+            variables: ["MIX_ENV": "prod", "LANG": "C.UTF-8"],
+            phases: [
+                "setup": setupPhase([toolchain]),
+                "install": PhaseConfig(
+                    dependsOn: ["setup"],
+                    cmds: ["mix local.hex --force", "mix local.rebar --force", "mix deps.get --only prod"],
+                    cacheDirectories: ["/root/.hex", "/root/.mix"]),
+                "build": PhaseConfig(dependsOn: ["install"], cmds: build, cacheDirectories: ["/app/_build"])
+            ], start: StartConfig(cmd: "_build/prod/rel/\(appName)/bin/\(appName) start"))
+        out.phaseInputs["install"] =
+            ctx.existing(["mix.exs", "mix.lock"]) + app.allFiles.filter { $0.hasPrefix("config/") }
         out.runtimePackages = ["libssl3", "libncurses6", "libstdc++6"]
         out.deployInclude = ["_build/prod/rel/\(appName)"]
         return out
@@ -335,22 +411,31 @@ struct ClojureProvider: Provider {
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         if app.has("project.clj") {
-            out.plan = BuildPlanConfig(phases: [
-                "setup": setupPhase([toolchain]),
-                "install": PhaseConfig(dependsOn: ["setup"], cmds: ["lein deps"], cacheDirectories: ["/root/.m2"]),
-                "build": PhaseConfig(dependsOn: ["install"], cmds: ["lein uberjar", "cp $(ls -1 target/uberjar/*-standalone.jar target/*-standalone.jar 2>/dev/null | head -n 1) app-standalone.jar"]),
-            ], start: StartConfig(cmd: "java $JAVA_OPTS -jar app-standalone.jar"))
+            out.plan = BuildPlanConfig(
+                phases: [
+                    "setup": setupPhase([toolchain]),
+                    "install": PhaseConfig(dependsOn: ["setup"], cmds: ["lein deps"], cacheDirectories: ["/root/.m2"]),
+                    "build": PhaseConfig(
+                        dependsOn: ["install"],
+                        cmds: [
+                            "lein uberjar",
+                            "cp $(ls -1 target/uberjar/*-standalone.jar target/*-standalone.jar 2>/dev/null | head -n 1) app-standalone.jar"
+                        ])
+                ], start: StartConfig(cmd: "java $JAVA_OPTS -jar app-standalone.jar"))
             out.phaseInputs["install"] = ["project.clj"]
             out.deployInclude = ["app-standalone.jar"]
         } else {
             guard let main = ctx.config.string("main") else {
-                throw PlannerError(.invalidValue, "a deps.edn project needs its main namespace: set [config.clojure] main = \"my.app.core\"",
-                                   file: "deps.edn", key: "config.clojure.main")
+                throw PlannerError(
+                    .invalidValue,
+                    "a deps.edn project needs its main namespace: set [config.clojure] main = \"my.app.core\"",
+                    file: "deps.edn", key: "config.clojure.main")
             }
-            out.plan = BuildPlanConfig(phases: [
-                "setup": setupPhase([toolchain]),
-                "install": PhaseConfig(dependsOn: ["setup"], cmds: ["clojure -P"], cacheDirectories: ["/root/.m2"]),
-            ], start: StartConfig(cmd: "clojure -M -m \(main)"))
+            out.plan = BuildPlanConfig(
+                phases: [
+                    "setup": setupPhase([toolchain]),
+                    "install": PhaseConfig(dependsOn: ["setup"], cmds: ["clojure -P"], cacheDirectories: ["/root/.m2"])
+                ], start: StartConfig(cmd: "clojure -M -m \(main)"))
             out.phaseInputs["install"] = ["deps.edn"]
             out.runtimePackages = ["clojure"]
         }
@@ -369,8 +454,10 @@ struct HaskellProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         guard let cabalFile = app.topLevelFiles.first(where: { $0.hasSuffix(".cabal") }) else {
-            throw PlannerError(.unsupportedToolchain, "only cabal builds are supported with Debian's GHC (Stack is not usable offline-pinned); commit the generated .cabal file",
-                               file: detect(app))
+            throw PlannerError(
+                .unsupportedToolchain,
+                "only cabal builds are supported with Debian's GHC (Stack is not usable offline-pinned); commit the generated .cabal file",
+                file: detect(app))
         }
         let text = app.read(cabalFile) ?? ""
         var exe: String? = nil
@@ -379,18 +466,26 @@ struct HaskellProvider: Provider {
             break
         }
         guard let exe else {
-            throw PlannerError(.invalidValue, "no `executable` section in \(cabalFile)", file: cabalFile, key: "executable")
+            throw PlannerError(
+                .invalidValue, "no `executable` section in \(cabalFile)", file: cabalFile, key: "executable")
         }
         // `base` bounds constrain GHC only indirectly; cabal reports such conflicts itself.
         let toolchain = try ctx.toolchain("haskell")
         var out = ProviderOutput()
         out.toolchains = [toolchain]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([toolchain]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["cabal update", "cabal build --only-dependencies"],
-                                   cacheDirectories: ["/root/.cabal/packages", "/root/.cabal/store"]),
-            "build": PhaseConfig(dependsOn: ["install"], cmds: ["mkdir -p bin", "cabal install exe:\(exe) --installdir=bin --install-method=copy --overwrite-policy=always"]),
-        ], start: StartConfig(cmd: "./bin/\(exe)"))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([toolchain]),
+                "install": PhaseConfig(
+                    dependsOn: ["setup"], cmds: ["cabal update", "cabal build --only-dependencies"],
+                    cacheDirectories: ["/root/.cabal/packages", "/root/.cabal/store"]),
+                "build": PhaseConfig(
+                    dependsOn: ["install"],
+                    cmds: [
+                        "mkdir -p bin",
+                        "cabal install exe:\(exe) --installdir=bin --install-method=copy --overwrite-policy=always"
+                    ])
+            ], start: StartConfig(cmd: "./bin/\(exe)"))
         out.phaseInputs["install"] = [cabalFile] + ctx.existing(["cabal.project", "cabal.project.freeze"])
         out.runtimePackages = toolchain.runtimePackages
         out.deployInclude = ["bin"]
@@ -416,27 +511,37 @@ struct CrystalProvider: Provider {
         let doc = yaml as? [String: Any] ?? [:]
         let hasDependencies = !((doc["dependencies"] as? [String: Any]) ?? [:]).isEmpty
         if hasDependencies && ctx.suite.missing.contains("shards") {
-            throw PlannerError(.unsupportedToolchain,
-                "shards (Crystal dependencies) is not packaged for Debian \(ctx.suite.name) (needed because shard.yml declares dependencies); " +
-                "build on Debian trixie (--base debian:trixie or [build] base), or use a Dockerfile", file: "shard.yml", key: "dependencies")
+            throw PlannerError(
+                .unsupportedToolchain,
+                "shards (Crystal dependencies) is not packaged for Debian \(ctx.suite.name) (needed because shard.yml declares dependencies); "
+                    + "build on Debian trixie (--base debian:trixie or [build] base), or use a Dockerfile",
+                file: "shard.yml", key: "dependencies")
         }
         let targets = doc["targets"] as? [String: Any] ?? [:]
-        guard let name = targets.keys.sorted().first, let main = (targets[name] as? [String: Any])?["main"] as? String else {
-            throw PlannerError(.invalidValue, "shard.yml needs a target: targets: <name>: main: src/<name>.cr", file: "shard.yml", key: "targets")
+        guard let name = targets.keys.sorted().first, let main = (targets[name] as? [String: Any])?["main"] as? String
+        else {
+            throw PlannerError(
+                .invalidValue, "shard.yml needs a target: targets: <name>: main: src/<name>.cr", file: "shard.yml",
+                key: "targets")
         }
-        let request = (doc["crystal"] as? String).map { VersionRequest(value: $0.hasPrefix(">") || $0.hasPrefix("~") ? $0 : ">=" + $0, from: "shard.yml", key: "crystal") }
+        let request = (doc["crystal"] as? String).map {
+            VersionRequest(
+                value: $0.hasPrefix(">") || $0.hasPrefix("~") ? $0 : ">=" + $0, from: "shard.yml", key: "crystal")
+        }
         let toolchain = try ctx.toolchain("crystal", idiomatic: [request])
         var out = ProviderOutput()
         out.toolchains = [toolchain]
         var phases: [String: PhaseConfig] = [
             "setup": setupPhase([toolchain]),
-            "build": PhaseConfig(dependsOn: [hasDependencies ? "install" : "setup"],
-                                 cmds: ["mkdir -p bin", "crystal build --release \(shellQuote(main)) -o bin/\(name)"],
-                                 cacheDirectories: ["/root/.cache/crystal"]),
+            "build": PhaseConfig(
+                dependsOn: [hasDependencies ? "install" : "setup"],
+                cmds: ["mkdir -p bin", "crystal build --release \(shellQuote(main)) -o bin/\(name)"],
+                cacheDirectories: ["/root/.cache/crystal"])
         ]
         if hasDependencies {
-            phases["install"] = PhaseConfig(dependsOn: ["setup"], cmds: ["shards install --production"],
-                                            cacheDirectories: ["/root/.cache/shards"])
+            phases["install"] = PhaseConfig(
+                dependsOn: ["setup"], cmds: ["shards install --production"],
+                cacheDirectories: ["/root/.cache/shards"])
             out.phaseInputs["install"] = ctx.existing(["shard.yml", "shard.lock"])
         }
         out.plan = BuildPlanConfig(phases: phases, start: StartConfig(cmd: "./bin/\(name)"))
@@ -455,27 +560,41 @@ struct CobolProvider: Provider {
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
-        let sources = app.allFiles.filter { ($0.hasSuffix(".cbl") || $0.hasSuffix(".cob")) && $0.split(separator: "/").count <= 2 }
+        let sources = app.allFiles.filter {
+            ($0.hasSuffix(".cbl") || $0.hasSuffix(".cob")) && $0.split(separator: "/").count <= 2
+        }
         let main: String
         if let m = ctx.setting("COBOL_APP_NAME") ?? ctx.config.string("main") {
-            guard let found = sources.first(where: { $0 == m || $0.hasSuffix("/\(m)") || $0.hasPrefix(m + ".") || $0.contains("/\(m).") }) else {
-                throw PlannerError(.invalidValue, "no COBOL source \(m) (found \(sources.joined(separator: ", ")))", key: "config.cobol.main")
+            guard
+                let found = sources.first(where: {
+                    $0 == m || $0.hasSuffix("/\(m)") || $0.hasPrefix(m + ".") || $0.contains("/\(m).")
+                })
+            else {
+                throw PlannerError(
+                    .invalidValue, "no COBOL source \(m) (found \(sources.joined(separator: ", ")))",
+                    key: "config.cobol.main")
             }
             main = found
-        } else if sources.count == 1 { main = sources[0] }
-        else if let index = sources.first(where: { $0.hasSuffix("index.cbl") }) { main = index }
-        else {
-            throw PlannerError(.invalidValue, "several COBOL sources (\(sources.joined(separator: ", "))); set [config.cobol] main or COBOL_APP_NAME",
-                               key: "config.cobol.main")
+        } else if sources.count == 1 {
+            main = sources[0]
+        } else if let index = sources.first(where: { $0.hasSuffix("index.cbl") }) {
+            main = index
+        } else {
+            throw PlannerError(
+                .invalidValue,
+                "several COBOL sources (\(sources.joined(separator: ", "))); set [config.cobol] main or COBOL_APP_NAME",
+                key: "config.cobol.main")
         }
         let name = String(main.split(separator: "/").last!.split(separator: ".").first!)
         let toolchain = try ctx.toolchain("cobol")
         var out = ProviderOutput()
         out.toolchains = [toolchain]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([toolchain]),
-            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["mkdir -p bin", "cobc -x -free -o bin/\(name) \(shellQuote(main))"]),
-        ], start: StartConfig(cmd: "./bin/\(name)"))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([toolchain]),
+                "build": PhaseConfig(
+                    dependsOn: ["setup"], cmds: ["mkdir -p bin", "cobc -x -free -o bin/\(name) \(shellQuote(main))"])
+            ], start: StartConfig(cmd: "./bin/\(name)"))
         out.runtimePackages = toolchain.runtimePackages
         out.deployInclude = ["bin"]
         return out
@@ -496,10 +615,12 @@ struct StaticfileProvider: Provider {
             }
         }
         let spaDir = ctx.setting("SPA_OUT_DIR")
-        let root = ctx.setting("STATICFILE_ROOT") ?? spaDir ?? ctx.config.string("root") ?? staticfileRoot
+        let root =
+            ctx.setting("STATICFILE_ROOT") ?? spaDir ?? ctx.config.string("root") ?? staticfileRoot
             ?? (app.has("index.html") ? "." : (app.has("public/index.html") ? "public" : "."))
         if root.hasPrefix("/") || root.split(separator: "/").contains("..") {
-            throw PlannerError(.invalidValue, "the static root must be a relative path inside the app", key: "config.staticfile.root")
+            throw PlannerError(
+                .invalidValue, "the static root must be a relative path inside the app", key: "config.staticfile.root")
         }
         let spa = spaDir != nil || (ctx.config.bool("spa") ?? false)
         var out = ProviderOutput()
@@ -523,7 +644,10 @@ struct ShellProvider: Provider {
         var apt: [String] = []
         if let first = ctx.app.read(script)?.split(separator: "\n").first, first.hasPrefix("#!") {
             let words = first.dropFirst(2).split(separator: " ").map(String.init)
-            let prog = (words.first?.hasSuffix("/env") == true ? words.dropFirst().first : words.first).map { String($0.split(separator: "/").last!) } ?? "sh"
+            let prog =
+                (words.first?.hasSuffix("/env") == true ? words.dropFirst().first : words.first).map {
+                    String($0.split(separator: "/").last!)
+                } ?? "sh"
             interpreter = prog
             if ["bash", "zsh", "dash", "ksh"].contains(prog) && prog != "bash" && prog != "dash" { apt.append(prog) }
         }

@@ -7,19 +7,23 @@ struct NodeProvider: Provider {
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
-        guard let pkg = try app.json("package.json") else { throw PlannerError(.io, "cannot read", file: "package.json") }
+        guard let pkg = try app.json("package.json") else {
+            throw PlannerError(.io, "cannot read", file: "package.json")
+        }
         guard case .table = pkg.value else {
             throw PlannerError(.type, "package.json must be a JSON object", file: "package.json", line: pkg.line)
         }
         let scripts = pkg["scripts"]
         let manager = try Self.packageManager(ctx, pkg)
         if manager.name == "bun" { return try BunPlanner.plan(ctx, pkg: pkg, manager: manager) }
-        let toolchain = try ctx.toolchain("node", idiomatic: [
-            Self.devEnginesRuntime(pkg),
-            VersionFiles.value(pkg, ["engines", "node"], file: "package.json"),
-            ctx.versionFiles.file(".nvmrc"),
-            ctx.versionFiles.file(".node-version"),
-        ])
+        let toolchain = try ctx.toolchain(
+            "node",
+            idiomatic: [
+                Self.devEnginesRuntime(pkg),
+                VersionFiles.value(pkg, ["engines", "node"], file: "package.json"),
+                ctx.versionFiles.file(".nvmrc"),
+                ctx.versionFiles.file(".node-version")
+            ])
 
         var out = ProviderOutput()
         out.toolchains = [toolchain]
@@ -29,11 +33,17 @@ struct NodeProvider: Provider {
         let run: String
         let debianYarn = ctx.suite.standard("yarn")
         switch manager.name {
-        case "pnpm", "yarn" where manager.berry || debianYarn.map({ !$0.version.hasPrefix("1.") }) ?? true:
-            let version = manager.version ?? (manager.name == "pnpm" ? Self.pnpmFromLock(app) : (manager.berry ? "stable" : "1.22.22"))
-            setupCmds = ["npm install -g corepack@\(Self.corepackVersion)", "corepack enable \(manager.name)",
-                         "corepack install -g \(manager.name)@\(version)"]
-            out.packageManagers.append(PackageManager(name: manager.name, version: version, via: .corepack, request: manager.request))
+        case "pnpm",
+            "yarn" where manager.berry || debianYarn.map({ !$0.version.hasPrefix("1.") }) ?? true:
+            let version =
+                manager.version
+                ?? (manager.name == "pnpm" ? Self.pnpmFromLock(app) : (manager.berry ? "stable" : "1.22.22"))
+            setupCmds = [
+                "npm install -g corepack@\(Self.corepackVersion)", "corepack enable \(manager.name)",
+                "corepack install -g \(manager.name)@\(version)"
+            ]
+            out.packageManagers.append(
+                PackageManager(name: manager.name, version: version, via: .corepack, request: manager.request))
             if manager.name == "pnpm" {
                 install = [app.has("pnpm-lock.yaml") ? "pnpm install --frozen-lockfile" : "pnpm install"]
                 caches = ["/root/.local/share/pnpm/store"]
@@ -49,14 +59,17 @@ struct NodeProvider: Provider {
             }
         case "yarn":
             install = [app.has("yarn.lock") ? "yarnpkg install --frozen-lockfile" : "yarnpkg install"]
-            out.packageManagers.append(PackageManager(name: "yarn", version: debianYarn?.version, via: .debian, request: manager.request))
+            out.packageManagers.append(
+                PackageManager(name: "yarn", version: debianYarn?.version, via: .debian, request: manager.request))
             out.extraSetupPackages = debianYarn?.buildPackages ?? []
             caches = ["/root/.cache/yarn"]
             run = "yarnpkg run"
         default:
             install = [app.has("package-lock.json") || app.has("npm-shrinkwrap.json") ? "npm ci" : "npm install"]
-            out.packageManagers.append(PackageManager(name: "npm", version: manager.version,
-                                                      via: toolchain.source == .debian ? .debian : .bundled, request: manager.request))
+            out.packageManagers.append(
+                PackageManager(
+                    name: "npm", version: manager.version,
+                    via: toolchain.source == .debian ? .debian : .bundled, request: manager.request))
             caches = ["/root/.npm"]
             run = "npm run"
         }
@@ -66,16 +79,21 @@ struct NodeProvider: Provider {
         let buildScript = ctx.config.string("buildScript") ?? (scripts?["build"] != nil ? "build" : nil)
         var phases: [String: PhaseConfig] = [
             "setup": setup,
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: install, cacheDirectories: caches,
-                                   paths: ["/app/node_modules/.bin"]),
+            "install": PhaseConfig(
+                dependsOn: ["setup"], cmds: install, cacheDirectories: caches,
+                paths: ["/app/node_modules/.bin"])
         ]
         if let buildScript {
-            phases["build"] = PhaseConfig(dependsOn: ["install"], cmds: ["\(run) \(buildScript)"],
-                                          cacheDirectories: isNext ? ["/app/.next/cache"] : ["/app/node_modules/.cache"])
+            phases["build"] = PhaseConfig(
+                dependsOn: ["install"], cmds: ["\(run) \(buildScript)"],
+                cacheDirectories: isNext ? ["/app/.next/cache"] : ["/app/node_modules/.cache"])
         }
-        out.phaseInputs["install"] = ctx.existing(["package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock",
-                                                    "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ".yarnrc",
-                                                    ".yarnrc.yml", ".pnpmfile.cjs"])
+        out.phaseInputs["install"] =
+            ctx.existing([
+                "package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock",
+                "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ".yarnrc",
+                ".yarnrc.yml", ".pnpmfile.cjs"
+            ])
             + app.allFiles.filter { $0.hasPrefix(".yarn/releases/") || $0.hasPrefix("patches/") }
             + NodeLocalDependencies.directories(pkg, app: app)
         // The runtime image has node (and npm) but not corepack's shims: start scripts run through npm, or through
@@ -85,22 +103,30 @@ struct NodeProvider: Provider {
             startRun = manager.berry ? Self.yarnPath(app).map { "node \(shellQuote($0)) run" } ?? "npm run" : "npm run"
         }
         var start: String? = nil
-        if let s = ctx.config.string("startScript") { start = "\(startRun) \(s)" }
-        else if scripts?["start"] != nil { start = "\(startRun) start" }
-        else if let main = pkg["main"]?.stringValue, app.has(main) { start = "node \(shellQuote(main))" }
-        else if app.has("index.js") { start = "node index.js" }
-        else if app.has("server.js") { start = "node server.js" }
+        if let s = ctx.config.string("startScript") {
+            start = "\(startRun) \(s)"
+        } else if scripts?["start"] != nil {
+            start = "\(startRun) start"
+        } else if let main = pkg["main"]?.stringValue, app.has(main) {
+            start = "node \(shellQuote(main))"
+        } else if app.has("index.js") {
+            start = "node index.js"
+        } else if app.has("server.js") {
+            start = "node server.js"
+        }
         var variables = ["NODE_ENV": "production", "NPM_CONFIG_PRODUCTION": "false", "CI": "true"]
         if setupCmds != nil { variables["COREPACK_ENABLE_DOWNLOAD_PROMPT"] = "0" }
-        out.plan = BuildPlanConfig(variables: variables,
-                                   phases: phases, start: StartConfig(cmd: start))
+        out.plan = BuildPlanConfig(
+            variables: variables,
+            phases: phases, start: StartConfig(cmd: start))
         out.runtimePackages = toolchain.runtimePackages
         // Debian splits npm from nodejs: a start script run through npm needs it at runtime too.
         if toolchain.source == .debian, start?.hasPrefix("npm ") == true { out.runtimePackages.append("npm") }
         out.runtimePaths = ["/app/node_modules/.bin"]
         if isNext { out.writablePaths = [".next/cache"] }
         if isNext { out.notes.append(PlannerWarning("Next.js detected: the build cache is .next/cache")) }
-        if try JSWorkspace.apply(to: &out, pkg: pkg, ctx: ctx, pm: manager.name, berry: manager.berry) { return out }  // Workspaces/
+        // Workspaces/
+        if try JSWorkspace.apply(to: &out, pkg: pkg, ctx: ctx, pm: manager.name, berry: manager.berry) { return out }
         if let framework = try NodeFramework.detect(pkg, ctx: ctx) { framework.apply(to: &out, app: app) }
         return out
     }
@@ -130,24 +156,34 @@ struct PythonProvider: Provider {
         let app = ctx.app
         let pyproject = try app.toml("pyproject.toml")
         let pipfile = try app.toml("Pipfile")
-        let toolchain = try ctx.toolchain("python", idiomatic: [
-            ctx.versionFiles.file(".python-version"),
-            ctx.versionFiles.file("runtime.txt") { $0.replacingOccurrences(of: "python-", with: "") },
-            VersionFiles.value(pipfile, ["requires", "python_version"], file: "Pipfile"),
-            VersionFiles.value(pipfile, ["requires", "python_full_version"], file: "Pipfile"),
-            VersionFiles.value(pyproject, ["project", "requires-python"], file: "pyproject.toml"),
-            VersionFiles.value(pyproject, ["tool", "poetry", "dependencies", "python"], file: "pyproject.toml"),
-        ])
+        let toolchain = try ctx.toolchain(
+            "python",
+            idiomatic: [
+                ctx.versionFiles.file(".python-version"),
+                ctx.versionFiles.file("runtime.txt") { $0.replacingOccurrences(of: "python-", with: "") },
+                VersionFiles.value(pipfile, ["requires", "python_version"], file: "Pipfile"),
+                VersionFiles.value(pipfile, ["requires", "python_full_version"], file: "Pipfile"),
+                VersionFiles.value(pyproject, ["project", "requires-python"], file: "pyproject.toml"),
+                VersionFiles.value(pyproject, ["tool", "poetry", "dependencies", "python"], file: "pyproject.toml")
+            ])
 
         var pm = ctx.config.string("packageManager")
         if pm == nil {
-            if app.has("uv.lock") || pyproject?["tool"]?["uv"] != nil { pm = "uv" }
-            else if app.has("poetry.lock") || pyproject?["tool"]?["poetry"] != nil { pm = "poetry" }
-            else if app.has("pdm.lock") || pyproject?["tool"]?["pdm"] != nil { pm = "pdm" }
-            else if app.has("Pipfile") { pm = "pipenv" }
-            else if app.has("requirements.txt") { pm = "pip" }
-            else if app.has("pyproject.toml") || app.has("setup.py") { pm = "pip-project" }
-            else { pm = "none" }
+            if app.has("uv.lock") || pyproject?["tool"]?["uv"] != nil {
+                pm = "uv"
+            } else if app.has("poetry.lock") || pyproject?["tool"]?["poetry"] != nil {
+                pm = "poetry"
+            } else if app.has("pdm.lock") || pyproject?["tool"]?["pdm"] != nil {
+                pm = "pdm"
+            } else if app.has("Pipfile") {
+                pm = "pipenv"
+            } else if app.has("requirements.txt") {
+                pm = "pip"
+            } else if app.has("pyproject.toml") || app.has("setup.py") {
+                pm = "pip-project"
+            } else {
+                pm = "none"
+            }
         }
         let venv = "python3 -m venv /app/.venv"
         var extraApt: [String] = []
@@ -159,16 +195,23 @@ struct PythonProvider: Provider {
         switch pm! {
         case "uv":
             let spec = PythonTools.requirement("uv", pyproject: pyproject, app: app)
-            install = ["python3 -m venv /opt/uv", "/opt/uv/bin/pip install \(shellQuote("uv" + (spec?.pip ?? "==\(PythonTools.uvDefault)")))", venv,
-                       "uv sync --frozen --no-dev --no-install-project"]
-            managers.append(PackageManager(name: "uv", version: spec?.version ?? PythonTools.uvDefault, via: .pypi, request: spec?.request))
+            install = [
+                "python3 -m venv /opt/uv",
+                "/opt/uv/bin/pip install \(shellQuote("uv" + (spec?.pip ?? "==\(PythonTools.uvDefault)")))", venv,
+                "uv sync --frozen --no-dev --no-install-project"
+            ]
+            managers.append(
+                PackageManager(
+                    name: "uv", version: spec?.version ?? PythonTools.uvDefault, via: .pypi, request: spec?.request))
             toolPaths = ["/opt/uv/bin"]
             inputs = ["pyproject.toml", "uv.lock"]
             caches = ["/root/.cache/uv"]
         case "poetry", "pdm", "pipenv":
             let tool = pm!
             if let spec = PythonTools.requirement(tool, pyproject: pyproject, app: app) {
-                install = ["python3 -m venv /opt/\(tool)", "/opt/\(tool)/bin/pip install \(shellQuote(tool + spec.pip))", venv]
+                install = [
+                    "python3 -m venv /opt/\(tool)", "/opt/\(tool)/bin/pip install \(shellQuote(tool + spec.pip))", venv
+                ]
                 managers.append(PackageManager(name: tool, version: spec.version, via: .pypi, request: spec.request))
                 toolPaths = ["/opt/\(tool)/bin"]
             } else {
@@ -207,8 +250,10 @@ struct PythonProvider: Provider {
         if app.has("manage.py") && Self.dependsOn("django", app) {
             let wsgi = module ?? Self.djangoWSGI(app)
             guard let wsgi else {
-                throw PlannerError(.invalidValue, "Django project without WSGI_APPLICATION in a settings.py; set [config.python] module = \"project.wsgi\"",
-                                   file: "manage.py", key: "config.python.module")
+                throw PlannerError(
+                    .invalidValue,
+                    "Django project without WSGI_APPLICATION in a settings.py; set [config.python] module = \"project.wsgi\"",
+                    file: "manage.py", key: "config.python.module")
             }
             start = "python manage.py migrate && gunicorn \(wsgi):application --bind 0.0.0.0:${PORT:-8000}"
             needsServer = "gunicorn"
@@ -223,9 +268,15 @@ struct PythonProvider: Provider {
         }
         if let server = ctx.config.string("server"), let m = module {
             switch server {
-            case "gunicorn": start = "gunicorn --bind 0.0.0.0:${PORT:-8000} \(m)"; needsServer = "gunicorn"
-            case "uvicorn": start = "uvicorn \(m) --host 0.0.0.0 --port ${PORT:-8000}"; needsServer = "uvicorn"
-            default: start = "python -m \(m)"; needsServer = nil
+            case "gunicorn":
+                start = "gunicorn --bind 0.0.0.0:${PORT:-8000} \(m)"
+                needsServer = "gunicorn"
+            case "uvicorn":
+                start = "uvicorn \(m) --host 0.0.0.0 --port ${PORT:-8000}"
+                needsServer = "uvicorn"
+            default:
+                start = "python -m \(m)"
+                needsServer = nil
             }
         }
         if let server = needsServer, !Self.dependsOn(server, app) {
@@ -236,15 +287,18 @@ struct PythonProvider: Provider {
         out.packageManagers = managers
         var phases: [String: PhaseConfig] = [
             "setup": setupPhase([toolchain], extra: extraApt),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: install, cacheDirectories: caches, paths: toolPaths + ["/app/.venv/bin"]),
+            "install": PhaseConfig(
+                dependsOn: ["setup"], cmds: install, cacheDirectories: caches, paths: toolPaths + ["/app/.venv/bin"])
         ]
         if app.has("manage.py") && Self.dependsOn("django", app) {
             phases["build"] = PhaseConfig(dependsOn: ["install"], cmds: ["python manage.py collectstatic --noinput"])
         }
         out.phaseInputs["install"] = inputs == ["."] ? ["."] : ctx.existing(inputs)
         out.plan = BuildPlanConfig(
-            variables: ["PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "VIRTUAL_ENV": "/app/.venv",
-                        "PIP_DISABLE_PIP_VERSION_CHECK": "1"] .merging(pm == "uv" ? ["UV_PROJECT_ENVIRONMENT": "/app/.venv"] : [:]) { a, _ in a },
+            variables: [
+                "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "VIRTUAL_ENV": "/app/.venv",
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1"
+            ].merging(pm == "uv" ? ["UV_PROJECT_ENVIRONMENT": "/app/.venv"] : [:]) { a, _ in a },
             phases: phases, start: StartConfig(cmd: start))
         out.runtimePackages = toolchain.runtimePackages
         out.runtimePaths = ["/app/.venv/bin"]

@@ -21,21 +21,37 @@ extension NodeProvider {
         } else if let field = pkg["packageManager"], let text = field.stringValue {
             let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
             let version = parts.count > 1 ? String(parts[1].split(separator: "+").first ?? "") : nil
-            manager = NodePackageManager(name: parts[0], version: version,
-                                         request: version.map { ToolchainRequest(constraint: $0, from: "package.json", line: field.line, key: "packageManager") })
+            manager = NodePackageManager(
+                name: parts[0], version: version,
+                request: version.map {
+                    ToolchainRequest(constraint: $0, from: "package.json", line: field.line, key: "packageManager")
+                })
             guard ["npm", "pnpm", "yarn", "bun"].contains(manager.name) else {
-                throw PlannerError(.invalidValue, "unknown package manager \"\(manager.name)\" (npm, pnpm, yarn or bun)",
-                                   file: "package.json", line: field.line, key: "packageManager")
+                throw PlannerError(
+                    .invalidValue, "unknown package manager \"\(manager.name)\" (npm, pnpm, yarn or bun)",
+                    file: "package.json", line: field.line, key: "packageManager")
             }
-        } else if let dev = pkg["devEngines"]?["packageManager"], let name = dev["name"]?.stringValue ?? dev.arrayValue?.first?["name"]?.stringValue {
+        } else if let dev = pkg["devEngines"]?["packageManager"],
+            let name = dev["name"]?.stringValue ?? dev.arrayValue?.first?["name"]?.stringValue
+        {
             let version = dev["version"]?.stringValue ?? dev.arrayValue?.first?["version"]?.stringValue
-            manager = NodePackageManager(name: name, version: version,
-                                         request: version.map { ToolchainRequest(constraint: $0, from: "package.json", line: dev.line, key: "devEngines.packageManager") })
-        } else if app.has("pnpm-lock.yaml") { manager = NodePackageManager(name: "pnpm") }
-        else if app.has("bun.lockb") || app.has("bun.lock") { manager = NodePackageManager(name: "bun") }
-        else if app.has("yarn.lock") { manager = NodePackageManager(name: "yarn") }
-        else { manager = NodePackageManager(name: "npm") }
-        manager.berry = manager.name == "yarn" && (app.has(".yarnrc.yml") || (manager.version.map { !$0.hasPrefix("1.") } ?? false))
+            manager = NodePackageManager(
+                name: name, version: version,
+                request: version.map {
+                    ToolchainRequest(
+                        constraint: $0, from: "package.json", line: dev.line, key: "devEngines.packageManager")
+                })
+        } else if app.has("pnpm-lock.yaml") {
+            manager = NodePackageManager(name: "pnpm")
+        } else if app.has("bun.lockb") || app.has("bun.lock") {
+            manager = NodePackageManager(name: "bun")
+        } else if app.has("yarn.lock") {
+            manager = NodePackageManager(name: "yarn")
+        } else {
+            manager = NodePackageManager(name: "npm")
+        }
+        manager.berry =
+            manager.name == "yarn" && (app.has(".yarnrc.yml") || (manager.version.map { !$0.hasPrefix("1.") } ?? false))
         return manager
     }
 
@@ -66,17 +82,23 @@ extension NodeProvider {
 
 /// Bun apps (`bun.lock`, `bun.lockb`, `packageManager: bun@…`): bun from its upstream channel, no node.
 enum BunPlanner {
-    static func plan(_ ctx: ProviderContext, pkg: ConfigNode, manager: NodePackageManager) throws(PlannerError) -> ProviderOutput {
+    static func plan(_ ctx: ProviderContext, pkg: ConfigNode, manager: NodePackageManager) throws(PlannerError)
+        -> ProviderOutput
+    {
         let app = ctx.app
-        let fromField = manager.request.map { VersionRequest(value: $0.constraint, from: $0.from, key: $0.key, line: $0.line) }
-        let bun = try ctx.toolchain("bun", idiomatic: [ctx.versionFiles.file(".bun-version"), fromField], providerConfig: false)
+        let fromField = manager.request.map {
+            VersionRequest(value: $0.constraint, from: $0.from, key: $0.key, line: $0.line)
+        }
+        let bun = try ctx.toolchain(
+            "bun", idiomatic: [ctx.versionFiles.file(".bun-version"), fromField], providerConfig: false)
         var out = ProviderOutput()
         out.toolchains = [bun]
         let locked = app.has("bun.lock") || app.has("bun.lockb")
         var phases: [String: PhaseConfig] = [
             "setup": setupPhase([bun]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: [locked ? "bun install --frozen-lockfile" : "bun install"],
-                                   cacheDirectories: ["/root/.bun/install/cache"], paths: ["/app/node_modules/.bin"]),
+            "install": PhaseConfig(
+                dependsOn: ["setup"], cmds: [locked ? "bun install --frozen-lockfile" : "bun install"],
+                cacheDirectories: ["/root/.bun/install/cache"], paths: ["/app/node_modules/.bin"])
         ]
         let scripts = pkg["scripts"]
         if let build = ctx.config.string("buildScript") ?? (scripts?["build"] != nil ? "build" : nil) {
@@ -84,11 +106,17 @@ enum BunPlanner {
         }
         out.phaseInputs["install"] = ctx.existing(["package.json", "bun.lock", "bun.lockb", "bunfig.toml"])
         var start: String? = nil
-        if let s = ctx.config.string("startScript") { start = "bun run \(s)" }
-        else if scripts?["start"] != nil { start = "bun run start" }
-        else if let main = pkg["main"]?.stringValue ?? pkg["module"]?.stringValue, app.has(main) { start = "bun \(shellQuote(main))" }
-        else if let entry = ["index.ts", "index.js", "server.ts", "src/index.ts"].first(where: app.has) { start = "bun \(entry)" }
-        out.plan = BuildPlanConfig(variables: ["NODE_ENV": "production"], phases: phases, start: StartConfig(cmd: start))
+        if let s = ctx.config.string("startScript") {
+            start = "bun run \(s)"
+        } else if scripts?["start"] != nil {
+            start = "bun run start"
+        } else if let main = pkg["main"]?.stringValue ?? pkg["module"]?.stringValue, app.has(main) {
+            start = "bun \(shellQuote(main))"
+        } else if let entry = ["index.ts", "index.js", "server.ts", "src/index.ts"].first(where: app.has) {
+            start = "bun \(entry)"
+        }
+        out.plan = BuildPlanConfig(
+            variables: ["NODE_ENV": "production"], phases: phases, start: StartConfig(cmd: start))
         out.runtimePaths = ["/app/node_modules/.bin"]
         return out
     }

@@ -12,20 +12,27 @@ struct DenoProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         let config = app.has("deno.json") ? try app.json("deno.json") : nil
-        let hasStartTask = config?["tasks"]?["start"] != nil
+        let hasStartTask =
+            config?["tasks"]?["start"] != nil
             || (app.read("deno.jsonc").map { $0.contains("\"start\"") } ?? false)
         let deno = try ctx.toolchain("deno", idiomatic: [ctx.versionFiles.file(".deno-version")])
-        let entry = ["main.ts", "mod.ts", "server.ts", "index.ts", "src/main.ts", "main.js", "index.js"].first(where: app.has)
+        let entry = ["main.ts", "mod.ts", "server.ts", "index.ts", "src/main.ts", "main.js", "index.js"].first(
+            where: app.has)
         guard hasStartTask || entry != nil else {
-            throw PlannerError(.invalidValue, "no start task in deno.json and no main.ts / mod.ts / server.ts / index.ts; add `\"tasks\": {\"start\": ...}`",
-                               file: detect(app), key: "tasks.start")
+            throw PlannerError(
+                .invalidValue,
+                "no start task in deno.json and no main.ts / mod.ts / server.ts / index.ts; add `\"tasks\": {\"start\": ...}`",
+                file: detect(app), key: "tasks.start")
         }
         var out = ProviderOutput()
         out.toolchains = [deno]
-        out.plan = BuildPlanConfig(variables: ["DENO_DIR": "/app/.deno", "DENO_NO_UPDATE_CHECK": "1"], phases: [
-            "setup": setupPhase([deno]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: [entry.map { "deno cache \(shellQuote($0))" } ?? "deno install"]),
-        ], start: StartConfig(cmd: hasStartTask ? "deno task start" : "deno run --allow-all \(shellQuote(entry!))"))
+        out.plan = BuildPlanConfig(
+            variables: ["DENO_DIR": "/app/.deno", "DENO_NO_UPDATE_CHECK": "1"],
+            phases: [
+                "setup": setupPhase([deno]),
+                "install": PhaseConfig(
+                    dependsOn: ["setup"], cmds: [entry.map { "deno cache \(shellQuote($0))" } ?? "deno install"])
+            ], start: StartConfig(cmd: hasStartTask ? "deno task start" : "deno run --allow-all \(shellQuote(entry!))"))
         return out
     }
 }
@@ -33,38 +40,59 @@ struct DenoProvider: Provider {
 struct DotnetProvider: Provider {
     let name = "dotnet"
     let triggers = ["*.csproj", "*.fsproj", "*.sln"]
-    func detect(_ app: AppDirectory) -> String? { Self.project(app) ?? app.topLevelFiles.first { $0.hasSuffix(".sln") } }
+    func detect(_ app: AppDirectory) -> String? {
+        Self.project(app) ?? app.topLevelFiles.first { $0.hasSuffix(".sln") }
+    }
 
     /// The project to publish: the first .csproj/.fsproj at the top level, else one directory down.
     static func project(_ app: AppDirectory) -> String? {
-        let projects = app.allFiles.filter { ($0.hasSuffix(".csproj") || $0.hasSuffix(".fsproj")) && $0.split(separator: "/").count <= 2 }
+        let projects = app.allFiles.filter {
+            ($0.hasSuffix(".csproj") || $0.hasSuffix(".fsproj")) && $0.split(separator: "/").count <= 2
+        }
         return projects.first { !$0.contains("/") } ?? projects.sorted().first
     }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         guard let project = Self.project(app), let xml = app.read(project) else {
-            throw PlannerError(.invalidValue, "no .csproj or .fsproj next to the solution (top level or one directory down)", file: detect(app))
+            throw PlannerError(
+                .invalidValue, "no .csproj or .fsproj next to the solution (top level or one directory down)",
+                file: detect(app))
         }
-        let assembly = Self.element("AssemblyName", in: xml)?.value
+        let assembly =
+            Self.element("AssemblyName", in: xml)?.value
             ?? String(project.split(separator: "/").last!.split(separator: ".").dropLast().joined(separator: "."))
         var framework: VersionRequest? = nil
-        if let tf = Self.element("TargetFramework", in: xml), tf.value.hasPrefix("net"), tf.value.dropFirst(3).first?.isNumber == true {
-            framework = VersionRequest(value: String(tf.value.dropFirst(3)), from: project, key: "TargetFramework", line: tf.line)
+        if let tf = Self.element("TargetFramework", in: xml), tf.value.hasPrefix("net"),
+            tf.value.dropFirst(3).first?.isNumber == true
+        {
+            framework = VersionRequest(
+                value: String(tf.value.dropFirst(3)), from: project, key: "TargetFramework", line: tf.line)
         }
         let dotnet = try ctx.toolchain("dotnet", idiomatic: [try Self.globalJSON(app), framework])
         var out = ProviderOutput()
         out.toolchains = [dotnet]
-        out.plan = BuildPlanConfig(variables: ["DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"], phases: [
-            "setup": setupPhase([dotnet]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["dotnet restore \(shellQuote(project))"], cacheDirectories: ["/root/.nuget/packages"]),
-            "build": PhaseConfig(dependsOn: ["install"], cmds: ["dotnet publish \(shellQuote(project)) -c Release --no-restore -o out"]),
-        ], start: StartConfig(cmd: "dotnet out/\(shellQuote(assembly + ".dll"))"))
-        out.phaseInputs["install"] = ctx.existing(["global.json", "nuget.config", "NuGet.Config", "Directory.Build.props", "Directory.Packages.props"])
+        out.plan = BuildPlanConfig(
+            variables: ["DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"],
+            phases: [
+                "setup": setupPhase([dotnet]),
+                "install": PhaseConfig(
+                    dependsOn: ["setup"], cmds: ["dotnet restore \(shellQuote(project))"],
+                    cacheDirectories: ["/root/.nuget/packages"]),
+                "build": PhaseConfig(
+                    dependsOn: ["install"],
+                    cmds: ["dotnet publish \(shellQuote(project)) -c Release --no-restore -o out"])
+            ], start: StartConfig(cmd: "dotnet out/\(shellQuote(assembly + ".dll"))"))
+        out.phaseInputs["install"] =
+            ctx.existing([
+                "global.json", "nuget.config", "NuGet.Config", "Directory.Build.props", "Directory.Packages.props"
+            ])
             + app.allFiles.filter { $0.hasSuffix(".csproj") || $0.hasSuffix(".fsproj") || $0.hasSuffix(".sln") }
         out.deployInclude = ["out"]
         // Without ICU in the slim runtime: invariant globalization.
-        out.runtimeVariables = ["ASPNETCORE_URLS": "http://0.0.0.0:8080", "PORT": "8080", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"]
+        out.runtimeVariables = [
+            "ASPNETCORE_URLS": "http://0.0.0.0:8080", "PORT": "8080", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"
+        ]
         out.runtimePackages = ["ca-certificates"]
         return out
     }
@@ -72,7 +100,8 @@ struct DotnetProvider: Provider {
     /// `global.json` `sdk.version` with its `rollForward` policy (default patch) as a range.
     static func globalJSON(_ app: AppDirectory) throws(PlannerError) -> VersionRequest? {
         guard let doc = try app.json("global.json"), let node = doc["sdk"]?["version"], let version = node.stringValue,
-              let v = SemanticVersion(version) else { return nil }
+            let v = SemanticVersion(version)
+        else { return nil }
         let band = v[2] / 100 * 100
         let range: String
         switch doc["sdk"]?["rollForward"]?.stringValue ?? "patch" {
@@ -86,7 +115,9 @@ struct DotnetProvider: Provider {
     }
 
     static func element(_ tag: String, in xml: String) -> (value: String, line: Int)? {
-        guard let open = xml.range(of: "<\(tag)>"), let close = xml[open.upperBound...].range(of: "</\(tag)>") else { return nil }
+        guard let open = xml.range(of: "<\(tag)>"), let close = xml[open.upperBound...].range(of: "</\(tag)>") else {
+            return nil
+        }
         let line = xml[..<open.lowerBound].filter { $0 == "\n" }.count + 1
         return (xml[open.upperBound..<close.lowerBound].trimmed(" \n\t\r"), line)
     }
@@ -102,20 +133,25 @@ struct ZigProvider: Provider {
         let zon = app.read("build.zig.zon")
         var minimum: VersionRequest? = nil
         if let zon, let m = Self.field("minimum_zig_version", in: zon) {
-            minimum = VersionRequest(value: ">=" + m.value, from: "build.zig.zon", key: "minimum_zig_version", line: m.line)
+            minimum = VersionRequest(
+                value: ">=" + m.value, from: "build.zig.zon", key: "minimum_zig_version", line: m.line)
         }
         let zig = try ctx.toolchain("zig", idiomatic: [ctx.versionFiles.file(".zig-version"), minimum])
         let build = app.read("build.zig") ?? ""
         guard let exe = Self.executableName(build) ?? zon.flatMap({ Self.field("name", in: $0)?.value }) else {
-            throw PlannerError(.invalidValue, "no executable found: build.zig has no addExecutable(.{ .name = \"...\" })", file: "build.zig")
+            throw PlannerError(
+                .invalidValue, "no executable found: build.zig has no addExecutable(.{ .name = \"...\" })",
+                file: "build.zig")
         }
         var out = ProviderOutput()
         out.toolchains = [zig]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([zig]),
-            "build": PhaseConfig(dependsOn: ["setup"], cmds: ["zig build -Doptimize=ReleaseSafe --prefix out"],
-                                 cacheDirectories: ["/root/.cache/zig", "/app/.zig-cache"]),
-        ], start: StartConfig(cmd: "./out/bin/\(exe)"))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([zig]),
+                "build": PhaseConfig(
+                    dependsOn: ["setup"], cmds: ["zig build -Doptimize=ReleaseSafe --prefix out"],
+                    cacheDirectories: ["/root/.cache/zig", "/app/.zig-cache"])
+            ], start: StartConfig(cmd: "./out/bin/\(exe)"))
         out.deployInclude = ["out"]
         return out
     }
@@ -136,8 +172,10 @@ struct ZigProvider: Provider {
     static func executableName(_ build: String) -> String? {
         guard let call = build.range(of: "addExecutable(") else { return nil }
         let rest = build[call.upperBound...]
-        guard let n = rest.range(of: ".name") , let eq = rest[n.upperBound...].firstIndex(of: "=") else { return nil }
-        let value = rest[rest.index(after: eq)...].drop { $0 == " " || $0 == "\"" }.prefix { $0 != "\"" && $0 != "," && $0 != "\n" }
+        guard let n = rest.range(of: ".name"), let eq = rest[n.upperBound...].firstIndex(of: "=") else { return nil }
+        let value = rest[rest.index(after: eq)...].drop { $0 == " " || $0 == "\"" }.prefix {
+            $0 != "\"" && $0 != "," && $0 != "\n"
+        }
         return value.isEmpty ? nil : String(value)
     }
 }
@@ -153,11 +191,13 @@ struct GleamProvider: Provider {
         let erlang = try ctx.toolchain("erlang", providerConfig: false)
         var out = ProviderOutput()
         out.toolchains = [gleam, erlang]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([gleam, erlang]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["gleam deps download"], cacheDirectories: ["/root/.cache/gleam"]),
-            "build": PhaseConfig(dependsOn: ["install"], cmds: ["gleam export erlang-shipment"]),
-        ], start: StartConfig(cmd: "./build/erlang-shipment/entrypoint.sh run"))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([gleam, erlang]),
+                "install": PhaseConfig(
+                    dependsOn: ["setup"], cmds: ["gleam deps download"], cacheDirectories: ["/root/.cache/gleam"]),
+                "build": PhaseConfig(dependsOn: ["install"], cmds: ["gleam export erlang-shipment"])
+            ], start: StartConfig(cmd: "./build/erlang-shipment/entrypoint.sh run"))
         out.phaseInputs["install"] = ctx.existing(["gleam.toml", "manifest.toml"])
         out.deployInclude = ["build/erlang-shipment"]
         out.runtimePackages = erlang.runtimePackages
@@ -176,22 +216,31 @@ struct DartProvider: Provider {
         let doc = ((try? Yams.load(yaml: text)) as? [String: Any]) ?? [:]
         var sdk: VersionRequest? = nil
         if let s = (doc["environment"] as? [String: Any])?["sdk"] as? String {
-            let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.trimmed(" ").hasPrefix("sdk:") }.map { $0 + 1 }
+            let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+                $0.trimmed(" ").hasPrefix("sdk:")
+            }.map { $0 + 1 }
             sdk = VersionRequest(value: s, from: "pubspec.yaml", key: "environment.sdk", line: line)
         }
         let dart = try ctx.toolchain("dart", idiomatic: [sdk])
         let package = doc["name"] as? String
-        guard let entry = ["bin/server.dart", package.map { "bin/\($0).dart" }, "bin/main.dart"].compactMap({ $0 }).first(where: app.has)
-                ?? app.allFiles.filter({ $0.hasPrefix("bin/") && $0.hasSuffix(".dart") }).sorted().first else {
+        guard
+            let entry = ["bin/server.dart", package.map { "bin/\($0).dart" }, "bin/main.dart"].compactMap({ $0 }).first(
+                where: app.has)
+                ?? app.allFiles.filter({ $0.hasPrefix("bin/") && $0.hasSuffix(".dart") }).sorted().first
+        else {
             throw PlannerError(.invalidValue, "no bin/*.dart entry point to compile", file: "pubspec.yaml")
         }
         var out = ProviderOutput()
         out.toolchains = [dart]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([dart]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["dart pub get"], cacheDirectories: ["/root/.pub-cache"]),
-            "build": PhaseConfig(dependsOn: ["install"], cmds: ["mkdir -p out", "dart compile exe \(shellQuote(entry)) -o out/server"]),
-        ], start: StartConfig(cmd: "./out/server"))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([dart]),
+                "install": PhaseConfig(
+                    dependsOn: ["setup"], cmds: ["dart pub get"], cacheDirectories: ["/root/.pub-cache"]),
+                "build": PhaseConfig(
+                    dependsOn: ["install"],
+                    cmds: ["mkdir -p out", "dart compile exe \(shellQuote(entry)) -o out/server"])
+            ], start: StartConfig(cmd: "./out/server"))
         out.phaseInputs["install"] = ctx.existing(["pubspec.yaml", "pubspec.lock"])
         out.deployInclude = ["out"]
         out.runtimePackages = ["ca-certificates"]
@@ -209,21 +258,36 @@ struct SwiftProvider: Provider {
         let manifest = app.read("Package.swift") ?? ""
         var tools: VersionRequest? = nil
         if let first = manifest.split(separator: "\n").first, let r = first.range(of: "swift-tools-version:") {
-            tools = VersionRequest(value: ">=" + first[r.upperBound...].trimmed(" "), from: "Package.swift", key: "swift-tools-version", line: 1)
+            tools = VersionRequest(
+                value: ">=" + first[r.upperBound...].trimmed(" "), from: "Package.swift", key: "swift-tools-version",
+                line: 1)
         }
         let swift = try ctx.toolchain("swift", idiomatic: [ctx.versionFiles.file(".swift-version"), tools])
-        guard let product = ["executable(name:", "executableTarget(name:"].lazy.compactMap({ Self.quoted(after: $0, in: manifest) }).first else {
-            throw PlannerError(.invalidValue, "Package.swift declares no executable product or executableTarget", file: "Package.swift")
+        guard
+            let product = ["executable(name:", "executableTarget(name:"].lazy.compactMap({
+                Self.quoted(after: $0, in: manifest)
+            }).first
+        else {
+            throw PlannerError(
+                .invalidValue, "Package.swift declares no executable product or executableTarget", file: "Package.swift"
+            )
         }
         var out = ProviderOutput()
         out.toolchains = [swift]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([swift]),
-            "install": PhaseConfig(dependsOn: ["setup"], cmds: ["swift package resolve"], cacheDirectories: ["/root/.cache/org.swift.swiftpm"]),
-            "build": PhaseConfig(dependsOn: ["install"], cmds: ["swift build -c release --static-swift-stdlib --product \(shellQuote(product))",
-                                                               "mkdir -p out", "cp .build/release/\(shellQuote(product)) out/"],
-                                 cacheDirectories: ["/app/.build"]),
-        ], start: StartConfig(cmd: "./out/\(product)"))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([swift]),
+                "install": PhaseConfig(
+                    dependsOn: ["setup"], cmds: ["swift package resolve"],
+                    cacheDirectories: ["/root/.cache/org.swift.swiftpm"]),
+                "build": PhaseConfig(
+                    dependsOn: ["install"],
+                    cmds: [
+                        "swift build -c release --static-swift-stdlib --product \(shellQuote(product))",
+                        "mkdir -p out", "cp .build/release/\(shellQuote(product)) out/"
+                    ],
+                    cacheDirectories: ["/app/.build"])
+            ], start: StartConfig(cmd: "./out/\(product)"))
         out.phaseInputs["install"] = ctx.existing(["Package.swift", "Package.resolved"])
         out.deployInclude = ["out"]
         out.runtimePackages = ["ca-certificates", "libstdc++6"]
@@ -247,15 +311,18 @@ struct ScalaProvider: Provider {
         let app = ctx.app
         var sbtVersion: VersionRequest? = nil
         if let props = app.read("project/build.properties") {
-            for (i, line) in props.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where line.hasPrefix("sbt.version") {
+            for (i, line) in props.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.hasPrefix("sbt.version") {
                 if let eq = line.firstIndex(of: "=") {
-                    sbtVersion = VersionRequest(value: line[line.index(after: eq)...].trimmed(" \r"), from: "project/build.properties",
-                                                key: "sbt.version", line: i + 1)
+                    sbtVersion = VersionRequest(
+                        value: line[line.index(after: eq)...].trimmed(" \r"), from: "project/build.properties",
+                        key: "sbt.version", line: i + 1)
                 }
             }
         }
         let sbt = try ctx.toolchain("sbt", idiomatic: [sbtVersion], providerConfig: false)
-        let java = try ctx.toolchain("java", idiomatic: [ctx.versionFiles.file(".java-version") { VersionFiles.normalize("java", $0) }])
+        let java = try ctx.toolchain(
+            "java", idiomatic: [ctx.versionFiles.file(".java-version") { VersionFiles.normalize("java", $0) }])
         let plugins = app.read("project/plugins.sbt") ?? ""
         let build = app.read("build.sbt") ?? ""
         let name = build.split(separator: "\n").first { $0.contains("name :=") }
@@ -269,15 +336,20 @@ struct ScalaProvider: Provider {
             cmds = ["sbt -batch assembly", "cp $(ls -1 target/scala-*/*-assembly-*.jar | head -n 1) app-assembly.jar"]
             start = "java $JAVA_OPTS -jar app-assembly.jar"
         } else {
-            throw PlannerError(.invalidValue, "add sbt-native-packager (with name := \"...\") or sbt-assembly to project/plugins.sbt so the build produces something to run",
-                               file: "project/plugins.sbt")
+            throw PlannerError(
+                .invalidValue,
+                "add sbt-native-packager (with name := \"...\") or sbt-assembly to project/plugins.sbt so the build produces something to run",
+                file: "project/plugins.sbt")
         }
         var out = ProviderOutput()
         out.toolchains = [sbt, java]
-        out.plan = BuildPlanConfig(phases: [
-            "setup": setupPhase([sbt, java]),
-            "build": PhaseConfig(dependsOn: ["setup"], cmds: cmds, cacheDirectories: ["/root/.ivy2", "/root/.sbt", "/root/.cache/coursier"]),
-        ], start: StartConfig(cmd: start))
+        out.plan = BuildPlanConfig(
+            phases: [
+                "setup": setupPhase([sbt, java]),
+                "build": PhaseConfig(
+                    dependsOn: ["setup"], cmds: cmds,
+                    cacheDirectories: ["/root/.ivy2", "/root/.sbt", "/root/.cache/coursier"])
+            ], start: StartConfig(cmd: start))
         out.deployInclude = plugins.contains("sbt-native-packager") ? ["target/universal/stage"] : ["app-assembly.jar"]
         out.runtimePackages = java.runtimePackages
         return out

@@ -15,10 +15,15 @@ enum PythonTools {
         switch tool {
         case "poetry": return poetryLock(app) ?? requiresPoetry(pyproject) ?? poetryCore(pyproject)
         case "uv":
-            guard let node = pyproject?["tool"]?["uv"]?["required-version"], let v = node.stringValue else { return nil }
+            guard let node = pyproject?["tool"]?["uv"]?["required-version"], let v = node.stringValue else {
+                return nil
+            }
             let pip = v.first?.isNumber == true ? "==" + v : v
-            return Requirement(pip: pip, version: v, request: ToolchainRequest(constraint: v, from: "pyproject.toml", line: node.line,
-                                                                                key: "tool.uv.required-version"))
+            return Requirement(
+                pip: pip, version: v,
+                request: ToolchainRequest(
+                    constraint: v, from: "pyproject.toml", line: node.line,
+                    key: "tool.uv.required-version"))
         default: return nil
         }
     }
@@ -31,8 +36,9 @@ enum PythonTools {
             let version = line[r.upperBound...].prefix { $0.isNumber || $0 == "." || $0.isLetter && $0 != " " }
             let text = String(version)
             guard SemanticVersion(text) != nil else { continue }
-            return Requirement(pip: "==" + text, version: text,
-                               request: ToolchainRequest(constraint: text, from: "poetry.lock", line: i + 1))
+            return Requirement(
+                pip: "==" + text, version: text,
+                request: ToolchainRequest(constraint: text, from: "poetry.lock", line: i + 1))
         }
         return nil
     }
@@ -40,8 +46,10 @@ enum PythonTools {
     /// `[tool.poetry] requires-poetry = ">=2.0"` (Poetry 2).
     static func requiresPoetry(_ pyproject: ConfigNode?) -> Requirement? {
         guard let node = pyproject?["tool"]?["poetry"]?["requires-poetry"], let v = node.stringValue else { return nil }
-        return Requirement(pip: v.first?.isNumber == true ? "==" + v : v, version: v,
-                           request: ToolchainRequest(constraint: v, from: "pyproject.toml", line: node.line, key: "tool.poetry.requires-poetry"))
+        return Requirement(
+            pip: v.first?.isNumber == true ? "==" + v : v, version: v,
+            request: ToolchainRequest(
+                constraint: v, from: "pyproject.toml", line: node.line, key: "tool.poetry.requires-poetry"))
     }
 
     /// `[build-system] requires = ["poetry-core>=2.0.0,<3.0.0"]`: the Poetry release line of that core.
@@ -50,10 +58,14 @@ enum PythonTools {
         for entry in list {
             guard let s = entry.stringValue, s.hasPrefix("poetry-core") || s.hasPrefix("poetry_core") else { continue }
             let spec = s.dropFirst("poetry-core".count).trimmed(" ")
-            guard let digits = spec.drop(while: { !$0.isNumber }).split(separator: ".").first, let major = Int(digits) else { return nil }
+            guard let digits = spec.drop(while: { !$0.isNumber }).split(separator: ".").first, let major = Int(digits)
+            else { return nil }
             let pip = ">=\(major),<\(major + 1)"
-            return Requirement(pip: pip, version: pip, request: ToolchainRequest(constraint: s, from: "pyproject.toml", line: entry.line ?? requires.line,
-                                                                                 key: "build-system.requires"))
+            return Requirement(
+                pip: pip, version: pip,
+                request: ToolchainRequest(
+                    constraint: s, from: "pyproject.toml", line: entry.line ?? requires.line,
+                    key: "build-system.requires"))
         }
         return nil
     }

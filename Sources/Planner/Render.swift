@@ -28,7 +28,11 @@ public enum PlanRenderer {
             for (i, line) in toolchainLines(t).enumerated() { rows.append((i == 0 ? "toolchain" : "", line)) }
         }
         for m in plan.packageManagers {
-            rows.append(("", "\(m.name) \(m.version ?? "(current)") via \(m.via.rawValue)" + (m.request.map { " — \($0)" } ?? "")))
+            rows.append(
+                (
+                    "",
+                    "\(m.name) \(m.version ?? "(current)") via \(m.via.rawValue)" + (m.request.map { " — \($0)" } ?? "")
+                ))
         }
         for step in plan.steps {
             var lines: [String] = []
@@ -40,12 +44,17 @@ public enum PlanRenderer {
         if let deploy = plan.deploy {
             rows.append(("start", deploy.startCommand ?? "(none)"))
         }
-        let toolchains = plan.toolchains.map { "\($0.name) \($0.upstream?.pin?.version ?? $0.version ?? $0.upstream?.constraint ?? "")" }
-            .joined(separator: ", ")
+        let toolchains = plan.toolchains.map {
+            "\($0.name) \($0.upstream?.pin?.version ?? $0.version ?? $0.upstream?.constraint ?? "")"
+        }
+        .joined(separator: ", ")
         let w1 = max(5, rows.map(\.0.count).max() ?? 0)
         let w2 = min(100, max(20, rows.map(\.1.count).max() ?? 0))
-        let title = plan.strategy == .dockerfile ? "dockerfile" : (plan.providers.isEmpty ? "(no provider)" : plan.providers.joined(separator: ", "))
-            + (toolchains.isEmpty ? "" : " — \(toolchains)")
+        let title =
+            plan.strategy == .dockerfile
+            ? "dockerfile"
+            : (plan.providers.isEmpty ? "(no provider)" : plan.providers.joined(separator: ", "))
+                + (toolchains.isEmpty ? "" : " — \(toolchains)")
         var out = "╔" + String(repeating: "═", count: w1 + w2 + 5) + "╗\n"
         out += "║ " + pad(title, w1 + w2 + 3) + " ║\n"
         out += "╠" + String(repeating: "═", count: w1 + 2) + "╤" + String(repeating: "═", count: w2 + 2) + "╣\n"
@@ -73,18 +82,26 @@ public enum PlanRenderer {
         case .upstream:
             let up = t.upstream
             guard let pin = up?.pin else {
-                return ["\(t.name) \(t.version ?? up?.constraint ?? "?") from upstream \(up?.channel ?? t.name) (resolved at build)" + asked]
+                return [
+                    "\(t.name) \(t.version ?? up?.constraint ?? "?") from upstream \(up?.channel ?? t.name) (resolved at build)"
+                        + asked
+                ]
             }
-            return ["\(t.name) \(pin.version) from upstream \(up?.channel ?? t.name) (pinned, \(pin.platform))" + asked,
-                    "  \(pin.url)", "  \(pin.digest)"]
+            return [
+                "\(t.name) \(pin.version) from upstream \(up?.channel ?? t.name) (pinned, \(pin.platform))" + asked,
+                "  \(pin.url)", "  \(pin.digest)"
+            ]
         }
     }
 
-    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    static func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s : s + String(repeating: " ", count: n - s.count)
+    }
 
     /// `detect` output: one provider per line with the file that matched.
     public static func detect(_ providers: [DetectedProvider]) -> String {
-        providers.map { p in p.matchedFile.map { "\(p.name)\t(\($0))" } ?? p.name }.joined(separator: "\n") + (providers.isEmpty ? "" : "\n")
+        providers.map { p in p.matchedFile.map { "\(p.name)\t(\($0))" } ?? p.name }.joined(separator: "\n")
+            + (providers.isEmpty ? "" : "\n")
     }
 
     /// Atomic write: a temp file in the same directory renamed into place.

@@ -39,11 +39,14 @@ public struct ResolvedPlan: Codable, Equatable, Sendable {
     /// True when this plan was read from a frozen plan file rather than resolved.
     public var frozen: Bool
 
-    public init(schemaVersion: Int = ResolvedPlan.currentSchemaVersion, strategy: Strategy, dockerfile: DockerfileBuild?,
-                providers: [String], suite: String, buildImage: String, toolchains: [Toolchain],
-                packageManagers: [PackageManager] = [], aptSuites: [String] = [], buildVariables: [String: String], secrets: [String], staticAssets: [String: String],
-                caches: [String: Cache], steps: [Step], deploy: Deploy?, context: BuildContext, image: ImageTarget,
-                frozen: Bool) {
+    public init(
+        schemaVersion: Int = ResolvedPlan.currentSchemaVersion, strategy: Strategy, dockerfile: DockerfileBuild?,
+        providers: [String], suite: String, buildImage: String, toolchains: [Toolchain],
+        packageManagers: [PackageManager] = [], aptSuites: [String] = [], buildVariables: [String: String],
+        secrets: [String], staticAssets: [String: String],
+        caches: [String: Cache], steps: [Step], deploy: Deploy?, context: BuildContext, image: ImageTarget,
+        frozen: Bool
+    ) {
         self.schemaVersion = schemaVersion
         self.strategy = strategy
         self.dockerfile = dockerfile
@@ -119,8 +122,10 @@ public struct Step: Codable, Equatable, Sendable {
     /// Directories prepended to PATH for this and later steps and at runtime.
     public var paths: [String]
     public var secrets: [String]
-    public init(name: String, dependsOn: [String], inputs: [StepInput], aptPackages: [String], commands: [String],
-                caches: [String], paths: [String], secrets: [String]) {
+    public init(
+        name: String, dependsOn: [String], inputs: [StepInput], aptPackages: [String], commands: [String],
+        caches: [String], paths: [String], secrets: [String]
+    ) {
         self.name = name
         self.dependsOn = dependsOn
         self.inputs = inputs
@@ -148,9 +153,11 @@ public struct Deploy: Codable, Equatable, Sendable {
     public var user: String?
     /// The unprivileged account to create in the runtime stage (nil: run as root, or a uid the base provides).
     public var runtimeUser: RuntimeUser?
-    public init(base: String, aptPackages: [String], inputs: [StepInput], startCommand: String?,
-                workingDirectory: String, env: [String: String], paths: [String], user: String?,
-                runtimeUser: RuntimeUser? = nil) {
+    public init(
+        base: String, aptPackages: [String], inputs: [StepInput], startCommand: String?,
+        workingDirectory: String, env: [String: String], paths: [String], user: String?,
+        runtimeUser: RuntimeUser? = nil
+    ) {
         self.runtimeUser = runtimeUser
         self.base = base
         self.aptPackages = aptPackages

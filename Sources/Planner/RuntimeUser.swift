@@ -17,8 +17,10 @@ public struct RuntimeUser: Codable, Equatable, Sendable {
     /// Relative to the working directory, sorted; created when missing and given to the user (recursively).
     public var writable: [String]
 
-    public init(name: String = RuntimeUser.defaultName, uid: Int = RuntimeUser.defaultID, gid: Int = RuntimeUser.defaultID,
-                writable: [String] = []) {
+    public init(
+        name: String = RuntimeUser.defaultName, uid: Int = RuntimeUser.defaultID, gid: Int = RuntimeUser.defaultID,
+        writable: [String] = []
+    ) {
         self.name = name
         self.uid = uid
         self.gid = gid

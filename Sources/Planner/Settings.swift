@@ -17,14 +17,22 @@ public struct OCIForgeSettings: Equatable, Sendable {
     /// The build blocks (what a deployment file's resource can set too).
     public var blocks: BuildBlocks {
         get { BuildBlocks(build: build, options: options, docker: docker) }
-        set { build = newValue.build; options = newValue.options; docker = newValue.docker }
+        set {
+            build = newValue.build
+            options = newValue.options
+            docker = newValue.docker
+        }
     }
 }
 
 extension ConfigReader {
     static func isEnvName(_ s: String) -> Bool {
-        guard let f = s.unicodeScalars.first, f == "_" || (f >= "A" && f <= "Z") || (f >= "a" && f <= "z") else { return false }
-        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0 >= "A" && $0 <= "Z") || ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") }
+        guard let f = s.unicodeScalars.first, f == "_" || (f >= "A" && f <= "Z") || (f >= "a" && f <= "z") else {
+            return false
+        }
+        return s.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0 >= "A" && $0 <= "Z") || ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9")
+        }
     }
 
     mutating func settings(_ root: ConfigNode) throws(PlannerError) -> OCIForgeSettings {
@@ -43,7 +51,9 @@ extension ConfigReader {
             case "secrets":
                 let names = try stringArray(node, "secrets")
                 for (i, n) in names.enumerated() where !Self.isEnvName(n) {
-                    throw fail(.invalidValue, "\"\(n)\" is not a valid secret (environment variable) name", node, "secrets[\(i)]")
+                    throw fail(
+                        .invalidValue, "\"\(n)\" is not a valid secret (environment variable) name", node,
+                        "secrets[\(i)]")
                 }
                 s.secrets = names
             default: break
@@ -55,13 +65,22 @@ extension ConfigReader {
 
 public enum ImageNames {
     static func nameProblem(_ name: String) -> String? {
-        let ok = !name.isEmpty && name.unicodeScalars.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || "._-/:".unicodeScalars.contains($0) }
+        let ok =
+            !name.isEmpty
+            && name.unicodeScalars.allSatisfy {
+                ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || "._-/:".unicodeScalars.contains($0)
+            }
         return ok ? nil : "\"\(name)\" is not a valid image name (lowercase letters, digits, . _ - /)"
     }
     static func tagProblem(_ tag: String) -> String? {
-        let ok = !tag.isEmpty && tag.count <= 128 && tag.first != "." && tag.first != "-"
-            && tag.unicodeScalars.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "._-".unicodeScalars.contains($0) }
-        return ok ? nil : "\"\(tag)\" is not a valid tag (letters, digits, . _ -, at most 128, not starting with . or -)"
+        let ok =
+            !tag.isEmpty && tag.count <= 128 && tag.first != "." && tag.first != "-"
+            && tag.unicodeScalars.allSatisfy {
+                ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9")
+                    || "._-".unicodeScalars.contains($0)
+            }
+        return ok
+            ? nil : "\"\(tag)\" is not a valid tag (letters, digits, . _ -, at most 128, not starting with . or -)"
     }
     /// `registry/name:tag` → (name, tag); digests are kept in the name part.
     static func split(_ ref: String) -> (name: String, tag: String)? {
@@ -80,8 +99,11 @@ public enum ImageNames {
         let base = directory.split(separator: "/").last.map(String.init) ?? "app"
         var out = ""
         for s in base.lowercased().unicodeScalars {
-            if (s >= "a" && s <= "z") || (s >= "0" && s <= "9") { out.unicodeScalars.append(s) }
-            else if !out.hasSuffix("-") && !out.isEmpty { out += "-" }
+            if (s >= "a" && s <= "z") || (s >= "0" && s <= "9") {
+                out.unicodeScalars.append(s)
+            } else if !out.hasSuffix("-") && !out.isEmpty {
+                out += "-"
+            }
         }
         while out.hasSuffix("-") { out.removeLast() }
         return out.isEmpty ? "app" : out

@@ -25,7 +25,12 @@ enum TOMLCharacterCheck {
         }
         while i < b.count {
             let c = b[i]
-            if c == 0x0A { line += 1; lineStart = i + 1; i += 1; continue }
+            if c == 0x0A {
+                line += 1
+                lineStart = i + 1
+                i += 1
+                continue
+            }
             if c == UInt8(ascii: "#") {  // comment: to the end of the line
                 while i < b.count && b[i] != 0x0A { i += 1 }
                 continue
@@ -37,15 +42,24 @@ enum TOMLCharacterCheck {
                 while i < b.count {
                     if b[i] == 0x0A {
                         if !multi { break }  // unterminated single-line string: toml++ reports it
-                        line += 1; lineStart = i + 1
+                        line += 1
+                        lineStart = i + 1
                     }
-                    if c == 0x22 && b[i] == UInt8(ascii: "\\") { i += 2; continue }
-                    if starts(close, at: i) { i += close.utf8.count; break }
+                    if c == 0x22 && b[i] == UInt8(ascii: "\\") {
+                        i += 2
+                        continue
+                    }
+                    if starts(close, at: i) {
+                        i += close.utf8.count
+                        break
+                    }
                     i += 1
                 }
                 continue
             }
-            if c >= 0x80 { throw fail("a non-ASCII character outside a string or comment (quote the key or value)", at: i) }
+            if c >= 0x80 {
+                throw fail("a non-ASCII character outside a string or comment (quote the key or value)", at: i)
+            }
             if c == UInt8(ascii: "["), open.isEmpty, b[lineStart..<i].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 var j = i + 1
                 if j < b.count && b[j] == UInt8(ascii: "[") { j += 1 }
@@ -56,7 +70,7 @@ enum TOMLCharacterCheck {
             }
             if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
                 open.append(c)
-            } else if (c == UInt8(ascii: "]") || c == UInt8(ascii: "}")), let top = open.last {
+            } else if c == UInt8(ascii: "]") || c == UInt8(ascii: "}"), let top = open.last {
                 if (top == UInt8(ascii: "[")) != (c == UInt8(ascii: "]")) {
                     throw fail("'\(Character(UnicodeScalar(c)))' closes a '\(Character(UnicodeScalar(top)))'", at: i)
                 }

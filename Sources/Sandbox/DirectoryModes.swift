@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mkdir(path, mode)` with the mode set explicitly afterwards, so the caller's umask never decides it (a state,
@@ -28,11 +29,15 @@ public func makeDirectories(_ path: String, _ mode: mode_t = 0o755) throws {
 /// someone else is an error naming the fix.
 public func requireDirectoryMode(_ path: String, _ required: mode_t) throws {
     var st = stat()
-    guard stat(path, &st) == 0 else { throw SandboxError(.state, "cannot read the directory", errno: errno, detail: path) }
+    guard stat(path, &st) == 0 else {
+        throw SandboxError(.state, "cannot read the directory", errno: errno, detail: path)
+    }
     let mode = st.st_mode & 0o7777
     guard mode & required != required else { return }
     if st.st_uid == geteuid(), chmod(path, mode | required) == 0 { return }
-    throw SandboxError(.state, "\(path) has mode \(String(mode, radix: 8)) and cannot be repaired by this user: the sandbox's "
-                       + "root could not use it. Run `chmod \(String(required, radix: 8)) \(path)` or choose another directory",
-                       detail: path)
+    throw SandboxError(
+        .state,
+        "\(path) has mode \(String(mode, radix: 8)) and cannot be repaired by this user: the sandbox's "
+            + "root could not use it. Run `chmod \(String(required, radix: 8)) \(path)` or choose another directory",
+        detail: path)
 }

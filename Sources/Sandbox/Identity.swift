@@ -1,8 +1,9 @@
 import CSandbox
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which ids the sandbox's user namespace maps, and how the maps get written.
@@ -26,7 +27,10 @@ public struct SandboxIdentity: Sendable, Hashable {
     /// Set for degraded modes: what will not work.
     public var warning: String?
 
-    public init(kind: Kind, mapMode: LaunchSpec.MapMode, uidMap: [IDMapping.Range], gidMap: [IDMapping.Range], warning: String? = nil) {
+    public init(
+        kind: Kind, mapMode: LaunchSpec.MapMode, uidMap: [IDMapping.Range], gidMap: [IDMapping.Range],
+        warning: String? = nil
+    ) {
         self.kind = kind
         self.mapMode = mapMode
         self.uidMap = uidMap
@@ -54,31 +58,40 @@ public struct SandboxIdentity: Sendable, Hashable {
             let g = subordinateRange(user: "root", uid: 0, file: "/etc/subgid")
             let us = u?.start ?? fallbackRootRangeStart, uc = min(u?.count ?? rangeSize, rangeSize)
             let gs = g?.start ?? fallbackRootRangeStart, gc = min(g?.count ?? rangeSize, rangeSize)
-            return SandboxIdentity(kind: .rootRange, mapMode: .direct,
-                                   uidMap: [.init(containerID: 0, hostID: us, count: uc)],
-                                   gidMap: [.init(containerID: 0, hostID: gs, count: gc)], warning: nil)
+            return SandboxIdentity(
+                kind: .rootRange, mapMode: .direct,
+                uidMap: [.init(containerID: 0, hostID: us, count: uc)],
+                gidMap: [.init(containerID: 0, hostID: gs, count: gc)], warning: nil)
         }
         if euid == 0 {
             let u = try mappedRanges("/proc/self/uid_map"), g = try mappedRanges("/proc/self/gid_map")
             let single = u.count == 1 && u[0].count == 1
-            return SandboxIdentity(kind: .nested, mapMode: .direct,
-                                   uidMap: u.map { .init(containerID: $0.containerID, hostID: $0.containerID, count: $0.count) },
-                                   gidMap: g.map { .init(containerID: $0.containerID, hostID: $0.containerID, count: $0.count) },
-                                   warning: single ? singleWarning : nil)
+            return SandboxIdentity(
+                kind: .nested, mapMode: .direct,
+                uidMap: u.map { .init(containerID: $0.containerID, hostID: $0.containerID, count: $0.count) },
+                gidMap: g.map { .init(containerID: $0.containerID, hostID: $0.containerID, count: $0.count) },
+                warning: single ? singleWarning : nil)
         }
         let uid = getuid(), gid = getgid()
         let name = userName(uid) ?? String(uid)
         if let u = subordinateRange(user: name, uid: uid, file: "/etc/subuid"),
-           let g = subordinateRange(user: name, uid: uid, file: "/etc/subgid") {
+            let g = subordinateRange(user: name, uid: uid, file: "/etc/subgid")
+        {
             let uc = min(u.count, rangeSize), gc = min(g.count, rangeSize)
-            return SandboxIdentity(kind: .subordinateRange, mapMode: .newuidmap,
-                                   uidMap: [.init(containerID: 0, hostID: uid, count: 1), .init(containerID: 1, hostID: u.start, count: uc)],
-                                   gidMap: [.init(containerID: 0, hostID: gid, count: 1), .init(containerID: 1, hostID: g.start, count: gc)],
-                                   warning: nil)
+            return SandboxIdentity(
+                kind: .subordinateRange, mapMode: .newuidmap,
+                uidMap: [
+                    .init(containerID: 0, hostID: uid, count: 1), .init(containerID: 1, hostID: u.start, count: uc)
+                ],
+                gidMap: [
+                    .init(containerID: 0, hostID: gid, count: 1), .init(containerID: 1, hostID: g.start, count: gc)
+                ],
+                warning: nil)
         }
-        return SandboxIdentity(kind: .singleID, mapMode: .single,
-                               uidMap: [.init(containerID: 0, hostID: uid, count: 1)],
-                               gidMap: [.init(containerID: 0, hostID: gid, count: 1)], warning: singleWarning)
+        return SandboxIdentity(
+            kind: .singleID, mapMode: .single,
+            uidMap: [.init(containerID: 0, hostID: uid, count: 1)],
+            gidMap: [.init(containerID: 0, hostID: gid, count: 1)], warning: singleWarning)
     }
 
     static let singleWarning = """
@@ -93,7 +106,8 @@ public struct SandboxIdentity: Sendable, Hashable {
         for line in text.split(separator: "\n") {
             let f = line.split(separator: ":")
             guard f.count == 3, f[0] == user || f[0] == String(uid),
-                  let s = UInt32(f[1]), let c = UInt32(f[2]), c > 0 else { continue }
+                let s = UInt32(f[1]), let c = UInt32(f[2]), c > 0
+            else { continue }
             return (s, c)
         }
         return nil

@@ -2,14 +2,18 @@ import CSandbox
 import Foundation
 import OCIWriter
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the C launcher (Sources/CSandbox/csandbox.c) is asked to do: one process tree in new namespaces.
 /// Serialized as `key\0value\0` records behind a 4-byte length on the launcher's fd 3.
 public struct LaunchSpec: Sendable, Hashable {
-    public enum MapMode: String, Sendable { case direct = "map", newuidmap, single }
+    public enum MapMode: String, Sendable {
+        case direct = "map"
+        case newuidmap, single
+    }
 
     public var mapMode: MapMode
     public var uidMap: [IDMapping.Range]
@@ -62,8 +66,10 @@ public struct LaunchSpec: Sendable, Hashable {
     public func serialized() -> [UInt8] {
         var body: [UInt8] = []
         func put(_ k: String, _ v: String) {
-            body += Array(k.utf8); body.append(0)
-            body += Array(v.utf8); body.append(0)
+            body += Array(k.utf8)
+            body.append(0)
+            body += Array(v.utf8)
+            body.append(0)
         }
         put("mode", mapMode.rawValue)
         for r in uidMap { put("uidmap", "\(r.containerID) \(r.hostID) \(r.count)") }
@@ -180,14 +186,16 @@ public enum Launcher {
         // A launcher that dies before reading its spec (killed, or failed early) must surface as EPIPE on the
         // write below, not as SIGPIPE killing this process. The launcher restores SIGPIPE before exec.
         signal(SIGPIPE, SIG_IGN)
-        var specPipe: [Int32] = [0, 0], statusPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        var specPipe: [Int32] = [0, 0], statusPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0],
+            errPipe: [Int32] = [0, 0]
         for i in 0..<4 {
-            let rc: Int32 = switch i {
-            case 0: csandbox_pipe_cloexec(&specPipe)
-            case 1: csandbox_pipe_cloexec(&statusPipe)
-            case 2: csandbox_pipe_cloexec(&outPipe)
-            default: csandbox_pipe_cloexec(&errPipe)
-            }
+            let rc: Int32 =
+                switch i {
+                case 0: csandbox_pipe_cloexec(&specPipe)
+                case 1: csandbox_pipe_cloexec(&statusPipe)
+                case 2: csandbox_pipe_cloexec(&outPipe)
+                default: csandbox_pipe_cloexec(&errPipe)
+                }
             if rc != 0 { throw SandboxError(.launch, "cannot create a pipe", errno: errno) }
         }
         let devnull = stdin ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -208,9 +216,15 @@ public enum Launcher {
                 return csandbox_spawn(exe, cargv, cenv, devnull, outPipe[1], errPipe[1], specPipe[0], statusPipe[1])
             }
         }
-        close(specPipe[0]); close(statusPipe[1]); close(outPipe[1]); close(errPipe[1])
+        close(specPipe[0])
+        close(statusPipe[1])
+        close(outPipe[1])
+        close(errPipe[1])
         if pid < 0 {
-            close(specPipe[1]); close(statusPipe[0]); close(outPipe[0]); close(errPipe[0])
+            close(specPipe[1])
+            close(statusPipe[0])
+            close(outPipe[0])
+            close(errPipe[0])
             throw SandboxError(.launch, "cannot start the sandbox launcher (\(exe))", errno: -pid)
         }
         let registered = ActiveLaunchers.shared.add(pid)
@@ -222,7 +236,10 @@ public enum Launcher {
             var off = 0
             while off < buf.count {
                 let n = write(specPipe[1], buf.baseAddress! + off, buf.count - off)
-                if n < 0 { if errno == EINTR { continue }; return false }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
                 off += n
             }
             return true
@@ -231,7 +248,7 @@ public enum Launcher {
         let tail = LineTail(capacity: 30)
         let readers = [
             startReader(fd: outPipe[0], isError: false, sink: output, tail: tail),
-            startReader(fd: errPipe[0], isError: true, sink: output, tail: tail),
+            startReader(fd: errPipe[0], isError: true, sink: output, tail: tail)
         ]  // with .inherit the pipes' write ends are closed unused: the readers see EOF at once
         var statusBytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
@@ -244,7 +261,8 @@ public enum Launcher {
         var st: Int32 = 0
         while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
         ActiveLaunchers.shared.remove(pid)
-        close(specPipe[1]); close(statusPipe[0])
+        close(specPipe[1])
+        close(statusPipe[0])
         for r in readers { r.wait() }
 
         let lines = String(decoding: statusBytes, as: UTF8.self).split(separator: "\n").map(String.init)
@@ -268,14 +286,18 @@ public enum Launcher {
         if !written && error == nil {
             throw SandboxError(.launch, "the sandbox launcher exited before reading its spec", errno: errno)
         }
-        if let timeout { return LaunchResult(termination: .timedOut(seconds: timeout), warnings: warnings, lastLines: tail.lines) }
+        if let timeout {
+            return LaunchResult(termination: .timedOut(seconds: timeout), warnings: warnings, lastLines: tail.lines)
+        }
         if ActiveLaunchers.shared.interrupted && cmdStatus == nil {
             return LaunchResult(termination: .interrupted, warnings: warnings, lastLines: tail.lines)
         }
         if let error {
             // The launcher's stage names are its protocol: `mount_overlay` is the one a fallback exists for.
-            throw SandboxError(error.stage == "mount_overlay" ? .overlayUnavailable : .setup, "sandbox setup failed at stage '\(error.stage.replacingOccurrences(of: "_", with: " "))'\(error.detail.isEmpty ? "" : " (\(error.detail))")",
-                               errno: error.errno, detail: spec.arguments.joined(separator: " "))
+            throw SandboxError(
+                error.stage == "mount_overlay" ? .overlayUnavailable : .setup,
+                "sandbox setup failed at stage '\(error.stage.replacingOccurrences(of: "_", with: " "))'\(error.detail.isEmpty ? "" : " (\(error.detail))")",
+                errno: error.errno, detail: spec.arguments.joined(separator: " "))
         }
         guard let s = cmdStatus else {
             throw SandboxError(.launch, "the sandbox launcher ended without a command status (wait status \(st))")
@@ -292,7 +314,10 @@ public enum Launcher {
 final class LineTail: Sendable {
     private let state: Mutex<[String]>
     private let capacity: Int
-    init(capacity: Int) { self.capacity = capacity; state = Mutex([]) }
+    init(capacity: Int) {
+        self.capacity = capacity
+        state = Mutex([])
+    }
     func append(_ s: String) {
         state.withLock { l in
             l.append(s)

@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The fallback when overlayfs cannot be mounted: the phase runs on a private copy of its lower layers and
@@ -32,9 +33,10 @@ public struct TreeSnapshot: Sendable {
             let r = rel.isEmpty ? name : rel + "/" + name
             var st = stat()
             guard lstat(root + "/" + r, &st) == 0 else { continue }
-            entries[r] = Entry(dev: st.st_dev, ino: st.st_ino, ctime: st.st_ctim.tv_sec, ctimeNs: st.st_ctim.tv_nsec,
-                               mtime: st.st_mtim.tv_sec, mtimeNs: st.st_mtim.tv_nsec, size: st.st_size, mode: st.st_mode,
-                               uid: st.st_uid, gid: st.st_gid, nlink: st.st_nlink)
+            entries[r] = Entry(
+                dev: st.st_dev, ino: st.st_ino, ctime: st.st_ctim.tv_sec, ctimeNs: st.st_ctim.tv_nsec,
+                mtime: st.st_mtim.tv_sec, mtimeNs: st.st_mtim.tv_nsec, size: st.st_size, mode: st.st_mode,
+                uid: st.st_uid, gid: st.st_gid, nlink: st.st_nlink)
             if st.st_mode & S_IFMT == S_IFDIR && st.st_dev == dev { try walk(rel: r, dev: dev) }
         }
     }
@@ -68,18 +70,27 @@ public enum ChangeSetApplier {
         for c in cs.changes {
             switch c {
             case .delete(let p):
-                if (try? fm.attributesOfItem(atPath: root + "/" + p)) != nil { try fm.removeItem(atPath: root + "/" + p) }
+                if (try? fm.attributesOfItem(atPath: root + "/" + p)) != nil {
+                    try fm.removeItem(atPath: root + "/" + p)
+                }
             case .opaque(let d):
-                for n in (try? fm.contentsOfDirectory(atPath: root + "/" + d)) ?? [] { try fm.removeItem(atPath: root + "/" + d + "/" + n) }
+                for n in (try? fm.contentsOfDirectory(atPath: root + "/" + d)) ?? [] {
+                    try fm.removeItem(atPath: root + "/" + d + "/" + n)
+                }
             case .add: break
             }
         }
-        let adds = cs.changes.compactMap { c -> (String, String)? in if case .add(let p, let s) = c { return (p, s) }; return nil }
-            .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        let adds = cs.changes.compactMap { c -> (String, String)? in
+            if case .add(let p, let s) = c { return (p, s) }
+            return nil
+        }
+        .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         for (p, src) in adds {
             let dst = root + "/" + p
             var st = stat(), dt = stat()
-            guard lstat(src, &st) == 0 else { throw SandboxError(.diff, "a change's source is missing", errno: errno, detail: src) }
+            guard lstat(src, &st) == 0 else {
+                throw SandboxError(.diff, "a change's source is missing", errno: errno, detail: src)
+            }
             let exists = lstat(dst, &dt) == 0
             if st.st_mode & S_IFMT == S_IFDIR {
                 if exists && dt.st_mode & S_IFMT != S_IFDIR { try fm.removeItem(atPath: dst) }

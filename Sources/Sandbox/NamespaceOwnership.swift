@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one mapping from namespace ids to host ids, and the one way files the host side creates for a phase (run
@@ -24,9 +25,11 @@ extension SandboxIdentity {
     /// The host ids of namespace `uid`:`gid`, or `.idMapping` naming `path` (what was to be given to them).
     public func hostIDs(uid: UInt32, gid: UInt32, for path: String) throws -> (uid: UInt32, gid: UInt32) {
         guard let u = hostUID(uid), let g = hostGID(gid) else {
-            throw SandboxError(.idMapping, "\(uid):\(gid) is outside the sandbox's id mapping (\(kind.rawValue)): cannot give it "
-                               + "\(path). Run as root, or give this user a subordinate id range (/etc/subuid, /etc/subgid)",
-                               detail: path)
+            throw SandboxError(
+                .idMapping,
+                "\(uid):\(gid) is outside the sandbox's id mapping (\(kind.rawValue)): cannot give it "
+                    + "\(path). Run as root, or give this user a subordinate id range (/etc/subuid, /etc/subgid)",
+                detail: path)
         }
         return (u, g)
     }
@@ -40,8 +43,9 @@ extension SandboxIdentity {
             while let p = e.nextObject() as? String { all.append(path + "/" + p) }
         }
         for p in all where lchown(p, ids.uid, ids.gid) != 0 {
-            throw SandboxError(.state, "cannot give \(p) to \(uid):\(gid) of the sandbox (host \(ids.uid):\(ids.gid))",
-                               errno: errno, detail: p)
+            throw SandboxError(
+                .state, "cannot give \(p) to \(uid):\(gid) of the sandbox (host \(ids.uid):\(ids.gid))",
+                errno: errno, detail: p)
         }
     }
 

@@ -1,7 +1,8 @@
 import CSandbox
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Rootless operation: an unprivileged ociforge re-executes itself as root of a user namespace (its own uid
@@ -22,8 +23,9 @@ public enum Rootless {
     public static func reexec(arguments: [String] = CommandLine.arguments) throws -> Int32 {
         let identity = try SandboxIdentity.detect()
         if let w = identity.warning { FileHandle.standardError.write(Data("ociforge: warning: \(w)\n".utf8)) }
-        var spec = LaunchSpec(mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap,
-                              arguments: ["/proc/self/exe"] + arguments.dropFirst())
+        var spec = LaunchSpec(
+            mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap,
+            arguments: ["/proc/self/exe"] + arguments.dropFirst())
         spec.allCapabilities = true
         spec.forwardSignals = true
         spec.maxProcesses = 0

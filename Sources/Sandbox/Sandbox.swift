@@ -1,8 +1,9 @@
 import CSandbox
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The Sandbox module: runs build phases in namespaces and captures their filesystem diffs.
@@ -30,13 +31,19 @@ public struct CacheMount: Sendable, Hashable {
 
     /// Parses `NAME:/path`.
     public static func parse(_ s: String) throws -> CacheMount {
-        guard let i = s.firstIndex(of: ":") else { throw SandboxError(.invalidArgument, "cache '\(s)': expected NAME:/absolute/path") }
+        guard let i = s.firstIndex(of: ":") else {
+            throw SandboxError(.invalidArgument, "cache '\(s)': expected NAME:/absolute/path")
+        }
         let name = String(s[..<i]), target = String(s[s.index(after: i)...])
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), name.first != "." else {
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), name.first != "."
+        else {
             throw SandboxError(.invalidArgument, "cache '\(s)': the name may contain letters, digits, '-', '_', '.'")
         }
-        guard target.hasPrefix("/"), !target.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }), target != "/" else {
-            throw SandboxError(.invalidArgument, "cache '\(s)': the target must be an absolute path without '.' or '..'")
+        guard target.hasPrefix("/"), !target.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }),
+            target != "/"
+        else {
+            throw SandboxError(
+                .invalidArgument, "cache '\(s)': the target must be an absolute path without '.' or '..'")
         }
         return CacheMount(name: name, target: target)
     }
@@ -47,27 +54,40 @@ public struct CacheMount: Sendable, Hashable {
 public struct Secret: Sendable, Hashable {
     public var id: String
     public var value: String
-    public init(id: String, value: String) { self.id = id; self.value = value }
+    public init(id: String, value: String) {
+        self.id = id
+        self.value = value
+    }
 
     /// Parses `ID=env:VAR` or `ID=file:PATH`, or Docker's `--secret` forms (`id=ID,src=PATH`, `id=ID,env=VAR`,
     /// `type=env|file`, `source=`, `env=VAR` alone: the id is VAR; `id=ID` alone: the variable ID if set, else the
     /// file ID), and reads the value.
-    public static func parse(_ s: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Secret {
-        guard let eq = s.firstIndex(of: "=") else { throw SandboxError(.invalidArgument, "secret '\(s.prefix(40))': expected ID=env:VAR or ID=file:PATH") }
+    public static func parse(_ s: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> Secret
+    {
+        guard let eq = s.firstIndex(of: "=") else {
+            throw SandboxError(.invalidArgument, "secret '\(s.prefix(40))': expected ID=env:VAR or ID=file:PATH")
+        }
         let after = s[s.index(after: eq)...]
-        if !after.hasPrefix("env:") && !after.hasPrefix("file:"), let docker = dockerForm(s, environment: environment) { return try parse(docker, environment: environment) }
+        if !after.hasPrefix("env:") && !after.hasPrefix("file:"), let docker = dockerForm(s, environment: environment) {
+            return try parse(docker, environment: environment)
+        }
         let id = String(s[..<eq]), src = String(s[s.index(after: eq)...])
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), id.first != "." else {
             throw SandboxError(.invalidArgument, "secret id '\(id)': letters, digits, '-', '_', '.' only")
         }
         if src.hasPrefix("env:") {
             let v = String(src.dropFirst(4))
-            guard let value = environment[v] else { throw SandboxError(.invalidArgument, "secret '\(id)': environment variable \(v) is not set") }
+            guard let value = environment[v] else {
+                throw SandboxError(.invalidArgument, "secret '\(id)': environment variable \(v) is not set")
+            }
             return Secret(id: id, value: value)
         }
         if src.hasPrefix("file:") {
             let p = String(src.dropFirst(5))
-            guard let d = FileManager.default.contents(atPath: p) else { throw SandboxError(.invalidArgument, "secret '\(id)': cannot read \(p)") }
+            guard let d = FileManager.default.contents(atPath: p) else {
+                throw SandboxError(.invalidArgument, "secret '\(id)': cannot read \(p)")
+            }
             return Secret(id: id, value: String(decoding: d, as: UTF8.self))
         }
         throw SandboxError(.invalidArgument, "secret '\(id)': the source must be env:VAR or file:PATH")
@@ -88,7 +108,10 @@ public struct Secret: Sendable, Hashable {
             }
         }
         guard type == nil || type == "env" || type == "file" else { return nil }
-        if type == "env" && env == nil { env = src; src = nil }
+        if type == "env" && env == nil {
+            env = src
+            src = nil
+        }
         if type == "file" && src == nil && env == nil { src = id }
         guard let name = id ?? env ?? src.map({ ($0 as NSString).lastPathComponent }), !name.isEmpty else { return nil }
         if let env { return "\(name)=env:\(env)" }
@@ -104,7 +127,10 @@ public struct TmpfsMount: Sendable, Hashable {
     public var target: String
     /// Size limit in bytes; nil = the kernel's default (half of RAM).
     public var sizeBytes: Int64?
-    public init(target: String, sizeBytes: Int64? = nil) { self.target = target; self.sizeBytes = sizeBytes }
+    public init(target: String, sizeBytes: Int64? = nil) {
+        self.target = target
+        self.sizeBytes = sizeBytes
+    }
 }
 
 /// A read-only file given to a phase from memory at any path (a secret at a custom target, a heredoc script):
@@ -131,7 +157,7 @@ public struct PhaseSpec: Sendable {
     public var name: String
     public var command: [String]
     public var environment: [String: String] = [
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"
     ]
     public var workingDirectory = "/"
     public var network: NetworkMode = .host
@@ -176,8 +202,10 @@ public struct PhaseOutcome: Sendable {
     public var runSeconds: Double = 0
     public var diffSeconds: Double = 0
 
-    public init(name: String, upper: String, fullTree: Bool = false, changes: ChangeSet, idMapping: IDMapping,
-                warnings: [String] = [], run: RunDirectory, runSeconds: Double = 0, diffSeconds: Double = 0) {
+    public init(
+        name: String, upper: String, fullTree: Bool = false, changes: ChangeSet, idMapping: IDMapping,
+        warnings: [String] = [], run: RunDirectory, runSeconds: Double = 0, diffSeconds: Double = 0
+    ) {
         self.name = name
         self.upper = upper
         self.fullTree = fullTree
@@ -193,7 +221,8 @@ public struct PhaseOutcome: Sendable {
 
     /// Writes `changes` as a layer blob with owners as seen inside the namespace (`idMapping`).
     /// `options.idMapping` is replaced by this phase's mapping. Blocking.
-    public func writeLayer(to path: String, options: LayerWriteOptions = LayerWriteOptions()) throws -> LayerWriteResult {
+    public func writeLayer(to path: String, options: LayerWriteOptions = LayerWriteOptions()) throws -> LayerWriteResult
+    {
         var o = options
         o.idMapping = idMapping
         return try LayerWriter.write(changes: changes, to: path, options: o)
@@ -217,10 +246,13 @@ public struct Sandbox: Sendable {
     /// Runs `phase` on `base` (an unpacked rootfs from `BaseStore`) plus `layers` (upper directories of
     /// earlier phases, bottom first). Blocking. Throws `.commandFailed`, `.timedOut` or `.interrupted`
     /// (after removing the phase's directories) when the command does not succeed.
-    public func run(_ phase: PhaseSpec, base: String, layers: [String] = [], output: OutputSink? = nil) throws -> PhaseOutcome {
+    public func run(_ phase: PhaseSpec, base: String, layers: [String] = [], output: OutputSink? = nil) throws
+        -> PhaseOutcome
+    {
         let run = try state.newRun()
         do {
-            let upper = run.path + "/upper", work = run.path + "/work", merged = run.path + "/merged", files = run.path + "/files"
+            let upper = run.path + "/upper", work = run.path + "/work", merged = run.path + "/merged",
+                files = run.path + "/files"
             for d in [upper, work, merged, files] {
                 if makeDirectory(d, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: d) }
             }
@@ -229,26 +261,34 @@ public struct Sandbox: Sendable {
             var resolv = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
             if phase.network == .none { resolv = "" }
             for (name, text) in [("resolv.conf", resolv), ("hosts", hostsText), ("hostname", "ociforge\n")] {
-                guard FileManager.default.createFile(atPath: files + "/" + name, contents: Data(text.utf8),
-                                                     attributes: [.posixPermissions: 0o644]) else {
+                guard
+                    FileManager.default.createFile(
+                        atPath: files + "/" + name, contents: Data(text.utf8),
+                        attributes: [.posixPermissions: 0o644])
+                else {
                     throw SandboxError(.state, "cannot write", detail: files + "/" + name)
                 }
                 try giveToNamespaceRoot([files + "/" + name])
             }
             let lowers = Array(layers.reversed()) + [base]
-            var spec = LaunchSpec(mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap, arguments: phase.command)
+            var spec = LaunchSpec(
+                mapMode: identity.mapMode, uidMap: identity.uidMap, gidMap: identity.gidMap, arguments: phase.command)
             spec.network = phase.network
             spec.root = merged
             spec.lowers = lowers
             spec.upper = upper
             spec.work = work
             spec.overlayOptions = "userxattr"
-            spec.readOnlyFiles = [(files + "/resolv.conf", "/etc/resolv.conf"), (files + "/hosts", "/etc/hosts"),
-                                  (files + "/hostname", "/etc/hostname")]
+            spec.readOnlyFiles = [
+                (files + "/resolv.conf", "/etc/resolv.conf"), (files + "/hosts", "/etc/hosts"),
+                (files + "/hostname", "/etc/hostname")
+            ]
             var cacheBinds: [(String, String)] = []
             for c in phase.caches {
                 let dir = state.caches + "/" + c.name
-                if makeDirectory(dir, 0o755) != 0 && errno != EEXIST { throw SandboxError(.state, "cannot create the cache", errno: errno, detail: dir) }
+                if makeDirectory(dir, 0o755) != 0 && errno != EEXIST {
+                    throw SandboxError(.state, "cannot create the cache", errno: errno, detail: dir)
+                }
                 try giveToNamespaceRoot([dir])
                 try applyCacheOwnership(c, dir)
                 cacheBinds.append((dir, c.target))
@@ -257,16 +297,20 @@ public struct Sandbox: Sendable {
             spec.secrets = phase.secrets.map { ($0.id, $0.value) }
             for t in phase.tmpfs {
                 guard t.target.hasPrefix("/"), t.target != "/", !t.target.contains("\n") else {
-                    throw SandboxError(.invalidArgument, "tmpfs target '\(t.target)': expected an absolute path other than /")
+                    throw SandboxError(
+                        .invalidArgument, "tmpfs target '\(t.target)': expected an absolute path other than /")
                 }
                 spec.tmpfs.append((t.target, max(0, t.sizeBytes ?? 0)))
             }
             for f in phase.files {
                 guard f.target.hasPrefix("/"), f.target != "/", !f.target.contains("\n") else {
-                    throw SandboxError(.invalidArgument, "file target '\(f.target)': expected an absolute path other than /")
+                    throw SandboxError(
+                        .invalidArgument, "file target '\(f.target)': expected an absolute path other than /")
                 }
                 guard !f.content.utf8.contains(0) else {
-                    throw SandboxError(.invalidArgument, "file \(f.target): the content contains a NUL byte, which the sandbox cannot pass")
+                    throw SandboxError(
+                        .invalidArgument,
+                        "file \(f.target): the content contains a NUL byte, which the sandbox cannot pass")
                 }
                 spec.files.append((f.target, f.mode & 0o7777, f.uid, f.gid, f.content))
             }
@@ -298,36 +342,46 @@ public struct Sandbox: Sendable {
                 // overlayfs unavailable (old kernel, unsupported file system under the state dir, nested overlay).
                 (fallbackTree, before) = try prepareFallback(run: run, base: base, layers: layers, spec: &spec)
                 result = try Launcher.run(spec, output: output ?? .prefixed(phase.name))
-                result.warnings.append("overlayfs could not be mounted (\(e.description.split(separator: "\n")[0])): ran on a copied tree with a before/after manifest diff")
+                result.warnings.append(
+                    "overlayfs could not be mounted (\(e.description.split(separator: "\n")[0])): ran on a copied tree with a before/after manifest diff"
+                )
             }
             let t1 = DispatchTime.now().uptimeNanoseconds
             let cmdline = phase.command.joined(separator: " ")
             switch result.termination {
             case .exited(0): break
             case .exited(let code):
-                throw SandboxError(.commandFailed, "phase '\(phase.name)' failed: `\(cmdline)` exited with status \(code)",
-                                   detail: lastLinesReport(result), exitStatus: code)
+                throw SandboxError(
+                    .commandFailed, "phase '\(phase.name)' failed: `\(cmdline)` exited with status \(code)",
+                    detail: lastLinesReport(result), exitStatus: code)
             case .signaled(let sig):
-                throw SandboxError(.commandFailed, "phase '\(phase.name)' failed: `\(cmdline)` was killed by signal \(sig)",
-                                   detail: lastLinesReport(result), exitStatus: 128 + sig)
+                throw SandboxError(
+                    .commandFailed, "phase '\(phase.name)' failed: `\(cmdline)` was killed by signal \(sig)",
+                    detail: lastLinesReport(result), exitStatus: 128 + sig)
             case .timedOut(let s):
-                throw SandboxError(.timedOut, "phase '\(phase.name)' timed out after \(s) s: `\(cmdline)` and all its processes were killed",
-                                   detail: lastLinesReport(result))
+                throw SandboxError(
+                    .timedOut,
+                    "phase '\(phase.name)' timed out after \(s) s: `\(cmdline)` and all its processes were killed",
+                    detail: lastLinesReport(result))
             case .interrupted:
-                throw SandboxError(.interrupted, "phase '\(phase.name)' interrupted: `\(cmdline)` and all its processes were killed")
+                throw SandboxError(
+                    .interrupted, "phase '\(phase.name)' interrupted: `\(cmdline)` and all its processes were killed")
             }
             if let tree = fallbackTree, let before {
                 let after = try TreeSnapshot(root: tree)
                 let t2 = DispatchTime.now().uptimeNanoseconds
-                return PhaseOutcome(name: phase.name, upper: tree, fullTree: true, changes: after.changes(since: before, ignoring: mountPoints),
-                                    idMapping: identity.idMapping, warnings: result.warnings, run: run,
-                                    runSeconds: Double(t1 - t0) / 1e9, diffSeconds: Double(t2 - t1) / 1e9)
+                return PhaseOutcome(
+                    name: phase.name, upper: tree, fullTree: true,
+                    changes: after.changes(since: before, ignoring: mountPoints),
+                    idMapping: identity.idMapping, warnings: result.warnings, run: run,
+                    runSeconds: Double(t1 - t0) / 1e9, diffSeconds: Double(t2 - t1) / 1e9)
             }
             let diff = try UpperDiff(upper: upper, lowers: lowers, createdMountPoints: mountPoints).compute()
             let t2 = DispatchTime.now().uptimeNanoseconds
-            return PhaseOutcome(name: phase.name, upper: upper, changes: diff.changes, idMapping: identity.idMapping,
-                                warnings: result.warnings + diff.warnings, run: run,
-                                runSeconds: Double(t1 - t0) / 1e9, diffSeconds: Double(t2 - t1) / 1e9)
+            return PhaseOutcome(
+                name: phase.name, upper: upper, changes: diff.changes, idMapping: identity.idMapping,
+                warnings: result.warnings + diff.warnings, run: run,
+                runSeconds: Double(t1 - t0) / 1e9, diffSeconds: Double(t2 - t1) / 1e9)
         } catch {
             run.remove()
             throw error
@@ -336,11 +390,15 @@ public struct Sandbox: Sendable {
 
     /// Materializes base + layers into `run/tree` (a private copy), pre-creates the mount points and takes
     /// the "before" manifest; points the launch spec at the tree instead of an overlay.
-    private func prepareFallback(run: RunDirectory, base: String, layers: [String], spec: inout LaunchSpec) throws -> (String, TreeSnapshot) {
+    private func prepareFallback(run: RunDirectory, base: String, layers: [String], spec: inout LaunchSpec) throws -> (
+        String, TreeSnapshot
+    ) {
         let tree = run.path + "/tree"
         try? FileManager.default.removeItem(atPath: tree)
         let cp = try runHost("/bin/cp", ["-a", "--no-target-directory", base, tree])
-        guard cp.status == 0 else { throw SandboxError(.state, "cannot copy the base for the no-overlay fallback", detail: cp.output) }
+        guard cp.status == 0 else {
+            throw SandboxError(.state, "cannot copy the base for the no-overlay fallback", detail: cp.output)
+        }
         for (i, layer) in layers.enumerated() {
             let below = Array(layers[..<i].reversed()) + [base]
             let cs = try UpperDiff(upper: layer, lowers: below).compute().changes
@@ -367,7 +425,9 @@ public struct Sandbox: Sendable {
     }
 
     private func lastLinesReport(_ r: LaunchResult) -> String {
-        r.lastLines.isEmpty ? "(no output)" : "last output lines:\n" + r.lastLines.suffix(15).map { "    " + $0 }.joined(separator: "\n")
+        r.lastLines.isEmpty
+            ? "(no output)"
+            : "last output lines:\n" + r.lastLines.suffix(15).map { "    " + $0 }.joined(separator: "\n")
     }
 
     /// A cache mount's `uid`/`gid` (namespace ids, mapped by the identity's one policy) and `mode`. Ownership can
@@ -389,10 +449,14 @@ public struct Sandbox: Sendable {
 
 extension Sandbox {
     /// `run` on a dedicated thread (it blocks on the launcher, pipes and the diff walk), for async callers.
-    public func runDetached(_ phase: PhaseSpec, base: String, layers: [String] = [], output: OutputSink? = nil) async throws -> PhaseOutcome {
+    public func runDetached(_ phase: PhaseSpec, base: String, layers: [String] = [], output: OutputSink? = nil)
+        async throws -> PhaseOutcome
+    {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<PhaseOutcome, Error>) in
             Thread {
-                do { c.resume(returning: try self.run(phase, base: base, layers: layers, output: output)) } catch { c.resume(throwing: error) }
+                do { c.resume(returning: try self.run(phase, base: base, layers: layers, output: output)) } catch {
+                    c.resume(throwing: error)
+                }
             }.start()
         }
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The Sandbox module's error: what failed, an actionable message, the path or command involved, errno.

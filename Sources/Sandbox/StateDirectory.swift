@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// ociforge's persistent state: unpacked bases, caches, and per-run scratch directories.
@@ -70,7 +71,10 @@ public struct StateDirectory: Sendable {
             if name.hasPrefix(".new-") {
                 // A run directory being created (see newRun): only remove it when abandoned long ago.
                 var st = stat()
-                if lstat(dir, &st) == 0, time(nil) - st.st_mtim.tv_sec > 3600 { removeTree(dir); removed.append(dir) }
+                if lstat(dir, &st) == 0, time(nil) - st.st_mtim.tv_sec > 3600 {
+                    removeTree(dir)
+                    removed.append(dir)
+                }
                 continue
             }
             let fd = open(dir + "/lock", O_RDWR | O_CLOEXEC)
@@ -99,10 +103,15 @@ public struct StateDirectory: Sendable {
         // Created under a dot name and renamed once its lock is held, so a concurrent cleanStale() never sees
         // an unlocked live run directory.
         let dir = runs + "/" + id, staging = runs + "/.new-" + id
-        if makeDirectory(staging, 0o711) != 0 { throw SandboxError(.state, "cannot create a run directory", errno: errno, detail: staging) }
+        if makeDirectory(staging, 0o711) != 0 {
+            throw SandboxError(.state, "cannot create a run directory", errno: errno, detail: staging)
+        }
         let fd = open(staging + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw SandboxError(.state, "cannot create the run lock", errno: errno, detail: staging) }
-        if flock(fd, LOCK_EX) != 0 { close(fd); throw SandboxError(.state, "cannot lock the run directory", errno: errno, detail: staging) }
+        if flock(fd, LOCK_EX) != 0 {
+            close(fd)
+            throw SandboxError(.state, "cannot lock the run directory", errno: errno, detail: staging)
+        }
         let pid = Array("\(getpid())\n".utf8)
         _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         if rename(staging, dir) != 0 {
@@ -125,7 +134,8 @@ public final class RunDirectory: @unchecked Sendable {
     }
 
     public func remove() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard lockFD >= 0 else { return }
         removeTree(path)
         close(lockFD)
@@ -143,7 +153,9 @@ public func removeTree(_ path: String) {
 }
 
 /// Runs a host program (not from any rootfs) and collects its combined output.
-public func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+public func runHost(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (
+    status: Int32, output: String
+) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args

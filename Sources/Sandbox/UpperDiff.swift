@@ -1,8 +1,9 @@
 import CSandbox
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Converts an overlay upper directory into a `ChangeSet` against its lower directories.
@@ -44,7 +45,9 @@ public struct UpperDiff: Sendable {
 
     /// Appends the changes under `host`; returns true when a created mount point was dropped directly in it.
     @discardableResult
-    private func walk(rel: String, host: String, into out: inout [ChangeSet.Change], warnings: inout [String]) throws -> Bool {
+    private func walk(rel: String, host: String, into out: inout [ChangeSet.Change], warnings: inout [String]) throws
+        -> Bool
+    {
         let names = try listUTF8Names(host).sorted()
         var droppedMountPoint = false
         for name in names {
@@ -57,9 +60,14 @@ public struct UpperDiff: Sendable {
                 warnings.append("skipping socket /\(r): sockets cannot be stored in a layer")
                 continue
             }
-            for x in ["trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.metacopy"]
+            for x in [
+                "trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.metacopy"
+            ]
             where hasXattr(h, x) {
-                throw SandboxError(.diff, "/\(r) carries \(x): redirected or metacopy entries are not supported (mount with redirect_dir=nofollow,metacopy=off)", detail: h)
+                throw SandboxError(
+                    .diff,
+                    "/\(r) carries \(x): redirected or metacopy entries are not supported (mount with redirect_dir=nofollow,metacopy=off)",
+                    detail: h)
             }
             if isWhiteout(h, st) {
                 if LowerView(lowers: lowers).entry(r) != nil { out.append(.delete(path: r)) }
@@ -76,10 +84,13 @@ public struct UpperDiff: Sendable {
                 var children: [ChangeSet.Change] = []
                 let createdInside = try walk(rel: r, host: h, into: &children, warnings: &warnings)
                 if opaque && lowerIsDir { out.append(.opaque(directory: r)) }
-                var changed = lower == nil || !lowerIsDir || opaque || !sameMetadata(st, lower!.st) || !sameXattrs(h, lower!.path)
+                var changed =
+                    lower == nil || !lowerIsDir || opaque || !sameMetadata(st, lower!.st) || !sameXattrs(h, lower!.path)
                 // Only the mtime moved because the sandbox created a mount point here: not a change.
-                if changed, !opaque, lowerIsDir, createdInside, sameOwnerMode(st, lower!.st), sameXattrs(h, lower!.path),
-                   !children.contains(where: { Self.isDirectChild($0, of: r) }) {
+                if changed, !opaque, lowerIsDir, createdInside, sameOwnerMode(st, lower!.st),
+                    sameXattrs(h, lower!.path),
+                    !children.contains(where: { Self.isDirectChild($0, of: r) })
+                {
                     changed = false
                 }
                 if changed { out.append(.add(path: r, source: h)) }
@@ -125,7 +136,8 @@ public struct UpperDiff: Sendable {
         guard xattr(h, "security.capability") == xattr(lp, "security.capability") else { return false }
         switch a.st_mode & S_IFMT {
         case S_IFLNK:
-            return (try? FileManager.default.destinationOfSymbolicLink(atPath: h)) == (try? FileManager.default.destinationOfSymbolicLink(atPath: lp))
+            return (try? FileManager.default.destinationOfSymbolicLink(atPath: h))
+                == (try? FileManager.default.destinationOfSymbolicLink(atPath: lp))
         case S_IFCHR, S_IFBLK:
             return a.st_rdev == b.st_rdev
         case S_IFREG:
@@ -140,7 +152,10 @@ public struct UpperDiff: Sendable {
 
     private func sameContent(_ a: String, _ b: String) -> Bool {
         let fa = open(a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), fb = open(b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        defer { if fa >= 0 { close(fa) }; if fb >= 0 { close(fb) } }
+        defer {
+            if fa >= 0 { close(fa) }
+            if fb >= 0 { close(fb) }
+        }
         guard fa >= 0, fb >= 0 else { return false }
         var ba = [UInt8](repeating: 0, count: 1 << 16), bb = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -155,7 +170,10 @@ public struct UpperDiff: Sendable {
         var got = 0
         while got < buf.count {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, $0.count - got) }
-            if n < 0 { if errno == EINTR { continue }; return -1 }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return -1
+            }
             if n == 0 { break }
             got += n
         }
@@ -164,7 +182,8 @@ public struct UpperDiff: Sendable {
 
     /// Non-overlay xattrs equal (names and values).
     private func sameXattrs(_ a: String, _ b: String) -> Bool {
-        let na = xattrNames(a).filter { !Self.isOverlayXattr($0) }, nb = xattrNames(b).filter { !Self.isOverlayXattr($0) }
+        let na = xattrNames(a).filter { !Self.isOverlayXattr($0) },
+            nb = xattrNames(b).filter { !Self.isOverlayXattr($0) }
         guard na == nb else { return false }
         return na.allSatisfy { xattr(a, $0) == xattr(b, $0) }
     }
@@ -189,7 +208,10 @@ struct LowerView {
             for (i, c) in comps.enumerated() {
                 cur += "/" + c
                 var st = stat()
-                if lstat(cur, &st) != 0 { missing = true; break }
+                if lstat(cur, &st) != 0 {
+                    missing = true
+                    break
+                }
                 if isWhiteout(cur, st) { return nil }
                 if i == comps.count - 1 { return (cur, st) }
                 if st.st_mode & S_IFMT != S_IFDIR { return nil }
@@ -204,7 +226,9 @@ struct LowerView {
 /// The entries of `dir` (without `.`/`..`). A name that is not valid UTF-8 cannot be expressed in a
 /// `ChangeSet` (String paths): refuse it, naming the directory and the name's bytes, rather than mangle it.
 func listUTF8Names(_ dir: String) throws -> [String] {
-    guard let d = opendir(dir) else { throw SandboxError(.diff, "cannot list the directory", errno: errno, detail: dir) }
+    guard let d = opendir(dir) else {
+        throw SandboxError(.diff, "cannot list the directory", errno: errno, detail: dir)
+    }
     defer { closedir(d) }
     var names: [String] = []
     while let e = readdir(d) {
@@ -213,8 +237,13 @@ func listUTF8Names(_ dir: String) throws -> [String] {
         }
         if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
         guard let name = String(validating: bytes, as: UTF8.self) else {
-            let shown = bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
-            throw SandboxError(.diff, "a file name in the phase's changes is not valid UTF-8 ('\(shown)'): rename it in the build step", detail: dir)
+            let shown = bytes.map {
+                $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0)
+            }.joined()
+            throw SandboxError(
+                .diff,
+                "a file name in the phase's changes is not valid UTF-8 ('\(shown)'): rename it in the build step",
+                detail: dir)
         }
         names.append(name)
     }
@@ -256,5 +285,6 @@ func xattrNames(_ path: String) -> [String] {
     var buf = [CChar](repeating: 0, count: n)
     let m = llistxattr(path, &buf, n)
     guard m > 0 else { return [] }
-    return buf[0..<m].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }.sorted()
+    return buf[0..<m].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        .sorted()
 }

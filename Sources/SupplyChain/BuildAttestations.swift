@@ -20,9 +20,11 @@ public struct BuildAttestationRequest: Sendable {
         public var secretKeys: Set<String>
         public var secretValues: [String]
 
-        public init(buildType: String = "https://ociforge.dev/build/plan/v1", externalParameters: JSONValue,
-                    resolvedDependencies: [ProvenanceStatement.ResourceDescriptor], secretKeys: Set<String> = [],
-                    secretValues: [String] = []) {
+        public init(
+            buildType: String = "https://ociforge.dev/build/plan/v1", externalParameters: JSONValue,
+            resolvedDependencies: [ProvenanceStatement.ResourceDescriptor], secretKeys: Set<String> = [],
+            secretValues: [String] = []
+        ) {
             self.buildType = buildType
             self.externalParameters = externalParameters
             self.resolvedDependencies = resolvedDependencies
@@ -41,8 +43,10 @@ public struct BuildAttestationRequest: Sendable {
     public var toolchains: [SBOMPackage]
     public var provenance: Provenance?
 
-    public init(layout: OCILayout, tag: String, imageName: String, sourceDateEpoch: Int64, formats: [SBOMFormat] = [.spdx],
-                lockfiles: [Lockfile] = [], toolchains: [SBOMPackage] = [], provenance: Provenance? = nil) {
+    public init(
+        layout: OCILayout, tag: String, imageName: String, sourceDateEpoch: Int64, formats: [SBOMFormat] = [.spdx],
+        lockfiles: [Lockfile] = [], toolchains: [SBOMPackage] = [], provenance: Provenance? = nil
+    ) {
         self.layout = layout
         self.tag = tag
         self.imageName = imageName
@@ -73,7 +77,8 @@ public enum BuildAttestations {
             }
             packages += try Lockfiles.packages(kind, l.text, source: l.path)
         }
-        let subject = SBOMSubject(name: r.imageName, digest: image.manifestDescriptor.digest, created: r.sourceDateEpoch)
+        let subject = SBOMSubject(
+            name: r.imageName, digest: image.manifestDescriptor.digest, created: r.sourceDateEpoch)
         var artifacts: [Artifact] = []
         for format in r.formats {
             let bytes = try renderSBOM(format, subject: subject, packages: packages)

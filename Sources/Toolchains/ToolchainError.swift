@@ -5,21 +5,21 @@ import Foundation
 /// underlying error.
 public struct ToolchainError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
-        case unreachable           // connection / TLS / timeout failure reaching a channel
-        case httpStatus            // the channel answered with a non-2xx status
-        case invalidIndex          // an index, manifest or checksum file that does not parse
-        case unknownVersion        // the channel does not list the version
-        case unsupportedPlatform   // the release has no archive for the platform
-        case unsupportedFlavor     // a runtime-only build asked of a tool that publishes none
-        case checksumMissing       // the channel's checksum file has no line for the artifact
-        case checksumMismatch      // the download does not hash to the published checksum (or the pin's digest)
-        case truncated             // fewer bytes than published
-        case tooLarge              // more bytes than published, or than the download limit
-        case hostileArchive        // `..`, absolute names, symlinks leaving the tree, devices
-        case archive               // an archive libarchive cannot read
-        case io                    // a local file operation failed
-        case invalidSetting        // a malformed base URL setting
-        case invalidPin            // a pin that cannot be installed as written
+        case unreachable  // connection / TLS / timeout failure reaching a channel
+        case httpStatus  // the channel answered with a non-2xx status
+        case invalidIndex  // an index, manifest or checksum file that does not parse
+        case unknownVersion  // the channel does not list the version
+        case unsupportedPlatform  // the release has no archive for the platform
+        case unsupportedFlavor  // a runtime-only build asked of a tool that publishes none
+        case checksumMissing  // the channel's checksum file has no line for the artifact
+        case checksumMismatch  // the download does not hash to the published checksum (or the pin's digest)
+        case truncated  // fewer bytes than published
+        case tooLarge  // more bytes than published, or than the download limit
+        case hostileArchive  // `..`, absolute names, symlinks leaving the tree, devices
+        case archive  // an archive libarchive cannot read
+        case io  // a local file operation failed
+        case invalidSetting  // a malformed base URL setting
+        case invalidPin  // a pin that cannot be installed as written
     }
 
     public var code: Code
@@ -32,8 +32,10 @@ public struct ToolchainError: Error, CustomStringConvertible, Sendable {
     public var path: String?
     public var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, url: String? = nil, endpoint: ChannelEndpoint? = nil,
-                path: String? = nil, cause: (any Error)? = nil) {
+    public init(
+        _ code: Code, _ message: String, url: String? = nil, endpoint: ChannelEndpoint? = nil,
+        path: String? = nil, cause: (any Error)? = nil
+    ) {
         self.code = code
         self.message = message
         self.url = url

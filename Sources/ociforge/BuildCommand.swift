@@ -1,11 +1,12 @@
 import ArgumentParser
+import BuildEngine
 import Foundation
 import OCIWriter
 import Planner
 import Sandbox
-import BuildEngine
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct BuildCommand: ParsableCommand {
@@ -15,17 +16,23 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var planner: PlannerOptions
 
-    @Option(name: [.short, .customLong("output")],
-            help: "Where the image goes: oci-layout:<path>[:tag] (default: <app>/.ociforge/oci with the plan's tag), docker://<reference> (pushed after building into the default layout) or docker-archive:<file>[:name].")
+    @Option(
+        name: [.short, .customLong("output")],
+        help:
+            "Where the image goes: oci-layout:<path>[:tag] (default: <app>/.ociforge/oci with the plan's tag), docker://<reference> (pushed after building into the default layout) or docker-archive:<file>[:name]."
+    )
     var output: String?
 
     @Option(name: .customLong("image"), help: "Full image reference (overrides --name/--tag).")
     var image: String?
 
-    @Option(name: .customLong("base"), help: "Build image: debian:<suite> (mmdebstrap minbase), a rootfs directory or tarball.")
+    @Option(
+        name: .customLong("base"),
+        help: "Build image: debian:<suite> (mmdebstrap minbase), a rootfs directory or tarball.")
     var base: String?
 
-    @Option(name: .customLong("runtime-base"), help: "Runtime base: debian:<suite>[-slim], a rootfs directory or tarball.")
+    @Option(
+        name: .customLong("runtime-base"), help: "Runtime base: debian:<suite>[-slim], a rootfs directory or tarball.")
     var runtimeBase: String?
 
     @Option(name: .customLong("platform"), help: "os/arch[/variant]; only the host's platform can be built.")
@@ -37,13 +44,17 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .customLong("cache-dir"), help: "Layer cache directory (default: <state dir>/build-cache).")
     var cacheDir: String?
 
-    @Option(name: .customLong("secret"), help: "ID=env:VAR or ID=file:PATH: /run/secrets/ID (and $ID) in build phases. Repeatable.")
+    @Option(
+        name: .customLong("secret"),
+        help: "ID=env:VAR or ID=file:PATH: /run/secrets/ID (and $ID) in build phases. Repeatable.")
     var secret: [String] = []
 
     @Option(name: .customLong("network"), help: "host (default) or none for build phases.")
     var network: NetworkMode = .host
 
-    @Option(name: .customLong("ca-bundle"), help: "Extra trusted CAs (PEM) for build phases, e.g. an egress proxy's; never in the image.")
+    @Option(
+        name: .customLong("ca-bundle"),
+        help: "Extra trusted CAs (PEM) for build phases, e.g. an egress proxy's; never in the image.")
     var caBundle: String?
 
     @Flag(name: .customLong("debug-build"), help: "Print the resolved plan and the generated phase scripts.")
@@ -56,10 +67,13 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
 
-    @Option(name: .customLong("export-dockerfile"), help: "Also write the plan as a Dockerfile to this path (and <path>.dockerignore).")
+    @Option(
+        name: .customLong("export-dockerfile"),
+        help: "Also write the plan as a Dockerfile to this path (and <path>.dockerignore).")
     var exportDockerfile: String?
 
-    @Flag(name: [.short, .customLong("quiet")], help: "No progress or phase output on stderr (errors and warnings only).")
+    @Flag(
+        name: [.short, .customLong("quiet")], help: "No progress or phase output on stderr (errors and warnings only).")
     var quiet = false
 
     func run() throws {
@@ -89,8 +103,9 @@ struct BuildCommand: ParsableCommand {
             }
         }
         let build = try reportingErrors { try buildOptions() }
-        try runBuild(BuildRequest(source: .app(directory: dir, plan: result, planOptions: options), options: build),
-                     quiet: quiet, json: json, state: extractionLimits.stateDirectory)
+        try runBuild(
+            BuildRequest(source: .app(directory: dir, plan: result, planOptions: options), options: build),
+            quiet: quiet, json: json, state: extractionLimits.stateDirectory)
     }
 
     /// The flags as engine options (every flag applies to both strategies; the engine refuses those that do not).
@@ -120,7 +135,8 @@ struct BuildCommand: ParsableCommand {
     }
 
     func absolute(_ p: String) -> String {
-        URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL.path
+        URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            .standardizedFileURL.path
     }
 }
 
@@ -139,7 +155,10 @@ final class ProgressTicker {
 
     init(_ reporter: BuildProgressReporter) {
         self.reporter = reporter
-        guard case .terminal = reporter.mode else { timer = nil; return }
+        guard case .terminal = reporter.mode else {
+            timer = nil
+            return
+        }
         let t = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
         t.schedule(deadline: .now() + 0.1, repeating: 0.1)
         t.setEventHandler { reporter.tick() }

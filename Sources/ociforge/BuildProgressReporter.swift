@@ -1,8 +1,9 @@
 import BuildEngine
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Turns build events into what stderr shows: plain lines (`elapsed [stage] phase: …`, phase output prefixed with
@@ -42,9 +43,11 @@ public final class BuildProgressReporter: Sendable {
     let state = Mutex(State())
 
     /// `clock` returns seconds (monotonic); `fileSize` reads a layer file's size (injectable for tests).
-    public init(mode: Mode, clock: @escaping @Sendable () -> Double = BuildProgressReporter.monotonicSeconds,
-                fileSize: @escaping @Sendable (String) -> Int64? = BuildProgressReporter.sizeOfFile,
-                write: @escaping @Sendable (String) -> Void) {
+    public init(
+        mode: Mode, clock: @escaping @Sendable () -> Double = BuildProgressReporter.monotonicSeconds,
+        fileSize: @escaping @Sendable (String) -> Int64? = BuildProgressReporter.sizeOfFile,
+        write: @escaping @Sendable (String) -> Void
+    ) {
         self.mode = mode
         self.clock = clock
         self.write = write
@@ -69,7 +72,9 @@ public final class BuildProgressReporter: Sendable {
         case .started(let step, let detail): return "\(label(step)): \(detail)"
         case .cached(let step): return "\(label(step)): cached"
         case .finished(let step, let seconds, let size, let usize):
-            let layer = size.map { ", layer \(BuildFormat.bytes($0)) (\(BuildFormat.bytes(usize ?? 0)) uncompressed)" } ?? ", no changes"
+            let layer =
+                size.map { ", layer \(BuildFormat.bytes($0)) (\(BuildFormat.bytes(usize ?? 0)) uncompressed)" }
+                ?? ", no changes"
             return "\(label(step)): done in \(BuildFormat.seconds(seconds))\(layer)"
         case .message(let s), .notice(let s): return s
         case .output, .writingLayer, .bytes: return nil
@@ -175,7 +180,8 @@ public final class BuildProgressReporter: Sendable {
     func draw(_ s: inout State, now: Double, width: Int) -> String {
         guard !s.running.isEmpty else { return "" }
         let lines = s.running.map { r -> String in
-            var line = "\(Self.spinner[s.frame % Self.spinner.count]) \(Self.label(r.step)) \(String(format: "%.1fs", now - r.started))"
+            var line =
+                "\(Self.spinner[s.frame % Self.spinner.count]) \(Self.label(r.step)) \(String(format: "%.1fs", now - r.started))"
             if r.bytes > 0 { line += " " + BuildFormat.bytes(r.bytes) }
             let tail = r.lastLine.trimmingCharacters(in: .whitespaces)
             line += tail.isEmpty ? " " + r.detail : " │ " + tail
@@ -191,15 +197,29 @@ public final class BuildProgressReporter: Sendable {
         let clean = line.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\r", with: "")
         var visible = 0, inEscape = false
         for ch in clean {
-            if inEscape { if ch.isLetter { inEscape = false } } else if ch == "\u{1B}" { inEscape = true } else { visible += 1 }
+            if inEscape {
+                if ch.isLetter { inEscape = false }
+            } else if ch == "\u{1B}" {
+                inEscape = true
+            } else {
+                visible += 1
+            }
         }
         guard visible > limit else { return clean }
         var out = ""
         visible = 0
         inEscape = false
         for ch in clean {
-            if inEscape { out.append(ch); if ch.isLetter { inEscape = false }; continue }
-            if ch == "\u{1B}" { inEscape = true; out.append(ch); continue }
+            if inEscape {
+                out.append(ch)
+                if ch.isLetter { inEscape = false }
+                continue
+            }
+            if ch == "\u{1B}" {
+                inEscape = true
+                out.append(ch)
+                continue
+            }
             if visible == limit - 1 { break }
             out.append(ch)
             visible += 1

@@ -3,8 +3,9 @@ import BuildEngine
 import Foundation
 import OCIWriter
 import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a build request on the engine with the sandbox as its runner, renders its events on stderr and prints the
@@ -12,10 +13,13 @@ import Glibc
 /// rejects the Dockerfile evaluated against its bases.
 /// `hideOutput`: progress lines without the steps' output (`dockerfile build --quiet`).
 /// `state`: the state directory with the extraction limits of the command's flags.
-func runBuild(_ request: BuildRequest, quiet: Bool, json: Bool, hideOutput: Bool = false,
-              state: StateDirectory = .default()) throws {
+func runBuild(
+    _ request: BuildRequest, quiet: Bool, json: Bool, hideOutput: Bool = false,
+    state: StateDirectory = .default()
+) throws {
     // Progress: plain lines, or on a terminal live status lines redrawn in place; nothing with --quiet.
-    let mode: BuildProgressReporter.Mode = quiet ? .quiet : (isatty(2) != 0 ? .terminal(width: terminalWidth()) : .plain)
+    let mode: BuildProgressReporter.Mode =
+        quiet ? .quiet : (isatty(2) != 0 ? .terminal(width: terminalWidth()) : .plain)
     let reporter = BuildProgressReporter(mode: mode) { FileHandle.standardError.write(Data($0.utf8)) }
     var request = request
     request.options.events = { event in
@@ -50,11 +54,18 @@ func printBuildReport(_ r: BuildReport) {
     print("image \(r.reference) → \(r.output)")
     if r.output != "oci-layout:\(r.layout):\(r.tag)" { print("built in oci-layout:\(r.layout):\(r.tag)") }
     print("manifest \(r.manifestDigest)")
-    print("size \(BuildFormat.bytes(r.imageSize)) compressed, \(BuildFormat.bytes(r.imageUncompressedSize)) uncompressed"
-          + (r.buildStageSize > 0 ? " (build stage \(BuildFormat.bytes(r.buildStageSize)) compressed, \(BuildFormat.bytes(r.buildStageUncompressedSize)) uncompressed)" : ""))
+    print(
+        "size \(BuildFormat.bytes(r.imageSize)) compressed, \(BuildFormat.bytes(r.imageUncompressedSize)) uncompressed"
+            + (r.buildStageSize > 0
+                ? " (build stage \(BuildFormat.bytes(r.buildStageSize)) compressed, \(BuildFormat.bytes(r.buildStageUncompressedSize)) uncompressed)"
+                : ""))
     for l in r.layers {
-        print("  \(l.digest.description.prefix(19))  \(BuildFormat.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))")
+        print(
+            "  \(l.digest.description.prefix(19))  \(BuildFormat.bytes(l.size).padding(toLength: 10, withPad: " ", startingAt: 0)) \(l.cached ? "cached" : "new   ") \(l.createdBy.prefix(90))"
+        )
     }
-    print("ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s")
+    print(
+        "ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s"
+    )
     for w in r.warnings { printError("warning: \(w)") }
 }

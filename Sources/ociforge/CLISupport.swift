@@ -42,8 +42,9 @@ func parseCommand(_ s: String, flag: String) throws -> [String] {
     let trimmed = s.trimmingCharacters(in: .whitespaces)
     if trimmed.hasPrefix("[") {
         guard let data = trimmed.data(using: .utf8),
-              let array = try? JSONSerialization.jsonObject(with: data) as? [Any],
-              let strings = array as? [String] else {
+            let array = try? JSONSerialization.jsonObject(with: data) as? [Any],
+            let strings = array as? [String]
+        else {
             throw ValidationError("\(flag) looks like a JSON array but is not an array of strings: \(s)")
         }
         return strings
@@ -55,11 +56,17 @@ func parseCommand(_ s: String, flag: String) throws -> [String] {
 /// An `oci-layout:<path>[:tag]` reference (the `oci-layout:` prefix is optional on input).
 func parseLayoutReference(_ s: String, flag: String) throws -> LayoutReference {
     var body = s
-    if body.hasPrefix("oci-layout:") { body.removeFirst("oci-layout:".count) }
-    else if body.hasPrefix("oci:") { body.removeFirst("oci:".count) }
-    else if let colon = body.range(of: "://") ?? body.range(of: ":"), body[..<colon.lowerBound].allSatisfy({ $0.isLetter || $0 == "-" }),
-            ["docker", "docker-archive", "containers-storage", "dir"].contains(String(body[..<colon.lowerBound])) {
-        throw ValidationError("\(flag): '\(s)' is not an OCI layout; use oci-layout:<path>[:tag] here (or `ociforge image copy` for other transports)")
+    if body.hasPrefix("oci-layout:") {
+        body.removeFirst("oci-layout:".count)
+    } else if body.hasPrefix("oci:") {
+        body.removeFirst("oci:".count)
+    } else if let colon = body.range(of: "://") ?? body.range(of: ":"),
+        body[..<colon.lowerBound].allSatisfy({ $0.isLetter || $0 == "-" }),
+        ["docker", "docker-archive", "containers-storage", "dir"].contains(String(body[..<colon.lowerBound]))
+    {
+        throw ValidationError(
+            "\(flag): '\(s)' is not an OCI layout; use oci-layout:<path>[:tag] here (or `ociforge image copy` for other transports)"
+        )
     }
     return try LayoutReference(parsing: body)
 }

@@ -1,23 +1,26 @@
 import ArgumentParser
+import BuildEngine
 import Foundation
 import OCIWriter
 import Planner
 import Sandbox
-import BuildEngine
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ociforge dockerfile parse|plan`: the Dockerfile front end on its own, for debugging.
 struct DockerfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dockerfile",
-        abstract: "Parse, resolve or build a Dockerfile (builds run on ociforge's sandbox, layer cache and writer; no Docker).",
+        abstract:
+            "Parse, resolve or build a Dockerfile (builds run on ociforge's sandbox, layer cache and writer; no Docker).",
         subcommands: [DockerfileParseCommand.self, DockerfilePlanCommand.self, DockerfileBuildCommand.self])
 }
 
 struct DockerfileParseCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "parse",
+    static let configuration = CommandConfiguration(
+        commandName: "parse",
         abstract: "Print the parsed instructions (directives, flags, heredocs, exec/shell form) as JSON.")
 
     @Argument(help: "The Dockerfile.")
@@ -41,8 +44,11 @@ struct DockerfileParseCommand: ParsableCommand {
 }
 
 struct DockerfilePlanCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plan",
-        abstract: "Resolve a Dockerfile against its context: stages needed for the target, substituted instructions, COPY sources.")
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract:
+            "Resolve a Dockerfile against its context: stages needed for the target, substituted instructions, COPY sources."
+    )
 
     @Argument(help: "The build context directory.")
     var context: String = "."
@@ -68,7 +74,7 @@ struct DockerfilePlanCommand: ParsableCommand {
             if let eq = a.firstIndex(of: "=") {
                 o.buildArgs[String(a[..<eq])] = String(a[a.index(after: eq)...])
             } else if let v = ProcessInfo.processInfo.environment[a] {
-                o.buildArgs[a] = v // Docker: `--build-arg NAME` takes the value from the environment
+                o.buildArgs[a] = v  // Docker: `--build-arg NAME` takes the value from the environment
             } else {
                 throw ValidationError("--build-arg \(a): expected KEY=VALUE (or NAME set in the environment)")
             }
@@ -106,8 +112,11 @@ func parseBuildArgs(_ list: [String]) throws -> [String: String] {
 }
 
 struct DockerfileBuildCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "build",
-        abstract: "Build a Dockerfile into an OCI layout: RUN in the sandbox, COPY/ADD/WORKDIR as layers, every layer cached.")
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract:
+            "Build a Dockerfile into an OCI layout: RUN in the sandbox, COPY/ADD/WORKDIR as layers, every layer cached."
+    )
 
     @Argument(help: "The build context directory.")
     var context: String = "."
@@ -115,7 +124,11 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Option(name: [.short, .customLong("file")], help: "The Dockerfile (default: <context>/Dockerfile).")
     var file: String?
 
-    @Option(name: [.short, .customLong("output")], help: "oci-layout:<path>[:tag] (tag default: latest), docker://<reference> or docker-archive:<file>[:name] (built into <context>/.ociforge/oci, then sent).")
+    @Option(
+        name: [.short, .customLong("output")],
+        help:
+            "oci-layout:<path>[:tag] (tag default: latest), docker://<reference> or docker-archive:<file>[:name] (built into <context>/.ociforge/oci, then sent)."
+    )
     var output: String
 
     @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
@@ -126,13 +139,21 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Option(name: .customLong("target"), help: "The stage to build (default: the last).")
     var target: String?
 
-    @Option(name: .customLong("secret"), help: "ID=env:VAR or ID=file:PATH (or Docker's id=ID,src=PATH / id=ID,env=VAR) for RUN --mount=type=secret,id=ID. Repeatable.")
+    @Option(
+        name: .customLong("secret"),
+        help:
+            "ID=env:VAR or ID=file:PATH (or Docker's id=ID,src=PATH / id=ID,env=VAR) for RUN --mount=type=secret,id=ID. Repeatable."
+    )
     var secret: [String] = []
 
     @Option(name: .customLong("network"), help: "Network of RUN steps without --network: host (default) or none.")
     var network: NetworkMode = .host
 
-    @Option(name: .customLong("insecure-registry"), help: "host[:port] of a FROM image's registry that may be reached over plain HTTP (repeatable; loopback hosts always may).")
+    @Option(
+        name: .customLong("insecure-registry"),
+        help:
+            "host[:port] of a FROM image's registry that may be reached over plain HTTP (repeatable; loopback hosts always may)."
+    )
     var insecureRegistries: [String] = []
 
     @Option(name: .customLong("cache-dir"), help: "Layer cache directory (default: <state dir>/build-cache).")

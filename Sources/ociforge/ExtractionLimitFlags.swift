@@ -6,15 +6,21 @@ import Sandbox
 /// unpacks layers: `image unpack`, `build`, `dockerfile build`, `sandbox run`/`diff`. Unset flags keep the
 /// `ExtractionLimits` defaults (documented in docs/hardening.md).
 struct ExtractionLimitFlags: ParsableArguments {
-    @Option(help: ArgumentHelp("Uncompressed bytes one layer may produce (default 64 GiB; suffixes K, M, G, T).",
-                               valueName: "size"))
+    @Option(
+        help: ArgumentHelp(
+            "Uncompressed bytes one layer may produce (default 64 GiB; suffixes K, M, G, T).",
+            valueName: "size"))
     var maxLayerBytes: ByteCount?
 
-    @Option(help: ArgumentHelp("Uncompressed bytes all layers of an image may produce (default 256 GiB).", valueName: "size"))
+    @Option(
+        help: ArgumentHelp(
+            "Uncompressed bytes all layers of an image may produce (default 256 GiB).", valueName: "size"))
     var maxImageBytes: ByteCount?
 
-    @Option(help: ArgumentHelp("Uncompressed bytes per compressed byte a layer may reach once past 256 MiB (default 200).",
-                               valueName: "ratio"))
+    @Option(
+        help: ArgumentHelp(
+            "Uncompressed bytes per compressed byte a layer may reach once past 256 MiB (default 200).",
+            valueName: "ratio"))
     var maxExpansionRatio: UInt64?
 
     @Option(help: ArgumentHelp("Tar entries in one layer (default 10000000).", valueName: "count"))
@@ -48,10 +54,14 @@ struct ExtractionLimitFlags: ParsableArguments {
     }
 
     func validate() throws {
-        for (flag, v) in [("--max-entries", maxEntries), ("--max-path-length", maxPathLength), ("--max-xattr-bytes", maxXattrBytes)] {
+        for (flag, v) in [
+            ("--max-entries", maxEntries), ("--max-path-length", maxPathLength), ("--max-xattr-bytes", maxXattrBytes)
+        ] {
             if let v, v <= 0 { throw ValidationError("\(flag) must be positive") }
         }
-        if let maxExpansionRatio, maxExpansionRatio == 0 { throw ValidationError("--max-expansion-ratio must be positive") }
+        if let maxExpansionRatio, maxExpansionRatio == 0 {
+            throw ValidationError("--max-expansion-ratio must be positive")
+        }
     }
 }
 

@@ -6,8 +6,11 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Assemble, inspect, verify, unpack and transfer OCI images.",
-        subcommands: [Assemble.self, Inspect.self, ImageVerifyCommand.self, Unpack.self, ImagePullWithReferrers.self, ImagePush.self,
-                      ImageCopyWithReferrers.self, Referrers.self, Attach.self, Sign.self, SBOM.self, Diff.self])
+        subcommands: [
+            Assemble.self, Inspect.self, ImageVerifyCommand.self, Unpack.self, ImagePullWithReferrers.self,
+            ImagePush.self,
+            ImageCopyWithReferrers.self, Referrers.self, Attach.self, Sign.self, SBOM.self, Diff.self
+        ])
 }
 
 extension ImageCommand {
@@ -15,30 +18,40 @@ extension ImageCommand {
         static let configuration = CommandConfiguration(
             abstract: "Assemble an image from directories onto a base, with no build step.",
             discussion: """
-            Each --layer-dir becomes one deterministic layer (entries sorted, numeric owners, mtimes clamped to
-            SOURCE_DATE_EPOCH when set). The manifest digest is printed on standard output.
+                Each --layer-dir becomes one deterministic layer (entries sorted, numeric owners, mtimes clamped to
+                SOURCE_DATE_EPOCH when set). The manifest digest is printed on standard output.
 
-            Example:
-              ociforge image assemble --base scratch --layer-dir app:/app --cmd '["/app/run"]' \\
-                --output oci-layout:out/app:latest
-            """)
+                Example:
+                  ociforge image assemble --base scratch --layer-dir app:/app --cmd '["/app/run"]' \\
+                    --output oci-layout:out/app:latest
+                """)
 
         @Option(help: "Base image: oci-layout:<path>[:tag] or scratch.")
         var base: String = "scratch"
 
-        @Option(help: "Platform os/arch[/variant] of a scratch image, or the one to pick from a base index (default: host).")
+        @Option(
+            help: "Platform os/arch[/variant] of a scratch image, or the one to pick from a base index (default: host)."
+        )
         var platform: String?
 
-        @Option(name: .customLong("layer-dir"), help: ArgumentHelp("A directory to add as one layer; <dir>:<dest> places it at <dest>.", valueName: "dir[:dest]"))
+        @Option(
+            name: .customLong("layer-dir"),
+            help: ArgumentHelp(
+                "A directory to add as one layer; <dir>:<dest> places it at <dest>.", valueName: "dir[:dest]"))
         var layerDirs: [String] = []
 
-        @Option(help: ArgumentHelp("Entrypoint: a JSON array (exec form) or a string run by /bin/sh -c.", valueName: "command"))
+        @Option(
+            help: ArgumentHelp(
+                "Entrypoint: a JSON array (exec form) or a string run by /bin/sh -c.", valueName: "command"))
         var entrypoint: String?
 
-        @Option(help: ArgumentHelp("Cmd: a JSON array (exec form) or a string run by /bin/sh -c.", valueName: "command"))
+        @Option(
+            help: ArgumentHelp("Cmd: a JSON array (exec form) or a string run by /bin/sh -c.", valueName: "command"))
         var cmd: String?
 
-        @Option(help: ArgumentHelp("Environment variable (repeatable); replaces a base value of the same name.", valueName: "KEY=VALUE"))
+        @Option(
+            help: ArgumentHelp(
+                "Environment variable (repeatable); replaces a base value of the same name.", valueName: "KEY=VALUE"))
         var env: [String] = []
 
         @Option(help: "Working directory.")
@@ -101,7 +114,9 @@ extension ImageCommand {
                 let createdLayout = !FileManager.default.fileExists(atPath: out.path)
                 let destination = try OCILayout.create(at: out.path)
                 var succeeded = false
-                defer { if createdLayout && !succeeded { try? FileManager.default.removeItem(atPath: destination.path) } }
+                defer {
+                    if createdLayout && !succeeded { try? FileManager.default.removeItem(atPath: destination.path) }
+                }
 
                 var options = LayerWriteOptions(compression: LayerCompression(rawValue: compression)!)
                 options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
@@ -114,11 +129,13 @@ extension ImageCommand {
                     staged.append(tmp)
                     let r = try LayerWriter.write(directory: dir, destination: dest, to: tmp, options: options)
                     for w in r.warnings { printError("warning: \(spec): \(w)") }
-                    layers.append(LayerInput(file: tmp, mediaType: r.mediaType, digest: r.digest, size: r.size,
-                                             diffID: r.diffID,
-                                             createdBy: "ociforge image assemble --layer-dir \(dest ?? "/")",
-                                             comment: "\(r.entryCount) entries, \(r.compressor)",
-                                             consumeFile: true))
+                    layers.append(
+                        LayerInput(
+                            file: tmp, mediaType: r.mediaType, digest: r.digest, size: r.size,
+                            diffID: r.diffID,
+                            createdBy: "ociforge image assemble --layer-dir \(dest ?? "/")",
+                            comment: "\(r.entryCount) entries, \(r.compressor)",
+                            consumeFile: true))
                 }
                 var changes = ConfigChanges()
                 changes.entrypoint = try entrypoint.map { try parseCommand($0, flag: "--entrypoint") }
@@ -126,21 +143,28 @@ extension ImageCommand {
                 changes.env = env
                 changes.workingDir = workdir
                 changes.user = user
-                changes.labels = Dictionary(try label.map { try parseKeyValue($0, flag: "--label") }, uniquingKeysWith: { $1 })
+                changes.labels = Dictionary(
+                    try label.map { try parseKeyValue($0, flag: "--label") }, uniquingKeysWith: { $1 })
                 changes.exposedPorts = expose
-                changes.annotations = Dictionary(try annotation.map { try parseKeyValue($0, flag: "--annotation") }, uniquingKeysWith: { $1 })
+                changes.annotations = Dictionary(
+                    try annotation.map { try parseKeyValue($0, flag: "--annotation") }, uniquingKeysWith: { $1 })
 
-                let image = try ImageAssembler(base: assemblyBase, layers: layers, changes: changes,
-                                               destination: destination, tag: tag, environment: environment).assemble()
+                let image = try ImageAssembler(
+                    base: assemblyBase, layers: layers, changes: changes,
+                    destination: destination, tag: tag, environment: environment
+                ).assemble()
                 succeeded = true
                 if json {
                     let summary: [String: Any] = [
                         "layout": destination.path, "tag": tag,
                         "manifestDigest": image.manifestDigest.string, "manifestSize": image.manifestDescriptor.size,
                         "configDigest": image.configDigest.string,
-                        "layers": image.manifest.value.layers.map { ["digest": $0.digest.string, "size": $0.size, "mediaType": $0.mediaType.rawValue] },
+                        "layers": image.manifest.value.layers.map {
+                            ["digest": $0.digest.string, "size": $0.size, "mediaType": $0.mediaType.rawValue]
+                        }
                     ]
-                    let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .prettyPrinted])
+                    let data = try JSONSerialization.data(
+                        withJSONObject: summary, options: [.sortedKeys, .prettyPrinted])
                     print(String(decoding: data, as: UTF8.self))
                 } else {
                     printError("wrote \(destination.path):\(tag) (\(image.manifest.value.layers.count) layers)")
@@ -214,10 +238,10 @@ extension ImageCommand {
         static let configuration = CommandConfiguration(
             abstract: "Unpack an image's layers into a root filesystem directory, safely.",
             discussion: """
-            Every path is resolved inside the rootfs (openat2 RESOLVE_IN_ROOT); whiteouts are applied; digests,
-            sizes and diffIDs are verified while extracting. The rootfs is built in a temporary sibling directory
-            and renamed into place only when every layer applied.
-            """)
+                Every path is resolved inside the rootfs (openat2 RESOLVE_IN_ROOT); whiteouts are applied; digests,
+                sizes and diffIDs are verified while extracting. The rootfs is built in a temporary sibling directory
+                and renamed into place only when every layer applied.
+                """)
 
         @Argument(help: "oci-layout:<path>[:tag]")
         var image: String
@@ -234,14 +258,17 @@ extension ImageCommand {
             try reportingErrors {
                 let ref = try parseLayoutReference(image, flag: "image")
                 let layout = try OCILayout.open(at: ref.path)
-                let resolved = try layout.resolve(tag: ref.tag, platform: try platform.map { try Platform(parsing: $0) })
+                let resolved = try layout.resolve(
+                    tag: ref.tag, platform: try platform.map { try Platform(parsing: $0) })
                 let blobs = try resolved.layerBlobs(verify: false)
                 let sources = blobs.map {
-                    LayerSource(path: $0.path, compression: $0.compression, digest: $0.descriptor.digest,
-                                size: $0.descriptor.size, diffID: $0.diffID)
+                    LayerSource(
+                        path: $0.path, compression: $0.compression, digest: $0.descriptor.digest,
+                        size: $0.descriptor.size, diffID: $0.diffID)
                 }
-                let reports = try LayerExtractor.unpack(layers: sources, to: rootfs,
-                                                      options: LayerExtractionOptions(limits: extractionLimits.limits))
+                let reports = try LayerExtractor.unpack(
+                    layers: sources, to: rootfs,
+                    options: LayerExtractionOptions(limits: extractionLimits.limits))
                 for r in reports { for w in r.warnings { printError("warning: \(w)") } }
                 printError("unpacked \(sources.count) layers into \(rootfs)")
             }

@@ -12,10 +12,10 @@ struct LayerCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the tree under <dir> as a layer blob and print its diffID, digest and size.",
             discussion: """
-            Entries are sorted bytewise, owners numeric, mtimes clamped to SOURCE_DATE_EPOCH when it is set.
-            The default gzip engine is ISA-L level 1 in 1 MiB blocks compressed in parallel; the output does
-            not depend on --threads. Use --gzip-engine zlib --level 6 --chunk-size 0 for classic single-stream gzip.
-            """)
+                Entries are sorted bytewise, owners numeric, mtimes clamped to SOURCE_DATE_EPOCH when it is set.
+                The default gzip engine is ISA-L level 1 in 1 MiB blocks compressed in parallel; the output does
+                not depend on --threads. Use --gzip-engine zlib --level 6 --chunk-size 0 for classic single-stream gzip.
+                """)
 
         @Argument(help: "Directory to write; <dir>:<dest> places it at <dest> inside the layer (e.g. app:/srv/app).")
         var dir: String
@@ -54,8 +54,9 @@ struct LayerCommand: ParsableCommand {
                 }
                 var options = LayerWriteOptions(compression: comp, threads: threads)
                 options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
-                options.gzip = GzipSettings(engine: try GzipEngine(parsing: gzipEngine, level: comp == .gzip ? level : nil),
-                                            chunkSize: chunkSize)
+                options.gzip = GzipSettings(
+                    engine: try GzipEngine(parsing: gzipEngine, level: comp == .gzip ? level : nil),
+                    chunkSize: chunkSize)
                 if comp == .zstd, let level { options.zstdLevel = level }
                 let r = try LayerWriter.write(directory: source, destination: dest, to: output, options: options)
                 for w in r.warnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
@@ -63,7 +64,7 @@ struct LayerCommand: ParsableCommand {
                     let obj: [String: Any] = [
                         "diffID": r.diffID.string, "digest": r.digest.string, "size": r.size,
                         "uncompressedSize": r.uncompressedSize, "mediaType": r.mediaType.rawValue,
-                        "entries": r.entryCount, "compressor": r.compressor, "warnings": r.warnings,
+                        "entries": r.entryCount, "compressor": r.compressor, "warnings": r.warnings
                     ]
                     let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                     print(String(decoding: data, as: UTF8.self))

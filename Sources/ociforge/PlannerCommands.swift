@@ -52,19 +52,28 @@ struct PlannerOptions: ParsableArguments {
     @Option(name: .customLong("frozen-plan"), help: "Use this frozen plan file unchanged.")
     var frozenPlan: String?
 
-    @Option(name: .customLong("build-arg"), help: "Dockerfile strategy: build arg KEY=VALUE (repeatable; over docker.args).")
+    @Option(
+        name: .customLong("build-arg"), help: "Dockerfile strategy: build arg KEY=VALUE (repeatable; over docker.args)."
+    )
     var buildArgs: [String] = []
 
     @Option(name: .customLong("target"), help: "Dockerfile strategy: the stage to build (default: the last).")
     var target: String?
 
-    @Option(name: .customLong("dockerfile"), help: "Dockerfile strategy: the Dockerfile, relative to the context (default: docker.dockerfile or Dockerfile).")
+    @Option(
+        name: .customLong("dockerfile"),
+        help: "Dockerfile strategy: the Dockerfile, relative to the context (default: docker.dockerfile or Dockerfile)."
+    )
     var dockerfile: String?
 
-    @Option(name: .customLong("app"), help: "Workspace member to build and start (a path such as apps/web, or its package name).")
+    @Option(
+        name: .customLong("app"),
+        help: "Workspace member to build and start (a path such as apps/web, or its package name).")
     var app: String?
 
-    @Option(name: .customLong("user"), help: "Runtime user (default: the unprivileged `app`, uid/gid 10001; `root` opts out).")
+    @Option(
+        name: .customLong("user"),
+        help: "Runtime user (default: the unprivileged `app`, uid/gid 10001; `root` opts out).")
     var user: String?
 
     func planOptions() throws -> PlanOptions {
@@ -120,28 +129,41 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var planner: PlannerOptions
 
-    @Option(name: [.short, .customLong("format")], help: "json, toml, table or dockerfile (the plan as a Dockerfile; its .dockerignore with --dockerignore).")
+    @Option(
+        name: [.short, .customLong("format")],
+        help: "json, toml, table or dockerfile (the plan as a Dockerfile; its .dockerignore with --dockerignore).")
     var format: String = "json"
 
-    @Option(name: .customLong("base"), help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
+    @Option(
+        name: .customLong("base"),
+        help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
     var base: String?
 
-    @Option(name: .customLong("dockerignore"), help: "With --format dockerfile: also write the matching .dockerignore to this file.")
+    @Option(
+        name: .customLong("dockerignore"),
+        help: "With --format dockerfile: also write the matching .dockerignore to this file.")
     var dockerignore: String?
 
     func run() throws {
-        guard ["json", "toml", "table", "dockerfile"].contains(format) else { throw ValidationError("--format must be json, toml, table or dockerfile") }
+        guard ["json", "toml", "table", "dockerfile"].contains(format) else {
+            throw ValidationError("--format must be json, toml, table or dockerfile")
+        }
         var options = try planner.planOptions()
         options.baseImage = base
         let dir = planner.directory
         let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
         reportPlannerWarnings(result.warnings)
         switch format {
-        case "toml": print(try runPlanner { () throws(PlannerError) in try PlanRenderer.toml(result.plan) }, terminator: "")
+        case "toml":
+            print(try runPlanner { () throws(PlannerError) in try PlanRenderer.toml(result.plan) }, terminator: "")
         case "table": print(PlanRenderer.summary(result.plan), terminator: "")
         case "dockerfile":
             let export = try runPlanner { () throws(PlannerError) in try DockerfileExport.render(result.plan) }
-            if let path = dockerignore { try runPlanner { () throws(PlannerError) in try PlanRenderer.writeAtomically(export.dockerignore, to: path) } }
+            if let path = dockerignore {
+                try runPlanner { () throws(PlannerError) in
+                    try PlanRenderer.writeAtomically(export.dockerignore, to: path)
+                }
+            }
             print(export.dockerfile, terminator: "")
         default: print(PlanRenderer.json(result.plan), terminator: "")
         }
@@ -149,20 +171,24 @@ struct PlanCommand: ParsableCommand {
 }
 
 struct DetectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "detect", abstract: "Print the providers that match the app.")
+    static let configuration = CommandConfiguration(
+        commandName: "detect", abstract: "Print the providers that match the app.")
 
     @OptionGroup var planner: PlannerOptions
 
     func run() throws {
         let options = try planner.planOptions()
         let dir = planner.directory
-        let detected = try runPlanner { () throws(PlannerError) in try Planner.detect(appDirectory: dir, options: options) }
+        let detected = try runPlanner { () throws(PlannerError) in
+            try Planner.detect(appDirectory: dir, options: options)
+        }
         print(PlanRenderer.detect(detected), terminator: "")
     }
 }
 
 struct FreezeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "freeze",
+    static let configuration = CommandConfiguration(
+        commandName: "freeze",
         abstract: "Write the fully resolved plan, with pinned versions, to a file that plan/build then use unchanged.")
 
     @OptionGroup var planner: PlannerOptions
@@ -170,17 +196,22 @@ struct FreezeCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Output file (default: <dir>/ociforge.plan.json).")
     var output: String?
 
-    @Option(name: .customLong("base"), help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
+    @Option(
+        name: .customLong("base"),
+        help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
     var base: String?
 
     func run() throws {
         var options = try planner.planOptions()
         options.baseImage = base
         let dir = planner.directory
-        let result = try runPlanner { () throws(PlannerError) in try Planner.freeze(appDirectory: dir, options: options) }
+        let result = try runPlanner { () throws(PlannerError) in try Planner.freeze(appDirectory: dir, options: options)
+        }
         reportPlannerWarnings(result.warnings)
         let path = output ?? (dir + "/" + Planner.frozenFileName)
-        try runPlanner { () throws(PlannerError) in try PlanRenderer.writeAtomically(PlanRenderer.json(result.plan), to: path) }
+        try runPlanner { () throws(PlannerError) in
+            try PlanRenderer.writeAtomically(PlanRenderer.json(result.plan), to: path)
+        }
         print(PlanRenderer.summary(result.plan), terminator: "")
         print("frozen plan written to \(path)")
     }

@@ -10,8 +10,10 @@ struct ReferrerEndpoint {
 
     /// `docker://…` (the default transport) or `oci-layout:<dir>[:tag]`; `defaultTag` is used for a layout without
     /// a tag when given.
-    static func open(_ location: ImageLocation, flags: RegistryFlags, defaultTag: String? = nil,
-                     stdin: inout String?) throws -> ReferrerEndpoint {
+    static func open(
+        _ location: ImageLocation, flags: RegistryFlags, defaultTag: String? = nil,
+        stdin: inout String?
+    ) throws -> ReferrerEndpoint {
         let store = try Self.store(location, flags: flags, stdin: &stdin)
         switch (location, store) {
         case (.registry(let ref), let s as RegistryReferrerStore):
@@ -27,13 +29,16 @@ struct ReferrerEndpoint {
     static func store(_ location: ImageLocation, flags: RegistryFlags, stdin: inout String?) throws -> ReferrerStore {
         switch location {
         case .registry(let ref):
-            let client = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
-                                            options: flags.options)
+            let client = try RegistryClient(
+                registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
+                options: flags.options)
             return RegistryReferrerStore(client: client, repository: ref.repository)
         case .ociLayout(let path, _):
             return LayoutReferrerStore(layout: try OCILayout.open(at: path))
         case .dockerArchive:
-            throw ValidationError("referrers live in registries and OCI layouts, not in a docker-archive: use docker://… or oci-layout:<dir>[:tag]")
+            throw ValidationError(
+                "referrers live in registries and OCI layouts, not in a docker-archive: use docker://… or oci-layout:<dir>[:tag]"
+            )
         }
     }
 
@@ -49,10 +54,10 @@ extension ImageCommand {
             commandName: "referrers",
             abstract: "List the artifacts (SBOMs, provenance, signatures…) attached to an image as OCI referrers.",
             discussion: """
-            Registries: the referrers API (distribution-spec 1.1) when the registry has it, else the referrers tag
-            schema (an index at tag sha256-<hex>). OCI layouts: index.json entries with an artifactType whose
-            manifest's subject is the image.
-            """)
+                Registries: the referrers API (distribution-spec 1.1) when the registry has it, else the referrers tag
+                schema (an index at tag sha256-<hex>). OCI layouts: index.json entries with an artifactType whose
+                manifest's subject is the image.
+                """)
 
         @Argument(help: "[docker://]host[:port]/repository[:tag][@digest] or oci-layout:<dir>[:tag].")
         var image: String
@@ -70,18 +75,22 @@ extension ImageCommand {
                 var stdin: String?
                 let ep = try ReferrerEndpoint.open(try ReferrerEndpoint.location(image), flags: flags, stdin: &stdin)
                 let type = artifactType.map { MediaType($0) }
-                let listing = try runBlocking { try await ep.store.listReferrers(of: ep.subject.digest, artifactType: type) }
+                let listing = try runBlocking {
+                    try await ep.store.listReferrers(of: ep.subject.digest, artifactType: type)
+                }
                 if json {
                     struct Output: Encodable {
                         var subject: Descriptor
                         var source: ReferrersSource
                         var referrers: [Descriptor]
                     }
-                    let bytes = try CanonicalJSON.encode(Output(subject: ep.subject, source: listing.source, referrers: listing.referrers))
+                    let bytes = try CanonicalJSON.encode(
+                        Output(subject: ep.subject, source: listing.source, referrers: listing.referrers))
                     print(String(decoding: bytes, as: UTF8.self))
                     return
                 }
-                printError("subject \(ep.subject.digest) (\(listing.source.rawValue)): \(listing.referrers.count) referrer(s)")
+                printError(
+                    "subject \(ep.subject.digest) (\(listing.source.rawValue)): \(listing.referrers.count) referrer(s)")
                 print(Self.table(listing.referrers))
             }
         }
@@ -89,12 +98,15 @@ extension ImageCommand {
         static func table(_ list: [Descriptor]) -> String {
             var rows = [["DIGEST", "ARTIFACT TYPE", "SIZE", "CREATED"]]
             for d in list {
-                rows.append([d.digest.string, d.artifactType?.rawValue ?? "-", String(d.size),
-                             d.annotations?["org.opencontainers.image.created"] ?? "-"])
+                rows.append([
+                    d.digest.string, d.artifactType?.rawValue ?? "-", String(d.size),
+                    d.annotations?["org.opencontainers.image.created"] ?? "-"
+                ])
             }
             let widths = (0..<4).map { c in rows.map { $0[c].count }.max() ?? 0 }
             return rows.map { r in
-                (0..<4).map { c in c == 3 ? r[c] : r[c].padding(toLength: widths[c], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                (0..<4).map { c in c == 3 ? r[c] : r[c].padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ")
             }.joined(separator: "\n")
         }
     }
@@ -103,7 +115,9 @@ extension ImageCommand {
         static let configuration = CommandConfiguration(
             commandName: "attach",
             abstract: "Attach a file to an image as an OCI 1.1 artifact (subject = the image's manifest).",
-            discussion: "Prints the artifact manifest's digest. Example: ociforge image attach docker://reg/app:1 --artifact-type application/spdx+json --file sbom.json")
+            discussion:
+                "Prints the artifact manifest's digest. Example: ociforge image attach docker://reg/app:1 --artifact-type application/spdx+json --file sbom.json"
+        )
 
         @Argument(help: "[docker://]host[:port]/repository[:tag][@digest] or oci-layout:<dir>[:tag].")
         var image: String
@@ -134,10 +148,12 @@ extension ImageCommand {
                     annotations[k] = v
                 }
                 let ep = try ReferrerEndpoint.open(try ReferrerEndpoint.location(image), flags: flags, stdin: &stdin)
-                let layer = ArtifactLayer(mediaType: MediaType(mediaType ?? artifactType), bytes: Array(data),
-                                          annotations: ["org.opencontainers.image.title": (file as NSString).lastPathComponent])
-                let artifact = try Artifact(artifactType: MediaType(artifactType), subject: ep.subject, layers: [layer],
-                                            annotations: annotations)
+                let layer = ArtifactLayer(
+                    mediaType: MediaType(mediaType ?? artifactType), bytes: Array(data),
+                    annotations: ["org.opencontainers.image.title": (file as NSString).lastPathComponent])
+                let artifact = try Artifact(
+                    artifactType: MediaType(artifactType), subject: ep.subject, layers: [layer],
+                    annotations: annotations)
                 let d = try runBlocking { try await ep.store.attachArtifact(artifact) }
                 print(d.digest)
             }
@@ -150,7 +166,8 @@ struct ImageCopyWithReferrers: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy", abstract: ImageCopy.configuration.abstract,
         discussion: ImageCopy.configuration.discussion
-            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too, and between registries its sigstore signatures (tag sha256-<hex>.sig).")
+            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too, and between registries its sigstore signatures (tag sha256-<hex>.sig)."
+    )
 
     @OptionGroup var copy: ImageCopy
 
@@ -159,9 +176,13 @@ struct ImageCopyWithReferrers: ParsableCommand {
 
     func validate() throws {
         guard withReferrers else { return }
-        if copy.allTags { throw ValidationError("--with-referrers copies one image's referrers; it cannot be combined with --all-tags") }
+        if copy.allTags {
+            throw ValidationError(
+                "--with-referrers copies one image's referrers; it cannot be combined with --all-tags")
+        }
         for s in [copy.source, copy.destination] where s.hasPrefix("docker-archive:") {
-            throw ValidationError("--with-referrers needs registries or OCI layouts on both sides: a docker-archive holds no referrers")
+            throw ValidationError(
+                "--with-referrers needs registries or OCI layouts on both sides: a docker-archive holds no referrers")
         }
     }
 
@@ -180,7 +201,8 @@ struct ImagePullWithReferrers: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull", abstract: ImagePull.configuration.abstract,
         discussion: ImagePull.configuration.discussion
-            + " With --with-referrers, the artifacts attached to the pulled manifest are stored beside it in the layout.")
+            + " With --with-referrers, the artifacts attached to the pulled manifest are stored beside it in the layout."
+    )
 
     @OptionGroup var pull: ImagePull
 
@@ -216,8 +238,9 @@ func carryReferrers(from src: ImageLocation, to dst: ImageLocation, flags: Regis
     // Sigstore signatures live at a tag, not as referrers: carried between registries as skopeo does.
     if let from = source as? RegistryReferrerStore, let to = target.store as? RegistryReferrerStore {
         let n = try runBlocking {
-            try await SigstoreSignatures.copy(target.subject.digest, from: from.client, repository: from.repository,
-                                              to: to.client, repository: to.repository)
+            try await SigstoreSignatures.copy(
+                target.subject.digest, from: from.client, repository: from.repository,
+                to: to.client, repository: to.repository)
         }
         if n > 0 { printError("signatures: \(n) at \(to.name):\(SigstoreSignatures.tag(for: target.subject.digest))") }
     }

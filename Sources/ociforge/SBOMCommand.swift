@@ -9,11 +9,11 @@ extension ImageCommand {
             commandName: "sbom",
             abstract: "Write an SBOM (SPDX 2.3 or CycloneDX 1.6 JSON) of an image's Debian packages.",
             discussion: """
-            Reads the last state of /var/lib/dpkg/status in the image's layer stack (no container is run) and lists
-            every installed package with its purl (pkg:deb/<distro id>/<name>@<version>?arch=&distro=). The document
-            is deterministic: its time is SOURCE_DATE_EPOCH (0 when unset) and its namespace derives from the image
-            digest. --attach stores it as an OCI referrer of the image (registry or layout).
-            """)
+                Reads the last state of /var/lib/dpkg/status in the image's layer stack (no container is run) and lists
+                every installed package with its purl (pkg:deb/<distro id>/<name>@<version>?arch=&distro=). The document
+                is deterministic: its time is SOURCE_DATE_EPOCH (0 when unset) and its namespace derives from the image
+                digest. --attach stores it as an OCI referrer of the image (registry or layout).
+                """)
 
         @Argument(help: "oci-layout:<path>[:tag] or [docker://]host[:port]/repository[:tag].")
         var image: String
@@ -24,7 +24,10 @@ extension ImageCommand {
         @Option(name: .shortAndLong, help: "Write the document here (default: standard output).")
         var output: String?
 
-        @Option(help: ArgumentHelp("A lockfile inside the image whose dependencies are listed too (repeatable), e.g. /app/package-lock.json.", valueName: "path"))
+        @Option(
+            help: ArgumentHelp(
+                "A lockfile inside the image whose dependencies are listed too (repeatable), e.g. /app/package-lock.json.",
+                valueName: "path"))
         var lockfile: [String] = []
 
         @Flag(help: "Attach the SBOM to the image as an OCI referrer.")
@@ -35,7 +38,9 @@ extension ImageCommand {
         @OptionGroup var flags: RegistryFlags
 
         func validate() throws {
-            if SBOMFormat(rawValue: format) == nil { throw ValidationError("--format must be spdx or cyclonedx (got '\(format)')") }
+            if SBOMFormat(rawValue: format) == nil {
+                throw ValidationError("--format must be spdx or cyclonedx (got '\(format)')")
+            }
         }
 
         func run() throws {
@@ -50,15 +55,19 @@ extension ImageCommand {
                 case .ociLayout(let path, let tag):
                     let resolved = try OCILayout.open(at: path).resolve(tag: tag, platform: platform)
                     let extra = try ImageSBOM.lockfilePackages(of: resolved, paths: lockfile)
-                    bytes = try ImageSBOM.document(of: resolved, name: path + (tag.map { ":" + $0 } ?? ""), format: fmt,
-                                                   sourceDateEpoch: epoch, extra: extra)
+                    bytes = try ImageSBOM.document(
+                        of: resolved, name: path + (tag.map { ":" + $0 } ?? ""), format: fmt,
+                        sourceDateEpoch: epoch, extra: extra)
                     subject = resolved.manifestDescriptor
                 case .registry(let ref):
-                    let client = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
-                                                    options: flags.options)
+                    let client = try RegistryClient(
+                        registry: ref.registry,
+                        credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
+                        options: flags.options)
                     (bytes, subject) = try runBlocking {
-                        try await ImageSBOM.document(of: ref, client: client, platform: platform, format: fmt, sourceDateEpoch: epoch,
-                                                     lockfiles: lockfile)
+                        try await ImageSBOM.document(
+                            of: ref, client: client, platform: platform, format: fmt, sourceDateEpoch: epoch,
+                            lockfiles: lockfile)
                     }
                 case .dockerArchive:
                     throw ValidationError("use oci-layout:<dir>[:tag] or a registry reference")

@@ -1,10 +1,11 @@
 import ArgumentParser
+import BuildEngine
 import Foundation
 import OCIWriter
 import Sandbox
-import BuildEngine
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension NetworkMode: ExpressibleByArgument {}
@@ -18,10 +19,15 @@ struct SandboxCommand: ParsableCommand {
 
 /// Options shared by `run` and `diff`: the base and the earlier phases below the phase.
 struct SandboxBaseOptions: ParsableArguments {
-    @Option(help: "The base root filesystem: a directory, a rootfs tarball, oci-layout:<path>[:tag], registry:<reference>, or debian:<suite> (mmdebstrap minbase).")
+    @Option(
+        help:
+            "The base root filesystem: a directory, a rootfs tarball, oci-layout:<path>[:tag], registry:<reference>, or debian:<suite> (mmdebstrap minbase)."
+    )
     var base: String
 
-    @Option(name: .customLong("layer"), help: "An upper directory of an earlier phase (--keep-upper), bottom first. Repeatable.")
+    @Option(
+        name: .customLong("layer"),
+        help: "An upper directory of an earlier phase (--keep-upper), bottom first. Repeatable.")
     var layers: [String] = []
 
     @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
@@ -74,7 +80,10 @@ struct SandboxRun: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        if command.isEmpty { throw ValidationError("give the command after --, e.g. ociforge sandbox run --base debian:trixie -- apt-get update") }
+        if command.isEmpty {
+            throw ValidationError(
+                "give the command after --, e.g. ociforge sandbox run --base debian:trixie -- apt-get update")
+        }
         for e in environment where !e.contains("=") { throw ValidationError("--env '\(e)': expected KEY=VALUE") }
     }
 
@@ -85,15 +94,20 @@ struct SandboxRun: ParsableCommand {
             if case .debian(let suite, let variant, let packages, let mirror) = try BaseSource.parse(baseOptions.base) {
                 do {
                     _ = try BaseStore(state: .default(), identity: try SandboxIdentity.detect())
-                        .debianTarball(suite: suite, variant: variant, packages: packages, mirror: mirror, log: { info($0) })
-                } catch let e as SandboxError { warn(e.description); throw ExitCode(125) }
+                        .debianTarball(
+                            suite: suite, variant: variant, packages: packages, mirror: mirror, log: { info($0) })
+                } catch let e as SandboxError {
+                    warn(e.description)
+                    throw ExitCode(125)
+                }
             }
             throw ExitCode(try Rootless.reexec())
         }
         SignalGuard.install()
         do {
             let sandbox = try Sandbox.detect(state: baseOptions.extractionLimits.stateDirectory)
-            if let w = sandbox.identity.warning, sandbox.identity.kind == .singleID || sandbox.identity.kind == .nested {
+            if let w = sandbox.identity.warning, sandbox.identity.kind == .singleID || sandbox.identity.kind == .nested
+            {
                 if ProcessInfo.processInfo.environment[Rootless.marker] == nil { warn(w) }
             }
             let base = try BaseStore(state: sandbox.state, identity: sandbox.identity)
@@ -118,15 +132,21 @@ struct SandboxRun: ParsableCommand {
             defer { outcome.discard() }
             for w in outcome.warnings { warn(w) }
             if timings {
-                info(String(format: "timings: run %.3f s (namespaces, mounts, command), diff %.3f s", outcome.runSeconds, outcome.diffSeconds))
+                info(
+                    String(
+                        format: "timings: run %.3f s (namespaces, mounts, command), diff %.3f s", outcome.runSeconds,
+                        outcome.diffSeconds))
             }
             try report(outcome.changes, to: outputChanges)
             if let outputLayer {
                 let t0 = Date()
-                let r = try outcome.writeLayer(to: outputLayer, options: LayerWriteOptions(sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment()))
+                let r = try outcome.writeLayer(
+                    to: outputLayer,
+                    options: LayerWriteOptions(sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment()))
                 for w in r.warnings { warn(w) }
-                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)"
-                     + (timings ? String(format: " written in %.3f s", Date().timeIntervalSince(t0)) : ""))
+                info(
+                    "layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)"
+                        + (timings ? String(format: " written in %.3f s", Date().timeIntervalSince(t0)) : ""))
             }
             if let keepUpper { try keep(outcome.upper, at: keepUpper) }
         } catch let e as SandboxError {
@@ -161,7 +181,9 @@ struct SandboxDiff: ParsableCommand {
     var outputLayer: String?
 
     func validate() throws {
-        if outputChanges == nil && outputLayer == nil { throw ValidationError("give --output-layer FILE and/or --output-changes FILE|-") }
+        if outputChanges == nil && outputLayer == nil {
+            throw ValidationError("give --output-layer FILE and/or --output-changes FILE|-")
+        }
     }
 
     func run() throws {
@@ -171,16 +193,21 @@ struct SandboxDiff: ParsableCommand {
             let base = try BaseStore(state: sandbox.state, identity: sandbox.identity)
                 .rootfs(for: try BaseSource.parse(baseOptions.base), log: { info($0) })
             let lowers = Array(try absolute(baseOptions.layers).reversed()) + [base]
-            let diff = try UpperDiff(upper: try absolute([upper])[0], lowers: lowers,
-                                     createdMountPoints: ["proc", "dev", "sys", "etc/resolv.conf", "etc/hosts", "etc/hostname"]).compute()
+            let diff = try UpperDiff(
+                upper: try absolute([upper])[0], lowers: lowers,
+                createdMountPoints: ["proc", "dev", "sys", "etc/resolv.conf", "etc/hosts", "etc/hostname"]
+            ).compute()
             for w in diff.warnings { warn(w) }
             try report(diff.changes, to: outputChanges)
             if let outputLayer {
-                let r = try LayerWriter.write(changes: diff.changes, to: outputLayer,
-                                              options: LayerWriteOptions(sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment(),
-                                                                         idMapping: sandbox.identity.idMapping))
+                let r = try LayerWriter.write(
+                    changes: diff.changes, to: outputLayer,
+                    options: LayerWriteOptions(
+                        sourceDateEpoch: try LayerWriteOptions.sourceDateEpochFromEnvironment(),
+                        idMapping: sandbox.identity.idMapping))
                 for w in r.warnings { warn(w) }
-                info("layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)")
+                info(
+                    "layer \(outputLayer): \(r.digest) (\(r.size) bytes, diff_id \(r.diffID), \(r.entryCount) entries)")
             }
         } catch let e as SandboxError {
             warn(e.description)
@@ -208,21 +235,36 @@ private func report(_ cs: ChangeSet, to path: String?) throws {
     var lines: [String] = []
     for c in cs.changes {
         switch c {
-        case .add(let p, _): adds += 1; lines.append("add \(p)")
-        case .delete(let p): deletes += 1; lines.append("delete \(p)")
-        case .opaque(let p): opaques += 1; lines.append("opaque \(p)")
+        case .add(let p, _):
+            adds += 1
+            lines.append("add \(p)")
+        case .delete(let p):
+            deletes += 1
+            lines.append("delete \(p)")
+        case .opaque(let p):
+            opaques += 1
+            lines.append("opaque \(p)")
         }
     }
-    lines.sort { $0.split(separator: " ", maxSplits: 1)[1].utf8.lexicographicallyPrecedes($1.split(separator: " ", maxSplits: 1)[1].utf8) }
+    lines.sort {
+        $0.split(separator: " ", maxSplits: 1)[1].utf8.lexicographicallyPrecedes(
+            $1.split(separator: " ", maxSplits: 1)[1].utf8)
+    }
     info("changes: \(adds) added/modified, \(deletes) deleted, \(opaques) opaque directories")
     guard let path else { return }
     let text = lines.map { $0 + "\n" }.joined()
-    if path == "-" { FileHandle.standardOutput.write(Data(text.utf8)); return }
+    if path == "-" {
+        FileHandle.standardOutput.write(Data(text.utf8))
+        return
+    }
     let tmp = path + ".tmp-\(getpid())"
     guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else {
         throw SandboxError(.invalidArgument, "cannot write \(tmp)")
     }
-    if rename(tmp, path) != 0 { unlink(tmp); throw SandboxError(.invalidArgument, "cannot write", errno: errno, detail: path) }
+    if rename(tmp, path) != 0 {
+        unlink(tmp)
+        throw SandboxError(.invalidArgument, "cannot write", errno: errno, detail: path)
+    }
 }
 
 /// Moves (or copies, across file systems) a phase's upper directory to `dest`.

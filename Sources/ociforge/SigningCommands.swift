@@ -5,7 +5,9 @@ import SupplyChain
 
 /// `--passphrase-file` or `$OCIFORGE_KEY_PASSPHRASE` (cosign reads `$COSIGN_PASSWORD`; accepted too).
 struct PassphraseFlags: ParsableArguments {
-    @Option(name: .customLong("passphrase-file"), help: "File whose first line is the key passphrase (default: $OCIFORGE_KEY_PASSPHRASE, then $COSIGN_PASSWORD).")
+    @Option(
+        name: .customLong("passphrase-file"),
+        help: "File whose first line is the key passphrase (default: $OCIFORGE_KEY_PASSPHRASE, then $COSIGN_PASSWORD).")
     var passphraseFile: String?
 
     /// The passphrase, or nil when none was given.
@@ -14,7 +16,8 @@ struct PassphraseFlags: ParsableArguments {
             guard let data = FileManager.default.contents(atPath: passphraseFile) else {
                 throw ValidationError("--passphrase-file \(passphraseFile): cannot read the file")
             }
-            return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first
+                .map(String.init) ?? ""
         }
         let env = ProcessInfo.processInfo.environment
         return env["OCIFORGE_KEY_PASSPHRASE"] ?? env["COSIGN_PASSWORD"]
@@ -22,7 +25,8 @@ struct PassphraseFlags: ParsableArguments {
 
     func required(for key: String) throws -> String {
         guard let p = try passphrase() else {
-            throw ValidationError("\(key) is encrypted: give its passphrase with --passphrase-file or $OCIFORGE_KEY_PASSPHRASE")
+            throw ValidationError(
+                "\(key) is encrypted: give its passphrase with --passphrase-file or $OCIFORGE_KEY_PASSPHRASE")
         }
         return p
     }
@@ -36,10 +40,10 @@ struct KeyCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Generate an ECDSA P-256 key pair for `image sign`.",
             discussion: """
-            Writes <prefix>.key (private key, mode 0600) and <prefix>.pub (public key, PEM). With a passphrase the
-            private key is encrypted in the sigstore format (scrypt + NaCl secretbox, PEM ENCRYPTED SIGSTORE PRIVATE
-            KEY) that cosign, skopeo and podman read; without one it is a plain PKCS#8 PEM.
-            """)
+                Writes <prefix>.key (private key, mode 0600) and <prefix>.pub (public key, PEM). With a passphrase the
+                private key is encrypted in the sigstore format (scrypt + NaCl secretbox, PEM ENCRYPTED SIGSTORE PRIVATE
+                KEY) that cosign, skopeo and podman read; without one it is a plain PKCS#8 PEM.
+                """)
 
         @Option(name: .customLong("output-prefix"), help: "Path prefix of the two files.")
         var prefix: String = "ociforge"
@@ -56,7 +60,10 @@ struct KeyCommand: ParsableCommand {
                     throw ValidationError("\(p) exists: choose another --output-prefix or pass --force")
                 }
                 let key = try SigningKey.generate()
-                try writeFileAtomically(keyPath, Array(try SigstoreKeyFile.privateKeyPEM(key, passphrase: try passphrase.passphrase()).utf8), mode: 0o600)
+                try writeFileAtomically(
+                    keyPath,
+                    Array(try SigstoreKeyFile.privateKeyPEM(key, passphrase: try passphrase.passphrase()).utf8),
+                    mode: 0o600)
                 try writeFileAtomically(pubPath, Array(try SigstoreKeyFile.publicKeyPEM(key).utf8), mode: 0o644)
                 print(pubPath)
             }
@@ -94,7 +101,9 @@ func readKeyFile(_ path: String) throws -> String {
 /// A registry reference given with or without `docker://`.
 func registryReference(_ s: String) throws -> ImageReference {
     guard case .registry(let ref) = try ReferrerEndpoint.location(s) else {
-        throw ValidationError("'\(s)' is not a registry reference: signatures are stored in registries ([docker://]host/repository[:tag])")
+        throw ValidationError(
+            "'\(s)' is not a registry reference: signatures are stored in registries ([docker://]host/repository[:tag])"
+        )
     }
     return ref
 }
@@ -102,8 +111,11 @@ func registryReference(_ s: String) throws -> ImageReference {
 extension ImageCommand {
     struct Sign: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sign an image in a registry (sigstore attachment: tag sha256-<hex>.sig), as podman, skopeo and cosign verify it.",
-            discussion: "The signature covers the manifest digest the reference names and the reference's host/repository:tag. Existing signatures are kept (the new one is appended). Prints the signed digest.")
+            abstract:
+                "Sign an image in a registry (sigstore attachment: tag sha256-<hex>.sig), as podman, skopeo and cosign verify it.",
+            discussion:
+                "The signature covers the manifest digest the reference names and the reference's host/repository:tag. Existing signatures are kept (the new one is appended). Prints the signed digest."
+        )
 
         @Argument(help: "[docker://]host[:port]/repository[:tag][@digest]")
         var image: String
@@ -118,12 +130,17 @@ extension ImageCommand {
         func run() throws {
             try reportingErrors {
                 let ref = try registryReference(image)
-                let signingKey = try SigstoreKeyFile.loadPrivateKey(pem: try readKeyFile(key), source: key) { try passphrase.required(for: key) }
+                let signingKey = try SigstoreKeyFile.loadPrivateKey(pem: try readKeyFile(key), source: key) {
+                    try passphrase.required(for: key)
+                }
                 var stdin: String?
-                let client = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
-                                                options: flags.options)
+                let client = try RegistryClient(
+                    registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
+                    options: flags.options)
                 let r = try runBlocking { try await SigstoreSignatures.sign(ref, client: client, key: signingKey) }
-                printError("signed \(r.payload.critical.identity.dockerReference)@\(r.imageDigest): \(r.signatureCount) signature(s) at tag \(SigstoreSignatures.tag(for: r.imageDigest))")
+                printError(
+                    "signed \(r.payload.critical.identity.dockerReference)@\(r.imageDigest): \(r.signatureCount) signature(s) at tag \(SigstoreSignatures.tag(for: r.imageDigest))"
+                )
                 print(r.imageDigest)
             }
         }
@@ -136,18 +153,20 @@ struct ImageVerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Verify an image layout's digests, or (with --key) a registry image's signatures.",
         discussion: """
-        Without --key: re-derives every digest, diffID and size of oci-layout:<path>[:tag] (exit 1 on any problem).
-        With --key <public key PEM>: checks the sigstore signatures (tag sha256-<hex>.sig) of a registry image, as
-        podman's sigstoreSigned policy does; exit 0 when at least one signature by that key names the image's digest
-        and repository, 1 otherwise.
-        """)
+            Without --key: re-derives every digest, diffID and size of oci-layout:<path>[:tag] (exit 1 on any problem).
+            With --key <public key PEM>: checks the sigstore signatures (tag sha256-<hex>.sig) of a registry image, as
+            podman's sigstoreSigned policy does; exit 0 when at least one signature by that key names the image's digest
+            and repository, 1 otherwise.
+            """)
 
     @OptionGroup var layout: ImageCommand.Verify
 
     @Option(help: "Public key PEM: verify the image's signatures instead of a layout.")
     var key: String?
 
-    @Option(name: .customLong("signed-repository"), help: "host/repository the signatures must name (default: the image's own; for images copied after signing).")
+    @Option(
+        name: .customLong("signed-repository"),
+        help: "host/repository the signatures must name (default: the image's own; for images copied after signing).")
     var signedRepository: String?
 
     @OptionGroup var flags: RegistryFlags
@@ -158,18 +177,40 @@ struct ImageVerifyCommand: ParsableCommand {
             let ref = try registryReference(layout.image)
             let publicKey = try SigstoreKeyFile.loadPublicKey(pem: try readKeyFile(key), source: key)
             var stdin: String?
-            let client = try RegistryClient(registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
-                                            options: flags.options)
-            let r = try runBlocking { try await SigstoreSignatures.verify(ref, client: client, key: publicKey, signedRepository: signedRepository) }
+            let client = try RegistryClient(
+                registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
+                options: flags.options)
+            let r = try runBlocking {
+                try await SigstoreSignatures.verify(
+                    ref, client: client, key: publicKey, signedRepository: signedRepository)
+            }
             if layout.json {
-                struct Row: Encodable { var layer: Digest; var identity: String?; var accepted: Bool; var reason: String? }
-                struct Output: Encodable { var image: Digest; var signatures: [Row] }
-                let rows = r.signatures.map { Row(layer: $0.layer, identity: $0.payload?.critical.identity.dockerReference, accepted: $0.rejection == nil, reason: $0.rejection) }
-                print(String(decoding: try CanonicalJSON.encode(Output(image: r.imageDigest, signatures: rows)), as: UTF8.self))
+                struct Row: Encodable {
+                    var layer: Digest
+                    var identity: String?
+                    var accepted: Bool
+                    var reason: String?
+                }
+                struct Output: Encodable {
+                    var image: Digest
+                    var signatures: [Row]
+                }
+                let rows = r.signatures.map {
+                    Row(
+                        layer: $0.layer, identity: $0.payload?.critical.identity.dockerReference,
+                        accepted: $0.rejection == nil, reason: $0.rejection)
+                }
+                print(
+                    String(
+                        decoding: try CanonicalJSON.encode(Output(image: r.imageDigest, signatures: rows)),
+                        as: UTF8.self))
                 return
             }
             for s in r.signatures {
-                print(s.rejection == nil ? "verified: \(s.payload!.critical.identity.dockerReference)@\(r.imageDigest)" : "rejected: \(s.rejection!)")
+                print(
+                    s.rejection == nil
+                        ? "verified: \(s.payload!.critical.identity.dockerReference)@\(r.imageDigest)"
+                        : "rejected: \(s.rejection!)")
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import OCIWriter
 import Testing
+
 @testable import BuildEngine
 
 /// Concurrent stores of one key (two builds running the same step at once): serialised by the key's lock, the
@@ -39,7 +40,9 @@ import Testing
         }
         // Nothing left in the scratch area or as temporary blobs.
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/cache/tmp").isEmpty)
-        let blobTemps = try FileManager.default.contentsOfDirectory(atPath: root + "/cache/blobs/blobs").filter { $0 != "sha256" }
+        let blobTemps = try FileManager.default.contentsOfDirectory(atPath: root + "/cache/blobs/blobs").filter {
+            $0 != "sha256"
+        }
         #expect(blobTemps.isEmpty, "\(blobTemps)")
     }
 }

@@ -1,10 +1,12 @@
 import Foundation
 import OCIWriter
 import Testing
-@testable import Sandbox
+
 @testable import BuildEngine
+@testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The build layer cache: atomic entries, digest-verified blobs, broken entries detected and removed.
@@ -88,12 +90,18 @@ import Glibc
     }
 
     @Test func stepScriptStopsAtTheFirstFailureAndNamesIt() {
-        let s = ImageBuilder.script(apt: [], commands: ["true", "exit 3", "echo never"], workingDirectory: "/app", secrets: ["TOKEN", "not-a-var"])
+        let s = ImageBuilder.script(
+            apt: [], commands: ["true", "exit 3", "echo never"], workingDirectory: "/app",
+            secrets: ["TOKEN", "not-a-var"])
         #expect(s.contains("export TOKEN=\"$(cat /run/secrets/TOKEN)\""))
         #expect(!s.contains("export not-a-var"))
         #expect(s.contains("ociforge: command 2 of 3 failed: exit 3"))
-        let e = ImageBuilder.failure(SandboxError(.commandFailed, "x", detail: "last output lines:\n    boom\n    ociforge: command 2 of 3 failed: exit 3 (exit status 3)", exitStatus: 3),
-                                     stage: "build", phase: "build", apt: [], commands: ["true", "exit 3", "echo never"])
+        let e = ImageBuilder.failure(
+            SandboxError(
+                .commandFailed, "x",
+                detail: "last output lines:\n    boom\n    ociforge: command 2 of 3 failed: exit 3 (exit status 3)",
+                exitStatus: 3),
+            stage: "build", phase: "build", apt: [], commands: ["true", "exit 3", "echo never"])
         #expect(e.command == "exit 3")
         #expect(e.exitStatus == 3)
         #expect(e.phase == "build/build")
@@ -103,10 +111,14 @@ import Glibc
         let root = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(ImageBuilder.gitInfo(root + "/src") == nil, "not a repository")
-        let env = ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-                   "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": root, "PATH": "/usr/bin:/bin"]
-        for args in [["init", "-q"], ["add", "."], ["commit", "-q", "-m", "x"],
-                     ["remote", "add", "origin", "https://user:secret@git.example.com/acme/app.git"]] {
+        let env = [
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": root, "PATH": "/usr/bin:/bin"
+        ]
+        for args in [
+            ["init", "-q"], ["add", "."], ["commit", "-q", "-m", "x"],
+            ["remote", "add", "origin", "https://user:secret@git.example.com/acme/app.git"]
+        ] {
             let r = try runHost("/usr/bin/git", ["-C", root + "/src"] + args, environment: env)
             try #require(r.status == 0, "\(args): \(r.output)")
         }

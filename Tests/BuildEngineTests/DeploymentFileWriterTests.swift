@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BuildEngine
 
 @Suite("deploy-build: all-or-nothing file writes")
@@ -16,10 +17,14 @@ struct DeploymentFileWriterTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "old\n".write(toFile: dir + "/a.yaml", atomically: true, encoding: .utf8)
         chmod(dir + "/a.yaml", 0o640)
-        try DeploymentFileWriter.writeAll([(dir + "/a.yaml", Array("new a\n".utf8)), (dir + "/b.yaml", Array("new b\n".utf8))])
+        try DeploymentFileWriter.writeAll([
+            (dir + "/a.yaml", Array("new a\n".utf8)), (dir + "/b.yaml", Array("new b\n".utf8))
+        ])
         #expect(try String(contentsOfFile: dir + "/a.yaml", encoding: .utf8) == "new a\n")
         #expect(try String(contentsOfFile: dir + "/b.yaml", encoding: .utf8) == "new b\n")
-        let modes = try ["a.yaml", "b.yaml"].map { (try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.posixPermissions] as? Int) }
+        let modes = try ["a.yaml", "b.yaml"].map {
+            (try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.posixPermissions] as? Int)
+        }
         #expect(modes == [0o640, 0o644])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["a.yaml", "b.yaml"])
     }
@@ -30,7 +35,9 @@ struct DeploymentFileWriterTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "old\n".write(toFile: dir + "/a.yaml", atomically: true, encoding: .utf8)
         #expect(throws: DeployBuildError.self) {
-            try DeploymentFileWriter.writeAll([(dir + "/a.yaml", Array("new\n".utf8)), (dir + "/missing/b.yaml", Array("x".utf8))])
+            try DeploymentFileWriter.writeAll([
+                (dir + "/a.yaml", Array("new\n".utf8)), (dir + "/missing/b.yaml", Array("x".utf8))
+            ])
         }
         #expect(try String(contentsOfFile: dir + "/a.yaml", encoding: .utf8) == "old\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["a.yaml"])

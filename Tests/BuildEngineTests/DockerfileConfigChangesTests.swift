@@ -1,9 +1,10 @@
 import Foundation
 import OCIWriter
-@testable import Planner
 import Testing
-@testable import Sandbox
+
 @testable import BuildEngine
+@testable import Planner
+@testable import Sandbox
 
 /// The Dockerfile executor's final config expressed as `ConfigChanges` over the base image's config: applying
 /// them (what `ImageAssembler` does) gives exactly the config Dockerfile semantics give.
@@ -15,33 +16,57 @@ import Testing
     }
 
     @Test func changesReproduceTheDockerfileConfig() throws {
-        var hc = ContainerConfig(user: "", exposedPorts: ["80/tcp": EmptyObject()], env: ["PATH=/bin", "A=1"], cmd: ["/bin/sh"],
-                                 volumes: ["/data": EmptyObject()], workingDir: "", labels: ["k": "v"])
+        var hc = ContainerConfig(
+            user: "", exposedPorts: ["80/tcp": EmptyObject()], env: ["PATH=/bin", "A=1"], cmd: ["/bin/sh"],
+            volumes: ["/data": EmptyObject()], workingDir: "", labels: ["k": "v"])
         hc.onBuild = ["RUN echo base"]
         hc.healthcheck = Healthcheck(test: ["CMD", "true"])
         hc.argsEscaped = true
         let bases: [ContainerConfig?] = [nil, ContainerConfig(), hc]
         let deltas: [DockerfileConfigDelta] = [
             DockerfileConfigDelta(),
-            Self.delta { $0.env = ["A=2", "B=3"]; $0.labels = ["k": "w", "n": "1"]; $0.exposedPorts = ["443/tcp"]; $0.volumes = ["/logs"] },
-            Self.delta { $0.entrypoint = ["/entry"]; $0.cmd = [] },
-            Self.delta { $0.entrypoint = ["/entry"]; $0.cmd = ["--flag"]; $0.user = "app"; $0.workingDir = "/srv" },
             Self.delta {
-                $0.stopSignal = "SIGQUIT"; $0.shell = ["/bin/bash", "-c"]; $0.onBuild = ["COPY . /app"]
-                $0.healthcheck = DockerfileHealthcheck(test: ["CMD-SHELL", "curl -f localhost"], interval: 30_000_000_000, timeout: 0,
-                                                       startPeriod: 0, startInterval: 0, retries: 3)
+                $0.env = ["A=2", "B=3"]
+                $0.labels = ["k": "w", "n": "1"]
+                $0.exposedPorts = ["443/tcp"]
+                $0.volumes = ["/logs"]
             },
-            Self.delta { $0.healthcheck = DockerfileHealthcheck(test: ["NONE"], interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0) },
+            Self.delta {
+                $0.entrypoint = ["/entry"]
+                $0.cmd = []
+            },
+            Self.delta {
+                $0.entrypoint = ["/entry"]
+                $0.cmd = ["--flag"]
+                $0.user = "app"
+                $0.workingDir = "/srv"
+            },
+            Self.delta {
+                $0.stopSignal = "SIGQUIT"
+                $0.shell = ["/bin/bash", "-c"]
+                $0.onBuild = ["COPY . /app"]
+                $0.healthcheck = DockerfileHealthcheck(
+                    test: ["CMD-SHELL", "curl -f localhost"], interval: 30_000_000_000, timeout: 0,
+                    startPeriod: 0, startInterval: 0, retries: 3)
+            },
+            Self.delta {
+                $0.healthcheck = DockerfileHealthcheck(
+                    test: ["NONE"], interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0)
+            }
         ]
         for base in bases {
             for delta in deltas {
-                var root = base.map { DockerfileExecutor.dockerConfig(ImageConfig(platform: Platform.host, config: $0)) } ?? DockerfileImageConfig.scratch
+                var root =
+                    base.map { DockerfileExecutor.dockerConfig(ImageConfig(platform: Platform.host, config: $0)) }
+                    ?? DockerfileImageConfig.scratch
                 root.onBuild = nil  // a stage does not inherit its base's triggers
                 let dc = root.applying(delta)
                 let changes = try DockerfileExecutor.configChanges(dc, over: base)
                 let want = DockerfileExecutor.containerConfig(dc, over: base)
                 #expect(try changes.apply(to: base) == want, "base \(String(describing: base)), delta \(delta)")
-                #expect(changes.env.allSatisfy { !(base?.env ?? []).contains($0) }, "only new or changed env entries: \(changes.env)")
+                #expect(
+                    changes.env.allSatisfy { !(base?.env ?? []).contains($0) },
+                    "only new or changed env entries: \(changes.env)")
             }
         }
         // Dockerfile semantics drop an empty User/WorkingDir and the base's ONBUILD triggers: expressed as unset fields.
@@ -49,6 +74,7 @@ import Testing
         root.onBuild = nil
         let changes = try DockerfileExecutor.configChanges(root, over: hc)
         #expect(changes.unset == [.user, .workingDir, .onBuild])
-        #expect(changes.env.isEmpty && changes.labels.isEmpty && changes.exposedPorts.isEmpty && changes.volumes.isEmpty)
+        #expect(
+            changes.env.isEmpty && changes.labels.isEmpty && changes.exposedPorts.isEmpty && changes.volumes.isEmpty)
     }
 }

@@ -4,9 +4,11 @@ import Planner
 import Sandbox
 import Synchronization
 import Testing
+
 @testable import BuildEngine
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The engine end to end with `FakePhaseRunner`: plans and Dockerfiles built in-process (no namespaces), through the
@@ -17,8 +19,11 @@ import Glibc
     static let effect: @Sendable (PhaseSpec, String) throws -> Void = { phase, upper in
         let script = phase.command.last ?? ""
         if script.contains("exit 7") {
-            throw SandboxError(.commandFailed, "phase '\(phase.name)' failed", detail: "last output lines:\n    disk on fire\n    ociforge: command 1 of 1 failed: exit 7 (exit status 7)",
-                               exitStatus: 7)
+            throw SandboxError(
+                .commandFailed, "phase '\(phase.name)' failed",
+                detail:
+                    "last output lines:\n    disk on fire\n    ociforge: command 1 of 1 failed: exit 7 (exit status 7)",
+                exitStatus: 7)
         }
         try FileManager.default.createDirectory(atPath: upper + "/app", withIntermediateDirectories: true)
         try script.write(toFile: upper + "/app/built-by-\(phase.name)", atomically: false, encoding: .utf8)
@@ -40,8 +45,10 @@ import Glibc
             try root.write("app/data/a.txt", "one\n")
         }
 
-        func request(buildCmd: String = "make all", output: ImageLocation? = nil,
-                     events: @escaping @Sendable (BuildEvent) -> Void = { _ in }) throws -> BuildRequest {
+        func request(
+            buildCmd: String = "make all", output: ImageLocation? = nil,
+            events: @escaping @Sendable (BuildEvent) -> Void = { _ in }
+        ) throws -> BuildRequest {
             var po = PlanOptions()
             po.buildCmd = buildCmd
             let result = try Planner.plan(appDirectory: app, options: po)
@@ -60,13 +67,16 @@ import Glibc
         _ = try LayerExtractor.unpack(layers: layers, to: dir, options: LayerExtractionOptions(ownership: .ignore))
     }
 
-    @Test("plan build: steps in order, app files staged, image in the layout; a rebuild is all cache hits, an edit re-runs")
+    @Test(
+        "plan build: steps in order, app files staged, image in the layout; a rebuild is all cache hits, an edit re-runs"
+    )
     func planBuildCachesAndStages() throws {
         let w = try Workspace()
         defer { w.root.remove() }
         let runner = FakePhaseRunner(state: w.state, effect: Self.effect)
         let events = Mutex<[BuildEvent]>([])
-        let cold = try BuildEngine.buildBlocking(try w.request { e in events.withLock { $0.append(e) } }, runner: runner)
+        let cold = try BuildEngine.buildBlocking(
+            try w.request { e in events.withLock { $0.append(e) } }, runner: runner)
         // The plan step, then the runtime stage's non-root account (uid 10001, Planner's RuntimeUser).
         #expect(runner.phases == ["build", "user"], "the plan step and the runtime user ran: \(runner.phases)")
         #expect(cold.executed == ["build/build", "runtime/user"])
@@ -77,8 +87,12 @@ import Glibc
         let seen = events.withLock { $0 }
         let started = seen.firstIndex(of: .started(step: "build/build", detail: "running 1 command"))
         let output = seen.firstIndex(of: .output(step: "build/build", line: "fake phase build", isError: false))
-        let finished = seen.firstIndex { if case .finished(let s, _, _, _) = $0 { return s == "build/build" }; return false }
-        #expect(started != nil && output != nil && finished != nil && started! < output! && output! < finished!, "\(seen)")
+        let finished = seen.firstIndex {
+            if case .finished(let s, _, _, _) = $0 { return s == "build/build" }
+            return false
+        }
+        #expect(
+            started != nil && output != nil && finished != nil && started! < output! && output! < finished!, "\(seen)")
 
         // Staging: the app's files under /app (start.sh executable), the step's output above them.
         let image = try OCILayout.open(at: w.layout).resolve(tag: "v1")
@@ -88,7 +102,8 @@ import Glibc
         #expect(try String(contentsOfFile: root + "/app/data/a.txt", encoding: .utf8) == "one\n")
         var st = stat()
         #expect(lstat(root + "/app/start.sh", &st) == 0 && st.st_mode & 0o777 == 0o755)
-        #expect(FileManager.default.fileExists(atPath: root + "/etc/os-release"), "the runtime base is the bottom layer")
+        #expect(
+            FileManager.default.fileExists(atPath: root + "/etc/os-release"), "the runtime base is the bottom layer")
 
         // Warm: every step from the cache, nothing runs, same image.
         let warm = try BuildEngine.buildBlocking(try w.request(), runner: runner)
@@ -132,18 +147,22 @@ import Glibc
         defer { w.root.remove() }
         let runner = FakePhaseRunner(state: w.state, effect: Self.effect)
         let archive = w.root.path + "/image.tar"
-        let report = try BuildEngine.buildBlocking(try w.request(output: .dockerArchive(path: archive, reference: "fake/app:2")),
-                                                   runner: runner)
+        let report = try BuildEngine.buildBlocking(
+            try w.request(output: .dockerArchive(path: archive, reference: "fake/app:2")),
+            runner: runner)
         #expect(report.output == "docker-archive:\(archive):fake/app:2")
-        #expect(report.layout == w.app + "/.ociforge/oci", "a non-layout output is built into <app>/.ociforge/oci first")
+        #expect(
+            report.layout == w.app + "/.ociforge/oci", "a non-layout output is built into <app>/.ociforge/oci first")
         #expect(report.deliveredDigest == report.manifestDigest)
         let back = w.root.path + "/back"
-        let imported = try ImageTransport().copyBlocking(.dockerArchive(path: archive, reference: nil), .ociLayout(path: back, tag: "x"))
+        let imported = try ImageTransport().copyBlocking(
+            .dockerArchive(path: archive, reference: nil), .ociLayout(path: back, tag: "x"))
         #expect(imported == report.manifestDigest, "the archive holds the built image")
     }
 
-    @Test("Dockerfile source: FROM scratch, COPY, RUN on the fake runner, through the same cache",
-          .enabled(if: geteuid() == 0, "the merged view of a stage is a host overlay mount"))
+    @Test(
+        "Dockerfile source: FROM scratch, COPY, RUN on the fake runner, through the same cache",
+        .enabled(if: geteuid() == 0, "the merged view of a stage is a host overlay mount"))
     func dockerfileBuild() throws {
         let s = try Scratch("df")
         defer { s.remove() }
@@ -152,8 +171,10 @@ import Glibc
         let runner = FakePhaseRunner(state: s.path + "/state", effect: Self.effect)
         var o = BuildOptions(output: .ociLayout(path: s.path + "/out", tag: nil))
         o.sourceDateEpoch = 1_700_000_000
-        let request = BuildRequest(source: .dockerfile(path: s.path + "/ctx/Dockerfile", context: s.path + "/ctx", options: DockerfileOptions()),
-                                   options: o)
+        let request = BuildRequest(
+            source: .dockerfile(
+                path: s.path + "/ctx/Dockerfile", context: s.path + "/ctx", options: DockerfileOptions()),
+            options: o)
         let cold = try BuildEngine.buildBlocking(request, runner: runner)
         #expect(runner.phases == ["line-3"])
         #expect(cold.tag == "latest" && cold.layers.count == 2)

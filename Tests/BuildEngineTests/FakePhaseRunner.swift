@@ -2,8 +2,9 @@ import Foundation
 import OCIWriter
 import Sandbox
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `PhaseRunner` that starts no namespace: each phase's effect is `effect` writing into a fresh upper directory
@@ -19,9 +20,10 @@ final class FakePhaseRunner: PhaseRunner {
     /// without a subordinate range).
     init(state: String, effect: @escaping @Sendable (PhaseSpec, String) throws -> Void) {
         self.state = StateDirectory(path: state)
-        identity = SandboxIdentity(kind: .singleID, mapMode: .single,
-                                   uidMap: [.init(containerID: 0, hostID: geteuid(), count: 1)],
-                                   gidMap: [.init(containerID: 0, hostID: getegid(), count: 1)], warning: nil)
+        identity = SandboxIdentity(
+            kind: .singleID, mapMode: .single,
+            uidMap: [.init(containerID: 0, hostID: geteuid(), count: 1)],
+            gidMap: [.init(containerID: 0, hostID: getegid(), count: 1)], warning: nil)
         self.effect = effect
     }
 
@@ -32,11 +34,14 @@ final class FakePhaseRunner: PhaseRunner {
         let run = try state.newRun()
         let upper = run.path + "/upper"
         do {
-            guard mkdir(upper, 0o755) == 0 else { throw SandboxError(.state, "cannot create", errno: errno, detail: upper) }
+            guard mkdir(upper, 0o755) == 0 else {
+                throw SandboxError(.state, "cannot create", errno: errno, detail: upper)
+            }
             if case .callback(let emit)? = output { emit("fake phase \(phase.name)", false) }
             try effect(phase, upper)
             let diff = try UpperDiff(upper: upper, lowers: Array(layers.reversed()) + [base]).compute()
-            return PhaseOutcome(name: phase.name, upper: upper, changes: diff.changes, idMapping: identity.idMapping, run: run)
+            return PhaseOutcome(
+                name: phase.name, upper: upper, changes: diff.changes, idMapping: identity.idMapping, run: run)
         } catch {
             run.remove()
             throw error
@@ -57,7 +62,8 @@ struct Scratch {
 
     func write(_ relative: String, _ text: String, mode: mode_t = 0o644) throws {
         let file = path + "/" + relative
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: file, atomically: false, encoding: .utf8)
         chmod(file, mode)
     }

@@ -1,9 +1,11 @@
 import Foundation
 import Testing
-@testable import Sandbox
+
 @testable import BuildEngine
+@testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `scratch` runtime base: exec-form start commands and the generated /etc, CA bundle and zoneinfo.
@@ -11,14 +13,19 @@ import Glibc
     @Test("start command in exec form: ./x under the working directory, shell syntax refused")
     func execForm() throws {
         #expect(try ImageBuilder.execForm("./out", workingDirectory: "/app", base: "scratch") == ["/app/out"])
-        #expect(try ImageBuilder.execForm("/usr/local/bin/srv  --port 8080\t-v", workingDirectory: "/app", base: "scratch")
+        #expect(
+            try ImageBuilder.execForm("/usr/local/bin/srv  --port 8080\t-v", workingDirectory: "/app", base: "scratch")
                 == ["/usr/local/bin/srv", "--port", "8080", "-v"])
         for bad in ["./out && echo", "./out $PORT", "FOO=1 ./out", "./out > log", "  "] {
-            #expect(throws: BuildEngineError.self, "\(bad)") { try ImageBuilder.execForm(bad, workingDirectory: "/app", base: "scratch") }
+            #expect(throws: BuildEngineError.self, "\(bad)") {
+                try ImageBuilder.execForm(bad, workingDirectory: "/app", base: "scratch")
+            }
         }
     }
 
-    @Test("scratch tree: passwd/group with the start user, CA bundle and zoneinfo taken from the upper tree over the base")
+    @Test(
+        "scratch tree: passwd/group with the start user, CA bundle and zoneinfo taken from the upper tree over the base"
+    )
     func tree() throws {
         let dir = "/tmp/ociforge-scratch-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
         defer { try? FileManager.default.removeItem(atPath: dir) }

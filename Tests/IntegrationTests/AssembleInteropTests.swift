@@ -5,22 +5,27 @@ import Testing
 @Suite struct AssembleInteropTests {
     /// Assembles the README demo image into `layout` under tag `tag`; returns the manifest digest printed on stdout.
     @discardableResult
-    static func assembleDemo(_ layout: String, tag: String = "latest", appDir: String = Harness.fixture("apps/hello-shell"),
-                             environment: [String: String] = ["SOURCE_DATE_EPOCH": "1700000000"],
-                             shellPrefix: String? = nil) throws -> String {
-        var args = [Harness.ociforge, "image", "assemble", "--base", "scratch",
-                    "--layer-dir", appDir + ":/app",
-                    "--layer-dir", Harness.fixture("apps/static-site/public") + ":/srv/www",
-                    "--workdir", "/app", "--env", "GREETING=demo",
-                    "--label", "org.opencontainers.image.title=hello-shell",
-                    "--cmd", #"["/app/start.sh"]"#,
-                    "--output", "oci-layout:\(layout):\(tag)"]
+    static func assembleDemo(
+        _ layout: String, tag: String = "latest", appDir: String = Harness.fixture("apps/hello-shell"),
+        environment: [String: String] = ["SOURCE_DATE_EPOCH": "1700000000"],
+        shellPrefix: String? = nil
+    ) throws -> String {
+        var args = [
+            Harness.ociforge, "image", "assemble", "--base", "scratch",
+            "--layer-dir", appDir + ":/app",
+            "--layer-dir", Harness.fixture("apps/static-site/public") + ":/srv/www",
+            "--workdir", "/app", "--env", "GREETING=demo",
+            "--label", "org.opencontainers.image.title=hello-shell",
+            "--cmd", #"["/app/start.sh"]"#,
+            "--output", "oci-layout:\(layout):\(tag)"
+        ]
         if let shellPrefix {
             args = ["/bin/sh", "-c", shellPrefix + " exec \"$@\"", "sh"] + args
         }
         let out = try Harness.ok(args, environment: environment)
         let digest = out.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(digest.hasPrefix("sha256:") && digest.count == 71, "assemble must print the manifest digest, got: \(out)")
+        #expect(
+            digest.hasPrefix("sha256:") && digest.count == 71, "assemble must print the manifest digest, got: \(out)")
         return digest
     }
 
@@ -66,10 +71,13 @@ import Testing
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
             try Harness.ok(["cp", "-a", Harness.fixture("apps/hello-shell"), parent + "/app"])
             // Different, newer-than-epoch mtimes on every copy.
-            try Harness.ok(["find", parent + "/app", "-exec", "touch", "-h", "-d", "@\(1_800_000_000 + i * 12345)", "{}", "+"])
-            let d = try Self.assembleDemo(tmp.path + "/layout\(i)", appDir: parent + "/app",
-                                          environment: ["SOURCE_DATE_EPOCH": "1700000000", "TZ": tz, "LC_ALL": lc],
-                                          shellPrefix: "umask \(umask);")
+            try Harness.ok([
+                "find", parent + "/app", "-exec", "touch", "-h", "-d", "@\(1_800_000_000 + i * 12345)", "{}", "+"
+            ])
+            let d = try Self.assembleDemo(
+                tmp.path + "/layout\(i)", appDir: parent + "/app",
+                environment: ["SOURCE_DATE_EPOCH": "1700000000", "TZ": tz, "LC_ALL": lc],
+                shellPrefix: "umask \(umask);")
             digests.append(d)
         }
         #expect(digests[0] == digests[1])
@@ -81,21 +89,31 @@ import Testing
         let tmp = try TempDir.make("podman")
         defer { tmp.remove() }
         let layout = tmp.path + "/layout"
-        try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs + ":/",
-                        "--output", "oci-layout:\(layout):base"])
-        try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "oci-layout:\(layout):base",
-                        "--layer-dir", Harness.fixture("apps/hello-shell") + ":/app",
-                        "--env", "GREETING=from podman", "--cmd", #"["/app/start.sh"]"#,
-                        "--output", "oci-layout:\(layout):app"])
+        try Harness.ok([
+            Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs + ":/",
+            "--output", "oci-layout:\(layout):base"
+        ])
+        try Harness.ok([
+            Harness.ociforge, "image", "assemble", "--base", "oci-layout:\(layout):base",
+            "--layer-dir", Harness.fixture("apps/hello-shell") + ":/app",
+            "--env", "GREETING=from podman", "--cmd", #"["/app/start.sh"]"#,
+            "--output", "oci-layout:\(layout):app"
+        ])
         try Harness.ok([Harness.ociforge, "image", "verify", "oci-layout:\(layout):app"])
-        let out = try Harness.ok(["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm",
-                                  "--network", "none", "oci:\(layout):app"])
+        let out = try Harness.ok([
+            "podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm",
+            "--network", "none", "oci:\(layout):app"
+        ])
         #expect(out.contains("hello from ociforge (from podman)"), "podman printed: \(out)")
         // And a shell-form Cmd runs through /bin/sh -c.
-        try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "oci-layout:\(layout):app",
-                        "--cmd", "echo shell-form $((6*7))", "--output", "oci-layout:\(layout):shell"])
-        let out2 = try Harness.ok(["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm",
-                                   "--network", "none", "oci:\(layout):shell"])
+        try Harness.ok([
+            Harness.ociforge, "image", "assemble", "--base", "oci-layout:\(layout):app",
+            "--cmd", "echo shell-form $((6*7))", "--output", "oci-layout:\(layout):shell"
+        ])
+        let out2 = try Harness.ok([
+            "podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm",
+            "--network", "none", "oci:\(layout):shell"
+        ])
         #expect(out2.contains("shell-form 42"), "podman printed: \(out2)")
     }
 }

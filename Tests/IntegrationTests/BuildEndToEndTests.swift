@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ociforge build` end to end: fixtures built in the sandbox from Debian packages (and PyPI), run by podman and
@@ -33,25 +33,33 @@ struct BuildEndToEndTests {
     }
 
     @discardableResult
-    static func build(_ app: String, cache: String, output: String, extra: [String] = [],
-                      sourceLocation: SourceLocation = #_sourceLocation) throws -> Build {
-        let r = try Harness.run([Harness.ociforge, "build", app, "--output", "oci-layout:" + output, "--cache-dir", cache,
-                                 "--json", "--quiet", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"] + extra,
-                                environment: ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch], timeout: 1200)
+    static func build(
+        _ app: String, cache: String, output: String, extra: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Build {
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "build", app, "--output", "oci-layout:" + output, "--cache-dir", cache,
+                "--json", "--quiet", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"
+            ] + extra,
+            environment: ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch], timeout: 1200)
         var report: [String: Any] = [:]
         if r.status == 0 {
             guard let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
                 throw HarnessError("build --json printed no JSON object:\n\(r)")
             }
             report = obj
-            DigestLog.record("build " + (output as NSString).lastPathComponent + " " + extra.joined(separator: " "),
-                             report["manifestDigest"] as? String ?? "")
+            DigestLog.record(
+                "build " + (output as NSString).lastPathComponent + " " + extra.joined(separator: " "),
+                report["manifestDigest"] as? String ?? "")
         }
         return Build(status: r.status, report: report, stderr: r.stderr)
     }
 
-    static func requireBuilt(_ app: String, cache: String, output: String, extra: [String] = [],
-                             sourceLocation: SourceLocation = #_sourceLocation) throws -> Build {
+    static func requireBuilt(
+        _ app: String, cache: String, output: String, extra: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Build {
         let b = try build(app, cache: cache, output: output, extra: extra, sourceLocation: sourceLocation)
         if b.status != 0 {
             Issue.record("build of \(app) failed:\n\(b.stderr.suffix(4000))", sourceLocation: sourceLocation)
@@ -63,11 +71,15 @@ struct BuildEndToEndTests {
     /// Builds `app` again from a clean layer cache into another layout and expects `first`'s manifest digest
     /// (same SOURCE_DATE_EPOCH; the shared state's download caches are not layer content). scripts/repro-check does
     /// the same from entirely clean state directories and explains any difference with diffoscope.
-    static func expectReproducible(_ app: String, _ first: Build, in dir: TempDir, extra: [String] = [],
-                                   sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let again = try requireBuilt(app, cache: dir.path + "/cache-repro", output: dir.path + "/oci-repro:latest", extra: extra,
-                                     sourceLocation: sourceLocation)
-        #expect(again.manifest == first.manifest, "reproducible from a clean layer cache", sourceLocation: sourceLocation)
+    static func expectReproducible(
+        _ app: String, _ first: Build, in dir: TempDir, extra: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let again = try requireBuilt(
+            app, cache: dir.path + "/cache-repro", output: dir.path + "/oci-repro:latest", extra: extra,
+            sourceLocation: sourceLocation)
+        #expect(
+            again.manifest == first.manifest, "reproducible from a clean layer cache", sourceLocation: sourceLocation)
         #expect(!again.manifest.isEmpty, sourceLocation: sourceLocation)
     }
 
@@ -80,13 +92,16 @@ struct BuildEndToEndTests {
 
     /// Runs the image in the foreground (host network, `PORT` set), fetches `path` from loopback, then removes the
     /// container.
-    static func httpGet(_ layout: String, tag: String, containerPort: Int? = nil, path: String = "/",
-                        curlArgs: [String] = []) throws -> String {
+    static func httpGet(
+        _ layout: String, tag: String, containerPort: Int? = nil, path: String = "/",
+        curlArgs: [String] = []
+    ) throws -> String {
         let port = containerPort ?? freePort()
         let name = "ociforge-it-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = podman + ["run", "--rm", "--name", name, "--network", "host", "-e", "PORT=\(port)", "oci:\(layout):\(tag)"]
+        p.arguments =
+            podman + ["run", "--rm", "--name", name, "--network", "host", "-e", "PORT=\(port)", "oci:\(layout):\(tag)"]
         let log = try TempDir.make("podman-log")
         defer { log.remove() }
         FileManager.default.createFile(atPath: log.path + "/out", contents: nil)
@@ -103,7 +118,8 @@ struct BuildEndToEndTests {
         }
         var last = ""
         for _ in 0..<240 {
-            let r = try Harness.run(["curl", "-sS", "--max-time", "2"] + curlArgs + ["http://127.0.0.1:\(port)\(path)"], timeout: 10)
+            let r = try Harness.run(
+                ["curl", "-sS", "--max-time", "2"] + curlArgs + ["http://127.0.0.1:\(port)\(path)"], timeout: 10)
             if r.status == 0 { return r.stdout }
             last = r.stderr
             if !p.isRunning { break }
@@ -122,7 +138,9 @@ struct BuildEndToEndTests {
         addr.sin_port = 0
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
@@ -144,20 +162,25 @@ struct BuildEndToEndTests {
         let registry = try LocalRegistry(dir: dir.path + "/registry")
         defer { registry.stop() }
         let port = registry.port
-        let pushed = try Harness.run([Harness.ociforge, "build", app, "--output", "docker://127.0.0.1:\(port)/shell:v1",
-                                      "--cache-dir", dir.path + "/cache1", "--json", "--quiet"],
-                                     environment: ["OCIFORGE_STATE_DIR": Self.stateDir, "SOURCE_DATE_EPOCH": Self.epoch])
+        let pushed = try Harness.run(
+            [
+                Harness.ociforge, "build", app, "--output", "docker://127.0.0.1:\(port)/shell:v1",
+                "--cache-dir", dir.path + "/cache1", "--json", "--quiet"
+            ],
+            environment: ["OCIFORGE_STATE_DIR": Self.stateDir, "SOURCE_DATE_EPOCH": Self.epoch])
         #expect(pushed.status == 0, "\(pushed)")
         let inspect = try Harness.ok(["skopeo", "inspect", "--tls-verify=false", "docker://127.0.0.1:\(port)/shell:v1"])
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [String: Any])
         #expect(obj["Digest"] as? String == a.manifest)
-        let pulled = try Harness.run(Self.podman + ["run", "--rm", "--tls-verify=false", "127.0.0.1:\(port)/shell:v1"], timeout: 300)
+        let pulled = try Harness.run(
+            Self.podman + ["run", "--rm", "--tls-verify=false", "127.0.0.1:\(port)/shell:v1"], timeout: 300)
         #expect(pulled.stdout == "hello\n", "\(pulled)")
 
         // A failing phase: clear message, exit status, no image written, the previous one intact.
         let indexBefore = try String(contentsOfFile: out + "/index.json", encoding: .utf8)
-        let f = try Self.build(app, cache: dir.path + "/cache1", output: out + ":v1",
-                               extra: ["--build-cmd", "echo about to fail; echo 'disk on fire' >&2; exit 7"])
+        let f = try Self.build(
+            app, cache: dir.path + "/cache1", output: out + ":v1",
+            extra: ["--build-cmd", "echo about to fail; echo 'disk on fire' >&2; exit 7"])
         #expect(f.status != 0)
         #expect(f.stderr.contains("phase build/build failed"), "\(f.stderr.suffix(2000))")
         #expect(f.stderr.contains("exit status: 7"), "\(f.stderr.suffix(2000))")
@@ -185,7 +208,9 @@ struct BuildEndToEndTests {
         #expect(a.manifest == b.manifest)
     }
 
-    @Test("Go app: runs, slim image without the toolchain, cache: no-change and source-only rebuilds, corrupt entries rebuilt, reproducible")
+    @Test(
+        "Go app: runs, slim image without the toolchain, cache: no-change and source-only rebuilds, corrupt entries rebuilt, reproducible"
+    )
     func goApp() throws {
         let dir = try TempDir.make("build-go")
         defer { dir.remove() }
@@ -202,9 +227,13 @@ struct BuildEndToEndTests {
             let r = try Self.podmanRun(out, tag: "v1", probe)
             #expect(r.status != 0, "\(probe[0]) must not exist in the final image: \(r)")
         }
-        let files = try Harness.run(["/bin/sh", "-c", "cd \(out) && for d in $(jq -r '.manifests[] | select(.annotations.\"org.opencontainers.image.ref.name\"==\"v1\") | .digest' index.json | cut -d: -f2); do for l in $(jq -r '.layers[].digest' blobs/sha256/$d | cut -d: -f2); do tar -tzf blobs/sha256/$l; done; done"])
+        let files = try Harness.run([
+            "/bin/sh", "-c",
+            "cd \(out) && for d in $(jq -r '.manifests[] | select(.annotations.\"org.opencontainers.image.ref.name\"==\"v1\") | .digest' index.json | cut -d: -f2); do for l in $(jq -r '.layers[].digest' blobs/sha256/$d | cut -d: -f2); do tar -tzf blobs/sha256/$l; done; done"
+        ])
         #expect(files.status == 0, "\(files)")
-        let listed = Set(files.stdout.split(separator: "\n").map { String($0.hasPrefix("./") ? $0.dropFirst(2) : $0[...]) })
+        let listed = Set(
+            files.stdout.split(separator: "\n").map { String($0.hasPrefix("./") ? $0.dropFirst(2) : $0[...]) })
         for f in ["app/out", "etc/passwd", "etc/group", "etc/ssl/certs/ca-certificates.crt", "usr/share/zoneinfo/UTC"] {
             #expect(listed.contains(f), "\(f) in the final image")
         }
@@ -227,13 +256,16 @@ struct BuildEndToEndTests {
         #expect(try Self.podmanRun(out, tag: "v2").stdout == "hello again\n")
 
         // A corrupted layer blob and a half-written entry (tree missing) are detected and rebuilt.
-        let entries = try FileManager.default.contentsOfDirectory(atPath: cache + "/entries").filter { $0.hasSuffix(".json") }
+        let entries = try FileManager.default.contentsOfDirectory(atPath: cache + "/entries").filter {
+            $0.hasSuffix(".json")
+        }
         var corrupted = 0
         for e in entries {
             let data = try #require(FileManager.default.contents(atPath: cache + "/entries/" + e))
             let obj = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             guard let by = obj["createdBy"] as? String, by.hasPrefix("ociforge phase build:"),
-                  let layer = obj["layer"] as? [String: Any], let digest = layer["digest"] as? String else { continue }
+                let layer = obj["layer"] as? [String: Any], let digest = layer["digest"] as? String
+            else { continue }
             let blob = cache + "/blobs/blobs/sha256/" + digest.dropFirst(7)
             guard FileManager.default.fileExists(atPath: blob) else { continue }
             let fd = open(blob, O_WRONLY)
@@ -264,7 +296,9 @@ struct BuildEndToEndTests {
         #expect(e.manifest == a.manifest)
     }
 
-    @Test("Go app on a Debian runtime base: --runtime-base debian:trixie-slim has working CA certificates; a start command needing a shell switches the scratch base to Debian slim")
+    @Test(
+        "Go app on a Debian runtime base: --runtime-base debian:trixie-slim has working CA certificates; a start command needing a shell switches the scratch base to Debian slim"
+    )
     func goDebianRuntime() throws {
         let dir = try TempDir.make("build-go-debian")
         defer { dir.remove() }
@@ -291,42 +325,62 @@ struct BuildEndToEndTests {
         """.write(toFile: app + "/main.go", atomically: true, encoding: .utf8)
         let cache = dir.path + "/cache"
         let out = dir.path + "/oci"
-        let a = try Self.requireBuilt(app, cache: cache, output: out + ":slim", extra: ["--runtime-base", "debian:trixie-slim"])
+        let a = try Self.requireBuilt(
+            app, cache: cache, output: out + ":slim", extra: ["--runtime-base", "debian:trixie-slim"])
         let annotations = a.report["annotations"] as? [String: String] ?? [:]
         #expect(annotations["org.opencontainers.image.base.name"] == "debian:trixie-slim")
         let run = try Self.podmanRun(out, tag: "slim")
         #expect(run.status == 0, "\(run)")
-        let roots = Int(run.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "") ?? 0
+        let roots =
+            Int(run.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "")
+            ?? 0
         #expect(roots > 100, "Go finds the CA bundle on the Debian runtime base: \(run.stdout)")
-        #expect((a.report["layers"] as? [[String: Any]] ?? []).contains { ($0["phase"] as? String) == "build-stage-files" },
-                "the CA bundle and zoneinfo come from the build stage")
-        let tz = try Self.podmanRun(out, tag: "slim", ["/bin/sh", "-c", "test -s /etc/ssl/certs/ca-certificates.crt && test -f /usr/share/zoneinfo/UTC && echo ok"])
+        #expect(
+            (a.report["layers"] as? [[String: Any]] ?? []).contains { ($0["phase"] as? String) == "build-stage-files" },
+            "the CA bundle and zoneinfo come from the build stage")
+        let tz = try Self.podmanRun(
+            out, tag: "slim",
+            [
+                "/bin/sh", "-c",
+                "test -s /etc/ssl/certs/ca-certificates.crt && test -f /usr/share/zoneinfo/UTC && echo ok"
+            ])
         #expect(tz.stdout == "ok\n", "\(tz)")
 
         // A start command needing a shell: the plan's scratch base cannot run it, so the runtime base becomes
         // Debian slim (with a warning saying how to keep scratch), and the image runs it.
-        let b = try Self.requireBuilt(app, cache: cache, output: out + ":shell", extra: ["--start-cmd", "echo starting && exec ./out"])
+        let b = try Self.requireBuilt(
+            app, cache: cache, output: out + ":shell", extra: ["--start-cmd", "echo starting && exec ./out"])
         #expect(b.executed.isEmpty, "only the start command changed: \(b.executed)")
-        #expect((b.report["annotations"] as? [String: String])?["org.opencontainers.image.base.name"] == "debian:trixie-slim")
+        #expect(
+            (b.report["annotations"] as? [String: String])?["org.opencontainers.image.base.name"]
+                == "debian:trixie-slim")
         let warnings = b.report["warnings"] as? [String] ?? []
         #expect(warnings.contains { $0.contains("needs a shell") && $0.contains("plain words") }, "\(warnings)")
         let shell = try Self.podmanRun(out, tag: "shell")
         #expect(shell.stdout.hasPrefix("starting\nroots "), "\(shell)")
 
         // Asked for explicitly, scratch is kept and the shell command refused with the fix.
-        let c = try Self.build(app, cache: cache, output: out + ":scratch",
-                               extra: ["--runtime-base", "scratch", "--start-cmd", "echo starting && exec ./out"])
+        let c = try Self.build(
+            app, cache: cache, output: out + ":scratch",
+            extra: ["--runtime-base", "scratch", "--start-cmd", "echo starting && exec ./out"])
         #expect(c.status != 0)
-        #expect(c.stderr.contains("needs a shell") && c.stderr.contains("--runtime-base debian:trixie-slim"), "\(c.stderr.suffix(2000))")
+        #expect(
+            c.stderr.contains("needs a shell") && c.stderr.contains("--runtime-base debian:trixie-slim"),
+            "\(c.stderr.suffix(2000))")
     }
 
-    @Test("progress: plain lines when stderr is not a terminal, a live status line redrawn in place on a terminal, nothing with --quiet")
+    @Test(
+        "progress: plain lines when stderr is not a terminal, a live status line redrawn in place on a terminal, nothing with --quiet"
+    )
     func progressDisplay() throws {
         let dir = try TempDir.make("build-progress")
         defer { dir.remove() }
         let app = try Self.app("planner/shell-script/app", in: dir)
         let env = ["OCIFORGE_STATE_DIR": Self.stateDir, "SOURCE_DATE_EPOCH": Self.epoch]
-        let base = [Harness.ociforge, "build", app, "--cache-dir", dir.path + "/cache", "--output", "oci-layout:\(dir.path)/oci:latest"]
+        let base = [
+            Harness.ociforge, "build", app, "--cache-dir", dir.path + "/cache", "--output",
+            "oci-layout:\(dir.path)/oci:latest"
+        ]
 
         // Not a terminal: one plain line per event, in build order, with elapsed times; phase output prefixed.
         let plain = try Harness.run(base + ["--build-cmd", "echo building-now"], environment: env, timeout: 1200)
@@ -337,24 +391,34 @@ struct BuildEndToEndTests {
         let output = try #require(index("[build/build] building-now"), "\(plain.stderr)")
         let done = try #require(index("[build] build: done in"), "\(plain.stderr)")
         #expect(started < output && output < done)
-        #expect(lines[started].range(of: #"^ *\d+\.\ds \[build\] build: running"#, options: .regularExpression) != nil, "\(lines[started])")
+        #expect(
+            lines[started].range(of: #"^ *\d+\.\ds \[build\] build: running"#, options: .regularExpression) != nil,
+            "\(lines[started])")
         #expect(index("[runtime] base:") != nil)
         #expect(!plain.stderr.contains("\u{1B}["), "no escape sequences without a terminal")
 
         // Quiet: no progress and no phase output.
         // (The command prints what its text does not contain: the summary table shows the text.)
-        let quiet = try Harness.run(base + ["--build-cmd", "echo quiet-$((40+2))", "--quiet"], environment: env, timeout: 1200)
+        let quiet = try Harness.run(
+            base + ["--build-cmd", "echo quiet-$((40+2))", "--quiet"], environment: env, timeout: 1200)
         #expect(quiet.status == 0, "\(quiet)")
-        #expect(!quiet.stderr.contains("quiet-42") && !quiet.stderr.contains("[build] build:") && !quiet.stderr.contains("[runtime] base:"),
-                "\(quiet.stderr)")
+        #expect(
+            !quiet.stderr.contains("quiet-42") && !quiet.stderr.contains("[build] build:")
+                && !quiet.stderr.contains("[runtime] base:"),
+            "\(quiet.stderr)")
 
         // A terminal (script(1) gives the build a pseudo-terminal): the running step's status line (step, elapsed)
         // is drawn and erased in place, and finished steps become bold permanent lines.
-        let cmd = (base + ["--build-cmd", "echo tty-build; sleep 1"]).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let tty = try Harness.run(["script", "-qfec", cmd, "/dev/null"], environment: env.merging(["COLUMNS": "100"]) { $1 }, timeout: 1200)
+        let cmd = (base + ["--build-cmd", "echo tty-build; sleep 1"]).map {
+            "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }.joined(separator: " ")
+        let tty = try Harness.run(
+            ["script", "-qfec", cmd, "/dev/null"], environment: env.merging(["COLUMNS": "100"]) { $1 }, timeout: 1200)
         #expect(tty.status == 0, "\(tty)")
         #expect(tty.stdout.contains("\r\u{1B}[K"), "the status line is erased and redrawn")
-        #expect(tty.stdout.range(of: #"\[build\] build \d+\.\ds"#, options: .regularExpression) != nil, "a status line with the step and its elapsed time")
+        #expect(
+            tty.stdout.range(of: #"\[build\] build \d+\.\ds"#, options: .regularExpression) != nil,
+            "a status line with the step and its elapsed time")
         #expect(tty.stdout.contains("\u{1B}[1m") && tty.stdout.contains("[build] build: done in"))
         #expect(tty.stdout.contains("[build/build] tty-build"))
     }
@@ -398,9 +462,11 @@ struct BuildEndToEndTests {
         let dir = try TempDir.make("build-procfile")
         defer { dir.remove() }
         let app = try Self.app("planner/procfile-release/app", in: dir)
-        try "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return open('/app/migrated').read()\n"
+        try
+            "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return open('/app/migrated').read()\n"
             .write(toFile: app + "/app.py", atomically: true, encoding: .utf8)
-        try "open('/app/migrated', 'w').write('migrated')\n".write(toFile: app + "/migrate.py", atomically: true, encoding: .utf8)
+        try "open('/app/migrated', 'w').write('migrated')\n".write(
+            toFile: app + "/migrate.py", atomically: true, encoding: .utf8)
         let out = dir.path + "/oci"
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed.contains("build/release"))
@@ -440,7 +506,8 @@ struct BuildEndToEndTests {
         let app = try Self.app("apps/node-plain", in: dir)
         let out = dir.path + "/oci"
         // The runtime stage installs nodejs only (no npm): start node directly.
-        let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest", extra: ["--start-cmd", "node index.js"])
+        let a = try Self.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":latest", extra: ["--start-cmd", "node index.js"])
         #expect(a.executed.contains("build/build"))
         #expect(try Self.httpGet(out, tag: "latest") == "built by node v20.19.2")
         try Self.expectReproducible(app, a, in: dir, extra: ["--start-cmd", "node index.js"])
@@ -454,9 +521,11 @@ struct BuildEndToEndTests {
         try """
         {"name": "assets", "lockfileVersion": 3, "requires": true, "packages": {"": {"name": "assets"}}}
         """.write(toFile: app + "/package-lock.json", atomically: true, encoding: .utf8)
-        try "require('fs').mkdirSync('static', {recursive: true}); require('fs').writeFileSync('static/asset.txt', 'asset from ' + process.version);\n"
+        try
+            "require('fs').mkdirSync('static', {recursive: true}); require('fs').writeFileSync('static/asset.txt', 'asset from ' + process.version);\n"
             .write(toFile: app + "/build.js", atomically: true, encoding: .utf8)
-        try "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return open('/app/static/asset.txt').read()\n"
+        try
+            "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return open('/app/static/asset.txt').read()\n"
             .write(toFile: app + "/app.py", atomically: true, encoding: .utf8)
         let out = dir.path + "/oci"
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")

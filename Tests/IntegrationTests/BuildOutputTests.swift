@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ociforge build --output docker://…` for both strategies: the image is pushed to a loopback docker-registry (the
@@ -12,9 +12,11 @@ import Glibc
     static var available: Bool { DockerfileExecTests.available }
 
     /// `ociforge build … --json -q` with the shared state directory; the report, or the failed run.
-    static func build(_ app: String, _ extra: [String]) throws -> (status: Int32, report: [String: Any], stderr: String) {
-        let r = try Harness.run([Harness.ociforge, "build", app, "--json", "-q"] + extra, environment: DockerfileExecTests.env(),
-                                timeout: 1200)
+    static func build(_ app: String, _ extra: [String]) throws -> (status: Int32, report: [String: Any], stderr: String)
+    {
+        let r = try Harness.run(
+            [Harness.ociforge, "build", app, "--json", "-q"] + extra, environment: DockerfileExecTests.env(),
+            timeout: 1200)
         let report = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         return (r.status, report, r.stderr)
     }
@@ -24,8 +26,9 @@ import Glibc
         return (try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [String: Any])?["Digest"] as? String
     }
 
-    @Test("Dockerfile strategy: --output docker:// pushes the built image; --base, --runtime-base and a foreign --platform are refused",
-          .enabled(if: BuildOutputTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    @Test(
+        "Dockerfile strategy: --output docker:// pushes the built image; --base, --runtime-base and a foreign --platform are refused",
+        .enabled(if: BuildOutputTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func dockerfileAppPushes() throws {
         let base = try DockerfileExecTests.baseLayout()
         let dir = try DockerfileExecTests.tempDir("build-output-df")
@@ -33,7 +36,8 @@ import Glibc
         let app = dir.path + "/app"
         try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
         try "hello from the app\n".write(toFile: app + "/hello.txt", atomically: true, encoding: .utf8)
-        try "ARG BASE\nFROM ${BASE}\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /ran.txt\nCMD [\"cat\", \"/ran.txt\"]\n"
+        try
+            "ARG BASE\nFROM ${BASE}\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /ran.txt\nCMD [\"cat\", \"/ran.txt\"]\n"
             .write(toFile: app + "/Dockerfile", atomically: true, encoding: .utf8)
         let registry = try LocalRegistry(dir: dir.path + "/registry")
         defer { registry.stop() }
@@ -53,20 +57,23 @@ import Glibc
         #expect(try String(contentsOfFile: out + "/ran.txt", encoding: .utf8) == "hello from the app\n")
 
         for (flag, value) in [("--base", "debian:bookworm"), ("--runtime-base", "debian:bookworm-slim")] {
-            let refused = try Self.build(app, args + [flag, value, "--output", "docker://\(registry.host)/df-app:refused"])
+            let refused = try Self.build(
+                app, args + [flag, value, "--output", "docker://\(registry.host)/df-app:refused"])
             #expect(refused.status == 1)
             #expect(refused.stderr.contains(flag) && refused.stderr.contains("FROM"), "\(refused.stderr)")
         }
         let foreign = HostArch.name == "arm64" ? "linux/amd64" : "linux/arm64"
-        let platform = try Self.build(app, args + ["--platform", foreign, "--output", "docker://\(registry.host)/df-app:refused"])
+        let platform = try Self.build(
+            app, args + ["--platform", foreign, "--output", "docker://\(registry.host)/df-app:refused"])
         #expect(platform.status == 1)
         #expect(platform.stderr.contains("cannot build for"), "\(platform.stderr)")
         let tags = try Harness.run(["skopeo", "list-tags", "--tls-verify=false", "docker://\(registry.host)/df-app"])
         #expect(!tags.stdout.contains("refused"), "a refused build sends nothing: \(tags.stdout)")
     }
 
-    @Test("plan strategy: --output docker:// with --base/--runtime-base pushes the built image",
-          .enabled(if: BuildOutputTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    @Test(
+        "plan strategy: --output docker:// with --base/--runtime-base pushes the built image",
+        .enabled(if: BuildOutputTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func planAppPushes() throws {
         let base = try DockerfileExecTests.baseLayout()
         let dir = try DockerfileExecTests.tempDir("build-output-plan")
@@ -75,16 +82,21 @@ import Glibc
         let registry = try LocalRegistry(dir: dir.path + "/registry")
         defer { registry.stop() }
         let image = "\(registry.host)/plan-app:1"
-        let pushed = try Self.build(app, ["--base", "oci-layout:\(base):base", "--runtime-base", "oci-layout:\(base):base",
-                                          "--cache-dir", dir.path + "/cache", "--output", "docker://" + image])
+        let pushed = try Self.build(
+            app,
+            [
+                "--base", "oci-layout:\(base):base", "--runtime-base", "oci-layout:\(base):base",
+                "--cache-dir", dir.path + "/cache", "--output", "docker://" + image
+            ])
         #expect(pushed.status == 0, "\(pushed.stderr.suffix(3000))")
         let manifest = try #require(pushed.report["manifestDigest"] as? String)
         #expect(pushed.report["deliveredDigest"] as? String == manifest)
         #expect(try Self.registryDigest(image) == manifest)
     }
 
-    @Test("umask independence: a plan build and a Dockerfile build under umask 077 with a fresh state dir and a new --cache-dir, then under 022 with the same ones: same digests",
-          .enabled(if: BuildOutputTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    @Test(
+        "umask independence: a plan build and a Dockerfile build under umask 077 with a fresh state dir and a new --cache-dir, then under 022 with the same ones: same digests",
+        .enabled(if: BuildOutputTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func umaskIndependent() throws {
         let base = try DockerfileExecTests.baseLayout()
         let dir = try DockerfileExecTests.tempDir("build-umask")
@@ -92,26 +104,36 @@ import Glibc
         let dfApp = dir.path + "/df"
         try FileManager.default.createDirectory(atPath: dfApp + "/sub", withIntermediateDirectories: true)
         try "hello\n".write(toFile: dfApp + "/sub/hello.txt", atomically: true, encoding: .utf8)
-        try "ARG BASE\nFROM ${BASE}\nCOPY sub /opt/sub\nWORKDIR /srv/app\nRUN mkdir -p /var/made && cat /opt/sub/hello.txt > /var/made/x\n"
+        try
+            "ARG BASE\nFROM ${BASE}\nCOPY sub /opt/sub\nWORKDIR /srv/app\nRUN mkdir -p /var/made && cat /opt/sub/hello.txt > /var/made/x\n"
             .write(toFile: dfApp + "/Dockerfile", atomically: true, encoding: .utf8)
         let planApp = try BuildEndToEndTests.app("planner/shell-script/app", in: dir, name: "plan")
         let state = dir.path + "/state/nested"
         let cache = dir.path + "/new/caches/layers"
         func build(_ umask: String, _ app: String, _ extra: [String]) throws -> String {
-            let argv = ["/bin/sh", "-c", "umask \(umask) && exec \"$0\" \"$@\"", Harness.ociforge, "build", app, "--json", "-q",
-                        "--cache-dir", cache] + extra
-            let r = try Harness.run(argv, environment: ["OCIFORGE_STATE_DIR": state, "SOURCE_DATE_EPOCH": DockerfileExecTests.epoch],
-                                    timeout: 1200)
+            let argv =
+                [
+                    "/bin/sh", "-c", "umask \(umask) && exec \"$0\" \"$@\"", Harness.ociforge, "build", app, "--json",
+                    "-q",
+                    "--cache-dir", cache
+                ] + extra
+            let r = try Harness.run(
+                argv, environment: ["OCIFORGE_STATE_DIR": state, "SOURCE_DATE_EPOCH": DockerfileExecTests.epoch],
+                timeout: 1200)
             #expect(r.status == 0, "umask \(umask), \(app): \(r.stderr.suffix(3000))")
             let report = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
             return report["manifestDigest"] as? String ?? ""
         }
-        let planArgs = ["--base", "oci-layout:\(base):base", "--runtime-base", "oci-layout:\(base):base", "--output", dir.path + "/out:plan"]
+        let planArgs = [
+            "--base", "oci-layout:\(base):base", "--runtime-base", "oci-layout:\(base):base", "--output",
+            dir.path + "/out:plan"
+        ]
         let dfArgs = ["--build-arg", "BASE=oci:\(base):base", "--output", dir.path + "/out:df"]
         let plan077 = try build("077", planApp, planArgs), df077 = try build("077", dfApp, dfArgs)
         for d in [state, state + "/runs", state + "/bases", state + "/caches", cache] {
             var st = stat()
-            #expect(stat(d, &st) == 0 && st.st_mode & 0o711 == 0o711, "\(d) is \(String(st.st_mode & 0o7777, radix: 8))")
+            #expect(
+                stat(d, &st) == 0 && st.st_mode & 0o711 == 0o711, "\(d) is \(String(st.st_mode & 0o7777, radix: 8))")
         }
         // The same state dir and cache under 022, from the cache and from scratch (--no-cache): the same images.
         #expect(try build("022", planApp, planArgs) == plan077)

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Issue 16 must-show 3: concurrent `ociforge` processes writing one OCI layout, one state directory and one
@@ -10,7 +11,9 @@ import Glibc
 @Suite(.timeLimit(.minutes(15)))
 struct ConcurrencyCLITests {
     /// Starts `ociforge args` with stdout/stderr to files; returns a closure waiting for it.
-    static func spawn(_ args: [String], env: [String: String], logs: String, name: String) throws -> () -> (Int32, String) {
+    static func spawn(_ args: [String], env: [String: String], logs: String, name: String) throws -> () -> (
+        Int32, String
+    ) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Harness.ociforge)
         p.arguments = args
@@ -43,16 +46,20 @@ struct ConcurrencyCLITests {
         chmod(tmp.path, 0o755)  // the build cache's trees must be reachable by the sandbox's root
         let reg = try LocalRegistry(dir: tmp.path + "/registry")
         defer { reg.stop() }
-        let env = ["HOME": tmp.path, "DOCKER_CONFIG": tmp.path + "/docker", "REGISTRY_AUTH_FILE": "",
-                   "OCIFORGE_STATE_DIR": tmp.path + "/state", "SOURCE_DATE_EPOCH": "1700000000"]
+        let env = [
+            "HOME": tmp.path, "DOCKER_CONFIG": tmp.path + "/docker", "REGISTRY_AUTH_FILE": "",
+            "OCIFORGE_STATE_DIR": tmp.path + "/state", "SOURCE_DATE_EPOCH": "1700000000"
+        ]
         let source = tmp.path + "/source"
         _ = try AssembleInteropTests.assembleDemo(source)
-        try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(source):latest", "\(reg.host)/conc/app:v1"],
-                       environment: env)
+        try Harness.ok(
+            [Harness.ociforge, "image", "push", "oci-layout:\(source):latest", "\(reg.host)/conc/app:v1"],
+            environment: env)
         // A scratch Dockerfile build: no sandbox phase, but layer cache stores and lookups of the same keys.
         let context = tmp.path + "/context"
         try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
-        try "FROM scratch\nCOPY hello.txt /hello.txt\nCOPY data /data\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "FROM scratch\nCOPY hello.txt /hello.txt\nCOPY data /data\n".write(
+            toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
         try "hello\n".write(toFile: context + "/hello.txt", atomically: true, encoding: .utf8)
         try Data(repeating: 0x5a, count: 2 << 20).write(to: URL(fileURLWithPath: context + "/data"))
         let logs = tmp.path + "/logs"
@@ -66,10 +73,28 @@ struct ConcurrencyCLITests {
                 ("pull-a", ["image", "pull", "\(reg.host)/conc/app:v1", "oci-layout:\(shared):pull-a-\(round)"]),
                 ("pull-b", ["image", "pull", "\(reg.host)/conc/app:v1", "oci-layout:\(shared):pull-b-\(round)"]),
                 ("copy", ["image", "copy", "oci-layout:\(source):latest", "oci-layout:\(shared):copy-\(round)"]),
-                ("assemble", ["image", "assemble", "--base", "scratch", "--layer-dir", Harness.fixture("apps/static-site/public") + ":/www",
-                              "--label", "round=\(round)", "--output", "oci-layout:\(shared):assemble-\(round)"]),
-                ("build-a", ["dockerfile", "build", context, "--cache-dir", cache, "-q", "--output", "oci-layout:\(shared):build-a-\(round)"]),
-                ("build-b", ["dockerfile", "build", context, "--cache-dir", cache, "-q", "--output", "oci-layout:\(shared):build-b-\(round)"]),
+                (
+                    "assemble",
+                    [
+                        "image", "assemble", "--base", "scratch", "--layer-dir",
+                        Harness.fixture("apps/static-site/public") + ":/www",
+                        "--label", "round=\(round)", "--output", "oci-layout:\(shared):assemble-\(round)"
+                    ]
+                ),
+                (
+                    "build-a",
+                    [
+                        "dockerfile", "build", context, "--cache-dir", cache, "-q", "--output",
+                        "oci-layout:\(shared):build-a-\(round)"
+                    ]
+                ),
+                (
+                    "build-b",
+                    [
+                        "dockerfile", "build", context, "--cache-dir", cache, "-q", "--output",
+                        "oci-layout:\(shared):build-b-\(round)"
+                    ]
+                )
             ]
             let waits = try commands.map { try Self.spawn($0.1, env: env, logs: logs, name: "\($0.0)-\(round)") }
             for ((name, _), wait) in zip(commands, waits) {
@@ -84,7 +109,9 @@ struct ConcurrencyCLITests {
         let verify = try Harness.run([Harness.ociforge, "image", "verify", "oci-layout:\(shared)"], environment: env)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         for tag in expected {
-            #expect(try Harness.run([Harness.ociforge, "image", "verify", "oci-layout:\(shared):\(tag)"], environment: env).status == 0)
+            #expect(
+                try Harness.run([Harness.ociforge, "image", "verify", "oci-layout:\(shared):\(tag)"], environment: env)
+                    .status == 0)
         }
         // No temporary file survives in the layout or the cache's blob store.
         for dir in [shared, shared + "/blobs", cache + "/blobs", cache + "/blobs/blobs"] {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Conformance of `ociforge dockerfile build` with `buildah bud --isolation chroot` (issue 7, must-show 1): each
@@ -42,9 +42,11 @@ struct DockerfileConformanceTests {
 
     /// Front-end fixtures (Fixtures/dockerfile/) executed as they are: FROM scratch, no RUN.
     static let frontEndFixtures = [
-        "scratch-basic", "copy-directory-semantics", "add-archives", "workdir-relative", "from-stage-inheritance", "env-forms",
-        "arg-scoping", "dockerignore-rules", "dockerfile-specific-ignore", "volume-stopsignal-maintainer", "expose-basic",
-        "label-quotes-legacy", "substitution-basic", "env-arg-interplay",
+        "scratch-basic", "copy-directory-semantics", "add-archives", "workdir-relative", "from-stage-inheritance",
+        "env-forms",
+        "arg-scoping", "dockerignore-rules", "dockerfile-specific-ignore", "volume-stopsignal-maintainer",
+        "expose-basic",
+        "label-quotes-legacy", "substitution-basic", "env-arg-interplay"
     ].map { "dockerfile/" + $0 }
 
     /// Fixtures/dockerfile-exec/*: written for execution (most on the Debian base).
@@ -58,13 +60,17 @@ struct DockerfileConformanceTests {
     /// All fixtures, or those named in OCIFORGE_CONFORMANCE_ONLY (comma-separated, while working on a few).
     static var cases: [String] {
         let all = frontEndFixtures + execFixtures
-        guard let only = ProcessInfo.processInfo.environment["OCIFORGE_CONFORMANCE_ONLY"], !only.isEmpty else { return all }
+        guard let only = ProcessInfo.processInfo.environment["OCIFORGE_CONFORMANCE_ONLY"], !only.isEmpty else {
+            return all
+        }
         let names = Set(only.split(separator: ",").map(String.init))
         return all.filter { names.contains(($0 as NSString).lastPathComponent) }
     }
 
     static func options(_ fixture: String) throws -> Options {
-        guard let d = FileManager.default.contents(atPath: Harness.fixture(fixture + "/options.json")) else { return Options() }
+        guard let d = FileManager.default.contents(atPath: Harness.fixture(fixture + "/options.json")) else {
+            return Options()
+        }
         return try JSONDecoder().decode(Options.self, from: d)
     }
 
@@ -77,20 +83,24 @@ struct DockerfileConformanceTests {
             let o = try Self.options(c)
             let df = o.dockerfile ?? "Dockerfile"
             let path = Harness.fixture(c + "/context/" + df)
-            let text = try #require(try? String(contentsOfFile: path, encoding: .utf8), "\(c): no Dockerfile at \(path)")
+            let text = try #require(
+                try? String(contentsOfFile: path, encoding: .utf8), "\(c): no Dockerfile at \(path)")
             texts.insert(text)
             // Two fixtures share `FROM scratch / COPY . /ctx/` and differ in their ignore files.
-            let ignore = [df + ".dockerignore", ".dockerignore"].lazy
-                .compactMap { try? String(contentsOfFile: Harness.fixture(c + "/context/" + $0), encoding: .utf8) }.first ?? ""
+            let ignore =
+                [df + ".dockerignore", ".dockerignore"].lazy
+                .compactMap { try? String(contentsOfFile: Harness.fixture(c + "/context/" + $0), encoding: .utf8) }
+                .first ?? ""
             builds.insert(text + "\u{0}" + ignore)
         }
         #expect(builds.count == all.count, "every fixture is its own build")
         #expect(texts.count >= 25, "distinct Dockerfiles: \(texts.count)")
     }
 
-    @Test("image tree and config equal buildah's",
-          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"),
-          arguments: DockerfileConformanceTests.cases)
+    @Test(
+        "image tree and config equal buildah's",
+        .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"),
+        arguments: DockerfileConformanceTests.cases)
     func conforms(_ fixture: String) throws {
         let o = try Self.options(fixture)
         let dir = try DockerfileExecTests.tempDir("df-conf")
@@ -105,8 +115,9 @@ struct DockerfileConformanceTests {
             registry = try LocalRegistry(dir: dir.path + "/registry")
             // A unique repository per run: the state dir's pulled-image layout is shared between runs.
             let image = "127.0.0.1:\(registry!.port)/conformance-\(getpid())-\(UInt32.random(in: 0...UInt32.max)):1"
-            try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(try DockerfileExecTests.baseLayout()):base", image],
-                           environment: DockerfileExecTests.env())
+            try Harness.ok(
+                [Harness.ociforge, "image", "push", "oci-layout:\(try DockerfileExecTests.baseLayout()):base", image],
+                environment: DockerfileExecTests.env())
             args["BASE"] = image
             buildahExtra = ["--tls-verify=false"]
         }
@@ -117,15 +128,20 @@ struct DockerfileConformanceTests {
             secretFiles[id] = path
         }
         let extra = secretFiles.sorted { $0.key < $1.key }.flatMap { ["--secret", "\($0.key)=file:\($0.value)"] }
-        try DockerfileExecTests.ociforgeBuild(ctx, file: o.dockerfile.map { ctx + "/" + $0 }, args: args, target: o.target,
-                                              output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache", extra: extra)
-        let theirs = try DockerfileExecTests.buildahBuild(ctx, file: (o.buildahDockerfile ?? o.dockerfile).map { ctx + "/" + $0 },
-                                                          args: args, target: o.target, secrets: secretFiles, extra: buildahExtra)
+        try DockerfileExecTests.ociforgeBuild(
+            ctx, file: o.dockerfile.map { ctx + "/" + $0 }, args: args, target: o.target,
+            output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache", extra: extra)
+        let theirs = try DockerfileExecTests.buildahBuild(
+            ctx, file: (o.buildahDockerfile ?? o.dockerfile).map { ctx + "/" + $0 },
+            args: args, target: o.target, secrets: secretFiles, extra: buildahExtra)
         defer { theirs.remove() }
-        let unpacked = try DockerfileExecTests.compare(dir.path + "/ours", tag: "img", with: theirs, in: dir, stubs: o.buildahMountStubs ?? [],
-                                                       differing: o.buildahDifferentPaths ?? [], skipFields: o.buildahConfigDifferences ?? [])
+        let unpacked = try DockerfileExecTests.compare(
+            dir.path + "/ours", tag: "img", with: theirs, in: dir, stubs: o.buildahMountStubs ?? [],
+            differing: o.buildahDifferentPaths ?? [], skipFields: o.buildahConfigDifferences ?? [])
         for (path, content) in o.expectedFiles ?? [:] {
-            #expect((try? String(contentsOfFile: unpacked + path, encoding: .utf8)) == content, "\(fixture): \(path) of ociforge's image")
+            #expect(
+                (try? String(contentsOfFile: unpacked + path, encoding: .utf8)) == content,
+                "\(fixture): \(path) of ociforge's image")
         }
         // Secrets never reach the image or the layer cache.
         for value in (o.secrets ?? [:]).values {

@@ -3,7 +3,7 @@ import OCIWriter
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ociforge dockerfile build`: Dockerfiles executed on ociforge's sandbox, layer writer and cache, compared with
@@ -36,8 +36,11 @@ struct DockerfileExecTests {
         return try Harness.withFileLock(DebianBase.cacheDir + "/dockerexec-base.lock") {
             if FileManager.default.fileExists(atPath: layout + ".complete") { return layout }
             try? FileManager.default.removeItem(atPath: layout)
-            try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs,
-                            "--output", "oci-layout:\(layout):base"], environment: env())
+            try Harness.ok(
+                [
+                    Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs,
+                    "--output", "oci-layout:\(layout):base"
+                ], environment: env())
             FileManager.default.createFile(atPath: layout + ".complete", contents: nil)
             return layout
         }
@@ -61,9 +64,13 @@ struct DockerfileExecTests {
 
             """.write(toFile: dir.path + "/Dockerfile", atomically: true, encoding: .utf8)
             try? FileManager.default.removeItem(atPath: layout)
-            try Harness.ok([Harness.ociforge, "dockerfile", "build", dir.path, "--build-arg", "BASE=oci:\(base):base",
-                            "--output", "oci-layout:\(layout):node", "--cache-dir", DebianBase.cacheDir + "/dockerexec-node-cache", "-q"],
-                           environment: env())
+            try Harness.ok(
+                [
+                    Harness.ociforge, "dockerfile", "build", dir.path, "--build-arg", "BASE=oci:\(base):base",
+                    "--output", "oci-layout:\(layout):node", "--cache-dir",
+                    DebianBase.cacheDir + "/dockerexec-node-cache", "-q"
+                ],
+                environment: env())
             FileManager.default.createFile(atPath: layout + ".complete", contents: nil)
             return layout
         }
@@ -77,11 +84,17 @@ struct DockerfileExecTests {
     }
 
     @discardableResult
-    static func ociforgeBuild(_ context: String, file: String? = nil, args: [String: String] = [:], target: String? = nil,
-                              output: String, tag: String, cache: String, extra: [String] = [],
-                              sourceLocation: SourceLocation = #_sourceLocation) throws -> Built {
-        var argv = [Harness.ociforge, "dockerfile", "build", context, "--output", "oci-layout:\(output):\(tag)", "--cache-dir", cache,
-                    "--json", "-q"] + extra
+    static func ociforgeBuild(
+        _ context: String, file: String? = nil, args: [String: String] = [:], target: String? = nil,
+        output: String, tag: String, cache: String, extra: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Built {
+        var argv =
+            [
+                Harness.ociforge, "dockerfile", "build", context, "--output", "oci-layout:\(output):\(tag)",
+                "--cache-dir", cache,
+                "--json", "-q"
+            ] + extra
         if let file { argv += ["-f", file] }
         if let target { argv += ["--target", target] }
         for (k, v) in args.sorted(by: { $0.key < $1.key }) { argv += ["--build-arg", "\(k)=\(v)"] }
@@ -91,8 +104,9 @@ struct DockerfileExecTests {
         }
         let built = Built(report: obj)
         let fixed = extra.filter { !$0.hasPrefix("/") && !$0.contains("=file:") }
-        DigestLog.record("dockerfile " + (context as NSString).lastPathComponent + " " + tag + " " + (target ?? "") + " " +
-                         fixed.joined(separator: " "), built.manifest)
+        DigestLog.record(
+            "dockerfile " + (context as NSString).lastPathComponent + " " + tag + " " + (target ?? "") + " "
+                + fixed.joined(separator: " "), built.manifest)
         return built
     }
 
@@ -112,11 +126,15 @@ struct DockerfileExecTests {
 
     /// `buildah bud --isolation chroot` of the same Dockerfile (`--format docker`: the OCI format would drop
     /// HEALTHCHECK, ONBUILD and SHELL from the config). `secrets`: id → file.
-    static func buildahBuild(_ context: String, file: String? = nil, args: [String: String] = [:], target: String? = nil,
-                             secrets: [String: String] = [:], extra: [String] = [],
-                             sourceLocation: SourceLocation = #_sourceLocation) throws -> BuildahImage {
+    static func buildahBuild(
+        _ context: String, file: String? = nil, args: [String: String] = [:], target: String? = nil,
+        secrets: [String: String] = [:], extra: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> BuildahImage {
         let name = "localhost/ociforge-dfexec-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        var argv = ["buildah", "bud", "--isolation", "chroot", "--quiet", "--layers=false", "--format", "docker", "-t", name]
+        var argv = [
+            "buildah", "bud", "--isolation", "chroot", "--quiet", "--layers=false", "--format", "docker", "-t", name
+        ]
         if let file { argv += ["-f", file] }
         if let target { argv += ["--target", target] }
         for (k, v) in args.sorted(by: { $0.key < $1.key }) { argv += ["--build-arg", "\(k)=\(v)"] }
@@ -126,7 +144,8 @@ struct DockerfileExecTests {
         do {
             image.root = try Harness.ok(["podman", "image", "mount", name], sourceLocation: sourceLocation)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            let inspect = try Harness.ok(["buildah", "inspect", "--type", "image", name], sourceLocation: sourceLocation)
+            let inspect = try Harness.ok(
+                ["buildah", "inspect", "--type", "image", name], sourceLocation: sourceLocation)
             let obj = try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [String: Any]
             image.config = (obj?["Docker"] as? [String: Any])?["config"] as? [String: Any] ?? [:]
         } catch {
@@ -140,29 +159,47 @@ struct DockerfileExecTests {
     static func containerConfig(_ layout: String, tag: String) throws -> [String: Any] {
         func json(_ path: String) throws -> [String: Any] {
             guard let d = FileManager.default.contents(atPath: path),
-                  let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] else { throw HarnessError("cannot read \(path)") }
+                let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
+            else { throw HarnessError("cannot read \(path)") }
             return o
         }
         let index = try json(layout + "/index.json")
         let manifests = index["manifests"] as? [[String: Any]] ?? []
-        guard let m = manifests.last(where: { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag }),
-              let digest = (m["digest"] as? String)?.dropFirst(7) else { throw HarnessError("no image tagged \(tag) in \(layout)") }
+        guard
+            let m = manifests.last(where: {
+                ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag
+            }),
+            let digest = (m["digest"] as? String)?.dropFirst(7)
+        else { throw HarnessError("no image tagged \(tag) in \(layout)") }
         let manifest = try json(layout + "/blobs/sha256/" + digest)
-        guard let cd = ((manifest["config"] as? [String: Any])?["digest"] as? String)?.dropFirst(7) else { throw HarnessError("no config") }
+        guard let cd = ((manifest["config"] as? [String: Any])?["digest"] as? String)?.dropFirst(7) else {
+            throw HarnessError("no config")
+        }
         return try json(layout + "/blobs/sha256/" + cd)["config"] as? [String: Any] ?? [:]
     }
 
     static func history(_ layout: String, tag: String) throws -> [[String: Any]] {
-        let index = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: layout + "/index.json")!) as! [String: Any]
-        let m = (index["manifests"] as! [[String: Any]]).last { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag }!
-        let manifest = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: layout + "/blobs/sha256/" + (m["digest"] as! String).dropFirst(7))!) as! [String: Any]
+        let index =
+            try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: layout + "/index.json")!)
+            as! [String: Any]
+        let m = (index["manifests"] as! [[String: Any]]).last {
+            ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag
+        }!
+        let manifest =
+            try JSONSerialization.jsonObject(
+                with: FileManager.default.contents(
+                    atPath: layout + "/blobs/sha256/" + (m["digest"] as! String).dropFirst(7))!) as! [String: Any]
         let cd = ((manifest["config"] as! [String: Any])["digest"] as! String).dropFirst(7)
-        let config = try JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: layout + "/blobs/sha256/" + cd)!) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(
+                with: FileManager.default.contents(atPath: layout + "/blobs/sha256/" + cd)!) as! [String: Any]
         return config["history"] as? [[String: Any]] ?? []
     }
 
-    static let comparedFields = ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes", "StopSignal",
-                                 "Healthcheck", "OnBuild", "Shell"]
+    static let comparedFields = [
+        "Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes", "StopSignal",
+        "Healthcheck", "OnBuild", "Shell"
+    ]
 
     /// Config fields as comparable JSON text (absent, null and empty are the same: buildah writes empty values).
     static func field(_ c: [String: Any], _ k: String) -> String {
@@ -193,11 +230,14 @@ struct DockerfileExecTests {
     /// `differing`: paths left out of both trees (where buildah departs from Docker; the caller checks ours).
     /// Returns the unpacked ociforge image.
     @discardableResult
-    static func compare(_ ours: String, tag: String, with theirs: BuildahImage, in dir: TempDir, stubs: [String] = [],
-                        differing: [String] = [], skipFields: [String] = [],
-                        sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    static func compare(
+        _ ours: String, tag: String, with theirs: BuildahImage, in dir: TempDir, stubs: [String] = [],
+        differing: [String] = [], skipFields: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> String {
         let a = dir.path + "/unpacked-ours-\(tag)", b = theirs.root
-        try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(ours):\(tag)", a], sourceLocation: sourceLocation)
+        try Harness.ok(
+            [Harness.ociforge, "image", "unpack", "oci-layout:\(ours):\(tag)", a], sourceLocation: sourceLocation)
         func exists(_ root: String, _ p: String) -> Bool {
             var st = stat()
             return lstat(root + "/" + p, &st) == 0
@@ -206,10 +246,12 @@ struct DockerfileExecTests {
             var st = stat()
             guard lstat(b + "/" + p, &st) == 0 else { return false }
             if (st.st_mode & S_IFMT) == S_IFREG { return st.st_size == 0 }
-            return (st.st_mode & S_IFMT) == S_IFDIR && ((try? FileManager.default.contentsOfDirectory(atPath: b + "/" + p)) ?? ["?"]).isEmpty
+            return (st.st_mode & S_IFMT) == S_IFDIR
+                && ((try? FileManager.default.contentsOfDirectory(atPath: b + "/" + p)) ?? ["?"]).isEmpty
         }
         var excluded = differing
-        for p in ["etc/hosts", "etc/resolv.conf", "etc/hostname", "run/.containerenv", "run", "proc", "sys", "dev"] where !exists(a, p) {
+        for p in ["etc/hosts", "etc/resolv.conf", "etc/hostname", "run/.containerenv", "run", "proc", "sys", "dev"]
+        where !exists(a, p) {
             excluded.append(p)
         }
         for s in stubs {
@@ -221,11 +263,15 @@ struct DockerfileExecTests {
         let mine = try TreeManifest.capture(root: a, options: options)
         let other = try TreeManifest.capture(root: b, options: options)
         let diff = mine.diff(other)
-        #expect(diff == [], "tree of \(tag) differs from buildah's (- ours, + buildah's):\n\(diff.prefix(60).joined(separator: "\n"))",
-                sourceLocation: sourceLocation)
+        #expect(
+            diff == [],
+            "tree of \(tag) differs from buildah's (- ours, + buildah's):\n\(diff.prefix(60).joined(separator: "\n"))",
+            sourceLocation: sourceLocation)
         let c1 = try containerConfig(ours, tag: tag)
         for k in comparedFields where !skipFields.contains(k) {
-            #expect(field(c1, k) == field(theirs.config, k), "config \(k) of \(tag) differs from buildah's", sourceLocation: sourceLocation)
+            #expect(
+                field(c1, k) == field(theirs.config, k), "config \(k) of \(tag) differs from buildah's",
+                sourceLocation: sourceLocation)
         }
         return a
     }
@@ -238,42 +284,47 @@ struct DockerfileExecTests {
         try Harness.ok(["cp", "-a", root + "/context", dst])
         var empty: [String] = []
         if let d = FileManager.default.contents(atPath: root + "/options.json"),
-           let o = try JSONSerialization.jsonObject(with: d) as? [String: Any] {
+            let o = try JSONSerialization.jsonObject(with: d) as? [String: Any]
+        {
             empty = o["emptyDirectories"] as? [String] ?? []
         }
-        if let expected = try? String(contentsOfFile: root + "/expected.json", encoding: .utf8), expected.contains("\"empty/\"") {
+        if let expected = try? String(contentsOfFile: root + "/expected.json", encoding: .utf8),
+            expected.contains("\"empty/\"")
+        {
             empty.append("empty")
         }
-        for e in empty { try FileManager.default.createDirectory(atPath: dst + "/" + e, withIntermediateDirectories: true) }
+        for e in empty {
+            try FileManager.default.createDirectory(atPath: dst + "/" + e, withIntermediateDirectories: true)
+        }
         return dst
     }
 
     // MARK: - Tests
 
     static let runDockerfile = """
-    ARG BASE=scratch
-    FROM ${BASE} AS build
-    RUN echo built > /built.txt && mkdir -p /out/sub && echo out > /out/a && ln -s a /out/link
-    FROM ${BASE}
-    RUN useradd -u 1234 -m app && mkdir -p /srv && echo hi > /srv/hello && rm -f /etc/motd && rm -rf /usr/share/doc/bash
-    COPY --chown=app:app app.txt /home/app/
-    COPY --chown=1234:0 --chmod=0750 app.txt /opt/tool/run.sh
-    COPY --from=build /out /copied
-    ADD bundle.tar /unpacked/
-    WORKDIR /work/dir
-    USER app
-    WORKDIR /home/app/w
-    RUN --mount=type=cache,target=/home/app/.cache id -u > uid.txt && pwd > pwd.txt && echo "x$GREETING" > greeting.txt
-    ENV GREETING=hello
-    RUN echo "$GREETING" > /home/app/w/g2.txt
-    USER root
-    RUN --mount=type=bind,source=data,target=/mnt/data cp -r /mnt/data /from-bind && ls /mnt/data > /from-bind.list
-    EXPOSE 8080 53/udp
-    LABEL org.example.name="run fixture" tier=web
-    ENTRYPOINT ["/bin/sh", "-c"]
-    CMD ["cat /srv/hello"]
+        ARG BASE=scratch
+        FROM ${BASE} AS build
+        RUN echo built > /built.txt && mkdir -p /out/sub && echo out > /out/a && ln -s a /out/link
+        FROM ${BASE}
+        RUN useradd -u 1234 -m app && mkdir -p /srv && echo hi > /srv/hello && rm -f /etc/motd && rm -rf /usr/share/doc/bash
+        COPY --chown=app:app app.txt /home/app/
+        COPY --chown=1234:0 --chmod=0750 app.txt /opt/tool/run.sh
+        COPY --from=build /out /copied
+        ADD bundle.tar /unpacked/
+        WORKDIR /work/dir
+        USER app
+        WORKDIR /home/app/w
+        RUN --mount=type=cache,target=/home/app/.cache id -u > uid.txt && pwd > pwd.txt && echo "x$GREETING" > greeting.txt
+        ENV GREETING=hello
+        RUN echo "$GREETING" > /home/app/w/g2.txt
+        USER root
+        RUN --mount=type=bind,source=data,target=/mnt/data cp -r /mnt/data /from-bind && ls /mnt/data > /from-bind.list
+        EXPOSE 8080 53/udp
+        LABEL org.example.name="run fixture" tier=web
+        ENTRYPOINT ["/bin/sh", "-c"]
+        CMD ["cat /srv/hello"]
 
-    """
+        """
 
     static func runContext(in dir: TempDir) throws -> String {
         let ctx = dir.path + "/ctx"
@@ -288,15 +339,17 @@ struct DockerfileExecTests {
         return ctx
     }
 
-    @Test("RUN/COPY --chown/--chmod/--from/ADD/WORKDIR/USER/cache and bind mounts on Debian: equal to buildah; a rebuild runs no command",
-          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    @Test(
+        "RUN/COPY --chown/--chmod/--from/ADD/WORKDIR/USER/cache and bind mounts on Debian: equal to buildah; a rebuild runs no command",
+        .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func runOnDebian() throws {
         let base = try Self.baseLayout()
         let dir = try Self.tempDir("df-run")
         defer { dir.remove() }
         let ctx = try Self.runContext(in: dir)
         let args = ["BASE": "oci:\(base):base"]
-        let cold = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        let cold = try Self.ociforgeBuild(
+            ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
         #expect(cold.executed.count == 5, "every RUN of the needed stages ran: \(cold.executed)")
         let theirs = try Self.buildahBuild(ctx, args: args)
         defer { theirs.remove() }
@@ -312,20 +365,23 @@ struct DockerfileExecTests {
         #expect(run != nil && run?["empty_layer"] == nil)
 
         // Cached rebuild: no command runs, same manifest.
-        let warm = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        let warm = try Self.ociforgeBuild(
+            ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
         #expect(warm.executed == [], "a rebuild of an unchanged Dockerfile ran \(warm.executed)")
         #expect(warm.cached.count == 5)
         #expect(warm.manifest == cold.manifest)
 
         // Changing a copied file re-runs only the steps after it.
         try "app changed\n".write(toFile: ctx + "/app.txt", atomically: true, encoding: .utf8)
-        let changed = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
+        let changed = try Self.ociforgeBuild(
+            ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
         #expect(changed.executed.count == 3, "RUN steps after the changed COPY: \(changed.executed)")
         #expect(changed.manifest != cold.manifest)
     }
 
-    @Test("RUN --mount=type=secret: /run/secrets/<id> or target= (mode/uid/gid), env= for the command only, required=; never in a layer, the cache key or the config",
-          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    @Test(
+        "RUN --mount=type=secret: /run/secrets/<id> or target= (mode/uid/gid), env= for the command only, required=; never in a layer, the cache key or the config",
+        .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func secretMount() throws {
         func text(_ path: String) -> String? {
             (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -365,8 +421,9 @@ struct DockerfileExecTests {
         try secretValue.write(toFile: dir.path + "/token", atomically: true, encoding: .utf8)
         let args = ["BASE": "oci:\(base):base"]
         let extra = ["--secret", "token=file:\(dir.path)/token"]
-        let cold = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
-                                          extra: extra)
+        let cold = try Self.ociforgeBuild(
+            ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
+            extra: extra)
         #expect(cold.executed.count == 10, "\(cold.executed)")
         let out = try unpackedImage(dir)
         let n = String(secretValue.utf8.count)
@@ -380,7 +437,9 @@ struct DockerfileExecTests {
         #expect(text(out + "/covered-length") == n, "the secret covers an existing file for the step")
         #expect(text(out + "/home/app/user-length") == n, "uid= makes it readable by USER app")
         #expect(text(out + "/env-length") == n)
-        #expect(!FileManager.default.fileExists(atPath: out + "/both-differs"), "env= and target= together: the same value in both")
+        #expect(
+            !FileManager.default.fileExists(atPath: out + "/both-differs"),
+            "env= and target= together: the same value in both")
         #expect(text(out + "/env-later") == "unset-later", "env= reaches only its own RUN")
         #expect(text(out + "/optional") == "skipped")
         #expect(text(out + "/optional-env") == "no-env")
@@ -400,36 +459,45 @@ struct DockerfileExecTests {
         // The value is not part of the cache key: another value reuses every layer; no secret at all fails a
         // required mount with a message naming it.
         try "another-value".write(toFile: dir.path + "/token", atomically: true, encoding: .utf8)
-        let warm = try Self.ociforgeBuild(ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
-                                          extra: extra)
+        let warm = try Self.ociforgeBuild(
+            ctx, args: args, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache",
+            extra: extra)
         #expect(warm.executed == [], "\(warm.executed)")
-        try (String(contentsOfFile: ctx + "/Dockerfile", encoding: .utf8) + "RUN --mount=type=secret,id=needed,required=true true\n")
+        try
+            (String(contentsOfFile: ctx + "/Dockerfile", encoding: .utf8)
+            + "RUN --mount=type=secret,id=needed,required=true true\n")
             .write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
-        let r = try Harness.run([Harness.ociforge, "dockerfile", "build", ctx, "--build-arg", "BASE=oci:\(base):base", "--output",
-                                 "oci-layout:\(dir.path)/ours:req", "--cache-dir", dir.path + "/cache", "-q"] + extra,
-                                environment: Self.env())
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "dockerfile", "build", ctx, "--build-arg", "BASE=oci:\(base):base", "--output",
+                "oci-layout:\(dir.path)/ours:req", "--cache-dir", dir.path + "/cache", "-q"
+            ] + extra,
+            environment: Self.env())
         #expect(r.status != 0)
         #expect(r.stderr.contains("needed") && r.stderr.contains("required"), "\(r.stderr)")
     }
 
-    @Test("Node multi-stage Dockerfile.prod: builds, answers HTTP under podman, a rebuild runs no command",
-          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    @Test(
+        "Node multi-stage Dockerfile.prod: builds, answers HTTP under podman, a rebuild runs no command",
+        .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func nodeProd() throws {
         let node = try Self.nodeLayout()
         let dir = try Self.tempDir("df-node")
         defer { dir.remove() }
         let ctx = try Self.fixtureContext("node-prod", in: dir)
         let args = ["NODE_IMAGE": "oci:\(node):node", "ENVIRONMENT": "production", "BUILD_VERSION": "1.2.3"]
-        let cold = try Self.ociforgeBuild(ctx, file: ctx + "/Dockerfile.prod", args: args, output: dir.path + "/ours", tag: "prod",
-                                          cache: dir.path + "/cache")
+        let cold = try Self.ociforgeBuild(
+            ctx, file: ctx + "/Dockerfile.prod", args: args, output: dir.path + "/ours", tag: "prod",
+            cache: dir.path + "/cache")
         #expect(cold.executed.count == 2, "npm ci and npm run build: \(cold.executed)")
         let config = try Self.containerConfig(dir.path + "/ours", tag: "prod")
         #expect(config["Cmd"] as? [String] == ["npm", "start"])
         #expect((config["Env"] as? [String] ?? []).contains("NODE_ENV=production"))
         #expect((config["ExposedPorts"] as? [String: Any])?["3000/tcp"] != nil)
 
-        let warm = try Self.ociforgeBuild(ctx, file: ctx + "/Dockerfile.prod", args: args, output: dir.path + "/ours", tag: "prod",
-                                          cache: dir.path + "/cache")
+        let warm = try Self.ociforgeBuild(
+            ctx, file: ctx + "/Dockerfile.prod", args: args, output: dir.path + "/ours", tag: "prod",
+            cache: dir.path + "/cache")
         #expect(warm.executed == [], "a rebuild of an unchanged Dockerfile ran \(warm.executed)")
         #expect(warm.manifest == cold.manifest)
 
@@ -438,15 +506,22 @@ struct DockerfileExecTests {
         for app in ["node-prod-lttle", "node-prod-compartment"] {
             let appDir = dir.path + "/" + app
             try Harness.ok(["cp", "-a", Harness.fixture("dockerfile/\(app)/app"), appDir])
-            var argv = [Harness.ociforge, "build", appDir, "--output", "oci-layout:\(dir.path)/planned:\(app)", "--cache-dir",
-                        dir.path + "/cache", "--json", "-q", "--build-arg", "NODE_IMAGE=oci:\(node):node"]
+            var argv = [
+                Harness.ociforge, "build", appDir, "--output", "oci-layout:\(dir.path)/planned:\(app)", "--cache-dir",
+                dir.path + "/cache", "--json", "-q", "--build-arg", "NODE_IMAGE=oci:\(node):node"
+            ]
             if app == "node-prod-compartment" {
-                argv += ["--dockerfile", "Dockerfile.prod", "--build-arg", "ENVIRONMENT=production", "--build-arg", "BUILD_VERSION=1.2.3"]
+                argv += [
+                    "--dockerfile", "Dockerfile.prod", "--build-arg", "ENVIRONMENT=production", "--build-arg",
+                    "BUILD_VERSION=1.2.3"
+                ]
             }
             try Harness.ok(argv, environment: Self.env())
             let c = try Self.containerConfig(dir.path + "/planned", tag: app)
             for k in Self.comparedFields {
-                #expect(Self.field(c, k) == Self.field(config, k), "\(app): config \(k) differs from the dockerfile build's")
+                #expect(
+                    Self.field(c, k) == Self.field(config, k), "\(app): config \(k) differs from the dockerfile build's"
+                )
             }
         }
 
@@ -459,19 +534,26 @@ struct DockerfileExecTests {
         func sh(_ argv: [String]) throws -> Int32 {
             try Self.spawnAndWait(["/bin/sh", "-c", "exec \"$@\" >>\(log) 2>&1 </dev/null", "sh"] + argv)
         }
-        let started = try sh(podman + ["run", "-d", "--name", name, "-p", "127.0.0.1:\(port):3000", "oci:\(dir.path)/ours:prod"])
+        let started = try sh(
+            podman + ["run", "-d", "--name", name, "-p", "127.0.0.1:\(port):3000", "oci:\(dir.path)/ours:prod"])
         #expect(started == 0, "podman run: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         defer { _ = try? sh(podman + ["rm", "-f", "-t", "0", name]) }
         let bodyFile = dir.path + "/body"
         var answered = false
         for _ in 0..<120 {
-            if try Self.spawnAndWait(["curl", "-sS", "--max-time", "2", "-o", bodyFile, "http://127.0.0.1:\(port)/"]) == 0 { answered = true; break }
+            if try Self.spawnAndWait(["curl", "-sS", "--max-time", "2", "-o", bodyFile, "http://127.0.0.1:\(port)/"])
+                == 0
+            {
+                answered = true
+                break
+            }
             usleep(250_000)
         }
         _ = try? sh(podman + ["logs", name])
         let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
-        #expect(answered && body == "{\"ok\":true,\"env\":\"production\",\"version\":\"1.2.3\"}\n",
-                "HTTP answer: \(body)\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        #expect(
+            answered && body == "{\"ok\":true,\"env\":\"production\",\"version\":\"1.2.3\"}\n",
+            "HTTP answer: \(body)\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     }
 
     /// posix_spawn + waitpid: the exit status of `argv` (output redirected by the caller).
@@ -487,15 +569,19 @@ struct DockerfileExecTests {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { break }
             if r < 0 { throw HarnessError("waitpid: errno \(errno)") }
-            if Date() > deadline { kill(pid, SIGKILL); throw HarnessError("timed out: \(argv.joined(separator: " "))") }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                throw HarnessError("timed out: \(argv.joined(separator: " "))")
+            }
             usleep(50_000)
         }
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// A `docker-registry` serving plain HTTP on a free loopback port, its storage in `dir`.
-    @Test("FROM a loopback registry image: pulled through the registry transport, COPY and RUN on it",
-          .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
+    @Test(
+        "FROM a loopback registry image: pulled through the registry transport, COPY and RUN on it",
+        .enabled(if: DockerfileExecTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func registryBase() throws {
         let base = try Self.baseLayout()
         let dir = try Self.tempDir("df-registry")
@@ -510,7 +596,8 @@ struct DockerfileExecTests {
         let ctx = dir.path + "/ctx"
         try FileManager.default.createDirectory(atPath: ctx, withIntermediateDirectories: true)
         try "hello from the context\n".write(toFile: ctx + "/hello.txt", atomically: true, encoding: .utf8)
-        let dockerfile = "FROM \(image)\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /copied.txt && test -x /bin/sh && echo ran > /ran.txt\n"
+        let dockerfile =
+            "FROM \(image)\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt > /copied.txt && test -x /bin/sh && echo ran > /ran.txt\n"
             + "COPY --from=\(image) /etc/debian_version /from-image.txt\n"
         try dockerfile.write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
         let built = try Self.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
@@ -522,7 +609,9 @@ struct DockerfileExecTests {
         #expect(try String(contentsOfFile: out + "/ran.txt", encoding: .utf8) == "ran\n")
         // The base's tree is there too (Debian minbase's dpkg status), and COPY --from the registry image copied from it.
         #expect(FileManager.default.fileExists(atPath: out + "/var/lib/dpkg/status"))
-        #expect(try String(contentsOfFile: out + "/from-image.txt", encoding: .utf8) == String(contentsOfFile: out + "/etc/debian_version", encoding: .utf8))
+        #expect(
+            try String(contentsOfFile: out + "/from-image.txt", encoding: .utf8)
+                == String(contentsOfFile: out + "/etc/debian_version", encoding: .utf8))
 
         // A rebuild reuses the pulled base and the cached layers.
         let warm = try Self.ociforgeBuild(ctx, output: dir.path + "/ours", tag: "img", cache: dir.path + "/cache")
@@ -535,11 +624,17 @@ struct DockerfileExecTests {
         let dir = try Self.tempDir("df-registry-err")
         defer { dir.remove() }
         let port = BuildEndToEndTests.freePort()  // nothing listens there
-        try "FROM 127.0.0.1:\(port)/missing/base:1\nRUN true\n".write(toFile: dir.path + "/Dockerfile", atomically: true, encoding: .utf8)
-        let r = try Harness.run([Harness.ociforge, "dockerfile", "build", dir.path, "--output", "oci-layout:\(dir.path)/out:x",
-                                 "--cache-dir", dir.path + "/cache"], environment: Self.env())
+        try "FROM 127.0.0.1:\(port)/missing/base:1\nRUN true\n".write(
+            toFile: dir.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "dockerfile", "build", dir.path, "--output", "oci-layout:\(dir.path)/out:x",
+                "--cache-dir", dir.path + "/cache"
+            ], environment: Self.env())
         #expect(r.status != 0)
-        #expect(r.stderr.contains("FROM 127.0.0.1:\(port)/missing/base:1") && r.stderr.contains("oci-layout:"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("FROM 127.0.0.1:\(port)/missing/base:1") && r.stderr.contains("oci-layout:"),
+            "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/out/index.json"))
     }
 }

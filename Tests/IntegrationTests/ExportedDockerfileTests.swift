@@ -12,15 +12,18 @@ struct ExportedDockerfileTests {
     typealias E2E = BuildEndToEndTests
     typealias Exec = DockerfileExecTests
 
-    @Test("buildah bud of the export equals ociforge build", .enabled(if: Exec.available, "needs root, buildah and podman"),
-          arguments: ["planner/shell-script/app", "apps/php-hello", "planner/staticfile/app"])
+    @Test(
+        "buildah bud of the export equals ociforge build",
+        .enabled(if: Exec.available, "needs root, buildah and podman"),
+        arguments: ["planner/shell-script/app", "apps/php-hello", "planner/staticfile/app"])
     func equivalent(fixture: String) throws {
         let dir = try Exec.tempDir("export")
         defer { dir.remove() }
         let app = try E2E.app(fixture, in: dir)
         let out = dir.path + "/oci"
         let exported = dir.path + "/Dockerfile"
-        try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":ours", extra: ["--export-dockerfile", exported])
+        try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":ours", extra: ["--export-dockerfile", exported])
         let base = try Exec.baseLayout()
         var text = try String(contentsOfFile: exported, encoding: .utf8)
         for from in ["FROM debian:bookworm-slim", "FROM debian:bookworm "] {
@@ -33,7 +36,8 @@ struct ExportedDockerfileTests {
         let ours = dir.path + "/unpacked"
         try Harness.ok([Harness.ociforge, "image", "unpack", "oci-layout:\(out):ours", ours])
         let options = TreeManifest.Options(subpath: "app", includeRoot: false)
-        let diff = try TreeManifest.capture(root: ours, options: options).diff(TreeManifest.capture(root: theirs.root, options: options))
+        let diff = try TreeManifest.capture(root: ours, options: options).diff(
+            TreeManifest.capture(root: theirs.root, options: options))
         #expect(diff == [], "/app differs (- ociforge, + buildah):\n\(diff.prefix(40).joined(separator: "\n"))")
         let config = try Exec.containerConfig(out, tag: "ours")
         for k in ["Cmd", "Env", "WorkingDir", "User", "ExposedPorts"] {

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Issue 16 must-show 4: a disk that fills up during a layer write, an image assembly, a pull and a build-cache
@@ -16,8 +17,9 @@ struct FullDiskCLITests {
 
     static func expectDiskFull(_ r: ProcessOutput, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(r.status != 0, "\(what) should fail on a full disk", sourceLocation: sourceLocation)
-        #expect(r.stderr.contains("No space left on device") && r.stderr.contains("the filesystem is full"),
-                "\(what): unclear error: \(r.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            r.stderr.contains("No space left on device") && r.stderr.contains("the filesystem is full"),
+            "\(what): unclear error: \(r.stderr)", sourceLocation: sourceLocation)
     }
 
     @Test func fullDiskLeavesThePreviousImageAndNoTemporaryFiles() throws {
@@ -28,15 +30,20 @@ struct FullDiskCLITests {
         try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
         try Harness.ok(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", disk])
         defer { _ = try? Harness.run(["umount", "-l", disk]) }
-        let env = ["HOME": tmp.path, "DOCKER_CONFIG": tmp.path + "/docker", "REGISTRY_AUTH_FILE": "",
-                   "OCIFORGE_STATE_DIR": tmp.path + "/state", "SOURCE_DATE_EPOCH": "1700000000"]
-        func ociforge(_ args: [String]) throws -> ProcessOutput { try Harness.run([Harness.ociforge] + args, environment: env) }
+        let env = [
+            "HOME": tmp.path, "DOCKER_CONFIG": tmp.path + "/docker", "REGISTRY_AUTH_FILE": "",
+            "OCIFORGE_STATE_DIR": tmp.path + "/state", "SOURCE_DATE_EPOCH": "1700000000"
+        ]
+        func ociforge(_ args: [String]) throws -> ProcessOutput {
+            try Harness.run([Harness.ociforge] + args, environment: env)
+        }
 
         // 6 MiB of incompressible data: more than the whole disk.
         let big = tmp.path + "/big"
         try FileManager.default.createDirectory(atPath: big, withIntermediateDirectories: true)
         var rng = SystemRandomNumberGenerator()
-        try Data((0..<(6 << 20)).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(to: URL(fileURLWithPath: big + "/random.bin"))
+        try Data((0..<(6 << 20)).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(
+            to: URL(fileURLWithPath: big + "/random.bin"))
 
         // The previous image, on the small disk.
         let layout = disk + "/layout"
@@ -48,37 +55,54 @@ struct FullDiskCLITests {
         #expect(Self.listing(disk) == before, "layer create left files: \(Set(Self.listing(disk)).subtracting(before))")
 
         // 2. An image assembly into the existing layout.
-        Self.expectDiskFull(try ociforge(["image", "assemble", "--base", "scratch", "--layer-dir", big + ":/data",
-                                          "--output", "oci-layout:\(layout):big"]), "image assemble")
-        #expect(Self.listing(disk) == before, "image assemble left files: \(Set(Self.listing(disk)).subtracting(before))")
+        Self.expectDiskFull(
+            try ociforge([
+                "image", "assemble", "--base", "scratch", "--layer-dir", big + ":/data",
+                "--output", "oci-layout:\(layout):big"
+            ]), "image assemble")
+        #expect(
+            Self.listing(disk) == before, "image assemble left files: \(Set(Self.listing(disk)).subtracting(before))")
 
         // 3. A pull from the loopback registry into the existing layout.
         let reg = try LocalRegistry(dir: tmp.path + "/registry")
         defer { reg.stop() }
         let source = tmp.path + "/source"
-        try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", big + ":/data",
-                        "--output", "oci-layout:\(source):big"], environment: env)
-        try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(source):big", "\(reg.host)/full/big:v1"], environment: env)
-        Self.expectDiskFull(try ociforge(["image", "pull", "\(reg.host)/full/big:v1", "oci-layout:\(layout):pulled"]), "image pull")
+        try Harness.ok(
+            [
+                Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", big + ":/data",
+                "--output", "oci-layout:\(source):big"
+            ], environment: env)
+        try Harness.ok(
+            [Harness.ociforge, "image", "push", "oci-layout:\(source):big", "\(reg.host)/full/big:v1"], environment: env
+        )
+        Self.expectDiskFull(
+            try ociforge(["image", "pull", "\(reg.host)/full/big:v1", "oci-layout:\(layout):pulled"]), "image pull")
         // Blobs that were complete and verified before the disk filled stay (content-addressed: a retry reuses
         // them; `image verify` below re-hashes every blob of the layout); nothing else may appear.
         let added = Set(Self.listing(disk)).subtracting(before)
-        #expect(added.allSatisfy { $0.hasPrefix("layout/blobs/sha256/") && !$0.contains(".ociforge-tmp-") },
-                "image pull left files: \(added)")
+        #expect(
+            added.allSatisfy { $0.hasPrefix("layout/blobs/sha256/") && !$0.contains(".ociforge-tmp-") },
+            "image pull left files: \(added)")
 
         // 4. A build whose layer cache is on the full disk (a scratch Dockerfile: no sandbox phase).
         let context = tmp.path + "/context"
         try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
-        try "FROM scratch\nCOPY random.bin /random.bin\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "FROM scratch\nCOPY random.bin /random.bin\n".write(
+            toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
         // 3 MiB: the staged copy fits on the 4 MiB disk, the layer blob written next to it does not.
         let data = try Data(contentsOf: URL(fileURLWithPath: big + "/random.bin"))
         try data.prefix(3 << 20).write(to: URL(fileURLWithPath: context + "/random.bin"))
         let cache = disk + "/cache"
-        let small = try ociforge(["dockerfile", "build", tmp.path + "/context", "--cache-dir", cache, "-q",
-                                  "--output", "oci-layout:\(tmp.path)/built:x"])
+        let small = try ociforge([
+            "dockerfile", "build", tmp.path + "/context", "--cache-dir", cache, "-q",
+            "--output", "oci-layout:\(tmp.path)/built:x"
+        ])
         Self.expectDiskFull(small, "dockerfile build (cache store)")
         print("full disk error (build):", small.stderr)
-        let leftovers = Self.listing(cache).filter { $0.contains(".ociforge-tmp-") || $0.hasPrefix("tmp/") || $0.hasPrefix("trees/") || ($0.hasPrefix("entries/") && $0.hasSuffix(".json")) }
+        let leftovers = Self.listing(cache).filter {
+            $0.contains(".ociforge-tmp-") || $0.hasPrefix("tmp/") || $0.hasPrefix("trees/")
+                || ($0.hasPrefix("entries/") && $0.hasSuffix(".json"))
+        }
         #expect(leftovers.isEmpty, "the cache holds partial entries or temporary files: \(leftovers)")
 
         // The previous image is intact and still the only tag.

@@ -27,7 +27,9 @@ struct ProviderServeTests {
         return nil
     }
 
-    @Test("Vite-shaped SPA: Caddy serves dist/ as uid 10001, deep links answer index.html, hashed assets are immutable, no node in the image")
+    @Test(
+        "Vite-shaped SPA: Caddy serves dist/ as uid 10001, deep links answer index.html, hashed assets are immutable, no node in the image"
+    )
     func viteSPA() throws {
         let dir = try TempDir.make("serve-vite")
         defer { dir.remove() }
@@ -58,8 +60,11 @@ struct ProviderServeTests {
         #expect(try Self.ids(out, tag: "caddy") == "10001:10001:app\n")
         // The previous plan (nginx, as root) from its committed snapshot, built unchanged as a frozen plan.
         let previous = try Self.previousPlan("Fixtures/planner/staticfile/expected-plan.json", in: dir)
-        let before = try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":nginx", extra: ["--frozen-plan", previous])
-        print("figure: static site image: Caddy \(now.int("imageSize")) bytes vs nginx \(before.int("imageSize")) bytes (compressed)")
+        let before = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":nginx", extra: ["--frozen-plan", previous])
+        print(
+            "figure: static site image: Caddy \(now.int("imageSize")) bytes vs nginx \(before.int("imageSize")) bytes (compressed)"
+        )
         #expect(now.int("imageSize") > 0 && before.int("imageSize") > 0)
     }
 
@@ -91,21 +96,33 @@ struct ProviderServeTests {
         let composerApp = try E2E.app("planner/php-composer/app", in: dir, name: "composer-app")
         let now = try E2E.requireBuilt(composerApp, cache: dir.path + "/cache", output: out + ":fpm")
         let previous = try Self.previousPlan("Fixtures/planner/php-composer/expected-plan.json", in: dir)
-        let before = try E2E.requireBuilt(composerApp, cache: dir.path + "/cache", output: out + ":cli",
-                                          extra: ["--frozen-plan", previous])
-        print("figure: PHP image: nginx+php-fpm \(now.int("imageSize")) bytes vs php -S \(before.int("imageSize")) bytes (compressed)")
+        let before = try E2E.requireBuilt(
+            composerApp, cache: dir.path + "/cache", output: out + ":cli",
+            extra: ["--frozen-plan", previous])
+        print(
+            "figure: PHP image: nginx+php-fpm \(now.int("imageSize")) bytes vs php -S \(before.int("imageSize")) bytes (compressed)"
+        )
     }
 
-    @Test("Laravel-shaped app: front controller on a deep route, build-time caches, storage/ writable and the rest read-only for uid 10001")
+    @Test(
+        "Laravel-shaped app: front controller on a deep route, build-time caches, storage/ writable and the rest read-only for uid 10001"
+    )
     func laravelShaped() throws {
         let dir = try TempDir.make("serve-laravel")
         defer { dir.remove() }
         let app = try E2E.app("apps/laravel-shaped", in: dir)
         let out = dir.path + "/oci"
         let built = try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
-        let owners = try E2E.podmanRun(out, tag: "latest", ["stat", "-c", "%u:%g %n", "/app", "/app/config", "/app/storage/logs",
-                                                            "/app/bootstrap/cache"]).stdout
-        #expect(owners == "0:0 /app\n0:0 /app/config\n10001:10001 /app/storage/logs\n10001:10001 /app/bootstrap/cache\n", "\(owners)")
+        let owners = try E2E.podmanRun(
+            out, tag: "latest",
+            [
+                "stat", "-c", "%u:%g %n", "/app", "/app/config", "/app/storage/logs",
+                "/app/bootstrap/cache"
+            ]
+        ).stdout
+        #expect(
+            owners == "0:0 /app\n0:0 /app/config\n10001:10001 /app/storage/logs\n10001:10001 /app/bootstrap/cache\n",
+            "\(owners)")
         #expect(built.int("imageSize") > 0)
         let page = try E2E.httpGet(out, tag: "latest", path: "/users/42")
         #expect(page == "laravel-shaped user 42 uid=10001 routes=1 storage=writable config=read-only", "\(page)")
@@ -115,7 +132,9 @@ struct ProviderServeTests {
         #expect(try E2E.httpGet(out, tag: "root", path: "/users/7").contains("uid=0 "))
     }
 
-    @Test("Cargo workspace with two binaries (path dependencies only): --app crates/api builds and serves that one as uid 10001")
+    @Test(
+        "Cargo workspace with two binaries (path dependencies only): --app crates/api builds and serves that one as uid 10001"
+    )
     func cargoWorkspace() throws {
         let dir = try TempDir.make("serve-cargo-ws")
         defer { dir.remove() }
@@ -130,7 +149,9 @@ struct ProviderServeTests {
         #expect(try E2E.podmanRun(out, tag: "worker").stdout == "hello from worker\n")
     }
 
-    @Test("npm workspace (workspace packages only, no registry): installed once at the root, --app apps/api started from its directory as uid 10001")
+    @Test(
+        "npm workspace (workspace packages only, no registry): installed once at the root, --app apps/api started from its directory as uid 10001"
+    )
     func npmWorkspace() throws {
         let dir = try TempDir.make("serve-npm-ws")
         defer { dir.remove() }
@@ -142,7 +163,9 @@ struct ProviderServeTests {
         #expect(try E2E.httpGet(out, tag: "latest") == "hello from api cwd=/app/apps/api uid=10001")
     }
 
-    @Test("native extensions: psycopg2 and pycairo built from PyPI sdists; the runtime image has their libraries but no compiler")
+    @Test(
+        "native extensions: psycopg2 and pycairo built from PyPI sdists; the runtime image has their libraries but no compiler"
+    )
     func pythonNative() throws {
         let dir = try TempDir.make("native-python")
         defer { dir.remove() }
@@ -150,7 +173,9 @@ struct ProviderServeTests {
         let out = dir.path + "/oci"
         try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         let run = try E2E.podmanRun(out, tag: "latest")
-        #expect(run.stdout.hasPrefix("psycopg2 2.9.9 libpq 15") && run.stdout.contains(" cairo 1.16") && run.stdout.hasSuffix("pixel 0000ffff\n"), "\(run)")
+        #expect(
+            run.stdout.hasPrefix("psycopg2 2.9.9 libpq 15") && run.stdout.contains(" cairo 1.16")
+                && run.stdout.hasSuffix("pixel 0000ffff\n"), "\(run)")
         let probe = try E2E.podmanRun(out, tag: "latest", ["sh", "-c", "command -v gcc pg_config || echo no-compiler"])
         #expect(probe.stdout == "no-compiler\n", "\(probe)")
     }

@@ -17,8 +17,10 @@ struct RegistryCLITests {
         let reg = try LocalRegistry(dir: tmp.path + "/registry", user: "alice", password: "s3cret pw")
         defer { reg.stop() }
         let host = "127.0.0.1:\(reg.port)"
-        let env = ["HOME": tmp.path, "DOCKER_CONFIG": tmp.path + "/docker", "XDG_RUNTIME_DIR": tmp.path + "/run",
-                   "REGISTRY_AUTH_FILE": "", "REGISTRY_USERNAME": "", "REGISTRY_PASSWORD": ""]
+        let env = [
+            "HOME": tmp.path, "DOCKER_CONFIG": tmp.path + "/docker", "XDG_RUNTIME_DIR": tmp.path + "/run",
+            "REGISTRY_AUTH_FILE": "", "REGISTRY_USERNAME": "", "REGISTRY_PASSWORD": ""
+        ]
         func ociforge(_ args: [String], stdin: String? = nil) throws -> ProcessOutput {
             try Harness.run([Harness.ociforge] + args, environment: env, stdin: stdin)
         }
@@ -46,16 +48,22 @@ struct RegistryCLITests {
         let pushed = try ociforge(["image", "push", "oci-layout:\(layout):latest", "docker://\(host)/cli/app:v1"])
         #expect(pushed.status == 0, "\(pushed.stderr)")
         #expect(pushed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == digest)
-        #expect(try Self.skopeoDigest(["--tls-verify=false", "--creds", "alice:s3cret pw", "docker://\(host)/cli/app:v1"]) == digest)
+        #expect(
+            try Self.skopeoDigest(["--tls-verify=false", "--creds", "alice:s3cret pw", "docker://\(host)/cli/app:v1"])
+                == digest)
 
         // A later run pushing the same layout to another repository mounts every blob (remembered locations).
         let second = try ociforge(["image", "push", "oci-layout:\(layout):latest", "\(host)/cli/second:v1"])
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.stderr.contains("pushed: 0 blob(s) uploaded (0 bytes)") && !second.stderr.contains(" 0 mounted"), "\(second.stderr)")
+        #expect(
+            second.stderr.contains("pushed: 0 blob(s) uploaded (0 bytes)") && !second.stderr.contains(" 0 mounted"),
+            "\(second.stderr)")
 
         // skopeo pushes, ociforge pulls, `image verify` passes.
-        try Harness.ok(["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret pw",
-                        "oci:\(layout):latest", "docker://\(host)/cli/fromskopeo:v2"])
+        try Harness.ok([
+            "skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret pw",
+            "oci:\(layout):latest", "docker://\(host)/cli/fromskopeo:v2"
+        ])
         let pulled = try ociforge(["image", "pull", "\(host)/cli/fromskopeo:v2", "oci-layout:\(tmp.path)/pulled"])
         #expect(pulled.status == 0, "\(pulled.stderr)")
         #expect(pulled.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == digest)
@@ -64,9 +72,13 @@ struct RegistryCLITests {
 
         // Registry → docker-archive → OCI layout, and registry → registry (mounted within the registry).
         let archive = tmp.path + "/app.tar"
-        let toArchive = try ociforge(["image", "copy", "docker://\(host)/cli/app:v1", "docker-archive:\(archive):cli/app:v1"])
+        let toArchive = try ociforge([
+            "image", "copy", "docker://\(host)/cli/app:v1", "docker-archive:\(archive):cli/app:v1"
+        ])
         #expect(toArchive.status == 0, "\(toArchive.stderr)")
-        let fromArchive = try ociforge(["image", "copy", "docker-archive:\(archive)", "oci-layout:\(tmp.path)/from-archive:a"])
+        let fromArchive = try ociforge([
+            "image", "copy", "docker-archive:\(archive)", "oci-layout:\(tmp.path)/from-archive:a"
+        ])
         #expect(fromArchive.status == 0, "\(fromArchive.stderr)")
         #expect(fromArchive.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == digest)
         #expect(try ociforge(["image", "verify", "oci-layout:\(tmp.path)/from-archive:a"]).status == 0)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `ociforge image referrers/attach/sign/verify/sbom`, `key generate`, `copy/pull --with-referrers` against
@@ -16,8 +16,12 @@ struct SupplyChainCLITests {
         try "hello \(repo)\n".write(toFile: dir + "/app/hello.txt", atomically: true, encoding: .utf8)
         try #"{"lockfileVersion":3,"packages":{"":{"name":"x"},"node_modules/express":{"version":"4.19.2"}}}"#
             .write(toFile: dir + "/app/package-lock.json", atomically: true, encoding: .utf8)
-        try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", dir + "/app:/app", "--output", "oci-layout:\(dir)/lay:v1"])
-        return try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(dir)/lay:v1", "\(host)/\(repo):v1"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Harness.ok([
+            Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", dir + "/app:/app", "--output",
+            "oci-layout:\(dir)/lay:v1"
+        ])
+        return try Harness.ok([Harness.ociforge, "image", "push", "oci-layout:\(dir)/lay:v1", "\(host)/\(repo):v1"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func referrers(_ image: String) throws -> [[String: Any]] {
@@ -34,36 +38,61 @@ struct SupplyChainCLITests {
         defer { reg.stop() }
         let digest = try Self.pushSmallImage(tmp.path, host: reg.host, repo: "demo")
         try #"{"spdxVersion":"SPDX-2.3"}"#.write(toFile: tmp.path + "/sbom.json", atomically: true, encoding: .utf8)
-        let art = try Harness.ok([Harness.ociforge, "image", "attach", "\(reg.host)/demo:v1", "--artifact-type", "application/spdx+json",
-                                  "--file", tmp.path + "/sbom.json"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let art = try Harness.ok([
+            Harness.ociforge, "image", "attach", "\(reg.host)/demo:v1", "--artifact-type", "application/spdx+json",
+            "--file", tmp.path + "/sbom.json"
+        ]).trimmingCharacters(in: .whitespacesAndNewlines)
         let listed = try Self.referrers("\(reg.host)/demo:v1")
         #expect(listed.map { $0["digest"] as? String } == [art])
         #expect(listed.first?["artifactType"] as? String == "application/spdx+json")
         let json = try Harness.ok([Harness.ociforge, "image", "referrers", "\(reg.host)/demo:v1", "--json"])
         #expect(json.contains(#""source":"tag-schema""#) && json.contains(digest))
-        #expect(try Harness.ok([Harness.ociforge, "image", "referrers", "\(reg.host)/demo:v1"]).contains("application/spdx+json"))
+        #expect(
+            try Harness.ok([Harness.ociforge, "image", "referrers", "\(reg.host)/demo:v1"]).contains(
+                "application/spdx+json"))
 
-        #expect(try Harness.ok([Harness.ociforge, "image", "copy", "--with-referrers", "docker://\(reg.host)/demo:v1", "docker://\(reg.host)/team/other:v1"])
+        #expect(
+            try Harness.ok([
+                Harness.ociforge, "image", "copy", "--with-referrers", "docker://\(reg.host)/demo:v1",
+                "docker://\(reg.host)/team/other:v1"
+            ])
             .contains(digest))
         #expect(try Self.referrers("\(reg.host)/team/other:v1").map { $0["digest"] as? String } == [art])
         // Without the flag nothing but the image is copied.
-        _ = try Harness.ok([Harness.ociforge, "image", "copy", "docker://\(reg.host)/demo:v1", "docker://\(reg.host)/bare:v1"])
+        _ = try Harness.ok([
+            Harness.ociforge, "image", "copy", "docker://\(reg.host)/demo:v1", "docker://\(reg.host)/bare:v1"
+        ])
         #expect(try Self.referrers("\(reg.host)/bare:v1").isEmpty)
 
-        _ = try Harness.ok([Harness.ociforge, "image", "pull", "--with-referrers", "\(reg.host)/team/other:v1", "oci-layout:\(tmp.path)/pulled"])
+        _ = try Harness.ok([
+            Harness.ociforge, "image", "pull", "--with-referrers", "\(reg.host)/team/other:v1",
+            "oci-layout:\(tmp.path)/pulled"
+        ])
         #expect(try Self.referrers("oci-layout:\(tmp.path)/pulled:v1").map { $0["digest"] as? String } == [art])
         // The layout stays usable: one image, verifiable, readable by skopeo.
-        #expect(try Harness.ok([Harness.ociforge, "image", "verify", "oci-layout:\(tmp.path)/pulled"]).contains("0 problem(s)"))
+        #expect(
+            try Harness.ok([Harness.ociforge, "image", "verify", "oci-layout:\(tmp.path)/pulled"]).contains(
+                "0 problem(s)"))
         _ = try Harness.ok(["skopeo", "inspect", "oci:\(tmp.path)/pulled:v1"])
         // An SBOM of a registry image with a lockfile read from its layers, attached through the tag schema.
-        let sbom = try Harness.ok([Harness.ociforge, "image", "sbom", "\(reg.host)/demo:v1", "--lockfile", "/app/package-lock.json",
-                                   "--format", "cyclonedx", "--attach"])
+        let sbom = try Harness.ok([
+            Harness.ociforge, "image", "sbom", "\(reg.host)/demo:v1", "--lockfile", "/app/package-lock.json",
+            "--format", "cyclonedx", "--attach"
+        ])
         #expect(sbom.contains(#""purl":"pkg:npm/express@4.19.2""#) && sbom.contains(digest))
-        #expect(try Self.referrers("\(reg.host)/demo:v1").map { $0["artifactType"] as? String } == ["application/spdx+json", "application/vnd.cyclonedx+json"])
-        let missing = try Harness.run([Harness.ociforge, "image", "sbom", "\(reg.host)/demo:v1", "--lockfile", "/app/yarn.lock"])
+        #expect(
+            try Self.referrers("\(reg.host)/demo:v1").map { $0["artifactType"] as? String } == [
+                "application/spdx+json", "application/vnd.cyclonedx+json"
+            ])
+        let missing = try Harness.run([
+            Harness.ociforge, "image", "sbom", "\(reg.host)/demo:v1", "--lockfile", "/app/yarn.lock"
+        ])
         #expect(missing.status == 1 && missing.stderr.contains("the image has no file /app/yarn.lock"))
         // And back out of the layout to a registry.
-        _ = try Harness.ok([Harness.ociforge, "image", "copy", "--with-referrers", "oci-layout:\(tmp.path)/pulled:v1", "docker://\(reg.host)/back:v1"])
+        _ = try Harness.ok([
+            Harness.ociforge, "image", "copy", "--with-referrers", "oci-layout:\(tmp.path)/pulled:v1",
+            "docker://\(reg.host)/back:v1"
+        ])
         #expect(try Self.referrers("\(reg.host)/back:v1").map { $0["digest"] as? String } == [art])
     }
 
@@ -71,16 +100,23 @@ struct SupplyChainCLITests {
     /// sigstore signatures by `pub` for the test registry.
     static func podmanPull(_ tmp: String, host: String, image: String, pub: String) throws -> ProcessOutput {
         let home = tmp + "/podman-home"
-        try FileManager.default.createDirectory(atPath: home + "/.config/containers/registries.d", withIntermediateDirectories: true)
-        try "docker:\n  \(host):\n    use-sigstore-attachments: true\n".write(toFile: home + "/.config/containers/registries.d/t.yaml", atomically: true, encoding: .utf8)
-        try "[[registry]]\nlocation = \"\(host)\"\ninsecure = true\n".write(toFile: tmp + "/registries.conf", atomically: true, encoding: .utf8)
-        let policy = #"{"default":[{"type":"reject"}],"transports":{"docker":{"\#(host)":[{"type":"sigstoreSigned","keyPath":"\#(pub)","signedIdentity":{"type":"matchRepository"}}]}}}"#
+        try FileManager.default.createDirectory(
+            atPath: home + "/.config/containers/registries.d", withIntermediateDirectories: true)
+        try "docker:\n  \(host):\n    use-sigstore-attachments: true\n".write(
+            toFile: home + "/.config/containers/registries.d/t.yaml", atomically: true, encoding: .utf8)
+        try "[[registry]]\nlocation = \"\(host)\"\ninsecure = true\n".write(
+            toFile: tmp + "/registries.conf", atomically: true, encoding: .utf8)
+        let policy =
+            #"{"default":[{"type":"reject"}],"transports":{"docker":{"\#(host)":[{"type":"sigstoreSigned","keyPath":"\#(pub)","signedIdentity":{"type":"matchRepository"}}]}}}"#
         try policy.write(toFile: tmp + "/policy.json", atomically: true, encoding: .utf8)
         // podman limits the runroot path to 50 characters; the same one for every call of a test.
         let runroot = "/tmp/ocf-rr-" + (tmp.split(separator: "-").last.map(String.init) ?? "x")
-        return try Harness.run(["podman", "--root", tmp + "/podman-root", "--runroot", runroot, "--storage-driver", "vfs",
-                                "pull", "--signature-policy", tmp + "/policy.json", image],
-                               environment: ["HOME": home, "CONTAINERS_REGISTRIES_CONF": tmp + "/registries.conf"])
+        return try Harness.run(
+            [
+                "podman", "--root", tmp + "/podman-root", "--runroot", runroot, "--storage-driver", "vfs",
+                "pull", "--signature-policy", tmp + "/policy.json", image
+            ],
+            environment: ["HOME": home, "CONTAINERS_REGISTRIES_CONF": tmp + "/registries.conf"])
     }
 
     @Test("key generate, sign, verify; podman under a sigstoreSigned policy; skopeo carries and writes the format")
@@ -89,13 +125,21 @@ struct SupplyChainCLITests {
         defer { tmp.remove() }
         let reg = try LocalRegistry(dir: tmp.path + "/reg")
         defer { reg.stop() }
-        defer { try? FileManager.default.removeItem(atPath: "/tmp/ocf-rr-" + (tmp.path.split(separator: "-").last.map(String.init) ?? "x")) }
+        defer {
+            try? FileManager.default.removeItem(
+                atPath: "/tmp/ocf-rr-" + (tmp.path.split(separator: "-").last.map(String.init) ?? "x"))
+        }
         let digest = try Self.pushSmallImage(tmp.path, host: reg.host, repo: "demo")
         let image = "\(reg.host)/demo:v1"
         try "pass phrase\n".write(toFile: tmp.path + "/pass", atomically: true, encoding: .utf8)
-        _ = try Harness.ok([Harness.ociforge, "key", "generate", "--output-prefix", tmp.path + "/k1", "--passphrase-file", tmp.path + "/pass"])
+        _ = try Harness.ok([
+            Harness.ociforge, "key", "generate", "--output-prefix", tmp.path + "/k1", "--passphrase-file",
+            tmp.path + "/pass"
+        ])
         _ = try Harness.ok([Harness.ociforge, "key", "generate", "--output-prefix", tmp.path + "/k2"])
-        #expect(try String(contentsOfFile: tmp.path + "/k1.key", encoding: .utf8).hasPrefix("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"))
+        #expect(
+            try String(contentsOfFile: tmp.path + "/k1.key", encoding: .utf8).hasPrefix(
+                "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"))
         var st = stat()
         #expect(stat(tmp.path + "/k1.key", &st) == 0 && st.st_mode & 0o777 == 0o600)
 
@@ -103,15 +147,25 @@ struct SupplyChainCLITests {
         let unsigned = try Harness.run([Harness.ociforge, "image", "verify", image, "--key", tmp.path + "/k1.pub"])
         #expect(unsigned.status == 1 && unsigned.stderr.contains("has no signatures"))
         let podmanUnsigned = try Self.podmanPull(tmp.path, host: reg.host, image: image, pub: tmp.path + "/k1.pub")
-        #expect(podmanUnsigned.status != 0 && podmanUnsigned.stderr.contains("A signature was required, but no signature exists"), "\(podmanUnsigned)")
+        #expect(
+            podmanUnsigned.status != 0
+                && podmanUnsigned.stderr.contains("A signature was required, but no signature exists"),
+            "\(podmanUnsigned)")
 
         // Signed with k1: accepted by ociforge with k1, refused with k2.
-        let signed = try Harness.ok([Harness.ociforge, "image", "sign", image, "--key", tmp.path + "/k1.key", "--passphrase-file", tmp.path + "/pass"])
+        let signed = try Harness.ok([
+            Harness.ociforge, "image", "sign", image, "--key", tmp.path + "/k1.key", "--passphrase-file",
+            tmp.path + "/pass"
+        ])
         #expect(signed.contains(digest))
-        #expect(try Harness.ok([Harness.ociforge, "image", "verify", image, "--key", tmp.path + "/k1.pub"]).contains("verified: \(image)@\(digest)"))
+        #expect(
+            try Harness.ok([Harness.ociforge, "image", "verify", image, "--key", tmp.path + "/k1.pub"]).contains(
+                "verified: \(image)@\(digest)"))
         let other = try Harness.run([Harness.ociforge, "image", "verify", image, "--key", tmp.path + "/k2.pub"])
         #expect(other.status == 1 && other.stderr.contains("not made by this key"))
-        let wrongPass = try Harness.run([Harness.ociforge, "image", "sign", image, "--key", tmp.path + "/k1.key"], environment: ["OCIFORGE_KEY_PASSPHRASE": "nope"])
+        let wrongPass = try Harness.run(
+            [Harness.ociforge, "image", "sign", image, "--key", tmp.path + "/k1.key"],
+            environment: ["OCIFORGE_KEY_PASSPHRASE": "nope"])
         #expect(wrongPass.status == 1 && wrongPass.stderr.contains("wrong passphrase"))
 
         // podman finds and reads the attachment. Debian 12's containers/image is built with sigstore verification
@@ -124,27 +178,45 @@ struct SupplyChainCLITests {
 
         // skopeo (containers/image) copies the signature, reading ociforge's attachment and writing its own.
         let regd = tmp.path + "/podman-home/.config/containers/registries.d"
-        _ = try Harness.ok(["skopeo", "--registries.d", regd, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-                            "docker://\(image)", "docker://\(reg.host)/viaskopeo:v1"])
-        let copied = try Harness.run([Harness.ociforge, "image", "verify", "\(reg.host)/viaskopeo:v1", "--key", tmp.path + "/k1.pub"])
+        _ = try Harness.ok([
+            "skopeo", "--registries.d", regd, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+            "docker://\(image)", "docker://\(reg.host)/viaskopeo:v1"
+        ])
+        let copied = try Harness.run([
+            Harness.ociforge, "image", "verify", "\(reg.host)/viaskopeo:v1", "--key", tmp.path + "/k1.pub"
+        ])
         #expect(copied.status == 1 && copied.stderr.contains("names repository \(reg.host)/demo"))
-        #expect(try Harness.ok([Harness.ociforge, "image", "verify", "\(reg.host)/viaskopeo:v1", "--key", tmp.path + "/k1.pub",
-                                "--signed-repository", "\(reg.host)/demo"]).contains("verified:"))
+        #expect(
+            try Harness.ok([
+                Harness.ociforge, "image", "verify", "\(reg.host)/viaskopeo:v1", "--key", tmp.path + "/k1.pub",
+                "--signed-repository", "\(reg.host)/demo"
+            ]).contains("verified:"))
 
         // skopeo's own sigstore signing (upstream builds); Debian's refuses it (same local change).
-        let skopeoSign = try Harness.run(["skopeo", "--registries.d", regd, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-                                          "--sign-by-sigstore-private-key", tmp.path + "/k1.key", "--sign-passphrase-file", tmp.path + "/pass",
-                                          "docker://\(image)", "docker://\(reg.host)/skopeosigned:v1"])
+        let skopeoSign = try Harness.run([
+            "skopeo", "--registries.d", regd, "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+            "--sign-by-sigstore-private-key", tmp.path + "/k1.key", "--sign-passphrase-file", tmp.path + "/pass",
+            "docker://\(image)", "docker://\(reg.host)/skopeosigned:v1"
+        ])
         if skopeoSign.status == 0 {
-            #expect(try Harness.ok([Harness.ociforge, "image", "verify", "\(reg.host)/skopeosigned:v1", "--key", tmp.path + "/k1.pub"]).contains("verified:"))
+            #expect(
+                try Harness.ok([
+                    Harness.ociforge, "image", "verify", "\(reg.host)/skopeosigned:v1", "--key", tmp.path + "/k1.pub"
+                ]).contains("verified:"))
         } else {
             #expect(skopeoSign.stderr.contains("Debian-local change: sigstore disabled"), "\(skopeoSign)")
         }
 
         // copy --with-referrers carries the signatures between registries (merged with what the target has).
-        _ = try Harness.ok([Harness.ociforge, "image", "copy", "--with-referrers", "docker://\(image)", "docker://\(reg.host)/carried:v1"])
-        #expect(try Harness.ok([Harness.ociforge, "image", "verify", "\(reg.host)/carried:v1", "--key", tmp.path + "/k1.pub",
-                                "--signed-repository", "\(reg.host)/demo"]).contains("verified:"))
+        _ = try Harness.ok([
+            Harness.ociforge, "image", "copy", "--with-referrers", "docker://\(image)",
+            "docker://\(reg.host)/carried:v1"
+        ])
+        #expect(
+            try Harness.ok([
+                Harness.ociforge, "image", "verify", "\(reg.host)/carried:v1", "--key", tmp.path + "/k1.pub",
+                "--signed-repository", "\(reg.host)/demo"
+            ]).contains("verified:"))
 
         // A second signature is appended (read-modify-write); both keys verify.
         _ = try Harness.ok([Harness.ociforge, "image", "sign", image, "--key", tmp.path + "/k2.key"])
@@ -154,7 +226,8 @@ struct SupplyChainCLITests {
         _ = try Harness.ok([Harness.ociforge, "image", "verify", image, "--key", tmp.path + "/k1.pub"])
     }
 
-    @Test("image sbom: the dpkg part equals dpkg-query in the image under podman; validated by spdx-tools and cyclonedx")
+    @Test(
+        "image sbom: the dpkg part equals dpkg-query in the image under podman; validated by spdx-tools and cyclonedx")
     func sbomMatchesDpkgQuery() throws {
         let tmp = try TempDir.make("sbom-cli")
         defer { tmp.remove() }
@@ -163,21 +236,37 @@ struct SupplyChainCLITests {
         let status = try String(contentsOfFile: rootfs + "/var/lib/dpkg/status", encoding: .utf8)
         let paragraphs = status.components(separatedBy: "\n\n").filter { !$0.contains("Package: adduser\n") }
         #expect(paragraphs.count < status.components(separatedBy: "\n\n").count)
-        try FileManager.default.createDirectory(atPath: tmp.path + "/top/var/lib/dpkg", withIntermediateDirectories: true)
-        try paragraphs.joined(separator: "\n\n").write(toFile: tmp.path + "/top/var/lib/dpkg/status", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(
+            atPath: tmp.path + "/top/var/lib/dpkg", withIntermediateDirectories: true)
+        try paragraphs.joined(separator: "\n\n").write(
+            toFile: tmp.path + "/top/var/lib/dpkg/status", atomically: true, encoding: .utf8)
         let layout = tmp.path + "/img"
-        _ = try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs + ":/", "--layer-dir", tmp.path + "/top:/",
-                            "--cmd", "[\"/bin/sh\"]", "--output", "oci-layout:\(layout):v1"])
+        _ = try Harness.ok([
+            Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs + ":/", "--layer-dir",
+            tmp.path + "/top:/",
+            "--cmd", "[\"/bin/sh\"]", "--output", "oci-layout:\(layout):v1"
+        ])
         let env = ["SOURCE_DATE_EPOCH": "1700000000"]
-        _ = try Harness.ok([Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1", "-o", tmp.path + "/sbom.spdx.json"], environment: env)
-        _ = try Harness.ok([Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1", "--format", "cyclonedx", "-o", tmp.path + "/sbom.cdx.json"], environment: env)
+        _ = try Harness.ok(
+            [Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1", "-o", tmp.path + "/sbom.spdx.json"],
+            environment: env)
+        _ = try Harness.ok(
+            [
+                Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1", "--format", "cyclonedx", "-o",
+                tmp.path + "/sbom.cdx.json"
+            ], environment: env)
 
-        let query = try Harness.ok(BuildEndToEndTests.podman + ["run", "--rm", "oci:\(layout):v1",
-                                                                "dpkg-query", "-W", "-f", "${Package} ${Version} ${Architecture}\n"])
+        let query = try Harness.ok(
+            BuildEndToEndTests.podman + [
+                "run", "--rm", "oci:\(layout):v1",
+                "dpkg-query", "-W", "-f", "${Package} ${Version} ${Architecture}\n"
+            ])
         let expected = Set(query.split(separator: "\n").map(String.init))
         #expect(expected.count > 50 && !expected.contains { $0.hasPrefix("adduser ") })
 
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tmp.path + "/sbom.spdx.json"))) as! [String: Any]
+        let doc =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tmp.path + "/sbom.spdx.json")))
+            as! [String: Any]
         var got = Set<String>()
         for p in doc["packages"] as! [[String: Any]] where p["SPDXID"] as? String != "SPDXRef-Image" {
             let purl = ((p["externalRefs"] as? [[String: Any]])?.first?["referenceLocator"] as? String) ?? ""
@@ -185,33 +274,45 @@ struct SupplyChainCLITests {
             got.insert("\(p["name"] as! String) \(p["versionInfo"] as! String) \(arch)")
             #expect(purl.hasPrefix("pkg:deb/debian/") && purl.hasSuffix("&distro=debian-12"))
         }
-        #expect(got == expected, "only in SBOM: \(got.subtracting(expected)); only in image: \(expected.subtracting(got))")
+        #expect(
+            got == expected, "only in SBOM: \(got.subtracting(expected)); only in image: \(expected.subtracting(got))")
         #expect((doc["creationInfo"] as! [String: Any])["created"] as? String == "2023-11-14T22:13:20Z")
 
         let spdx = try Harness.run(["pyspdxtools", "-i", tmp.path + "/sbom.spdx.json"])
         #expect(spdx.status == 0, "\(spdx)")
-        let cdx = try Harness.run(["python3", "-c", """
+        let cdx = try Harness.run([
+            "python3", "-c",
+            """
             import sys
             from cyclonedx.schema import SchemaVersion
             from cyclonedx.validation.json import JsonStrictValidator
             e = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())
             sys.exit(str(e) if e else 0)
-            """, tmp.path + "/sbom.cdx.json"])
+            """, tmp.path + "/sbom.cdx.json"
+        ])
         #expect(cdx.status == 0, "\(cdx)")
         // Deterministic: the same image gives the same bytes.
-        #expect(try Harness.ok([Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1"], environment: env)
+        #expect(
+            try Harness.ok([Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1"], environment: env)
                 == String(contentsOfFile: tmp.path + "/sbom.spdx.json", encoding: .utf8) + "\n")
 
         // Attached beside the image in the layout.
-        _ = try Harness.ok([Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1", "--attach", "-o", tmp.path + "/again.json"], environment: env)
-        #expect(try Self.referrers("oci-layout:\(layout):v1").map { $0["artifactType"] as? String } == ["application/spdx+json"])
+        _ = try Harness.ok(
+            [Harness.ociforge, "image", "sbom", "oci-layout:\(layout):v1", "--attach", "-o", tmp.path + "/again.json"],
+            environment: env)
+        #expect(
+            try Self.referrers("oci-layout:\(layout):v1").map { $0["artifactType"] as? String } == [
+                "application/spdx+json"
+            ])
     }
 }
 
 /// SBOMs of images built by `ociforge build` (the engine does not attach them yet: `image sbom` on the result).
 @Suite("SBOMs of built images", .serialized)
 struct BuiltImageSBOMTests {
-    @Test("Python app: dpkg part equals dpkg-query in the runtime image, pinned PyPI deps from the lockfile, both formats validate")
+    @Test(
+        "Python app: dpkg part equals dpkg-query in the runtime image, pinned PyPI deps from the lockfile, both formats validate"
+    )
     func pythonApp() throws {
         let dir = try TempDir.make("sbom-python")
         defer { dir.remove() }
@@ -220,13 +321,23 @@ struct BuiltImageSBOMTests {
         try BuildEndToEndTests.requireBuilt(app, cache: dir.path + "/cache", output: out + ":v1")
         let env = ["SOURCE_DATE_EPOCH": BuildEndToEndTests.epoch]
         let spdxPath = dir.path + "/sbom.spdx.json", cdxPath = dir.path + "/sbom.cdx.json"
-        _ = try Harness.ok([Harness.ociforge, "image", "sbom", "oci-layout:\(out):v1", "--lockfile", "/app/requirements.txt", "-o", spdxPath], environment: env)
-        _ = try Harness.ok([Harness.ociforge, "image", "sbom", "oci-layout:\(out):v1", "--lockfile", "/app/requirements.txt",
-                            "--format", "cyclonedx", "-o", cdxPath], environment: env)
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: spdxPath))) as! [String: Any]
+        _ = try Harness.ok(
+            [
+                Harness.ociforge, "image", "sbom", "oci-layout:\(out):v1", "--lockfile", "/app/requirements.txt", "-o",
+                spdxPath
+            ], environment: env)
+        _ = try Harness.ok(
+            [
+                Harness.ociforge, "image", "sbom", "oci-layout:\(out):v1", "--lockfile", "/app/requirements.txt",
+                "--format", "cyclonedx", "-o", cdxPath
+            ], environment: env)
+        let doc =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: spdxPath))) as! [String: Any]
         var debs = Set<String>(), purls = Set<String>()
         for p in doc["packages"] as! [[String: Any]] {
-            guard let purl = (p["externalRefs"] as? [[String: Any]])?.first?["referenceLocator"] as? String else { continue }
+            guard let purl = (p["externalRefs"] as? [[String: Any]])?.first?["referenceLocator"] as? String else {
+                continue
+            }
             purls.insert(purl)
             if purl.hasPrefix("pkg:deb/") {
                 let arch = purl.components(separatedBy: "arch=").last?.components(separatedBy: "&").first ?? "?"
@@ -234,19 +345,27 @@ struct BuiltImageSBOMTests {
             }
         }
         #expect(purls.contains("pkg:pypi/flask@3.0.3") && purls.contains("pkg:pypi/gunicorn@22.0.0"))
-        let query = try Harness.ok(BuildEndToEndTests.podman + ["run", "--rm", "--entrypoint", "", "oci:\(out):v1",
-                                                                "dpkg-query", "-W", "-f", "${Package} ${Version} ${Architecture}\n"])
+        let query = try Harness.ok(
+            BuildEndToEndTests.podman + [
+                "run", "--rm", "--entrypoint", "", "oci:\(out):v1",
+                "dpkg-query", "-W", "-f", "${Package} ${Version} ${Architecture}\n"
+            ])
         let expected = Set(query.split(separator: "\n").map(String.init))
-        #expect(!expected.isEmpty && debs == expected, "only in SBOM: \(debs.subtracting(expected)); only in image: \(expected.subtracting(debs))")
+        #expect(
+            !expected.isEmpty && debs == expected,
+            "only in SBOM: \(debs.subtracting(expected)); only in image: \(expected.subtracting(debs))")
         let spdx = try Harness.run(["pyspdxtools", "-i", spdxPath])
         #expect(spdx.status == 0, "\(spdx)")
-        let cdx = try Harness.run(["python3", "-c", """
+        let cdx = try Harness.run([
+            "python3", "-c",
+            """
             import sys
             from cyclonedx.schema import SchemaVersion
             from cyclonedx.validation.json import JsonStrictValidator
             e = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())
             sys.exit(str(e) if e else 0)
-            """, cdxPath])
+            """, cdxPath
+        ])
         #expect(cdx.status == 0, "\(cdx)")
     }
 }

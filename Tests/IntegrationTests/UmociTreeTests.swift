@@ -4,7 +4,7 @@ import OCIWriter
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Interop, must-show 3 of the foundation issue: a two-layer image written by ociforge (every entry type in the
@@ -43,8 +43,10 @@ import Glibc
         mkfifo(src + "/fifo", 0o600)
         mknod(src + "/dev/null-copy", S_IFCHR | 0o666, __dev_t(ocisys_makedev(1, 3)))
         try write(src + "/xattr.txt", "with an xattr\n")
-        try Harness.ok(["python3", "-c", "import os,sys; os.setxattr(sys.argv[1], 'user.comment', b'ociforge test')",
-                        src + "/xattr.txt"])
+        try Harness.ok([
+            "python3", "-c", "import os,sys; os.setxattr(sys.argv[1], 'user.comment', b'ociforge test')",
+            src + "/xattr.txt"
+        ])
         try write(src + "/old/gone.txt", "deleted by layer 2\n")
         try write(src + "/old/kept.txt", "kept\n")
         try write(src + "/replaced/a.txt", "hidden by the opaque marker\n")
@@ -71,20 +73,23 @@ import Glibc
         options.sourceDateEpoch = 1_700_000_000
         let l1 = layout.temporaryBlobPath(label: "l1"), l2 = layout.temporaryBlobPath(label: "l2")
         let r1 = try LayerWriter.write(directory: src, to: l1, options: options)
-        let r2 = try LayerWriter.write(changes: ChangeSet([
-            .delete(path: "old/gone.txt"),
-            .add(path: "replaced", source: upper + "/replaced"),
-            .opaque(directory: "replaced"),
-            .add(path: "replaced/new.txt", source: upper + "/replaced/new.txt"),
-            .add(path: "added.txt", source: upper + "/added.txt"),
-        ]), to: l2, options: options)
+        let r2 = try LayerWriter.write(
+            changes: ChangeSet([
+                .delete(path: "old/gone.txt"),
+                .add(path: "replaced", source: upper + "/replaced"),
+                .opaque(directory: "replaced"),
+                .add(path: "replaced/new.txt", source: upper + "/replaced/new.txt"),
+                .add(path: "added.txt", source: upper + "/added.txt")
+            ]), to: l2, options: options)
         let image = try ImageAssembler(
             base: .scratch(platform: .host),
             layers: [r1, r2].enumerated().map { i, r in
-                LayerInput(file: i == 0 ? l1 : l2, mediaType: r.mediaType, digest: r.digest, size: r.size,
-                           diffID: r.diffID, createdBy: "layer \(i)", consumeFile: true)
+                LayerInput(
+                    file: i == 0 ? l1 : l2, mediaType: r.mediaType, digest: r.digest, size: r.size,
+                    diffID: r.diffID, createdBy: "layer \(i)", consumeFile: true)
             },
-            destination: layout, tag: "tree", environment: ["SOURCE_DATE_EPOCH": "1700000000"]).assemble()
+            destination: layout, tag: "tree", environment: ["SOURCE_DATE_EPOCH": "1700000000"]
+        ).assemble()
         #expect(image.manifest.value.layers.count == 2)
 
         let want = try TreeManifest.capture(root: expected)
@@ -112,8 +117,10 @@ import Glibc
         let tmp = try TempDir.make("debian-roundtrip")
         defer { tmp.remove() }
         let layout = tmp.path + "/layout"
-        try Harness.ok([Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs,
-                        "--output", "oci-layout:\(layout):minbase"])
+        try Harness.ok([
+            Harness.ociforge, "image", "assemble", "--base", "scratch", "--layer-dir", rootfs,
+            "--output", "oci-layout:\(layout):minbase"
+        ])
         let want = try TreeManifest.capture(root: rootfs)
         #expect(want.lines.count > 5000)
 

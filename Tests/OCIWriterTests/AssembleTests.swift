@@ -1,19 +1,25 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 @Suite struct AssembleTests {
     @Test func scratchImageWithConfigChanges() throws {
         let tmp = try LayoutTempDir("assemble")
         let layout = try OCILayout.create(at: tmp.sub("out"))
-        let l1 = try makeLayoutTestLayer(in: tmp.path, name: "app", files: ["app/main.sh": "echo hi\n"], createdBy: "COPY app /app")
-        let l2 = try makeLayoutTestLayer(in: tmp.path, name: "cfg", files: ["etc/app.conf": "x=1\n"], compression: .zstd)
-        let changes = ConfigChanges(entrypoint: ["/bin/sh", "-c"], cmd: ["/app/main.sh"], env: ["PATH=/bin", "A=1", "PATH=/usr/bin:/bin"],
-                                    workingDir: "/app", user: "1000:1000", labels: ["k": "v"], exposedPorts: ["8080", "53/udp"],
-                                    annotations: ["org.opencontainers.image.title": "t"], configHistory: "ociforge config")
+        let l1 = try makeLayoutTestLayer(
+            in: tmp.path, name: "app", files: ["app/main.sh": "echo hi\n"], createdBy: "COPY app /app")
+        let l2 = try makeLayoutTestLayer(
+            in: tmp.path, name: "cfg", files: ["etc/app.conf": "x=1\n"], compression: .zstd)
+        let changes = ConfigChanges(
+            entrypoint: ["/bin/sh", "-c"], cmd: ["/app/main.sh"], env: ["PATH=/bin", "A=1", "PATH=/usr/bin:/bin"],
+            workingDir: "/app", user: "1000:1000", labels: ["k": "v"], exposedPorts: ["8080", "53/udp"],
+            annotations: ["org.opencontainers.image.title": "t"], configHistory: "ociforge config")
         let platform = Platform(architecture: "arm64", os: "linux", variant: "v8")
-        let img = try ImageAssembler(base: .scratch(platform: platform), layers: [l1, l2], changes: changes,
-                                     destination: layout, tag: "v1", environment: ["SOURCE_DATE_EPOCH": "1700000000"]).assemble()
+        let img = try ImageAssembler(
+            base: .scratch(platform: platform), layers: [l1, l2], changes: changes,
+            destination: layout, tag: "v1", environment: ["SOURCE_DATE_EPOCH": "1700000000"]
+        ).assemble()
         let c = img.config.value
         #expect(c.created == "2023-11-14T22:13:20Z")
         #expect(c.platform == platform)
@@ -70,9 +76,15 @@ import Testing
     @Test func createdDefaultsAndValidation() throws {
         #expect(try ImageAssembler.createdTimestamp(environment: [:]) == "1970-01-01T00:00:00Z")
         #expect(try ImageAssembler.createdTimestamp(environment: ["SOURCE_DATE_EPOCH": "0"]) == "1970-01-01T00:00:00Z")
-        #expect(try ImageAssembler.createdTimestamp(environment: ["SOURCE_DATE_EPOCH": "951782400"]) == "2000-02-29T00:00:00Z")
-        #expect(throws: OCIWriterError.self) { try ImageAssembler.createdTimestamp(environment: ["SOURCE_DATE_EPOCH": "yesterday"]) }
-        #expect(throws: OCIWriterError.self) { try ImageAssembler.createdTimestamp(environment: ["SOURCE_DATE_EPOCH": "-5"]) }
+        #expect(
+            try ImageAssembler.createdTimestamp(environment: ["SOURCE_DATE_EPOCH": "951782400"])
+                == "2000-02-29T00:00:00Z")
+        #expect(throws: OCIWriterError.self) {
+            try ImageAssembler.createdTimestamp(environment: ["SOURCE_DATE_EPOCH": "yesterday"])
+        }
+        #expect(throws: OCIWriterError.self) {
+            try ImageAssembler.createdTimestamp(environment: ["SOURCE_DATE_EPOCH": "-5"])
+        }
         #expect(throws: OCIWriterError.self) { try ImageAssembler.normalizePort("70000") }
         #expect(throws: OCIWriterError.self) { try ImageAssembler.normalizePort("80/icmp") }
         #expect(try ImageAssembler.normalizePort("80/UDP") == "80/udp")
@@ -86,9 +98,11 @@ import Testing
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             let layout = try OCILayout.create(at: tmp.sub("out\(run)"))
             let layer = try makeLayoutTestLayer(in: work, name: "l", files: ["a": "same", "b/c": "content"])
-            let img = try ImageAssembler(base: .scratch(platform: Platform(architecture: "amd64", os: "linux")), layers: [layer],
-                                         changes: ConfigChanges(cmd: ["/a"], env: ["X=1"]), destination: layout, tag: "t",
-                                         environment: ["SOURCE_DATE_EPOCH": "1234567890"]).assemble()
+            let img = try ImageAssembler(
+                base: .scratch(platform: Platform(architecture: "amd64", os: "linux")), layers: [layer],
+                changes: ConfigChanges(cmd: ["/a"], env: ["X=1"]), destination: layout, tag: "t",
+                environment: ["SOURCE_DATE_EPOCH": "1234567890"]
+            ).assemble()
             digests.append(img.manifestDigest)
         }
         #expect(digests[0] == digests[1])
@@ -97,15 +111,20 @@ import Testing
     @Test func baseFromAnotherLayoutIsCopiedAndExtended() throws {
         let tmp = try LayoutTempDir("assemble")
         let baseLayout = try OCILayout.create(at: tmp.sub("base"))
-        let base = try ImageAssembler(base: .scratch(platform: Platform(architecture: "amd64", os: "linux")),
-                                      layers: [try makeLayoutTestLayer(in: tmp.path, name: "b", files: ["bin/sh": "fake"])],
-                                      changes: ConfigChanges(entrypoint: ["/bin/sh"], cmd: ["-l"], env: ["PATH=/bin", "KEEP=1"], labels: ["base": "yes"]),
-                                      destination: baseLayout, tag: "base", environment: [:]).assemble()
+        let base = try ImageAssembler(
+            base: .scratch(platform: Platform(architecture: "amd64", os: "linux")),
+            layers: [try makeLayoutTestLayer(in: tmp.path, name: "b", files: ["bin/sh": "fake"])],
+            changes: ConfigChanges(
+                entrypoint: ["/bin/sh"], cmd: ["-l"], env: ["PATH=/bin", "KEEP=1"], labels: ["base": "yes"]),
+            destination: baseLayout, tag: "base", environment: [:]
+        ).assemble()
         let out = try OCILayout.create(at: tmp.sub("out"))
         let app = try makeLayoutTestLayer(in: tmp.path, name: "app", files: ["app/x": "y"])
-        let img = try ImageAssembler(base: .layout(baseLayout, tag: "base", platform: nil), layers: [app],
-                                     changes: ConfigChanges(entrypoint: ["/app/x"], env: ["PATH=/app:/bin"], labels: ["app": "1"]),
-                                     destination: out, tag: "app", environment: [:]).assemble()
+        let img = try ImageAssembler(
+            base: .layout(baseLayout, tag: "base", platform: nil), layers: [app],
+            changes: ConfigChanges(entrypoint: ["/app/x"], env: ["PATH=/app:/bin"], labels: ["app": "1"]),
+            destination: out, tag: "app", environment: [:]
+        ).assemble()
         let m = img.manifest.value
         #expect(m.layers.count == 2)
         #expect(m.layers[0] == base.manifest.value.layers[0])
@@ -123,8 +142,10 @@ import Testing
         let report = LayoutVerifier.verify(out)
         #expect(report.isValid, "\(report.problems)")
         // Same layout as source and destination.
-        let again = try ImageAssembler(base: .layout(baseLayout, tag: "base", platform: nil), layers: [app],
-                                       destination: baseLayout, tag: "app", environment: [:]).assemble()
+        let again = try ImageAssembler(
+            base: .layout(baseLayout, tag: "base", platform: nil), layers: [app],
+            destination: baseLayout, tag: "app", environment: [:]
+        ).assemble()
         #expect(Set(try baseLayout.tags()) == ["base", "app"])
         #expect(LayoutVerifier.verify(baseLayout, tag: "app").isValid)
         #expect(again.manifest.value.layers.count == 2)
@@ -137,7 +158,10 @@ import Testing
         try layoutFlipByte(baseLayout.blobPath(base.manifest.value.layers[0].digest), at: 20)
         let out = try OCILayout.create(at: tmp.sub("out"))
         let e = #expect(throws: OCIWriterError.self) {
-            try ImageAssembler(base: .layout(baseLayout, tag: "base", platform: nil), layers: [], destination: out, tag: "x", environment: [:]).assemble()
+            try ImageAssembler(
+                base: .layout(baseLayout, tag: "base", platform: nil), layers: [], destination: out, tag: "x",
+                environment: [:]
+            ).assemble()
         }
         #expect(e?.code == .digestMismatch)
         #expect(try out.tags().isEmpty)
@@ -145,7 +169,10 @@ import Testing
         // A corrupt base config is refused at resolution.
         try layoutFlipByte(baseLayout.blobPath(base.configDigest), at: 3)
         let e2 = #expect(throws: OCIWriterError.self) {
-            try ImageAssembler(base: .layout(baseLayout, tag: "base", platform: nil), layers: [], destination: out, tag: "x", environment: [:]).assemble()
+            try ImageAssembler(
+                base: .layout(baseLayout, tag: "base", platform: nil), layers: [], destination: out, tag: "x",
+                environment: [:]
+            ).assemble()
         }
         #expect(e2?.code == .digestMismatch)
         #expect(e2?.path == baseLayout.blobPath(base.configDigest))
@@ -157,8 +184,10 @@ import Testing
         let dockerDesc = try makeLayoutDockerImage(baseLayout, work: tmp.path, tag: "dock")
         let out = try OCILayout.create(at: tmp.sub("out"))
         let app = try makeLayoutTestLayer(in: tmp.path, name: "app", files: ["srv/index.html": "<p>hi</p>"])
-        let img = try ImageAssembler(base: .layout(baseLayout, tag: "dock", platform: nil), layers: [app],
-                                     changes: ConfigChanges(cmd: ["/bin/tool"]), destination: out, tag: "conv", environment: [:]).assemble()
+        let img = try ImageAssembler(
+            base: .layout(baseLayout, tag: "dock", platform: nil), layers: [app],
+            changes: ConfigChanges(cmd: ["/bin/tool"]), destination: out, tag: "conv", environment: [:]
+        ).assemble()
         let m = img.manifest.value
         #expect(m.mediaType == .ociManifest)
         #expect(img.manifestDescriptor.mediaType == .ociManifest)
@@ -180,9 +209,12 @@ import Testing
         let good = try makeLayoutTestLayer(in: tmp.path, name: "good", files: ["a": "1"])
         var wrongDiff = try makeLayoutTestLayer(in: tmp.path, name: "wrongdiff", files: ["b": "2"], compression: .zstd)
         wrongDiff.diffID = Digest.of(Array("not the tar".utf8))
-        let flipped = try makeLayoutTestLayer(in: tmp.path, name: "flipped", files: ["c": String(repeating: "3", count: 5000)])
-        let img = try ImageAssembler(base: .scratch(platform: Platform(architecture: "amd64", os: "linux")),
-                                     layers: [good, wrongDiff, flipped], destination: layout, tag: "t", environment: [:]).assemble()
+        let flipped = try makeLayoutTestLayer(
+            in: tmp.path, name: "flipped", files: ["c": String(repeating: "3", count: 5000)])
+        let img = try ImageAssembler(
+            base: .scratch(platform: Platform(architecture: "amd64", os: "linux")),
+            layers: [good, wrongDiff, flipped], destination: layout, tag: "t", environment: [:]
+        ).assemble()
         // Corrupt the third layer and leave a stray corrupt blob.
         try layoutFlipByte(layout.blobPath(flipped.digest), at: Int(flipped.size) - 10)
         let stray = Digest.of(Array("stray".utf8))
@@ -191,9 +223,16 @@ import Testing
         let report = LayoutVerifier.verify(layout)
         #expect(!report.isValid)
         let text = report.problems.map(\.description)
-        #expect(report.problems.contains { $0.subject == "config \(img.configDigest)" && $0.field == "rootfs.diff_ids[1]" }, "\(text)")
-        #expect(report.problems.contains { $0.subject == "blob \(flipped.digest)" && $0.message.contains("digest mismatch") }, "\(text)")
-        #expect(report.problems.contains { $0.subject == "blob \(stray)" && $0.message.contains("unreferenced") }, "\(text)")
+        #expect(
+            report.problems.contains { $0.subject == "config \(img.configDigest)" && $0.field == "rootfs.diff_ids[1]" },
+            "\(text)")
+        #expect(
+            report.problems.contains {
+                $0.subject == "blob \(flipped.digest)" && $0.message.contains("digest mismatch")
+            }, "\(text)")
+        #expect(
+            report.problems.contains { $0.subject == "blob \(stray)" && $0.message.contains("unreferenced") }, "\(text)"
+        )
         #expect(!report.problems.contains { $0.subject.contains(good.digest.hex) }, "\(text)")
         // A second manifest referring to the good layer and the config with wrong sizes.
         var m2 = img.manifest.value
@@ -210,7 +249,11 @@ import Testing
         let tagged = LayoutVerifier.verify(layout, tag: "t")
         #expect(!tagged.problems.contains { $0.subject == "blob \(stray)" })
         #expect(tagged.problems.count >= 2)
-        #expect((#expect(throws: OCIWriterError.self) { _ = try layout.verifyBlob(Descriptor(mediaType: .ociLayerGzip, digest: flipped.digest, size: flipped.size)) })?.code == .digestMismatch)
+        #expect(
+            (#expect(throws: OCIWriterError.self) {
+                _ = try layout.verifyBlob(
+                    Descriptor(mediaType: .ociLayerGzip, digest: flipped.digest, size: flipped.size))
+            })?.code == .digestMismatch)
     }
 
     @Test func optionalDiffIDCheckOfNewLayers() throws {
@@ -219,7 +262,8 @@ import Testing
         let good = try makeLayoutTestLayer(in: tmp.path, name: "good", files: ["a": "1"])
         var bad = try makeLayoutTestLayer(in: tmp.path, name: "bad", files: ["b": "2"])
         bad.diffID = good.diffID
-        var a = ImageAssembler(base: .scratch(platform: .host), layers: [good, bad], destination: layout, tag: "t", environment: [:])
+        var a = ImageAssembler(
+            base: .scratch(platform: .host), layers: [good, bad], destination: layout, tag: "t", environment: [:])
         a.verifyNewLayerDiffIDs = true
         let e = #expect(throws: OCIWriterError.self) { try a.assemble() }
         #expect(e?.path == bad.file)
@@ -244,20 +288,26 @@ import Testing
     @Test func verifierChecksHistoryCountsAndTruncatedStreams() throws {
         let tmp = try LayoutTempDir("assemble")
         let layout = try OCILayout.create(at: tmp.sub("out"))
-        let layer = try makeLayoutTestLayer(in: tmp.path, name: "l", files: ["a": String(repeating: "abc", count: 10000)])
+        let layer = try makeLayoutTestLayer(
+            in: tmp.path, name: "l", files: ["a": String(repeating: "abc", count: 10000)])
         // A gzip stream cut short but re-described with a matching digest and size: only decompression notices.
         let full = try Array(Data(contentsOf: URL(fileURLWithPath: layer.file)))
         let cut = Array(full.prefix(full.count / 2))
         let cutDesc = try layout.writeBlob(bytes: cut, mediaType: .ociLayerGzip)
-        var config = ImageConfig(platform: Platform(architecture: "amd64", os: "linux"), rootfs: RootFS(diffIDs: [layer.diffID]),
-                                 history: [History(createdBy: "one"), History(createdBy: "two")], created: "yesterday")
+        var config = ImageConfig(
+            platform: Platform(architecture: "amd64", os: "linux"), rootfs: RootFS(diffIDs: [layer.diffID]),
+            history: [History(createdBy: "one"), History(createdBy: "two")], created: "yesterday")
         config.rootfs.type = "layers"
         let cfg = try layout.writeBlob(document: try EncodedDocument(config), mediaType: .ociConfig)
-        let m = try layout.writeBlob(document: try EncodedDocument(Manifest(config: cfg, layers: [cutDesc])), mediaType: .ociManifest)
+        let m = try layout.writeBlob(
+            document: try EncodedDocument(Manifest(config: cfg, layers: [cutDesc])), mediaType: .ociManifest)
         try layout.tag(m, as: "bad")
         let report = LayoutVerifier.verify(layout, tag: "bad")
         let text = report.problems.map(\.description)
-        #expect(report.problems.contains { $0.subject == "layer \(cutDesc.digest)" && $0.message.contains("truncated gzip") }, "\(text)")
+        #expect(
+            report.problems.contains {
+                $0.subject == "layer \(cutDesc.digest)" && $0.message.contains("truncated gzip")
+            }, "\(text)")
         #expect(report.problems.contains { $0.field == "history" }, "\(text)")
         #expect(report.problems.contains { $0.field == "created" }, "\(text)")
     }
@@ -280,7 +330,9 @@ import Testing
         // Trailing garbage after the last member is an error.
         let g = try layoutRun("/bin/sh", ["-c", "printf 'garbage' >> mm.gz"], cwd: tmp.path)
         #expect(g.status == 0)
-        #expect(throws: OCIWriterError.self) { try LayerBlobDigester.digest(file: tmp.sub("mm.gz"), compression: .gzip) }
+        #expect(throws: OCIWriterError.self) {
+            try LayerBlobDigester.digest(file: tmp.sub("mm.gz"), compression: .gzip)
+        }
         #expect(MediaType.ociLayer.layerCompression == LayerCompression.none)
     }
 }

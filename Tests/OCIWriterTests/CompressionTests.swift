@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 @Suite struct CompressionTests {
@@ -45,7 +46,9 @@ import Testing
     // ISA-L level 1 happens to encode "test" exactly as zlib -6 does (one fixed-Huffman block).
     static let isalTest = "1f8b08000000000000ff2b492d2e01000c7e7fd804000000"
 
-    @Test(arguments: [GzipEngine.isal(level: 1), .isal(level: 2), .isal(level: 3), .isal(level: 0), .zlib(level: 6), .zlib(level: 1)])
+    @Test(arguments: [
+        GzipEngine.isal(level: 1), .isal(level: 2), .isal(level: 3), .isal(level: 0), .zlib(level: 6), .zlib(level: 1)
+    ])
     func blocksIndependentOfThreadCount(_ engine: GzipEngine) throws {
         let data = layerTestBytes(3 * 256 * 1024 + 12345)
         let settings = GzipSettings(engine: engine, chunkSize: 256 * 1024)
@@ -84,12 +87,12 @@ import Testing
         let dir = try LayerTempDir("pyz")
         try LayerFS.bytes(dir.sub("in"), data)
         let script = """
-        import sys, zlib, struct
-        d = open(sys.argv[1], 'rb').read()
-        c = zlib.compressobj(6, zlib.DEFLATED, -15, 8)
-        body = c.compress(d) + c.flush()
-        sys.stdout.write((b'\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\xff' + body + struct.pack('<II', zlib.crc32(d), len(d) & 0xffffffff)).hex())
-        """
+            import sys, zlib, struct
+            d = open(sys.argv[1], 'rb').read()
+            c = zlib.compressobj(6, zlib.DEFLATED, -15, 8)
+            body = c.compress(d) + c.flush()
+            sys.stdout.write((b'\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\xff' + body + struct.pack('<II', zlib.crc32(d), len(d) & 0xffffffff)).hex())
+            """
         let r = layerRun(["/usr/bin/env", "python3", "-c", script, dir.sub("in")])
         try #require(r.status == 0, "\(r.stderr)")
         #expect(layerHex(ours) == r.stdout)

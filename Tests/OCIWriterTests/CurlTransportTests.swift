@@ -1,8 +1,10 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `CurlTransport` on its own, against the in-process fake server: bodies, limits, redirects, stalls, cancellation.
@@ -29,18 +31,23 @@ struct CurlTransportTests {
         let blob = TestImages.noise(3_000_000, seed: 7)
         try Data(blob).write(to: URL(fileURLWithPath: dir.path + "/blob"))
         let t = CurlTransport(timeout: 30)
-        let put = try await t.send(HTTPRequest(method: "PUT", url: Self.url(server, "/up?digest=x"),
-                                               headers: ["Content-Length": String(blob.count), "Authorization": "Bearer tok"],
-                                               body: .file(dir.path + "/blob")), maxBodyBytes: 1 << 16)
+        let put = try await t.send(
+            HTTPRequest(
+                method: "PUT", url: Self.url(server, "/up?digest=x"),
+                headers: ["Content-Length": String(blob.count), "Authorization": "Bearer tok"],
+                body: .file(dir.path + "/blob")), maxBodyBytes: 1 << 16)
         #expect(put.status == 201)
         #expect(put.header("Docker-Content-Digest") == Digest.of(blob).string)
         let chunk = Array(blob.prefix(10_000))
-        let patch = try await t.send(HTTPRequest(method: "PATCH", url: Self.url(server, "/up"),
-                                                 headers: ["Content-Range": "0-9999", "Content-Length": "10000"],
-                                                 body: .bytes(chunk)), maxBodyBytes: 1 << 16)
+        let patch = try await t.send(
+            HTTPRequest(
+                method: "PATCH", url: Self.url(server, "/up"),
+                headers: ["Content-Range": "0-9999", "Content-Length": "10000"],
+                body: .bytes(chunk)), maxBodyBytes: 1 << 16)
         #expect(patch.status == 201)
-        let post = try await t.send(HTTPRequest(method: "POST", url: Self.url(server, "/start"), headers: ["Content-Length": "0"]),
-                                    maxBodyBytes: 1 << 16)
+        let post = try await t.send(
+            HTTPRequest(method: "POST", url: Self.url(server, "/start"), headers: ["Content-Length": "0"]),
+            maxBodyBytes: 1 << 16)
         #expect(post.status == 201)
         let r = seen.all
         try #require(r.count == 3)
@@ -75,12 +82,14 @@ struct CurlTransportTests {
         #expect(ok.response.body.isEmpty)
         #expect(FileManager.default.contents(atPath: dir.path + "/b").map(Array.init) == blob)
 
-        let empty = try await t.download(HTTPRequest(method: "GET", url: Self.url(server, "/empty")), to: dir.path + "/e")
+        let empty = try await t.download(
+            HTTPRequest(method: "GET", url: Self.url(server, "/empty")), to: dir.path + "/e")
         #expect(empty.size == 0 && empty.digest == Digest.of([]))
         #expect(FileManager.default.fileExists(atPath: dir.path + "/e"))
 
         // An error answer is kept in memory, truncated, and nothing is written.
-        let missing = try await t.download(HTTPRequest(method: "GET", url: Self.url(server, "/missing")), to: dir.path + "/m")
+        let missing = try await t.download(
+            HTTPRequest(method: "GET", url: Self.url(server, "/missing")), to: dir.path + "/m")
         #expect(missing.response.status == 404 && missing.digest == nil)
         #expect(missing.response.body.count == 1 << 20)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/m"))
@@ -92,7 +101,9 @@ struct CurlTransportTests {
         #expect(e?.code == .limitExceeded)
 
         let head = try await t.send(HTTPRequest(method: "HEAD", url: Self.url(server, "/head")), maxBodyBytes: 1000)
-        #expect(head.status == 200 && head.body.isEmpty && head.header("content-length") == "12" && head.header("x-size") == "12")
+        #expect(
+            head.status == 200 && head.body.isEmpty && head.header("content-length") == "12"
+                && head.header("x-size") == "12")
     }
 
     @Test func redirectsFollowMethodRulesAndKeepBodies() async throws {
@@ -113,14 +124,20 @@ struct CurlTransportTests {
         try Data(body).write(to: URL(fileURLWithPath: dir.path + "/f"))
         let t = CurlTransport(timeout: 30)
 
-        let p = try await t.send(HTTPRequest(method: "POST", url: Self.url(server, "/post"), headers: ["Content-Type": "x/y"],
-                                             body: .bytes([1, 2, 3])), maxBodyBytes: 1000)
+        let p = try await t.send(
+            HTTPRequest(
+                method: "POST", url: Self.url(server, "/post"), headers: ["Content-Type": "x/y"],
+                body: .bytes([1, 2, 3])), maxBodyBytes: 1000)
         #expect(p.status == 200 && p.body == Array("GET".utf8))
         #expect(p.url.path == "/after-post")
-        let u = try await t.send(HTTPRequest(method: "PUT", url: Self.url(server, "/put"), body: .file(dir.path + "/f")), maxBodyBytes: 1000)
+        let u = try await t.send(
+            HTTPRequest(method: "PUT", url: Self.url(server, "/put"), body: .file(dir.path + "/f")), maxBodyBytes: 1000)
         #expect(u.status == 200 && u.body == Array("PUT".utf8))
         let r = seen.all
-        #expect(r.first { $0.path == "/after-post" }.map { $0.method == "GET" && $0.body.isEmpty && $0.header("content-type") == nil } == true)
+        #expect(
+            r.first { $0.path == "/after-post" }.map {
+                $0.method == "GET" && $0.body.isEmpty && $0.header("content-type") == nil
+            } == true)
         #expect(r.first { $0.path == "/put-here?sig=a%2Bb" }.map { $0.method == "PUT" && $0.body == body } == true)
 
         let e = await #expect(throws: OCIWriterError.self) {
@@ -142,7 +159,8 @@ struct CurlTransportTests {
         #expect(e?.code == .network && e?.message.contains("timed out") == true, "\(String(describing: e))")
 
         let refused = await #expect(throws: OCIWriterError.self) {
-            _ = try await t.send(HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:9/v2/")!), maxBodyBytes: 1000)
+            _ = try await t.send(
+                HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:9/v2/")!), maxBodyBytes: 1000)
         }
         #expect(refused?.code == .network && refused?.message.contains("127.0.0.1:9") == true)
     }
@@ -168,12 +186,17 @@ struct CurlTransportTests {
         let dir = try TempDir()
         defer { dir.remove() }
         let key = dir.path + "/k.pem", cert = dir.path + "/c.pem"
-        let (st, out) = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                                                     "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        let (st, out) = try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"
+            ])
         try #require(st == 0, "\(out)")
         let port = try Net.freePort()
-        let server = try ServerProcess("/usr/bin/openssl", ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www"],
-                                       log: dir.path + "/s_server.log")
+        let server = try ServerProcess(
+            "/usr/bin/openssl", ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www"],
+            log: dir.path + "/s_server.log")
         defer { server.stop() }
         try Net.waitForPort(port, process: server.process)
         let url = URL(string: "https://127.0.0.1:\(port)/")!
@@ -181,9 +204,12 @@ struct CurlTransportTests {
         let e = await #expect(throws: OCIWriterError.self) {
             _ = try await CurlTransport(timeout: 10).send(HTTPRequest(method: "GET", url: url), maxBodyBytes: 1 << 20)
         }
-        #expect(e?.code == .network && e?.message.contains("TLS verification of 127.0.0.1:\(port) failed") == true, "\(String(describing: e))")
+        #expect(
+            e?.code == .network && e?.message.contains("TLS verification of 127.0.0.1:\(port) failed") == true,
+            "\(String(describing: e))")
         // Trusted through an explicit CA bundle, the same server answers.
-        let r = try await CurlTransport(timeout: 10, caFile: cert).send(HTTPRequest(method: "GET", url: url), maxBodyBytes: 1 << 20)
+        let r = try await CurlTransport(timeout: 10, caFile: cert).send(
+            HTTPRequest(method: "GET", url: url), maxBodyBytes: 1 << 20)
         #expect(r.status == 200)
     }
 }

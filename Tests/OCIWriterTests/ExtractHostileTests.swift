@@ -1,7 +1,8 @@
+import COCISys
 import Foundation
 import Testing
+
 @testable import OCIWriter
-import COCISys
 
 /// Crafted hostile layers: every test proves (in `ExtractSandbox.extract`) that nothing outside the rootfs was
 /// created, modified or deleted, and that the entry was refused with a message naming it, or contained.
@@ -35,7 +36,9 @@ import COCISys
     // 4. Symlink to `/` then a file through it: lands inside the rootfs.
     @Test func symlinkToRootThenFileContained() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.symlink("rootlink", "/"), .dir("rootlink/etc"), .file("rootlink/etc/passwd", "inside")]])
+        let o = try s.extract([
+            [.symlink("rootlink", "/"), .dir("rootlink/etc"), .file("rootlink/etc/passwd", "inside")]
+        ])
         #expect(o.error == nil)
         #expect(s.kind("rootlink") == "symlink")
         #expect(s.rootRead("etc/passwd") == "inside")
@@ -44,8 +47,12 @@ import COCISys
     // 5. Symlink to `..` (and `../..`) then a file through it: `..` at the rootfs root stays at the root.
     @Test func symlinkToDotDotThenFileContained() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.symlink("up", ".."), .symlink("upup", "../../.."), .file("up/outside.txt", "in-root"),
-                                .file("upup/host-file", "in-root too")]])
+        let o = try s.extract([
+            [
+                .symlink("up", ".."), .symlink("upup", "../../.."), .file("up/outside.txt", "in-root"),
+                .file("upup/host-file", "in-root too")
+            ]
+        ])
         #expect(o.error == nil)
         #expect(s.rootRead("outside.txt") == "in-root")
         #expect(s.rootRead("host-file") == "in-root too")
@@ -55,14 +62,18 @@ import COCISys
     // 6. Symlink to a host directory planted by an earlier layer, written through by a later layer.
     @Test func symlinkToHostFromEarlierLayer() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.symlink("abs", s.host), .symlink("rel", "../host"), .symlink("deep", "../../../../host")],
-                               [.file("abs/canary", "pwned")]])
+        let o = try s.extract([
+            [.symlink("abs", s.host), .symlink("rel", "../host"), .symlink("deep", "../../../../host")],
+            [.file("abs/canary", "pwned")]
+        ])
         expectRefused(o, naming: "abs/canary")
         #expect(s.read("host/canary") == "host secret\n")
         let o2 = try s.extract([[.file("rel/canary", "pwned")]])
         expectRefused(o2, naming: "rel/canary")
         // When the in-root target exists, the write is contained there.
-        let o3 = try s.extract([[.dir("host"), .file("rel/canary", "contained")], [.file("deep/dir/inner", "contained2")]])
+        let o3 = try s.extract([
+            [.dir("host"), .file("rel/canary", "contained")], [.file("deep/dir/inner", "contained2")]
+        ])
         #expect(o3.error == nil)
         #expect(s.rootRead("host/canary") == "contained")
         #expect(s.read("host/dir/inner") == "inner secret\n")
@@ -135,8 +146,10 @@ import COCISys
     // 14. Writing through an existing symlink (from an earlier layer) must replace the link.
     @Test func fileReplacesSymlinkNotWrittenThrough() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.symlink("passwd", s.host + "/passwd"), .symlink("rel", "../host/canary")],
-                               [.file("passwd", "image"), .file("rel", "image2")]])
+        let o = try s.extract([
+            [.symlink("passwd", s.host + "/passwd"), .symlink("rel", "../host/canary")],
+            [.file("passwd", "image"), .file("rel", "image2")]
+        ])
         #expect(o.error == nil)
         #expect(s.kind("passwd") == "file")
         #expect(s.rootRead("passwd") == "image")
@@ -153,7 +166,9 @@ import COCISys
     @Test func fileReplacesHardLinkNotWrittenThrough() throws {
         let s = try ExtractSandbox()
         #expect(link(s.host + "/canary", s.rootfs + "/planted") == 0)
-        let o = try s.extract([[.file("a", "original"), .hardlink("b", "a")], [.file("planted", "new"), .file("b", "new b")]])
+        let o = try s.extract([
+            [.file("a", "original"), .hardlink("b", "a")], [.file("planted", "new"), .file("b", "new b")]
+        ])
         #expect(o.error == nil)
         #expect(s.read("host/canary") == "host secret\n")
         #expect(s.rootRead("planted") == "new")
@@ -165,7 +180,9 @@ import COCISys
     @Test(arguments: [".wh.", ".wh..", ".wh...", "sub/.wh..", ".wh.x/y"])
     func invalidWhiteoutRefused(_ name: String) throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.dir("sub"), .file("sub/keep", "k")], [CraftedEntry(name: Array(name.utf8), kind: .file)]])
+        let o = try s.extract([
+            [.dir("sub"), .file("sub/keep", "k")], [CraftedEntry(name: Array(name.utf8), kind: .file)]
+        ])
         expectRefused(o, naming: name)
         #expect(s.rootRead("sub/keep") == "k")
     }
@@ -173,8 +190,10 @@ import COCISys
     // 17. Whiteout under a symlinked directory pointing outside: resolved in-root, the host file survives.
     @Test func whiteoutUnderSymlinkToHost() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.symlink("d", s.host), .symlink("r", "../host")],
-                               [.file("d/.wh.canary"), .file("r/.wh.canary"), .file("r/.wh.dir")]])
+        let o = try s.extract([
+            [.symlink("d", s.host), .symlink("r", "../host")],
+            [.file("d/.wh.canary"), .file("r/.wh.canary"), .file("r/.wh.dir")]
+        ])
         #expect(o.error == nil)
         #expect(FileManager.default.fileExists(atPath: s.host + "/dir/inner"))
         // In-root, the same whiteout does remove the in-root entry.
@@ -187,8 +206,10 @@ import COCISys
     // 18. Opaque marker under a symlink to the host.
     @Test func opaqueUnderSymlinkToHost() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.symlink("d", s.host), .symlink("r", "../../host"), .file("keep", "k")],
-                               [.file("d/.wh..wh..opq"), .file("r/.wh..wh..opq")]])
+        let o = try s.extract([
+            [.symlink("d", s.host), .symlink("r", "../../host"), .file("keep", "k")],
+            [.file("d/.wh..wh..opq"), .file("r/.wh..wh..opq")]
+        ])
         #expect(o.error == nil)
         #expect(s.rootRead("keep") == "k")
         #expect(s.kind("d") == "symlink")
@@ -211,8 +232,9 @@ import COCISys
         #expect(s.kind("dev-null") == nil && s.kind("loop0") == nil)
         #expect(skip.warnings.count == 2 && skip.warnings[0].description.contains("'dev-null'"))
         // A hard link to a skipped device is skipped too (with a warning), not an error.
-        let linked = try s.extract([[.device("tty", char: true, 5, 0), .hardlink("tty-link", "tty")]],
-                                   options: LayerExtractionOptions(devices: .skip))
+        let linked = try s.extract(
+            [[.device("tty", char: true, 5, 0), .hardlink("tty-link", "tty")]],
+            options: LayerExtractionOptions(devices: .skip))
         #expect(linked.error == nil && s.kind("tty-link") == nil)
         #expect(linked.warnings.last?.description.contains("'tty-link'") == true)
         let refuse = try s.extract([entries], options: LayerExtractionOptions(devices: .refuse))
@@ -229,7 +251,9 @@ import COCISys
     // 21. setuid/setgid files under each policy.
     @Test func setuidPolicies() throws {
         let s = try ExtractSandbox()
-        let entries: [CraftedEntry] = [.file("su", "#!", mode: 0o4755), .file("sg", "#!", mode: 0o2711), .dir("sgdir", mode: 0o2775)]
+        let entries: [CraftedEntry] = [
+            .file("su", "#!", mode: 0o4755), .file("sg", "#!", mode: 0o2711), .dir("sgdir", mode: 0o2775)
+        ]
         #expect(try s.extract([entries], options: LayerExtractionOptions(setID: .keep)).error == nil)
         #expect(s.mode("su") == 0o4755 && s.mode("sg") == 0o2711 && s.mode("sgdir") == 0o2775)
         let strip = try s.extract([entries], options: LayerExtractionOptions(setID: .strip))
@@ -244,10 +268,12 @@ import COCISys
     @Test func overlayXattrsDropped() throws {
         let s = try ExtractSandbox()
         var d = CraftedEntry.dir("d")
-        d.pax = [("SCHILY.xattr.trusted.overlay.opaque", Array("y".utf8)),
-                 ("SCHILY.xattr.user.overlay.redirect", Array("/etc".utf8)),
-                 ("SCHILY.xattr.security.selinux", Array("system_u:object_r:shadow_t:s0".utf8)),
-                 ("SCHILY.xattr.user.keep", Array("kept".utf8))]
+        d.pax = [
+            ("SCHILY.xattr.trusted.overlay.opaque", Array("y".utf8)),
+            ("SCHILY.xattr.user.overlay.redirect", Array("/etc".utf8)),
+            ("SCHILY.xattr.security.selinux", Array("system_u:object_r:shadow_t:s0".utf8)),
+            ("SCHILY.xattr.user.keep", Array("kept".utf8))
+        ]
         var f = CraftedEntry.file("d/f", "x")
         f.pax = [("SCHILY.xattr.trusted.overlay.origin", [0, 1, 2]), ("SCHILY.xattr.user.other", Array("v".utf8))]
         let o = try s.extract([[d, f]], options: LayerExtractionOptions(xattrs: .apply))
@@ -258,7 +284,7 @@ import COCISys
         #expect(dLine.hasSuffix(" xattr.user.keep=kept"))
         #expect(fLine.hasSuffix(" xattr.user.other=v"))
         // The manifest hides overlay/SELinux names too: check the raw list.
-        let raw = try #require(listXattrs(s.rootfs + "/d") )
+        let raw = try #require(listXattrs(s.rootfs + "/d"))
         #expect(raw == ["user.keep"])
         #expect(try #require(listXattrs(s.rootfs + "/d/f")) == ["user.other"])
         #expect(o.warnings.filter { $0.message.contains("never cross") }.count == 4)
@@ -275,8 +301,11 @@ import COCISys
         let o = try s.extract(files: [file], options: LayerExtractionOptions(limits: limits))
         expectRefused(o, naming: "bomb", "decompression bomb")
         #expect(s.kind("bomb") == nil)
-        let many = (0..<20).map { CraftedEntry(name: Array("f\($0)".utf8), kind: .file, data: [UInt8](repeating: 1, count: 1 << 20)) }
-        let o2 = try s.extract(files: [try s.layer(many, compression: .zstd)], options: LayerExtractionOptions(limits: limits))
+        let many = (0..<20).map {
+            CraftedEntry(name: Array("f\($0)".utf8), kind: .file, data: [UInt8](repeating: 1, count: 1 << 20))
+        }
+        let o2 = try s.extract(
+            files: [try s.layer(many, compression: .zstd)], options: LayerExtractionOptions(limits: limits))
         expectRefused(o2, naming: "f7", "uncompressed bytes")
     }
 
@@ -321,11 +350,14 @@ import COCISys
         var limits = ExtractionLimits()
         limits.maxPathDepth = 8
         let deep = (0..<9).map { "d\($0)" }.joined(separator: "/")
-        expectRefused(try s.extract([[.file(deep, "x")]], options: LayerExtractionOptions(limits: limits)), naming: deep, "depth")
+        expectRefused(
+            try s.extract([[.file(deep, "x")]], options: LayerExtractionOptions(limits: limits)), naming: deep, "depth")
         limits = ExtractionLimits()
         limits.maxLinkTargetLength = 64
-        expectRefused(try s.extract([[.symlink("l", String(repeating: "t", count: 65))]], options: LayerExtractionOptions(limits: limits)),
-                      naming: "l", "symlink target")
+        expectRefused(
+            try s.extract(
+                [[.symlink("l", String(repeating: "t", count: 65))]], options: LayerExtractionOptions(limits: limits)),
+            naming: "l", "symlink target")
         #expect(s.rootListing().isEmpty)
     }
 
@@ -343,10 +375,14 @@ import COCISys
     // 28. Duplicate entries: dir then file, file then dir, file then symlink (the last wins; a dir merges).
     @Test func duplicateEntriesLastWins() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.dir("x"), .file("x/child", "c"), .file("x", "file now"),
-                                .file("y", "file"), .dir("y", mode: 0o711),
-                                .file("z", "file"), .symlink("z", s.host),
-                                .dir("m", mode: 0o700), .file("m/a", "a"), .dir("m", mode: 0o755), .file("m/b", "b")]])
+        let o = try s.extract([
+            [
+                .dir("x"), .file("x/child", "c"), .file("x", "file now"),
+                .file("y", "file"), .dir("y", mode: 0o711),
+                .file("z", "file"), .symlink("z", s.host),
+                .dir("m", mode: 0o700), .file("m/a", "a"), .dir("m", mode: 0o755), .file("m/b", "b")
+            ]
+        ])
         #expect(o.error == nil)
         #expect(s.rootRead("x") == "file now")
         #expect(s.kind("y") == "dir" && s.mode("y") == 0o711)
@@ -357,8 +393,10 @@ import COCISys
     // 29. A symlink replacing a directory in a later layer, then written through in the same layer.
     @Test func symlinkReplacesDirectoryThenWrite() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.dir("etc"), .file("etc/hosts", "h")],
-                               [.symlink("etc", s.host), .file("etc/canary", "pwned")]])
+        let o = try s.extract([
+            [.dir("etc"), .file("etc/hosts", "h")],
+            [.symlink("etc", s.host), .file("etc/canary", "pwned")]
+        ])
         expectRefused(o, naming: "etc/canary")
         #expect(s.kind("etc") == "symlink")
     }
@@ -374,15 +412,21 @@ import COCISys
     // 31. The owner mapping refuses ids outside it; owners are applied through it.
     @Test func idMappingApplied() throws {
         let s = try ExtractSandbox()
-        let m = IDMapping(uids: [.init(containerID: 0, hostID: 100000, count: 65536)],
-                          gids: [.init(containerID: 0, hostID: 200000, count: 65536)])
-        let o = try s.extract([[.file("bad", "x", uid: 70000, gid: 0)]], options: LayerExtractionOptions(ownership: .map(m)))
+        let m = IDMapping(
+            uids: [.init(containerID: 0, hostID: 100000, count: 65536)],
+            gids: [.init(containerID: 0, hostID: 200000, count: 65536)])
+        let o = try s.extract(
+            [[.file("bad", "x", uid: 70000, gid: 0)]], options: LayerExtractionOptions(ownership: .map(m)))
         expectRefused(o, naming: "bad", "outside the id mapping")
-        let o2 = try s.extract([[.file("badgid", "x", uid: 0, gid: 65536)]], options: LayerExtractionOptions(ownership: .map(m)))
+        let o2 = try s.extract(
+            [[.file("badgid", "x", uid: 0, gid: 65536)]], options: LayerExtractionOptions(ownership: .map(m)))
         expectRefused(o2, naming: "badgid", "outside the id mapping")
         #expect(s.rootListing().isEmpty)
         if geteuid() == 0 {
-            #expect(try s.extract([[.file("ok", "x", uid: 1000, gid: 1001)]], options: LayerExtractionOptions(ownership: .map(m))).error == nil)
+            #expect(
+                try s.extract(
+                    [[.file("ok", "x", uid: 1000, gid: 1001)]], options: LayerExtractionOptions(ownership: .map(m))
+                ).error == nil)
             #expect(try s.rootManifest().lines.contains { $0.hasPrefix("/ok file mode=0644 uid=101000 gid=201001") })
         }
     }
@@ -390,7 +434,8 @@ import COCISys
     // 32. Truncated / corrupt archives fail with the entry index.
     @Test func truncatedLayerRefused() throws {
         let s = try ExtractSandbox()
-        var bytes = CraftedTar.build([.file("a", "1"), .file("b", String(repeating: "z", count: 5000))], endMarker: false)
+        var bytes = CraftedTar.build(
+            [.file("a", "1"), .file("b", String(repeating: "z", count: 5000))], endMarker: false)
         bytes.removeLast(3000)
         let o = try s.extract(files: [try s.layer(bytes: bytes)])
         let e = try #require(o.error)
@@ -413,8 +458,12 @@ import COCISys
     // 34. Symlinks into /proc (magic links such as /proc/self/root, /proc/self/cwd) resolve in-root.
     @Test func procMagicLinkRefused() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.symlink("me", "/proc/self/root"), .symlink("cwd", "/proc/self/cwd"),
-                                .file("me" + s.host + "/canary", "pwned")]])
+        let o = try s.extract([
+            [
+                .symlink("me", "/proc/self/root"), .symlink("cwd", "/proc/self/cwd"),
+                .file("me" + s.host + "/canary", "pwned")
+            ]
+        ])
         expectRefused(o, naming: "me" + s.host + "/canary")
         let o2 = try s.extract([[.file("cwd/pwned", "x")]])
         expectRefused(o2, naming: "cwd/pwned")
@@ -451,8 +500,10 @@ import COCISys
     // a whiteout is a whiteout, not a directory.
     @Test func whiteoutMetadataNamesNeverCreated() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.file("keep", "k"), .dir("d"), .file("d/x", "x")],
-                               [.file(".wh..wh.plnk"), .dir(".wh..wh.orph"), .dir(".wh.keep"), .file("d/.wh.x")]])
+        let o = try s.extract([
+            [.file("keep", "k"), .dir("d"), .file("d/x", "x")],
+            [.file(".wh..wh.plnk"), .dir(".wh..wh.orph"), .dir(".wh.keep"), .file("d/.wh.x")]
+        ])
         #expect(o.error == nil)
         #expect(s.rootListing() == ["d"])
         #expect(s.rootListing("d").isEmpty)
@@ -468,5 +519,6 @@ func listXattrs(_ path: String) -> [String]? {
     var buf = [CChar](repeating: 0, count: 65536)
     let n = ocisys_llistxattr_at(dfd, nil, &buf, buf.count)
     guard n >= 0 else { return nil }
-    return buf[0..<n].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }.sorted()
+    return buf[0..<n].split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        .sorted()
 }

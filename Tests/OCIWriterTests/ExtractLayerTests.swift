@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 @Suite struct ExtractLayerTests {
@@ -22,10 +23,13 @@ import Testing
             .dir("tmp", mode: 0o1777), .file("usr/lib/x.so", "elf"), .symlink("lib", "usr/lib"),
             .device("dev/null", char: true, 1, 3), .device("dev/loop0", char: false, 7, 0), fifo,
             .dir("deep"), .file(longName, "long"), .file("caf\u{e9}", "utf8"), .file("empty"),
-            CraftedEntry(name: [0x66, 0xff], kind: .file, data: Array("latin".utf8)), snowman,
+            CraftedEntry(name: [0x66, 0xff], kind: .file, data: Array("latin".utf8)), snowman
         ]
-        let o = try s.extract([entries], options: LayerExtractionOptions(ownership: root ? .preserve : .ignore,
-                                                                       devices: root ? .create : .skip))
+        let o = try s.extract(
+            [entries],
+            options: LayerExtractionOptions(
+                ownership: root ? .preserve : .ignore,
+                devices: root ? .create : .skip))
         #expect(o.error == nil)
         #expect(o.reports.first?.entries == entries.count)
         let u = root ? "uid=0 gid=0" : "uid=\(geteuid()) gid=\(getegid())"
@@ -40,7 +44,7 @@ import Testing
             "/caf\\xc3\\xa9 file mode=0644 \(u) size=4 sha256=\(Self.sha("utf8"))",
             "/deep dir mode=0755 \(u)",
             "/\(longName) file mode=0644 \(u) size=4 sha256=\(Self.sha("long"))",
-            "/dev dir mode=0755 \(u)",
+            "/dev dir mode=0755 \(u)"
         ]
         if root {
             expected += ["/dev/loop0 block mode=0600 \(u) dev=7:0", "/dev/null char mode=0600 \(u) dev=1:3"]
@@ -57,7 +61,7 @@ import Testing
             "/usr dir mode=0755 \(u)",
             "/usr/lib dir mode=0755 \(u)",
             "/usr/lib/x.so file mode=0644 \(u) size=3 sha256=\(Self.sha("elf"))",
-            "/\\xe2\\x98\\x83 file mode=0644 \(u) size=4 sha256=\(Self.sha("snow"))",
+            "/\\xe2\\x98\\x83 file mode=0644 \(u) size=4 sha256=\(Self.sha("snow"))"
         ]
         let got = try s.rootManifest().lines
         #expect(got == expected, "diff: \(TreeManifest(lines: expected).diff(TreeManifest(lines: got)))")
@@ -76,7 +80,7 @@ import Testing
             .dir("a"), .file("a/keep", "k"), .file("a/gone", "g"), .dir("a/sub"), .file("a/sub/deep", "d"),
             .dir("b"), .file("b/old1", "1"), .file("b/old2", "2"), .dir("b/sub"), .file("b/sub/old3", "3"),
             .file("c", "c"), .dir("d"), .file("d/x", "x"), .dir("e"), .file("e/l1", "l"),
-            .dir("f"), .dir("f/inner"), .file("f/inner/old", "o"), .symlink("g", "a"),
+            .dir("f"), .dir("f/inner"), .file("f/inner/old", "o"), .symlink("g", "a")
         ]
         let upper: [CraftedEntry] = [
             .file("a/.wh.gone"), .file("a/.wh.never-existed"),
@@ -85,7 +89,7 @@ import Testing
             .file("d/.wh.x"),
             .dir("e"), .file("e/n1", "n1"), .file("e/.wh..wh..opq"),
             .dir("f"), .dir("f/inner"), .file("f/inner/new", "n"), .file(".wh.f"),
-            .file(".wh.g"),
+            .file(".wh.g")
         ]
         let o = try s.extract([lower, upper])
         #expect(o.error == nil)
@@ -107,8 +111,10 @@ import Testing
     /// A file replacing a directory with content, and a directory replacing a file, across layers.
     @Test func typeChangesAcrossLayers() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.dir("x"), .dir("x/y"), .file("x/y/z", "z"), .file("f", "file"), .symlink("l", "x")],
-                               [.file("x", "now a file"), .dir("f"), .file("f/in", "in"), .dir("l")]])
+        let o = try s.extract([
+            [.dir("x"), .dir("x/y"), .file("x/y/z", "z"), .file("f", "file"), .symlink("l", "x")],
+            [.file("x", "now a file"), .dir("f"), .file("f/in", "in"), .dir("l")]
+        ])
         #expect(o.error == nil)
         #expect(s.rootRead("x") == "now a file")
         #expect(s.kind("f") == "dir" && s.rootRead("f/in") == "in")
@@ -118,7 +124,9 @@ import Testing
     @Test(arguments: [LayerCompression.none, .gzip, .zstd])
     func compressedInputs(_ c: LayerCompression) throws {
         let s = try ExtractSandbox()
-        let entries: [CraftedEntry] = [.dir("d"), .file("d/a", String(repeating: "abc", count: 100_000)), .symlink("d/l", "a")]
+        let entries: [CraftedEntry] = [
+            .dir("d"), .file("d/a", String(repeating: "abc", count: 100_000)), .symlink("d/l", "a")
+        ]
         let file = try s.layer(entries, compression: c)
         let report = try LayerExtractor().apply(layer: file, compression: c, to: s.rootfs)
         #expect(report.compression == c)
@@ -127,7 +135,9 @@ import Testing
         #expect(s.rootRead("d/a") == String(repeating: "abc", count: 100_000))
         // Declared compression must match the bytes.
         let wrong: LayerCompression = c == .gzip ? .zstd : .gzip
-        #expect(throws: OCIWriterError.self) { try LayerExtractor().apply(layer: file, compression: wrong, to: s.rootfs) }
+        #expect(throws: OCIWriterError.self) {
+            try LayerExtractor().apply(layer: file, compression: wrong, to: s.rootfs)
+        }
         // Detection without a declared compression.
         #expect(try LayerExtractor().apply(layer: file, to: s.rootfs).compression == c)
     }
@@ -139,8 +149,9 @@ import Testing
         let tar = CraftedTar.build([.dir("d"), .file("d/a", String(repeating: "xyz", count: 50_000))])
         let file = try s.layer(bytes: tar, compression: c)
         let blob = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
-        let good = LayerSource(path: file, compression: c, digest: Digest.of(blob), size: Int64(blob.count),
-                               diffID: Digest.of(tar))
+        let good = LayerSource(
+            path: file, compression: c, digest: Digest.of(blob), size: Int64(blob.count),
+            diffID: Digest.of(tar))
         let report = try LayerExtractor().apply(good, to: s.rootfs)
         #expect(report.digest == Digest.of(blob) && report.diffID == Digest.of(tar))
         #expect(report.compressedBytes == UInt64(blob.count) && report.uncompressedBytes == UInt64(tar.count))
@@ -199,25 +210,29 @@ import Testing
         let s = try ExtractSandbox()
         let src = s.dir + "/src"
         let script = """
-        set -e
-        mkdir -p \(src)/a/b/c \(src)/empty-dir \(src)/\(String(repeating: "long", count: 40))
-        printf 'hello\\n' > \(src)/a/hello
-        ln \(src)/a/hello \(src)/a/b/hello-link
-        ln -s ../hello \(src)/a/b/rel
-        ln -s /etc/passwd \(src)/abs
-        mkfifo \(src)/a/fifo
-        printf 'x' > \(src)/\(String(repeating: "long", count: 40))/\(String(repeating: "name", count: 50))
-        truncate -s 10M \(src)/sparse && printf 'end' >> \(src)/sparse
-        printf 'suid' > \(src)/suid && chmod 4755 \(src)/suid
-        chmod 1777 \(src)/empty-dir
-        chmod 0700 \(src)/a/b/c
-        """ + (geteuid() == 0 ? "\nchown 123:456 \(src)/a/hello\nmknod \(src)/a/null c 1 3\n" : "")
+            set -e
+            mkdir -p \(src)/a/b/c \(src)/empty-dir \(src)/\(String(repeating: "long", count: 40))
+            printf 'hello\\n' > \(src)/a/hello
+            ln \(src)/a/hello \(src)/a/b/hello-link
+            ln -s ../hello \(src)/a/b/rel
+            ln -s /etc/passwd \(src)/abs
+            mkfifo \(src)/a/fifo
+            printf 'x' > \(src)/\(String(repeating: "long", count: 40))/\(String(repeating: "name", count: 50))
+            truncate -s 10M \(src)/sparse && printf 'end' >> \(src)/sparse
+            printf 'suid' > \(src)/suid && chmod 4755 \(src)/suid
+            chmod 1777 \(src)/empty-dir
+            chmod 0700 \(src)/a/b/c
+            """ + (geteuid() == 0 ? "\nchown 123:456 \(src)/a/hello\nmknod \(src)/a/null c 1 3\n" : "")
         try s.run("/bin/sh", ["-c", script])
         let xr = src + "/a/hello"
         #expect(setXattr(xr, "user.mime", "text/plain") == 0)
         let tarFile = s.dir + "/layers/gnu.tar"
-        try s.run("/bin/tar", ["--format=pax", "--xattrs", "--xattrs-include=*", "--numeric-owner", "--sparse",
-                               "-C", src, "-cf", tarFile, "."])
+        try s.run(
+            "/bin/tar",
+            [
+                "--format=pax", "--xattrs", "--xattrs-include=*", "--numeric-owner", "--sparse",
+                "-C", src, "-cf", tarFile, "."
+            ])
         try s.run("/bin/gzip", ["-n", tarFile])
         let o = try s.extract(files: [tarFile + ".gz"])
         #expect(o.error == nil)
@@ -229,9 +244,10 @@ import Testing
 
     /// A real system tree (GNU tar, PAX, gzip) extracts to the same manifest as the source, mtimes included.
     @Test func systemTreeRoundTripWithMtimes() throws {
-        let source = try #require(["/usr/share/zoneinfo", "/usr/share/perl5", "/usr/lib/python3"].first {
-            FileManager.default.fileExists(atPath: $0)
-        })
+        let source = try #require(
+            ["/usr/share/zoneinfo", "/usr/share/perl5", "/usr/lib/python3"].first {
+                FileManager.default.fileExists(atPath: $0)
+            })
         let s = try ExtractSandbox()
         let tarFile = s.dir + "/layers/system.tar"
         try s.run("/bin/tar", ["--format=pax", "--numeric-owner", "-C", source, "-cf", tarFile, "."])
@@ -243,9 +259,13 @@ import Testing
         let got = try TreeManifest.capture(root: s.rootfs, options: options)
         // Unprivileged, owners are the extracting user's: compare the rest.
         func comparable(_ m: TreeManifest) -> TreeManifest {
-            geteuid() == 0 ? m : TreeManifest(lines: m.lines.map {
-                $0.split(separator: " ").filter { !$0.hasPrefix("uid=") && !$0.hasPrefix("gid=") }.joined(separator: " ")
-            })
+            geteuid() == 0
+                ? m
+                : TreeManifest(
+                    lines: m.lines.map {
+                        $0.split(separator: " ").filter { !$0.hasPrefix("uid=") && !$0.hasPrefix("gid=") }.joined(
+                            separator: " ")
+                    })
         }
         #expect(want.lines.count > 100)
         #expect(comparable(want) == comparable(got), "\(comparable(want).diff(comparable(got)).prefix(20))")
@@ -254,24 +274,32 @@ import Testing
     /// Unprivileged-style options: owners ignored (left to the extracting user).
     @Test func ownershipIgnored() throws {
         let s = try ExtractSandbox()
-        let o = try s.extract([[.file("f", "x", uid: 4242, gid: 4343)]], options: LayerExtractionOptions(ownership: .ignore))
+        let o = try s.extract(
+            [[.file("f", "x", uid: 4242, gid: 4343)]], options: LayerExtractionOptions(ownership: .ignore))
         #expect(o.error == nil)
-        #expect(try s.rootManifest().lines.contains("/f file mode=0644 uid=\(geteuid()) gid=\(getegid()) size=1 sha256=\(Self.sha("x"))"))
+        #expect(
+            try s.rootManifest().lines.contains(
+                "/f file mode=0644 uid=\(geteuid()) gid=\(getegid()) size=1 sha256=\(Self.sha("x"))"))
     }
 }
 
 @Suite struct ExtractUnpackTests {
     @Test func unpackRenamesIntoPlaceOnlyOnSuccess() throws {
         let s = try ExtractSandbox()
-        let l1 = try s.layer([.dir("etc"), .file("etc/os-release", "debian"), .file("etc/old", "o")], compression: .gzip)
+        let l1 = try s.layer(
+            [.dir("etc"), .file("etc/os-release", "debian"), .file("etc/old", "o")], compression: .gzip)
         let l2 = try s.layer([.file("etc/.wh.old"), .file("etc/new", "n")], compression: .zstd)
         let dest = s.dir + "/unpacked"
-        let reports = try LayerExtractor.unpack(layers: [LayerSource(path: l1, compression: .gzip), LayerSource(path: l2)], to: dest)
+        let reports = try LayerExtractor.unpack(
+            layers: [LayerSource(path: l1, compression: .gzip), LayerSource(path: l2)], to: dest)
         #expect(reports.map(\.compression) == [.gzip, .zstd])
         let m = try TreeManifest.capture(root: dest).lines
         #expect(m.count == 4 && m[0] == "/ dir mode=0755 uid=\(geteuid()) gid=\(getegid())")
         #expect(m.contains { $0.hasPrefix("/etc/new file") } && !m.contains { $0.hasPrefix("/etc/old") })
-        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == ["host", "layers", "outside.txt", "rootfs", "unpacked"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == [
+                "host", "layers", "outside.txt", "rootfs", "unpacked"
+            ])
 
         // Non-empty destination: refused before any work.
         #expect(throws: OCIWriterError.self) { try LayerExtractor.unpack(layers: [LayerSource(path: l1)], to: dest) }
@@ -279,15 +307,26 @@ import Testing
         // A failing layer leaves no destination and no temporary directory.
         let bad = try s.layer([.file("ok", "1"), .file("../escape", "2")])
         let dest2 = s.dir + "/failed"
-        let e = #expect(throws: OCIWriterError.self) { try LayerExtractor.unpack(layers: [LayerSource(path: l1), LayerSource(path: bad)], to: dest2) }
+        let e = #expect(throws: OCIWriterError.self) {
+            try LayerExtractor.unpack(layers: [LayerSource(path: l1), LayerSource(path: bad)], to: dest2)
+        }
         #expect(e?.description.contains("'../escape'") == true)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == ["host", "layers", "outside.txt", "rootfs", "unpacked"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == [
+                "host", "layers", "outside.txt", "rootfs", "unpacked"
+            ])
 
         // A failure after read-only directories were made leaves nothing behind either (unprivileged too).
-        let ro = try s.layer([.dir("ro", mode: 0o555), .dir("ro/sub", mode: 0o500), .file("ro/sub/f", "x", mode: 0o400)])
+        let ro = try s.layer([.dir("ro", mode: 0o555), .dir("ro/sub", mode: 0o500), .file("ro/sub/f", "x", mode: 0o400)]
+        )
         let dest4 = s.dir + "/failed-ro"
-        #expect(throws: OCIWriterError.self) { try LayerExtractor.unpack(layers: [LayerSource(path: ro), LayerSource(path: bad)], to: dest4) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == ["host", "layers", "outside.txt", "rootfs", "unpacked"])
+        #expect(throws: OCIWriterError.self) {
+            try LayerExtractor.unpack(layers: [LayerSource(path: ro), LayerSource(path: bad)], to: dest4)
+        }
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: s.dir).sorted() == [
+                "host", "layers", "outside.txt", "rootfs", "unpacked"
+            ])
 
         // An existing empty directory is replaced.
         let dest3 = s.dir + "/empty-target"
@@ -301,9 +340,17 @@ import Testing
     @Test func sortsBytewiseAndGroupsHardLinks() throws {
         let s = try ExtractSandbox()
         let r = s.rootfs
-        try s.run("/bin/sh", ["-c", "mkdir -p \(r)/a \(r)/a-c && echo 1 > \(r)/a/b && ln \(r)/a/b \(r)/z && ln \(r)/a/b \(r)/a-c/y && ln -s 'a b' '\(r)/sp ace'"])
+        try s.run(
+            "/bin/sh",
+            [
+                "-c",
+                "mkdir -p \(r)/a \(r)/a-c && echo 1 > \(r)/a/b && ln \(r)/a/b \(r)/z && ln \(r)/a/b \(r)/a-c/y && ln -s 'a b' '\(r)/sp ace'"
+            ])
         let lines = try s.rootManifest().lines
-        #expect(lines.map { String($0.split(separator: " ")[0]) } == ["/", "/a", "/a-c", "/a-c/y", "/a/b", "/sp\\x20ace", "/z"])
+        #expect(
+            lines.map { String($0.split(separator: " ")[0]) } == [
+                "/", "/a", "/a-c", "/a-c/y", "/a/b", "/sp\\x20ace", "/z"
+            ])
         #expect(lines.filter { $0.hasSuffix("hardlink=/a-c/y") }.count == 3)
         #expect(lines.contains { $0.hasPrefix("/sp\\x20ace symlink") && $0.hasSuffix("target=a\\x20b") })
     }
@@ -326,7 +373,9 @@ import Testing
         try Data().write(to: URL(fileURLWithPath: two + "/added"))
         let c = try TreeManifest.capture(root: two)
         let d = a.diff(c)
-        #expect(d.contains("+ /added file mode=0644 uid=\(geteuid()) gid=\(getegid()) size=0 sha256=\(Digest.of([UInt8]()).hex)"))
+        #expect(
+            d.contains(
+                "+ /added file mode=0644 uid=\(geteuid()) gid=\(getegid()) size=0 sha256=\(Digest.of([UInt8]()).hex)"))
         #expect(d.contains("~ /d: mode 0750 -> 0755"))
         #expect(d.contains("~ /d: xattr.user.x (none) -> 1"))
         #expect(d.contains("~ /d/f: size 7 -> 7") == false)
@@ -342,7 +391,10 @@ import Testing
         let before = try s.snapshot()
         var times = [timespec(tv_sec: 1, tv_nsec: 0), timespec(tv_sec: 1, tv_nsec: 0)]
         #expect(utimensat(AT_FDCWD, s.host + "/dir/inner", &times, 0) == 0)
-        #expect(before.diff(try s.snapshot()) == ["~ /host/dir/inner: mtime \(before.lines.first { $0.hasPrefix("/host/dir/inner ") }!.split(separator: " ").last!.dropFirst(6)) -> 1.000000000"])
+        #expect(
+            before.diff(try s.snapshot()) == [
+                "~ /host/dir/inner: mtime \(before.lines.first { $0.hasPrefix("/host/dir/inner ") }!.split(separator: " ").last!.dropFirst(6)) -> 1.000000000"
+            ])
         // Entries inside rootfs/ are excluded; the rootfs directory itself too.
         try Data("x".utf8).write(to: URL(fileURLWithPath: s.rootfs + "/inside"))
         #expect(try s.snapshot().lines.allSatisfy { !$0.hasPrefix("/rootfs") })
@@ -353,7 +405,8 @@ import Testing
         let m = try TreeManifest.capture(root: s.dir, options: .init(subpath: "host", excludedPaths: ["/dir"]))
         #expect(m.lines.map { String($0.split(separator: " ")[0]) } == ["/", "/canary", "/passwd"])
         let noRoot = try TreeManifest.capture(root: s.host, options: .init(includeRoot: false))
-        #expect(noRoot.lines.map { String($0.split(separator: " ")[0]) } == ["/canary", "/dir", "/dir/inner", "/passwd"])
+        #expect(
+            noRoot.lines.map { String($0.split(separator: " ")[0]) } == ["/canary", "/dir", "/dir/inner", "/passwd"])
         #expect(setXattr(s.host + "/canary", "user.a=b", "c=d") == 0)
         #expect(try TreeManifest.capture(root: s.host).lines.contains { $0.hasSuffix(" xattr.user.a\\x3db=c=d") })
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Limits on what a layer may expand to (issue 16, bounded expansion): refused with an error naming the layer and
@@ -12,8 +13,10 @@ import Testing
         defer { close(fd) }
         let file = FileDescriptorSink(fd: fd, path: path)
         let gzip = try GzipCompressor(downstream: file)
-        try gzip.write(CraftedTar.header(name: Array("zeros".utf8), type: 0x30, size: Int(size), link: [], mode: 0o644,
-                                         uid: 0, gid: 0, mtime: 0, major: 0, minor: 0))
+        try gzip.write(
+            CraftedTar.header(
+                name: Array("zeros".utf8), type: 0x30, size: Int(size), link: [], mode: 0o644,
+                uid: 0, gid: 0, mtime: 0, major: 0, minor: 0))
         let chunk = [UInt8](repeating: 0, count: 1 << 20)
         var left = size
         while left > 0 {
@@ -47,12 +50,15 @@ import Testing
         #expect(e?.description.contains(digest.description) == true, "\(String(describing: e))")
         #expect(e?.description.contains("maxExpansionRatio") == true, "\(String(describing: e))")
         #expect(!FileManager.default.fileExists(atPath: dest))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir).filter { $0.contains("ociforge-unpack") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: s.dir).filter { $0.contains("ociforge-unpack") }.isEmpty
+        )
 
         var limits = ExtractionLimits()
         limits.maxExpansionRatio = 2000
-        let reports = try LayerExtractor.unpack(layers: [LayerSource(path: bomb, digest: digest)], to: dest,
-                                                options: LayerExtractionOptions(limits: limits))
+        let reports = try LayerExtractor.unpack(
+            layers: [LayerSource(path: bomb, digest: digest)], to: dest,
+            options: LayerExtractionOptions(limits: limits))
         defer { try? FileManager.default.removeItem(atPath: dest) }
         #expect(reports.first?.uncompressedBytes ?? 0 > 1 << 30)
         #expect(try FileManager.default.attributesOfItem(atPath: dest + "/zeros")[.size] as? Int == 1 << 30)
@@ -67,9 +73,11 @@ import Testing
         limits.maxTotalBytes = 16 << 20
         let dest = s.dir + "/unpacked"
         let e = #expect(throws: OCIWriterError.self) {
-            try LayerExtractor.unpack(layers: [LayerSource(path: layer)], to: dest, options: LayerExtractionOptions(limits: limits))
+            try LayerExtractor.unpack(
+                layers: [LayerSource(path: layer)], to: dest, options: LayerExtractionOptions(limits: limits))
         }
-        #expect(e?.code == .limitExceeded && e?.description.contains("maxTotalBytes") == true, "\(String(describing: e))")
+        #expect(
+            e?.code == .limitExceeded && e?.description.contains("maxTotalBytes") == true, "\(String(describing: e))")
         #expect(!FileManager.default.fileExists(atPath: dest))
         // Under the 256 MiB floor the ratio is not enforced: 32 MiB of zeros (~1000:1) is fine by default.
         #expect(try LayerExtractor.unpack(layers: [LayerSource(path: layer)], to: dest).count == 1)
@@ -78,24 +86,31 @@ import Testing
     /// The per-image limit counts every layer of one unpack: the second layer takes the image over it.
     @Test func perImageLimitCountsEarlierLayers() throws {
         let s = try ExtractSandbox()
-        let one = try s.layer([CraftedEntry(name: Array("a".utf8), kind: .file, data: [UInt8](repeating: 7, count: 3 << 20))],
-                              compression: .gzip)
-        let two = try s.layer([CraftedEntry(name: Array("b".utf8), kind: .file, data: [UInt8](repeating: 8, count: 3 << 20))],
-                              compression: .zstd)
+        let one = try s.layer(
+            [CraftedEntry(name: Array("a".utf8), kind: .file, data: [UInt8](repeating: 7, count: 3 << 20))],
+            compression: .gzip)
+        let two = try s.layer(
+            [CraftedEntry(name: Array("b".utf8), kind: .file, data: [UInt8](repeating: 8, count: 3 << 20))],
+            compression: .zstd)
         var limits = ExtractionLimits()
         limits.maxImageBytes = 5 << 20
         let dest = s.dir + "/unpacked"
         let e = #expect(throws: OCIWriterError.self) {
-            try LayerExtractor.unpack(layers: [LayerSource(path: one), LayerSource(path: two)], to: dest,
-                                      options: LayerExtractionOptions(limits: limits))
+            try LayerExtractor.unpack(
+                layers: [LayerSource(path: one), LayerSource(path: two)], to: dest,
+                options: LayerExtractionOptions(limits: limits))
         }
         #expect(e?.code == .limitExceeded, "\(String(describing: e))")
-        #expect(e?.description.contains("layer 2 of 2") == true && e?.description.contains("maxImageBytes") == true,
-                "\(String(describing: e))")
+        #expect(
+            e?.description.contains("layer 2 of 2") == true && e?.description.contains("maxImageBytes") == true,
+            "\(String(describing: e))")
         #expect(!FileManager.default.fileExists(atPath: dest))
         limits.maxImageBytes = 7 << 20
-        #expect(try LayerExtractor.unpack(layers: [LayerSource(path: one), LayerSource(path: two)], to: dest,
-                                          options: LayerExtractionOptions(limits: limits)).count == 2)
+        #expect(
+            try LayerExtractor.unpack(
+                layers: [LayerSource(path: one), LayerSource(path: two)], to: dest,
+                options: LayerExtractionOptions(limits: limits)
+            ).count == 2)
     }
 
     /// Extended attributes over the per-entry limit are refused before the entry is created.

@@ -1,12 +1,19 @@
+import COCISys
 import Foundation
 import Testing
+
 @testable import OCIWriter
-import COCISys
 
 /// One tar entry to craft (ustar header, plus a PAX header when needed or asked for).
 struct CraftedEntry {
     enum Kind: UInt8 {
-        case file = 0x30, hardlink = 0x31, symlink = 0x32, char = 0x33, block = 0x34, dir = 0x35, fifo = 0x36
+        case file = 0x30
+        case hardlink = 0x31
+        case symlink = 0x32
+        case char = 0x33
+        case block = 0x34
+        case dir = 0x35
+        case fifo = 0x36
     }
     var name: [UInt8]
     var kind: Kind
@@ -21,7 +28,9 @@ struct CraftedEntry {
     /// Extra PAX records (key, value), e.g. ("SCHILY.xattr.user.a", "1").
     var pax: [(String, [UInt8])] = []
 
-    static func file(_ name: String, _ content: String = "", mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0) -> CraftedEntry {
+    static func file(_ name: String, _ content: String = "", mode: UInt32 = 0o644, uid: Int = 0, gid: Int = 0)
+        -> CraftedEntry
+    {
         CraftedEntry(name: Array(name.utf8), kind: .file, data: Array(content.utf8), mode: mode, uid: uid, gid: gid)
     }
     static func dir(_ name: String, mode: UInt32 = 0o755, uid: Int = 0, gid: Int = 0) -> CraftedEntry {
@@ -50,13 +59,15 @@ enum CraftedTar {
             if !records.isEmpty {
                 var body: [UInt8] = []
                 for (k, v) in records { body += paxRecord(k, v) }
-                out += header(name: Array("PaxHeaders/x".utf8), type: 0x78, size: body.count, link: [], mode: 0o644,
-                              uid: 0, gid: 0, mtime: 0, major: 0, minor: 0)
+                out += header(
+                    name: Array("PaxHeaders/x".utf8), type: 0x78, size: body.count, link: [], mode: 0o644,
+                    uid: 0, gid: 0, mtime: 0, major: 0, minor: 0)
                 out += pad(body)
             }
-            out += header(name: Array(e.name.prefix(100)), type: e.kind.rawValue, size: e.kind == .file ? e.data.count : 0,
-                          link: Array(e.link.prefix(100)), mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime,
-                          major: e.devMajor, minor: e.devMinor)
+            out += header(
+                name: Array(e.name.prefix(100)), type: e.kind.rawValue, size: e.kind == .file ? e.data.count : 0,
+                link: Array(e.link.prefix(100)), mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime,
+                major: e.devMajor, minor: e.devMinor)
             if e.kind == .file { out += pad(e.data) }
         }
         if endMarker { out += [UInt8](repeating: 0, count: 1024) }
@@ -79,8 +90,10 @@ enum CraftedTar {
         return Array(String(repeating: "0", count: max(0, width - 1 - s.count)).utf8) + Array(s.utf8) + [0]
     }
 
-    static func header(name: [UInt8], type: UInt8, size: Int, link: [UInt8], mode: UInt32, uid: Int, gid: Int,
-                       mtime: Int, major: Int, minor: Int) -> [UInt8] {
+    static func header(
+        name: [UInt8], type: UInt8, size: Int, link: [UInt8], mode: UInt32, uid: Int, gid: Int,
+        mtime: Int, major: Int, minor: Int
+    ) -> [UInt8] {
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ bytes: [UInt8], _ at: Int) { for (i, b) in bytes.enumerated() { h[at + i] = b } }
         put(name, 0)
@@ -181,14 +194,18 @@ final class ExtractSandbox {
 
     /// Applies the layers in order onto rootfs (stopping at the first error), and proves the host side is
     /// byte-for-byte unchanged (content, mode, owner, mtimes of everything outside rootfs/).
-    func extract(_ layers: [[CraftedEntry]], options: LayerExtractionOptions = LayerExtractionOptions(),
-                 sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
+    func extract(
+        _ layers: [[CraftedEntry]], options: LayerExtractionOptions = LayerExtractionOptions(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Outcome {
         let files = try layers.map { try layer($0) }
         return try extract(files: files, options: options, sourceLocation: sourceLocation)
     }
 
-    func extract(files: [String], options: LayerExtractionOptions = LayerExtractionOptions(),
-                 sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
+    func extract(
+        files: [String], options: LayerExtractionOptions = LayerExtractionOptions(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Outcome {
         let before = try snapshot()
         var outcome = Outcome(error: nil, reports: [])
         let extractor = LayerExtractor(options: options)
@@ -237,14 +254,19 @@ final class ExtractSandbox {
 }
 
 /// Expects a refusal whose message names the entry.
-func expectRefused(_ o: ExtractSandbox.Outcome, naming entry: String, _ fragment: String? = nil,
-                   sourceLocation: SourceLocation = #_sourceLocation) {
+func expectRefused(
+    _ o: ExtractSandbox.Outcome, naming entry: String, _ fragment: String? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard let e = o.error else {
         Issue.record("expected a refusal naming '\(entry)', got success", sourceLocation: sourceLocation)
         return
     }
-    #expect(e.description.contains("'\(entry)'"), "message does not name the entry: \(e)", sourceLocation: sourceLocation)
-    #expect(e.description.contains("entry #"), "message does not give the entry index: \(e)", sourceLocation: sourceLocation)
+    #expect(
+        e.description.contains("'\(entry)'"), "message does not name the entry: \(e)", sourceLocation: sourceLocation)
+    #expect(
+        e.description.contains("entry #"), "message does not give the entry index: \(e)", sourceLocation: sourceLocation
+    )
     if let fragment {
         #expect(e.description.contains(fragment), "message lacks '\(fragment)': \(e)", sourceLocation: sourceLocation)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Inputs that crashed a fuzz target (scripts/fuzz, Fuzz/), replayed through the same code paths with the same
@@ -52,7 +53,9 @@ extension FuzzRegressionTests {
             let s = String(decoding: bytes, as: UTF8.self)
             guard let r = try? ImageReference(parsing: s) else { continue }
             let again = try? ImageReference(parsing: r.description)
-            #expect(again == r, "\(name): '\(s)' prints as '\(r.description)', which parses to \(String(describing: again))")
+            #expect(
+                again == r, "\(name): '\(s)' prints as '\(r.description)', which parses to \(String(describing: again))"
+            )
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 @Suite("Image comparison")
@@ -11,8 +12,10 @@ struct ImageComparisonTests {
         let base: [CraftedEntry] = [.dir("app/"), .file("app/a.txt", "same")]
         var later = CraftedEntry.file("app/b.txt", "one")
         later.mtime = 1
-        let first = try LayerFileReaderTests.image([base, [.dir("app/"), .file("app/b.txt", "one"), .file("app/gone.txt", "x")]], dir: dir)
-        let second = try LayerFileReaderTests.image([base, [.dir("app/"), later, .file("app/new.txt", "y"), .file("app/c.txt", "2", mode: 0o755)]], dir: dir)
+        let first = try LayerFileReaderTests.image(
+            [base, [.dir("app/"), .file("app/b.txt", "one"), .file("app/gone.txt", "x")]], dir: dir)
+        let second = try LayerFileReaderTests.image(
+            [base, [.dir("app/"), later, .file("app/new.txt", "y"), .file("app/c.txt", "2", mode: 0o755)]], dir: dir)
         let c = try ImageComparison.compare(first, second)
         #expect(!c.equal)
         #expect(c.layers.map(\.equal) == [true, false])
@@ -22,13 +25,21 @@ struct ImageComparisonTests {
         #expect(files["app/new.txt"] == ["only-in-second"])
         #expect(files["app/c.txt"] == ["only-in-second"])
         #expect(files["app"] == nil)
-        let same = try ImageComparison.compare(first, try LayerFileReaderTests.image([base, [.dir("app/"), .file("app/b.txt", "one"), .file("app/gone.txt", "x")]], dir: dir))
+        let same = try ImageComparison.compare(
+            first,
+            try LayerFileReaderTests.image(
+                [base, [.dir("app/"), .file("app/b.txt", "one"), .file("app/gone.txt", "x")]], dir: dir))
         #expect(same.equal && same.layers.allSatisfy(\.equal))
         // Same entries in another order: the tar stream is named.
-        let reordered = try LayerFileReaderTests.image([base, [.file("app/gone.txt", "x"), .dir("app/"), .file("app/b.txt", "one")]], dir: dir)
+        let reordered = try LayerFileReaderTests.image(
+            [base, [.file("app/gone.txt", "x"), .dir("app/"), .file("app/b.txt", "one")]], dir: dir)
         #expect(try ImageComparison.compare(first, reordered).layers[1].files.map(\.path) == ["(tar stream)"])
         // Content and mode.
-        let changed = try LayerFileReaderTests.image([[.dir("app/"), .file("app/a.txt", "diff", mode: 0o600)]], dir: dir)
-        #expect(try ImageComparison.compare(first, changed).layers[0].files.first { $0.path == "app/a.txt" }?.what == ["mode", "content"])
+        let changed = try LayerFileReaderTests.image(
+            [[.dir("app/"), .file("app/a.txt", "diff", mode: 0o600)]], dir: dir)
+        #expect(
+            try ImageComparison.compare(first, changed).layers[0].files.first { $0.path == "app/a.txt" }?.what == [
+                "mode", "content"
+            ])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// `ResolvedImage.fileContents`: the state a layer stack leaves a file in (later layers, whiteouts, opaque dirs).

@@ -1,13 +1,17 @@
+import COCISys
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @_silgen_name("lsetxattr")
-private func c_lsetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32
+private func c_lsetxattr(
+    _ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32
+) -> Int32
 
 /// A unique directory under /tmp, removed when the value is released.
 final class LayerTempDir {
@@ -70,7 +74,9 @@ enum LayerFS {
 
     static func mknod(_ path: String, char: Bool, major: UInt32, minor: UInt32, mode: mode_t = 0o644) throws {
         let type = char ? S_IFCHR : S_IFBLK
-        guard Glibc.mknod(path, type | 0o600, dev_t(ocisys_makedev_(major, minor))) == 0 else { throw OCIWriterError.sys("mknod", path: path) }
+        guard Glibc.mknod(path, type | 0o600, dev_t(ocisys_makedev_(major, minor))) == 0 else {
+            throw OCIWriterError.sys("mknod", path: path)
+        }
         try chmod(path, mode)
     }
 
@@ -82,7 +88,9 @@ enum LayerFS {
     /// Sets mtime (and atime) without following symlinks.
     static func mtime(_ path: String, _ seconds: Int) throws {
         var ts = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
-        guard utimensat(AT_FDCWD, path, &ts, AT_SYMLINK_NOFOLLOW) == 0 else { throw OCIWriterError.sys("utimensat", path: path) }
+        guard utimensat(AT_FDCWD, path, &ts, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw OCIWriterError.sys("utimensat", path: path)
+        }
     }
 
     static func chown(_ path: String, _ uid: UInt32, _ gid: UInt32) throws {
@@ -91,7 +99,10 @@ enum LayerFS {
 
     /// A bound unix socket file at `path`.
     static func socket(_ path: String) throws {
-        let r = layerRun(["/usr/bin/env", "python3", "-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])", path])
+        let r = layerRun([
+            "/usr/bin/env", "python3", "-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])",
+            path
+        ])
         guard r.status == 0 else { throw OCIWriterError(.io, "cannot create socket: \(r.stderr)", path: path) }
     }
 
@@ -101,12 +112,13 @@ enum LayerFS {
     }
 
     static func readBytes(_ path: String) throws -> [UInt8] {
-        guard let d = FileManager.default.contents(atPath: path) else { throw OCIWriterError(.io, "cannot read", path: path) }
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw OCIWriterError(.io, "cannot read", path: path)
+        }
         return Array(d)
     }
 }
 
-import COCISys
 private func ocisys_makedev_(_ a: UInt32, _ b: UInt32) -> UInt64 { ocisys_makedev(a, b) }
 
 struct LayerRunResult {
@@ -169,21 +181,21 @@ struct LayerTarMember {
 /// header blocks' names and each regular member's content (up to 64 KiB).
 func layerPythonTarList(_ path: String) throws -> [LayerTarMember] {
     let script = #"""
-import tarfile, json, sys
-def h(b): return b.hex()
-def enc(s): return s.encode('utf-8', 'surrogateescape')
-out = []
-with tarfile.open(sys.argv[1], 'r:*', encoding='utf-8', errors='surrogateescape') as tf:
-    for m in tf:
-        d = None
-        if m.isreg() and m.size <= 65536:
-            d = h(tf.extractfile(m).read())
-        out.append(dict(name=h(enc(m.name)), type=m.type.decode(), mode=m.mode, uid=m.uid, gid=m.gid,
-            uname=m.uname, gname=m.gname, size=m.size, mtime=int(m.mtime), linkname=h(enc(m.linkname)),
-            devmajor=m.devmajor, devminor=m.devminor,
-            pax={k: h(enc(v) if isinstance(v, str) else v) for k, v in m.pax_headers.items()}, data=d))
-print(json.dumps(out))
-"""#
+        import tarfile, json, sys
+        def h(b): return b.hex()
+        def enc(s): return s.encode('utf-8', 'surrogateescape')
+        out = []
+        with tarfile.open(sys.argv[1], 'r:*', encoding='utf-8', errors='surrogateescape') as tf:
+            for m in tf:
+                d = None
+                if m.isreg() and m.size <= 65536:
+                    d = h(tf.extractfile(m).read())
+                out.append(dict(name=h(enc(m.name)), type=m.type.decode(), mode=m.mode, uid=m.uid, gid=m.gid,
+                    uname=m.uname, gname=m.gname, size=m.size, mtime=int(m.mtime), linkname=h(enc(m.linkname)),
+                    devmajor=m.devmajor, devminor=m.devminor,
+                    pax={k: h(enc(v) if isinstance(v, str) else v) for k, v in m.pax_headers.items()}, data=d))
+        print(json.dumps(out))
+        """#
     let r = layerRun(["/usr/bin/env", "python3", "-c", script, path])
     guard r.status == 0 else { throw OCIWriterError(.io, "python tarfile failed: \(r.stderr)", path: path) }
     let any = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
@@ -191,7 +203,8 @@ print(json.dumps(out))
         LayerTarMember(
             name: layerUnhex(d["name"] as! String), type: d["type"] as! String, mode: d["mode"] as! Int,
             uid: d["uid"] as! Int, gid: d["gid"] as! Int, uname: d["uname"] as! String, gname: d["gname"] as! String,
-            size: Int64(d["size"] as! Int), mtime: Int64(d["mtime"] as! Int), linkname: layerUnhex(d["linkname"] as! String),
+            size: Int64(d["size"] as! Int), mtime: Int64(d["mtime"] as! Int),
+            linkname: layerUnhex(d["linkname"] as! String),
             devmajor: d["devmajor"] as! Int, devminor: d["devminor"] as! Int,
             pax: (d["pax"] as! [String: String]).mapValues(layerUnhex), data: (d["data"] as? String).map(layerUnhex))
     }
@@ -216,7 +229,10 @@ func layerTestBytes(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
     while out.count < count {
         x = x &* 6364136223846793005 &+ 1442695040888963407
         if x >> 62 == 0 {
-            for _ in 0..<64 { x = x &* 6364136223846793005 &+ 1; out.append(UInt8(truncatingIfNeeded: x >> 33)) }
+            for _ in 0..<64 {
+                x = x &* 6364136223846793005 &+ 1
+                out.append(UInt8(truncatingIfNeeded: x >> 33))
+            }
         } else {
             let start = Int(x >> 40) % words.count
             out.append(contentsOf: words[start...])

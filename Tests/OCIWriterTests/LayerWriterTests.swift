@@ -1,16 +1,18 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct LayerWriterTests {
     /// Maps whoever runs the tests to root, so owners in goldens do not depend on the user.
     static var selfAsRoot: IDMapping {
-        IDMapping(uids: [.init(containerID: 0, hostID: getuid(), count: 1)],
-                  gids: [.init(containerID: 0, hostID: getgid(), count: 1)])
+        IDMapping(
+            uids: [.init(containerID: 0, hostID: getuid(), count: 1)],
+            gids: [.init(containerID: 0, hostID: getgid(), count: 1)])
     }
 
     /// A small tree with fixed contents, modes and mtimes (one mtime newer than the epoch used below).
@@ -26,7 +28,8 @@ import Glibc
         let long = String(repeating: "x", count: 120)
         try LayerFS.file(root + "/data/" + long, String(repeating: "long name\n", count: 60))
         try LayerFS.mkdir(root + "/data/" + String(repeating: "d", count: 90), mode: 0o750)
-        try LayerFS.file(root + "/data/" + String(repeating: "d", count: 90) + "/" + String(repeating: "f", count: 60), "split\n")
+        try LayerFS.file(
+            root + "/data/" + String(repeating: "d", count: 90) + "/" + String(repeating: "f", count: 60), "split\n")
         try LayerFS.mkdir(root + "/tmp", mode: 0o1777)
         try LayerFS.file(root + "/suid", "s\n", mode: 0o4755)
         try LayerFS.file(root + "/sgid", "g\n", mode: 0o2711)
@@ -35,9 +38,12 @@ import Glibc
         try LayerFS.file(root + "/a-c", "sorts between a and a/\n")
         try LayerFS.mkdir(root + "/a")
         try LayerFS.file(root + "/a/b", "b\n")
-        let all = ["bin/tool", "bin/tool-link", "bin", "etc/conf", "etc", "data/" + long,
-                   "data/" + String(repeating: "d", count: 90) + "/" + String(repeating: "f", count: 60),
-                   "data/" + String(repeating: "d", count: 90), "data", "tmp", "suid", "sgid", "café", "fifo", "a-c", "a/b", "a"]
+        let all = [
+            "bin/tool", "bin/tool-link", "bin", "etc/conf", "etc", "data/" + long,
+            "data/" + String(repeating: "d", count: 90) + "/" + String(repeating: "f", count: 60),
+            "data/" + String(repeating: "d", count: 90), "data", "tmp", "suid", "sgid", "café", "fifo", "a-c", "a/b",
+            "a"
+        ]
         for p in all { try LayerFS.mtime(root + "/" + p, 1_600_000_000) }
         try LayerFS.mtime(root + "/etc/conf", 1_800_000_000)  // newer than the epoch: clamped
     }
@@ -82,9 +88,13 @@ import Glibc
         let m = try layerPythonTarList(dir.sub("isal.tgz"))
         let names = m.map(\.nameString)
         let d90 = "data/" + String(repeating: "d", count: 90)
-        #expect(names == ["a", "a-c", "a/b", "bin", "bin/tool", "bin/tool-link", "café", "data",
-                          "data/" + String(repeating: "x", count: 120), d90, d90 + "/" + String(repeating: "f", count: 60),
-                          "etc", "etc/conf", "etc/hard", "fifo", "sgid", "suid", "tmp"].sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        #expect(
+            names
+                == [
+                    "a", "a-c", "a/b", "bin", "bin/tool", "bin/tool-link", "café", "data",
+                    "data/" + String(repeating: "x", count: 120), d90, d90 + "/" + String(repeating: "f", count: 60),
+                    "etc", "etc/conf", "etc/hard", "fifo", "sgid", "suid", "tmp"
+                ].sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
         let byName = Dictionary(uniqueKeysWithValues: m.map { ($0.nameString, $0) })
         #expect(byName["etc/conf"]?.mtime == Self.goldenEpoch)
         #expect(byName["etc/hard"]?.type == "1" && byName["etc/hard"]?.linkString == "etc/conf")
@@ -102,11 +112,16 @@ import Glibc
     /// Locates the `ociforge` executable built next to the test bundle.
     static func ociforgeBinary() throws -> String {
         let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ociforge").path,
-            FileManager.default.currentDirectoryPath + "/.build/debug/ociforge",
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+                "ociforge"
+            ).path,
+            FileManager.default.currentDirectoryPath + "/.build/debug/ociforge"
         ]
         for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
-        throw OCIWriterError(.notFound, "ociforge executable not found next to the tests (\(candidates.joined(separator: ", "))): run `swift build --build-tests` first")
+        throw OCIWriterError(
+            .notFound,
+            "ociforge executable not found next to the tests (\(candidates.joined(separator: ", "))): run `swift build --build-tests` first"
+        )
     }
 
     /// Two copies of one tree in different parents, created and written by separate processes with
@@ -115,25 +130,29 @@ import Glibc
         let bin = try Self.ociforgeBinary()
         let dir = try LayerTempDir("repro")
         let script = #"""
-        set -e
-        umask "$UMASK"
-        mkdir -p "$ROOT/deep/parent/tree/sub" "$ROOT/deep/parent/tree/empty"
-        cd "$ROOT/deep/parent"
-        printf 'hello\n' > tree/sub/file
-        printf '#!/bin/sh\n' > tree/run
-        ln -s sub/file tree/link
-        ln tree/sub/file tree/hard
-        mkfifo tree/pipe
-        chmod 0644 tree/sub/file; chmod 0755 tree/run tree tree/sub; chmod 0700 tree/empty; chmod 0640 tree/pipe
-        touch -h -d "@$MTIME" tree/sub/file tree/run tree/link tree/sub tree/empty tree/pipe tree
-        exec "$OCIFORGE" layer create tree -o "$ROOT/layer.tgz" --json --threads "$THREADS"
-        """#
+            set -e
+            umask "$UMASK"
+            mkdir -p "$ROOT/deep/parent/tree/sub" "$ROOT/deep/parent/tree/empty"
+            cd "$ROOT/deep/parent"
+            printf 'hello\n' > tree/sub/file
+            printf '#!/bin/sh\n' > tree/run
+            ln -s sub/file tree/link
+            ln tree/sub/file tree/hard
+            mkfifo tree/pipe
+            chmod 0644 tree/sub/file; chmod 0755 tree/run tree tree/sub; chmod 0700 tree/empty; chmod 0640 tree/pipe
+            touch -h -d "@$MTIME" tree/sub/file tree/run tree/link tree/sub tree/empty tree/pipe tree
+            exec "$OCIFORGE" layer create tree -o "$ROOT/layer.tgz" --json --threads "$THREADS"
+            """#
         var results: [[String: Any]] = []
-        for (i, v) in [("022", "UTC", "C", "1750000000", "1"), ("077", "Asia/Kolkata", "C.UTF-8", "1760000000", "2")].enumerated() {
+        for (i, v) in [("022", "UTC", "C", "1750000000", "1"), ("077", "Asia/Kolkata", "C.UTF-8", "1760000000", "2")]
+            .enumerated()
+        {
             let root = dir.sub("copy\(i)" + String(repeating: "/nest", count: i))
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            let env = ["PATH": "/usr/bin:/bin", "UMASK": v.0, "TZ": v.1, "LC_ALL": v.2, "LANG": v.2, "MTIME": v.3,
-                       "ROOT": root, "OCIFORGE": bin, "THREADS": v.4, "SOURCE_DATE_EPOCH": "1700000000"]
+            let env = [
+                "PATH": "/usr/bin:/bin", "UMASK": v.0, "TZ": v.1, "LC_ALL": v.2, "LANG": v.2, "MTIME": v.3,
+                "ROOT": root, "OCIFORGE": bin, "THREADS": v.4, "SOURCE_DATE_EPOCH": "1700000000"
+            ]
             let r = layerRun(["/bin/sh", "-c", script], environment: env)
             try #require(r.status == 0, "child \(i) failed: \(r.stderr)")
             let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
@@ -144,8 +163,10 @@ import Glibc
         #expect(results[0]["size"] as? Int == results[1]["size"] as? Int)
         // The manifest that references the layer is then identical too.
         func manifestDigest(_ r: [String: Any]) throws -> Digest {
-            let layer = Descriptor(mediaType: .ociLayerGzip, digest: try Digest(r["digest"] as! String), size: Int64(r["size"] as! Int))
-            let config = Descriptor(mediaType: .ociConfig, digest: Digest.of(Array((r["diffID"] as! String).utf8)), size: 71)
+            let layer = Descriptor(
+                mediaType: .ociLayerGzip, digest: try Digest(r["digest"] as! String), size: Int64(r["size"] as! Int))
+            let config = Descriptor(
+                mediaType: .ociConfig, digest: Digest.of(Array((r["diffID"] as! String).utf8)), size: 71)
             return try EncodedDocument(Manifest(config: config, layers: [layer])).digest
         }
         #expect(try manifestDigest(results[0]) == manifestDigest(results[1]))
@@ -179,17 +200,23 @@ import Glibc
         let badName = t + "/" + String(decoding: [0x6E, 0xFF, 0xFE], as: UTF8.self)
         // Create a file whose name is not valid UTF-8 through a byte path.
         let raw = Array(t.utf8) + [0x2F, 0x6E, 0xFF, 0xFE, 0]
-        let fd = raw.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) } }
+        let fd = raw.withUnsafeBufferPointer {
+            $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+        }
         try #require(fd >= 0)
         close(fd)
         _ = badName
 
-        let r = try LayerWriter.write(directory: t, to: dir.sub("l.tgz"), options: LayerWriteOptions(sourceDateEpoch: 0))
+        let r = try LayerWriter.write(
+            directory: t, to: dir.sub("l.tgz"), options: LayerWriteOptions(sourceDateEpoch: 0))
         #expect(r.warnings.count == 1 && r.warnings[0].contains("sock"))
         let m = try layerPythonTarList(dir.sub("l.tgz"))
-        #expect(m.map(\.name) == [Array("B".utf8), Array("a".utf8), Array("a!".utf8), Array("a.b".utf8), Array("a/2".utf8),
-                                  Array("a0".utf8), Array("bad\u{1}".utf8), Array("loop".utf8), Array("m".utf8),
-                                  Array("null".utf8), [0x6E, 0xFF, 0xFE], Array("x".utf8), Array("z".utf8)])
+        #expect(
+            m.map(\.name) == [
+                Array("B".utf8), Array("a".utf8), Array("a!".utf8), Array("a.b".utf8), Array("a/2".utf8),
+                Array("a0".utf8), Array("bad\u{1}".utf8), Array("loop".utf8), Array("m".utf8),
+                Array("null".utf8), [0x6E, 0xFF, 0xFE], Array("x".utf8), Array("z".utf8)
+            ])
         let byName = Dictionary(uniqueKeysWithValues: m.map { ($0.name, $0) })
         let null = try #require(byName[Array("null".utf8)])
         #expect(null.type == "3" && null.devmajor == 1 && null.devminor == 3 && null.mode == 0o666)
@@ -203,7 +230,8 @@ import Glibc
         #expect(m.allSatisfy { $0.mtime == 0 })
 
         // Raw header checks: non-devices carry zero device numbers, PAX records are sorted, xattr keys ordered.
-        let plain = try LayerWriter.write(directory: t, to: dir.sub("l.tar"), options: LayerWriteOptions(compression: .none))
+        let plain = try LayerWriter.write(
+            directory: t, to: dir.sub("l.tar"), options: LayerWriteOptions(compression: .none))
         #expect(plain.warnings.count == 1)
         let tar = try LayerFS.readBytes(dir.sub("l.tar"))
         let text = String(decoding: tar, as: UTF8.self)
@@ -223,8 +251,9 @@ import Glibc
         try LayerFS.mkdir(dir.sub("app"), mode: 0o750)
         try LayerFS.file(dir.sub("app/main"), "main\n", mode: 0o755)
         try LayerFS.mtime(dir.sub("app"), 1000)
-        let r = try LayerWriter.write(directory: dir.sub("app"), destination: "/usr/local/app", to: dir.sub("l.tar"),
-                                      options: LayerWriteOptions(compression: .none, sourceDateEpoch: 5000, idMapping: Self.selfAsRoot))
+        let r = try LayerWriter.write(
+            directory: dir.sub("app"), destination: "/usr/local/app", to: dir.sub("l.tar"),
+            options: LayerWriteOptions(compression: .none, sourceDateEpoch: 5000, idMapping: Self.selfAsRoot))
         #expect(r.entryCount == 4)
         let m = try layerPythonTarList(dir.sub("l.tar"))
         #expect(m.map(\.nameString) == ["usr", "usr/local", "usr/local/app", "usr/local/app/main"])
@@ -249,8 +278,13 @@ import Glibc
         try LayerFS.mkdir(up + "/opt", mode: 0o755)
         try LayerFS.chown(up + "/etc/passwd", 100_000, 100_005)
         try LayerFS.chown(up + "/var/cache/new", 101_000, 101_000)
-        let mapping = IDMapping(uids: [.init(containerID: 0, hostID: 100_000, count: 65536), .init(containerID: 0, hostID: getuid(), count: 1)],
-                                gids: [.init(containerID: 0, hostID: 100_000, count: 65536), .init(containerID: 0, hostID: getgid(), count: 1)])
+        let mapping = IDMapping(
+            uids: [
+                .init(containerID: 0, hostID: 100_000, count: 65536), .init(containerID: 0, hostID: getuid(), count: 1)
+            ],
+            gids: [
+                .init(containerID: 0, hostID: 100_000, count: 65536), .init(containerID: 0, hostID: getgid(), count: 1)
+            ])
         let changes = ChangeSet([
             .add(path: "var/cache/new", source: up + "/var/cache/new"),
             .delete(path: "var/cache/old"),
@@ -259,13 +293,17 @@ import Glibc
             .opaque(directory: "opt"),
             .add(path: "opt", source: up + "/opt"),
             .delete(path: "top"),
-            .add(path: "var/cache-x", source: up + "/var/cache-x"),
+            .add(path: "var/cache-x", source: up + "/var/cache-x")
         ])
-        let r = try LayerWriter.write(changes: changes, to: dir.sub("l.tgz"),
-                                      options: LayerWriteOptions(sourceDateEpoch: 10, idMapping: mapping))
+        let r = try LayerWriter.write(
+            changes: changes, to: dir.sub("l.tgz"),
+            options: LayerWriteOptions(sourceDateEpoch: 10, idMapping: mapping))
         let m = try layerPythonTarList(dir.sub("l.tgz"))
-        #expect(m.map(\.nameString) == [".wh.top", "etc", "etc/passwd", "opt", "opt/.wh..wh..opq", "var",
-                                        "var/cache", "var/cache-x", "var/cache/.wh.old", "var/cache/.wh.zzz", "var/cache/new"])
+        #expect(
+            m.map(\.nameString) == [
+                ".wh.top", "etc", "etc/passwd", "opt", "opt/.wh..wh..opq", "var",
+                "var/cache", "var/cache-x", "var/cache/.wh.old", "var/cache/.wh.zzz", "var/cache/new"
+            ])
         #expect(r.entryCount == m.count)
         let byName = Dictionary(uniqueKeysWithValues: m.map { ($0.nameString, $0) })
         #expect(byName["etc/passwd"]?.uid == 0 && byName["etc/passwd"]?.gid == 5)
@@ -280,8 +318,9 @@ import Glibc
         // An owner outside the mapping is an error naming the file.
         try LayerFS.chown(up + "/etc/passwd", 300_000, 0)
         let e = try #require(throws: OCIWriterError.self) {
-            try LayerWriter.write(changes: ChangeSet([.add(path: "etc/passwd", source: up + "/etc/passwd")]),
-                                  to: dir.sub("bad.tgz"), options: LayerWriteOptions(idMapping: mapping))
+            try LayerWriter.write(
+                changes: ChangeSet([.add(path: "etc/passwd", source: up + "/etc/passwd")]),
+                to: dir.sub("bad.tgz"), options: LayerWriteOptions(idMapping: mapping))
         }
         #expect(e.path == up + "/etc/passwd" && e.message.contains("300000"))
         #expect(!LayerFS.exists(dir.sub("bad.tgz")))
@@ -289,7 +328,7 @@ import Glibc
 
     @Test(arguments: [
         ("../etc/passwd", "'..'"), ("/etc/passwd", "leading '/'"), ("a/./b", "'.'"), ("a//b", "empty path component"),
-        ("a/.wh.b", ".wh."), ("a/.wh..wh..opq", ".wh."), ("bad\u{0}name", "NUL"), (".", "layer root"),
+        ("a/.wh.b", ".wh."), ("a/.wh..wh..opq", ".wh."), ("bad\u{0}name", "NUL"), (".", "layer root")
     ])
     func changeSetPathValidation(_ path: String, _ expected: String) throws {
         let dir = try LayerTempDir("invalid")
@@ -316,10 +355,12 @@ import Glibc
             ChangeSet([.add(path: "a", source: dir.sub("f")), .opaque(directory: "a")]),
             ChangeSet([.add(path: "a", source: dir.sub("f")), .add(path: "a/b", source: dir.sub("f"))]),
             ChangeSet([.add(path: "a", source: "relative/source")]),
-            ChangeSet([.add(path: "a", source: dir.sub("missing"))]),
+            ChangeSet([.add(path: "a", source: dir.sub("missing"))])
         ]
         for c in cases {
-            let e = try #require(throws: OCIWriterError.self) { try LayerWriter.write(changes: c, to: dir.sub("l.tgz")) }
+            let e = try #require(throws: OCIWriterError.self) {
+                try LayerWriter.write(changes: c, to: dir.sub("l.tgz"))
+            }
             #expect(e.path != nil, "\(e)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["d", "f"])
@@ -344,7 +385,8 @@ import Glibc
         _ = try LayerWriter.write(directory: t, to: dir.sub("out/l.tgz"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.sub("out")) == ["l.tgz"])
         // The output may live inside the tree it is written from: it is not included in itself.
-        let inside = try LayerWriter.write(directory: t, to: t + "/self.tar", options: LayerWriteOptions(compression: .none))
+        let inside = try LayerWriter.write(
+            directory: t, to: t + "/self.tar", options: LayerWriteOptions(compression: .none))
         #expect(try layerPythonTarList(t + "/self.tar").map(\.nameString) == ["big", "z"])
         #expect(inside.entryCount == 2)
     }
@@ -356,8 +398,10 @@ import Glibc
         try LayerFS.file(dir.sub("real/f"), "f\n")
         try LayerFS.symlink("/etc", dir.sub("real/etc-link"))
         try LayerFS.symlink("real", dir.sub("via"))
-        let a = try LayerWriter.write(directory: dir.sub("via"), to: dir.sub("a.tar"), options: LayerWriteOptions(compression: .none))
-        let b = try LayerWriter.write(directory: dir.sub("real"), to: dir.sub("b.tar"), options: LayerWriteOptions(compression: .none))
+        let a = try LayerWriter.write(
+            directory: dir.sub("via"), to: dir.sub("a.tar"), options: LayerWriteOptions(compression: .none))
+        let b = try LayerWriter.write(
+            directory: dir.sub("real"), to: dir.sub("b.tar"), options: LayerWriteOptions(compression: .none))
         #expect(a.diffID == b.diffID)
         let m = try layerPythonTarList(dir.sub("a.tar"))
         #expect(m.map(\.nameString) == ["etc-link", "f"])
@@ -378,18 +422,23 @@ import Glibc
             .opaque(directory: "usr/share/man"),
             .add(path: "usr/share/doc-base", source: dir.sub("f")),
             .delete(path: "usr/share/doc/b"),
-            .add(path: "usr/share/doc/0", source: dir.sub("f")),
+            .add(path: "usr/share/doc/0", source: dir.sub("f"))
         ])
         let out = dir.sub("l.tar")
         let r = try await LayerWriter.offPool {
-            try LayerWriter.write(changes: changes, to: out, options: LayerWriteOptions(compression: .none, sourceDateEpoch: 77))
+            try LayerWriter.write(
+                changes: changes, to: out, options: LayerWriteOptions(compression: .none, sourceDateEpoch: 77))
         }
         let m = try layerPythonTarList(out)
-        #expect(m.map(\.nameString) == ["usr", "usr/share", "usr/share/doc", "usr/share/doc-base", "usr/share/doc/.wh.a",
-                                        "usr/share/doc/.wh.b", "usr/share/doc/0", "usr/share/man", "usr/share/man/.wh..wh..opq"])
+        #expect(
+            m.map(\.nameString) == [
+                "usr", "usr/share", "usr/share/doc", "usr/share/doc-base", "usr/share/doc/.wh.a",
+                "usr/share/doc/.wh.b", "usr/share/doc/0", "usr/share/man", "usr/share/man/.wh..wh..opq"
+            ])
         #expect(r.entryCount == 9)
         for e in m where e.type == "5" { #expect(e.mode == 0o755 && e.uid == 0 && e.mtime == 77) }
-        #expect(m.filter { $0.nameString.contains(".wh.") }.allSatisfy { $0.type == "0" && $0.size == 0 && $0.mtime == 77 })
+        #expect(
+            m.filter { $0.nameString.contains(".wh.") }.allSatisfy { $0.type == "0" && $0.size == 0 && $0.mtime == 77 })
     }
 
     /// A tree deeper than PATH_MAX is walked through directory fds; the deep names go into PAX `path` records.
@@ -412,7 +461,8 @@ import Glibc
         _ = write(ffd, "deep\n", 5)
         close(ffd)
         close(fd)
-        let r = try LayerWriter.write(directory: dir.sub("t"), to: dir.sub("l.tgz"), options: LayerWriteOptions(sourceDateEpoch: 0))
+        let r = try LayerWriter.write(
+            directory: dir.sub("t"), to: dir.sub("l.tgz"), options: LayerWriteOptions(sourceDateEpoch: 0))
         #expect(r.entryCount == depth + 1)
         let m = try layerPythonTarList(dir.sub("l.tgz"))
         let leaf = try #require(m.last)
@@ -429,8 +479,9 @@ import Glibc
         for i in 0..<5 { try LayerFS.bytes(t + "/f\(i)", layerTestBytes(700_000 + i * 1000, seed: UInt64(i))) }
         var digests: Set<Digest> = []
         for (compression, threads) in [(LayerCompression.gzip, 1), (.gzip, 2), (.gzip, 4), (.zstd, 1), (.zstd, 2)] {
-            let r = try LayerWriter.write(directory: t, to: dir.sub("l-\(compression)-\(threads)"),
-                                          options: LayerWriteOptions(compression: compression, threads: threads))
+            let r = try LayerWriter.write(
+                directory: t, to: dir.sub("l-\(compression)-\(threads)"),
+                options: LayerWriteOptions(compression: compression, threads: threads))
             digests.insert(r.digest)
             #expect(r.uncompressedSize > 3_500_000)
         }

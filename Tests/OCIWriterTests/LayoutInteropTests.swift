@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Assembled layouts checked by independent implementations: oci-image-tool, skopeo, umoci (all installed by
@@ -8,30 +9,38 @@ import Testing
     /// Two gzip layers, the second deleting a file of the first with a whiteout.
     func assembleImage(_ tmp: LayoutTempDir, tag: String) throws -> (OCILayout, AssembledImage) {
         let layout = try OCILayout.create(at: tmp.sub("layout"))
-        let base = try makeLayoutTestLayer(in: tmp.path, name: "base",
-                                     files: ["etc/keep.conf": "keep\n", "etc/gone.conf": "gone\n", "bin/run": "#!/bin/sh\necho run\n"],
-                                     createdBy: "base files")
-        let app = try makeLayoutTestLayer(in: tmp.path, name: "app",
-                                    files: ["etc/.wh.gone.conf": "", "app/hello.txt": "hello from ociforge\n"],
-                                    createdBy: "app files")
-        let img = try ImageAssembler(base: .scratch(platform: .host), layers: [base, app],
-                                     changes: ConfigChanges(entrypoint: ["/bin/run"], env: ["APP=1"], workingDir: "/app",
-                                                            labels: ["org.example": "yes"], exposedPorts: ["8080"]),
-                                     destination: layout, tag: tag, environment: ["SOURCE_DATE_EPOCH": "1700000000"]).assemble()
+        let base = try makeLayoutTestLayer(
+            in: tmp.path, name: "base",
+            files: ["etc/keep.conf": "keep\n", "etc/gone.conf": "gone\n", "bin/run": "#!/bin/sh\necho run\n"],
+            createdBy: "base files")
+        let app = try makeLayoutTestLayer(
+            in: tmp.path, name: "app",
+            files: ["etc/.wh.gone.conf": "", "app/hello.txt": "hello from ociforge\n"],
+            createdBy: "app files")
+        let img = try ImageAssembler(
+            base: .scratch(platform: .host), layers: [base, app],
+            changes: ConfigChanges(
+                entrypoint: ["/bin/run"], env: ["APP=1"], workingDir: "/app",
+                labels: ["org.example": "yes"], exposedPorts: ["8080"]),
+            destination: layout, tag: tag, environment: ["SOURCE_DATE_EPOCH": "1700000000"]
+        ).assemble()
         return (layout, img)
     }
 
     @Test func ociImageToolValidatesAssembledLayout() throws {
         let tmp = try LayoutTempDir("interop")
         let (layout, _) = try assembleImage(tmp, tag: "v1.0")
-        let r = try layoutRun("/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=v1.0", layout.path])
+        let r = try layoutRun(
+            "/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=v1.0", layout.path])
         #expect(r.status == 0, "oci-image-tool: \(r.stdout) \(r.stderr)")
-        let unknownRef = try layoutRun("/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=nope", layout.path])
+        let unknownRef = try layoutRun(
+            "/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=nope", layout.path])
         #expect(unknownRef.status != 0, "the ref must select the image")
         // And it notices a corruption we introduce (the oracle is not vacuous).
         let idx = try layout.readIndex()
         try layoutFlipByte(layout.blobPath(idx.manifests[0].digest), at: 5)
-        let bad = try layoutRun("/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=v1.0", layout.path])
+        let bad = try layoutRun(
+            "/usr/bin/oci-image-tool", ["validate", "--type", "image", "--ref", "name=v1.0", layout.path])
         #expect(bad.status != 0)
     }
 
@@ -52,7 +61,8 @@ import Testing
 
         // skopeo copies it (verifying every blob on the way); the copy resolves and verifies with our reader.
         let copyPath = tmp.sub("copy")
-        let c = try layoutRun("/usr/bin/skopeo", ["copy", "--quiet", "oci:\(layout.path):app", "oci:\(copyPath):copied"])
+        let c = try layoutRun(
+            "/usr/bin/skopeo", ["copy", "--quiet", "oci:\(layout.path):app", "oci:\(copyPath):copied"])
         try #require(c.status == 0, "skopeo copy: \(c.stderr)")
         let copy = try OCILayout.open(at: copyPath)
         let resolved = try copy.resolve(tag: "copied")
@@ -62,8 +72,12 @@ import Testing
 
         // Recompressed to zstd by skopeo: our verifier derives the same diffIDs through libzstd.
         let zPath = tmp.sub("zstd")
-        let z = try layoutRun("/usr/bin/skopeo", ["copy", "--quiet", "--dest-compress-format", "zstd",
-                                                  "oci:\(layout.path):app", "oci:\(zPath):z"])
+        let z = try layoutRun(
+            "/usr/bin/skopeo",
+            [
+                "copy", "--quiet", "--dest-compress-format", "zstd",
+                "oci:\(layout.path):app", "oci:\(zPath):z"
+            ])
         try #require(z.status == 0, "skopeo copy zstd: \(z.stderr)")
         let zLayout = try OCILayout.open(at: zPath)
         let zImage = try zLayout.resolve(tag: "z")
@@ -83,10 +97,14 @@ import Testing
         let rootfs = bundle + "/rootfs"
         #expect(try layoutReadText(rootfs + "/etc/keep.conf") == "keep\n")
         #expect(try layoutReadText(rootfs + "/app/hello.txt") == "hello from ociforge\n")
-        #expect(!FileManager.default.fileExists(atPath: rootfs + "/etc/gone.conf"), "the whiteout must delete etc/gone.conf")
+        #expect(
+            !FileManager.default.fileExists(atPath: rootfs + "/etc/gone.conf"), "the whiteout must delete etc/gone.conf"
+        )
         #expect(!FileManager.default.fileExists(atPath: rootfs + "/etc/.wh.gone.conf"))
         // umoci's runtime config carries our image config.
-        let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any]
+        let cfg =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json")))
+            as? [String: Any]
         let process = cfg?["process"] as? [String: Any]
         #expect(process?["args"] as? [String] == ["/bin/run"])
         #expect(process?["cwd"] as? String == "/app")
@@ -99,7 +117,8 @@ import Testing
         let tmp = try LayoutTempDir("interop")
         let (layout, img) = try assembleImage(tmp, tag: "app")
         let dockerPath = tmp.sub("docker")
-        let c = try layoutRun("/usr/bin/skopeo", ["copy", "--quiet", "--format", "v2s2", "oci:\(layout.path):app", "oci:\(dockerPath):d"])
+        let c = try layoutRun(
+            "/usr/bin/skopeo", ["copy", "--quiet", "--format", "v2s2", "oci:\(layout.path):app", "oci:\(dockerPath):d"])
         try #require(c.status == 0, "skopeo copy --format v2s2: \(c.stderr)")
         let docker = try OCILayout.open(at: dockerPath)
         let base = try docker.resolve(tag: "d")
@@ -113,9 +132,11 @@ import Testing
 
         let out = try OCILayout.create(at: tmp.sub("out"))
         let extra = try makeLayoutTestLayer(in: tmp.path, name: "extra", files: ["extra.txt": "on a docker base\n"])
-        let built = try ImageAssembler(base: .layout(docker, tag: "d", platform: nil), layers: [extra],
-                                       changes: ConfigChanges(cmd: ["/bin/run", "extra"]), destination: out, tag: "oci",
-                                       environment: [:]).assemble()
+        let built = try ImageAssembler(
+            base: .layout(docker, tag: "d", platform: nil), layers: [extra],
+            changes: ConfigChanges(cmd: ["/bin/run", "extra"]), destination: out, tag: "oci",
+            environment: [:]
+        ).assemble()
         #expect(built.manifest.value.layers.map(\.mediaType) == [.ociLayerGzip, .ociLayerGzip, .ociLayerGzip])
         #expect(built.manifest.value.layers.prefix(2).map(\.digest) == base.manifest.value.layers.map(\.digest))
         #expect(LayoutVerifier.verify(out).isValid)
@@ -148,8 +169,10 @@ import Testing
         #expect(LayoutVerifier.verify(layout).isValid)
         // Assemble on top of umoci's image into the same layout, then let umoci unpack ours.
         let layer = try makeLayoutTestLayer(in: tmp.path, name: "ours", files: ["ours.txt": "ours\n"])
-        _ = try ImageAssembler(base: .layout(layout, tag: "base", platform: nil), layers: [layer],
-                               changes: ConfigChanges(cmd: ["/bin/true"]), destination: layout, tag: "ours", environment: [:]).assemble()
+        _ = try ImageAssembler(
+            base: .layout(layout, tag: "base", platform: nil), layers: [layer],
+            changes: ConfigChanges(cmd: ["/bin/true"]), destination: layout, tag: "ours", environment: [:]
+        ).assemble()
         let report = LayoutVerifier.verify(layout)
         #expect(report.isValid, "\(report.problems)")
         let out = tmp.sub("out")

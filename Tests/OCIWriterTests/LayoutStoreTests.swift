@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 @Suite struct LayoutStoreTests {
@@ -11,7 +12,9 @@ import Testing
         #expect(index.manifests.isEmpty)
         #expect(index.mediaType == .ociIndex)
         var isDir: ObjCBool = false
-        #expect(FileManager.default.fileExists(atPath: layout.path + "/blobs/sha256", isDirectory: &isDir) && isDir.boolValue)
+        #expect(
+            FileManager.default.fileExists(atPath: layout.path + "/blobs/sha256", isDirectory: &isDir)
+                && isDir.boolValue)
         // Re-creating and opening an existing layout is fine.
         _ = try OCILayout.create(at: layout.path)
         let reopened = try OCILayout.open(at: layout.path)
@@ -89,8 +92,15 @@ import Testing
         let wrong = Descriptor(mediaType: .ociLayer, digest: Digest.of([1, 2, 3]), size: 3)
         let e = #expect(throws: OCIWriterError.self) {
             try layout.writeBlob(mediaType: .ociLayer, expected: wrong) { buf in
-                buf[0] = 9; buf[1] = 9; buf[2] = 9
-                return offset == 0 ? 0 : { offset = 0; return 3 }()
+                buf[0] = 9
+                buf[1] = 9
+                buf[2] = 9
+                return offset == 0
+                    ? 0
+                    : {
+                        offset = 0
+                        return 3
+                    }()
             }
         }
         #expect(e?.code == .digestMismatch)
@@ -114,7 +124,9 @@ import Testing
         // Wrong expectation: nothing stored, source untouched.
         var bad = layer.descriptor
         bad.size += 1
-        let e = #expect(throws: OCIWriterError.self) { try layout.importBlob(file: layer.file, expected: bad, mode: .move) }
+        let e = #expect(throws: OCIWriterError.self) {
+            try layout.importBlob(file: layer.file, expected: bad, mode: .move)
+        }
         #expect(e?.code == .sizeMismatch)
         #expect(FileManager.default.fileExists(atPath: layer.file))
         #expect(!layout.hasBlob(layer.digest))
@@ -234,7 +246,8 @@ import Testing
         // Tags may contain ':' when the layout exists.
         #expect(try LayoutReference(parsing: plain + ":a:b") == LayoutReference(path: plain, tag: "a:b"))
         // Layout to be created: the tag follows the last ':'.
-        #expect(try LayoutReference(parsing: tmp.sub("new:x:tag")) == LayoutReference(path: tmp.sub("new:x"), tag: "tag"))
+        #expect(
+            try LayoutReference(parsing: tmp.sub("new:x:tag")) == LayoutReference(path: tmp.sub("new:x"), tag: "tag"))
         #expect(try LayoutReference(parsing: "relative/out") == LayoutReference(path: "relative/out", tag: nil))
         #expect(throws: OCIWriterError.self) { try LayoutReference(parsing: plain + ":") }
         #expect(throws: OCIWriterError.self) { try LayoutReference(parsing: plain + ":bad tag") }
@@ -260,7 +273,10 @@ import Testing
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
         // Traversal attempt in index.json.
-        try layoutWriteText(layout.indexPath, #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../../../etc/passwd","size":10,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}"#)
+        try layoutWriteText(
+            layout.indexPath,
+            #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../../../../etc/passwd","size":10,"annotations":{"org.opencontainers.image.ref.name":"x"}}]}"#
+        )
         let e1 = #expect(throws: OCIWriterError.self) { try layout.readIndex() }
         #expect(e1?.code == .invalidJSON)
         #expect(e1?.message.contains("manifests[0].digest") == true)
@@ -271,14 +287,17 @@ import Testing
 
         // Uppercase hex in a manifest's layer.
         try layoutWriteText(layout.indexPath, #"{"schemaVersion":2,"manifests":[]}"#)
-        let config = try layout.writeBlob(document: try EncodedDocument(ImageConfig(platform: .host)), mediaType: .ociConfig)
-        let bad = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":\#(String(decoding: try CanonicalJSON.encode(config), as: UTF8.self)),"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855","size":1}]}"#
+        let config = try layout.writeBlob(
+            document: try EncodedDocument(ImageConfig(platform: .host)), mediaType: .ociConfig)
+        let bad =
+            #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":\#(String(decoding: try CanonicalJSON.encode(config), as: UTF8.self)),"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855","size":1}]}"#
         let m = try layout.writeBlob(bytes: Array(bad.utf8), mediaType: .ociManifest)
         try layout.tag(m, as: "bad")
         let e2 = #expect(throws: OCIWriterError.self) { try layout.resolve(tag: "bad") }
         #expect(e2?.message.contains("layers[0].digest") == true)
         let r2 = LayoutVerifier.verify(layout, tag: "bad")
-        #expect(r2.problems.contains { $0.subject == "manifest \(m.digest)" && $0.message.contains("layers[0].digest") })
+        #expect(
+            r2.problems.contains { $0.subject == "manifest \(m.digest)" && $0.message.contains("layers[0].digest") })
     }
 
     @Test func ambiguousManifestIndexDocumentIsRefused() throws {
@@ -304,9 +323,14 @@ import Testing
     @Test func platformSelectionFromIndexes() throws {
         let tmp = try LayoutTempDir()
         let layout = try OCILayout.create(at: tmp.sub("img"))
-        let amd = try makeLayoutTestImage(layout, tag: "amd", work: tmp.path, platform: Platform(architecture: "amd64", os: "linux"), content: "amd")
-        let arm = try makeLayoutTestImage(layout, tag: "arm", work: tmp.path, platform: Platform(architecture: "arm64", os: "linux", variant: "v8"), content: "arm")
-        let s390 = try makeLayoutTestImage(layout, tag: "s390", work: tmp.path, platform: Platform(architecture: "s390x", os: "linux"), content: "s390")
+        let amd = try makeLayoutTestImage(
+            layout, tag: "amd", work: tmp.path, platform: Platform(architecture: "amd64", os: "linux"), content: "amd")
+        let arm = try makeLayoutTestImage(
+            layout, tag: "arm", work: tmp.path, platform: Platform(architecture: "arm64", os: "linux", variant: "v8"),
+            content: "arm")
+        let s390 = try makeLayoutTestImage(
+            layout, tag: "s390", work: tmp.path, platform: Platform(architecture: "s390x", os: "linux"), content: "s390"
+        )
         // An index with an attestation-like unknown platform first, then arm64, then a nested index holding amd64.
         let nested = ImageIndex(manifests: [amd.manifestDescriptor])
         let nestedDesc = try layout.writeBlob(document: try EncodedDocument(nested), mediaType: .ociIndex)
@@ -328,18 +352,26 @@ import Testing
         let rAmd = try layout.resolve(tag: "multi", platform: Platform(architecture: "amd64", os: "linux"))
         #expect(rAmd.manifestDescriptor.digest == amd.manifestDigest)
         #expect(rAmd.indexes.map(\.digest) == [topDesc.digest, nestedDesc.digest])
-        let miss = #expect(throws: OCIWriterError.self) { try layout.resolve(tag: "multi", platform: Platform(architecture: "riscv64", os: "linux")) }
+        let miss = #expect(throws: OCIWriterError.self) {
+            try layout.resolve(tag: "multi", platform: Platform(architecture: "riscv64", os: "linux"))
+        }
         #expect(miss?.code == .platformNotFound)
         #expect(miss?.message.contains("linux/arm64/v8") == true)
         // Variant mismatch.
-        #expect(throws: OCIWriterError.self) { try layout.resolve(tag: "multi", platform: Platform(architecture: "arm64", os: "linux", variant: "v7")) }
+        #expect(throws: OCIWriterError.self) {
+            try layout.resolve(tag: "multi", platform: Platform(architecture: "arm64", os: "linux", variant: "v7"))
+        }
         // A single-platform image asked for another platform.
-        let wrong = #expect(throws: OCIWriterError.self) { try layout.resolve(tag: "amd", platform: Platform(architecture: "arm64", os: "linux")) }
+        let wrong = #expect(throws: OCIWriterError.self) {
+            try layout.resolve(tag: "amd", platform: Platform(architecture: "arm64", os: "linux"))
+        }
         #expect(wrong?.code == .platformNotFound)
         // The whole layout verifies (index → nested index → manifests).
         let report = LayoutVerifier.verify(layout)
         #expect(report.isValid, "\(report.problems)")
-        #expect(Set(report.manifestsChecked) == Set([amd.manifestDigest, arm.manifestDigest, s390.manifestDigest, unknown.digest]))
+        #expect(
+            Set(report.manifestsChecked)
+                == Set([amd.manifestDigest, arm.manifestDigest, s390.manifestDigest, unknown.digest]))
     }
 
     @Test func dockerMediaTypesAreRead() throws {
@@ -365,28 +397,32 @@ import Testing
         _ = try OCILayout.create(at: path)
         let writers = 6, perWriter = 12, pyWriters = 2, perPy = 15
         let script = """
-        import fcntl, json, os, sys
-        root, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-        for i in range(n):
-            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with open(os.path.join(root, "index.json")) as f:
-                idx = json.load(f)
-            idx["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": "sha256:" + "%064x" % (0xabc0000 + i + 1000 * int(prefix[-1])), "size": 1,
-                "annotations": {"org.opencontainers.image.ref.name": "%s-%d" % (prefix, i)}})
-            tmp = os.path.join(root, ".ociforge-tmp-py-%d" % os.getpid())
-            with open(tmp, "w") as f:
-                json.dump(idx, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, os.path.join(root, "index.json"))
-            os.close(fd)
-        """
+            import fcntl, json, os, sys
+            root, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+            for i in range(n):
+                fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                with open(os.path.join(root, "index.json")) as f:
+                    idx = json.load(f)
+                idx["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": "sha256:" + "%064x" % (0xabc0000 + i + 1000 * int(prefix[-1])), "size": 1,
+                    "annotations": {"org.opencontainers.image.ref.name": "%s-%d" % (prefix, i)}})
+                tmp = os.path.join(root, ".ociforge-tmp-py-%d" % os.getpid())
+                with open(tmp, "w") as f:
+                    json.dump(idx, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.rename(tmp, os.path.join(root, "index.json"))
+                os.close(fd)
+            """
         let scriptPath = tmp.sub("writer.py")
         try layoutWriteText(scriptPath, script)
         let pyTasks = (0..<pyWriters).map { p in
-            Task { try await OCILayout.offloading { try layoutRun("/usr/bin/env", ["python3", scriptPath, path, "py\(p)", String(perPy)]) } }
+            Task {
+                try await OCILayout.offloading {
+                    try layoutRun("/usr/bin/env", ["python3", scriptPath, path, "py\(p)", String(perPy)])
+                }
+            }
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for w in 0..<writers {
@@ -430,14 +466,15 @@ func layoutLeftoverTemps(_ layout: OCILayout) throws -> [String] {
 
 /// A Docker schema 2 image (Docker media types for manifest, config and layer) written into `layout` by hand.
 func makeLayoutDockerImage(_ layout: OCILayout, work: String, tag: String) throws -> Descriptor {
-    let layer = try makeLayoutTestLayer(in: work, name: "docker-\(tag)", files: ["etc/os-release": "ID=test\n", "bin/tool": "#!/bin/sh\necho base\n"])
+    let layer = try makeLayoutTestLayer(
+        in: work, name: "docker-\(tag)", files: ["etc/os-release": "ID=test\n", "bin/tool": "#!/bin/sh\necho base\n"])
     try layout.importBlob(file: layer.file, expected: layer.descriptor, mode: .copy)
     // Docker configs carry fields the OCI model does not (container_config, docker_version): they are ignored.
     let configJSON = """
-    {"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin","BASE=1"],"Cmd":["/bin/sh"],"WorkingDir":"/"},\
-    "container_config":{"Hostname":"abc"},"docker_version":"24.0.0","created":"2024-01-02T03:04:05.123456789Z",\
-    "rootfs":{"type":"layers","diff_ids":["\(layer.diffID)"]},"history":[{"created":"2024-01-02T03:04:05Z","created_by":"ADD rootfs /"}]}
-    """
+        {"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/bin:/bin","BASE=1"],"Cmd":["/bin/sh"],"WorkingDir":"/"},\
+        "container_config":{"Hostname":"abc"},"docker_version":"24.0.0","created":"2024-01-02T03:04:05.123456789Z",\
+        "rootfs":{"type":"layers","diff_ids":["\(layer.diffID)"]},"history":[{"created":"2024-01-02T03:04:05Z","created_by":"ADD rootfs /"}]}
+        """
     let config = try layout.writeBlob(bytes: Array(configJSON.utf8), mediaType: .dockerConfig)
     var layerDesc = layer.descriptor
     layerDesc.mediaType = .dockerLayerGzip

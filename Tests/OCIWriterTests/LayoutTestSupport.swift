@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// A unique temporary directory under /tmp, removed when the value is dropped.
@@ -26,7 +27,9 @@ struct LayoutProcessResult: Sendable {
 
 /// Runs a program to completion, capturing its output.
 @discardableResult
-func layoutRun(_ executable: String, _ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> LayoutProcessResult {
+func layoutRun(_ executable: String, _ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws
+    -> LayoutProcessResult
+{
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
@@ -49,25 +52,33 @@ func layoutRun(_ executable: String, _ args: [String], cwd: String? = nil, envir
     p.waitUntilExit()
     try out.close()
     try err.close()
-    return LayoutProcessResult(status: p.terminationStatus,
-                               stdout: (try? String(contentsOf: outFile, encoding: .utf8)) ?? "",
-                               stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
+    return LayoutProcessResult(
+        status: p.terminationStatus,
+        stdout: (try? String(contentsOf: outFile, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
 }
 
 /// Builds a small layer with the system `tar` and `gzip -n` / `zstd`: `files` maps relative paths to contents.
-func makeLayoutTestLayer(in dir: String, name: String, files: [String: String], compression: LayerCompression = .gzip,
-                   createdBy: String? = nil) throws -> LayerInput {
+func makeLayoutTestLayer(
+    in dir: String, name: String, files: [String: String], compression: LayerCompression = .gzip,
+    createdBy: String? = nil
+) throws -> LayerInput {
     let root = dir + "/" + name + "-tree"
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     for (rel, content) in files {
         let p = root + "/" + rel
-        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(content.utf8).write(to: URL(fileURLWithPath: p))
     }
     let tar = dir + "/" + name + ".tar"
-    let r = try layoutRun("/usr/bin/tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0",
-                                           "--format=pax", "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
-                                           "-C", root, "-cf", tar, "."])
+    let r = try layoutRun(
+        "/usr/bin/tar",
+        [
+            "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0",
+            "--format=pax", "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+            "-C", root, "-cf", tar, "."
+        ])
     try #require(r.status == 0, "tar failed: \(r.stderr)")
     let tarBytes = try Array(Data(contentsOf: URL(fileURLWithPath: tar)))
     let diffID = Digest.of(tarBytes)
@@ -85,8 +96,9 @@ func makeLayoutTestLayer(in dir: String, name: String, files: [String: String], 
         try #require(z.status == 0, "zstd failed: \(z.stderr)")
     }
     let blobBytes = try Array(Data(contentsOf: URL(fileURLWithPath: blob)))
-    return LayerInput(file: blob, mediaType: compression.ociMediaType, digest: Digest.of(blobBytes),
-                      size: Int64(blobBytes.count), diffID: diffID, createdBy: createdBy ?? "test layer \(name)")
+    return LayerInput(
+        file: blob, mediaType: compression.ociMediaType, digest: Digest.of(blobBytes),
+        size: Int64(blobBytes.count), diffID: diffID, createdBy: createdBy ?? "test layer \(name)")
 }
 
 func layoutReadText(_ path: String) throws -> String {
@@ -105,10 +117,15 @@ func layoutFlipByte(_ path: String, at offset: Int) throws {
 }
 
 /// A single-layer image tagged `tag` in `layout`, for tests that need some image.
-func makeLayoutTestImage(_ layout: OCILayout, tag: String, work: String, platform: Platform = Platform(architecture: "amd64", os: "linux"),
-                     content: String = "hello") throws -> AssembledImage {
-    let layer = try makeLayoutTestLayer(in: work, name: "simple-\(tag)-\(platform.architecture)", files: ["hello.txt": content])
-    return try ImageAssembler(base: .scratch(platform: platform), layers: [layer],
-                              changes: ConfigChanges(cmd: ["/hello"]), destination: layout, tag: tag,
-                              environment: [:]).assemble()
+func makeLayoutTestImage(
+    _ layout: OCILayout, tag: String, work: String, platform: Platform = Platform(architecture: "amd64", os: "linux"),
+    content: String = "hello"
+) throws -> AssembledImage {
+    let layer = try makeLayoutTestLayer(
+        in: work, name: "simple-\(tag)-\(platform.architecture)", files: ["hello.txt": content])
+    return try ImageAssembler(
+        base: .scratch(platform: platform), layers: [layer],
+        changes: ConfigChanges(cmd: ["/hello"]), destination: layout, tag: tag,
+        environment: [:]
+    ).assemble()
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Referrers: attach, list, copy to another repository and pull into a layout, against a registry with the
@@ -7,12 +8,14 @@ import Testing
 @Suite("OCI referrers")
 struct ReferrersTests {
     static func sbom(_ subject: Descriptor, _ text: String, type: MediaType = .spdxJSON) throws -> Artifact {
-        try Artifact(artifactType: type, subject: subject, layers: [ArtifactLayer(mediaType: type, bytes: Array(text.utf8))],
-                     annotations: ["org.opencontainers.image.created": "1970-01-01T00:00:00Z"])
+        try Artifact(
+            artifactType: type, subject: subject, layers: [ArtifactLayer(mediaType: type, bytes: Array(text.utf8))],
+            annotations: ["org.opencontainers.image.created": "1970-01-01T00:00:00Z"])
     }
 
     /// Pushes a small image to `host/repo:v1`; returns its descriptor.
-    static func pushImage(_ client: RegistryClient, host: String, repo: String, dir: TempDir) async throws -> Descriptor {
+    static func pushImage(_ client: RegistryClient, host: String, repo: String, dir: TempDir) async throws -> Descriptor
+    {
         let store = try DirectoryImageStore(try dir.sub("src-\(repo)"))
         try TestImages.make(in: store, tag: "v1", layerSizes: [1000], seed: 3)
         return try await client.push(from: store, tag: "v1", to: try ImageReference(parsing: "\(host)/\(repo):v1"))
@@ -59,10 +62,12 @@ struct ReferrersTests {
 
         // Copy to another repository of the same registry, then into a layout.
         let src = RegistryReferrerStore(client: client, repository: "app")
-        _ = try await client.push(from: try DirectoryImageStore(dir.path + "/src-app"), tag: "v1",
-                                  to: try ImageReference(parsing: "\(reg.host)/copy:v1"))
-        let copied = try await ReferrerTransfer.copy(subject: image.digest, from: src,
-                                                     to: RegistryReferrerStore(client: client, repository: "copy"))
+        _ = try await client.push(
+            from: try DirectoryImageStore(dir.path + "/src-app"), tag: "v1",
+            to: try ImageReference(parsing: "\(reg.host)/copy:v1"))
+        let copied = try await ReferrerTransfer.copy(
+            subject: image.digest, from: src,
+            to: RegistryReferrerStore(client: client, repository: "copy"))
         #expect(copied.count == 2)
         #expect(try await client.referrers(repository: "copy", subject: image.digest).referrers.count == 2)
 
@@ -99,15 +104,20 @@ struct ReferrersTests {
         #expect(listing.source == .tagSchema)
         #expect(listing.referrers.map(\.digest) == [a.descriptor.digest, b.descriptor.digest])
         #expect(listing.referrers.map(\.artifactType) == [.spdxJSON, .cycloneDXJSON])
-        #expect(try await client.referrers(repository: "app", subject: image.digest, artifactType: .cycloneDXJSON).referrers.count == 1)
+        #expect(
+            try await client.referrers(repository: "app", subject: image.digest, artifactType: .cycloneDXJSON).referrers
+                .count == 1)
         // skopeo reads the fallback index as an ordinary index.
-        let (st, out) = try run("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(reg.host)/app:\(tag)"])
+        let (st, out) = try run(
+            "/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(reg.host)/app:\(tag)"])
         #expect(st == 0 && out.contains(b.descriptor.digest.string))
 
-        _ = try await client.push(from: try DirectoryImageStore(dir.path + "/src-app"), tag: "v1",
-                                  to: try ImageReference(parsing: "\(reg.host)/other/copy:v1"))
-        try await ReferrerTransfer.copy(subject: image.digest, from: RegistryReferrerStore(client: client, repository: "app"),
-                                        to: RegistryReferrerStore(client: client, repository: "other/copy"))
+        _ = try await client.push(
+            from: try DirectoryImageStore(dir.path + "/src-app"), tag: "v1",
+            to: try ImageReference(parsing: "\(reg.host)/other/copy:v1"))
+        try await ReferrerTransfer.copy(
+            subject: image.digest, from: RegistryReferrerStore(client: client, repository: "app"),
+            to: RegistryReferrerStore(client: client, repository: "other/copy"))
         let there = try await client.referrers(repository: "other/copy", subject: image.digest)
         #expect(there.referrers.map(\.digest) == [a.descriptor.digest, b.descriptor.digest])
         let fetched = try await client.fetchArtifact(repository: "other/copy", descriptor: there.referrers[1])
@@ -115,8 +125,9 @@ struct ReferrersTests {
 
         let layout = try OCILayout.create(at: dir.path + "/layout")
         _ = try await client.pull(try ImageReference(parsing: "\(reg.host)/other/copy:v1"), into: layout, tag: "v1")
-        try await ReferrerTransfer.copy(subject: image.digest, from: RegistryReferrerStore(client: client, repository: "other/copy"),
-                                        to: LayoutReferrerStore(layout: layout))
+        try await ReferrerTransfer.copy(
+            subject: image.digest, from: RegistryReferrerStore(client: client, repository: "other/copy"),
+            to: LayoutReferrerStore(layout: layout))
         #expect(try layout.referrers(of: image.digest).referrers.count == 2)
         #expect(try layout.referrers(of: Digest.of([9])).referrers.isEmpty)
         #expect(try layout.resolve().manifestDescriptor.digest == image.digest)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// `pullAll`: whole indexes (nested ones too) against docker-registry, with digests and bytes preserved.
@@ -11,9 +12,15 @@ struct RegistryAllPlatformsTests {
         let dir = try TempDir()
         defer { dir.remove() }
         let src = try DirectoryImageStore(try dir.sub("src"))
-        let amd = try TestImages.make(in: src, tag: "amd", layerSizes: [2_000, 50_000], seed: 11, platform: Platform(architecture: "amd64", os: "linux"))
-        let arm = try TestImages.make(in: src, tag: "arm", layerSizes: [3_000], seed: 12, platform: Platform(architecture: "arm64", os: "linux", variant: "v8"))
-        let ppc = try TestImages.make(in: src, tag: "ppc", layerSizes: [1_500], seed: 13, platform: Platform(architecture: "ppc64le", os: "linux"))
+        let amd = try TestImages.make(
+            in: src, tag: "amd", layerSizes: [2_000, 50_000], seed: 11,
+            platform: Platform(architecture: "amd64", os: "linux"))
+        let arm = try TestImages.make(
+            in: src, tag: "arm", layerSizes: [3_000], seed: 12,
+            platform: Platform(architecture: "arm64", os: "linux", variant: "v8"))
+        let ppc = try TestImages.make(
+            in: src, tag: "ppc", layerSizes: [1_500], seed: 13, platform: Platform(architecture: "ppc64le", os: "linux")
+        )
         // An index whose second entry is itself an index (allowed by the image spec).
         let inner = try src.add(try EncodedDocument(ImageIndex(manifests: [arm, ppc])).bytes, mediaType: .ociIndex)
         let outer = try src.add(try EncodedDocument(ImageIndex(manifests: [amd, inner])).bytes, mediaType: .ociIndex)
@@ -42,13 +49,17 @@ struct RegistryAllPlatformsTests {
         #expect(await again.stats.blobsDownloaded == 0)
 
         // A single platform can still be chosen from the pushed nested index by push --platform.
-        let armOnly = try await client.push(from: src, tag: "all", platform: Platform(architecture: "arm64", os: "linux"),
-                                            to: try ImageReference(parsing: "\(reg.host)/plat/arm:v1"))
+        let armOnly = try await client.push(
+            from: src, tag: "all", platform: Platform(architecture: "arm64", os: "linux"),
+            to: try ImageReference(parsing: "\(reg.host)/plat/arm:v1"))
         #expect(armOnly.digest == arm.digest)
         let e = try await #require(throws: OCIWriterError.self) {
-            try await client.push(from: src, tag: "all", platform: Platform(architecture: "s390x", os: "linux"),
-                                  to: try ImageReference(parsing: "\(reg.host)/plat/none:v1"))
+            try await client.push(
+                from: src, tag: "all", platform: Platform(architecture: "s390x", os: "linux"),
+                to: try ImageReference(parsing: "\(reg.host)/plat/none:v1"))
         }
-        #expect(e.code == .platformNotFound && e.message.contains("linux/arm64/v8") && e.message.contains("linux/ppc64le"), "\(e.message)")
+        #expect(
+            e.code == .platformNotFound && e.message.contains("linux/arm64/v8") && e.message.contains("linux/ppc64le"),
+            "\(e.message)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// docker-archive files holding several images: writing every tag of a layout, choosing by name or `@N` on read.
@@ -50,20 +51,31 @@ struct RegistryArchiveTests {
         #expect(index.manifests.count == 3)
 
         let back = try OCILayout.create(at: dir.sub("back"))
-        #expect(try DockerArchive.read(archive, reference: "example.com/team/app:two", into: back, tag: "b2").digest == two.manifestDigest)
+        #expect(
+            try DockerArchive.read(archive, reference: "example.com/team/app:two", into: back, tag: "b2").digest
+                == two.manifestDigest)
         #expect(try DockerArchive.read(archive, reference: "@0", into: back, tag: "b0").digest == one.manifestDigest)
         #expect(try DockerArchive.read(archive, reference: "@1", into: back, tag: "b1").digest == two.manifestDigest)
-        #expect(try DockerArchive.read(archive, reference: "example.com/team/app:same-as-one", into: back, tag: "bs").digest == one.manifestDigest)
+        #expect(
+            try DockerArchive.read(archive, reference: "example.com/team/app:same-as-one", into: back, tag: "bs").digest
+                == one.manifestDigest)
         #expect(LayoutVerifier.verify(back, tag: "b1").isValid)
 
         // No choice with several images, an index past the end, a malformed index: errors naming the choices.
-        let e = try #require(throws: OCIWriterError.self) { try DockerArchive.read(archive, reference: nil, into: back, tag: "x") }
-        #expect(e.message.contains("holds 2 images") && e.message.contains("@1 example.com/team/app:two"), "\(e.message)")
-        let e2 = try #require(throws: OCIWriterError.self) { try DockerArchive.read(archive, reference: "@2", into: back, tag: "x") }
+        let e = try #require(throws: OCIWriterError.self) {
+            try DockerArchive.read(archive, reference: nil, into: back, tag: "x")
+        }
+        #expect(
+            e.message.contains("holds 2 images") && e.message.contains("@1 example.com/team/app:two"), "\(e.message)")
+        let e2 = try #require(throws: OCIWriterError.self) {
+            try DockerArchive.read(archive, reference: "@2", into: back, tag: "x")
+        }
         #expect(e2.code == .notFound && e2.message.contains("no image @2"), "\(e2.message)")
         #expect(throws: OCIWriterError.self) { try DockerArchive.read(archive, reference: "@x", into: back, tag: "x") }
         #expect(throws: OCIWriterError.self) { try ImageLocation(parsing: "docker-archive:/tmp/a.tar:@-1") }
-        #expect(try ImageLocation(parsing: "docker-archive:/tmp/a.tar:@3") == .dockerArchive(path: "/tmp/a.tar", reference: "@3"))
+        #expect(
+            try ImageLocation(parsing: "docker-archive:/tmp/a.tar:@3")
+                == .dockerArchive(path: "/tmp/a.tar", reference: "@3"))
     }
 
     @Test func readAllImportsEveryImageAndRoundTripsByteForByte() throws {
@@ -75,15 +87,22 @@ struct RegistryArchiveTests {
         let back = try OCILayout.create(at: dir.sub("back"))
         let imported = try DockerArchive.readAll(archive, into: back)
         #expect(imported.map(\.descriptor.digest) == [one.manifestDigest, two.manifestDigest])
-        #expect(imported.map(\.names) == [["example.com/team/app:one", "example.com/team/app:same-as-one"], ["example.com/team/app:two"]])
-        #expect(try back.tags() == ["example.com/team/app:one", "example.com/team/app:same-as-one", "example.com/team/app:two"])
+        #expect(
+            imported.map(\.names) == [
+                ["example.com/team/app:one", "example.com/team/app:same-as-one"], ["example.com/team/app:two"]
+            ])
+        #expect(
+            try back.tags() == [
+                "example.com/team/app:one", "example.com/team/app:same-as-one", "example.com/team/app:two"
+            ])
         #expect(LayoutVerifier.verify(back).isValid, "\(LayoutVerifier.verify(back).text())")
         // The tags are full names, so writing them back needs no repository and gives the same archive.
         let again = dir.sub("again.tar")
         try DockerArchive.writeAllTags(from: back, to: again, repository: nil)
         #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: archive))
         // Nothing is left behind in the layout's blob directory.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: back.blobsDirectory).allSatisfy { !$0.hasPrefix(".") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: back.blobsDirectory).allSatisfy { !$0.hasPrefix(".") })
     }
 
     @Test func skopeoReadsEveryImageOfTheArchive() throws {
@@ -96,8 +115,10 @@ struct RegistryArchiveTests {
             #expect(r.status == 0, "\(r.stderr)")
             let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
             // skopeo lists a docker-archive's layers by their uncompressed digests.
-            #expect(obj["Layers"] as? [String] == image.config.value.rootfs.diffIDs.map(\.string), "\(sel): \(r.stdout)")
-            let cfg = try layoutRun("/usr/bin/skopeo", ["inspect", "--raw", "--config", "docker-archive:\(archive):\(sel)"])
+            #expect(
+                obj["Layers"] as? [String] == image.config.value.rootfs.diffIDs.map(\.string), "\(sel): \(r.stdout)")
+            let cfg = try layoutRun(
+                "/usr/bin/skopeo", ["inspect", "--raw", "--config", "docker-archive:\(archive):\(sel)"])
             #expect(Digest.of(Array(cfg.stdout.utf8)) == image.configDigest, "\(sel)")
         }
     }
@@ -121,9 +142,12 @@ struct RegistryArchiveTests {
         // One name for two images is refused.
         let b = try makeLayoutTestImage(layout, tag: "b", work: dir.path, content: "other")
         let e2 = try #require(throws: OCIWriterError.self) {
-            try DockerArchive.write([DockerArchive.Image(image: try layout.resolve(tag: "app:1"), repoTags: ["x:1"]),
-                                     DockerArchive.Image(image: try layout.resolve(tag: "b"), repoTags: ["docker.io/library/x:1"])],
-                                    layout: layout, to: dir.sub("z.tar"))
+            try DockerArchive.write(
+                [
+                    DockerArchive.Image(image: try layout.resolve(tag: "app:1"), repoTags: ["x:1"]),
+                    DockerArchive.Image(image: try layout.resolve(tag: "b"), repoTags: ["docker.io/library/x:1"])
+                ],
+                layout: layout, to: dir.sub("z.tar"))
         }
         #expect(e2.message.contains("would refer to two images"), "\(e2.message)")
         _ = b

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Protocol corners distribution 2.8 cannot produce, against an in-process fake registry.
@@ -33,7 +34,9 @@ struct RegistryFakeServerTests {
                     let rel = "/v2/r/blobs/uploads/u1?_state=tok\(st.token)&keep=yes"
                     return absolute ? "http://127.0.0.1:\(portBox.port)" + rel : rel
                 }
-                func current() -> Bool { Self.query(path, "_state") == "tok\(st.token)" && Self.query(path, "keep") == "yes" }
+                func current() -> Bool {
+                    Self.query(path, "_state") == "tok\(st.token)" && Self.query(path, "keep") == "yes"
+                }
                 switch (req.method, base) {
                 case ("GET", "/v2/"): return .init(status: 200)
                 case ("HEAD", _) where base.hasPrefix("/v2/r/blobs/sha256:"):
@@ -42,33 +45,53 @@ struct RegistryFakeServerTests {
                     st.data = []
                     return .init(status: 202, headers: ["Location": loc(absolute: false)])
                 case ("PATCH", "/v2/r/blobs/uploads/u1"):
-                    guard current() else { st.staleRejected += 1; return .init(status: 400) }
+                    guard current() else {
+                        st.staleRejected += 1
+                        return .init(status: 400)
+                    }
                     let cr = req.header("content-range") ?? "?"
                     st.patches.append(cr)
                     let start = Int(cr.split(separator: "-").first ?? "") ?? -1
                     guard start == st.data.count else {
-                        return .init(status: 416, headers: ["Range": "0-\(st.data.count - 1)", "Location": loc(absolute: true)])
+                        return .init(
+                            status: 416, headers: ["Range": "0-\(st.data.count - 1)", "Location": loc(absolute: true)])
                     }
                     if st.patches.count == 3 && st.sent416 == 0 {
                         st.sent416 += 1
-                        return .init(status: 416, headers: ["Range": "0-\(st.data.count - 1)", "Location": loc(absolute: true)])
+                        return .init(
+                            status: 416, headers: ["Range": "0-\(st.data.count - 1)", "Location": loc(absolute: true)])
                     }
                     // The first chunk is only half taken: the client must continue from the reported range.
                     let take = st.patches.count == 1 ? req.body.count / 2 : req.body.count
                     st.data += req.body.prefix(take)
-                    return .init(status: 202, headers: ["Range": "0-\(st.data.count - 1)", "Location": loc(absolute: st.patches.count % 2 == 0)])
+                    return .init(
+                        status: 202,
+                        headers: [
+                            "Range": "0-\(st.data.count - 1)", "Location": loc(absolute: st.patches.count % 2 == 0)
+                        ])
                 case ("GET", "/v2/r/blobs/uploads/u1"):
-                    guard current() else { st.staleRejected += 1; return .init(status: 400) }
-                    return .init(status: 204, headers: ["Range": "0-\(st.data.count - 1)", "Location": loc(absolute: false)])
+                    guard current() else {
+                        st.staleRejected += 1
+                        return .init(status: 400)
+                    }
+                    return .init(
+                        status: 204, headers: ["Range": "0-\(st.data.count - 1)", "Location": loc(absolute: false)])
                 case ("PUT", "/v2/r/blobs/uploads/u1"):
-                    guard current() else { st.staleRejected += 1; return .init(status: 400) }
+                    guard current() else {
+                        st.staleRejected += 1
+                        return .init(status: 400)
+                    }
                     st.data += req.body
                     let want = Self.query(path, "digest") ?? ""
                     guard Digest.of(st.data).string == want else {
-                        return .init(status: 400, body: Array(#"{"errors":[{"code":"DIGEST_INVALID","message":"digest did not match"}]}"#.utf8))
+                        return .init(
+                            status: 400,
+                            body: Array(
+                                #"{"errors":[{"code":"DIGEST_INVALID","message":"digest did not match"}]}"#.utf8))
                     }
                     st.stored[want] = st.data
-                    return .init(status: 201, headers: ["Docker-Content-Digest": want, "Location": "/v2/r/blobs/\(want)"])
+                    return .init(
+                        status: 201, headers: ["Docker-Content-Digest": want, "Location": "/v2/r/blobs/\(want)"])
                 case ("DELETE", _): return .init(status: 204)
                 default: return .init(status: 404)
                 }
@@ -85,7 +108,9 @@ struct RegistryFakeServerTests {
         o.chunkSize = 256 << 10
         o.maxAttempts = 1
         let client = try RegistryClient(registry: "127.0.0.1:\(server.port)", credential: nil, options: o)
-        let outcome = try await client.pushBlob(repository: "r", descriptor: Descriptor(mediaType: .ociLayer, digest: digest, size: Int64(blob.count)), file: file)
+        let outcome = try await client.pushBlob(
+            repository: "r", descriptor: Descriptor(mediaType: .ociLayer, digest: digest, size: Int64(blob.count)),
+            file: file)
         #expect(outcome == .uploaded)
         st.lock.withLock {
             #expect(st.stored[digest.string] == blob)
@@ -127,7 +152,9 @@ struct RegistryFakeServerTests {
             }
             if base == "/v2/r/blobs/\(d1)" {
                 // "localhost" is another host name than 127.0.0.1 (same server, so it can see the header).
-                return .init(status: 307, headers: ["Location": "http://localhost:\(portBox.port)/storage/\(d1.hex)?sig=abc%2Bdef"])
+                return .init(
+                    status: 307,
+                    headers: ["Location": "http://localhost:\(portBox.port)/storage/\(d1.hex)?sig=abc%2Bdef"])
             }
             if base == "/v2/r/blobs/\(d2)" {
                 return .init(status: 307, headers: ["Location": "http://127.0.0.1:\(portBox.port)/same/\(d2.hex)"])
@@ -138,11 +165,16 @@ struct RegistryFakeServerTests {
         defer { server.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        let client = try RegistryClient(registry: "127.0.0.1:\(server.port)", credential: RegistryCredential(username: "u", password: "secret-pw"))
+        let client = try RegistryClient(
+            registry: "127.0.0.1:\(server.port)", credential: RegistryCredential(username: "u", password: "secret-pw"))
         try await client.ping()
-        try await client.downloadBlob(repository: "r", descriptor: Descriptor(mediaType: .ociLayer, digest: d1, size: Int64(blob.count)), to: dir.path + "/b1")
+        try await client.downloadBlob(
+            repository: "r", descriptor: Descriptor(mediaType: .ociLayer, digest: d1, size: Int64(blob.count)),
+            to: dir.path + "/b1")
         #expect(FileManager.default.contents(atPath: dir.path + "/b1").map(Array.init) == blob)
-        try await client.downloadBlob(repository: "r", descriptor: Descriptor(mediaType: .ociLayer, digest: d2, size: Int64(blob2.count)), to: dir.path + "/b2")
+        try await client.downloadBlob(
+            repository: "r", descriptor: Descriptor(mediaType: .ociLayer, digest: d2, size: Int64(blob2.count)),
+            to: dir.path + "/b2")
         seen.lock.withLock {
             #expect(seen.storageAuth == [nil])
             #expect(seen.sameHostAuth.first! != nil)
@@ -161,7 +193,9 @@ struct RegistryFakeServerTests {
         }
         let ts = TokenState()
         let portBox = PortBox()
-        let manifest = Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.utf8)
+        let manifest = Array(
+            #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#
+                .utf8)
         let server = try FakeHTTPServer { req in
             ts.lock.withLock {
                 let base = req.path.split(separator: "?").first.map(String.init) ?? req.path
@@ -171,7 +205,8 @@ struct RegistryFakeServerTests {
                     ts.scopes.append(Self.query(req.path, "scope") ?? "")
                     return .init(status: 200, body: Array(#"{"access_token":"\#(ts.valid)"}"#.utf8))
                 }
-                let challenge = "Bearer realm=\"http://127.0.0.1:\(portBox.port)/token\",service=\"fake\",scope=\"repository:r:pull\""
+                let challenge =
+                    "Bearer realm=\"http://127.0.0.1:\(portBox.port)/token\",service=\"fake\",scope=\"repository:r:pull\""
                 guard req.header("authorization") == "Bearer " + ts.valid else {
                     return .init(status: 401, headers: ["WWW-Authenticate": challenge])
                 }

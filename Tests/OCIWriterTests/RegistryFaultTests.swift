@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Faults injected by a proxy between the client and a real docker-registry: transfers either complete with the
@@ -19,7 +20,11 @@ struct RegistryFaultTests {
         let dir: TempDir
         let src: DirectoryImageStore
         let image: Descriptor
-        func stop() { proxy.stop(); reg.stop(); dir.remove() }
+        func stop() {
+            proxy.stop()
+            reg.stop()
+            dir.remove()
+        }
     }
 
     static func setup() throws -> Setup {
@@ -49,7 +54,7 @@ struct RegistryFaultTests {
             .init(method: "PUT", path: "/blobs/uploads/", action: "status:503"),
             .init(method: "PUT", path: "/blobs/uploads/", action: "drop_request"),
             .init(method: "PUT", path: "/manifests/", action: "status:502"),
-            .init(method: "HEAD", path: "/blobs/", action: "stall:5"),
+            .init(method: "HEAD", path: "/blobs/", action: "stall:5")
         ])
         let client = try RegistryClient(registry: s.proxy.host, credential: nil, options: Self.options())
         let ref = try ImageReference(parsing: "\(s.proxy.host)/faults/push:v1")
@@ -82,7 +87,7 @@ struct RegistryFaultTests {
             .init(method: "GET", path: "/blobs/sha256:", action: "status:500"),
             .init(method: "GET", path: "/blobs/sha256:", action: "status:429"),
             .init(method: "GET", path: "/blobs/sha256:", action: "drop_response"),
-            .init(method: "GET", path: "/blobs/sha256:", action: "stall:5"),
+            .init(method: "GET", path: "/blobs/sha256:", action: "stall:5")
         ])
         let client = try RegistryClient(registry: s.proxy.host, credential: nil, options: Self.options())
         let dst = try DirectoryImageStore(try s.dir.sub("dst"))
@@ -90,7 +95,9 @@ struct RegistryFaultTests {
         #expect(pulled.digest == s.image.digest)
         #expect(try s.proxy.stats().fired == 5)
         try Self.assertSameImage(s.src, dst)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dst.root + "/blobs/sha256").filter { $0.hasPrefix(".") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dst.root + "/blobs/sha256").filter {
+            $0.hasPrefix(".")
+        }
         #expect(leftovers.isEmpty)
     }
 
@@ -98,9 +105,14 @@ struct RegistryFaultTests {
         let s = try Self.setup()
         defer { s.stop() }
         let direct = try RegistryClient(registry: s.reg.host, credential: nil, options: Self.options())
-        try await direct.push(from: s.src, tag: "v1", to: try ImageReference(parsing: "\(s.reg.host)/faults/corrupt:v1"))
-        let big = try #require(try CanonicalJSON.decode(Manifest.self, from: s.src.readBlob(s.image.digest, maxBytes: 1 << 20), source: "m").layers.last)
-        try s.proxy.setRules([.init(method: "GET", path: "/blobs/\(big.digest)", action: "corrupt_response", times: -1)])
+        try await direct.push(
+            from: s.src, tag: "v1", to: try ImageReference(parsing: "\(s.reg.host)/faults/corrupt:v1"))
+        let big = try #require(
+            try CanonicalJSON.decode(
+                Manifest.self, from: s.src.readBlob(s.image.digest, maxBytes: 1 << 20), source: "m"
+            ).layers.last)
+        try s.proxy.setRules([.init(method: "GET", path: "/blobs/\(big.digest)", action: "corrupt_response", times: -1)]
+        )
         let client = try RegistryClient(registry: s.proxy.host, credential: nil, options: Self.options())
         let dst = try DirectoryImageStore(try s.dir.sub("dst"))
         let e = try await #require(throws: OCIWriterError.self) {
@@ -118,19 +130,25 @@ struct RegistryFaultTests {
         let s = try Self.setup()
         defer { s.stop() }
         // Every upload body to the registry is corrupted: the registry must refuse, the client must fail cleanly.
-        try s.proxy.setRules([.init(method: "PUT", path: "/blobs/uploads/", action: "corrupt_request", times: -1),
-                              .init(method: "PATCH", path: "/blobs/uploads/", action: "corrupt_request", times: -1)])
+        try s.proxy.setRules([
+            .init(method: "PUT", path: "/blobs/uploads/", action: "corrupt_request", times: -1),
+            .init(method: "PATCH", path: "/blobs/uploads/", action: "corrupt_request", times: -1)
+        ])
         let client = try RegistryClient(registry: s.proxy.host, credential: nil, options: Self.options())
         let e = try await #require(throws: OCIWriterError.self) {
-            try await client.push(from: s.src, tag: "v1", to: try ImageReference(parsing: "\(s.proxy.host)/faults/badup:v1"))
+            try await client.push(
+                from: s.src, tag: "v1", to: try ImageReference(parsing: "\(s.proxy.host)/faults/badup:v1"))
         }
         #expect(e.message.contains("DIGEST_INVALID"), "\(e.message)")
         #expect(e.message.contains("faults/badup"))
         let direct = try RegistryClient(registry: s.reg.host, credential: nil, options: Self.options())
-        let m = try CanonicalJSON.decode(Manifest.self, from: s.src.readBlob(s.image.digest, maxBytes: 1 << 20), source: "m")
+        let m = try CanonicalJSON.decode(
+            Manifest.self, from: s.src.readBlob(s.image.digest, maxBytes: 1 << 20), source: "m")
         for l in m.layers where l.size > 0 {
             #expect(try await direct.blobSize(repository: "faults/badup", digest: l.digest) == nil)
         }
-        await #expect(throws: OCIWriterError.self) { try await direct.fetchManifest(repository: "faults/badup", reference: "v1") }
+        await #expect(throws: OCIWriterError.self) {
+            try await direct.fetchManifest(repository: "faults/badup", reference: "v1")
+        }
     }
 }

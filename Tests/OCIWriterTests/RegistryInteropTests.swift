@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Cross-checks with skopeo against a real docker-registry, on real OCI layouts, and docker-archive interop.
@@ -28,12 +29,16 @@ struct RegistryInteropTests {
 
         // ociforge pushes, skopeo pulls: identical manifest digest.
         try await client.push(from: src, tag: "v1", to: try ImageReference(parsing: "\(reg.host)/interop/a:v1"))
-        _ = try Self.skopeo(["copy", "--src-tls-verify=false", "docker://\(reg.host)/interop/a:v1", "oci:\(dir.path)/skopeo-out:v1"])
+        _ = try Self.skopeo([
+            "copy", "--src-tls-verify=false", "docker://\(reg.host)/interop/a:v1", "oci:\(dir.path)/skopeo-out:v1"
+        ])
         #expect(try Self.inspectDigest("oci:\(dir.path)/skopeo-out:v1") == image.digest.string)
         #expect(try Self.inspectDigest("docker://\(reg.host)/interop/a:v1") == image.digest.string)
 
         // skopeo pushes, ociforge pulls into a real OCI layout that passes verification.
-        _ = try Self.skopeo(["copy", "--dest-tls-verify=false", "oci:\(src.root):v1", "docker://\(reg.host)/interop/b:v2"])
+        _ = try Self.skopeo([
+            "copy", "--dest-tls-verify=false", "oci:\(src.root):v1", "docker://\(reg.host)/interop/b:v2"
+        ])
         let layout = try OCILayout.create(at: dir.path + "/pulled")
         let pulled = try await client.pull(try ImageReference(parsing: "\(reg.host)/interop/b:v2"), into: layout)
         #expect(pulled.digest == image.digest)
@@ -42,7 +47,10 @@ struct RegistryInteropTests {
         #expect(try layout.resolve(tag: "v2").manifestDescriptor.digest == image.digest)
 
         // A Docker schema 2 image (skopeo converts on push): pulled with its Docker media types and exact bytes.
-        _ = try Self.skopeo(["copy", "--dest-tls-verify=false", "--format", "v2s2", "oci:\(src.root):v1", "docker://\(reg.host)/interop/docker:v1"])
+        _ = try Self.skopeo([
+            "copy", "--dest-tls-verify=false", "--format", "v2s2", "oci:\(src.root):v1",
+            "docker://\(reg.host)/interop/docker:v1"
+        ])
         let dockerDigest = try Self.inspectDigest("docker://\(reg.host)/interop/docker:v1")
         let dl = try OCILayout.create(at: dir.path + "/docker-pulled")
         let dd = try await client.pull(try ImageReference(parsing: "\(reg.host)/interop/docker:v1"), into: dl)
@@ -72,7 +80,8 @@ struct RegistryInteropTests {
         // skopeo reads it as a docker-archive and finds our config and name.
         let raw = try Self.skopeo(["inspect", "--raw", "docker-archive:\(archive)"])
         let manifest = try JSONSerialization.jsonObject(with: Data(raw.utf8)) as! [String: Any]
-        let m = try CanonicalJSON.decode(Manifest.self, from: src.readBlob(image.digest, maxBytes: 1 << 20), source: "m")
+        let m = try CanonicalJSON.decode(
+            Manifest.self, from: src.readBlob(image.digest, maxBytes: 1 << 20), source: "m")
         #expect((manifest["config"] as? [String: Any])?["digest"] as? String == m.config.digest.string)
         let (st, entries) = try run("/bin/tar", ["-xOf", archive, "manifest.json"])
         #expect(st == 0)
@@ -94,15 +103,25 @@ struct RegistryInteropTests {
         #expect(resolved.manifest.value.config.digest != Digest.of([]))
         #expect(resolved.manifest.value.layers.allSatisfy { $0.mediaType == .ociLayer })
         #expect(resolved.config.value.rootfs.diffIDs == resolved.manifest.value.layers.map(\.digest))
-        #expect(LayoutVerifier.verify(fromClassic, tag: "c").isValid, "\(LayoutVerifier.verify(fromClassic, tag: "c").text())")
+        #expect(
+            LayoutVerifier.verify(fromClassic, tag: "c").isValid,
+            "\(LayoutVerifier.verify(fromClassic, tag: "c").text())")
         _ = cd
 
         // Errors: a missing name and a non-archive.
-        let e = try #require(throws: OCIWriterError.self) { try DockerArchive.read(archive, reference: "nope:1", into: back, tag: "z") }
+        let e = try #require(throws: OCIWriterError.self) {
+            try DockerArchive.read(archive, reference: "nope:1", into: back, tag: "z")
+        }
         #expect(e.message.contains("no image named 'nope:1'") && e.message.contains("example/app"), "\(e.message)")
-        try Data("not a tar".utf8 + [UInt8](repeating: 1, count: 600)).write(to: URL(fileURLWithPath: dir.path + "/junk.tar"))
-        let e2 = try #require(throws: OCIWriterError.self) { try DockerArchive.read(dir.path + "/junk.tar", reference: nil, into: back, tag: "z") }
+        try Data("not a tar".utf8 + [UInt8](repeating: 1, count: 600)).write(
+            to: URL(fileURLWithPath: dir.path + "/junk.tar"))
+        let e2 = try #require(throws: OCIWriterError.self) {
+            try DockerArchive.read(dir.path + "/junk.tar", reference: nil, into: back, tag: "z")
+        }
         #expect(e2.message.contains("not a tar archive"))
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: back.blobsDirectory))?.allSatisfy { !$0.hasPrefix(".") } ?? false)
+        #expect(
+            (try? FileManager.default.contentsOfDirectory(atPath: back.blobsDirectory))?.allSatisfy {
+                !$0.hasPrefix(".")
+            } ?? false)
     }
 }

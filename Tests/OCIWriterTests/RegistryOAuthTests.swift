@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Identity tokens (OAuth2 refresh tokens) and token lifetimes against docker-registry with the tests' token server.
 @Suite("Registry OAuth2 identity tokens and token expiry against docker-registry")
 struct RegistryOAuthTests {
     /// Credentials as `docker login` stores them for an OAuth2 registry: `auth` with the user and an `identitytoken`.
-    static func credentialFromDockerConfig(host: String, user: String, identityToken: String, dir: TempDir) throws -> RegistryCredential {
+    static func credentialFromDockerConfig(host: String, user: String, identityToken: String, dir: TempDir) throws
+        -> RegistryCredential
+    {
         let cfgDir = try dir.sub("docker")
         let auth = Data("\(user):".utf8).base64EncodedString()
         try #"{"auths":{"\#(host)":{"auth":"\#(auth)","identitytoken":"\#(identityToken)"}}}"#
@@ -16,12 +19,15 @@ struct RegistryOAuthTests {
     }
 
     @Test func identityTokenPushPullWithOAuthPOST() async throws {
-        let reg = try TestRegistry(auth: .token(users: ["alice": "alice-pw"], pushers: ["alice"],
-                                                refreshTokens: ["rt-alice-initial": "alice"]))
+        let reg = try TestRegistry(
+            auth: .token(
+                users: ["alice": "alice-pw"], pushers: ["alice"],
+                refreshTokens: ["rt-alice-initial": "alice"]))
         defer { reg.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        let cred = try Self.credentialFromDockerConfig(host: reg.host, user: "alice", identityToken: "rt-alice-initial", dir: dir)
+        let cred = try Self.credentialFromDockerConfig(
+            host: reg.host, user: "alice", identityToken: "rt-alice-initial", dir: dir)
         #expect(cred.identityToken == "rt-alice-initial" && cred.username == "alice")
         let client = try RegistryClient(registry: reg.host, credential: cred, options: RegistryRoundTripTests.options())
         _ = try await RegistryRoundTripTests.roundTrip(client, host: reg.host, repo: "oauth/app", dir: dir)
@@ -38,14 +44,17 @@ struct RegistryOAuthTests {
             try await bad.fetchManifest(repository: "oauth/app", reference: "v1")
         }
         #expect(e.code == .authentication)
-        #expect(e.message.contains(reg.host) && e.message.contains("identity token") && e.message.contains("invalid_grant")
+        #expect(
+            e.message.contains(reg.host) && e.message.contains("identity token") && e.message.contains("invalid_grant")
                 && e.message.contains("oauth/app"), "\(e.message)")
         #expect(!e.message.contains("rt-revoked-SECRET-42"))
     }
 
     @Test func tokenServerWithoutOAuthFallsBackToBasicGET() async throws {
-        let reg = try TestRegistry(auth: .token(users: ["bob": "bob-pw"], pushers: ["bob"],
-                                                refreshTokens: ["rt-bob": "bob"], oauth: false))
+        let reg = try TestRegistry(
+            auth: .token(
+                users: ["bob": "bob-pw"], pushers: ["bob"],
+                refreshTokens: ["rt-bob": "bob"], oauth: false))
         defer { reg.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
@@ -63,13 +72,17 @@ struct RegistryOAuthTests {
     /// the counts below — not the registry — show that the refresh was proactive.)
     @Test(arguments: [false, true])
     func shortLivedTokensAreRefreshedBeforeUse(oauth: Bool) async throws {
-        let reg = try TestRegistry(auth: .token(users: ["carol": "carol-pw"], pushers: ["carol"],
-                                                refreshTokens: ["rt-carol": "carol"], expiresIn: 2))
+        let reg = try TestRegistry(
+            auth: .token(
+                users: ["carol": "carol-pw"], pushers: ["carol"],
+                refreshTokens: ["rt-carol": "carol"], expiresIn: 2))
         defer { reg.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        let cred = oauth ? RegistryCredential(username: "carol", password: "", identityToken: "rt-carol")
-                         : RegistryCredential(username: "carol", password: "carol-pw")
+        let cred =
+            oauth
+            ? RegistryCredential(username: "carol", password: "", identityToken: "rt-carol")
+            : RegistryCredential(username: "carol", password: "carol-pw")
         let client = try RegistryClient(registry: reg.host, credential: cred, options: RegistryRoundTripTests.options())
         let src = try DirectoryImageStore(try dir.sub("src"))
         let image = try TestImages.make(in: src, tag: "v1", layerSizes: [4_000], seed: 3)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 @Suite("Registry references and protocol details")
@@ -45,7 +46,7 @@ struct RegistryReferenceTests {
         ("app@sha256:123", "digest"),
         ("https://host/app", "scheme"),
         ("app:" + String(repeating: "t", count: 129), "tag"),
-        ("a__-b", "separator"),
+        ("a__-b", "separator")
     ])
     func invalidReferences(input: String, fragment: String) throws {
         let e = try #require(throws: OCIWriterError.self) { try ImageReference(parsing: input) }
@@ -57,15 +58,25 @@ struct RegistryReferenceTests {
         #expect(try ImageLocation(parsing: "oci-layout:/tmp/x:v1") == .ociLayout(path: "/tmp/x", tag: "v1"))
         #expect(try ImageLocation(parsing: "oci-layout:./dir") == .ociLayout(path: "./dir", tag: nil))
         #expect(try ImageLocation(parsing: "oci:out") == .ociLayout(path: "out", tag: nil))
-        #expect(try ImageLocation(parsing: "docker://127.0.0.1:5000/a:b") == .registry(try ImageReference(parsing: "127.0.0.1:5000/a:b")))
-        #expect(try ImageLocation(parsing: "docker-archive:/tmp/a.tar") == .dockerArchive(path: "/tmp/a.tar", reference: nil))
-        #expect(try ImageLocation(parsing: "docker-archive:/tmp/a.tar:app:1") == .dockerArchive(path: "/tmp/a.tar", reference: "app:1"))
+        #expect(
+            try ImageLocation(parsing: "docker://127.0.0.1:5000/a:b")
+                == .registry(try ImageReference(parsing: "127.0.0.1:5000/a:b")))
+        #expect(
+            try ImageLocation(parsing: "docker-archive:/tmp/a.tar")
+                == .dockerArchive(path: "/tmp/a.tar", reference: nil))
+        #expect(
+            try ImageLocation(parsing: "docker-archive:/tmp/a.tar:app:1")
+                == .dockerArchive(path: "/tmp/a.tar", reference: "app:1"))
         let e = try #require(throws: OCIWriterError.self) { try ImageLocation(parsing: "ftp://x") }
         #expect(e.message.contains("oci-layout:"))
     }
 
     @Test func challengeParsing() throws {
-        let c = try #require(AuthChallenge(header: #"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push",error="insufficient_scope""#))
+        let c = try #require(
+            AuthChallenge(
+                header:
+                    #"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push",error="insufficient_scope""#
+            ))
         #expect(c.scheme == "bearer")
         #expect(c.params["realm"] == "https://auth.example.com/token")
         #expect(c.params["scope"] == "repository:a/b:pull,push")
@@ -99,7 +110,9 @@ struct RegistryReferenceTests {
         var o = RegistryOptions()
         o.insecureRegistries = ["example.com:5000"]
         #expect(try RegistryClient(registry: "example.com:5000", credential: nil, options: o).baseURL.scheme == "http")
-        #expect(try RegistryClient(registry: "docker.io", credential: nil).baseURL.absoluteString == "https://registry-1.docker.io")
+        #expect(
+            try RegistryClient(registry: "docker.io", credential: nil).baseURL.absoluteString
+                == "https://registry-1.docker.io")
     }
 
     @Test func redirectOriginPolicy() {
@@ -131,7 +144,8 @@ struct RegistryCredentialTests {
         defer { dir.remove() }
         let docker = try dir.sub("docker")
         let auth = Data("alice:pw1".utf8).base64EncodedString()
-        try #"{"auths":{"https://index.docker.io/v1/":{"auth":"\#(auth)"},"127.0.0.1:5000":{"auth":"\#(Data("bob:pw2".utf8).base64EncodedString())"}}}"#
+        try
+            #"{"auths":{"https://index.docker.io/v1/":{"auth":"\#(auth)"},"127.0.0.1:5000":{"auth":"\#(Data("bob:pw2".utf8).base64EncodedString())"}}}"#
             .write(toFile: docker + "/config.json", atomically: true, encoding: .utf8)
         let env = ["HOME": dir.path, "DOCKER_CONFIG": docker, "PATH": "/usr/bin:/bin"]
         let store = CredentialStore(environment: env)
@@ -164,9 +178,12 @@ struct RegistryCredentialTests {
         """.write(toFile: helper, atomically: true, encoding: .utf8)
         chmod(helper, 0o755)
         let docker = try dir.sub("docker")
-        try #"{"credHelpers":{"reg.example.com":"testhelper"}}"#.write(toFile: docker + "/config.json", atomically: true, encoding: .utf8)
+        try #"{"credHelpers":{"reg.example.com":"testhelper"}}"#.write(
+            toFile: docker + "/config.json", atomically: true, encoding: .utf8)
         let env = ["HOME": dir.path, "DOCKER_CONFIG": docker, "PATH": bin + ":/usr/bin:/bin"]
-        #expect(try CredentialStore(environment: env).lookup(registry: "reg.example.com") == RegistryCredential(username: "helperuser", password: "helpersecret"))
+        #expect(
+            try CredentialStore(environment: env).lookup(registry: "reg.example.com")
+                == RegistryCredential(username: "helperuser", password: "helpersecret"))
         #expect(try CredentialStore(environment: env).lookup(registry: "other.example.com") == nil)
 
         try #"{"credsStore":"testhelper"}"#.write(toFile: docker + "/config.json", atomically: true, encoding: .utf8)
@@ -174,7 +191,9 @@ struct RegistryCredentialTests {
         #expect(try CredentialStore(environment: env).lookup(registry: "none.example.com") == nil)
 
         try #"{"credsStore":"missinghelper"}"#.write(toFile: docker + "/config.json", atomically: true, encoding: .utf8)
-        let e = try #require(throws: OCIWriterError.self) { try CredentialStore(environment: env).lookup(registry: "x.example.com") }
+        let e = try #require(throws: OCIWriterError.self) {
+            try CredentialStore(environment: env).lookup(registry: "x.example.com")
+        }
         #expect(e.message.contains("docker-credential-missinghelper"))
     }
 

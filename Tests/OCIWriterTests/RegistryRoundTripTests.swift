@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// Push/pull against Debian's docker-registry (distribution 2.8) started per test on a free loopback port.
@@ -18,15 +19,18 @@ struct RegistryRoundTripTests {
     static let layerSizes = [2_000, 300_000, 3_000_000]
 
     /// Pushes `tag` from `src`, pulls it into a fresh store and checks every digest survived.
-    static func roundTrip(_ client: RegistryClient, pullClient: RegistryClient? = nil, host: String, repo: String,
-                          dir: TempDir) async throws -> (DirectoryImageStore, Descriptor) {
+    static func roundTrip(
+        _ client: RegistryClient, pullClient: RegistryClient? = nil, host: String, repo: String,
+        dir: TempDir
+    ) async throws -> (DirectoryImageStore, Descriptor) {
         let src = try DirectoryImageStore(try dir.sub("src-\(repo.replacingOccurrences(of: "/", with: "_"))"))
         let pushed = try TestImages.make(in: src, tag: "v1", layerSizes: layerSizes, seed: 7)
         let ref = try ImageReference(parsing: "\(host)/\(repo):v1")
         let root = try await client.push(from: src, tag: "v1", to: ref)
         #expect(root.digest == pushed.digest)
 
-        let dst = try DirectoryImageStore(try dir.sub("dst-\(repo.replacingOccurrences(of: "/", with: "_"))-\(UUID().uuidString)"))
+        let dst = try DirectoryImageStore(
+            try dir.sub("dst-\(repo.replacingOccurrences(of: "/", with: "_"))-\(UUID().uuidString)"))
         let pulled = try await (pullClient ?? client).pull(ref, into: dst)
         #expect(pulled.digest == pushed.digest)
         #expect(try dst.resolve(tag: "v1").digest == pushed.digest)
@@ -87,11 +91,15 @@ struct RegistryRoundTripTests {
         defer { reg.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        let good = try RegistryClient(registry: reg.host, credential: RegistryCredential(username: "alice", password: "correct horse"), options: Self.options())
+        let good = try RegistryClient(
+            registry: reg.host, credential: RegistryCredential(username: "alice", password: "correct horse"),
+            options: Self.options())
         try await good.ping()
         _ = try await Self.roundTrip(good, host: reg.host, repo: "basic/app", dir: dir)
 
-        let bad = try RegistryClient(registry: reg.host, credential: RegistryCredential(username: "alice", password: "wrong-pw-123"), options: Self.options())
+        let bad = try RegistryClient(
+            registry: reg.host, credential: RegistryCredential(username: "alice", password: "wrong-pw-123"),
+            options: Self.options())
         let e = try await #require(throws: OCIWriterError.self) {
             try await bad.fetchManifest(repository: "basic/app", reference: "v1")
         }
@@ -110,13 +118,17 @@ struct RegistryRoundTripTests {
         defer { reg.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        let pusher = try RegistryClient(registry: reg.host, credential: RegistryCredential(username: "pusher", password: "pushpw"), options: Self.options())
+        let pusher = try RegistryClient(
+            registry: reg.host, credential: RegistryCredential(username: "pusher", password: "pushpw"),
+            options: Self.options())
         // Anonymous pull tokens (`access_token`) work for pulling what the pusher pushed.
         let anon = try RegistryClient(registry: reg.host, credential: nil, options: Self.options())
         let (src, _) = try await Self.roundTrip(pusher, pullClient: anon, host: reg.host, repo: "tok/app", dir: dir)
 
         // A user whose token is pull-only gets a clear refusal on push.
-        let reader = try RegistryClient(registry: reg.host, credential: RegistryCredential(username: "reader", password: "readpw"), options: Self.options())
+        let reader = try RegistryClient(
+            registry: reg.host, credential: RegistryCredential(username: "reader", password: "readpw"),
+            options: Self.options())
         let e = try await #require(throws: OCIWriterError.self) {
             try await reader.push(from: src, tag: "v1", to: try ImageReference(parsing: "\(reg.host)/tok/other:v1"))
         }
@@ -124,7 +136,9 @@ struct RegistryRoundTripTests {
         #expect(e.message.contains("insufficient_scope") || e.message.contains("did not grant"), "\(e.message)")
         #expect(e.message.contains("repository:tok/other:push,pull"), "\(e.message)")
 
-        let wrong = try RegistryClient(registry: reg.host, credential: RegistryCredential(username: "pusher", password: "nope-secret"), options: Self.options())
+        let wrong = try RegistryClient(
+            registry: reg.host, credential: RegistryCredential(username: "pusher", password: "nope-secret"),
+            options: Self.options())
         let e2 = try await #require(throws: OCIWriterError.self) {
             try await wrong.fetchManifest(repository: "tok/app", reference: "v1")
         }
@@ -143,12 +157,17 @@ struct RegistryRoundTripTests {
             try await client.fetchManifest(repository: "none/here", reference: "v1")
         }
         #expect(e.code == .notFound)
-        #expect(e.message.contains("repository none/here") && e.message.contains("MANIFEST_UNKNOWN") || e.message.contains("NAME_UNKNOWN"), "\(e.message)")
+        #expect(
+            e.message.contains("repository none/here") && e.message.contains("MANIFEST_UNKNOWN")
+                || e.message.contains("NAME_UNKNOWN"), "\(e.message)")
 
         // A two-platform index: pull picks the requested platform; an unavailable one is a clear error.
         let src = try DirectoryImageStore(try dir.sub("multi"))
-        let amd = try TestImages.make(in: src, tag: "amd", layerSizes: [1000], seed: 1, platform: Platform(architecture: "amd64", os: "linux"))
-        let arm = try TestImages.make(in: src, tag: "arm", layerSizes: [1000], seed: 2, platform: Platform(architecture: "arm64", os: "linux", variant: "v8"))
+        let amd = try TestImages.make(
+            in: src, tag: "amd", layerSizes: [1000], seed: 1, platform: Platform(architecture: "amd64", os: "linux"))
+        let arm = try TestImages.make(
+            in: src, tag: "arm", layerSizes: [1000], seed: 2,
+            platform: Platform(architecture: "arm64", os: "linux", variant: "v8"))
         let index = try EncodedDocument(ImageIndex(manifests: [amd, arm]))
         let idx = try src.add(index.bytes, mediaType: .ociIndex)
         try src.setTag("multi", descriptor: idx)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import OCIWriter
 
 /// A transport answering from a script, recording every request (for the authenticator's token flows).
@@ -25,8 +26,9 @@ final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
     }
 
     static func json(_ status: Int, _ obj: [String: Any], url: URL) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["content-type": "application/json"],
-                     body: Array(try! JSONSerialization.data(withJSONObject: obj)), url: url)
+        HTTPResponse(
+            status: status, headers: ["content-type": "application/json"],
+            body: Array(try! JSONSerialization.data(withJSONObject: obj)), url: url)
     }
 }
 
@@ -58,7 +60,9 @@ struct RegistryTokenTests {
         let short = CachedToken(value: "c", expiresIn: 2, issuedAt: nil, now: Self.t0)
         #expect(short.refreshAt == Self.t0.addingTimeInterval(1.6))
         // Zero or negative lifetimes fall back to the spec's 60 s.
-        #expect(CachedToken(value: "d", expiresIn: 0, issuedAt: nil, now: Self.t0).expiresAt == Self.t0.addingTimeInterval(60))
+        #expect(
+            CachedToken(value: "d", expiresIn: 0, issuedAt: nil, now: Self.t0).expiresAt
+                == Self.t0.addingTimeInterval(60))
     }
 
     @Test func issuedAtCountsOnlyWhenPlausible() {
@@ -74,9 +78,15 @@ struct RegistryTokenTests {
     }
 
     @Test func tokenResponseParsing() throws {
-        let a = try #require(TokenResponse(json: Array(#"{"token":"T1","access_token":"T2","expires_in":120,"issued_at":"2027-01-15T08:00:00.123Z"}"#.utf8)))
+        let a = try #require(
+            TokenResponse(
+                json: Array(
+                    #"{"token":"T1","access_token":"T2","expires_in":120,"issued_at":"2027-01-15T08:00:00.123Z"}"#.utf8)
+            ))
         #expect(a.token == "T1" && a.expiresIn == 120)
-        let b = try #require(TokenResponse(json: Array(#"{"access_token":"T2","refresh_token":"R2","issued_at":"2027-01-15T08:00:00Z"}"#.utf8)))
+        let b = try #require(
+            TokenResponse(
+                json: Array(#"{"access_token":"T2","refresh_token":"R2","issued_at":"2027-01-15T08:00:00Z"}"#.utf8)))
         #expect(b.token == "T2" && b.expiresIn == nil && b.refreshToken == "R2")
         #expect(b.issuedAt == Date(timeIntervalSince1970: 1_800_000_000))
         #expect(abs((a.issuedAt?.timeIntervalSince1970 ?? 0) - 1_800_000_000.123) < 0.001)
@@ -85,16 +95,23 @@ struct RegistryTokenTests {
     }
 
     @Test func formEncoding() {
-        let body = String(decoding: FormEncoding.encode([("grant_type", "refresh_token"), ("scope", "repository:a/b:push,pull x"),
-                                                        ("refresh_token", "a+b/c=d&é")]), as: UTF8.self)
-        #expect(body == "grant_type=refresh_token&scope=repository%3Aa%2Fb%3Apush%2Cpull%20x&refresh_token=a%2Bb%2Fc%3Dd%26%C3%A9")
+        let body = String(
+            decoding: FormEncoding.encode([
+                ("grant_type", "refresh_token"), ("scope", "repository:a/b:push,pull x"),
+                ("refresh_token", "a+b/c=d&é")
+            ]), as: UTF8.self)
+        #expect(
+            body
+                == "grant_type=refresh_token&scope=repository%3Aa%2Fb%3Apush%2Cpull%20x&refresh_token=a%2Bb%2Fc%3Dd%26%C3%A9"
+        )
     }
 
     @Test func identityTokenFromDockerConfigAndHelperConvention() throws {
         let dir = try TempDir("ociforge-idtok")
         defer { dir.remove() }
         let auth = Data("alice:".utf8).base64EncodedString()
-        try #"{"auths":{"registry.example.com":{"auth":"\#(auth)","identitytoken":"refresh-XYZ"},"other.example.com":{"identitytoken":"tok2"}}}"#
+        try
+            #"{"auths":{"registry.example.com":{"auth":"\#(auth)","identitytoken":"refresh-XYZ"},"other.example.com":{"identitytoken":"tok2"}}}"#
             .write(toFile: dir.path + "/config.json", atomically: true, encoding: .utf8)
         let store = CredentialStore(environment: ["HOME": dir.path, "DOCKER_CONFIG": dir.path])
         let c = try #require(try store.lookup(registry: "registry.example.com"))
@@ -103,7 +120,8 @@ struct RegistryTokenTests {
         let o = try #require(try store.lookup(registry: "other.example.com"))
         #expect(o.username == RegistryCredential.identityTokenUsername && o.identityToken == "tok2")
         // Saving keeps the token as an identity token.
-        try store.save(RegistryCredential(username: "bob", password: "", identityToken: "tok3"), registry: "third.example.com")
+        try store.save(
+            RegistryCredential(username: "bob", password: "", identityToken: "tok3"), registry: "third.example.com")
         let t = try #require(try store.lookup(registry: "third.example.com"))
         #expect(t.username == "bob" && t.identityToken == "tok3")
     }
@@ -111,8 +129,10 @@ struct RegistryTokenTests {
     static let realm = URL(string: "https://auth.example.com/token")!
 
     static func challenge() -> HTTPResponse {
-        HTTPResponse(status: 401, headers: ["www-authenticate": #"Bearer realm="https://auth.example.com/token",service="reg.example.com""#],
-                     body: [], url: URL(string: "https://reg.example.com/v2/")!)
+        HTTPResponse(
+            status: 401,
+            headers: ["www-authenticate": #"Bearer realm="https://auth.example.com/token",service="reg.example.com""#],
+            body: [], url: URL(string: "https://reg.example.com/v2/")!)
     }
 
     static func form(_ r: HTTPRequest) -> [String: String] {
@@ -128,11 +148,13 @@ struct RegistryTokenTests {
     @Test func oauthRefreshTokenFlowAndProactiveRefresh() async throws {
         let clock = ManualClock(Self.t0)
         let transport = ScriptedTransport { req, n in
-            ScriptedTransport.json(200, ["access_token": "AT\(n)", "expires_in": 30, "refresh_token": "R\(n)"], url: req.url)
+            ScriptedTransport.json(
+                200, ["access_token": "AT\(n)", "expires_in": 30, "refresh_token": "R\(n)"], url: req.url)
         }
-        let auth = RegistryAuthenticator(registry: "reg.example.com",
-                                         credential: RegistryCredential(username: "alice", password: "", identityToken: "R-initial"),
-                                         transport: transport, now: { clock.now })
+        let auth = RegistryAuthenticator(
+            registry: "reg.example.com",
+            credential: RegistryCredential(username: "alice", password: "", identityToken: "R-initial"),
+            transport: transport, now: { clock.now })
         let scope = ["repository:team/app:pull"]
         try await auth.handleUnauthorized(Self.challenge(), scope: scope, sent: nil, operation: "test")
         #expect(await auth.header(scope: scope) == "Bearer AT0")
@@ -174,8 +196,9 @@ struct RegistryTokenTests {
             usleep(20_000)
             return ScriptedTransport.json(200, ["token": "T\(n)"], url: req.url)
         }
-        let auth = RegistryAuthenticator(registry: "reg.example.com", credential: RegistryCredential(username: "u", password: "p"),
-                                         transport: transport)
+        let auth = RegistryAuthenticator(
+            registry: "reg.example.com", credential: RegistryCredential(username: "u", password: "p"),
+            transport: transport)
         let scope = ["repository:a/b:push,pull"]
         let headers = try await withThrowingTaskGroup(of: String?.self) { g in
             for _ in 0..<16 {
@@ -197,9 +220,10 @@ struct RegistryTokenTests {
             if req.method == "POST" { return HTTPResponse(status: 405, headers: [:], body: [], url: req.url) }
             return ScriptedTransport.json(200, ["token": "GT"], url: req.url)
         }
-        let auth = RegistryAuthenticator(registry: "reg.example.com",
-                                         credential: RegistryCredential(username: "alice", password: "", identityToken: "IDTOK"),
-                                         transport: transport)
+        let auth = RegistryAuthenticator(
+            registry: "reg.example.com",
+            credential: RegistryCredential(username: "alice", password: "", identityToken: "IDTOK"),
+            transport: transport)
         let scope = ["repository:team/app:push,pull"]
         try await auth.handleUnauthorized(Self.challenge(), scope: scope, sent: nil, operation: "test")
         #expect(await auth.header(scope: scope) == "Bearer GT")
@@ -231,7 +255,9 @@ struct RegistryTokenTests {
         chmod(bin + "/docker-credential-ocftest", 0o755)
         try #"{"credHelpers":{"oauth.example.com":"ocftest","plain.example.com":"ocftest"}}"#
             .write(toFile: dir.path + "/config.json", atomically: true, encoding: .utf8)
-        let store = CredentialStore(environment: ["HOME": dir.path, "DOCKER_CONFIG": dir.path, "PATH": bin + ":/usr/bin:/bin"])
+        let store = CredentialStore(environment: [
+            "HOME": dir.path, "DOCKER_CONFIG": dir.path, "PATH": bin + ":/usr/bin:/bin"
+        ])
         let t = try #require(try store.lookup(registry: "oauth.example.com"))
         #expect(t.identityToken == "helper-refresh-token" && t.password.isEmpty)
         let p = try #require(try store.lookup(registry: "plain.example.com"))
@@ -242,14 +268,18 @@ struct RegistryTokenTests {
         let transport = ScriptedTransport { req, _ in
             ScriptedTransport.json(400, ["error": "invalid_grant"], url: req.url)
         }
-        let auth = RegistryAuthenticator(registry: "reg.example.com",
-                                         credential: RegistryCredential(username: "alice", password: "", identityToken: "SECRET-REFRESH-123"),
-                                         transport: transport)
+        let auth = RegistryAuthenticator(
+            registry: "reg.example.com",
+            credential: RegistryCredential(username: "alice", password: "", identityToken: "SECRET-REFRESH-123"),
+            transport: transport)
         let e = try await #require(throws: OCIWriterError.self) {
-            try await auth.handleUnauthorized(Self.challenge(), scope: ["repository:a/b:pull"], sent: nil, operation: "fetching manifest v1 in a/b")
+            try await auth.handleUnauthorized(
+                Self.challenge(), scope: ["repository:a/b:pull"], sent: nil, operation: "fetching manifest v1 in a/b")
         }
         #expect(e.code == .authentication)
-        #expect(e.message.contains("reg.example.com") && e.message.contains("identity token") && e.message.contains("invalid_grant")
+        #expect(
+            e.message.contains("reg.example.com") && e.message.contains("identity token")
+                && e.message.contains("invalid_grant")
                 && e.message.contains("fetching manifest v1 in a/b"), "\(e.message)")
         #expect(!e.message.contains("SECRET-REFRESH-123"))
     }
@@ -258,14 +288,20 @@ struct RegistryTokenTests {
     /// (parallel blob requests: a HEAD needs pull only, the upload needs push); `invalid_token` fetches a new one.
     @Test func insufficientScopeVersusExpiredToken() async throws {
         let transport = ScriptedTransport { req, n in ScriptedTransport.json(200, ["token": "T\(n)"], url: req.url) }
-        let auth = RegistryAuthenticator(registry: "reg.example.com", credential: RegistryCredential(username: "reader", password: "pw"),
-                                         transport: transport)
+        let auth = RegistryAuthenticator(
+            registry: "reg.example.com", credential: RegistryCredential(username: "reader", password: "pw"),
+            transport: transport)
         let scope = ["repository:a/b:push,pull"]
         try await auth.handleUnauthorized(Self.challenge(), scope: scope, sent: nil, operation: "t")
         await auth.accepted("Bearer T0")
         func challenge(_ error: String) -> HTTPResponse {
-            HTTPResponse(status: 401, headers: ["www-authenticate": #"Bearer realm="https://auth.example.com/token",service="reg.example.com",scope="repository:a/b:push,pull",error="\#(error)""#],
-                         body: [], url: URL(string: "https://reg.example.com/v2/a/b/blobs/uploads/")!)
+            HTTPResponse(
+                status: 401,
+                headers: [
+                    "www-authenticate":
+                        #"Bearer realm="https://auth.example.com/token",service="reg.example.com",scope="repository:a/b:push,pull",error="\#(error)""#
+                ],
+                body: [], url: URL(string: "https://reg.example.com/v2/a/b/blobs/uploads/")!)
         }
         // Expired: a new token, no error.
         try await auth.handleUnauthorized(challenge("invalid_token"), scope: scope, sent: "Bearer T0", operation: "t")
@@ -273,18 +309,22 @@ struct RegistryTokenTests {
         await auth.accepted("Bearer T1")
         // Lacking push: an error naming the scope and the user, no new token request.
         let e = try await #require(throws: OCIWriterError.self) {
-            try await auth.handleUnauthorized(challenge("insufficient_scope"), scope: scope, sent: "Bearer T1", operation: "starting upload in a/b")
+            try await auth.handleUnauthorized(
+                challenge("insufficient_scope"), scope: scope, sent: "Bearer T1", operation: "starting upload in a/b")
         }
         #expect(e.code == .authentication)
-        #expect(e.message.contains("insufficient_scope") && e.message.contains("repository:a/b:push,pull") && e.message.contains("'reader'"), "\(e.message)")
+        #expect(
+            e.message.contains("insufficient_scope") && e.message.contains("repository:a/b:push,pull")
+                && e.message.contains("'reader'"), "\(e.message)")
         #expect(transport.requests.count == 2)
     }
 
     @Test func passwordCredentialsKeepTheGETFlow() async throws {
         let clock = ManualClock(Self.t0)
         let transport = ScriptedTransport { req, n in ScriptedTransport.json(200, ["token": "T\(n)"], url: req.url) }
-        let auth = RegistryAuthenticator(registry: "reg.example.com", credential: RegistryCredential(username: "u", password: "p"),
-                                         transport: transport, now: { clock.now })
+        let auth = RegistryAuthenticator(
+            registry: "reg.example.com", credential: RegistryCredential(username: "u", password: "p"),
+            transport: transport, now: { clock.now })
         let scope = ["repository:a/b:pull"]
         try await auth.handleUnauthorized(Self.challenge(), scope: scope, sent: nil, operation: "t")
         #expect(transport.requests.map(\.method) == ["GET"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Planner
 
 /// Inputs that crashed the `config` fuzz target (scripts/fuzz): Fixtures/fuzz-regressions/config/*, replayed the
@@ -26,26 +27,33 @@ import Testing
     /// Non-ASCII outside strings and comments is a syntax error with a position; inside them it is fine.
     @Test func nonASCIIOutsideStringsIsASyntaxError() throws {
         let e = #expect(throws: PlannerError.self) {
-            try ConfigParser.parse("[phases.x]\ncmds = [\"a\"]\n[\u{FFFD}ases.setup]\n", format: .toml, file: "ociforge.toml")
+            try ConfigParser.parse(
+                "[phases.x]\ncmds = [\"a\"]\n[\u{FFFD}ases.setup]\n", format: .toml, file: "ociforge.toml")
         }
         #expect(e?.code == .syntax && e?.line == 3 && e?.column == 2, "\(String(describing: e))")
-        let ok = try ConfigParser.parse("# caf\u{E9}\n[phases.x]\ncmds = [\"\u{E9}cho\", '''\n\u{2603}\n''']\nname = \"a \\\" \u{E9}\"\n",
-                                        format: .toml, file: "ociforge.toml")
+        let ok = try ConfigParser.parse(
+            "# caf\u{E9}\n[phases.x]\ncmds = [\"\u{E9}cho\", '''\n\u{2603}\n''']\nname = \"a \\\" \u{E9}\"\n",
+            format: .toml, file: "ociforge.toml")
         _ = ok
         // Table headers whose first character is not a key character (each aborted toml++ before the check).
         for header in ["[[[a]]", "[[ [a]]", "[[\u{1}]]", "[[=]]", "[=]", "[{]", "[\u{1}]"] {
             let e = #expect(throws: PlannerError.self) {
                 try ConfigParser.parse("x = 1\n  \(header)\n", format: .toml, file: "ociforge.toml")
             }
-            #expect(e?.code == .syntax && e?.line == 2 && e?.message.contains("table header") == true, "\(header): \(String(describing: e))")
+            #expect(
+                e?.code == .syntax && e?.line == 2 && e?.message.contains("table header") == true,
+                "\(header): \(String(describing: e))")
         }
         for value in ["a = [}", "a = [1, }", "a = {b = [}]}", "a = {b = 1]"] {
-            let e = #expect(throws: PlannerError.self) { try ConfigParser.parse(value + "\n", format: .toml, file: "ociforge.toml") }
+            let e = #expect(throws: PlannerError.self) {
+                try ConfigParser.parse(value + "\n", format: .toml, file: "ociforge.toml")
+            }
             #expect(e?.code == .syntax && e?.message.contains("closes") == true, "\(value): \(String(describing: e))")
         }
         // Arrays and inline tables spanning lines are values, not headers.
-        let values = try ConfigParser.parse("a = [\n  [1, 2],\n  [ \"x\" ],\n]\nb = [\n{ c = 1 },\n]\n[t]\nd = 1\n",
-                                            format: .toml, file: "ociforge.toml")
+        let values = try ConfigParser.parse(
+            "a = [\n  [1, 2],\n  [ \"x\" ],\n]\nb = [\n{ c = 1 },\n]\n[t]\nd = 1\n",
+            format: .toml, file: "ociforge.toml")
         _ = values
     }
 }

@@ -1,35 +1,36 @@
 import Foundation
 import Testing
+
 @testable import Planner
 
 @Suite("Deployment file reading: resources, defaults, paths")
 struct DeploymentReaderTests {
     static let lttleFile = """
-    # two documents, three resources
-    machine:
-      name: Shell App
-      build: auto
-      resources: {cpu: 1, memory: 256}
-    ---
-    app:
-      name: web
-      namespace: team
-      build:
-        options:
-          dir: ./services/web/
-          tag: v2
-    service:
-      name: not-a-build
-    machine:
-      name: worker
-      build:
-        docker:
-          context: worker
-          dockerfile: Dockerfile.prod
-          image: other.example:5000/custom/worker:7
-          args: {GREETING: hi, N: 3}
+        # two documents, three resources
+        machine:
+          name: Shell App
+          build: auto
+          resources: {cpu: 1, memory: 256}
+        ---
+        app:
+          name: web
+          namespace: team
+          build:
+            options:
+              dir: ./services/web/
+              tag: v2
+        service:
+          name: not-a-build
+        machine:
+          name: worker
+          build:
+            docker:
+              context: worker
+              dockerfile: Dockerfile.prod
+              image: other.example:5000/custom/worker:7
+              args: {GREETING: hi, N: 3}
 
-    """
+        """
 
     @Test("lttle: auto, options with dir, docker with args; names, tags, image override, directories")
     func lttle() throws {
@@ -56,7 +57,8 @@ struct DeploymentReaderTests {
     @Test("lttle: image without a registry host goes below --registry; no name falls back to the directory")
     func imageBelowRegistry() throws {
         let dir = try TempApp(["My App/x": "", "Dockerfile": "FROM scratch\n"])
-        let yaml = "machine:\n  build:\n    options:\n      dir: My App\n---\napp:\n  name: b\n  build:\n    docker:\n      image: team/b\n"
+        let yaml =
+            "machine:\n  build:\n    options:\n      dir: My App\n---\napp:\n  name: b\n  build:\n    docker:\n      image: team/b\n"
         let file = try DeploymentReader().parse(bytes: Array(yaml.utf8), path: "d.yaml", directory: dir.path)
         #expect(file.resources[0].reference(registry: "h:5000/ns") == "h:5000/ns/my-app:latest")
         #expect(file.resources[1].reference(registry: "h:5000/ns") == "h:5000/ns/team/b:latest")
@@ -66,22 +68,22 @@ struct DeploymentReaderTests {
     func compartment() throws {
         let dir = try TempApp(["deploy/api/main.py": "", "web/Dockerfile": "FROM scratch\n"])
         let yaml = """
-        services:
-          api:
-            path: api
-            build:
-              strategy: railpack
-              command: make build
-              env: [API_TOKEN]
-              packages:
-                build: [gcc, "libpq-dev=15.4-0+deb12u1"]
-                runtime: [libpq5]
-          web:
-            path: ../web
-            build: {strategy: auto}
-          db:
-            image: postgres:16
-        """
+            services:
+              api:
+                path: api
+                build:
+                  strategy: railpack
+                  command: make build
+                  env: [API_TOKEN]
+                  packages:
+                    build: [gcc, "libpq-dev=15.4-0+deb12u1"]
+                    runtime: [libpq5]
+              web:
+                path: ../web
+                build: {strategy: auto}
+              db:
+                image: postgres:16
+            """
         let file = try DeploymentReader(environment: ["API_TOKEN": "s3cret", "OTHER": "x"])
             .parse(bytes: Array(yaml.utf8), path: "deploy/c.yaml", directory: dir.path + "/deploy")
         #expect(file.resources.count == 2)
@@ -101,7 +103,9 @@ struct DeploymentReaderTests {
     func envFile() throws {
         let env = try EnvFile.parse("# c\n\nA=1\r\nexport B=\"two words\"\nC='x=y'\nD=\n", file: ".env")
         #expect(env == ["A": "1", "B": "two words", "C": "x=y", "D": ""])
-        #expect(throws: PlannerError(.syntax, "expected KEY=VALUE", file: ".env", line: 2)) { try EnvFile.parse("A=1\nnot a pair\n", file: ".env") }
+        #expect(throws: PlannerError(.syntax, "expected KEY=VALUE", file: ".env", line: 2)) {
+            try EnvFile.parse("A=1\nnot a pair\n", file: ".env")
+        }
     }
 
     @Test("Planner takes a deployment file's blocks over ociforge.toml's")
@@ -126,6 +130,8 @@ struct DeploymentAliasTests {
         let file = try DeploymentReader().parse(bytes: Array(yaml.utf8), path: "d.yaml", directory: dir.path)
         #expect(file.resources.first?.imageTag == "v3")
         let out = try DeploymentRewriter.rewrite(file, images: [file.resources[0].span: "r/a:v3@sha256:00"])
-        #expect(String(decoding: out, as: UTF8.self) == "x-defaults: &d {tag: v3}\nmachine:\n  name: a\n  image: r/a:v3@sha256:00\n  keep: *d\n")
+        #expect(
+            String(decoding: out, as: UTF8.self)
+                == "x-defaults: &d {tag: v3}\nmachine:\n  name: a\n  image: r/a:v3@sha256:00\n  keep: *d\n")
     }
 }

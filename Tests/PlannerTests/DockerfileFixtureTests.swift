@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Planner
 
 /// Fixtures/dockerfile/<case>/context (the build context with the Dockerfile), optional options.json, and the
@@ -72,8 +73,12 @@ struct DockerfileFixtureTests {
     @Test("at least 25 conformance fixtures resolve, plus error fixtures")
     func fixtureCount() throws {
         let names = DockerfileFixtures.names
-        let ok = names.filter { FileManager.default.fileExists(atPath: DockerfileFixtures.root + "/" + $0 + "/expected.json") }
-        let errors = names.filter { FileManager.default.fileExists(atPath: DockerfileFixtures.root + "/" + $0 + "/expected-error.txt") }
+        let ok = names.filter {
+            FileManager.default.fileExists(atPath: DockerfileFixtures.root + "/" + $0 + "/expected.json")
+        }
+        let errors = names.filter {
+            FileManager.default.fileExists(atPath: DockerfileFixtures.root + "/" + $0 + "/expected-error.txt")
+        }
         #expect(ok.count >= 25)
         #expect(errors.count >= 12)
         #expect(ok.count + errors.count == names.count, "every fixture has a snapshot")
@@ -90,21 +95,25 @@ struct DockerfileFixtureTests {
             return
         }
         let expectedPath = FileManager.default.fileExists(atPath: okPath) ? okPath : errPath
-        let expected = try #require(try? String(contentsOfFile: expectedPath, encoding: .utf8), "no snapshot for \(name)")
+        let expected = try #require(
+            try? String(contentsOfFile: expectedPath, encoding: .utf8), "no snapshot for \(name)")
         #expect(isError == (expectedPath == errPath), "\(name): success/failure differs from the snapshot")
         #expect(text == expected, "\(name): differs from \(expectedPath)")
         if isError {
             // Every error names the file and, except for a missing Dockerfile or an unknown target, the line.
             #expect(text.hasPrefix("error: Dockerfile"), "\(name): the error names the Dockerfile")
             if !["err-missing-dockerfile", "err-target-not-found"].contains(name) {
-                #expect(text.range(of: #"^error: Dockerfile:\d+: "#, options: .regularExpression) != nil, "\(name): the error has file:line")
+                #expect(
+                    text.range(of: #"^error: Dockerfile:\d+: "#, options: .regularExpression) != nil,
+                    "\(name): the error has file:line")
             }
         }
     }
 
     @Test("the JSON round-trips through Codable")
     func roundTrip() throws {
-        for name in DockerfileFixtures.names where FileManager.default.fileExists(atPath: DockerfileFixtures.root + "/" + name + "/expected.json") {
+        for name in DockerfileFixtures.names
+        where FileManager.default.fileExists(atPath: DockerfileFixtures.root + "/" + name + "/expected.json") {
             let built = try DockerfileFixtures.resolve(name)
             let data = Data(DockerfileRenderer.json(built).utf8)
             let decoded = try JSONDecoder().decode(ResolvedDockerfile.self, from: data)
@@ -160,15 +169,20 @@ struct DockerfileBuildahTests {
     @Test("the cross-checked subset is substantial")
     func subsetSize() { #expect(Self.cases.count >= 12) }
 
-    @Test("Env, Cmd, Entrypoint, WorkingDir, User, Labels, ExposedPorts (and Volumes, StopSignal) match buildah",
-          .enabled(if: DockerfileBuildahTests.available, "needs root and buildah (scripts/install-deps)"), arguments: DockerfileBuildahTests.cases)
+    @Test(
+        "Env, Cmd, Entrypoint, WorkingDir, User, Labels, ExposedPorts (and Volumes, StopSignal) match buildah",
+        .enabled(if: DockerfileBuildahTests.available, "needs root and buildah (scripts/install-deps)"),
+        arguments: DockerfileBuildahTests.cases)
     func matchesBuildah(name: String) throws {
         let f = try DockerfileFixtures.options(name)
         let built = try DockerfileFixtures.resolve(name)
         let ours = try #require(built.config(ofStage: built.finalStage.index))
         let ctx = try DockerfileFixtures.context(name)
         let tag = "localhost/ociforge-dftest-\(name)-\(UUID().uuidString.prefix(8).lowercased())"
-        var args = ["buildah", "bud", "--isolation", "chroot", "--quiet", "--layers=false", "-f", ctx + "/" + (f.dockerfile ?? "Dockerfile"), "-t", tag]
+        var args = [
+            "buildah", "bud", "--isolation", "chroot", "--quiet", "--layers=false", "-f",
+            ctx + "/" + (f.dockerfile ?? "Dockerfile"), "-t", tag
+        ]
         for (k, v) in (f.buildArgs ?? [:]).sorted(by: { $0.key < $1.key }) { args += ["--build-arg", "\(k)=\(v)"] }
         if let t = f.target { args += ["--target", t] }
         args.append(ctx)
@@ -186,7 +200,9 @@ struct DockerfileBuildahTests {
         var labels = theirs.Labels ?? [:]
         labels["io.buildah.version"] = nil
         #expect((ours.labels ?? [:]) == labels, "\(name): Labels")
-        #expect((ours.exposedPorts ?? []) == (theirs.ExposedPorts.map { Array($0.keys).sorted() } ?? []), "\(name): ExposedPorts")
+        #expect(
+            (ours.exposedPorts ?? []) == (theirs.ExposedPorts.map { Array($0.keys).sorted() } ?? []),
+            "\(name): ExposedPorts")
         #expect((ours.volumes ?? []) == (theirs.Volumes.map { Array($0.keys).sorted() } ?? []), "\(name): Volumes")
         #expect(ours.stopSignal == theirs.StopSignal, "\(name): StopSignal")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Planner
 
 /// Every fixture under Fixtures/planner/<name>/app is planned and compared exactly with
@@ -75,7 +76,8 @@ struct FixtureSnapshotTests {
             return
         }
         let expectedPath = FileManager.default.fileExists(atPath: planPath) ? planPath : errorPath
-        let expected = try #require(try? String(contentsOfFile: expectedPath, encoding: .utf8), "no snapshot for \(name)")
+        let expected = try #require(
+            try? String(contentsOfFile: expectedPath, encoding: .utf8), "no snapshot for \(name)")
         #expect(isError == (expectedPath == errorPath), "\(name): success/failure differs from the snapshot")
         #expect(text == expected, "\(name): plan differs from \(expectedPath)")
     }
@@ -97,7 +99,10 @@ struct FixtureSnapshotTests {
         // Pinned: every toolchain package Debian versions are known for carries `=version`.
         let suite = try #require(Debian.suites[frozen.plan.suite])
         for t in frozen.plan.toolchains {
-            for p in t.packages where suite.toolchains.values.joined().contains(where: { $0.pins[p.split(separator: "/").first.map(String.init) ?? p] != nil }) {
+            for p in t.packages
+            where suite.toolchains.values.joined().contains(where: {
+                $0.pins[p.split(separator: "/").first.map(String.init) ?? p] != nil
+            }) {
                 Issue.record("unpinned package \(p) in a frozen plan")
             }
         }

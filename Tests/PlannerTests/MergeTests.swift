@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Planner
 
 @Suite("Planner merge rules")
@@ -24,7 +25,7 @@ struct MergeTests {
         .init(lower: nil, higher: ["...", "c"], merged: ["...", "c"], finalized: ["c"]),
         .init(lower: [], higher: ["...", "c"], merged: ["c"], finalized: ["c"]),
         .init(lower: ["...", "a"], higher: ["...", "b"], merged: ["...", "a", "b"], finalized: ["a", "b"]),
-        .init(lower: ["a"], higher: ["@auto"], merged: ["a"], finalized: ["a"]),
+        .init(lower: ["a"], higher: ["@auto"], merged: ["a"], finalized: ["a"])
     ]
 
     @Test("arrays replace, `...` and `@auto` splice the lower array", arguments: arrayCases)
@@ -41,20 +42,26 @@ struct MergeTests {
         let arrayFields: [(String, AP)] = [
             ("dependsOn", \.dependsOn), ("nixPkgs", \.nixPkgs), ("nixLibs", \.nixLibs), ("nixOverlays", \.nixOverlays),
             ("aptPkgs", \.aptPkgs), ("cmds", \.cmds), ("onlyIncludeFiles", \.onlyIncludeFiles),
-            ("cacheDirectories", \.cacheDirectories), ("paths", \.paths),
+            ("cacheDirectories", \.cacheDirectories), ("paths", \.paths)
         ]
         for (name, kp) in arrayFields {
-            var low = PhaseConfig(); low[keyPath: kp] = ["low"]
-            var high = PhaseConfig(); high[keyPath: kp] = ["...", "high"]
+            var low = PhaseConfig()
+            low[keyPath: kp] = ["low"]
+            var high = PhaseConfig()
+            high[keyPath: kp] = ["...", "high"]
             #expect(high.merged(over: low)[keyPath: kp] == ["low", "high"], "\(name) splice")
             high[keyPath: kp] = ["high"]
             #expect(high.merged(over: low)[keyPath: kp] == ["high"], "\(name) replace")
             #expect(PhaseConfig().merged(over: low)[keyPath: kp] == ["low"], "\(name) absent keeps lower")
         }
-        let scalars: [(String, WritableKeyPath<PhaseConfig, String?>)] = [("name", \.name), ("nixpkgsArchive", \.nixpkgsArchive)]
+        let scalars: [(String, WritableKeyPath<PhaseConfig, String?>)] = [
+            ("name", \.name), ("nixpkgsArchive", \.nixpkgsArchive)
+        ]
         for (name, kp) in scalars {
-            var low = PhaseConfig(); low[keyPath: kp] = "low"
-            var high = PhaseConfig(); high[keyPath: kp] = "high"
+            var low = PhaseConfig()
+            low[keyPath: kp] = "low"
+            var high = PhaseConfig()
+            high[keyPath: kp] = "high"
             #expect(high.merged(over: low)[keyPath: kp] == "high", "\(name)")
             #expect(PhaseConfig().merged(over: low)[keyPath: kp] == "low", "\(name)")
             high[keyPath: kp] = nil
@@ -86,10 +93,12 @@ struct MergeTests {
 
     @Test("phases merge by name; scalars and providers")
     func phasesAndScalars() {
-        let low = BuildPlanConfig(providers: ["python"], buildImage: "low",
-                                  phases: ["setup": PhaseConfig(aptPkgs: ["a"]), "install": PhaseConfig(cmds: ["i"])])
-        let high = BuildPlanConfig(providers: ["...", "node"], buildImage: "high",
-                                   phases: ["setup": PhaseConfig(aptPkgs: ["...", "b"]), "build": PhaseConfig(cmds: ["b"])])
+        let low = BuildPlanConfig(
+            providers: ["python"], buildImage: "low",
+            phases: ["setup": PhaseConfig(aptPkgs: ["a"]), "install": PhaseConfig(cmds: ["i"])])
+        let high = BuildPlanConfig(
+            providers: ["...", "node"], buildImage: "high",
+            phases: ["setup": PhaseConfig(aptPkgs: ["...", "b"]), "build": PhaseConfig(cmds: ["b"])])
         let m = high.merged(over: low)
         #expect(m.providers == ["python", "node"])
         #expect(m.buildImage == "high")
@@ -101,7 +110,9 @@ struct MergeTests {
 
     @Test("prefixing renames phases and their own dependencies")
     func prefixing() {
-        let p = BuildPlanConfig(phases: ["setup": PhaseConfig(), "install": PhaseConfig(), "build": PhaseConfig(dependsOn: ["install", "other"])])
+        let p = BuildPlanConfig(phases: [
+            "setup": PhaseConfig(), "install": PhaseConfig(), "build": PhaseConfig(dependsOn: ["install", "other"])
+        ])
         let q = p.prefixed("node")
         #expect(Set(q.phases!.keys) == ["node:setup", "node:install", "node:build"])
         #expect(q.phases!["node:install"]!.dependsOn == ["node:setup"])
@@ -135,19 +146,24 @@ enum PlanGenerator {
     static func map(_ g: inout SplitMix64) -> [String: String]? {
         if Bool.random(using: &g) { return nil }
         var m: [String: String] = [:]
-        for _ in 0..<Int.random(in: 0...3, using: &g) { m[["K1", "K2", "K3"].randomElement(using: &g)!] = scalar(&g) ?? "v" }
+        for _ in 0..<Int.random(in: 0...3, using: &g) {
+            m[["K1", "K2", "K3"].randomElement(using: &g)!] = scalar(&g) ?? "v"
+        }
         return m
     }
     static func phase(_ g: inout SplitMix64) -> PhaseConfig {
-        PhaseConfig(name: scalar(&g), dependsOn: array(&g), nixPkgs: array(&g), nixLibs: array(&g), nixOverlays: array(&g),
-                    nixpkgsArchive: scalar(&g), aptPkgs: array(&g), cmds: array(&g), onlyIncludeFiles: array(&g),
-                    cacheDirectories: array(&g), paths: array(&g))
+        PhaseConfig(
+            name: scalar(&g), dependsOn: array(&g), nixPkgs: array(&g), nixLibs: array(&g), nixOverlays: array(&g),
+            nixpkgsArchive: scalar(&g), aptPkgs: array(&g), cmds: array(&g), onlyIncludeFiles: array(&g),
+            cacheDirectories: array(&g), paths: array(&g))
     }
     static func plan(_ g: inout SplitMix64) -> BuildPlanConfig {
         var p = BuildPlanConfig(providers: array(&g), buildImage: scalar(&g), variables: map(&g), staticAssets: map(&g))
         if Bool.random(using: &g) {
             var phases: [String: PhaseConfig] = [:]
-            for _ in 0..<Int.random(in: 0...3, using: &g) { phases[["setup", "install", "build"].randomElement(using: &g)!] = phase(&g) }
+            for _ in 0..<Int.random(in: 0...3, using: &g) {
+                phases[["setup", "install", "build"].randomElement(using: &g)!] = phase(&g)
+            }
             p.phases = phases
         }
         if Bool.random(using: &g) {
@@ -177,7 +193,9 @@ struct MergePropertyTests {
             // providers < Procfile < config file < environment < CLI
             let chain = (0..<5).map { _ in PlanGenerator.plan(&g) }
             let flat = BuildPlanConfig.merging(chain)
-            let lowFirst = BuildPlanConfig.merging([BuildPlanConfig.merging(Array(chain[0..<2])), BuildPlanConfig.merging(Array(chain[2..<5]))])
+            let lowFirst = BuildPlanConfig.merging([
+                BuildPlanConfig.merging(Array(chain[0..<2])), BuildPlanConfig.merging(Array(chain[2..<5]))
+            ])
             let highFirst = BuildPlanConfig.merging([chain[0], BuildPlanConfig.merging(Array(chain[1..<5]))])
             #expect(flat == lowFirst)
             #expect(flat == highFirst)

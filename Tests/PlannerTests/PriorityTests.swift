@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+
 @testable import Planner
 
 @Suite("Planner priority chain")
 struct PriorityTests {
     static let app: [String: String] = [
         "requirements.txt": "flask\ngunicorn\n",
-        "app.py": "from flask import Flask\napp = Flask(__name__)\n",
+        "app.py": "from flask import Flask\napp = Flask(__name__)\n"
     ]
 
     enum Level: String, CaseIterable, Sendable { case provider, procfile, config, env, cli }
@@ -34,10 +35,14 @@ struct PriorityTests {
 
     @Test("install commands (array): replace, or splice with ... at each level")
     func installArray() throws {
-        let app = try TempApp(Self.app.merging(["nixpacks.toml": "[phases.install]\ncmds = [\"...\", \"echo config\"]\n"]) { $1 })
+        let app = try TempApp(
+            Self.app.merging(["nixpacks.toml": "[phases.install]\ncmds = [\"...\", \"echo config\"]\n"]) { $1 })
         var options = PlanOptions()
         var plan = try Planner.plan(appDirectory: app.path, options: options).plan
-        #expect(plan.steps.first { $0.name == "install" }?.commands == ["python3 -m venv /app/.venv", "pip install -r requirements.txt", "echo config"])
+        #expect(
+            plan.steps.first { $0.name == "install" }?.commands == [
+                "python3 -m venv /app/.venv", "pip install -r requirements.txt", "echo config"
+            ])
         options.environment["NIXPACKS_INSTALL_CMD"] = "echo env"
         plan = try Planner.plan(appDirectory: app.path, options: options).plan
         #expect(plan.steps.first { $0.name == "install" }?.commands == ["echo env"])
@@ -48,24 +53,35 @@ struct PriorityTests {
 
     @Test("apt packages splice across config, env and CLI")
     func aptSplice() throws {
-        let app = try TempApp(Self.app.merging(["nixpacks.toml": "[phases.setup]\naptPkgs = [\"...\", \"curl\"]\nnixPkgs = [\"ffmpeg\"]\n"]) { $1 })
+        let app = try TempApp(
+            Self.app.merging([
+                "nixpacks.toml": "[phases.setup]\naptPkgs = [\"...\", \"curl\"]\nnixPkgs = [\"ffmpeg\"]\n"
+            ]) { $1 })
         var options = PlanOptions()
         options.environment = ["NIXPACKS_APT_PKGS": "jq, git", "NIXPACKS_PKGS": "sqlite"]
         options.apt = ["make"]
-        let setup = try #require(try Planner.plan(appDirectory: app.path, options: options).plan.steps.first { $0.name == "setup" })
-        #expect(setup.aptPackages == ["curl", "ffmpeg", "git", "jq", "libsqlite3-dev", "make", "python3", "python3-pip", "python3-venv", "sqlite3"])
+        let setup = try #require(
+            try Planner.plan(appDirectory: app.path, options: options).plan.steps.first { $0.name == "setup" })
+        #expect(
+            setup.aptPackages == [
+                "curl", "ffmpeg", "git", "jq", "libsqlite3-dev", "make", "python3", "python3-pip", "python3-venv",
+                "sqlite3"
+            ])
     }
 
     @Test("variables (map): merged by key, CLI --env wins")
     func variables() throws {
-        let app = try TempApp(Self.app.merging(["nixpacks.toml": "[variables]\nA = \"config\"\nB = \"config\"\nPYTHONUNBUFFERED = \"0\"\n"]) { $1 })
+        let app = try TempApp(
+            Self.app.merging([
+                "nixpacks.toml": "[variables]\nA = \"config\"\nB = \"config\"\nPYTHONUNBUFFERED = \"0\"\n"
+            ]) { $1 })
         var options = PlanOptions()
         options.env = ["B=cli", "C=cli"]
         let plan = try Planner.plan(appDirectory: app.path, options: options).plan
         #expect(plan.deploy?.env["A"] == "config")
         #expect(plan.deploy?.env["B"] == "cli")
         #expect(plan.deploy?.env["C"] == "cli")
-        #expect(plan.deploy?.env["PYTHONUNBUFFERED"] == "0") // config beats provider
+        #expect(plan.deploy?.env["PYTHONUNBUFFERED"] == "0")  // config beats provider
         #expect(plan.buildVariables["B"] == "cli")
     }
 
@@ -73,7 +89,9 @@ struct PriorityTests {
     func prefixes() throws {
         let app = try TempApp(Self.app)
         var options = PlanOptions()
-        options.environment = ["NIXPACKS_START_CMD": "nix", "OCIFORGE_START_CMD": "oci\nforge", "NIXPACKS_BUILD_CMD": "b"]
+        options.environment = [
+            "NIXPACKS_START_CMD": "nix", "OCIFORGE_START_CMD": "oci\nforge", "NIXPACKS_BUILD_CMD": "b"
+        ]
         let plan = try Planner.plan(appDirectory: app.path, options: options).plan
         #expect(plan.deploy?.startCommand == "oci forge")
         #expect(plan.steps.first { $0.name == "build" }?.commands == ["b"])
@@ -94,8 +112,11 @@ struct PriorityTests {
 
     @Test("version sources: env > manifest > idiomatic file > default")
     func versionSources() throws {
-        let files = ["package.json": "{\"name\": \"x\", \"engines\": {\"node\": \"18.x\"}, \"scripts\": {\"start\": \"node i.js\"}}",
-                     ".nvmrc": "lts/*\n", "i.js": ""]
+        let files = [
+            "package.json":
+                "{\"name\": \"x\", \"engines\": {\"node\": \"18.x\"}, \"scripts\": {\"start\": \"node i.js\"}}",
+            ".nvmrc": "lts/*\n", "i.js": ""
+        ]
         let app = try TempApp(files)
         var options = PlanOptions()
         var t = try Planner.plan(appDirectory: app.path, options: options).plan.toolchains[0]
@@ -115,7 +136,11 @@ struct PriorityTests {
 
     @Test("Compartment env list: only listed variables reach the build; listed but undefined ones become secrets")
     func compartmentEnv() throws {
-        let app = try TempApp(Self.app.merging(["ociforge.toml": "secrets = [\"DB_PASSWORD\"]\n[build]\nenv = [\"A\", \"TOKEN\"]\n\n[variables]\nA = \"1\"\nB = \"2\"\nDB_PASSWORD = \"leak\"\n"]) { $1 })
+        let app = try TempApp(
+            Self.app.merging([
+                "ociforge.toml":
+                    "secrets = [\"DB_PASSWORD\"]\n[build]\nenv = [\"A\", \"TOKEN\"]\n\n[variables]\nA = \"1\"\nB = \"2\"\nDB_PASSWORD = \"leak\"\n"
+            ]) { $1 })
         let plan = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan
         #expect(plan.buildVariables == ["A": "1"])
         #expect(plan.secrets == ["DB_PASSWORD", "TOKEN"])
@@ -147,16 +172,23 @@ struct PriorityTests {
 
 @Suite("Planner building blocks")
 struct BuildingBlockTests {
-    @Test("ignore rules", arguments: [
-        ("docker", "**/*.log", "a/b/c.log", true), ("docker", "*.log", "a/c.log", false), ("docker", "tmp", "tmp/x", true),
-        ("docker", "tmp/*.txt", "tmp/x.txt", true), ("docker", "/build", "build/out", true), ("git", "*.pyc", "a/b.pyc", true),
-        ("git", "/build", "src/build/x", false), ("git", "build/", "src/build/x", true), ("git", "build/", "build", false),
-        ("docker", "a?c", "abc", true), ("docker", "[a-c]x", "bx", true), ("docker", "[!a-c]x", "bx", true), ("docker", "[^a-c]x", "bx", false),
-        ("docker", "__pycache__/", "__pycache__", true), ("git", "__pycache__/", "__pycache__", false),
-        ("docker", "build", "src/build", false), ("git", "build", "src/build", true), ("docker", "**/build", "src/build", true),
-        ("docker", "docs/**", "docs/a/b.md", true), ("docker", "./a/../b", "b/c", true),
-        ("git", "docs/**/*.md", "docs/a/b/c.md", true),
-    ] as [(String, String, String, Bool)])
+    @Test(
+        "ignore rules",
+        arguments: [
+            ("docker", "**/*.log", "a/b/c.log", true), ("docker", "*.log", "a/c.log", false),
+            ("docker", "tmp", "tmp/x", true),
+            ("docker", "tmp/*.txt", "tmp/x.txt", true), ("docker", "/build", "build/out", true),
+            ("git", "*.pyc", "a/b.pyc", true),
+            ("git", "/build", "src/build/x", false), ("git", "build/", "src/build/x", true),
+            ("git", "build/", "build", false),
+            ("docker", "a?c", "abc", true), ("docker", "[a-c]x", "bx", true), ("docker", "[!a-c]x", "bx", true),
+            ("docker", "[^a-c]x", "bx", false),
+            ("docker", "__pycache__/", "__pycache__", true), ("git", "__pycache__/", "__pycache__", false),
+            ("docker", "build", "src/build", false), ("git", "build", "src/build", true),
+            ("docker", "**/build", "src/build", true),
+            ("docker", "docs/**", "docs/a/b.md", true), ("docker", "./a/../b", "b/c", true),
+            ("git", "docs/**/*.md", "docs/a/b/c.md", true)
+        ] as [(String, String, String, Bool)])
     func ignore(_ dialect: String, _ pattern: String, _ path: String, _ excluded: Bool) throws {
         var rules = IgnoreRules()
         try rules.add(pattern, gitStyle: dialect == "git")
@@ -178,13 +210,19 @@ struct BuildingBlockTests {
         let app = try TempApp([
             ".dockerignore": "__pycache__/\ndocs\n**/*.tmp\n/vendor\n!vendor/keep.txt\n", "requirements.txt": "flask\n",
             "app.py": "", "__pycache__": "a file", "src/__pycache__/m.pyc": "", "docs": "", "lib/docs/r.md": "",
-            "a.tmp": "", "pkg/b.tmp": "", "vendor/drop.txt": "", "vendor/keep.txt": "",
+            "a.tmp": "", "pkg/b.tmp": "", "vendor/drop.txt": "", "vendor/keep.txt": ""
         ])
         let planned = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan.context.files
         let tree = try DockerfileContextTree(root: app.path)
-        let dockerfileFiles = tree.entries.filter { $0.value == .file }.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let dockerfileFiles = tree.entries.filter { $0.value == .file }.keys.sorted {
+            Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        }
         #expect(planned == dockerfileFiles)
-        #expect(planned == [".dockerignore", "app.py", "lib/docs/r.md", "requirements.txt", "src/__pycache__/m.pyc", "vendor/keep.txt"])
+        #expect(
+            planned == [
+                ".dockerignore", "app.py", "lib/docs/r.md", "requirements.txt", "src/__pycache__/m.pyc",
+                "vendor/keep.txt"
+            ])
     }
 
     @Test("non-root by default; --user root opts out and wins over start.user")
@@ -198,15 +236,20 @@ struct BuildingBlockTests {
         #expect(root.user == "root" && root.runtimeUser == nil)
         options.user = "bad user"
         #expect(throws: PlannerError.self) { try Planner.plan(appDirectory: app.path, options: options) }
-        #expect(RuntimeUser(writable: ["storage"]).ownershipCommand(workingDirectory: "/app")
+        #expect(
+            RuntimeUser(writable: ["storage"]).ownershipCommand(workingDirectory: "/app")
                 == "mkdir -p /app/storage && chown -R 10001:10001 /app/storage && chmod -R u+rwX /app/storage")
     }
 
     @Test("nix names map to Debian packages")
     func nixMapping() throws {
         let trixie = Debian.suites["trixie"]!, bookworm = Debian.suites["bookworm"]!
-        #expect(try Debian.mapNix(["...", "postgresql", "nodejs"], suite: trixie, file: nil, key: "k") == ["postgresql-client", "libpq-dev", "nodejs", "npm"])
-        #expect(try Debian.mapNix(["go", "python313"], suite: trixie, file: nil, key: "k") == ["golang-1.24-go", "python3"])
+        #expect(
+            try Debian.mapNix(["...", "postgresql", "nodejs"], suite: trixie, file: nil, key: "k") == [
+                "postgresql-client", "libpq-dev", "nodejs", "npm"
+            ])
+        #expect(
+            try Debian.mapNix(["go", "python313"], suite: trixie, file: nil, key: "k") == ["golang-1.24-go", "python3"])
         #expect(try Debian.mapNix(["go"], suite: bookworm, file: nil, key: "k") == ["golang-1.19-go"])
         #expect(throws: PlannerError.self) { try Debian.mapNix(["python312"], suite: trixie, file: nil, key: "k") }
         #expect(throws: PlannerError.self) { try Debian.mapNix(["python313"], suite: bookworm, file: nil, key: "k") }
@@ -219,8 +262,10 @@ struct BuildingBlockTests {
         #expect(frozen.toolchains[0].packages.contains("golang-1.24-go=1.24.4-1"))
         #expect(frozen.steps[0].aptPackages.contains("golang-1.24-go=1.24.4-1"))
         let table = PlanRenderer.summary(frozen)
-        for needle in ["setup", "install", "go mod download", "build", "go build", "start", "./out", "go 1.24.4",
-                       "go 1.24.4 from debian trixie — go.mod:3 go >=1.24"] {
+        for needle in [
+            "setup", "install", "go mod download", "build", "go build", "start", "./out", "go 1.24.4",
+            "go 1.24.4 from debian trixie — go.mod:3 go >=1.24"
+        ] {
             #expect(table.contains(needle), "summary lacks \(needle)")
         }
         let toml = try PlanRenderer.toml(frozen)
@@ -229,14 +274,18 @@ struct BuildingBlockTests {
         let app2 = try TempApp(["go.mod": "module x\n\ngo 1.26\n", "main.go": "package main\nfunc main(){}\n"])
         let plan2 = try Planner.plan(appDirectory: app2.path, options: PlanOptions()).plan
         #expect(plan2.aptSuites == ["trixie-backports"] && plan2.toolchains[0].version == "1.26.11")
-        #expect(plan2.steps[0].aptPackages.contains("golang-1.26-go/trixie-backports") && plan2.steps[0].paths == ["/usr/lib/go-1.26/bin"])
+        #expect(
+            plan2.steps[0].aptPackages.contains("golang-1.26-go/trixie-backports")
+                && plan2.steps[0].paths == ["/usr/lib/go-1.26/bin"])
         let frozen2 = try Planner.freeze(appDirectory: app2.path, options: PlanOptions()).plan
         #expect(frozen2.steps[0].aptPackages.contains("golang-1.26-go=1.26.11-1~bpo13+1"))
     }
 
     @Test("JSON output is byte-for-byte stable")
     func stableJSON() throws {
-        let app = try TempApp(["package.json": "{\"name\": \"x\", \"scripts\": {\"start\": \"node i.js\", \"build\": \"b\"}}", "i.js": ""])
+        let app = try TempApp([
+            "package.json": "{\"name\": \"x\", \"scripts\": {\"start\": \"node i.js\", \"build\": \"b\"}}", "i.js": ""
+        ])
         let a = PlanRenderer.json(try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan)
         let b = PlanRenderer.json(try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan)
         #expect(a == b)
@@ -249,10 +298,15 @@ struct BuildingBlockTests {
 struct WarningTests {
     @Test("Nix-only settings are reported, not silently dropped")
     func nixOnly() throws {
-        let app = try TempApp(["go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main(){}\n",
-                               "nixpacks.toml": "[phases.setup]\nnixOverlays = [\"https://x\"]\nnixpkgsArchive = \"abc\"\n"])
+        let app = try TempApp([
+            "go.mod": "module x\n\ngo 1.19\n", "main.go": "package main\nfunc main(){}\n",
+            "nixpacks.toml": "[phases.setup]\nnixOverlays = [\"https://x\"]\nnixpkgsArchive = \"abc\"\n"
+        ])
         let result = try Planner.plan(appDirectory: app.path, options: PlanOptions())
-        #expect(result.warnings.contains { $0.key == "phases.setup.nixOverlays" && $0.line == 2 && $0.file == "nixpacks.toml" })
+        #expect(
+            result.warnings.contains {
+                $0.key == "phases.setup.nixOverlays" && $0.line == 2 && $0.file == "nixpacks.toml"
+            })
         #expect(result.warnings.contains { $0.key == "phases.setup.nixpkgsArchive" && $0.line == 3 })
     }
 
@@ -271,11 +325,15 @@ struct WarningTests {
 struct SettingsFromVariablesTests {
     @Test("NIXPACKS_* in [variables] act as settings below the real environment")
     func variablesAsSettings() throws {
-        let files = ["package.json": "{\"name\": \"x\", \"engines\": {\"node\": \">=20\"}}",
-                     "nixpacks.toml": "[variables]\nNIXPACKS_NODE_VERSION = \"18\"\n"]
+        let files = [
+            "package.json": "{\"name\": \"x\", \"engines\": {\"node\": \">=20\"}}",
+            "nixpacks.toml": "[variables]\nNIXPACKS_NODE_VERSION = \"18\"\n"
+        ]
         let app = try TempApp(files)
         var t = try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan.toolchains[0]
-        #expect(t.request?.from == "variables.NIXPACKS_NODE_VERSION" && t.request?.constraint == "18" && t.source == .upstream)
+        #expect(
+            t.request?.from == "variables.NIXPACKS_NODE_VERSION" && t.request?.constraint == "18"
+                && t.source == .upstream)
         var options = PlanOptions()
         options.environment["NIXPACKS_NODE_VERSION"] = "18"
         options.environment["OCIFORGE_TOOLCHAIN_NODE_SOURCE"] = "debian"

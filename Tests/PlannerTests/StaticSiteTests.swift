@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Planner
 
 @Suite("Static sites and Node server frameworks")
@@ -12,7 +13,8 @@ struct StaticSiteTests {
         let plan = try JSONDecoder().decode(ResolvedPlan.self, from: Data(text.utf8))
         guard let caddyfile = plan.staticAssets["Caddyfile"] else { return }
         let caddy = "/usr/bin/caddy"
-        try #require(FileManager.default.isExecutableFile(atPath: caddy), "caddy is not installed (scripts/install-deps)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: caddy), "caddy is not installed (scripts/install-deps)")
         let file = NSTemporaryDirectory() + "ociforge-caddy-\(UUID().uuidString)"
         try caddyfile.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -34,16 +36,26 @@ struct StaticSiteTests {
         #expect(spa.contains("\ttry_files {path} /index.html\n") && spa.contains("root * /app/dist\n"))
         #expect(spa.contains(":{$PORT:8080} {") && spa.contains("encode zstd gzip"))
         let mpa = StaticSite(framework: .astro, root: "dist", spa: false).caddyfile()
-        #expect(mpa.contains("try_files {path} {path}.html {path}/index.html") && mpa.contains("@immutable path /_astro/*"))
+        #expect(
+            mpa.contains("try_files {path} {path}.html {path}/index.html") && mpa.contains("@immutable path /_astro/*"))
     }
 
     @Test("a custom start script is kept; a dev-server start script does not stop static serving")
     func startScripts() throws {
-        let custom = try TempApp(["package.json": #"{"scripts":{"build":"vite build","start":"node server.js"},"devDependencies":{"vite":"5"}}"#])
-        #expect(try Planner.plan(appDirectory: custom.path, options: PlanOptions()).plan.deploy?.startCommand == "npm run start")
-        let dev = try TempApp(["package.json": #"{"scripts":{"build":"vite build","start":"vite"},"devDependencies":{"vite":"5"}}"#])
+        let custom = try TempApp([
+            "package.json":
+                #"{"scripts":{"build":"vite build","start":"node server.js"},"devDependencies":{"vite":"5"}}"#
+        ])
+        #expect(
+            try Planner.plan(appDirectory: custom.path, options: PlanOptions()).plan.deploy?.startCommand
+                == "npm run start")
+        let dev = try TempApp([
+            "package.json": #"{"scripts":{"build":"vite build","start":"vite"},"devDependencies":{"vite":"5"}}"#
+        ])
         let deploy = try #require(try Planner.plan(appDirectory: dev.path, options: PlanOptions()).plan.deploy)
-        #expect(deploy.startCommand == "caddy run --config /assets/Caddyfile --adapter caddyfile" && deploy.aptPackages == ["caddy"])
+        #expect(
+            deploy.startCommand == "caddy run --config /assets/Caddyfile --adapter caddyfile"
+                && deploy.aptPackages == ["caddy"])
         var options = PlanOptions()
         options.environment = ["OCIFORGE_STATIC_DIR": "../x"]
         #expect(throws: PlannerError.self) { try Planner.plan(appDirectory: dev.path, options: options) }

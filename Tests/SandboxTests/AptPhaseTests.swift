@@ -1,9 +1,11 @@
 import Foundation
 import OCIWriter
 import Testing
+
 @testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The script shared by the root and rootless apt phases: installs python3 and cron (whose maintainer
@@ -19,8 +21,10 @@ let aptScript = """
     rm -rf /var/log/apt && mkdir /var/log/apt && echo fresh > /var/log/apt/marker
     """
 
-let aptCaches = [CacheMount(name: "apt-lists", target: "/var/lib/apt/lists"),
-                 CacheMount(name: "apt-archives", target: "/var/cache/apt/archives")]
+let aptCaches = [
+    CacheMount(name: "apt-lists", target: "/var/lib/apt/lists"),
+    CacheMount(name: "apt-archives", target: "/var/cache/apt/archives")
+]
 
 /// A manifest of a tree as seen inside a sandbox: type, mode, owner, size, mtime (non-directories), link
 /// target, path, and a sha256 of every regular file.
@@ -49,8 +53,9 @@ struct AptPhaseTests {
         #expect(o.changes.changes.contains(.delete(path: "etc/issue")))
         #expect(o.changes.changes.contains(.delete(path: "usr/share/doc/debconf")))
         #expect(o.changes.changes.contains(.opaque(directory: "var/log/apt")))
-        #expect(!paths.contains { $0.hasPrefix("var/lib/apt/lists/") || $0.hasPrefix("var/cache/apt/archives/") },
-                "apt lists/archives leaked into the diff")
+        #expect(
+            !paths.contains { $0.hasPrefix("var/lib/apt/lists/") || $0.hasPrefix("var/cache/apt/archives/") },
+            "apt lists/archives leaked into the diff")
         #expect(!paths.contains { $0.hasPrefix("proc/") || $0.hasPrefix("dev/") || $0.hasPrefix("sys/") })
 
         // cron's maintainer script chowned its spool to group crontab: kept in the namespace's range.
@@ -87,12 +92,17 @@ func expectLayerMatchesMergedView(base: String, outcome o: PhaseOutcome) throws 
 
     let unpacked = work + "/unpacked"
     #expect(try runHost("/bin/cp", ["-a", base, unpacked]).status == 0)
-    _ = try LayerExtractor(options: LayerExtractionOptions(ownership: .map(o.idMapping))).apply(LayerSource(path: layer), to: unpacked)
+    _ = try LayerExtractor(options: LayerExtractionOptions(ownership: .map(o.idMapping))).apply(
+        LayerSource(path: layer), to: unpacked)
 
     let merged = work + "/merged"
     mkdir(merged, 0o755)
-    let m = try runHost("/bin/mount", ["-t", "overlay", "overlay", "-o",
-                                       "ro,lowerdir=\(o.upper):\(base),redirect_dir=nofollow,metacopy=off,userxattr", merged])
+    let m = try runHost(
+        "/bin/mount",
+        [
+            "-t", "overlay", "overlay", "-o",
+            "ro,lowerdir=\(o.upper):\(base),redirect_dir=nofollow,metacopy=off,userxattr", merged
+        ])
     try #require(m.status == 0, "\(m.output)")
     let excluded = ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"]
     let a = try TreeManifest.capture(root: merged, options: .init(excludedPaths: excluded))
@@ -122,7 +132,9 @@ func expectChangeSetMatchesMergedView(sb: Sandbox, base: String, outcome o: Phas
 
     func manifest(base: String, layers: [String]) throws -> String {
         let out = Fixture.Output()
-        let m = try sb.run(PhaseSpec(name: "manifest", command: ["/bin/sh", "-c", manifestScript]), base: base, layers: layers, output: out.sink)
+        let m = try sb.run(
+            PhaseSpec(name: "manifest", command: ["/bin/sh", "-c", manifestScript]), base: base, layers: layers,
+            output: out.sink)
         m.discard()
         return out.text
     }
@@ -131,7 +143,9 @@ func expectChangeSetMatchesMergedView(sb: Sandbox, base: String, outcome o: Phas
     #expect(merged.count > 1000)
     if merged != applied {
         let a = Set(merged.split(separator: "\n")), b = Set(applied.split(separator: "\n"))
-        Issue.record("merged view and applied change set differ:\nonly merged: \(a.subtracting(b).sorted().prefix(20))\nonly applied: \(b.subtracting(a).sorted().prefix(20))")
+        Issue.record(
+            "merged view and applied change set differ:\nonly merged: \(a.subtracting(b).sorted().prefix(20))\nonly applied: \(b.subtracting(a).sorted().prefix(20))"
+        )
     }
 }
 
@@ -142,12 +156,17 @@ func apply(_ cs: ChangeSet, to root: String) throws {
         switch c {
         case .delete(let p): try? fm.removeItem(atPath: root + "/" + p)
         case .opaque(let d):
-            for n in (try? fm.contentsOfDirectory(atPath: root + "/" + d)) ?? [] { try fm.removeItem(atPath: root + "/" + d + "/" + n) }
+            for n in (try? fm.contentsOfDirectory(atPath: root + "/" + d)) ?? [] {
+                try fm.removeItem(atPath: root + "/" + d + "/" + n)
+            }
         case .add: break
         }
     }
-    let adds = cs.changes.compactMap { c -> (String, String)? in if case .add(let p, let s) = c { return (p, s) }; return nil }
-        .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    let adds = cs.changes.compactMap { c -> (String, String)? in
+        if case .add(let p, let s) = c { return (p, s) }
+        return nil
+    }
+    .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
     for (p, src) in adds {
         let dst = root + "/" + p
         var st = stat(), dt = stat()

@@ -1,16 +1,20 @@
 import Foundation
 import OCIWriter
 import Testing
+
 @testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Build phases that try to escape. Each must fail or be contained, and nothing on the host may change.
 @Suite("Contained attacks (root mode)")
 struct AttackTests {
-    func run(_ name: String, _ script: String, configure: (inout PhaseSpec) -> Void = { _ in },
-             layers: [String] = []) throws -> (Result<PhaseOutcome, Error>, Fixture.Output) {
+    func run(
+        _ name: String, _ script: String, configure: (inout PhaseSpec) -> Void = { _ in },
+        layers: [String] = []
+    ) throws -> (Result<PhaseOutcome, Error>, Fixture.Output) {
         let sb = try Fixture.rootSandbox()
         let base = try Fixture.debianRootfs()
         var phase = PhaseSpec(name: name, command: ["/bin/sh", "-c", script])
@@ -22,7 +26,9 @@ struct AttackTests {
 
     func expectCommandFailed(_ r: Result<PhaseOutcome, Error>, _ code: SandboxError.Code = .commandFailed) {
         switch r {
-        case .success(let o): o.discard(); Issue.record("the phase succeeded")
+        case .success(let o):
+            o.discard()
+            Issue.record("the phase succeeded")
         case .failure(let e): #expect((e as? SandboxError)?.code == code, "\(e)")
         }
     }
@@ -38,7 +44,10 @@ struct AttackTests {
         let (r3, _) = try run("procsys2", "echo 3 > /proc/sys/vm/drop_caches")
         expectCommandFailed(r3)
         // /sys and every host submount under it (cgroups...) are read-only.
-        let (r5, _) = try run("sysfs", "mkdir /sys/fs/cgroup/ociforge-escape || mkdir /sys/fs/cgroup/memory/ociforge-escape || echo 1 > /sys/kernel/mm/ksm/run")
+        let (r5, _) = try run(
+            "sysfs",
+            "mkdir /sys/fs/cgroup/ociforge-escape || mkdir /sys/fs/cgroup/memory/ociforge-escape || echo 1 > /sys/kernel/mm/ksm/run"
+        )
         expectCommandFailed(r5)
         #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/ociforge-escape"))
         #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/ociforge-escape"))
@@ -56,7 +65,10 @@ struct AttackTests {
         sleeper.arguments = ["300"]
         try sleeper.run()
         let pid = sleeper.processIdentifier
-        defer { kill(pid, SIGKILL); sleeper.waitUntilExit() }
+        defer {
+            kill(pid, SIGKILL)
+            sleeper.waitUntilExit()
+        }
         let (r, out) = try run("kill", "kill -9 \(pid); kill -9 -1; echo done")
         if case .success(let o) = r { o.discard() }
         _ = out
@@ -86,11 +98,16 @@ struct AttackTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
         // The working directory itself cannot be a magic link to a host directory.
         let (r2, _) = try run("cwd", "touch escaped-cwd") { $0.workingDirectory = "/proc/self/fd/\(leaked)" }
-        if case .success(let o) = r2 { o.discard(); Issue.record("the phase ran in /proc/self/fd/\(leaked)") }
+        if case .success(let o) = r2 {
+            o.discard()
+            Issue.record("the phase ran in /proc/self/fd/\(leaked)")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 
-    @Test("/dev, /proc and /etc/resolv.conf replaced by symlinks to host paths in an earlier layer are not mounted through")
+    @Test(
+        "/dev, /proc and /etc/resolv.conf replaced by symlinks to host paths in an earlier layer are not mounted through"
+    )
     func symlinkedMountTargets() throws {
         let sb = try Fixture.rootSandbox()
         let hostDir = try Fixture.tempDir("target")
@@ -106,8 +123,10 @@ struct AttackTests {
         let layer = try Fixture.tempDir("layer-etc")
         defer { try? FileManager.default.removeItem(atPath: layer) }
         mkdir(layer + "/etc", 0o755)
-        try FileManager.default.createSymbolicLink(atPath: layer + "/etc/resolv.conf", withDestinationPath: hostDir + "/resolv.conf")
-        try FileManager.default.createSymbolicLink(atPath: layer + "/etc/hosts", withDestinationPath: hostDir + "/hosts")
+        try FileManager.default.createSymbolicLink(
+            atPath: layer + "/etc/resolv.conf", withDestinationPath: hostDir + "/resolv.conf")
+        try FileManager.default.createSymbolicLink(
+            atPath: layer + "/etc/hosts", withDestinationPath: hostDir + "/hosts")
         for p in [layer, layer + "/etc", layer + "/etc/resolv.conf", layer + "/etc/hosts"] { lchown(p, u, g) }
         let (r2, _) = try run("next", "echo written > /etc/resolv.conf; echo x > /etc/hosts; echo ok", layers: [layer])
         switch r2 {
@@ -124,10 +143,13 @@ struct AttackTests {
             let layer = try Fixture.tempDir("layer-\(target)")
             defer { try? FileManager.default.removeItem(atPath: layer) }
             try FileManager.default.createSymbolicLink(atPath: layer + "/" + target, withDestinationPath: hostDir)
-            chown(layer, u, g); lchown(layer + "/" + target, u, g)
+            chown(layer, u, g)
+            lchown(layer + "/" + target, u, g)
             let (r, _) = try run("after-\(target)", "touch /\(target)/escaped; echo ok", layers: [layer])
             switch r {
-            case .success(let o): o.discard(); Issue.record("phase ran with /\(target) a symlink")
+            case .success(let o):
+                o.discard()
+                Issue.record("phase ran with /\(target) a symlink")
             case .failure(let e):
                 #expect((e as? SandboxError)?.code == .setup, "\(e)")
                 #expect("\(e)".contains("/\(target)"))
@@ -154,11 +176,14 @@ struct AttackTests {
         }
         // Either the timeout ends it or the top shell itself cannot fork its `sleep` and exits: both contained.
         switch r1 {
-        case .success(let o): o.discard(); Issue.record("the fork bomb phase succeeded")
+        case .success(let o):
+            o.discard()
+            Issue.record("the fork bomb phase succeeded")
         case .failure(let e): #expect([.timedOut, .commandFailed].contains((e as? SandboxError)?.code), "\(e)")
         }
-        #expect(out1.text.contains("Cannot fork") || out1.text.contains("Resource temporarily unavailable"),
-                "RLIMIT_NPROC did not stop the bomb: \(out1.lines.suffix(5))")
+        #expect(
+            out1.text.contains("Cannot fork") || out1.text.contains("Resource temporarily unavailable"),
+            "RLIMIT_NPROC did not stop the bomb: \(out1.lines.suffix(5))")
         let (r2, _) = try run("hang", "sleep 1987.25 & sleep 1987.25") { $0.timeoutSeconds = 2 }
         expectCommandFailed(r2, .timedOut)
         #expect(sandboxProcesses().isEmpty, "left over: \(sandboxProcesses())")
@@ -174,7 +199,10 @@ struct AttackTests {
             touch /run/secrets/new 2>/dev/null && exit 9 || true
             """
         let (r, _) = try run("secret", script) { $0.secrets = [Secret(id: "api", value: token)] }
-        guard case .success(let o) = r else { Issue.record("\(r)"); return }
+        guard case .success(let o) = r else {
+            Issue.record("\(r)")
+            return
+        }
         defer { o.discard() }
         #expect(o.changes.changes.contains(.add(path: "built.txt", source: o.upper + "/built.txt")))
         #expect(!o.changes.changes.contains { "\($0)".contains("run/secrets") }, "\(o.changes.changes)")
@@ -198,11 +226,13 @@ func sandboxProcesses() -> [String] {
         for line in s.split(separator: "\n") where line.hasPrefix("Uid:") {
             let f = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
             if f.count > 1, let u = UInt32(f[1]), u >= SandboxIdentity.fallbackRootRangeStart,
-               u < SandboxIdentity.fallbackRootRangeStart + SandboxIdentity.rangeSize {
+                u < SandboxIdentity.fallbackRootRangeStart + SandboxIdentity.rangeSize
+            {
                 // Only count processes of finished phases: running ones of parallel tests are legitimate,
                 // so look for our markers.
                 if let cmd = try? String(contentsOfFile: "/proc/\(name)/cmdline", encoding: .utf8),
-                   cmd.contains("sleep 1987.25") || cmd.contains("b | b") {
+                    cmd.contains("sleep 1987.25") || cmd.contains("b | b")
+                {
                     found.append("\(name): \(cmd)")
                 }
             }

@@ -1,15 +1,18 @@
 import Foundation
 import OCIWriter
 import Testing
+
 @testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Drives the built `ociforge` binary (next to the test bundle in .build/debug/).
 enum CLI {
     static var binary: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return (exe as NSString).deletingLastPathComponent + "/ociforge"
     }
 
@@ -25,7 +28,8 @@ enum CLI {
             for (k, v) in env { environment[k] = v }
             if let user {
                 process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-                process.arguments = ["-u", user, "--", "/usr/bin/env"] + env.map { "\($0.key)=\($0.value)" }
+                process.arguments =
+                    ["-u", user, "--", "/usr/bin/env"] + env.map { "\($0.key)=\($0.value)" }
                     + ["HOME=/home/\(user)", CLI.binary] + args
             } else {
                 process.executableURL = URL(fileURLWithPath: CLI.binary)
@@ -42,13 +46,19 @@ enum CLI {
                 while true {
                     let d = h.availableData
                     if d.isEmpty { break }
-                    lock.lock(); data.append(d); lock.unlock()
+                    lock.lock()
+                    data.append(d)
+                    lock.unlock()
                 }
                 done.signal()
             }.start()
         }
 
-        var output: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+        var output: String {
+            lock.lock()
+            defer { lock.unlock() }
+            return String(decoding: data, as: UTF8.self)
+        }
 
         func wait() -> Int32 {
             process.waitUntilExit()
@@ -118,8 +128,11 @@ struct CLITests {
         let env = ["OCIFORGE_STATE_DIR": state]
         for (sig, expected) in [(SIGINT, Int32(130)), (SIGKILL, Int32(-1))] {
             let marker = "\(4000 + Int(sig)).5"
-            let run = try CLI.Run(["sandbox", "run", "--base", tarball, "--name", "long", "--",
-                                   "/bin/sh", "-c", "echo started; sleep \(marker) & sleep \(marker); echo never"], env: env)
+            let run = try CLI.Run(
+                [
+                    "sandbox", "run", "--base", tarball, "--name", "long", "--",
+                    "/bin/sh", "-c", "echo started; sleep \(marker) & sleep \(marker); echo never"
+                ], env: env)
             #expect(run.waitFor("[long] started"), "\(run.output)")
             #expect(!processes(matching: "sleep \(marker)").isEmpty)
             kill(run.process.processIdentifier, sig)
@@ -128,7 +141,11 @@ struct CLITests {
             // The launcher notices its parent's death on its lifeline pipe and kills the namespace.
             var left = processes(matching: "sleep \(marker)")
             var tries = 0
-            while !left.isEmpty && tries < 500 { usleep(20_000); tries += 1; left = processes(matching: "sleep \(marker)") }
+            while !left.isEmpty && tries < 500 {
+                usleep(20_000)
+                tries += 1
+                left = processes(matching: "sleep \(marker)")
+            }
             #expect(left.isEmpty, "left over: \(left)")
             #expect(!processes(matching: "ociforge-sandbox").contains { $0.contains(state) })
             let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
@@ -137,7 +154,8 @@ struct CLITests {
                 #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/runs").isEmpty)
             }
             // The next run works and removes what the killed one left behind.
-            let (s2, out2) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "next", "--", "/bin/echo", "fine"], env: env)
+            let (s2, out2) = try CLI.run(
+                ["sandbox", "run", "--base", tarball, "--name", "next", "--", "/bin/echo", "fine"], env: env)
             #expect(s2 == 0, "\(out2)")
             #expect(out2.contains("[next] fine"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/runs").isEmpty)
@@ -152,20 +170,33 @@ struct CLITests {
         let env = ["OCIFORGE_STATE_DIR": state]
         for sig in [SIGINT, SIGKILL] {
             let marker = "\(4100 + Int(sig)).5"
-            let run = try CLI.Run(["sandbox", "run", "--base", tarball, "--name", "long", "--",
-                                   "/bin/sh", "-c", "echo started; sleep \(marker) & sleep \(marker)"], user: user, env: env)
+            let run = try CLI.Run(
+                [
+                    "sandbox", "run", "--base", tarball, "--name", "long", "--",
+                    "/bin/sh", "-c", "echo started; sleep \(marker) & sleep \(marker)"
+                ], user: user, env: env)
             #expect(run.waitFor("[long] started"), "\(run.output)")
             // runuser's child is ociforge (the host side of the rootless re-execution).
-            let children = (try? String(contentsOfFile: "/proc/\(run.process.processIdentifier)/task/\(run.process.processIdentifier)/children", encoding: .utf8)) ?? ""
+            let children =
+                (try? String(
+                    contentsOfFile:
+                        "/proc/\(run.process.processIdentifier)/task/\(run.process.processIdentifier)/children",
+                    encoding: .utf8)) ?? ""
             let pid = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
             kill(pid, sig)
             let status = run.wait()
             if sig == SIGINT { #expect(status == 130, "\(run.output)") }
             var left = processes(matching: "sleep \(marker)")
             var tries = 0
-            while !left.isEmpty && tries < 500 { usleep(20_000); tries += 1; left = processes(matching: "sleep \(marker)") }
+            while !left.isEmpty && tries < 500 {
+                usleep(20_000)
+                tries += 1
+                left = processes(matching: "sleep \(marker)")
+            }
             #expect(left.isEmpty, "left over: \(left)")
-            let (s2, out2) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "next", "--", "/bin/echo", "fine"], user: user, env: env)
+            let (s2, out2) = try CLI.run(
+                ["sandbox", "run", "--base", tarball, "--name", "next", "--", "/bin/echo", "fine"], user: user, env: env
+            )
             #expect(s2 == 0, "\(out2)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/runs").isEmpty)
         }
@@ -177,22 +208,32 @@ struct CLITests {
         let env = ["OCIFORGE_STATE_DIR": Fixture.cacheDir + "/state-cli-root", "SOURCE_DATE_EPOCH": "1700000000"]
         let work = try Fixture.tempDir("diff")
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let (s1, o1) = try CLI.run(["sandbox", "run", "--base", tarball, "--keep-upper", work + "/upper",
-                                    "--output-changes", work + "/run.txt", "--output-layer", work + "/run.tar.gz", "--",
-                                    "/bin/sh", "-c", "echo a > /a; rm /etc/issue; mkdir -p /opt/x"], env: env)
+        let (s1, o1) = try CLI.run(
+            [
+                "sandbox", "run", "--base", tarball, "--keep-upper", work + "/upper",
+                "--output-changes", work + "/run.txt", "--output-layer", work + "/run.tar.gz", "--",
+                "/bin/sh", "-c", "echo a > /a; rm /etc/issue; mkdir -p /opt/x"
+            ], env: env)
         #expect(s1 == 0, "\(o1)")
-        let (s2, o2) = try CLI.run(["sandbox", "diff", "--base", tarball, "--upper", work + "/upper",
-                                    "--output-changes", work + "/diff.txt", "--output-layer", work + "/diff.tar.gz"], env: env)
+        let (s2, o2) = try CLI.run(
+            [
+                "sandbox", "diff", "--base", tarball, "--upper", work + "/upper",
+                "--output-changes", work + "/diff.txt", "--output-layer", work + "/diff.tar.gz"
+            ], env: env)
         #expect(s2 == 0, "\(o2)")
         let run = try String(contentsOfFile: work + "/run.txt", encoding: .utf8)
         #expect(run == "add a\nadd etc\ndelete etc/issue\nadd opt\nadd opt/x\n", "\(run)")  // etc: its mtime moved
         #expect(try String(contentsOfFile: work + "/diff.txt", encoding: .utf8) == run)
-        #expect(FileManager.default.contents(atPath: work + "/run.tar.gz") == FileManager.default.contents(atPath: work + "/diff.tar.gz"))
+        #expect(
+            FileManager.default.contents(atPath: work + "/run.tar.gz")
+                == FileManager.default.contents(atPath: work + "/diff.tar.gz"))
         let (s3, o3) = try CLI.run(["sandbox", "diff", "--base", tarball, "--upper", work + "/upper"], env: env)
         #expect(s3 != 0 && o3.contains("--output-layer"))
     }
 
-    @Test("a secret passed as env:VAR is in /run/secrets only: not in any process environment, output layer or change set")
+    @Test(
+        "a secret passed as env:VAR is in /run/secrets only: not in any process environment, output layer or change set"
+    )
     func secretFromEnvironment() throws {
         let tarball = try Fixture.debianTarball()
         let token = "envtok-\(UUID().uuidString)"
@@ -206,9 +247,12 @@ struct CLITests {
             wc -c < /run/secrets/tok
             echo done > /built
             """
-        let (s, out) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "sec", "--secret", "tok=env:OCF_TEST_TOKEN",
-                                    "--output-layer", work + "/layer.tar.gz", "--output-changes", work + "/changes.txt", "--",
-                                    "/bin/sh", "-c", script], env: env)
+        let (s, out) = try CLI.run(
+            [
+                "sandbox", "run", "--base", tarball, "--name", "sec", "--secret", "tok=env:OCF_TEST_TOKEN",
+                "--output-layer", work + "/layer.tar.gz", "--output-changes", work + "/changes.txt", "--",
+                "/bin/sh", "-c", script
+            ], env: env)
         #expect(s == 0, "\(out)")
         #expect(phaseLines(out, "sec").contains("environ-hits=0"), "\(out)")
         #expect(phaseLines(out, "sec").contains("\(token.utf8.count)"))
@@ -221,20 +265,28 @@ struct CLITests {
     func failingCommand() throws {
         let tarball = try Fixture.debianTarball()
         let env = ["OCIFORGE_STATE_DIR": Fixture.cacheDir + "/state-cli-root"]
-        let (s, out) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "bad", "--",
-                                    "/bin/sh", "-c", "echo first-line; echo oops >&2; exit 7"], env: env)
+        let (s, out) = try CLI.run(
+            [
+                "sandbox", "run", "--base", tarball, "--name", "bad", "--",
+                "/bin/sh", "-c", "echo first-line; echo oops >&2; exit 7"
+            ], env: env)
         #expect(s == 7)
         #expect(out.contains("[bad] first-line"))
         #expect(out.contains("exited with status 7"))
         #expect(out.contains("echo oops >&2; exit 7"))
         #expect(out.contains("    oops"))
-        let (s2, out2) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "slow", "--timeout", "1", "--",
-                                      "/bin/sleep", "30"], env: env)
+        let (s2, out2) = try CLI.run(
+            [
+                "sandbox", "run", "--base", tarball, "--name", "slow", "--timeout", "1", "--",
+                "/bin/sleep", "30"
+            ], env: env)
         #expect(s2 == 124, "\(out2)")
         #expect(out2.contains("timed out after 1 s"))
     }
 
-    @Test("rootless (subuid range): apt-get install python3 cron; change set equals the merged view; apt caches not in it")
+    @Test(
+        "rootless (subuid range): apt-get install python3 cron; change set equals the merged view; apt caches not in it"
+    )
     func rootlessApt() throws {
         let user = try CLI.rootlessUser()
         let tarball = try Fixture.debianTarball()
@@ -245,10 +297,13 @@ struct CLITests {
         let pw = getpwnam(user)!.pointee
         chown(work, pw.pw_uid, pw.pw_gid)
         let kept = work + "/upper", changesFile = work + "/changes.txt"
-        let (s, out) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "apt",
-                                    "--cache", "apt-lists:/var/lib/apt/lists", "--cache", "apt-archives:/var/cache/apt/archives",
-                                    "--keep-upper", kept, "--output-changes", changesFile, "--output-layer", work + "/layer.tar.gz", "--",
-                                    "/bin/sh", "-c", aptScript], user: user, env: env)
+        let (s, out) = try CLI.run(
+            [
+                "sandbox", "run", "--base", tarball, "--name", "apt",
+                "--cache", "apt-lists:/var/lib/apt/lists", "--cache", "apt-archives:/var/cache/apt/archives",
+                "--keep-upper", kept, "--output-changes", changesFile, "--output-layer", work + "/layer.tar.gz", "--",
+                "/bin/sh", "-c", aptScript
+            ], user: user, env: env)
         try #require(s == 0, "\(out)")
         #expect(out.contains("[apt] py-ok"))
         let lines = try String(contentsOfFile: changesFile, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -264,26 +319,38 @@ struct CLITests {
         let baseDir = bases + "/" + (try #require(base)) + "/rootfs"
         let copy = work + "/applied"
         #expect(try runHost("/bin/cp", ["-a", baseDir, copy]).status == 0)
-        let cs = ChangeSet(lines.map { l -> ChangeSet.Change in
-            let f = l.split(separator: " ", maxSplits: 1).map(String.init)
-            switch f[0] {
-            case "delete": return .delete(path: f[1])
-            case "opaque": return .opaque(directory: f[1])
-            default: return .add(path: f[1], source: kept + "/" + f[1])
-            }
-        })
+        let cs = ChangeSet(
+            lines.map { l -> ChangeSet.Change in
+                let f = l.split(separator: " ", maxSplits: 1).map(String.init)
+                switch f[0] {
+                case "delete": return .delete(path: f[1])
+                case "opaque": return .opaque(directory: f[1])
+                default: return .add(path: f[1], source: kept + "/" + f[1])
+                }
+            })
         try apply(cs, to: copy)
-        let (m1s, m1) = try CLI.run(["sandbox", "run", "--base", tarball, "--layer", kept, "--name", "m", "--", "/bin/sh", "-c", manifestScript], user: user, env: env)
-        let (m2s, m2) = try CLI.run(["sandbox", "run", "--base", copy, "--name", "m", "--", "/bin/sh", "-c", manifestScript], user: user, env: env)
+        let (m1s, m1) = try CLI.run(
+            [
+                "sandbox", "run", "--base", tarball, "--layer", kept, "--name", "m", "--", "/bin/sh", "-c",
+                manifestScript
+            ], user: user, env: env)
+        let (m2s, m2) = try CLI.run(
+            ["sandbox", "run", "--base", copy, "--name", "m", "--", "/bin/sh", "-c", manifestScript], user: user,
+            env: env)
         #expect(m1s == 0 && m2s == 0, "\(m1.suffix(500)) \(m2.suffix(500))")
         let merged = phaseLines(m1, "m"), applied = phaseLines(m2, "m")
         #expect(merged.count > 1000)
         if merged != applied {
             let a = Set(merged), b = Set(applied)
-            Issue.record("only merged: \(a.subtracting(b).sorted().prefix(20))\nonly applied: \(b.subtracting(a).sorted().prefix(20))")
+            Issue.record(
+                "only merged: \(a.subtracting(b).sorted().prefix(20))\nonly applied: \(b.subtracting(a).sorted().prefix(20))"
+            )
         }
         // cron's maintainer script chowned its spool to group crontab: ownership is kept, not squashed.
-        #expect(merged.contains { $0.hasSuffix(" ./var/spool/cron/crontabs") && !$0.hasPrefix("d 1730 0 0 ") && $0.hasPrefix("d 1730 0 ") }, "\(merged.filter { $0.contains("crontabs") })")
+        #expect(
+            merged.contains {
+                $0.hasSuffix(" ./var/spool/cron/crontabs") && !$0.hasPrefix("d 1730 0 0 ") && $0.hasPrefix("d 1730 0 ")
+            }, "\(merged.filter { $0.contains("crontabs") })")
         // The layer, unpacked over the base with the user's mapping, equals the overlay's merged view.
         let mapping = try userMapping(user)
         let unpacked = work + "/unpacked"
@@ -292,8 +359,12 @@ struct CLITests {
             .apply(LayerSource(path: work + "/layer.tar.gz"), to: unpacked)
         let mnt = work + "/merged"
         mkdir(mnt, 0o755)
-        let m = try runHost("/bin/mount", ["-t", "overlay", "overlay", "-o",
-                                           "ro,lowerdir=\(kept):\(baseDir),redirect_dir=nofollow,metacopy=off,userxattr", mnt])
+        let m = try runHost(
+            "/bin/mount",
+            [
+                "-t", "overlay", "overlay", "-o",
+                "ro,lowerdir=\(kept):\(baseDir),redirect_dir=nofollow,metacopy=off,userxattr", mnt
+            ])
         try #require(m.status == 0, "\(m.output)")
         defer { _ = try? runHost("/bin/umount", [mnt]) }
         let excluded = ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"]
@@ -301,11 +372,16 @@ struct CLITests {
         let tb = try TreeManifest.capture(root: unpacked, options: .init(excludedPaths: excluded))
         let d = ta.diff(tb)
         #expect(d.isEmpty, "merged view vs unpacked layer:\n\(d.prefix(30).joined(separator: "\n"))")
-        let listing = try runHost("/bin/sh", ["-c", "tar -tvzf \(work)/layer.tar.gz --numeric-owner | awk '{print $2}' | sort -u"])
-        #expect(listing.output.split(separator: "\n").allSatisfy { $0.split(separator: "/").allSatisfy { (Int($0) ?? 0) < 65536 } },
-                "\(listing.output)")
+        let listing = try runHost(
+            "/bin/sh", ["-c", "tar -tvzf \(work)/layer.tar.gz --numeric-owner | awk '{print $2}' | sort -u"])
+        #expect(
+            listing.output.split(separator: "\n").allSatisfy {
+                $0.split(separator: "/").allSatisfy { (Int($0) ?? 0) < 65536 }
+            },
+            "\(listing.output)")
         // Clean the kept upper as the user (its files belong to the user's subordinate ids).
-        let (rs, ro) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "rm", "--", "/bin/true"], user: user, env: env)
+        let (rs, ro) = try CLI.run(
+            ["sandbox", "run", "--base", tarball, "--name", "rm", "--", "/bin/true"], user: user, env: env)
         #expect(rs == 0, "\(ro)")
     }
 }
@@ -318,8 +394,15 @@ func userMapping(_ user: String) throws -> IDMapping {
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(user + ":") })
         return UInt32(line.split(separator: ":")[1])!
     }
-    return IDMapping(uids: [.init(containerID: 0, hostID: pw.pw_uid, count: 1), .init(containerID: 1, hostID: try range("/etc/subuid"), count: 65536)],
-                     gids: [.init(containerID: 0, hostID: pw.pw_gid, count: 1), .init(containerID: 1, hostID: try range("/etc/subgid"), count: 65536)])
+    return IDMapping(
+        uids: [
+            .init(containerID: 0, hostID: pw.pw_uid, count: 1),
+            .init(containerID: 1, hostID: try range("/etc/subuid"), count: 65536)
+        ],
+        gids: [
+            .init(containerID: 0, hostID: pw.pw_gid, count: 1),
+            .init(containerID: 1, hostID: try range("/etc/subgid"), count: 65536)
+        ])
 }
 
 /// Host processes whose command line contains `s`.
@@ -339,19 +422,25 @@ struct DebianBaseTests {
     func debianBase() throws {
         let state = Fixture.cacheDir + "/state-debian"
         let env = ["OCIFORGE_STATE_DIR": state]
-        let (s, out) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
-                                    "/bin/sh", "-c", "cat /etc/debian_version; dpkg-query -W -f '${Package}\\n' | wc -l"], env: env)
+        let (s, out) = try CLI.run(
+            [
+                "sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
+                "/bin/sh", "-c", "cat /etc/debian_version; dpkg-query -W -f '${Package}\\n' | wc -l"
+            ], env: env)
         #expect(s == 0, "\(out)")
         let lines = phaseLines(out, "deb")
         #expect(lines.first?.hasPrefix("12.") == true, "\(out)")
         #expect((Int(lines.last ?? "") ?? 0) > 50)
         func tars() throws -> [String] {
-            try FileManager.default.contentsOfDirectory(atPath: state + "/bases").filter { $0.hasPrefix("debian-bookworm-") && $0.hasSuffix(".tar") }.sorted()
+            try FileManager.default.contentsOfDirectory(atPath: state + "/bases").filter {
+                $0.hasPrefix("debian-bookworm-") && $0.hasSuffix(".tar")
+            }.sorted()
         }
         let before = try tars()
         #expect(!before.isEmpty)
         // Second use (same mirror publication): no mmdebstrap, no new tarball.
-        let (s2, out2) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--", "/bin/true"], env: env)
+        let (s2, out2) = try CLI.run(
+            ["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--", "/bin/true"], env: env)
         #expect(s2 == 0)
         #expect(!out2.contains("mmdebstrap"), "\(out2)")
         #expect(try tars() == before)
@@ -361,9 +450,12 @@ struct DebianBaseTests {
     func rootlessDebianBase() throws {
         let user = try CLI.rootlessUser()
         let state = try CLI.stateDir(for: user, tag: "debian")
-        let (s, out) = try CLI.run(["sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
-                                    "/bin/sh", "-c", "cat /etc/debian_version; stat -c '%u %g' /etc/shadow"],
-                                   user: user, env: ["OCIFORGE_STATE_DIR": state])
+        let (s, out) = try CLI.run(
+            [
+                "sandbox", "run", "--base", "debian:bookworm", "--name", "deb", "--",
+                "/bin/sh", "-c", "cat /etc/debian_version; stat -c '%u %g' /etc/shadow"
+            ],
+            user: user, env: ["OCIFORGE_STATE_DIR": state])
         #expect(s == 0, "\(out)")
         let lines = phaseLines(out, "deb")
         #expect(lines.first?.hasPrefix("12.") == true, "\(out)")

@@ -1,9 +1,11 @@
 import Foundation
 import OCIWriter
 import Testing
+
 @testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("No-overlay fallback (before/after manifests)")
@@ -13,8 +15,9 @@ struct FallbackTests {
         let sb = try Fixture.rootSandbox()
         let base = try Fixture.debianRootfs()
         // An earlier overlay phase, materialized into the fallback tree.
-        let p1 = try sb.run(PhaseSpec(name: "p1", command: ["/bin/sh", "-c", "echo one > /p1file; rm /etc/issue.net"]), base: base,
-                            output: Fixture.Output().sink)
+        let p1 = try sb.run(
+            PhaseSpec(name: "p1", command: ["/bin/sh", "-c", "echo one > /p1file; rm /etc/issue.net"]), base: base,
+            output: Fixture.Output().sink)
         defer { p1.discard() }
         let script = """
             set -e
@@ -37,10 +40,15 @@ struct FallbackTests {
         #expect(cs.contains(.add(path: "newfile", source: o.upper + "/newfile")))
         #expect(cs.contains(.delete(path: "etc/issue")))
         #expect(cs.contains(.delete(path: "usr/share/doc/debconf")))
-        #expect(!cs.contains { if case .delete(let p) = $0 { return p.hasPrefix("usr/share/doc/debconf/") }; return false })
+        #expect(
+            !cs.contains {
+                if case .delete(let p) = $0 { return p.hasPrefix("usr/share/doc/debconf/") }
+                return false
+            })
         #expect(cs.contains(.add(path: "opt", source: o.upper + "/opt")))
         #expect(cs.contains(.add(path: "x/l", source: o.upper + "/x/l")))
-        #expect(!cs.contains { $0.path.hasPrefix("proc") || $0.path.hasPrefix("dev") || $0.path.hasPrefix("etc/hosts") })
+        #expect(
+            !cs.contains { $0.path.hasPrefix("proc") || $0.path.hasPrefix("dev") || $0.path.hasPrefix("etc/hosts") })
 
         // Applying p1's and this phase's changes to the base reproduces the tree.
         let work = try Fixture.tempDir("fallback")
@@ -61,7 +69,9 @@ struct FallbackTests {
         #expect(a.count > 1000)
         if a != b {
             let sa = Set(a.split(separator: "\n")), sbb = Set(b.split(separator: "\n"))
-            Issue.record("only tree: \(sa.subtracting(sbb).sorted().prefix(20))\nonly applied: \(sbb.subtracting(sa).sorted().prefix(20))")
+            Issue.record(
+                "only tree: \(sa.subtracting(sbb).sorted().prefix(20))\nonly applied: \(sbb.subtracting(sa).sorted().prefix(20))"
+            )
         }
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
 import Testing
-@testable import Sandbox
+
 @testable import BuildEngine
+@testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Shared, cached test fixtures: one Debian minbase tarball per suite (built with mmdebstrap on first use,
@@ -52,8 +54,18 @@ enum Fixture {
     final class Output: @unchecked Sendable {
         private let lock = NSLock()
         private var _lines: [String] = []
-        var lines: [String] { lock.lock(); defer { lock.unlock() }; return _lines }
+        var lines: [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            return _lines
+        }
         var text: String { lines.joined(separator: "\n") }
-        var sink: OutputSink { .callback { [self] l, _ in lock.lock(); _lines.append(l); lock.unlock() } }
+        var sink: OutputSink {
+            .callback { [self] l, _ in
+                lock.lock()
+                _lines.append(l)
+                lock.unlock()
+            }
+        }
     }
 }

@@ -1,16 +1,20 @@
 import Foundation
-import Synchronization
 import OCIWriter
+import Synchronization
 import Testing
-@testable import Sandbox
+
 @testable import BuildEngine
+@testable import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("OCI layout bases")
 struct ImageBaseTests {
-    @Test("a phase's layer assembled into an OCI image serves as the base of the next phase (oci-layout:path:tag and registry:ref)")
+    @Test(
+        "a phase's layer assembled into an OCI image serves as the base of the next phase (oci-layout:path:tag and registry:ref)"
+    )
     func layoutBase() throws {
         let sb = try Fixture.rootSandbox()
         let base = try Fixture.debianRootfs()
@@ -18,24 +22,30 @@ struct ImageBaseTests {
         defer { try? FileManager.default.removeItem(atPath: work) }
 
         // Layer 1: the base rootfs itself; layer 2: a phase.
-        let baseLayer = try LayerWriter.write(directory: base, to: work + "/base.tar.gz",
-                                              options: LayerWriteOptions(idMapping: sb.identity.idMapping))
-        let phase = try sb.run(PhaseSpec(name: "p", command: ["/bin/sh", "-c", "echo from-phase > /marker; rm /etc/issue"]),
-                               base: base, output: Fixture.Output().sink)
+        let baseLayer = try LayerWriter.write(
+            directory: base, to: work + "/base.tar.gz",
+            options: LayerWriteOptions(idMapping: sb.identity.idMapping))
+        let phase = try sb.run(
+            PhaseSpec(name: "p", command: ["/bin/sh", "-c", "echo from-phase > /marker; rm /etc/issue"]),
+            base: base, output: Fixture.Output().sink)
         defer { phase.discard() }
         let phaseLayer = try phase.writeLayer(to: work + "/phase.tar.gz")
         let layout = try OCILayout.create(at: work + "/layout")
         let inputs = [(work + "/base.tar.gz", baseLayer), (work + "/phase.tar.gz", phaseLayer)].map {
             LayerInput(file: $0.0, mediaType: $0.1.mediaType, digest: $0.1.digest, size: $0.1.size, diffID: $0.1.diffID)
         }
-        _ = try ImageAssembler(base: .scratch(platform: .host), layers: inputs, destination: layout, tag: "v1").assemble()
+        _ = try ImageAssembler(base: .scratch(platform: .host), layers: inputs, destination: layout, tag: "v1")
+            .assemble()
 
         let source = try BaseSource.parse("oci-layout:\(work)/layout:v1")
         #expect(source == .ociLayout(path: work + "/layout", tag: "v1"))
         let rootfs = try BaseStore(state: sb.state, identity: sb.identity).rootfs(for: source)
         let out = Fixture.Output()
-        let next = try sb.run(PhaseSpec(name: "next", command: ["/bin/sh", "-c", "cat /marker; test ! -e /etc/issue && echo gone; stat -c %u /etc/shadow"]),
-                              base: rootfs, output: out.sink)
+        let next = try sb.run(
+            PhaseSpec(
+                name: "next",
+                command: ["/bin/sh", "-c", "cat /marker; test ! -e /etc/issue && echo gone; stat -c %u /etc/shadow"]),
+            base: rootfs, output: out.sink)
         next.discard()
         #expect(out.lines == ["from-phase", "gone", "0"])
         #expect(throws: SandboxError.self) { try BaseSource.parse("oci-layout:\(work)") }
@@ -50,7 +60,9 @@ struct ImageBaseTests {
         #expect(pulledSource == .registry(ref.description))
         let pulled = try BaseStore(state: sb.state, identity: sb.identity).rootfs(for: pulledSource)
         let out2 = Fixture.Output()
-        try sb.run(PhaseSpec(name: "pulled", command: ["/bin/sh", "-c", "cat /marker"]), base: pulled, output: out2.sink).discard()
+        try sb.run(
+            PhaseSpec(name: "pulled", command: ["/bin/sh", "-c", "cat /marker"]), base: pulled, output: out2.sink
+        ).discard()
         #expect(out2.lines == ["from-phase"])
     }
 }
@@ -102,7 +114,10 @@ final class LocalRegistry: @unchecked Sendable {
     }
 
     func stop() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
     }
 
     static func freePort() throws -> UInt16 {
@@ -114,7 +129,9 @@ final class LocalRegistry: @unchecked Sendable {
         addr.sin_port = 0
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
         }
         guard ok else { throw SandboxError(.launch, "no free port", errno: errno) }
         return UInt16(bigEndian: addr.sin_port)

@@ -1,8 +1,9 @@
 import Foundation
 import OCIWriter
 import Testing
-@testable import Sandbox
+
 @testable import BuildEngine
+@testable import Sandbox
 
 @Suite("Sandbox argument parsing and keys")
 struct ParsingTests {
@@ -21,7 +22,10 @@ struct ParsingTests {
         _ = FileManager.default.createFile(atPath: f, contents: Data("filevalue".utf8))
         defer { unlink(f) }
         #expect(try Secret.parse("k=file:\(f)").value == "filevalue")
-        do { _ = try Secret.parse("tok=env:MISSING_VAR_X", environment: [:]); Issue.record("accepted") } catch let e as SandboxError {
+        do {
+            _ = try Secret.parse("tok=env:MISSING_VAR_X", environment: [:])
+            Issue.record("accepted")
+        } catch let e as SandboxError {
             #expect(e.message.contains("tok") && e.message.contains("MISSING_VAR_X"))
         }
         // Docker's --secret syntax.
@@ -37,37 +41,63 @@ struct ParsingTests {
         }
     }
 
-    @Test("base sources: debian:<suite>, directory, tarball; the Debian cache key covers suite/variant/packages/mirror/epoch")
+    @Test(
+        "base sources: debian:<suite>, directory, tarball; the Debian cache key covers suite/variant/packages/mirror/epoch"
+    )
     func bases() throws {
-        #expect(try BaseSource.parse("debian:bookworm") == .debian(suite: "bookworm", variant: "minbase", packages: [], mirror: nil))
+        #expect(
+            try BaseSource.parse("debian:bookworm")
+                == .debian(suite: "bookworm", variant: "minbase", packages: [], mirror: nil))
         #expect(throws: SandboxError.self) { try BaseSource.parse("debian:") }
         #expect(throws: SandboxError.self) { try BaseSource.parse("debian:../x") }
         #expect(throws: SandboxError.self) { try BaseSource.parse("/nonexistent/base") }
         #expect(try BaseSource.parse("/tmp") == .directory("/tmp"))
-        let k = BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil)
-        #expect(k != BaseStore.debianKey(suite: "trixie", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil))
-        #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: ["python3"], mirror: nil, sourceDateEpoch: nil))
-        #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: [], mirror: "http://m/debian", sourceDateEpoch: nil))
-        #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: "1700000000"))
-        #expect(k != BaseStore.debianKey(suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil,
-                                         mirrorState: "Sat, 10 May 2025 09:00:00 UTC"))
+        let k = BaseStore.debianKey(
+            suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil)
+        #expect(
+            k
+                != BaseStore.debianKey(
+                    suite: "trixie", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil))
+        #expect(
+            k
+                != BaseStore.debianKey(
+                    suite: "bookworm", variant: "minbase", packages: ["python3"], mirror: nil, sourceDateEpoch: nil))
+        #expect(
+            k
+                != BaseStore.debianKey(
+                    suite: "bookworm", variant: "minbase", packages: [], mirror: "http://m/debian", sourceDateEpoch: nil
+                ))
+        #expect(
+            k
+                != BaseStore.debianKey(
+                    suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: "1700000000"))
+        #expect(
+            k
+                != BaseStore.debianKey(
+                    suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil,
+                    mirrorState: "Sat, 10 May 2025 09:00:00 UTC"))
         // The mirror state comes from the suite's InRelease (the machine reaches deb.debian.org).
         let date = BaseStore.inReleaseDate(mirror: "http://deb.debian.org/debian", suite: "bookworm")
         #expect(date?.hasSuffix("UTC") == true, "\(String(describing: date))")
         #expect(BaseStore.inReleaseDate(mirror: "http://127.0.0.1:9/debian", suite: "bookworm") == nil)
-        #expect(BaseStore.debianKey(suite: "b", variant: "v", packages: ["x", "y"], mirror: nil, sourceDateEpoch: nil)
-                == BaseStore.debianKey(suite: "b", variant: "v", packages: ["y", "x"], mirror: nil, sourceDateEpoch: nil))
+        #expect(
+            BaseStore.debianKey(suite: "b", variant: "v", packages: ["x", "y"], mirror: nil, sourceDateEpoch: nil)
+                == BaseStore.debianKey(
+                    suite: "b", variant: "v", packages: ["y", "x"], mirror: nil, sourceDateEpoch: nil))
     }
 
     @Test("the launch spec wire format: length prefix and key/value records")
     func specWire() {
-        var s = LaunchSpec(mapMode: .direct, uidMap: [.init(containerID: 0, hostID: 1_000_000_000, count: 65536)],
-                           gidMap: [.init(containerID: 0, hostID: 1_000_000_000, count: 65536)], arguments: ["/bin/echo", "a b"])
+        var s = LaunchSpec(
+            mapMode: .direct, uidMap: [.init(containerID: 0, hostID: 1_000_000_000, count: 65536)],
+            gidMap: [.init(containerID: 0, hostID: 1_000_000_000, count: 65536)], arguments: ["/bin/echo", "a b"])
         s.secrets = [("tok", "v")]
         let b = s.serialized()
         let n = Int(b[0]) | Int(b[1]) << 8 | Int(b[2]) << 16 | Int(b[3]) << 24
         #expect(n == b.count - 4)
-        let fields = b[4...].split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let fields = b[4...].split(separator: 0, omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         #expect(fields.contains("uidmap") && fields.contains("0 1000000000 65536"))
         #expect(fields.contains("arg") && fields.contains("a b"))
         #expect(fields.contains("secret") && fields.contains("tok\nv"))
@@ -89,7 +119,8 @@ struct ModeTests {
     func network() throws {
         let sb = try Fixture.rootSandbox()
         let base = try Fixture.debianRootfs()
-        var p = PhaseSpec(name: "net", command: ["/bin/sh", "-c", "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '"])
+        var p = PhaseSpec(
+            name: "net", command: ["/bin/sh", "-c", "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '"])
         p.network = .none
         let out = Fixture.Output()
         try sb.run(p, base: base, output: out.sink).discard()
@@ -104,7 +135,12 @@ struct ModeTests {
     func nonRootUser() throws {
         let sb = try Fixture.rootSandbox()
         let base = try Fixture.debianRootfs()
-        var p = PhaseSpec(name: "user", command: ["/bin/sh", "-c", "id -u; id -g; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status; su -c true root 2>/dev/null || echo su-failed"])
+        var p = PhaseSpec(
+            name: "user",
+            command: [
+                "/bin/sh", "-c",
+                "id -u; id -g; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status; su -c true root 2>/dev/null || echo su-failed"
+            ])
         p.uid = 1000
         p.gid = 1000
         let out = Fixture.Output()
@@ -130,9 +166,12 @@ struct ModeTests {
         }
         let tarball = try Fixture.debianTarball()
         let state = try CLI.stateDir(for: user, tag: "single")
-        let (s, out) = try CLI.run(["sandbox", "run", "--base", tarball, "--name", "one", "--",
-                                    "/bin/sh", "-c", "id -u; cat /proc/self/uid_map | wc -l; chown 42 /tmp || echo chown-failed"],
-                                   user: user, env: ["OCIFORGE_STATE_DIR": state])
+        let (s, out) = try CLI.run(
+            [
+                "sandbox", "run", "--base", tarball, "--name", "one", "--",
+                "/bin/sh", "-c", "id -u; cat /proc/self/uid_map | wc -l; chown 42 /tmp || echo chown-failed"
+            ],
+            user: user, env: ["OCIFORGE_STATE_DIR": state])
         #expect(s == 0, "\(out)")
         #expect(out.contains("degraded single-uid mode"))
         // stdout and stderr arrive through separate pipes: chown's own message may come before or after ours.

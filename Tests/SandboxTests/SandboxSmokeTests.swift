@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Sandbox
 
 @Test func launcherLinked() { #expect(SandboxInfo.launcherVersion >= 1) }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A temporary directory removed by `remove()`.
@@ -8,7 +9,9 @@ struct Scratch {
     let path: String
     init() throws {
         var t = Array("/tmp/ociforge-sc-XXXXXX".utf8CString)
-        guard t.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw CocoaError(.fileWriteUnknown) }
+        guard t.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw CocoaError(.fileWriteUnknown)
+        }
         path = String(cString: t)
     }
     func remove() { try? FileManager.default.removeItem(atPath: path) }

@@ -1,6 +1,7 @@
 import Foundation
 import OCIWriter
 import Testing
+
 @testable import Toolchains
 
 /// Bad downloads and hostile archives are refused with a clear error, and nothing is cached or staged.
@@ -11,13 +12,17 @@ import Testing
     /// Replaces the Go 1.23.4 archive and its index entry (sha256 of `bytes` unless given, published size).
     func setGo(_ bytes: [UInt8], sha256: String? = nil, size: Int? = nil) {
         mirror.server.put(mirror.archivePath[.go]!, bytes)
-        mirror.server.put("/go/?mode=json&include=all", """
+        mirror.server.put(
+            "/go/?mode=json&include=all",
+            """
             [{"version":"go1.23.4","stable":true,"files":[{"filename":"go1.23.4.linux-amd64.tar.gz","os":"linux","arch":"amd64","version":"go1.23.4","sha256":"\(sha256 ?? Hex.sha256(bytes))","size":\(size ?? bytes.count),"kind":"archive"}]}]
             """)
     }
 
     /// Installs `tool`@`version` expecting a refusal; checks nothing was cached or staged.
-    func refused(_ tool: ToolKind, _ version: String, installer: ToolchainInstaller? = nil) async throws -> ToolchainError? {
+    func refused(_ tool: ToolKind, _ version: String, installer: ToolchainInstaller? = nil) async throws
+        -> ToolchainError?
+    {
         let i = installer ?? mirror.installer()
         let staging = mirror.stagingPath()
         let r = try await i.channels.release(tool, version: version, platform: .linuxAMD64)
@@ -26,13 +31,16 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: staging), "nothing may be staged")
         let tmp = (try? FileManager.default.contentsOfDirectory(atPath: mirror.state + "/toolchains/tmp")) ?? []
         #expect(tmp.isEmpty, "no temporary file may be left")
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: mirror.builder.dir).filter { $0.contains("ociforge-staging") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: mirror.builder.dir).filter {
+            $0.contains("ociforge-staging")
+        }
         #expect(leftovers.isEmpty)
         return e
     }
 
     @Test func wrongChecksum() async throws {
-        mirror.server.put("/node/v24.1.0/SHASUMS256.txt", "\(String(repeating: "0", count: 64))  node-v24.1.0-linux-x64.tar.xz\n")
+        mirror.server.put(
+            "/node/v24.1.0/SHASUMS256.txt", "\(String(repeating: "0", count: 64))  node-v24.1.0-linux-x64.tar.xz\n")
         let e = try await refused(.node, "24.1.0")
         #expect(e?.code == .checksumMismatch)
         #expect(e?.url == "\(mirror.base)/node/v24.1.0/node-v24.1.0-linux-x64.tar.xz")
@@ -49,7 +57,9 @@ import Testing
     }
 
     @Test func missingChecksumLine() async throws {
-        mirror.server.put("/node/v24.1.0/SHASUMS256.txt", "\(String(repeating: "0", count: 64))  other.tar.xz\n\(String(repeating: "1", count: 64))  x\n")
+        mirror.server.put(
+            "/node/v24.1.0/SHASUMS256.txt",
+            "\(String(repeating: "0", count: 64))  other.tar.xz\n\(String(repeating: "1", count: 64))  x\n")
         let e = try await refused(.node, "24.1.0")
         #expect(e?.code == .checksumMissing && e?.url == "\(mirror.base)/node/v24.1.0/SHASUMS256.txt")
     }
@@ -80,8 +90,11 @@ import Testing
     }
 
     func hostileGo(_ extra: [String], links: [String: String] = [:]) async throws -> ToolchainError? {
-        let root = try mirror.builder.tree("hostile-\(UUID().uuidString)", files: [
-            "go/bin/go": ChannelMirror.script("go"), "go/VERSION": "go1.23.4\n"], links: links)
+        let root = try mirror.builder.tree(
+            "hostile-\(UUID().uuidString)",
+            files: [
+                "go/bin/go": ChannelMirror.script("go"), "go/VERSION": "go1.23.4\n"
+            ], links: links)
         setGo(try mirror.builder.tar(root, compression: "z", extra: extra))
         return try await refused(.go, "1.23.4")
     }
@@ -115,8 +128,9 @@ import Testing
     }
 
     @Test func hostileZip() async throws {
-        let root = try mirror.builder.tree("zip-link", files: ["deno": ChannelMirror.script("deno")],
-                                           links: ["evil": "../../../../etc/passwd"])
+        let root = try mirror.builder.tree(
+            "zip-link", files: ["deno": ChannelMirror.script("deno")],
+            links: ["evil": "../../../../etc/passwd"])
         setDeno(try mirror.builder.zip(root))
         let e = try await refused(.deno, "2.1.4")
         #expect(e?.code == .hostileArchive && e?.description.contains("evil") == true)
@@ -129,10 +143,12 @@ import Testing
 
     @Test func entryWrittenThroughASymlink() async throws {
         // go/lib -> bin (allowed), then an entry go/lib/x that would be written through it.
-        let root = try mirror.builder.tree("through", files: ["go/bin/go": ChannelMirror.script("go"), "x": "x\n"],
-                                           links: ["go/lib": "bin"])
-        let bytes = try mirror.builder.tar(root, compression: "z", extra: ["--transform", "s,^x$,go/lib/x,"],
-                                           entries: ["go", "x"])
+        let root = try mirror.builder.tree(
+            "through", files: ["go/bin/go": ChannelMirror.script("go"), "x": "x\n"],
+            links: ["go/lib": "bin"])
+        let bytes = try mirror.builder.tar(
+            root, compression: "z", extra: ["--transform", "s,^x$,go/lib/x,"],
+            entries: ["go", "x"])
         setGo(bytes)
         let e = try await refused(.go, "1.23.4")
         #expect(e?.code == .hostileArchive && e?.description.contains("go/lib/x") == true)
@@ -143,7 +159,9 @@ import Testing
         s[.deno] = URL(string: "http://127.0.0.1:1/deno")!
         let i = ToolchainInstaller(channels: ToolchainChannels(settings: s), stateDirectory: mirror.state)
         let e = try await refused(.deno, "2.1.4", installer: i)
-        #expect(e?.code == .unreachable && e?.url == "http://127.0.0.1:1/deno/release/v2.1.4/deno-x86_64-unknown-linux-gnu.zip.sha256sum")
+        #expect(
+            e?.code == .unreachable
+                && e?.url == "http://127.0.0.1:1/deno/release/v2.1.4/deno-x86_64-unknown-linux-gnu.zip.sha256sum")
         #expect(e?.description.contains("OCIFORGE_TOOLCHAINS_DENO_URL") == true)
     }
 }

@@ -32,7 +32,9 @@ extension DeployBuildRunner {
     func buildAll(_ planned: [Planned]) throws -> [DeployedResource] {
         guard !planned.isEmpty else { return [] }
         let sandbox: Sandbox
-        do { sandbox = try Sandbox.detect() } catch { throw DeployBuildError(.build, "the build sandbox is not available", cause: error) }
+        do { sandbox = try Sandbox.detect() } catch {
+            throw DeployBuildError(.build, "the build sandbox is not available", cause: error)
+        }
         let state = JobState(count: planned.count)
         let workers = max(1, min(options.jobs, planned.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
@@ -54,7 +56,8 @@ extension DeployBuildRunner {
     func buildAndPush(_ p: Planned, sandbox: Sandbox) throws -> DeployedResource {
         let r = p.resource
         let name = r.name ?? "resource \(p.index + 1)"
-        var build = BuildOptions(output: .ociLayout(path: options.workDirectory + "/layout-\(p.index)", tag: r.imageTag))
+        var build = BuildOptions(
+            output: .ociLayout(path: options.workDirectory + "/layout-\(p.index)", tag: r.imageTag))
         build.reference = p.reference
         build.noCache = options.noCache
         build.cacheDirectory = options.cacheDirectory
@@ -68,8 +71,10 @@ extension DeployBuildRunner {
         if options.debugBuild { options.log(debugText(p)) }
         let report: BuildReport
         do {
-            report = try BuildEngine.buildBlocking(BuildRequest(source: .app(directory: r.appDirectory, plan: p.result, planOptions: p.planOptions),
-                                                                options: build), runner: sandbox)
+            report = try BuildEngine.buildBlocking(
+                BuildRequest(
+                    source: .app(directory: r.appDirectory, plan: p.result, planOptions: p.planOptions),
+                    options: build), runner: sandbox)
         } catch {
             throw DeployBuildError(.build, "build failed", resource: r.label, cause: error)
         }
@@ -78,26 +83,32 @@ extension DeployBuildRunner {
         let started = Date()
         let digest: Digest
         do {
-            digest = try options.transport.copyBlocking(.ociLayout(path: report.layout, tag: report.tag),
-                                                        .registry(try ImageReference(parsing: p.reference)))
+            digest = try options.transport.copyBlocking(
+                .ociLayout(path: report.layout, tag: report.tag),
+                .registry(try ImageReference(parsing: p.reference)))
         } catch {
             throw DeployBuildError(.push, "push to \(p.reference) failed", resource: r.label, cause: error)
         }
         let pushSeconds = Date().timeIntervalSince(started)
         options.log("[\(name)] pushed \(p.reference)@\(digest) in \(BuildFormat.seconds(pushSeconds))")
-        return DeployedResource(resource: r, pinned: "\(p.reference)@\(digest)", planStrategy: p.result.plan.strategy.rawValue,
-                                size: report.imageSize, buildSeconds: report.totalSeconds, pushSeconds: pushSeconds,
-                                cachedSteps: report.cached.count)
+        return DeployedResource(
+            resource: r, pinned: "\(p.reference)@\(digest)", planStrategy: p.result.plan.strategy.rawValue,
+            size: report.imageSize, buildSeconds: report.totalSeconds, pushSeconds: pushSeconds,
+            cachedSteps: report.cached.count)
     }
 
     /// Build events as `[resource] [step] …` lines (phase output unless quiet).
-    static func eventLogger(_ name: String, quiet: Bool, log: @escaping @Sendable (String) -> Void) -> @Sendable (BuildEvent) -> Void {
+    static func eventLogger(_ name: String, quiet: Bool, log: @escaping @Sendable (String) -> Void)
+        -> @Sendable (BuildEvent) -> Void
+    {
         { event in
             switch event {
             case .started(let step, let detail): log("[\(name)] [\(step)] \(detail)")
             case .cached(let step): log("[\(name)] [\(step)] cached")
             case .finished(let step, let seconds, let size, _):
-                log("[\(name)] [\(step)] done in \(BuildFormat.seconds(seconds))" + (size.map { ", layer \(BuildFormat.bytes($0))" } ?? ""))
+                log(
+                    "[\(name)] [\(step)] done in \(BuildFormat.seconds(seconds))"
+                        + (size.map { ", layer \(BuildFormat.bytes($0))" } ?? ""))
             case .output(let step, let line, _): if !quiet { log("[\(name)] [\(step)] \(line)") }
             case .message(let m), .notice(let m): log("[\(name)] \(m)")
             case .writingLayer, .bytes: break

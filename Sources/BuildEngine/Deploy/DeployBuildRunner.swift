@@ -27,14 +27,18 @@ public struct DeployBuildRunner: Sendable {
         do { try DeploymentReader.checkDistinctTargets(resources, registry: options.registry) } catch {
             throw DeployBuildError(.read, "two resources have the same image", cause: error)
         }
-        if resources.isEmpty { options.log("no machine, app or service with a build block: the files are written unchanged") }
+        if resources.isEmpty {
+            options.log("no machine, app or service with a build block: the files are written unchanged")
+        }
         let planned = try resources.enumerated().map { try plan($0.element, index: $0.offset) }
         let deployed = try buildAll(planned)
         var images: [String: [TextSpan: String]] = [:]
         for d in deployed { images[d.resource.location.file, default: [:]][d.resource.span] = d.pinned }
         var rewritten: [(path: String, bytes: [UInt8])] = []
         for file in files {
-            do { rewritten.append((file.path, try DeploymentRewriter.rewrite(file, images: images[file.path] ?? [:]))) } catch {
+            do {
+                rewritten.append((file.path, try DeploymentRewriter.rewrite(file, images: images[file.path] ?? [:])))
+            } catch {
                 throw DeployBuildError(.write, "cannot rewrite \(file.path)", cause: error)
             }
         }
@@ -44,15 +48,22 @@ public struct DeployBuildRunner: Sendable {
 
     func validateRegistry() throws {
         let parts = options.registry.split(separator: "/", maxSplits: 1)
-        guard parts.count == 2, (try? ImageReference(parsing: "\(options.registry)/probe:latest"))?.registry == String(parts[0]) else {
-            throw DeployBuildError(.options, "--registry \(options.registry) is not host/namespace (for example registry.example.com/team or 127.0.0.1:5000/ns)")
+        guard parts.count == 2,
+            (try? ImageReference(parsing: "\(options.registry)/probe:latest"))?.registry == String(parts[0])
+        else {
+            throw DeployBuildError(
+                .options,
+                "--registry \(options.registry) is not host/namespace (for example registry.example.com/team or 127.0.0.1:5000/ns)"
+            )
         }
     }
 
     func read(_ paths: [String]) throws -> [DeploymentFile] {
         let reader = DeploymentReader(environment: options.environment)
         return try paths.map { path in
-            do { return try reader.read(path: path) } catch { throw DeployBuildError(.read, "invalid deployment file", cause: error) }
+            do { return try reader.read(path: path) } catch {
+                throw DeployBuildError(.read, "invalid deployment file", cause: error)
+            }
         }
     }
 
@@ -68,13 +79,18 @@ public struct DeployBuildRunner: Sendable {
             guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
                 throw DeployBuildError(.options, "--output-dir \(dir) is not an existing directory")
             }
-            let targets = paths.map { URL(fileURLWithPath: dir).appendingPathComponent(($0 as NSString).lastPathComponent).standardizedFileURL.path }
+            let targets = paths.map {
+                URL(fileURLWithPath: dir).appendingPathComponent(($0 as NSString).lastPathComponent).standardizedFileURL
+                    .path
+            }
             if Set(targets).count != targets.count {
-                throw DeployBuildError(.options, "two input files have the same name; --output-dir would write one over the other")
+                throw DeployBuildError(
+                    .options, "two input files have the same name; --output-dir would write one over the other")
             }
             let inputs = Set(paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
             if let clash = targets.first(where: inputs.contains) {
-                throw DeployBuildError(.options, "--output-dir would overwrite the input \(clash); use --in-place for that")
+                throw DeployBuildError(
+                    .options, "--output-dir would overwrite the input \(clash); use --in-place for that")
             }
             return targets
         }

@@ -68,12 +68,12 @@ public struct DeployBuildResult: Sendable {
 /// deploy-build's error: which file, document and resource failed, at which stage, and the underlying cause.
 public struct DeployBuildError: Error, CustomStringConvertible {
     public enum Code: String, Sendable {
-        case read      // a deployment file could not be read or is invalid
-        case options   // a command-line value (registry, output directory) is unusable
-        case plan      // the Planner failed for a resource
-        case build     // the sandboxed build failed
-        case push      // the push failed
-        case write     // the rewritten files could not be written (inputs unchanged)
+        case read  // a deployment file could not be read or is invalid
+        case options  // a command-line value (registry, output directory) is unusable
+        case plan  // the Planner failed for a resource
+        case build  // the sandboxed build failed
+        case push  // the push failed
+        case write  // the rewritten files could not be written (inputs unchanged)
     }
 
     public var code: Code

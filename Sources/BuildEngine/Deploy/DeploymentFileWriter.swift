@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes several files all-or-nothing as far as POSIX allows: every file goes to a temp file next to its

@@ -1,9 +1,10 @@
 import Foundation
 import OCIWriter
-import Sandbox
 import Planner
+import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// COPY, ADD and WORKDIR: the files are staged into a scratch tree with the owners (mapped to the sandbox's host
@@ -11,13 +12,21 @@ import Glibc
 /// for the following steps.
 extension DockerfileExecutor {
     /// The cache key of a COPY/ADD: the parent key, the instruction's options and the content of every source.
-    func copyPlan(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> String {
-        var parts = ["df-copy", state.key, step.kind.rawValue, copy.destination, String(copy.destinationIsDirectory),
-                     copy.chown ?? "", copy.chmod ?? "", "--sources"] + copy.sources + ["--exclude"] + copy.exclude
+    func copyPlan(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws
+        -> String
+    {
+        var parts =
+            [
+                "df-copy", state.key, step.kind.rawValue, copy.destination, String(copy.destinationIsDirectory),
+                copy.chown ?? "", copy.chmod ?? "", "--sources"
+            ] + copy.sources + ["--exclude"] + copy.exclude
         for f in copy.inline { parts += ["--inline", f.destination, f.mode, f.content] }
         if let from = copy.from {
             if let s = from.stage {
-                guard let st = done[s] else { throw BuildEngineError(.invalidInput, "line \(step.line): COPY --from stage \(s), which did not run") }
+                guard let st = done[s] else {
+                    throw BuildEngineError(
+                        .invalidInput, "line \(step.line): COPY --from stage \(s), which did not run")
+                }
                 parts += ["--from-stage", st.key]
             } else if let image = from.image {
                 parts += ["--from-image", try imageBase(image, line: step.line, instruction: "COPY --from=").key]
@@ -26,8 +35,16 @@ extension DockerfileExecutor {
             for e in copy.entries {
                 let p = contextDirectory + "/" + StagingPath.clean(e.source)
                 var st = stat()
-                guard lstat(p, &st) == 0 else { throw BuildEngineError(.invalidInput, "line \(step.line): \(step.kind.rawValue.uppercased()) source \(e.source) is missing from the context") }
-                parts += ["E", e.source, e.destination, e.type.rawValue, e.extract?.rawValue ?? "", String(st.st_mode & 0o7777, radix: 8)]
+                guard lstat(p, &st) == 0 else {
+                    throw BuildEngineError(
+                        .invalidInput,
+                        "line \(step.line): \(step.kind.rawValue.uppercased()) source \(e.source) is missing from the context"
+                    )
+                }
+                parts += [
+                    "E", e.source, e.destination, e.type.rawValue, e.extract?.rawValue ?? "",
+                    String(st.st_mode & 0o7777, radix: 8)
+                ]
                 switch st.st_mode & S_IFMT {
                 case S_IFREG: parts.append(try CacheKey.fileDigest(p).hex)
                 case S_IFLNK: parts.append((try? FileManager.default.destinationOfSymbolicLink(atPath: p)) ?? "")
@@ -39,25 +56,35 @@ extension DockerfileExecutor {
         return CacheKey.of(parts)
     }
 
-    func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws -> StepOutput {
+    func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws
+        -> StepOutput
+    {
         try runner.stagedLayer("copy") { staging in
-            if makeDirectory(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
+            if makeDirectory(staging, 0o755) != 0 {
+                throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))")
+            }
             try chownHost(staging, uid: 0, gid: 0)
             try withMergedView(state) { view in
                 let owner = copy.chown.map { Self.resolveChown($0, root: view) }
                 if let from = copy.from {
                     if let image = from.image {
                         let src = try imageBase(image, line: step.line, instruction: "COPY --from=")
-                        try stageFrom(root: src.rootfs, copy: copy, step: step, owner: owner, staging: staging, view: view)
+                        try stageFrom(
+                            root: src.rootfs, copy: copy, step: step, owner: owner, staging: staging, view: view)
                     } else if let s = from.stage {
-                        guard let st = done[s] else { throw BuildEngineError(.invalidInput, "line \(step.line): COPY --from stage \(s), which did not run") }
+                        guard let st = done[s] else {
+                            throw BuildEngineError(
+                                .invalidInput, "line \(step.line): COPY --from stage \(s), which did not run")
+                        }
                         try withMergedView(st) { root in
-                            try stageFrom(root: root, copy: copy, step: step, owner: owner, staging: staging, view: view)
+                            try stageFrom(
+                                root: root, copy: copy, step: step, owner: owner, staging: staging, view: view)
                         }
                     }
                 } else {
-                    try stage(entries: copy.entries, root: contextDirectory, fromContext: true, copy: copy, step: step,
-                              owner: owner, staging: staging, view: view)
+                    try stage(
+                        entries: copy.entries, root: contextDirectory, fromContext: true, copy: copy, step: step,
+                        owner: owner, staging: staging, view: view)
                 }
                 for f in copy.inline {
                     let dest = Self.resolveParents("/" + StagingPath.clean(f.destination), in: view)
@@ -73,26 +100,38 @@ extension DockerfileExecutor {
         }
     }
 
-    func stageFrom(root: String, copy: DockerfileCopy, step: DockerfileStep, owner: (UInt32, UInt32)?, staging: String, view: String) throws {
+    func stageFrom(
+        root: String, copy: DockerfileCopy, step: DockerfileStep, owner: (UInt32, UInt32)?, staging: String,
+        view: String
+    ) throws {
         let entries: [DockerfileCopyEntry]
         do { entries = try DockerfileCopyRules.resolve(copy, root: root) } catch {
             throw BuildEngineError(.staging, "\(build.dockerfile):\(step.line): \(error.message)")
         }
-        try stage(entries: entries, root: root, fromContext: false, copy: copy, step: step, owner: owner, staging: staging, view: view)
+        try stage(
+            entries: entries, root: root, fromContext: false, copy: copy, step: step, owner: owner, staging: staging,
+            view: view)
     }
 
-    func stage(entries: [DockerfileCopyEntry], root: String, fromContext: Bool, copy: DockerfileCopy, step: DockerfileStep,
-               owner: (UInt32, UInt32)?, staging: String, view: String) throws {
+    func stage(
+        entries: [DockerfileCopyEntry], root: String, fromContext: Bool, copy: DockerfileCopy, step: DockerfileStep,
+        owner: (UInt32, UInt32)?, staging: String, view: String
+    ) throws {
         let fm = FileManager.default
         let defaultOwner = owner ?? (0, 0)
         // The directories a source names: "the directory itself isn't copied, only its contents" (Docker), so
         // BuildKit creates a missing destination 0755 owned by --chown and leaves an existing one as it is
         // (no source mode, no --chmod). Their descendants are entries whose parent is such an entry.
-        let dirEntries = Set(entries.filter { $0.type == .directory }.map { [StagingPath.clean($0.source), StagingPath.clean($0.destination)] })
+        let dirEntries = Set(
+            entries.filter { $0.type == .directory }.map {
+                [StagingPath.clean($0.source), StagingPath.clean($0.destination)]
+            })
         func isCopyRoot(_ e: DockerfileCopyEntry) -> Bool {
             let s = StagingPath.clean(e.source), d = StagingPath.clean(e.destination)
             if s.isEmpty { return true }
-            return !dirEntries.contains([(s as NSString).deletingLastPathComponent, (d as NSString).deletingLastPathComponent])
+            return !dirEntries.contains([
+                (s as NSString).deletingLastPathComponent, (d as NSString).deletingLastPathComponent
+            ])
         }
         for e in entries {
             let src = root + "/" + StagingPath.clean(e.source)
@@ -100,7 +139,10 @@ extension DockerfileExecutor {
             // inside the root (`COPY tool /bin/` with /bin -> usr/bin writes /usr/bin/tool, /bin stays a link).
             let dest = Self.resolveParents("/" + StagingPath.clean(e.destination), in: view)
             var st = stat()
-            guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "line \(step.line): cannot read \(e.source): \(String(cString: strerror(errno)))") }
+            guard lstat(src, &st) == 0 else {
+                throw BuildEngineError(
+                    .staging, "line \(step.line): cannot read \(e.source): \(String(cString: strerror(errno)))")
+            }
             if dest == "/" {
                 // Copying into the root: only the contents (the root directory itself is not an entry).
                 continue
@@ -108,15 +150,21 @@ extension DockerfileExecutor {
             try ensureParents(dest, staging: staging, view: view, owner: defaultOwner)
             let target = staging + dest
             func setOwner() throws {
-                if let owner { try chownHost(target, uid: owner.0, gid: owner.1) }
-                else if fromContext { try chownHost(target, uid: 0, gid: 0) }
-                else if lchown(target, st.st_uid, st.st_gid) != 0 { throw BuildEngineError(.staging, "cannot chown \(target): \(String(cString: strerror(errno)))") }
+                if let owner {
+                    try chownHost(target, uid: owner.0, gid: owner.1)
+                } else if fromContext {
+                    try chownHost(target, uid: 0, gid: 0)
+                } else if lchown(target, st.st_uid, st.st_gid) != 0 {
+                    throw BuildEngineError(.staging, "cannot chown \(target): \(String(cString: strerror(errno)))")
+                }
             }
             if let archive = e.extract, step.kind == .add {
                 if try extract(src, kind: archive, into: target, line: step.line) { continue }
                 // Not a tar after decompression: copied as is, under the destination directory.
                 var isDir: ObjCBool = false
-                let into = (copy.destinationIsDirectory || fm.fileExists(atPath: target, isDirectory: &isDir) && isDir.boolValue)
+                let into =
+                    (copy.destinationIsDirectory
+                        || fm.fileExists(atPath: target, isDirectory: &isDir) && isDir.boolValue)
                     ? target + "/" + (e.source as NSString).lastPathComponent : target
                 if copy.destinationIsDirectory, !fm.fileExists(atPath: target) {
                     makeDirectory(target, 0o755)
@@ -131,7 +179,9 @@ extension DockerfileExecutor {
             case .directory where isCopyRoot(e):
                 var dst = stat()
                 if lstat(target, &dst) == 0 { continue }
-                if makeDirectory(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
+                if makeDirectory(target, 0o755) != 0 {
+                    throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))")
+                }
                 var existing = stat()
                 if stat(view + dest, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
                     chmod(target, existing.st_mode & 0o7777)
@@ -143,20 +193,24 @@ extension DockerfileExecutor {
             case .directory:
                 var dst = stat()
                 if lstat(target, &dst) != 0 {
-                    if makeDirectory(target, st.st_mode & 0o7777) != 0 { throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))") }
+                    if makeDirectory(target, st.st_mode & 0o7777) != 0 {
+                        throw BuildEngineError(.staging, "cannot create \(dest): \(String(cString: strerror(errno)))")
+                    }
                 }
                 // Owner first: chown clears the setuid and setgid bits.
                 try setOwner()
                 chmod(target, st.st_mode & 0o7777)
             case .symlink:
                 try? fm.removeItem(atPath: target)
-                try fm.createSymbolicLink(atPath: target, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+                try fm.createSymbolicLink(
+                    atPath: target, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
                 try setOwner()
                 continue
             case .file:
                 if (st.st_mode & S_IFMT) == S_IFLNK {
                     try? fm.removeItem(atPath: target)
-                    try fm.createSymbolicLink(atPath: target, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+                    try fm.createSymbolicLink(
+                        atPath: target, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
                     try setOwner()
                     continue
                 }
@@ -179,7 +233,10 @@ extension DockerfileExecutor {
         while !pending.isEmpty {
             let c = pending.removeFirst()
             if c == "." || c.isEmpty { continue }
-            if c == ".." { if !done.isEmpty { done.removeLast() }; continue }
+            if c == ".." {
+                if !done.isEmpty { done.removeLast() }
+                continue
+            }
             let candidate = "/" + (done + [c]).joined(separator: "/")
             if hops < 40, let t = try? FileManager.default.destinationOfSymbolicLink(atPath: view + candidate) {
                 hops += 1
@@ -197,29 +254,45 @@ extension DockerfileExecutor {
     func copyFile(_ src: String, _ dst: String, line: Int) throws {
         try? FileManager.default.removeItem(atPath: dst)
         var st = stat()
-        guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "line \(line): cannot read \(src): \(String(cString: strerror(errno)))") }
+        guard lstat(src, &st) == 0 else {
+            throw BuildEngineError(.staging, "line \(line): cannot read \(src): \(String(cString: strerror(errno)))")
+        }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             let r = try runHost("/bin/cp", ["-p", "--no-dereference", "--no-target-directory", src, dst])
-            guard r.status == 0 else { throw BuildEngineError(.staging, "line \(line): cannot copy \(src): \(r.output)") }
+            guard r.status == 0 else {
+                throw BuildEngineError(.staging, "line \(line): cannot copy \(src): \(r.output)")
+            }
             return
         }
         let ifd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard ifd >= 0 else { throw BuildEngineError(.staging, "line \(line): cannot open \(src): \(String(cString: strerror(errno)))") }
+        guard ifd >= 0 else {
+            throw BuildEngineError(.staging, "line \(line): cannot open \(src): \(String(cString: strerror(errno)))")
+        }
         defer { close(ifd) }
         let ofd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard ofd >= 0 else { throw BuildEngineError(.staging, "line \(line): cannot create \(dst): \(String(cString: strerror(errno)))") }
+        guard ofd >= 0 else {
+            throw BuildEngineError(.staging, "line \(line): cannot create \(dst): \(String(cString: strerror(errno)))")
+        }
         var failure: String?
         let size = 1 << 18
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
         defer { buf.deallocate() }
         copying: while true {
             let n = read(ifd, buf, size)
-            if n < 0 { if errno == EINTR { continue }; failure = "cannot read \(src): \(String(cString: strerror(errno)))"; break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = "cannot read \(src): \(String(cString: strerror(errno)))"
+                break
+            }
             if n == 0 { break }
             var done = 0
             while done < n {
                 let w = write(ofd, buf + done, n - done)
-                if w < 0 { if errno == EINTR { continue }; failure = "cannot write \(dst): \(String(cString: strerror(errno)))"; break copying }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    failure = "cannot write \(dst): \(String(cString: strerror(errno)))"
+                    break copying
+                }
                 done += w
             }
         }
@@ -245,7 +318,10 @@ extension DockerfileExecutor {
             path += "/" + c
             var st = stat()
             if lstat(staging + path, &st) == 0 { continue }
-            if makeDirectory(staging + path, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(path) in the staging tree: \(String(cString: strerror(errno)))") }
+            if makeDirectory(staging + path, 0o755) != 0 {
+                throw BuildEngineError(
+                    .staging, "cannot create \(path) in the staging tree: \(String(cString: strerror(errno)))")
+            }
             var existing = stat()
             if stat(view + path, &existing) == 0, (existing.st_mode & S_IFMT) == S_IFDIR {
                 chmod(staging + path, existing.st_mode & 0o7777)
@@ -258,7 +334,10 @@ extension DockerfileExecutor {
 
     func applyChmod(_ mode: String, _ path: String, line: Int) throws {
         if let n = UInt32(mode, radix: 8) {
-            if chmod(path, mode_t(n)) != 0 { throw BuildEngineError(.staging, "line \(line): chmod \(mode) \(path): \(String(cString: strerror(errno)))") }
+            if chmod(path, mode_t(n)) != 0 {
+                throw BuildEngineError(
+                    .staging, "line \(line): chmod \(mode) \(path): \(String(cString: strerror(errno)))")
+            }
             return
         }
         let r = try runHost("/bin/chmod", [mode, path])
@@ -283,20 +362,27 @@ extension DockerfileExecutor {
             let t = cache.scratchPath("add") + ".tar"
             temp = t
             let r = try runHost("/bin/sh", ["-c", "\"$0\" \"$1\" \"$2\" > \"$3\"", tool[0], tool[1], src, t])
-            guard r.status == 0 else { throw BuildEngineError(.staging, "line \(line): ADD cannot decompress \(src): \(r.output)") }
+            guard r.status == 0 else {
+                throw BuildEngineError(.staging, "line \(line): ADD cannot decompress \(src): \(r.output)")
+            }
             tarPath = t
         }
-        guard let fh = FileHandle(forReadingAtPath: tarPath) else { throw BuildEngineError(.staging, "line \(line): cannot read \(tarPath)") }
+        guard let fh = FileHandle(forReadingAtPath: tarPath) else {
+            throw BuildEngineError(.staging, "line \(line): cannot read \(tarPath)")
+        }
         let head = fh.readData(ofLength: 512)
         try? fh.close()
         guard head.count >= 262, String(decoding: head[257..<262], as: UTF8.self) == "ustar" else { return false }
         var st = stat()
         if lstat(target, &st) != 0 {
-            if makeDirectory(target, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(target): \(String(cString: strerror(errno)))") }
+            if makeDirectory(target, 0o755) != 0 {
+                throw BuildEngineError(.staging, "cannot create \(target): \(String(cString: strerror(errno)))")
+            }
             try chownHost(target, uid: 0, gid: 0)
         }
         let ownership: OwnershipPolicy = .map(sandbox.identity.idMapping)
-        let extractor = LayerExtractor(options: LayerExtractionOptions(limits: sandbox.state.extractionLimits, ownership: ownership))
+        let extractor = LayerExtractor(
+            options: LayerExtractionOptions(limits: sandbox.state.extractionLimits, ownership: ownership))
         do {
             try extractor.apply(layer: tarPath, compression: LayerCompression.none, to: target)
         } catch {
@@ -306,7 +392,9 @@ extension DockerfileExecutor {
         // extracting user: give them to the namespace's root.
         let mapping = sandbox.identity.idMapping
         var all = [target]
-        if let e = FileManager.default.enumerator(atPath: target) { while let p = e.nextObject() as? String { all.append(target + "/" + p) } }
+        if let e = FileManager.default.enumerator(atPath: target) {
+            while let p = e.nextObject() as? String { all.append(target + "/" + p) }
+        }
         for p in all where lstat(p, &st) == 0 {
             if mapping.containerUID(forHost: st.st_uid) == nil || mapping.containerGID(forHost: st.st_gid) == nil {
                 try chownHost(p, uid: 0, gid: 0)
@@ -321,9 +409,15 @@ extension DockerfileExecutor {
         try withMergedView(state) { view in
             var st = stat()
             if stat(view + dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return (nil, nil, nil) }
-            let ids = user.map { (try? Self.resolveUser($0, root: view, line: 0)).map { ($0.uid, $0.gid) } ?? Self.resolveChown($0, root: view) } ?? (0, 0)
+            let ids =
+                user.map {
+                    (try? Self.resolveUser($0, root: view, line: 0)).map { ($0.uid, $0.gid) }
+                        ?? Self.resolveChown($0, root: view)
+                } ?? (0, 0)
             return try runner.stagedLayer("workdir") { staging in
-                if makeDirectory(staging, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))") }
+                if makeDirectory(staging, 0o755) != 0 {
+                    throw BuildEngineError(.staging, "cannot create \(staging): \(String(cString: strerror(errno)))")
+                }
                 try chownHost(staging, uid: 0, gid: 0)
                 let target = "/" + StagingPath.clean(dir)
                 try ensureParents(target + "/x", staging: staging, view: view, owner: ids)

@@ -1,9 +1,10 @@
 import Foundation
 import OCIWriter
-import Sandbox
 import Planner
+import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Executes a `ResolvedDockerfile` on ociforge's own engine: RUN steps in the `Sandbox` (overlay phases), COPY/ADD
@@ -20,7 +21,10 @@ public struct DockerfileExecutor: Sendable {
     /// The engine shared with `ImageBuilder`: cache, staging, phase capture.
     let runner: StageRunner
 
-    init(build: ResolvedDockerfile, contextDirectory: String, options: BuildOptions, target: ImageDestination, sandbox: any PhaseRunner) throws {
+    init(
+        build: ResolvedDockerfile, contextDirectory: String, options: BuildOptions, target: ImageDestination,
+        sandbox: any PhaseRunner
+    ) throws {
         self.build = build
         self.contextDirectory = URL(fileURLWithPath: contextDirectory).standardizedFileURL.path
         self.options = options
@@ -73,7 +77,10 @@ public struct DockerfileExecutor: Sendable {
     public func run() throws -> BuildReport {
         let started = Date()
         if let p = options.platform, !p.matches(Platform.host) {
-            throw BuildEngineError(.unsupported, "cannot build for \(p) on a \(Platform.host) host: RUN steps execute natively in the sandbox; omit --platform")
+            throw BuildEngineError(
+                .unsupported,
+                "cannot build for \(p) on a \(Platform.host) host: RUN steps execute natively in the sandbox; omit --platform"
+            )
         }
         let rec = Recorder()
         rec.warnings += build.warnings
@@ -88,43 +95,58 @@ public struct DockerfileExecutor: Sendable {
             done[stage.index] = state
         }
         let final = build.finalStage
-        guard let state = done[final.index] else { throw BuildEngineError(.invalidInput, "the target stage did not run") }
+        guard let state = done[final.index] else {
+            throw BuildEngineError(.invalidInput, "the target stage did not run")
+        }
 
         // Image: the chain's base image, every layer of the stage chain with the history (config-only steps as
         // empty_layer entries), the final config as changes over the base's.
         let layout = try runner.targetLayout()
         let tag = runner.target.tag
         let root = state.rootConfig.map(Self.dockerConfig)
-        guard let dc = build.config(ofStage: final.index, root: root) else { throw BuildEngineError(.image, "cannot compute the config of stage \(final.index)") }
+        guard let dc = build.config(ofStage: final.index, root: root) else {
+            throw BuildEngineError(.image, "cannot compute the config of stage \(final.index)")
+        }
         let created = try ImageAssembler.createdTimestamp(environment: assemblyEnvironment())
-        var annotations: [String: String] = ["org.opencontainers.image.created": created, "org.opencontainers.image.ref.name": tag]
-        if case .layout? = Optional(final.base.kind), let ref = final.base.reference { annotations["org.opencontainers.image.base.name"] = ref }
+        var annotations: [String: String] = [
+            "org.opencontainers.image.created": created, "org.opencontainers.image.ref.name": tag
+        ]
+        if case .layout? = Optional(final.base.kind), let ref = final.base.reference {
+            annotations["org.opencontainers.image.base.name"] = ref
+        }
         var changes = try Self.configChanges(dc, over: state.rootConfig?.config)
         changes.annotations = annotations
         changes.created = created
         changes.author = dc.author
         let own = state.layers.dropFirst(state.baseImage?.layerCount ?? 0)
         let inputs = own.map { l in
-            LayerInput(file: l.source.blobPath(l.descriptor.digest), mediaType: l.descriptor.mediaType, digest: l.descriptor.digest,
-                       size: l.descriptor.size, diffID: l.diffID, consumeFile: false)
+            LayerInput(
+                file: l.source.blobPath(l.descriptor.digest), mediaType: l.descriptor.mediaType,
+                digest: l.descriptor.digest,
+                size: l.descriptor.size, diffID: l.diffID, consumeFile: false)
         }
-        let base: AssemblyBase = state.baseImage.map { .layout($0.layout, tag: $0.tag, platform: Platform.host) } ?? .scratch(platform: state.platform)
-        var assembler = ImageAssembler(base: base, layers: Array(inputs), changes: changes, destination: layout, tag: tag,
-                                       environment: assemblyEnvironment())
+        let base: AssemblyBase =
+            state.baseImage.map { .layout($0.layout, tag: $0.tag, platform: Platform.host) }
+            ?? .scratch(platform: state.platform)
+        var assembler = ImageAssembler(
+            base: base, layers: Array(inputs), changes: changes, destination: layout, tag: tag,
+            environment: assemblyEnvironment())
         assembler.history = Array(state.history.dropFirst(state.baseImage?.historyCount ?? 0))
         assembler.annotateBaseDigest = false
         let image = try assembler.assemble()
         let manifestDesc = image.manifestDescriptor, configDesc = image.configDescriptor
 
         let imageLayers = state.layers.compactMap(\.built)
-        return BuildReport(reference: runner.target.reference, layout: layout.path, tag: tag,
-                           manifestDigest: manifestDesc.digest, configDigest: configDesc.digest,
-                           output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
-                           layers: imageLayers, imageSize: state.layers.reduce(0) { $0 + $1.descriptor.size },
-                           imageUncompressedSize: imageLayers.reduce(0) { $0 + $1.uncompressedSize },  // base layers' uncompressed sizes are not known without reading them
-                           buildStageSize: 0, buildStageUncompressedSize: 0,
-                           executed: rec.executed, cached: rec.cached, timings: rec.timings,
-                           totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+        return BuildReport(
+            reference: runner.target.reference, layout: layout.path, tag: tag,
+            manifestDigest: manifestDesc.digest, configDigest: configDesc.digest,
+            output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
+            layers: imageLayers, imageSize: state.layers.reduce(0) { $0 + $1.descriptor.size },
+            // base layers' uncompressed sizes are not known without reading them
+            imageUncompressedSize: imageLayers.reduce(0) { $0 + $1.uncompressedSize },
+            buildStageSize: 0, buildStageUncompressedSize: 0,
+            executed: rec.executed, cached: rec.cached, timings: rec.timings,
+            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
     }
 
     func describe(_ base: DockerfileBase) -> String {
@@ -141,12 +163,14 @@ public struct DockerfileExecutor: Sendable {
         switch stage.base.kind {
         case .scratch:
             let root = try scratchRootfs()
-            return StageState(rootfs: root, rootConfig: nil, platform: Platform.host, layers: [], history: [],
-                              key: CacheKey.of(["df-scratch", sandbox.identity.cacheKey, CacheKey.layerFormat(layerOptions)]),
-                              dockerConfig: DockerfileImageConfig.scratch.applying(DockerfileConfigDelta()))
+            return StageState(
+                rootfs: root, rootConfig: nil, platform: Platform.host, layers: [], history: [],
+                key: CacheKey.of(["df-scratch", sandbox.identity.cacheKey, CacheKey.layerFormat(layerOptions)]),
+                dockerConfig: DockerfileImageConfig.scratch.applying(DockerfileConfigDelta()))
         case .stage:
             guard let i = stage.base.stage, let s = done[i] else {
-                throw BuildEngineError(.invalidInput, "line \(stage.line): FROM names stage \(stage.base.stage ?? -1), which did not run")
+                throw BuildEngineError(
+                    .invalidInput, "line \(stage.line): FROM names stage \(stage.base.stage ?? -1), which did not run")
             }
             var copy = s
             copy.dockerConfig = build.config(ofStage: i, root: s.rootConfig.map(Self.dockerConfig)) ?? s.dockerConfig
@@ -175,45 +199,64 @@ public struct DockerfileExecutor: Sendable {
 
     /// A registry base that could not be pulled: what names it, the workaround, and why (the transport's error).
     static func pullFailure(_ ref: String, line: Int, instruction: String, cause: any Error) -> BuildEngineError {
-        BuildEngineError(.base, "line \(line): \(instruction) \(ref): cannot pull it (without registry access, put the image into an OCI "
-                         + "layout, `skopeo copy docker://\(ref) oci:<dir>:<tag>`, and name it as oci-layout:<dir>:<tag>, e.g. through a "
-                         + "build arg: --build-arg NAME=oci-layout:<dir>:<tag>)", cause: cause)
+        BuildEngineError(
+            .base,
+            "line \(line): \(instruction) \(ref): cannot pull it (without registry access, put the image into an OCI "
+                + "layout, `skopeo copy docker://\(ref) oci:<dir>:<tag>`, and name it as oci-layout:<dir>:<tag>, e.g. through a "
+                + "build arg: --build-arg NAME=oci-layout:<dir>:<tag>)", cause: cause)
     }
 
     func layoutBase(_ ref: String, line: Int) throws -> StageState {
         var r = ref
         if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
         let source: BaseSource
-        do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(line): FROM \(ref)", cause: error) }
-        guard case .ociLayout(let path, let tag) = source else { throw BuildEngineError(.base, "line \(line): FROM \(ref): not an OCI layout reference") }
+        do { source = try BaseSource.parse(r) } catch {
+            throw BuildEngineError(.base, "line \(line): FROM \(ref)", cause: error)
+        }
+        guard case .ociLayout(let path, let tag) = source else {
+            throw BuildEngineError(.base, "line \(line): FROM \(ref): not an OCI layout reference")
+        }
         let layout = try OCILayout.open(at: path)
         let resolved = try layout.resolve(tag: tag, platform: Platform.host)
         let events = options.events
-        let rootfs = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { events(.message("[base] \($0)")) })
+        let rootfs = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(
+            for: source, log: { events(.message("[base] \($0)")) })
         let config = resolved.config.value
         let manifest = resolved.manifest.value
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
-            throw BuildEngineError(.base, "FROM \(ref): the image has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids")
+            throw BuildEngineError(
+                .base,
+                "FROM \(ref): the image has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids"
+            )
         }
         var layers: [Layer] = []
         for (d, diff) in zip(manifest.layers, config.rootfs.diffIDs) {
             layers.append(Layer(descriptor: Self.ociLayerDescriptor(d), diffID: diff, source: layout, tree: nil))
         }
         var history = config.history ?? []
-        if history.isEmpty { history = manifest.layers.map { _ in History(comment: "history not recorded in the base image") } }
+        if history.isEmpty {
+            history = manifest.layers.map { _ in History(comment: "history not recorded in the base image") }
+        }
         var dc = Self.dockerConfig(config)
-        if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) { dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env! }
-        return StageState(rootfs: rootfs, rootConfig: config, platform: config.platform, layers: layers, history: history,
-                          key: CacheKey.of(["df-image", resolved.manifestDescriptor.digest.description, rootfs, sandbox.identity.cacheKey,
-                                                 CacheKey.layerFormat(layerOptions)]),
-                          dockerConfig: dc,
-                          baseImage: BaseImage(layout: layout, tag: tag, layerCount: layers.count, historyCount: history.count))
+        if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
+            dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env!
+        }
+        return StageState(
+            rootfs: rootfs, rootConfig: config, platform: config.platform, layers: layers, history: history,
+            key: CacheKey.of([
+                "df-image", resolved.manifestDescriptor.digest.description, rootfs, sandbox.identity.cacheKey,
+                CacheKey.layerFormat(layerOptions)
+            ]),
+            dockerConfig: dc,
+            baseImage: BaseImage(layout: layout, tag: tag, layerCount: layers.count, historyCount: history.count))
     }
 
     /// This executor for the Dockerfile evaluated against its bases' configs, as Docker evaluates it: when a stage's
     /// base image (layout or registry) has a config, `resolve` (the front end with `DockerfileOptions.baseImages`)
     /// runs again with them; otherwise `self`. Same context, options and engine.
-    public func evaluatingBases(_ resolve: ([String: DockerfileImageConfig]) throws -> ResolvedDockerfile) throws -> DockerfileExecutor {
+    public func evaluatingBases(_ resolve: ([String: DockerfileImageConfig]) throws -> ResolvedDockerfile) throws
+        -> DockerfileExecutor
+    {
         let configs = try baseImageConfigs()
         guard !configs.isEmpty else { return self }
         var evaluated = self
@@ -240,11 +283,17 @@ public struct DockerfileExecutor: Sendable {
             }
             if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
             let source: BaseSource
-            do { source = try BaseSource.parse(r) } catch { throw BuildEngineError(.base, "line \(stage.line): FROM \(ref)", cause: error) }
-            guard case .ociLayout(let path, let tag) = source else { throw BuildEngineError(.base, "line \(stage.line): FROM \(ref): not an OCI layout reference") }
+            do { source = try BaseSource.parse(r) } catch {
+                throw BuildEngineError(.base, "line \(stage.line): FROM \(ref)", cause: error)
+            }
+            guard case .ociLayout(let path, let tag) = source else {
+                throw BuildEngineError(.base, "line \(stage.line): FROM \(ref): not an OCI layout reference")
+            }
             let config = try OCILayout.open(at: path).resolve(tag: tag, platform: Platform.host).config.value
             var dc = Self.dockerConfig(config)
-            if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) { dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env! }
+            if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
+                dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env!
+            }
             out[ref] = dc
         }
         return out
@@ -253,7 +302,9 @@ public struct DockerfileExecutor: Sendable {
     /// An empty directory owned by the namespace's root: the rootfs of `FROM scratch`.
     func scratchRootfs() throws -> String {
         let dir = cache.directory + "/scratch-rootfs"
-        if makeDirectory(dir, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dir): \(String(cString: strerror(errno)))") }
+        if makeDirectory(dir, 0o755) != 0 && errno != EEXIST {
+            throw BuildEngineError(.staging, "cannot create \(dir): \(String(cString: strerror(errno)))")
+        }
         try chownTree(dir, uid: 0, gid: 0)
         return dir
     }
@@ -292,7 +343,9 @@ public struct DockerfileExecutor: Sendable {
         var c = ConfigChanges()
         let baseEnv = b.env ?? []
         c.env = (target.env ?? []).filter { !baseEnv.contains($0) }
-        func replace<T: Equatable>(_ t: T?, _ old: T?, _ field: ConfigChanges.Field, _ set: (inout ConfigChanges, T) -> Void) {
+        func replace<T: Equatable>(
+            _ t: T?, _ old: T?, _ field: ConfigChanges.Field, _ set: (inout ConfigChanges, T) -> Void
+        ) {
             guard t != old else { return }
             if let t { set(&c, t) } else { c.unset.insert(field) }
         }
@@ -310,7 +363,10 @@ public struct DockerfileExecutor: Sendable {
         replace(target.onBuild, b.onBuild, .onBuild) { $0.onBuild = $1 }
         replace(target.shell, b.shell, .shell) { $0.shell = $1 }
         guard try c.apply(to: base) == target else {
-            throw BuildEngineError(.image, "internal error: the image config changes do not reproduce the Dockerfile's config (base \(String(describing: base)), wanted \(target))")
+            throw BuildEngineError(
+                .image,
+                "internal error: the image config changes do not reproduce the Dockerfile's config (base \(String(describing: base)), wanted \(target))"
+            )
         }
         return c
     }
@@ -342,8 +398,10 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - Steps
 
-    func execute(_ step: DockerfileStep, stage: DockerfileStage, label: String, state: inout StageState,
-                 done: [Int: StageState], rec: Recorder) throws {
+    func execute(
+        _ step: DockerfileStep, stage: DockerfileStage, label: String, state: inout StageState,
+        done: [Int: StageState], rec: Recorder
+    ) throws {
         let created = try ImageAssembler.createdTimestamp(environment: assemblyEnvironment())
         let phase = "\(label) line \(step.line)"
         let current = state
@@ -354,19 +412,26 @@ public struct DockerfileExecutor: Sendable {
             state.key = CacheKey.of(["df-config", state.key, step.instruction])
             return
         case .run:
-            guard let run = step.run else { throw BuildEngineError(.invalidInput, "line \(step.line): RUN without a command") }
+            guard let run = step.run else {
+                throw BuildEngineError(.invalidInput, "line \(step.line): RUN without a command")
+            }
             let key = try runKey(run, line: step.line, state: state, done: done)
             try add(key: key, step: step, phase: phase, isCommand: true, state: &state, rec: rec, created: created) {
                 try runStep(run, step: step, phase: phase, state: current, done: done, rec: rec)
             }
         case .copy, .add:
-            guard let copy = step.copy else { throw BuildEngineError(.invalidInput, "line \(step.line): \(step.kind.rawValue.uppercased()) without sources") }
+            guard let copy = step.copy else {
+                throw BuildEngineError(
+                    .invalidInput, "line \(step.line): \(step.kind.rawValue.uppercased()) without sources")
+            }
             let key = try copyPlan(copy, step: step, state: state, done: done)
             try add(key: key, step: step, phase: phase, isCommand: false, state: &state, rec: rec, created: created) {
                 try copyStep(copy, step: step, state: current, done: done)
             }
         case .workdir:
-            guard let dir = step.workdir else { throw BuildEngineError(.invalidInput, "line \(step.line): WORKDIR without a path") }
+            guard let dir = step.workdir else {
+                throw BuildEngineError(.invalidInput, "line \(step.line): WORKDIR without a path")
+            }
             let user = step.user ?? state.dockerConfig.user
             let key = CacheKey.of(["df-workdir", state.key, dir, user ?? ""])
             try add(key: key, step: step, phase: phase, isCommand: false, state: &state, rec: rec, created: created) {
@@ -377,26 +442,36 @@ public struct DockerfileExecutor: Sendable {
     }
 
     /// Takes the step's layer from the cache or produces it; appends the layer (if any) and the history entry.
-    func add(key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageState, rec: Recorder,
-             created: String, produce: () throws -> StepOutput) throws {
+    func add(
+        key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageState, rec: Recorder,
+        created: String, produce: () throws -> StepOutput
+    ) throws {
         let options = self.options
         let kind = step.kind.rawValue.uppercased()
         let reporting = StepReporting(
-            name: phase, timingStage: phase, timingPhase: step.instruction, log: { options.emit(.notice("[\(phase)] \($0)")) },
+            name: phase, timingStage: phase, timingPhase: step.instruction,
+            log: { options.emit(.notice("[\(phase)] \($0)")) },
             cached: { options.emit(.cached(step: phase)) },
-            started: { options.emit(.started(step: phase, detail: kind == "RUN" ? "running" : "writing the \(kind) layer")) },
+            started: {
+                options.emit(.started(step: phase, detail: kind == "RUN" ? "running" : "writing the \(kind) layer"))
+            },
             finished: { s, r in
-                options.emit(.finished(step: phase, seconds: s, layerSize: r?.size, uncompressedSize: r?.uncompressedSize))
+                options.emit(
+                    .finished(step: phase, seconds: s, layerSize: r?.size, uncompressedSize: r?.uncompressedSize))
             },
             layerFile: { options.emit(.writingLayer(step: phase, file: $0)) })
-        let result = try runner.step(key: key, phase: phase, createdBy: step.instruction, reporting: reporting, isCommand: isCommand, rec: rec,
-                                     produce: produce)
+        let result = try runner.step(
+            key: key, phase: phase, createdBy: step.instruction, reporting: reporting, isCommand: isCommand, rec: rec,
+            produce: produce)
         state.key = key
         if let l = result.layer {
             let d = l.descriptor
-            state.layers.append(Layer(descriptor: d, diffID: l.diffID, source: cache.blobs, tree: result.tree,
-                                      built: BuiltLayer(stage: phase, phase: step.kind.rawValue, createdBy: step.instruction, digest: l.digest,
-                                                        diffID: l.diffID, size: l.size, uncompressedSize: l.uncompressedSize, cached: result.cached)))
+            state.layers.append(
+                Layer(
+                    descriptor: d, diffID: l.diffID, source: cache.blobs, tree: result.tree,
+                    built: BuiltLayer(
+                        stage: phase, phase: step.kind.rawValue, createdBy: step.instruction, digest: l.digest,
+                        diffID: l.diffID, size: l.size, uncompressedSize: l.uncompressedSize, cached: result.cached)))
             state.history.append(History(created: created, createdBy: step.instruction))
         } else {
             state.history.append(History(created: created, createdBy: step.instruction, emptyLayer: true))
@@ -412,15 +487,22 @@ public struct DockerfileExecutor: Sendable {
     func runKey(_ run: DockerfileRun, line: Int, state: StageState, done: [Int: StageState]) throws -> String {
         var parts = ["df-run", state.key, run.form.rawValue, "--argv"] + run.argv
         parts += ["--env"] + run.environment(root: state.rootConfig.map(Self.dockerConfig))
-        parts += ["--user", run.user ?? "", "--workdir", run.workdir ?? state.dockerConfig.workingDir ?? "/", "--network", run.network.rawValue]
+        parts += [
+            "--user", run.user ?? "", "--workdir", run.workdir ?? state.dockerConfig.workingDir ?? "/", "--network",
+            run.network.rawValue
+        ]
         for m in run.mounts {
-            parts += ["--mount", m.type.rawValue, m.target, m.id ?? "", m.source ?? "", m.env ?? "", String(m.readOnly),
-                      m.mode ?? "", m.uid.map(String.init) ?? "", m.gid.map(String.init) ?? "", m.size.map(String.init) ?? "", String(m.required)]
+            parts += [
+                "--mount", m.type.rawValue, m.target, m.id ?? "", m.source ?? "", m.env ?? "", String(m.readOnly),
+                m.mode ?? "", m.uid.map(String.init) ?? "", m.gid.map(String.init) ?? "", m.size.map(String.init) ?? "",
+                String(m.required)
+            ]
             if m.type == .bind {
                 if let s = m.from?.stage {
                     parts.append("stage:" + (done[s]?.key ?? "?"))
                 } else if let image = m.from?.image {
-                    parts.append("image:" + (try imageBase(image, line: line, instruction: "RUN --mount=type=bind,from=").key))
+                    parts.append(
+                        "image:" + (try imageBase(image, line: line, instruction: "RUN --mount=type=bind,from=").key))
                 } else {
                     parts.append("context:" + (try contextDigest(m.source ?? ".")))
                 }
@@ -432,8 +514,10 @@ public struct DockerfileExecutor: Sendable {
         return CacheKey.of(parts)
     }
 
-    func runStep(_ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
-                 rec: Recorder) throws -> StepOutput {
+    func runStep(
+        _ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
+        rec: Recorder
+    ) throws -> StepOutput {
         var env: [String: String] = [:]
         for kv in run.environment(root: state.rootConfig.map(Self.dockerConfig)) {
             let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -442,11 +526,16 @@ public struct DockerfileExecutor: Sendable {
         let userSpec = run.user ?? state.dockerConfig.user ?? ""
         // The user, and the tmpfs/secret targets with the stage's symlinks resolved in it (as BuildKit resolves
         // mount targets: `/var/run/x` on Debian is `/run/x`), so the per-step lower never shadows a symlink.
-        let fileTargets = run.mounts.filter { $0.type == .tmpfs || ($0.type == .secret && !($0.target.isEmpty && $0.env != nil)) }
-            .map { $0.target.isEmpty ? "/run/secrets/" + ($0.id ?? "") : $0.target }
+        let fileTargets = run.mounts.filter {
+            $0.type == .tmpfs || ($0.type == .secret && !($0.target.isEmpty && $0.env != nil))
+        }
+        .map { $0.target.isEmpty ? "/run/secrets/" + ($0.id ?? "") : $0.target }
         let (ids, inRoot) = try withMergedView(state) { root in
-            (try Self.resolveUser(userSpec, root: root, line: step.line),
-             Dictionary(fileTargets.map { ($0, Self.resolveInRoot($0, root: root)) }, uniquingKeysWith: { a, _ in a }))
+            (
+                try Self.resolveUser(userSpec, root: root, line: step.line),
+                Dictionary(
+                    fileTargets.map { ($0, Self.resolveInRoot($0, root: root)) }, uniquingKeysWith: { a, _ in a })
+            )
         }
         if env["HOME"] == nil { env["HOME"] = ids.home }
         let workdir = run.workdir ?? state.dockerConfig.workingDir ?? "/"
@@ -467,7 +556,10 @@ public struct DockerfileExecutor: Sendable {
         var stubs: [String] = []
         // `RUN <<EOF` starting with `#!`: the script, read-only at /dev/pipes/<name> (on the sandbox's /dev tmpfs).
         for f in run.files {
-            guard let mode = UInt32(f.mode, radix: 8) else { throw BuildEngineError(.invalidInput, "line \(step.line): heredoc file \(f.destination): bad mode \(f.mode)") }
+            guard let mode = UInt32(f.mode, radix: 8) else {
+                throw BuildEngineError(
+                    .invalidInput, "line \(step.line): heredoc file \(f.destination): bad mode \(f.mode)")
+            }
             spec.files.append(PhaseFile(target: f.destination, content: f.content, mode: mode, uid: 0, gid: 0))
         }
         for m in run.mounts {
@@ -475,13 +567,20 @@ public struct DockerfileExecutor: Sendable {
             case .cache:
                 let id = m.id ?? m.target
                 let name = "df-" + String(CacheKey.of(["cache", id]).prefix(24))
-                spec.caches.append(CacheMount(name: name, target: m.target, uid: m.uid.map { UInt32($0) }, gid: m.gid.map { UInt32($0) },
-                                              mode: m.mode.flatMap { UInt32($0, radix: 8) }))
+                spec.caches.append(
+                    CacheMount(
+                        name: name, target: m.target, uid: m.uid.map { UInt32($0) }, gid: m.gid.map { UInt32($0) },
+                        mode: m.mode.flatMap { UInt32($0, radix: 8) }))
                 extraDirs.append(m.target)
             case .secret:
                 let id = m.id ?? (m.target as NSString).lastPathComponent
                 guard let secret = options.secrets.first(where: { $0.id == id }) else {
-                    if m.required { throw BuildEngineError(.invalidInput, "line \(step.line): RUN --mount=type=secret,id=\(id) is required but no secret '\(id)' was given (--secret \(id)=env:VAR or \(id)=file:PATH)") }
+                    if m.required {
+                        throw BuildEngineError(
+                            .invalidInput,
+                            "line \(step.line): RUN --mount=type=secret,id=\(id) is required but no secret '\(id)' was given (--secret \(id)=env:VAR or \(id)=file:PATH)"
+                        )
+                    }
                     continue
                 }
                 if let e = m.env, !e.isEmpty {
@@ -491,38 +590,59 @@ public struct DockerfileExecutor: Sendable {
                 // BuildKit's defaults: /run/secrets/<id>, mode 0400, owned by 0:0 (uid=/gid=/mode= change them).
                 let written = m.target.isEmpty ? "/run/secrets/" + id : m.target
                 let target = "/" + StagingPath.clean(inRoot[written] ?? written)
-                guard target != "/" else { throw BuildEngineError(.invalidInput, "line \(step.line): secret '\(id)': invalid target \(m.target)") }
-                let mode = try m.mode.map { v -> UInt32 in
-                    guard let n = UInt32(v, radix: 8) else { throw BuildEngineError(.invalidInput, "line \(step.line): secret '\(id)': bad mode \(v)") }
-                    return n
-                } ?? 0o400
-                guard secret.value.utf8.allSatisfy({ $0 != 0 }) else {
-                    throw BuildEngineError(.invalidInput, "line \(step.line): secret '\(id)' contains a NUL byte: the sandbox passes secrets as text")
+                guard target != "/" else {
+                    throw BuildEngineError(
+                        .invalidInput, "line \(step.line): secret '\(id)': invalid target \(m.target)")
                 }
-                spec.files.append(PhaseFile(target: target, content: secret.value, mode: mode,
-                                            uid: UInt32(clamping: m.uid ?? 0), gid: UInt32(clamping: m.gid ?? 0)))
+                let mode =
+                    try m.mode.map { v -> UInt32 in
+                        guard let n = UInt32(v, radix: 8) else {
+                            throw BuildEngineError(.invalidInput, "line \(step.line): secret '\(id)': bad mode \(v)")
+                        }
+                        return n
+                    } ?? 0o400
+                guard secret.value.utf8.allSatisfy({ $0 != 0 }) else {
+                    throw BuildEngineError(
+                        .invalidInput,
+                        "line \(step.line): secret '\(id)' contains a NUL byte: the sandbox passes secrets as text")
+                }
+                spec.files.append(
+                    PhaseFile(
+                        target: target, content: secret.value, mode: mode,
+                        uid: UInt32(clamping: m.uid ?? 0), gid: UInt32(clamping: m.gid ?? 0)))
                 stubs.append(target)
                 mountTargets.append(target)
             case .bind:
                 let source: String
                 if let s = m.from?.stage {
-                    guard let st = done[s] else { throw BuildEngineError(.invalidInput, "line \(step.line): --mount from stage \(s), which did not run") }
-                    source = try withMergedView(st) { root in try copyOut(root + "/" + StagingPath.clean(m.source ?? "/")) }
+                    guard let st = done[s] else {
+                        throw BuildEngineError(
+                            .invalidInput, "line \(step.line): --mount from stage \(s), which did not run")
+                    }
+                    source = try withMergedView(st) { root in
+                        try copyOut(root + "/" + StagingPath.clean(m.source ?? "/"))
+                    }
                 } else if let image = m.from?.image {
                     // An image (oci-layout: or registry, pulled like FROM): its unpacked rootfs.
                     let st = try imageBase(image, line: step.line, instruction: "RUN --mount=type=bind,from=")
-                    source = try withMergedView(st) { root in try copyOut(root + "/" + StagingPath.clean(m.source ?? "/")) }
+                    source = try withMergedView(st) { root in
+                        try copyOut(root + "/" + StagingPath.clean(m.source ?? "/"))
+                    }
                 } else {
                     source = try copyOut(contextDirectory + "/" + StagingPath.clean(m.source ?? "."))
                     // The context a bind mount sees is the one Docker sends: without what .dockerignore excludes.
-                    if !build.contextExclude.isEmpty { pruneIgnored(source, contextPath: StagingPath.clean(m.source ?? ".")) }
+                    if !build.contextExclude.isEmpty {
+                        pruneIgnored(source, contextPath: StagingPath.clean(m.source ?? "."))
+                    }
                     // Context files belong to the namespace's root (as COPY makes them), readable whatever their host owner.
                     try chownTree(source, uid: 0, gid: 0)
                 }
                 binds.append((m.target, source))
             case .tmpfs:
                 let target = "/" + StagingPath.clean(inRoot[m.target] ?? m.target)
-                guard target != "/" else { throw BuildEngineError(.invalidInput, "line \(step.line): tmpfs mount: invalid target \(m.target)") }
+                guard target != "/" else {
+                    throw BuildEngineError(.invalidInput, "line \(step.line): tmpfs mount: invalid target \(m.target)")
+                }
                 spec.tmpfs.append(TmpfsMount(target: target, sizeBytes: m.size))
                 extraDirs.append(target)
                 mountTargets.append(target)
@@ -535,16 +655,20 @@ public struct DockerfileExecutor: Sendable {
         }
         spec.environment = env
         // As in Docker, SOURCE_DATE_EPOCH reaches RUN only when the Dockerfile declares it (ARG): layer times are clamped anyway.
-        let extra = try runner.mountPointLower(dirs: extraDirs, binds: binds, stubs: stubs, lowers: state.trees.reversed() + [state.rootfs])
+        let extra = try runner.mountPointLower(
+            dirs: extraDirs, binds: binds, stubs: stubs, lowers: state.trees.reversed() + [state.rootfs])
         defer { if let extra { removeTree(extra) } }
         options.emit(.message("[\(phase)] RUN \(run.argv.joined(separator: " ").prefix(100))"))
         let output = runner.phaseOutput(step: phase)
         let outcome: PhaseOutcome
         do {
-            outcome = try sandbox.run(spec, base: state.rootfs, layers: state.trees + (extra.map { [$0] } ?? []), output: output)
+            outcome = try sandbox.run(
+                spec, base: state.rootfs, layers: state.trees + (extra.map { [$0] } ?? []), output: output)
         } catch let e as SandboxError where e.code == .commandFailed || e.code == .timedOut {
-            throw BuildEngineError(.stepFailed, "\(phase): \(step.instruction.prefix(200)) failed", phase: phase, command: run.argv.joined(separator: " "),
-                             exitStatus: e.exitStatus, lastOutput: e.detail)
+            throw BuildEngineError(
+                .stepFailed, "\(phase): \(step.instruction.prefix(200)) failed", phase: phase,
+                command: run.argv.joined(separator: " "),
+                exitStatus: e.exitStatus, lastOutput: e.detail)
         }
         rec.warnings += outcome.warnings.map { "\(phase): \($0)" }
         // Bind targets and mount points live in the extra lower: their contents are not the step's output.
@@ -552,10 +676,11 @@ public struct DockerfileExecutor: Sendable {
         let dropped = binds.map(\.target) + mountTargets
         if !dropped.isEmpty {
             let prefixes = dropped.map { StagingPath.clean($0) }
-            changes = ChangeSet(changes.changes.filter { c in
-                let p = Self.changePath(c)
-                return !prefixes.contains { p == $0 || p.hasPrefix($0 + "/") }
-            })
+            changes = ChangeSet(
+                changes.changes.filter { c in
+                    let p = Self.changePath(c)
+                    return !prefixes.contains { p == $0 || p.hasPrefix($0 + "/") }
+                })
         }
         return try runner.capture(outcome, changes: changes, blobLabel: "run", what: phase) { tree in
             for t in dropped {
@@ -599,34 +724,53 @@ public struct DockerfileExecutor: Sendable {
     func copyOut(_ path: String) throws -> String {
         let dst = cache.scratchPath("bind")
         let r = try runHost("/bin/cp", ["-a", "--no-target-directory", path, dst])
-        guard r.status == 0 else { throw BuildEngineError(.staging, "cannot copy the bind mount source \(path): \(r.output)") }
+        guard r.status == 0 else {
+            throw BuildEngineError(.staging, "cannot copy the bind mount source \(path): \(r.output)")
+        }
         return dst
     }
 
     // MARK: - Users
 
-    struct UserIDs { var uid: UInt32; var gid: UInt32; var home: String }
+    struct UserIDs {
+        var uid: UInt32
+        var gid: UInt32
+        var home: String
+    }
 
     /// `user[:group]` by name or number, looked up in the stage's /etc/passwd and /etc/group.
     static func resolveUser(_ spec: String, root: String, line: Int) throws -> UserIDs {
         if spec.isEmpty { return UserIDs(uid: 0, gid: 0, home: "/root") }
         let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        let passwd = ((try? String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
-        let groups = ((try? String(contentsOfFile: root + "/etc/group", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        let passwd = ((try? String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n")
+            .map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        let groups = ((try? String(contentsOfFile: root + "/etc/group", encoding: .utf8)) ?? "").split(separator: "\n")
+            .map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
         var uid: UInt32, gid: UInt32 = 0, home = "/"
         if let n = UInt32(parts[0]) {
             uid = n
-            if let e = passwd.first(where: { $0.count >= 6 && $0[2] == parts[0] }) { gid = UInt32(e[3]) ?? 0; home = e[5] }
+            if let e = passwd.first(where: { $0.count >= 6 && $0[2] == parts[0] }) {
+                gid = UInt32(e[3]) ?? 0
+                home = e[5]
+            }
         } else if let e = passwd.first(where: { $0.count >= 6 && $0[0] == parts[0] }), let u = UInt32(e[2]) {
-            uid = u; gid = UInt32(e[3]) ?? 0; home = e[5]
+            uid = u
+            gid = UInt32(e[3]) ?? 0
+            home = e[5]
         } else {
-            throw BuildEngineError(.invalidInput, "line \(line): unable to find user \(parts[0]): no matching entries in the stage's /etc/passwd")
+            throw BuildEngineError(
+                .invalidInput,
+                "line \(line): unable to find user \(parts[0]): no matching entries in the stage's /etc/passwd")
         }
         if parts.count > 1 {
-            if let n = UInt32(parts[1]) { gid = n } else if let g = groups.first(where: { $0.count >= 3 && $0[0] == parts[1] }), let n = UInt32(g[2]) {
+            if let n = UInt32(parts[1]) {
+                gid = n
+            } else if let g = groups.first(where: { $0.count >= 3 && $0[0] == parts[1] }), let n = UInt32(g[2]) {
                 gid = n
             } else {
-                throw BuildEngineError(.invalidInput, "line \(line): unable to find group \(parts[1]): no matching entries in the stage's /etc/group")
+                throw BuildEngineError(
+                    .invalidInput,
+                    "line \(line): unable to find group \(parts[1]): no matching entries in the stage's /etc/group")
             }
         }
         if uid == 0 && home == "/" { home = "/root" }
@@ -636,15 +780,23 @@ public struct DockerfileExecutor: Sendable {
     /// `--chown` ids: names resolved in the stage (BuildKit maps unknown names to 0).
     static func resolveChown(_ spec: String, root: String) -> (UInt32, UInt32) {
         let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        let passwd = ((try? String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
-        let groups = ((try? String(contentsOfFile: root + "/etc/group", encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        let passwd = ((try? String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)) ?? "").split(separator: "\n")
+            .map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        let groups = ((try? String(contentsOfFile: root + "/etc/group", encoding: .utf8)) ?? "").split(separator: "\n")
+            .map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
         var uid: UInt32 = 0, gid: UInt32 = 0
-        if let n = UInt32(parts[0]) { uid = n } else if let e = passwd.first(where: { $0.count >= 4 && $0[0] == parts[0] }) {
+        if let n = UInt32(parts[0]) {
+            uid = n
+        } else if let e = passwd.first(where: { $0.count >= 4 && $0[0] == parts[0] }) {
             uid = UInt32(e[2]) ?? 0
             gid = UInt32(e[3]) ?? 0
         }
         if parts.count > 1 {
-            if let n = UInt32(parts[1]) { gid = n } else { gid = groups.first(where: { $0.count >= 3 && $0[0] == parts[1] }).flatMap { UInt32($0[2]) } ?? 0 }
+            if let n = UInt32(parts[1]) {
+                gid = n
+            } else {
+                gid = groups.first(where: { $0.count >= 3 && $0[0] == parts[1] }).flatMap { UInt32($0[2]) } ?? 0
+            }
         } else if UInt32(parts[0]) != nil {
             gid = uid
         }
@@ -680,12 +832,16 @@ public struct DockerfileExecutor: Sendable {
         while !todo.isEmpty {
             let c = todo.removeFirst()
             if c == "." { continue }
-            if c == ".." { if !done.isEmpty { done.removeLast() }; continue }
+            if c == ".." {
+                if !done.isEmpty { done.removeLast() }
+                continue
+            }
             // `done` has no symlink: the host path stays below `root`.
             let candidate = root + "/" + (done + [c]).joined(separator: "/")
             var st = stat()
             if links < 40, lstat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK,
-               let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) {
+                let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate)
+            {
                 links += 1
                 if dest.hasPrefix("/") { done = [] }
                 todo = dest.split(separator: "/").map(String.init) + todo

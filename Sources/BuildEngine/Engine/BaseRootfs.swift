@@ -1,8 +1,9 @@
 import Foundation
 import OCIWriter
 import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a phase's base filesystem comes from.
@@ -27,7 +28,8 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
         if s.hasPrefix("debian:") {
             let suite = String(s.dropFirst(7))
             guard !suite.isEmpty, suite.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
-                throw SandboxError(.invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:trixie")
+                throw SandboxError(
+                    .invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:trixie")
             }
             return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
         }
@@ -46,13 +48,16 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
                 rest = String(rest[..<i])
             }
             guard !rest.isEmpty, OCILayout.isLayout(rest) else {
-                throw SandboxError(.invalidArgument, "base '\(s)': '\(rest)' is not an OCI image layout (no oci-layout file)")
+                throw SandboxError(
+                    .invalidArgument, "base '\(s)': '\(rest)' is not an OCI image layout (no oci-layout file)")
             }
-            return .ociLayout(path: URL(fileURLWithPath: rest).standardizedFileURL.path, tag: tag?.isEmpty == true ? nil : tag)
+            return .ociLayout(
+                path: URL(fileURLWithPath: rest).standardizedFileURL.path, tag: tag?.isEmpty == true ? nil : tag)
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else {
-            throw SandboxError(.invalidArgument, "base '\(s)' is neither debian:<suite> nor an existing directory or tarball")
+            throw SandboxError(
+                .invalidArgument, "base '\(s)' is neither debian:<suite> nor an existing directory or tarball")
         }
         let abs = URL(fileURLWithPath: s).standardizedFileURL.path
         return isDir.boolValue ? .directory(abs) : .tarball(abs)
@@ -64,7 +69,8 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
         case .tarball(let p): return p
         case .registry(let r): return "registry:\(r)"
         case .ociLayout(let p, let t): return "oci-layout:\(p)\(t.map { ":" + $0 } ?? "")"
-        case .debian(let s, let v, let p, let m): return "debian:\(s) (\(v)\(p.isEmpty ? "" : ", +" + p.joined(separator: ","))\(m.map { ", " + $0 } ?? ""))"
+        case .debian(let s, let v, let p, let m):
+            return "debian:\(s) (\(v)\(p.isEmpty ? "" : ", +" + p.joined(separator: ","))\(m.map { ", " + $0 } ?? ""))"
         }
     }
 }
@@ -92,11 +98,13 @@ public struct BaseStore: Sendable {
             let layout = try OCILayout.open(at: path)
             let resolved = try layout.resolve(tag: tag)
             let sources = try resolved.layerBlobs(verify: false).map {
-                LayerSource(path: $0.path, compression: $0.compression, digest: $0.descriptor.digest,
-                            size: $0.descriptor.size, diffID: $0.diffID)
+                LayerSource(
+                    path: $0.path, compression: $0.compression, digest: $0.descriptor.digest,
+                    size: $0.descriptor.size, diffID: $0.diffID)
             }
-            return try unpacked(layers: sources, label: source.description,
-                                key: "image-\(resolved.manifestDescriptor.digest.hex.prefix(24))", log: log)
+            return try unpacked(
+                layers: sources, label: source.description,
+                key: "image-\(resolved.manifestDescriptor.digest.hex.prefix(24))", log: log)
         case .registry(let r):
             let pulled = try pull(r, transport: ImageTransport(), log: log)
             return try rootfs(for: .ociLayout(path: pulled.layout, tag: pulled.tag), log: log)
@@ -110,7 +118,9 @@ public struct BaseStore: Sendable {
     /// Pulls the registry image `reference` through `transport` (its credentials; plain HTTP for loopback hosts and
     /// its insecure registries) into the state dir's `bases/registry-images` layout; returns that layout and the tag
     /// it was stored under (one tag per reference). Blocking: call it on a thread of its own.
-    public func pull(_ reference: String, transport: ImageTransport, log: @Sendable (String) -> Void) throws -> (layout: String, tag: String) {
+    public func pull(_ reference: String, transport: ImageTransport, log: @Sendable (String) -> Void) throws -> (
+        layout: String, tag: String
+    ) {
         try state.prepare()
         let ref = try ImageReference(parsing: reference)
         let layoutPath = state.bases + "/registry-images"
@@ -122,22 +132,29 @@ public struct BaseStore: Sendable {
 
     /// The cache key of a Debian base: suite, variant, packages, mirror and SOURCE_DATE_EPOCH.
     /// `mirrorState` is the `Date:` of the suite's InRelease file: a new mirror publication makes a new base.
-    public static func debianKey(suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?,
-                                 mirrorState: String? = nil) -> String {
-        let s = ["suite=\(suite)", "variant=\(variant)", "packages=\(packages.sorted().joined(separator: ","))",
-                 "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")", "state=\(mirrorState ?? "")"].joined(separator: "\n")
+    public static func debianKey(
+        suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?,
+        mirrorState: String? = nil
+    ) -> String {
+        let s = [
+            "suite=\(suite)", "variant=\(variant)", "packages=\(packages.sorted().joined(separator: ","))",
+            "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")", "state=\(mirrorState ?? "")"
+        ].joined(separator: "\n")
         return String(Digest.of(Array(s.utf8)).hex.prefix(24))
     }
 
     /// Builds (once) `bases/debian-<key>.tar` with mmdebstrap.
-    public func debianTarball(suite: String, variant: String, packages: [String], mirror: String?,
-                              log: @Sendable (String) -> Void) throws -> String {
+    public func debianTarball(
+        suite: String, variant: String, packages: [String], mirror: String?,
+        log: @Sendable (String) -> Void
+    ) throws -> String {
         try state.prepare()
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
         let mirrorURL = mirror ?? "http://deb.debian.org/debian"
         let published = Self.inReleaseDate(mirror: mirrorURL, suite: suite)
-        let key = Self.debianKey(suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
-                                 mirrorState: published)
+        let key = Self.debianKey(
+            suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
+            mirrorState: published)
         let out = state.bases + "/debian-\(suite)-\(key).tar"
         if FileManager.default.fileExists(atPath: out) { return out }
         if published == nil {
@@ -166,10 +183,13 @@ public struct BaseStore: Sendable {
         let r = try runHost("/usr/bin/mmdebstrap", args)
         guard r.status == 0 else {
             unlink(tmp)
-            throw SandboxError(.base, "mmdebstrap failed for debian:\(suite) (exit \(r.status)); is a Debian mirror reachable?",
-                               detail: r.output.split(separator: "\n").suffix(15).joined(separator: "\n"))
+            throw SandboxError(
+                .base, "mmdebstrap failed for debian:\(suite) (exit \(r.status)); is a Debian mirror reachable?",
+                detail: r.output.split(separator: "\n").suffix(15).joined(separator: "\n"))
         }
-        if rename(tmp, out) != 0 { throw SandboxError(.base, "cannot move the Debian base into place", errno: errno, detail: out) }
+        if rename(tmp, out) != 0 {
+            throw SandboxError(.base, "cannot move the Debian base into place", errno: errno, detail: out)
+        }
         return out
     }
 
@@ -177,8 +197,11 @@ public struct BaseStore: Sendable {
     static func inReleaseDate(mirror: String, suite: String) -> String? {
         guard let url = URL(string: "\(mirror)/dists/\(suite)/InRelease") else { return nil }
         let request = HTTPRequest(method: "GET", url: url, headers: ["Range": "bytes=0-4095"])
-        guard let r = try? CurlTransport(timeout: 10, maxIdleHandles: 0, totalTimeout: 12).sendBlocking(request, maxBodyBytes: 4 << 20),
-              r.status == 200 || r.status == 206 else { return nil }
+        guard
+            let r = try? CurlTransport(timeout: 10, maxIdleHandles: 0, totalTimeout: 12).sendBlocking(
+                request, maxBodyBytes: 4 << 20),
+            r.status == 200 || r.status == 206
+        else { return nil }
         for line in String(decoding: r.body, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Date: ") {
             return String(line.dropFirst(6)).trimmingCharacters(in: .whitespaces)
         }
@@ -209,8 +232,9 @@ public struct BaseStore: Sendable {
         case .subordinateRange, .singleID: ownership = .ignore
         }
         do {
-            let reports = try LayerExtractor.unpack(layers: layers, to: tmp + "/rootfs",
-                                                    options: LayerExtractionOptions(limits: state.extractionLimits, ownership: ownership, devices: .skip))
+            let reports = try LayerExtractor.unpack(
+                layers: layers, to: tmp + "/rootfs",
+                options: LayerExtractionOptions(limits: state.extractionLimits, ownership: ownership, devices: .skip))
             let devices = reports.flatMap(\.warnings).filter { $0.message.contains("device") }.count
             if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
         } catch {
@@ -230,9 +254,14 @@ public struct BaseStore: Sendable {
     /// The tarball's sha256, remembered per (device, inode, size, mtime) so a cached base costs no re-hash.
     func fileDigest(_ path: String) throws -> Digest {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw SandboxError(.base, "cannot stat the base tarball", errno: errno, detail: path) }
-        let memo = state.bases + "/.digest-\(st.st_dev)-\(st.st_ino)-\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
-        if let d = FileManager.default.contents(atPath: memo), let digest = try? Digest(String(decoding: d, as: UTF8.self)) {
+        guard stat(path, &st) == 0 else {
+            throw SandboxError(.base, "cannot stat the base tarball", errno: errno, detail: path)
+        }
+        let memo =
+            state.bases + "/.digest-\(st.st_dev)-\(st.st_ino)-\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        if let d = FileManager.default.contents(atPath: memo),
+            let digest = try? Digest(String(decoding: d, as: UTF8.self))
+        {
             return digest
         }
         let digest = try CacheKey.fileDigest(path)
@@ -244,7 +273,9 @@ public struct BaseStore: Sendable {
 
 extension BaseStore {
     /// `rootfs(for:)` on a dedicated thread (mmdebstrap, hashing and unpacking block).
-    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> String {
+    public func rootfsDetached(for source: BaseSource, log: @escaping @Sendable (String) -> Void = { _ in })
+        async throws -> String
+    {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, Error>) in
             Thread {
                 do { c.resume(returning: try self.rootfs(for: source, log: log)) } catch { c.resume(throwing: error) }

@@ -1,8 +1,9 @@
 import Foundation
 import OCIWriter
 import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A cached build layer: the layer blob (in the cache's blob store) and the directory tree later steps use as an
@@ -48,7 +49,8 @@ public struct BuildCache: Sendable {
             try requireDirectoryMode(d, 0o711)
         }
         let layoutPath = directory + "/blobs"
-        blobs = OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
+        blobs =
+            OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
         blobs.removeStaleTemporaryFiles(olderThan: 3600)
         removeStaleTemporaryDirectories()
     }
@@ -99,7 +101,9 @@ public struct BuildCache: Sendable {
     /// written to a temp file and renamed (the commit point).
     /// Concurrent stores of one key are serialised by `lockPath(key)`; the second finds the first's complete
     /// entry, discards its own files and returns that entry (see docs/concurrency.md).
-    public func store(key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?) throws -> BuildCacheEntry {
+    public func store(key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?)
+        throws -> BuildCacheEntry
+    {
         try FileLock.withExclusive(lockPath(key)) {
             if let done = completeEntry(key) {
                 if let layerFile { unlink(layerFile) }
@@ -113,7 +117,8 @@ public struct BuildCache: Sendable {
     /// The entry when its metadata decodes and its tree and blob are present (no rehash, no removal: lock held).
     private func completeEntry(_ key: String) -> BuildCacheEntry? {
         guard let data = FileManager.default.contents(atPath: entryPath(key)),
-              let entry = try? JSONDecoder().decode(BuildCacheEntry.self, from: data), entry.key == key else { return nil }
+            let entry = try? JSONDecoder().decode(BuildCacheEntry.self, from: data), entry.key == key
+        else { return nil }
         if entry.hasTree && !FileManager.default.fileExists(atPath: treePath(key)) { return nil }
         if let layer = entry.layer { guard let d = try? layer.descriptor, blobs.hasBlob(d.digest) else { return nil } }
         return entry
@@ -122,22 +127,29 @@ public struct BuildCache: Sendable {
     /// The lock file serialising stores and removals of `key`.
     public func lockPath(_ key: String) -> String { directory + "/entries/" + key + ".lock" }
 
-    private func storeLocked(key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?) throws -> BuildCacheEntry {
+    private func storeLocked(
+        key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?
+    ) throws -> BuildCacheEntry {
         var cached: CachedLayer?
         if let layer, let layerFile {
             try blobs.importBlob(file: layerFile, expected: layer.descriptor, mode: .move)
-            cached = CachedLayer(digest: layer.digest, diffID: layer.diffID, size: layer.size,
-                                 uncompressedSize: layer.uncompressedSize, mediaType: layer.mediaType)
+            cached = CachedLayer(
+                digest: layer.digest, diffID: layer.diffID, size: layer.size,
+                uncompressedSize: layer.uncompressedSize, mediaType: layer.mediaType)
         }
         let treeTarget = treePath(key)
         if let tree {
-            if FileManager.default.fileExists(atPath: treeTarget) { try? FileManager.default.removeItem(atPath: treeTarget) }
+            if FileManager.default.fileExists(atPath: treeTarget) {
+                try? FileManager.default.removeItem(atPath: treeTarget)
+            }
             if rename(tree, treeTarget) != 0 {
-                throw SandboxError(.state, "cannot move a step's tree into the build cache", errno: errno, detail: treeTarget)
+                throw SandboxError(
+                    .state, "cannot move a step's tree into the build cache", errno: errno, detail: treeTarget)
             }
         }
-        let entry = BuildCacheEntry(key: key, createdBy: createdBy, layer: cached, hasTree: tree != nil,
-                                    created: ISO8601DateFormatter().string(from: Date()))
+        let entry = BuildCacheEntry(
+            key: key, createdBy: createdBy, layer: cached, hasTree: tree != nil,
+            created: ISO8601DateFormatter().string(from: Date()))
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let data = try enc.encode(entry)
@@ -184,7 +196,10 @@ public struct BuildCache: Sendable {
         while path != "/" && !path.isEmpty {
             var st = stat()
             if stat(path, &st) == 0, st.st_mode & 0o001 == 0 {
-                throw BuildEngineError(.cache, "the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir")
+                throw BuildEngineError(
+                    .cache,
+                    "the build cache \(directory) is inside \(path), which others cannot search (mode \(String(st.st_mode & 0o7777, radix: 8))): the sandbox's root could not use cached layers. Run `chmod o+x \(path)` or choose another --cache-dir"
+                )
             }
             path = (path as NSString).deletingLastPathComponent
         }

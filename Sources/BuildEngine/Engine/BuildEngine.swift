@@ -8,18 +8,23 @@ import Sandbox
 /// cache, writes the image and delivers it to the requested output (layout, registry, docker-archive).
 public enum BuildEngine {
     /// Builds `request` on a thread of its own (the steps block on the runner, hashing and layer writing).
-    public static func build(_ request: BuildRequest, runner: any PhaseRunner) async throws(BuildEngineError) -> BuildReport {
+    public static func build(_ request: BuildRequest, runner: any PhaseRunner) async throws(BuildEngineError)
+        -> BuildReport
+    {
         let result: Result<BuildReport, BuildEngineError> = await withCheckedContinuation { c in
             Thread {
-                do throws(BuildEngineError) { c.resume(returning: .success(try buildBlocking(request, runner: runner))) }
-                catch { c.resume(returning: .failure(error)) }
+                do throws(BuildEngineError) {
+                    c.resume(returning: .success(try buildBlocking(request, runner: runner)))
+                } catch { c.resume(returning: .failure(error)) }
             }.start()
         }
         return try result.get()
     }
 
     /// `build` on the calling thread (never the cooperative pool: it blocks).
-    public static func buildBlocking(_ request: BuildRequest, runner: any PhaseRunner) throws(BuildEngineError) -> BuildReport {
+    public static func buildBlocking(_ request: BuildRequest, runner: any PhaseRunner) throws(BuildEngineError)
+        -> BuildReport
+    {
         let started = Date()
         var report: BuildReport
         do {
@@ -39,13 +44,18 @@ public enum BuildEngine {
         case .app(_, let result, let planOptions):
             let plan = result.plan
             guard plan.strategy == .dockerfile else {
-                return try ImageBuilder(plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner).build()
+                return try ImageBuilder(
+                    plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner
+                ).build()
             }
             try refusePlanOnlyOptions(options, dockerfile: plan.dockerfile?.path ?? "Dockerfile")
-            let resolved = try result.dockerfile ?? Planner.resolveDockerfile(appDirectory: directory, plan: plan, options: planOptions)
+            let resolved =
+                try result.dockerfile
+                ?? Planner.resolveDockerfile(appDirectory: directory, plan: plan, options: planOptions)
             let context = directory + "/" + (plan.dockerfile?.context ?? ".")
-            let executor = try DockerfileExecutor(build: resolved, contextDirectory: context, options: options, target: destination,
-                                                  sandbox: runner)
+            let executor = try DockerfileExecutor(
+                build: resolved, contextDirectory: context, options: options, target: destination,
+                sandbox: runner)
             return try executor.evaluatingBases { configs in
                 var again = planOptions
                 again.baseImages = configs
@@ -56,8 +66,9 @@ public enum BuildEngine {
             let resolve = { (o: DockerfileOptions) throws(PlannerError) -> ResolvedDockerfile in
                 try Dockerfile.resolve(path: path, display: path, context: context, contextDisplay: context, options: o)
             }
-            let executor = try DockerfileExecutor(build: try resolve(dockerfileOptions), contextDirectory: directory, options: options,
-                                                  target: destination, sandbox: runner)
+            let executor = try DockerfileExecutor(
+                build: try resolve(dockerfileOptions), contextDirectory: directory, options: options,
+                target: destination, sandbox: runner)
             return try executor.evaluatingBases { configs in
                 var again = dockerfileOptions
                 again.baseImages = configs
@@ -69,7 +80,10 @@ public enum BuildEngine {
     /// `--base` / `--runtime-base` choose a plan's images; a Dockerfile names its own in FROM.
     static func refusePlanOnlyOptions(_ options: BuildOptions, dockerfile: String) throws(BuildEngineError) {
         for (flag, value) in [("--base", options.base), ("--runtime-base", options.runtimeBase)] where value != nil {
-            throw BuildEngineError(.unsupported, "\(flag) chooses an image of a build plan, but this image is built from \(dockerfile), whose FROM lines name its bases: drop \(flag), change FROM (a build arg such as `FROM ${BASE}` with --build-arg), or build with --strategy plan")
+            throw BuildEngineError(
+                .unsupported,
+                "\(flag) chooses an image of a build plan, but this image is built from \(dockerfile), whose FROM lines name its bases: drop \(flag), change FROM (a build arg such as `FROM ${BASE}` with --build-arg), or build with --strategy plan"
+            )
         }
     }
 
@@ -79,16 +93,19 @@ public enum BuildEngine {
         guard let output = options.output else { return }
         if case .ociLayout = output { return }
         let events = options.events
-        let transport = ImageTransport(options: options.registryOptions, credentials: options.credentials,
-                                       report: { events(.message($0)) })
+        let transport = ImageTransport(
+            options: options.registryOptions, credentials: options.credentials,
+            report: { events(.message($0)) })
         let started = Date()
         events(.message("sending the image to \(output)"))
         let digest: Digest
         do {
             digest = try transport.copyBlocking(.ociLayout(path: report.layout, tag: report.tag), output)
         } catch {
-            throw BuildEngineError(.output, "the image was built into oci-layout:\(report.layout):\(report.tag) but could not be sent to \(output)",
-                                   cause: error)
+            throw BuildEngineError(
+                .output,
+                "the image was built into oci-layout:\(report.layout):\(report.tag) but could not be sent to \(output)",
+                cause: error)
         }
         events(.message("sent \(digest) to \(output) in \(BuildFormat.seconds(Date().timeIntervalSince(started)))"))
         report.output = output.description

@@ -40,8 +40,10 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
     /// The error of another module this one wraps (`SandboxError`, `OCIWriterError`, `PlannerError`, …).
     public var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, phase: String? = nil, command: String? = nil, exitStatus: Int32? = nil,
-                lastOutput: String? = nil, cause: (any Error)? = nil) {
+    public init(
+        _ code: Code, _ message: String, phase: String? = nil, command: String? = nil, exitStatus: Int32? = nil,
+        lastOutput: String? = nil, cause: (any Error)? = nil
+    ) {
         self.code = code
         self.message = message
         self.phase = phase

@@ -49,8 +49,9 @@ public struct BuildRequest: Sendable {
             layout = directory + "/.ociforge/oci"
             tag = defaultTag
         }
-        return ImageDestination(layoutPath: layout, tag: tag,
-                                reference: reference ?? "\((layout as NSString).lastPathComponent):\(tag)")
+        return ImageDestination(
+            layoutPath: layout, tag: tag,
+            reference: reference ?? "\((layout as NSString).lastPathComponent):\(tag)")
     }
 
     static func absolute(_ p: String) -> String {

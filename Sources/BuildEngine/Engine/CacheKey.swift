@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Cache keys: SHA-256 over length-prefixed parts (so `["ab", "c"]` and `["a", "bc"]` differ), and the content
@@ -27,7 +28,9 @@ enum CacheKey {
     /// The SHA-256 of a file's bytes (the one file hash of the engine: cache keys, base tarballs).
     static func fileDigest(_ path: String) throws(BuildEngineError) -> Digest {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BuildEngineError(.staging, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw BuildEngineError(.staging, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var h = SHA256Hasher()
         var buf = [UInt8](repeating: 0, count: 1 << 20)

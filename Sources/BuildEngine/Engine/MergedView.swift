@@ -1,8 +1,9 @@
 import COCISys
 import Foundation
 import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The merged view of a stage: its rootfs with the steps' trees (overlay upper directories or staged copies, bottom
@@ -16,13 +17,18 @@ extension StageRunner {
     func withMergedView<T>(rootfs: String, trees: [String], _ body: (String) throws -> T) throws -> T {
         if trees.isEmpty { return try body(rootfs) }
         let mnt = cache.scratchPath("view")
-        if makeDirectory(mnt, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(mnt): \(String(cString: strerror(errno)))") }
+        if makeDirectory(mnt, 0o755) != 0 {
+            throw BuildEngineError(.staging, "cannot create \(mnt): \(String(cString: strerror(errno)))")
+        }
         defer { rmdir(mnt) }
         let lowers = (trees.reversed() + [rootfs]).joined(separator: ":")
         var rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers),userxattr")
         if rc != 0 { rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers)") }
         guard rc == 0 else {
-            throw BuildEngineError(.staging, "cannot mount a read-only view of the stage (overlayfs, \(trees.count + 1) lowers): \(String(cString: strerror(errno)))")
+            throw BuildEngineError(
+                .staging,
+                "cannot mount a read-only view of the stage (overlayfs, \(trees.count + 1) lowers): \(String(cString: strerror(errno)))"
+            )
         }
         defer { umount2(mnt, Int32(MNT_DETACH)) }
         return try body(mnt)
@@ -40,15 +46,25 @@ enum MergedView {
         for comp in relative.split(separator: "/").dropLast() {
             prefix += (prefix.isEmpty ? "" : "/") + comp
             if lstat(tree + "/" + prefix, &st) == 0 {
-                if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { merged[prefix] = nil; removeBelow(prefix); return }
+                if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 {
+                    merged[prefix] = nil
+                    removeBelow(prefix)
+                    return
+                }
                 if (st.st_mode & S_IFMT) != S_IFDIR { return }
-            } else { return }
+            } else {
+                return
+            }
         }
         func walk(_ rel: String) throws {
             let host = tree + "/" + rel
             var st = stat()
             guard lstat(host, &st) == 0 else { return }
-            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 { merged[rel] = nil; removeBelow(rel); return }
+            if (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 {
+                merged[rel] = nil
+                removeBelow(rel)
+                return
+            }
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
             if !isDir || isOpaque(host) { removeBelow(rel) }
             merged[rel] = host
@@ -64,7 +80,8 @@ enum MergedView {
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var v: UInt8 = 0
-        for name in ["user.overlay.opaque", "trusted.overlay.opaque"] where ocisys_lgetxattr_at(fd, nil, name, &v, 1) == 1 && v == UInt8(ascii: "y") {
+        for name in ["user.overlay.opaque", "trusted.overlay.opaque"]
+        where ocisys_lgetxattr_at(fd, nil, name, &v, 1) == 1 && v == UInt8(ascii: "y") {
             return true
         }
         return false
@@ -78,7 +95,10 @@ enum StagingPath {
         var out: [Substring] = []
         for c in p.split(separator: "/") {
             if c == "." || c.isEmpty { continue }
-            if c == ".." { if !out.isEmpty { out.removeLast() }; continue }
+            if c == ".." {
+                if !out.isEmpty { out.removeLast() }
+                continue
+            }
             out.append(c)
         }
         return out.joined(separator: "/")

@@ -1,7 +1,8 @@
 import Foundation
 import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension StageRunner {
@@ -9,8 +10,10 @@ extension StageRunner {
     /// directory, cache and tmpfs mount points; new ones 0755, existing ones keeping their mode and owner, since
     /// overlay copies this lower's metadata up), empty stubs for file mount points, and bind mount sources at their
     /// targets. nil when nothing is needed; the caller removes it after the phase.
-    func mountPointLower(dirs: [String], binds: [(target: String, source: String)] = [], stubs: [String] = [],
-                         lowers: [String]) throws -> String? {
+    func mountPointLower(
+        dirs: [String], binds: [(target: String, source: String)] = [], stubs: [String] = [],
+        lowers: [String]
+    ) throws -> String? {
         func existing(_ p: String) -> stat? {
             for dir in lowers {
                 var st = stat()
@@ -23,7 +26,9 @@ extension StageRunner {
         let missingStubs = stubs.filter { existing($0) == nil }
         guard !missing.isEmpty || !binds.isEmpty || !missingStubs.isEmpty else { return nil }
         let tree = cache.scratchPath("mounts")
-        if makeDirectory(tree, 0o755) != 0 { throw BuildEngineError(.staging, "cannot create \(tree): \(String(cString: strerror(errno)))") }
+        if makeDirectory(tree, 0o755) != 0 {
+            throw BuildEngineError(.staging, "cannot create \(tree): \(String(cString: strerror(errno)))")
+        }
         chmod(tree, 0o755)
         var created: [String] = [tree]
         func mkdirs(_ t: String, leafParent: Bool) throws {
@@ -42,7 +47,8 @@ extension StageRunner {
                         created.append(tree + path)
                     }
                 } else if errno != EEXIST {
-                    throw BuildEngineError(.staging, "cannot create the mount point \(t): \(String(cString: strerror(errno)))")
+                    throw BuildEngineError(
+                        .staging, "cannot create the mount point \(t): \(String(cString: strerror(errno)))")
                 }
             }
         }
@@ -51,7 +57,10 @@ extension StageRunner {
             try mkdirs(t, leafParent: true)
             let p = tree + "/" + StagingPath.clean(t)
             let fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
-            guard fd >= 0 else { throw BuildEngineError(.staging, "cannot create the mount point \(t): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                throw BuildEngineError(
+                    .staging, "cannot create the mount point \(t): \(String(cString: strerror(errno)))")
+            }
             close(fd)
             created.append(p)
         }
@@ -61,7 +70,10 @@ extension StageRunner {
             try mkdirs(t, leafParent: true)
             for c in created { try sandbox.identity.giveToNamespaceRoot([c]) }
             removeTree(tree + t)
-            if rename(b.source, tree + t) != 0 { throw BuildEngineError(.staging, "cannot place the bind mount at \(t): \(String(cString: strerror(errno)))") }
+            if rename(b.source, tree + t) != 0 {
+                throw BuildEngineError(
+                    .staging, "cannot place the bind mount at \(t): \(String(cString: strerror(errno)))")
+            }
         }
         return tree
     }

@@ -2,8 +2,9 @@ import Foundation
 import OCIWriter
 import Planner
 import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // [non-root] The only engine addition for the runtime user; everything else about it is in the plan
@@ -13,17 +14,22 @@ extension ImageBuilder {
     /// stage has them; created empty when the build has none) owned by the user's uid/gid, everything above them
     /// owned by root. Written from a staged tree rather than a `chown` phase because the runtime stage's copy
     /// layers are not overlay lowers of later runtime phases.
-    func writableItem(account: RuntimeUser, workdir: String, parent: Item, buildRootfs: String, buildStack: [Item],
-                      rec: Recorder) throws -> Item? {
+    func writableItem(
+        account: RuntimeUser, workdir: String, parent: Item, buildRootfs: String, buildStack: [Item],
+        rec: Recorder
+    ) throws -> Item? {
         guard !account.writable.isEmpty else { return nil }
         let base = workdir.split(separator: "/").joined(separator: "/")
         let paths = account.writable.map { base.isEmpty ? $0 : base + "/" + $0 }
-        let key = CacheKey.of(["writable", parent.key, buildRootfs, String(account.uid), String(account.gid)] + paths + ["--"]
-                           + buildStack.map(\.key))
-        return try cachedOrBuilt(key: key, stage: "runtime", phase: "writable",
-                                 createdBy: "ociforge writable for \(account.name) (\(account.uid):\(account.gid)): "
-                                    + paths.map { "/" + $0 }.joined(separator: " "),
-                                 rec: rec, isCommand: false) {
+        let key = CacheKey.of(
+            ["writable", parent.key, buildRootfs, String(account.uid), String(account.gid)] + paths + ["--"]
+                + buildStack.map(\.key))
+        return try cachedOrBuilt(
+            key: key, stage: "runtime", phase: "writable",
+            createdBy: "ociforge writable for \(account.name) (\(account.uid):\(account.gid)): "
+                + paths.map { "/" + $0 }.joined(separator: " "),
+            rec: rec, isCommand: false
+        ) {
             try runner.stagedLayer("writable", rec: rec) { staging in
                 try Self.copyFromBuildStage(paths, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
                 for p in paths {
@@ -36,7 +42,9 @@ extension ImageBuilder {
                     let top = staging + "/" + p
                     try sandbox.identity.give(top, uid: uid, gid: gid, recursive: true)
                     var all = [top]
-                    if let e = FileManager.default.enumerator(atPath: top) { while let s = e.nextObject() as? String { all.append(top + "/" + s) } }
+                    if let e = FileManager.default.enumerator(atPath: top) {
+                        while let s = e.nextObject() as? String { all.append(top + "/" + s) }
+                    }
                     for f in all {
                         var st = stat()
                         if lstat(f, &st) == 0, (st.st_mode & S_IFMT) != S_IFLNK {

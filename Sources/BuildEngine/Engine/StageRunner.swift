@@ -1,8 +1,9 @@
 import Foundation
 import OCIWriter
 import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the front ends write the image: the layout, its tag, and the reference reported.
@@ -87,7 +88,8 @@ struct StageRunner: Sendable {
 
     /// The layout the image is written into (created when missing).
     func targetLayout() throws -> OCILayout {
-        OCILayout.isLayout(target.layoutPath) ? try OCILayout.open(at: target.layoutPath) : try OCILayout.create(at: target.layoutPath)
+        OCILayout.isLayout(target.layoutPath)
+            ? try OCILayout.open(at: target.layoutPath) : try OCILayout.create(at: target.layoutPath)
     }
 
     /// Where a phase's output lines go: `.output` events of `step`.
@@ -99,8 +101,9 @@ struct StageRunner: Sendable {
     /// The transport for registry bases: the build's registry options and credentials; transfers reported as messages.
     var transport: ImageTransport {
         let events = options.events
-        return ImageTransport(options: options.registryOptions, credentials: options.credentials,
-                              report: { events(.message("[base] \($0)")) })
+        return ImageTransport(
+            options: options.registryOptions, credentials: options.credentials,
+            report: { events(.message("[base] \($0)")) })
     }
 
     /// Pulls the registry image `reference` into the state directory's registry-images layout (`BaseStore.pull`).
@@ -119,16 +122,22 @@ struct StageRunner: Sendable {
 
     /// Takes `key` from the cache (unless `options.noCache`), else runs `produce` and stores what it made under
     /// `key`. `isCommand`: the step runs commands (listed in `executed` / `cached`).
-    func step(key: String, phase: String, createdBy: String, reporting: StepReporting, isCommand: Bool, rec: BuildRecorder,
-              produce: () throws -> StepOutput) throws -> StageLayer {
+    func step(
+        key: String, phase: String, createdBy: String, reporting: StepReporting, isCommand: Bool, rec: BuildRecorder,
+        produce: () throws -> StepOutput
+    ) throws -> StageLayer {
         let started = Date()
         if !options.noCache, let e = cache.lookup(key, log: reporting.log) {
             if isCommand { rec.cached.append(reporting.name) }
-            rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: .cached,
-                                           seconds: Date().timeIntervalSince(started)))
+            rec.timings.append(
+                PhaseTiming(
+                    stage: reporting.timingStage, phase: reporting.timingPhase, status: .cached,
+                    seconds: Date().timeIntervalSince(started)))
             reporting.cached()
-            return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: e.layer, tree: e.hasTree ? cache.treePath(key) : nil,
-                              cached: true)
+            return StageLayer(
+                key: key, phase: phase, createdBy: createdBy, layer: e.layer,
+                tree: e.hasTree ? cache.treePath(key) : nil,
+                cached: true)
         }
         if options.noCache { cache.remove(key) }
         reporting.started()
@@ -138,10 +147,15 @@ struct StageRunner: Sendable {
         let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
         if isCommand { rec.executed.append(reporting.name) }
         let s = Date().timeIntervalSince(started)
-        rec.timings.append(PhaseTiming(stage: reporting.timingStage, phase: reporting.timingPhase, status: result == nil ? .empty : .ran, seconds: s))
+        rec.timings.append(
+            PhaseTiming(
+                stage: reporting.timingStage, phase: reporting.timingPhase, status: result == nil ? .empty : .ran,
+                seconds: s))
         reporting.finished(s, result)
-        return StageLayer(key: key, phase: phase, createdBy: createdBy, layer: entry.layer, tree: entry.hasTree ? cache.treePath(key) : nil,
-                          cached: false)
+        return StageLayer(
+            key: key, phase: phase, createdBy: createdBy, layer: entry.layer,
+            tree: entry.hasTree ? cache.treePath(key) : nil,
+            cached: false)
     }
 
     /// A temporary layer file in the cache's blob store, announced to `rec`'s observer (the step being produced).
@@ -169,8 +183,10 @@ struct StageRunner: Sendable {
     /// A sandbox phase's changes (`changes`: the outcome's, possibly filtered) as a layer, its upper directory moved
     /// into the cache's scratch area as the overlay lower (`adjustTree` may prune it). No changes: no layer. The
     /// outcome is discarded either way. `what` names the phase in errors.
-    func capture(_ outcome: PhaseOutcome, changes: ChangeSet, blobLabel: String, what: String, rec: BuildRecorder? = nil,
-                 adjustTree: (String) -> Void = { _ in }) throws -> StepOutput {
+    func capture(
+        _ outcome: PhaseOutcome, changes: ChangeSet, blobLabel: String, what: String, rec: BuildRecorder? = nil,
+        adjustTree: (String) -> Void = { _ in }
+    ) throws -> StepOutput {
         if changes.changes.isEmpty {
             outcome.discard()
             return (nil, nil, nil)
@@ -181,8 +197,11 @@ struct StageRunner: Sendable {
             lo.idMapping = outcome.idMapping
             let r = try LayerWriter.write(changes: changes, to: file, options: lo)
             let tree = cache.scratchPath("upper")
-            if rename(outcome.upper, tree) != 0 && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0) {
-                throw BuildEngineError(.staging, "cannot move \(what)'s changes into the build cache: \(String(cString: strerror(errno)))")
+            if rename(outcome.upper, tree) != 0
+                && !(errno == EXDEV && (try? runHost("/bin/cp", ["-a", outcome.upper, tree]))?.status == 0)
+            {
+                throw BuildEngineError(
+                    .staging, "cannot move \(what)'s changes into the build cache: \(String(cString: strerror(errno)))")
             }
             adjustTree(tree)
             outcome.discard()
@@ -196,7 +215,8 @@ struct StageRunner: Sendable {
     /// A cached layer as an `ImageAssembler` input (the blob stays in the cache: copied, not moved).
     func layerInput(_ layer: CachedLayer, createdBy: String?) throws -> LayerInput {
         let d = layer.descriptor
-        return LayerInput(file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
-                          diffID: layer.diffID, createdBy: createdBy, consumeFile: false)
+        return LayerInput(
+            file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
+            diffID: layer.diffID, createdBy: createdBy, consumeFile: false)
     }
 }

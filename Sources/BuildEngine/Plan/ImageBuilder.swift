@@ -1,10 +1,11 @@
 import COCISys
 import Foundation
 import OCIWriter
-import Sandbox
 import Planner
+import Sandbox
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Builds a `ResolvedPlan` into an OCI image: the build stage (build image + one layer per step that changed
@@ -21,10 +22,15 @@ public struct ImageBuilder: Sendable {
     let runner: StageRunner
 
     public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    static let aptCaches = [CacheMount(name: "apt-cache", target: "/var/cache/apt"),
-                            CacheMount(name: "apt-lists", target: "/var/lib/apt/lists")]
+    static let aptCaches = [
+        CacheMount(name: "apt-cache", target: "/var/cache/apt"),
+        CacheMount(name: "apt-lists", target: "/var/lib/apt/lists")
+    ]
 
-    init(plan: ResolvedPlan, appDirectory: String, options: BuildOptions, target: ImageDestination, sandbox: any PhaseRunner) throws {
+    init(
+        plan: ResolvedPlan, appDirectory: String, options: BuildOptions, target: ImageDestination,
+        sandbox: any PhaseRunner
+    ) throws {
         self.plan = plan
         self.appDirectory = URL(fileURLWithPath: appDirectory).standardizedFileURL.path
         self.options = options
@@ -42,10 +48,16 @@ public struct ImageBuilder: Sendable {
     public func build() throws -> BuildReport {
         let started = Date()
         guard plan.strategy == .plan, let deploy = plan.deploy else {
-            throw BuildEngineError(.unsupported, "this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan")
+            throw BuildEngineError(
+                .unsupported,
+                "this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan"
+            )
         }
         if let p = options.platform, !p.matches(Platform.host) {
-            throw BuildEngineError(.unsupported, "cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)")
+            throw BuildEngineError(
+                .unsupported,
+                "cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)"
+            )
         }
         let rec = Recorder()
         let files = try contextFiles()
@@ -54,13 +66,17 @@ public struct ImageBuilder: Sendable {
         let buildImage = options.base ?? plan.buildImage
         let buildRootfs = try rootfs(for: buildImage, stage: "build")
         var buildStack = [try baseItem(rootfs: buildRootfs, name: buildImage, stage: "build", rec: rec)]
-        if !plan.staticAssets.isEmpty { buildStack.append(try assetsItem(parent: buildStack.last!, rec: rec, stage: "build")) }
+        if !plan.staticAssets.isEmpty {
+            buildStack.append(try assetsItem(parent: buildStack.last!, rec: rec, stage: "build"))
+        }
         var stepDepth: [String: Int] = [:]
         var paths: [String] = []
         for step in plan.steps {
             for input in step.inputs where input.local {
-                buildStack.append(try copyItem(files: select(files, input), parent: buildStack.last!, rec: rec, stage: "build",
-                                               label: "\(step.name)-inputs"))
+                buildStack.append(
+                    try copyItem(
+                        files: select(files, input), parent: buildStack.last!, rec: rec, stage: "build",
+                        label: "\(step.name)-inputs"))
             }
             paths = step.paths + paths
             let hasWork = !step.aptPackages.isEmpty || !step.commands.isEmpty
@@ -74,90 +90,130 @@ public struct ImageBuilder: Sendable {
             env["HOME"] = env["HOME"] ?? "/root"
             if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
             let caches = try step.caches.map { name -> CacheMount in
-                guard let c = plan.caches[name] else { throw BuildEngineError(.invalidInput, "step '\(step.name)' names cache '\(name)', which the plan does not define") }
+                guard let c = plan.caches[name] else {
+                    throw BuildEngineError(
+                        .invalidInput, "step '\(step.name)' names cache '\(name)', which the plan does not define")
+                }
                 return CacheMount(name: name, target: c.directory)
             }
-            let item = try phaseItem(stage: "build", phase: step.name, apt: step.aptPackages, commands: step.commands,
-                                     env: env, caches: caches, rootfs: buildRootfs, stack: buildStack, rec: rec)
+            let item = try phaseItem(
+                stage: "build", phase: step.name, apt: step.aptPackages, commands: step.commands,
+                env: env, caches: caches, rootfs: buildRootfs, stack: buildStack, rec: rec)
             if item.layer != nil { buildStack.append(item) }
             stepDepth[step.name] = buildStack.count
         }
 
         // Runtime stage.
         var runtimeImage = options.runtimeBase ?? deploy.base
-        if options.runtimeBase == nil, runtimeImage == Debian.staticRuntimeImage, let start = deploy.startCommand, !start.isEmpty,
-           (try? Self.execForm(start, workingDirectory: "/app", base: runtimeImage)) == nil {
+        if options.runtimeBase == nil, runtimeImage == Debian.staticRuntimeImage, let start = deploy.startCommand,
+            !start.isEmpty,
+            (try? Self.execForm(start, workingDirectory: "/app", base: runtimeImage)) == nil
+        {
             // The plan's scratch base has no shell: a start command needing one gets the Debian slim base instead
             // (an explicit --runtime-base scratch is refused below, with the fix).
             runtimeImage = Debian.runtimeImage
-            let why = "the start command `\(start)` needs a shell, which the scratch runtime base does not have: the runtime base is \(runtimeImage) instead; write it as plain words (program and arguments, no $VARIABLES, quotes or operators) to keep the much smaller scratch base"
+            let why =
+                "the start command `\(start)` needs a shell, which the scratch runtime base does not have: the runtime base is \(runtimeImage) instead; write it as plain words (program and arguments, no $VARIABLES, quotes or operators) to keep the much smaller scratch base"
             rec.warnings.append(why)
             options.emit(.notice("[runtime] \(why)"))
         }
         let isStatic = runtimeImage == Debian.staticRuntimeImage
         if isStatic, let start = deploy.startCommand, !start.isEmpty {  // refused before anything runs
-            _ = try Self.execForm(start, workingDirectory: deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory, base: runtimeImage)
+            _ = try Self.execForm(
+                start, workingDirectory: deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory,
+                base: runtimeImage)
         }
         // A plan made for the scratch base takes the CA bundle and zoneinfo from the build stage (its runtime
         // packages were dropped): a Debian runtime base used instead gets the same files.
         let copiesStaticFiles = !isStatic && deploy.base == Debian.staticRuntimeImage
         if isStatic && !deploy.aptPackages.isEmpty {
-            throw BuildEngineError(.unsupported, "the runtime base '\(runtimeImage)' has no package manager, so the runtime packages \(deploy.aptPackages.joined(separator: " ")) cannot be installed: drop them or choose a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
+            throw BuildEngineError(
+                .unsupported,
+                "the runtime base '\(runtimeImage)' has no package manager, so the runtime packages \(deploy.aptPackages.joined(separator: " ")) cannot be installed: drop them or choose a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))"
+            )
         }
         if isStatic, let user = deploy.user, user != "root", user != "0" { try Self.validateUserName(user) }
         let runtimeRootfs = isStatic ? "" : try rootfs(for: runtimeImage, stage: "runtime")
-        let runtimeBase = isStatic
-            ? try scratchBaseItem(user: deploy.user, uid: deploy.runtimeUser.map { UInt32($0.uid) } ?? Self.scratchUID,
-                                  buildRootfs: buildRootfs, buildStack: buildStack, rec: rec)
+        let runtimeBase =
+            isStatic
+            ? try scratchBaseItem(
+                user: deploy.user, uid: deploy.runtimeUser.map { UInt32($0.uid) } ?? Self.scratchUID,
+                buildRootfs: buildRootfs, buildStack: buildStack, rec: rec)
             : try baseItem(rootfs: runtimeRootfs, name: runtimeImage, stage: "runtime", rec: rec)
         var runtime: [Item] = []
         var top = runtimeBase
         if !isStatic, !deploy.aptPackages.isEmpty {
             var env = ["PATH": Self.defaultPath, "HOME": "/root"]
             if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
-            let item = try phaseItem(stage: "runtime", phase: "packages", apt: deploy.aptPackages, commands: [], env: env,
-                                     caches: [], rootfs: runtimeRootfs, stack: [runtimeBase], rec: rec)
-            if item.layer != nil { runtime.append(item); top = item }
+            let item = try phaseItem(
+                stage: "runtime", phase: "packages", apt: deploy.aptPackages, commands: [], env: env,
+                caches: [], rootfs: runtimeRootfs, stack: [runtimeBase], rec: rec)
+            if item.layer != nil {
+                runtime.append(item)
+                top = item
+            }
         }
         if !isStatic, let user = deploy.user, user != "root", user != "0" {
             try Self.validateUserName(user)
             // [non-root] The plan's account (fixed uid/gid) when it has one.
-            let script = deploy.runtimeUser?.accountCommand
+            let script =
+                deploy.runtimeUser?.accountCommand
                 ?? "getent passwd \(user) >/dev/null || useradd --system --user-group --create-home --home-dir /home/\(user) --shell /bin/sh \(user)"
-            let item = try phaseItem(stage: "runtime", phase: "user", apt: [], commands: [script],
-                                     env: ["PATH": Self.defaultPath, "HOME": "/root"], caches: [], rootfs: runtimeRootfs,
-                                     stack: [runtimeBase] + runtime, rec: rec, workingDirectory: "/")
-            if item.layer != nil { runtime.append(item); top = item }
+            let item = try phaseItem(
+                stage: "runtime", phase: "user", apt: [], commands: [script],
+                env: ["PATH": Self.defaultPath, "HOME": "/root"], caches: [], rootfs: runtimeRootfs,
+                stack: [runtimeBase] + runtime, rec: rec, workingDirectory: "/")
+            if item.layer != nil {
+                runtime.append(item)
+                top = item
+            }
         }
         if copiesStaticFiles {
-            let item = try buildStageFilesItem(parent: top, runtimeRootfs: runtimeRootfs, buildRootfs: buildRootfs,
-                                               buildStack: buildStack, rec: rec)
-            if item.layer != nil { runtime.append(item); top = item }
+            let item = try buildStageFilesItem(
+                parent: top, runtimeRootfs: runtimeRootfs, buildRootfs: buildRootfs,
+                buildStack: buildStack, rec: rec)
+            if item.layer != nil {
+                runtime.append(item)
+                top = item
+            }
         }
         if !plan.staticAssets.isEmpty {
             let item = try assetsItem(parent: top, rec: rec, stage: "runtime")
-            runtime.append(item); top = item
+            runtime.append(item)
+            top = item
         }
         let workdir = deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory
         for input in deploy.inputs {
             let item: Item
             if input.local {
-                item = try copyItem(files: select(files, input), parent: top, rec: rec, stage: "runtime", label: "app",
-                                    destination: workdir)
+                item = try copyItem(
+                    files: select(files, input), parent: top, rec: rec, stage: "runtime", label: "app",
+                    destination: workdir)
             } else if let name = input.step {
                 guard let depth = stepDepth[name] else {
-                    throw BuildEngineError(.invalidInput, "the deploy section copies from step '\(name)', which the plan does not have")
+                    throw BuildEngineError(
+                        .invalidInput, "the deploy section copies from step '\(name)', which the plan does not have")
                 }
-                item = try outputsItem(step: name, stack: Array(buildStack.prefix(depth)), rootfs: buildRootfs, input: input,
-                                       workdir: workdir, parent: top, rec: rec)
-            } else { continue }
-            if item.layer != nil { runtime.append(item); top = item }
+                item = try outputsItem(
+                    step: name, stack: Array(buildStack.prefix(depth)), rootfs: buildRootfs, input: input,
+                    workdir: workdir, parent: top, rec: rec)
+            } else {
+                continue
+            }
+            if item.layer != nil {
+                runtime.append(item)
+                top = item
+            }
         }
         // [non-root] The runtime user's writable paths, after the app is in place (RuntimeUserLayer.swift).
-        if let account = deploy.runtimeUser, let item = try writableItem(account: account, workdir: workdir, parent: top,
-                                                                        buildRootfs: buildRootfs, buildStack: buildStack, rec: rec),
-           item.layer != nil {
-            runtime.append(item); top = item
+        if let account = deploy.runtimeUser,
+            let item = try writableItem(
+                account: account, workdir: workdir, parent: top,
+                buildRootfs: buildRootfs, buildStack: buildStack, rec: rec),
+            item.layer != nil
+        {
+            runtime.append(item)
+            top = item
         }
 
         // Image.
@@ -169,14 +225,18 @@ public struct ImageBuilder: Sendable {
         changes.env = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         changes.workingDir = workdir
         if let start = deploy.startCommand, !start.isEmpty {
-            changes.cmd = isStatic ? try Self.execForm(start, workingDirectory: workdir, base: runtimeImage) : ["/bin/sh", "-c", start]
+            changes.cmd =
+                isStatic
+                ? try Self.execForm(start, workingDirectory: workdir, base: runtimeImage) : ["/bin/sh", "-c", start]
         }
         if let user = deploy.user, !user.isEmpty { changes.user = user }
         if let port = deploy.env["PORT"] ?? plan.buildVariables["PORT"], let n = Int(port), n > 0, n < 65536 {
             changes.exposedPorts = ["\(n)/tcp"]
         }
         changes.annotations = annotations
-        changes.labels = annotations.filter { ["org.opencontainers.image.source", "org.opencontainers.image.revision"].contains($0.key) }
+        changes.labels = annotations.filter {
+            ["org.opencontainers.image.source", "org.opencontainers.image.revision"].contains($0.key)
+        }
 
         let layout = try runner.targetLayout()
         let tag = runner.target.tag
@@ -185,29 +245,34 @@ public struct ImageBuilder: Sendable {
             guard let l = item.layer else { continue }
             inputs.append(try runner.layerInput(l, createdBy: item.createdBy))
         }
-        var assembler = ImageAssembler(base: .layout(cache.blobs, tag: runtimeBaseImage.tag, platform: nil), layers: inputs,
-                                       changes: changes, destination: layout, tag: tag)
+        var assembler = ImageAssembler(
+            base: .layout(cache.blobs, tag: runtimeBaseImage.tag, platform: nil), layers: inputs,
+            changes: changes, destination: layout, tag: tag)
         assembler.environment = assemblyEnvironment()
         let image = try assembler.assemble()
 
         let finalLayers = [runtimeBase] + runtime
         func built(_ items: [Item], stage: String) -> [BuiltLayer] {
             items.compactMap { i in
-                i.layer.map { BuiltLayer(stage: stage, phase: i.phase, createdBy: i.createdBy, digest: $0.digest, diffID: $0.diffID,
-                                         size: $0.size, uncompressedSize: $0.uncompressedSize, cached: i.cached) }
+                i.layer.map {
+                    BuiltLayer(
+                        stage: stage, phase: i.phase, createdBy: i.createdBy, digest: $0.digest, diffID: $0.diffID,
+                        size: $0.size, uncompressedSize: $0.uncompressedSize, cached: i.cached)
+                }
             }
         }
         let layers = built(finalLayers, stage: "runtime")
         let buildLayers = built(buildStack, stage: "build")
-        return BuildReport(reference: runner.target.reference, layout: layout.path, tag: tag,
-                           manifestDigest: image.manifestDigest, configDigest: image.configDigest,
-                           output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
-                           layers: layers, imageSize: layers.reduce(0) { $0 + $1.size },
-                           imageUncompressedSize: layers.reduce(0) { $0 + $1.uncompressedSize },
-                           buildStageSize: buildLayers.reduce(0) { $0 + $1.size },
-                           buildStageUncompressedSize: buildLayers.reduce(0) { $0 + $1.uncompressedSize },
-                           executed: rec.executed, cached: rec.cached, timings: rec.timings,
-                           totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+        return BuildReport(
+            reference: runner.target.reference, layout: layout.path, tag: tag,
+            manifestDigest: image.manifestDigest, configDigest: image.configDigest,
+            output: ImageLocation.ociLayout(path: layout.path, tag: tag).description, deliveredDigest: nil,
+            layers: layers, imageSize: layers.reduce(0) { $0 + $1.size },
+            imageUncompressedSize: layers.reduce(0) { $0 + $1.uncompressedSize },
+            buildStageSize: buildLayers.reduce(0) { $0 + $1.size },
+            buildStageUncompressedSize: buildLayers.reduce(0) { $0 + $1.uncompressedSize },
+            executed: rec.executed, cached: rec.cached, timings: rec.timings,
+            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
     }
 
     // MARK: - Bases
@@ -220,7 +285,10 @@ public struct ImageBuilder: Sendable {
             return try BaseSource.parse("debian:" + suite)
         }
         do { return try BaseSource.parse(image) } catch {
-            throw BuildEngineError(.invalidInput, "base image '\(image)' is not supported: use debian:<suite>[-slim] (assembled with mmdebstrap) or a rootfs directory or tarball (--base / --runtime-base)")
+            throw BuildEngineError(
+                .invalidInput,
+                "base image '\(image)' is not supported: use debian:<suite>[-slim] (assembled with mmdebstrap) or a rootfs directory or tarball (--base / --runtime-base)"
+            )
         }
     }
 
@@ -228,7 +296,8 @@ public struct ImageBuilder: Sendable {
         let started = Date()
         let source = try Self.baseSource(image)
         let options = options
-        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(for: source, log: { options.emit(.message("[\(stage)] \($0)")) })
+        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(
+            for: source, log: { options.emit(.message("[\(stage)] \($0)")) })
         let s = Date().timeIntervalSince(started)
         if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(BuildFormat.seconds(s))")) }
         return path
@@ -236,11 +305,16 @@ public struct ImageBuilder: Sendable {
 
     func baseItem(rootfs: String, name: String, stage: String, rec: Recorder) throws -> Item {
         let slim = name.hasPrefix("debian:") && name.hasSuffix("-slim")
-        let key = CacheKey.of(["base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "", CacheKey.layerFormat(layerOptions),
-                            slim ? "slim" : "full"])
+        let key = CacheKey.of([
+            "base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
+            CacheKey.layerFormat(layerOptions),
+            slim ? "slim" : "full"
+        ])
         let what = slim ? "mmdebstrap minbase without docs, man pages and locales" : "mmdebstrap minbase"
-        return try cachedOrBuilt(key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
-                                 rec: rec, isCommand: false) {
+        return try cachedOrBuilt(
+            key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
+            rec: rec, isCommand: false
+        ) {
             let file = runner.temporaryLayerFile("base", rec: rec)
             if slim {
                 var adds: [ChangeSet.Change] = []
@@ -256,34 +330,50 @@ public struct ImageBuilder: Sendable {
     /// The `scratch` runtime base (no Debian rootfs): /etc/passwd, group and nsswitch.conf (with `user`, uid/gid
     /// 999, home /home/<user>), /tmp, and the build stage's `/etc/ssl/certs/ca-certificates.crt` and
     /// `/usr/share/zoneinfo` as of the end of the build stage.
-    func scratchBaseItem(user: String?, uid: UInt32 = scratchUID, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
+    func scratchBaseItem(
+        user: String?, uid: UInt32 = scratchUID, buildRootfs: String, buildStack: [Item], rec: Recorder
+    ) throws -> Item {
         let account = user.flatMap { $0 == "root" || $0 == "0" || $0.isEmpty ? nil : $0 }
-        let key = CacheKey.of(["scratch-base", buildRootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
-                            CacheKey.layerFormat(layerOptions), account ?? "", uid == Self.scratchUID ? "" : String(uid)]
-                            + buildStack.map(\.key))
-        return try cachedOrBuilt(key: key, stage: "runtime", phase: "base",
-                                 createdBy: "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
-                                 rec: rec, isCommand: false) {
+        let key = CacheKey.of(
+            [
+                "scratch-base", buildRootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
+                CacheKey.layerFormat(layerOptions), account ?? "", uid == Self.scratchUID ? "" : String(uid)
+            ]
+                + buildStack.map(\.key))
+        return try cachedOrBuilt(
+            key: key, stage: "runtime", phase: "base",
+            createdBy:
+                "ociforge base scratch (/etc/passwd, group, nsswitch.conf; CA bundle and zoneinfo from the build stage)",
+            rec: rec, isCommand: false
+        ) {
             try runner.stagedLayer("scratch", rec: rec) { staging in
-                try Self.writeScratchTree(staging, user: account, uid: uid, trees: [buildRootfs] + buildStack.compactMap(\.tree))
+                try Self.writeScratchTree(
+                    staging, user: account, uid: uid, trees: [buildRootfs] + buildStack.compactMap(\.tree))
                 try chownToNamespaceRoot(staging)
                 if let account { try sandbox.identity.give(staging + "/home/" + account, uid: uid, gid: uid) }
             }
         }
     }
 
-    static func writeScratchTree(_ root: String, user: String?, uid scratchUID: UInt32 = scratchUID, trees: [String]) throws {
+    static func writeScratchTree(_ root: String, user: String?, uid scratchUID: UInt32 = scratchUID, trees: [String])
+        throws
+    {
         let fm = FileManager.default
         func dir(_ rel: String, _ mode: Int16 = 0o755) throws {
             try makeDirectories(root + "/" + rel)
             chmod(root + "/" + rel, mode_t(mode))
         }
         func file(_ rel: String, _ text: String) throws {
-            guard fm.createFile(atPath: root + "/" + rel, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+            guard
+                fm.createFile(
+                    atPath: root + "/" + rel, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644])
+            else {
                 throw BuildEngineError(.staging, "cannot write \(root)/\(rel)")
             }
         }
-        try dir("etc"); try dir("tmp", 0o1777); try dir("root", 0o700)
+        try dir("etc")
+        try dir("tmp", 0o1777)
+        try dir("root", 0o700)
         var passwd = "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
         var group = "root:x:0:\nnogroup:x:65534:\n"
         if let user {
@@ -310,12 +400,18 @@ public struct ImageBuilder: Sendable {
         for rel in merged.keys.sorted() {
             let src = merged[rel]!, dst = root + "/" + rel
             var st = stat()
-            guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "cannot read \(src): \(String(cString: strerror(errno)))") }
+            guard lstat(src, &st) == 0 else {
+                throw BuildEngineError(.staging, "cannot read \(src): \(String(cString: strerror(errno)))")
+            }
             try makeDirectories((dst as NSString).deletingLastPathComponent)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                if makeDirectory(dst, 0o755) != 0 && errno != EEXIST { throw BuildEngineError(.staging, "cannot create \(dst): \(String(cString: strerror(errno)))") }
-            case S_IFLNK: try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+                if makeDirectory(dst, 0o755) != 0 && errno != EEXIST {
+                    throw BuildEngineError(.staging, "cannot create \(dst): \(String(cString: strerror(errno)))")
+                }
+            case S_IFLNK:
+                try fm.createSymbolicLink(
+                    atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
             case S_IFREG: try fm.copyItem(atPath: src, toPath: dst)
             default: continue
             }
@@ -325,16 +421,21 @@ public struct ImageBuilder: Sendable {
 
     /// The scratch base's build-stage files (CA bundle, zoneinfo) for a Debian runtime base used instead of it
     /// (`--runtime-base`, or a start command needing a shell): those the runtime base lacks, from the build stage.
-    func buildStageFilesItem(parent: Item, runtimeRootfs: String, buildRootfs: String, buildStack: [Item], rec: Recorder) throws -> Item {
+    func buildStageFilesItem(
+        parent: Item, runtimeRootfs: String, buildRootfs: String, buildStack: [Item], rec: Recorder
+    ) throws -> Item {
         let missing = Self.staticRuntimeFiles.filter { access(runtimeRootfs + "/" + $0, F_OK) != 0 }
         let key = CacheKey.of(["build-stage-files", parent.key, buildRootfs] + missing + ["--"] + buildStack.map(\.key))
-        return try cachedOrBuilt(key: key, stage: "runtime", phase: "build-stage-files",
-                                 createdBy: "ociforge copy \(missing.map { "/" + $0 }.joined(separator: " ")) from the build stage",
-                                 rec: rec, isCommand: false) {
+        return try cachedOrBuilt(
+            key: key, stage: "runtime", phase: "build-stage-files",
+            createdBy: "ociforge copy \(missing.map { "/" + $0 }.joined(separator: " ")) from the build stage",
+            rec: rec, isCommand: false
+        ) {
             guard !missing.isEmpty else { return (nil, nil, nil) }
             return try runner.stagedLayer("files", rec: rec) { staging in
                 try makeDirectories(staging)
-                try Self.copyFromBuildStage(missing, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
+                try Self.copyFromBuildStage(
+                    missing, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
                 try chownToNamespaceRoot(staging)
             }
         }
@@ -346,16 +447,24 @@ public struct ImageBuilder: Sendable {
         let special = CharacterSet(charactersIn: "|&;<>()$`\\\"'*?[]{}~#\n")
         var words = start.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard !words.isEmpty, start.rangeOfCharacter(from: special) == nil, !words[0].contains("=") else {
-            throw BuildEngineError(.unsupported, "the start command `\(start)` needs a shell, which the runtime base '\(base)' does not have: use plain words (program and arguments) or a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))")
+            throw BuildEngineError(
+                .unsupported,
+                "the start command `\(start)` needs a shell, which the runtime base '\(base)' does not have: use plain words (program and arguments) or a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))"
+            )
         }
-        if words[0].hasPrefix("./") { words[0] = (workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/") + words[0].dropFirst(2) }
+        if words[0].hasPrefix("./") {
+            words[0] =
+                (workingDirectory.hasSuffix("/") ? workingDirectory : workingDirectory + "/") + words[0].dropFirst(2)
+        }
         return words
     }
 
     /// What Debian's `-slim` images leave out (dpkg path-exclude in the official images): documentation except
     /// copyright files, man and info pages, translations.
-    static let slimExcludedDirectories: Set<String> = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
-                                                        "usr/share/lintian", "usr/share/linda"]
+    static let slimExcludedDirectories: Set<String> = [
+        "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+        "usr/share/lintian", "usr/share/linda"
+    ]
 
     static func slimTree(rootfs: String, relative: String, into adds: inout [ChangeSet.Change]) throws {
         let dir = relative.isEmpty ? rootfs : rootfs + "/" + relative
@@ -364,7 +473,9 @@ public struct ImageBuilder: Sendable {
             let rel = relative.isEmpty ? name : relative + "/" + name
             let host = rootfs + "/" + rel
             var st = stat()
-            guard lstat(host, &st) == 0 else { throw BuildEngineError(.staging, "cannot read \(host): \(String(cString: strerror(errno)))") }
+            guard lstat(host, &st) == 0 else {
+                throw BuildEngineError(.staging, "cannot read \(host): \(String(cString: strerror(errno)))")
+            }
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
             if excludedHere {
                 // Keep only usr/share/doc/<pkg>/copyright (licences must ship).
@@ -385,8 +496,9 @@ public struct ImageBuilder: Sendable {
     func baseImage(_ base: Item, name: String) throws -> (tag: String, manifestDigest: Digest) {
         guard let l = base.layer else { throw BuildEngineError(.image, "the base layer is missing") }
         let tag = "base-" + String(base.key.prefix(40))
-        var a = ImageAssembler(base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
-                               changes: ConfigChanges(), destination: cache.blobs, tag: tag)
+        var a = ImageAssembler(
+            base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
+            changes: ConfigChanges(), destination: cache.blobs, tag: tag)
         a.environment = assemblyEnvironment()
         return (tag, try a.assemble().manifestDigest)
     }
@@ -399,9 +511,11 @@ public struct ImageBuilder: Sendable {
 
     /// Takes `key` from the cache, else runs `produce` and stores what it made (`StageRunner.step`, with this front
     /// end's `stage/phase` names).
-    func cachedOrBuilt(key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
-                       detail: String = "writing the layer",
-                       produce: () throws -> StepOutput) throws -> Item {
+    func cachedOrBuilt(
+        key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
+        detail: String = "writing the layer",
+        produce: () throws -> StepOutput
+    ) throws -> Item {
         let label = "\(stage)/\(phase)"
         let options = self.options
         let reporting = StepReporting(
@@ -409,20 +523,27 @@ public struct ImageBuilder: Sendable {
             cached: { options.emit(.cached(step: label)) },
             started: { options.emit(.started(step: label, detail: detail)) },
             finished: { s, result in
-                options.emit(.finished(step: label, seconds: s, layerSize: result?.size, uncompressedSize: result?.uncompressedSize))
+                options.emit(
+                    .finished(
+                        step: label, seconds: s, layerSize: result?.size, uncompressedSize: result?.uncompressedSize))
             },
             layerFile: { options.emit(.writingLayer(step: label, file: $0)) })
-        return try runner.step(key: key, phase: phase, createdBy: createdBy, reporting: reporting, isCommand: isCommand, rec: rec,
-                               produce: produce)
+        return try runner.step(
+            key: key, phase: phase, createdBy: createdBy, reporting: reporting, isCommand: isCommand, rec: rec,
+            produce: produce)
     }
 
     /// App files copied to `destination` (root-owned), as a layer and an overlay lower.
-    func copyItem(files: [String], parent: Item, rec: Recorder, stage: String, label: String, destination: String = "/app") throws -> Item {
+    func copyItem(
+        files: [String], parent: Item, rec: Recorder, stage: String, label: String, destination: String = "/app"
+    ) throws -> Item {
         var parts = ["copy", parent.key, destination]
         for f in files {
             let p = appDirectory + "/" + f
             var st = stat()
-            guard lstat(p, &st) == 0 else { throw BuildEngineError(.staging, "cannot read app file \(p): \(String(cString: strerror(errno)))") }
+            guard lstat(p, &st) == 0 else {
+                throw BuildEngineError(.staging, "cannot read app file \(p): \(String(cString: strerror(errno)))")
+            }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 parts.append("L \(f) \((try? FileManager.default.destinationOfSymbolicLink(atPath: p)) ?? "")")
             } else if (st.st_mode & S_IFMT) == S_IFREG {
@@ -431,8 +552,10 @@ public struct ImageBuilder: Sendable {
         }
         let key = CacheKey.of(parts)
         let summary = files.count <= 3 ? files.joined(separator: " ") : "\(files.count) files"
-        return try cachedOrBuilt(key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
-                                 rec: rec, isCommand: false) {
+        return try cachedOrBuilt(
+            key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
+            rec: rec, isCommand: false
+        ) {
             try runner.stagedLayer("copy", rec: rec) { staging in
                 try stageFiles(files, into: staging + destination)
                 try chownToNamespaceRoot(staging)
@@ -451,7 +574,8 @@ public struct ImageBuilder: Sendable {
             guard lstat(src, &st) == 0 else { throw BuildEngineError(.staging, "cannot read app file \(src)") }
             switch st.st_mode & S_IFMT {
             case S_IFLNK:
-                try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+                try fm.createSymbolicLink(
+                    atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
             case S_IFREG:
                 try fm.copyItem(atPath: src, toPath: dst)
                 chmod(dst, (st.st_mode & 0o111) != 0 ? 0o755 : 0o644)
@@ -469,13 +593,22 @@ public struct ImageBuilder: Sendable {
     func assetsItem(parent: Item, rec: Recorder, stage: String) throws -> Item {
         let assets = plan.staticAssets.sorted { $0.key < $1.key }
         let key = CacheKey.of(["assets", parent.key] + assets.flatMap { [$0.key, $0.value] })
-        return try cachedOrBuilt(key: key, stage: stage, phase: "assets", createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
-                                 rec: rec, isCommand: false) {
+        return try cachedOrBuilt(
+            key: key, stage: stage, phase: "assets",
+            createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
+            rec: rec, isCommand: false
+        ) {
             try runner.stagedLayer("assets", rec: rec) { staging in
                 try makeDirectories(staging + "/assets")
                 for (name, text) in assets {
-                    guard !name.contains("/"), !name.hasPrefix(".") else { throw BuildEngineError(.staging, "static asset name '\(name)' must be a plain file name") }
-                    guard FileManager.default.createFile(atPath: staging + "/assets/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
+                    guard !name.contains("/"), !name.hasPrefix(".") else {
+                        throw BuildEngineError(.staging, "static asset name '\(name)' must be a plain file name")
+                    }
+                    guard
+                        FileManager.default.createFile(
+                            atPath: staging + "/assets/" + name, contents: Data(text.utf8),
+                            attributes: [.posixPermissions: 0o644])
+                    else {
                         throw BuildEngineError(.staging, "cannot write static asset \(name)")
                     }
                 }
@@ -486,11 +619,16 @@ public struct ImageBuilder: Sendable {
 
     /// Files as the build stage had them after `step` (the merged view of the base and every layer up to it),
     /// copied into the runtime stage; `include` paths are relative to the working directory unless absolute.
-    func outputsItem(step: String, stack: [Item], rootfs: String, input: StepInput, workdir: String, parent: Item, rec: Recorder) throws -> Item {
-        let key = CacheKey.of(["outputs", parent.key, workdir] + stack.map(\.key) + input.include + ["--"] + input.exclude)
+    func outputsItem(
+        step: String, stack: [Item], rootfs: String, input: StepInput, workdir: String, parent: Item, rec: Recorder
+    ) throws -> Item {
+        let key = CacheKey.of(
+            ["outputs", parent.key, workdir] + stack.map(\.key) + input.include + ["--"] + input.exclude)
         let what = input.include.joined(separator: " ")
-        return try cachedOrBuilt(key: key, stage: "runtime", phase: "from-\(step)",
-                                 createdBy: "ociforge copy \(what) from phase \(step) → \(workdir)", rec: rec, isCommand: false) {
+        return try cachedOrBuilt(
+            key: key, stage: "runtime", phase: "from-\(step)",
+            createdBy: "ociforge copy \(what) from phase \(step) → \(workdir)", rec: rec, isCommand: false
+        ) {
             let trees = [rootfs] + stack.compactMap(\.tree)
             var merged: [String: String] = [:]
             for inc in input.include {
@@ -518,23 +656,32 @@ public struct ImageBuilder: Sendable {
     // MARK: - Phases
 
     /// Runs a step (apt packages, then its commands) in the sandbox on `stack`, or takes it from the cache.
-    func phaseItem(stage: String, phase: String, apt: [String], commands: [String], env: [String: String], caches: [CacheMount],
-                   rootfs: String, stack: [Item], rec: Recorder, workingDirectory: String = "/app") throws -> Item {
+    func phaseItem(
+        stage: String, phase: String, apt: [String], commands: [String], env: [String: String], caches: [CacheMount],
+        rootfs: String, stack: [Item], rec: Recorder, workingDirectory: String = "/app"
+    ) throws -> Item {
         var secrets = options.secrets.sorted { $0.id < $1.id }
         var env = env
         if let bundle = options.caBundle {
             secrets.append(try CABundle.secret(bundle))
             for v in CABundle.variables { env[v] = CABundle.path }
         }
-        let script = Self.script(apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id))
-        let key = CacheKey.of(["phase", stack.last!.key, phase, script, rootfs]
-                           + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                           + ["--secrets"] + secrets.map(\.id) + ["--caches"] + caches.map(\.target))
+        let script = Self.script(
+            apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id))
+        let key = CacheKey.of(
+            ["phase", stack.last!.key, phase, script, rootfs]
+                + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                + ["--secrets"] + secrets.map(\.id) + ["--caches"] + caches.map(\.target))
         var createdBy = "ociforge phase \(phase):"
-        if !apt.isEmpty { createdBy += " apt-get install " + apt.joined(separator: " ") + (commands.isEmpty ? "" : " &&") }
+        if !apt.isEmpty {
+            createdBy += " apt-get install " + apt.joined(separator: " ") + (commands.isEmpty ? "" : " &&")
+        }
         if !commands.isEmpty { createdBy += " " + commands.joined(separator: " && ") }
-        let running = "running \(apt.isEmpty ? "" : "apt-get install \(apt.count) packages")\(apt.isEmpty || commands.isEmpty ? "" : ", ")\(commands.isEmpty ? "" : "\(commands.count) command\(commands.count == 1 ? "" : "s")")"
-        return try cachedOrBuilt(key: key, stage: stage, phase: phase, createdBy: createdBy, rec: rec, isCommand: true, detail: running) {
+        let running =
+            "running \(apt.isEmpty ? "" : "apt-get install \(apt.count) packages")\(apt.isEmpty || commands.isEmpty ? "" : ", ")\(commands.isEmpty ? "" : "\(commands.count) command\(commands.count == 1 ? "" : "s")")"
+        return try cachedOrBuilt(
+            key: key, stage: stage, phase: phase, createdBy: createdBy, rec: rec, isCommand: true, detail: running
+        ) {
             var spec = PhaseSpec(name: phase, command: ["/bin/sh", "-c", script])
             spec.environment = env
             spec.network = options.network
@@ -544,11 +691,14 @@ public struct ImageBuilder: Sendable {
             let step = "\(stage)/\(phase)"
             let output = runner.phaseOutput(step: step)
             let outcome: PhaseOutcome
-            let mountPoints = try runner.mountPointLower(dirs: caches.map(\.target), lowers: stack.compactMap(\.tree).reversed() + [rootfs])
+            let mountPoints = try runner.mountPointLower(
+                dirs: caches.map(\.target), lowers: stack.compactMap(\.tree).reversed() + [rootfs])
             defer { if let mountPoints { removeTree(mountPoints) } }
             do {
                 outcome = try withAptLock(apt.isEmpty ? nil : sandbox.state.path + "/apt.lock") {
-                    try sandbox.run(spec, base: rootfs, layers: stack.compactMap(\.tree) + (mountPoints.map { [$0] } ?? []), output: output)
+                    try sandbox.run(
+                        spec, base: rootfs, layers: stack.compactMap(\.tree) + (mountPoints.map { [$0] } ?? []),
+                        output: output)
                 }
             } catch let e as SandboxError where e.code == .commandFailed || e.code == .timedOut {
                 throw Self.failure(e, stage: stage, phase: phase, apt: apt, commands: commands)
@@ -556,20 +706,28 @@ public struct ImageBuilder: Sendable {
             rec.warnings += outcome.warnings.map { "\(stage)/\(phase): \($0)" }
             if outcome.fullTree {
                 outcome.discard()
-                throw BuildEngineError(.staging, "phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
-                                 phase: "\(stage)/\(phase)")
+                throw BuildEngineError(
+                    .staging,
+                    "phase \(stage)/\(phase) ran without overlayfs (the sandbox's copied-tree fallback), which `ociforge build` cannot stack yet: run on a kernel/file system where overlayfs with userxattr mounts under the state directory (\(sandbox.state.path))",
+                    phase: "\(stage)/\(phase)")
             }
-            return try runner.capture(outcome, changes: outcome.changes, blobLabel: phase, what: "phase \(phase)", rec: rec)
+            return try runner.capture(
+                outcome, changes: outcome.changes, blobLabel: phase, what: "phase \(phase)", rec: rec)
         }
     }
 
     func withAptLock<T>(_ path: String?, _ body: () throws -> T) throws -> T {
         guard let path else { return try body() }
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BuildEngineError(.staging, "cannot open the apt cache lock \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw BuildEngineError(
+                .staging, "cannot open the apt cache lock \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { throw BuildEngineError(.staging, "cannot lock \(path): \(String(cString: strerror(errno)))") }
+            if errno != EINTR {
+                throw BuildEngineError(.staging, "cannot lock \(path): \(String(cString: strerror(errno)))")
+            }
         }
         defer { flock(fd, LOCK_UN) }
         return try body()
@@ -594,20 +752,25 @@ public struct ImageBuilder: Sendable {
         }
         var all: [String] = []
         if !apt.isEmpty {
-            all.append("apt-get -q -o Acquire::Retries=3 update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y "
-                       + "--no-install-recommends -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-unsafe-io install " + apt.map(shellQuote).joined(separator: " ")
-                       + " && rm -rf /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* /var/cache/debconf/*-old "
-                       + "/var/lib/dpkg/*-old /var/cache/ldconfig/aux-cache")
+            all.append(
+                "apt-get -q -o Acquire::Retries=3 update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y "
+                    + "--no-install-recommends -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-unsafe-io install "
+                    + apt.map(shellQuote).joined(separator: " ")
+                    + " && rm -rf /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* /var/cache/debconf/*-old "
+                    + "/var/lib/dpkg/*-old /var/cache/ldconfig/aux-cache")
         }
         all += commands
         for (i, c) in all.enumerated() {
             let shown = (apt.isEmpty || i > 0) ? c : "apt-get install " + apt.joined(separator: " ")
-            s += "{ \(c)\n} || { s=$?; echo \(shellQuote("\(failMarker)\(i + 1) of \(all.count) failed: " + shown)) \"(exit status $s)\" >&2; exit $s; }\n"
+            s +=
+                "{ \(c)\n} || { s=$?; echo \(shellQuote("\(failMarker)\(i + 1) of \(all.count) failed: " + shown)) \"(exit status $s)\" >&2; exit $s; }\n"
         }
         return s
     }
 
-    static func failure(_ e: SandboxError, stage: String, phase: String, apt: [String], commands: [String]) -> BuildEngineError {
+    static func failure(_ e: SandboxError, stage: String, phase: String, apt: [String], commands: [String])
+        -> BuildEngineError
+    {
         let detail = e.detail ?? ""
         var command: String?
         for line in detail.split(separator: "\n") {
@@ -615,15 +778,23 @@ public struct ImageBuilder: Sendable {
                 let rest = line[r.upperBound...]
                 if let c = rest.range(of: " failed: ") {
                     var cmd = String(rest[c.upperBound...])
-                    if let x = cmd.range(of: " (exit status", options: .backwards) { cmd = String(cmd[..<x.lowerBound]) }
+                    if let x = cmd.range(of: " (exit status", options: .backwards) {
+                        cmd = String(cmd[..<x.lowerBound])
+                    }
                     command = cmd
                 }
             }
         }
-        if e.code == .timedOut { return BuildEngineError(.timedOut, "phase \(stage)/\(phase) timed out", phase: "\(stage)/\(phase)", command: command, lastOutput: detail) }
-        return BuildEngineError(.stepFailed, "phase \(stage)/\(phase) failed", phase: "\(stage)/\(phase)",
-                          command: command ?? (apt.isEmpty ? commands.joined(separator: " && ") : "apt-get install " + apt.joined(separator: " ")),
-                          exitStatus: e.exitStatus, lastOutput: detail)
+        if e.code == .timedOut {
+            return BuildEngineError(
+                .timedOut, "phase \(stage)/\(phase) timed out", phase: "\(stage)/\(phase)", command: command,
+                lastOutput: detail)
+        }
+        return BuildEngineError(
+            .stepFailed, "phase \(stage)/\(phase) failed", phase: "\(stage)/\(phase)",
+            command: command
+                ?? (apt.isEmpty ? commands.joined(separator: " && ") : "apt-get install " + apt.joined(separator: " ")),
+            exitStatus: e.exitStatus, lastOutput: detail)
     }
 
     // MARK: - Inputs
@@ -635,7 +806,8 @@ public struct ImageBuilder: Sendable {
 
     func select(_ files: [String], _ input: StepInput) -> [String] {
         files.filter { f in
-            input.include.contains { Self.matches(pattern: $0, path: f) } && !input.exclude.contains { Self.matches(pattern: $0, path: f) }
+            input.include.contains { Self.matches(pattern: $0, path: f) }
+                && !input.exclude.contains { Self.matches(pattern: $0, path: f) }
         }
     }
 
@@ -648,7 +820,9 @@ public struct ImageBuilder: Sendable {
         if p.isEmpty || p == "." || p == "**" { return true }
         if path == p || path.hasPrefix(p + "/") { return true }
         if fnmatch(p, path, FNM_PATHNAME) == 0 { return true }
-        if p.hasPrefix("**/") { return matches(pattern: String(p.dropFirst(3)), path: (path as NSString).lastPathComponent) }
+        if p.hasPrefix("**/") {
+            return matches(pattern: String(p.dropFirst(3)), path: (path as NSString).lastPathComponent)
+        }
         // A glob matching a parent directory.
         var parent = (path as NSString).deletingLastPathComponent
         while !parent.isEmpty && parent != "/" {
@@ -664,7 +838,7 @@ public struct ImageBuilder: Sendable {
         var a: [String: String] = [
             "org.opencontainers.image.created": try ImageAssembler.createdTimestamp(environment: assemblyEnvironment()),
             "org.opencontainers.image.base.name": baseName,
-            "org.opencontainers.image.base.digest": baseDigest.description,
+            "org.opencontainers.image.base.digest": baseDigest.description
         ]
         if let git = Self.gitInfo(appDirectory) {
             if let s = git.source { a["org.opencontainers.image.source"] = s }
@@ -676,17 +850,27 @@ public struct ImageBuilder: Sendable {
     /// The repository's origin URL (credentials removed) and HEAD commit, when the app is in a git work tree.
     public static func gitInfo(_ directory: String) -> (source: String?, revision: String)? {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/git") else { return nil }
-        let env = ["PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "GIT_CEILING_DIRECTORIES": ""]
-        guard let rev = try? runHost("/usr/bin/git", ["-c", "safe.directory=*", "-C", directory, "rev-parse", "--verify", "-q", "HEAD"], environment: env),
-              rev.status == 0 else { return nil }
+        let env = [
+            "PATH": "/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "GIT_CEILING_DIRECTORIES": ""
+        ]
+        guard
+            let rev = try? runHost(
+                "/usr/bin/git", ["-c", "safe.directory=*", "-C", directory, "rev-parse", "--verify", "-q", "HEAD"],
+                environment: env),
+            rev.status == 0
+        else { return nil }
         let revision = rev.output.trimmingCharacters(in: .whitespacesAndNewlines)
         guard revision.count == 40 || revision.count == 64 else { return nil }
         var source: String?
-        if let o = try? runHost("/usr/bin/git", ["-c", "safe.directory=*", "-C", directory, "config", "--get", "remote.origin.url"], environment: env),
-           o.status == 0 {
+        if let o = try? runHost(
+            "/usr/bin/git", ["-c", "safe.directory=*", "-C", directory, "config", "--get", "remote.origin.url"],
+            environment: env),
+            o.status == 0
+        {
             var url = o.output.trimmingCharacters(in: .whitespacesAndNewlines)
             if let r = url.range(of: "://"), let at = url[r.upperBound...].firstIndex(of: "@"),
-               !url[r.upperBound..<at].contains("/") {
+                !url[r.upperBound..<at].contains("/")
+            {
                 url = String(url[..<r.upperBound]) + String(url[url.index(after: at)...])
             }
             if !url.isEmpty { source = url }
@@ -698,8 +882,12 @@ public struct ImageBuilder: Sendable {
 
     static func validateUserName(_ user: String) throws {
         guard let f = user.first, f.isLetter || f == "_",
-              user.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_.".contains($0) }), user.count <= 32 else {
-            throw BuildEngineError(.invalidInput, "start user '\(user)' is not a valid user name (letters, digits, '-', '_', '.'; starting with a letter)")
+            user.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_.".contains($0) }), user.count <= 32
+        else {
+            throw BuildEngineError(
+                .invalidInput,
+                "start user '\(user)' is not a valid user name (letters, digits, '-', '_', '.'; starting with a letter)"
+            )
         }
     }
 

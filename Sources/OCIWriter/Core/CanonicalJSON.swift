@@ -19,7 +19,8 @@ public enum CanonicalJSON {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let DecodingError.dataCorrupted(ctx) where ctx.codingPath.isEmpty {
-            throw OCIWriterError(.invalidJSON, "malformed JSON\(position(of: bytes)): \(ctx.debugDescription)", path: source)
+            throw OCIWriterError(
+                .invalidJSON, "malformed JSON\(position(of: bytes)): \(ctx.debugDescription)", path: source)
         } catch let e as DecodingError {
             throw OCIWriterError(.invalidJSON, "invalid \(T.self): \(describe(e))", path: source)
         } catch let e as OCIWriterError {
@@ -61,7 +62,12 @@ public enum CanonicalJSON {
             guard let offset = ns.userInfo["NSJSONSerializationErrorIndex"] as? Int else { return "" }
             var line = 1, col = 1
             for b in bytes.prefix(offset) {
-                if b == 0x0A { line += 1; col = 1 } else if b & 0xC0 != 0x80 { col += 1 }
+                if b == 0x0A {
+                    line += 1
+                    col = 1
+                } else if b & 0xC0 != 0x80 {
+                    col += 1
+                }
             }
             return " at line \(line), column \(col)"
         }

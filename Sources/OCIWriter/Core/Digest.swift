@@ -12,13 +12,18 @@ public struct Digest: Hashable, Comparable, Sendable, Codable, CustomStringConve
         guard string.hasPrefix("sha256:") else {
             let alg = string.split(separator: ":", maxSplits: 1).first.map(String.init) ?? string
             if string.contains(":") {
-                throw OCIWriterError(.invalidDigest, "unsupported digest algorithm '\(alg)' in '\(Digest.clip(string))': only sha256 is supported")
+                throw OCIWriterError(
+                    .invalidDigest,
+                    "unsupported digest algorithm '\(alg)' in '\(Digest.clip(string))': only sha256 is supported")
             }
-            throw OCIWriterError(.invalidDigest, "invalid digest '\(Digest.clip(string))': expected sha256:<64 lowercase hex digits>")
+            throw OCIWriterError(
+                .invalidDigest, "invalid digest '\(Digest.clip(string))': expected sha256:<64 lowercase hex digits>")
         }
         let hex = string.dropFirst(7)
-        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
-            throw OCIWriterError(.invalidDigest, "invalid digest '\(Digest.clip(string))': expected sha256:<64 lowercase hex digits>")
+        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else {
+            throw OCIWriterError(
+                .invalidDigest, "invalid digest '\(Digest.clip(string))': expected sha256:<64 lowercase hex digits>")
         }
         self.hex = String(hex)
     }
@@ -54,7 +59,8 @@ public struct Digest: Hashable, Comparable, Sendable, Codable, CustomStringConve
             try self.init(try c.decode(String.self))
         } catch let e as OCIWriterError {
             // As a decoding error, so the message names the field (e.g. `layers[0].digest`).
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: e.message, underlyingError: e))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: e.message, underlyingError: e))
         }
     }
 

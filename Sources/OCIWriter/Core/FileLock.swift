@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// An exclusive `flock(2)` on a lock file, held for the duration of a closure: the mutual exclusion that

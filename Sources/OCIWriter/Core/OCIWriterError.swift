@@ -53,11 +53,11 @@ public struct OCIWriterError: Error, CustomStringConvertible, Sendable, Equatabl
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension OCIWriterError {

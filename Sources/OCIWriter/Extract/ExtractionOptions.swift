@@ -31,10 +31,12 @@ public struct ExtractionLimits: Sendable, Hashable {
 
     /// Defaults: 64 GiB per layer, 256 GiB per image, expansion 200:1 checked past 256 MiB, 10 M entries,
     /// 1 MiB headers, 4096-byte names, depth 512, 4096-byte symlink targets, 64 KiB of xattrs per entry.
-    public init(maxTotalBytes: UInt64 = 64 << 30, maxImageBytes: UInt64 = 256 << 30, maxExpansionRatio: UInt64 = 200,
-                expansionCheckBytes: UInt64 = 256 << 20, maxEntries: Int = 10_000_000, maxHeaderBytes: Int = 1 << 20,
-                maxPathLength: Int = 4096, maxPathDepth: Int = 512, maxLinkTargetLength: Int = 4096,
-                maxXattrBytes: Int = 64 << 10) {
+    public init(
+        maxTotalBytes: UInt64 = 64 << 30, maxImageBytes: UInt64 = 256 << 30, maxExpansionRatio: UInt64 = 200,
+        expansionCheckBytes: UInt64 = 256 << 20, maxEntries: Int = 10_000_000, maxHeaderBytes: Int = 1 << 20,
+        maxPathLength: Int = 4096, maxPathDepth: Int = 512, maxLinkTargetLength: Int = 4096,
+        maxXattrBytes: Int = 64 << 10
+    ) {
         self.maxTotalBytes = maxTotalBytes
         self.maxImageBytes = maxImageBytes
         self.maxExpansionRatio = maxExpansionRatio
@@ -99,8 +101,10 @@ public struct LayerExtractionOptions: Sendable, Hashable {
 
     /// Defaults depend on privileges: as root, owners are preserved and devices created; otherwise owners are
     /// ignored and devices skipped with a warning. setuid/setgid bits are kept; xattrs best effort.
-    public init(limits: ExtractionLimits = ExtractionLimits(), ownership: OwnershipPolicy? = nil,
-                devices: DevicePolicy? = nil, setID: SetIDPolicy = .keep, xattrs: XattrPolicy = .bestEffort) {
+    public init(
+        limits: ExtractionLimits = ExtractionLimits(), ownership: OwnershipPolicy? = nil,
+        devices: DevicePolicy? = nil, setID: SetIDPolicy = .keep, xattrs: XattrPolicy = .bestEffort
+    ) {
         let root = geteuid() == 0
         self.limits = limits
         self.ownership = ownership ?? (root ? .preserve : .ignore)
@@ -162,7 +166,7 @@ extension IDMapping {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif

@@ -1,8 +1,9 @@
 import COCISys
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A file name or path as raw bytes (file names are bytes, not Strings).
@@ -17,8 +18,14 @@ final class OwnedFD {
 
 /// File types as stored in st_mode (spelled out: `S_IF*` can be ambiguous between Glibc and C modules).
 enum FileKind: String, Sendable {
-    case regular = "file", directory = "dir", symlink = "symlink", fifo = "fifo", charDevice = "char"
-    case blockDevice = "block", socket = "socket", unknown = "unknown"
+    case regular = "file"
+    case directory = "dir"
+    case symlink = "symlink"
+    case fifo = "fifo"
+    case charDevice = "char"
+    case blockDevice = "block"
+    case socket = "socket"
+    case unknown = "unknown"
 
     static let typeMask: UInt32 = 0o170000
 
@@ -142,7 +149,9 @@ enum At {
     static func openInRoot(_ root: Int32, _ path: NameBytes, flags: Int32) -> Result<Int32, Errno> {
         let p = path.isEmpty ? Array(".".utf8) : path
         for _ in 0..<32 {
-            let fd = withCName(p) { ocisys_openat2(root, $0, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), 0, resolveInRoot) }
+            let fd = withCName(p) {
+                ocisys_openat2(root, $0, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), 0, resolveInRoot)
+            }
             if fd >= 0 { return .success(fd) }
             let e = errno
             if e == EAGAIN || e == EINTR { continue }
@@ -161,7 +170,12 @@ enum At {
         let raw = UnsafeRawPointer(buf).assumingMemoryBound(to: UInt8.self)
         for i in 0..<length {
             let b = raw[i]
-            if b == 0 { names.append(current); current = [] } else { current.append(b) }
+            if b == 0 {
+                names.append(current)
+                current = []
+            } else {
+                current.append(b)
+            }
         }
         return .success(names)
     }
@@ -170,7 +184,11 @@ enum At {
     static func readlink(_ dirfd: Int32, _ name: NameBytes) -> Result<NameBytes, Errno> {
         var buf = [UInt8](repeating: 0, count: 4097)
         let n = withCName(name) { cname in
-            buf.withUnsafeMutableBufferPointer { readlinkat(dirfd, cname, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), $0.count) }
+            buf.withUnsafeMutableBufferPointer {
+                readlinkat(
+                    dirfd, cname, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), $0.count
+                )
+            }
         }
         if n < 0 { return .failure(Errno(errno)) }
         return .success(Array(buf[0..<n]))

@@ -1,9 +1,10 @@
 import CArchive
 import COCISys
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Applies OCI layers (tar, tar+gzip, tar+zstd) onto a rootfs directory, treating every byte as hostile.
@@ -51,8 +52,10 @@ public struct LayerExtractor: Sendable {
     /// Applies the layer file at `layerPath` onto the rootfs directory `rootfs` (which must exist).
     /// `compression` nil detects none/gzip/zstd; a given value must match what the bytes are.
     @discardableResult
-    public func apply(layer layerPath: String, compression: LayerCompression? = nil,
-                      to rootfs: String) throws -> LayerExtractionReport {
+    public func apply(
+        layer layerPath: String, compression: LayerCompression? = nil,
+        to rootfs: String
+    ) throws -> LayerExtractionReport {
         try apply(LayerSource(path: layerPath, compression: compression), to: rootfs)
     }
 
@@ -92,8 +95,10 @@ public struct LayerExtractor: Sendable {
     /// onto the rootfs open as `rootFD`. `source.path` is only used in messages; its compression and
     /// expectations are checked.
     @discardableResult
-    public func apply(layerFD: Int32, source: LayerSource, rootFD: Int32,
-                      imageBytesBefore: UInt64 = 0) throws -> LayerExtractionReport {
+    public func apply(
+        layerFD: Int32, source: LayerSource, rootFD: Int32,
+        imageBytesBefore: UInt64 = 0
+    ) throws -> LayerExtractionReport {
         let dupRoot = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
         if dupRoot < 0 { throw OCIWriterError(.extraction, "cannot duplicate the rootfs fd", errno: errno) }
         // Messages name the layer by digest when the caller knows it (blob paths are not meaningful to users).
@@ -157,8 +162,9 @@ private final class LayerApplier {
     // MARK: errors
 
     func fail(_ code: OCIWriterError.Code, _ message: String, errno e: Int32? = nil) -> OCIWriterError {
-        OCIWriterError(code, "layer \(layerName), entry #\(index) '\(entryDisplay)': \(message)",
-                       path: entryDisplay, errno: e)
+        OCIWriterError(
+            code, "layer \(layerName), entry #\(index) '\(entryDisplay)': \(message)",
+            path: entryDisplay, errno: e)
     }
 
     func warn(_ message: String) {
@@ -171,7 +177,10 @@ private final class LayerApplier {
         let limits = options.limits
         let stream = try LayerStream(fd: fd, name: layerName, limits: limits, imageBytesBefore: imageBytesBefore)
         if let expected = source.compression, expected != stream.compression {
-            throw OCIWriterError(.extraction, "layer \(layerName) is declared \(expected.rawValue) but its bytes are \(stream.compression.rawValue)", path: layerName)
+            throw OCIWriterError(
+                .extraction,
+                "layer \(layerName) is declared \(expected.rawValue) but its bytes are \(stream.compression.rawValue)",
+                path: layerName)
         }
         guard let a = archive_read_new() else {
             throw OCIWriterError(.extraction, "libarchive: out of memory", path: layerName)
@@ -195,17 +204,24 @@ private final class LayerApplier {
             index = entries
             entries += 1
             if r < ARCHIVE_WARN || entry == nil {
-                if let f = stream.failure { entryDisplay = "(after '\(previous)')"; throw fail(f.code, f.message) }
+                if let f = stream.failure {
+                    entryDisplay = "(after '\(previous)')"
+                    throw fail(f.code, f.message)
+                }
                 entryDisplay = "?"
-                throw OCIWriterError(.extraction,
-                                     "layer \(layerName): malformed tar at entry #\(index) (after '\(previous)'): \(archiveError(a))",
-                                     path: layerName)
+                throw OCIWriterError(
+                    .extraction,
+                    "layer \(layerName): malformed tar at entry #\(index) (after '\(previous)'): \(archiveError(a))",
+                    path: layerName)
             }
             let e = entry!
-            let rawPath = archive_entry_pathname(e).map { NameBytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
+            let rawPath =
+                archive_entry_pathname(e).map { NameBytes(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
             entryDisplay = escapedName(rawPath)
             previous = entryDisplay
-            if r == ARCHIVE_WARN, let msg = archive_error_string(a).map({ String(cString: $0) }), !msg.contains("can't be converted") {
+            if r == ARCHIVE_WARN, let msg = archive_error_string(a).map({ String(cString: $0) }),
+                !msg.contains("can't be converted")
+            {
                 warn("libarchive: \(msg)")
             }
             // Limits first: nothing is applied for an entry over a limit.
@@ -214,15 +230,24 @@ private final class LayerApplier {
             }
             let after = archive_filter_bytes(a, 0)
             if after - before > Int64(limits.maxHeaderBytes) {
-                throw fail(.limitExceeded, "header (with PAX/GNU extension records) is \(after - before) bytes, over the limit of \(limits.maxHeaderBytes)")
+                throw fail(
+                    .limitExceeded,
+                    "header (with PAX/GNU extension records) is \(after - before) bytes, over the limit of \(limits.maxHeaderBytes)"
+                )
             }
             let declared = archive_entry_size_is_set(e) != 0 ? max(0, archive_entry_size(e)) : 0
             if UInt64(after) + UInt64(declared) > limits.maxTotalBytes {
-                throw fail(.limitExceeded, "layer would exceed \(limits.maxTotalBytes) uncompressed bytes, the per-layer limit (maxTotalBytes; entry declares \(declared) bytes; decompression bomb?)")
+                throw fail(
+                    .limitExceeded,
+                    "layer would exceed \(limits.maxTotalBytes) uncompressed bytes, the per-layer limit (maxTotalBytes; entry declares \(declared) bytes; decompression bomb?)"
+                )
             }
             let imageTotal = imageBytesBefore.addingReportingOverflow(UInt64(after) + UInt64(declared))
             if imageTotal.overflow || imageTotal.partialValue > limits.maxImageBytes {
-                throw fail(.limitExceeded, "image would exceed \(limits.maxImageBytes) uncompressed bytes, the per-image limit (maxImageBytes; entry declares \(declared) bytes)")
+                throw fail(
+                    .limitExceeded,
+                    "image would exceed \(limits.maxImageBytes) uncompressed bytes, the per-image limit (maxImageBytes; entry declares \(declared) bytes)"
+                )
             }
             try checkXattrSize(e)
             try applyEntry(a, e, rawPath, stream)
@@ -236,18 +261,26 @@ private final class LayerApplier {
         do { try stream.drain() } catch let e as OCIWriterError { throw fail(e.code, e.message) }
         let (digest, diffID) = stream.finish()
         if let want = source.size, UInt64(clamping: want) != stream.compressedSize || want < 0 {
-            throw OCIWriterError(.sizeMismatch, "layer \(layerName) is \(stream.compressedSize) bytes, expected \(want); discard the rootfs", path: layerName)
+            throw OCIWriterError(
+                .sizeMismatch,
+                "layer \(layerName) is \(stream.compressedSize) bytes, expected \(want); discard the rootfs",
+                path: layerName)
         }
         if let want = source.digest, want != digest {
-            throw OCIWriterError(.digestMismatch, "layer \(layerName) has digest \(digest), expected \(want); discard the rootfs", path: layerName)
+            throw OCIWriterError(
+                .digestMismatch, "layer \(layerName) has digest \(digest), expected \(want); discard the rootfs",
+                path: layerName)
         }
         if let want = source.diffID, want != diffID {
-            throw OCIWriterError(.digestMismatch, "layer \(layerName) has diffID \(diffID), expected \(want); discard the rootfs", path: layerName)
+            throw OCIWriterError(
+                .digestMismatch, "layer \(layerName) has diffID \(diffID), expected \(want); discard the rootfs",
+                path: layerName)
         }
         try applyPendingDirectories()
-        return LayerExtractionReport(entries: entries, uncompressedBytes: stream.uncompressedSize,
-                                     compressedBytes: stream.compressedSize, compression: stream.compression,
-                                     digest: digest, diffID: diffID, warnings: warnings)
+        return LayerExtractionReport(
+            entries: entries, uncompressedBytes: stream.uncompressedSize,
+            compressedBytes: stream.compressedSize, compression: stream.compression,
+            digest: digest, diffID: diffID, warnings: warnings)
     }
 
     func archiveError(_ a: OpaquePointer) -> String {
@@ -284,7 +317,8 @@ private final class LayerApplier {
             out.append(NameBytes(part))
         }
         if out.count > limits.maxPathDepth {
-            throw fail(.limitExceeded, "\(what) has \(out.count) components, over the depth limit of \(limits.maxPathDepth)")
+            throw fail(
+                .limitExceeded, "\(what) has \(out.count) components, over the depth limit of \(limits.maxPathDepth)")
         }
         return out
     }
@@ -324,7 +358,9 @@ private final class LayerApplier {
         while k > 0 {
             switch At.openInRoot(root.raw, join(comps.prefix(k)), flags: flags) {
             case .success(let fd): base = OwnedFD(fd)
-            case .failure(let e) where e.code == ENOENT: k -= 1; continue
+            case .failure(let e) where e.code == ENOENT:
+                k -= 1
+                continue
             case .failure(let e): throw resolutionError(e, join(comps.prefix(k)))
             }
             break
@@ -338,11 +374,17 @@ private final class LayerApplier {
                 if e == EEXIST {
                     let shown = escapedName(join(comps.prefix(i - comps.startIndex + 1)))
                     if case .success(let t) = At.readlink(dir.raw, name) {
-                        throw fail(.unsafeEntry, "parent '\(shown)' is a symlink to '\(escapedName(t))', which is not a directory inside the rootfs (symlinks are resolved inside the rootfs, never on the host)")
+                        throw fail(
+                            .unsafeEntry,
+                            "parent '\(shown)' is a symlink to '\(escapedName(t))', which is not a directory inside the rootfs (symlinks are resolved inside the rootfs, never on the host)"
+                        )
                     }
                     throw fail(.unsafeEntry, "cannot create parent directory '\(shown)': a non-directory is in the way")
                 }
-                throw fail(.extraction, "cannot create parent directory '\(escapedName(join(comps.prefix(i - comps.startIndex + 1))))'", errno: e)
+                throw fail(
+                    .extraction,
+                    "cannot create parent directory '\(escapedName(join(comps.prefix(i - comps.startIndex + 1))))'",
+                    errno: e)
             }
             try markCreated(dir.raw, name)
             let fd = withCName(name) { openat(dir.raw, $0, At.oPath | At.oDirectory | At.oNoFollow | O_CLOEXEC) }
@@ -361,10 +403,19 @@ private final class LayerApplier {
     func resolutionError(_ e: Errno, _ path: NameBytes) -> OCIWriterError {
         let p = escapedName(path)
         switch e.code {
-        case ENOTDIR: return fail(.unsafeEntry, "'\(p)' is not a directory (a parent of the entry is a file or a symlink to one)", errno: e.code)
-        case ELOOP: return fail(.unsafeEntry, "too many levels of symbolic links resolving '\(p)' (symlink loop?)", errno: e.code)
-        case EXDEV: return fail(.unsafeEntry, "resolving '\(p)' would cross a mount point or leave the rootfs", errno: e.code)
-        case ENOSYS: return fail(.extraction, "openat2 is unavailable (Linux 5.6 or newer is required for safe extraction)", errno: e.code)
+        case ENOTDIR:
+            return fail(
+                .unsafeEntry, "'\(p)' is not a directory (a parent of the entry is a file or a symlink to one)",
+                errno: e.code)
+        case ELOOP:
+            return fail(
+                .unsafeEntry, "too many levels of symbolic links resolving '\(p)' (symlink loop?)", errno: e.code)
+        case EXDEV:
+            return fail(.unsafeEntry, "resolving '\(p)' would cross a mount point or leave the rootfs", errno: e.code)
+        case ENOSYS:
+            return fail(
+                .extraction, "openat2 is unavailable (Linux 5.6 or newer is required for safe extraction)",
+                errno: e.code)
         case ENAMETOOLONG: return fail(.limitExceeded, "'\(p)' is too long to resolve", errno: e.code)
         default: return fail(.extraction, "cannot resolve '\(p)' in the rootfs", errno: e.code)
         }
@@ -412,7 +463,10 @@ private final class LayerApplier {
                 try recordDirectory(e, path: [], dirFD: dir.raw)
                 return
             }
-            throw fail(.unsafeEntry, "the rootfs root ('.') can only be a directory; refusing a \(hardlink != nil ? "hard link" : kind.rawValue) there")
+            throw fail(
+                .unsafeEntry,
+                "the rootfs root ('.') can only be a directory; refusing a \(hardlink != nil ? "hard link" : kind.rawValue) there"
+            )
         }
         let parentComps = comps.dropLast()
         if let bad = parentComps.first(where: Self.isWhiteoutName) {
@@ -445,7 +499,9 @@ private final class LayerApplier {
                 switch options.devices {
                 case .create: break
                 case .skip:
-                    warn("\(kind == .charDevice ? "character" : "block") device \(archive_entry_rdevmajor(e)):\(archive_entry_rdevminor(e)) skipped (device policy: skip)")
+                    warn(
+                        "\(kind == .charDevice ? "character" : "block") device \(archive_entry_rdevmajor(e)):\(archive_entry_rdevminor(e)) skipped (device policy: skip)"
+                    )
                     skippedPaths.insert(join(comps[...]))
                     return
                 case .refuse:
@@ -516,7 +572,10 @@ private final class LayerApplier {
         while archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK {
             total += (name.map { strlen($0) } ?? 0) + size
             if total > options.limits.maxXattrBytes {
-                throw fail(.limitExceeded, "extended attributes are over \(options.limits.maxXattrBytes) bytes, the per-entry xattr limit (maxXattrBytes)")
+                throw fail(
+                    .limitExceeded,
+                    "extended attributes are over \(options.limits.maxXattrBytes) bytes, the per-entry xattr limit (maxXattrBytes)"
+                )
             }
         }
     }
@@ -555,8 +614,10 @@ private final class LayerApplier {
 
     /// chown, chmod, xattrs, times on an open (non O_PATH) fd, in the order that keeps setuid bits and
     /// capabilities (chown clears both).
-    func applyMetadata(fd: Int32, owner: (uid: UInt32, gid: UInt32)?, mode: UInt32, xattrs: [(String, [UInt8])],
-                       mtime: timespec?) throws {
+    func applyMetadata(
+        fd: Int32, owner: (uid: UInt32, gid: UInt32)?, mode: UInt32, xattrs: [(String, [UInt8])],
+        mtime: timespec?
+    ) throws {
         if let owner, fchown(fd, owner.uid, owner.gid) != 0 {
             throw fail(.extraction, "cannot chown to \(owner.uid):\(owner.gid)", errno: errno)
         }
@@ -569,15 +630,19 @@ private final class LayerApplier {
     }
 
     /// Metadata for a name in a directory that cannot be opened for writing (symlink, FIFO, device).
-    func applyMetadataAt(_ dirfd: Int32, _ name: NameBytes, owner: (uid: UInt32, gid: UInt32)?, mode: UInt32?,
-                         xattrs: [(String, [UInt8])], mtime: timespec?) throws {
+    func applyMetadataAt(
+        _ dirfd: Int32, _ name: NameBytes, owner: (uid: UInt32, gid: UInt32)?, mode: UInt32?,
+        xattrs: [(String, [UInt8])], mtime: timespec?
+    ) throws {
         try withCName(name) { cname in
             if let owner, fchownat(dirfd, cname, owner.uid, owner.gid, At.symlinkNoFollow) != 0 {
                 throw fail(.extraction, "cannot chown to \(owner.uid):\(owner.gid)", errno: errno)
             }
             // Only for our own fresh non-symlink temp nodes: fchmodat follows symlinks.
             if let mode, fchmodat(dirfd, cname, mode, 0) != 0 { throw fail(.extraction, "cannot chmod", errno: errno) }
-            try setXattrs(xattrs) { n, v in v.withUnsafeBytes { ocisys_lsetxattr_at(dirfd, cname, n, $0.baseAddress, v.count) } }
+            try setXattrs(xattrs) { n, v in
+                v.withUnsafeBytes { ocisys_lsetxattr_at(dirfd, cname, n, $0.baseAddress, v.count) }
+            }
             if let mtime {
                 var times = [mtime, mtime]
                 if utimensat(dirfd, cname, &times, At.symlinkNoFollow) != 0 {
@@ -604,7 +669,9 @@ private final class LayerApplier {
 
     // MARK: entry kinds
 
-    func createRegular(_ a: OpaquePointer, _ e: OpaquePointer, _ stream: LayerStream, parent: Int32, leaf: NameBytes, existing: AtStat?) throws {
+    func createRegular(
+        _ a: OpaquePointer, _ e: OpaquePointer, _ stream: LayerStream, parent: Int32, leaf: NameBytes, existing: AtStat?
+    ) throws {
         let owner = try owner(e)
         let mode = try permissions(e, kind: .regular)
         let xattrs = xattrs(e)
@@ -647,7 +714,9 @@ private final class LayerApplier {
         let target = NameBytes(UnsafeRawBufferPointer(start: t, count: strlen(t)))
         if target.isEmpty { throw fail(.unsafeEntry, "symlink with an empty target") }
         if target.count > options.limits.maxLinkTargetLength {
-            throw fail(.limitExceeded, "symlink target is \(target.count) bytes, over the limit of \(options.limits.maxLinkTargetLength)")
+            throw fail(
+                .limitExceeded,
+                "symlink target is \(target.count) bytes, over the limit of \(options.limits.maxLinkTargetLength)")
         }
         let owner = try owner(e)
         let xattrs = xattrs(e)
@@ -667,13 +736,20 @@ private final class LayerApplier {
         let owner = try owner(e)
         let mode = try permissions(e, kind: kind)
         let xattrs = xattrs(e)
-        let dev = kind == .fifo ? 0 : ocisys_makedev(UInt32(truncatingIfNeeded: archive_entry_rdevmajor(e)),
-                                                      UInt32(truncatingIfNeeded: archive_entry_rdevminor(e)))
+        let dev =
+            kind == .fifo
+            ? 0
+            : ocisys_makedev(
+                UInt32(truncatingIfNeeded: archive_entry_rdevmajor(e)),
+                UInt32(truncatingIfNeeded: archive_entry_rdevminor(e)))
         let temp = nextTempName()
         let r = withCName(temp) { ocisys_mknodat(parent, $0, kind.typeBits | 0o600, dev) }
         if r != 0 {
             let err = errno
-            throw fail(.extraction, "cannot create the \(kind == .fifo ? "FIFO" : "device node")\(err == EPERM ? " (device nodes need root; use the skip device policy when unprivileged)" : "")", errno: err)
+            throw fail(
+                .extraction,
+                "cannot create the \(kind == .fifo ? "FIFO" : "device node")\(err == EPERM ? " (device nodes need root; use the skip device policy when unprivileged)" : "")",
+                errno: err)
         }
         do {
             try applyMetadataAt(parent, temp, owner: owner, mode: mode, xattrs: xattrs, mtime: mtime(e))
@@ -698,7 +774,8 @@ private final class LayerApplier {
         switch At.openInRoot(root.raw, tpath, flags: At.oPath | At.oNoFollow) {
         case .success(let fd): tfd = OwnedFD(fd)
         case .failure(let err) where err.code == ENOENT:
-            throw fail(.unsafeEntry, "hard link target '\(escapedName(tpath))' does not exist in the rootfs", errno: err.code)
+            throw fail(
+                .unsafeEntry, "hard link target '\(escapedName(tpath))' does not exist in the rootfs", errno: err.code)
         case .failure(let err):
             throw resolutionError(err, tpath)
         }
@@ -708,7 +785,9 @@ private final class LayerApplier {
         case .failure(let err): throw fail(.extraction, "fstat of the hard link target failed", errno: err.code)
         }
         guard st.kind == .regular else {
-            throw fail(.unsafeEntry, "hard link target '\(escapedName(tpath))' is a \(st.kind.rawValue), not a regular file in the rootfs")
+            throw fail(
+                .unsafeEntry,
+                "hard link target '\(escapedName(tpath))' is a \(st.kind.rawValue), not a regular file in the rootfs")
         }
         if let existing, existing.dev == st.dev, existing.ino == st.ino { return true }
         let temp = nextTempName()
@@ -723,10 +802,16 @@ private final class LayerApplier {
         return true
     }
 
-    func createDirectory(_ e: OpaquePointer, path: [NameBytes], parent: Int32, leaf: NameBytes, existing: AtStat?) throws {
+    func createDirectory(_ e: OpaquePointer, path: [NameBytes], parent: Int32, leaf: NameBytes, existing: AtStat?)
+        throws
+    {
         if let existing, existing.kind != .directory {
             let r = withCName(leaf) { unlinkat(parent, $0, 0) }
-            if r != 0 { throw fail(.extraction, "cannot remove the existing \(existing.kind.rawValue) the directory replaces", errno: errno) }
+            if r != 0 {
+                throw fail(
+                    .extraction, "cannot remove the existing \(existing.kind.rawValue) the directory replaces",
+                    errno: errno)
+            }
         }
         if existing == nil || existing?.kind != .directory {
             let r = withCName(leaf) { mkdirat(parent, $0, 0o700) }
@@ -740,18 +825,23 @@ private final class LayerApplier {
 
     func recordDirectory(_ e: OpaquePointer, path: [NameBytes], dirFD: Int32) throws {
         let key = try dirKey(dirFD)
-        pending[key] = PendingDirectory(path: join(path[...]), depth: path.count, key: key,
-                                        mode: try permissions(e, kind: .directory), owner: try owner(e),
-                                        mtime: mtime(e), xattrs: xattrs(e), index: index, entry: entryDisplay)
+        pending[key] = PendingDirectory(
+            path: join(path[...]), depth: path.count, key: key,
+            mode: try permissions(e, kind: .directory), owner: try owner(e),
+            mtime: mtime(e), xattrs: xattrs(e), index: index, entry: entryDisplay)
     }
 
     /// Directory metadata, deepest first, applied only where the directory is still the one the entry made.
     func applyPendingDirectories() throws {
-        let list = pending.values.sorted { a, b in a.depth != b.depth ? a.depth > b.depth : a.path.lexicographicallyPrecedes(b.path) }
+        let list = pending.values.sorted { a, b in
+            a.depth != b.depth ? a.depth > b.depth : a.path.lexicographicallyPrecedes(b.path)
+        }
         for d in list {
             index = d.index
             entryDisplay = d.entry
-            guard case .success(let fd) = At.openInRoot(root.raw, d.path, flags: O_RDONLY | At.oDirectory | At.oNoFollow) else {
+            guard
+                case .success(let fd) = At.openInRoot(root.raw, d.path, flags: O_RDONLY | At.oDirectory | At.oNoFollow)
+            else {
                 continue  // replaced by a later entry (a file or symlink now): nothing to apply
             }
             let dir = OwnedFD(fd)
@@ -818,8 +908,10 @@ private final class LayerApplier {
 }
 
 /// libarchive read callback: the next chunk of uncompressed tar from the `LayerStream` in `context`.
-private func layerStreamRead(_ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
-                             _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
+private func layerStreamRead(
+    _ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
+    _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
+) -> la_ssize_t {
     let stream = Unmanaged<LayerStream>.fromOpaque(context!).takeUnretainedValue()
     do {
         let chunk = try stream.next()

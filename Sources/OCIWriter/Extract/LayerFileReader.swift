@@ -1,6 +1,7 @@
 import CArchive
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads single files out of an image's layer stack without unpacking it (e.g. `/var/lib/dpkg/status` for an SBOM).
@@ -35,7 +36,9 @@ enum LayerFileScan {
         guard fd >= 0 else { throw OCIWriterError.sys("cannot open layer", path: layerPath) }
         defer { close(fd) }
         let stream = try LayerStream(fd: fd, name: layerPath, limits: ExtractionLimits())
-        guard let a = archive_read_new() else { throw OCIWriterError(.extraction, "libarchive: out of memory", path: layerPath) }
+        guard let a = archive_read_new() else {
+            throw OCIWriterError(.extraction, "libarchive: out of memory", path: layerPath)
+        }
         defer { archive_read_free(a) }
         archive_read_support_format_tar(a)
         archive_read_support_format_empty(a)
@@ -44,10 +47,11 @@ enum LayerFileScan {
             throw stream.failure ?? OCIWriterError(.extraction, "cannot read the layer", path: layerPath)
         }
         let parents = Self.parents(of: target)
-        let whiteouts = Set(([target] + parents).map { p -> String in
-            let slash = p.lastIndex(of: "/")
-            return slash.map { String(p[..<$0]) + "/.wh." + String(p[p.index(after: $0)...]) } ?? ".wh." + p
-        })
+        let whiteouts = Set(
+            ([target] + parents).map { p -> String in
+                let slash = p.lastIndex(of: "/")
+                return slash.map { String(p[..<$0]) + "/.wh." + String(p[p.index(after: $0)...]) } ?? ".wh." + p
+            })
         let opaques = Set(parents.map { $0 + "/.wh..wh..opq" })
         var result = LayerFileScan.absent
         while true {
@@ -58,16 +62,21 @@ enum LayerFileScan {
                 throw stream.failure ?? OCIWriterError(.extraction, "malformed tar in layer", path: layerPath)
             }
             let name = String(cString: raw).split(separator: "/").filter { $0 != "." }.joined(separator: "/")
-            if name == target, UInt32(archive_entry_filetype(e)) & 0o170000 == 0o100000, archive_entry_hardlink(e) == nil {
+            if name == target, UInt32(archive_entry_filetype(e)) & 0o170000 == 0o100000,
+                archive_entry_hardlink(e) == nil
+            {
                 let size = Int(archive_entry_size(e))
                 guard size <= limit else {
-                    throw OCIWriterError(.limitExceeded, "/\(target) is \(size) bytes, over the limit of \(limit)", path: layerPath)
+                    throw OCIWriterError(
+                        .limitExceeded, "/\(target) is \(size) bytes, over the limit of \(limit)", path: layerPath)
                 }
                 var bytes = [UInt8](repeating: 0, count: size)
                 var got = 0
                 while got < size {
                     let n = bytes.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress! + got, size - got) }
-                    guard n > 0 else { throw stream.failure ?? OCIWriterError(.extraction, "cannot read /\(target)", path: layerPath) }
+                    guard n > 0 else {
+                        throw stream.failure ?? OCIWriterError(.extraction, "cannot read /\(target)", path: layerPath)
+                    }
                     got += n
                 }
                 return .file(bytes)
@@ -85,8 +94,10 @@ enum LayerFileScan {
     }
 }
 
-private func fileScanRead(_ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
-                          _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
+private func fileScanRead(
+    _ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
+    _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
+) -> la_ssize_t {
     let stream = Unmanaged<LayerStream>.fromOpaque(context!).takeUnretainedValue()
     do {
         let chunk = try stream.next()

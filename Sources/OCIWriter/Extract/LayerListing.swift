@@ -1,6 +1,7 @@
 import CArchive
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One tar entry of a layer as far as reproducibility is concerned: what a file-level comparison looks at.
@@ -42,7 +43,9 @@ public enum LayerListing {
         guard fd >= 0 else { throw OCIWriterError.sys("cannot open layer", path: path) }
         defer { close(fd) }
         let stream = try LayerStream(fd: fd, name: path, limits: ExtractionLimits())
-        guard let a = archive_read_new() else { throw OCIWriterError(.extraction, "libarchive: out of memory", path: path) }
+        guard let a = archive_read_new() else {
+            throw OCIWriterError(.extraction, "libarchive: out of memory", path: path)
+        }
         defer { archive_read_free(a) }
         archive_read_support_format_tar(a)
         archive_read_support_format_empty(a)
@@ -71,7 +74,8 @@ public enum LayerListing {
             archive_entry_xattr_reset(e)
             var xname: UnsafePointer<CChar>?, xvalue: UnsafeRawPointer?, xsize = 0
             while archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK, let xname {
-                xattrs[String(cString: xname)] = Digest.of(xvalue.map { Array(UnsafeRawBufferPointer(start: $0, count: xsize)) } ?? [])
+                xattrs[String(cString: xname)] = Digest.of(
+                    xvalue.map { Array(UnsafeRawBufferPointer(start: $0, count: xsize)) } ?? [])
             }
             if !xattrs.isEmpty { facts.xattrs = xattrs }
             if facts.type == "file" {
@@ -79,7 +83,9 @@ public enum LayerListing {
                 while true {
                     let n = buffer.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
                     if n == 0 { break }
-                    guard n > 0 else { throw stream.failure ?? OCIWriterError(.extraction, "cannot read \(name)", path: path) }
+                    guard n > 0 else {
+                        throw stream.failure ?? OCIWriterError(.extraction, "cannot read \(name)", path: path)
+                    }
                     buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
                 }
                 facts.contentDigest = hasher.finalize()
@@ -103,8 +109,10 @@ public enum LayerListing {
     }
 }
 
-private func listingRead(_ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
-                         _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t {
+private func listingRead(
+    _ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
+    _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
+) -> la_ssize_t {
     let stream = Unmanaged<LayerStream>.fromOpaque(context!).takeUnretainedValue()
     do {
         let chunk = try stream.next()

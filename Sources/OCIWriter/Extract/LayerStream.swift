@@ -1,9 +1,10 @@
 import CZlib
 import CZstd
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Reads a layer blob from an fd and yields its uncompressed tar bytes, hashing both sides in the same pass:
@@ -60,14 +61,20 @@ final class LayerStream {
             zs = z
         } else if avail >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd {
             compression = .zstd
-            guard let d = ZSTD_createDStream() else { throw OCIWriterError(.compression, "ZSTD_createDStream failed", path: name) }
+            guard let d = ZSTD_createDStream() else {
+                throw OCIWriterError(.compression, "ZSTD_createDStream failed", path: name)
+            }
             ZSTD_initDStream(d)
             zstd = d
         }
     }
 
     deinit {
-        if let zs { inflateEnd(zs); zs.deinitialize(count: 1); zs.deallocate() }
+        if let zs {
+            inflateEnd(zs)
+            zs.deinitialize(count: 1)
+            zs.deallocate()
+        }
         if let zstd { ZSTD_freeDStream(zstd) }
         inBuf.deallocate()
         outBuf.deallocate()
@@ -75,7 +82,10 @@ final class LayerStream {
 
     /// Reads more compressed input (compacting the buffer) until `atLeast` bytes are buffered or EOF.
     private func fill(atLeast: Int = 1) throws {
-        if inStart > 0 && inStart == inEnd { inStart = 0; inEnd = 0 }
+        if inStart > 0 && inStart == inEnd {
+            inStart = 0
+            inEnd = 0
+        }
         if inStart > 0 && inCap - inEnd < atLeast {
             memmove(inBuf, inBuf + inStart, inEnd - inStart)
             inEnd -= inStart
@@ -87,7 +97,10 @@ final class LayerStream {
                 if errno == EINTR { continue }
                 throw OCIWriterError(.io, "cannot read the layer", path: name, errno: errno)
             }
-            if n == 0 { inputEOF = true; break }
+            if n == 0 {
+                inputEOF = true
+                break
+            }
             blobHasher.update(UnsafeRawBufferPointer(start: inBuf + inEnd, count: n))
             compressedSize += UInt64(n)
             inEnd += n
@@ -122,15 +135,25 @@ final class LayerStream {
     /// Fails when the bytes produced so far pass the per-layer, per-image or expansion-ratio limit.
     private func checkLimits() throws {
         if uncompressedSize > limits.maxTotalBytes {
-            throw OCIWriterError(.limitExceeded, "layer \(name) decompresses to more than \(limits.maxTotalBytes) bytes, the per-layer limit (maxTotalBytes; decompression bomb?)", path: name)
+            throw OCIWriterError(
+                .limitExceeded,
+                "layer \(name) decompresses to more than \(limits.maxTotalBytes) bytes, the per-layer limit (maxTotalBytes; decompression bomb?)",
+                path: name)
         }
         let image = imageBytesBefore.addingReportingOverflow(uncompressedSize)
         if image.overflow || image.partialValue > limits.maxImageBytes {
-            throw OCIWriterError(.limitExceeded, "layer \(name) takes the image past \(limits.maxImageBytes) uncompressed bytes, the per-image limit (maxImageBytes)", path: name)
+            throw OCIWriterError(
+                .limitExceeded,
+                "layer \(name) takes the image past \(limits.maxImageBytes) uncompressed bytes, the per-image limit (maxImageBytes)",
+                path: name)
         }
         if compression != .none, uncompressedSize > limits.expansionCheckBytes,
-           uncompressedSize / max(compressedSize, 1) > limits.maxExpansionRatio {
-            throw OCIWriterError(.limitExceeded, "layer \(name) expands more than \(limits.maxExpansionRatio):1 (\(uncompressedSize) bytes from \(compressedSize) compressed), the expansion-ratio limit (maxExpansionRatio; decompression bomb?)", path: name)
+            uncompressedSize / max(compressedSize, 1) > limits.maxExpansionRatio
+        {
+            throw OCIWriterError(
+                .limitExceeded,
+                "layer \(name) expands more than \(limits.maxExpansionRatio):1 (\(uncompressedSize) bytes from \(compressedSize) compressed), the expansion-ratio limit (maxExpansionRatio; decompression bomb?)",
+                path: name)
         }
     }
 
@@ -181,14 +204,18 @@ final class LayerStream {
         while true {
             if inStart == inEnd { try fill() }
             if inStart == inEnd && inputEOF {
-                if zstdFrameOpen { throw OCIWriterError(.compression, "layer \(name): zstd stream is truncated", path: name) }
+                if zstdFrameOpen {
+                    throw OCIWriterError(.compression, "layer \(name): zstd stream is truncated", path: name)
+                }
                 return 0
             }
             var input = ZSTD_inBuffer(src: inBuf + inStart, size: inEnd - inStart, pos: 0)
             var output = ZSTD_outBuffer(dst: outBuf, size: outCap, pos: 0)
             let r = ZSTD_decompressStream(d, &output, &input)
             if ZSTD_isError(r) != 0 {
-                throw OCIWriterError(.compression, "layer \(name): corrupt zstd data (\(String(cString: ZSTD_getErrorName(r))))", path: name)
+                throw OCIWriterError(
+                    .compression, "layer \(name): corrupt zstd data (\(String(cString: ZSTD_getErrorName(r))))",
+                    path: name)
             }
             inStart += input.pos
             zstdFrameOpen = r != 0
@@ -199,7 +226,10 @@ final class LayerStream {
     /// Reads what libarchive left (tar padding after the end marker) so the digests cover the whole blob.
     func drain() throws {
         while try next().count > 0 {}
-        while !inputEOF { inStart = inEnd; try fill() }
+        while !inputEOF {
+            inStart = inEnd
+            try fill()
+        }
     }
 
     /// Digest of the compressed blob and diffID; call after `drain()`.

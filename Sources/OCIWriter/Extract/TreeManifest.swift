@@ -1,8 +1,9 @@
 import COCISys
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A deterministic description of a directory tree, for comparing trees (an unpacked image against its source,
@@ -28,8 +29,10 @@ public struct TreeManifest: Sendable, Hashable {
         /// different tools, e.g. `umoci unpack`'s `rootfs/`).
         public var includeRoot: Bool
 
-        public init(includeMtimes: Bool = false, subpath: String? = nil, excludedPaths: [String] = [],
-                    includeRoot: Bool = true) {
+        public init(
+            includeMtimes: Bool = false, subpath: String? = nil, excludedPaths: [String] = [],
+            includeRoot: Bool = true
+        ) {
             self.includeMtimes = includeMtimes
             self.subpath = subpath
             self.excludedPaths = excludedPaths
@@ -113,11 +116,12 @@ private struct Walker {
     init(options: TreeManifest.Options, rootDisplay: String) {
         self.options = options
         self.rootDisplay = rootDisplay
-        self.excluded = Set(options.excludedPaths.map { p in
-            var s = p.hasPrefix("/") ? p : "/" + p
-            while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
-            return s
-        })
+        self.excluded = Set(
+            options.excludedPaths.map { p in
+                var s = p.hasPrefix("/") ? p : "/" + p
+                while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
+                return s
+            })
     }
 
     func fstat(_ fd: Int32) throws -> AtStat {
@@ -135,8 +139,10 @@ private struct Walker {
     mutating func record(dirfd: Int32, name: NameBytes?, path: NameBytes, st: AtStat) throws {
         let display = escapedName(path, escapeSpace: true)
         if excluded.contains(display) { return }
-        var f: [String] = [st.kind.rawValue, "mode=" + String(st.mode & 0o7777, radix: 8).leftPadded(to: 4),
-                           "uid=\(st.uid)", "gid=\(st.gid)"]
+        var f: [String] = [
+            st.kind.rawValue, "mode=" + String(st.mode & 0o7777, radix: 8).leftPadded(to: 4),
+            "uid=\(st.uid)", "gid=\(st.gid)"
+        ]
         switch st.kind {
         case .regular:
             f.append("size=\(st.size)")
@@ -215,12 +221,19 @@ private struct Walker {
         }
         if size == 0 { return [] }
         var list = [CChar](repeating: 0, count: Int(size) + 256)
-        size = call { n in list.withUnsafeMutableBufferPointer { ocisys_llistxattr_at(dirfd, n, $0.baseAddress, $0.count) } }
+        size = call { n in
+            list.withUnsafeMutableBufferPointer { ocisys_llistxattr_at(dirfd, n, $0.baseAddress, $0.count) }
+        }
         if size < 0 { throw error("listxattr failed", path, errno) }
         var names: [NameBytes] = []
         var cur: NameBytes = []
         for c in list[0..<Int(size)] {
-            if c == 0 { if !cur.isEmpty { names.append(cur) }; cur = [] } else { cur.append(UInt8(bitPattern: c)) }
+            if c == 0 {
+                if !cur.isEmpty { names.append(cur) }
+                cur = []
+            } else {
+                cur.append(UInt8(bitPattern: c))
+            }
         }
         names.sort { $0.lexicographicallyPrecedes($1) }
         var out: [String] = []
@@ -230,9 +243,15 @@ private struct Walker {
             var vsize = call { n in withCName(xn) { ocisys_lgetxattr_at(dirfd, n, $0, nil, 0) } }
             if vsize < 0 { throw error("getxattr \(xname) failed", path, errno) }
             var value = [UInt8](repeating: 0, count: Int(vsize) + 1)
-            vsize = call { n in withCName(xn) { x in value.withUnsafeMutableBytes { ocisys_lgetxattr_at(dirfd, n, x, $0.baseAddress, $0.count) } } }
+            vsize = call { n in
+                withCName(xn) { x in
+                    value.withUnsafeMutableBytes { ocisys_lgetxattr_at(dirfd, n, x, $0.baseAddress, $0.count) }
+                }
+            }
             if vsize < 0 { throw error("getxattr \(xname) failed", path, errno) }
-            out.append("xattr." + escapedName(xn, escapeSpace: true, escapeEquals: true) + "=" + escapedName(Array(value[0..<Int(vsize)]), escapeSpace: true))
+            out.append(
+                "xattr." + escapedName(xn, escapeSpace: true, escapeEquals: true) + "="
+                    + escapedName(Array(value[0..<Int(vsize)]), escapeSpace: true))
         }
         return out
     }
@@ -247,7 +266,9 @@ private struct Walker {
         }
         return sorted.map { it in
             var f = it.fields
-            if it.st.kind != .directory && it.st.nlink > 1, let g = groups[DirKeyPair(dev: it.st.dev, ino: it.st.ino)], g.count > 1 {
+            if it.st.kind != .directory && it.st.nlink > 1, let g = groups[DirKeyPair(dev: it.st.dev, ino: it.st.ino)],
+                g.count > 1
+            {
                 f.append("hardlink=" + escapedName(g.first, escapeSpace: true))
             }
             if options.includeMtimes {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A validated, sorted `ChangeSet`, ready to be emitted.
@@ -34,7 +34,9 @@ struct ChangeSetPlan {
             case .add(let path, let source):
                 let p = try LayerPath.validate(path, "change-set entry '\(path)'")
                 guard source.hasPrefix("/") else {
-                    throw OCIWriterError(.invalidArgument, "source '\(source)' of change-set entry must be an absolute host path", path: path)
+                    throw OCIWriterError(
+                        .invalidArgument, "source '\(source)' of change-set entry must be an absolute host path",
+                        path: path)
                 }
                 if adds[p] != nil {
                     throw OCIWriterError(.invalidArgument, "change-set entry is added twice", path: path)
@@ -58,14 +60,20 @@ struct ChangeSetPlan {
             }
         }
         for (p, original) in deletes where adds[p] != nil {
-            throw OCIWriterError(.invalidArgument, "change-set entry is both added and deleted: a replaced entry needs only the .add", path: original)
+            throw OCIWriterError(
+                .invalidArgument, "change-set entry is both added and deleted: a replaced entry needs only the .add",
+                path: original)
         }
         for (p, original) in opaques {
             if deletes[p] != nil {
-                throw OCIWriterError(.invalidArgument, "change-set directory is both deleted and marked opaque", path: original)
+                throw OCIWriterError(
+                    .invalidArgument, "change-set directory is both deleted and marked opaque", path: original)
             }
             if let a = adds[p], !HostFS.isDirectory(a.st) {
-                throw OCIWriterError(.invalidArgument, "opaque change-set entry is not a directory (its source \(HostFS.display(a.source)) is not)", path: original)
+                throw OCIWriterError(
+                    .invalidArgument,
+                    "opaque change-set entry is not a directory (its source \(HostFS.display(a.source)) is not)",
+                    path: original)
             }
         }
 
@@ -85,14 +93,19 @@ struct ChangeSetPlan {
         }
         // Parents: every ancestor of every entry, once; an added non-directory cannot be a parent.
         var missing: [[UInt8]: (path: [UInt8], st: stat)?] = [:]
-        let all = (Array(adds.keys) + Array(deletes.keys) + Array(opaques.keys)).sorted { $0.lexicographicallyPrecedes($1) }
+        let all = (Array(adds.keys) + Array(deletes.keys) + Array(opaques.keys)).sorted {
+            $0.lexicographicallyPrecedes($1)
+        }
         for p in all {
             var parent = LayerPath.parent(p)
             if opaques[p] != nil && adds[p] == nil { parent = p }  // the opaque directory itself is needed too
             while let q = parent {
                 if let a = adds[q] {
                     if !HostFS.isDirectory(a.st) {
-                        throw OCIWriterError(.invalidArgument, "change-set entry '\(HostFS.display(p))' lies under '\(a.original)', which is added as a non-directory", path: a.original)
+                        throw OCIWriterError(
+                            .invalidArgument,
+                            "change-set entry '\(HostFS.display(p))' lies under '\(a.original)', which is added as a non-directory",
+                            path: a.original)
                     }
                     break
                 }
@@ -113,8 +126,10 @@ struct ChangeSetPlan {
 
     /// When the add at layer path `p` has a source ending in `/<p>`, the host directory standing for ancestor
     /// `q` is that source with the trailing components removed; it is used if it is a directory.
-    private static func mirroredSource(of q: [UInt8], p: [UInt8],
-                                       adds: [[UInt8]: (source: [UInt8], st: stat, original: String)]) -> (path: [UInt8], st: stat)? {
+    private static func mirroredSource(
+        of q: [UInt8], p: [UInt8],
+        adds: [[UInt8]: (source: [UInt8], st: stat, original: String)]
+    ) -> (path: [UInt8], st: stat)? {
         guard let a = adds[p] else { return nil }
         let suffix = [0x2F] + p
         guard a.source.count > suffix.count, a.source.suffix(suffix.count).elementsEqual(suffix) else { return nil }

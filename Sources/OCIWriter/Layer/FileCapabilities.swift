@@ -19,11 +19,16 @@ enum FileCapabilities {
         let magic = le32(value, 0)
         guard magic & revisionMask == revision3 else { return value }
         guard value.count == 24 else {
-            throw OCIWriterError(.layerWrite, "malformed security.capability (v3 value of \(value.count) bytes, expected 24)", path: path)
+            throw OCIWriterError(
+                .layerWrite, "malformed security.capability (v3 value of \(value.count) bytes, expected 24)", path: path
+            )
         }
         let hostRoot = le32(value, 20)
         guard let containerRoot = mapping.containerUID(forHost: hostRoot) else {
-            throw OCIWriterError(.layerWrite, "security.capability names root uid \(hostRoot), which is not mapped into the user namespace", path: path)
+            throw OCIWriterError(
+                .layerWrite,
+                "security.capability names root uid \(hostRoot), which is not mapped into the user namespace",
+                path: path)
         }
         if containerRoot == 0 {
             var v2 = value[0..<20].map { $0 }

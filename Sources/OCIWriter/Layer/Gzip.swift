@@ -3,7 +3,7 @@ import CZlib
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The deflate implementation (and level) behind a gzip stream. Compressed bytes — and so layer digests — are
@@ -37,7 +37,8 @@ public enum GzipEngine: Sendable, Hashable, CustomStringConvertible {
         let lv: Int?
         if parts.count == 2 {
             guard let n = Int(parts[1]) else {
-                throw OCIWriterError(.invalidArgument, "invalid gzip engine '\(s)': expected isal, zlib, isal-<0..3> or zlib-<0..9>")
+                throw OCIWriterError(
+                    .invalidArgument, "invalid gzip engine '\(s)': expected isal, zlib, isal-<0..3> or zlib-<0..9>")
             }
             lv = level ?? n
         } else {
@@ -89,7 +90,8 @@ public struct GzipSettings: Sendable, Hashable, CustomStringConvertible {
     public func validate() throws {
         try engine.validate()
         guard chunkSize == 0 || (chunkSize >= 64 << 10 && chunkSize <= 64 << 20) else {
-            throw OCIWriterError(.invalidArgument, "gzip chunk size \(chunkSize) is out of range: use 0 (one stream) or 64 KiB...64 MiB")
+            throw OCIWriterError(
+                .invalidArgument, "gzip chunk size \(chunkSize) is out of range: use 0 (one stream) or 64 KiB...64 MiB")
         }
     }
 
@@ -113,7 +115,8 @@ protocol RawDeflater: AnyObject {
     /// Starts a new stream, primed with `dictionary` (up to 32 KiB of preceding input).
     func reset(dictionary: UnsafeRawBufferPointer?) throws
     /// Compresses `input`; with `.sync` the output ends byte-aligned, `.finish` ends the stream.
-    func deflate(_ input: UnsafeRawBufferPointer, mode: DeflateMode, emit: (UnsafeRawBufferPointer) throws -> Void) throws
+    func deflate(_ input: UnsafeRawBufferPointer, mode: DeflateMode, emit: (UnsafeRawBufferPointer) throws -> Void)
+        throws
 }
 
 func makeRawDeflater(_ engine: GzipEngine) throws -> RawDeflater {
@@ -155,9 +158,13 @@ final class ZlibDeflater: RawDeflater {
         }
     }
 
-    func deflate(_ input: UnsafeRawBufferPointer, mode: DeflateMode, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+    func deflate(_ input: UnsafeRawBufferPointer, mode: DeflateMode, emit: (UnsafeRawBufferPointer) throws -> Void)
+        throws
+    {
         let flush: Int32 = mode == .finish ? Z_FINISH : (mode == .sync ? Z_SYNC_FLUSH : Z_NO_FLUSH)
-        strm.pointee.next_in = input.count > 0 ? UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self)) : nil
+        strm.pointee.next_in =
+            input.count > 0
+            ? UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self)) : nil
         strm.pointee.avail_in = uInt(input.count)
         while true {
             strm.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
@@ -217,15 +224,21 @@ final class ISALDeflater: RawDeflater {
         strm.pointee.flush = UInt16(NO_FLUSH)
         strm.pointee.end_of_stream = 0
         if let d = dictionary, d.count > 0 {
-            let r = isal_deflate_set_dict(strm, UnsafeMutablePointer(mutating: d.baseAddress!.assumingMemoryBound(to: UInt8.self)), UInt32(d.count))
+            let r = isal_deflate_set_dict(
+                strm, UnsafeMutablePointer(mutating: d.baseAddress!.assumingMemoryBound(to: UInt8.self)),
+                UInt32(d.count))
             guard r == COMP_OK else { throw OCIWriterError(.compression, "isal_deflate_set_dict failed (\(r))") }
         }
     }
 
-    func deflate(_ input: UnsafeRawBufferPointer, mode: DeflateMode, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+    func deflate(_ input: UnsafeRawBufferPointer, mode: DeflateMode, emit: (UnsafeRawBufferPointer) throws -> Void)
+        throws
+    {
         strm.pointee.flush = UInt16(mode == .sync ? SYNC_FLUSH : NO_FLUSH)
         strm.pointee.end_of_stream = mode == .finish ? 1 : 0
-        strm.pointee.next_in = input.count > 0 ? UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self)) : nil
+        strm.pointee.next_in =
+            input.count > 0
+            ? UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self)) : nil
         strm.pointee.avail_in = UInt32(input.count)
         var idle = 0
         while true {
@@ -236,7 +249,8 @@ final class ISALDeflater: RawDeflater {
             guard r == COMP_OK else { throw OCIWriterError(.compression, "isal_deflate failed (\(r))") }
             let produced = out.count - Int(strm.pointee.avail_out)
             if produced > 0 { try emit(UnsafeRawBufferPointer(rebasing: out[0..<produced])) }
-            let done = strm.pointee.avail_in == 0 && strm.pointee.avail_out != 0
+            let done =
+                strm.pointee.avail_in == 0 && strm.pointee.avail_out != 0
                 && (mode != .finish || strm.pointee.internal_state.state == ZSTATE_END)
             if done { break }
             if produced == 0 && strm.pointee.avail_in == before {
@@ -453,7 +467,10 @@ final class DeflatePool: @unchecked Sendable {
     func submit(_ job: Job, deliver: (Done) throws -> Void) throws {
         cond.lock()
         while nextSubmit - nextDeliver >= maxInFlight {
-            if let f = failure { cond.unlock(); throw f }
+            if let f = failure {
+                cond.unlock()
+                throw f
+            }
             if let d = results.removeValue(forKey: nextDeliver) {
                 nextDeliver += 1
                 cond.unlock()
@@ -463,7 +480,10 @@ final class DeflatePool: @unchecked Sendable {
                 cond.wait()
             }
         }
-        if let f = failure { cond.unlock(); throw f }
+        if let f = failure {
+            cond.unlock()
+            throw f
+        }
         queue.append((nextSubmit, job))
         nextSubmit += 1
         cond.signal()
@@ -480,7 +500,10 @@ final class DeflatePool: @unchecked Sendable {
     func drainAll(deliver: (Done) throws -> Void) throws {
         cond.lock()
         while nextDeliver < nextSubmit {
-            if let f = failure { cond.unlock(); throw f }
+            if let f = failure {
+                cond.unlock()
+                throw f
+            }
             if let d = results.removeValue(forKey: nextDeliver) {
                 nextDeliver += 1
                 cond.unlock()

@@ -1,14 +1,16 @@
 import COCISys
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // <sys/xattr.h> is not part of the Glibc module map; these are its plain (non-variadic) C functions.
 @_silgen_name("llistxattr")
 private func c_llistxattr(_ path: UnsafePointer<CChar>, _ list: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int
 @_silgen_name("lgetxattr")
-private func c_lgetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
+private func c_lgetxattr(
+    _ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int
+) -> Int
 
 /// A filesystem object: `name` relative to the open directory `dirfd` (or an absolute path with `AT_FDCWD`);
 /// `display` is the full host path, for messages only. Walking by directory fds keeps paths short (no
@@ -75,7 +77,13 @@ enum HostFS {
         var size = 256
         while true {
             var buf = [UInt8](repeating: 0, count: size)
-            let n = withCPath(ref.name) { p in buf.withUnsafeMutableBufferPointer { readlinkat(ref.dirfd, p, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), size) } }
+            let n = withCPath(ref.name) { p in
+                buf.withUnsafeMutableBufferPointer {
+                    readlinkat(
+                        ref.dirfd, p, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), size
+                    )
+                }
+            }
             if n < 0 { throw OCIWriterError.sys("cannot read symlink", path: ref.displayString) }
             if n < size { return Array(buf[0..<n]) }
             size *= 4
@@ -128,8 +136,16 @@ enum HostFS {
         if listSize == 0 { return [] }
         var list = [UInt8](repeating: 0, count: listSize)
         while true {
-            let n = withCPath(path) { p in list.withUnsafeMutableBufferPointer { c_llistxattr(p, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), listSize) } }
-            if n >= 0 { list = Array(list[0..<n]); break }
+            let n = withCPath(path) { p in
+                list.withUnsafeMutableBufferPointer {
+                    c_llistxattr(
+                        p, UnsafeMutableRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), listSize)
+                }
+            }
+            if n >= 0 {
+                list = Array(list[0..<n])
+                break
+            }
             if errno != ERANGE { throw OCIWriterError.sys("cannot list extended attributes", path: display(path)) }
             listSize *= 2
             list = [UInt8](repeating: 0, count: listSize)
@@ -148,9 +164,13 @@ enum HostFS {
         if name == Array("security.selinux".utf8) { return false }
         let overlay = Array(".overlay.".utf8)
         if name.count >= overlay.count {
-            for i in 0...(name.count - overlay.count) where name[i..<(i + overlay.count)].elementsEqual(overlay) { return false }
+            for i in 0...(name.count - overlay.count) where name[i..<(i + overlay.count)].elementsEqual(overlay) {
+                return false
+            }
         }
-        if name.starts(with: Array("trusted.overlay".utf8)) || name.starts(with: Array("user.overlay".utf8)) { return false }
+        if name.starts(with: Array("trusted.overlay".utf8)) || name.starts(with: Array("user.overlay".utf8)) {
+            return false
+        }
         return true
     }
 
@@ -166,7 +186,9 @@ enum HostFS {
                     throw OCIWriterError.sys("cannot read extended attribute \(display(name))", path: display(path))
                 }
                 var value = [UInt8](repeating: 0, count: max(size, 1))
-                let n = withCPath(path) { p in value.withUnsafeMutableBufferPointer { c_lgetxattr(p, np, $0.baseAddress, size) } }
+                let n = withCPath(path) { p in
+                    value.withUnsafeMutableBufferPointer { c_lgetxattr(p, np, $0.baseAddress, size) }
+                }
                 if n >= 0 { return Array(value[0..<n]) }
                 if errno == ERANGE { continue }
                 if errno == ENODATA { return nil }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a layer is written.
@@ -31,9 +31,11 @@ public struct LayerWriteOptions: Sendable, Hashable {
     /// Record owners as seen inside this user namespace (host ids outside every range are errors).
     public var idMapping: IDMapping?
 
-    public init(compression: LayerCompression = .gzip, gzip: GzipSettings = GzipSettings(),
-                zstdLevel: Int = ZstdCompressor.defaultLevel, sourceDateEpoch: Int64? = nil,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, idMapping: IDMapping? = nil) {
+    public init(
+        compression: LayerCompression = .gzip, gzip: GzipSettings = GzipSettings(),
+        zstdLevel: Int = ZstdCompressor.defaultLevel, sourceDateEpoch: Int64? = nil,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, idMapping: IDMapping? = nil
+    ) {
         self.compression = compression
         self.gzip = gzip
         self.zstdLevel = zstdLevel
@@ -52,7 +54,8 @@ public struct LayerWriteOptions: Sendable, Hashable {
     public static func sourceDateEpochFromEnvironment() throws -> Int64? {
         guard let s = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !s.isEmpty else { return nil }
         guard let v = Int64(s), v >= 0 else {
-            throw OCIWriterError(.invalidArgument, "SOURCE_DATE_EPOCH='\(s)' is not a non-negative integer number of seconds")
+            throw OCIWriterError(
+                .invalidArgument, "SOURCE_DATE_EPOCH='\(s)' is not a non-negative integer number of seconds")
         }
         return v
     }
@@ -97,8 +100,10 @@ public enum LayerWriter {
     /// Writes the tree under `directory` (its root not included), or — with `destination` such as `/app` or
     /// `/usr/local/app` — the tree as that directory in the layer: the destination's parents are added as
     /// 0755 root directories and the destination itself takes `directory`'s mode, owner and mtime.
-    public static func write(directory: String, destination: String? = nil, to outputPath: String,
-                             options: LayerWriteOptions = LayerWriteOptions()) throws -> LayerWriteResult {
+    public static func write(
+        directory: String, destination: String? = nil, to outputPath: String,
+        options: LayerWriteOptions = LayerWriteOptions()
+    ) throws -> LayerWriteResult {
         var prefix: [UInt8] = []
         if let destination {
             var d = destination
@@ -119,7 +124,10 @@ public enum LayerWriter {
             if !prefix.isEmpty {
                 var parents: [[UInt8]] = []
                 var p = LayerPath.parent(prefix)
-                while let q = p { parents.append(q); p = LayerPath.parent(q) }
+                while let q = p {
+                    parents.append(q)
+                    p = LayerPath.parent(q)
+                }
                 for q in parents.reversed() { try em.emitSyntheticDirectory(q) }
                 try em.emitHostObject(hostPath: root, st: rootStat, layerPath: prefix)
             }
@@ -131,8 +139,10 @@ public enum LayerWriter {
 
     /// Writes an explicit change set (see `ChangeSet`): adds from their sources, `.wh.NAME` for deletions,
     /// `DIR/.wh..wh..opq` for opaque directories (whiteouts before their siblings), missing parents added.
-    public static func write(changes: ChangeSet, to outputPath: String,
-                             options: LayerWriteOptions = LayerWriteOptions()) throws -> LayerWriteResult {
+    public static func write(
+        changes: ChangeSet, to outputPath: String,
+        options: LayerWriteOptions = LayerWriteOptions()
+    ) throws -> LayerWriteResult {
         let plan = try ChangeSetPlan(changes)
         return try pipeline(to: outputPath, options: options) { em in try plan.emit(em) }
     }
@@ -153,12 +163,20 @@ public enum LayerWriter {
     /// Emits the children of `hostDir` in global bytewise full-path order: a subdirectory `d` is emitted at key
     /// `d` and its subtree at key `d/`, so e.g. `a`, `a-c`, `a/b` come out in that order.
     private static func walk(_ em: TarEmitter, dirfd: Int32, hostDir: [UInt8], layerDir: [UInt8]) throws {
-        struct Item { var key: [UInt8]; var name: [UInt8]; var st: stat; var descend: Bool }
+        struct Item {
+            var key: [UInt8]
+            var name: [UInt8]
+            var st: stat
+            var descend: Bool
+        }
         var items: [Item] = []
         for name in try HostFS.listDirectory(fd: dirfd, display: hostDir) {
             let layerPath = layerDir.isEmpty ? name : layerDir + [0x2F] + name
             if name.starts(with: LayerPath.whiteoutPrefix) {
-                throw OCIWriterError(.unsafeEntry, "a name starting with '.wh.' would be read as a whiteout by image tools: rename it (deletions belong in a ChangeSet)", path: HostFS.display(hostDir + [0x2F] + name) + " (layer path \(HostFS.display(layerPath)))")
+                throw OCIWriterError(
+                    .unsafeEntry,
+                    "a name starting with '.wh.' would be read as a whiteout by image tools: rename it (deletions belong in a ChangeSet)",
+                    path: HostFS.display(hostDir + [0x2F] + name) + " (layer path \(HostFS.display(layerPath)))")
             }
             let st = try HostFS.lstat(HostRef(dirfd: dirfd, name: name, display: hostDir + [0x2F] + name))
             items.append(Item(key: name, name: name, st: st, descend: false))
@@ -173,7 +191,9 @@ public enum LayerWriter {
                 defer { close(fd) }
                 var now = stat()
                 guard fstat(fd, &now) == 0, now.st_ino == item.st.st_ino, now.st_dev == item.st.st_dev else {
-                    throw OCIWriterError(.layerWrite, "directory was replaced while the layer was being written", path: ref.displayString)
+                    throw OCIWriterError(
+                        .layerWrite, "directory was replaced while the layer was being written", path: ref.displayString
+                    )
                 }
                 try walk(em, dirfd: fd, hostDir: ref.display, layerDir: layerPath)
             } else {
@@ -184,8 +204,10 @@ public enum LayerWriter {
 
     // MARK: - pipeline
 
-    private static func pipeline(to outputPath: String, options: LayerWriteOptions,
-                                 produce: (TarEmitter) throws -> Void) throws -> LayerWriteResult {
+    private static func pipeline(
+        to outputPath: String, options: LayerWriteOptions,
+        produce: (TarEmitter) throws -> Void
+    ) throws -> LayerWriteResult {
         guard options.threads >= 1 else {
             throw OCIWriterError(.invalidArgument, "threads must be at least 1 (got \(options.threads))")
         }
@@ -196,8 +218,10 @@ public enum LayerWriter {
             let compressor: ByteSink?
             switch options.compression {
             case .none: compressor = nil
-            case .gzip: compressor = try GzipCompressor(settings: options.gzip, threads: options.threads, downstream: blob)
-            case .zstd: compressor = try ZstdCompressor(level: options.zstdLevel, threads: options.threads, downstream: blob)
+            case .gzip:
+                compressor = try GzipCompressor(settings: options.gzip, threads: options.threads, downstream: blob)
+            case .zstd:
+                compressor = try ZstdCompressor(level: options.zstdLevel, threads: options.threads, downstream: blob)
             }
             let tar = DigestingSink(forwardingTo: compressor ?? blob)
             let em = TarEmitter(sink: tar, epoch: options.sourceDateEpoch, idMapping: options.idMapping)
@@ -244,7 +268,11 @@ final class TempOutput {
 
     func commit() throws {
         guard fsync(fd) == 0 else { throw OCIWriterError.sys("cannot fsync", path: tempPath) }
-        guard close(fd) == 0 else { done = true; unlink(tempPath); throw OCIWriterError.sys("cannot close", path: tempPath) }
+        guard close(fd) == 0 else {
+            done = true
+            unlink(tempPath)
+            throw OCIWriterError.sys("cannot close", path: tempPath)
+        }
         done = true
         guard rename(tempPath, finalPath) == 0 else {
             let e = errno

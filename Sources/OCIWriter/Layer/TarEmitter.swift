@@ -1,7 +1,7 @@
 import COCISys
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Layer-path rules shared by directory and change-set sources.
@@ -18,7 +18,8 @@ enum LayerPath {
             throw OCIWriterError(.invalidArgument, "\(what) contains a NUL byte", path: path)
         }
         if bytes.first == 0x2F {
-            throw OCIWriterError(.invalidArgument, "\(what) must be relative to the layer root (no leading '/')", path: path)
+            throw OCIWriterError(
+                .invalidArgument, "\(what) must be relative to the layer root (no leading '/')", path: path)
         }
         while bytes.starts(with: [0x2E, 0x2F]) { bytes.removeFirst(2) }
         while bytes.last == 0x2F { bytes.removeLast() }
@@ -37,10 +38,16 @@ enum LayerPath {
             throw OCIWriterError(.invalidArgument, "\(what) has an empty path component ('//')", path: path)
         }
         if name == [0x2E] || name == [0x2E, 0x2E] {
-            throw OCIWriterError(.unsafeEntry, "\(what) has a '\(String(decoding: name, as: UTF8.self))' component: layer paths must not contain '.' or '..'", path: path)
+            throw OCIWriterError(
+                .unsafeEntry,
+                "\(what) has a '\(String(decoding: name, as: UTF8.self))' component: layer paths must not contain '.' or '..'",
+                path: path)
         }
         if name.starts(with: whiteoutPrefix) {
-            throw OCIWriterError(.unsafeEntry, "\(what) has a name starting with '.wh.', which image tools read as a whiteout: rename it, or express deletions as ChangeSet .delete/.opaque", path: path)
+            throw OCIWriterError(
+                .unsafeEntry,
+                "\(what) has a name starting with '.wh.', which image tools read as a whiteout: rename it, or express deletions as ChangeSet .delete/.opaque",
+                path: path)
         }
     }
 
@@ -63,7 +70,10 @@ final class TarEmitter {
     var exclude: HardLinkKey?
     private let buffer: UnsafeMutableRawBufferPointer
 
-    struct HardLinkKey: Hashable { var dev: UInt64; var ino: UInt64 }
+    struct HardLinkKey: Hashable {
+        var dev: UInt64
+        var ino: UInt64
+    }
 
     init(sink: ByteSink, epoch: Int64?, idMapping: IDMapping?) {
         self.sink = sink
@@ -84,12 +94,15 @@ final class TarEmitter {
 
     /// A directory ociforge adds itself (destination parents, missing change-set parents): 0755 root:root.
     func emitSyntheticDirectory(_ layerPath: [UInt8]) throws {
-        try emit(TarEntry(path: layerPath, kind: .directory, mode: 0o755, uid: 0, gid: 0, mtime: defaultMtime), content: nil)
+        try emit(
+            TarEntry(path: layerPath, kind: .directory, mode: 0o755, uid: 0, gid: 0, mtime: defaultMtime), content: nil)
     }
 
     /// A whiteout file (`.wh.NAME` or `.wh..wh..opq`): empty regular file, 0644 root:root.
     func emitWhiteout(_ layerPath: [UInt8]) throws {
-        try emit(TarEntry(path: layerPath, kind: .regular(size: 0), mode: 0o644, uid: 0, gid: 0, mtime: defaultMtime), content: nil)
+        try emit(
+            TarEntry(path: layerPath, kind: .regular(size: 0), mode: 0o644, uid: 0, gid: 0, mtime: defaultMtime),
+            content: nil)
     }
 
     /// Writes the host object at `hostPath` (already lstat'ed as `st`) as `layerPath`. Sockets are skipped
@@ -112,13 +125,16 @@ final class TarEmitter {
         case S_IFDIR: kind = .directory
         case S_IFLNK: kind = .symlink(target: try HostFS.readlink(ref))
         case S_IFIFO: kind = .fifo
-        case S_IFCHR: kind = .charDevice(major: ocisys_major(UInt64(st.st_rdev)), minor: ocisys_minor(UInt64(st.st_rdev)))
-        case S_IFBLK: kind = .blockDevice(major: ocisys_major(UInt64(st.st_rdev)), minor: ocisys_minor(UInt64(st.st_rdev)))
+        case S_IFCHR:
+            kind = .charDevice(major: ocisys_major(UInt64(st.st_rdev)), minor: ocisys_minor(UInt64(st.st_rdev)))
+        case S_IFBLK:
+            kind = .blockDevice(major: ocisys_major(UInt64(st.st_rdev)), minor: ocisys_minor(UInt64(st.st_rdev)))
         case S_IFSOCK:
             warnings.append("skipped socket \(display) (sockets cannot be stored in a layer)")
             return false
         default:
-            throw OCIWriterError(.layerWrite, "unsupported file type \(String(fmt, radix: 8))", path: HostFS.display(hostPath))
+            throw OCIWriterError(
+                .layerWrite, "unsupported file type \(String(fmt, radix: 8))", path: HostFS.display(hostPath))
         }
         if fmt != S_IFDIR && st.st_nlink > 1 {
             if let first = links[key] {
@@ -130,20 +146,28 @@ final class TarEmitter {
         var uid = UInt32(st.st_uid), gid = UInt32(st.st_gid)
         if let m = idMapping {
             guard let u = m.containerUID(forHost: uid) else {
-                throw OCIWriterError(.layerWrite, "owner uid \(uid) is not mapped into the user namespace (no IDMapping range covers it)", path: HostFS.display(hostPath))
+                throw OCIWriterError(
+                    .layerWrite,
+                    "owner uid \(uid) is not mapped into the user namespace (no IDMapping range covers it)",
+                    path: HostFS.display(hostPath))
             }
             guard let g = m.containerGID(forHost: gid) else {
-                throw OCIWriterError(.layerWrite, "group gid \(gid) is not mapped into the user namespace (no IDMapping range covers it)", path: HostFS.display(hostPath))
+                throw OCIWriterError(
+                    .layerWrite,
+                    "group gid \(gid) is not mapped into the user namespace (no IDMapping range covers it)",
+                    path: HostFS.display(hostPath))
             }
             uid = u
             gid = g
         }
         var xattrs = try HostFS.xattrs(ref)
         if let m = idMapping, let i = xattrs.firstIndex(where: { $0.name == FileCapabilities.xattrName }) {
-            xattrs[i].value = try FileCapabilities.containerValue(xattrs[i].value, mapping: m, path: HostFS.display(hostPath))
+            xattrs[i].value = try FileCapabilities.containerValue(
+                xattrs[i].value, mapping: m, path: HostFS.display(hostPath))
         }
-        let entry = TarEntry(path: layerPath, kind: kind, mode: UInt32(st.st_mode) & 0o7777, uid: uid, gid: gid,
-                             mtime: clampMtime(Int64(st.st_mtim.tv_sec)), xattrs: xattrs)
+        let entry = TarEntry(
+            path: layerPath, kind: kind, mode: UInt32(st.st_mode) & 0o7777, uid: uid, gid: gid,
+            mtime: clampMtime(Int64(st.st_mtim.tv_sec)), xattrs: xattrs)
         if case .regular = kind {
             try emit(entry, content: (ref, st))
         } else {
@@ -189,7 +213,8 @@ final class TarEmitter {
                 throw OCIWriterError.sys("cannot read", path: path)
             }
             if n == 0 {
-                throw OCIWriterError(.layerWrite, "file shrank from \(size) bytes while the layer was being written", path: path)
+                throw OCIWriterError(
+                    .layerWrite, "file shrank from \(size) bytes while the layer was being written", path: path)
             }
             try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             remaining -= Int64(n)

@@ -24,7 +24,8 @@ struct TarEntry: Sendable, Equatable {
 
     static func == (a: TarEntry, b: TarEntry) -> Bool {
         a.path == b.path && a.kind == b.kind && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid
-            && a.mtime == b.mtime && a.xattrs.map(\.name) == b.xattrs.map(\.name) && a.xattrs.map(\.value) == b.xattrs.map(\.value)
+            && a.mtime == b.mtime && a.xattrs.map(\.name) == b.xattrs.map(\.name)
+            && a.xattrs.map(\.value) == b.xattrs.map(\.value)
     }
 }
 
@@ -63,7 +64,9 @@ enum TarHeader {
         var type: UInt8
         var devMajor: UInt32 = 0, devMinor: UInt32 = 0
         switch entry.kind {
-        case .regular(let s): type = 0x30; size = s
+        case .regular(let s):
+            type = 0x30
+            size = s
         case .directory: type = 0x35
         case .symlink(let t), .hardlink(let t):
             if case .symlink = entry.kind { type = 0x32 } else { type = 0x31 }
@@ -74,11 +77,19 @@ enum TarHeader {
                 linkField = Array(t.filter { $0 < 0x80 }.prefix(100))
             }
         case .fifo: type = 0x36
-        case .charDevice(let ma, let mi): type = 0x33; devMajor = ma; devMinor = mi
-        case .blockDevice(let ma, let mi): type = 0x34; devMajor = ma; devMinor = mi
+        case .charDevice(let ma, let mi):
+            type = 0x33
+            devMajor = ma
+            devMinor = mi
+        case .blockDevice(let ma, let mi):
+            type = 0x34
+            devMajor = ma
+            devMinor = mi
         }
         guard UInt64(devMajor) <= maxOctal7, UInt64(devMinor) <= maxOctal7 else {
-            throw OCIWriterError(.layerWrite, "device number \(devMajor):\(devMinor) does not fit a tar header", path: String(decoding: entry.path, as: UTF8.self))
+            throw OCIWriterError(
+                .layerWrite, "device number \(devMajor):\(devMinor) does not fit a tar header",
+                path: String(decoding: entry.path, as: UTF8.self))
         }
         precondition(size >= 0 && entry.mtime >= 0)
 
@@ -114,8 +125,9 @@ enum TarHeader {
             records.sort { $0.key.lexicographicallyPrecedes($1.key) }
             var body: [UInt8] = []
             for r in records { body += paxRecord(key: r.key, value: r.value) }
-            out += ustar(name: paxHeaderName, prefix: [], mode: 0o644, uid: 0, gid: 0, size: Int64(body.count),
-                         mtime: 0, type: 0x78, link: [], devMajor: nil, devMinor: nil)
+            out += ustar(
+                name: paxHeaderName, prefix: [], mode: 0o644, uid: 0, gid: 0, size: Int64(body.count),
+                mtime: 0, type: 0x78, link: [], devMajor: nil, devMinor: nil)
             out += body
             out += [UInt8](repeating: 0, count: padding(Int64(body.count)))
         }
@@ -124,9 +136,10 @@ enum TarHeader {
         case .charDevice, .blockDevice: isDevice = true
         default: isDevice = false
         }
-        out += ustar(name: nameField, prefix: prefixField, mode: entry.mode & 0o7777, uid: uidField, gid: gidField,
-                     size: sizeField, mtime: mtimeField, type: type, link: linkField,
-                     devMajor: isDevice ? devMajor : nil, devMinor: isDevice ? devMinor : nil)
+        out += ustar(
+            name: nameField, prefix: prefixField, mode: entry.mode & 0o7777, uid: uidField, gid: gidField,
+            size: sizeField, mtime: mtimeField, type: type, link: linkField,
+            devMajor: isDevice ? devMajor : nil, devMinor: isDevice ? devMinor : nil)
         return out
     }
 
@@ -171,8 +184,10 @@ enum TarHeader {
         }
     }
 
-    private static func ustar(name: [UInt8], prefix: [UInt8], mode: UInt32, uid: UInt64, gid: UInt64, size: Int64,
-                              mtime: Int64, type: UInt8, link: [UInt8], devMajor: UInt32?, devMinor: UInt32?) -> [UInt8] {
+    private static func ustar(
+        name: [UInt8], prefix: [UInt8], mode: UInt32, uid: UInt64, gid: UInt64, size: Int64,
+        mtime: Int64, type: UInt8, link: [UInt8], devMajor: UInt32?, devMinor: UInt32?
+    ) -> [UInt8] {
         var h = [UInt8](repeating: 0, count: blockSize)
         func put(_ bytes: [UInt8], at offset: Int, width: Int) {
             for (i, b) in bytes.prefix(width).enumerated() { h[offset + i] = b }

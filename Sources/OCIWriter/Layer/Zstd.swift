@@ -24,17 +24,23 @@ public final class ZstdCompressor: ByteSink {
         guard (1...19).contains(level) else {
             throw OCIWriterError(.invalidArgument, "zstd level \(level) is out of range: use 1...19")
         }
-        guard let c = ZSTD_createCCtx() else { throw OCIWriterError(.compression, "ZSTD_createCCtx failed: out of memory") }
+        guard let c = ZSTD_createCCtx() else {
+            throw OCIWriterError(.compression, "ZSTD_createCCtx failed: out of memory")
+        }
         self.level = level
         self.cctx = c
         self.downstream = downstream
         out = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 64)
         block = .allocate(byteCount: 1 << 20, alignment: 64)
-        for (param, value) in [(ZSTD_c_compressionLevel, Int32(level)), (ZSTD_c_checksumFlag, 1),
-                               (ZSTD_c_nbWorkers, Int32(max(1, threads)))] {
+        for (param, value) in [
+            (ZSTD_c_compressionLevel, Int32(level)), (ZSTD_c_checksumFlag, 1),
+            (ZSTD_c_nbWorkers, Int32(max(1, threads)))
+        ] {
             let r = ZSTD_CCtx_setParameter(c, param, value)
             if ZSTD_isError(r) != 0 {
-                throw OCIWriterError(.compression, "zstd parameter \(param.rawValue)=\(value) refused: \(String(cString: ZSTD_getErrorName(r)))")
+                throw OCIWriterError(
+                    .compression,
+                    "zstd parameter \(param.rawValue)=\(value) refused: \(String(cString: ZSTD_getErrorName(r)))")
             }
         }
     }
@@ -75,7 +81,8 @@ public final class ZstdCompressor: ByteSink {
             var outBuf = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
             let remaining = ZSTD_compressStream2(cctx, &outBuf, &inBuf, end ? ZSTD_e_end : ZSTD_e_continue)
             if ZSTD_isError(remaining) != 0 {
-                throw OCIWriterError(.compression, "zstd compression failed: \(String(cString: ZSTD_getErrorName(remaining)))")
+                throw OCIWriterError(
+                    .compression, "zstd compression failed: \(String(cString: ZSTD_getErrorName(remaining)))")
             }
             if outBuf.pos > 0 { try downstream.write(UnsafeRawBufferPointer(rebasing: out[0..<outBuf.pos])) }
             if end {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A finished layer blob to add to an image (as produced by the layer writer).
@@ -18,9 +18,11 @@ public struct LayerInput: Sendable, Hashable {
     /// Move the file into the layout (true: it is a temp file the caller no longer needs) or copy it.
     public var consumeFile: Bool
 
-    public init(file: String, mediaType: MediaType, digest: Digest, size: Int64, diffID: Digest,
-                createdBy: String? = nil, comment: String? = nil, annotations: [String: String]? = nil,
-                consumeFile: Bool = false) {
+    public init(
+        file: String, mediaType: MediaType, digest: Digest, size: Int64, diffID: Digest,
+        createdBy: String? = nil, comment: String? = nil, annotations: [String: String]? = nil,
+        consumeFile: Bool = false
+    ) {
         self.file = file
         self.mediaType = mediaType
         self.digest = digest
@@ -32,7 +34,9 @@ public struct LayerInput: Sendable, Hashable {
         self.consumeFile = consumeFile
     }
 
-    public var descriptor: Descriptor { Descriptor(mediaType: mediaType, digest: digest, size: size, annotations: annotations) }
+    public var descriptor: Descriptor {
+        Descriptor(mediaType: mediaType, digest: digest, size: size, annotations: annotations)
+    }
 }
 
 /// Where an assembled image starts from.
@@ -86,11 +90,13 @@ public struct ConfigChanges: Sendable, Hashable {
     /// When set and some config field changes, an `empty_layer: true` history entry with this `created_by`.
     public var configHistory: String?
 
-    public init(entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String] = [], workingDir: String? = nil,
-                user: String? = nil, labels: [String: String] = [:], exposedPorts: [String] = [],
-                stopSignal: String? = nil, annotations: [String: String] = [:], created: String? = nil,
-                author: String? = nil, configHistory: String? = nil, volumes: [String] = [], healthcheck: Healthcheck? = nil,
-                onBuild: [String]? = nil, shell: [String]? = nil, unset: Set<Field> = []) {
+    public init(
+        entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String] = [], workingDir: String? = nil,
+        user: String? = nil, labels: [String: String] = [:], exposedPorts: [String] = [],
+        stopSignal: String? = nil, annotations: [String: String] = [:], created: String? = nil,
+        author: String? = nil, configHistory: String? = nil, volumes: [String] = [], healthcheck: Healthcheck? = nil,
+        onBuild: [String]? = nil, shell: [String]? = nil, unset: Set<Field> = []
+    ) {
         self.entrypoint = entrypoint
         self.cmd = cmd
         self.env = env
@@ -210,8 +216,10 @@ public struct ImageAssembler: Sendable {
     /// `changes.annotations` has it).
     public var annotateBaseDigest = true
 
-    public init(base: AssemblyBase, layers: [LayerInput], changes: ConfigChanges = ConfigChanges(),
-                destination: OCILayout, tag: String?, environment: [String: String] = ImageAssembler.processEnvironment()) {
+    public init(
+        base: AssemblyBase, layers: [LayerInput], changes: ConfigChanges = ConfigChanges(),
+        destination: OCILayout, tag: String?, environment: [String: String] = ImageAssembler.processEnvironment()
+    ) {
         self.base = base
         self.layers = layers
         self.changes = changes
@@ -230,7 +238,9 @@ public struct ImageAssembler: Sendable {
     public static func createdTimestamp(environment: [String: String]) throws -> String {
         guard let raw = environment["SOURCE_DATE_EPOCH"], !raw.isEmpty else { return rfc3339(epochSeconds: 0) }
         guard let secs = Int64(raw), secs >= 0, secs <= 253_402_300_799 else {
-            throw OCIWriterError(.invalidArgument, "SOURCE_DATE_EPOCH='\(raw)' is not a non-negative integer number of seconds (before year 10000)")
+            throw OCIWriterError(
+                .invalidArgument,
+                "SOURCE_DATE_EPOCH='\(raw)' is not a non-negative integer number of seconds (before year 10000)")
         }
         return rfc3339(epochSeconds: secs)
     }
@@ -243,7 +253,8 @@ public struct ImageAssembler: Sendable {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s
         }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))Z"
+        return
+            "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))Z"
     }
 
     /// Writes everything and tags the result; blocking I/O.
@@ -252,20 +263,29 @@ public struct ImageAssembler: Sendable {
         let created = try changes.created ?? Self.createdTimestamp(environment: environment)
         for layer in layers {
             guard layer.mediaType.layerCompression != nil else {
-                throw OCIWriterError(.unsupportedMediaType, "layer media type \(layer.mediaType) is not a tar layer type", path: layer.file)
+                throw OCIWriterError(
+                    .unsupportedMediaType, "layer media type \(layer.mediaType) is not a tar layer type",
+                    path: layer.file)
             }
         }
 
         if verifyNewLayerDiffIDs {
-            let derived = LayoutVerifier.Run.digestInParallel(layers.map { Descriptor(mediaType: $0.mediaType, digest: $0.digest, size: $0.size) },
-                                                              layout: destination, files: layers.map(\.file))
+            let derived = LayoutVerifier.Run.digestInParallel(
+                layers.map { Descriptor(mediaType: $0.mediaType, digest: $0.digest, size: $0.size) },
+                layout: destination, files: layers.map(\.file))
             for layer in layers {
                 let r = try derived[layer.digest]!.get()
                 guard r.size == layer.size, r.digest == layer.digest else {
-                    throw OCIWriterError(.digestMismatch, "layer file hashes to \(r.digest) (\(r.size) bytes), not the given \(layer.digest) (\(layer.size) bytes)", path: layer.file)
+                    throw OCIWriterError(
+                        .digestMismatch,
+                        "layer file hashes to \(r.digest) (\(r.size) bytes), not the given \(layer.digest) (\(layer.size) bytes)",
+                        path: layer.file)
                 }
                 guard r.diffID == layer.diffID else {
-                    throw OCIWriterError(.digestMismatch, "layer's uncompressed tar hashes to \(r.diffID), not the given diffID \(layer.diffID)", path: layer.file)
+                    throw OCIWriterError(
+                        .digestMismatch,
+                        "layer's uncompressed tar hashes to \(r.diffID), not the given diffID \(layer.diffID)",
+                        path: layer.file)
                 }
             }
         }
@@ -285,7 +305,10 @@ public struct ImageAssembler: Sendable {
             config = resolved.config.value
             let manifest = resolved.manifest.value
             guard config.rootfs.diffIDs.count == manifest.layers.count else {
-                throw OCIWriterError(.invalidImage, "base image \(resolved.manifestDescriptor.digest) has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids", path: layout.path)
+                throw OCIWriterError(
+                    .invalidImage,
+                    "base image \(resolved.manifestDescriptor.digest) has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids",
+                    path: layout.path)
             }
             baseLayers = manifest.layers.map(Self.ociLayerDescriptor)
             if config.history == nil || config.history!.isEmpty, !baseLayers.isEmpty {
@@ -302,7 +325,10 @@ public struct ImageAssembler: Sendable {
         if let given = self.history {
             let layerEntries = given.filter { $0.emptyLayer != true }.count
             guard layerEntries == layers.count else {
-                throw OCIWriterError(.invalidArgument, "the history given for the new layers has \(layerEntries) entries without empty_layer but there are \(layers.count) new layers: give exactly one per layer, in order")
+                throw OCIWriterError(
+                    .invalidArgument,
+                    "the history given for the new layers has \(layerEntries) entries without empty_layer but there are \(layers.count) new layers: give exactly one per layer, in order"
+                )
             }
             history += given
         } else {
@@ -321,12 +347,14 @@ public struct ImageAssembler: Sendable {
         // 4. Blobs: base layers (copied across, verified), new layers (imported, verified).
         for d in baseLayers {
             if let baseLayout {
-                if !baseLayout.hasBlob(d.digest), !(d.urls ?? []).isEmpty { continue }  // foreign layer, not distributed
+                // foreign layer, not distributed
+                if !baseLayout.hasBlob(d.digest), !(d.urls ?? []).isEmpty { continue }
                 try destination.copyBlob(d, from: baseLayout)
             }
         }
         for layer in layers {
-            try destination.importBlob(file: layer.file, expected: layer.descriptor, mode: layer.consumeFile ? .move : .copy)
+            try destination.importBlob(
+                file: layer.file, expected: layer.descriptor, mode: layer.consumeFile ? .move : .copy)
         }
 
         // 5. Config, manifest, index.
@@ -336,8 +364,9 @@ public struct ImageAssembler: Sendable {
         if annotateBaseDigest, let baseDigest, annotations["org.opencontainers.image.base.digest"] == nil {
             annotations["org.opencontainers.image.base.digest"] = baseDigest.string
         }
-        let manifest = Manifest(config: configDesc, layers: baseLayers + layers.map(\.descriptor),
-                                annotations: annotations.isEmpty ? nil : annotations, mediaType: .ociManifest)
+        let manifest = Manifest(
+            config: configDesc, layers: baseLayers + layers.map(\.descriptor),
+            annotations: annotations.isEmpty ? nil : annotations, mediaType: .ociManifest)
         let manifestDoc = try EncodedDocument(manifest)
         var manifestDesc = try destination.writeBlob(document: manifestDoc, mediaType: .ociManifest)
         manifestDesc.platform = config.platform
@@ -346,8 +375,9 @@ public struct ImageAssembler: Sendable {
         } else {
             try destination.addToIndex(manifestDesc)
         }
-        return AssembledImage(layout: destination, tag: tag, manifestDescriptor: manifestDesc, manifest: manifestDoc,
-                              configDescriptor: configDesc, config: configDoc)
+        return AssembledImage(
+            layout: destination, tag: tag, manifestDescriptor: manifestDesc, manifest: manifestDoc,
+            configDescriptor: configDesc, config: configDoc)
     }
 
     /// Docker layer media types mapped to their OCI equivalents; everything else kept.
@@ -365,8 +395,10 @@ public struct ImageAssembler: Sendable {
     static func normalizePort(_ s: String) throws -> String {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         let proto = parts.count == 2 ? parts[1].lowercased() : "tcp"
-        guard parts.count <= 2, let n = Int(parts[0]), (1...65535).contains(n), ["tcp", "udp", "sctp"].contains(proto) else {
-            throw OCIWriterError(.invalidArgument, "invalid exposed port '\(s)': expected PORT[/tcp|udp|sctp] with PORT in 1…65535")
+        guard parts.count <= 2, let n = Int(parts[0]), (1...65535).contains(n), ["tcp", "udp", "sctp"].contains(proto)
+        else {
+            throw OCIWriterError(
+                .invalidArgument, "invalid exposed port '\(s)': expected PORT[/tcp|udp|sctp] with PORT in 1…65535")
         }
         return "\(n)/\(proto)"
     }

@@ -31,16 +31,21 @@ public struct ImageComparison: Sendable, Codable {
         for i in 0..<max(la.count, lb.count) {
             let x = i < la.count ? la[i] : nil, y = i < lb.count ? lb[i] : nil
             if let x, let y, x.descriptor.digest == y.descriptor.digest {
-                results.append(LayerResult(index: i, first: x.descriptor.digest, second: y.descriptor.digest, equal: true, files: []))
+                results.append(
+                    LayerResult(
+                        index: i, first: x.descriptor.digest, second: y.descriptor.digest, equal: true, files: []))
                 continue
             }
             let ex = try x.map { try LayerListing.entries(ofLayer: $0.path) } ?? []
             let ey = try y.map { try LayerListing.entries(ofLayer: $0.path) } ?? []
-            results.append(LayerResult(index: i, first: x?.descriptor.digest, second: y?.descriptor.digest, equal: false,
-                                       files: fileDifferences(ex, ey)))
+            results.append(
+                LayerResult(
+                    index: i, first: x?.descriptor.digest, second: y?.descriptor.digest, equal: false,
+                    files: fileDifferences(ex, ey)))
         }
-        return ImageComparison(firstManifest: a.manifestDescriptor.digest, secondManifest: b.manifestDescriptor.digest,
-                               configEqual: a.manifest.value.config.digest == b.manifest.value.config.digest, layers: results)
+        return ImageComparison(
+            firstManifest: a.manifestDescriptor.digest, secondManifest: b.manifestDescriptor.digest,
+            configEqual: a.manifest.value.config.digest == b.manifest.value.config.digest, layers: results)
     }
 
     static func fileDifferences(_ a: [LayerEntryFacts], _ b: [LayerEntryFacts]) -> [FileDifference] {

@@ -100,7 +100,11 @@ public struct ImageSummary: Sendable, Codable, Hashable {
     }
 
     static func quoted(_ args: [String]) -> String {
-        "[" + args.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        "["
+            + args.map {
+                "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                    + "\""
+            }
             .joined(separator: ", ") + "]"
     }
 
@@ -109,7 +113,10 @@ public struct ImageSummary: Sendable, Codable, Hashable {
         let units = ["KiB", "MiB", "GiB", "TiB"]
         var v = Double(n) / 1024
         var u = 0
-        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
         let tenths = Int((v * 10).rounded())
         return "\(tenths / 10).\(tenths % 10) \(units[u])"
     }

@@ -1,7 +1,8 @@
 import CZlib
 import CZstd
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a layer blob hashes to: the blob digest and size, and the diffID and size of the tar inside.
@@ -138,14 +139,19 @@ final class LayoutGzipDecoder: LayerStreamDecoder {
                 throw OCIWriterError(.compression, "corrupt gzip stream (no progress possible)")
             default:
                 let msg = strm.pointee.msg.map { String(cString: $0) } ?? "zlib error \(r)"
-                throw OCIWriterError(.compression, "corrupt gzip stream: \(msg) after \(strm.pointee.total_in) compressed bytes of the current member")
+                throw OCIWriterError(
+                    .compression,
+                    "corrupt gzip stream: \(msg) after \(strm.pointee.total_in) compressed bytes of the current member")
             }
         }
     }
 
     func finish() throws {
         guard sawInput else { throw OCIWriterError(.compression, "empty gzip stream") }
-        guard memberEnded else { throw OCIWriterError(.compression, "truncated gzip stream (ended before the end of the deflate data and trailer)") }
+        guard memberEnded else {
+            throw OCIWriterError(
+                .compression, "truncated gzip stream (ended before the end of the deflate data and trailer)")
+        }
     }
 }
 

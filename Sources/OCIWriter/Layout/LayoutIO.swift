@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import COCISys
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Small POSIX helpers for the layout store: every call retries EINTR and turns failures into `OCIWriterError`
 /// naming the path. Kept in one namespace so they cannot clash with other parts of the module.
@@ -16,7 +17,10 @@ enum LayoutIO {
         guard fd >= 0 else {
             let e = errno
             if e == ENOENT { throw OCIWriterError(.notFound, "file not found", path: path) }
-            if e == ELOOP { throw OCIWriterError(.layout, "is a symbolic link; files of an OCI layout must be regular files", path: path) }
+            if e == ELOOP {
+                throw OCIWriterError(
+                    .layout, "is a symbolic link; files of an OCI layout must be regular files", path: path)
+            }
             throw OCIWriterError.sys("cannot open for reading", path: path, errno: e)
         }
         var st = stat()
@@ -128,7 +132,10 @@ enum LayoutIO {
         if e == EEXIST { return false }
         if e == EINVAL || e == ENOSYS {
             // Filesystem without RENAME_NOREPLACE: link() fails with EEXIST as well.
-            if link(from, to) == 0 { unlink(from); return true }
+            if link(from, to) == 0 {
+                unlink(from)
+                return true
+            }
             if errno == EEXIST { return false }
         }
         throw OCIWriterError.sys("cannot rename '\(from)' into place", path: to, errno: e)
@@ -175,7 +182,9 @@ enum LayoutIO {
         defer { close(fd) }
         let size = try fileSize(fd, path: path)
         guard size <= Int64(limit) else {
-            throw OCIWriterError(.limitExceeded, "file is \(size) bytes, more than the \(limit)-byte limit for this document", path: path)
+            throw OCIWriterError(
+                .limitExceeded, "file is \(size) bytes, more than the \(limit)-byte limit for this document", path: path
+            )
         }
         var out = [UInt8](repeating: 0, count: Int(size) + 1)
         var filled = 0
@@ -187,7 +196,8 @@ enum LayoutIO {
             filled += n
         }
         guard filled <= limit else {
-            throw OCIWriterError(.limitExceeded, "file grew beyond the \(limit)-byte limit while being read", path: path)
+            throw OCIWriterError(
+                .limitExceeded, "file grew beyond the \(limit)-byte limit while being read", path: path)
         }
         out.removeLast(out.count - filled)
         return out

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // index.json: tags, atomic locked updates, and reference/platform resolution.
@@ -20,7 +20,9 @@ extension OCILayout {
     /// Tags (ref names) in index.json, in index order, without duplicates.
     public func tags() throws -> [String] {
         var seen = Set<String>()
-        return try readIndex().manifests.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }.filter { seen.insert($0).inserted }
+        return try readIndex().manifests.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }.filter {
+            seen.insert($0).inserted
+        }
     }
 
     /// Runs `body` on index.json under an exclusive lock and writes the result atomically.
@@ -79,11 +81,16 @@ extension OCILayout {
     /// `separator ::= [-._:@+] | "--"`.
     public static func validateTag(_ tag: String) throws {
         func fail(_ why: String) -> OCIWriterError {
-            OCIWriterError(.invalidReference, "invalid tag '\(tag.count > 80 ? String(tag.prefix(80)) + "…" : tag)': \(why) (allowed: letters, digits and the separators - . _ : @ + -- between them, components joined by /)")
+            OCIWriterError(
+                .invalidReference,
+                "invalid tag '\(tag.count > 80 ? String(tag.prefix(80)) + "…" : tag)': \(why) (allowed: letters, digits and the separators - . _ : @ + -- between them, components joined by /)"
+            )
         }
         guard !tag.isEmpty else { throw fail("empty") }
         guard tag.utf8.count <= 1024 else { throw fail("longer than 1024 bytes") }
-        func isAlnum(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
+        func isAlnum(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        }
         let seps: Set<UInt8> = Set("-._:@+".utf8)
         for component in tag.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
             let c = Array(component)
@@ -92,7 +99,11 @@ extension OCILayout {
             while true {
                 let start = i
                 while i < c.count && isAlnum(c[i]) { i += 1 }
-                guard i > start else { throw fail("each component must start and end with a letter or digit, and separators must sit between them") }
+                guard i > start else {
+                    throw fail(
+                        "each component must start and end with a letter or digit, and separators must sit between them"
+                    )
+                }
                 if i == c.count { break }
                 if i + 1 < c.count && c[i] == UInt8(ascii: "-") && c[i + 1] == UInt8(ascii: "-") {
                     i += 2
@@ -116,7 +127,10 @@ extension OCILayout {
             candidates = index.manifests.filter { $0.annotations?[Descriptor.refNameAnnotation] == tag }
             guard !candidates.isEmpty else {
                 let known = try tags()
-                throw OCIWriterError(.notFound, "no image tagged '\(tag)' in this layout; \(known.isEmpty ? "it has no tags" : "tags: " + known.joined(separator: ", "))", path: path)
+                throw OCIWriterError(
+                    .notFound,
+                    "no image tagged '\(tag)' in this layout; \(known.isEmpty ? "it has no tags" : "tags: " + known.joined(separator: ", "))",
+                    path: path)
             }
         } else {
             // Artifacts stored beside an image (referrers) are not images of their own.
@@ -126,7 +140,10 @@ extension OCILayout {
             }
             if images.count > 1 {
                 let known = try tags()
-                throw OCIWriterError(.invalidReference, "the layout holds \(images.count) images: name one with path:tag; \(known.isEmpty ? "none is tagged" : "tags: " + known.joined(separator: ", "))", path: path)
+                throw OCIWriterError(
+                    .invalidReference,
+                    "the layout holds \(images.count) images: name one with path:tag; \(known.isEmpty ? "none is tagged" : "tags: " + known.joined(separator: ", "))",
+                    path: path)
             }
             candidates = images
         }
@@ -152,13 +169,21 @@ extension OCILayout {
                 try Self.checkDeclaredType(doc.value.mediaType, descriptor: current, source: source)
                 let configDesc = doc.value.config
                 guard configDesc.mediaType.isImageConfig else {
-                    throw OCIWriterError(.unsupportedMediaType, "manifest \(current.digest) is not a container image: its config has media type \(configDesc.mediaType)", path: blobPath(current.digest))
+                    throw OCIWriterError(
+                        .unsupportedMediaType,
+                        "manifest \(current.digest) is not a container image: its config has media type \(configDesc.mediaType)",
+                        path: blobPath(current.digest))
                 }
                 let config = try readDocument(ImageConfig.self, configDesc)
                 if let platform, chain.isEmpty, !platform.matches(config.value.platform) {
-                    throw OCIWriterError(.platformNotFound, "image \(tag.map { "'\($0)'" } ?? current.digest.string) is for \(config.value.platform), not \(platform)", path: path)
+                    throw OCIWriterError(
+                        .platformNotFound,
+                        "image \(tag.map { "'\($0)'" } ?? current.digest.string) is for \(config.value.platform), not \(platform)",
+                        path: path)
                 }
-                return ResolvedImage(layout: self, tag: tag, top: top, indexes: chain, manifestDescriptor: current, manifest: doc, config: config)
+                return ResolvedImage(
+                    layout: self, tag: tag, top: top, indexes: chain, manifestDescriptor: current, manifest: doc,
+                    config: config)
             }
         }
         throw OCIWriterError(.invalidImage, "image indexes nested more than 8 deep", path: path)
@@ -183,16 +208,25 @@ extension OCILayout {
             if t.isManifest { return .manifest }
         }
         if shape.manifests != nil && shape.config != nil {
-            throw OCIWriterError(.invalidImage, "document has both 'manifests' and 'config': refusing an ambiguous manifest/index", path: source)
+            throw OCIWriterError(
+                .invalidImage, "document has both 'manifests' and 'config': refusing an ambiguous manifest/index",
+                path: source)
         }
         if shape.manifests != nil { return .index }
         if shape.config != nil && shape.manifests == nil { return .manifest }
-        throw OCIWriterError(.unsupportedMediaType, "descriptor media type \(declared) is neither an image index nor an image manifest", path: source)
+        throw OCIWriterError(
+            .unsupportedMediaType, "descriptor media type \(declared) is neither an image index nor an image manifest",
+            path: source)
     }
 
     static func checkDeclaredType(_ inDocument: MediaType?, descriptor: Descriptor, source: String) throws {
-        if let inDocument, inDocument != descriptor.mediaType, descriptor.mediaType.isIndex || descriptor.mediaType.isManifest {
-            throw OCIWriterError(.invalidImage, "document declares media type \(inDocument) but its descriptor says \(descriptor.mediaType)", path: source)
+        if let inDocument, inDocument != descriptor.mediaType,
+            descriptor.mediaType.isIndex || descriptor.mediaType.isManifest
+        {
+            throw OCIWriterError(
+                .invalidImage,
+                "document declares media type \(inDocument) but its descriptor says \(descriptor.mediaType)",
+                path: source)
         }
     }
 
@@ -205,7 +239,10 @@ extension OCILayout {
         let unplatformed = usable.filter { $0.platform == nil }
         if unplatformed.count == 1 { return unplatformed[0] }
         let available = usable.compactMap { $0.platform?.description }
-        throw OCIWriterError(.platformNotFound, "no image for platform \(want) in \(source); available: \(available.isEmpty ? "none with a platform" : available.joined(separator: ", "))", path: path)
+        throw OCIWriterError(
+            .platformNotFound,
+            "no image for platform \(want) in \(source); available: \(available.isEmpty ? "none with a platform" : available.joined(separator: ", "))",
+            path: path)
     }
 }
 
@@ -255,8 +292,12 @@ public struct LayoutReference: Sendable, Hashable, CustomStringConvertible {
         let at = split ?? colons.last!
         let path = String(s[..<at])
         let tag = String(s[s.index(after: at)...])
-        guard !path.isEmpty else { throw OCIWriterError(.invalidReference, "invalid layout reference '\(s)': the path before ':' is empty") }
-        guard !tag.isEmpty else { throw OCIWriterError(.invalidReference, "invalid layout reference '\(s)': empty tag after ':'") }
+        guard !path.isEmpty else {
+            throw OCIWriterError(.invalidReference, "invalid layout reference '\(s)': the path before ':' is empty")
+        }
+        guard !tag.isEmpty else {
+            throw OCIWriterError(.invalidReference, "invalid layout reference '\(s)': empty tag after ':'")
+        }
         try OCILayout.validateTag(tag)
         self.init(path: path, tag: tag)
     }
@@ -281,15 +322,20 @@ extension ResolvedImage {
         let diffIDs = config.value.rootfs.diffIDs
         return try manifest.value.layers.enumerated().map { i, d in
             guard let compression = d.mediaType.layerCompression else {
-                throw OCIWriterError(.unsupportedMediaType, "layer \(i) (\(d.digest)) has media type \(d.mediaType), which is not a tar layer", path: layout.path)
+                throw OCIWriterError(
+                    .unsupportedMediaType,
+                    "layer \(i) (\(d.digest)) has media type \(d.mediaType), which is not a tar layer",
+                    path: layout.path)
             }
             if verify {
                 try layout.verifyBlob(d)
             } else if !layout.hasBlob(d.digest) {
-                throw OCIWriterError(.notFound, "blob \(d.digest) is missing from the layout", path: layout.blobPath(d.digest))
+                throw OCIWriterError(
+                    .notFound, "blob \(d.digest) is missing from the layout", path: layout.blobPath(d.digest))
             }
-            return ResolvedLayerBlob(path: layout.blobPath(d.digest), descriptor: d, compression: compression,
-                                     diffID: i < diffIDs.count ? diffIDs[i] : nil)
+            return ResolvedLayerBlob(
+                path: layout.blobPath(d.digest), descriptor: d, compression: compression,
+                diffID: i < diffIDs.count ? diffIDs[i] : nil)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 /// One problem found by `LayoutVerifier`.
 public struct VerificationProblem: Sendable, Hashable, Codable, CustomStringConvertible {
     /// What is wrong: `index.json`, `blob sha256:…`, `manifest sha256:…`, `config sha256:…`, `layer sha256:…`.
@@ -29,7 +30,9 @@ public struct VerificationReport: Sendable, Codable {
     public func text() -> String {
         var out = problems.map { "error: " + $0.description }
         let what = tag.map { "\(layout):\($0)" } ?? layout
-        out.append("\(isValid ? "OK" : "FAILED"): \(what): \(manifestsChecked.count) manifest(s), \(blobsChecked) blob(s), \(layersChecked) layer(s) decompressed, \(bytesRead) bytes read, \(problems.count) problem(s)")
+        out.append(
+            "\(isValid ? "OK" : "FAILED"): \(what): \(manifestsChecked.count) manifest(s), \(blobsChecked) blob(s), \(layersChecked) layer(s) decompressed, \(bytesRead) bytes read, \(problems.count) problem(s)"
+        )
         return out.joined(separator: "\n") + "\n"
     }
 }
@@ -42,8 +45,9 @@ public enum LayoutVerifier {
     public static func verify(_ layout: OCILayout, tag: String? = nil) -> VerificationReport {
         var v = Run(layout: layout)
         v.run(tag: tag)
-        return VerificationReport(layout: layout.path, tag: tag, problems: v.problems, blobsChecked: v.blobOK.count,
-                                  layersChecked: v.layersChecked, manifestsChecked: v.manifests, bytesRead: v.bytesRead)
+        return VerificationReport(
+            layout: layout.path, tag: tag, problems: v.problems, blobsChecked: v.blobOK.count,
+            layersChecked: v.layersChecked, manifestsChecked: v.manifests, bytesRead: v.bytesRead)
     }
 
     struct Run {
@@ -90,7 +94,9 @@ public enum LayoutVerifier {
             }
             for (i, d) in entries {
                 if let name = d.annotations?[Descriptor.refNameAnnotation] {
-                    do { try OCILayout.validateTag(name) } catch { problem("index.json", "manifests[\(i)].annotations", "\(error)") }
+                    do { try OCILayout.validateTag(name) } catch {
+                        problem("index.json", "manifests[\(i)].annotations", "\(error)")
+                    }
                 }
                 visit(d, from: "index.json", field: "manifests[\(i)]", depth: 0)
             }
@@ -102,7 +108,9 @@ public enum LayoutVerifier {
             if let ok = blobOK[d.digest] {
                 // Already read: a second descriptor for the same blob must agree on its size.
                 if ok, let actual = actualSize[d.digest], actual != d.size {
-                    problem("blob \(d.digest)", nil, "size mismatch: \(from) \(field) says \(d.size) bytes, the blob has \(actual)")
+                    problem(
+                        "blob \(d.digest)", nil,
+                        "size mismatch: \(from) \(field) says \(d.size) bytes, the blob has \(actual)")
                     return false
                 }
                 return ok
@@ -136,7 +144,8 @@ public enum LayoutVerifier {
             }
             let isDoc = d.mediaType.isIndex || d.mediaType.isManifest
             if isDoc && d.size > Int64(OCILayout.documentLimit) {
-                problem(from, field, "descriptor size \(d.size) exceeds the \(OCILayout.documentLimit)-byte document limit")
+                problem(
+                    from, field, "descriptor size \(d.size) exceeds the \(OCILayout.documentLimit)-byte document limit")
                 return
             }
             guard checkBlob(d, from: from, field: field) else { return }
@@ -152,10 +161,14 @@ public enum LayoutVerifier {
             let source = (d.mediaType.isIndex ? "index " : "manifest ") + d.digest.string
             if d.mediaType.isIndex {
                 let doc: EncodedDocument<ImageIndex>
-                do { doc = try EncodedDocument<ImageIndex>(bytes: bytes, source: source) } catch let e as OCIWriterError {
+                do { doc = try EncodedDocument<ImageIndex>(bytes: bytes, source: source) } catch let e as OCIWriterError
+                {
                     problem(source, nil, e.message)
                     return
-                } catch { problem(source, nil, "\(error)"); return }
+                } catch {
+                    problem(source, nil, "\(error)")
+                    return
+                }
                 if let t = doc.value.mediaType, t != d.mediaType {
                     problem(source, "mediaType", "document says \(t) but its descriptor in \(from) says \(d.mediaType)")
                 }
@@ -171,10 +184,15 @@ public enum LayoutVerifier {
             if manifests.contains(d.digest) { return }
             manifests.append(d.digest)
             let manifest: Manifest
-            do { manifest = try EncodedDocument<Manifest>(bytes: bytes, source: source).value } catch let e as OCIWriterError {
+            do { manifest = try EncodedDocument<Manifest>(bytes: bytes, source: source).value } catch let e
+                as OCIWriterError
+            {
                 problem(source, nil, e.message)
                 return
-            } catch { problem(source, nil, "\(error)"); return }
+            } catch {
+                problem(source, nil, "\(error)")
+                return
+            }
             if let t = manifest.mediaType, t != d.mediaType {
                 problem(source, "mediaType", "document says \(t) but its descriptor in \(from) says \(d.mediaType)")
             }
@@ -200,7 +218,9 @@ public enum LayoutVerifier {
             for (i, layer) in manifest.layers.enumerated() {
                 let field = "layers[\(i)]"
                 if d.mediaType == .ociManifest, layer.mediaType.rawValue.hasPrefix("application/vnd.docker.") {
-                    problem(source, "\(field).mediaType", "an OCI manifest refers to a Docker layer media type (\(layer.mediaType))")
+                    problem(
+                        source, "\(field).mediaType",
+                        "an OCI manifest refers to a Docker layer media type (\(layer.mediaType))")
                 }
                 guard isImage else {
                     _ = checkBlob(layer, from: source, field: field)
@@ -208,7 +228,9 @@ public enum LayoutVerifier {
                     continue
                 }
                 guard let compression = layer.mediaType.layerCompression else {
-                    problem(source, "\(field).mediaType", "unknown layer media type \(layer.mediaType): cannot derive its diffID")
+                    problem(
+                        source, "\(field).mediaType",
+                        "unknown layer media type \(layer.mediaType): cannot derive its diffID")
                     _ = checkBlob(layer, from: source, field: field)
                     diffIDs.append(nil)
                     continue
@@ -221,62 +243,93 @@ public enum LayoutVerifier {
             // Config structure and its agreement with the layers.
             let subject = "config \(manifest.config.digest)"
             let config: ImageConfig
-            do { config = try layout.readDocument(ImageConfig.self, manifest.config).value } catch let e as OCIWriterError {
+            do { config = try layout.readDocument(ImageConfig.self, manifest.config).value } catch let e
+                as OCIWriterError
+            {
                 problem(subject, nil, e.message)
                 return
-            } catch { problem(subject, nil, "\(error)"); return }
+            } catch {
+                problem(subject, nil, "\(error)")
+                return
+            }
             if config.architecture.isEmpty { problem(subject, "architecture", "must not be empty") }
             if config.os.isEmpty { problem(subject, "os", "must not be empty") }
-            if config.rootfs.type != "layers" { problem(subject, "rootfs.type", "is '\(config.rootfs.type)', expected 'layers'") }
+            if config.rootfs.type != "layers" {
+                problem(subject, "rootfs.type", "is '\(config.rootfs.type)', expected 'layers'")
+            }
             if let p = d.platform, !(p.os == config.os && p.architecture == config.architecture) {
-                problem(from, "platform", "descriptor says \(p) but config \(manifest.config.digest) is \(config.platform)")
+                problem(
+                    from, "platform", "descriptor says \(p) but config \(manifest.config.digest) is \(config.platform)")
             }
             let want = config.rootfs.diffIDs
             if want.count != manifest.layers.count {
-                problem(subject, "rootfs.diff_ids", "lists \(want.count) diff_ids but manifest \(d.digest) has \(manifest.layers.count) layers")
+                problem(
+                    subject, "rootfs.diff_ids",
+                    "lists \(want.count) diff_ids but manifest \(d.digest) has \(manifest.layers.count) layers")
             }
             for (i, got) in diffIDs.enumerated() where i < want.count {
                 guard let got else { continue }
                 if got != want[i] {
-                    problem(subject, "rootfs.diff_ids[\(i)]", "is \(want[i]), but layer \(manifest.layers[i].digest) decompresses to a tar with sha256 \(got)")
+                    problem(
+                        subject, "rootfs.diff_ids[\(i)]",
+                        "is \(want[i]), but layer \(manifest.layers[i].digest) decompresses to a tar with sha256 \(got)"
+                    )
                 }
             }
             if let history = config.history {
                 let nonEmpty = history.filter { $0.emptyLayer != true }.count
                 if nonEmpty != manifest.layers.count {
-                    problem(subject, "history", "has \(nonEmpty) entries without empty_layer but the image has \(manifest.layers.count) layers")
+                    problem(
+                        subject, "history",
+                        "has \(nonEmpty) entries without empty_layer but the image has \(manifest.layers.count) layers")
                 }
                 for (i, h) in history.enumerated() {
-                    if let c = h.created, !Self.isRFC3339(c) { problem(subject, "history[\(i)].created", "'\(c)' is not an RFC 3339 timestamp") }
+                    if let c = h.created, !Self.isRFC3339(c) {
+                        problem(subject, "history[\(i)].created", "'\(c)' is not an RFC 3339 timestamp")
+                    }
                 }
             }
-            if let c = config.created, !Self.isRFC3339(c) { problem(subject, "created", "'\(c)' is not an RFC 3339 timestamp") }
+            if let c = config.created, !Self.isRFC3339(c) {
+                problem(subject, "created", "'\(c)' is not an RFC 3339 timestamp")
+            }
         }
 
         /// Streams a layer: blob digest and size plus the diffID; nil when it could not be derived.
-        mutating func digestLayer(_ layer: Descriptor, compression: LayerCompression, from: String, field: String) -> Digest? {
+        mutating func digestLayer(_ layer: Descriptor, compression: LayerCompression, from: String, field: String)
+            -> Digest?
+        {
             if let cached = layerResults[layer.digest] {
                 if let r = cached, r.size != layer.size {
-                    problem("blob \(layer.digest)", nil, "size mismatch: \(from) \(field) says \(layer.size) bytes, the blob has \(r.size)")
+                    problem(
+                        "blob \(layer.digest)", nil,
+                        "size mismatch: \(from) \(field) says \(layer.size) bytes, the blob has \(r.size)")
                 }
                 return cached?.diffID
             }
-            if !layout.hasBlob(layer.digest), !(layer.urls ?? []).isEmpty { layerResults[layer.digest] = .some(nil); return nil }
+            if !layout.hasBlob(layer.digest), !(layer.urls ?? []).isEmpty {
+                layerResults[layer.digest] = .some(nil)
+                return nil
+            }
             let path = layout.blobPath(layer.digest)
             var result: LayerBlobDigests?
             do {
-                let r = try (precomputed.removeValue(forKey: layer.digest)
+                let r = try
+                    (precomputed.removeValue(forKey: layer.digest)
                     ?? Result { try LayerBlobDigester.digest(file: path, compression: compression) }).get()
                 bytesRead += r.size
                 layersChecked += 1
                 var ok = true
                 if r.size != layer.size {
                     ok = false
-                    problem("blob \(layer.digest)", nil, "size mismatch: descriptor (\(from) \(field)) says \(layer.size) bytes, the file has \(r.size)")
+                    problem(
+                        "blob \(layer.digest)", nil,
+                        "size mismatch: descriptor (\(from) \(field)) says \(layer.size) bytes, the file has \(r.size)")
                 }
                 if r.digest != layer.digest {
                     ok = false
-                    problem("blob \(layer.digest)", nil, "digest mismatch: content hashes to \(r.digest) (referenced by \(from) \(field))")
+                    problem(
+                        "blob \(layer.digest)", nil,
+                        "digest mismatch: content hashes to \(r.digest) (referenced by \(from) \(field))")
                 }
                 blobOK[layer.digest] = ok
                 if ok { actualSize[layer.digest] = r.size }
@@ -295,7 +348,9 @@ public enum LayoutVerifier {
         }
 
         /// Digests layers on all cores: blobs of `layout`, or the given `files` (same order as `layers`).
-        static func digestInParallel(_ layers: [Descriptor], layout: OCILayout, files: [String]? = nil) -> [Digest: Result<LayerBlobDigests, any Error>] {
+        static func digestInParallel(_ layers: [Descriptor], layout: OCILayout, files: [String]? = nil) -> [Digest:
+            Result<LayerBlobDigests, any Error>]
+        {
             guard layers.count > 1 || files != nil else { return [:] }
             final class Results: @unchecked Sendable {
                 let lock = NSLock()
@@ -332,16 +387,21 @@ public enum LayoutVerifier {
                     size = (try? LayoutIO.fileSize(fd, path: name)) ?? 0
                     close(fd)
                 }
-                _ = checkBlob(Descriptor(mediaType: "application/octet-stream", digest: digest, size: size), from: "blobs/sha256", field: "(unreferenced)")
+                _ = checkBlob(
+                    Descriptor(mediaType: "application/octet-stream", digest: digest, size: size), from: "blobs/sha256",
+                    field: "(unreferenced)")
             }
         }
 
         static func isRFC3339(_ s: String) -> Bool {
             // YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
             let u = Array(s.utf8)
-            func digits(_ r: Range<Int>) -> Bool { r.upperBound <= u.count && u[r].allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+            func digits(_ r: Range<Int>) -> Bool {
+                r.upperBound <= u.count && u[r].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            }
             guard u.count >= 20, digits(0..<4), u[4] == 0x2D, digits(5..<7), u[7] == 0x2D, digits(8..<10),
-                  u[10] == 0x54 || u[10] == 0x74 || u[10] == 0x20, digits(11..<13), u[13] == 0x3A, digits(14..<16), u[16] == 0x3A, digits(17..<19)
+                u[10] == 0x54 || u[10] == 0x74 || u[10] == 0x20, digits(11..<13), u[13] == 0x3A, digits(14..<16),
+                u[16] == 0x3A, digits(17..<19)
             else { return false }
             var i = 19
             if u[i] == 0x2E {
@@ -359,5 +419,5 @@ public enum LayoutVerifier {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

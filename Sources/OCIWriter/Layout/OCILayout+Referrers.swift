@@ -6,7 +6,10 @@ extension OCILayout {
     @discardableResult
     public func attach(_ artifact: Artifact) throws -> Descriptor {
         guard artifact.subject != nil else {
-            throw OCIWriterError(.invalidArgument, "artifact \(artifact.manifest.digest) has no subject, so it cannot be attached as a referrer", path: path)
+            throw OCIWriterError(
+                .invalidArgument,
+                "artifact \(artifact.manifest.digest) has no subject, so it cannot be attached as a referrer",
+                path: path)
         }
         let m = artifact.manifest.value
         for d in [m.config] + m.layers {

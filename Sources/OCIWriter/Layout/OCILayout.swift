@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/`).
@@ -56,7 +57,9 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     public static func open(at path: String) throws -> OCILayout {
         let abs = absolute(path)
         guard LayoutIO.isDirectory(abs) else {
-            if LayoutIO.kind(abs) == nil { throw OCIWriterError(.notFound, "OCI layout directory does not exist", path: abs) }
+            if LayoutIO.kind(abs) == nil {
+                throw OCIWriterError(.notFound, "OCI layout directory does not exist", path: abs)
+            }
             throw OCIWriterError(.layout, "is not a directory, so not an OCI image layout", path: abs)
         }
         let layout = OCILayout(path: abs)
@@ -75,7 +78,8 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         if LayoutIO.kind(abs) == nil {
             try LayoutIO.makeDirectories(abs)
         } else if !LayoutIO.isDirectory(abs) {
-            throw OCIWriterError(.layout, "exists and is not a directory: cannot create an OCI image layout here", path: abs)
+            throw OCIWriterError(
+                .layout, "exists and is not a directory: cannot create an OCI image layout here", path: abs)
         }
         let layout = OCILayout(path: abs)
         if LayoutIO.kind(abs + "/oci-layout") == nil {
@@ -84,7 +88,10 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
             let foreign = entries.filter { $0 != "blobs" && $0 != "index.json" && !$0.hasPrefix(tempPrefix) }
             guard foreign.isEmpty else {
                 let shown = foreign.prefix(5).joined(separator: ", ")
-                throw OCIWriterError(.layout, "is not an OCI image layout (no oci-layout file) and is not empty (contains \(shown)\(foreign.count > 5 ? ", …" : "")): refusing to write into it; choose a new or empty directory", path: abs)
+                throw OCIWriterError(
+                    .layout,
+                    "is not an OCI image layout (no oci-layout file) and is not empty (contains \(shown)\(foreign.count > 5 ? ", …" : "")): refusing to write into it; choose a new or empty directory",
+                    path: abs)
             }
             try LayoutIO.makeDirectories(layout.blobsDirectory)
             // index.json before oci-layout: oci-layout is the marker a concurrent process takes as "a complete
@@ -124,7 +131,9 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         for dir in [path + "/blobs", blobsDirectory] {
             switch LayoutIO.kind(dir) {
             case nil, S_IFDIR?: continue
-            case S_IFLNK?: throw OCIWriterError(.layout, "is a symbolic link; an OCI layout's blob directories must be real directories", path: dir)
+            case S_IFLNK?:
+                throw OCIWriterError(
+                    .layout, "is a symbolic link; an OCI layout's blob directories must be real directories", path: dir)
             default: throw OCIWriterError(.layout, "is not a directory", path: dir)
             }
         }
@@ -140,7 +149,9 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         let bytes = try LayoutIO.readFile(file, limit: 64 << 10)
         let doc = try CanonicalJSON.decode(LayoutFile.self, from: bytes, source: file)
         guard doc.imageLayoutVersion == "1.0.0" else {
-            throw OCIWriterError(.layout, "unsupported imageLayoutVersion '\(doc.imageLayoutVersion)' (ociforge reads 1.0.0)", path: file)
+            throw OCIWriterError(
+                .layout, "unsupported imageLayoutVersion '\(doc.imageLayoutVersion)' (ociforge reads 1.0.0)", path: file
+            )
         }
     }
 
@@ -178,8 +189,10 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     /// Streams a blob from `read` (which fills the buffer and returns the byte count, 0 at the end), hashing while
     /// writing. When `expected` is given, size and digest must match or nothing is stored.
     @discardableResult
-    public func writeBlob(mediaType: MediaType, expected: Descriptor? = nil,
-                          from read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Descriptor {
+    public func writeBlob(
+        mediaType: MediaType, expected: Descriptor? = nil,
+        from read: (UnsafeMutableRawBufferPointer) throws -> Int
+    ) throws -> Descriptor {
         if let expected, existingBlobMatches(expected) {
             return Descriptor(mediaType: mediaType, digest: expected.digest, size: expected.size)
         }
@@ -198,7 +211,8 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     /// A fresh, unused path under `blobs/` (same filesystem as the blobs) for a file to be imported later with
     /// `importBlob(file:expected:mode: .move)`, which then is a rename. Nothing is created.
     public func temporaryBlobPath(label: String = "file") -> String {
-        path + "/blobs/" + Self.tempPrefix + "\(label)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        path + "/blobs/" + Self.tempPrefix
+            + "\(label)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
     }
 
     /// Removes temporary files (`.ociforge-tmp-*` in the layout and in `blobs/`) not modified for `age` seconds,
@@ -255,7 +269,9 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
                 return
             }
             let e = errno
-            guard e == EXDEV else { throw OCIWriterError.sys("cannot move '\(file)' into the layout", path: target, errno: e) }
+            guard e == EXDEV else {
+                throw OCIWriterError.sys("cannot move '\(file)' into the layout", path: target, errno: e)
+            }
         }
         try copyFileIn(file, expected: expected)
         if mode == .move { LayoutIO.unlinkQuietly(file) }
@@ -265,7 +281,9 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     public func copyBlob(_ descriptor: Descriptor, from source: OCILayout) throws {
         if source.path == path {
             guard existingBlobMatches(descriptor, rehash: false) else {
-                throw OCIWriterError(.notFound, "blob \(descriptor.digest) (\(descriptor.size) bytes) is missing or has the wrong size", path: blobPath(descriptor.digest))
+                throw OCIWriterError(
+                    .notFound, "blob \(descriptor.digest) (\(descriptor.size) bytes) is missing or has the wrong size",
+                    path: blobPath(descriptor.digest))
             }
             return
         }
@@ -316,11 +334,15 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
         }
         guard total == expected.size else {
-            throw OCIWriterError(.sizeMismatch, "size mismatch for \(expected.digest): expected \(expected.size) bytes, found \(total > expected.size ? "more" : "\(total)")", path: path)
+            throw OCIWriterError(
+                .sizeMismatch,
+                "size mismatch for \(expected.digest): expected \(expected.size) bytes, found \(total > expected.size ? "more" : "\(total)")",
+                path: path)
         }
         let got = hasher.finalize()
         guard got == expected.digest else {
-            throw OCIWriterError(.digestMismatch, "digest mismatch: expected \(expected.digest), content hashes to \(got)", path: path)
+            throw OCIWriterError(
+                .digestMismatch, "digest mismatch: expected \(expected.digest), content hashes to \(got)", path: path)
         }
     }
 
@@ -331,10 +353,14 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Reads a whole blob (at most `limit` bytes) and verifies its size and digest.
-    public func readBlob(_ digest: Digest, expectedSize: Int64, limit: Int = OCILayout.documentLimit) throws -> [UInt8] {
+    public func readBlob(_ digest: Digest, expectedSize: Int64, limit: Int = OCILayout.documentLimit) throws -> [UInt8]
+    {
         let file = blobPath(digest)
         guard expectedSize <= Int64(limit) else {
-            throw OCIWriterError(.limitExceeded, "blob \(digest) is declared as \(expectedSize) bytes, more than the \(limit)-byte limit for documents read into memory", path: file)
+            throw OCIWriterError(
+                .limitExceeded,
+                "blob \(digest) is declared as \(expectedSize) bytes, more than the \(limit)-byte limit for documents read into memory",
+                path: file)
         }
         let bytes: [UInt8]
         do {
@@ -342,14 +368,19 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         } catch let e as OCIWriterError where e.code == .notFound {
             throw OCIWriterError(.notFound, "blob \(digest) is missing from the layout", path: file)
         } catch let e as OCIWriterError where e.code == .limitExceeded {
-            throw OCIWriterError(.sizeMismatch, "size mismatch for \(digest): expected \(expectedSize) bytes, the file is larger", path: file)
+            throw OCIWriterError(
+                .sizeMismatch, "size mismatch for \(digest): expected \(expectedSize) bytes, the file is larger",
+                path: file)
         }
         guard Int64(bytes.count) == expectedSize else {
-            throw OCIWriterError(.sizeMismatch, "size mismatch for \(digest): expected \(expectedSize) bytes, found \(bytes.count)", path: file)
+            throw OCIWriterError(
+                .sizeMismatch, "size mismatch for \(digest): expected \(expectedSize) bytes, found \(bytes.count)",
+                path: file)
         }
         let got = Digest.of(bytes)
         guard got == digest else {
-            throw OCIWriterError(.digestMismatch, "digest mismatch: expected \(digest), content hashes to \(got)", path: file)
+            throw OCIWriterError(
+                .digestMismatch, "digest mismatch: expected \(digest), content hashes to \(got)", path: file)
         }
         return bytes
     }
@@ -376,7 +407,9 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Reads and decodes a JSON blob, keeping its exact bytes.
-    public func readDocument<T: Codable & Sendable>(_ type: T.Type, _ descriptor: Descriptor) throws -> EncodedDocument<T> {
+    public func readDocument<T: Codable & Sendable>(_ type: T.Type, _ descriptor: Descriptor) throws -> EncodedDocument<
+        T
+    > {
         let bytes = try readBlob(descriptor)
         return try EncodedDocument<T>(bytes: bytes, source: "blob \(descriptor.digest) (\(descriptor.mediaType))")
     }
@@ -404,7 +437,9 @@ public final class BlobWriter {
     deinit { abort() }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard fd >= 0, !finished else { throw OCIWriterError(.io, "blob writer already committed or aborted", path: tempPath) }
+        guard fd >= 0, !finished else {
+            throw OCIWriterError(.io, "blob writer already committed or aborted", path: tempPath)
+        }
         hasher!.update(bytes)
         try LayoutIO.writeAll(fd, bytes, path: tempPath)
         bytesWritten += Int64(bytes.count)
@@ -424,10 +459,13 @@ public final class BlobWriter {
         do {
             if let expected {
                 guard bytesWritten == expected.size else {
-                    throw OCIWriterError(.sizeMismatch, "size mismatch for \(expected.digest): expected \(expected.size) bytes, got \(bytesWritten)")
+                    throw OCIWriterError(
+                        .sizeMismatch,
+                        "size mismatch for \(expected.digest): expected \(expected.size) bytes, got \(bytesWritten)")
                 }
                 guard digest == expected.digest else {
-                    throw OCIWriterError(.digestMismatch, "digest mismatch: expected \(expected.digest), content hashes to \(digest)")
+                    throw OCIWriterError(
+                        .digestMismatch, "digest mismatch: expected \(expected.digest), content hashes to \(digest)")
                 }
             }
             try LayoutIO.fsync(fd, path: tempPath)
@@ -473,7 +511,9 @@ public final class VerifyingBlobReader {
         let size = try LayoutIO.fileSize(fd, path: path)
         guard size == expected.size else {
             Glibc.close(fd)
-            throw OCIWriterError(.sizeMismatch, "size mismatch for \(expected.digest): expected \(expected.size) bytes, found \(size)", path: path)
+            throw OCIWriterError(
+                .sizeMismatch, "size mismatch for \(expected.digest): expected \(expected.size) bytes, found \(size)",
+                path: path)
         }
     }
 
@@ -493,7 +533,10 @@ public final class VerifyingBlobReader {
         }
         bytesRead += Int64(n)
         guard bytesRead <= expected.size else {
-            throw OCIWriterError(.sizeMismatch, "size mismatch for \(expected.digest): the file is larger than the expected \(expected.size) bytes", path: path)
+            throw OCIWriterError(
+                .sizeMismatch,
+                "size mismatch for \(expected.digest): the file is larger than the expected \(expected.size) bytes",
+                path: path)
         }
         hasher!.update(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
         return n
@@ -510,11 +553,14 @@ public final class VerifyingBlobReader {
         guard let h = hasher.take() else { return }
         close()
         guard bytesRead == expected.size else {
-            throw OCIWriterError(.sizeMismatch, "size mismatch for \(expected.digest): expected \(expected.size) bytes, found \(bytesRead)", path: path)
+            throw OCIWriterError(
+                .sizeMismatch,
+                "size mismatch for \(expected.digest): expected \(expected.size) bytes, found \(bytesRead)", path: path)
         }
         let got = h.finalize()
         guard got == expected.digest else {
-            throw OCIWriterError(.digestMismatch, "digest mismatch: expected \(expected.digest), content hashes to \(got)", path: path)
+            throw OCIWriterError(
+                .digestMismatch, "digest mismatch: expected \(expected.digest), content hashes to \(got)", path: path)
         }
     }
 

@@ -12,21 +12,25 @@ public struct Artifact: Sendable {
     public static let blobLimit = 64 << 20
 
     /// Builds an artifact about `subject` with the empty config and one layer per entry of `layers`.
-    public init(artifactType: MediaType, subject: Descriptor, layers: [ArtifactLayer],
-                annotations: [String: String]? = nil) throws {
+    public init(
+        artifactType: MediaType, subject: Descriptor, layers: [ArtifactLayer],
+        annotations: [String: String]? = nil
+    ) throws {
         guard !layers.isEmpty else {
             throw OCIWriterError(.invalidArgument, "an artifact of type \(artifactType) needs at least one layer")
         }
         var blobs: [Digest: [UInt8]] = [Descriptor.emptyJSON.digest: Descriptor.emptyJSONBytes]
         var descriptors: [Descriptor] = []
         for l in layers {
-            let d = Descriptor(mediaType: l.mediaType, digest: Digest.of(l.bytes), size: Int64(l.bytes.count),
-                               annotations: l.annotations?.isEmpty == false ? l.annotations : nil)
+            let d = Descriptor(
+                mediaType: l.mediaType, digest: Digest.of(l.bytes), size: Int64(l.bytes.count),
+                annotations: l.annotations?.isEmpty == false ? l.annotations : nil)
             blobs[d.digest] = l.bytes
             descriptors.append(d)
         }
-        var m = Manifest(config: Descriptor.emptyJSON, layers: descriptors,
-                         annotations: annotations?.isEmpty == false ? annotations : nil)
+        var m = Manifest(
+            config: Descriptor.emptyJSON, layers: descriptors,
+            annotations: annotations?.isEmpty == false ? annotations : nil)
         m.artifactType = artifactType
         m.subject = Descriptor(mediaType: subject.mediaType, digest: subject.digest, size: subject.size)
         self.manifest = try EncodedDocument(m)
@@ -41,7 +45,9 @@ public struct Artifact: Sendable {
                 throw OCIWriterError(.notFound, "blob \(d.digest) of artifact \(doc.digest) is missing", path: source)
             }
             guard Int64(b.count) == d.size, Digest.of(b) == d.digest else {
-                throw OCIWriterError(.digestMismatch, "blob \(d.digest) of artifact \(doc.digest) does not match its descriptor", path: source)
+                throw OCIWriterError(
+                    .digestMismatch, "blob \(d.digest) of artifact \(doc.digest) does not match its descriptor",
+                    path: source)
             }
         }
         self.manifest = doc
@@ -56,8 +62,9 @@ public struct Artifact: Sendable {
     /// The descriptor listed in a referrers index or an OCI layout's index.json: media type, digest, size,
     /// `artifactType` and the manifest's annotations.
     public var descriptor: Descriptor {
-        Descriptor(mediaType: manifest.value.mediaType ?? .ociManifest, digest: manifest.digest, size: manifest.size,
-                   annotations: manifest.value.annotations, artifactType: artifactType)
+        Descriptor(
+            mediaType: manifest.value.mediaType ?? .ociManifest, digest: manifest.digest, size: manifest.size,
+            annotations: manifest.value.annotations, artifactType: artifactType)
     }
 
     /// The bytes of the first layer of `mediaType` (or the first layer).

@@ -8,8 +8,10 @@ public struct Descriptor: Codable, Hashable, Sendable {
     public var platform: Platform?
     public var artifactType: MediaType?
 
-    public init(mediaType: MediaType, digest: Digest, size: Int64, urls: [String]? = nil,
-                annotations: [String: String]? = nil, platform: Platform? = nil, artifactType: MediaType? = nil) {
+    public init(
+        mediaType: MediaType, digest: Digest, size: Int64, urls: [String]? = nil,
+        annotations: [String: String]? = nil, platform: Platform? = nil, artifactType: MediaType? = nil
+    ) {
         self.mediaType = mediaType
         self.digest = digest
         self.size = size
@@ -25,7 +27,8 @@ public struct Descriptor: Codable, Hashable, Sendable {
         digest = try c.decode(Digest.self, forKey: .digest)
         size = try c.decode(Int64.self, forKey: .size)
         guard size >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .size, in: c, debugDescription: "size must not be negative (\(size))")
+            throw DecodingError.dataCorruptedError(
+                forKey: .size, in: c, debugDescription: "size must not be negative (\(size))")
         }
         urls = try c.decodeIfPresent([String].self, forKey: .urls)
         annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations)
@@ -51,7 +54,9 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
         case osFeatures = "os.features"
     }
 
-    public init(architecture: String, os: String, osVersion: String? = nil, osFeatures: [String]? = nil, variant: String? = nil) {
+    public init(
+        architecture: String, os: String, osVersion: String? = nil, osFeatures: [String]? = nil, variant: String? = nil
+    ) {
         self.architecture = architecture
         self.os = os
         self.osVersion = osVersion
@@ -63,7 +68,8 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
     public init(parsing s: String) throws {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && !$0.contains(" ") }) else {
-            throw OCIWriterError(.invalidArgument, "invalid platform '\(s)': expected os/arch[/variant], e.g. linux/amd64")
+            throw OCIWriterError(
+                .invalidArgument, "invalid platform '\(s)': expected os/arch[/variant], e.g. linux/amd64")
         }
         self.init(architecture: parts[1], os: parts[0], variant: parts.count == 3 ? parts[2] : nil)
     }
@@ -71,13 +77,13 @@ public struct Platform: Codable, Hashable, Sendable, CustomStringConvertible {
     /// The platform of the running host, in OCI (GOARCH) naming.
     public static var host: Platform {
         #if arch(x86_64)
-        return Platform(architecture: "amd64", os: "linux")
+            return Platform(architecture: "amd64", os: "linux")
         #elseif arch(arm64)
-        return Platform(architecture: "arm64", os: "linux", variant: "v8")
+            return Platform(architecture: "arm64", os: "linux", variant: "v8")
         #elseif arch(arm)
-        return Platform(architecture: "arm", os: "linux", variant: "v7")
+            return Platform(architecture: "arm", os: "linux", variant: "v7")
         #else
-        return Platform(architecture: "unknown", os: "linux")
+            return Platform(architecture: "unknown", os: "linux")
         #endif
     }
 

@@ -18,8 +18,10 @@ public struct ImageConfig: Codable, Hashable, Sendable {
         case osFeatures = "os.features"
     }
 
-    public init(platform: Platform, config: ContainerConfig? = nil, rootfs: RootFS = RootFS(diffIDs: []),
-                history: [History]? = nil, created: String? = nil, author: String? = nil) {
+    public init(
+        platform: Platform, config: ContainerConfig? = nil, rootfs: RootFS = RootFS(diffIDs: []),
+        history: [History]? = nil, created: String? = nil, author: String? = nil
+    ) {
         self.architecture = platform.architecture
         self.os = platform.os
         self.variant = platform.variant
@@ -70,9 +72,11 @@ public struct ContainerConfig: Codable, Hashable, Sendable {
         case shell = "Shell"
     }
 
-    public init(user: String? = nil, exposedPorts: [String: EmptyObject]? = nil, env: [String]? = nil,
-                entrypoint: [String]? = nil, cmd: [String]? = nil, volumes: [String: EmptyObject]? = nil,
-                workingDir: String? = nil, labels: [String: String]? = nil, stopSignal: String? = nil) {
+    public init(
+        user: String? = nil, exposedPorts: [String: EmptyObject]? = nil, env: [String]? = nil,
+        entrypoint: [String]? = nil, cmd: [String]? = nil, volumes: [String: EmptyObject]? = nil,
+        workingDir: String? = nil, labels: [String: String]? = nil, stopSignal: String? = nil
+    ) {
         self.user = user
         self.exposedPorts = exposedPorts
         self.env = env
@@ -124,12 +128,18 @@ public struct Healthcheck: Codable, Hashable, Sendable {
     public var retries: Int?
 
     enum CodingKeys: String, CodingKey {
-        case test = "Test", interval = "Interval", timeout = "Timeout", startPeriod = "StartPeriod"
-        case startInterval = "StartInterval", retries = "Retries"
+        case test = "Test"
+        case interval = "Interval"
+        case timeout = "Timeout"
+        case startPeriod = "StartPeriod"
+        case startInterval = "StartInterval"
+        case retries = "Retries"
     }
 
-    public init(test: [String]? = nil, interval: Int64? = nil, timeout: Int64? = nil, startPeriod: Int64? = nil,
-                startInterval: Int64? = nil, retries: Int? = nil) {
+    public init(
+        test: [String]? = nil, interval: Int64? = nil, timeout: Int64? = nil, startPeriod: Int64? = nil,
+        startInterval: Int64? = nil, retries: Int? = nil
+    ) {
         self.test = test
         self.interval = interval
         self.timeout = timeout
@@ -167,8 +177,10 @@ public struct History: Codable, Hashable, Sendable {
         case emptyLayer = "empty_layer"
     }
 
-    public init(created: String? = nil, createdBy: String? = nil, author: String? = nil, comment: String? = nil,
-                emptyLayer: Bool? = nil) {
+    public init(
+        created: String? = nil, createdBy: String? = nil, author: String? = nil, comment: String? = nil,
+        emptyLayer: Bool? = nil
+    ) {
         self.created = created
         self.createdBy = createdBy
         self.author = author

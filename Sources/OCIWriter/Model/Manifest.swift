@@ -8,8 +8,10 @@ public struct Manifest: Codable, Hashable, Sendable {
     public var subject: Descriptor?
     public var annotations: [String: String]?
 
-    public init(config: Descriptor, layers: [Descriptor], annotations: [String: String]? = nil,
-                mediaType: MediaType = .ociManifest) {
+    public init(
+        config: Descriptor, layers: [Descriptor], annotations: [String: String]? = nil,
+        mediaType: MediaType = .ociManifest
+    ) {
         self.schemaVersion = 2
         self.mediaType = mediaType
         self.config = config
@@ -21,12 +23,17 @@ public struct Manifest: Codable, Hashable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
         guard schemaVersion == 2 else {
-            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c, debugDescription: "unsupported schemaVersion \(schemaVersion) (expected 2)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .schemaVersion, in: c,
+                debugDescription: "unsupported schemaVersion \(schemaVersion) (expected 2)")
         }
         mediaType = try c.decodeIfPresent(MediaType.self, forKey: .mediaType)
         // A document that is both a manifest and an index is ambiguous: refuse it.
         if c.contains(.manifests) {
-            throw DecodingError.dataCorruptedError(forKey: .manifests, in: c, debugDescription: "document has both 'config'/'layers' and 'manifests': refusing an ambiguous manifest/index")
+            throw DecodingError.dataCorruptedError(
+                forKey: .manifests, in: c,
+                debugDescription:
+                    "document has both 'config'/'layers' and 'manifests': refusing an ambiguous manifest/index")
         }
         artifactType = try c.decodeIfPresent(MediaType.self, forKey: .artifactType)
         config = try c.decode(Descriptor.self, forKey: .config)
@@ -71,10 +78,15 @@ public struct ImageIndex: Codable, Hashable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
         guard schemaVersion == 2 else {
-            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c, debugDescription: "unsupported schemaVersion \(schemaVersion) (expected 2)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .schemaVersion, in: c,
+                debugDescription: "unsupported schemaVersion \(schemaVersion) (expected 2)")
         }
         if c.contains(.config) || c.contains(.layers) {
-            throw DecodingError.dataCorruptedError(forKey: .manifests, in: c, debugDescription: "document has both 'manifests' and 'config'/'layers': refusing an ambiguous manifest/index")
+            throw DecodingError.dataCorruptedError(
+                forKey: .manifests, in: c,
+                debugDescription:
+                    "document has both 'manifests' and 'config'/'layers': refusing an ambiguous manifest/index")
         }
         mediaType = try c.decodeIfPresent(MediaType.self, forKey: .mediaType)
         artifactType = try c.decodeIfPresent(MediaType.self, forKey: .artifactType)

@@ -1,5 +1,7 @@
 /// A media type string. Unknown media types are carried, never rejected.
-public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible,
+    ExpressibleByStringLiteral
+{
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(_ rawValue: String) { self.rawValue = rawValue }
@@ -36,7 +38,8 @@ public struct MediaType: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         switch self {
         case .ociLayer, "application/vnd.oci.image.layer.nondistributable.v1.tar": return LayerCompression.none
         case .ociLayerGzip, .dockerLayerGzip, .dockerForeignLayerGzip,
-             "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": return .gzip
+            "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip":
+            return .gzip
         case .ociLayerZstd, "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": return .zstd
         default: return nil
         }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Remembers which repositories of which registry hold a blob, across runs, so a push to a new repository can
@@ -15,7 +16,8 @@ public struct BlobLocationCache: Sendable {
     public init(path: String) { self.path = path }
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache")
         path = base + "/ociforge/blob-locations.json"
     }
@@ -27,7 +29,8 @@ public struct BlobLocationCache: Sendable {
 
     private func readAll() -> [String: [String: Entry]] {
         guard let data = FileManager.default.contents(atPath: path),
-              let obj = try? JSONDecoder().decode([String: [String: Entry]].self, from: data) else { return [:] }
+            let obj = try? JSONDecoder().decode([String: [String: Entry]].self, from: data)
+        else { return [:] }
         return obj
     }
 
@@ -54,14 +57,17 @@ public struct BlobLocationCache: Sendable {
             reg[d.string] = e
         }
         if reg.count > Self.maxDigestsPerRegistry {
-            for (k, _) in reg.sorted(by: { $0.value.seen < $1.value.seen }).prefix(reg.count - Self.maxDigestsPerRegistry) {
+            for (k, _) in reg.sorted(by: { $0.value.seen < $1.value.seen }).prefix(
+                reg.count - Self.maxDigestsPerRegistry)
+            {
                 reg.removeValue(forKey: k)
             }
         }
         all[registry] = reg
         let dir = (path as NSString).deletingLastPathComponent
         guard (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil,
-              let data = try? CanonicalJSON.encode(all) else { return }
+            let data = try? CanonicalJSON.encode(all)
+        else { return }
         let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         if FileManager.default.createFile(atPath: tmp, contents: Data(data)) {
             if rename(tmp, path) != 0 { unlink(tmp) }

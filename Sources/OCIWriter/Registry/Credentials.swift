@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A username and secret for one registry. `description` never shows the secret.
@@ -21,7 +22,9 @@ public struct RegistryCredential: Sendable, Equatable, CustomStringConvertible, 
         self.identityToken = identityToken
     }
 
-    public var description: String { "credential for '\(username)'\(identityToken != nil ? " with an identity token" : "") (secret hidden)" }
+    public var description: String {
+        "credential for '\(username)'\(identityToken != nil ? " with an identity token" : "") (secret hidden)"
+    }
     public var debugDescription: String { description }
 
     /// Basic credentials; with an identity token and no password the token stands in for the password (token
@@ -72,8 +75,10 @@ public struct CredentialStore: Sendable {
     static func keys(for registry: String) -> [String] {
         let r = registry.lowercased()
         if r == ImageReference.dockerHub || r == "index.docker.io" || r == "registry-1.docker.io" {
-            return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io",
-                    "https://index.docker.io/v1", "https://registry-1.docker.io"]
+            return [
+                "https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io",
+                "https://index.docker.io/v1", "https://registry-1.docker.io"
+            ]
         }
         return [r, "https://" + r, "http://" + r, "https://" + r + "/v1/", "https://" + r + "/v2/"]
     }
@@ -116,18 +121,23 @@ public struct CredentialStore: Sendable {
             // docker stores the account name in `auth` or `username` next to the token; the token replaces the password.
             var user = entry["username"] as? String ?? ""
             if user.isEmpty, let auth = entry["auth"] as? String, let data = Data(base64Encoded: auth),
-               let s = String(data: data, encoding: .utf8), let colon = s.firstIndex(of: ":") {
+                let s = String(data: data, encoding: .utf8), let colon = s.firstIndex(of: ":")
+            {
                 user = String(s[..<colon])
             }
-            return RegistryCredential(username: user.isEmpty ? RegistryCredential.identityTokenUsername : user, password: "", identityToken: token)
+            return RegistryCredential(
+                username: user.isEmpty ? RegistryCredential.identityTokenUsername : user, password: "",
+                identityToken: token)
         }
         if let u = entry["username"] as? String, let p = entry["password"] as? String, !u.isEmpty {
             return RegistryCredential(username: u, password: p)
         }
         guard let auth = entry["auth"] as? String, !auth.isEmpty else { return nil }
         guard let data = Data(base64Encoded: auth), let s = String(data: data, encoding: .utf8),
-              let colon = s.firstIndex(of: ":") else {
-            throw OCIWriterError(.authentication, "the 'auth' value for '\(key)' is not base64 of user:password", path: path)
+            let colon = s.firstIndex(of: ":")
+        else {
+            throw OCIWriterError(
+                .authentication, "the 'auth' value for '\(key)' is not base64 of user:password", path: path)
         }
         return RegistryCredential(username: String(s[..<colon]), password: String(s[s.index(after: colon)...]))
     }
@@ -139,7 +149,9 @@ public struct CredentialStore: Sendable {
         }
         if data.isEmpty { return [:] }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw OCIWriterError(.invalidJSON, "credentials file is not a JSON object\(CanonicalJSON.position(of: Array(data)))", path: path)
+            throw OCIWriterError(
+                .invalidJSON, "credentials file is not a JSON object\(CanonicalJSON.position(of: Array(data)))",
+                path: path)
         }
         return obj
     }
@@ -151,8 +163,13 @@ public struct CredentialStore: Sendable {
         }
         let program = "docker-credential-" + name
         let dirs = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
-        guard let exe = dirs.map({ "\($0)/\(program)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw OCIWriterError(.authentication, "credential helper '\(program)' named in the credentials file was not found on PATH", path: path)
+        guard
+            let exe = dirs.map({ "\($0)/\(program)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }
+            )
+        else {
+            throw OCIWriterError(
+                .authentication, "credential helper '\(program)' named in the credentials file was not found on PATH",
+                path: path)
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
@@ -174,11 +191,17 @@ public struct CredentialStore: Sendable {
         if p.terminationStatus != 0 {
             // The helper protocol reports a missing entry as "credentials not found in native keychain".
             if text.lowercased().contains("credentials not found") { return nil }
-            throw OCIWriterError(.authentication, "credential helper '\(program)' failed for '\(server)' (exit status \(p.terminationStatus))", path: path)
+            throw OCIWriterError(
+                .authentication,
+                "credential helper '\(program)' failed for '\(server)' (exit status \(p.terminationStatus))", path: path
+            )
         }
         guard let obj = try? JSONSerialization.jsonObject(with: out) as? [String: Any],
-              let user = obj["Username"] as? String, let secret = obj["Secret"] as? String else {
-            throw OCIWriterError(.authentication, "credential helper '\(program)' returned no Username/Secret for '\(server)'", path: path)
+            let user = obj["Username"] as? String, let secret = obj["Secret"] as? String
+        else {
+            throw OCIWriterError(
+                .authentication, "credential helper '\(program)' returned no Username/Secret for '\(server)'",
+                path: path)
         }
         if user == RegistryCredential.identityTokenUsername {
             return RegistryCredential(username: user, password: "", identityToken: secret)
@@ -219,8 +242,9 @@ public struct CredentialStore: Sendable {
 
     static func writeJSON(_ obj: [String: Any], to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
         let tmp = dir + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

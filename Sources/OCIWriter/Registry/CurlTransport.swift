@@ -1,8 +1,9 @@
 import CCurl
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `HTTPTransport` over libcurl's easy API (the system's libcurl, OpenSSL flavour).
@@ -36,8 +37,10 @@ public final class CurlTransport: HTTPTransport, Sendable {
     /// Redirect hops followed per request.
     static let maxRedirects = 10
 
-    public init(timeout: TimeInterval = 60, bufferSize: Int = 512 << 10, maxIdleHandles: Int = 8,
-                totalTimeout: TimeInterval? = nil, caFile: String? = nil) {
+    public init(
+        timeout: TimeInterval = 60, bufferSize: Int = 512 << 10, maxIdleHandles: Int = 8,
+        totalTimeout: TimeInterval? = nil, caFile: String? = nil
+    ) {
         _ = Self.globalInit
         let envCA = ProcessInfo.processInfo.environment["SSL_CERT_FILE"]
         self.caFile = caFile ?? (envCA?.isEmpty == false ? envCA : nil)
@@ -74,7 +77,9 @@ public final class CurlTransport: HTTPTransport, Sendable {
             throw error
         }
         let response = x.response(url: url)
-        guard (200..<300).contains(response.status) else { return DownloadResult(response: response, digest: nil, size: 0) }
+        guard (200..<300).contains(response.status) else {
+            return DownloadResult(response: response, digest: nil, size: 0)
+        }
         return DownloadResult(response: response, digest: x.takeDigest(), size: x.written)
     }
 
@@ -118,14 +123,17 @@ public final class CurlTransport: HTTPTransport, Sendable {
             if x.isCancelled { throw CancellationError() }
             try exchange(req, x)
             guard [301, 302, 303, 307, 308].contains(x.status), let loc = x.headers["location"],
-                  let next = URL(string: loc, relativeTo: req.url)?.absoluteURL,
-                  let scheme = next.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+                let next = URL(string: loc, relativeTo: req.url)?.absoluteURL,
+                let scheme = next.scheme?.lowercased(), scheme == "http" || scheme == "https"
+            else {
                 return req.url
             }
             hops += 1
             guard hops <= Self.maxRedirects else {
                 // A misconfigured server, not a transient failure: not retried.
-                throw OCIWriterError(.registry, "too many redirects (more than \(Self.maxRedirects)) starting at \(Self.redacted(request.url))")
+                throw OCIWriterError(
+                    .registry,
+                    "too many redirects (more than \(Self.maxRedirects)) starting at \(Self.redacted(request.url))")
             }
             if !RedirectPolicy.sameOrigin(req.url, next) {
                 for k in req.headers.keys where k.lowercased() == "authorization" { req.headers[k] = nil }
@@ -133,7 +141,8 @@ public final class CurlTransport: HTTPTransport, Sendable {
             if x.status == 303 && req.method != "HEAD" || (x.status == 301 || x.status == 302) && req.method == "POST" {
                 req.method = "GET"
                 req.body = .none
-                for k in req.headers.keys where ["content-length", "content-type", "content-range"].contains(k.lowercased()) {
+                for k in req.headers.keys
+                where ["content-length", "content-type", "content-range"].contains(k.lowercased()) {
                     req.headers[k] = nil
                 }
             }
@@ -143,7 +152,9 @@ public final class CurlTransport: HTTPTransport, Sendable {
 
     private func takeHandle() throws -> CurlHandle {
         if let h = idle.withLock({ $0.popLast() }) { return h }
-        guard let p = curl_easy_init() else { throw OCIWriterError(.network, "libcurl could not create a transfer handle (out of memory?)") }
+        guard let p = curl_easy_init() else {
+            throw OCIWriterError(.network, "libcurl could not create a transfer handle (out of memory?)")
+        }
         return CurlHandle(p)
     }
 
@@ -261,7 +272,9 @@ public final class CurlTransport: HTTPTransport, Sendable {
         try setPointer(CURLOPT_HTTPHEADER, UnsafeRawPointer(list))
 
         let result = curl_easy_perform(h)
-        Self.trace("< \(x.status) \(req.method) \(Self.redacted(req.url))\(result == CURLE_OK ? "" : " curl error \(result.rawValue)")")
+        Self.trace(
+            "< \(x.status) \(req.method) \(Self.redacted(req.url))\(result == CURLE_OK ? "" : " curl error \(result.rawValue)")"
+        )
         if x.isCancelled { throw CancellationError() }
         if let e = x.error { throw e }
         guard result == CURLE_OK else { throw transferError(result, x, req) }
@@ -270,7 +283,10 @@ public final class CurlTransport: HTTPTransport, Sendable {
     }
 
     private static func optionError(_ opt: CURLoption, _ rc: CURLcode) -> OCIWriterError {
-        OCIWriterError(.network, "libcurl refused option \(opt.rawValue): \(String(cString: curl_easy_strerror(rc))) (libcurl \(String(cString: curl_version())))")
+        OCIWriterError(
+            .network,
+            "libcurl refused option \(opt.rawValue): \(String(cString: curl_easy_strerror(rc))) (libcurl \(String(cString: curl_version())))"
+        )
     }
 
     private func transferError(_ rc: CURLcode, _ x: CurlExchange, _ req: HTTPRequest) -> OCIWriterError {
@@ -278,11 +294,18 @@ public final class CurlTransport: HTTPTransport, Sendable {
         let detail = x.errorMessage ?? String(cString: curl_easy_strerror(rc))
         switch rc {
         case CURLE_SEND_FAIL_REWIND:
-            return OCIWriterError(.network, "connection to \(host) closed before it answered \(req.method) (the body is not replayed on the same session)")
+            return OCIWriterError(
+                .network,
+                "connection to \(host) closed before it answered \(req.method) (the body is not replayed on the same session)"
+            )
         case CURLE_OPERATION_TIMEDOUT:
-            return OCIWriterError(.network, "request to \(host) timed out (no progress for \(Int(timeout)) s): \(detail)")
+            return OCIWriterError(
+                .network, "request to \(host) timed out (no progress for \(Int(timeout)) s): \(detail)")
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM:
-            return OCIWriterError(.network, "TLS verification of \(host) failed: \(detail) (is the registry's CA in the system store or $SSL_CERT_FILE? plain HTTP needs --insecure-registry)")
+            return OCIWriterError(
+                .network,
+                "TLS verification of \(host) failed: \(detail) (is the registry's CA in the system store or $SSL_CERT_FILE? plain HTTP needs --insecure-registry)"
+            )
         default:
             return OCIWriterError(.network, "connection to \(host) failed: \(detail) (curl error \(rc.rawValue))")
         }
@@ -380,7 +403,10 @@ final class CurlExchange: @unchecked Sendable {
     func takeDigest() -> Digest? { hasher.take()?.finalize() }
 
     func discardFile() {
-        if fd >= 0 { close(fd); fd = -1 }
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
         if createdFile, let p = downloadPath { unlink(p) }
         createdFile = false
     }
@@ -456,7 +482,8 @@ final class CurlExchange: @unchecked Sendable {
                     return ociforge_curl_readfunc_abort()
                 }
                 if n == 0 {
-                    error = OCIWriterError(.io, "file shrank during upload (expected \(uploadSize) bytes)", path: uploadPath)
+                    error = OCIWriterError(
+                        .io, "file shrank during upload (expected \(uploadSize) bytes)", path: uploadPath)
                     return ociforge_curl_readfunc_abort()
                 }
                 uploadOffset += Int64(n)

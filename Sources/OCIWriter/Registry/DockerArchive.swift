@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `docker-archive:` tarballs, as `docker save` writes and `docker load` / `podman load` read.
@@ -30,8 +31,10 @@ public enum DockerArchive {
     /// Writes the image `tag` of `layout` (a manifest, or the host platform's manifest of an index) to `path`.
     /// `repoTag` (e.g. `app:1`) goes into RepoTags so `load` names the image. The archive is written to a
     /// temporary file next to `path` and renamed when complete.
-    public static func write(from layout: OCILayout, tag: String?, platform: Platform? = nil, to path: String,
-                             repoTag: String?) throws {
+    public static func write(
+        from layout: OCILayout, tag: String?, platform: Platform? = nil, to path: String,
+        repoTag: String?
+    ) throws {
         let image = try layout.resolve(tag: tag, platform: platform)
         try write([Image(image: image, repoTags: repoTag.map { [$0] } ?? [])], layout: layout, to: path)
     }
@@ -41,11 +44,14 @@ public enum DockerArchive {
     /// `repository` is given, else the tag itself, which must then be a full name such as `app:1`.
     /// Returns the images written, in layout order.
     @discardableResult
-    public static func writeAllTags(from layout: OCILayout, platform: Platform? = nil, to path: String,
-                                    repository: String?) throws -> [Image] {
+    public static func writeAllTags(
+        from layout: OCILayout, platform: Platform? = nil, to path: String,
+        repository: String?
+    ) throws -> [Image] {
         let tags = try layout.tags()
         guard !tags.isEmpty else {
-            throw OCIWriterError(.notFound, "the layout has no tagged images to write to a docker-archive", path: layout.path)
+            throw OCIWriterError(
+                .notFound, "the layout has no tagged images to write to a docker-archive", path: layout.path)
         }
         var images: [Image] = []
         for t in tags {
@@ -54,7 +60,10 @@ public enum DockerArchive {
                 name = repository + ":" + t
             } else {
                 guard t.contains(":"), let r = try? ImageReference(parsing: t), r.tag != nil, r.digest == nil else {
-                    throw OCIWriterError(.invalidReference, "layout tag '\(t)' is not an image name with a tag (like app:1): name the repository for the archive's RepoTags, e.g. docker-archive:\(path):<repository>", path: layout.path)
+                    throw OCIWriterError(
+                        .invalidReference,
+                        "layout tag '\(t)' is not an image name with a tag (like app:1): name the repository for the archive's RepoTags, e.g. docker-archive:\(path):<repository>",
+                        path: layout.path)
                 }
                 name = t
             }
@@ -68,18 +77,25 @@ public enum DockerArchive {
     /// Writes `images` (all from `layout`) as one docker-archive: manifest.json lists each distinct manifest once
     /// with all its names; blobs shared between images are stored once.
     public static func write(_ images: [Image], layout: OCILayout, to path: String) throws {
-        guard !images.isEmpty else { throw OCIWriterError(.invalidArgument, "no image to write to the archive", path: path) }
+        guard !images.isEmpty else {
+            throw OCIWriterError(.invalidArgument, "no image to write to the archive", path: path)
+        }
         // Group by manifest, keeping first-seen order; a name may not point at two different images.
         var order: [Digest] = []
         var byDigest: [Digest: (image: ResolvedImage, names: [String])] = [:]
         var owner: [String: Digest] = [:]
         for img in images {
             let d = img.image.manifestDescriptor.digest
-            if byDigest[d] == nil { order.append(d); byDigest[d] = (img.image, []) }
+            if byDigest[d] == nil {
+                order.append(d)
+                byDigest[d] = (img.image, [])
+            }
             for raw in img.repoTags {
                 let name = normalisedRepoTag(raw)
                 if let other = owner[name], other != d {
-                    throw OCIWriterError(.invalidArgument, "the name '\(name)' would refer to two images (\(other) and \(d)) in the archive", path: path)
+                    throw OCIWriterError(
+                        .invalidArgument,
+                        "the name '\(name)' would refer to two images (\(other) and \(d)) in the archive", path: path)
                 }
                 if owner[name] == nil {
                     owner[name] = d
@@ -94,9 +110,11 @@ public enum DockerArchive {
         for d in order {
             let (image, names) = byDigest[d]!
             let manifest = image.manifest.value
-            entries.append(ManifestEntry(Config: "blobs/sha256/" + manifest.config.digest.hex,
-                                         RepoTags: names.isEmpty ? nil : names,
-                                         Layers: manifest.layers.map { "blobs/sha256/" + $0.digest.hex }))
+            entries.append(
+                ManifestEntry(
+                    Config: "blobs/sha256/" + manifest.config.digest.hex,
+                    RepoTags: names.isEmpty ? nil : names,
+                    Layers: manifest.layers.map { "blobs/sha256/" + $0.digest.hex }))
             let md = image.manifestDescriptor
             let plain = Descriptor(mediaType: md.mediaType, digest: md.digest, size: md.size)
             if names.isEmpty {
@@ -152,11 +170,18 @@ public enum DockerArchive {
         case index(Int)
 
         init(_ reference: String?) throws {
-            guard let reference else { self = .only; return }
+            guard let reference else {
+                self = .only
+                return
+            }
             if reference.hasPrefix("@") {
                 guard let n = Int(reference.dropFirst()), n >= 0, reference.count > 1,
-                      reference.dropFirst().allSatisfy(\.isASCII), reference.dropFirst().allSatisfy(\.isNumber) else {
-                    throw OCIWriterError(.invalidReference, "invalid archive image index '\(reference)': expected @ followed by a number (@0 is the first image)")
+                    reference.dropFirst().allSatisfy(\.isASCII), reference.dropFirst().allSatisfy(\.isNumber)
+                else {
+                    throw OCIWriterError(
+                        .invalidReference,
+                        "invalid archive image index '\(reference)': expected @ followed by a number (@0 is the first image)"
+                    )
                 }
                 self = .index(n)
             } else {
@@ -173,35 +198,50 @@ public enum DockerArchive {
         let reader = TarReader(fd: fd, path: path)
         while let entry = try reader.next() {
             guard entry.isRegular, clean(entry.name) == "manifest.json" else { continue }
-            guard entry.size <= 16 << 20 else { throw OCIWriterError(.invalidImage, "manifest.json is larger than 16 MiB", path: path) }
+            guard entry.size <= 16 << 20 else {
+                throw OCIWriterError(.invalidImage, "manifest.json is larger than 16 MiB", path: path)
+            }
             let bytes = try reader.readBody()
-            return try CanonicalJSON.decode([ManifestEntry].self, from: bytes, source: path + ":manifest.json").map { $0.RepoTags ?? [] }
+            return try CanonicalJSON.decode([ManifestEntry].self, from: bytes, source: path + ":manifest.json").map {
+                $0.RepoTags ?? []
+            }
         }
         throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
     }
 
     static func choose(_ entries: [ManifestEntry], _ selector: Selector, path: String) throws -> ManifestEntry {
         func described() -> String {
-            entries.enumerated().map { i, e in "@\(i) " + ((e.RepoTags ?? []).isEmpty ? "(no name)" : (e.RepoTags ?? []).joined(separator: " ")) }
-                .joined(separator: ", ")
+            entries.enumerated().map { i, e in
+                "@\(i) " + ((e.RepoTags ?? []).isEmpty ? "(no name)" : (e.RepoTags ?? []).joined(separator: " "))
+            }
+            .joined(separator: ", ")
         }
         switch selector {
         case .only:
-            guard let e = entries.first else { throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path) }
+            guard let e = entries.first else {
+                throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path)
+            }
             guard entries.count == 1 else {
-                throw OCIWriterError(.invalidReference, "the archive holds \(entries.count) images: choose one with docker-archive:\(path):<name> or :@<index> (\(described()))", path: path)
+                throw OCIWriterError(
+                    .invalidReference,
+                    "the archive holds \(entries.count) images: choose one with docker-archive:\(path):<name> or :@<index> (\(described()))",
+                    path: path)
             }
             return e
         case .index(let n):
             guard n < entries.count else {
-                throw OCIWriterError(.notFound, "the archive has no image @\(n): it holds \(entries.count) (\(described()))", path: path)
+                throw OCIWriterError(
+                    .notFound, "the archive has no image @\(n): it holds \(entries.count) (\(described()))", path: path)
             }
             return entries[n]
         case .name(let reference):
             let want = normalisedRepoTag(reference)
-            let matches = entries.filter { ($0.RepoTags ?? []).contains { $0 == reference || normalisedRepoTag($0) == want } }
+            let matches = entries.filter {
+                ($0.RepoTags ?? []).contains { $0 == reference || normalisedRepoTag($0) == want }
+            }
             guard let e = matches.first else {
-                throw OCIWriterError(.notFound, "the archive has no image named '\(reference)'; it has: \(described())", path: path)
+                throw OCIWriterError(
+                    .notFound, "the archive has no image named '\(reference)'; it has: \(described())", path: path)
             }
             return e
         }
@@ -212,7 +252,9 @@ public enum DockerArchive {
     /// a temporary file in the layout and hashed once; layers keep their bytes (compressed or not) and get the
     /// matching OCI media type. Returns the manifest descriptor.
     @discardableResult
-    public static func read(_ path: String, reference: String?, into layout: OCILayout, tag: String) throws -> Descriptor {
+    public static func read(_ path: String, reference: String?, into layout: OCILayout, tag: String) throws
+        -> Descriptor
+    {
         let selector = try Selector(reference)
         let archive = try Extracted(path, into: layout)
         defer { archive.discard() }
@@ -225,10 +267,14 @@ public enum DockerArchive {
     /// spells them (`docker.io/team/app:1`); images without a name are added to index.json untagged.
     /// Returns each image's manifest descriptor with its names, in manifest.json order.
     @discardableResult
-    public static func readAll(_ path: String, into layout: OCILayout) throws -> [(descriptor: Descriptor, names: [String])] {
+    public static func readAll(_ path: String, into layout: OCILayout) throws -> [(
+        descriptor: Descriptor, names: [String]
+    )] {
         let archive = try Extracted(path, into: layout)
         defer { archive.discard() }
-        guard !archive.entries.isEmpty else { throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path) }
+        guard !archive.entries.isEmpty else {
+            throw OCIWriterError(.invalidImage, "manifest.json lists no image", path: path)
+        }
         var out: [(descriptor: Descriptor, names: [String])] = []
         for entry in archive.entries {
             let md = try archive.importImage(entry, into: layout)
@@ -260,11 +306,16 @@ public enum DockerArchive {
                 while let entry = try reader.next() {
                     count += 1
                     if count > DockerArchive.maxEntries {
-                        throw OCIWriterError(.limitExceeded, "the archive has more than \(DockerArchive.maxEntries) entries (a docker-archive holds a few per image); refusing it", path: path)
+                        throw OCIWriterError(
+                            .limitExceeded,
+                            "the archive has more than \(DockerArchive.maxEntries) entries (a docker-archive holds a few per image); refusing it",
+                            path: path)
                     }
                     guard entry.isRegular else { continue }
                     if entry.name.utf8.count > 4096 {
-                        throw OCIWriterError(.limitExceeded, "an entry name is \(entry.name.utf8.count) bytes, over the limit of 4096", path: path)
+                        throw OCIWriterError(
+                            .limitExceeded, "an entry name is \(entry.name.utf8.count) bytes, over the limit of 4096",
+                            path: path)
                     }
                     let name = DockerArchive.clean(entry.name)
                     let tmp = layout.temporaryBlobPath(label: "archive")
@@ -279,8 +330,9 @@ public enum DockerArchive {
                 guard let m = files["manifest.json"] else {
                     throw OCIWriterError(.invalidImage, "not a docker-archive: manifest.json is missing", path: path)
                 }
-                entries = try CanonicalJSON.decode([ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20),
-                                                   source: path + ":manifest.json")
+                entries = try CanonicalJSON.decode(
+                    [ManifestEntry].self, from: try LayoutIO.readFile(m.tmp, limit: 16 << 20),
+                    source: path + ":manifest.json")
             } catch {
                 discard()
                 throw error
@@ -292,7 +344,8 @@ public enum DockerArchive {
 
         func file(_ name: String) throws -> ArchiveFile {
             guard let f = files[DockerArchive.clean(name)] else {
-                throw OCIWriterError(.invalidImage, "manifest.json names '\(name)', which is not in the archive", path: path)
+                throw OCIWriterError(
+                    .invalidImage, "manifest.json names '\(name)', which is not in the archive", path: path)
             }
             return f
         }
@@ -306,7 +359,9 @@ public enum DockerArchive {
 
             // Docker 25+ archives (and ours) also carry the OCI manifest: when one that index.json reaches has
             // exactly this config and these layers, its bytes are kept, so the digest survives the round trip.
-            if let original = DockerArchive.originalManifest(files, config: cfgFile.digest, layers: layerFiles.map(\.file)) {
+            if let original = DockerArchive.originalManifest(
+                files, config: cfgFile.digest, layers: layerFiles.map(\.file))
+            {
                 let m = original.manifest
                 _ = try layout.writeBlob(bytes: cfgBytes, mediaType: m.config.mediaType)
                 var imported = Set<String>()
@@ -323,9 +378,13 @@ public enum DockerArchive {
             var imported = Set<String>()
             for (name, f) in layerFiles {
                 let mt: MediaType
-                if f.magic.starts(with: [0x1f, 0x8b]) { mt = .ociLayerGzip }
-                else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { mt = .ociLayerZstd }
-                else { mt = .ociLayer }
+                if f.magic.starts(with: [0x1f, 0x8b]) {
+                    mt = .ociLayerGzip
+                } else if f.magic.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) {
+                    mt = .ociLayerZstd
+                } else {
+                    mt = .ociLayer
+                }
                 let d = Descriptor(mediaType: mt, digest: f.digest, size: f.size)
                 if imported.insert(name).inserted {
                     try layout.importBlob(file: f.tmp, expected: d, mode: .move)
@@ -344,22 +403,29 @@ public enum DockerArchive {
     /// The manifest reachable from the archive's index.json (directly or through nested indexes) whose config and
     /// layers are exactly `config` and the contents of `layers`; nil when there is none (classic archives).
     static func originalManifest(_ files: [String: ArchiveFile], config: Digest, layers: [ArchiveFile])
-        -> (bytes: [UInt8], manifest: Manifest, mediaType: MediaType)? {
-        guard let idx = files["index.json"], let bytes = try? LayoutIO.readFile(idx.tmp, limit: OCILayout.documentLimit),
-              let index = try? CanonicalJSON.decode(ImageIndex.self, from: bytes, source: "index.json") else { return nil }
+        -> (bytes: [UInt8], manifest: Manifest, mediaType: MediaType)?
+    {
+        guard let idx = files["index.json"],
+            let bytes = try? LayoutIO.readFile(idx.tmp, limit: OCILayout.documentLimit),
+            let index = try? CanonicalJSON.decode(ImageIndex.self, from: bytes, source: "index.json")
+        else { return nil }
         var queue = index.manifests
         var seen = Set<Digest>()
         while !queue.isEmpty, seen.count < 4096 {
             let d = queue.removeFirst()
             guard seen.insert(d.digest).inserted, let f = files["blobs/sha256/" + d.digest.hex], f.digest == d.digest,
-                  f.size == d.size, let b = try? LayoutIO.readFile(f.tmp, limit: OCILayout.documentLimit) else { continue }
+                f.size == d.size, let b = try? LayoutIO.readFile(f.tmp, limit: OCILayout.documentLimit)
+            else { continue }
             if d.mediaType.isIndex {
                 if let sub = try? CanonicalJSON.decode(ImageIndex.self, from: b, source: "") { queue += sub.manifests }
                 continue
             }
-            guard d.mediaType.isManifest, let m = try? CanonicalJSON.decode(Manifest.self, from: b, source: "") else { continue }
+            guard d.mediaType.isManifest, let m = try? CanonicalJSON.decode(Manifest.self, from: b, source: "") else {
+                continue
+            }
             if m.config.digest == config, m.layers.count == layers.count,
-               zip(m.layers, layers).allSatisfy({ $0.digest == $1.digest && $0.size == $1.size }) {
+                zip(m.layers, layers).allSatisfy({ $0.digest == $1.digest && $0.size == $1.size })
+            {
                 return (b, m, d.mediaType)
             }
         }
@@ -406,7 +472,8 @@ final class TarWriter {
         octal(0, 136, 12)
         h[156] = type
         h.replaceSubrange(257..<263, with: Array("ustar\0".utf8))
-        h[263] = 0x30; h[264] = 0x30
+        h[263] = 0x30
+        h[264] = 0x30
         for i in 148..<156 { h[i] = 0x20 }
         let sum = h.reduce(0) { $0 + Int64($1) }
         let s = Array(String(sum, radix: 8).utf8)
@@ -478,7 +545,10 @@ final class TarReader {
             let r = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, n - got) }
             if r < 0 && errno == EINTR { continue }
             guard r >= 0 else { throw OCIWriterError.sys("cannot read the archive", path: path) }
-            guard r > 0 else { throw OCIWriterError(.invalidImage, "the archive ends in the middle of an entry (truncated file?)", path: path) }
+            guard r > 0 else {
+                throw OCIWriterError(
+                    .invalidImage, "the archive ends in the middle of an entry (truncated file?)", path: path)
+            }
             got += r
         }
         return out
@@ -518,8 +588,10 @@ final class TarReader {
             }
             let type = h[156]
             let padded = (size + 511) / 512 * 512
-            if type == 0x78 || type == 0x4c || type == 0x67 { // pax 'x', GNU 'L', pax global 'g'
-                guard size <= 1 << 20 else { throw OCIWriterError(.invalidImage, "oversized extended header", path: path) }
+            if type == 0x78 || type == 0x4c || type == 0x67 {  // pax 'x', GNU 'L', pax global 'g'
+                guard size <= 1 << 20 else {
+                    throw OCIWriterError(.invalidImage, "oversized extended header", path: path)
+                }
                 let body = try readExactly(Int(padded))
                 let data = Array(body.prefix(Int(size)))
                 if type == 0x4c {
@@ -529,7 +601,8 @@ final class TarReader {
                         if rec.0 == "path" { longName = rec.1 }
                         if rec.0 == "size" {
                             guard let v = Int64(rec.1), v >= 0 else {
-                                throw OCIWriterError(.invalidImage, "bad pax size record '\(rec.1.prefix(40))'", path: path)
+                                throw OCIWriterError(
+                                    .invalidImage, "bad pax size record '\(rec.1.prefix(40))'", path: path)
                             }
                             paxSize = v
                         }
@@ -558,11 +631,17 @@ final class TarReader {
         while i < data.count {
             // "<len> <key>=<value>\n", len counting the whole record: it must cover its own digits, the space and
             // the newline, and stay inside the data (no overflow for absurd lengths).
-            guard let sp = data[i...].firstIndex(of: 0x20), let len = Int(String(decoding: data[i..<sp], as: UTF8.self)),
-                  len > sp - i + 1, len <= data.count - i else { break }
+            guard let sp = data[i...].firstIndex(of: 0x20),
+                let len = Int(String(decoding: data[i..<sp], as: UTF8.self)),
+                len > sp - i + 1, len <= data.count - i
+            else { break }
             let rec = data[(sp + 1)..<(i + len - 1)]
             if let eq = rec.firstIndex(of: 0x3d) {
-                out.append((String(decoding: rec[rec.startIndex..<eq], as: UTF8.self), String(decoding: rec[(eq + 1)...], as: UTF8.self)))
+                out.append(
+                    (
+                        String(decoding: rec[rec.startIndex..<eq], as: UTF8.self),
+                        String(decoding: rec[(eq + 1)...], as: UTF8.self)
+                    ))
             }
             i += len
         }
@@ -591,7 +670,10 @@ final class TarReader {
             let n = Glibc.read(fd, buf.baseAddress!, want)
             if n < 0 && errno == EINTR { continue }
             guard n >= 0 else { throw OCIWriterError.sys("cannot read the archive", path: path) }
-            guard n > 0 else { throw OCIWriterError(.invalidImage, "the archive ends in the middle of an entry (truncated file?)", path: path) }
+            guard n > 0 else {
+                throw OCIWriterError(
+                    .invalidImage, "the archive ends in the middle of an entry (truncated file?)", path: path)
+            }
             let chunk = UnsafeRawBufferPointer(rebasing: buf[..<n])
             if magic.count < 4 { magic += chunk.prefix(4 - magic.count) }
             hasher.update(chunk)

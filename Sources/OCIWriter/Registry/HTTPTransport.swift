@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Body of an HTTP request. Files are streamed from disk, never loaded whole.
@@ -19,8 +20,10 @@ public struct HTTPRequest: Sendable {
     /// partial file is removed. nil: unbounded.
     public var maxDownloadBytes: Int64?
 
-    public init(method: String, url: URL, headers: [String: String] = [:], body: HTTPBody = .none,
-                maxDownloadBytes: Int64? = nil) {
+    public init(
+        method: String, url: URL, headers: [String: String] = [:], body: HTTPBody = .none,
+        maxDownloadBytes: Int64? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers

@@ -36,7 +36,10 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         let s = input
         guard !s.isEmpty else { throw Self.error(s, "the reference is empty") }
         guard !s.contains("://") else {
-            throw Self.error(s, "a reference has no scheme; write host[:port]/repository[:tag] (use docker://… only as a transport prefix)")
+            throw Self.error(
+                s,
+                "a reference has no scheme; write host[:port]/repository[:tag] (use docker://… only as a transport prefix)"
+            )
         }
         var rest = Substring(s)
         var digest: Digest?
@@ -48,7 +51,9 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         var registry = Self.dockerHub
         if let slash = rest.firstIndex(of: "/") {
             let first = rest[..<slash]
-            if first.contains(".") || first.contains(":") || first == "localhost" || first.contains(where: { $0.isUppercase }) {
+            if first.contains(".") || first.contains(":") || first == "localhost"
+                || first.contains(where: { $0.isUppercase })
+            {
                 registry = String(first)
                 rest = rest[rest.index(after: slash)...]
             }
@@ -102,10 +107,12 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         }
         if name.hasPrefix("[") && name.hasSuffix("]") { return }
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard !name.isEmpty, labels.allSatisfy({ l in
-            !l.isEmpty && !l.hasPrefix("-") && !l.hasSuffix("-")
-                && l.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        }) else {
+        guard !name.isEmpty,
+            labels.allSatisfy({ l in
+                !l.isEmpty && !l.hasPrefix("-") && !l.hasSuffix("-")
+                    && l.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+            })
+        else {
             throw error(input, "registry host '\(host)' is not a valid host name")
         }
     }
@@ -123,23 +130,35 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
             var i = 0
             while i < b.count {
                 let c = b[i]
-                if alnum(c) { i += 1; continue }
-                if c == 0x2E { // .
-                    guard i + 1 < b.count, alnum(b[i + 1]) else { throw error(input, "repository component '\(comp)' has an invalid separator") }
+                if alnum(c) {
                     i += 1
-                } else if c == 0x5F { // _ or __
+                    continue
+                }
+                if c == 0x2E {  // .
+                    guard i + 1 < b.count, alnum(b[i + 1]) else {
+                        throw error(input, "repository component '\(comp)' has an invalid separator")
+                    }
+                    i += 1
+                } else if c == 0x5F {  // _ or __
                     var j = i + 1
                     if j < b.count, b[j] == 0x5F { j += 1 }
-                    guard j < b.count, alnum(b[j]) else { throw error(input, "repository component '\(comp)' has an invalid separator") }
+                    guard j < b.count, alnum(b[j]) else {
+                        throw error(input, "repository component '\(comp)' has an invalid separator")
+                    }
                     i = j
-                } else if c == 0x2D { // -+
+                } else if c == 0x2D {  // -+
                     var j = i
                     while j < b.count, b[j] == 0x2D { j += 1 }
-                    guard j < b.count, alnum(b[j]) else { throw error(input, "repository component '\(comp)' has an invalid separator") }
+                    guard j < b.count, alnum(b[j]) else {
+                        throw error(input, "repository component '\(comp)' has an invalid separator")
+                    }
                     i = j
                 } else {
                     let ch = String(decoding: [c], as: UTF8.self)
-                    throw error(input, "repository component '\(comp)' contains '\(ch)': only lowercase letters, digits and . _ __ - are allowed")
+                    throw error(
+                        input,
+                        "repository component '\(comp)' contains '\(ch)': only lowercase letters, digits and . _ __ - are allowed"
+                    )
                 }
             }
         }
@@ -152,7 +171,8 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
             (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F
         }
         guard let f = b.first, ok(f), b.count <= 128, b.allSatisfy({ ok($0) || $0 == 0x2E || $0 == 0x2D }) else {
-            throw error(input, "tag '\(tag)' is invalid: 1–128 characters from [A-Za-z0-9_.-], not starting with '.' or '-'")
+            throw error(
+                input, "tag '\(tag)' is invalid: 1–128 characters from [A-Za-z0-9_.-], not starting with '.' or '-'")
         }
     }
 }
@@ -171,7 +191,9 @@ public enum ImageLocation: Hashable, Sendable, CustomStringConvertible {
             self = .registry(try ImageReference(parsing: String(s.dropFirst(9))))
         } else if s.hasPrefix("oci-layout:") || s.hasPrefix("oci:") {
             let rest = String(s.drop(while: { $0 != ":" }).dropFirst())
-            guard !rest.isEmpty else { throw OCIWriterError(.invalidReference, "invalid location '\(s)': the layout directory is empty") }
+            guard !rest.isEmpty else {
+                throw OCIWriterError(.invalidReference, "invalid location '\(s)': the layout directory is empty")
+            }
             let r = try LayoutReference(parsing: rest)
             self = .ociLayout(path: r.path, tag: r.tag)
         } else if s.hasPrefix("docker-archive:") {
@@ -182,14 +204,22 @@ public enum ImageLocation: Hashable, Sendable, CustomStringConvertible {
                 path = String(rest[..<c])
                 ref = String(rest[rest.index(after: c)...])
                 if let r = ref {
-                    if r.hasPrefix("@") { _ = try DockerArchive.Selector(r) } else { _ = try ImageReference(parsing: r) }
+                    if r.hasPrefix("@") {
+                        _ = try DockerArchive.Selector(r)
+                    } else {
+                        _ = try ImageReference(parsing: r)
+                    }
                 }
             }
-            guard !path.isEmpty else { throw OCIWriterError(.invalidReference, "invalid location '\(s)': the archive path is empty") }
+            guard !path.isEmpty else {
+                throw OCIWriterError(.invalidReference, "invalid location '\(s)': the archive path is empty")
+            }
             self = .dockerArchive(path: path, reference: ref)
         } else {
-            throw OCIWriterError(.invalidReference,
-                                 "invalid location '\(s)': expected oci-layout:<dir>[:tag], docker://<reference> or docker-archive:<file>[:reference|:@index]")
+            throw OCIWriterError(
+                .invalidReference,
+                "invalid location '\(s)': expected oci-layout:<dir>[:tag], docker://<reference> or docker-archive:<file>[:reference|:@index]"
+            )
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What pull and push need from local image storage (an `OCILayout`, a test directory, …).
@@ -39,13 +40,21 @@ extension ImageStore {
             return true
         }
         close(fd)
-        guard ok else { unlink(tmp); throw OCIWriterError.sys("cannot write temporary file", path: tmp) }
-        do { try commitVerifiedBlob(file: tmp, descriptor: descriptor) } catch { unlink(tmp); throw error }
+        guard ok else {
+            unlink(tmp)
+            throw OCIWriterError.sys("cannot write temporary file", path: tmp)
+        }
+        do { try commitVerifiedBlob(file: tmp, descriptor: descriptor) } catch {
+            unlink(tmp)
+            throw error
+        }
     }
 }
 
 /// Runs `body` for each item with at most `limit` running at once; the first error cancels the rest.
-func forEachBounded<T: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+func forEachBounded<T: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> Void)
+    async throws
+{
     try await withThrowingTaskGroup(of: Void.self) { group in
         var it = items.makeIterator()
         for _ in 0..<max(1, limit) {
@@ -72,25 +81,36 @@ extension RegistryClient {
     /// An index is resolved to the manifest for `platform` (default: the host's); the stored image is that manifest.
     /// Every blob is streamed to a temporary file, verified against its digest and size, then renamed into place.
     @discardableResult
-    public func pull(_ reference: ImageReference, into store: ImageStore, tag: String? = nil,
-                     platform: Platform? = nil) async throws -> Descriptor {
+    public func pull(
+        _ reference: ImageReference, into store: ImageStore, tag: String? = nil,
+        platform: Platform? = nil
+    ) async throws -> Descriptor {
         let repo = reference.repository
         var top = try await fetchManifest(repository: repo, reference: reference.reference)
         var root = top.descriptor
         if top.mediaType.isIndex {
             let index = try EncodedDocument<ImageIndex>(bytes: top.bytes, source: "\(reference) (index)").value
             let want = platform ?? Platform.host
-            guard let choice = index.manifests.first(where: { d in d.mediaType.isManifest && d.platform.map { want.matches($0) } ?? false }) else {
+            guard
+                let choice = index.manifests.first(where: { d in
+                    d.mediaType.isManifest && d.platform.map { want.matches($0) } ?? false
+                })
+            else {
                 let have = index.manifests.compactMap { $0.platform?.description }
-                throw OCIWriterError(.platformNotFound, "registry \(registry), repository \(repo): \(reference.reference) has no image for platform \(want); available: \(have.isEmpty ? "none" : have.joined(separator: ", ")) (choose one with --platform)")
+                throw OCIWriterError(
+                    .platformNotFound,
+                    "registry \(registry), repository \(repo): \(reference.reference) has no image for platform \(want); available: \(have.isEmpty ? "none" : have.joined(separator: ", ")) (choose one with --platform)"
+                )
             }
             top = try await fetchManifest(repository: repo, reference: choice.digest.string, expected: choice)
             root = choice
         }
-        let manifest = try EncodedDocument<Manifest>(bytes: top.bytes, source: "\(reference) (manifest \(top.digest))").value
+        let manifest = try EncodedDocument<Manifest>(bytes: top.bytes, source: "\(reference) (manifest \(top.digest))")
+            .value
         try await downloadBlobs(referencedBlobs(manifest), repository: repo, into: store)
-        let stored = Descriptor(mediaType: top.mediaType, digest: top.digest, size: Int64(top.bytes.count),
-                                platform: root.platform ?? platformOf(manifest, store: store))
+        let stored = Descriptor(
+            mediaType: top.mediaType, digest: top.digest, size: Int64(top.bytes.count),
+            platform: root.platform ?? platformOf(manifest, store: store))
         try store.storeBytes(top.bytes, descriptor: stored)
         if let t = tag ?? reference.tag { try store.setTag(t, descriptor: stored) }
         return stored
@@ -100,10 +120,14 @@ extension RegistryClient {
     /// all their blobs, the index bytes stored unchanged so the digest stays the same. The top-level descriptor is
     /// tagged `tag` (default: the reference's tag). A single manifest is pulled as by `pull`.
     @discardableResult
-    public func pullAll(_ reference: ImageReference, into store: ImageStore, tag: String? = nil) async throws -> Descriptor {
+    public func pullAll(_ reference: ImageReference, into store: ImageStore, tag: String? = nil) async throws
+        -> Descriptor
+    {
         let top = try await fetchManifest(repository: reference.repository, reference: reference.reference)
         var stored = try await storeTree(top, repository: reference.repository, into: store, depth: 0)
-        if stored.mediaType.isManifest, stored.platform == nil, let m = try? EncodedDocument<Manifest>(bytes: top.bytes, source: "").value {
+        if stored.mediaType.isManifest, stored.platform == nil,
+            let m = try? EncodedDocument<Manifest>(bytes: top.bytes, source: "").value
+        {
             stored.platform = platformOf(m, store: store)
         }
         if let t = tag ?? reference.tag { try store.setTag(t, descriptor: stored) }
@@ -112,23 +136,29 @@ extension RegistryClient {
 
     /// Stores a fetched manifest or index after everything below it (children first, so a layout never points
     /// at missing content). Children of an index are fetched by digest and verified against their descriptors.
-    private func storeTree(_ doc: FetchedManifest, repository: String, into store: ImageStore, depth: Int) async throws -> Descriptor {
+    private func storeTree(_ doc: FetchedManifest, repository: String, into store: ImageStore, depth: Int) async throws
+        -> Descriptor
+    {
         guard depth < 4 else {
             throw fail("fetching manifest \(doc.digest)", repository, "indexes nested more than 4 deep")
         }
         if doc.mediaType.isIndex {
-            let index = try EncodedDocument<ImageIndex>(bytes: doc.bytes, source: "\(registry)/\(repository)@\(doc.digest) (index)").value
+            let index = try EncodedDocument<ImageIndex>(
+                bytes: doc.bytes, source: "\(registry)/\(repository)@\(doc.digest) (index)"
+            ).value
             var seen = Set<Digest>()
             for child in index.manifests where seen.insert(child.digest).inserted {
                 if store.existingBlobFile(child.digest) != nil { continue }
-                let fetched = try await fetchManifest(repository: repository, reference: child.digest.string, expected: child)
+                let fetched = try await fetchManifest(
+                    repository: repository, reference: child.digest.string, expected: child)
                 _ = try await storeTree(fetched, repository: repository, into: store, depth: depth + 1)
             }
         } else if let manifest = try? EncodedDocument<Manifest>(bytes: doc.bytes, source: "").value {
             try await downloadBlobs(referencedBlobs(manifest), repository: repository, into: store)
         } else if doc.mediaType.isManifest {
             // Fails with the decoder's explanation.
-            _ = try EncodedDocument<Manifest>(bytes: doc.bytes, source: "\(registry)/\(repository)@\(doc.digest) (manifest)")
+            _ = try EncodedDocument<Manifest>(
+                bytes: doc.bytes, source: "\(registry)/\(repository)@\(doc.digest) (manifest)")
         }
         // Other child types (artifacts the index lists) are kept as their exact bytes.
         let d = doc.descriptor
@@ -152,7 +182,8 @@ extension RegistryClient {
 
     private func platformOf(_ m: Manifest, store: ImageStore) -> Platform? {
         guard m.config.mediaType.isImageConfig, let bytes = try? store.readSmallBlob(m.config),
-              let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: bytes, source: "config") else { return nil }
+            let cfg = try? CanonicalJSON.decode(ImageConfig.self, from: bytes, source: "config")
+        else { return nil }
         return cfg.platform
     }
 
@@ -166,7 +197,9 @@ extension RegistryClient {
     /// Like `push(from:tag:to:)`; with `platform`, an index is resolved to that platform's manifest and only that
     /// manifest is pushed.
     @discardableResult
-    public func push(from store: ImageStore, tag: String?, platform: Platform?, to reference: ImageReference) async throws -> Descriptor {
+    public func push(from store: ImageStore, tag: String?, platform: Platform?, to reference: ImageReference)
+        async throws -> Descriptor
+    {
         var root = try store.rootDescriptor(tag: tag)
         if let platform {
             root = try Self.manifest(for: platform, in: root, store: store, name: tag ?? "the image")
@@ -174,26 +207,36 @@ extension RegistryClient {
         if let want = reference.digest, want != root.digest {
             throw OCIWriterError(.invalidReference, "cannot push to \(reference): the image's digest is \(root.digest)")
         }
-        try await pushTree(root, store: store, repository: reference.repository, reference: reference.tag ?? root.digest.string)
+        try await pushTree(
+            root, store: store, repository: reference.repository, reference: reference.tag ?? root.digest.string)
         return root
     }
 
     /// The manifest for `platform` below `root` (itself when it is a manifest), searching nested indexes.
-    static func manifest(for platform: Platform, in root: Descriptor, store: ImageStore, name: String) throws -> Descriptor {
+    static func manifest(for platform: Platform, in root: Descriptor, store: ImageStore, name: String) throws
+        -> Descriptor
+    {
         if !root.mediaType.isIndex { return root }
         var queue = [root]
         var available: [String] = []
         while !queue.isEmpty {
             let d = queue.removeFirst()
-            let index = try EncodedDocument<ImageIndex>(bytes: try store.readSmallBlob(d), source: "index \(d.digest)").value
+            let index = try EncodedDocument<ImageIndex>(bytes: try store.readSmallBlob(d), source: "index \(d.digest)")
+                .value
             for child in index.manifests {
-                if child.mediaType.isIndex { queue.append(child); continue }
+                if child.mediaType.isIndex {
+                    queue.append(child)
+                    continue
+                }
                 guard child.mediaType.isManifest, let p = child.platform else { continue }
                 if platform.matches(p) { return child }
                 available.append(p.description)
             }
         }
-        throw OCIWriterError(.platformNotFound, "\(name) has no image for platform \(platform); available: \(available.isEmpty ? "none" : available.joined(separator: ", "))")
+        throw OCIWriterError(
+            .platformNotFound,
+            "\(name) has no image for platform \(platform); available: \(available.isEmpty ? "none" : available.joined(separator: ", "))"
+        )
     }
 
     private func pushTree(_ d: Descriptor, store: ImageStore, repository: String, reference: String) async throws {
@@ -210,7 +253,10 @@ extension RegistryClient {
             var paths: [Digest: String] = [:]
             for b in blobs {
                 guard let p = store.existingBlobFile(b.digest) else {
-                    throw OCIWriterError(.notFound, "cannot push \(repository): blob \(b.digest) (\(b.mediaType)) referenced by manifest \(d.digest) is missing from the local image")
+                    throw OCIWriterError(
+                        .notFound,
+                        "cannot push \(repository): blob \(b.digest) (\(b.mediaType)) referenced by manifest \(d.digest) is missing from the local image"
+                    )
                 }
                 paths[b.digest] = p
             }

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The credential for a registry host (nil: anonymous). Called once per registry a transfer talks to.
@@ -16,15 +17,20 @@ public struct ImageTransport: Sendable {
     /// One line per registry transfer (blobs uploaded, downloaded, skipped, mounted, retries).
     public var report: @Sendable (String) -> Void
 
-    public init(options: RegistryOptions = RegistryOptions(), credentials: @escaping CredentialLookup = ImageTransport.storedCredentials,
-                report: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        options: RegistryOptions = RegistryOptions(),
+        credentials: @escaping CredentialLookup = ImageTransport.storedCredentials,
+        report: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.options = options
         self.credentials = credentials
         self.report = report
     }
 
     /// Stored logins (`ociforge login`, docker's config.json, $REGISTRY_AUTH_FILE).
-    public static let storedCredentials: CredentialLookup = { registry in try CredentialStore().lookup(registry: registry) }
+    public static let storedCredentials: CredentialLookup = { registry in
+        try CredentialStore().lookup(registry: registry)
+    }
 
     /// A client for `registry` with this transport's options (`mountFrom`: repositories to mount blobs from).
     public func client(_ registry: String, mountFrom: [String]? = nil) async throws -> RegistryClient {
@@ -40,19 +46,30 @@ public struct ImageTransport: Sendable {
         BlobLocationCache().merge(registry: c.registry, locations: await c.knownBlobLocations())
         let s = c.stats
         let up = await s.blobBytesUploaded, down = await s.blobBytesDownloaded
-        report("\(verb): \(await s.blobsUploaded) blob(s) uploaded (\(up) bytes), \(await s.blobsDownloaded) downloaded (\(down) bytes), \(await s.blobsSkipped) already present, \(await s.blobsMounted) mounted, \(await s.retries) retries")
+        report(
+            "\(verb): \(await s.blobsUploaded) blob(s) uploaded (\(up) bytes), \(await s.blobsDownloaded) downloaded (\(down) bytes), \(await s.blobsSkipped) already present, \(await s.blobsMounted) mounted, \(await s.retries) retries"
+        )
     }
 
     /// Copies `src` to `dst`; returns the digest of the top-level manifest or index written.
     ///
     /// `allPlatforms`: a registry index is copied whole (every child manifest and blob, the index bytes unchanged)
     /// instead of resolving it to `platform`.
-    public func copy(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform? = nil, allPlatforms: Bool = false) async throws -> Digest {
+    public func copy(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform? = nil, allPlatforms: Bool = false)
+        async throws -> Digest
+    {
         if allPlatforms, case .dockerArchive = dst {
-            throw OCIWriterError(.invalidArgument, "a docker-archive holds one image per name, not an index: choose one platform with --platform instead of --all-platforms")
+            throw OCIWriterError(
+                .invalidArgument,
+                "a docker-archive holds one image per name, not an index: choose one platform with --platform instead of --all-platforms"
+            )
         }
-        func pull(_ c: RegistryClient, _ ref: ImageReference, into layout: OCILayout, tag: String) async throws -> Descriptor {
-            allPlatforms ? try await c.pullAll(ref, into: layout, tag: tag) : try await c.pull(ref, into: layout, tag: tag, platform: platform)
+        func pull(_ c: RegistryClient, _ ref: ImageReference, into layout: OCILayout, tag: String) async throws
+            -> Descriptor
+        {
+            allPlatforms
+                ? try await c.pullAll(ref, into: layout, tag: tag)
+                : try await c.pull(ref, into: layout, tag: tag, platform: platform)
         }
         switch (src, dst) {
         case (.registry(let ref), .ociLayout(let path, let tag)):
@@ -62,12 +79,14 @@ public struct ImageTransport: Sendable {
             await finish(c, verb: "pulled")
             return d.digest
         case (.ociLayout(let path, let tag), .registry(let ref)):
-            return try await push(from: try OCILayout.open(at: path), tag: tag, platform: allPlatforms ? nil : platform, to: ref)
+            return try await push(
+                from: try OCILayout.open(at: path), tag: tag, platform: allPlatforms ? nil : platform, to: ref)
         case (.registry(let from), .registry(let to)):
             return try await Self.withTemporaryLayout { layout in
                 let a = try await client(from.registry)
                 let sameRegistry = from.registry == to.registry
-                let pusher = sameRegistry && from.repository != to.repository
+                let pusher =
+                    sameRegistry && from.repository != to.repository
                     ? try await client(to.registry, mountFrom: [from.repository])
                     : (sameRegistry ? a : try await client(to.registry))
                 _ = try await pull(a, from, into: layout, tag: "copy")
@@ -102,7 +121,10 @@ public struct ImageTransport: Sendable {
                 _ = try await pull(c, ref, into: layout, tag: "copy")
                 BlobLocationCache().merge(registry: c.registry, locations: await c.knownBlobLocations())
                 var target = dst
-                if case .dockerArchive(let p, nil) = dst { target = .dockerArchive(path: p, reference: "\(ref.registry)/\(ref.repository):\(ref.tag ?? "latest")") }
+                if case .dockerArchive(let p, nil) = dst {
+                    target = .dockerArchive(
+                        path: p, reference: "\(ref.registry)/\(ref.repository):\(ref.tag ?? "latest")")
+                }
                 return try await copy(.ociLayout(path: layout.path, tag: "copy"), target, platform: platform)
             }
         }
@@ -110,8 +132,10 @@ public struct ImageTransport: Sendable {
 
     /// Pushes the image tagged `tag` (nil: the layout's only image) of `layout` to `ref`; with `platform`, only that
     /// platform's manifest of an index. `mountFrom`: repositories of the same registry to mount blobs from.
-    public func push(from layout: OCILayout, tag: String?, platform: Platform? = nil, to ref: ImageReference,
-                     mountFrom: [String]? = nil) async throws -> Digest {
+    public func push(
+        from layout: OCILayout, tag: String?, platform: Platform? = nil, to ref: ImageReference,
+        mountFrom: [String]? = nil
+    ) async throws -> Digest {
         let c = try await client(ref.registry, mountFrom: mountFrom)
         let d = try await c.push(from: layout, tag: tag, platform: platform, to: ref)
         await finish(c, verb: "pushed")
@@ -119,12 +143,16 @@ public struct ImageTransport: Sendable {
     }
 
     /// `copy` for callers that block a thread of their own (never call it on the cooperative pool).
-    public func copyBlocking(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform? = nil, allPlatforms: Bool = false) throws -> Digest {
+    public func copyBlocking(
+        _ src: ImageLocation, _ dst: ImageLocation, platform: Platform? = nil, allPlatforms: Bool = false
+    ) throws -> Digest {
         let box = Mutex<Result<Digest, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task.detached {
-            do { let d = try await copy(src, dst, platform: platform, allPlatforms: allPlatforms); box.withLock { $0 = .success(d) } }
-            catch { box.withLock { $0 = .failure(error) } }
+            do {
+                let d = try await copy(src, dst, platform: platform, allPlatforms: allPlatforms)
+                box.withLock { $0 = .success(d) }
+            } catch { box.withLock { $0 = .failure(error) } }
             done.signal()
         }
         done.wait()
@@ -133,22 +161,36 @@ public struct ImageTransport: Sendable {
 
     /// Writes every tagged image of the layout `src` into the docker-archive `dst`, or imports every image of the
     /// docker-archive `src` into the layout `dst`; returns (digest, name) pairs.
-    public static func copyAllTags(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform?) throws -> [(Digest, String)] {
+    public static func copyAllTags(_ src: ImageLocation, _ dst: ImageLocation, platform: Platform?) throws -> [(
+        Digest, String
+    )] {
         if case .dockerArchive(let archive, let selector) = src, case .ociLayout(let path, let tag) = dst {
             guard selector == nil, tag == nil else {
-                throw OCIWriterError(.invalidArgument, "--all-tags imports every image of docker-archive:<file> (no name or @index) into oci-layout:<dir> (no tag): the archive's names become the tags")
+                throw OCIWriterError(
+                    .invalidArgument,
+                    "--all-tags imports every image of docker-archive:<file> (no name or @index) into oci-layout:<dir> (no tag): the archive's names become the tags"
+                )
             }
             let images = try DockerArchive.readAll(archive, into: try openOrCreate(path))
-            return images.flatMap { i in i.names.isEmpty ? [(i.descriptor.digest, "(untagged)")] : i.names.map { (i.descriptor.digest, $0) } }
+            return images.flatMap { i in
+                i.names.isEmpty ? [(i.descriptor.digest, "(untagged)")] : i.names.map { (i.descriptor.digest, $0) }
+            }
         }
         guard case .ociLayout(let path, nil) = src, case .dockerArchive(let out, let repository) = dst else {
-            throw OCIWriterError(.invalidArgument, "--all-tags copies every tag of oci-layout:<dir> (without a tag) into docker-archive:<file>[:<repository>], or every image of docker-archive:<file> into oci-layout:<dir>")
+            throw OCIWriterError(
+                .invalidArgument,
+                "--all-tags copies every tag of oci-layout:<dir> (without a tag) into docker-archive:<file>[:<repository>], or every image of docker-archive:<file> into oci-layout:<dir>"
+            )
         }
         if let repository, repository.contains("@") || (repository.split(separator: "/").last ?? "").contains(":") {
-            throw OCIWriterError(.invalidArgument, "with --all-tags, docker-archive:<file>:<repository> names the repository only (the layout's tags become the tags): '\(repository)' has a tag or digest")
+            throw OCIWriterError(
+                .invalidArgument,
+                "with --all-tags, docker-archive:<file>:<repository> names the repository only (the layout's tags become the tags): '\(repository)' has a tag or digest"
+            )
         }
-        let images = try DockerArchive.writeAllTags(from: try OCILayout.open(at: path), platform: platform, to: out,
-                                                    repository: repository)
+        let images = try DockerArchive.writeAllTags(
+            from: try OCILayout.open(at: path), platform: platform, to: out,
+            repository: repository)
         return images.map { ($0.image.manifestDescriptor.digest, DockerArchive.normalisedRepoTag($0.repoTags[0])) }
     }
 

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Pull and push work directly on OCI image layouts.
@@ -17,7 +17,8 @@ extension OCILayout: ImageStore {
         let fd = try LayoutIO.openRegularFile(file)
         do {
             guard try LayoutIO.fileSize(fd, path: file) == descriptor.size else {
-                throw OCIWriterError(.sizeMismatch, "size of \(descriptor.digest) differs from \(descriptor.size) bytes", path: file)
+                throw OCIWriterError(
+                    .sizeMismatch, "size of \(descriptor.digest) differs from \(descriptor.size) bytes", path: file)
             }
             _ = fchmod(fd, 0o644)
             try LayoutIO.fsync(fd, path: file)
@@ -30,7 +31,9 @@ extension OCILayout: ImageStore {
             try LayoutIO.fsyncDirectory(blobsDirectory)
             return
         }
-        guard errno == EXDEV else { throw OCIWriterError.sys("cannot move '\(file)' into the layout", path: blobPath(descriptor.digest)) }
+        guard errno == EXDEV else {
+            throw OCIWriterError.sys("cannot move '\(file)' into the layout", path: blobPath(descriptor.digest))
+        }
         try importBlob(file: file, expected: descriptor, mode: .move)
     }
 
@@ -44,16 +47,22 @@ extension OCILayout: ImageStore {
         if let tag {
             guard let d = index.manifests.last(where: { $0.annotations?[Descriptor.refNameAnnotation] == tag }) else {
                 let known = try tags()
-                throw OCIWriterError(.notFound, "no image tagged '\(tag)' in this layout; \(known.isEmpty ? "it has no tags" : "tags: " + known.joined(separator: ", "))", path: path)
+                throw OCIWriterError(
+                    .notFound,
+                    "no image tagged '\(tag)' in this layout; \(known.isEmpty ? "it has no tags" : "tags: " + known.joined(separator: ", "))",
+                    path: path)
             }
             return Self.strippingRefName(d)
         }
         // Artifacts stored beside an image (referrers) are not images of their own.
         let images = index.manifests.filter { !Self.isReferrerEntry($0) }
         guard images.count == 1 else {
-            throw OCIWriterError(images.isEmpty ? .notFound : .invalidReference,
-                                 images.isEmpty ? "the layout's index.json lists no images" : "the layout holds \(images.count) images: name one with path:tag",
-                                 path: path)
+            throw OCIWriterError(
+                images.isEmpty ? .notFound : .invalidReference,
+                images.isEmpty
+                    ? "the layout's index.json lists no images"
+                    : "the layout holds \(images.count) images: name one with path:tag",
+                path: path)
         }
         return Self.strippingRefName(images[0])
     }

@@ -32,7 +32,10 @@ struct AuthChallenge: Sendable, Equatable {
                 }
                 if i < s.endIndex { i = s.index(after: i) }
             } else {
-                while i < s.endIndex, s[i] != "," { value.append(s[i]); i = s.index(after: i) }
+                while i < s.endIndex, s[i] != "," {
+                    value.append(s[i])
+                    i = s.index(after: i)
+                }
                 value = value.trimmingCharacters(in: .whitespaces)
             }
             params[key] = value
@@ -119,7 +122,10 @@ enum FormEncoding {
 /// the OAuth2 POST flow (`grant_type=refresh_token`); a token server that answers that POST with 404 or 405 is asked
 /// with GET and Basic credentials instead, as distribution's token spec allows.
 actor RegistryAuthenticator {
-    enum Scheme: Sendable { case unknown, anonymous, basic, bearer(realm: URL, service: String?) }
+    enum Scheme: Sendable {
+        case unknown, anonymous, basic
+        case bearer(realm: URL, service: String?)
+    }
 
     /// The `client_id` sent in OAuth2 token requests.
     static let clientID = "ociforge"
@@ -142,8 +148,10 @@ actor RegistryAuthenticator {
     private(set) var tokenFetches = 0
     private(set) var challenges = 0
 
-    init(registry: String, credential: RegistryCredential?, transport: HTTPTransport,
-         now: @escaping @Sendable () -> Date = { Date() }) {
+    init(
+        registry: String, credential: RegistryCredential?, transport: HTTPTransport,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.registry = registry
         self.credential = credential
         self.transport = transport
@@ -165,25 +173,36 @@ actor RegistryAuthenticator {
     func handleUnauthorized(_ response: HTTPResponse, scope: [String], sent: String?, operation: String) async throws {
         challenges += 1
         guard let value = response.header("www-authenticate"), let ch = AuthChallenge(header: value) else {
-            throw OCIWriterError(.authentication, "registry \(registry): \(operation) was refused (HTTP 401) without an authentication challenge")
+            throw OCIWriterError(
+                .authentication,
+                "registry \(registry): \(operation) was refused (HTTP 401) without an authentication challenge")
         }
         switch ch.scheme {
         case "basic":
             guard let credential else {
-                throw OCIWriterError(.authentication, "registry \(registry) requires a username and password for \(operation): run 'ociforge login \(registry)' or pass --username/--password (or REGISTRY_USERNAME/REGISTRY_PASSWORD)")
+                throw OCIWriterError(
+                    .authentication,
+                    "registry \(registry) requires a username and password for \(operation): run 'ociforge login \(registry)' or pass --username/--password (or REGISTRY_USERNAME/REGISTRY_PASSWORD)"
+                )
             }
             if sent != nil {
-                throw OCIWriterError(.authentication, "registry \(registry) rejected the username or password of '\(credential.username)' for \(operation) (HTTP 401 UNAUTHORIZED)")
+                throw OCIWriterError(
+                    .authentication,
+                    "registry \(registry) rejected the username or password of '\(credential.username)' for \(operation) (HTTP 401 UNAUTHORIZED)"
+                )
             }
             scheme = .basic
         case "bearer":
             guard let realmString = ch.params["realm"], let realm = URL(string: realmString),
-                  realm.scheme == "https" || realm.scheme == "http" else {
-                throw OCIWriterError(.authentication, "registry \(registry) sent a Bearer challenge without a usable realm")
+                realm.scheme == "https" || realm.scheme == "http"
+            else {
+                throw OCIWriterError(
+                    .authentication, "registry \(registry) sent a Bearer challenge without a usable realm")
             }
             let key = scope.joined(separator: " ")
             if let sent, sent.hasPrefix("Bearer "),
-               ch.params["error"] == "insufficient_scope" || freshTokens.contains(String(sent.dropFirst(7))) {
+                ch.params["error"] == "insufficient_scope" || freshTokens.contains(String(sent.dropFirst(7)))
+            {
                 // The registry says the token lacks the access (`error="insufficient_scope"`), or a token fetched just
                 // now for exactly this scope was refused: the token server granted less than asked, and asking again
                 // gives the same. (A cached token refused otherwise may merely have expired: it is fetched again
@@ -191,14 +210,21 @@ actor RegistryAuthenticator {
                 // request in the same scope got accepted stops being "fresh" before a push is refused with it.
                 tokens[key] = nil
                 let err = ch.params["error"] ?? "insufficient_scope"
-                let who = credential.map { " to '\($0.username)'" } ?? "; anonymous tokens are often pull-only: log in first"
-                throw OCIWriterError(.authentication, "registry \(registry) refused the token for \(operation) (\(err)): the token server did not grant '\(key)'\(who)")
+                let who =
+                    credential.map { " to '\($0.username)'" } ?? "; anonymous tokens are often pull-only: log in first"
+                throw OCIWriterError(
+                    .authentication,
+                    "registry \(registry) refused the token for \(operation) (\(err)): the token server did not grant '\(key)'\(who)"
+                )
             }
             scheme = .bearer(realm: realm, service: ch.params["service"])
             if let sent, tokens[key].map({ "Bearer " + $0.value }) == sent { tokens[key] = nil }
-            _ = try await token(realm: realm, service: ch.params["service"], scope: scope, operation: operation, reuse: tokens[key] != nil)
+            _ = try await token(
+                realm: realm, service: ch.params["service"], scope: scope, operation: operation,
+                reuse: tokens[key] != nil)
         default:
-            throw OCIWriterError(.authentication, "registry \(registry) asks for unsupported authentication scheme '\(ch.scheme)'")
+            throw OCIWriterError(
+                .authentication, "registry \(registry) asks for unsupported authentication scheme '\(ch.scheme)'")
         }
     }
 
@@ -213,18 +239,24 @@ actor RegistryAuthenticator {
 
     /// A new token for `scope`, shared with a fetch already in progress for the same scope.
     /// `reuse`: another request replaced a rejected token meanwhile; use it.
-    private func token(realm: URL, service: String?, scope: [String], operation: String, reuse: Bool) async throws -> CachedToken {
+    private func token(realm: URL, service: String?, scope: [String], operation: String, reuse: Bool) async throws
+        -> CachedToken
+    {
         let key = scope.joined(separator: " ")
         if reuse, let t = tokens[key], !t.needsRefresh(at: now()) { return t }
         if let p = pending[key] { return try await p.value }
         // The task stores the token itself, before anyone awaiting it resumes: a waiter that then asks for the
         // header must find it.
-        let task = Task { try await self.fetchAndStore(key: key, realm: realm, service: service, scope: scope, operation: operation) }
+        let task = Task {
+            try await self.fetchAndStore(key: key, realm: realm, service: service, scope: scope, operation: operation)
+        }
         pending[key] = task
         return try await task.value
     }
 
-    private func fetchAndStore(key: String, realm: URL, service: String?, scope: [String], operation: String) async throws -> CachedToken {
+    private func fetchAndStore(key: String, realm: URL, service: String?, scope: [String], operation: String)
+        async throws -> CachedToken
+    {
         defer { pending[key] = nil }
         let t = try await fetchToken(realm: realm, service: service, scope: scope, operation: operation)
         tokens[key] = t
@@ -239,10 +271,14 @@ actor RegistryAuthenticator {
 
     func noteAnonymous() { if case .unknown = scheme { scheme = .anonymous } }
 
-    private func fetchToken(realm: URL, service: String?, scope: [String], operation: String) async throws -> CachedToken {
+    private func fetchToken(realm: URL, service: String?, scope: [String], operation: String) async throws
+        -> CachedToken
+    {
         tokenFetches += 1
         if let rt = refreshToken, !realmsWithoutOAuth.contains(realm) {
-            if let t = try await fetchTokenOAuth(realm: realm, service: service, scope: scope, refreshToken: rt, operation: operation) {
+            if let t = try await fetchTokenOAuth(
+                realm: realm, service: service, scope: scope, refreshToken: rt, operation: operation)
+            {
                 return t
             }
             // 404/405: the token server only knows the GET flow.
@@ -254,14 +290,17 @@ actor RegistryAuthenticator {
     private func realmHost(_ realm: URL) -> String { realm.host ?? "?" }
 
     /// OAuth2 `grant_type=refresh_token` POST; nil when the server answers 404 or 405 (no OAuth2 support).
-    private func fetchTokenOAuth(realm: URL, service: String?, scope: [String], refreshToken rt: String,
-                                 operation: String) async throws -> CachedToken? {
+    private func fetchTokenOAuth(
+        realm: URL, service: String?, scope: [String], refreshToken rt: String,
+        operation: String
+    ) async throws -> CachedToken? {
         var fields = [("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", Self.clientID)]
         if let service { fields.append(("service", service)) }
         if !scope.isEmpty { fields.append(("scope", scope.joined(separator: " "))) }
-        let req = HTTPRequest(method: "POST", url: realm,
-                              headers: ["Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"],
-                              body: .bytes(FormEncoding.encode(fields)))
+        let req = HTTPRequest(
+            method: "POST", url: realm,
+            headers: ["Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"],
+            body: .bytes(FormEncoding.encode(fields)))
         let resp = try await sendTokenRequest(req, realm: realm, operation: operation)
         switch resp.status {
         case 200:
@@ -270,16 +309,28 @@ actor RegistryAuthenticator {
             return nil
         case 400, 401, 403:
             // Never echo the token; the server's error code (invalid_grant, …) says why.
-            throw OCIWriterError(.authentication, "registry \(registry): token server \(realmHost(realm)) rejected the identity token (OAuth2 refresh token) for \(operation) (HTTP \(resp.status)\(RegistryErrorBody.summary(resp.body).map { " " + $0 } ?? "")): log in again")
+            throw OCIWriterError(
+                .authentication,
+                "registry \(registry): token server \(realmHost(realm)) rejected the identity token (OAuth2 refresh token) for \(operation) (HTTP \(resp.status)\(RegistryErrorBody.summary(resp.body).map { " " + $0 } ?? "")): log in again"
+            )
         case 408, 429, 500...599:
-            throw RetryableFailure(OCIWriterError(.network, "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) for \(operation)"))
+            throw RetryableFailure(
+                OCIWriterError(
+                    .network,
+                    "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) for \(operation)"
+                ))
         default:
-            throw OCIWriterError(.authentication, "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) to the OAuth2 token request for \(operation)")
+            throw OCIWriterError(
+                .authentication,
+                "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) to the OAuth2 token request for \(operation)"
+            )
         }
         return try parse(resp, realm: realm)
     }
 
-    private func fetchTokenGET(realm: URL, service: String?, scope: [String], operation: String) async throws -> CachedToken {
+    private func fetchTokenGET(realm: URL, service: String?, scope: [String], operation: String) async throws
+        -> CachedToken
+    {
         guard var comps = URLComponents(url: realm, resolvingAgainstBaseURL: false) else {
             throw OCIWriterError(.authentication, "registry \(registry): invalid token realm")
         }
@@ -287,20 +338,36 @@ actor RegistryAuthenticator {
         if let service { items.append(URLQueryItem(name: "service", value: service)) }
         for s in scope { items.append(URLQueryItem(name: "scope", value: s)) }
         comps.queryItems = items
-        guard let url = comps.url else { throw OCIWriterError(.authentication, "registry \(registry): invalid token realm") }
+        guard let url = comps.url else {
+            throw OCIWriterError(.authentication, "registry \(registry): invalid token realm")
+        }
         var headers = ["Accept": "application/json"]
         if let credential { headers["Authorization"] = credential.basicHeader }
-        let resp = try await sendTokenRequest(HTTPRequest(method: "GET", url: url, headers: headers), realm: realm, operation: operation)
+        let resp = try await sendTokenRequest(
+            HTTPRequest(method: "GET", url: url, headers: headers), realm: realm, operation: operation)
         switch resp.status {
         case 200:
             break
         case 401, 403:
-            let who = credential.map { $0.identityToken != nil ? "the identity token of '\($0.username)'" : "the username or password of '\($0.username)'" } ?? "anonymous access"
-            throw OCIWriterError(.authentication, "registry \(registry): token server \(realmHost(realm)) rejected \(who) for \(operation) (HTTP \(resp.status)\(RegistryErrorBody.summary(resp.body).map { " " + $0 } ?? ""))")
+            let who =
+                credential.map {
+                    $0.identityToken != nil
+                        ? "the identity token of '\($0.username)'" : "the username or password of '\($0.username)'"
+                } ?? "anonymous access"
+            throw OCIWriterError(
+                .authentication,
+                "registry \(registry): token server \(realmHost(realm)) rejected \(who) for \(operation) (HTTP \(resp.status)\(RegistryErrorBody.summary(resp.body).map { " " + $0 } ?? ""))"
+            )
         case 408, 429, 500...599:
-            throw RetryableFailure(OCIWriterError(.network, "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) for \(operation)"))
+            throw RetryableFailure(
+                OCIWriterError(
+                    .network,
+                    "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) for \(operation)"
+                ))
         default:
-            throw OCIWriterError(.authentication, "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) for \(operation)")
+            throw OCIWriterError(
+                .authentication,
+                "registry \(registry): token server \(realmHost(realm)) answered HTTP \(resp.status) for \(operation)")
         }
         return try parse(resp, realm: realm)
     }
@@ -309,13 +376,19 @@ actor RegistryAuthenticator {
         do {
             return try await transport.send(req, maxBodyBytes: 1 << 20)
         } catch let e as OCIWriterError {
-            throw RetryableFailure(OCIWriterError(.network, "registry \(registry): token server \(realmHost(realm)) unreachable for \(operation): \(e.message)"))
+            throw RetryableFailure(
+                OCIWriterError(
+                    .network,
+                    "registry \(registry): token server \(realmHost(realm)) unreachable for \(operation): \(e.message)")
+            )
         }
     }
 
     private func parse(_ resp: HTTPResponse, realm: URL) throws -> CachedToken {
         guard let r = TokenResponse(json: resp.body) else {
-            throw OCIWriterError(.authentication, "registry \(registry): token server \(realmHost(realm)) answered without 'token' or 'access_token'")
+            throw OCIWriterError(
+                .authentication,
+                "registry \(registry): token server \(realmHost(realm)) answered without 'token' or 'access_token'")
         }
         if let newRefresh = r.refreshToken, refreshToken != nil { refreshToken = newRefresh }
         return CachedToken(value: r.token, expiresIn: r.expiresIn, issuedAt: r.issuedAt, now: now())
@@ -335,7 +408,9 @@ struct RetryableFailure: Error {
 /// The `{"errors":[{"code":…,"message":…}]}` body of a registry error.
 enum RegistryErrorBody {
     static func summary(_ body: [UInt8]) -> String? {
-        guard !body.isEmpty, let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
+        guard !body.isEmpty, let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            return nil
+        }
         if let errors = obj["errors"] as? [[String: Any]], !errors.isEmpty {
             return errors.map { e in
                 let code = e["code"] as? String ?? "UNKNOWN"

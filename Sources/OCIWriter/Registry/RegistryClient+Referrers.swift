@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a list of referrers came from.
@@ -28,11 +29,15 @@ extension RegistryClient {
     /// Lists the referrers of `subject`: from the API when the registry has it (anything but 404), else from the
     /// tag-schema index (no such tag: none). `artifactType` filters; the filter is applied here when the registry
     /// did not apply it (no `OCI-Filters-Applied: artifactType`).
-    public func referrers(repository: String, subject: Digest, artifactType: MediaType? = nil) async throws -> ReferrersListing {
+    public func referrers(repository: String, subject: Digest, artifactType: MediaType? = nil) async throws
+        -> ReferrersListing
+    {
         let op = "listing referrers of \(subject)"
         var path = "/v2/\(repository)/referrers/\(subject)"
         if let artifactType {
-            path += "?artifactType=" + (artifactType.rawValue.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            path +=
+                "?artifactType="
+                + (artifactType.rawValue.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
         }
         var next: URL? = url(path)
         var list: [Descriptor] = []
@@ -42,8 +47,10 @@ extension RegistryClient {
             guard pages <= 100 else { throw fail(op, repository, "more than 100 pages of referrers (Link: rel=next)") }
             let r = try await withRetries {
                 let req = HTTPRequest(method: "GET", url: u, headers: ["Accept": MediaType.ociIndex.rawValue])
-                let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: false)], req,
-                                       maxBody: Self.maxManifestBytes).response
+                let r = try await send(
+                    op, repo: repository, scope: [Self.scope(repository, push: false)], req,
+                    maxBody: Self.maxManifestBytes
+                ).response
                 guard r.status == 200 || r.status == 404 else { throw statusError(op, repository, r) }
                 return r
             }
@@ -51,15 +58,21 @@ extension RegistryClient {
                 guard pages == 1 else { throw statusError(op, repository, r) }
                 break
             }
-            let index = try EncodedDocument<ImageIndex>(bytes: r.body, source: "\(registry)/\(repository) referrers of \(subject)").value
-            let filtered = r.header("oci-filters-applied")?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "artifactType" } ?? false
+            let index = try EncodedDocument<ImageIndex>(
+                bytes: r.body, source: "\(registry)/\(repository) referrers of \(subject)"
+            ).value
+            let filtered =
+                r.header("oci-filters-applied")?.split(separator: ",").contains {
+                    $0.trimmingCharacters(in: .whitespaces) == "artifactType"
+                } ?? false
             list += index.manifests.filter { artifactType == nil || filtered || $0.artifactType == artifactType }
             next = r.header("link").flatMap { Self.nextLink($0, against: u) }
             if next == nil { return ReferrersListing(subject: subject, referrers: list, source: .api) }
         }
         let fallback = try await tagSchemaIndex(repository: repository, subject: subject)?.manifests ?? []
-        return ReferrersListing(subject: subject, referrers: fallback.filter { artifactType == nil || $0.artifactType == artifactType },
-                                source: .tagSchema)
+        return ReferrersListing(
+            subject: subject, referrers: fallback.filter { artifactType == nil || $0.artifactType == artifactType },
+            source: .tagSchema)
     }
 
     /// The target of a `Link: <url>; rel="next"` header (RFC 8288), resolved against the request URL.
@@ -67,7 +80,9 @@ extension RegistryClient {
         for part in header.split(separator: ",") {
             let p = part.trimmingCharacters(in: .whitespaces)
             guard p.hasPrefix("<"), let end = p.firstIndex(of: ">"),
-                  p[end...].replacingOccurrences(of: " ", with: "").contains("rel=\"next\"") || p[end...].contains("rel=next") else { continue }
+                p[end...].replacingOccurrences(of: " ", with: "").contains("rel=\"next\"")
+                    || p[end...].contains("rel=next")
+            else { continue }
             return resolveLocation(String(p[p.index(after: p.startIndex)..<end]), against: request)
         }
         return nil
@@ -79,7 +94,9 @@ extension RegistryClient {
         do {
             let doc = try await fetchManifest(repository: repository, reference: tag)
             guard doc.mediaType.isIndex else {
-                throw fail("reading referrers tag \(tag)", repository, "the tag names a \(doc.mediaType), not an image index: another tool uses it for something else")
+                throw fail(
+                    "reading referrers tag \(tag)", repository,
+                    "the tag names a \(doc.mediaType), not an image index: another tool uses it for something else")
             }
             return try EncodedDocument<ImageIndex>(bytes: doc.bytes, source: "\(registry)/\(repository):\(tag)").value
         } catch let e as OCIWriterError where e.code == .notFound {
@@ -89,7 +106,8 @@ extension RegistryClient {
 
     /// Fetches the artifact `descriptor` (manifest by digest, then its blobs into memory, each verified).
     public func fetchArtifact(repository: String, descriptor: Descriptor) async throws -> Artifact {
-        let doc = try await fetchManifest(repository: repository, reference: descriptor.digest.string, expected: descriptor)
+        let doc = try await fetchManifest(
+            repository: repository, reference: descriptor.digest.string, expected: descriptor)
         let source = "\(registry)/\(repository)@\(doc.digest)"
         let manifest = try EncodedDocument<Manifest>(bytes: doc.bytes, source: source).value
         var blobs: [Digest: [UInt8]] = [:]
@@ -103,16 +121,24 @@ extension RegistryClient {
     public func fetchSmallBlob(repository: String, descriptor: Descriptor) async throws -> [UInt8] {
         let op = "downloading blob \(descriptor.digest)"
         guard descriptor.size <= Int64(Artifact.blobLimit) else {
-            throw fail(op, repository, "the blob is \(descriptor.size) bytes, more than the \(Artifact.blobLimit) read into memory", code: .limitExceeded)
+            throw fail(
+                op, repository,
+                "the blob is \(descriptor.size) bytes, more than the \(Artifact.blobLimit) read into memory",
+                code: .limitExceeded)
         }
         if descriptor.digest == Descriptor.emptyJSON.digest { return Descriptor.emptyJSONBytes }
         return try await withRetries {
             let req = HTTPRequest(method: "GET", url: url("/v2/\(repository)/blobs/\(descriptor.digest)"))
-            let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: false)], req,
-                                   maxBody: Int(descriptor.size) + 1).response
+            let r = try await send(
+                op, repo: repository, scope: [Self.scope(repository, push: false)], req,
+                maxBody: Int(descriptor.size) + 1
+            ).response
             guard r.status == 200 else { throw statusError(op, repository, r) }
             guard Int64(r.body.count) == descriptor.size, Digest.of(r.body) == descriptor.digest else {
-                throw fail(op, repository, "DIGEST_INVALID: received \(r.body.count) bytes hashing to \(Digest.of(r.body)), expected \(descriptor.size) bytes \(descriptor.digest)", code: .digestMismatch)
+                throw fail(
+                    op, repository,
+                    "DIGEST_INVALID: received \(r.body.count) bytes hashing to \(Digest.of(r.body)), expected \(descriptor.size) bytes \(descriptor.digest)",
+                    code: .digestMismatch)
             }
             return r.body
         }
@@ -149,14 +175,17 @@ extension RegistryClient {
     @discardableResult
     public func attach(_ artifact: Artifact, repository: String) async throws -> AttachResult {
         guard let subject = artifact.subject else {
-            throw OCIWriterError(.invalidArgument, "artifact \(artifact.manifest.digest) has no subject, so it cannot be attached as a referrer")
+            throw OCIWriterError(
+                .invalidArgument,
+                "artifact \(artifact.manifest.digest) has no subject, so it cannot be attached as a referrer")
         }
         let m = artifact.manifest.value
         for d in [m.config] + m.layers {
             try await pushSmallBlob(repository: repository, descriptor: d, bytes: artifact.blobs[d.digest]!)
         }
-        let r = try await putManifestResponse(repository: repository, reference: artifact.manifest.digest.string,
-                                              bytes: artifact.manifest.bytes, mediaType: m.mediaType ?? .ociManifest)
+        let r = try await putManifestResponse(
+            repository: repository, reference: artifact.manifest.digest.string,
+            bytes: artifact.manifest.bytes, mediaType: m.mediaType ?? .ociManifest)
         if let h = r.header("oci-subject"), (try? Digest(h.trimmingCharacters(in: .whitespaces))) == subject.digest {
             return AttachResult(descriptor: artifact.descriptor, indexedBy: .api)
         }
@@ -177,22 +206,31 @@ extension RegistryClient {
             index.mediaType = .ociIndex
             let doc = try EncodedDocument(index)
             try await putManifest(repository: repository, reference: tag, bytes: doc.bytes, mediaType: .ociIndex)
-            if try await tagSchemaIndex(repository: repository, subject: subject)?.manifests.contains(entry) == true { return }
+            if try await tagSchemaIndex(repository: repository, subject: subject)?.manifests.contains(entry) == true {
+                return
+            }
         }
-        throw fail("updating referrers tag \(tag)", repository, "other writers kept replacing the index; retry the command", code: .registry)
+        throw fail(
+            "updating referrers tag \(tag)", repository, "other writers kept replacing the index; retry the command",
+            code: .registry)
     }
 
     /// PUTs a manifest and returns the response (its `OCI-Subject` header matters to referrers).
-    func putManifestResponse(repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws -> HTTPResponse {
+    func putManifestResponse(repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws
+        -> HTTPResponse
+    {
         let op = "pushing manifest \(reference)"
         let digest = Digest.of(bytes)
         return try await withRetries {
-            let req = HTTPRequest(method: "PUT", url: url("/v2/\(repository)/manifests/\(reference)"),
-                                  headers: ["Content-Type": mediaType.rawValue], body: .bytes(bytes))
+            let req = HTTPRequest(
+                method: "PUT", url: url("/v2/\(repository)/manifests/\(reference)"),
+                headers: ["Content-Type": mediaType.rawValue], body: .bytes(bytes))
             let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: true)], req).response
             guard r.status == 201 || r.status == 200 else { throw statusError(op, repository, r) }
             if let h = r.header("docker-content-digest"), h != digest.string {
-                throw fail(op, repository, "the registry stored digest \(h) but the manifest hashes to \(digest)", code: .digestMismatch)
+                throw fail(
+                    op, repository, "the registry stored digest \(h) but the manifest hashes to \(digest)",
+                    code: .digestMismatch)
             }
             return r
         }

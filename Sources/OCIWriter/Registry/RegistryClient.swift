@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Tunables of registry transfers.
@@ -42,7 +43,10 @@ public actor TransferStats {
 
     func uploaded(_ n: Int64) { blobBytesUploaded += n }
     func blobDone(uploaded: Bool) { if uploaded { blobsUploaded += 1 } }
-    func downloaded(_ n: Int64) { blobBytesDownloaded += n; blobsDownloaded += 1 }
+    func downloaded(_ n: Int64) {
+        blobBytesDownloaded += n
+        blobsDownloaded += 1
+    }
     func skipped() { blobsSkipped += 1 }
     func mounted() { blobsMounted += 1 }
     func retried() { retries += 1 }
@@ -66,11 +70,14 @@ public final class RegistryClient: Sendable {
     let auth: RegistryAuthenticator
     let knownLocations = BlobLocations()
 
-    public init(registry: String, credential: RegistryCredential?, options: RegistryOptions = RegistryOptions(),
-                transport: HTTPTransport? = nil) throws {
+    public init(
+        registry: String, credential: RegistryCredential?, options: RegistryOptions = RegistryOptions(),
+        transport: HTTPTransport? = nil
+    ) throws {
         let reg = registry.lowercased()
         let api = reg == ImageReference.dockerHub ? "registry-1.docker.io" : reg
-        let plain = Self.isLoopback(api) || options.insecureRegistries.contains(reg) || options.insecureRegistries.contains(api)
+        let plain =
+            Self.isLoopback(api) || options.insecureRegistries.contains(reg) || options.insecureRegistries.contains(api)
         guard let url = URL(string: (plain ? "http://" : "https://") + api) else {
             throw OCIWriterError(.invalidReference, "invalid registry host '\(registry)'")
         }
@@ -106,7 +113,8 @@ public final class RegistryClient: Sendable {
     /// An error (retryable or not) for an unexpected HTTP status.
     func statusError(_ op: String, _ repo: String?, _ r: HTTPResponse) -> Error {
         let detail = RegistryErrorBody.summary(r.body).map { " \($0)" } ?? ""
-        let code: OCIWriterError.Code = r.status == 401 || r.status == 403 ? .authentication : (r.status == 404 ? .notFound : .registry)
+        let code: OCIWriterError.Code =
+            r.status == 401 || r.status == 403 ? .authentication : (r.status == 404 ? .notFound : .registry)
         var hint = ""
         if r.status == 403 { hint = " (the credentials lack permission for this repository)" }
         let e = fail(op, repo, "HTTP \(r.status)\(detail)\(hint)", code: code)
@@ -117,8 +125,10 @@ public final class RegistryClient: Sendable {
     }
 
     /// Sends one request with authorization, answering 401 challenges (at most twice).
-    func send(_ op: String, repo: String?, scope: [String], _ request: HTTPRequest, maxBody: Int = 4 << 20,
-              downloadTo: String? = nil) async throws -> DownloadResult {
+    func send(
+        _ op: String, repo: String?, scope: [String], _ request: HTTPRequest, maxBody: Int = 4 << 20,
+        downloadTo: String? = nil
+    ) async throws -> DownloadResult {
         var attempt = 0
         try await auth.prepare(scope: scope, operation: op)
         while true {
@@ -130,7 +140,8 @@ public final class RegistryClient: Sendable {
                 if let downloadTo {
                     result = try await transport.download(req, to: downloadTo)
                 } else {
-                    result = DownloadResult(response: try await transport.send(req, maxBodyBytes: maxBody), digest: nil, size: 0)
+                    result = DownloadResult(
+                        response: try await transport.send(req, maxBodyBytes: maxBody), digest: nil, size: 0)
                 }
             } catch let e as OCIWriterError where e.code == .network {
                 throw RetryableFailure(fail(op, repo, e.message, code: .network))
@@ -138,9 +149,11 @@ public final class RegistryClient: Sendable {
             if result.response.status == 401 && attempt < 2 {
                 attempt += 1
                 do {
-                    try await auth.handleUnauthorized(result.response, scope: scope, sent: header, operation: op + (repo.map { " in \($0)" } ?? ""))
+                    try await auth.handleUnauthorized(
+                        result.response, scope: scope, sent: header, operation: op + (repo.map { " in \($0)" } ?? ""))
                 } catch let e as OCIWriterError {
-                    throw OCIWriterError(e.code, e.message + (RegistryErrorBody.summary(result.response.body).map { " [\($0)]" } ?? ""))
+                    throw OCIWriterError(
+                        e.code, e.message + (RegistryErrorBody.summary(result.response.body).map { " [\($0)]" } ?? ""))
                 }
                 continue
             }
@@ -173,7 +186,9 @@ public final class RegistryClient: Sendable {
     /// Checks that the registry speaks the v2 API and that the credentials (if any) are accepted.
     public func ping() async throws {
         try await withRetries {
-            let r = try await send("checking the API (/v2/)", repo: nil, scope: [], HTTPRequest(method: "GET", url: url("/v2/"))).response
+            let r = try await send(
+                "checking the API (/v2/)", repo: nil, scope: [], HTTPRequest(method: "GET", url: url("/v2/"))
+            ).response
             guard r.status == 200 else { throw statusError("checking the API (/v2/)", nil, r) }
         }
     }
@@ -189,24 +204,35 @@ public final class RegistryClient: Sendable {
     }
 
     /// GETs a manifest by tag or digest with the full Accept list; verifies the digest (and size when given).
-    public func fetchManifest(repository: String, reference: String, expected: Descriptor? = nil) async throws -> FetchedManifest {
+    public func fetchManifest(repository: String, reference: String, expected: Descriptor? = nil) async throws
+        -> FetchedManifest
+    {
         let op = "fetching manifest \(reference)"
         return try await withRetries {
-            let req = HTTPRequest(method: "GET", url: url("/v2/\(repository)/manifests/\(reference)"),
-                                  headers: ["Accept": MediaType.manifestAccept.map(\.rawValue).joined(separator: ", ")])
+            let req = HTTPRequest(
+                method: "GET", url: url("/v2/\(repository)/manifests/\(reference)"),
+                headers: ["Accept": MediaType.manifestAccept.map(\.rawValue).joined(separator: ", ")])
             let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: false)], req).response
             guard r.status == 200 else { throw statusError(op, repository, r) }
             let digest = Digest.of(r.body)
             if let want = expected?.digest ?? (try? Digest(reference)), want != digest {
-                throw fail(op, repository, "DIGEST_INVALID: content hashes to \(digest), expected \(want)", code: .digestMismatch)
+                throw fail(
+                    op, repository, "DIGEST_INVALID: content hashes to \(digest), expected \(want)",
+                    code: .digestMismatch)
             }
             if let size = expected?.size, size != Int64(r.body.count) {
-                throw fail(op, repository, "size \(r.body.count) differs from the descriptor's \(size)", code: .sizeMismatch)
+                throw fail(
+                    op, repository, "size \(r.body.count) differs from the descriptor's \(size)", code: .sizeMismatch)
             }
             if let h = r.header("docker-content-digest"), (try? Digest(h)) != nil, h != digest.string {
-                throw fail(op, repository, "Docker-Content-Digest \(h) does not match the content's \(digest)", code: .digestMismatch)
+                throw fail(
+                    op, repository, "Docker-Content-Digest \(h) does not match the content's \(digest)",
+                    code: .digestMismatch)
             }
-            return FetchedManifest(bytes: r.body, mediaType: Self.detectMediaType(r.body, header: r.header("content-type"), expected: expected?.mediaType), digest: digest)
+            return FetchedManifest(
+                bytes: r.body,
+                mediaType: Self.detectMediaType(
+                    r.body, header: r.header("content-type"), expected: expected?.mediaType), digest: digest)
         }
     }
 
@@ -214,7 +240,10 @@ public final class RegistryClient: Sendable {
         if let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
             if let mt = obj["mediaType"] as? String { return MediaType(mt) }
             if let h = header?.split(separator: ";").first.map({ String($0).trimmingCharacters(in: .whitespaces) }),
-               MediaType(h).isIndex || MediaType(h).isManifest { return MediaType(h) }
+                MediaType(h).isIndex || MediaType(h).isManifest
+            {
+                return MediaType(h)
+            }
             if let expected { return expected }
             return obj["manifests"] != nil ? .ociIndex : .ociManifest
         }
@@ -223,16 +252,21 @@ public final class RegistryClient: Sendable {
 
     /// PUTs manifest bytes under `reference` (tag or digest) with `Content-Type` = `mediaType`.
     @discardableResult
-    public func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws -> Digest {
+    public func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws
+        -> Digest
+    {
         let op = "pushing manifest \(reference)"
         let digest = Digest.of(bytes)
         return try await withRetries {
-            let req = HTTPRequest(method: "PUT", url: url("/v2/\(repository)/manifests/\(reference)"),
-                                  headers: ["Content-Type": mediaType.rawValue], body: .bytes(bytes))
+            let req = HTTPRequest(
+                method: "PUT", url: url("/v2/\(repository)/manifests/\(reference)"),
+                headers: ["Content-Type": mediaType.rawValue], body: .bytes(bytes))
             let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: true)], req).response
             guard r.status == 201 || r.status == 200 else { throw statusError(op, repository, r) }
             if let h = r.header("docker-content-digest"), h != digest.string {
-                throw fail(op, repository, "the registry stored digest \(h) but the manifest hashes to \(digest)", code: .digestMismatch)
+                throw fail(
+                    op, repository, "the registry stored digest \(h) but the manifest hashes to \(digest)",
+                    code: .digestMismatch)
             }
             return digest
         }
@@ -244,8 +278,10 @@ public final class RegistryClient: Sendable {
     public func blobSize(repository: String, digest: Digest, push: Bool = false) async throws -> Int64? {
         let op = "checking blob \(digest)"
         return try await withRetries {
-            let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: push)],
-                                   HTTPRequest(method: "HEAD", url: url("/v2/\(repository)/blobs/\(digest)"))).response
+            let r = try await send(
+                op, repo: repository, scope: [Self.scope(repository, push: push)],
+                HTTPRequest(method: "HEAD", url: url("/v2/\(repository)/blobs/\(digest)"))
+            ).response
             if r.status == 404 { return nil }
             guard r.status == 200 else { throw statusError(op, repository, r) }
             return r.header("content-length").flatMap(Int64.init) ?? 0
@@ -260,7 +296,8 @@ public final class RegistryClient: Sendable {
             let req = HTTPRequest(method: "GET", url: url("/v2/\(repository)/blobs/\(descriptor.digest)"))
             let res: DownloadResult
             do {
-                res = try await send(op, repo: repository, scope: [Self.scope(repository, push: false)], req, downloadTo: path)
+                res = try await send(
+                    op, repo: repository, scope: [Self.scope(repository, push: false)], req, downloadTo: path)
             } catch {
                 unlink(path)
                 throw error
@@ -272,13 +309,17 @@ public final class RegistryClient: Sendable {
             if res.size != descriptor.size {
                 unlink(path)
                 // A short body is a dropped connection; a long one is a broken registry or proxy.
-                let e = fail(op, repository, "received \(res.size) bytes, expected \(descriptor.size)", code: .sizeMismatch)
+                let e = fail(
+                    op, repository, "received \(res.size) bytes, expected \(descriptor.size)", code: .sizeMismatch)
                 if res.size < descriptor.size { throw RetryableFailure(e) }
                 throw e
             }
             if res.digest != descriptor.digest {
                 unlink(path)
-                throw fail(op, repository, "DIGEST_INVALID: content hashes to \(res.digest.map(\.string) ?? "?"), expected \(descriptor.digest); the blob was discarded", code: .digestMismatch)
+                throw fail(
+                    op, repository,
+                    "DIGEST_INVALID: content hashes to \(res.digest.map(\.string) ?? "?"), expected \(descriptor.digest); the blob was discarded",
+                    code: .digestMismatch)
             }
             await stats.downloaded(res.size)
         }
@@ -287,13 +328,18 @@ public final class RegistryClient: Sendable {
 
     /// Pushes the blob stored in file `path`: HEAD (skip), cross-repository mount, else upload
     /// (monolithic PUT or chunked PATCH), each retry in a new upload session.
-    public func pushBlob(repository: String, descriptor: Descriptor, file path: String) async throws -> BlobPushOutcome {
-        if let size = try await blobSize(repository: repository, digest: descriptor.digest, push: true), size == descriptor.size || size == 0 {
+    public func pushBlob(repository: String, descriptor: Descriptor, file path: String) async throws -> BlobPushOutcome
+    {
+        if let size = try await blobSize(repository: repository, digest: descriptor.digest, push: true),
+            size == descriptor.size || size == 0
+        {
             await stats.skipped()
             await knownLocations.note(descriptor.digest, repository)
             return .alreadyPresent
         }
-        let candidates = (options.mountFrom + (await knownLocations.repos(descriptor.digest))).filter { $0 != repository }
+        let candidates = (options.mountFrom + (await knownLocations.repos(descriptor.digest))).filter {
+            $0 != repository
+        }
         var seen = Set<String>()
         for from in candidates where seen.insert(from).inserted {
             switch try await tryMount(repository: repository, digest: descriptor.digest, from: from) {
@@ -317,7 +363,11 @@ public final class RegistryClient: Sendable {
         return .uploaded
     }
 
-    enum MountResult { case mounted, session(URL?), refused }
+    enum MountResult {
+        case mounted
+        case session(URL?)
+        case refused
+    }
 
     private func tryMount(repository: String, digest: Digest, from: String) async throws -> MountResult {
         let op = "mounting blob \(digest) from \(from)"
@@ -325,7 +375,9 @@ public final class RegistryClient: Sendable {
         comps.queryItems = [URLQueryItem(name: "mount", value: digest.string), URLQueryItem(name: "from", value: from)]
         let req = HTTPRequest(method: "POST", url: comps.url!, headers: ["Content-Length": "0"])
         let r = try await withRetries {
-            try await send(op, repo: repository, scope: [Self.scope(repository, push: true), Self.scope(from, push: false)], req).response
+            try await send(
+                op, repo: repository, scope: [Self.scope(repository, push: true), Self.scope(from, push: false)], req
+            ).response
         }
         switch r.status {
         case 201: return .mounted
@@ -335,7 +387,10 @@ public final class RegistryClient: Sendable {
     }
 
     private func cancelSession(_ u: URL) async {
-        _ = try? await transport.send(HTTPRequest(method: "DELETE", url: u, headers: (await auth.header(scope: [])).map { ["Authorization": $0] } ?? [:]), maxBodyBytes: 1 << 16)
+        _ = try? await transport.send(
+            HTTPRequest(
+                method: "DELETE", url: u, headers: (await auth.header(scope: [])).map { ["Authorization": $0] } ?? [:]),
+            maxBodyBytes: 1 << 16)
     }
 
     /// Resolves a `Location` header against the request URL; the location's own query is kept.
@@ -362,18 +417,22 @@ public final class RegistryClient: Sendable {
     private func uploadOnce(repository: String, descriptor: Descriptor, file path: String) async throws {
         let d = descriptor.digest
         let scope = [Self.scope(repository, push: true)]
-        let start = HTTPRequest(method: "POST", url: url("/v2/\(repository)/blobs/uploads/"), headers: ["Content-Length": "0"])
+        let start = HTTPRequest(
+            method: "POST", url: url("/v2/\(repository)/blobs/uploads/"), headers: ["Content-Length": "0"])
         let r = try await send("starting upload of blob \(d)", repo: repository, scope: scope, start).response
         guard r.status == 202, var loc = location(r, request: start.url) else {
-            if r.status == 202 { throw fail("starting upload of blob \(d)", repository, "202 without a Location header") }
+            if r.status == 202 {
+                throw fail("starting upload of blob \(d)", repository, "202 without a Location header")
+            }
             throw statusError("starting upload of blob \(d)", repository, r)
         }
         do {
             if descriptor.size <= options.monolithicUploadLimit {
                 let op = "uploading blob \(d)"
-                let req = HTTPRequest(method: "PUT", url: Self.adding("digest", d.string, to: loc),
-                                      headers: ["Content-Type": "application/octet-stream", "Content-Length": String(descriptor.size)],
-                                      body: .file(path))
+                let req = HTTPRequest(
+                    method: "PUT", url: Self.adding("digest", d.string, to: loc),
+                    headers: ["Content-Type": "application/octet-stream", "Content-Length": String(descriptor.size)],
+                    body: .file(path))
                 let res = try await send(op, repo: repository, scope: scope, req).response
                 try finish(res, op: op, repository: repository, digest: d)
                 await stats.uploaded(descriptor.size)
@@ -381,7 +440,8 @@ public final class RegistryClient: Sendable {
             }
             loc = try await uploadChunks(repository: repository, descriptor: descriptor, file: path, location: loc)
             let op = "completing upload of blob \(d)"
-            let req = HTTPRequest(method: "PUT", url: Self.adding("digest", d.string, to: loc), headers: ["Content-Length": "0"])
+            let req = HTTPRequest(
+                method: "PUT", url: Self.adding("digest", d.string, to: loc), headers: ["Content-Length": "0"])
             let res = try await send(op, repo: repository, scope: scope, req).response
             try finish(res, op: op, repository: repository, digest: d)
         } catch {
@@ -391,20 +451,26 @@ public final class RegistryClient: Sendable {
     }
 
     private func finish(_ res: HTTPResponse, op: String, repository: String, digest: Digest) throws {
-        if res.status == 400, let summary = RegistryErrorBody.summary(res.body), summary.contains("DIGEST_INVALID") || summary.contains("BLOB_UPLOAD_INVALID") {
+        if res.status == 400, let summary = RegistryErrorBody.summary(res.body),
+            summary.contains("DIGEST_INVALID") || summary.contains("BLOB_UPLOAD_INVALID")
+        {
             // The registry refused what arrived (a connection that died mid-body can be replayed by libcurl from a
             // stream that cannot rewind). Nothing was stored; retry with a new session. A blob that is corrupt
             // on disk fails the same way every time and is reported after the last attempt.
             throw RetryableFailure(fail(op, repository, "HTTP 400 \(summary)", code: .digestMismatch))
         }
-        guard res.status == 201 || res.status == 204 || res.status == 200 else { throw statusError(op, repository, res) }
+        guard res.status == 201 || res.status == 204 || res.status == 200 else {
+            throw statusError(op, repository, res)
+        }
         if let h = res.header("docker-content-digest"), h != digest.string {
             throw fail(op, repository, "the registry stored digest \(h), expected \(digest)", code: .digestMismatch)
         }
     }
 
     /// PATCHes `Content-Range` chunks, continuing from the registry-reported `Range`; returns the newest Location.
-    private func uploadChunks(repository: String, descriptor: Descriptor, file path: String, location: URL) async throws -> URL {
+    private func uploadChunks(repository: String, descriptor: Descriptor, file path: String, location: URL) async throws
+        -> URL
+    {
         let op = "uploading blob \(descriptor.digest)"
         let scope = [Self.scope(repository, push: true)]
         var loc = location
@@ -416,21 +482,30 @@ public final class RegistryClient: Sendable {
         while offset < descriptor.size {
             let len = Int(min(Int64(options.chunkSize), descriptor.size - offset))
             let chunk = try await Self.readChunk(fd: fd, offset: offset, count: len, path: path)
-            let req = HTTPRequest(method: "PATCH", url: loc,
-                                  headers: ["Content-Type": "application/octet-stream",
-                                            "Content-Range": "\(offset)-\(offset + Int64(len) - 1)",
-                                            "Content-Length": String(len)],
-                                  body: .bytes(chunk))
+            let req = HTTPRequest(
+                method: "PATCH", url: loc,
+                headers: [
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": "\(offset)-\(offset + Int64(len) - 1)",
+                    "Content-Length": String(len)
+                ],
+                body: .bytes(chunk))
             let r = try await send(op, repo: repository, scope: scope, req).response
             if let l = self.location(r, request: loc) { loc = l }
             if r.status == 416 {
                 // The registry has a different idea of the offset: ask it and resume from there.
                 stuck += 1
-                guard stuck <= 3 else { throw fail(op, repository, "the registry kept rejecting the chunk range (HTTP 416)") }
-                let st = try await send("querying upload status of \(descriptor.digest)", repo: repository, scope: scope,
-                                        HTTPRequest(method: "GET", url: loc)).response
+                guard stuck <= 3 else {
+                    throw fail(op, repository, "the registry kept rejecting the chunk range (HTTP 416)")
+                }
+                let st = try await send(
+                    "querying upload status of \(descriptor.digest)", repo: repository, scope: scope,
+                    HTTPRequest(method: "GET", url: loc)
+                ).response
                 if let l = self.location(st, request: loc) { loc = l }
-                guard st.status == 204 || st.status == 200 else { throw statusError("querying upload status of \(descriptor.digest)", repository, st) }
+                guard st.status == 204 || st.status == 200 else {
+                    throw statusError("querying upload status of \(descriptor.digest)", repository, st)
+                }
                 offset = Self.rangeEnd(st.header("range")).map { $0 + 1 } ?? 0
                 continue
             }
@@ -457,7 +532,9 @@ public final class RegistryClient: Sendable {
             var buf = [UInt8](repeating: 0, count: count)
             var done = 0
             while done < count {
-                let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+                let n = buf.withUnsafeMutableBytes {
+                    pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                }
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { throw OCIWriterError.sys("cannot read blob for upload", path: path) }
                 done += n

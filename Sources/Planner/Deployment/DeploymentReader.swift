@@ -29,14 +29,17 @@ public struct DeploymentReader: Sendable {
             throw PlannerError(.syntax, "the deployment file is not valid UTF-8", file: path)
         }
         let documents = try YAMLConfig.documents(text, file: path)
-        let session = DeploymentSession(file: path, directory: directory, lines: TextLines(bytes), environment: environment)
+        let session = DeploymentSession(
+            file: path, directory: directory, lines: TextLines(bytes), environment: environment)
         var resources: [DeploymentResource] = []
         for (index, root) in documents.enumerated() {
             guard case let .mapping(top) = root else { continue }
             for (key, value) in top {
                 switch YAMLConfig.string(key) {
                 case "machine", "app":
-                    if let r = try session.lttle(kind: YAMLConfig.string(key)!, value, document: index + 1) { resources.append(r) }
+                    if let r = try session.lttle(kind: YAMLConfig.string(key)!, value, document: index + 1) {
+                        resources.append(r)
+                    }
                 case "services":
                     resources += try session.compartment(value, document: index + 1)
                 default: continue
@@ -52,8 +55,10 @@ public struct DeploymentReader: Sendable {
         for r in resources {
             let ref = r.reference(registry: registry)
             if let other = seen[ref] {
-                throw PlannerError(.invalidValue, "\(ref) is the image of both \(other.label) and \(r.label); give one another name, tag or image",
-                                   file: r.location.file, line: r.location.line, column: r.location.column, key: "build")
+                throw PlannerError(
+                    .invalidValue,
+                    "\(ref) is the image of both \(other.label) and \(r.label); give one another name, tag or image",
+                    file: r.location.file, line: r.location.line, column: r.location.column, key: "build")
             }
             seen[ref] = r
         }
@@ -84,12 +89,19 @@ struct DeploymentSession {
 
     /// The span of the `build` entry, or an error when it cannot be replaced as text.
     func span(_ buildKey: Yams.Node, parent: Yams.Node.Mapping, path: String) throws(PlannerError) -> TextSpan {
-        guard parent.style != .flow, let mark = buildKey.mark, let span = lines.entrySpan(line: mark.line, column: mark.column) else {
-            throw fail(.invalidValue, "a build block inside a flow mapping ({...}) cannot be replaced in place; write the resource in block style", buildKey, path)
+        guard parent.style != .flow, let mark = buildKey.mark,
+            let span = lines.entrySpan(line: mark.line, column: mark.column)
+        else {
+            throw fail(
+                .invalidValue,
+                "a build block inside a flow mapping ({...}) cannot be replaced in place; write the resource in block style",
+                buildKey, path)
         }
         if let anchor = lines.anchor(in: span) {
-            throw PlannerError(.invalidValue, "anchors (&name) are not supported in build blocks: the block is replaced by an image and an alias to it would dangle",
-                               file: file, line: anchor.line, column: anchor.column, key: path)
+            throw PlannerError(
+                .invalidValue,
+                "anchors (&name) are not supported in build blocks: the block is replaced by an image and an alias to it would dangle",
+                file: file, line: anchor.line, column: anchor.column, key: path)
         }
         return span
     }

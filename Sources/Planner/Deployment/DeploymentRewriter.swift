@@ -8,12 +8,14 @@ public enum DeploymentRewriter {
         var out = file.bytes
         for resource in file.resources.sorted(by: { $0.span.start > $1.span.start }) {
             guard let reference = images[resource.span] else {
-                throw PlannerError(.invalidValue, "no image was built for \(resource.label)", file: file.path,
-                                   line: resource.location.line, column: resource.location.column, key: "build")
+                throw PlannerError(
+                    .invalidValue, "no image was built for \(resource.label)", file: file.path,
+                    line: resource.location.line, column: resource.location.column, key: "build")
             }
             guard isPlainScalar(reference) else {
-                throw PlannerError(.invalidValue, "\"\(reference)\" is not an image reference that can be written unquoted",
-                                   file: file.path, line: resource.location.line, key: "image")
+                throw PlannerError(
+                    .invalidValue, "\"\(reference)\" is not an image reference that can be written unquoted",
+                    file: file.path, line: resource.location.line, key: "image")
             }
             out.replaceSubrange(resource.span.start..<resource.span.end, with: Array("image: \(reference)".utf8))
         }
@@ -22,8 +24,10 @@ public enum DeploymentRewriter {
 
     /// Image references use only characters that need no quoting in a plain YAML scalar.
     static func isPlainScalar(_ s: String) -> Bool {
-        !s.isEmpty && s.unicodeScalars.allSatisfy {
-            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "._-/:@".unicodeScalars.contains($0)
-        }
+        !s.isEmpty
+            && s.unicodeScalars.allSatisfy {
+                ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9")
+                    || "._-/:@".unicodeScalars.contains($0)
+            }
     }
 }

@@ -10,7 +10,8 @@ extension DeploymentSession {
         guard let build = fields["build"] else { return nil }
         let path = "\(kind).build"
         if let image = fields["image"] {
-            throw fail(.invalidValue, "a \(kind) has either image or build, not both; remove one", image.key, "\(kind).image")
+            throw fail(
+                .invalidValue, "a \(kind) has either image or build, not both; remove one", image.key, "\(kind).image")
         }
         let span = try span(build.key, parent: m, path: path)
         let name = try stringField(fields["name"], "\(kind).name")
@@ -22,8 +23,10 @@ extension DeploymentSession {
         switch build.value {
         case let .scalar(s) where !YAMLConfig.isNull(build.value):
             guard s.string == "auto" else {
-                throw fail(.invalidValue, "build is auto, options: {dir, name, tag, image} or docker: {context, dockerfile, name, tag, image, args}; found \"\(s.string)\"",
-                           build.value, path)
+                throw fail(
+                    .invalidValue,
+                    "build is auto, options: {dir, name, tag, image} or docker: {context, dockerfile, name, tag, image, args}; found \"\(s.string)\"",
+                    build.value, path)
             }
             blocks.build = BuildBlock(strategy: .plan)
             strategy = "auto"
@@ -39,7 +42,9 @@ extension DeploymentSession {
                 if let dir = options.dir, dir != "." {
                     appDirectory = directory + "/" + dir
                     guard isDirectory(appDirectory) else {
-                        throw fail(.io, "\(dir) is not a directory next to the deployment file", Self.child(form.node, "dir"), "\(form.path).dir")
+                        throw fail(
+                            .io, "\(dir) is not a directory next to the deployment file", Self.child(form.node, "dir"),
+                            "\(form.path).dir")
                     }
                 }
                 options.dir = nil  // resolved here: the Planner plans the directory itself
@@ -50,12 +55,16 @@ extension DeploymentSession {
                 let context = docker.context ?? "."
                 let contextPath = context == "." ? directory : directory + "/" + context
                 guard isDirectory(contextPath) else {
-                    throw fail(.io, "the build context \(context) is not a directory next to the deployment file", Self.child(form.node, "context") ?? form.node, "\(form.path).context")
+                    throw fail(
+                        .io, "the build context \(context) is not a directory next to the deployment file",
+                        Self.child(form.node, "context") ?? form.node, "\(form.path).context")
                 }
                 let dockerfile = docker.dockerfile ?? "Dockerfile"
                 guard isFile(contextPath + "/" + dockerfile) else {
-                    throw fail(.dockerfileNotFound, "Dockerfile not found: \(context == "." ? dockerfile : context + "/" + dockerfile)",
-                               Self.child(form.node, "dockerfile") ?? form.node, "\(form.path).dockerfile")
+                    throw fail(
+                        .dockerfileNotFound,
+                        "Dockerfile not found: \(context == "." ? dockerfile : context + "/" + dockerfile)",
+                        Self.child(form.node, "dockerfile") ?? form.node, "\(form.path).dockerfile")
                 }
                 blocks.docker = docker
                 blocks.build = BuildBlock(strategy: .dockerfile)
@@ -65,10 +74,13 @@ extension DeploymentSession {
         }
         var resourceName = name
         if let name, let namespace, namespace != "default" { resourceName = "\(namespace)-\(name)" }
-        let (imageName, imageTag, full) = Self.target(blocks, generated: resourceName.map(ImageNames.fromResourceName) ?? ImageNames.generated(from: appDirectory))
-        return DeploymentResource(format: .lttle, kind: kind, name: name, location: location(build.key, document: document),
-                                  appDirectory: appDirectory, blocks: blocks, strategy: strategy, imageName: imageName,
-                                  imageTag: imageTag, fullImage: full, buildEnvironment: [:], span: span)
+        let (imageName, imageTag, full) = Self.target(
+            blocks, generated: resourceName.map(ImageNames.fromResourceName) ?? ImageNames.generated(from: appDirectory)
+        )
+        return DeploymentResource(
+            format: .lttle, kind: kind, name: name, location: location(build.key, document: document),
+            appDirectory: appDirectory, blocks: blocks, strategy: strategy, imageName: imageName,
+            imageTag: imageTag, fullImage: full, buildEnvironment: [:], span: span)
     }
 
     /// `image` (full reference) over `name` / `tag` over the generated name and `latest`.

@@ -48,7 +48,10 @@ struct TextLines {
     func indentation(_ line: Int) -> Int? {
         var n = 0
         for b in content(line) {
-            if b == 0x20 || b == 0x09 { n += 1; continue }
+            if b == 0x20 || b == 0x09 {
+                n += 1
+                continue
+            }
             return b == UInt8(ascii: "#") ? nil : n
         }
         return nil
@@ -65,15 +68,22 @@ struct TextLines {
         while i < end {
             let b = bytes[i]
             if let q = quote {
-                if b == UInt8(ascii: "\\") && q == UInt8(ascii: "\"") { i += 2; continue }
+                if b == UInt8(ascii: "\\") && q == UInt8(ascii: "\"") {
+                    i += 2
+                    continue
+                }
                 if b == q { quote = nil }
                 i += 1
                 continue
             }
             let previous: UInt8 = i == start ? 0x20 : bytes[i - 1]
             let tokenStart = previous == 0x20 || previous == 0x09 || "[{,:".utf8.contains(previous)
-            if (b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")) && tokenStart { quote = b }
-            else if b == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) { cut = i; break }
+            if (b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")) && tokenStart {
+                quote = b
+            } else if b == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) {
+                cut = i
+                break
+            }
             i += 1
         }
         while cut > start && (bytes[cut - 1] == 0x20 || bytes[cut - 1] == 0x09) { cut -= 1 }
@@ -114,15 +124,19 @@ struct TextLines {
             while i < end {
                 let b = bytes[i]
                 if let q = quote {
-                    if b == UInt8(ascii: "\\") && q == UInt8(ascii: "\"") { i += 2; continue }
+                    if b == UInt8(ascii: "\\") && q == UInt8(ascii: "\"") {
+                        i += 2
+                        continue
+                    }
                     if b == q { quote = nil }
                     i += 1
                     continue
                 }
                 let previous: UInt8 = i == starts[line - 1] ? 0x20 : bytes[i - 1]
                 let tokenStart = previous == 0x20 || previous == 0x09 || "[{,-".utf8.contains(previous)
-                if (b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")) && tokenStart { quote = b }
-                else if b == UInt8(ascii: "&") && tokenStart && i + 1 < end && bytes[i + 1] != 0x20 {
+                if (b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")) && tokenStart {
+                    quote = b
+                } else if b == UInt8(ascii: "&") && tokenStart && i + 1 < end && bytes[i + 1] != 0x20 {
                     let column = bytes[starts[line - 1]..<i].filter { $0 & 0xC0 != 0x80 }.count + 1
                     return (line, column)
                 }

@@ -24,7 +24,8 @@ enum YAMLConfig {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
             return PlannerError(.syntax, "invalid YAML: \(problem)", file: file, line: mark.line, column: mark.column)
         case let .duplicatedKeysInMapping(duplicates, _):
-            return PlannerError(.syntax, "invalid YAML: duplicate keys \(duplicates.joined(separator: ", "))", file: file)
+            return PlannerError(
+                .syntax, "invalid YAML: duplicate keys \(duplicates.joined(separator: ", "))", file: file)
         default:
             return PlannerError(.syntax, "invalid YAML", file: file)
         }
@@ -48,17 +49,21 @@ enum YAMLConfig {
 
     /// Converts a node; a mapping or sequence value takes the line and column of `key` (where errors about it
     /// should point), like the JSON reader does.
-    static func configNode(_ node: Yams.Node, key: Yams.Node? = nil, file: String, path: String) throws(PlannerError) -> ConfigNode {
+    static func configNode(_ node: Yams.Node, key: Yams.Node? = nil, file: String, path: String) throws(PlannerError)
+        -> ConfigNode
+    {
         let mark = node.mark
         switch node {
         case let .scalar(s):
             if isNull(node) {
-                throw PlannerError(.type, "an empty value (null) is not allowed here; give a value or remove the key",
-                                   file: file, line: (key ?? node).mark?.line, column: (key ?? node).mark?.column, key: path)
+                throw PlannerError(
+                    .type, "an empty value (null) is not allowed here; give a value or remove the key",
+                    file: file, line: (key ?? node).mark?.line, column: (key ?? node).mark?.column, key: path)
             }
             let value: ConfigValue
-            if s.style != .plain { value = .string(s.string) }
-            else {
+            if s.style != .plain {
+                value = .string(s.string)
+            } else {
                 switch Tag.Name(rawValue: node.tag.rawValue) {
                 case .bool: value = node.bool.map(ConfigValue.bool) ?? .string(s.string)
                 case .int: value = node.int.map(ConfigValue.int) ?? .string(s.string)
@@ -71,7 +76,9 @@ enum YAMLConfig {
             var entries: [(key: String, node: ConfigNode)] = []
             for (k, v) in m {
                 guard let name = string(k) else {
-                    throw PlannerError(.type, "mapping keys must be strings", file: file, line: k.mark?.line, column: k.mark?.column, key: path)
+                    throw PlannerError(
+                        .type, "mapping keys must be strings", file: file, line: k.mark?.line, column: k.mark?.column,
+                        key: path)
                 }
                 let childPath = path.isEmpty ? name : "\(path).\(name)"
                 entries.append((name, try configNode(v, key: k, file: file, path: childPath)))
@@ -84,8 +91,9 @@ enum YAMLConfig {
             let at = key?.mark ?? mark
             return ConfigNode(.array(items), line: at?.line, column: at?.column)
         case .alias:
-            throw PlannerError(.invalidValue, "aliases (*name) are not supported in build blocks; write the values out",
-                               file: file, line: mark?.line, column: mark?.column, key: path)
+            throw PlannerError(
+                .invalidValue, "aliases (*name) are not supported in build blocks; write the values out",
+                file: file, line: mark?.line, column: mark?.column, key: path)
         }
     }
 }

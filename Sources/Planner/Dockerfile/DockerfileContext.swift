@@ -19,7 +19,9 @@ public struct DockerignoreMatcher: Sendable {
             if DockerignoreMatcher.matches(regex, path) { return true }
             let parts = path.split(separator: "/")
             guard parts.count > 1 else { return false }
-            for n in 1..<parts.count where DockerignoreMatcher.matches(regex, parts[0..<n].joined(separator: "/")) { return true }
+            for n in 1..<parts.count where DockerignoreMatcher.matches(regex, parts[0..<n].joined(separator: "/")) {
+                return true
+            }
             return false
         }
     }
@@ -45,7 +47,9 @@ public struct DockerignoreMatcher: Sendable {
             if p.hasPrefix("!") {
                 exclusion = true
                 p = String(p.dropFirst()).trimmingCharacters(in: .whitespaces)
-                if p.isEmpty { throw PlannerError(.syntax, "illegal exclusion pattern: \"!\"", file: file, line: lineNo) }
+                if p.isEmpty {
+                    throw PlannerError(.syntax, "illegal exclusion pattern: \"!\"", file: file, line: lineNo)
+                }
             }
             p = DockerfilePaths.clean(p)
             if p.count > 1 && p.hasPrefix("/") { p.removeFirst() }
@@ -80,7 +84,9 @@ public struct DockerignoreMatcher: Sendable {
             } else if c == "[" {
                 guard let close = chars[(i + 1)...].firstIndex(of: "]") else { return nil }
                 let cls = String(chars[(i + 1)..<close])
-                re += "[" + cls.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "[", with: "\\[") + "]"
+                re +=
+                    "[" + cls.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "[", with: "\\[")
+                    + "]"
                 i = close
             } else if c == "\\" {
                 i += 1
@@ -206,7 +212,9 @@ public struct DockerfileContextTree: Sendable {
     /// Walks everything; an excluded directory is entered only when `!` patterns could re-include below it.
     /// Returns whether anything under `rel` was kept.
     @discardableResult
-    static func walk(_ base: String, _ rel: String, _ m: DockerignoreMatcher, _ out: inout [String: DockerfileCopyEntry.EntryType]) -> Bool {
+    static func walk(
+        _ base: String, _ rel: String, _ m: DockerignoreMatcher, _ out: inout [String: DockerfileCopyEntry.EntryType]
+    ) -> Bool {
         let dir = rel.isEmpty ? base : base + "/" + rel
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return false }
         var kept = false
@@ -219,13 +227,22 @@ public struct DockerfileContextTree: Sendable {
             case S_IFDIR:
                 if excluded && !m.hasExclusions { continue }
                 let inner = walk(base, childRel, m, &out)
-                if !excluded || inner { out[childRel] = .directory; kept = true }
+                if !excluded || inner {
+                    out[childRel] = .directory
+                    kept = true
+                }
             case S_IFLNK:
-                if !excluded { out[childRel] = .symlink; kept = true }
+                if !excluded {
+                    out[childRel] = .symlink
+                    kept = true
+                }
             case S_IFREG:
-                if !excluded { out[childRel] = .file; kept = true }
+                if !excluded {
+                    out[childRel] = .file
+                    kept = true
+                }
             default:
-                continue // sockets, fifos, devices are not sent
+                continue  // sockets, fifos, devices are not sent
             }
         }
         return kept
@@ -234,7 +251,9 @@ public struct DockerfileContextTree: Sendable {
     /// The context entries directly below or deep below `dir` ("" for the root), sorted.
     func descendants(of dir: String) -> [String] {
         let prefix = dir.isEmpty ? "" : dir + "/"
-        return entries.keys.filter { !$0.isEmpty && $0.hasPrefix(prefix) }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        return entries.keys.filter { !$0.isEmpty && $0.hasPrefix(prefix) }.sorted {
+            Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        }
     }
 
     /// Resolves a symlink inside the context (relative target), following up to 40 links; nil when it leaves
@@ -243,7 +262,9 @@ public struct DockerfileContextTree: Sendable {
         var current = rel
         for _ in 0..<40 {
             guard entries[current] == .symlink else { return entries[current] == nil ? nil : current }
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + current) else { return nil }
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + current) else {
+                return nil
+            }
             let parent = current.split(separator: "/").dropLast().joined(separator: "/")
             current = DockerfilePaths.contextRelative(target.hasPrefix("/") ? target : parent + "/" + target)
         }

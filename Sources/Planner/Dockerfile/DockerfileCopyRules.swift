@@ -14,10 +14,12 @@ public enum DockerfileCopyRules {
         public var message: String
     }
 
-    static func entries(source src: String, destination dest: String, slash: Bool, isAdd: Bool, tree: DockerfileContextTree,
-                        keyword: String, origin: String, display: String? = nil,
-                        exclude: DockerignoreMatcher = DockerignoreMatcher(),
-                        parents: Bool = false) throws(Failure) -> (entries: [DockerfileCopyEntry], directory: Bool) {
+    static func entries(
+        source src: String, destination dest: String, slash: Bool, isAdd: Bool, tree: DockerfileContextTree,
+        keyword: String, origin: String, display: String? = nil,
+        exclude: DockerignoreMatcher = DockerignoreMatcher(),
+        parents: Bool = false
+    ) throws(Failure) -> (entries: [DockerfileCopyEntry], directory: Bool) {
         let shown = display ?? src
         // --parents: the path below the pivot (`/./` in the source, else the root) is kept under the destination.
         var pivot = ""
@@ -29,16 +31,28 @@ public enum DockerfileCopyRules {
         let rel = DockerfilePaths.contextRelative(sourceText)
         var matches: [String]
         if DockerfileGlob.hasMeta(rel) {
-            guard DockerfileGlob.valid(rel) else { throw Failure(code: .invalidValue, message: "\(keyword) \(shown): malformed pattern") }
-            matches = tree.entries.keys.filter { !$0.isEmpty && DockerfileGlob.match(rel, $0) && !exclude.excludes(DockerfilePaths.basename($0)) }
-                .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            guard DockerfileGlob.valid(rel) else {
+                throw Failure(code: .invalidValue, message: "\(keyword) \(shown): malformed pattern")
+            }
+            matches = tree.entries.keys.filter {
+                !$0.isEmpty && DockerfileGlob.match(rel, $0) && !exclude.excludes(DockerfilePaths.basename($0))
+            }
+            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
             if matches.count > 1 && !slash && !parents {
-                throw Failure(code: .invalidValue, message: "When using \(keyword) with more than one source file, the destination must be a directory and end with a / (\(shown) matches \(matches.count) entries)")
+                throw Failure(
+                    code: .invalidValue,
+                    message:
+                        "When using \(keyword) with more than one source file, the destination must be a directory and end with a / (\(shown) matches \(matches.count) entries)"
+                )
             }
         } else {
             guard tree.entries[rel] != nil else {
-                let present = FileManager.default.fileExists(atPath: tree.root + "/" + rel) || (try? FileManager.default.destinationOfSymbolicLink(atPath: tree.root + "/" + rel)) != nil
-                let why = present && tree.ignoreFile != nil ? "it is excluded by \(tree.ignoreFile!)" : "no such file or directory in \(origin)"
+                let present =
+                    FileManager.default.fileExists(atPath: tree.root + "/" + rel)
+                    || (try? FileManager.default.destinationOfSymbolicLink(atPath: tree.root + "/" + rel)) != nil
+                let why =
+                    present && tree.ignoreFile != nil
+                    ? "it is excluded by \(tree.ignoreFile!)" : "no such file or directory in \(origin)"
                 throw Failure(code: .missingSource, message: "\(keyword) failed: \"\(shown)\" not found: \(why)")
             }
             matches = [rel]
@@ -62,25 +76,37 @@ public enum DockerfileCopyRules {
             var type = tree.entries[m]!
             if type == .symlink {
                 guard let resolved = tree.followSymlink(m) else {
-                    throw Failure(code: .missingSource, message: "\(keyword) failed: \"\(m.isEmpty ? "/" : m)\" is a symbolic link that leaves \(origin) or dangles")
+                    throw Failure(
+                        code: .missingSource,
+                        message:
+                            "\(keyword) failed: \"\(m.isEmpty ? "/" : m)\" is a symbolic link that leaves \(origin) or dangles"
+                    )
                 }
                 path = resolved
                 type = tree.entries[resolved]!
             }
             if type == .directory {
                 directory = true
-                out.append(DockerfileCopyEntry(source: path.isEmpty ? "." : path, destination: destRoot, type: .directory, extract: nil))
+                out.append(
+                    DockerfileCopyEntry(
+                        source: path.isEmpty ? "." : path, destination: destRoot, type: .directory, extract: nil))
                 for d in tree.descendants(of: path) {
                     let relPart = path.isEmpty ? d : String(d.dropFirst(path.count + 1))
                     // --exclude patterns apply to paths relative to the copied directory.
                     if exclude.excludes(relPart) { continue }
-                    out.append(DockerfileCopyEntry(source: d, destination: DockerfilePaths.join(destRoot, relPart), type: tree.entries[d]!, extract: nil))
+                    out.append(
+                        DockerfileCopyEntry(
+                            source: d, destination: DockerfilePaths.join(destRoot, relPart), type: tree.entries[d]!,
+                            extract: nil))
                 }
             } else if isAdd, let archive = tree.archiveKind(path) {
                 directory = true
                 out.append(DockerfileCopyEntry(source: path, destination: destRoot, type: .file, extract: archive))
             } else {
-                out.append(DockerfileCopyEntry(source: path, destination: slash ? destDir + DockerfilePaths.basename(m) : dest, type: .file, extract: nil))
+                out.append(
+                    DockerfileCopyEntry(
+                        source: path, destination: slash ? destDir + DockerfilePaths.basename(m) : dest, type: .file,
+                        extract: nil))
             }
         }
         return (out, directory)
@@ -99,19 +125,26 @@ public enum DockerfileCopyRules {
             for part in rel.split(separator: "/").map(String.init) {
                 if rest.isEmpty && !DockerfileGlob.hasMeta(part) { fixed.append(part) } else { rest.append(part) }
             }
-            let canonical = DockerfileContextTree.resolveInRoot(root, fixed.joined(separator: "/"), followLast: !rest.isEmpty)
-            let pattern = ([canonical ?? fixed.joined(separator: "/")] + rest).filter { !$0.isEmpty }.joined(separator: "/")
+            let canonical = DockerfileContextTree.resolveInRoot(
+                root, fixed.joined(separator: "/"), followLast: !rest.isEmpty)
+            let pattern = ([canonical ?? fixed.joined(separator: "/")] + rest).filter { !$0.isEmpty }.joined(
+                separator: "/")
             let tree = DockerfileContextTree(root: root, subtree: canonical ?? fixed.joined(separator: "/"))
             let slash = copy.destination.hasSuffix("/") || copy.parents
             var exclude = DockerignoreMatcher()
             if !copy.exclude.isEmpty {
-                do { exclude = try DockerignoreMatcher(text: copy.exclude.joined(separator: "\n"), file: "--exclude") } catch {
+                do {
+                    exclude = try DockerignoreMatcher(text: copy.exclude.joined(separator: "\n"), file: "--exclude")
+                } catch {
                     throw Failure(code: error.code, message: error.message)
                 }
             }
-            let found = try entries(source: pattern.isEmpty ? "." : pattern, destination: copy.destination, slash: slash, isAdd: false, tree: tree,
-                                    keyword: "COPY", origin: copy.from?.stage.map { "stage \($0)" } ?? copy.from?.image ?? "the source filesystem",
-                                    display: src, exclude: exclude, parents: copy.parents)
+            let found = try entries(
+                source: pattern.isEmpty ? "." : pattern, destination: copy.destination, slash: slash, isAdd: false,
+                tree: tree,
+                keyword: "COPY",
+                origin: copy.from?.stage.map { "stage \($0)" } ?? copy.from?.image ?? "the source filesystem",
+                display: src, exclude: exclude, parents: copy.parents)
             out += found.entries
         }
         return out
@@ -135,7 +168,9 @@ extension DockerfileContextTree {
             case S_IFLNK:
                 entries[prefix] = .symlink
                 // A symlink named by the source: include its target (resolved inside the root).
-                if k == parts.count - 1, let target = Self.resolveInRoot(root, prefix, followLast: true), target != prefix {
+                if k == parts.count - 1, let target = Self.resolveInRoot(root, prefix, followLast: true),
+                    target != prefix
+                {
                     let other = DockerfileContextTree(root: root, subtree: target)
                     for (p, t) in other.entries { entries[p] = t }
                 }
@@ -158,9 +193,14 @@ extension DockerfileContextTree {
         while !pending.isEmpty {
             let part = pending.removeFirst()
             if part == "." || part.isEmpty { continue }
-            if part == ".." { if !done.isEmpty { done.removeLast() }; continue }
+            if part == ".." {
+                if !done.isEmpty { done.removeLast() }
+                continue
+            }
             let candidate = (done + [part]).joined(separator: "/")
-            if !pending.isEmpty || followLast, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + candidate) {
+            if !pending.isEmpty || followLast,
+                let target = try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/" + candidate)
+            {
                 links += 1
                 if links > 40 { return nil }
                 if target.hasPrefix("/") { done = [] }

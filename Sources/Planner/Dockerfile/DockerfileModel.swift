@@ -318,7 +318,9 @@ public struct DockerfileImageConfig: Codable, Equatable, Sendable {
         var out = base
         for kv in settings {
             let key = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            if let i = out.firstIndex(where: { $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] == key }) {
+            if let i = out.firstIndex(where: {
+                $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] == key
+            }) {
                 out[i] = kv
             } else {
                 out.append(kv)
@@ -331,7 +333,8 @@ public struct DockerfileImageConfig: Codable, Equatable, Sendable {
 public enum DockerfileRenderer {
     /// A human summary: one block per kept stage (base, then each step with its line), warnings last.
     public static func summary(_ build: ResolvedDockerfile) -> String {
-        var out = "\(build.dockerfile) (context \(build.context), platform \(build.platform)\(build.target.map { ", target \($0)" } ?? ""))\n"
+        var out =
+            "\(build.dockerfile) (context \(build.context), platform \(build.platform)\(build.target.map { ", target \($0)" } ?? ""))\n"
         for stage in build.stages {
             let base: String
             switch stage.base.kind {
@@ -344,12 +347,19 @@ public enum DockerfileRenderer {
                 var detail = ""
                 if let c = step.copy {
                     let files = c.entries.filter { $0.type != .directory }.count + c.inline.count
-                    detail = c.from == nil ? " [\(files) file\(files == 1 ? "" : "s") → \(c.destination)]" : " [from \(c.from?.stage.map { "stage \($0)" } ?? c.from?.image ?? "?") → \(c.destination)]"
+                    detail =
+                        c.from == nil
+                        ? " [\(files) file\(files == 1 ? "" : "s") → \(c.destination)]"
+                        : " [from \(c.from?.stage.map { "stage \($0)" } ?? c.from?.image ?? "?") → \(c.destination)]"
                 } else if let r = step.run, !r.mounts.isEmpty {
-                    detail = " [" + r.mounts.map { "\($0.type.rawValue):\($0.target.isEmpty ? ($0.env ?? "") : $0.target)" }.joined(separator: ", ") + "]"
+                    detail =
+                        " ["
+                        + r.mounts.map { "\($0.type.rawValue):\($0.target.isEmpty ? ($0.env ?? "") : $0.target)" }
+                        .joined(separator: ", ") + "]"
                 }
                 let text = step.instruction.count > 90 ? String(step.instruction.prefix(87)) + "..." : step.instruction
-                out += "  \(String(step.line).padding(toLength: 4, withPad: " ", startingAt: 0)) \(text.replacingOccurrences(of: "\n", with: "⏎"))\(detail)\n"
+                out +=
+                    "  \(String(step.line).padding(toLength: 4, withPad: " ", startingAt: 0)) \(text.replacingOccurrences(of: "\n", with: "⏎"))\(detail)\n"
             }
         }
         for w in build.warnings { out += "warning: \(w)\n" }

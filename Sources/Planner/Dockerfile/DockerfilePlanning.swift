@@ -7,11 +7,14 @@ import Foundation
 extension Planner {
     /// Resolves the Dockerfile a plan names (e.g. a frozen plan, which stores only the reference). `options`
     /// adds `--build-arg`s over the plan's args and may override the target, platform and base image configs.
-    public static func resolveDockerfile(appDirectory: String, plan: ResolvedPlan, options: PlanOptions = PlanOptions()) throws(PlannerError) -> ResolvedDockerfile {
+    public static func resolveDockerfile(appDirectory: String, plan: ResolvedPlan, options: PlanOptions = PlanOptions())
+        throws(PlannerError) -> ResolvedDockerfile
+    {
         guard plan.strategy == .dockerfile, let d = plan.dockerfile else {
             throw PlannerError(.invalidValue, "the plan does not use the dockerfile strategy", key: "strategy")
         }
-        let root = appDirectory.count > 1 && appDirectory.hasSuffix("/") ? String(appDirectory.dropLast()) : appDirectory
+        let root =
+            appDirectory.count > 1 && appDirectory.hasSuffix("/") ? String(appDirectory.dropLast()) : appDirectory
         var args = d.args
         for (k, v) in options.buildArgs { args[k] = v }
         var o = DockerfileOptions()
@@ -19,8 +22,9 @@ extension Planner {
         o.target = options.target ?? d.target
         if let p = options.platform { o.platform = p }
         o.baseImages = options.baseImages
-        return try Dockerfile.resolve(path: root + "/" + d.path, display: d.path, context: d.context == "." ? root : root + "/" + d.context,
-                                      contextDisplay: d.context, options: o)
+        return try Dockerfile.resolve(
+            path: root + "/" + d.path, display: d.path, context: d.context == "." ? root : root + "/" + d.context,
+            contextDisplay: d.context, options: o)
     }
 
     /// Cache mounts of the kept stages as plan caches: named after the cache id, `locked` for locked and
@@ -31,7 +35,8 @@ extension Planner {
             for step in stage.steps {
                 for m in step.run?.mounts ?? [] where m.type == .cache {
                     let name = PlanSession.cacheName(m.id ?? m.target)
-                    caches[name.isEmpty ? "root" : name] = Cache(directory: m.target, sharing: m.sharing == .shared ? .shared : .locked)
+                    caches[name.isEmpty ? "root" : name] = Cache(
+                        directory: m.target, sharing: m.sharing == .shared ? .shared : .locked)
                 }
             }
         }
@@ -57,10 +62,12 @@ extension PlanSession {
         o.target = options.target
         if let p = options.platform { o.platform = p }
         o.baseImages = options.baseImages
-        let resolved = try Dockerfile.resolve(path: root + "/" + path, display: path, context: contextRel == "." ? root : root + "/" + contextRel,
-                                              contextDisplay: contextRel, options: o)
+        let resolved = try Dockerfile.resolve(
+            path: root + "/" + path, display: path, context: contextRel == "." ? root : root + "/" + contextRel,
+            contextDisplay: contextRel, options: o)
         warnings += resolved.warnings.map { PlannerWarning($0) }
-        let plan = ResolvedPlan(strategy: .dockerfile,
+        let plan = ResolvedPlan(
+            strategy: .dockerfile,
             dockerfile: DockerfileBuild(path: path, context: contextRel, args: args, target: options.target),
             providers: [], suite: Debian.suite, buildImage: "", toolchains: [], buildVariables: [:],
             secrets: Array(Set((ociforge.secrets ?? []) + resolved.secrets)).sorted(), staticAssets: [:],

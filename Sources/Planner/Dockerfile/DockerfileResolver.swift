@@ -16,9 +16,9 @@ public struct DockerfileOptions: Sendable, Equatable {
 
     public static var hostPlatform: String {
         #if arch(arm64)
-        return "linux/arm64"
+            return "linux/arm64"
         #else
-        return "linux/amd64"
+            return "linux/amd64"
         #endif
     }
 }
@@ -27,7 +27,7 @@ public enum Dockerfile {
     /// Build args Docker accepts without an ARG instruction (available to RUN, never recorded in the image).
     public static let predefinedArgs: Set<String> = [
         "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy",
-        "ALL_PROXY", "all_proxy",
+        "ALL_PROXY", "all_proxy"
     ]
     public static let defaultShell = ["/bin/sh", "-c"]
 
@@ -36,8 +36,10 @@ public enum Dockerfile {
     ///   - path: the Dockerfile (absolute, or relative to the working directory).
     ///   - display: how messages name it (`Dockerfile.prod`).
     ///   - context: the context directory; `contextDisplay` how the result names it.
-    public static func resolve(path: String, display: String, context: String, contextDisplay: String = ".",
-                               options: DockerfileOptions) throws(PlannerError) -> ResolvedDockerfile {
+    public static func resolve(
+        path: String, display: String, context: String, contextDisplay: String = ".",
+        options: DockerfileOptions
+    ) throws(PlannerError) -> ResolvedDockerfile {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw PlannerError(.dockerfileNotFound, "Dockerfile not found: \(display)")
@@ -50,7 +52,8 @@ public enum Dockerfile {
         }
         let ast = try DockerfileParser.parse(text, file: display)
         // The Dockerfile-specific ignore file sits next to the Dockerfile.
-        let tree = try DockerfileContextTree(root: context, dockerfileIgnore: (path + ".dockerignore", display + ".dockerignore"))
+        let tree = try DockerfileContextTree(
+            root: context, dockerfileIgnore: (path + ".dockerignore", display + ".dockerignore"))
         var resolver = DockerfileResolver(ast: ast, tree: tree, options: options)
         var out = try resolver.resolve()
         out.dockerfile = display
@@ -113,11 +116,14 @@ struct DockerfileResolver {
         let parts = options.platform.split(separator: "/").map(String.init)
         let os = parts.first ?? "linux", arch = parts.count > 1 ? parts[1] : "amd64"
         var variant = parts.count > 2 ? parts[2] : ""
-        if arch == "arm64" && variant == "v8" { variant = "" } // containerd normalizes arm64/v8 to arm64
+        if arch == "arm64" && variant == "v8" { variant = "" }  // containerd normalizes arm64/v8 to arm64
         let platform = variant.isEmpty ? "\(os)/\(arch)" : "\(os)/\(arch)/\(variant)"
-        var out = ["TARGETPLATFORM": platform, "TARGETOS": os, "TARGETARCH": arch, "TARGETVARIANT": variant, "TARGETOSVERSION": "",
-                   "BUILDPLATFORM": platform, "BUILDOS": os, "BUILDARCH": arch, "BUILDVARIANT": variant, "BUILDOSVERSION": "",
-                   "TARGETSTAGE": targetStageName]
+        var out = [
+            "TARGETPLATFORM": platform, "TARGETOS": os, "TARGETARCH": arch, "TARGETVARIANT": variant,
+            "TARGETOSVERSION": "",
+            "BUILDPLATFORM": platform, "BUILDOS": os, "BUILDARCH": arch, "BUILDVARIANT": variant, "BUILDOSVERSION": "",
+            "TARGETSTAGE": targetStageName
+        ]
         for k in out.keys { if let v = options.buildArgs[k] { out[k] = v } }
         return out
     }
@@ -125,11 +131,17 @@ struct DockerfileResolver {
     var targetStageName = "default"
 
     func expand(_ text: String, _ env: [String: String], _ ins: DockerfileInstruction) throws(PlannerError) -> String {
-        do { return try words.word(text, env) } catch { throw fail(.invalidValue, "\(ins.keyword): \(error.message)", ins) }
+        do { return try words.word(text, env) } catch {
+            throw fail(.invalidValue, "\(ins.keyword): \(error.message)", ins)
+        }
     }
 
-    func expandWords(_ text: String, _ env: [String: String], _ ins: DockerfileInstruction) throws(PlannerError) -> [String] {
-        do { return try words.words(text, env) } catch { throw fail(.invalidValue, "\(ins.keyword): \(error.message)", ins) }
+    func expandWords(_ text: String, _ env: [String: String], _ ins: DockerfileInstruction) throws(PlannerError)
+        -> [String]
+    {
+        do { return try words.words(text, env) } catch {
+            throw fail(.invalidValue, "\(ins.keyword): \(error.message)", ins)
+        }
     }
 
     // MARK: flags
@@ -140,7 +152,9 @@ struct DockerfileResolver {
         for f in ins.flags {
             guard let kind = allowed[f.name] else {
                 let list = allowed.keys.sorted().map { "--" + $0 }.joined(separator: ", ")
-                throw fail(.unknownFlag, "unknown flag: --\(f.name) (\(ins.keyword) accepts \(list.isEmpty ? "no flags" : list))", ins)
+                throw fail(
+                    .unknownFlag,
+                    "unknown flag: --\(f.name) (\(ins.keyword) accepts \(list.isEmpty ? "no flags" : list))", ins)
             }
             if kind != .repeated && out[f.name] != nil {
                 throw fail(.unknownFlag, "duplicate flag specified: --\(f.name)", ins)
@@ -148,10 +162,14 @@ struct DockerfileResolver {
             switch kind {
             case .bool:
                 let v = f.value?.lowercased() ?? "true"
-                guard v == "true" || v == "false" else { throw fail(.invalidValue, "--\(f.name) expects true or false, not \"\(f.value!)\"", ins) }
+                guard v == "true" || v == "false" else {
+                    throw fail(.invalidValue, "--\(f.name) expects true or false, not \"\(f.value!)\"", ins)
+                }
                 out[f.name] = [v]
             case .string, .repeated:
-                guard let v = f.value else { throw fail(.invalidValue, "missing a value for flag: --\(f.name) (use --\(f.name)=<value>)", ins) }
+                guard let v = f.value else {
+                    throw fail(.invalidValue, "missing a value for flag: --\(f.name) (use --\(f.name)=<value>)", ins)
+                }
                 out[f.name, default: []].append(v)
             }
         }
@@ -177,18 +195,29 @@ struct DockerfileResolver {
         while i < all.count && all[i].keyword != "FROM" {
             let ins = all[i]
             guard ins.keyword == "ARG" else {
-                throw fail(.syntax, "no build stage in current context: \(ins.keyword) before the first FROM (only ARG may precede FROM)", ins)
+                throw fail(
+                    .syntax,
+                    "no build stage in current context: \(ins.keyword) before the first FROM (only ARG may precede FROM)",
+                    ins)
             }
             for (name, def) in try argPairs(ins) {
                 declaredMeta.insert(name)
                 usedArgs.insert(name)
-                if let v = options.buildArgs[name] { metaArgs[name] = v } else if let d = def { metaArgs[name] = try expand(d, metaArgs, ins) } else if automaticArgs[name] == nil { metaArgs[name] = nil }
+                if let v = options.buildArgs[name] {
+                    metaArgs[name] = v
+                } else if let d = def {
+                    metaArgs[name] = try expand(d, metaArgs, ins)
+                } else if automaticArgs[name] == nil {
+                    metaArgs[name] = nil
+                }
             }
             i += 1
         }
         guard !all.isEmpty else { throw PlannerError(.syntax, "the Dockerfile cannot be empty", file: file) }
         guard i < all.count else {
-            throw PlannerError(.syntax, "dockerfile contains no stages to build (no FROM instruction)", file: file, line: all.last?.line)
+            throw PlannerError(
+                .syntax, "dockerfile contains no stages to build (no FROM instruction)", file: file,
+                line: all.last?.line)
         }
         // Stages.
         var stageNames: [String: Int] = [:]
@@ -201,10 +230,13 @@ struct DockerfileResolver {
             do throws(PlannerError) {
                 try runTriggers(&stage, metaArgs: metaArgs, names: stageNames)
                 for ins in all[(i + 1)..<j] {
-                    try dispatch(ins, &stage, metaArgs: metaArgs, declaredMeta: declaredMeta, names: stageNames, trigger: false)
+                    try dispatch(
+                        ins, &stage, metaArgs: metaArgs, declaredMeta: declaredMeta, names: stageNames, trigger: false)
                 }
             } catch {
-                if error.code == .syntax || error.code == .unknownFlag || error.code == .unknownInstruction { throw error }
+                if error.code == .syntax || error.code == .unknownFlag || error.code == .unknownInstruction {
+                    throw error
+                }
                 stage.error = error
             }
             stages.append(stage)
@@ -216,26 +248,35 @@ struct DockerfileResolver {
             guard let idx = stages.lastIndex(where: { $0.name == t.lowercased() }) else {
                 let names = stages.compactMap(\.name)
                 let hint = Self.suggestion(t.lowercased(), names).map { " (did you mean \($0)?)" } ?? ""
-                throw PlannerError(.invalidValue, "target stage \"\(t)\" could not be found\(hint); stages: \(names.isEmpty ? "none named" : names.joined(separator: ", "))",
-                                   file: file, key: "--target")
+                throw PlannerError(
+                    .invalidValue,
+                    "target stage \"\(t)\" could not be found\(hint); stages: \(names.isEmpty ? "none named" : names.joined(separator: ", "))",
+                    file: file, key: "--target")
             }
             targetIndex = idx
         }
         var needed: Set<Int> = [targetIndex]
         var queue = [targetIndex]
         while let n = queue.popLast() {
-            for d in stages[n].deps where !needed.contains(d) { needed.insert(d); queue.append(d) }
+            for d in stages[n].deps where !needed.contains(d) {
+                needed.insert(d)
+                queue.append(d)
+            }
         }
         let kept = stages.filter { needed.contains($0.index) }
         for s in kept { if let e = s.error { throw e } }
         // Build args nobody declared.
-        let unused = options.buildArgs.keys.filter { !usedArgs.contains($0) && !Dockerfile.predefinedArgs.contains($0) }.sorted()
+        let unused = options.buildArgs.keys.filter { !usedArgs.contains($0) && !Dockerfile.predefinedArgs.contains($0) }
+            .sorted()
         if !unused.isEmpty {
-            warnings.append("\(file): build-arg\(unused.count > 1 ? "s" : "") \(unused.joined(separator: ", ")) not consumed: no ARG instruction declares \(unused.count > 1 ? "them" : "it")")
+            warnings.append(
+                "\(file): build-arg\(unused.count > 1 ? "s" : "") \(unused.joined(separator: ", ")) not consumed: no ARG instruction declares \(unused.count > 1 ? "them" : "it")"
+            )
         }
         let out = kept.map { s in
-            DockerfileStage(index: s.index, name: s.name, line: s.line, base: s.base, platform: s.platform, steps: s.steps,
-                            config: s.delta, dependsOn: s.deps.sorted())
+            DockerfileStage(
+                index: s.index, name: s.name, line: s.line, base: s.base, platform: s.platform, steps: s.steps,
+                config: s.delta, dependsOn: s.deps.sorted())
         }
         var imageSet = Set<String>()
         var secretSet = Set<String>()
@@ -244,33 +285,48 @@ struct DockerfileResolver {
             secretSet.formUnion(secrets[s.index] ?? [])
             if s.base.kind == .image || s.base.kind == .layout, let r = s.base.reference { imageSet.insert(r) }
         }
-        return ResolvedDockerfile(schemaVersion: ResolvedDockerfile.currentSchemaVersion, dockerfile: file, context: ".",
-                                  directives: ast.directives, buildArgs: options.buildArgs, target: options.target,
-                                  platform: options.platform, stages: out, images: imageSet.sorted(), secrets: secretSet.sorted(),
-                                  contextFiles: tree.listing, contextExclude: tree.ignore.patterns, warnings: warnings)
+        return ResolvedDockerfile(
+            schemaVersion: ResolvedDockerfile.currentSchemaVersion, dockerfile: file, context: ".",
+            directives: ast.directives, buildArgs: options.buildArgs, target: options.target,
+            platform: options.platform, stages: out, images: imageSet.sorted(), secrets: secretSet.sorted(),
+            contextFiles: tree.listing, contextExclude: tree.ignore.patterns, warnings: warnings)
     }
 
     // MARK: FROM
 
-    mutating func startStage(_ ins: DockerfileInstruction, index: Int, metaArgs: [String: String], names: [String: Int]) throws(PlannerError) -> StageState {
+    mutating func startStage(_ ins: DockerfileInstruction, index: Int, metaArgs: [String: String], names: [String: Int])
+        throws(PlannerError) -> StageState
+    {
         let f = try flags(ins, ["platform": .string])
         let parts = ins.arguments.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard parts.count == 1 || (parts.count == 3 && parts[1].lowercased() == "as") else {
-            throw fail(.syntax, "FROM requires either one or three arguments: FROM [--platform=<platform>] <image> [AS <name>], got \"FROM \(ins.original)\"", ins)
+            throw fail(
+                .syntax,
+                "FROM requires either one or three arguments: FROM [--platform=<platform>] <image> [AS <name>], got \"FROM \(ins.original)\"",
+                ins)
         }
         var name: String? = nil
         if parts.count == 3 {
             let n = parts[2].lowercased()
-            guard let first = n.first, first.isLetter, n.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), n.allSatisfy(\.isASCII) else {
-                throw fail(.invalidValue, "invalid stage name \"\(parts[2])\": it must start with a letter and contain only letters, digits, -, _ and .", ins)
+            guard let first = n.first, first.isLetter,
+                n.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), n.allSatisfy(\.isASCII)
+            else {
+                throw fail(
+                    .invalidValue,
+                    "invalid stage name \"\(parts[2])\": it must start with a letter and contain only letters, digits, -, _ and .",
+                    ins)
             }
             if let prev = names[n] {
-                warn("duplicate stage name \"\(n)\" (also stage \(prev) at line \(stages[prev].line)): later references bind this one", line: ins.line)
+                warn(
+                    "duplicate stage name \"\(n)\" (also stage \(prev) at line \(stages[prev].line)): later references bind this one",
+                    line: ins.line)
             }
             name = n
         }
         let image = try expand(parts[0], metaArgs, ins)
-        guard !image.trimmingCharacters(in: .whitespaces).isEmpty else { throw fail(.invalidValue, "base name (\(parts[0])) should not be blank", ins) }
+        guard !image.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw fail(.invalidValue, "base name (\(parts[0])) should not be blank", ins)
+        }
         var platform: String? = nil
         if let p = f["platform"]?.first {
             platform = try expand(p, metaArgs, ins)
@@ -315,7 +371,9 @@ struct DockerfileResolver {
         }
         if let colon = rest.lastIndex(of: ":"), !rest[rest.index(after: colon)...].contains("/") {
             let tag = rest[rest.index(after: colon)...]
-            guard !tag.isEmpty, tag.count <= 128, tag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
+            guard !tag.isEmpty, tag.count <= 128,
+                tag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) })
+            else {
                 return "invalid tag \"\(tag)\""
             }
             rest = rest[..<colon]
@@ -324,7 +382,8 @@ struct DockerfileResolver {
         for (k, c) in comps.enumerated() {
             let isRegistry = k == 0 && comps.count > 1 && (c.contains(".") || c.contains(":") || c == "localhost")
             if isRegistry { continue }
-            guard !c.isEmpty, c.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "._-".contains($0)) }) else {
+            guard !c.isEmpty, c.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || "._-".contains($0)) })
+            else {
                 return "invalid reference format: repository name must be lowercase (\"\(ref)\")"
             }
         }
@@ -332,12 +391,15 @@ struct DockerfileResolver {
     }
 
     /// ONBUILD triggers of the base (an earlier stage's config, or a known base image config).
-    mutating func runTriggers(_ stage: inout StageState, metaArgs: [String: String], names: [String: Int]) throws(PlannerError) {
+    mutating func runTriggers(_ stage: inout StageState, metaArgs: [String: String], names: [String: Int])
+        throws(PlannerError)
+    {
         let triggers = stage.base.kind == .stage ? (stage.chain.onBuild ?? []) : (stage.rootConfig?.onBuild ?? [])
         guard !triggers.isEmpty else { return }
         let line = stage.line
         for t in triggers {
-            var ins = try DockerfileParser.parseLogical(t, line: line, file: file, escape: Character(ast.directives.escape))
+            var ins = try DockerfileParser.parseLogical(
+                t, line: line, file: file, escape: Character(ast.directives.escape))
             ins.endLine = line
             try dispatch(ins, &stage, metaArgs: metaArgs, declaredMeta: [], names: names, trigger: true)
         }
@@ -352,7 +414,9 @@ struct DockerfileResolver {
         var out: [String: String] = [:]
         for (k, v) in s.args { if let v { out[k] = v } }
         var rootEnv = s.rootConfig?.env ?? []
-        if s.rootConfig != nil && !rootEnv.contains(where: { $0.hasPrefix("PATH=") }) { rootEnv += DockerfileImageConfig.scratch.env! }
+        if s.rootConfig != nil && !rootEnv.contains(where: { $0.hasPrefix("PATH=") }) {
+            rootEnv += DockerfileImageConfig.scratch.env!
+        }
         let envList = DockerfileImageConfig.applyEnv(s.chain.env ?? [], to: rootEnv)
         for kv in envList {
             let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -364,20 +428,27 @@ struct DockerfileResolver {
     func workdir(_ s: StageState) -> String { s.chain.workingDir ?? s.rootConfig?.workingDir ?? "/" }
     func shell(_ s: StageState) -> [String] { s.chain.shell ?? s.rootConfig?.shell ?? Dockerfile.defaultShell }
 
-    mutating func record(_ s: inout StageState, _ ins: DockerfileInstruction, kind: DockerfileStep.Kind, config: DockerfileConfigDelta? = nil,
-                         run: DockerfileRun? = nil, copy: DockerfileCopy? = nil, workdir: String? = nil) {
+    mutating func record(
+        _ s: inout StageState, _ ins: DockerfileInstruction, kind: DockerfileStep.Kind,
+        config: DockerfileConfigDelta? = nil,
+        run: DockerfileRun? = nil, copy: DockerfileCopy? = nil, workdir: String? = nil
+    ) {
         if let c = config {
             s.delta = s.delta.merged(with: c)
             s.chain = s.chain.merged(with: c)
         }
-        s.steps.append(DockerfileStep(kind: kind, line: ins.line, instruction: ins.keyword + (ins.original.isEmpty ? "" : " " + ins.original),
-                                      run: run, copy: copy, workdir: workdir, config: config))
+        s.steps.append(
+            DockerfileStep(
+                kind: kind, line: ins.line, instruction: ins.keyword + (ins.original.isEmpty ? "" : " " + ins.original),
+                run: run, copy: copy, workdir: workdir, config: config))
     }
 
     // MARK: instructions
 
-    mutating func dispatch(_ ins: DockerfileInstruction, _ s: inout StageState, metaArgs: [String: String], declaredMeta: Set<String>,
-                           names: [String: Int], trigger: Bool) throws(PlannerError) {
+    mutating func dispatch(
+        _ ins: DockerfileInstruction, _ s: inout StageState, metaArgs: [String: String], declaredMeta: Set<String>,
+        names: [String: Int], trigger: Bool
+    ) throws(PlannerError) {
         if ins.keyword != "RUN" && ins.keyword != "COPY" && ins.keyword != "ADD" && !ins.heredocs.isEmpty {
             throw fail(.syntax, "\(ins.keyword) does not take heredocs", ins)
         }
@@ -413,7 +484,9 @@ struct DockerfileResolver {
         case "MAINTAINER":
             _ = try flags(ins, [:])
             guard !ins.arguments.isEmpty else { throw fail(.syntax, "MAINTAINER requires exactly one argument", ins) }
-            warn("MAINTAINER is deprecated; it sets the image author (use LABEL org.opencontainers.image.authors=…)", line: ins.line)
+            warn(
+                "MAINTAINER is deprecated; it sets the image author (use LABEL org.opencontainers.image.authors=…)",
+                line: ins.line)
             var delta = DockerfileConfigDelta()
             delta.author = ins.arguments
             record(&s, ins, kind: .config, config: delta)
@@ -466,7 +539,8 @@ struct DockerfileResolver {
             _ = try flags(ins, [:])
             let sig = try expand(ins.arguments, env(s), ins)
             guard Self.validSignal(sig) else {
-                throw fail(.invalidValue, "STOPSIGNAL \(sig): not a signal (a name like SIGTERM or TERM, or a number)", ins)
+                throw fail(
+                    .invalidValue, "STOPSIGNAL \(sig): not a signal (a name like SIGTERM or TERM, or a number)", ins)
             }
             var delta = DockerfileConfigDelta()
             delta.stopSignal = sig
@@ -474,7 +548,10 @@ struct DockerfileResolver {
         case "SHELL":
             _ = try flags(ins, [:])
             guard let j = ins.json else {
-                throw fail(.syntax, "SHELL requires the arguments to be in JSON form (SHELL [\"executable\", \"parameters\"]), got: \(ins.arguments)", ins)
+                throw fail(
+                    .syntax,
+                    "SHELL requires the arguments to be in JSON form (SHELL [\"executable\", \"parameters\"]), got: \(ins.arguments)",
+                    ins)
             }
             guard !j.isEmpty else { throw fail(.syntax, "SHELL requires at least one argument", ins) }
             var delta = DockerfileConfigDelta()
@@ -501,7 +578,8 @@ struct DockerfileResolver {
             record(&s, ins, kind: .config, config: delta)
         case "ONBUILD":
             guard !ins.arguments.isEmpty else { throw fail(.syntax, "ONBUILD requires at least one argument", ins) }
-            let inner = try DockerfileParser.parseLogical(ins.arguments, line: ins.line, file: file, escape: Character(ast.directives.escape))
+            let inner = try DockerfileParser.parseLogical(
+                ins.arguments, line: ins.line, file: file, escape: Character(ast.directives.escape))
             switch inner.keyword {
             case "ONBUILD": throw fail(.syntax, "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", ins)
             case "FROM", "MAINTAINER": throw fail(.syntax, "\(inner.keyword) isn't allowed as an ONBUILD trigger", ins)
@@ -530,7 +608,9 @@ struct DockerfileResolver {
         for w in ws {
             if let eq = w.firstIndex(of: "=") {
                 let name = String(w[..<eq])
-                guard ConfigReader.isEnvName(name) else { throw fail(.invalidValue, "ARG: invalid name \"\(name)\"", ins) }
+                guard ConfigReader.isEnvName(name) else {
+                    throw fail(.invalidValue, "ARG: invalid name \"\(name)\"", ins)
+                }
                 out.append((name, String(w[w.index(after: eq)...])))
             } else {
                 guard ConfigReader.isEnvName(w) else { throw fail(.invalidValue, "ARG: invalid name \"\(w)\"", ins) }
@@ -542,7 +622,9 @@ struct DockerfileResolver {
 
     /// ENV / LABEL: `k=v k2="v 2"` or the legacy `key value with spaces`; values substituted with `env` (the
     /// environment before the instruction: names set in the same instruction are not visible yet).
-    func nameValues(_ ins: DockerfileInstruction, env: [String: String], legacySingle: Bool) throws(PlannerError) -> [(String, String)] {
+    func nameValues(_ ins: DockerfileInstruction, env: [String: String], legacySingle: Bool) throws(PlannerError) -> [(
+        String, String
+    )] {
         let ws = Self.rawWords(ins.arguments, escape: words.escape)
         guard !ws.isEmpty else { throw fail(.syntax, "\(ins.keyword) requires at least one argument", ins) }
         if !ws[0].contains("=") {
@@ -551,14 +633,19 @@ struct DockerfileResolver {
             let keyEnd = trimmed.firstIndex { $0 == " " || $0 == "\t" } ?? trimmed.endIndex
             let key = String(trimmed[..<keyEnd])
             let rest = trimmed[keyEnd...].trimmingCharacters(in: .whitespaces)
-            guard !rest.isEmpty else { throw fail(.syntax, "\(ins.keyword) \(key): missing a value (use \(key)=<value>)", ins) }
+            guard !rest.isEmpty else {
+                throw fail(.syntax, "\(ins.keyword) \(key): missing a value (use \(key)=<value>)", ins)
+            }
             let k = try expand(key, env, ins)
             return [(k, try expand(rest, env, ins))]
         }
         var out: [(String, String)] = []
         for w in ws {
             guard let eq = w.firstIndex(of: "="), eq != w.startIndex else {
-                throw fail(.syntax, "\(ins.keyword): \"\(w)\" is not name=value (mixing the legacy `\(ins.keyword) key value` form with name=value is not allowed)", ins)
+                throw fail(
+                    .syntax,
+                    "\(ins.keyword): \"\(w)\" is not name=value (mixing the legacy `\(ins.keyword) key value` form with name=value is not allowed)",
+                    ins)
             }
             let k = try expand(String(w[..<eq]), env, ins)
             guard !k.isEmpty else { throw fail(.syntax, "\(ins.keyword): an empty name", ins) }
@@ -574,16 +661,31 @@ struct DockerfileResolver {
         var quote: Character? = nil
         var escaped = false
         for c in text {
-            if escaped { cur.append(c); escaped = false; continue }
-            if c == escape { cur.append(c); escaped = true; continue }
+            if escaped {
+                cur.append(c)
+                escaped = false
+                continue
+            }
+            if c == escape {
+                cur.append(c)
+                escaped = true
+                continue
+            }
             if let q = quote {
                 cur.append(c)
                 if c == q { quote = nil }
                 continue
             }
-            if c == "\"" || c == "'" { quote = c; cur.append(c); continue }
+            if c == "\"" || c == "'" {
+                quote = c
+                cur.append(c)
+                continue
+            }
             if c == " " || c == "\t" {
-                if !cur.isEmpty { out.append(cur); cur = "" }
+                if !cur.isEmpty {
+                    out.append(cur)
+                    cur = ""
+                }
                 continue
             }
             cur.append(c)
@@ -594,12 +696,17 @@ struct DockerfileResolver {
 
     /// `[ip:][hostport:]port[-end][/proto]` → `port/proto` keys, one per port of a range; host parts and an
     /// upper-case protocol are accepted with a note (BuildKit's ExposeInvalidFormat / ExposeProtoCasing lints).
-    static func ports(_ spec: String, ins: DockerfileInstruction, fail: (PlannerError.Code, String, DockerfileInstruction) -> PlannerError) throws(PlannerError) -> ([String], [String]) {
+    static func ports(
+        _ spec: String, ins: DockerfileInstruction,
+        fail: (PlannerError.Code, String, DockerfileInstruction) -> PlannerError
+    ) throws(PlannerError) -> ([String], [String]) {
         var notes: [String] = []
         let colonParts = spec.split(separator: ":", omittingEmptySubsequences: false)
         let container = String(colonParts.last ?? "")
         if colonParts.count > 1 {
-            notes.append("EXPOSE \(spec): an IP address or host port has no effect in a Dockerfile; only the container port is exposed (publish with `run -p`)")
+            notes.append(
+                "EXPOSE \(spec): an IP address or host port has no effect in a Dockerfile; only the container port is exposed (publish with `run -p`)"
+            )
         }
         var body = container
         var proto = "tcp"
@@ -607,12 +714,17 @@ struct DockerfileResolver {
             let raw = String(container[container.index(after: slash)...])
             body = String(container[..<slash])
             if !raw.isEmpty { proto = raw.lowercased() }
-            if raw != raw.lowercased() { notes.append("EXPOSE \(spec): protocol should be lower case (\(raw.lowercased()))") }
+            if raw != raw.lowercased() {
+                notes.append("EXPOSE \(spec): protocol should be lower case (\(raw.lowercased()))")
+            }
         }
-        guard ["tcp", "udp", "sctp"].contains(proto) else { throw fail(.invalidValue, "EXPOSE \(spec): invalid proto: \(proto) (tcp, udp or sctp)", ins) }
+        guard ["tcp", "udp", "sctp"].contains(proto) else {
+            throw fail(.invalidValue, "EXPOSE \(spec): invalid proto: \(proto) (tcp, udp or sctp)", ins)
+        }
         let range = body.split(separator: "-", omittingEmptySubsequences: false)
         guard range.count <= 2, let lo = Int(range[0]), let hi = Int(range.count == 2 ? range[1] : range[0]),
-              (0...65535).contains(lo), (0...65535).contains(hi), lo <= hi else {
+            (0...65535).contains(lo), (0...65535).contains(hi), lo <= hi
+        else {
             throw fail(.invalidValue, "EXPOSE \(spec): invalid port (a number 0-65535 or a range like 8000-8010)", ins)
         }
         return ((lo...hi).map { "\($0)/\(proto)" }, notes)
@@ -622,14 +734,18 @@ struct DockerfileResolver {
         if let n = Int(s) { return n > 0 }
         var name = s.uppercased()
         if name.hasPrefix("SIG") { name.removeFirst(3) }
-        let names: Set<String> = ["ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE",
-                                  "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU",
-                                  "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "UNUSED"]
+        let names: Set<String> = [
+            "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE",
+            "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU",
+            "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "UNUSED"
+        ]
         if names.contains(name) { return true }
         for base in ["RTMIN", "RTMAX"] where name.hasPrefix(base) {
             let rest = name.dropFirst(base.count)
             if rest.isEmpty { return true }
-            if let sign = rest.first, sign == "+" || sign == "-", let n = Int(rest.dropFirst()), n >= 0, n <= 15 { return true }
+            if let sign = rest.first, sign == "+" || sign == "-", let n = Int(rest.dropFirst()), n >= 0, n <= 15 {
+                return true
+            }
         }
         return false
     }
@@ -638,7 +754,9 @@ struct DockerfileResolver {
     mutating func commandForm(_ ins: DockerfileInstruction, _ s: StageState) throws(PlannerError) -> [String] {
         if let j = ins.json { return j }
         if ins.looksLikeJSON {
-            warn("\(ins.keyword) looks like exec form but is not a JSON array of strings; Docker runs it with the shell (use double quotes for exec form)", line: ins.line)
+            warn(
+                "\(ins.keyword) looks like exec form but is not a JSON array of strings; Docker runs it with the shell (use double quotes for exec form)",
+                line: ins.line)
         }
         guard !ins.arguments.isEmpty else { throw fail(.syntax, "\(ins.keyword) requires at least one argument", ins) }
         return shell(s) + [ins.arguments]
@@ -671,14 +789,22 @@ struct DockerfileResolver {
         return Int64(total)
     }
 
-    mutating func healthcheck(_ ins: DockerfileInstruction, _ s: StageState) throws(PlannerError) -> DockerfileHealthcheck {
-        let f = try flags(ins, ["interval": .string, "timeout": .string, "start-period": .string, "start-interval": .string, "retries": .string])
+    mutating func healthcheck(_ ins: DockerfileInstruction, _ s: StageState) throws(PlannerError)
+        -> DockerfileHealthcheck
+    {
+        let f = try flags(
+            ins,
+            [
+                "interval": .string, "timeout": .string, "start-period": .string, "start-interval": .string,
+                "retries": .string
+            ])
         let first = ins.arguments.prefix { $0 != " " && $0 != "\t" }.uppercased()
         if first == "NONE" {
             guard ins.flags.isEmpty, ins.arguments.uppercased() == "NONE" else {
                 throw fail(.syntax, "HEALTHCHECK NONE takes no other arguments or flags", ins)
             }
-            return DockerfileHealthcheck(test: ["NONE"], interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0)
+            return DockerfileHealthcheck(
+                test: ["NONE"], interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0)
         }
         guard first == "CMD" else {
             throw fail(.syntax, "HEALTHCHECK expects NONE or CMD <command>, got \"\(ins.arguments)\"", ins)
@@ -689,7 +815,9 @@ struct DockerfileResolver {
         sub.json = nil
         sub.looksLikeJSON = false
         if rest.hasPrefix("[") {
-            if let data = rest.data(using: .utf8), let a = try? JSONSerialization.jsonObject(with: data) as? [Any], a.allSatisfy({ $0 is String }) {
+            if let data = rest.data(using: .utf8), let a = try? JSONSerialization.jsonObject(with: data) as? [Any],
+                a.allSatisfy({ $0 is String })
+            {
                 sub.json = a.map { $0 as! String }
             } else {
                 sub.looksLikeJSON = true
@@ -701,40 +829,60 @@ struct DockerfileResolver {
             test = ["CMD"] + j
         } else {
             guard !rest.isEmpty else { throw fail(.syntax, "HEALTHCHECK CMD requires a command", ins) }
-            if sub.looksLikeJSON { warn("HEALTHCHECK CMD looks like exec form but is not a JSON array of strings; it runs with the shell", line: ins.line) }
+            if sub.looksLikeJSON {
+                warn(
+                    "HEALTHCHECK CMD looks like exec form but is not a JSON array of strings; it runs with the shell",
+                    line: ins.line)
+            }
             test = ["CMD-SHELL", rest]
         }
         func dur(_ name: String) throws(PlannerError) -> Int64 {
             guard let v = f[name]?.first else { return 0 }
-            guard let d = Self.duration(v), d >= 0 else { throw fail(.invalidValue, "--\(name)=\(v): not a duration (like 30s, 1m30s)", ins) }
+            guard let d = Self.duration(v), d >= 0 else {
+                throw fail(.invalidValue, "--\(name)=\(v): not a duration (like 30s, 1m30s)", ins)
+            }
             if d != 0 && d < 1_000_000 { throw fail(.invalidValue, "--\(name)=\(v): must be 0 or at least 1ms", ins) }
             return d
         }
         var retries = 0
         if let r = f["retries"]?.first {
-            guard let n = Int(r), n >= 0 else { throw fail(.invalidValue, "--retries=\(r): must be a non-negative integer", ins) }
+            guard let n = Int(r), n >= 0 else {
+                throw fail(.invalidValue, "--retries=\(r): must be a non-negative integer", ins)
+            }
             retries = n
         }
-        return DockerfileHealthcheck(test: test, interval: try dur("interval"), timeout: try dur("timeout"),
-                                     startPeriod: try dur("start-period"), startInterval: try dur("start-interval"), retries: retries)
+        return DockerfileHealthcheck(
+            test: test, interval: try dur("interval"), timeout: try dur("timeout"),
+            startPeriod: try dur("start-period"), startInterval: try dur("start-interval"), retries: retries)
     }
 
     // MARK: --from
 
     /// A `--from`/`from=` value: a stage (name or index of an earlier stage) or an image reference.
-    mutating func sourceRef(_ value: String, _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction, what: String) throws(PlannerError) -> DockerfileSourceRef {
+    mutating func sourceRef(
+        _ value: String, _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction, what: String
+    ) throws(PlannerError) -> DockerfileSourceRef {
         guard !value.isEmpty else { throw fail(.invalidValue, "\(what): empty value", ins) }
         if value.contains("$") {
-            throw fail(.invalidValue, what == "--from"
-                ? "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround"
-                : "'from' doesn't support variable expansion, define alias stage instead", ins)
+            throw fail(
+                .invalidValue,
+                what == "--from"
+                    ? "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround"
+                    : "'from' doesn't support variable expansion, define alias stage instead", ins)
         }
-        if names[value.lowercased()] == nil, let later = allStageNames.indices.first(where: { $0 > s.index && allStageNames[$0] == value.lowercased() }) {
-            throw fail(.invalidValue, "cannot copy from stage \"\(value)\", it needs to be defined before current stage (it is stage \(later), this is stage \(s.index))", ins)
+        if names[value.lowercased()] == nil,
+            let later = allStageNames.indices.first(where: { $0 > s.index && allStageNames[$0] == value.lowercased() })
+        {
+            throw fail(
+                .invalidValue,
+                "cannot copy from stage \"\(value)\", it needs to be defined before current stage (it is stage \(later), this is stage \(s.index))",
+                ins)
         }
         if let n = Int(value) {
             guard n >= 0 && n < s.index else {
-                throw fail(.invalidValue, "\(what)=\(value): stage index \(value) is not an earlier stage (this is stage \(s.index))", ins)
+                throw fail(
+                    .invalidValue,
+                    "\(what)=\(value): stage index \(value) is not an earlier stage (this is stage \(s.index))", ins)
             }
             s.deps.insert(n)
             return DockerfileSourceRef(stage: n, image: nil)
@@ -745,7 +893,8 @@ struct DockerfileResolver {
             return DockerfileSourceRef(stage: n, image: nil)
         }
         if let problem = Self.referenceProblem(value) {
-            throw fail(.invalidValue, "\(what)=\(value): not an earlier stage and not an image reference (\(problem))", ins)
+            throw fail(
+                .invalidValue, "\(what)=\(value): not an earlier stage and not an image reference (\(problem))", ins)
         }
         images[s.index, default: []].insert(value)
         return DockerfileSourceRef(stage: nil, image: value)
@@ -753,7 +902,9 @@ struct DockerfileResolver {
 
     // MARK: RUN
 
-    mutating func runStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int]) throws(PlannerError) -> DockerfileRun {
+    mutating func runStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int])
+        throws(PlannerError) -> DockerfileRun
+    {
         let f = try flags(ins, ["mount": .repeated, "network": .string, "security": .string])
         let e = env(s)
         var network = DockerfileRun.Network.default
@@ -766,7 +917,9 @@ struct DockerfileResolver {
         if let sec = f["security"]?.first {
             switch sec {
             case "sandbox": break
-            case "insecure": throw fail(.invalidValue, "--security=insecure: ociforge does not grant extra privileges to build steps", ins)
+            case "insecure":
+                throw fail(
+                    .invalidValue, "--security=insecure: ociforge does not grant extra privileges to build steps", ins)
             default: throw fail(.invalidValue, "--security=\(sec): expected sandbox or insecure", ins)
             }
         }
@@ -796,30 +949,43 @@ struct DockerfileResolver {
             form = .exec
             argv = j
         } else {
-            if ins.looksLikeJSON { warn("RUN looks like exec form but is not a JSON array of strings; it runs with the shell", line: ins.line) }
+            if ins.looksLikeJSON {
+                warn(
+                    "RUN looks like exec form but is not a JSON array of strings; it runs with the shell",
+                    line: ins.line)
+            }
             guard !ins.arguments.isEmpty else { throw fail(.syntax, "RUN requires a command", ins) }
             form = .shell
             argv = sh + [ins.arguments]
         }
         // Args in scope, unless ENV sets the same name; proxy build args without declaration too.
         let envList = s.chain.env ?? []
-        let envNames = Set(DockerfileImageConfig.applyEnv(envList, to: s.rootConfig?.env ?? []).map { String($0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]) })
+        let envNames = Set(
+            DockerfileImageConfig.applyEnv(envList, to: s.rootConfig?.env ?? []).map {
+                String($0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0])
+            })
         var args: [String] = []
         for (k, v) in s.args where !envNames.contains(k) { if let v { args.append("\(k)=\(v)") } }
         for k in Dockerfile.predefinedArgs.sorted() where !s.args.contains(where: { $0.0 == k }) {
             if let v = options.buildArgs[k] { args.append("\(k)=\(v)") }
         }
-        return DockerfileRun(form: form, argv: argv, env: envList, args: args, user: s.chain.user, workdir: s.chain.workingDir ?? s.rootConfig?.workingDir,
-                             mounts: mounts, files: files, network: network)
+        return DockerfileRun(
+            form: form, argv: argv, env: envList, args: args, user: s.chain.user,
+            workdir: s.chain.workingDir ?? s.rootConfig?.workingDir,
+            mounts: mounts, files: files, network: network)
     }
 
-    mutating func mount(_ spec: String, env: [String: String], _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction) throws(PlannerError) -> DockerfileMount {
+    mutating func mount(
+        _ spec: String, env: [String: String], _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction
+    ) throws(PlannerError) -> DockerfileMount {
         var fields: [(String, String?)] = []
         for part in spec.split(separator: ",") {
             let p = part.trimmingCharacters(in: .whitespaces)
             if let eq = p.firstIndex(of: "=") {
                 var v = String(p[p.index(after: eq)...])
-                if v.count >= 2, let q = v.first, q == "\"" || q == "'", v.last == q { v = String(v.dropFirst().dropLast()) }
+                if v.count >= 2, let q = v.first, q == "\"" || q == "'", v.last == q {
+                    v = String(v.dropFirst().dropLast())
+                }
                 let key = p[..<eq].lowercased()
                 // Option values are substituted, except from= (BuildKit refuses variables there).
                 if key != "from" { v = try expand(v, env, ins) }
@@ -830,13 +996,18 @@ struct DockerfileResolver {
         }
         let typeName = fields.first { $0.0 == "type" }?.1 ?? "bind"
         if typeName == "ssh" {
-            throw fail(.offline, "--mount=type=ssh: ociforge has no SSH agent to forward into build steps; vendor the dependency into the context or use a secret mount", ins)
+            throw fail(
+                .offline,
+                "--mount=type=ssh: ociforge has no SSH agent to forward into build steps; vendor the dependency into the context or use a secret mount",
+                ins)
         }
         guard let type = DockerfileMount.MountType(rawValue: typeName) else {
             throw fail(.invalidValue, "--mount: unknown type \"\(typeName)\" (bind, cache, secret, tmpfs)", ins)
         }
-        var m = DockerfileMount(type: type, target: "", id: nil, source: nil, from: nil, sharing: nil, readOnly: type == .bind || type == .secret,
-                                mode: nil, uid: nil, gid: nil, required: false, env: nil, size: nil)
+        var m = DockerfileMount(
+            type: type, target: "", id: nil, source: nil, from: nil, sharing: nil,
+            readOnly: type == .bind || type == .secret,
+            mode: nil, uid: nil, gid: nil, required: false, env: nil, size: nil)
         func bool(_ v: String?, _ key: String) throws(PlannerError) -> Bool {
             guard let v else { return true }
             switch v.lowercased() {
@@ -857,18 +1028,24 @@ struct DockerfileResolver {
             case "source", "src":
                 if type == .secret { m.id = try value() } else { m.source = try value() }
             case "from":
-                guard type == .bind || type == .cache else { throw fail(.invalidValue, "--mount: from= is only for bind and cache mounts", ins) }
+                guard type == .bind || type == .cache else {
+                    throw fail(.invalidValue, "--mount: from= is only for bind and cache mounts", ins)
+                }
                 m.from = try sourceRef(try value(), &s, names: names, ins: ins, what: "--mount from")
             case "id": m.id = try value()
             case "sharing":
                 guard type == .cache, let sh = DockerfileMount.Sharing(rawValue: try value()) else {
-                    throw fail(.invalidValue, "--mount sharing=\(v ?? ""): only cache mounts take sharing (shared, private, locked)", ins)
+                    throw fail(
+                        .invalidValue,
+                        "--mount sharing=\(v ?? ""): only cache mounts take sharing (shared, private, locked)", ins)
                 }
                 m.sharing = sh
             case "ro", "readonly": m.readOnly = try bool(v, k)
             case "rw", "readwrite": m.readOnly = !(try bool(v, k))
             case "required":
-                guard type == .secret else { throw fail(.invalidValue, "--mount: required is only for secret mounts", ins) }
+                guard type == .secret else {
+                    throw fail(.invalidValue, "--mount: required is only for secret mounts", ins)
+                }
                 m.required = try bool(v, k)
             case "mode":
                 let mv = try value()
@@ -877,13 +1054,19 @@ struct DockerfileResolver {
                 }
                 m.mode = String(format: "%04o", n)
             case "uid", "gid":
-                guard let n = Int(try value()), n >= 0 else { throw fail(.invalidValue, "--mount \(k)=\(v ?? ""): expected a non-negative integer", ins) }
+                guard let n = Int(try value()), n >= 0 else {
+                    throw fail(.invalidValue, "--mount \(k)=\(v ?? ""): expected a non-negative integer", ins)
+                }
                 if k == "uid" { m.uid = n } else { m.gid = n }
             case "env":
                 guard type == .secret else { throw fail(.invalidValue, "--mount: env= is only for secret mounts", ins) }
                 m.env = try value()
             case "size":
-                guard type == .tmpfs, let n = Self.byteSize(try value()) else { throw fail(.invalidValue, "--mount size=\(v ?? ""): only tmpfs mounts take a size (bytes, or with k/m/g)", ins) }
+                guard type == .tmpfs, let n = Self.byteSize(try value()) else {
+                    throw fail(
+                        .invalidValue, "--mount size=\(v ?? ""): only tmpfs mounts take a size (bytes, or with k/m/g)",
+                        ins)
+                }
                 m.size = n
             default:
                 throw fail(.unknownFlag, "--mount: unknown option \"\(k)\" for type=\(type.rawValue)", ins)
@@ -910,7 +1093,10 @@ struct DockerfileResolver {
                 let src = DockerfilePaths.contextRelative(m.source ?? ".")
                 if m.from == nil {
                     guard tree.entries[src] != nil else {
-                        throw fail(.missingSource, "--mount=type=bind source \"\(m.source ?? ".")\" is not in the build context (or is excluded by \(tree.ignoreFile ?? ".dockerignore"))", ins)
+                        throw fail(
+                            .missingSource,
+                            "--mount=type=bind source \"\(m.source ?? ".")\" is not in the build context (or is excluded by \(tree.ignoreFile ?? ".dockerignore"))",
+                            ins)
                     }
                 }
                 m.source = m.from == nil ? (src.isEmpty ? "." : src) : DockerfilePaths.clean("/" + (m.source ?? "/"))
@@ -921,8 +1107,10 @@ struct DockerfileResolver {
 
     static func byteSize(_ s: String) -> Int64? {
         let lower = s.lowercased()
-        let units: [(String, Int64)] = [("gib", 1 << 30), ("mib", 1 << 20), ("kib", 1 << 10), ("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
-                                        ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10), ("b", 1)]
+        let units: [(String, Int64)] = [
+            ("gib", 1 << 30), ("mib", 1 << 20), ("kib", 1 << 10), ("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
+            ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10), ("b", 1)
+        ]
         for (u, mult) in units where lower.hasSuffix(u) {
             guard let n = Int64(lower.dropLast(u.count)) else { return nil }
             return n * mult
@@ -932,10 +1120,19 @@ struct DockerfileResolver {
 
     // MARK: COPY / ADD
 
-    mutating func copyStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int]) throws(PlannerError) -> DockerfileCopy {
+    mutating func copyStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int])
+        throws(PlannerError) -> DockerfileCopy
+    {
         let isAdd = ins.keyword == "ADD"
         var allowed: [String: FlagKind] = ["chown": .string, "chmod": .string, "link": .bool, "exclude": .repeated]
-        if isAdd { allowed["checksum"] = .string; allowed["keep-git-dir"] = .bool; allowed["unpack"] = .bool } else { allowed["from"] = .string; allowed["parents"] = .bool }
+        if isAdd {
+            allowed["checksum"] = .string
+            allowed["keep-git-dir"] = .bool
+            allowed["unpack"] = .bool
+        } else {
+            allowed["from"] = .string
+            allowed["parents"] = .bool
+        }
         let f = try flags(ins, allowed)
         let e = env(s)
         var from: DockerfileSourceRef? = nil
@@ -943,9 +1140,14 @@ struct DockerfileResolver {
         let chown = try f["chown"]?.first.map { v throws(PlannerError) in try expand(v, e, ins) }
         let chmod = try f["chmod"]?.first.map { v throws(PlannerError) in try expand(v, e, ins) }
         if let c = chmod, !Self.validChmod(c) {
-            throw fail(.invalidValue, "invalid chmod parameter: '\(c)'. it should be octal string and between 0 and 07777 (or symbolic, like u+x,g-w)", ins)
+            throw fail(
+                .invalidValue,
+                "invalid chmod parameter: '\(c)'. it should be octal string and between 0 and 07777 (or symbolic, like u+x,g-w)",
+                ins)
         }
-        if let c = chown, c.isEmpty || c.hasPrefix(":") || c.split(separator: ":", omittingEmptySubsequences: false).count > 2 {
+        if let c = chown,
+            c.isEmpty || c.hasPrefix(":") || c.split(separator: ":", omittingEmptySubsequences: false).count > 2
+        {
             throw fail(.invalidValue, "--chown=\(c): expected user[:group] (names or ids)", ins)
         }
         var args: [String]
@@ -956,7 +1158,10 @@ struct DockerfileResolver {
             args = []
             for w in ins.arguments.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
                 // Heredoc markers are kept as written.
-                if DockerfileParser.heredocMarker(String(w)) != nil { args.append(String(w)); continue }
+                if DockerfileParser.heredocMarker(String(w)) != nil {
+                    args.append(String(w))
+                    continue
+                }
                 args.append(try expand(String(w), e, ins))
             }
         }
@@ -966,7 +1171,10 @@ struct DockerfileResolver {
         let rawDest = args.removeLast()
         let sources = args
         if isAdd, f["checksum"] != nil || f["keep-git-dir"] != nil {
-            throw fail(.offline, "ADD --checksum / --keep-git-dir apply to remote sources: ociforge builds offline; download the file into the context instead", ins)
+            throw fail(
+                .offline,
+                "ADD --checksum / --keep-git-dir apply to remote sources: ociforge builds offline; download the file into the context instead",
+                ins)
         }
         let wd = workdir(s)
         var dest = rawDest.hasPrefix("/") ? rawDest : (wd.hasSuffix("/") ? wd : wd + "/") + rawDest
@@ -976,7 +1184,10 @@ struct DockerfileResolver {
         let heredocs = Dictionary(ins.heredocs.map { ($0.word, $0) }, uniquingKeysWith: { a, _ in a })
         let parents = f["parents"]?.first == "true"
         if sources.count > 1 && !slash && !parents {
-            throw fail(.invalidValue, "When using \(ins.keyword) with more than one source file, the destination must be a directory and end with a / (got \"\(rawDest)\")", ins)
+            throw fail(
+                .invalidValue,
+                "When using \(ins.keyword) with more than one source file, the destination must be a directory and end with a / (got \"\(rawDest)\")",
+                ins)
         }
         var excludes = DockerignoreMatcher()
         let excludeList = f["exclude"] ?? []
@@ -984,29 +1195,45 @@ struct DockerfileResolver {
             excludes = try DockerignoreMatcher(text: excludeList.joined(separator: "\n"), file: file)
         }
         let unpack = f["unpack"]?.first != "false"
-        var copy = DockerfileCopy(from: from, sources: sources, destination: dest, destinationIsDirectory: slash,
-                                  entries: [], inline: [], chown: chown, chmod: chmod, link: f["link"]?.first == "true",
-                                  exclude: excludeList, parents: parents)
+        var copy = DockerfileCopy(
+            from: from, sources: sources, destination: dest, destinationIsDirectory: slash,
+            entries: [], inline: [], chown: chown, chmod: chmod, link: f["link"]?.first == "true",
+            exclude: excludeList, parents: parents)
         let destDir = dest.hasSuffix("/") ? dest : dest + "/"
         for src in sources {
             if let h = heredocs[src] {
                 var content = h.content
                 if h.expand {
-                    do { content = try words.heredoc(h.content, e) } catch { throw fail(.invalidValue, "\(ins.keyword) <<\(h.name): \(error.message)", ins) }
+                    do { content = try words.heredoc(h.content, e) } catch {
+                        throw fail(.invalidValue, "\(ins.keyword) <<\(h.name): \(error.message)", ins)
+                    }
                 }
                 let target = slash ? destDir + h.name : dest
-                copy.inline.append(DockerfileInlineFile(destination: target, content: content, mode: chmod.flatMap { Self.octal($0) } ?? "0644"))
+                copy.inline.append(
+                    DockerfileInlineFile(
+                        destination: target, content: content, mode: chmod.flatMap { Self.octal($0) } ?? "0644"))
                 continue
             }
             if Self.isRemote(src) {
-                guard isAdd else { throw fail(.invalidValue, "source can't be a URL for COPY (\(src)); ADD fetches URLs, but ociforge builds offline: download the file into the context instead", ins) }
-                throw fail(.offline, "ADD \(src): ociforge builds offline; download the file into the context instead", ins)
+                guard isAdd else {
+                    throw fail(
+                        .invalidValue,
+                        "source can't be a URL for COPY (\(src)); ADD fetches URLs, but ociforge builds offline: download the file into the context instead",
+                        ins)
+                }
+                throw fail(
+                    .offline, "ADD \(src): ociforge builds offline; download the file into the context instead", ins)
             }
             guard from == nil else { continue }
             do throws(DockerfileCopyRules.Failure) {
-                let found = try DockerfileCopyRules.entries(source: src, destination: dest, slash: slash, isAdd: isAdd && unpack, tree: tree,
-                                                            keyword: ins.keyword, origin: "the build context", exclude: excludes, parents: parents)
-                if found.entries.isEmpty { warn("\(ins.keyword) \(src): the pattern matches no file in the build context; nothing is copied for it", line: ins.line) }
+                let found = try DockerfileCopyRules.entries(
+                    source: src, destination: dest, slash: slash, isAdd: isAdd && unpack, tree: tree,
+                    keyword: ins.keyword, origin: "the build context", exclude: excludes, parents: parents)
+                if found.entries.isEmpty {
+                    warn(
+                        "\(ins.keyword) \(src): the pattern matches no file in the build context; nothing is copied for it",
+                        line: ins.line)
+                }
                 if found.directory { copy.destinationIsDirectory = true }
                 copy.entries += found.entries
             } catch {
@@ -1041,7 +1268,8 @@ struct DockerfileResolver {
 
     static func isRemote(_ s: String) -> Bool {
         let lower = s.lowercased()
-        return lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("git@") || lower.hasPrefix("git://")
+        return lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("git@")
+            || lower.hasPrefix("git://")
             || lower.hasPrefix("ssh://") || (lower.hasPrefix("github.com/") && lower.contains(".git"))
     }
 

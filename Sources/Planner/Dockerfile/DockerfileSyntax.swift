@@ -69,7 +69,7 @@ public struct DockerfileAST: Codable, Equatable, Sendable {
 public enum DockerfileParser {
     public static let instructions: Set<String> = [
         "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
-        "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+        "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"
     ]
     static let heredocInstructions: Set<String> = ["RUN", "COPY", "ADD"]
 
@@ -97,15 +97,22 @@ public enum DockerfileParser {
             switch lower {
             case "escape":
                 guard value == "\\" || value == "`" else {
-                    throw PlannerError(.syntax, "invalid escape token '\(value)': it must be ` or \\", file: file, line: i + 1)
+                    throw PlannerError(
+                        .syntax, "invalid escape token '\(value)': it must be ` or \\", file: file, line: i + 1)
                 }
                 directives.escape = value
             case "syntax":
                 directives.syntax = value
-                warnings.append(PlannerWarning("# syntax=\(value) is recorded but not fetched: ociforge parses Dockerfiles with its own front end", file: file, line: i + 1))
+                warnings.append(
+                    PlannerWarning(
+                        "# syntax=\(value) is recorded but not fetched: ociforge parses Dockerfiles with its own front end",
+                        file: file, line: i + 1))
             default:
                 directives.check = value
-                warnings.append(PlannerWarning("# check=\(value) is ignored (ociforge does not run BuildKit's lint checks)", file: file, line: i + 1))
+                warnings.append(
+                    PlannerWarning(
+                        "# check=\(value) is ignored (ociforge does not run BuildKit's lint checks)", file: file,
+                        line: i + 1))
             }
             i += 1
         }
@@ -113,7 +120,10 @@ public enum DockerfileParser {
         var out: [DockerfileInstruction] = []
         while i < lines.count {
             let trimmed = lines[i].trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { i += 1; continue }
+            if trimmed.isEmpty || trimmed.hasPrefix("#") {
+                i += 1
+                continue
+            }
             let start = i
             var logical = ""
             while true {
@@ -125,10 +135,20 @@ public enum DockerfileParser {
                     var sawEmpty = false
                     while i < lines.count {
                         let t = lines[i].trimmingCharacters(in: .whitespaces)
-                        if t.hasPrefix("#") { i += 1 } else if t.isEmpty { sawEmpty = true; i += 1 } else { break }
+                        if t.hasPrefix("#") {
+                            i += 1
+                        } else if t.isEmpty {
+                            sawEmpty = true
+                            i += 1
+                        } else {
+                            break
+                        }
                     }
                     if sawEmpty {
-                        warnings.append(PlannerWarning("empty continuation line (an empty line inside an instruction continued with \(escape)); it is ignored", file: file, line: start + 1))
+                        warnings.append(
+                            PlannerWarning(
+                                "empty continuation line (an empty line inside an instruction continued with \(escape)); it is ignored",
+                                file: file, line: start + 1))
                     }
                     if i >= lines.count { break }
                 } else {
@@ -148,16 +168,23 @@ public enum DockerfileParser {
                         let l = lines[i]
                         i += 1
                         let compare = marker.chomp ? String(l.drop { $0 == "\t" }) : l
-                        if compare == marker.name { closed = true; break }
+                        if compare == marker.name {
+                            closed = true
+                            break
+                        }
                         body.append(l)
                     }
                     guard closed else {
-                        throw PlannerError(.syntax, "unterminated heredoc: no line `\(marker.name)` closes \(word)", file: file, line: start + 1)
+                        throw PlannerError(
+                            .syntax, "unterminated heredoc: no line `\(marker.name)` closes \(word)", file: file,
+                            line: start + 1)
                     }
                     let raw = body.map { $0 + "\n" }.joined()
                     let content = marker.chomp ? body.map { String($0.drop { $0 == "\t" }) + "\n" }.joined() : raw
-                    instruction.heredocs.append(DockerfileHeredoc(name: marker.name, raw: raw, content: content,
-                                                                   expand: !marker.quoted, chomp: marker.chomp, word: word))
+                    instruction.heredocs.append(
+                        DockerfileHeredoc(
+                            name: marker.name, raw: raw, content: content,
+                            expand: !marker.quoted, chomp: marker.chomp, word: word))
                 }
                 instruction.endLine = i
             }
@@ -190,13 +217,19 @@ public enum DockerfileParser {
         return String(s)
     }
 
-    static func parseLogical(_ logical: String, line: Int, file: String, escape: Character) throws(PlannerError) -> DockerfileInstruction {
+    static func parseLogical(_ logical: String, line: Int, file: String, escape: Character) throws(PlannerError)
+        -> DockerfileInstruction
+    {
         let s = logical.drop { $0 == " " || $0 == "\t" }
         let keywordText = s.prefix { $0 != " " && $0 != "\t" }
         let keyword = keywordText.uppercased()
         guard instructions.contains(keyword) else {
-            let hint = DockerfileResolver.suggestion(keyword, instructions.sorted()).map { " (did you mean \($0.lowercased())?)" } ?? ""
-            throw PlannerError(.unknownInstruction, "unknown instruction: \(keywordText)\(hint)", file: file, line: line)
+            let hint =
+                DockerfileResolver.suggestion(keyword, instructions.sorted()).map {
+                    " (did you mean \($0.lowercased())?)"
+                } ?? ""
+            throw PlannerError(
+                .unknownInstruction, "unknown instruction: \(keywordText)\(hint)", file: file, line: line)
         }
         let rest = s.dropFirst(keywordText.count).trimmingCharacters(in: .whitespaces)
         var flags: [DockerfileFlag] = []
@@ -209,9 +242,14 @@ public enum DockerfileParser {
         var looksLikeJSON = false
         if arguments.hasPrefix("[") {
             looksLikeJSON = true
-            if let data = arguments.data(using: .utf8), let array = try? JSONSerialization.jsonObject(with: data, options: []) as? [Any] {
-                guard array.allSatisfy({ $0 is String }) || !["RUN", "CMD", "ENTRYPOINT", "SHELL"].contains(keyword) else {
-                    throw PlannerError(.syntax, "when using JSON array syntax, arrays must be comprised of strings only", file: file, line: line)
+            if let data = arguments.data(using: .utf8),
+                let array = try? JSONSerialization.jsonObject(with: data, options: []) as? [Any]
+            {
+                guard array.allSatisfy({ $0 is String }) || !["RUN", "CMD", "ENTRYPOINT", "SHELL"].contains(keyword)
+                else {
+                    throw PlannerError(
+                        .syntax, "when using JSON array syntax, arrays must be comprised of strings only", file: file,
+                        line: line)
                 }
                 if array.allSatisfy({ $0 is String }) {
                     json = array.map { $0 as! String }
@@ -219,12 +257,15 @@ public enum DockerfileParser {
                 }
             }
         }
-        return DockerfileInstruction(keyword: keyword, flags: flags, arguments: arguments, json: json, looksLikeJSON: looksLikeJSON,
-                                     heredocs: [], line: line, endLine: line, original: rest)
+        return DockerfileInstruction(
+            keyword: keyword, flags: flags, arguments: arguments, json: json, looksLikeJSON: looksLikeJSON,
+            heredocs: [], line: line, endLine: line, original: rest)
     }
 
     /// Leading `--name[=value]` words; quotes inside a flag word are removed; `--` alone ends the flags.
-    static func extractFlags(_ text: Substring, file: String, line: Int) throws(PlannerError) -> ([DockerfileFlag], Substring) {
+    static func extractFlags(_ text: Substring, file: String, line: Int) throws(PlannerError) -> (
+        [DockerfileFlag], Substring
+    ) {
         var flags: [DockerfileFlag] = []
         var s = text
         while true {
@@ -272,7 +313,10 @@ public enum DockerfileParser {
                 cur.append(c)
                 if c == q { quote = nil }
             } else if c == " " || c == "\t" {
-                if !cur.isEmpty { words.append(cur); cur = "" }
+                if !cur.isEmpty {
+                    words.append(cur)
+                    cur = ""
+                }
             } else {
                 if (c == "\"" || c == "'") && !cur.hasPrefix("<<") { quote = c }
                 cur.append(c)
@@ -282,13 +326,20 @@ public enum DockerfileParser {
         return words
     }
 
-    struct HeredocMarker { var name: String; var chomp: Bool; var quoted: Bool }
+    struct HeredocMarker {
+        var name: String
+        var chomp: Bool
+        var quoted: Bool
+    }
 
     static func heredocMarker(_ word: String) -> HeredocMarker? {
         guard word.hasPrefix("<<"), !word.hasPrefix("<<<") else { return nil }
         var s = word.dropFirst(2)
         var chomp = false
-        if s.first == "-" { chomp = true; s = s.dropFirst() }
+        if s.first == "-" {
+            chomp = true
+            s = s.dropFirst()
+        }
         var quoted = false
         if let q = s.first, q == "\"" || q == "'" {
             guard s.count >= 2, s.last == q else { return nil }
@@ -297,7 +348,8 @@ public enum DockerfileParser {
         }
         // `<<EOF>file` style: the delimiter ends at the first redirection character.
         let name = s.prefix { !"<>|;&".contains($0) }
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else { return nil }
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })
+        else { return nil }
         return HeredocMarker(name: String(name), chomp: chomp, quoted: quoted)
     }
 }

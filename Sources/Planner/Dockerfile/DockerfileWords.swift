@@ -47,8 +47,14 @@ public struct DockerfileWords: Sendable {
             self.split = split
         }
 
-        mutating func raw(_ c: Character) { current.append(c); inWord = true }
-        mutating func raw(_ s: String) { current += s; inWord = true }
+        mutating func raw(_ c: Character) {
+            current.append(c)
+            inWord = true
+        }
+        mutating func raw(_ s: String) {
+            current += s
+            inWord = true
+        }
         /// Unquoted text from a substitution: splits at whitespace in words mode.
         mutating func splitting(_ s: String) {
             for c in s {
@@ -64,13 +70,22 @@ public struct DockerfileWords: Sendable {
         mutating func run() throws(Failure) -> [String] {
             while pos < chars.count {
                 let c = chars[pos]
-                if split && (c == " " || c == "\t" || c == "\n") { endWord(); pos += 1; continue }
+                if split && (c == " " || c == "\t" || c == "\n") {
+                    endWord()
+                    pos += 1
+                    continue
+                }
                 switch c {
                 case "'" where !quotesLiteral:
                     pos += 1
                     inWord = true
-                    while pos < chars.count && chars[pos] != "'" { raw(chars[pos]); pos += 1 }
-                    guard pos < chars.count else { throw Failure(message: "unexpected end of statement while looking for matching single-quote") }
+                    while pos < chars.count && chars[pos] != "'" {
+                        raw(chars[pos])
+                        pos += 1
+                    }
+                    guard pos < chars.count else {
+                        throw Failure(message: "unexpected end of statement while looking for matching single-quote")
+                    }
                     pos += 1
                 case "\"" where !quotesLiteral:
                     pos += 1
@@ -81,7 +96,12 @@ public struct DockerfileWords: Sendable {
                     if quotedContext { raw(value) } else { splitting(value) }
                 case escape:
                     pos += 1
-                    if pos < chars.count { raw(chars[pos]); pos += 1 } else { raw(c) }
+                    if pos < chars.count {
+                        raw(chars[pos])
+                        pos += 1
+                    } else {
+                        raw(c)
+                    }
                 default:
                     raw(c)
                     pos += 1
@@ -94,7 +114,10 @@ public struct DockerfileWords: Sendable {
         mutating func doubleQuoted() throws(Failure) {
             while pos < chars.count {
                 let c = chars[pos]
-                if c == "\"" { pos += 1; return }
+                if c == "\"" {
+                    pos += 1
+                    return
+                }
                 if c == "$" {
                     let (value, _) = try dollar()
                     raw(value)
@@ -160,7 +183,10 @@ public struct DockerfileWords: Sendable {
                 case "-": return (empty ? wordValue : value!, false)
                 case "+": return (empty ? "" : wordValue, false)
                 case "?":
-                    if empty { throw Failure(message: "\(n): \(wordValue.isEmpty ? "is not allowed to be empty or unset" : wordValue)") }
+                    if empty {
+                        throw Failure(
+                            message: "\(n): \(wordValue.isEmpty ? "is not allowed to be empty or unset" : wordValue)")
+                    }
                     return (value!, false)
                 default: throw Failure(message: "unsupported modifier (:\(op)) in substitution ${\(n)...}")
                 }
@@ -172,21 +198,35 @@ public struct DockerfileWords: Sendable {
                 case "-": return (value ?? wordValue, false)
                 case "+": return (value == nil ? "" : wordValue, false)
                 default:
-                    guard let value else { throw Failure(message: "\(n): \(wordValue.isEmpty ? "is not allowed to be unset" : wordValue)") }
+                    guard let value else {
+                        throw Failure(message: "\(n): \(wordValue.isEmpty ? "is not allowed to be unset" : wordValue)")
+                    }
                     return (value, false)
                 }
             case "/":
                 pos += 1
                 var all = false
-                if pos < chars.count && chars[pos] == "/" { all = true; pos += 1 }
+                if pos < chars.count && chars[pos] == "/" {
+                    all = true
+                    pos += 1
+                }
                 // The pattern runs to an unescaped `/`, the replacement to the closing brace.
                 var pattern = ""
                 while pos < chars.count && chars[pos] != "/" && chars[pos] != "}" {
-                    if chars[pos] == escape && pos + 1 < chars.count { pattern.append(chars[pos]); pattern.append(chars[pos + 1]); pos += 2; continue }
-                    pattern.append(chars[pos]); pos += 1
+                    if chars[pos] == escape && pos + 1 < chars.count {
+                        pattern.append(chars[pos])
+                        pattern.append(chars[pos + 1])
+                        pos += 2
+                        continue
+                    }
+                    pattern.append(chars[pos])
+                    pos += 1
                 }
                 var replacement = ""
-                if pos < chars.count && chars[pos] == "/" { pos += 1; replacement = try nested() } else {
+                if pos < chars.count && chars[pos] == "/" {
+                    pos += 1
+                    replacement = try nested()
+                } else {
                     guard pos < chars.count else { throw Failure(message: "syntax error: missing '}'") }
                     pos += 1
                 }
@@ -195,7 +235,10 @@ public struct DockerfileWords: Sendable {
                 let op = chars[pos]
                 pos += 1
                 var greedy = false
-                if pos < chars.count && chars[pos] == op { greedy = true; pos += 1 }
+                if pos < chars.count && chars[pos] == op {
+                    greedy = true
+                    pos += 1
+                }
                 let pattern = try nested()
                 return (Self.trim(value ?? "", pattern: pattern, prefix: op == "#", greedy: greedy), false)
             default:
@@ -209,16 +252,33 @@ public struct DockerfileWords: Sendable {
             var depthQuote: Character? = nil
             while pos < chars.count {
                 let c = chars[pos]
-                if depthQuote == nil && c == "}" { pos += 1; return out }
+                if depthQuote == nil && c == "}" {
+                    pos += 1
+                    return out
+                }
                 if c == "'" && depthQuote == nil {
                     pos += 1
-                    while pos < chars.count && chars[pos] != "'" { out.append(chars[pos]); pos += 1 }
+                    while pos < chars.count && chars[pos] != "'" {
+                        out.append(chars[pos])
+                        pos += 1
+                    }
                     pos += 1
                     continue
                 }
-                if c == "\"" { depthQuote = depthQuote == nil ? "\"" : nil; pos += 1; continue }
-                if c == "$" { out += try dollar().0; continue }
-                if c == escape && pos + 1 < chars.count { out.append(chars[pos + 1]); pos += 2; continue }
+                if c == "\"" {
+                    depthQuote = depthQuote == nil ? "\"" : nil
+                    pos += 1
+                    continue
+                }
+                if c == "$" {
+                    out += try dollar().0
+                    continue
+                }
+                if c == escape && pos + 1 < chars.count {
+                    out.append(chars[pos + 1])
+                    pos += 2
+                    continue
+                }
                 out.append(c)
                 pos += 1
             }
@@ -235,7 +295,8 @@ public struct DockerfileWords: Sendable {
             while i < v.count {
                 if !replaced || all {
                     var matchEnd: Int? = nil
-                    for end in stride(from: v.count, to: i, by: -1) where DockerfileGlob.match(pattern, String(v[i..<end]), slashSpecial: false) {
+                    for end in stride(from: v.count, to: i, by: -1)
+                    where DockerfileGlob.match(pattern, String(v[i..<end]), slashSpecial: false) {
                         matchEnd = end
                         break
                     }
@@ -310,12 +371,18 @@ public enum DockerfileGlob {
     static func classMatch(_ p: [Character], _ start: Int, _ c: Character) -> (Bool, Int)? {
         var i = start + 1
         var negate = false
-        if i < p.count && p[i] == "^" { negate = true; i += 1 }
+        if i < p.count && p[i] == "^" {
+            negate = true
+            i += 1
+        }
         var hit = false
         var ranges = 0
         func bound() -> Character? {
             guard i < p.count, p[i] != "-", p[i] != "]" else { return nil }
-            if p[i] == "\\" { i += 1; guard i < p.count else { return nil } }
+            if p[i] == "\\" {
+                i += 1
+                guard i < p.count else { return nil }
+            }
             let ch = p[i]
             i += 1
             return i < p.count ? ch : nil
@@ -339,7 +406,11 @@ public enum DockerfileGlob {
         let p = Array(pattern)
         var i = 0
         while i < p.count {
-            if p[i] == "\\" { i += 2; if i > p.count { return false }; continue }
+            if p[i] == "\\" {
+                i += 2
+                if i > p.count { return false }
+                continue
+            }
             if p[i] == "[" {
                 guard let (_, next) = classMatch(p, i, "a") else { return false }
                 i = next

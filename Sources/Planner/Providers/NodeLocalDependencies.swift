@@ -13,7 +13,9 @@ enum NodeLocalDependencies {
                 guard let spec = deps[name]?.stringValue else { continue }
                 for prefix in ["file:", "link:"] where spec.hasPrefix(prefix) {
                     let dir = NodeFramework.clean(String(spec.dropFirst(prefix.count)))
-                    if !dir.hasPrefix("/") && !dir.split(separator: "/").contains("..") && dir != "." && app.hasDirectory(dir) {
+                    if !dir.hasPrefix("/") && !dir.split(separator: "/").contains("..") && dir != "."
+                        && app.hasDirectory(dir)
+                    {
                         out.insert(dir)
                     }
                 }

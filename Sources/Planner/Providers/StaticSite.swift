@@ -7,8 +7,12 @@ import Foundation
 /// at the app root is used instead of the generated one.
 struct StaticSite: Equatable {
     enum Framework: String {
-        case vite, createReactApp = "create-react-app", angular, astro, sveltekit, nextExport = "next-export"
-        case nuxtGenerate = "nuxt-generate", expo, configured, staticfile
+        case vite
+        case createReactApp = "create-react-app"
+        case angular, astro, sveltekit
+        case nextExport = "next-export"
+        case nuxtGenerate = "nuxt-generate"
+        case expo, configured, staticfile
     }
 
     var framework: Framework
@@ -35,7 +39,8 @@ struct StaticSite: Equatable {
     }
 
     /// Names with a content hash: `name.0123abcd.js` (webpack) or `name-ABCD1234.js` (esbuild/Angular).
-    static let hashedNameRegex = #"[.-]([0-9a-f]{8,}|[A-Z0-9]{8})\.(js|mjs|css|woff2?|ttf|svg|png|jpe?g|gif|webp|avif|wasm)$"#
+    static let hashedNameRegex =
+        #"[.-]([0-9a-f]{8,}|[A-Z0-9]{8})\.(js|mjs|css|woff2?|ttf|svg|png|jpe?g|gif|webp|avif|wasm)$"#
 
     /// The generated Caddyfile.
     func caddyfile(workingDirectory: String = "/app") -> String {
@@ -49,7 +54,7 @@ struct StaticSite: Equatable {
             "",
             ":{$PORT:\(Self.port)} {",
             "\troot * \(docroot)",
-            "\tencode zstd gzip",
+            "\tencode zstd gzip"
         ]
         if !immutablePaths.isEmpty {
             lines.append("\t@immutable path \(immutablePaths.joined(separator: " "))")

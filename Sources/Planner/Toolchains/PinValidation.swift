@@ -7,29 +7,40 @@ extension Planner {
             switch t.source {
             case .debian:
                 guard t.debian != nil else {
-                    throw PlannerError(.invalidValue, "a debian toolchain needs its `debian` record (suite, runtimePackages, paths)",
-                                       file: display, key: "toolchains[\(i)].debian")
+                    throw PlannerError(
+                        .invalidValue, "a debian toolchain needs its `debian` record (suite, runtimePackages, paths)",
+                        file: display, key: "toolchains[\(i)].debian")
                 }
             case .upstream:
                 guard let up = t.upstream else {
-                    throw PlannerError(.invalidValue, "an upstream toolchain needs its `upstream` requirement", file: display, key: "toolchains[\(i)].upstream")
+                    throw PlannerError(
+                        .invalidValue, "an upstream toolchain needs its `upstream` requirement", file: display,
+                        key: "toolchains[\(i)].upstream")
                 }
                 guard let pin = up.pin else { continue }
                 guard let constraint = VersionConstraint(up.constraint) else {
-                    throw PlannerError(.invalidValue, "\"\(up.constraint)\" is not a version constraint", file: display, key: "toolchains[\(i)].upstream.constraint")
+                    throw PlannerError(
+                        .invalidValue, "\"\(up.constraint)\" is not a version constraint", file: display,
+                        key: "toolchains[\(i)].upstream.constraint")
                 }
                 if !constraint.isMoving, constraint.alias == nil, !constraint.matches(pin.version) {
-                    throw PlannerError(.invalidValue, "pinned \(t.name) \(pin.version) does not satisfy \(up.constraint); run `ociforge freeze` again",
-                                       file: display, key: key + ".version")
+                    throw PlannerError(
+                        .invalidValue,
+                        "pinned \(t.name) \(pin.version) does not satisfy \(up.constraint); run `ociforge freeze` again",
+                        file: display, key: key + ".version")
                 }
                 guard pin.url.hasPrefix("https://") || pin.url.hasPrefix("http://") else {
-                    throw PlannerError(.invalidValue, "pin url must be an http(s) URL", file: display, key: key + ".url")
+                    throw PlannerError(
+                        .invalidValue, "pin url must be an http(s) URL", file: display, key: key + ".url")
                 }
                 guard Self.isDigest(pin.digest) else {
-                    throw PlannerError(.invalidValue, "pin digest must be sha256:<64 hex> or sha512:<128 hex>", file: display, key: key + ".digest")
+                    throw PlannerError(
+                        .invalidValue, "pin digest must be sha256:<64 hex> or sha512:<128 hex>", file: display,
+                        key: key + ".digest")
                 }
                 guard pin.platform.hasPrefix("linux/") else {
-                    throw PlannerError(.invalidValue, "pin platform must be linux/<arch>", file: display, key: key + ".platform")
+                    throw PlannerError(
+                        .invalidValue, "pin platform must be linux/<arch>", file: display, key: key + ".platform")
                 }
             }
         }
@@ -44,7 +55,9 @@ extension Planner {
 
 extension ResolvedPlan {
     /// Upstream toolchains the engine still has to resolve against their channel's index.
-    public var unpinnedToolchains: [Toolchain] { toolchains.filter { $0.source == .upstream && $0.upstream?.pin == nil } }
+    public var unpinnedToolchains: [Toolchain] {
+        toolchains.filter { $0.source == .upstream && $0.upstream?.pin == nil }
+    }
 
     /// The plan with the engine's pins set by tool name (`version` follows the pin), checked like a frozen plan.
     public func pinning(_ pins: [String: ToolchainPin]) throws(PlannerError) -> ResolvedPlan {
@@ -52,7 +65,9 @@ extension ResolvedPlan {
         for (i, t) in toolchains.enumerated() {
             guard let pin = pins[t.name] else { continue }
             guard t.source == .upstream else {
-                throw PlannerError(.invalidValue, "\(t.name) comes from Debian; it takes no upstream pin", key: "toolchains[\(i)].upstream.pin")
+                throw PlannerError(
+                    .invalidValue, "\(t.name) comes from Debian; it takes no upstream pin",
+                    key: "toolchains[\(i)].upstream.pin")
             }
             out.toolchains[i].upstream?.pin = pin
             out.toolchains[i].version = pin.version

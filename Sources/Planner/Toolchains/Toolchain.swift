@@ -17,8 +17,10 @@ public struct Toolchain: Codable, Equatable, Sendable {
     public var debian: DebianToolchainSource?
     public var upstream: UpstreamRequirement?
 
-    public init(name: String, source: Source, request: ToolchainRequest?, version: String?, packages: [String],
-                debian: DebianToolchainSource? = nil, upstream: UpstreamRequirement? = nil) {
+    public init(
+        name: String, source: Source, request: ToolchainRequest?, version: String?, packages: [String],
+        debian: DebianToolchainSource? = nil, upstream: UpstreamRequirement? = nil
+    ) {
         self.name = name
         self.source = source
         self.request = request

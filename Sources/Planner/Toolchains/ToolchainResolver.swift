@@ -13,8 +13,9 @@ struct UpstreamChannel: Sendable {
         "deno": .init(channel: "deno", runtime: .full, defaultConstraint: "latest"),
         "go": .init(channel: "go", runtime: .none, defaultConstraint: "latest"),
         "python": .init(channel: "python-build-standalone", runtime: .full, defaultConstraint: "3.13"),
-        "ruby": .init(channel: "ruby", runtime: .full, defaultConstraint: "latest",
-                      buildPackages: ["build-essential", "libyaml-dev", "libffi-dev", "libssl-dev", "zlib1g-dev"]),
+        "ruby": .init(
+            channel: "ruby", runtime: .full, defaultConstraint: "latest",
+            buildPackages: ["build-essential", "libyaml-dev", "libffi-dev", "libssl-dev", "zlib1g-dev"]),
         "rust": .init(channel: "rust", runtime: .none, defaultConstraint: "stable"),
         "java": .init(channel: "temurin", runtime: .runtimeOnly, defaultConstraint: "21"),
         "dotnet": .init(channel: "dotnet", runtime: .runtimeOnly, defaultConstraint: "lts"),
@@ -22,14 +23,16 @@ struct UpstreamChannel: Sendable {
         "gleam": .init(channel: "gleam", runtime: .none, defaultConstraint: "latest"),
         "dart": .init(channel: "dart", runtime: .none, defaultConstraint: "latest"),
         "swift": .init(channel: "swift", runtime: .none, defaultConstraint: "latest"),
-        "sbt": .init(channel: "sbt", runtime: .none, defaultConstraint: "latest"),
+        "sbt": .init(channel: "sbt", runtime: .none, defaultConstraint: "latest")
     ]
 }
 
 /// Node's LTS codenames by major version (for `lts/iron` against Debian's node).
 enum NodeLTS {
-    static let codenames: [Int: String] = [4: "argon", 6: "boron", 8: "carbon", 10: "dubnium", 12: "erbium", 14: "fermium",
-                                           16: "gallium", 18: "hydrogen", 20: "iron", 22: "jod", 24: "krypton"]
+    static let codenames: [Int: String] = [
+        4: "argon", 6: "boron", 8: "carbon", 10: "dubnium", 12: "erbium", 14: "fermium",
+        16: "gallium", 18: "hydrogen", 20: "iron", 22: "jod", 24: "krypton"
+    ]
     static func codename(_ version: String) -> String? { SemanticVersion(version).flatMap { codenames[$0.major] } }
 }
 
@@ -45,9 +48,10 @@ struct ToolchainResolver {
         var constraint: VersionConstraint? = nil
         if let request {
             guard let c = VersionConstraint(request.value) else {
-                throw PlannerError(.invalidValue, "\"\(request.value)\" is not a version or version range for \(tool)",
-                                   file: Self.isSetting(request.from) ? nil : request.from, line: request.line,
-                                   key: Self.isSetting(request.from) ? request.from : request.key)
+                throw PlannerError(
+                    .invalidValue, "\"\(request.value)\" is not a version or version range for \(tool)",
+                    file: Self.isSetting(request.from) ? nil : request.from, line: request.line,
+                    key: Self.isSetting(request.from) ? request.from : request.key)
             }
             constraint = c
         }
@@ -61,9 +65,11 @@ struct ToolchainResolver {
         }
         let text = request?.value ?? channel.defaultConstraint
         let exact = constraint?.exactVersion?.description
-        return Toolchain(name: tool, source: .upstream, request: request?.record, version: exact, packages: channel.buildPackages,
-                         upstream: UpstreamRequirement(channel: channel.channel, constraint: text, mirror: mirror,
-                                                       runtime: channel.runtime))
+        return Toolchain(
+            name: tool, source: .upstream, request: request?.record, version: exact, packages: channel.buildPackages,
+            upstream: UpstreamRequirement(
+                channel: channel.channel, constraint: text, mirror: mirror,
+                runtime: channel.runtime))
     }
 
     /// The Debian package set to use, or nil when the request needs upstream. Without a request: the suite's
@@ -71,7 +77,9 @@ struct ToolchainResolver {
     func debianChoice(_ options: [DebianToolchain], _ constraint: VersionConstraint?) -> DebianToolchain? {
         guard let constraint else { return options.first }
         if constraint.isMoving && sourceOverride?.value != .debian { return nil }
-        let candidates = options.map { VersionCandidate($0.version, lts: $0.name == "node" ? NodeLTS.codename($0.version) : nil) }
+        let candidates = options.map {
+            VersionCandidate($0.version, lts: $0.name == "node" ? NodeLTS.codename($0.version) : nil)
+        }
         if constraint.isMoving || constraint.alias != nil {
             guard let best = constraint.newestMatch(in: candidates) else { return nil }
             return options.first { $0.version == best.version }
@@ -80,10 +88,14 @@ struct ToolchainResolver {
     }
 
     func debianToolchain(_ chosen: DebianToolchain, request: VersionRequest?) -> Toolchain {
-        let packages = chosen.buildPackages.map { chosen.suite != suite.name && chosen.pins[$0] != nil ? "\($0)/\(chosen.suite)" : $0 }
-        return Toolchain(name: chosen.name, source: .debian, request: request?.record, version: chosen.version, packages: packages,
-                         debian: DebianToolchainSource(suite: chosen.suite, runtimePackages: chosen.runtimePackages,
-                                                       paths: chosen.paths))
+        let packages = chosen.buildPackages.map {
+            chosen.suite != suite.name && chosen.pins[$0] != nil ? "\($0)/\(chosen.suite)" : $0
+        }
+        return Toolchain(
+            name: chosen.name, source: .debian, request: request?.record, version: chosen.version, packages: packages,
+            debian: DebianToolchainSource(
+                suite: chosen.suite, runtimePackages: chosen.runtimePackages,
+                paths: chosen.paths))
     }
 
     // MARK: errors
@@ -107,19 +119,23 @@ struct ToolchainResolver {
     func debianOnlyError(_ tool: String, request: VersionRequest?, options: [DebianToolchain]) -> PlannerError {
         let asked = request.map { "\(tool) \($0.value) was requested by \($0.record)" } ?? "\(tool) is needed"
         let override = sourceOverride.map { "source = \"debian\" (\($0.from))" } ?? "source = \"debian\""
-        return located("\(asked), but \(available(tool, options)) and \(override) rules out the upstream channel; " +
-                       "remove that setting (or set it to \"upstream\"), relax the request, or choose another suite with --base / [build] base",
-                       request)
+        return located(
+            "\(asked), but \(available(tool, options)) and \(override) rules out the upstream channel; "
+                + "remove that setting (or set it to \"upstream\"), relax the request, or choose another suite with --base / [build] base",
+            request)
     }
 
     func noSourceError(_ tool: String, request: VersionRequest?, options: [DebianToolchain]) -> PlannerError {
         let asked = request.map { "\(tool) \($0.value) was requested by \($0.record)" } ?? "\(tool) is needed"
         var message = "\(asked), but \(available(tool, options))"
-        if sourceOverride?.value == .upstream { message += ", and source = \"upstream\" is set (\(sourceOverride!.from))" }
+        if sourceOverride?.value == .upstream {
+            message += ", and source = \"upstream\" is set (\(sourceOverride!.from))"
+        }
         message += "; ociforge has no upstream release channel for \(tool): "
         if let line = options.first.map({ Self.releaseLine(tool, $0.version) }) {
-            message += "relax the request or build with what Debian ships (e.g. OCIFORGE_\(ProviderContext.envName(tool))_VERSION=\(line) " +
-                "or [toolchains.\(tool)] version = \"\(line)\"), choose another suite with --base / [build] base, or use a Dockerfile"
+            message +=
+                "relax the request or build with what Debian ships (e.g. OCIFORGE_\(ProviderContext.envName(tool))_VERSION=\(line) "
+                + "or [toolchains.\(tool)] version = \"\(line)\"), choose another suite with --base / [build] base, or use a Dockerfile"
         } else {
             message += "install it in your own [phases.setup] (aptPkgs / cmds), or use a Dockerfile"
         }
@@ -144,11 +160,16 @@ extension ProviderContext {
     /// Resolves one toolchain. Precedence (highest first): the `<TOOL>_VERSION` setting (environment, then
     /// config variables) and `[config.<provider>] version`, `[toolchains.<tool>] version`, mise configs and
     /// `.tool-versions`, then the provider's idiomatic files in the order given, then the default.
-    func toolchain(_ tool: String, idiomatic: [VersionRequest?] = [], providerConfig: Bool = true) throws(PlannerError) -> Toolchain {
-        let override = providerConfig ? versionOverride(Self.envName(tool)) : settingRequest("\(Self.envName(tool))_VERSION")
-        let candidates: [VersionRequest?] = [override, toolchains.settings[tool]?.versionRequest, try versionFiles.mise(tool)] + idiomatic
+    func toolchain(_ tool: String, idiomatic: [VersionRequest?] = [], providerConfig: Bool = true) throws(PlannerError)
+        -> Toolchain
+    {
+        let override =
+            providerConfig ? versionOverride(Self.envName(tool)) : settingRequest("\(Self.envName(tool))_VERSION")
+        let candidates: [VersionRequest?] =
+            [override, toolchains.settings[tool]?.versionRequest, try versionFiles.mise(tool)] + idiomatic
         let request = candidates.compactMap { $0 }.first
-        let resolver = ToolchainResolver(suite: suite, sourceOverride: try toolchainSource(tool), mirror: toolchainMirror(tool))
+        let resolver = ToolchainResolver(
+            suite: suite, sourceOverride: try toolchainSource(tool), mirror: toolchainMirror(tool))
         return try resolver.resolve(tool, request: request)
     }
 

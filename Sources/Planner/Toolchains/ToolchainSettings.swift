@@ -20,8 +20,10 @@ public struct ToolchainSettings: Equatable, Sendable {
     public init() {}
 
     /// The tools `[toolchains.<tool>]` accepts.
-    static let tools = ["bun", "clojure", "cobol", "crystal", "dart", "deno", "dotnet", "elixir", "erlang", "gleam", "go",
-                        "haskell", "java", "maven", "node", "php", "python", "ruby", "rust", "sbt", "swift", "zig"]
+    static let tools = [
+        "bun", "clojure", "cobol", "crystal", "dart", "deno", "dotnet", "elixir", "erlang", "gleam", "go",
+        "haskell", "java", "maven", "node", "php", "python", "ruby", "rust", "sbt", "swift", "zig"
+    ]
 
     /// `ociforge.toml:4 toolchains.node.source`.
     func location(_ tool: String, _ key: String) -> String {
@@ -42,7 +44,8 @@ extension ConfigReader {
                 switch field.key {
                 case "version":
                     guard VersionConstraint(value) != nil, !value.trimmed(" ").isEmpty else {
-                        throw fail(.invalidValue, "\"\(value)\" is not a version or version range", field.node, field.path)
+                        throw fail(
+                            .invalidValue, "\"\(value)\" is not a version or version range", field.node, field.path)
                     }
                     setting.version = value
                 case "source":

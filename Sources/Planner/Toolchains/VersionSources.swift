@@ -17,18 +17,21 @@ struct VersionRequest: Sendable, Equatable {
 struct VersionFiles {
     let app: AppDirectory
 
-    static let miseConfigs = ["mise.toml", ".mise.toml", "mise/config.toml", ".mise/config.toml", ".config/mise.toml",
-                              ".config/mise/config.toml"]
+    static let miseConfigs = [
+        "mise.toml", ".mise.toml", "mise/config.toml", ".mise/config.toml", ".config/mise.toml",
+        ".config/mise/config.toml"
+    ]
 
     /// mise / asdf names of each tool.
     static let aliases: [String: [String]] = [
         "node": ["node", "nodejs", "core:node"], "python": ["python", "core:python"], "go": ["go", "golang", "core:go"],
         "ruby": ["ruby", "core:ruby"], "rust": ["rust", "core:rust"], "java": ["java", "core:java"],
         "dotnet": ["dotnet", "dotnet-core", "core:dotnet"], "bun": ["bun", "core:bun"], "deno": ["deno", "core:deno"],
-        "zig": ["zig", "core:zig"], "php": ["php"], "elixir": ["elixir", "core:elixir"], "erlang": ["erlang", "core:erlang"],
+        "zig": ["zig", "core:zig"], "php": ["php"], "elixir": ["elixir", "core:elixir"],
+        "erlang": ["erlang", "core:erlang"],
         "gleam": ["gleam"], "dart": ["dart"], "swift": ["swift", "core:swift"], "sbt": ["sbt"], "crystal": ["crystal"],
         "haskell": ["ghc", "haskell"], "clojure": ["clojure"], "pnpm": ["pnpm"], "yarn": ["yarn"], "poetry": ["poetry"],
-        "uv": ["uv"], "pdm": ["pdm"], "pipenv": ["pipenv"], "bundler": ["bundler"],
+        "uv": ["uv"], "pdm": ["pdm"], "pipenv": ["pipenv"], "bundler": ["bundler"]
     ]
 
     /// `[tools]` of the first mise config naming the tool, then `.tool-versions`.
@@ -41,18 +44,23 @@ struct VersionFiles {
                 let value: String?
                 switch node.value {
                 case .string: value = node.stringValue
-                case .array: value = node.arrayValue?.first?.stringValue ?? node.arrayValue?.first?["version"]?.stringValue
+                case .array:
+                    value = node.arrayValue?.first?.stringValue ?? node.arrayValue?.first?["version"]?.stringValue
                 case .table: value = node["version"]?.stringValue
                 default: value = nil
                 }
                 guard let value, !value.isEmpty else {
-                    throw PlannerError(.type, "expected a version string (or [\"v\", ...] / { version = \"v\" })",
-                                       file: file, line: node.line, key: "tools.\(name)")
+                    throw PlannerError(
+                        .type, "expected a version string (or [\"v\", ...] / { version = \"v\" })",
+                        file: file, line: node.line, key: "tools.\(name)")
                 }
-                return VersionRequest(value: Self.normalize(tool, value), from: file, key: "tools.\(name)", line: node.line)
+                return VersionRequest(
+                    value: Self.normalize(tool, value), from: file, key: "tools.\(name)", line: node.line)
             }
         }
-        return toolVersions(names).map { VersionRequest(value: Self.normalize(tool, $0.value), from: ".tool-versions", key: $0.name, line: $0.line) }
+        return toolVersions(names).map {
+            VersionRequest(value: Self.normalize(tool, $0.value), from: ".tool-versions", key: $0.name, line: $0.line)
+        }
     }
 
     /// `.tool-versions`: `tool version [fallback...]`; the first version counts.
@@ -61,7 +69,9 @@ struct VersionFiles {
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            if parts.count >= 2, names.contains(String(parts[0])) { return (String(parts[1]), String(parts[0]), index + 1) }
+            if parts.count >= 2, names.contains(String(parts[0])) {
+                return (String(parts[1]), String(parts[0]), index + 1)
+            }
         }
         return nil
     }
@@ -70,14 +80,17 @@ struct VersionFiles {
     func file(_ path: String, transform: (String) -> String = { $0 }) -> VersionRequest? {
         guard let text = app.read(path) else { return nil }
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let t = (raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmed(" \t\r")
+            let t = (raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmed(
+                " \t\r")
             if !t.isEmpty { return VersionRequest(value: transform(t), from: path, line: index + 1) }
         }
         return nil
     }
 
     /// A string value of a JSON/TOML document at `path` (`engines.node`).
-    static func value(_ doc: ConfigNode?, _ path: [String], file: String, transform: (String) -> String = { $0 }) -> VersionRequest? {
+    static func value(_ doc: ConfigNode?, _ path: [String], file: String, transform: (String) -> String = { $0 })
+        -> VersionRequest?
+    {
         var node = doc
         for key in path { node = node?[key] }
         guard let node, let s = node.stringValue, !s.trimmed(" ").isEmpty else { return nil }
@@ -90,7 +103,9 @@ struct VersionFiles {
         if v.hasPrefix("prefix:") { v = String(v.dropFirst(7)) }
         switch tool {
         case "java":
-            if let dash = v.lastIndex(of: "-"), v[v.index(after: dash)...].first?.isNumber == true, v.first?.isLetter == true {
+            if let dash = v.lastIndex(of: "-"), v[v.index(after: dash)...].first?.isNumber == true,
+                v.first?.isLetter == true
+            {
                 v = String(v[v.index(after: dash)...])
             }
         case "elixir": if let r = v.range(of: "-otp-") { v = String(v[..<r.lowerBound]) }

@@ -16,7 +16,8 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
     /// Parses `v20.11.0`, `go1.23rc1`, `1.2.3-beta.1+build`, `ruby-3.3.0`. Nil when there is no leading number.
     public init?(_ text: String) {
         var s = Substring(text.trimmed(" \t\r\n"))
-        for prefix in ["go", "ruby-", "python-", "v", "V"] where s.hasPrefix(prefix) && s.dropFirst(prefix.count).first?.isNumber == true {
+        for prefix in ["go", "ruby-", "python-", "v", "V"]
+        where s.hasPrefix(prefix) && s.dropFirst(prefix.count).first?.isNumber == true {
             s = s.dropFirst(prefix.count)
             break
         }
@@ -27,7 +28,9 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
         }
         var components: [Int] = []
         var rest = s
-        while let digits = Optional(rest.prefix(while: { $0.isASCII && $0.isNumber })), !digits.isEmpty, let n = Int(digits) {
+        while let digits = Optional(rest.prefix(while: { $0.isASCII && $0.isNumber })), !digits.isEmpty,
+            let n = Int(digits)
+        {
             components.append(n)
             rest = rest.dropFirst(digits.count)
             if rest.first == ".", rest.dropFirst().first?.isNumber == true { rest = rest.dropFirst() } else { break }
@@ -43,7 +46,8 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
     public subscript(_ i: Int) -> Int { i < components.count ? components[i] : 0 }
 
     public var description: String {
-        components.map(String.init).joined(separator: ".") + (prerelease.isEmpty ? "" : "-" + prerelease.joined(separator: "."))
+        components.map(String.init).joined(separator: ".")
+            + (prerelease.isEmpty ? "" : "-" + prerelease.joined(separator: "."))
             + (build.map { "+" + $0 } ?? "")
     }
 

@@ -15,14 +15,14 @@ public struct VersionConstraint: Sendable, Equatable, CustomStringConvertible {
     }
 
     enum Comparator: Sendable, Equatable {
-        case prefix([Int])                 // bare partial version: mise's fuzzy match
-        case exact(SemanticVersion)        // a version with a prerelease
-        case atLeast(SemanticVersion)      // >=
-        case above([Int])                  // >  (partial: beyond every version with that prefix)
-        case below(SemanticVersion)        // <
-        case atMost([Int])                 // <= (partial: up to every version with that prefix)
-        case not([Int])                    // !=
-        case sameLeading([Int], Int)       // the first n components equal (used by ^ ~ ~= ~>)
+        case prefix([Int])  // bare partial version: mise's fuzzy match
+        case exact(SemanticVersion)  // a version with a prerelease
+        case atLeast(SemanticVersion)  // >=
+        case above([Int])  // >  (partial: beyond every version with that prefix)
+        case below(SemanticVersion)  // <
+        case atMost([Int])  // <= (partial: up to every version with that prefix)
+        case not([Int])  // !=
+        case sameLeading([Int], Int)  // the first n components equal (used by ^ ~ ~= ~>)
     }
 
     public let text: String
@@ -41,7 +41,10 @@ public struct VersionConstraint: Sendable, Equatable, CustomStringConvertible {
             (alias, alternatives, prereleaseBases) = (.latest, [], [])
             return
         }
-        if lower == "lts" || lower == "lts/*" { (alias, alternatives, prereleaseBases) = (.lts, [], []); return }
+        if lower == "lts" || lower == "lts/*" {
+            (alias, alternatives, prereleaseBases) = (.lts, [], [])
+            return
+        }
         if lower.hasPrefix("lts/") {
             let name = String(lower.dropFirst(4))
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter }) else { return nil }
@@ -94,7 +97,11 @@ public struct VersionConstraint: Sendable, Equatable, CustomStringConvertible {
         case .channel?: return false
         case nil: break
         }
-        if v.isPrerelease && !prereleaseBases.contains(where: { v.hasPrefix($0) && SemanticVersion($0).sameRelease(as: SemanticVersion(v.components)) }) {
+        if v.isPrerelease
+            && !prereleaseBases.contains(where: {
+                v.hasPrefix($0) && SemanticVersion($0).sameRelease(as: SemanticVersion(v.components))
+            })
+        {
             return false
         }
         return alternatives.contains { $0.allSatisfy { Self.check($0, v) } }
@@ -102,7 +109,9 @@ public struct VersionConstraint: Sendable, Equatable, CustomStringConvertible {
 
     /// The newest candidate that satisfies the request; an exact textual match wins (mise).
     public func newestMatch(in candidates: [VersionCandidate]) -> VersionCandidate? {
-        if alias == nil, let exact = candidates.first(where: { $0.version == text || "v" + $0.version == text }) { return exact }
+        if alias == nil, let exact = candidates.first(where: { $0.version == text || "v" + $0.version == text }) {
+            return exact
+        }
         var best: (VersionCandidate, SemanticVersion)? = nil
         for c in candidates where matches(c.version, lts: c.lts) {
             guard let v = SemanticVersion(c.version) else { continue }
@@ -136,7 +145,11 @@ public struct VersionConstraint: Sendable, Equatable, CustomStringConvertible {
         var tokens: [String] = []
         for raw in alt.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }) {
             let t = String(raw)
-            if let last = tokens.last, operators.contains(last) { tokens[tokens.count - 1] = last + t } else { tokens.append(t) }
+            if let last = tokens.last, operators.contains(last) {
+                tokens[tokens.count - 1] = last + t
+            } else {
+                tokens.append(t)
+            }
         }
         if tokens.isEmpty { return nil }
         // Hyphen range: `A - B`.
@@ -190,7 +203,7 @@ public struct VersionConstraint: Sendable, Equatable, CustomStringConvertible {
             let lead = p.firstIndex { $0 != 0 } ?? (p.count - 1)
             return [.atLeast(v), .sameLeading(p, lead + 1)]
         case "~": return [.atLeast(v), .sameLeading(p, min(2, p.count))]
-        default: // ~= (PEP 440) and ~> (Ruby): all but the last given component fixed
+        default:  // ~= (PEP 440) and ~> (Ruby): all but the last given component fixed
             return [.atLeast(v), .sameLeading(p, max(1, p.count - 1))]
         }
     }

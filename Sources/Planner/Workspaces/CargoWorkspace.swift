@@ -18,10 +18,14 @@ enum CargoWorkspace {
         var members: [WorkspaceMember] = []
         var packages: [String: String] = [:]
         for dir in AppSelection.expand(patterns, manifest: "Cargo.toml", app: ctx.app) {
-            guard let toml = try ctx.app.toml(dir + "/Cargo.toml"), let name = toml["package"]?["name"]?.stringValue else { continue }
+            guard let toml = try ctx.app.toml(dir + "/Cargo.toml"), let name = toml["package"]?["name"]?.stringValue
+            else { continue }
             var bins = (toml["bin"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             if bins.isEmpty && ctx.app.has(dir + "/src/main.rs") { bins = [name] }
-            for f in ctx.app.allFiles where f.hasPrefix(dir + "/src/bin/") && f.hasSuffix(".rs") && f.split(separator: "/").count == dir.split(separator: "/").count + 3 {
+            for f in ctx.app.allFiles
+            where f.hasPrefix(dir + "/src/bin/") && f.hasSuffix(".rs")
+                && f.split(separator: "/").count == dir.split(separator: "/").count + 3
+            {
                 bins.append(String(f.split(separator: "/").last!.dropLast(3)))
             }
             for bin in Array(Set(bins)).sorted() {
@@ -33,11 +37,13 @@ enum CargoWorkspace {
         var candidates = members
         if let selected, members.filter({ $0.path == NodeFramework.clean(selected) }).count > 1 {
             candidates = members.filter { $0.path == NodeFramework.clean(selected) }
-            let m = try AppSelection.choose(candidates, selected: candidates.first { packages[$0.path + "\u{0}" + $0.name] == $0.name }?.name,
-                                            workspace: "the Cargo workspace member \(selected)", file: "Cargo.toml")
+            let m = try AppSelection.choose(
+                candidates, selected: candidates.first { packages[$0.path + "\u{0}" + $0.name] == $0.name }?.name,
+                workspace: "the Cargo workspace member \(selected)", file: "Cargo.toml")
             return Target(package: packages[m.path + "\u{0}" + m.name]!, bin: m.name, member: m.path)
         }
-        let m = try AppSelection.choose(candidates, selected: selected, workspace: "the Cargo workspace", file: "Cargo.toml")
+        let m = try AppSelection.choose(
+            candidates, selected: selected, workspace: "the Cargo workspace", file: "Cargo.toml")
         return Target(package: packages[m.path + "\u{0}" + m.name]!, bin: m.name, member: m.path)
     }
 }

@@ -11,10 +11,18 @@ enum GoWorkspace {
             let line = String(raw).replacingOccurrences(of: "//.*$", with: "", options: .regularExpression)
                 .trimmingCharacters(in: .whitespaces)
             if inBlock {
-                if line.hasPrefix(")") { inBlock = false } else if !line.isEmpty { out.append(NodeFramework.clean(line)) }
+                if line.hasPrefix(")") {
+                    inBlock = false
+                } else if !line.isEmpty {
+                    out.append(NodeFramework.clean(line))
+                }
             } else if line.hasPrefix("use") {
                 let rest = line.dropFirst(3).trimmingCharacters(in: .whitespaces)
-                if rest.hasPrefix("(") { inBlock = true } else if !rest.isEmpty { out.append(NodeFramework.clean(rest)) }
+                if rest.hasPrefix("(") {
+                    inBlock = true
+                } else if !rest.isEmpty {
+                    out.append(NodeFramework.clean(rest))
+                }
             }
         }
         return Array(Set(out)).sorted()
@@ -29,7 +37,10 @@ enum GoWorkspace {
             var mains: Set<String> = []
             for f in ctx.app.allFiles where f.hasPrefix(prefix) && f.hasSuffix(".go") && !f.hasSuffix("_test.go") {
                 let dir = (f as NSString).deletingLastPathComponent
-                guard !mains.contains(dir), ctx.app.read(f)?.contains("\npackage main") == true || ctx.app.read(f)?.hasPrefix("package main") == true else { continue }
+                guard !mains.contains(dir),
+                    ctx.app.read(f)?.contains("\npackage main") == true
+                        || ctx.app.read(f)?.hasPrefix("package main") == true
+                else { continue }
                 mains.insert(dir)
             }
             for dir in mains.sorted() {
@@ -38,7 +49,8 @@ enum GoWorkspace {
             }
         }
         let selected = ctx.selectedApp ?? ctx.setting("GO_BIN") ?? ctx.config.string("bin")
-        let m = try AppSelection.choose(candidates, selected: selected, workspace: "the Go workspace (go.work)", file: "go.work")
+        let m = try AppSelection.choose(
+            candidates, selected: selected, workspace: "the Go workspace (go.work)", file: "go.work")
         return m.path == "." ? "." : "./" + m.path
     }
 }

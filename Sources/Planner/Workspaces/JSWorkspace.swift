@@ -15,15 +15,21 @@ enum JSWorkspace {
         var inPackages = false
         for line in yaml.split(whereSeparator: \.isNewline) {
             let t = line.trimmingCharacters(in: .whitespaces)
-            if !line.hasPrefix(" ") && !line.hasPrefix("-") { inPackages = t.hasPrefix("packages:"); continue }
-            if inPackages, t.hasPrefix("-") { out.append(t.dropFirst().trimmingCharacters(in: CharacterSet(charactersIn: " '\""))) }
+            if !line.hasPrefix(" ") && !line.hasPrefix("-") {
+                inPackages = t.hasPrefix("packages:")
+                continue
+            }
+            if inPackages, t.hasPrefix("-") {
+                out.append(t.dropFirst().trimmingCharacters(in: CharacterSet(charactersIn: " '\"")))
+            }
         }
         return out
     }
 
     /// Plans the chosen member; false when the app is not a workspace root or its root package is the app itself.
     static func apply(to out: inout ProviderOutput, pkg: ConfigNode, ctx: ProviderContext, pm: String, berry: Bool)
-        throws(PlannerError) -> Bool {
+        throws(PlannerError) -> Bool
+    {
         let app = ctx.app
         guard let patterns = patterns(pkg, app: app) else { return false }
         if ctx.selectedApp == nil && pkg["scripts"]?["start"] != nil { return false }
@@ -41,20 +47,24 @@ enum JSWorkspace {
             }
         }
         let file = app.has("pnpm-workspace.yaml") ? "pnpm-workspace.yaml" : "package.json"
-        let chosen = try AppSelection.choose(candidates, selected: ctx.selectedApp, workspace: "the \(pm) workspace", file: file)
+        let chosen = try AppSelection.choose(
+            candidates, selected: ctx.selectedApp, workspace: "the \(pm) workspace", file: file)
         let member = manifests[chosen.path]!
         var inputs = Set(out.phaseInputs["install"] ?? [])
         for d in dirs {
             inputs.insert(d + "/package.json")
             if let m = manifests[d], let sub = try? AppDirectory(root: app.root + "/" + d) {
-                for local in NodeLocalDependencies.directories(m, app: sub) { inputs.insert(NodeFramework.clean(d + "/" + local)) }
+                for local in NodeLocalDependencies.directories(m, app: sub) {
+                    inputs.insert(NodeFramework.clean(d + "/" + local))
+                }
             }
         }
         out.phaseInputs["install"] = inputs.sorted()
 
         var phases = out.plan.phases ?? [:]
         if member["scripts"]?["build"] != nil {
-            var build = phases["build"] ?? PhaseConfig(dependsOn: ["install"], cacheDirectories: ["/app/node_modules/.cache"])
+            var build =
+                phases["build"] ?? PhaseConfig(dependsOn: ["install"], cacheDirectories: ["/app/node_modules/.cache"])
             build.cmds = [buildCommand(chosen, pm: pm, berry: berry, app: app)]
             phases["build"] = build
         } else {
@@ -74,12 +84,17 @@ enum JSWorkspace {
                 site.root = site.root == "." ? chosen.path : chosen.path + "/" + site.root
                 site.apply(to: &out, app: app)
             case let .server(name, command, variables, writable, extra, include):
-                NodeFramework.server(name: name, command: "cd \(shellQuote(chosen.path)) && \(command)", variables: variables,
-                                     writable: writable.map { chosen.path + "/" + $0 }, build: extra.map { "cd \(shellQuote(chosen.path)) && \($0)" },
-                                     include: include.map { $0.map { chosen.path + "/" + $0 } }).apply(to: &out, app: app)
+                NodeFramework.server(
+                    name: name, command: "cd \(shellQuote(chosen.path)) && \(command)", variables: variables,
+                    writable: writable.map { chosen.path + "/" + $0 },
+                    build: extra.map { "cd \(shellQuote(chosen.path)) && \($0)" },
+                    include: include.map { $0.map { chosen.path + "/" + $0 } }
+                ).apply(to: &out, app: app)
             }
         }
-        out.notes.append(PlannerWarning("workspace app \(chosen.label) (candidates: \(candidates.map(\.path).joined(separator: ", ")))"))
+        out.notes.append(
+            PlannerWarning(
+                "workspace app \(chosen.label) (candidates: \(candidates.map(\.path).joined(separator: ", ")))"))
         return true
     }
 

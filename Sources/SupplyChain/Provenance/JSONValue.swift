@@ -23,12 +23,19 @@ public enum JSONValue: Codable, Sendable, Equatable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Int64.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Int64.self) {
+            self = .number(n)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     /// The value with every object key in `secretKeys` removed and every occurrence of a secret value inside
@@ -41,7 +48,9 @@ public enum JSONValue: Codable, Sendable, Equatable {
         case .array(let a): return .array(a.map { $0.redacting(keys: secretKeys, values: secretValues) })
         case .object(let o):
             var out: [String: JSONValue] = [:]
-            for (k, v) in o where !secretKeys.contains(k) { out[k] = v.redacting(keys: secretKeys, values: secretValues) }
+            for (k, v) in o where !secretKeys.contains(k) {
+                out[k] = v.redacting(keys: secretKeys, values: secretValues)
+            }
             return .object(out)
         default: return self
         }

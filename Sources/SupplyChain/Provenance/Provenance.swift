@@ -7,7 +7,10 @@ public struct ProvenanceStatement: Encodable, Sendable {
     public static let statementType = "https://in-toto.io/Statement/v1"
     public static let predicateType = "https://slsa.dev/provenance/v1"
 
-    public struct Subject: Encodable, Sendable { public var name: String; public var digest: [String: String] }
+    public struct Subject: Encodable, Sendable {
+        public var name: String
+        public var digest: [String: String]
+    }
 
     /// A SLSA ResourceDescriptor (base image, toolchain archive, source revision).
     public struct ResourceDescriptor: Encodable, Sendable, Equatable {
@@ -16,7 +19,9 @@ public struct ProvenanceStatement: Encodable, Sendable {
         public var name: String?
         public var downloadLocation: String?
 
-        public init(uri: String? = nil, digest: [String: String]? = nil, name: String? = nil, downloadLocation: String? = nil) {
+        public init(
+            uri: String? = nil, digest: [String: String]? = nil, name: String? = nil, downloadLocation: String? = nil
+        ) {
             self.uri = uri
             self.digest = digest
             self.name = name
@@ -31,9 +36,19 @@ public struct ProvenanceStatement: Encodable, Sendable {
             public var internalParameters: JSONValue?
             public var resolvedDependencies: [ResourceDescriptor]
         }
-        public struct Builder: Encodable, Sendable { public var id: String; public var version: [String: String]? }
-        public struct Metadata: Encodable, Sendable { public var invocationId: String?; public var startedOn: String?; public var finishedOn: String? }
-        public struct RunDetails: Encodable, Sendable { public var builder: Builder; public var metadata: Metadata? }
+        public struct Builder: Encodable, Sendable {
+            public var id: String
+            public var version: [String: String]?
+        }
+        public struct Metadata: Encodable, Sendable {
+            public var invocationId: String?
+            public var startedOn: String?
+            public var finishedOn: String?
+        }
+        public struct RunDetails: Encodable, Sendable {
+            public var builder: Builder
+            public var metadata: Metadata?
+        }
         public var buildDefinition: BuildDefinition
         public var runDetails: RunDetails
     }
@@ -60,11 +75,13 @@ public struct ProvenanceStatement: Encodable, Sendable {
         /// SOURCE_DATE_EPOCH of the build, recorded as start and finish (reproducible: not the wall clock).
         public var sourceDateEpoch: Int64?
 
-        public init(subjectName: String, subjectDigest: Digest, builderID: String = "https://ociforge.dev/builder",
-                    builderVersion: String = SBOMTool.version, buildType: String = "https://ociforge.dev/build/plan/v1",
-                    externalParameters: JSONValue, internalParameters: JSONValue? = nil,
-                    resolvedDependencies: [ResourceDescriptor], secretKeys: Set<String> = [], secretValues: [String] = [],
-                    sourceDateEpoch: Int64? = nil) {
+        public init(
+            subjectName: String, subjectDigest: Digest, builderID: String = "https://ociforge.dev/builder",
+            builderVersion: String = SBOMTool.version, buildType: String = "https://ociforge.dev/build/plan/v1",
+            externalParameters: JSONValue, internalParameters: JSONValue? = nil,
+            resolvedDependencies: [ResourceDescriptor], secretKeys: Set<String> = [], secretValues: [String] = [],
+            sourceDateEpoch: Int64? = nil
+        ) {
             self.subjectName = subjectName
             self.subjectDigest = subjectDigest
             self.builderID = builderID
@@ -84,12 +101,14 @@ public struct ProvenanceStatement: Encodable, Sendable {
         let deps = i.resolvedDependencies.sorted { ($0.name ?? "", $0.uri ?? "") < ($1.name ?? "", $1.uri ?? "") }
         let when = i.sourceDateEpoch.map(RFC3339.format)
         predicate = Predicate(
-            buildDefinition: .init(buildType: i.buildType,
-                                   externalParameters: i.externalParameters.redacting(keys: i.secretKeys, values: i.secretValues),
-                                   internalParameters: i.internalParameters?.redacting(keys: i.secretKeys, values: i.secretValues),
-                                   resolvedDependencies: deps),
-            runDetails: .init(builder: .init(id: i.builderID, version: ["ociforge": i.builderVersion]),
-                              metadata: when.map { .init(invocationId: nil, startedOn: $0, finishedOn: $0) }))
+            buildDefinition: .init(
+                buildType: i.buildType,
+                externalParameters: i.externalParameters.redacting(keys: i.secretKeys, values: i.secretValues),
+                internalParameters: i.internalParameters?.redacting(keys: i.secretKeys, values: i.secretValues),
+                resolvedDependencies: deps),
+            runDetails: .init(
+                builder: .init(id: i.builderID, version: ["ociforge": i.builderVersion]),
+                metadata: when.map { .init(invocationId: nil, startedOn: $0, finishedOn: $0) }))
     }
 
     /// Canonical JSON bytes (sorted keys, no whitespace).
@@ -97,9 +116,13 @@ public struct ProvenanceStatement: Encodable, Sendable {
 
     /// The statement as an OCI artifact about `subject` (artifactType `application/vnd.in-toto+json`).
     public func artifact(subject: Descriptor) throws -> Artifact {
-        try Artifact(artifactType: .inTotoJSON, subject: subject,
-                     layers: [ArtifactLayer(mediaType: .inTotoJSON, bytes: try encoded(),
-                                            annotations: ["in-toto.io/predicate-type": Self.predicateType])],
-                     annotations: ["in-toto.io/predicate-type": Self.predicateType])
+        try Artifact(
+            artifactType: .inTotoJSON, subject: subject,
+            layers: [
+                ArtifactLayer(
+                    mediaType: .inTotoJSON, bytes: try encoded(),
+                    annotations: ["in-toto.io/predicate-type": Self.predicateType])
+            ],
+            annotations: ["in-toto.io/predicate-type": Self.predicateType])
     }
 }

@@ -3,9 +3,19 @@ import OCIWriter
 /// CycloneDX 1.6 JSON: the image as `metadata.component` (type container), every package as a component with
 /// its purl, and one dependency entry (the image depends on all of them).
 struct CycloneDXDocument: Encodable {
-    struct Hash: Encodable { var alg: String; var content: String }
-    struct Property: Encodable { var name: String; var value: String }
-    struct ExternalReference: Encodable { var type: String; var url: String; var hashes: [Hash]? }
+    struct Hash: Encodable {
+        var alg: String
+        var content: String
+    }
+    struct Property: Encodable {
+        var name: String
+        var value: String
+    }
+    struct ExternalReference: Encodable {
+        var type: String
+        var url: String
+        var hashes: [Hash]?
+    }
     struct Component: Encodable {
         var type: String
         var bomRef: String
@@ -21,8 +31,15 @@ struct CycloneDXDocument: Encodable {
         }
     }
     struct Tools: Encodable { var components: [Component] }
-    struct Metadata: Encodable { var timestamp: String; var tools: Tools; var component: Component }
-    struct Dependency: Encodable { var ref: String; var dependsOn: [String] }
+    struct Metadata: Encodable {
+        var timestamp: String
+        var tools: Tools
+        var component: Component
+    }
+    struct Dependency: Encodable {
+        var ref: String
+        var dependsOn: [String]
+    }
 
     var bomFormat = "CycloneDX"
     var specVersion = "1.6"
@@ -34,23 +51,37 @@ struct CycloneDXDocument: Encodable {
 
     init(subject: SBOMSubject, packages list: [SBOMPackage]) {
         serialNumber = "urn:uuid:" + Self.uuid(from: Digest.of(Array("\(subject.digest)/\(subject.scope)".utf8)))
-        let image = Component(type: "container", bomRef: "image", name: subject.name, version: subject.digest.string,
-                              hashes: [Hash(alg: "SHA-256", content: subject.digest.hex)])
-        metadata = Metadata(timestamp: subject.createdRFC3339,
-                            tools: Tools(components: [Component(type: "application", bomRef: "tool", name: SBOMTool.name, version: SBOMTool.version)]),
-                            component: image)
+        let image = Component(
+            type: "container", bomRef: "image", name: subject.name, version: subject.digest.string,
+            hashes: [Hash(alg: "SHA-256", content: subject.digest.hex)])
+        metadata = Metadata(
+            timestamp: subject.createdRFC3339,
+            tools: Tools(components: [
+                Component(type: "application", bomRef: "tool", name: SBOMTool.name, version: SBOMTool.version)
+            ]),
+            component: image)
         var refs = Set<String>()
         components = list.map { p in
             var ref = p.purl ?? "\(p.ecosystem.rawValue):\(p.name)@\(p.version)"
             var n = 2
-            while !refs.insert(ref).inserted { ref = (p.purl ?? p.name) + "#\(n)"; n += 1 }
+            while !refs.insert(ref).inserted {
+                ref = (p.purl ?? p.name) + "#\(n)"
+                n += 1
+            }
             var props = [Property(name: "ociforge:found-in", value: p.foundIn)]
-            if let s = p.sourcePackage { props.append(Property(name: "ociforge:deb:source", value: s + (p.sourceVersion.map { " (\($0))" } ?? ""))) }
+            if let s = p.sourcePackage {
+                props.append(
+                    Property(name: "ociforge:deb:source", value: s + (p.sourceVersion.map { " (\($0))" } ?? "")))
+            }
             let hashes = p.sha256.map { [Hash(alg: "SHA-256", content: $0)] }
-            return Component(type: p.ecosystem == .toolchain ? "application" : "library", bomRef: ref, name: p.name, version: p.version,
-                             purl: p.purl, hashes: hashes,
-                             externalReferences: p.downloadLocation.map { [ExternalReference(type: "distribution", url: $0, hashes: hashes)] },
-                             properties: props)
+            return Component(
+                type: p.ecosystem == .toolchain ? "application" : "library", bomRef: ref, name: p.name,
+                version: p.version,
+                purl: p.purl, hashes: hashes,
+                externalReferences: p.downloadLocation.map {
+                    [ExternalReference(type: "distribution", url: $0, hashes: hashes)]
+                },
+                properties: props)
         }
         dependencies = [Dependency(ref: "image", dependsOn: components.map(\.bomRef))]
     }

@@ -8,22 +8,28 @@ public enum DpkgStatus {
         var result: [SBOMPackage] = []
         for para in paragraphs(text) {
             guard let name = para["Package"], let version = para["Version"],
-                  para["Status"]?.split(separator: " ").last == "installed" else { continue }
+                para["Status"]?.split(separator: " ").last == "installed"
+            else { continue }
             let arch = para["Architecture"]
             var source: String?, sourceVersion: String?
             if let s = para["Source"] {
                 // `Source: name` or `Source: name (version)` when the source version differs.
                 let parts = s.split(separator: " ", maxSplits: 1)
                 source = String(parts[0])
-                if parts.count == 2 { sourceVersion = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "() ")) }
+                if parts.count == 2 {
+                    sourceVersion = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "() "))
+                }
             }
             var q: [(String, String)] = []
             if let arch { q.append(("arch", arch)) }
             if let distro { q.append(("distro", distro)) }
-            let purl = PackageURL(type: "deb", namespace: vendor.lowercased(), name: name.lowercased(), version: version, qualifiers: q)
-            result.append(SBOMPackage(ecosystem: .deb, name: name, version: version, purl: purl.string,
-                                      foundIn: "/var/lib/dpkg/status", architecture: arch,
-                                      sourcePackage: source, sourceVersion: sourceVersion))
+            let purl = PackageURL(
+                type: "deb", namespace: vendor.lowercased(), name: name.lowercased(), version: version, qualifiers: q)
+            result.append(
+                SBOMPackage(
+                    ecosystem: .deb, name: name, version: version, purl: purl.string,
+                    foundIn: "/var/lib/dpkg/status", architecture: arch,
+                    sourcePackage: source, sourceVersion: sourceVersion))
         }
         return SBOMPackage.normalised(result)
     }
@@ -65,7 +71,8 @@ public struct OSRelease: Sendable, Equatable {
         var fields: [String: String] = [:]
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
-            fields[String(line[..<eq])] = line[line.index(after: eq)...].trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
+            fields[String(line[..<eq])] = line[line.index(after: eq)...].trimmingCharacters(
+                in: CharacterSet(charactersIn: "\"' "))
         }
         id = fields["ID"]?.lowercased() ?? "debian"
         versionID = fields["VERSION_ID"]

@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// SBOMs of existing images: the Debian packages of the final layer stack (the last state of
@@ -19,16 +20,19 @@ public enum ImageSBOM {
         }
         guard let status else { return [] }
         let os = osRelease.map { OSRelease(String(decoding: $0, as: UTF8.self)) }
-        return DpkgStatus.packages(String(decoding: status, as: UTF8.self), vendor: os?.id ?? "debian", distro: os?.distro)
+        return DpkgStatus.packages(
+            String(decoding: status, as: UTF8.self), vendor: os?.id ?? "debian", distro: os?.distro)
     }
 
     /// The dpkg packages of an unpacked root filesystem (`<rootfs>/var/lib/dpkg/status`); none without one.
     public static func dpkgPackages(rootfs: String) throws -> [SBOMPackage] {
         guard let status = FileManager.default.contents(atPath: rootfs + "/var/lib/dpkg/status") else { return [] }
-        let osRelease = FileManager.default.contents(atPath: rootfs + "/usr/lib/os-release")
+        let osRelease =
+            FileManager.default.contents(atPath: rootfs + "/usr/lib/os-release")
             ?? FileManager.default.contents(atPath: rootfs + "/etc/os-release")
         let os = osRelease.map { OSRelease(String(decoding: $0, as: UTF8.self)) }
-        return DpkgStatus.packages(String(decoding: status, as: UTF8.self), vendor: os?.id ?? "debian", distro: os?.distro)
+        return DpkgStatus.packages(
+            String(decoding: status, as: UTF8.self), vendor: os?.id ?? "debian", distro: os?.distro)
     }
 
     /// The packages of lockfiles read from the image's layers (absolute paths inside the image); the file name
@@ -39,13 +43,16 @@ public enum ImageSBOM {
             let name = String(path.split(separator: "/").last ?? "")
             guard let kind = Lockfiles.kind(ofFileNamed: name) else {
                 let known = Lockfiles.Kind.allCases.map(\.rawValue).joined(separator: ", ")
-                throw SupplyChainError(.invalidInput, "\(path) is not a lockfile ociforge reads (\(known))", location: path)
+                throw SupplyChainError(
+                    .invalidInput, "\(path) is not a lockfile ociforge reads (\(known))", location: path)
             }
             let bytes: [UInt8]?
             do { bytes = try image.fileContents(path) } catch let e as OCIWriterError {
                 throw SupplyChainError(.image, "cannot read \(path) from the image", cause: e)
             }
-            guard let bytes else { throw SupplyChainError(.invalidInput, "the image has no file \(path)", location: path) }
+            guard let bytes else {
+                throw SupplyChainError(.invalidInput, "the image has no file \(path)", location: path)
+            }
             out += try Lockfiles.packages(kind, String(decoding: bytes, as: UTF8.self), source: path)
         }
         return out
@@ -53,8 +60,10 @@ public enum ImageSBOM {
 
     /// An SBOM of the registry image `reference`: its manifest for `platform` is pulled into a temporary layout
     /// (removed afterwards) and read there. Returns the document and the manifest's descriptor.
-    public static func document(of reference: ImageReference, client: RegistryClient, platform: Platform?, format: SBOMFormat,
-                                sourceDateEpoch: Int64, lockfiles: [String] = []) async throws -> (bytes: [UInt8], subject: Descriptor) {
+    public static func document(
+        of reference: ImageReference, client: RegistryClient, platform: Platform?, format: SBOMFormat,
+        sourceDateEpoch: Int64, lockfiles: [String] = []
+    ) async throws -> (bytes: [UInt8], subject: Descriptor) {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         let dir = base + "/ociforge-sbom-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -63,23 +72,30 @@ public enum ImageSBOM {
             _ = try await client.pull(reference, into: layout, tag: "sbom", platform: platform)
             let image = try layout.resolve(tag: "sbom")
             let extra = try lockfilePackages(of: image, paths: lockfiles)
-            return (try document(of: image, name: reference.description, format: format, sourceDateEpoch: sourceDateEpoch, extra: extra),
-                    image.manifestDescriptor)
+            return (
+                try document(
+                    of: image, name: reference.description, format: format, sourceDateEpoch: sourceDateEpoch,
+                    extra: extra),
+                image.manifestDescriptor
+            )
         } catch let e as OCIWriterError {
             throw SupplyChainError(.image, "cannot read \(reference)", cause: e)
         }
     }
 
     /// An SBOM document of the image in `format`; `extra` (lockfile packages, toolchains) is merged in.
-    public static func document(of image: ResolvedImage, name: String, format: SBOMFormat, sourceDateEpoch: Int64,
-                                extra: [SBOMPackage] = []) throws -> [UInt8] {
+    public static func document(
+        of image: ResolvedImage, name: String, format: SBOMFormat, sourceDateEpoch: Int64,
+        extra: [SBOMPackage] = []
+    ) throws -> [UInt8] {
         let subject = SBOMSubject(name: name, digest: image.manifestDescriptor.digest, created: sourceDateEpoch)
         return try renderSBOM(format, subject: subject, packages: try dpkgPackages(of: image) + extra)
     }
 
     /// The SBOM as an artifact about the image's manifest.
     public static func artifact(_ bytes: [UInt8], format: SBOMFormat, subject: Descriptor) throws -> Artifact {
-        try Artifact(artifactType: format.mediaType, subject: subject,
-                     layers: [ArtifactLayer(mediaType: format.mediaType, bytes: bytes)])
+        try Artifact(
+            artifactType: format.mediaType, subject: subject,
+            layers: [ArtifactLayer(mediaType: format.mediaType, bytes: bytes)])
     }
 }

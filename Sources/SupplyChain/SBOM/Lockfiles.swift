@@ -53,7 +53,10 @@ public enum Lockfiles {
         var out = ""
         var sep = false
         for c in name.lowercased() {
-            if c == "-" || c == "_" || c == "." { sep = true; continue }
+            if c == "-" || c == "_" || c == "." {
+                sep = true
+                continue
+            }
             if sep && !out.isEmpty { out.append("-") }
             sep = false
             out.append(c)
@@ -65,20 +68,26 @@ public enum Lockfiles {
         switch e {
         case .npm: return npm(name, version, source)
         case .pypi:
-            return SBOMPackage(ecosystem: e, name: name, version: version,
-                               purl: PackageURL(type: "pypi", name: pypiName(name), version: version).string, foundIn: source)
+            return SBOMPackage(
+                ecosystem: e, name: name, version: version,
+                purl: PackageURL(type: "pypi", name: pypiName(name), version: version).string, foundIn: source)
         case .composer:
             let parts = name.lowercased().split(separator: "/", maxSplits: 1).map(String.init)
-            let purl = parts.count == 2 ? PackageURL(type: "composer", namespace: parts[0], name: parts[1], version: version)
-                                        : PackageURL(type: "composer", name: parts[0], version: version)
+            let purl =
+                parts.count == 2
+                ? PackageURL(type: "composer", namespace: parts[0], name: parts[1], version: version)
+                : PackageURL(type: "composer", name: parts[0], version: version)
             return SBOMPackage(ecosystem: e, name: name, version: version, purl: purl.string, foundIn: source)
         case .golang:
             let path = name.split(separator: "/").map(String.init)
-            let purl = PackageURL(type: "golang", namespace: path.dropLast().joined(separator: "/"), name: path.last ?? name, version: version)
+            let purl = PackageURL(
+                type: "golang", namespace: path.dropLast().joined(separator: "/"), name: path.last ?? name,
+                version: version)
             return SBOMPackage(ecosystem: e, name: name, version: version, purl: purl.string, foundIn: source)
         default:
-            return SBOMPackage(ecosystem: e, name: name, version: version,
-                               purl: PackageURL(type: e.rawValue, name: name, version: version).string, foundIn: source)
+            return SBOMPackage(
+                ecosystem: e, name: name, version: version,
+                purl: PackageURL(type: e.rawValue, name: name, version: version).string, foundIn: source)
         }
     }
 
@@ -93,7 +102,8 @@ public enum Lockfiles {
             // lockfileVersion 2/3: "node_modules/a/node_modules/@s/b" → the name after the last node_modules/.
             for (key, value) in packages where !key.isEmpty {
                 guard let p = value as? [String: Any], p["link"] as? Bool != true, let v = p["version"] as? String,
-                      let r = key.range(of: "node_modules/", options: .backwards) else { continue }
+                    let r = key.range(of: "node_modules/", options: .backwards)
+                else { continue }
                 out.append(npm((p["name"] as? String) ?? String(key[r.upperBound...]), v, source))
             }
         } else if let deps = obj["dependencies"] as? [String: Any] {
@@ -101,7 +111,9 @@ public enum Lockfiles {
             func walk(_ d: [String: Any]) {
                 for (name, value) in d {
                     guard let p = value as? [String: Any] else { continue }
-                    if let v = p["version"] as? String, !v.hasPrefix("file:"), !v.hasPrefix("link:") { out.append(npm(name, v, source)) }
+                    if let v = p["version"] as? String, !v.hasPrefix("file:"), !v.hasPrefix("link:") {
+                        out.append(npm(name, v, source))
+                    }
                     if let nested = p["dependencies"] as? [String: Any] { walk(nested) }
                 }
             }
@@ -121,15 +133,19 @@ public enum Lockfiles {
         var inPackages = false
         for raw in text.split(separator: "\n") {
             let line = String(raw)
-            if !line.hasPrefix(" ") { inPackages = line.hasPrefix("packages:"); continue }
+            if !line.hasPrefix(" ") {
+                inPackages = line.hasPrefix("packages:")
+                continue
+            }
             guard inPackages, line.hasPrefix("  "), !line.hasPrefix("   "), line.hasSuffix(":") else { continue }
             var key = String(line.dropFirst(2).dropLast()).trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
             if let paren = key.firstIndex(of: "(") { key = String(key[..<paren]) }  // peer suffix (v6+)
             if key.hasPrefix("/") { key.removeFirst() }
             // v5: "/name/1.2.3" or "/@scope/name/1.2.3_peer@x" (the last segment is the version).
             if let slash = key.lastIndex(of: "/"),
-               let v = key[key.index(after: slash)...].split(separator: "_").first.map(String.init),
-               v.first?.isNumber == true, !v.contains("@") {
+                let v = key[key.index(after: slash)...].split(separator: "_").first.map(String.init),
+                v.first?.isNumber == true, !v.contains("@")
+            {
                 out.append(npm(String(key[..<slash]), v, source))
             } else if let (n, v) = splitAt(key), v.first?.isNumber == true {
                 out.append(npm(n, v, source))
@@ -143,9 +159,15 @@ public enum Lockfiles {
         var header: String?
         var version: String?, resolution: String?
         func flush() {
-            defer { header = nil; version = nil; resolution = nil }
-            guard let header, let version, header != "__metadata", !header.contains("@workspace:"), !header.contains("@link:"),
-                  !header.contains("@patch:") || resolution != nil else { return }
+            defer {
+                header = nil
+                version = nil
+                resolution = nil
+            }
+            guard let header, let version, header != "__metadata", !header.contains("@workspace:"),
+                !header.contains("@link:"),
+                !header.contains("@patch:") || resolution != nil
+            else { return }
             if let resolution {
                 // Berry: resolution "name@npm:1.2.3"; other protocols (git, file, portal) are not registry packages.
                 guard let r = resolution.range(of: "@npm:") else { return }
@@ -160,7 +182,8 @@ public enum Lockfiles {
             if line.hasPrefix("#") || line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             if !line.hasPrefix(" ") {
                 flush()
-                header = String(line.dropLast(line.hasSuffix(":") ? 1 : 0)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                header = String(line.dropLast(line.hasSuffix(":") ? 1 : 0)).trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\""))
                 continue
             }
             let t = line.trimmingCharacters(in: .whitespaces)
@@ -177,12 +200,18 @@ public enum Lockfiles {
 
     // MARK: TOML [[package]] tables (poetry.lock, uv.lock, Cargo.lock)
 
-    static func tomlPackages(_ text: String, source: String, ecosystem: SBOMPackage.Ecosystem, requireRegistry: Bool) -> [SBOMPackage] {
+    static func tomlPackages(_ text: String, source: String, ecosystem: SBOMPackage.Ecosystem, requireRegistry: Bool)
+        -> [SBOMPackage]
+    {
         var out: [SBOMPackage] = []
         var name: String?, version: String?, src: String?
         var inPackage = false
         func flush() {
-            defer { name = nil; version = nil; src = nil }
+            defer {
+                name = nil
+                version = nil
+                src = nil
+            }
             guard inPackage, let name, let version else { return }
             if requireRegistry {
                 // uv.lock: source = { registry = "…" }; Cargo.lock: source = "registry+…". Workspace members and
@@ -221,7 +250,8 @@ public enum Lockfiles {
         var out: [SBOMPackage] = []
         for raw in text.split(separator: "\n") {
             var line = String(raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-            line = line.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            line =
+                line.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             line = line.trimmingCharacters(in: CharacterSet(charactersIn: " \\\t"))
             guard !line.hasPrefix("-"), let r = line.range(of: "==") else { continue }
             var name = line[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
@@ -248,9 +278,13 @@ public enum Lockfiles {
         var inGem = false
         for raw in text.split(separator: "\n") {
             let line = String(raw)
-            if !line.hasPrefix(" ") { inGem = line == "GEM"; continue }
+            if !line.hasPrefix(" ") {
+                inGem = line == "GEM"
+                continue
+            }
             guard inGem, line.hasPrefix("    "), !line.hasPrefix("     "),
-                  let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")") else { continue }
+                let open = line.firstIndex(of: "("), let close = line.lastIndex(of: ")")
+            else { continue }
             let name = line[..<open].trimmingCharacters(in: .whitespaces)
             var version = String(line[line.index(after: open)..<close])
             var platform: String?
@@ -258,7 +292,8 @@ public enum Lockfiles {
                 platform = String(version[version.index(after: dash)...])
                 version = String(version[..<dash])
             }
-            let purl = PackageURL(type: "gem", name: name, version: version, qualifiers: platform.map { [("platform", $0)] } ?? [])
+            let purl = PackageURL(
+                type: "gem", name: name, version: version, qualifiers: platform.map { [("platform", $0)] } ?? [])
             out.append(SBOMPackage(ecosystem: .gem, name: name, version: version, purl: purl.string, foundIn: source))
         }
         return out

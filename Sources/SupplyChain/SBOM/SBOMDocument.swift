@@ -1,6 +1,7 @@
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What an SBOM describes and when (inputs of the SPDX and CycloneDX writers).
@@ -52,7 +53,7 @@ enum RFC3339 {
         var tmv = tm()
         gmtime_r(&t, &tmv)
         func p(_ v: Int32, _ n: Int) -> String { String(v).leftPadded(n) }
-        return "\(p(tmv.tm_year + 1900, 4))-\(p(tmv.tm_mon + 1, 2))-\(p(tmv.tm_mday, 2))T\(p(tmv.tm_hour, 2)):\(p(tmv.tm_min, 2)):\(p(tmv.tm_sec, 2))Z"
+        return
+            "\(p(tmv.tm_year + 1900, 4))-\(p(tmv.tm_mon + 1, 2))-\(p(tmv.tm_mday, 2))T\(p(tmv.tm_hour, 2)):\(p(tmv.tm_min, 2)):\(p(tmv.tm_sec, 2))Z"
     }
 }
-

@@ -20,9 +20,11 @@ public struct SBOMPackage: Hashable, Sendable, Codable {
     /// The file the package was found in (`/var/lib/dpkg/status`, `package-lock.json`, …).
     public var foundIn: String
 
-    public init(ecosystem: Ecosystem, name: String, version: String, purl: String?, foundIn: String,
-                architecture: String? = nil, sourcePackage: String? = nil, sourceVersion: String? = nil,
-                downloadLocation: String? = nil, sha256: String? = nil) {
+    public init(
+        ecosystem: Ecosystem, name: String, version: String, purl: String?, foundIn: String,
+        architecture: String? = nil, sourcePackage: String? = nil, sourceVersion: String? = nil,
+        downloadLocation: String? = nil, sha256: String? = nil
+    ) {
         self.ecosystem = ecosystem
         self.name = name
         self.version = version
@@ -37,10 +39,13 @@ public struct SBOMPackage: Hashable, Sendable, Codable {
 
     /// A toolchain the build installed (name, version, archive URL and its sha256).
     public static func toolchain(name: String, version: String, url: String, sha256: String) -> SBOMPackage {
-        SBOMPackage(ecosystem: .toolchain, name: name, version: version,
-                    purl: PackageURL(type: "generic", name: name, version: version,
-                                     qualifiers: [("checksum", "sha256:" + sha256), ("download_url", url)]).string,
-                    foundIn: "toolchain", downloadLocation: url, sha256: sha256)
+        SBOMPackage(
+            ecosystem: .toolchain, name: name, version: version,
+            purl: PackageURL(
+                type: "generic", name: name, version: version,
+                qualifiers: [("checksum", "sha256:" + sha256), ("download_url", url)]
+            ).string,
+            foundIn: "toolchain", downloadLocation: url, sha256: sha256)
     }
 
     /// Sort order of SBOM output: ecosystem, name, version, purl.
@@ -53,7 +58,10 @@ public struct SBOMPackage: Hashable, Sendable, Codable {
     public static func normalised(_ list: [SBOMPackage]) -> [SBOMPackage] {
         var seen = Set<String>()
         return list.sorted(by: ordered).filter {
-            seen.insert([$0.ecosystem.rawValue, $0.name, $0.version, $0.purl ?? "", $0.architecture ?? ""].joined(separator: "\u{0}")).inserted
+            seen.insert(
+                [$0.ecosystem.rawValue, $0.name, $0.version, $0.purl ?? "", $0.architecture ?? ""].joined(
+                    separator: "\u{0}")
+            ).inserted
         }
     }
 }
@@ -67,7 +75,9 @@ public struct PackageURL: Sendable, Hashable {
     public var version: String?
     public var qualifiers: [(String, String)]
 
-    public init(type: String, namespace: String? = nil, name: String, version: String?, qualifiers: [(String, String)] = []) {
+    public init(
+        type: String, namespace: String? = nil, name: String, version: String?, qualifiers: [(String, String)] = []
+    ) {
         self.type = type
         self.namespace = namespace
         self.name = name
@@ -96,8 +106,9 @@ public struct PackageURL: Sendable, Hashable {
         var out = ""
         for b in s.utf8 {
             switch b {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.append(Character(Unicode.Scalar(b)))
             default:
                 out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)

@@ -36,13 +36,17 @@ public struct PEMBlock: Sendable, Equatable {
             }
             if line == "-----END \(label!)-----" {
                 guard let data = Data(base64Encoded: body) else {
-                    throw SupplyChainError(.invalidKey, "the base64 body of the PEM block '\(label!)' is malformed", location: source)
+                    throw SupplyChainError(
+                        .invalidKey, "the base64 body of the PEM block '\(label!)' is malformed", location: source)
                 }
                 return PEMBlock(label: label!, bytes: Array(data))
             }
             if line.contains(":") { continue }  // RFC 1421 headers (Proc-Type, …)
             body += line
         }
-        throw SupplyChainError(.invalidKey, label == nil ? "no PEM block (-----BEGIN …-----) found" : "the PEM block '\(label!)' has no END line", location: source)
+        throw SupplyChainError(
+            .invalidKey,
+            label == nil ? "no PEM block (-----BEGIN …-----) found" : "the PEM block '\(label!)' has no END line",
+            location: source)
     }
 }

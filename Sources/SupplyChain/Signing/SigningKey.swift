@@ -19,7 +19,8 @@ public final class SigningKey: @unchecked Sendable {
     public static func generate() throws -> SigningKey {
         guard let ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, nil) else { throw cryptoError("EVP_PKEY_CTX_new_id(EC)") }
         defer { EVP_PKEY_CTX_free(ctx) }
-        guard EVP_PKEY_keygen_init(ctx) == 1, EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, NID_X9_62_prime256v1) == 1 else {
+        guard EVP_PKEY_keygen_init(ctx) == 1, EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, NID_X9_62_prime256v1) == 1
+        else {
             throw cryptoError("EC key generation set-up")
         }
         var key: OpaquePointer?
@@ -33,7 +34,9 @@ public final class SigningKey: @unchecked Sendable {
             var p: UnsafePointer<UInt8>? = buf.baseAddress
             return d2i_AutoPrivateKey(nil, &p, buf.count)
         }
-        guard let key else { throw SupplyChainError(.invalidKey, "not a DER private key (PKCS#8 or SEC1): \(Self.lastError())") }
+        guard let key else {
+            throw SupplyChainError(.invalidKey, "not a DER private key (PKCS#8 or SEC1): \(Self.lastError())")
+        }
         try self.init(pkey: key, hasPrivateKey: true)
     }
 
@@ -43,7 +46,9 @@ public final class SigningKey: @unchecked Sendable {
             var p: UnsafePointer<UInt8>? = buf.baseAddress
             return d2i_PUBKEY(nil, &p, buf.count)
         }
-        guard let key else { throw SupplyChainError(.invalidKey, "not a DER public key (SubjectPublicKeyInfo): \(Self.lastError())") }
+        guard let key else {
+            throw SupplyChainError(.invalidKey, "not a DER public key (SubjectPublicKeyInfo): \(Self.lastError())")
+        }
         try self.init(pkey: key, hasPrivateKey: false)
     }
 
@@ -55,8 +60,10 @@ public final class SigningKey: @unchecked Sendable {
         var name = [CChar](repeating: 0, count: 64)
         var len = 0
         guard EVP_PKEY_get_group_name(pkey, &name, name.count, &len) == 1,
-              String(decoding: name.prefix(len).map { UInt8(bitPattern: $0) }, as: UTF8.self) == "prime256v1" else {
-            throw SupplyChainError(.invalidKey, "the EC key is not on curve P-256 (prime256v1): only ECDSA P-256 keys are supported")
+            String(decoding: name.prefix(len).map { UInt8(bitPattern: $0) }, as: UTF8.self) == "prime256v1"
+        else {
+            throw SupplyChainError(
+                .invalidKey, "the EC key is not on curve P-256 (prime256v1): only ECDSA P-256 keys are supported")
         }
     }
 
@@ -75,14 +82,22 @@ public final class SigningKey: @unchecked Sendable {
 
     /// ECDSA-SHA256 signature of `message`, ASN.1 DER encoded (as cosign and containers/image store it).
     public func sign(_ message: [UInt8]) throws -> [UInt8] {
-        guard hasPrivateKey else { throw SupplyChainError(.invalidKey, "cannot sign with a public key: give the private key") }
+        guard hasPrivateKey else {
+            throw SupplyChainError(.invalidKey, "cannot sign with a public key: give the private key")
+        }
         guard let ctx = EVP_MD_CTX_new() else { throw Self.cryptoError("EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(ctx) }
-        guard EVP_DigestSignInit(ctx, nil, EVP_sha256(), nil, pkey) == 1 else { throw Self.cryptoError("EVP_DigestSignInit") }
+        guard EVP_DigestSignInit(ctx, nil, EVP_sha256(), nil, pkey) == 1 else {
+            throw Self.cryptoError("EVP_DigestSignInit")
+        }
         var len = 0
-        guard EVP_DigestSign(ctx, nil, &len, message, message.count) == 1 else { throw Self.cryptoError("EVP_DigestSign (length)") }
+        guard EVP_DigestSign(ctx, nil, &len, message, message.count) == 1 else {
+            throw Self.cryptoError("EVP_DigestSign (length)")
+        }
         var sig = [UInt8](repeating: 0, count: len)
-        guard EVP_DigestSign(ctx, &sig, &len, message, message.count) == 1 else { throw Self.cryptoError("EVP_DigestSign") }
+        guard EVP_DigestSign(ctx, &sig, &len, message, message.count) == 1 else {
+            throw Self.cryptoError("EVP_DigestSign")
+        }
         return Array(sig.prefix(len))
     }
 
@@ -96,7 +111,8 @@ public final class SigningKey: @unchecked Sendable {
         return ok
     }
 
-    private static func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) throws -> [UInt8] {
+    private static func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) throws -> [UInt8]
+    {
         let len = encode(nil)
         guard len > 0 else { throw cryptoError("DER encoding") }
         var out = [UInt8](repeating: 0, count: Int(len))
@@ -121,4 +137,3 @@ public final class SigningKey: @unchecked Sendable {
         SupplyChainError(.crypto, "\(what) failed: \(lastError())")
     }
 }
-

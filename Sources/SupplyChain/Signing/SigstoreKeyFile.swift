@@ -23,20 +23,30 @@ public enum SigstoreKeyFile {
     }
 
     struct Envelope: Codable {
-        struct KDF: Codable { var name: String; var params: ScryptParameters; var salt: Data }
-        struct Cipher: Codable { var name: String; var nonce: Data }
+        struct KDF: Codable {
+            var name: String
+            var params: ScryptParameters
+            var salt: Data
+        }
+        struct Cipher: Codable {
+            var name: String
+            var nonce: Data
+        }
         var kdf: KDF
         var cipher: Cipher
         var ciphertext: Data
     }
 
     /// The private key file; encrypted when `passphrase` is given.
-    public static func privateKeyPEM(_ key: SigningKey, passphrase: String?,
-                                     scrypt: ScryptParameters = .standard) throws -> String {
+    public static func privateKeyPEM(
+        _ key: SigningKey, passphrase: String?,
+        scrypt: ScryptParameters = .standard
+    ) throws -> String {
         let der = try key.privateKeyDER()
         guard let passphrase else { return PEMBlock(label: "PRIVATE KEY", bytes: der).encoded }
         try initSodium()
-        var salt = [UInt8](repeating: 0, count: 32), nonce = [UInt8](repeating: 0, count: Int(crypto_secretbox_NONCEBYTES))
+        var salt = [UInt8](repeating: 0, count: 32),
+            nonce = [UInt8](repeating: 0, count: Int(crypto_secretbox_NONCEBYTES))
         randombytes_buf(&salt, salt.count)
         randombytes_buf(&nonce, nonce.count)
         let secret = try deriveKey(passphrase, salt: salt, params: scrypt)
@@ -44,8 +54,9 @@ public enum SigstoreKeyFile {
         guard crypto_secretbox_easy(&sealed, der, UInt64(der.count), nonce, secret) == 0 else {
             throw SupplyChainError(.crypto, "crypto_secretbox_easy failed")
         }
-        let env = Envelope(kdf: .init(name: "scrypt", params: scrypt, salt: Data(salt)),
-                           cipher: .init(name: "nacl/secretbox", nonce: Data(nonce)), ciphertext: Data(sealed))
+        let env = Envelope(
+            kdf: .init(name: "scrypt", params: scrypt, salt: Data(salt)),
+            cipher: .init(name: "nacl/secretbox", nonce: Data(nonce)), ciphertext: Data(sealed))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return PEMBlock(label: encryptedLabel, bytes: Array(try encoder.encode(env))).encoded
@@ -56,8 +67,10 @@ public enum SigstoreKeyFile {
     }
 
     /// Reads a private key file; `passphrase` is asked only for an encrypted key.
-    public static func loadPrivateKey(pem text: String, source: String,
-                                      passphrase: () throws -> String) throws -> SigningKey {
+    public static func loadPrivateKey(
+        pem text: String, source: String,
+        passphrase: () throws -> String
+    ) throws -> SigningKey {
         let block = try PEMBlock.first(in: text, source: source)
         switch block.label {
         case encryptedLabel, cosignEncryptedLabel:
@@ -66,7 +79,10 @@ public enum SigstoreKeyFile {
         case "PRIVATE KEY", "EC PRIVATE KEY":
             return try SigningKey(privateKeyDER: block.bytes)
         default:
-            throw SupplyChainError(.invalidKey, "PEM block '\(block.label)' is not a private key (expected \(encryptedLabel), PRIVATE KEY or EC PRIVATE KEY)", location: source)
+            throw SupplyChainError(
+                .invalidKey,
+                "PEM block '\(block.label)' is not a private key (expected \(encryptedLabel), PRIVATE KEY or EC PRIVATE KEY)",
+                location: source)
         }
     }
 
@@ -74,7 +90,8 @@ public enum SigstoreKeyFile {
     public static func loadPublicKey(pem text: String, source: String) throws -> SigningKey {
         let block = try PEMBlock.first(in: text, source: source)
         guard block.label == "PUBLIC KEY" else {
-            throw SupplyChainError(.invalidKey, "PEM block '\(block.label)' is not a public key (expected PUBLIC KEY)", location: source)
+            throw SupplyChainError(
+                .invalidKey, "PEM block '\(block.label)' is not a public key (expected PUBLIC KEY)", location: source)
         }
         return try SigningKey(publicKeyDER: block.bytes)
     }
@@ -84,24 +101,34 @@ public enum SigstoreKeyFile {
         do {
             env = try JSONDecoder().decode(Envelope.self, from: Data(json))
         } catch {
-            throw SupplyChainError(.invalidKey, "the encrypted key's JSON envelope is malformed", location: source, cause: error)
+            throw SupplyChainError(
+                .invalidKey, "the encrypted key's JSON envelope is malformed", location: source, cause: error)
         }
         guard env.kdf.name == "scrypt", env.cipher.name == "nacl/secretbox" else {
-            throw SupplyChainError(.invalidKey, "unsupported key encryption \(env.kdf.name) + \(env.cipher.name) (expected scrypt + nacl/secretbox)", location: source)
+            throw SupplyChainError(
+                .invalidKey,
+                "unsupported key encryption \(env.kdf.name) + \(env.cipher.name) (expected scrypt + nacl/secretbox)",
+                location: source)
         }
         let p = env.kdf.params
         guard p.N > 1, p.N & (p.N - 1) == 0, p.N <= 1 << 20, (1...32).contains(p.r), (1...16).contains(p.p) else {
-            throw SupplyChainError(.invalidKey, "scrypt parameters N=\(p.N) r=\(p.r) p=\(p.p) are out of range", location: source)
+            throw SupplyChainError(
+                .invalidKey, "scrypt parameters N=\(p.N) r=\(p.r) p=\(p.p) are out of range", location: source)
         }
-        guard env.cipher.nonce.count == Int(crypto_secretbox_NONCEBYTES), env.ciphertext.count > Int(crypto_secretbox_MACBYTES) else {
-            throw SupplyChainError(.invalidKey, "the encrypted key's nonce or ciphertext has the wrong length", location: source)
+        guard env.cipher.nonce.count == Int(crypto_secretbox_NONCEBYTES),
+            env.ciphertext.count > Int(crypto_secretbox_MACBYTES)
+        else {
+            throw SupplyChainError(
+                .invalidKey, "the encrypted key's nonce or ciphertext has the wrong length", location: source)
         }
         try initSodium()
         let secret = try deriveKey(passphrase, salt: Array(env.kdf.salt), params: p)
         let sealed = Array(env.ciphertext), nonce = Array(env.cipher.nonce)
         var plain = [UInt8](repeating: 0, count: sealed.count - Int(crypto_secretbox_MACBYTES))
         guard crypto_secretbox_open_easy(&plain, sealed, UInt64(sealed.count), nonce, secret) == 0 else {
-            throw SupplyChainError(.wrongPassphrase, "cannot decrypt the private key: wrong passphrase (or a corrupted key file)", location: source)
+            throw SupplyChainError(
+                .wrongPassphrase, "cannot decrypt the private key: wrong passphrase (or a corrupted key file)",
+                location: source)
         }
         return plain
     }
@@ -110,12 +137,15 @@ public enum SigstoreKeyFile {
         var key = [UInt8](repeating: 0, count: Int(crypto_secretbox_KEYBYTES))
         let pass = Array(passphrase.utf8CString)  // NUL-terminated; the length excludes the NUL
         let maxmem = 128 * params.r * params.N * 2 + (1 << 20)
-        let ok = EVP_PBE_scrypt(pass, pass.count - 1, salt, salt.count, params.N, params.r, params.p, maxmem, &key, key.count)
+        let ok = EVP_PBE_scrypt(
+            pass, pass.count - 1, salt, salt.count, params.N, params.r, params.p, maxmem, &key, key.count)
         guard ok == 1 else { throw SigningKey.cryptoError("EVP_PBE_scrypt") }
         return key
     }
 
     static func initSodium() throws {
-        guard sodium_init() >= 0 else { throw SupplyChainError(.crypto, "libsodium failed to initialise (sodium_init)") }
+        guard sodium_init() >= 0 else {
+            throw SupplyChainError(.crypto, "libsodium failed to initialise (sodium_init)")
+        }
     }
 }

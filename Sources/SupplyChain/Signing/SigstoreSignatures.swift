@@ -23,17 +23,23 @@ public enum SigstoreSignatures {
 
     /// Signs the manifest `reference` names (the top-level manifest or index) and appends the signature.
     /// The payload's identity is `host/repository[:tag]` of `reference`.
-    public static func sign(_ reference: ImageReference, client: RegistryClient, key: SigningKey,
-                            creator: String? = "ociforge", timestamp: Int64? = nil) async throws -> SignResult {
+    public static func sign(
+        _ reference: ImageReference, client: RegistryClient, key: SigningKey,
+        creator: String? = "ociforge", timestamp: Int64? = nil
+    ) async throws -> SignResult {
         let repo = reference.repository
-        let image = try await image(client) { try await client.fetchManifest(repository: repo, reference: reference.reference) }
+        let image = try await image(client) {
+            try await client.fetchManifest(repository: repo, reference: reference.reference)
+        }
         var identity = "\(reference.registry)/\(repo)"
         if let tag = reference.tag { identity += ":" + tag }
-        let payload = SimpleSigningPayload(dockerReference: identity, manifestDigest: image.digest, creator: creator, timestamp: timestamp)
+        let payload = SimpleSigningPayload(
+            dockerReference: identity, manifestDigest: image.digest, creator: creator, timestamp: timestamp)
         let bytes = try payload.encoded()
         let signature = try key.sign(bytes)
-        let layer = Descriptor(mediaType: .cosignSimpleSigning, digest: Digest.of(bytes), size: Int64(bytes.count),
-                               annotations: [signatureAnnotation: Data(signature).base64EncodedString()])
+        let layer = Descriptor(
+            mediaType: .cosignSimpleSigning, digest: Digest.of(bytes), size: Int64(bytes.count),
+            annotations: [signatureAnnotation: Data(signature).base64EncodedString()])
         let sigTag = tag(for: image.digest)
         return try await self.image(client) {
             var layers = try await existingLayers(client, repository: repo, tag: sigTag)
@@ -41,7 +47,8 @@ public enum SigstoreSignatures {
             layers.append(layer)
             try await client.pushSmallBlob(repository: repo, descriptor: layer, bytes: bytes)
             let manifest = try await putSignatures(layers, client: client, repository: repo, tag: sigTag)
-            return SignResult(imageDigest: image.digest, signatureManifest: manifest, signatureCount: layers.count, payload: payload)
+            return SignResult(
+                imageDigest: image.digest, signatureManifest: manifest, signatureCount: layers.count, payload: payload)
         }
     }
 
@@ -65,48 +72,74 @@ public enum SigstoreSignatures {
     /// accepted; the result lists each signature with its verdict. `signedRepository` (`host/repository`) is the
     /// repository the signatures must name when it differs from the image's (an image copied after signing; the
     /// policy.json equivalent is `exactRepository`).
-    public static func verify(_ reference: ImageReference, client: RegistryClient, key: SigningKey,
-                              signedRepository: String? = nil) async throws -> VerifyResult {
+    public static func verify(
+        _ reference: ImageReference, client: RegistryClient, key: SigningKey,
+        signedRepository: String? = nil
+    ) async throws -> VerifyResult {
         let repo = reference.repository
-        let image = try await image(client) { try await client.fetchManifest(repository: repo, reference: reference.reference) }
-        let layers = try await self.image(client) { try await existingLayers(client, repository: repo, tag: tag(for: image.digest)) }
+        let image = try await image(client) {
+            try await client.fetchManifest(repository: repo, reference: reference.reference)
+        }
+        let layers = try await self.image(client) {
+            try await existingLayers(client, repository: repo, tag: tag(for: image.digest))
+        }
         guard !layers.isEmpty else {
-            throw SupplyChainError(.unsigned, "\(reference) (\(image.digest)) has no signatures (no tag \(tag(for: image.digest)))")
+            throw SupplyChainError(
+                .unsigned, "\(reference) (\(image.digest)) has no signatures (no tag \(tag(for: image.digest)))")
         }
         var checked: [CheckedSignature] = []
         for layer in layers {
-            checked.append(try await check(layer, client: client, repository: repo, image: image.digest,
-                                           expectedRepository: signedRepository ?? "\(reference.registry)/\(repo)", key: key))
+            checked.append(
+                try await check(
+                    layer, client: client, repository: repo, image: image.digest,
+                    expectedRepository: signedRepository ?? "\(reference.registry)/\(repo)", key: key))
         }
         let result = VerifyResult(imageDigest: image.digest, signatures: checked)
         guard !result.accepted.isEmpty else {
             let why = checked.compactMap(\.rejection).joined(separator: "; ")
-            throw SupplyChainError(.verificationFailed, "no signature of \(reference) (\(image.digest)) is valid for this key: \(why)")
+            throw SupplyChainError(
+                .verificationFailed, "no signature of \(reference) (\(image.digest)) is valid for this key: \(why)")
         }
         return result
     }
 
-    static func check(_ layer: Descriptor, client: RegistryClient, repository: String, image: Digest,
-                      expectedRepository: String, key: SigningKey) async throws -> CheckedSignature {
+    static func check(
+        _ layer: Descriptor, client: RegistryClient, repository: String, image: Digest,
+        expectedRepository: String, key: SigningKey
+    ) async throws -> CheckedSignature {
         guard layer.mediaType == .cosignSimpleSigning else {
-            return CheckedSignature(layer: layer.digest, payload: nil, rejection: "layer \(layer.digest) has media type \(layer.mediaType), not a simple-signing payload")
+            return CheckedSignature(
+                layer: layer.digest, payload: nil,
+                rejection: "layer \(layer.digest) has media type \(layer.mediaType), not a simple-signing payload")
         }
         guard let b64 = layer.annotations?[signatureAnnotation], let sig = Data(base64Encoded: b64) else {
-            return CheckedSignature(layer: layer.digest, payload: nil, rejection: "layer \(layer.digest) has no base64 \(signatureAnnotation) annotation")
+            return CheckedSignature(
+                layer: layer.digest, payload: nil,
+                rejection: "layer \(layer.digest) has no base64 \(signatureAnnotation) annotation")
         }
-        let bytes = try await self.image(client) { try await client.fetchSmallBlob(repository: repository, descriptor: layer) }
+        let bytes = try await self.image(client) {
+            try await client.fetchSmallBlob(repository: repository, descriptor: layer)
+        }
         guard key.verify(signature: Array(sig), message: bytes) else {
-            return CheckedSignature(layer: layer.digest, payload: nil, rejection: "signature in layer \(layer.digest) was not made by this key")
+            return CheckedSignature(
+                layer: layer.digest, payload: nil,
+                rejection: "signature in layer \(layer.digest) was not made by this key")
         }
         let payload = try SimpleSigningPayload.decode(bytes, source: "signature payload \(layer.digest)")
         if payload.critical.type != SimpleSigningPayload.signatureType {
-            return CheckedSignature(layer: layer.digest, payload: payload, rejection: "payload type '\(payload.critical.type)' is not '\(SimpleSigningPayload.signatureType)'")
+            return CheckedSignature(
+                layer: layer.digest, payload: payload,
+                rejection: "payload type '\(payload.critical.type)' is not '\(SimpleSigningPayload.signatureType)'")
         }
         if payload.critical.image.dockerManifestDigest != image.string {
-            return CheckedSignature(layer: layer.digest, payload: payload, rejection: "signature is for \(payload.critical.image.dockerManifestDigest), not \(image)")
+            return CheckedSignature(
+                layer: layer.digest, payload: payload,
+                rejection: "signature is for \(payload.critical.image.dockerManifestDigest), not \(image)")
         }
         if payload.repository != expectedRepository {
-            return CheckedSignature(layer: layer.digest, payload: payload, rejection: "signature names repository \(payload.repository), not \(expectedRepository)")
+            return CheckedSignature(
+                layer: layer.digest, payload: payload,
+                rejection: "signature names repository \(payload.repository), not \(expectedRepository)")
         }
         return CheckedSignature(layer: layer.digest, payload: payload, rejection: nil)
     }
@@ -115,15 +148,22 @@ public enum SigstoreSignatures {
     /// signatures the target already has (layers not present there are appended). Returns how many signatures the
     /// target holds afterwards (0: the source has none and nothing was written).
     @discardableResult
-    public static func copy(_ digest: Digest, from source: RegistryClient, repository sourceRepo: String,
-                            to target: RegistryClient, repository targetRepo: String) async throws -> Int {
+    public static func copy(
+        _ digest: Digest, from source: RegistryClient, repository sourceRepo: String,
+        to target: RegistryClient, repository targetRepo: String
+    ) async throws -> Int {
         let sigTag = tag(for: digest)
         let incoming = try await image(source) { try await existingLayers(source, repository: sourceRepo, tag: sigTag) }
         guard !incoming.isEmpty else { return 0 }
         var layers = try await image(target) { try await existingLayers(target, repository: targetRepo, tag: sigTag) }
-        for layer in incoming where !layers.contains(where: { $0.digest == layer.digest && $0.annotations == layer.annotations }) {
-            let bytes = try await image(source) { try await source.fetchSmallBlob(repository: sourceRepo, descriptor: layer) }
-            try await image(target) { try await target.pushSmallBlob(repository: targetRepo, descriptor: layer, bytes: bytes) }
+        for layer in incoming
+        where !layers.contains(where: { $0.digest == layer.digest && $0.annotations == layer.annotations }) {
+            let bytes = try await image(source) {
+                try await source.fetchSmallBlob(repository: sourceRepo, descriptor: layer)
+            }
+            try await image(target) {
+                try await target.pushSmallBlob(repository: targetRepo, descriptor: layer, bytes: bytes)
+            }
             layers.append(layer)
         }
         try await image(target) { try await putSignatures(layers, client: target, repository: targetRepo, tag: sigTag) }
@@ -133,21 +173,26 @@ public enum SigstoreSignatures {
     /// Writes the signature manifest (config with `rootfs.diff_ids` = the layer digests) at `tag`; the layers'
     /// blobs must be in the repository already.
     @discardableResult
-    static func putSignatures(_ layers: [Descriptor], client: RegistryClient, repository: String, tag: String) async throws -> Digest {
-        var config = ImageConfig(platform: Platform(architecture: "", os: ""), rootfs: RootFS(diffIDs: layers.map(\.digest)))
+    static func putSignatures(_ layers: [Descriptor], client: RegistryClient, repository: String, tag: String)
+        async throws -> Digest
+    {
+        var config = ImageConfig(
+            platform: Platform(architecture: "", os: ""), rootfs: RootFS(diffIDs: layers.map(\.digest)))
         config.config = ContainerConfig()
         let configDoc = try EncodedDocument(config)
         let configDesc = Descriptor(mediaType: .ociConfig, digest: configDoc.digest, size: configDoc.size)
         try await client.pushSmallBlob(repository: repository, descriptor: configDesc, bytes: configDoc.bytes)
         let manifest = try EncodedDocument(Manifest(config: configDesc, layers: layers))
-        return try await client.putManifest(repository: repository, reference: tag, bytes: manifest.bytes, mediaType: .ociManifest)
+        return try await client.putManifest(
+            repository: repository, reference: tag, bytes: manifest.bytes, mediaType: .ociManifest)
     }
 
     /// The signature layers at `tag` (none when the tag does not exist).
     static func existingLayers(_ client: RegistryClient, repository: String, tag: String) async throws -> [Descriptor] {
         do {
             let doc = try await client.fetchManifest(repository: repository, reference: tag)
-            return try EncodedDocument<Manifest>(bytes: doc.bytes, source: "\(client.registry)/\(repository):\(tag)").value.layers
+            return try EncodedDocument<Manifest>(bytes: doc.bytes, source: "\(client.registry)/\(repository):\(tag)")
+                .value.layers
         } catch let e as OCIWriterError where e.code == .notFound {
             return []
         }

@@ -30,8 +30,9 @@ public struct SimpleSigningPayload: Codable, Sendable, Equatable {
     public var optional: Optional?
 
     public init(dockerReference: String, manifestDigest: Digest, creator: String?, timestamp: Int64?) {
-        critical = Critical(identity: .init(dockerReference: dockerReference),
-                            image: .init(dockerManifestDigest: manifestDigest.string), type: Self.signatureType)
+        critical = Critical(
+            identity: .init(dockerReference: dockerReference),
+            image: .init(dockerManifestDigest: manifestDigest.string), type: Self.signatureType)
         optional = creator == nil && timestamp == nil ? nil : Optional(creator: creator, timestamp: timestamp)
     }
 
@@ -47,7 +48,8 @@ public struct SimpleSigningPayload: Codable, Sendable, Equatable {
         do {
             return try JSONDecoder().decode(SimpleSigningPayload.self, from: Data(bytes))
         } catch {
-            throw SupplyChainError(.invalidInput, "the signature payload is not a simple-signing document", location: source, cause: error)
+            throw SupplyChainError(
+                .invalidInput, "the signature payload is not a simple-signing document", location: source, cause: error)
         }
     }
 

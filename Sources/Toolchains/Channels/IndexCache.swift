@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Optional host cache of index documents (indexes, manifests, checksum files), so repeated planning does not
@@ -26,8 +27,9 @@ public struct IndexCachePolicy: Hashable, Sendable {
         var st = stat()
         let p = path(url)
         guard stat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
-              Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec) < maxAge,
-              let d = FileManager.default.contents(atPath: p) else { return nil }
+            Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec) < maxAge,
+            let d = FileManager.default.contents(atPath: p)
+        else { return nil }
         return [UInt8](d)
     }
 
@@ -35,7 +37,8 @@ public struct IndexCachePolicy: Hashable, Sendable {
     func store(_ url: String, _ body: [UInt8]) {
         let root = ToolchainCache(stateDirectory: stateDirectory).root
         guard (try? ToolchainCache.makeDirectory(root, parents: true)) != nil,
-              (try? ToolchainCache.makeDirectory(directory, parents: false)) != nil else { return }
+            (try? ToolchainCache.makeDirectory(directory, parents: false)) != nil
+        else { return }
         let tmp = directory + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         guard FileManager.default.createFile(atPath: tmp, contents: Data(body)) else { return }
         chmod(tmp, 0o644)

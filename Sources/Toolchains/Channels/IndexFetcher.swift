@@ -16,30 +16,38 @@ struct IndexFetcher: Sendable {
         if let cache, let body = cache.fresh(url) { return body }
         let response: HTTPResponse
         do {
-            response = try await transport.send(HTTPRequest(method: "GET", url: u, headers: ["Accept": "*/*"]),
-                                                maxBodyBytes: Self.maxIndexBytes)
+            response = try await transport.send(
+                HTTPRequest(method: "GET", url: u, headers: ["Accept": "*/*"]),
+                maxBodyBytes: Self.maxIndexBytes)
         } catch let e as OCIWriterError where e.code == .limitExceeded {
-            throw ToolchainError(.tooLarge, "index larger than \(Self.maxIndexBytes) bytes", url: url,
-                                 endpoint: endpoint, cause: e)
+            throw ToolchainError(
+                .tooLarge, "index larger than \(Self.maxIndexBytes) bytes", url: url,
+                endpoint: endpoint, cause: e)
         } catch {
-            throw ToolchainError(.unreachable, "cannot reach the \(endpoint.rawValue) channel", url: url,
-                                 endpoint: endpoint, cause: error)
+            throw ToolchainError(
+                .unreachable, "cannot reach the \(endpoint.rawValue) channel", url: url,
+                endpoint: endpoint, cause: error)
         }
         guard (200..<300).contains(response.status) else {
-            throw ToolchainError(.httpStatus, "the \(endpoint.rawValue) channel answered HTTP \(response.status)",
-                                 url: url, endpoint: endpoint)
+            throw ToolchainError(
+                .httpStatus, "the \(endpoint.rawValue) channel answered HTTP \(response.status)",
+                url: url, endpoint: endpoint)
         }
         cache?.store(url, response.body)
         return response.body
     }
 
-    func json<T: Decodable>(_ type: T.Type, _ url: String, _ endpoint: ChannelEndpoint) async throws(ToolchainError) -> T {
+    func json<T: Decodable>(_ type: T.Type, _ url: String, _ endpoint: ChannelEndpoint) async throws(ToolchainError)
+        -> T
+    {
         let data = try await bytes(url, endpoint)
         return try Self.decode(type, data, url: url, endpoint: endpoint)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ data: [UInt8], url: String,
-                                     endpoint: ChannelEndpoint) throws(ToolchainError) -> T {
+    static func decode<T: Decodable>(
+        _ type: T.Type, _ data: [UInt8], url: String,
+        endpoint: ChannelEndpoint
+    ) throws(ToolchainError) -> T {
         do {
             return try JSONDecoder().decode(type, from: Data(data))
         } catch {
@@ -49,8 +57,9 @@ struct IndexFetcher: Sendable {
             } else if let c = (error as? DecodingError)?.context {
                 at = " at " + c.codingPath.map(\.stringValue).joined(separator: ".")
             }
-            throw ToolchainError(.invalidIndex, "the \(endpoint.rawValue) index does not parse\(at)", url: url,
-                                 endpoint: endpoint, cause: error)
+            throw ToolchainError(
+                .invalidIndex, "the \(endpoint.rawValue) index does not parse\(at)", url: url,
+                endpoint: endpoint, cause: error)
         }
     }
 }

@@ -14,13 +14,20 @@ enum NodeChannel {
         case codename(String)
         init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let s = try? c.decode(String.self) { self = .codename(s) } else { _ = try c.decode(Bool.self); self = .no }
+            if let s = try? c.decode(String.self) {
+                self = .codename(s)
+            } else {
+                _ = try c.decode(Bool.self)
+                self = .no
+            }
         }
     }
 
     static func indexURL(_ s: ChannelSettings) -> String { s.url(.node, "index.json") }
 
-    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError) -> [ChannelRelease] {
+    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError)
+        -> [ChannelRelease]
+    {
         let entries = try IndexFetcher.decode([Entry].self, data, url: indexURL(s), endpoint: .node)
         return entries.compactMap { e in
             guard e.files.contains(platform.node), e.version.hasPrefix("v") else { return nil }
@@ -28,13 +35,15 @@ enum NodeChannel {
             let dir = s.url(.node, e.version)
             let artifact = ToolchainArtifact(
                 component: "node", url: dir + "/" + name,
-                checksum: .file(url: dir + "/SHASUMS256.txt", fileName: name, algorithm: .sha256), size: nil, format: .tarXz)
+                checksum: .file(url: dir + "/SHASUMS256.txt", fileName: name, algorithm: .sha256), size: nil,
+                format: .tarXz)
             var codename: String? = nil
             if case .codename(let c) = e.lts { codename = c }
-            return ChannelRelease(tool: .node, platform: platform, version: e.version,
-                                  versionNumber: String(e.version.dropFirst()), ltsCodename: codename,
-                                  isLTS: codename != nil, isPrerelease: e.version.contains("-"), date: e.date,
-                                  artifacts: [artifact])
+            return ChannelRelease(
+                tool: .node, platform: platform, version: e.version,
+                versionNumber: String(e.version.dropFirst()), ltsCodename: codename,
+                isLTS: codename != nil, isPrerelease: e.version.contains("-"), date: e.date,
+                artifacts: [artifact])
         }
     }
 }

@@ -4,7 +4,9 @@
 enum PythonChannel {
     static let flavor = "install_only_stripped.tar.gz"
 
-    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError) -> [ChannelRelease] {
+    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError)
+        -> [ChannelRelease]
+    {
         let url = GitHubRelease.listURL(s, .python)
         let releases = try IndexFetcher.decode([GitHubRelease].self, data, url: url, endpoint: .python)
         var best: [String: (build: String, release: ChannelRelease)] = [:]
@@ -22,8 +24,9 @@ enum PythonChannel {
                     format: .tarGzip)
                 let pre = parts[0].contains(where: \.isLetter)
                 let date = "\(parts[1].prefix(4))-\(parts[1].dropFirst(4).prefix(2))-\(parts[1].suffix(2))"
-                let release = ChannelRelease(tool: .python, platform: platform, version: published, versionNumber: parts[0],
-                                             isPrerelease: pre, date: date, artifacts: [artifact])
+                let release = ChannelRelease(
+                    tool: .python, platform: platform, version: published, versionNumber: parts[0],
+                    isPrerelease: pre, date: date, artifacts: [artifact])
                 if let old = best[parts[0]] {
                     if parts[1] > old.build { best[parts[0]] = (parts[1], release) }
                 } else {

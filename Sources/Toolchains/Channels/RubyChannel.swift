@@ -8,7 +8,9 @@ enum RubyChannel {
         p == .linuxAMD64 ? ".x86_64_linux.tar.gz" : ".arm64_linux.tar.gz"
     }
 
-    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError) -> [ChannelRelease] {
+    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError)
+        -> [ChannelRelease]
+    {
         let url = GitHubRelease.listURL(s, .ruby)
         let releases = try IndexFetcher.decode([GitHubRelease].self, data, url: url, endpoint: .ruby)
         let suffix = assetSuffix(platform)
@@ -18,14 +20,18 @@ enum RubyChannel {
             for a in r.assets where a.name.hasPrefix("ruby-") && a.name.hasSuffix(suffix) {
                 let version = String(a.name.dropFirst(5).dropLast(suffix.count))
                 guard !version.isEmpty, seen.insert(version).inserted else { continue }
-                guard let d = a.digest, d.hasPrefix("sha256:"), let sum = Checksum(.sha256, hex: String(d.dropFirst(7))) else {
+                guard let d = a.digest, d.hasPrefix("sha256:"), let sum = Checksum(.sha256, hex: String(d.dropFirst(7)))
+                else {
                     continue
                 }
-                let artifact = ToolchainArtifact(component: "ruby", url: a.browser_download_url, checksum: .inline(sum),
-                                                 size: a.size, format: .tarGzip)
-                out.append(ChannelRelease(tool: .ruby, platform: platform, version: r.tag_name, versionNumber: version,
-                                          isPrerelease: r.prerelease == true || version.contains(where: \.isLetter),
-                                          date: r.published_at.map { String($0.prefix(10)) }, artifacts: [artifact]))
+                let artifact = ToolchainArtifact(
+                    component: "ruby", url: a.browser_download_url, checksum: .inline(sum),
+                    size: a.size, format: .tarGzip)
+                out.append(
+                    ChannelRelease(
+                        tool: .ruby, platform: platform, version: r.tag_name, versionNumber: version,
+                        isPrerelease: r.prerelease == true || version.contains(where: \.isLetter),
+                        date: r.published_at.map { String($0.prefix(10)) }, artifacts: [artifact]))
             }
         }
         return out

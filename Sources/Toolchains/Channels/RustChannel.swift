@@ -13,8 +13,10 @@ enum RustChannel {
         !c.isEmpty && c.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
     }
 
-    static func parse(_ data: [UInt8], channel: String, platform: Platform,
-                      settings s: ChannelSettings) throws(ToolchainError) -> ChannelRelease {
+    static func parse(
+        _ data: [UInt8], channel: String, platform: Platform,
+        settings s: ChannelSettings
+    ) throws(ToolchainError) -> ChannelRelease {
         let url = manifestURL(s, channel: channel)
         let m = try RustManifest(String(decoding: data, as: UTF8.self), url: url)
         guard let full = m.tables["pkg.rustc"]?["version"], let number = full.split(separator: " ").first else {
@@ -24,19 +26,24 @@ enum RustChannel {
         for name in components {
             let header = "pkg.\(name).target.\(platform.gnuTriple)"
             guard let t = m.tables[header], t["available"] == "true" else {
-                throw ToolchainError(.unsupportedPlatform, "\(name) \(number) is not available for \(platform.gnuTriple)",
-                                     url: url, endpoint: .rust)
+                throw ToolchainError(
+                    .unsupportedPlatform, "\(name) \(number) is not available for \(platform.gnuTriple)",
+                    url: url, endpoint: .rust)
             }
             let (u, h) = t["xz_url"].flatMap { x in t["xz_hash"].map { (x, $0) } } ?? (t["url"] ?? "", t["hash"] ?? "")
             guard let sum = Checksum(.sha256, hex: h), let format = ArchiveFormat(fileName: u) else {
-                throw ToolchainError(.invalidIndex, "[\(header)] needs a .tar.xz/.tar.gz url and its sha256 hash", url: url,
-                                     endpoint: .rust)
+                throw ToolchainError(
+                    .invalidIndex, "[\(header)] needs a .tar.xz/.tar.gz url and its sha256 hash", url: url,
+                    endpoint: .rust)
             }
-            artifacts.append(ToolchainArtifact(component: name, url: s.rebase(u, .rust), checksum: .inline(sum),
-                                               size: nil, format: format))
+            artifacts.append(
+                ToolchainArtifact(
+                    component: name, url: s.rebase(u, .rust), checksum: .inline(sum),
+                    size: nil, format: format))
         }
         let pre = channel == "beta" || channel.hasPrefix("nightly") || number.contains("-")
-        return ChannelRelease(tool: .rust, platform: platform, version: String(number), versionNumber: String(number),
-                              isPrerelease: pre, date: m.tables[""]?["date"], artifacts: artifacts)
+        return ChannelRelease(
+            tool: .rust, platform: platform, version: String(number), versionNumber: String(number),
+            isPrerelease: pre, date: m.tables[""]?["date"], artifacts: artifacts)
     }
 }

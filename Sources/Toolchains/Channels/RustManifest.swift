@@ -16,7 +16,10 @@ struct RustManifest {
                 continue
             }
             if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("[[") { skipping = true; continue }
+            if line.hasPrefix("[[") {
+                skipping = true
+                continue
+            }
             if line.hasPrefix("[") {
                 guard line.hasSuffix("]") else { throw Self.bad(i, url) }
                 table = Self.unquoteHeader(String(line.dropFirst().dropLast()))
@@ -44,8 +47,9 @@ struct RustManifest {
     }
 
     private static func bad(_ index: Int, _ url: String) -> ToolchainError {
-        ToolchainError(.invalidIndex, "manifest line \(index + 1) is not a TOML key/value or table header", url: url,
-                       endpoint: .rust)
+        ToolchainError(
+            .invalidIndex, "manifest line \(index + 1) is not a TOML key/value or table header", url: url,
+            endpoint: .rust)
     }
 
     private static func bracketBalance(_ s: String) -> Int {
@@ -54,7 +58,13 @@ struct RustManifest {
         var escaped = false
         for c in s {
             if inString {
-                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
+                if escaped {
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    inString = false
+                }
                 continue
             }
             if c == "\"" { inString = true } else if c == "[" { n += 1 } else if c == "]" { n -= 1 }

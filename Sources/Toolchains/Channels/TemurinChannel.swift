@@ -38,27 +38,39 @@ enum TemurinChannel {
     static func imageType(_ f: ToolchainFlavor) -> String { f == .runtime ? "jre" : "jdk" }
 
     static func assetsURL(_ s: ChannelSettings, feature: Int, platform: Platform, flavor: ToolchainFlavor) -> String {
-        s.url(.java, "v3/assets/latest/\(feature)/hotspot?architecture=\(platform.adoptium)&image_type=\(imageType(flavor))&os=linux&vendor=eclipse")
+        s.url(
+            .java,
+            "v3/assets/latest/\(feature)/hotspot?architecture=\(platform.adoptium)&image_type=\(imageType(flavor))&os=linux&vendor=eclipse"
+        )
     }
 
-    static func parseAssets(_ data: [UInt8], feature: Int, lts: Bool, platform: Platform, flavor: ToolchainFlavor,
-                            settings s: ChannelSettings) throws(ToolchainError) -> [ChannelRelease] {
+    static func parseAssets(
+        _ data: [UInt8], feature: Int, lts: Bool, platform: Platform, flavor: ToolchainFlavor,
+        settings s: ChannelSettings
+    ) throws(ToolchainError) -> [ChannelRelease] {
         let url = assetsURL(s, feature: feature, platform: platform, flavor: flavor)
         let assets = try IndexFetcher.decode([Asset].self, data, url: url, endpoint: .java)
         var out: [ChannelRelease] = []
-        for a in assets where a.binary.os == "linux" && a.binary.architecture == platform.adoptium
-            && a.binary.image_type == imageType(flavor) {
+        for a in assets
+        where a.binary.os == "linux" && a.binary.architecture == platform.adoptium
+            && a.binary.image_type == imageType(flavor)
+        {
             guard let sum = Checksum(.sha256, hex: a.binary.package.checksum),
-                  let format = ArchiveFormat(fileName: a.binary.package.name) else {
-                throw ToolchainError(.invalidIndex, "\(a.release_name): package needs a .tar.gz name and a sha256 checksum",
-                                     url: url, endpoint: .java)
+                let format = ArchiveFormat(fileName: a.binary.package.name)
+            else {
+                throw ToolchainError(
+                    .invalidIndex, "\(a.release_name): package needs a .tar.gz name and a sha256 checksum",
+                    url: url, endpoint: .java)
             }
             let v = a.version
             let number = "\(v.major).\(v.minor).\(v.security)" + (v.build.map { "+\($0)" } ?? "")
-            let artifact = ToolchainArtifact(component: imageType(flavor), url: a.binary.package.link, checksum: .inline(sum),
-                                             size: a.binary.package.size, format: format)
-            out.append(ChannelRelease(tool: .java, platform: platform, version: a.release_name, versionNumber: number,
-                                      isLTS: lts, artifacts: [artifact], flavor: flavor))
+            let artifact = ToolchainArtifact(
+                component: imageType(flavor), url: a.binary.package.link, checksum: .inline(sum),
+                size: a.binary.package.size, format: format)
+            out.append(
+                ChannelRelease(
+                    tool: .java, platform: platform, version: a.release_name, versionNumber: number,
+                    isLTS: lts, artifacts: [artifact], flavor: flavor))
         }
         return out
     }

@@ -7,8 +7,10 @@ public struct ToolchainChannels: Sendable {
     let fetcher: IndexFetcher
 
     /// `indexCache`: reuse index documents fetched less than `maxAge` seconds ago (nil: always fetch).
-    public init(settings: ChannelSettings = ChannelSettings(), transport: any HTTPTransport = CurlTransport(),
-                indexCache: IndexCachePolicy? = nil) {
+    public init(
+        settings: ChannelSettings = ChannelSettings(), transport: any HTTPTransport = CurlTransport(),
+        indexCache: IndexCachePolicy? = nil
+    ) {
         self.settings = settings
         self.fetcher = IndexFetcher(transport: transport, cache: indexCache)
     }
@@ -17,35 +19,47 @@ public struct ToolchainChannels: Sendable {
     /// the platform. Rust lists only the current `stable` (its dist server has no version index: ask for a
     /// version with `release(_:version:platform:)`); Java lists the newest GA build of each feature version.
     /// `flavor: .runtime` lists the JRE / ASP.NET Core runtime builds (java, dotnet only; `unsupportedFlavor` else).
-    public func listReleases(_ tool: ToolKind, platform: Platform,
-                             flavor: ToolchainFlavor = .full) async throws(ToolchainError) -> [ChannelRelease] {
+    public func listReleases(
+        _ tool: ToolKind, platform: Platform,
+        flavor: ToolchainFlavor = .full
+    ) async throws(ToolchainError) -> [ChannelRelease] {
         let s = settings
         if flavor == .runtime {
             guard tool.hasRuntimeFlavor else {
-                throw ToolchainError(.unsupportedFlavor, "\(tool.rawValue) publishes no separate runtime build; install the full toolchain")
+                throw ToolchainError(
+                    .unsupportedFlavor,
+                    "\(tool.rawValue) publishes no separate runtime build; install the full toolchain")
             }
-            return tool == .java ? try await javaReleases(platform: platform, flavor: flavor)
+            return tool == .java
+                ? try await javaReleases(platform: platform, flavor: flavor)
                 : try await dotnetReleases(platform: platform, flavor: flavor)
         }
         switch tool {
         case .node:
-            return try NodeChannel.parse(try await fetcher.bytes(NodeChannel.indexURL(s), .node), platform: platform, settings: s)
+            return try NodeChannel.parse(
+                try await fetcher.bytes(NodeChannel.indexURL(s), .node), platform: platform, settings: s)
         case .go:
-            return try GoChannel.parse(try await fetcher.bytes(GoChannel.indexURL(s), .go), platform: platform, settings: s)
+            return try GoChannel.parse(
+                try await fetcher.bytes(GoChannel.indexURL(s), .go), platform: platform, settings: s)
         case .zig:
-            return try ZigChannel.parse(try await fetcher.bytes(ZigChannel.indexURL(s), .zig), platform: platform, settings: s)
+            return try ZigChannel.parse(
+                try await fetcher.bytes(ZigChannel.indexURL(s), .zig), platform: platform, settings: s)
         case .deno:
-            return try DenoChannel.parse(try await fetcher.bytes(DenoChannel.indexURL(s), .denoIndex), platform: platform,
-                                         settings: s)
+            return try DenoChannel.parse(
+                try await fetcher.bytes(DenoChannel.indexURL(s), .denoIndex), platform: platform,
+                settings: s)
         case .bun:
-            return try BunChannel.parse(try await fetcher.bytes(GitHubRelease.listURL(s, .bun), .bun), platform: platform,
-                                        settings: s)
+            return try BunChannel.parse(
+                try await fetcher.bytes(GitHubRelease.listURL(s, .bun), .bun), platform: platform,
+                settings: s)
         case .python:
-            return try PythonChannel.parse(try await fetcher.bytes(GitHubRelease.listURL(s, .python), .python),
-                                           platform: platform, settings: s)
+            return try PythonChannel.parse(
+                try await fetcher.bytes(GitHubRelease.listURL(s, .python), .python),
+                platform: platform, settings: s)
         case .ruby:
-            return try RubyChannel.parse(try await fetcher.bytes(GitHubRelease.listURL(s, .ruby), .ruby),
-                                         platform: platform, settings: s)
+            return try RubyChannel.parse(
+                try await fetcher.bytes(GitHubRelease.listURL(s, .ruby), .ruby),
+                platform: platform, settings: s)
         case .rust:
             return [try await rustRelease("stable", platform: platform)]
         case .java:
@@ -57,23 +71,28 @@ public struct ToolchainChannels: Sendable {
 
     /// The release whose published version or version number is exactly `version` (`v24.1.0` or `24.1.0`).
     /// Rust fetches `channel-rust-<version>.toml` directly (also `stable`, `beta`, `nightly`, `nightly-YYYY-MM-DD`).
-    public func release(_ tool: ToolKind, version: String, platform: Platform,
-                        flavor: ToolchainFlavor = .full) async throws(ToolchainError) -> ChannelRelease {
+    public func release(
+        _ tool: ToolKind, version: String, platform: Platform,
+        flavor: ToolchainFlavor = .full
+    ) async throws(ToolchainError) -> ChannelRelease {
         if tool == .rust && flavor == .full {
             guard RustChannel.isValidChannel(version) else {
-                throw ToolchainError(.unknownVersion, "'\(version)' is not a Rust version or channel name", endpoint: .rust)
+                throw ToolchainError(
+                    .unknownVersion, "'\(version)' is not a Rust version or channel name", endpoint: .rust)
             }
             do {
                 return try await rustRelease(version, platform: platform)
             } catch let e where e.code == .httpStatus {
-                throw ToolchainError(.unknownVersion, "the Rust channel has no manifest for '\(version)'", url: e.url,
-                                     endpoint: .rust, cause: e)
+                throw ToolchainError(
+                    .unknownVersion, "the Rust channel has no manifest for '\(version)'", url: e.url,
+                    endpoint: .rust, cause: e)
             }
         }
         let all = try await listReleases(tool, platform: platform, flavor: flavor)
         if let r = all.first(where: { $0.version == version || $0.versionNumber == version }) { return r }
-        throw ToolchainError(.unknownVersion, "the \(tool.rawValue) channel lists no release '\(version)' for \(platform.rawValue)",
-                             url: settings.url(tool.indexEndpoint, ""), endpoint: tool.indexEndpoint)
+        throw ToolchainError(
+            .unknownVersion, "the \(tool.rawValue) channel lists no release '\(version)' for \(platform.rawValue)",
+            url: settings.url(tool.indexEndpoint, ""), endpoint: tool.indexEndpoint)
     }
 
     private func rustRelease(_ channel: String, platform: Platform) async throws(ToolchainError) -> ChannelRelease {
@@ -81,8 +100,11 @@ public struct ToolchainChannels: Sendable {
         return try RustChannel.parse(data, channel: channel, platform: platform, settings: settings)
     }
 
-    private func javaReleases(platform: Platform, flavor: ToolchainFlavor) async throws(ToolchainError) -> [ChannelRelease] {
-        let available = try await fetcher.json(TemurinChannel.Available.self, TemurinChannel.availableURL(settings), .java)
+    private func javaReleases(platform: Platform, flavor: ToolchainFlavor) async throws(ToolchainError)
+        -> [ChannelRelease]
+    {
+        let available = try await fetcher.json(
+            TemurinChannel.Available.self, TemurinChannel.availableURL(settings), .java)
         var out: [ChannelRelease] = []
         for feature in available.available_releases.sorted(by: >) {
             let url = TemurinChannel.assetsURL(settings, feature: feature, platform: platform, flavor: flavor)
@@ -92,21 +114,26 @@ public struct ToolchainChannels: Sendable {
             } catch let e where e.code == .httpStatus {
                 continue  // a feature version without a GA build for this platform (the API answers 404)
             }
-            out += try TemurinChannel.parseAssets(data, feature: feature,
-                                                  lts: available.available_lts_releases.contains(feature),
-                                                  platform: platform, flavor: flavor, settings: settings)
+            out += try TemurinChannel.parseAssets(
+                data, feature: feature,
+                lts: available.available_lts_releases.contains(feature),
+                platform: platform, flavor: flavor, settings: settings)
         }
         return out
     }
 
-    private func dotnetReleases(platform: Platform, flavor: ToolchainFlavor) async throws(ToolchainError) -> [ChannelRelease] {
-        let channels = try DotnetChannel.parseIndex(try await fetcher.bytes(DotnetChannel.indexURL(settings), .dotnet),
-                                                    settings: settings)
+    private func dotnetReleases(platform: Platform, flavor: ToolchainFlavor) async throws(ToolchainError)
+        -> [ChannelRelease]
+    {
+        let channels = try DotnetChannel.parseIndex(
+            try await fetcher.bytes(DotnetChannel.indexURL(settings), .dotnet),
+            settings: settings)
         var out: [ChannelRelease] = []
         for c in channels {
             let url = settings.rebase(c.releasesJSON, .dotnet)
-            out += try DotnetChannel.parseChannel(try await fetcher.bytes(url, .dotnet), channel: c, url: url,
-                                                  platform: platform, flavor: flavor, settings: settings)
+            out += try DotnetChannel.parseChannel(
+                try await fetcher.bytes(url, .dotnet), channel: c, url: url,
+                platform: platform, flavor: flavor, settings: settings)
         }
         return out
     }

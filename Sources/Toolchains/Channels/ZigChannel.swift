@@ -5,7 +5,9 @@ import Foundation
 enum ZigChannel {
     static func indexURL(_ s: ChannelSettings) -> String { s.url(.zig, "index.json") }
 
-    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError) -> [ChannelRelease] {
+    static func parse(_ data: [UInt8], platform: Platform, settings s: ChannelSettings) throws(ToolchainError)
+        -> [ChannelRelease]
+    {
         let url = indexURL(s)
         let root: [String: Any]
         do {
@@ -20,19 +22,26 @@ enum ZigChannel {
         }
         var out: [ChannelRelease] = []
         for key in root.keys.sorted() {
-            guard let entry = root[key] as? [String: Any], let file = entry[platform.zig] as? [String: Any] else { continue }
+            guard let entry = root[key] as? [String: Any], let file = entry[platform.zig] as? [String: Any] else {
+                continue
+            }
             guard let tarball = file["tarball"] as? String, let shasum = file["shasum"] as? String,
-                  let sum = Checksum(.sha256, hex: shasum), let format = ArchiveFormat(fileName: tarball) else {
-                throw ToolchainError(.invalidIndex, "\(key).\(platform.zig): needs tarball (.tar.xz) and a sha256 shasum",
-                                     url: url, endpoint: .zig)
+                let sum = Checksum(.sha256, hex: shasum), let format = ArchiveFormat(fileName: tarball)
+            else {
+                throw ToolchainError(
+                    .invalidIndex, "\(key).\(platform.zig): needs tarball (.tar.xz) and a sha256 shasum",
+                    url: url, endpoint: .zig)
             }
             let size = (file["size"] as? String).flatMap { Int64($0) } ?? (file["size"] as? Int).map(Int64.init)
             let version = key == "master" ? (entry["version"] as? String ?? key) : key
-            let artifact = ToolchainArtifact(component: "zig", url: s.rebase(tarball, .zig), checksum: .inline(sum),
-                                             size: size, format: format)
-            out.append(ChannelRelease(tool: .zig, platform: platform, version: version, versionNumber: version,
-                                      isPrerelease: key == "master" || version.contains("-"),
-                                      date: entry["date"] as? String, artifacts: [artifact]))
+            let artifact = ToolchainArtifact(
+                component: "zig", url: s.rebase(tarball, .zig), checksum: .inline(sum),
+                size: size, format: format)
+            out.append(
+                ChannelRelease(
+                    tool: .zig, platform: platform, version: version, versionNumber: version,
+                    isPrerelease: key == "master" || version.contains("-"),
+                    date: entry["date"] as? String, artifacts: [artifact]))
         }
         return out
     }

@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Downloads archives into the host cache, verifying them before anything else sees them:
@@ -29,8 +30,9 @@ struct ArtifactFetcher: Sendable {
         case .file(let url, let name, let algorithm):
             let text = String(decoding: try await fetcher.bytes(url, endpoint), as: UTF8.self)
             guard let c = ChecksumFile.lookup(text, fileName: name, algorithm: algorithm) else {
-                throw ToolchainError(.checksumMissing, "the checksum file has no \(algorithm.rawValue) line for \(name)",
-                                     url: url, endpoint: endpoint)
+                throw ToolchainError(
+                    .checksumMissing, "the checksum file has no \(algorithm.rawValue) line for \(name)",
+                    url: url, endpoint: endpoint)
             }
             return c
         }
@@ -47,11 +49,14 @@ struct ArtifactFetcher: Sendable {
         }
     }
 
-    func fetch(url: String, component: String, format: ArchiveFormat, size: Int64?, expect: Expectation,
-               endpoint: ChannelEndpoint) async throws(ToolchainError) -> VerifiedArchive {
+    func fetch(
+        url: String, component: String, format: ArchiveFormat, size: Int64?, expect: Expectation,
+        endpoint: ChannelEndpoint
+    ) async throws(ToolchainError) -> VerifiedArchive {
         if let d = cached(expect) {
-            return VerifiedArchive(component: component, url: url, format: format, digest: d,
-                                   size: Self.fileSize(cache.blobPath(d)), path: cache.blobPath(d), downloaded: false)
+            return VerifiedArchive(
+                component: component, url: url, format: format, digest: d,
+                size: Self.fileSize(cache.blobPath(d)), path: cache.blobPath(d), downloaded: false)
         }
         guard let u = URL(string: url), u.scheme != nil else {
             throw ToolchainError(.invalidIndex, "the archive URL is not valid", url: url, endpoint: endpoint)
@@ -63,36 +68,45 @@ struct ArtifactFetcher: Sendable {
         do {
             result = try await transport.download(HTTPRequest(method: "GET", url: u, maxDownloadBytes: limit), to: tmp)
         } catch let e as OCIWriterError where e.code == .limitExceeded {
-            throw ToolchainError(.tooLarge, "the download exceeds \(limit) bytes (\(size == nil ? "the download limit" : "the published size")); refused",
-                                 url: url, endpoint: endpoint, cause: e)
+            throw ToolchainError(
+                .tooLarge,
+                "the download exceeds \(limit) bytes (\(size == nil ? "the download limit" : "the published size")); refused",
+                url: url, endpoint: endpoint, cause: e)
         } catch {
-            throw ToolchainError(.unreachable, "cannot download the \(component) archive", url: url, endpoint: endpoint,
-                                 cause: error)
+            throw ToolchainError(
+                .unreachable, "cannot download the \(component) archive", url: url, endpoint: endpoint,
+                cause: error)
         }
         guard (200..<300).contains(result.response.status), let sha256 = result.digest else {
-            throw ToolchainError(.httpStatus, "the channel answered HTTP \(result.response.status) for the \(component) archive",
-                                 url: url, endpoint: endpoint)
+            throw ToolchainError(
+                .httpStatus, "the channel answered HTTP \(result.response.status) for the \(component) archive",
+                url: url, endpoint: endpoint)
         }
         if let size, result.size < size {
-            throw ToolchainError(.truncated, "the download has \(result.size) bytes, the channel publishes \(size); refused",
-                                 url: url, endpoint: endpoint)
+            throw ToolchainError(
+                .truncated, "the download has \(result.size) bytes, the channel publishes \(size); refused",
+                url: url, endpoint: endpoint)
         }
         guard result.size <= limit else {
-            throw ToolchainError(.tooLarge, "the download has \(result.size) bytes, more than \(limit); refused", url: url,
-                                 endpoint: endpoint)
+            throw ToolchainError(
+                .tooLarge, "the download has \(result.size) bytes, more than \(limit); refused", url: url,
+                endpoint: endpoint)
         }
         try await Blocking.run { () throws(ToolchainError) in
             try verify(tmp, sha256: sha256, expect: expect, url: url, endpoint: endpoint)
         }
         try cache.commit(tmp, as: sha256)
         if case .published(let c) = expect, c.algorithm == .sha512 { try cache.record(sha512: c, digest: sha256) }
-        return VerifiedArchive(component: component, url: url, format: format, digest: sha256, size: result.size,
-                               path: cache.blobPath(sha256), downloaded: true)
+        return VerifiedArchive(
+            component: component, url: url, format: format, digest: sha256, size: result.size,
+            path: cache.blobPath(sha256), downloaded: true)
     }
 
     /// Compares the download with the expectation (a SHA-512 is computed by reading the file again: blocking).
-    private func verify(_ file: String, sha256: Digest, expect: Expectation, url: String,
-                        endpoint: ChannelEndpoint) throws(ToolchainError) {
+    private func verify(
+        _ file: String, sha256: Digest, expect: Expectation, url: String,
+        endpoint: ChannelEndpoint
+    ) throws(ToolchainError) {
         let (expected, actual): (String, String)
         switch expect {
         case .pinned(let d):
@@ -103,8 +117,9 @@ struct ArtifactFetcher: Sendable {
             (expected, actual) = (c.description, try FileHashing.hash(file, c.algorithm).description)
         }
         guard expected == actual else {
-            throw ToolchainError(.checksumMismatch, "the download hashes to \(actual), expected \(expected); refused and not cached",
-                                 url: url, endpoint: endpoint)
+            throw ToolchainError(
+                .checksumMismatch, "the download hashes to \(actual), expected \(expected); refused and not cached",
+                url: url, endpoint: endpoint)
         }
     }
 

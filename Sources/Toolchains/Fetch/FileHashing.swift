@@ -1,7 +1,8 @@
 import CCrypto
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hashes a whole file with SHA-256 or SHA-512 (the system OpenSSL), reading it in 1 MiB pieces.

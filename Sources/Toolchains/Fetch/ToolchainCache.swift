@@ -1,7 +1,8 @@
 import Foundation
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The host's content-addressed archive cache, shared by all builds and never part of a layer:
@@ -31,8 +32,10 @@ public struct ToolchainCache: Sendable {
 
     /// The archive digest recorded for a published SHA-512 (nil when unknown or its blob is gone).
     func digest(forSHA512 sum: Checksum) -> Digest? {
-        guard sum.algorithm == .sha512, let text = try? String(contentsOfFile: root + "/checksums/sha512/" + sum.hex, encoding: .utf8),
-              let d = try? Digest(text.trimmingCharacters(in: .whitespacesAndNewlines)), contains(d) else { return nil }
+        guard sum.algorithm == .sha512,
+            let text = try? String(contentsOfFile: root + "/checksums/sha512/" + sum.hex, encoding: .utf8),
+            let d = try? Digest(text.trimmingCharacters(in: .whitespacesAndNewlines)), contains(d)
+        else { return nil }
         return d
     }
 
@@ -46,11 +49,14 @@ public struct ToolchainCache: Sendable {
     /// is kept and `file` removed.
     func commit(_ file: String, as digest: Digest) throws(ToolchainError) {
         try makeDirectories(["blobs", "blobs/sha256"])
-        guard chmod(file, 0o644) == 0 else { throw ToolchainError(.io, "cannot chmod the download", path: file, cause: Errno(errno)) }
+        guard chmod(file, 0o644) == 0 else {
+            throw ToolchainError(.io, "cannot chmod the download", path: file, cause: Errno(errno))
+        }
         guard rename(file, blobPath(digest)) == 0 else {
             let e = errno
             unlink(file)
-            throw ToolchainError(.io, "cannot move the verified archive into the cache", path: blobPath(digest), cause: Errno(e))
+            throw ToolchainError(
+                .io, "cannot move the verified archive into the cache", path: blobPath(digest), cause: Errno(e))
         }
     }
 
@@ -58,15 +64,19 @@ public struct ToolchainCache: Sendable {
     func record(sha512 sum: Checksum, digest: Digest) throws(ToolchainError) {
         try makeDirectories(["checksums", "checksums/sha512"])
         let tmp = try temporaryPath()
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(digest.string.utf8),
-                                             attributes: [.posixPermissions: 0o644]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: tmp, contents: Data(digest.string.utf8),
+                attributes: [.posixPermissions: 0o644])
+        else {
             throw ToolchainError(.io, "cannot write the checksum record", path: tmp)
         }
         chmod(tmp, 0o644)
         guard rename(tmp, root + "/checksums/sha512/" + sum.hex) == 0 else {
             let e = errno
             unlink(tmp)
-            throw ToolchainError(.io, "cannot record the SHA-512 of an archive", path: root + "/checksums/sha512", cause: Errno(e))
+            throw ToolchainError(
+                .io, "cannot record the SHA-512 of an archive", path: root + "/checksums/sha512", cause: Errno(e))
         }
     }
 
@@ -91,6 +101,8 @@ public struct ToolchainCache: Sendable {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw ToolchainError(.io, "cannot create directory", path: path, cause: Errno(errno))
         }
-        guard chmod(path, 0o755) == 0 else { throw ToolchainError(.io, "cannot chmod directory", path: path, cause: Errno(errno)) }
+        guard chmod(path, 0o755) == 0 else {
+            throw ToolchainError(.io, "cannot chmod directory", path: path, cause: Errno(errno))
+        }
     }
 }

@@ -1,7 +1,8 @@
 import CArchive
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Unpacks a verified toolchain archive (tar.gz, tar.xz, zip) into a fresh directory, treating its names as
@@ -44,7 +45,9 @@ struct ArchiveUnpacker {
             throw fail(.archive, "cannot open the \(format.rawValue) archive: \(message(a))")
         }
         let rootFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard rootFD >= 0 else { throw ToolchainError(.io, "cannot open the unpack directory", path: dir, cause: Errno(errno)) }
+        guard rootFD >= 0 else {
+            throw ToolchainError(.io, "cannot open the unpack directory", path: dir, cause: Errno(errno))
+        }
         defer { close(rootFD) }
         var links: [Link] = []
         var total: Int64 = 0
@@ -57,9 +60,12 @@ struct ArchiveUnpacker {
             count += 1
             guard count <= limits.maxEntries else { throw fail(.tooLarge, "more than \(limits.maxEntries) entries") }
             let name = archive_entry_pathname(e).map { String(cString: $0) } ?? ""
-            guard name.utf8.count <= limits.maxNameBytes else { throw fail(.hostileArchive, "entry name longer than \(limits.maxNameBytes) bytes") }
+            guard name.utf8.count <= limits.maxNameBytes else {
+                throw fail(.hostileArchive, "entry name longer than \(limits.maxNameBytes) bytes")
+            }
             guard let parts = ArchivePath.components(name) else {
-                throw fail(.hostileArchive, "entry '\(name)' is absolute, empty or has a '..' component; refused", entry: name)
+                throw fail(
+                    .hostileArchive, "entry '\(name)' is absolute, empty or has a '..' component; refused", entry: name)
             }
             if parts.isEmpty { continue }  // "./" itself
             let writer = EntryWriter(rootFD: rootFD, parts: parts, name: name, unpacker: self)
@@ -76,19 +82,25 @@ struct ArchiveUnpacker {
             } else if type == ociforge_ae_iflnk() {
                 let target = archive_entry_symlink(e).map { String(cString: $0) } ?? ""
                 guard ArchivePath.symlinkStaysInside(entry: parts, target: target) else {
-                    throw fail(.hostileArchive, "symlink '\(name)' -> '\(target)' leaves the toolchain tree; refused", entry: name)
+                    throw fail(
+                        .hostileArchive, "symlink '\(name)' -> '\(target)' leaves the toolchain tree; refused",
+                        entry: name)
                 }
                 try writer.symlink(target)
                 links.append(Link(entry: parts, target: target))
             } else {
-                throw fail(.hostileArchive, "entry '\(name)' is a device, FIFO or socket (mode \(String(type, radix: 8))); refused",
-                           entry: name)
+                throw fail(
+                    .hostileArchive,
+                    "entry '\(name)' is a device, FIFO or socket (mode \(String(type, radix: 8))); refused",
+                    entry: name)
             }
         }
         return links
     }
 
-    func fail(_ code: ToolchainError.Code, _ msg: String, entry: String? = nil, cause: (any Error)? = nil) -> ToolchainError {
+    func fail(_ code: ToolchainError.Code, _ msg: String, entry: String? = nil, cause: (any Error)? = nil)
+        -> ToolchainError
+    {
         ToolchainError(code, msg, url: url, path: archive + (entry.map { ":" + $0 } ?? ""), cause: cause)
     }
 
@@ -117,8 +129,9 @@ private struct EntryWriter {
             close(fd)
             guard next >= 0 else {
                 let why = e == ELOOP || e == ENOTDIR ? "goes through a symlink or a file" : "cannot open its directory"
-                throw unpacker.fail(e == ELOOP || e == ENOTDIR ? .hostileArchive : .io,
-                                    "entry '\(name)' \(why) ('\(c)'); refused", entry: name, cause: Errno(e))
+                throw unpacker.fail(
+                    e == ELOOP || e == ENOTDIR ? .hostileArchive : .io,
+                    "entry '\(name)' \(why) ('\(c)'); refused", entry: name, cause: Errno(e))
             }
             fd = next
         }
@@ -136,8 +149,9 @@ private struct EntryWriter {
         defer { close(dir) }
         let fd = openat(dir, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw unpacker.fail(errno == EEXIST ? .hostileArchive : .io, "cannot create '\(name)' (duplicate entry?)",
-                                entry: name, cause: Errno(errno))
+            throw unpacker.fail(
+                errno == EEXIST ? .hostileArchive : .io, "cannot create '\(name)' (duplicate entry?)",
+                entry: name, cause: Errno(errno))
         }
         defer { close(fd) }
         var written: Int64 = 0
@@ -148,16 +162,21 @@ private struct EntryWriter {
             let r = archive_read_data_block(a, &buf, &size, &offset)
             if r == ARCHIVE_EOF { break }
             guard r >= ARCHIVE_WARN else {
-                throw unpacker.fail(.archive, "cannot read '\(name)': \(archive_error_string(a).map { String(cString: $0) } ?? "?")",
-                                    entry: name)
+                throw unpacker.fail(
+                    .archive, "cannot read '\(name)': \(archive_error_string(a).map { String(cString: $0) } ?? "?")",
+                    entry: name)
             }
             written = max(written, offset + Int64(size))
-            guard written <= budget else { throw unpacker.fail(.tooLarge, "the unpacked archive exceeds its size limit", entry: name) }
+            guard written <= budget else {
+                throw unpacker.fail(.tooLarge, "the unpacked archive exceeds its size limit", entry: name)
+            }
             var done = 0
             while done < size {
                 let n = pwrite(fd, buf! + done, size - done, off_t(offset) + off_t(done))
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw unpacker.fail(.io, "cannot write '\(name)'", entry: name, cause: Errno(errno)) }
+                guard n > 0 else {
+                    throw unpacker.fail(.io, "cannot write '\(name)'", entry: name, cause: Errno(errno))
+                }
                 done += n
             }
         }
@@ -171,27 +190,33 @@ private struct EntryWriter {
         let dir = try openDirectory(parts.dropLast())
         defer { close(dir) }
         guard symlinkat(target, dir, last) == 0 else {
-            throw unpacker.fail(errno == EEXIST ? .hostileArchive : .io, "cannot create symlink '\(name)' (duplicate entry?)",
-                                entry: name, cause: Errno(errno))
+            throw unpacker.fail(
+                errno == EEXIST ? .hostileArchive : .io, "cannot create symlink '\(name)' (duplicate entry?)",
+                entry: name, cause: Errno(errno))
         }
     }
 
     func hardLink(to targetName: String) throws(ToolchainError) {
         guard let target = ArchivePath.components(targetName), !target.isEmpty else {
-            throw unpacker.fail(.hostileArchive, "hard link '\(name)' -> '\(targetName)' leaves the tree; refused", entry: name)
+            throw unpacker.fail(
+                .hostileArchive, "hard link '\(name)' -> '\(targetName)' leaves the tree; refused", entry: name)
         }
         let from = try openDirectory(target.dropLast())
         defer { close(from) }
         var st = stat()
-        guard fstatat(from, target[target.count - 1], &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw unpacker.fail(.hostileArchive, "hard link '\(name)' -> '\(targetName)': the target is not an earlier regular file; refused",
-                                entry: name)
+        guard fstatat(from, target[target.count - 1], &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG
+        else {
+            throw unpacker.fail(
+                .hostileArchive,
+                "hard link '\(name)' -> '\(targetName)': the target is not an earlier regular file; refused",
+                entry: name)
         }
         let dir = try openDirectory(parts.dropLast())
         defer { close(dir) }
         guard linkat(from, target[target.count - 1], dir, last, 0) == 0 else {
-            throw unpacker.fail(errno == EEXIST ? .hostileArchive : .io, "cannot create hard link '\(name)'", entry: name,
-                                cause: Errno(errno))
+            throw unpacker.fail(
+                errno == EEXIST ? .hostileArchive : .io, "cannot create hard link '\(name)'", entry: name,
+                cause: Errno(errno))
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Lays verified archives out as a staging tree: each archive is unpacked into its own directory, its single
@@ -37,35 +38,42 @@ struct StagingTree {
                 try mergeRustComponents(root, links: links, skip: strip, into: prefix, url: a.url)
             } else {
                 guard rename(root, prefix) == 0 else {
-                    throw ToolchainError(.io, "cannot move the unpacked tree into place", path: prefix, cause: Errno(errno))
+                    throw ToolchainError(
+                        .io, "cannot move the unpacked tree into place", path: prefix, cause: Errno(errno))
                 }
             }
         }
         _ = rmdir(staging)
         guard rename(tree, staging) == 0 else {
-            throw ToolchainError(.io, "cannot rename the staging tree into place (did something create it meanwhile?)",
-                                 path: staging, cause: Errno(errno))
+            throw ToolchainError(
+                .io, "cannot rename the staging tree into place (did something create it meanwhile?)",
+                path: staging, cause: Errno(errno))
         }
     }
 
     /// The directory holding the toolchain inside `raw`: its only entry when that is a directory (stripped), else
     /// `raw` itself. Symlinks are re-checked against the stripped root. Returns the root and the stripped count.
-    static func treeRoot(_ raw: String, links: [ArchiveUnpacker.Link], url: String) throws(ToolchainError) -> (String, Int) {
+    static func treeRoot(_ raw: String, links: [ArchiveUnpacker.Link], url: String) throws(ToolchainError) -> (
+        String, Int
+    ) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: raw)) ?? []
         guard names.count == 1 else { return (raw, 0) }
         var st = stat()
         guard lstat(raw + "/" + names[0], &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return (raw, 0) }
         for l in links where !ArchivePath.symlinkStaysInside(entry: Array(l.entry.dropFirst()), target: l.target) {
-            throw ToolchainError(.hostileArchive,
-                                 "symlink '\(l.entry.joined(separator: "/"))' -> '\(l.target)' leaves the toolchain tree; refused",
-                                 url: url)
+            throw ToolchainError(
+                .hostileArchive,
+                "symlink '\(l.entry.joined(separator: "/"))' -> '\(l.target)' leaves the toolchain tree; refused",
+                url: url)
         }
         return (raw + "/" + names[0], 1)
     }
 
     /// Moves every component directory named in `<root>/components` into `prefix`, merging directories.
-    private func mergeRustComponents(_ root: String, links: [ArchiveUnpacker.Link], skip: Int, into prefix: String,
-                                     url: String) throws(ToolchainError) {
+    private func mergeRustComponents(
+        _ root: String, links: [ArchiveUnpacker.Link], skip: Int, into prefix: String,
+        url: String
+    ) throws(ToolchainError) {
         guard let list = try? String(contentsOfFile: root + "/components", encoding: .utf8) else {
             throw ToolchainError(.archive, "not a rust-installer tarball: no 'components' file at its top", url: url)
         }
@@ -76,21 +84,27 @@ struct StagingTree {
             }
             for l in links where l.entry.count > skip + 1 && l.entry[skip] == c {
                 guard ArchivePath.symlinkStaysInside(entry: Array(l.entry.dropFirst(skip + 1)), target: l.target) else {
-                    throw ToolchainError(.hostileArchive, "symlink '\(l.entry.joined(separator: "/"))' -> '\(l.target)' leaves component \(c); refused",
-                                         url: url)
+                    throw ToolchainError(
+                        .hostileArchive,
+                        "symlink '\(l.entry.joined(separator: "/"))' -> '\(l.target)' leaves component \(c); refused",
+                        url: url)
                 }
             }
             try Self.merge(root + "/" + c, into: prefix, skipping: ["manifest.in"], url: url)
         }
     }
 
-    private static func merge(_ src: String, into dst: String, skipping: Set<String>, url: String) throws(ToolchainError) {
+    private static func merge(_ src: String, into dst: String, skipping: Set<String>, url: String)
+        throws(ToolchainError)
+    {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: src)) ?? []
         for n in names.sorted() where !skipping.contains(n) {
             var s = stat(), d = stat()
             let from = src + "/" + n, to = dst + "/" + n
             if lstat(to, &d) != 0 {
-                guard rename(from, to) == 0 else { throw ToolchainError(.io, "cannot move component file", path: to, cause: Errno(errno)) }
+                guard rename(from, to) == 0 else {
+                    throw ToolchainError(.io, "cannot move component file", path: to, cause: Errno(errno))
+                }
             } else if lstat(from, &s) == 0, (s.st_mode & S_IFMT) == S_IFDIR, (d.st_mode & S_IFMT) == S_IFDIR {
                 try merge(from, into: to, skipping: [], url: url)
             } else {
@@ -111,7 +125,8 @@ struct StagingTree {
         guard lstat(path, &st) == 0 else { return }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? ["?"]
         guard (st.st_mode & S_IFMT) == S_IFDIR, names.isEmpty else {
-            throw ToolchainError(.io, "the staging directory exists and is not empty; remove it or choose another path", path: path)
+            throw ToolchainError(
+                .io, "the staging directory exists and is not empty; remove it or choose another path", path: path)
         }
     }
 }

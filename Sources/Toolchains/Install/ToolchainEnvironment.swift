@@ -45,11 +45,16 @@ public struct ToolchainEnvironment: Hashable, Codable, Sendable {
         case .java:
             .init(pathEntries: ["\(p)/bin"], variables: [.init("JAVA_HOME", p)])
         case .dotnet:
-            .init(pathEntries: [p], variables: [.init("DOTNET_ROOT", p), .init("DOTNET_CLI_TELEMETRY_OPTOUT", "1"),
-                                                .init("DOTNET_NOLOGO", "1")])
+            .init(
+                pathEntries: [p],
+                variables: [
+                    .init("DOTNET_ROOT", p), .init("DOTNET_CLI_TELEMETRY_OPTOUT", "1"),
+                    .init("DOTNET_NOLOGO", "1")
+                ])
         case .rust:
-            .init(pathEntries: ["\(p)/bin", "\(ToolchainPrefix.cargoHome)/bin"],
-                  variables: [.init("CARGO_HOME", ToolchainPrefix.cargoHome)])
+            .init(
+                pathEntries: ["\(p)/bin", "\(ToolchainPrefix.cargoHome)/bin"],
+                variables: [.init("CARGO_HOME", ToolchainPrefix.cargoHome)])
         }
     }
 }

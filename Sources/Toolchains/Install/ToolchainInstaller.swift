@@ -1,6 +1,7 @@
 import OCIWriter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Fetches (verified, cached) and stages toolchains. Given a `ChannelRelease` it takes the expected checksums
@@ -19,22 +20,27 @@ public struct ToolchainInstaller: Sendable {
     }
 
     private var fetcher: ArtifactFetcher {
-        ArtifactFetcher(transport: channels.fetcher.transport, fetcher: channels.fetcher, cache: cache,
-                        maxDownloadBytes: maxDownloadBytes)
+        ArtifactFetcher(
+            transport: channels.fetcher.transport, fetcher: channels.fetcher, cache: cache,
+            maxDownloadBytes: maxDownloadBytes)
     }
 
     /// Downloads (or finds in the cache) and verifies every archive of `release`.
     public func fetch(_ release: ChannelRelease) async throws(ToolchainError) -> [VerifiedArchive] {
         let endpoint = release.tool.downloadEndpoint
         guard !release.artifacts.isEmpty else {
-            throw ToolchainError(.unsupportedPlatform, "\(release.tool.rawValue) \(release.version) has no archive for \(release.platform.rawValue)",
-                                 endpoint: endpoint)
+            throw ToolchainError(
+                .unsupportedPlatform,
+                "\(release.tool.rawValue) \(release.version) has no archive for \(release.platform.rawValue)",
+                endpoint: endpoint)
         }
         var out: [VerifiedArchive] = []
         for a in release.artifacts {
             let sum = try await fetcher.expectedChecksum(a, endpoint: endpoint)
-            out.append(try await fetcher.fetch(url: a.url, component: a.component, format: a.format, size: a.size,
-                                               expect: .published(sum), endpoint: endpoint))
+            out.append(
+                try await fetcher.fetch(
+                    url: a.url, component: a.component, format: a.format, size: a.size,
+                    expect: .published(sum), endpoint: endpoint))
         }
         return out
     }
@@ -46,8 +52,10 @@ public struct ToolchainInstaller: Sendable {
         let endpoint = pin.tool.downloadEndpoint
         var out: [VerifiedArchive] = []
         for a in pin.artifacts {
-            out.append(try await fetcher.fetch(url: channels.settings.rebase(a.url, endpoint), component: a.component,
-                                               format: a.format, size: a.size, expect: .pinned(a.digest), endpoint: endpoint))
+            out.append(
+                try await fetcher.fetch(
+                    url: channels.settings.rebase(a.url, endpoint), component: a.component,
+                    format: a.format, size: a.size, expect: .pinned(a.digest), endpoint: endpoint))
         }
         return out
     }
@@ -58,7 +66,8 @@ public struct ToolchainInstaller: Sendable {
     }
 
     /// Fetches `release` and stages it into `staging` (absent or an empty directory).
-    public func install(_ release: ChannelRelease, into staging: String) async throws(ToolchainError) -> StagedToolchain {
+    public func install(_ release: ChannelRelease, into staging: String) async throws(ToolchainError) -> StagedToolchain
+    {
         let archives = try await fetch(release)
         return try await stage(Self.pin(release, archives), archives, into: staging)
     }
@@ -71,8 +80,10 @@ public struct ToolchainInstaller: Sendable {
 
     /// Unpacks into `staging`. An archive that turns out hostile or unreadable is removed from the cache again
     /// when this call downloaded it, so a refused toolchain leaves nothing cached.
-    private func stage(_ pin: ToolchainPin, _ archives: [VerifiedArchive],
-                       into staging: String) async throws(ToolchainError) -> StagedToolchain {
+    private func stage(
+        _ pin: ToolchainPin, _ archives: [VerifiedArchive],
+        into staging: String
+    ) async throws(ToolchainError) -> StagedToolchain {
         try Self.validate(pin)
         let tree = StagingTree(tool: pin.tool, flavor: pin.flavor, version: pin.version, staging: staging)
         do {
@@ -84,15 +95,18 @@ public struct ToolchainInstaller: Sendable {
             throw error
         }
         let prefix = ToolchainPrefix.path(pin.tool, flavor: pin.flavor, version: pin.version)
-        return StagedToolchain(pin: pin, stagingDirectory: staging, prefix: prefix,
-                               environment: .forTool(pin.tool, prefix: prefix), archives: archives)
+        return StagedToolchain(
+            pin: pin, stagingDirectory: staging, prefix: prefix,
+            environment: .forTool(pin.tool, prefix: prefix), archives: archives)
     }
 
     static func pin(_ release: ChannelRelease, _ archives: [VerifiedArchive]) -> ToolchainPin {
-        ToolchainPin(tool: release.tool, version: release.versionNumber, platform: release.platform,
-                     artifacts: archives.map {
-                         PinnedArtifact(component: $0.component, url: $0.url, format: $0.format, digest: $0.digest, size: $0.size)
-                     }, flavor: release.flavor)
+        ToolchainPin(
+            tool: release.tool, version: release.versionNumber, platform: release.platform,
+            artifacts: archives.map {
+                PinnedArtifact(
+                    component: $0.component, url: $0.url, format: $0.format, digest: $0.digest, size: $0.size)
+            }, flavor: release.flavor)
     }
 
     /// A pin's version becomes a directory name: one plain path component.

@@ -26,10 +26,15 @@ public enum ArchiveFormat: String, Hashable, Codable, Sendable {
 
     /// From a file name's suffix; nil for anything else.
     public init?(fileName: String) {
-        if fileName.hasSuffix(".tar.gz") || fileName.hasSuffix(".tgz") { self = .tarGzip }
-        else if fileName.hasSuffix(".tar.xz") { self = .tarXz }
-        else if fileName.hasSuffix(".zip") { self = .zip }
-        else { return nil }
+        if fileName.hasSuffix(".tar.gz") || fileName.hasSuffix(".tgz") {
+            self = .tarGzip
+        } else if fileName.hasSuffix(".tar.xz") {
+            self = .tarXz
+        } else if fileName.hasSuffix(".zip") {
+            self = .zip
+        } else {
+            return nil
+        }
     }
 }
 
@@ -53,9 +58,11 @@ public struct ChannelRelease: Hashable, Codable, Sendable {
     public var date: String?
     public var artifacts: [ToolchainArtifact]
 
-    public init(tool: ToolKind, platform: Platform, version: String, versionNumber: String, ltsCodename: String? = nil,
-                isLTS: Bool = false, isPrerelease: Bool = false, date: String? = nil, artifacts: [ToolchainArtifact],
-                flavor: ToolchainFlavor = .full) {
+    public init(
+        tool: ToolKind, platform: Platform, version: String, versionNumber: String, ltsCodename: String? = nil,
+        isLTS: Bool = false, isPrerelease: Bool = false, date: String? = nil, artifacts: [ToolchainArtifact],
+        flavor: ToolchainFlavor = .full
+    ) {
         self.tool = tool
         self.platform = platform
         self.flavor = flavor

@@ -29,19 +29,20 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
 
     /// The upstream base URL used when nothing overrides it.
     public var defaultBase: URL {
-        let s: String = switch self {
-        case .node: "https://nodejs.org/dist"
-        case .go: "https://go.dev/dl"
-        case .zig: "https://ziglang.org/download"
-        case .rust: "https://static.rust-lang.org"
-        case .java: "https://api.adoptium.net"
-        case .dotnet: "https://builds.dotnet.microsoft.com"
-        case .denoIndex: "https://deno.com"
-        case .deno: "https://dl.deno.land"
-        case .bun: "https://api.github.com/repos/oven-sh/bun"
-        case .python: "https://api.github.com/repos/astral-sh/python-build-standalone"
-        case .ruby: "https://api.github.com/repos/jdx/ruby"
-        }
+        let s: String =
+            switch self {
+            case .node: "https://nodejs.org/dist"
+            case .go: "https://go.dev/dl"
+            case .zig: "https://ziglang.org/download"
+            case .rust: "https://static.rust-lang.org"
+            case .java: "https://api.adoptium.net"
+            case .dotnet: "https://builds.dotnet.microsoft.com"
+            case .denoIndex: "https://deno.com"
+            case .deno: "https://dl.deno.land"
+            case .bun: "https://api.github.com/repos/oven-sh/bun"
+            case .python: "https://api.github.com/repos/astral-sh/python-build-standalone"
+            case .ruby: "https://api.github.com/repos/jdx/ruby"
+            }
         return URL(string: s)!
     }
 
@@ -97,7 +98,8 @@ public struct ChannelSettings: Hashable, Sendable {
         var s = string
         while s.hasSuffix("/") { s.removeLast() }
         guard let u = URL(string: s), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              u.host != nil else {
+            u.host != nil
+        else {
             throw ToolchainError(.invalidSetting, "'\(string)' is not an absolute http(s) URL", endpoint: endpoint)
         }
         return u

@@ -16,7 +16,8 @@ public struct Checksum: Hashable, Codable, Sendable, CustomStringConvertible {
     public init?(_ algorithm: ChecksumAlgorithm, hex: String) {
         let lower = hex.lowercased()
         guard lower.utf8.count == algorithm.hexLength,
-              lower.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
+            lower.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else { return nil }
         self.algorithm = algorithm
         self.hex = lower
     }
@@ -31,8 +32,9 @@ public struct Checksum: Hashable, Codable, Sendable, CustomStringConvertible {
         let algorithm = try c.decode(ChecksumAlgorithm.self, forKey: .algorithm)
         let hex = try c.decode(String.self, forKey: .hex)
         guard let v = Checksum(algorithm, hex: hex) else {
-            throw DecodingError.dataCorruptedError(forKey: .hex, in: c,
-                                                   debugDescription: "not \(algorithm.hexLength) hex digits for \(algorithm.rawValue)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .hex, in: c,
+                debugDescription: "not \(algorithm.hexLength) hex digits for \(algorithm.rawValue)")
         }
         self = v
     }

@@ -17,9 +17,9 @@ public enum Platform: String, CaseIterable, Codable, Sendable, Comparable {
     /// The platform of the running process (the host builds for itself).
     public static var host: Platform {
         #if arch(arm64)
-        .linuxARM64
+            .linuxARM64
         #else
-        .linuxAMD64
+            .linuxAMD64
         #endif
     }
 

@@ -13,8 +13,10 @@ public struct ToolchainPin: Hashable, Codable, Sendable {
     /// One per archive, in install order (Rust: rustc, cargo, rust-std).
     public var artifacts: [PinnedArtifact]
 
-    public init(tool: ToolKind, version: String, platform: Platform, artifacts: [PinnedArtifact],
-                flavor: ToolchainFlavor = .full) {
+    public init(
+        tool: ToolKind, version: String, platform: Platform, artifacts: [PinnedArtifact],
+        flavor: ToolchainFlavor = .full
+    ) {
         self.tool = tool
         self.version = version
         self.platform = platform
@@ -37,7 +39,9 @@ public struct ToolchainPin: Hashable, Codable, Sendable {
     /// A key for reusing the toolchain's layer: the sha256 of tool, flavor, version, platform and the archive digests
     /// (not the URLs: the same bytes from a mirror give the same layer).
     public var layerKey: Digest {
-        let parts = [tool.rawValue, flavor.rawValue, version, platform.rawValue] + artifacts.map { "\($0.component)=\($0.digest.string)" }
+        let parts =
+            [tool.rawValue, flavor.rawValue, version, platform.rawValue]
+            + artifacts.map { "\($0.component)=\($0.digest.string)" }
         return Digest.of(Array(parts.joined(separator: "\n").utf8))
     }
 }

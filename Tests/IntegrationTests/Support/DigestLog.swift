@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Before/after byte checks for refactors: when `OCIFORGE_TEST_DIGEST_LOG` names a file, every build made by the

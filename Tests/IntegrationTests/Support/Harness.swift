@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Result of running a program.
@@ -16,7 +16,8 @@ struct ProcessOutput: CustomStringConvertible {
 enum Harness {
     /// Directory holding the built products (the test bundle lives next to the `ociforge` binary).
     static let productsDirectory: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return (exe as NSString).deletingLastPathComponent
     }()
 
@@ -33,8 +34,10 @@ enum Harness {
 
     /// Runs `arguments[0]` (a path, or a name looked up in PATH) and captures its output.
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil,
-                    stdin: String? = nil, timeout: TimeInterval = 600) throws -> ProcessOutput {
+    static func run(
+        _ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil,
+        stdin: String? = nil, timeout: TimeInterval = 600
+    ) throws -> ProcessOutput {
         let p = Process()
         let exe = arguments[0]
         if exe.contains("/") {
@@ -93,8 +96,10 @@ enum Harness {
 
     /// Runs and requires exit status 0, returning stdout.
     @discardableResult
-    static func ok(_ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil,
-                   sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    static func ok(
+        _ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> String {
         let r = try run(arguments, environment: environment, cwd: cwd)
         if r.status != 0 {
             Issue.record("command failed: \(arguments.joined(separator: " "))\n\(r)", sourceLocation: sourceLocation)

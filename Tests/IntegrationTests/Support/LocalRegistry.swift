@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Debian's docker-registry serving `<dir>/data` on `address` (loopback) and a free port, with htpasswd auth when
@@ -18,7 +18,8 @@ final class LocalRegistry {
         self.address = address
         port = BuildEndToEndTests.freePort()
         if let user {
-            let hash = try Harness.ok(["htpasswd", "-Bbn", user, password]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let hash = try Harness.ok(["htpasswd", "-Bbn", user, password]).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             try (hash + "\n").write(toFile: dir + "/htpasswd", atomically: true, encoding: .utf8)
         }
         try """
@@ -35,7 +36,9 @@ final class LocalRegistry {
         process.standardError = FileHandle.nullDevice
         try process.run()
         for _ in 0..<200 {
-            if try Harness.run(["curl", "-s", "-o", "/dev/null", "http://\(address):\(port)/v2/"]).status == 0 { return }
+            if try Harness.run(["curl", "-s", "-o", "/dev/null", "http://\(address):\(port)/v2/"]).status == 0 {
+                return
+            }
             usleep(50_000)
         }
         stop()

@@ -1,8 +1,10 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import OCIWriter
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A tiny in-process HTTP/1.1 server (one thread per connection, `Connection: close`) for protocol cases a real
 /// registry cannot produce on demand: 416 and short chunk acceptance, redirects to another host.
@@ -42,7 +44,10 @@ final class FakeHTTPServer: @unchecked Sendable {
                 bind(s, sa, len) == 0 && listen(s, 64) == 0 && getsockname(s, sa, &len) == 0
             }
         }
-        guard ok else { close(s); throw OCIWriterError.sys("bind/listen") }
+        guard ok else {
+            close(s)
+            throw OCIWriterError.sys("bind/listen")
+        }
         fd = s
         port = Int(UInt16(bigEndian: addr.sin_port))
         let t = Thread { [self] in acceptLoop() }
@@ -81,7 +86,10 @@ final class FakeHTTPServer: @unchecked Sendable {
         let sep: [UInt8] = [13, 10, 13, 10]
         var headerEnd: Int?
         while headerEnd == nil {
-            if let r = buf.firstRange(of: sep) { headerEnd = r.lowerBound; break }
+            if let r = buf.firstRange(of: sep) {
+                headerEnd = r.lowerBound
+                break
+            }
             if !fill() { return }
         }
         let head = String(decoding: buf[0..<headerEnd!], as: UTF8.self)
@@ -96,7 +104,9 @@ final class FakeHTTPServer: @unchecked Sendable {
         }
         var body = Array(buf[(headerEnd! + 4)...])
         if headers["expect"]?.lowercased() == "100-continue" {
-            _ = "HTTP/1.1 100 Continue\r\n\r\n".utf8CString.withUnsafeBufferPointer { send(c, $0.baseAddress!, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+            _ = "HTTP/1.1 100 Continue\r\n\r\n".utf8CString.withUnsafeBufferPointer {
+                send(c, $0.baseAddress!, $0.count - 1, Int32(MSG_NOSIGNAL))
+            }
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         while body.count < length {
@@ -104,7 +114,8 @@ final class FakeHTTPServer: @unchecked Sendable {
             if !fill() { return }
             body += buf
         }
-        let req = Request(method: String(first[0]), path: String(first[1]), headers: headers, body: Array(body.prefix(length)))
+        let req = Request(
+            method: String(first[0]), path: String(first[1]), headers: headers, body: Array(body.prefix(length)))
         var resp = handler(req)
         resp.headers["Content-Length"] = String(resp.body.count)
         resp.headers["Connection"] = "close"

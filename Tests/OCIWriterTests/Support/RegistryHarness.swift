@@ -1,8 +1,10 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import OCIWriter
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A fresh temporary directory under /tmp, removed by `remove()`.
 struct TempDir {
@@ -47,7 +49,8 @@ enum Net {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let p = process, !p.isRunning {
-                throw OCIWriterError(.network, "server process exited with status \(p.terminationStatus) before listening on \(port)")
+                throw OCIWriterError(
+                    .network, "server process exited with status \(p.terminationStatus) before listening on \(port)")
             }
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var addr = sockaddr_in()
@@ -55,7 +58,9 @@ enum Net {
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             addr.sin_port = in_port_t(UInt16(port).bigEndian)
             let r = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             close(fd)
             if r == 0 { return }
@@ -67,7 +72,9 @@ enum Net {
 
 /// Runs a program to completion; returns (status, stdout+stderr).
 @discardableResult
-func run(_ exe: String, _ args: [String], environment: [String: String]? = nil, input: String? = nil) throws -> (Int32, String) {
+func run(_ exe: String, _ args: [String], environment: [String: String]? = nil, input: String? = nil) throws -> (
+    Int32, String
+) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
@@ -124,8 +131,9 @@ final class TestRegistry: @unchecked Sendable {
         /// `pushers` may push, everyone (including anonymous) may pull. `refreshTokens` map OAuth2 refresh token →
         /// user for the POST `grant_type=refresh_token` flow (answered 405 when `oauth` is false; GET then accepts
         /// a refresh token as the user's password). Tokens live `expiresIn` seconds.
-        case token(users: [String: String], pushers: Set<String>, refreshTokens: [String: String] = [:],
-                   expiresIn: Int = 300, oauth: Bool = true)
+        case token(
+            users: [String: String], pushers: Set<String>, refreshTokens: [String: String] = [:],
+            expiresIn: Int = 300, oauth: Bool = true)
     }
 
     let dir: TempDir
@@ -146,52 +154,61 @@ final class TestRegistry: @unchecked Sendable {
             let (st, out) = try run("/usr/bin/htpasswd", ["-Bbn", user, password])
             guard st == 0 else { throw OCIWriterError(.io, "htpasswd failed: \(out)") }
             let file = dir.path + "/htpasswd"
-            try out.trimmingCharacters(in: .whitespacesAndNewlines).appending("\n").write(toFile: file, atomically: true, encoding: .utf8)
+            try out.trimmingCharacters(in: .whitespacesAndNewlines).appending("\n").write(
+                toFile: file, atomically: true, encoding: .utf8)
             authYAML = "auth:\n  htpasswd:\n    realm: test-registry\n    path: \(file)\n"
         case .token(let users, let pushers, let refreshTokens, let expiresIn, let oauth):
             let key = dir.path + "/token.key", cert = dir.path + "/token.crt"
-            let (st, out) = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                                                         "-days", "2", "-subj", "/CN=ociforge-test-token-issuer"])
+            let (st, out) = try run(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=ociforge-test-token-issuer"
+                ])
             guard st == 0 else { throw OCIWriterError(.io, "openssl req failed: \(out)") }
             let tport = try Net.freePort()
             let script = dir.path + "/token_server.py"
             try TokenServerScript.source.write(toFile: script, atomically: true, encoding: .utf8)
             let policy = dir.path + "/policy.json"
-            let obj: [String: Any] = ["users": users, "pushers": Array(pushers), "refresh_tokens": refreshTokens,
-                                      "expires_in": expiresIn, "oauth": oauth, "log": dir.path + "/token-requests.log"]
+            let obj: [String: Any] = [
+                "users": users, "pushers": Array(pushers), "refresh_tokens": refreshTokens,
+                "expires_in": expiresIn, "oauth": oauth, "log": dir.path + "/token-requests.log"
+            ]
             try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: policy))
-            let ts = try ServerProcess("/usr/bin/env", ["python3", script, String(tport), key, cert, policy], log: dir.path + "/token.log")
+            let ts = try ServerProcess(
+                "/usr/bin/env", ["python3", script, String(tport), key, cert, policy], log: dir.path + "/token.log")
             try Net.waitForPort(tport, process: ts.process)
             tokenServer = ts
             authYAML = """
-            auth:
-              token:
-                realm: http://127.0.0.1:\(tport)/token
-                service: ociforge-test-registry
-                issuer: ociforge-test-issuer
-                rootcertbundle: \(cert)
+                auth:
+                  token:
+                    realm: http://127.0.0.1:\(tport)/token
+                    service: ociforge-test-registry
+                    issuer: ociforge-test-issuer
+                    rootcertbundle: \(cert)
 
-            """
+                """
         }
         let config = """
-        version: 0.1
-        log:
-          level: warn
-          accesslog:
-            disabled: true
-        storage:
-          filesystem:
-            rootdirectory: \(dir.path)/data
-          delete:
-            enabled: true
-        http:
-          addr: 127.0.0.1:\(port)
-          secret: ociforge-test-secret
-          relativeurls: \(relativeURLs)
-        \(authYAML)
-        """
+            version: 0.1
+            log:
+              level: warn
+              accesslog:
+                disabled: true
+            storage:
+              filesystem:
+                rootdirectory: \(dir.path)/data
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:\(port)
+              secret: ociforge-test-secret
+              relativeurls: \(relativeURLs)
+            \(authYAML)
+            """
         try config.write(toFile: dir.path + "/config.yml", atomically: true, encoding: .utf8)
-        server = try ServerProcess("/usr/bin/docker-registry", ["serve", dir.path + "/config.yml"], log: dir.path + "/registry.log")
+        server = try ServerProcess(
+            "/usr/bin/docker-registry", ["serve", dir.path + "/config.yml"], log: dir.path + "/registry.log")
         self.tokenServer = tokenServer
         do {
             try Net.waitForPort(port, process: server.process)
@@ -210,7 +227,8 @@ final class TestRegistry: @unchecked Sendable {
 
     /// One line per token request: `POST grant=refresh_token client=ociforge user=alice` or `GET user=alice`.
     var tokenRequests: [String] {
-        ((try? String(contentsOfFile: dir.path + "/token-requests.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        ((try? String(contentsOfFile: dir.path + "/token-requests.log", encoding: .utf8)) ?? "").split(separator: "\n")
+            .map(String.init)
     }
 }
 

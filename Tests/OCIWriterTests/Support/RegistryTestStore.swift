@@ -1,8 +1,10 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import OCIWriter
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A minimal directory-backed `ImageStore` laid out as an OCI image layout (so skopeo can read and write it).
 final class DirectoryImageStore: ImageStore, @unchecked Sendable {
@@ -13,7 +15,8 @@ final class DirectoryImageStore: ImageStore, @unchecked Sendable {
         self.root = root
         try FileManager.default.createDirectory(atPath: root + "/blobs/sha256", withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: root + "/oci-layout") {
-            try #"{"imageLayoutVersion":"1.0.0"}"#.write(toFile: root + "/oci-layout", atomically: true, encoding: .utf8)
+            try #"{"imageLayoutVersion":"1.0.0"}"#.write(
+                toFile: root + "/oci-layout", atomically: true, encoding: .utf8)
         }
         if !FileManager.default.fileExists(atPath: root + "/index.json") {
             try writeIndex(ImageIndex(manifests: []))
@@ -22,8 +25,12 @@ final class DirectoryImageStore: ImageStore, @unchecked Sendable {
 
     func existingBlobFile(_ digest: Digest) -> String? { blobPath(digest) }
     func temporaryFilePath() throws -> String { root + "/blobs/sha256/.tmp-" + UUID().uuidString }
-    func commitVerifiedBlob(file: String, descriptor: Descriptor) throws { try commitBlob(verifiedFile: file, digest: descriptor.digest) }
-    func readSmallBlob(_ descriptor: Descriptor) throws -> [UInt8] { try readBlob(descriptor.digest, maxBytes: 1 << 26) }
+    func commitVerifiedBlob(file: String, descriptor: Descriptor) throws {
+        try commitBlob(verifiedFile: file, digest: descriptor.digest)
+    }
+    func readSmallBlob(_ descriptor: Descriptor) throws -> [UInt8] {
+        try readBlob(descriptor.digest, maxBytes: 1 << 26)
+    }
     func rootDescriptor(tag: String?) throws -> Descriptor { try resolve(tag: tag) }
 
     func blobPath(_ digest: Digest) -> String? {
@@ -32,7 +39,9 @@ final class DirectoryImageStore: ImageStore, @unchecked Sendable {
     }
 
     func commitBlob(verifiedFile path: String, digest: Digest) throws {
-        guard rename(path, root + "/blobs/sha256/" + digest.hex) == 0 else { throw OCIWriterError.sys("rename", path: path) }
+        guard rename(path, root + "/blobs/sha256/" + digest.hex) == 0 else {
+            throw OCIWriterError.sys("rename", path: path)
+        }
     }
 
     func readBlob(_ digest: Digest, maxBytes: Int) throws -> [UInt8] {
@@ -40,12 +49,16 @@ final class DirectoryImageStore: ImageStore, @unchecked Sendable {
             throw OCIWriterError(.notFound, "blob \(digest) not found", path: root)
         }
         let b = Array(d)
-        guard Digest.of(b) == digest else { throw OCIWriterError(.digestMismatch, "blob \(digest) is corrupt", path: p) }
+        guard Digest.of(b) == digest else {
+            throw OCIWriterError(.digestMismatch, "blob \(digest) is corrupt", path: p)
+        }
         return b
     }
 
     func index() throws -> ImageIndex {
-        try CanonicalJSON.decode(ImageIndex.self, from: Array(FileManager.default.contents(atPath: root + "/index.json") ?? Data()), source: root + "/index.json")
+        try CanonicalJSON.decode(
+            ImageIndex.self, from: Array(FileManager.default.contents(atPath: root + "/index.json") ?? Data()),
+            source: root + "/index.json")
     }
 
     func writeIndex(_ i: ImageIndex) throws {
@@ -94,7 +107,9 @@ enum TestImages {
         var x = seed &* 0x9E3779B97F4A7C15 | 1
         var out = [UInt8](repeating: 0, count: count)
         for i in 0..<count {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
             out[i] = UInt8(truncatingIfNeeded: x)
         }
         return out
@@ -106,8 +121,12 @@ enum TestImages {
         try FileManager.default.createDirectory(atPath: work + "/root", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         try Data(noise(size, seed: seed)).write(to: URL(fileURLWithPath: work + "/root/file-\(seed).bin"))
-        let (s1, o1) = try run("/bin/tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
-                                          "-C", work + "/root", "-cf", work + "/l.tar", "."])
+        let (s1, o1) = try run(
+            "/bin/tar",
+            [
+                "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
+                "-C", work + "/root", "-cf", work + "/l.tar", "."
+            ])
         guard s1 == 0 else { throw OCIWriterError(.io, "tar: \(o1)") }
         let tar = Array(FileManager.default.contents(atPath: work + "/l.tar")!)
         let (s2, o2) = try run("/bin/gzip", ["-n", "-1", work + "/l.tar"])
@@ -118,8 +137,10 @@ enum TestImages {
 
     /// Writes an image with layers of the given sizes into `store` under `tag`; returns the manifest descriptor.
     @discardableResult
-    static func make(in store: DirectoryImageStore, tag: String, layerSizes: [Int], seed: UInt64,
-                     platform: Platform = .host) throws -> Descriptor {
+    static func make(
+        in store: DirectoryImageStore, tag: String, layerSizes: [Int], seed: UInt64,
+        platform: Platform = .host
+    ) throws -> Descriptor {
         var layers: [Descriptor] = []
         var diffIDs: [Digest] = []
         for (i, size) in layerSizes.enumerated() {
@@ -127,9 +148,10 @@ enum TestImages {
             layers.append(try store.add(l.gz, mediaType: .ociLayerGzip))
             diffIDs.append(l.diffID)
         }
-        let config = ImageConfig(platform: platform, config: ContainerConfig(cmd: ["/bin/sh"]), rootfs: RootFS(diffIDs: diffIDs),
-                                 history: layers.map { _ in History(created: "1970-01-01T00:00:00Z", createdBy: "test") },
-                                 created: "1970-01-01T00:00:00Z")
+        let config = ImageConfig(
+            platform: platform, config: ContainerConfig(cmd: ["/bin/sh"]), rootfs: RootFS(diffIDs: diffIDs),
+            history: layers.map { _ in History(created: "1970-01-01T00:00:00Z", createdBy: "test") },
+            created: "1970-01-01T00:00:00Z")
         let cfg = try store.add(try CanonicalJSON.encode(config), mediaType: .ociConfig)
         let manifest = try EncodedDocument(Manifest(config: cfg, layers: layers))
         var d = try store.add(manifest.bytes, mediaType: .ociManifest)

@@ -17,15 +17,17 @@ struct ArchiveBuilder {
         let root = dir + "/src-" + name
         for (p, content) in files {
             let full = root + "/" + p
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (full as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
             try Data(content.utf8).write(to: URL(fileURLWithPath: full))
             chmod(full, content.hasPrefix("#!") ? 0o755 : 0o644)
         }
         for (p, target) in links {
             let full = root + "/" + p
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (full as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
             try FileManager.default.createSymbolicLink(atPath: full, withDestinationPath: target)
         }
         return root
@@ -35,8 +37,12 @@ struct ArchiveBuilder {
     func tar(_ root: String, compression: String, extra: [String] = [], entries: [String]? = nil) throws -> [UInt8] {
         let out = dir + "/out-\(UUID().uuidString).tar"
         let names = try entries ?? FileManager.default.contentsOfDirectory(atPath: root).sorted()
-        try run("/usr/bin/tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-c\(compression)f", out,
-                                 "-C", root] + extra + names)
+        try run(
+            "/usr/bin/tar",
+            [
+                "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-c\(compression)f", out,
+                "-C", root
+            ] + extra + names)
         return try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
     }
 

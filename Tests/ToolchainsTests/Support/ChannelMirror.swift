@@ -1,5 +1,6 @@
 import Foundation
 import OCIWriter
+
 @testable import Toolchains
 
 /// Every channel's real index and checksum formats served from a `LoopbackServer`, with archives built by the
@@ -23,8 +24,9 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     func installer(maxDownloadBytes: Int64 = 1 << 30) -> ToolchainInstaller {
-        ToolchainInstaller(channels: ToolchainChannels(settings: settings), stateDirectory: state,
-                           maxDownloadBytes: maxDownloadBytes)
+        ToolchainInstaller(
+            channels: ToolchainChannels(settings: settings), stateDirectory: state,
+            maxDownloadBytes: maxDownloadBytes)
     }
 
     /// A staging path that does not exist yet.
@@ -65,19 +67,25 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     private func node() throws {
-        let root = try builder.tree("node", files: [
-            "node-v24.1.0-linux-x64/bin/node": Self.script("v24.1.0"),
-            "node-v24.1.0-linux-x64/lib/node_modules/npm/bin/npm-cli.js": Self.script("10.9.2"),
-        ], links: ["node-v24.1.0-linux-x64/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"])
+        let root = try builder.tree(
+            "node",
+            files: [
+                "node-v24.1.0-linux-x64/bin/node": Self.script("v24.1.0"),
+                "node-v24.1.0-linux-x64/lib/node_modules/npm/bin/npm-cli.js": Self.script("10.9.2")
+            ], links: ["node-v24.1.0-linux-x64/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"])
         let xz = try builder.tar(root, compression: "J")
         serve(.node, "/node/v24.1.0/node-v24.1.0-linux-x64.tar.xz", xz)
-        server.put("/node/v24.1.0/SHASUMS256.txt", """
+        server.put(
+            "/node/v24.1.0/SHASUMS256.txt",
+            """
             \(String(repeating: "a", count: 64))  node-v24.1.0-darwin-arm64.tar.gz
             \(Hex.sha256(xz))  node-v24.1.0-linux-x64.tar.xz
             \(String(repeating: "b", count: 64))  node-v24.1.0.tar.gz
 
             """)
-        server.put("/node/index.json", """
+        server.put(
+            "/node/index.json",
+            """
             [{"version":"v24.1.0","date":"2025-05-08","files":["headers","linux-arm64","linux-x64","osx-arm64-tar"],"npm":"11.3.0","v8":"13.6","uv":"1.50.0","zlib":"1.3","openssl":"3.0.15","modules":"137","lts":"Krypton","security":false},
              {"version":"v23.11.0","date":"2025-04-01","files":["linux-x64","win-x64-zip"],"npm":"10.9.2","lts":false,"security":false},
              {"version":"v22.12.0","date":"2024-12-03","files":["linux-x64"],"npm":"10.9.0","lts":"Jod","security":false},
@@ -86,11 +94,17 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     private func go() throws {
-        let root = try builder.tree("go", files: ["go/bin/go": Self.script("go version go1.23.4 linux/amd64"),
-                                                  "go/VERSION": "go1.23.4\n"])
+        let root = try builder.tree(
+            "go",
+            files: [
+                "go/bin/go": Self.script("go version go1.23.4 linux/amd64"),
+                "go/VERSION": "go1.23.4\n"
+            ])
         let gz = try builder.tar(root, compression: "z")
         serve(.go, "/go/go1.23.4.linux-amd64.tar.gz", gz)
-        server.put("/go/?mode=json&include=all", """
+        server.put(
+            "/go/?mode=json&include=all",
+            """
             [{"version":"go1.24rc1","stable":false,"files":[{"filename":"go1.24rc1.linux-amd64.tar.gz","os":"linux","arch":"amd64","version":"go1.24rc1","sha256":"\(String(repeating: "c", count: 64))","size":1,"kind":"archive"}]},
              {"version":"go1.23.4","stable":true,"files":[
                {"filename":"go1.23.4.src.tar.gz","os":"","arch":"","version":"go1.23.4","sha256":"\(String(repeating: "d", count: 64))","size":2,"kind":"source"},
@@ -100,11 +114,17 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     private func zig() throws {
-        let root = try builder.tree("zig", files: ["zig-x86_64-linux-0.14.1/zig": Self.script("0.14.1"),
-                                                   "zig-x86_64-linux-0.14.1/lib/std/std.zig": "pub const x = 1;\n"])
+        let root = try builder.tree(
+            "zig",
+            files: [
+                "zig-x86_64-linux-0.14.1/zig": Self.script("0.14.1"),
+                "zig-x86_64-linux-0.14.1/lib/std/std.zig": "pub const x = 1;\n"
+            ])
         let xz = try builder.tar(root, compression: "J")
         serve(.zig, "/zig/0.14.1/zig-x86_64-linux-0.14.1.tar.xz", xz)
-        server.put("/zig/index.json", """
+        server.put(
+            "/zig/index.json",
+            """
             {"master":{"version":"0.15.0-dev.1+abc","date":"2025-06-01","x86_64-linux":{"tarball":"https://ziglang.org/builds/zig-x86_64-linux-0.15.0-dev.1+abc.tar.xz","shasum":"\(String(repeating: "f", count: 64))","size":"100"}},
              "0.14.1":{"date":"2025-05-21","docs":"https://ziglang.org/documentation/0.14.1/","src":{"tarball":"x","shasum":"y","size":"1"},
                "x86_64-linux":{"tarball":"https://ziglang.org/download/0.14.1/zig-x86_64-linux-0.14.1.tar.xz","shasum":"\(Hex.sha256(xz))","size":"\(xz.count)"},
@@ -117,19 +137,41 @@ final class ChannelMirror: @unchecked Sendable {
         let t = "x86_64-unknown-linux-gnu"
         var table = ""
         for (name, dir, files) in [
-            ("rustc", "rustc", ["rustc/bin/rustc": Self.script("rustc 1.78.0 (9b00956e5 2024-04-29)"), "rustc/manifest.in": "file:bin/rustc\n"]),
-            ("cargo", "cargo", ["cargo/bin/cargo": Self.script("cargo 1.78.0 (54d8815d0 2024-03-26)"), "cargo/manifest.in": "file:bin/cargo\n"]),
-            ("rust-std", "rust-std-\(t)", ["rust-std-\(t)/lib/rustlib/\(t)/lib/libstd.rlib": "rlib\n",
-                                          "rust-std-\(t)/manifest.in": "dir:lib/rustlib/\(t)/lib\n"]),
+            (
+                "rustc", "rustc",
+                [
+                    "rustc/bin/rustc": Self.script("rustc 1.78.0 (9b00956e5 2024-04-29)"),
+                    "rustc/manifest.in": "file:bin/rustc\n"
+                ]
+            ),
+            (
+                "cargo", "cargo",
+                [
+                    "cargo/bin/cargo": Self.script("cargo 1.78.0 (54d8815d0 2024-03-26)"),
+                    "cargo/manifest.in": "file:bin/cargo\n"
+                ]
+            ),
+            (
+                "rust-std", "rust-std-\(t)",
+                [
+                    "rust-std-\(t)/lib/rustlib/\(t)/lib/libstd.rlib": "rlib\n",
+                    "rust-std-\(t)/manifest.in": "dir:lib/rustlib/\(t)/lib\n"
+                ]
+            )
         ] {
             let top = "\(name)-1.78.0-\(t)"
-            var tree: [String: String] = ["\(top)/components": dir + "\n", "\(top)/install.sh": "#!/bin/sh\nexit 1\n",
-                                          "\(top)/rust-installer-version": "3\n"]
+            var tree: [String: String] = [
+                "\(top)/components": dir + "\n", "\(top)/install.sh": "#!/bin/sh\nexit 1\n",
+                "\(top)/rust-installer-version": "3\n"
+            ]
             for (k, v) in files { tree["\(top)/\(k)"] = v }
             let xz = try builder.tar(try builder.tree(name, files: tree), compression: "J")
             let path = "/rust/dist/2024-05-02/\(top).tar.xz"
             server.put(path, xz)
-            if name == "rustc" { archivePath[.rust] = path; archives[.rust] = xz }
+            if name == "rustc" {
+                archivePath[.rust] = path
+                archives[.rust] = xz
+            }
             table += """
 
                 [pkg.\(name)]
@@ -171,53 +213,82 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     private func java() throws {
-        let root = try builder.tree("java", files: ["jdk-21.0.5+11/bin/java": Self.script("openjdk version \"21.0.5\" 2024-10-15 LTS"),
-                                                    "jdk-21.0.5+11/release": "JAVA_VERSION=\"21.0.5\"\n"])
+        let root = try builder.tree(
+            "java",
+            files: [
+                "jdk-21.0.5+11/bin/java": Self.script("openjdk version \"21.0.5\" 2024-10-15 LTS"),
+                "jdk-21.0.5+11/release": "JAVA_VERSION=\"21.0.5\"\n"
+            ])
         let gz = try builder.tar(root, compression: "z")
         let path = "/java-binaries/OpenJDK21U-jdk_x64_linux_hotspot_21.0.5_11.tar.gz"
         serve(.java, path, gz)
-        server.put("/java/v3/info/available_releases", """
+        server.put(
+            "/java/v3/info/available_releases",
+            """
             {"available_lts_releases":[8,11,17,21],"available_releases":[8,11,17,21,23],"most_recent_feature_release":23,"most_recent_feature_version":24,"most_recent_lts":21,"tip_version":25}
             """)
         let q = "hotspot?architecture=x64&image_type=jdk&os=linux&vendor=eclipse"
-        server.put("/java/v3/assets/latest/21/\(q)", """
+        server.put(
+            "/java/v3/assets/latest/21/\(q)",
+            """
             [{"binary":{"architecture":"x64","download_count":1,"heap_size":"normal","image_type":"jdk","jvm_impl":"hotspot","os":"linux","package":{"checksum":"\(Hex.sha256(gz))","checksum_link":"\(base)\(path).sha256.txt","download_count":1,"link":"\(base)\(path)","name":"OpenJDK21U-jdk_x64_linux_hotspot_21.0.5_11.tar.gz","size":\(gz.count)},"project":"jdk","updated_at":"2024-10-16T00:00:00Z"},"release_link":"x","release_name":"jdk-21.0.5+11","vendor":"eclipse","version":{"build":11,"major":21,"minor":0,"openjdk_version":"21.0.5+11-LTS","security":5,"semver":"21.0.5+11.0.LTS"}}]
             """)
-        server.put("/java/v3/assets/latest/17/\(q)", """
+        server.put(
+            "/java/v3/assets/latest/17/\(q)",
+            """
             [{"binary":{"architecture":"x64","image_type":"jdk","os":"linux","package":{"checksum":"\(String(repeating: "2", count: 64))","link":"\(base)/java-binaries/OpenJDK17U-jdk_x64_linux_hotspot_17.0.13_11.tar.gz","name":"OpenJDK17U-jdk_x64_linux_hotspot_17.0.13_11.tar.gz","size":10}},"release_name":"jdk-17.0.13+11","version":{"build":11,"major":17,"minor":0,"security":13}}]
             """)
         for f in [8, 11, 23] { server.put("/java/v3/assets/latest/\(f)/\(q)", "[]") }
 
         // The JRE of 21 (runtime flavor); the other features answer 404 (skipped).
-        let jre = try builder.tar(try builder.tree("jre", files: ["jdk-21.0.5+11-jre/bin/java": Self.script("openjdk version \"21.0.5\" JRE")]),
-                                  compression: "z")
+        let jre = try builder.tar(
+            try builder.tree(
+                "jre", files: ["jdk-21.0.5+11-jre/bin/java": Self.script("openjdk version \"21.0.5\" JRE")]),
+            compression: "z")
         let jrePath = "/java-binaries/OpenJDK21U-jre_x64_linux_hotspot_21.0.5_11.tar.gz"
         server.put(jrePath, jre)
         runtimeArchives[.java] = jre
-        server.put("/java/v3/assets/latest/21/hotspot?architecture=x64&image_type=jre&os=linux&vendor=eclipse", """
+        server.put(
+            "/java/v3/assets/latest/21/hotspot?architecture=x64&image_type=jre&os=linux&vendor=eclipse",
+            """
             [{"binary":{"architecture":"x64","image_type":"jre","os":"linux","package":{"checksum":"\(Hex.sha256(jre))","link":"\(base)\(jrePath)","name":"OpenJDK21U-jre_x64_linux_hotspot_21.0.5_11.tar.gz","size":\(jre.count)}},"release_name":"jdk-21.0.5+11","version":{"build":11,"major":21,"minor":0,"security":5}}]
             """)
     }
 
     private func dotnet() throws {
-        let root = try builder.tree("dotnet", files: ["dotnet": Self.script("8.0.404"), "sdk/8.0.404/dotnet.dll": "dll\n",
-                                                      "LICENSE.txt": "MIT\n"])
+        let root = try builder.tree(
+            "dotnet",
+            files: [
+                "dotnet": Self.script("8.0.404"), "sdk/8.0.404/dotnet.dll": "dll\n",
+                "LICENSE.txt": "MIT\n"
+            ])
         let gz = try builder.tar(root, compression: "z", entries: ["."])
         let path = "/dotnet/dotnet/Sdk/8.0.404/dotnet-sdk-8.0.404-linux-x64.tar.gz"
         serve(.dotnet, path, gz)
-        let rt = try builder.tar(try builder.tree("aspnet", files: ["dotnet": Self.script("Microsoft.AspNetCore.App 8.0.11"),
-                                                                     "shared/Microsoft.NETCore.App/8.0.11/System.dll": "dll\n"]),
-                                 compression: "z", entries: ["."])
+        let rt = try builder.tar(
+            try builder.tree(
+                "aspnet",
+                files: [
+                    "dotnet": Self.script("Microsoft.AspNetCore.App 8.0.11"),
+                    "shared/Microsoft.NETCore.App/8.0.11/System.dll": "dll\n"
+                ]),
+            compression: "z", entries: ["."])
         server.put("/dotnet/dotnet/aspnetcore/Runtime/8.0.11/aspnetcore-runtime-8.0.11-linux-x64.tar.gz", rt)
         runtimeArchives[.dotnet] = rt
-        server.put("/dotnet/dotnet/release-metadata/releases-index.json", """
+        server.put(
+            "/dotnet/dotnet/release-metadata/releases-index.json",
+            """
             {"releases-index":[{"channel-version":"9.0","latest-release":"9.0.0","latest-release-date":"2024-11-12","security":false,"latest-runtime":"9.0.0","latest-sdk":"9.0.100","product":".NET","support-phase":"active","eol-date":"2026-05-12","release-type":"sts","releases.json":"https://builds.dotnet.microsoft.com/dotnet/release-metadata/9.0/releases.json"},
              {"channel-version":"8.0","latest-release":"8.0.11","latest-sdk":"8.0.404","support-phase":"active","release-type":"lts","releases.json":"https://builds.dotnet.microsoft.com/dotnet/release-metadata/8.0/releases.json"}]}
             """)
-        server.put("/dotnet/dotnet/release-metadata/9.0/releases.json", """
+        server.put(
+            "/dotnet/dotnet/release-metadata/9.0/releases.json",
+            """
             {"channel-version":"9.0","releases":[{"release-date":"2024-11-12","release-version":"9.0.0","sdk":{"version":"9.0.100","files":[{"name":"dotnet-sdk-linux-x64.tar.gz","rid":"linux-x64","url":"https://builds.dotnet.microsoft.com/dotnet/Sdk/9.0.100/dotnet-sdk-9.0.100-linux-x64.tar.gz","hash":"\(String(repeating: "3", count: 128))"}]}}]}
             """)
-        server.put("/dotnet/dotnet/release-metadata/8.0/releases.json", """
+        server.put(
+            "/dotnet/dotnet/release-metadata/8.0/releases.json",
+            """
             {"channel-version":"8.0","releases":[{"release-date":"2024-11-12","release-version":"8.0.11",
               "sdk":{"version":"8.0.404","files":[]},
               "runtime":{"version":"8.0.11","files":[{"name":"dotnet-runtime-linux-x64.tar.gz","rid":"linux-x64","url":"https://builds.dotnet.microsoft.com/dotnet/Runtime/8.0.11/dotnet-runtime-8.0.11-linux-x64.tar.gz","hash":"\(String(repeating: "7", count: 128))"}]},
@@ -233,7 +304,8 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     private func deno() throws {
-        let root = try builder.tree("deno", files: ["deno": Self.script("deno 2.1.4 (stable, release, x86_64-unknown-linux-gnu)")])
+        let root = try builder.tree(
+            "deno", files: ["deno": Self.script("deno 2.1.4 (stable, release, x86_64-unknown-linux-gnu)")])
         let zip = try builder.zip(root)
         let path = "/deno/release/v2.1.4/deno-x86_64-unknown-linux-gnu.zip"
         serve(.deno, path, zip)
@@ -246,8 +318,12 @@ final class ChannelMirror: @unchecked Sendable {
         let zip = try builder.zip(root)
         let dl = "/bun-dl/bun-v1.1.38"
         serve(.bun, dl + "/bun-linux-x64.zip", zip)
-        server.put(dl + "/SHASUMS256.txt", "\(String(repeating: "7", count: 64))  bun-linux-aarch64.zip\n\(Hex.sha256(zip))  bun-linux-x64.zip\n")
-        server.put("/bun/releases?per_page=100", """
+        server.put(
+            dl + "/SHASUMS256.txt",
+            "\(String(repeating: "7", count: 64))  bun-linux-aarch64.zip\n\(Hex.sha256(zip))  bun-linux-x64.zip\n")
+        server.put(
+            "/bun/releases?per_page=100",
+            """
             [{"tag_name":"canary","prerelease":true,"assets":[{"name":"bun-linux-x64.zip","browser_download_url":"\(base)/bun-dl/canary/bun-linux-x64.zip","size":1}]},
              {"tag_name":"bun-v1.1.38","prerelease":false,"draft":false,"published_at":"2024-11-29T08:00:00Z","assets":[
                {"name":"bun-linux-aarch64.zip","browser_download_url":"\(base)\(dl)/bun-linux-aarch64.zip","size":2},
@@ -257,14 +333,20 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     private func python() throws {
-        let root = try builder.tree("python", files: ["python/bin/python3.13": Self.script("Python 3.13.0"),
-                                                      "python/lib/python3.13/os.py": "# os\n"],
-                                    links: ["python/bin/python3": "python3.13"])
+        let root = try builder.tree(
+            "python",
+            files: [
+                "python/bin/python3.13": Self.script("Python 3.13.0"),
+                "python/lib/python3.13/os.py": "# os\n"
+            ],
+            links: ["python/bin/python3": "python3.13"])
         let gz = try builder.tar(root, compression: "z")
         let t = "x86_64-unknown-linux-gnu-install_only_stripped.tar.gz"
         let dl = "/python-dl/20241016"
         serve(.python, "\(dl)/cpython-3.13.0%2B20241016-\(t)", gz)
-        server.put("\(dl)/SHA256SUMS", """
+        server.put(
+            "\(dl)/SHA256SUMS",
+            """
             \(String(repeating: "8", count: 64))  cpython-3.12.7+20241016-\(t)
             \(Hex.sha256(gz))  cpython-3.13.0+20241016-\(t)
 
@@ -272,7 +354,9 @@ final class ChannelMirror: @unchecked Sendable {
         func asset(_ name: String, _ rel: String, _ size: Int) -> String {
             #"{"name":"\#(name)","browser_download_url":"\#(base)/python-dl/\#(rel)/\#(name.replacingOccurrences(of: "+", with: "%2B"))","size":\#(size)}"#
         }
-        server.put("/python/releases?per_page=10", """
+        server.put(
+            "/python/releases?per_page=10",
+            """
             [{"tag_name":"20241016","prerelease":false,"assets":[\(asset("cpython-3.13.0+20241016-\(t)", "20241016", gz.count)),
               \(asset("cpython-3.12.7+20241016-\(t)", "20241016", 10)), \(asset("cpython-3.12.7+20241016-x86_64-unknown-linux-gnu-install_only.tar.gz", "20241016", 11)),
               \(asset("cpython-3.12.7+20241016-aarch64-unknown-linux-gnu-install_only_stripped.tar.gz", "20241016", 12)),
@@ -283,12 +367,18 @@ final class ChannelMirror: @unchecked Sendable {
     }
 
     private func ruby() throws {
-        let root = try builder.tree("ruby", files: ["ruby-3.3.6/bin/ruby": Self.script("ruby 3.3.6 (2024-11-05 revision 75015d4c1f) [x86_64-linux]"),
-                                                    "ruby-3.3.6/lib/ruby/3.3.0/set.rb": "# set\n"])
+        let root = try builder.tree(
+            "ruby",
+            files: [
+                "ruby-3.3.6/bin/ruby": Self.script("ruby 3.3.6 (2024-11-05 revision 75015d4c1f) [x86_64-linux]"),
+                "ruby-3.3.6/lib/ruby/3.3.0/set.rb": "# set\n"
+            ])
         let gz = try builder.tar(root, compression: "z")
         let dl = "/ruby-dl/3.3.6-1"
         serve(.ruby, dl + "/ruby-3.3.6.x86_64_linux.tar.gz", gz)
-        server.put("/ruby/releases?per_page=100", """
+        server.put(
+            "/ruby/releases?per_page=100",
+            """
             [{"tag_name":"3.4.1","prerelease":false,"published_at":"2024-12-26T00:00:00Z","assets":[
                {"name":"ruby-3.4.1.x86_64_linux.tar.gz","browser_download_url":"\(base)/ruby-dl/3.4.1/ruby-3.4.1.x86_64_linux.tar.gz","size":5}]},
              {"tag_name":"3.3.6-1","prerelease":false,"published_at":"2024-11-20T00:00:00Z","assets":[

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A small HTTP/1.1 file server on 127.0.0.1 (free port, one thread per connection, `Connection: close`) serving
@@ -31,7 +32,9 @@ final class LoopbackServer: Sendable {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, len) == 0 && listen(s, 64) == 0 && getsockname(s, $0, &len) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(s, $0, len) == 0 && listen(s, 64) == 0 && getsockname(s, $0, &len) == 0
+            }
         }
         guard s >= 0, ok else { throw POSIXError(.EADDRNOTAVAIL) }
         fd = s
@@ -86,7 +89,8 @@ final class LoopbackServer: Sendable {
         }
         var body = memory
         if body == nil, let dir, !path.contains(".."), !path.contains("?"),
-           let d = FileManager.default.contents(atPath: dir + (path.removingPercentEncoding ?? path)) {
+            let d = FileManager.default.contents(atPath: dir + (path.removingPercentEncoding ?? path))
+        {
             body = [UInt8](d)
         }
         let status = body == nil ? "404 Not Found" : "200 OK"
@@ -99,7 +103,9 @@ final class LoopbackServer: Sendable {
     private func send(_ c: Int32, _ bytes: [UInt8]) {
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(c, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(c, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL))
+            }
             if n <= 0 { return }
             off += n
         }
