@@ -431,7 +431,7 @@ struct BuildEndToEndTests {
         let out = dir.path + "/oci"
         let cache = dir.path + "/cache"
         let a = try Self.requireBuilt(app, cache: cache, output: out + ":v1")
-        #expect(a.executed == ["build/setup", "build/install", "runtime/packages"])
+        #expect(a.executed == ["build/setup", "build/install", "runtime/packages", "runtime/user"])
         #expect(try Self.httpGet(out, tag: "v1") == "hi")
         let clean = try Self.requireBuilt(app, cache: dir.path + "/cache-clean", output: dir.path + "/oci2:v1")
         #expect(clean.manifest == a.manifest, "reproducible from a clean layer cache (same wheels from PyPI)")
@@ -452,7 +452,7 @@ struct BuildEndToEndTests {
         let app = try Self.app("planner/no-providers/app", in: dir)
         let out = dir.path + "/oci"
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
-        #expect(a.executed == ["build/setup", "build/build", "runtime/packages"])
+        #expect(a.executed == ["build/setup", "build/build", "runtime/packages", "runtime/user"])
         #expect(try Self.httpGet(out, tag: "latest", containerPort: 8080, path: "/index.html").contains("<h1>hi</h1>"))
         try Self.expectReproducible(app, a, in: dir)
     }
@@ -480,6 +480,14 @@ struct BuildEndToEndTests {
         defer { dir.remove() }
         let app = try Self.app("planner/rust-cargo/app", in: dir)
         let out = dir.path + "/oci"
+        // rust-toolchain.toml asks for the `stable` channel, which plans upstream: the engine does not install
+        // upstream toolchains yet and refuses before any step runs, naming the setting that selects Debian's rustc.
+        let upstream = try Self.build(app, cache: dir.path + "/cache", output: out + ":latest")
+        #expect(
+            upstream.status != 0 && upstream.stderr.contains("[toolchains.rust] source = \"debian\""),
+            "\(upstream.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "nothing written")
+        try FileManager.default.removeItem(atPath: app + "/rust-toolchain.toml")
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed.contains("build/build"))
         #expect(try Self.podmanRun(out, tag: "latest").stdout == "hi\n")

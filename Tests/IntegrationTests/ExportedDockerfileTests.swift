@@ -23,7 +23,9 @@ struct ExportedDockerfileTests {
         let out = dir.path + "/oci"
         let exported = dir.path + "/Dockerfile"
         try E2E.requireBuilt(
-            app, cache: dir.path + "/cache", output: out + ":ours", extra: ["--export-dockerfile", exported])
+            app, cache: dir.path + "/cache", output: out + ":ours",
+            // The bookworm suite: buildah builds both stages on the bookworm minbase layout below.
+            extra: ["--base", "debian:bookworm", "--export-dockerfile", exported])
         let base = try Exec.baseLayout()
         var text = try String(contentsOfFile: exported, encoding: .utf8)
         for from in ["FROM debian:bookworm-slim", "FROM debian:bookworm "] {

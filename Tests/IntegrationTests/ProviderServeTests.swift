@@ -58,14 +58,10 @@ struct ProviderServeTests {
         let now = try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":caddy")
         #expect(try E2E.httpGet(out, tag: "caddy").contains("<h1>hi</h1>"))
         #expect(try Self.ids(out, tag: "caddy") == "10001:10001:app\n")
-        // The previous plan (nginx, as root) from its committed snapshot, built unchanged as a frozen plan.
-        let previous = try Self.previousPlan("Fixtures/planner/staticfile/expected-plan.json", in: dir)
-        let before = try E2E.requireBuilt(
-            app, cache: dir.path + "/cache", output: out + ":nginx", extra: ["--frozen-plan", previous])
-        print(
-            "figure: static site image: Caddy \(now.int("imageSize")) bytes vs nginx \(before.int("imageSize")) bytes (compressed)"
-        )
-        #expect(now.int("imageSize") > 0 && before.int("imageSize") > 0)
+        // The figure against the previous nginx image (README) was measured from the pre-trixie plan snapshot, which
+        // the plan schema 2 no longer reads; the size is printed for the record.
+        print("figure: static site image: Caddy \(now.int("imageSize")) bytes (compressed)")
+        #expect(now.int("imageSize") > 0)
     }
 
     @Test("SvelteKit node adapter (vendored): `node build` answers as uid 10001 on $PORT")
@@ -95,13 +91,8 @@ struct ProviderServeTests {
         // Figures on the php-composer fixture (ext-mbstring, ext-pdo_pgsql): the new runtime vs the previous one.
         let composerApp = try E2E.app("planner/php-composer/app", in: dir, name: "composer-app")
         let now = try E2E.requireBuilt(composerApp, cache: dir.path + "/cache", output: out + ":fpm")
-        let previous = try Self.previousPlan("Fixtures/planner/php-composer/expected-plan.json", in: dir)
-        let before = try E2E.requireBuilt(
-            composerApp, cache: dir.path + "/cache", output: out + ":cli",
-            extra: ["--frozen-plan", previous])
-        print(
-            "figure: PHP image: nginx+php-fpm \(now.int("imageSize")) bytes vs php -S \(before.int("imageSize")) bytes (compressed)"
-        )
+        print("figure: PHP image: nginx+php-fpm \(now.int("imageSize")) bytes (compressed)")
+        #expect(now.int("imageSize") > 0)
     }
 
     @Test(
@@ -178,14 +169,5 @@ struct ProviderServeTests {
                 && run.stdout.hasSuffix("pixel 0000ffff\n"), "\(run)")
         let probe = try E2E.podmanRun(out, tag: "latest", ["sh", "-c", "command -v gcc pg_config || echo no-compiler"])
         #expect(probe.stdout == "no-compiler\n", "\(probe)")
-    }
-
-    /// The plan an earlier commit's snapshot recorded (`git show <first commit of this branch's parent>:path`), as
-    /// a frozen plan file.
-    static func previousPlan(_ path: String, in dir: TempDir) throws -> String {
-        let text = try Harness.ok(["git", "-C", Harness.repoRoot, "show", "80ae92d:" + path])
-        let file = dir.path + "/previous-" + path.split(separator: "/").dropLast().last! + ".json"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
     }
 }

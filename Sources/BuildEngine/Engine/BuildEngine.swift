@@ -44,6 +44,7 @@ public enum BuildEngine {
         case .app(_, let result, let planOptions):
             let plan = result.plan
             guard plan.strategy == .dockerfile else {
+                try PlanSupport.refuseUnbuildable(plan)
                 return try ImageBuilder(
                     plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner
                 ).build()
