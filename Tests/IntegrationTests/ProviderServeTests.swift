@@ -165,7 +165,7 @@ struct ProviderServeTests {
         try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         let run = try E2E.podmanRun(out, tag: "latest")
         #expect(
-            run.stdout.hasPrefix("psycopg2 2.9.9 libpq 15") && run.stdout.contains(" cairo 1.16")
+            run.stdout.hasPrefix("psycopg2 2.9.10 libpq 17") && run.stdout.contains(" cairo 1.18")
                 && run.stdout.hasSuffix("pixel 0000ffff\n"), "\(run)")
         let probe = try E2E.podmanRun(out, tag: "latest", ["sh", "-c", "command -v gcc pg_config || echo no-compiler"])
         #expect(probe.stdout == "no-compiler\n", "\(probe)")
