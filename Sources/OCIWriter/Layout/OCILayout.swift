@@ -85,7 +85,10 @@ public struct OCILayout: Sendable, Hashable, CustomStringConvertible {
         if LayoutIO.kind(abs + "/oci-layout") == nil {
             // Tolerate what a concurrent creator may have put there already; refuse anything else.
             let entries = LayoutIO.listDirectory(abs) ?? []
-            let foreign = entries.filter { $0 != "blobs" && $0 != "index.json" && !$0.hasPrefix(tempPrefix) }
+            // `oci-layout` too: a concurrent creator may have finished between the check above and this listing.
+            let foreign = entries.filter {
+                $0 != "blobs" && $0 != "index.json" && $0 != "oci-layout" && !$0.hasPrefix(tempPrefix)
+            }
             guard foreign.isEmpty else {
                 let shown = foreign.prefix(5).joined(separator: ", ")
                 throw OCIWriterError(
