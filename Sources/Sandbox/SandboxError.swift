@@ -17,8 +17,14 @@ public struct SandboxError: Error, CustomStringConvertible, Sendable {
     public var detail: String?
     /// For `.commandFailed`: the command's exit status (128 + signal when killed by a signal).
     public var exitStatus: Int32?
+    /// The underlying error (e.g. Foundation's when a host program cannot be started).
+    public var cause: (any Error & Sendable)?
 
-    public init(_ code: Code, _ message: String, errno: Int32? = nil, detail: String? = nil, exitStatus: Int32? = nil) {
+    public init(
+        _ code: Code, _ message: String, errno: Int32? = nil, detail: String? = nil, exitStatus: Int32? = nil,
+        cause: (any Error & Sendable)? = nil
+    ) {
+        self.cause = cause
         self.code = code
         self.message = message
         self.errno = errno
@@ -29,6 +35,7 @@ public struct SandboxError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         var s = message
         if let errno, errno != 0 { s += ": \(String(cString: strerror(errno))) (errno \(errno))" }
+        if let cause { s += " (\(cause))" }
         if let detail, !detail.isEmpty { s += "\n  \(detail)" }
         return s
     }

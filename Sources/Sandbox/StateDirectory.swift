@@ -165,7 +165,8 @@ public func runHost(_ path: String, _ args: [String], environment: [String: Stri
     p.standardError = pipe
     p.standardInput = FileHandle.nullDevice
     do { try p.run() } catch {
-        throw SandboxError(.launch, "cannot run \(path): \(error)")
+        throw SandboxError(
+            .launch, "cannot run \(path): check that it is installed and executable", cause: error)
     }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()

@@ -907,8 +907,9 @@ private final class LayerApplier {
     }
 }
 
-/// libarchive read callback: the next chunk of uncompressed tar from the `LayerStream` in `context`.
-private func layerStreamRead(
+/// libarchive read callback: the next chunk of uncompressed tar from the `LayerStream` in `context` (shared by
+/// extraction, `LayerFileReader` and `LayerListing`).
+func layerStreamRead(
     _ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
     _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
 ) -> la_ssize_t {
@@ -920,7 +921,7 @@ private func layerStreamRead(
     } catch let e as OCIWriterError {
         stream.failure = e
     } catch {
-        stream.failure = OCIWriterError(.extraction, "\(error)")
+        stream.failure = OCIWriterError(.extraction, "reading the layer failed", path: stream.name)
     }
     return -1
 }

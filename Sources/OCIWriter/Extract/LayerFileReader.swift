@@ -43,7 +43,8 @@ enum LayerFileScan {
         archive_read_support_format_tar(a)
         archive_read_support_format_empty(a)
         let ctx = Unmanaged.passUnretained(stream).toOpaque()
-        guard withExtendedLifetime(stream, { archive_read_open(a, ctx, nil, fileScanRead, nil) }) == ARCHIVE_OK else {
+        guard withExtendedLifetime(stream, { archive_read_open(a, ctx, nil, layerStreamRead, nil) }) == ARCHIVE_OK
+        else {
             throw stream.failure ?? OCIWriterError(.extraction, "cannot read the layer", path: layerPath)
         }
         let parents = Self.parents(of: target)
@@ -92,21 +93,4 @@ enum LayerFileScan {
         let parts = path.split(separator: "/")
         return (1..<max(1, parts.count)).map { parts.prefix($0).joined(separator: "/") }
     }
-}
-
-private func fileScanRead(
-    _ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
-    _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
-) -> la_ssize_t {
-    let stream = Unmanaged<LayerStream>.fromOpaque(context!).takeUnretainedValue()
-    do {
-        let chunk = try stream.next()
-        buffer?.pointee = chunk.baseAddress
-        return la_ssize_t(chunk.count)
-    } catch let e as OCIWriterError {
-        stream.failure = e
-    } catch {
-        stream.failure = OCIWriterError(.extraction, "reading the layer failed", path: stream.name)
-    }
-    return -1
 }

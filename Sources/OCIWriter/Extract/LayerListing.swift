@@ -50,7 +50,8 @@ public enum LayerListing {
         archive_read_support_format_tar(a)
         archive_read_support_format_empty(a)
         let ctx = Unmanaged.passUnretained(stream).toOpaque()
-        guard withExtendedLifetime(stream, { archive_read_open(a, ctx, nil, listingRead, nil) }) == ARCHIVE_OK else {
+        guard withExtendedLifetime(stream, { archive_read_open(a, ctx, nil, layerStreamRead, nil) }) == ARCHIVE_OK
+        else {
             throw stream.failure ?? OCIWriterError(.extraction, "cannot read the layer", path: path)
         }
         var out: [LayerEntryFacts] = []
@@ -107,21 +108,4 @@ public enum LayerListing {
         default: return "other"
         }
     }
-}
-
-private func listingRead(
-    _ a: OpaquePointer?, _ context: UnsafeMutableRawPointer?,
-    _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
-) -> la_ssize_t {
-    let stream = Unmanaged<LayerStream>.fromOpaque(context!).takeUnretainedValue()
-    do {
-        let chunk = try stream.next()
-        buffer?.pointee = chunk.baseAddress
-        return la_ssize_t(chunk.count)
-    } catch let e as OCIWriterError {
-        stream.failure = e
-    } catch {
-        stream.failure = OCIWriterError(.extraction, "reading the layer failed", path: stream.name)
-    }
-    return -1
 }
