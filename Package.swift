@@ -68,7 +68,7 @@ let package = Package(
         // The build engine: plan and Dockerfile front ends over one stage runner, cache, staging and bases.
         .target(
             name: "BuildEngine",
-            dependencies: ["OCIWriter", "Planner", "Sandbox", "COCISys"],
+            dependencies: ["OCIWriter", "Planner", "Sandbox", "Toolchains", "COCISys"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Signing keys and sigstore signatures, SBOMs and provenance: built on OCIWriter, kept out of it so the

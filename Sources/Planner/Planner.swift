@@ -775,13 +775,16 @@ struct PlanSession {
             startCommand: start.cmd, workingDirectory: "/app", env: env, paths: deployPaths,
             user: account?.name ?? requestedUser ?? "root", runtimeUser: account)
         let aptSuites = Set(toolchains.compactMap { $0.debian?.suite }).subtracting([suite.name]).sorted()
-        return ResolvedPlan(
+        var plan = ResolvedPlan(
             strategy: .plan, dockerfile: nil, providers: providers, suite: suite.name,
             buildImage: options.baseImage ?? ociforge.build?.base ?? merged.buildImage ?? suite.buildImage,
             toolchains: toolchains, packageManagers: outputs.flatMap(\.packageManagers), aptSuites: aptSuites,
             buildVariables: buildVariables, secrets: secrets.sorted(), staticAssets: merged.staticAssets ?? [:],
             caches: caches, steps: steps, deploy: deploy, context: try buildContext(), image: imageTarget(),
             frozen: false)
+        let mirrors = ociforge.toolchains.mirrors
+        plan.toolchainMirrors = mirrors.isEmpty ? nil : mirrors
+        return plan
     }
 
     static func cacheName(_ path: String) -> String {

@@ -38,6 +38,9 @@ public struct ResolvedPlan: Codable, Equatable, Sendable {
     public var image: ImageTarget
     /// True when this plan was read from a frozen plan file rather than resolved.
     public var frozen: Bool
+    /// `[toolchains.mirrors]` of ociforge.toml: base URL per channel endpoint key for the engine's toolchain
+    /// downloads (`OCIFORGE_TOOLCHAINS_<KEY>_URL` and `--toolchain-mirror` win over it); nil when none is set.
+    public var toolchainMirrors: [String: String]?
 
     public init(
         schemaVersion: Int = ResolvedPlan.currentSchemaVersion, strategy: Strategy, dockerfile: DockerfileBuild?,

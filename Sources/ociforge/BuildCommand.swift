@@ -65,6 +65,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var registryFlags: RegistryFlags
 
+    @OptionGroup(title: "Toolchains") var toolchains: ToolchainFlags
+
     @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
 
     @Option(
@@ -124,6 +126,7 @@ struct BuildCommand: ParsableCommand {
         // credentials, timeouts, retries, parallelism).
         build.registryOptions = registryFlags.options
         build.credentials = registryFlags.transport.credentials
+        build.toolchains = try toolchains.options()
         return build
     }
 

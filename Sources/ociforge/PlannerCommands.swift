@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Planner
+import Sandbox
 
 /// Flags shared by `plan`, `detect`, `freeze` (and later `build`).
 struct PlannerOptions: ParsableArguments {
@@ -144,6 +145,13 @@ struct PlanCommand: ParsableCommand {
         help: "With --format dockerfile: also write the matching .dockerignore to this file.")
     var dockerignore: String?
 
+    @Flag(
+        name: .customLong("resolve-toolchains"),
+        help: "Resolve upstream toolchains against their channels (version, URL, digest), as freeze records them.")
+    var resolveToolchains = false
+
+    @OptionGroup(title: "Toolchains") var toolchains: ToolchainFlags
+
     func run() throws {
         guard ["json", "toml", "table", "dockerfile"].contains(format) else {
             throw ValidationError("--format must be json, toml, table or dockerfile")
@@ -151,8 +159,12 @@ struct PlanCommand: ParsableCommand {
         var options = try planner.planOptions()
         options.baseImage = base
         let dir = planner.directory
-        let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
+        var result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
         reportPlannerWarnings(result.warnings)
+        if resolveToolchains {
+            result.plan = try pinToolchains(
+                result.plan, flags: toolchains, stateDirectory: StateDirectory.default().path)
+        }
         switch format {
         case "toml":
             print(try runPlanner { () throws(PlannerError) in try PlanRenderer.toml(result.plan) }, terminator: "")
@@ -201,13 +213,17 @@ struct FreezeCommand: ParsableCommand {
         help: "Build image debian:<suite> (default debian:trixie); selects the Debian toolchain tables.")
     var base: String?
 
+    @OptionGroup(title: "Toolchains") var toolchains: ToolchainFlags
+
     func run() throws {
         var options = try planner.planOptions()
         options.baseImage = base
         let dir = planner.directory
-        let result = try runPlanner { () throws(PlannerError) in try Planner.freeze(appDirectory: dir, options: options)
+        var result = try runPlanner { () throws(PlannerError) in try Planner.freeze(appDirectory: dir, options: options)
         }
         reportPlannerWarnings(result.warnings)
+        // The upstream toolchains' pins (version, URLs, sha256): a frozen plan never reads an index again.
+        result.plan = try pinToolchains(result.plan, flags: toolchains, stateDirectory: StateDirectory.default().path)
         let path = output ?? (dir + "/" + Planner.frozenFileName)
         try runPlanner { () throws(PlannerError) in
             try PlanRenderer.writeAtomically(PlanRenderer.json(result.plan), to: path)

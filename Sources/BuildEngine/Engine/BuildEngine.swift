@@ -42,13 +42,15 @@ public enum BuildEngine {
         let options = request.options, destination = request.destination(), directory = request.directory
         switch request.source {
         case .app(_, let result, let planOptions):
-            let plan = result.plan
-            guard plan.strategy == .dockerfile else {
-                try PlanSupport.refuseUnbuildable(plan)
+            guard result.plan.strategy == .dockerfile else {
+                try PlanSupport.refuseUnbuildable(result.plan)
+                let plan = try ToolchainResolution.pinBlocking(
+                    result.plan, options: options.toolchains, stateDirectory: runner.state.path)
                 return try ImageBuilder(
                     plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner
                 ).build()
             }
+            let plan = result.plan
             try refusePlanOnlyOptions(options, dockerfile: plan.dockerfile?.path ?? "Dockerfile")
             let resolved =
                 try result.dockerfile

@@ -2,6 +2,7 @@ import Foundation
 import OCIWriter
 import Planner
 import Sandbox
+import Toolchains
 
 /// The build engine's error: what failed (`code`), an actionable message, the step, command, exit status and last
 /// output lines when a step failed, and the underlying error (`cause`) when another module's error caused it.
@@ -29,6 +30,8 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
         case staging
         /// The planner could not resolve the Dockerfile again against its bases.
         case planner
+        /// An upstream toolchain could not be resolved, downloaded, verified or unpacked (channel, mirror, pin).
+        case toolchain
     }
 
     public var code: Code
@@ -69,6 +72,7 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
             }
         case is OCIWriterError: code = .image
         case is PlannerError: code = .planner
+        case is ToolchainError: code = .toolchain
         default: code = .staging
         }
         return BuildEngineError(code, message ?? "", cause: error)

@@ -34,6 +34,9 @@ public struct BuildOptions: Sendable {
     public var events: @Sendable (BuildEvent) -> Void = { _ in }
     /// How registry images are reached: bases (`FROM host/repo:tag`) and a `docker://` output.
     public var registryOptions = RegistryOptions()
+    /// Upstream toolchain channels: mirrors (`--toolchain-mirror`), the `OCIFORGE_TOOLCHAINS_<KEY>_URL`
+    /// environment and the host archive cache (plan builds only).
+    public var toolchains = ToolchainOptions()
     /// Credentials for registry bases and the output (default: stored logins).
     public var credentials: CredentialLookup = ImageTransport.storedCredentials
 

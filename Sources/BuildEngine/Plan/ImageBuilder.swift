@@ -47,6 +47,17 @@ public struct ImageBuilder: Sendable {
 
     public func build() throws -> BuildReport {
         let started = Date()
+        let deploy = try checkBuildable()
+        let rec = Recorder()
+        let files = try contextFiles()
+        let buildStage = try buildStage(files: files, rec: rec)
+        let runtimeStage = try runtimeStage(deploy, files: files, build: buildStage, rec: rec)
+        return try writeImage(deploy, runtime: runtimeStage, build: buildStage, rec: rec, started: started)
+    }
+
+    /// The plan's runtime section, after refusing what this builder cannot build (a Dockerfile plan, a foreign
+    /// platform).
+    func checkBuildable() throws -> Deploy {
         guard plan.strategy == .plan, let deploy = plan.deploy else {
             throw BuildEngineError(
                 .unsupported,
@@ -59,189 +70,22 @@ public struct ImageBuilder: Sendable {
                 "cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)"
             )
         }
-        let rec = Recorder()
-        let files = try contextFiles()
+        return deploy
+    }
 
-        // Build stage.
-        let buildImage = options.base ?? plan.buildImage
-        let buildRootfs = try rootfs(for: buildImage, stage: "build")
-        var buildStack = [try baseItem(rootfs: buildRootfs, name: buildImage, stage: "build", rec: rec)]
-        if !plan.staticAssets.isEmpty {
-            buildStack.append(try assetsItem(parent: buildStack.last!, rec: rec, stage: "build"))
-        }
-        var stepDepth: [String: Int] = [:]
-        var paths: [String] = []
-        for step in plan.steps {
-            for input in step.inputs where input.local {
-                buildStack.append(
-                    try copyItem(
-                        files: select(files, input), parent: buildStack.last!, rec: rec, stage: "build",
-                        label: "\(step.name)-inputs"))
-            }
-            paths = step.paths + paths
-            let hasWork = !step.aptPackages.isEmpty || !step.commands.isEmpty
-            guard hasWork else {
-                rec.timings.append(PhaseTiming(stage: "build", phase: step.name, status: .skipped, seconds: 0))
-                stepDepth[step.name] = buildStack.count
-                continue
-            }
-            var env = plan.buildVariables
-            env["PATH"] = (paths + [Self.defaultPath]).joined(separator: ":")
-            env["HOME"] = env["HOME"] ?? "/root"
-            if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
-            let caches = try step.caches.map { name -> CacheMount in
-                guard let c = plan.caches[name] else {
-                    throw BuildEngineError(
-                        .invalidInput, "step '\(step.name)' names cache '\(name)', which the plan does not define")
-                }
-                return CacheMount(name: name, target: c.directory)
-            }
-            let item = try phaseItem(
-                stage: "build", phase: step.name, apt: step.aptPackages, commands: step.commands,
-                env: env, caches: caches, rootfs: buildRootfs, stack: buildStack, rec: rec)
-            if item.layer != nil { buildStack.append(item) }
-            stepDepth[step.name] = buildStack.count
-        }
+    // MARK: - Image
 
-        // Runtime stage.
-        var runtimeImage = options.runtimeBase ?? deploy.base
-        if options.runtimeBase == nil, runtimeImage == Debian.staticRuntimeImage, let start = deploy.startCommand,
-            !start.isEmpty,
-            (try? Self.execForm(start, workingDirectory: "/app", base: runtimeImage)) == nil
-        {
-            // The plan's scratch base has no shell: a start command needing one gets the Debian slim base instead
-            // (an explicit --runtime-base scratch is refused below, with the fix).
-            runtimeImage = Debian.runtimeImage
-            let why =
-                "the start command `\(start)` needs a shell, which the scratch runtime base does not have: the runtime base is \(runtimeImage) instead; write it as plain words (program and arguments, no $VARIABLES, quotes or operators) to keep the much smaller scratch base"
-            rec.warnings.append(why)
-            options.emit(.notice("[runtime] \(why)"))
-        }
-        let isStatic = runtimeImage == Debian.staticRuntimeImage
-        if isStatic, let start = deploy.startCommand, !start.isEmpty {  // refused before anything runs
-            _ = try Self.execForm(
-                start, workingDirectory: deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory,
-                base: runtimeImage)
-        }
-        // A plan made for the scratch base takes the CA bundle and zoneinfo from the build stage (its runtime
-        // packages were dropped): a Debian runtime base used instead gets the same files.
-        let copiesStaticFiles = !isStatic && deploy.base == Debian.staticRuntimeImage
-        if isStatic && !deploy.aptPackages.isEmpty {
-            throw BuildEngineError(
-                .unsupported,
-                "the runtime base '\(runtimeImage)' has no package manager, so the runtime packages \(deploy.aptPackages.joined(separator: " ")) cannot be installed: drop them or choose a Debian runtime base (start.runImage / --runtime-base \(Debian.runtimeImage))"
-            )
-        }
-        if isStatic, let user = deploy.user, user != "root", user != "0" { try Self.validateUserName(user) }
-        let runtimeRootfs = isStatic ? "" : try rootfs(for: runtimeImage, stage: "runtime")
-        let runtimeBase =
-            isStatic
-            ? try scratchBaseItem(
-                user: deploy.user, uid: deploy.runtimeUser.map { UInt32($0.uid) } ?? Self.scratchUID,
-                buildRootfs: buildRootfs, buildStack: buildStack, rec: rec)
-            : try baseItem(rootfs: runtimeRootfs, name: runtimeImage, stage: "runtime", rec: rec)
-        var runtime: [Item] = []
-        var top = runtimeBase
-        if !isStatic, !deploy.aptPackages.isEmpty {
-            var env = ["PATH": Self.defaultPath, "HOME": "/root"]
-            if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
-            let item = try phaseItem(
-                stage: "runtime", phase: "packages", apt: deploy.aptPackages, commands: [], env: env,
-                caches: [], rootfs: runtimeRootfs, stack: [runtimeBase], rec: rec)
-            if item.layer != nil {
-                runtime.append(item)
-                top = item
-            }
-        }
-        if !isStatic, let user = deploy.user, user != "root", user != "0" {
-            try Self.validateUserName(user)
-            // [non-root] The plan's account (fixed uid/gid) when it has one.
-            let script =
-                deploy.runtimeUser?.accountCommand
-                ?? "getent passwd \(user) >/dev/null || useradd --system --user-group --create-home --home-dir /home/\(user) --shell /bin/sh \(user)"
-            let item = try phaseItem(
-                stage: "runtime", phase: "user", apt: [], commands: [script],
-                env: ["PATH": Self.defaultPath, "HOME": "/root"], caches: [], rootfs: runtimeRootfs,
-                stack: [runtimeBase] + runtime, rec: rec, workingDirectory: "/")
-            if item.layer != nil {
-                runtime.append(item)
-                top = item
-            }
-        }
-        if copiesStaticFiles {
-            let item = try buildStageFilesItem(
-                parent: top, runtimeRootfs: runtimeRootfs, buildRootfs: buildRootfs,
-                buildStack: buildStack, rec: rec)
-            if item.layer != nil {
-                runtime.append(item)
-                top = item
-            }
-        }
-        if !plan.staticAssets.isEmpty {
-            let item = try assetsItem(parent: top, rec: rec, stage: "runtime")
-            runtime.append(item)
-            top = item
-        }
-        let workdir = deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory
-        for input in deploy.inputs {
-            let item: Item
-            if input.local {
-                item = try copyItem(
-                    files: select(files, input), parent: top, rec: rec, stage: "runtime", label: "app",
-                    destination: workdir)
-            } else if let name = input.step {
-                guard let depth = stepDepth[name] else {
-                    throw BuildEngineError(
-                        .invalidInput, "the deploy section copies from step '\(name)', which the plan does not have")
-                }
-                item = try outputsItem(
-                    step: name, stack: Array(buildStack.prefix(depth)), rootfs: buildRootfs, input: input,
-                    workdir: workdir, parent: top, rec: rec)
-            } else {
-                continue
-            }
-            if item.layer != nil {
-                runtime.append(item)
-                top = item
-            }
-        }
-        // [non-root] The runtime user's writable paths, after the app is in place (RuntimeUserLayer.swift).
-        if let account = deploy.runtimeUser,
-            let item = try writableItem(
-                account: account, workdir: workdir, parent: top,
-                buildRootfs: buildRootfs, buildStack: buildStack, rec: rec),
-            item.layer != nil
-        {
-            runtime.append(item)
-            top = item
-        }
-
-        // Image.
-        let runtimeBaseImage = try baseImage(runtimeBase, name: runtimeImage)
-        let annotations = try imageAnnotations(baseName: runtimeImage, baseDigest: runtimeBaseImage.manifestDigest)
-        var changes = ConfigChanges()
-        var env = deploy.env
-        env["PATH"] = (deploy.paths + [Self.defaultPath]).joined(separator: ":")
-        changes.env = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        changes.workingDir = workdir
-        if let start = deploy.startCommand, !start.isEmpty {
-            changes.cmd =
-                isStatic
-                ? try Self.execForm(start, workingDirectory: workdir, base: runtimeImage) : ["/bin/sh", "-c", start]
-        }
-        if let user = deploy.user, !user.isEmpty { changes.user = user }
-        if let port = deploy.env["PORT"] ?? plan.buildVariables["PORT"], let n = Int(port), n > 0, n < 65536 {
-            changes.exposedPorts = ["\(n)/tcp"]
-        }
-        changes.annotations = annotations
-        changes.labels = annotations.filter {
-            ["org.opencontainers.image.source", "org.opencontainers.image.revision"].contains($0.key)
-        }
-
+    /// Assembles the runtime stage into the destination layout with the plan's config and reports the build.
+    func writeImage(_ deploy: Deploy, runtime: RuntimeStage, build: BuildStage, rec: Recorder, started: Date)
+        throws -> BuildReport
+    {
+        let runtimeBaseImage = try baseImage(runtime.base, name: runtime.image)
+        let annotations = try imageAnnotations(baseName: runtime.image, baseDigest: runtimeBaseImage.manifestDigest)
+        let changes = try imageConfig(deploy, runtime: runtime, annotations: annotations)
         let layout = try runner.targetLayout()
         let tag = runner.target.tag
         var inputs: [LayerInput] = []
-        for item in runtime {
+        for item in runtime.layers {
             guard let l = item.layer else { continue }
             inputs.append(try runner.layerInput(l, createdBy: item.createdBy))
         }
@@ -250,19 +94,8 @@ public struct ImageBuilder: Sendable {
             changes: changes, destination: layout, tag: tag)
         assembler.environment = assemblyEnvironment()
         let image = try assembler.assemble()
-
-        let finalLayers = [runtimeBase] + runtime
-        func built(_ items: [Item], stage: String) -> [BuiltLayer] {
-            items.compactMap { i in
-                i.layer.map {
-                    BuiltLayer(
-                        stage: stage, phase: i.phase, createdBy: i.createdBy, digest: $0.digest, diffID: $0.diffID,
-                        size: $0.size, uncompressedSize: $0.uncompressedSize, cached: i.cached)
-                }
-            }
-        }
-        let layers = built(finalLayers, stage: "runtime")
-        let buildLayers = built(buildStack, stage: "build")
+        let layers = Self.built([runtime.base] + runtime.layers, stage: "runtime")
+        let buildLayers = Self.built(build.stack, stage: "build")
         return BuildReport(
             reference: runner.target.reference, layout: layout.path, tag: tag,
             manifestDigest: image.manifestDigest, configDigest: image.configDigest,
@@ -273,6 +106,44 @@ public struct ImageBuilder: Sendable {
             buildStageUncompressedSize: buildLayers.reduce(0) { $0 + $1.uncompressedSize },
             executed: rec.executed, cached: rec.cached, timings: rec.timings,
             totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+    }
+
+    /// The image config: environment (the runtime toolchains' PATH entries and variables), working directory,
+    /// start command, user, exposed port, annotations and the source/revision labels.
+    func imageConfig(_ deploy: Deploy, runtime: RuntimeStage, annotations: [String: String]) throws -> ConfigChanges {
+        var changes = ConfigChanges()
+        var env = deploy.env
+        for v in runtime.toolchainEnvironment.variables where env[v.name] == nil { env[v.name] = v.value }
+        env["PATH"] = (deploy.paths + runtime.toolchainEnvironment.pathEntries + [Self.defaultPath])
+            .joined(separator: ":")
+        changes.env = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        changes.workingDir = runtime.workdir
+        if let start = deploy.startCommand, !start.isEmpty {
+            changes.cmd =
+                runtime.isStatic
+                ? try Self.execForm(start, workingDirectory: runtime.workdir, base: runtime.image)
+                : ["/bin/sh", "-c", start]
+        }
+        if let user = deploy.user, !user.isEmpty { changes.user = user }
+        if let port = deploy.env["PORT"] ?? plan.buildVariables["PORT"], let n = Int(port), n > 0, n < 65536 {
+            changes.exposedPorts = ["\(n)/tcp"]
+        }
+        changes.annotations = annotations
+        changes.labels = annotations.filter {
+            ["org.opencontainers.image.source", "org.opencontainers.image.revision"].contains($0.key)
+        }
+        return changes
+    }
+
+    /// The report's entries for the items that have a layer.
+    static func built(_ items: [Item], stage: String) -> [BuiltLayer] {
+        items.compactMap { i in
+            i.layer.map {
+                BuiltLayer(
+                    stage: stage, phase: i.phase, createdBy: i.createdBy, digest: $0.digest, diffID: $0.diffID,
+                    size: $0.size, uncompressedSize: $0.uncompressedSize, cached: i.cached)
+            }
+        }
     }
 
     // MARK: - Bases

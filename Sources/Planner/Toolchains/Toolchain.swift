@@ -91,29 +91,63 @@ public struct UpstreamRequirement: Codable, Equatable, Sendable {
     public var runtime: RuntimePart
     /// Filled by the engine (`freeze`): a frozen plan with a pin never consults an index.
     public var pin: ToolchainPin?
+    /// The runtime-only build for the runtime stage (`runtime == .runtimeOnly`: the Temurin JRE, the ASP.NET Core
+    /// runtime), filled by the engine like `pin`; nil: the runtime stage gets `pin`'s toolchain.
+    public var runtimePin: ToolchainPin?
 
-    public init(channel: String, constraint: String, mirror: String?, runtime: RuntimePart, pin: ToolchainPin? = nil) {
+    public init(
+        channel: String, constraint: String, mirror: String?, runtime: RuntimePart, pin: ToolchainPin? = nil,
+        runtimePin: ToolchainPin? = nil
+    ) {
         self.channel = channel
         self.constraint = constraint
         self.mirror = mirror
         self.runtime = runtime
         self.pin = pin
+        self.runtimePin = runtimePin
     }
 }
 
 /// One resolved upstream release: exactly what to download and how to verify it.
 public struct ToolchainPin: Codable, Equatable, Sendable {
     public var version: String
+    /// The (first) archive's URL.
     public var url: String
-    /// `sha256:<64 hex>` or `sha512:<128 hex>`, as the channel publishes it.
+    /// The (first) archive's digest: `sha256:<64 hex>` (what the engine records: the archive's own sha256), or
+    /// `sha512:<128 hex>` as a channel may publish it.
     public var digest: String
     /// `linux/amd64`, `linux/arm64`.
     public var platform: String
-    public init(version: String, url: String, digest: String, platform: String) {
+    /// Every archive with its size, in install order (Rust: rustc, cargo, rust-std), as the engine records them:
+    /// enough to install again without an index. nil in hand-written pins (then `url`/`digest` are the one archive).
+    public var artifacts: [PinnedArchive]?
+
+    public init(version: String, url: String, digest: String, platform: String, artifacts: [PinnedArchive]? = nil) {
         self.version = version
         self.url = url
         self.digest = digest
         self.platform = platform
+        self.artifacts = artifacts
+    }
+}
+
+/// One archive of a pinned toolchain.
+public struct PinnedArchive: Codable, Equatable, Sendable {
+    /// `archive`, or the Rust component (`rustc`, `cargo`, `rust-std-x86_64-unknown-linux-gnu`).
+    public var component: String
+    public var url: String
+    /// `tar.gz`, `tar.xz`, `zip`.
+    public var format: String
+    /// `sha256:<64 hex>` of the archive.
+    public var digest: String
+    public var size: Int64
+
+    public init(component: String, url: String, format: String, digest: String, size: Int64) {
+        self.component = component
+        self.url = url
+        self.format = format
+        self.digest = digest
+        self.size = size
     }
 }
 

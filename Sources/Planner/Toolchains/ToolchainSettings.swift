@@ -17,6 +17,9 @@ public struct ToolchainSetting: Equatable, Sendable {
 
 public struct ToolchainSettings: Equatable, Sendable {
     public var settings: [String: ToolchainSetting] = [:]
+    /// `[toolchains.mirrors]`: base URL per channel endpoint key (`node`, `deno-index`, …), handed to the engine
+    /// through the plan (`ResolvedPlan.toolchainMirrors`), which checks the keys.
+    public var mirrors: [String: String] = [:]
     public init() {}
 
     /// The tools `[toolchains.<tool>]` accepts.
@@ -35,7 +38,11 @@ public struct ToolchainSettings: Equatable, Sendable {
 extension ConfigReader {
     mutating func toolchainSettings(_ node: ConfigNode) throws(PlannerError) -> ToolchainSettings {
         var out = ToolchainSettings()
-        for entry in try table(node, "toolchains", keys: ToolchainSettings.tools) {
+        for entry in try table(node, "toolchains", keys: ToolchainSettings.tools + ["mirrors"]) {
+            if entry.key == "mirrors" {
+                out.mirrors = try mirrorTable(entry.node, entry.path)
+                continue
+            }
             var setting = ToolchainSetting(tool: entry.key)
             setting.file = file
             for field in try table(entry.node, entry.path, keys: ["version", "source", "mirror"]) {
@@ -61,6 +68,24 @@ extension ConfigReader {
                 }
             }
             out.settings[entry.key] = setting
+        }
+        return out
+    }
+}
+
+extension ConfigReader {
+    /// `[toolchains.mirrors] node = "https://mirror.example/node"`: every value an http(s) URL.
+    mutating func mirrorTable(_ node: ConfigNode, _ path: String) throws(PlannerError) -> [String: String] {
+        guard case let .table(entries) = node.value else {
+            throw fail(.type, "expected a table, found \(node.value.typeName)", node, path)
+        }
+        var out: [String: String] = [:]
+        for (key, child) in entries {
+            let value = try string(child, "\(path).\(key)")
+            guard value.hasPrefix("https://") || value.hasPrefix("http://"), !value.contains(" ") else {
+                throw fail(.invalidValue, "the mirror must be an http(s) URL", child, "\(path).\(key)")
+            }
+            out[key] = value
         }
         return out
     }

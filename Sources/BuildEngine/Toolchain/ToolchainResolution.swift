@@ -1,0 +1,133 @@
+import Foundation
+import Planner
+import Toolchains
+
+/// Resolves a plan's unpinned upstream toolchains against their release channels: the newest release the plan's
+/// constraint matches (the Planner's `VersionConstraint`), fetched and verified into the host cache to learn its
+/// archives' sha256, recorded as the toolchain's pin (and, for java/dotnet runtime stages, the runtime build's).
+/// Toolchains already pinned (a frozen plan) are left alone: no index is read for them.
+public enum ToolchainResolution {
+    /// `plan` with every upstream toolchain pinned (`ResolvedPlan.pinning`). Fails before anything is built when
+    /// a channel cannot be reached or has no matching release, naming the URL, the setting and the Debian choice.
+    public static func pin(_ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String)
+        async throws(BuildEngineError) -> ResolvedPlan
+    {
+        let unpinned = plan.unpinnedToolchains
+        guard !unpinned.isEmpty else { return plan }
+        let settings = try options.channelSettings(for: plan)
+        let installer = ToolchainInstaller(
+            channels: ToolchainChannels(settings: settings), stateDirectory: options.stateDirectory ?? stateDirectory)
+        var out = plan
+        for t in unpinned {
+            let (pin, runtimePin) = try await resolve(t, installer: installer, suite: plan.suite)
+            guard let i = out.toolchains.firstIndex(where: { $0.name == t.name }) else { continue }
+            out.toolchains[i].upstream?.runtimePin = runtimePin
+            do { out = try out.pinning([t.name: pin]) } catch {
+                throw BuildEngineError(.planner, "the pin resolved for \(t.name) does not fit the plan", cause: error)
+            }
+        }
+        return out
+    }
+
+    /// `pin` from the engine's blocking build thread.
+    static func pinBlocking(_ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String)
+        throws(BuildEngineError) -> ResolvedPlan
+    {
+        guard !plan.unpinnedToolchains.isEmpty else { return plan }
+        let result: Result<ResolvedPlan, BuildEngineError> = AwaitBlocking.result {
+            do throws(BuildEngineError) {
+                return .success(try await pin(plan, options: options, stateDirectory: stateDirectory))
+            } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    static func resolve(_ t: Toolchain, installer: ToolchainInstaller, suite: String)
+        async throws(BuildEngineError) -> (PlanPin, PlanPin?)
+    {
+        guard let up = t.upstream, let kind = ToolKind(rawValue: t.name) else {
+            throw BuildEngineError(
+                .unsupported,
+                "ociforge installs no upstream \(t.name) toolchain yet (docs/toolchains.md lists the channels); "
+                    + (DebianChoice.hint(tool: t.name, suite: suite) ?? "build from a Dockerfile"))
+        }
+        guard let constraint = VersionConstraint(up.constraint) else {
+            throw BuildEngineError(.invalidInput, "\"\(up.constraint)\" is not a version constraint for \(t.name)")
+        }
+        do {
+            let release = try await choose(kind, constraint, flavor: .full, channels: installer.channels)
+            let pin = try await installer.pin(release).planPin
+            guard up.runtime == .runtimeOnly, kind.hasRuntimeFlavor else { return (pin, nil) }
+            let runtime = try await choose(
+                kind, runtimeConstraint(kind, release), flavor: .runtime, channels: installer.channels)
+            return (pin, try await installer.pin(runtime).planPin)
+        } catch {
+            throw channelError(error, t, constraint: up.constraint, suite: suite)
+        }
+    }
+
+    /// The newest release of the channel matching `constraint`; Rust channels and versions by name.
+    static func choose(
+        _ kind: ToolKind, _ constraint: VersionConstraint, flavor: ToolchainFlavor, channels: ToolchainChannels
+    ) async throws(ToolchainError) -> ChannelRelease {
+        let platform = Toolchains.Platform.host
+        if kind == .rust, flavor == .full {
+            if case .channel(let name)? = constraint.alias {
+                return try await channels.release(.rust, version: name, platform: platform)
+            }
+            if let exact = constraint.exactVersion {
+                return try await channels.release(.rust, version: exact.description, platform: platform)
+            }
+        }
+        let releases = try await channels.listReleases(kind, platform: platform, flavor: flavor)
+        let candidates = releases.map {
+            VersionCandidate($0.versionNumber, lts: $0.ltsCodename ?? ($0.isLTS ? "lts" : nil))
+        }
+        if let best = constraint.newestMatch(in: candidates),
+            let release = releases.first(where: { $0.versionNumber == best.version })
+        {
+            return release
+        }
+        let newest = releases.prefix(5).map(\.versionNumber).joined(separator: ", ")
+        throw ToolchainError(
+            .unknownVersion,
+            "the \(kind.rawValue) channel lists no release matching \(constraint) for \(platform.rawValue)"
+                + (newest.isEmpty ? "" : " (it lists \(newest), …)"),
+            url: channels.settings.url(kind.indexEndpoint, ""), endpoint: kind.indexEndpoint)
+    }
+
+    /// The runtime build that goes with a full release: same Java feature version, same .NET major.minor.
+    static func runtimeConstraint(_ kind: ToolKind, _ release: ChannelRelease) -> VersionConstraint {
+        let parts = release.versionNumber.split(whereSeparator: { $0 == "." || $0 == "+" || $0 == "-" })
+        let line = kind == .java ? parts.prefix(1) : parts.prefix(2)
+        return VersionConstraint(line.joined(separator: ".")) ?? VersionConstraint("latest")!
+    }
+
+    static func channelError(_ error: ToolchainError, _ t: Toolchain, constraint: String, suite: String)
+        -> BuildEngineError
+    {
+        var message = "cannot resolve \(t.name) \(constraint)"
+        if let request = t.request { message += " (\(request))" }
+        message += " from its upstream release channel"
+        if let endpoint = error.endpoint {
+            message += " (or --toolchain-mirror \(endpoint.rawValue)=URL)"
+        }
+        if let debian = DebianChoice.hint(tool: t.name, suite: suite) { message += "; \(debian)" }
+        return BuildEngineError(.toolchain, message, cause: error)
+    }
+}
+
+/// What Debian offers instead of an upstream toolchain, for error messages.
+enum DebianChoice {
+    /// `Debian trixie ships node 20.19.2: to build with it set [toolchains.node] source = "debian" and a version it
+    /// satisfies (version = "20")`; nil when the suite packages no such tool.
+    static func hint(tool: String, suite: String) -> String? {
+        guard let options = Debian.suites[suite]?.toolchains[tool], let first = options.first else { return nil }
+        let versions = options.map { $0.suite == suite ? $0.version : "\($0.version) (\($0.suite))" }
+        let line = first.version.split(separator: ".").prefix(["node", "java"].contains(tool) ? 1 : 2)
+            .joined(separator: ".")
+        return "Debian \(suite) ships \(tool) \(versions.joined(separator: ", ")): to build with it instead set "
+            + "[toolchains.\(tool)] source = \"debian\" and a version it satisfies (version = \"\(line)\") in "
+            + "ociforge.toml, or OCIFORGE_TOOLCHAIN_\(tool.uppercased())_SOURCE=debian"
+    }
+}

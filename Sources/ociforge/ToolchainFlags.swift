@@ -1,0 +1,39 @@
+import ArgumentParser
+import BuildEngine
+import Foundation
+import Planner
+
+/// `--toolchain-mirror key=url` (build, plan, freeze): a channel endpoint's base URL, over the environment's
+/// `OCIFORGE_TOOLCHAINS_<KEY>_URL` and ociforge.toml's `[toolchains.mirrors]`.
+struct ToolchainFlags: ParsableArguments {
+    @Option(
+        name: .customLong("toolchain-mirror"),
+        help:
+            "Upstream toolchain channel mirror KEY=URL (repeatable; keys: node, go, zig, rust, java, dotnet, deno, deno-index, bun, python, ruby)."
+    )
+    var mirrors: [String] = []
+
+    /// The flags and the process environment as engine options.
+    func options() throws -> ToolchainOptions {
+        var o = ToolchainOptions(environment: ProcessInfo.processInfo.environment)
+        for m in mirrors {
+            let (k, v) = try parseKeyValue(m, flag: "--toolchain-mirror")
+            o.mirrors[k] = v
+        }
+        return o
+    }
+}
+
+/// `plan` with every upstream toolchain pinned (`freeze`, `plan --resolve-toolchains`); the archives are verified
+/// into the state directory's toolchain cache. A failure prints the engine's error and exits 1.
+func pinToolchains(_ plan: ResolvedPlan, flags: ToolchainFlags, stateDirectory: String) throws -> ResolvedPlan {
+    let options = try flags.options()
+    do {
+        return try runBlocking {
+            try await ToolchainResolution.pin(plan, options: options, stateDirectory: stateDirectory)
+        }
+    } catch let e as BuildEngineError {
+        printError("error: \(e.message)\(e.cause.map { ": \($0)" } ?? "")")
+        throw ExitCode(1)
+    }
+}
