@@ -480,12 +480,16 @@ struct BuildEndToEndTests {
         defer { dir.remove() }
         let app = try Self.app("planner/rust-cargo/app", in: dir)
         let out = dir.path + "/oci"
-        // rust-toolchain.toml asks for the `stable` channel, which plans upstream: the engine does not install
-        // upstream toolchains yet and refuses before any step runs, naming the setting that selects Debian's rustc.
+        // rust-toolchain.toml asks for the `stable` channel, which plans upstream: no machine here reaches the Rust
+        // dist server and no rust mirror is set, so the build fails before any step, naming the channel URL, the
+        // setting that points it at a mirror and the Debian rustc that would do instead.
         let upstream = try Self.build(app, cache: dir.path + "/cache", output: out + ":latest")
+        #expect(upstream.status != 0, "\(upstream.stderr)")
         #expect(
-            upstream.status != 0 && upstream.stderr.contains("[toolchains.rust] source = \"debian\""),
-            "\(upstream.stderr)")
+            upstream.stderr.contains("https://static.rust-lang.org/dist/channel-rust-stable.toml"), "\(upstream.stderr)"
+        )
+        #expect(upstream.stderr.contains("[toolchains.mirrors] rust in ociforge.toml or $OCIFORGE_TOOLCHAINS_RUST_URL"))
+        #expect(upstream.stderr.contains("[toolchains.rust] source = \"debian\""))
         #expect(!FileManager.default.fileExists(atPath: out), "nothing written")
         try FileManager.default.removeItem(atPath: app + "/rust-toolchain.toml")
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")

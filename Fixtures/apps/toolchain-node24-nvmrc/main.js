@@ -1,0 +1,1 @@
+console.log("second app on node " + process.versions.node.split(".")[0]);
