@@ -74,8 +74,9 @@ enum ToolchainMirrorServer {
             }
         }
 
+        /// SIGKILL: the server inherits the test process's blocked signals, SIGTERM among them.
         func stop() {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
@@ -140,13 +141,13 @@ struct UpstreamToolchainTests {
         defer { server.stop() }
         let deno = try E2E.app("apps/toolchain-deno", in: dir, name: "deno")
         let d = try E2E.requireBuilt(
-            deno, cache: dir.path + "/cache", output: dir.path + "/deno:latest", extra: server.flags)
-        #expect(try E2E.podmanRun(dir.path + "/deno", tag: "latest").stdout.contains("hello from deno 2.9.8"))
+            deno, cache: dir.path + "/cache", output: dir.path + "/oci-deno:latest", extra: server.flags)
+        #expect(try E2E.podmanRun(dir.path + "/oci-deno", tag: "latest").stdout.contains("hello from deno 2.9.8"))
         Self.report("deno", Self.timings(d, phase: "toolchain-deno"), Self.toolchainLayers(d, "deno").first ?? [:])
         let zig = try E2E.app("apps/toolchain-zig", in: dir, name: "zig")
         let z = try E2E.requireBuilt(
-            zig, cache: dir.path + "/cache", output: dir.path + "/zig:latest", extra: server.flags)
-        #expect(try E2E.podmanRun(dir.path + "/zig", tag: "latest").stdout == "hello from zig 0.14.1\n")
+            zig, cache: dir.path + "/cache", output: dir.path + "/oci-zig:latest", extra: server.flags)
+        #expect(try E2E.podmanRun(dir.path + "/oci-zig", tag: "latest").stdout == "hello from zig 0.14.1\n")
         #expect(Self.toolchainLayers(z, "zig").isEmpty, "zig's output is self-contained: no toolchain at run time")
         let buildLayers = (z.report["timings"] as? [[String: Any]] ?? []).filter {
             $0["phase"] as? String == "toolchain-zig"

@@ -49,6 +49,26 @@ struct ToolchainPlanTests {
             t.request?.from == "OCIFORGE_NODE_VERSION" && t.source == .upstream && t.upstream?.constraint == "lts/*")
     }
 
+    @Test("[toolchains.mirrors]: carried in the plan for the engine; each value must be an http(s) URL")
+    func mirrorsTable() throws {
+        var files = [
+            "package.json": "{\"engines\": {\"node\": \">=24\"}, \"scripts\": {\"start\": \"node i.js\"}}",
+            "i.js": "",
+            "ociforge.toml":
+                "[toolchains.mirrors]\nnode = \"https://mirror.test/node\"\ndeno-index = \"http://127.0.0.1:9/d\"\n"
+        ]
+        var plan = try Planner.plan(appDirectory: try TempApp(files).path, options: PlanOptions()).plan
+        #expect(plan.toolchainMirrors == ["node": "https://mirror.test/node", "deno-index": "http://127.0.0.1:9/d"])
+        files["ociforge.toml"] = nil
+        plan = try Planner.plan(appDirectory: try TempApp(files).path, options: PlanOptions()).plan
+        #expect(plan.toolchainMirrors == nil && !PlanRenderer.json(plan).contains("toolchainMirrors"))
+        files["ociforge.toml"] = "[toolchains.mirrors]\nnode = \"ftp://m/node\"\n"
+        let app = try TempApp(files)
+        #expect { try Planner.plan(appDirectory: app.path, options: PlanOptions()) } throws: { e in
+            (e as? PlannerError)?.code == .invalidValue && (e as? PlannerError)?.key == "toolchains.mirrors.node"
+        }
+    }
+
     @Test("source and mirror: environment over [toolchains.<tool>]; Debian-only and upstream-only")
     func sourceOverrides() throws {
         let files = [
