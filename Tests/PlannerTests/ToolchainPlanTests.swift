@@ -57,10 +57,12 @@ struct ToolchainPlanTests {
             "ociforge.toml":
                 "[toolchains.mirrors]\nnode = \"https://mirror.test/node\"\ndeno-index = \"http://127.0.0.1:9/d\"\n"
         ]
-        var plan = try Planner.plan(appDirectory: try TempApp(files).path, options: PlanOptions()).plan
+        let withMirrors = try TempApp(files)
+        var plan = try Planner.plan(appDirectory: withMirrors.path, options: PlanOptions()).plan
         #expect(plan.toolchainMirrors == ["node": "https://mirror.test/node", "deno-index": "http://127.0.0.1:9/d"])
         files["ociforge.toml"] = nil
-        plan = try Planner.plan(appDirectory: try TempApp(files).path, options: PlanOptions()).plan
+        let without = try TempApp(files)
+        plan = try Planner.plan(appDirectory: without.path, options: PlanOptions()).plan
         #expect(plan.toolchainMirrors == nil && !PlanRenderer.json(plan).contains("toolchainMirrors"))
         files["ociforge.toml"] = "[toolchains.mirrors]\nnode = \"ftp://m/node\"\n"
         let app = try TempApp(files)
