@@ -67,6 +67,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
 
+    @OptionGroup(title: "Supply chain") var attestationFlags: AttestationFlags
+
     @Option(
         name: .customLong("export-dockerfile"),
         help: "Also write the plan as a Dockerfile to this path (and <path>.dockerignore).")
@@ -124,6 +126,7 @@ struct BuildCommand: ParsableCommand {
         // credentials, timeouts, retries, parallelism).
         build.registryOptions = registryFlags.options
         build.credentials = registryFlags.transport.credentials
+        build.attestations = try attestationFlags.options()
         return build
     }
 

@@ -29,6 +29,8 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
         case staging
         /// The planner could not resolve the Dockerfile again against its bases.
         case planner
+        /// The image was written but its SBOM, provenance or signature could not be attached.
+        case attestation
     }
 
     public var code: Code
@@ -81,7 +83,9 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
         if let command { s += "\n  command: \(command)" }
         if let exitStatus { s += "\n  exit status: \(exitStatus)" }
         if let lastOutput, !lastOutput.isEmpty { s += "\n  " + lastOutput }
-        if code != .output { s += "\n  no image was written; the previous image at the output (if any) is unchanged" }
+        if ![.output, .attestation].contains(code) {
+            s += "\n  no image was written; the previous image at the output (if any) is unchanged"
+        }
         return s
     }
 }

@@ -272,7 +272,11 @@ public struct ImageBuilder: Sendable {
             buildStageSize: buildLayers.reduce(0) { $0 + $1.size },
             buildStageUncompressedSize: buildLayers.reduce(0) { $0 + $1.uncompressedSize },
             executed: rec.executed, cached: rec.cached, timings: rec.timings,
-            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings,
+            bases: [
+                BaseImageRecord(stage: "build", name: buildImage, base: buildStack[0]),
+                BaseImageRecord(stage: "runtime", name: runtimeImage, base: runtimeBase)
+            ].compactMap { $0 })
     }
 
     // MARK: - Bases
