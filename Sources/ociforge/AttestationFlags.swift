@@ -31,6 +31,8 @@ struct AttestationFlags: ParsableArguments {
     )
     var signPassphraseFile: String?
 
+    func validate() throws { _ = try formats() }
+
     /// The SBOM formats `--sbom` names.
     func formats() throws -> [SBOMFormat] {
         var out: [SBOMFormat] = []
