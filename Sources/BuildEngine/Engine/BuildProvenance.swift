@@ -29,7 +29,7 @@ enum BuildProvenance {
                 "buildArgs": .object(df.buildArgs.mapValues(JSONValue.string))
             ]
             if let path = inputs.dockerfilePath {
-                d["digest"] = .string(try SourceDigest.contentDigest(path).description)
+                d["digest"] = .string(try CacheKey.fileDigest(path).description)
             }
             if let t = df.target { d["target"] = .string(t) }
             params["dockerfile"] = .object(d)

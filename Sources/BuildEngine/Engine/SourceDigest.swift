@@ -21,33 +21,12 @@ enum SourceDigest {
             }
             let line: String
             switch st.st_mode & S_IFMT {
-            case S_IFREG: line = "\(st.st_mode & 0o111 != 0 ? "x" : "f") \(try contentDigest(path).hex)"
+            case S_IFREG: line = "\(st.st_mode & 0o111 != 0 ? "x" : "f") \(try CacheKey.fileDigest(path).hex)"
             case S_IFLNK: line = "l \((try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "")"
             case S_IFDIR: line = "d"
             default: continue
             }
             hasher.update(Array("\(file)\u{0}\(line)\n".utf8))
-        }
-        return hasher.finalize()
-    }
-
-    /// SHA-256 of a file's bytes, read in 1 MiB chunks.
-    static func contentDigest(_ path: String) throws(BuildEngineError) -> Digest {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw BuildEngineError(.invalidInput, "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        var hasher = SHA256Hasher()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else {
-                throw BuildEngineError(.invalidInput, "cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
         }
         return hasher.finalize()
     }
