@@ -102,7 +102,7 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]),
         // The engine with a fake PhaseRunner: in-process, no namespaces.
         .testTarget(
-            name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox"],
+            name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox", "SupplyChain"],
             swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(
             name: "SupplyChainTests", dependencies: ["SupplyChain", "OCIWriter"],

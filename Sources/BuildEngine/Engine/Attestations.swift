@@ -20,7 +20,7 @@ extension BuildEngine {
             let request = BuildAttestationRequest(
                 layout: layout, tag: report.tag, imageName: report.reference,
                 sourceDateEpoch: options.sourceDateEpoch ?? 0, formats: a.sbomFormats,
-                lockfiles: try lockfiles(in: image, inputs: inputs),
+                lockfiles: try lockfiles(in: image, inputs: inputs, warnings: &report.warnings),
                 toolchains: BuildProvenance.toolchainPackages(inputs.plan),
                 provenance: a.provenance ? try BuildProvenance.facts(inputs, report: report, options: options) : nil)
             report.attestations = try BuildAttestations.attach(request)
@@ -35,14 +35,25 @@ extension BuildEngine {
     }
 
     /// The lockfiles among the build's source files that the image carries (at its working directory), read from
-    /// the image's layers: only what the runtime image holds is listed.
-    static func lockfiles(in image: ResolvedImage, inputs: BuildInputs) throws -> [BuildAttestationRequest.Lockfile] {
+    /// the image's layers: only what the runtime image holds is listed. One ociforge cannot read is left out of the
+    /// SBOM with a warning (the build itself used it as its package manager reads it).
+    static func lockfiles(in image: ResolvedImage, inputs: BuildInputs, warnings: inout [String]) throws
+        -> [BuildAttestationRequest.Lockfile]
+    {
         let workdir = image.config.value.config?.workingDir ?? "/"
         var out: [BuildAttestationRequest.Lockfile] = []
-        for file in inputs.files where Lockfiles.kind(ofFileNamed: (file as NSString).lastPathComponent) != nil {
+        for file in inputs.files {
+            guard let kind = Lockfiles.kind(ofFileNamed: (file as NSString).lastPathComponent) else { continue }
             let path = (workdir as NSString).appendingPathComponent(file)
             guard let bytes = try image.fileContents(path) else { continue }
-            out.append(.init(path: path, text: String(decoding: bytes, as: UTF8.self)))
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                _ = try Lockfiles.packages(kind, text, source: path)
+            } catch {
+                warnings.append("the SBOM does not list the packages of \(path): \(error)")
+                continue
+            }
+            out.append(.init(path: path, text: text))
         }
         return out
     }
