@@ -65,10 +65,11 @@ let package = Package(
             dependencies: ["OCIWriter", "CSandbox", "COCISys"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // The build engine: plan and Dockerfile front ends over one stage runner, cache, staging and bases.
+        // The build engine: plan and Dockerfile front ends over one stage runner, cache, staging and bases; it
+        // attaches the build's SBOM and provenance (SupplyChain) and signs what it pushes.
         .target(
             name: "BuildEngine",
-            dependencies: ["OCIWriter", "Planner", "Sandbox", "Toolchains", "COCISys"],
+            dependencies: ["OCIWriter", "Planner", "Sandbox", "SupplyChain", "Toolchains", "COCISys"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Signing keys and sigstore signatures, SBOMs and provenance: built on OCIWriter, kept out of it so the
@@ -101,7 +102,7 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]),
         // The engine with a fake PhaseRunner: in-process, no namespaces.
         .testTarget(
-            name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox"],
+            name: "BuildEngineTests", dependencies: ["BuildEngine", "OCIWriter", "Planner", "Sandbox", "SupplyChain"],
             swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(
             name: "SupplyChainTests", dependencies: ["SupplyChain", "OCIWriter"],

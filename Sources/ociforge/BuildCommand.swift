@@ -69,6 +69,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup(title: "Extraction limits") var extractionLimits: ExtractionLimitFlags
 
+    @OptionGroup(title: "Supply chain") var attestationFlags: AttestationFlags
+
     @Option(
         name: .customLong("export-dockerfile"),
         help: "Also write the plan as a Dockerfile to this path (and <path>.dockerignore).")
@@ -127,6 +129,7 @@ struct BuildCommand: ParsableCommand {
         build.registryOptions = registryFlags.options
         build.credentials = registryFlags.transport.credentials
         build.toolchains = try toolchains.options()
+        build.attestations = try attestationFlags.options()
         return build
     }
 

@@ -67,5 +67,7 @@ func printBuildReport(_ r: BuildReport) {
     print(
         "ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s"
     )
+    for a in r.attestations { print("attached \(a.artifactType?.rawValue ?? a.mediaType.rawValue) \(a.digest)") }
+    if let tag = r.signatureTag { print("signed: signature at tag \(tag)") }
     for w in r.warnings { printError("warning: \(w)") }
 }

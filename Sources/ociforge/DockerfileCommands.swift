@@ -168,6 +168,8 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Flag(name: [.short, .customLong("quiet")], help: "No RUN output on stderr (progress lines only).")
     var quiet = false
 
+    @OptionGroup(title: "Supply chain") var attestationFlags: AttestationFlags
+
     func run() throws {
         if Rootless.needsReexec { throw ExitCode(try Rootless.reexec()) }
         SignalGuard.install()
@@ -188,6 +190,7 @@ struct DockerfileBuildCommand: ParsableCommand {
             options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             options.secrets = try secret.map { try Secret.parse($0) }
             options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
+            options.attestations = try attestationFlags.options()
             return BuildRequest(source: .dockerfile(path: dockerfile, context: ctx, options: o), options: options)
         }
         try runBuild(request, quiet: false, json: json, hideOutput: quiet, state: extractionLimits.stateDirectory)

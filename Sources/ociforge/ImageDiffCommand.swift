@@ -33,22 +33,26 @@ extension ImageCommand {
                 if json {
                     print(String(decoding: try CanonicalJSON.encode(c), as: UTF8.self))
                 } else {
-                    print(
-                        c.equal
-                            ? "equal: \(c.firstManifest)"
-                            : "differ: \(c.firstManifest) vs \(c.secondManifest)\(c.configEqual ? "" : " (configs differ)")"
-                    )
-                    for l in c.layers {
-                        print(
-                            "layer \(l.index): "
-                                + (l.equal
-                                    ? "equal \(l.first!)"
-                                    : "differs \(l.first?.string ?? "(none)") vs \(l.second?.string ?? "(none)")"))
-                        for f in l.files { print("  \(f.path): \(f.what.joined(separator: ", "))") }
-                    }
+                    printComparison(c)
                 }
                 if !c.equal { throw ExitCode(1) }
             }
         }
+    }
+}
+
+/// A comparison as text: equal, or the differing layers with each differing file and what differs.
+func printComparison(_ c: ImageComparison) {
+    print(
+        c.equal
+            ? "equal: \(c.firstManifest)"
+            : "differ: \(c.firstManifest) vs \(c.secondManifest)\(c.configEqual ? "" : " (configs differ)")")
+    for l in c.layers {
+        print(
+            "layer \(l.index): "
+                + (l.equal
+                    ? "equal \(l.first!)"
+                    : "differs \(l.first?.string ?? "(none)") vs \(l.second?.string ?? "(none)")"))
+        for f in l.files { print("  \(f.path): \(f.what.joined(separator: ", "))") }
     }
 }

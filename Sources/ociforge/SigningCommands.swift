@@ -11,10 +11,17 @@ struct PassphraseFlags: ParsableArguments {
     var passphraseFile: String?
 
     /// The passphrase, or nil when none was given.
-    func passphrase() throws -> String? {
-        if let passphraseFile {
-            guard let data = FileManager.default.contents(atPath: passphraseFile) else {
-                throw ValidationError("--passphrase-file \(passphraseFile): cannot read the file")
+    func passphrase() throws -> String? { try Self.passphrase(file: passphraseFile, flag: "--passphrase-file") }
+
+    func required(for key: String) throws -> String {
+        try Self.required(for: key, file: passphraseFile, flag: "--passphrase-file")
+    }
+
+    /// The first line of `file` (named by `flag`), else $OCIFORGE_KEY_PASSPHRASE, then $COSIGN_PASSWORD.
+    static func passphrase(file: String?, flag: String) throws -> String? {
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("\(flag) \(file): cannot read the file")
             }
             return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first
                 .map(String.init) ?? ""
@@ -23,10 +30,9 @@ struct PassphraseFlags: ParsableArguments {
         return env["OCIFORGE_KEY_PASSPHRASE"] ?? env["COSIGN_PASSWORD"]
     }
 
-    func required(for key: String) throws -> String {
-        guard let p = try passphrase() else {
-            throw ValidationError(
-                "\(key) is encrypted: give its passphrase with --passphrase-file or $OCIFORGE_KEY_PASSPHRASE")
+    static func required(for key: String, file: String?, flag: String) throws -> String {
+        guard let p = try passphrase(file: file, flag: flag) else {
+            throw ValidationError("\(key) is encrypted: give its passphrase with \(flag) or $OCIFORGE_KEY_PASSPHRASE")
         }
         return p
     }

@@ -307,7 +307,7 @@ struct SupplyChainCLITests {
     }
 }
 
-/// SBOMs of images built by `ociforge build` (the engine does not attach them yet: `image sbom` on the result).
+/// SBOMs of images built by `ociforge build`, read back with `image sbom` (the build attaches its own: BuildAttestationTests).
 @Suite("SBOMs of built images", .serialized)
 struct BuiltImageSBOMTests {
     @Test(

@@ -66,6 +66,8 @@ public struct DockerfileExecutor: Sendable {
     struct BaseImage {
         var layout: OCILayout
         var tag: String?
+        /// The manifest digest (for the host platform) the stage started from.
+        var manifestDigest: Digest
         var layerCount: Int
         var historyCount: Int
     }
@@ -146,7 +148,18 @@ public struct DockerfileExecutor: Sendable {
             imageUncompressedSize: imageLayers.reduce(0) { $0 + $1.uncompressedSize },
             buildStageSize: 0, buildStageUncompressedSize: 0,
             executed: rec.executed, cached: rec.cached, timings: rec.timings,
-            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings,
+            bases: baseRecords(done))
+    }
+
+    /// The image each kept stage started from (FROM an image or layout), by the reference its FROM line names.
+    func baseRecords(_ done: [Int: StageState]) -> [BaseImageRecord] {
+        build.stages.compactMap { stage in
+            guard let base = done[stage.index]?.baseImage, let ref = stage.base.reference,
+                stage.base.kind == .image || stage.base.kind == .layout
+            else { return nil }
+            return BaseImageRecord(stage: stage.name ?? String(stage.index), name: ref, digest: base.manifestDigest)
+        }
     }
 
     func describe(_ base: DockerfileBase) -> String {
@@ -248,7 +261,9 @@ public struct DockerfileExecutor: Sendable {
                 CacheKey.layerFormat(layerOptions)
             ]),
             dockerConfig: dc,
-            baseImage: BaseImage(layout: layout, tag: tag, layerCount: layers.count, historyCount: history.count))
+            baseImage: BaseImage(
+                layout: layout, tag: tag, manifestDigest: resolved.manifestDescriptor.digest, layerCount: layers.count,
+                historyCount: history.count))
     }
 
     /// This executor for the Dockerfile evaluated against its bases' configs, as Docker evaluates it: when a stage's

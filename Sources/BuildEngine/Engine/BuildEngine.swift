@@ -26,19 +26,23 @@ public enum BuildEngine {
         -> BuildReport
     {
         let started = Date()
+        try refuseUnsignableOutput(request.options)
         var report: BuildReport
+        let inputs: BuildInputs
         do {
-            report = try image(request, runner: runner)
+            (report, inputs) = try image(request, runner: runner)
         } catch {
             throw BuildEngineError.wrapping(error)
         }
+        try attest(&report, inputs: inputs, options: request.options)
         try deliver(&report, options: request.options)
+        try publishAttestations(&report, options: request.options)
         report.totalSeconds = Date().timeIntervalSince(started)
         return report
     }
 
-    /// Builds the image into the destination layout.
-    static func image(_ request: BuildRequest, runner: any PhaseRunner) throws -> BuildReport {
+    /// Builds the image into the destination layout; returns the report and what the build consumed.
+    static func image(_ request: BuildRequest, runner: any PhaseRunner) throws -> (BuildReport, BuildInputs) {
         let options = request.options, destination = request.destination(), directory = request.directory
         switch request.source {
         case .app(_, let result, let planOptions):
@@ -46,9 +50,11 @@ public enum BuildEngine {
                 try PlanSupport.refuseUnbuildable(result.plan)
                 let plan = try ToolchainResolution.pinBlocking(
                     result.plan, options: options.toolchains, stateDirectory: runner.state.path)
-                return try ImageBuilder(
+                let report = try ImageBuilder(
                     plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner
                 ).build()
+                let files = plan.context.files.filter { !$0.hasPrefix(".ociforge/") && $0 != ".ociforge" }
+                return (report, BuildInputs(plan: plan, directory: directory, files: files))
             }
             let plan = result.plan
             try refusePlanOnlyOptions(options, dockerfile: plan.dockerfile?.path ?? "Dockerfile")
@@ -59,11 +65,16 @@ public enum BuildEngine {
             let executor = try DockerfileExecutor(
                 build: resolved, contextDirectory: context, options: options, target: destination,
                 sandbox: runner)
-            return try executor.evaluatingBases { configs in
+            let evaluated = try executor.evaluatingBases { configs in
                 var again = planOptions
                 again.baseImages = configs
                 return try Planner.resolveDockerfile(appDirectory: directory, plan: plan, options: again)
-            }.run()
+            }
+            let inputs = BuildInputs(
+                plan: plan, dockerfile: evaluated.build,
+                dockerfilePath: directory + "/" + (plan.dockerfile?.path ?? "Dockerfile"),
+                directory: BuildRequest.absolute(context), files: evaluated.build.contextFiles)
+            return (try evaluated.run(), inputs)
         case .dockerfile(let path, let context, let dockerfileOptions):
             try refusePlanOnlyOptions(options, dockerfile: path)
             let resolve = { (o: DockerfileOptions) throws(PlannerError) -> ResolvedDockerfile in
@@ -72,11 +83,15 @@ public enum BuildEngine {
             let executor = try DockerfileExecutor(
                 build: try resolve(dockerfileOptions), contextDirectory: directory, options: options,
                 target: destination, sandbox: runner)
-            return try executor.evaluatingBases { configs in
+            let evaluated = try executor.evaluatingBases { configs in
                 var again = dockerfileOptions
                 again.baseImages = configs
                 return try resolve(again)
-            }.run()
+            }
+            let inputs = BuildInputs(
+                dockerfile: evaluated.build, dockerfilePath: BuildRequest.absolute(path), directory: directory,
+                files: evaluated.build.contextFiles)
+            return (try evaluated.run(), inputs)
         }
     }
 

@@ -32,6 +32,8 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
         case planner
         /// An upstream toolchain could not be resolved, downloaded, verified or unpacked (channel, mirror, pin).
         case toolchain
+        /// The image was written but its SBOM, provenance or signature could not be attached.
+        case attestation
     }
 
     public var code: Code
@@ -85,7 +87,9 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
         if let command { s += "\n  command: \(command)" }
         if let exitStatus { s += "\n  exit status: \(exitStatus)" }
         if let lastOutput, !lastOutput.isEmpty { s += "\n  " + lastOutput }
-        if code != .output { s += "\n  no image was written; the previous image at the output (if any) is unchanged" }
+        if ![.output, .attestation].contains(code) {
+            s += "\n  no image was written; the previous image at the output (if any) is unchanged"
+        }
         return s
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OCIWriter
 import Sandbox
+import SupplyChain
 
 /// How the engine builds and where the image goes.
 public struct BuildOptions: Sendable {
@@ -39,6 +40,8 @@ public struct BuildOptions: Sendable {
     public var toolchains = ToolchainOptions()
     /// Credentials for registry bases and the output (default: stored logins).
     public var credentials: CredentialLookup = ImageTransport.storedCredentials
+    /// SBOMs and provenance attached to the image as referrers, and the key that signs a pushed image.
+    public var attestations = AttestationOptions()
 
     public init(output: ImageLocation? = nil) {
         self.output = output

@@ -60,6 +60,12 @@ public struct BuildReport: Codable, Sendable {
     public var totalSeconds: Double
     public var annotations: [String: String]
     public var warnings: [String]
+    /// The base images the build started from (the provenance's resolved dependencies).
+    public var bases: [BaseImageRecord] = []
+    /// The SBOM and provenance artifacts attached to the image (referrers of `manifestDigest`), in the order written.
+    public var attestations: [Descriptor] = []
+    /// The sigstore signature tag written for a `docker://` output signed with `--sign-key`.
+    public var signatureTag: String?
 }
 
 /// Human-readable sizes and durations for progress lines and reports.

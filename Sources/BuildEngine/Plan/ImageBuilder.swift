@@ -105,7 +105,11 @@ public struct ImageBuilder: Sendable {
             buildStageSize: buildLayers.reduce(0) { $0 + $1.size },
             buildStageUncompressedSize: buildLayers.reduce(0) { $0 + $1.uncompressedSize },
             executed: rec.executed, cached: rec.cached, timings: rec.timings,
-            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings)
+            totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings,
+            bases: [
+                BaseImageRecord(stage: "build", name: buildImage, base: buildStack[0]),
+                BaseImageRecord(stage: "runtime", name: runtimeImage, base: runtimeBase)
+            ].compactMap { $0 })
     }
 
     /// The image config: environment (the runtime toolchains' PATH entries and variables), working directory,

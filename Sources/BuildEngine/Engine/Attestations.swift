@@ -1,0 +1,125 @@
+import Foundation
+import OCIWriter
+import Planner
+import SupplyChain
+import Synchronization
+
+/// The build's supply-chain step: SBOMs and provenance attached to the image as referrers in its layout before
+/// delivery, then (for a `docker://` output) carried to the registry beside the pushed image and signed there.
+extension BuildEngine {
+    /// Generates the requested SBOMs (dpkg status of the final image's layers, the lockfiles it carries, the
+    /// plan's pinned toolchains) and the provenance, and attaches them to the image in its layout.
+    static func attest(_ report: inout BuildReport, inputs: BuildInputs, options: BuildOptions)
+        throws(BuildEngineError)
+    {
+        let a = options.attestations
+        guard !a.attachesNothing else { return }
+        do {
+            let layout = try OCILayout.open(at: report.layout)
+            let image = try layout.resolve(tag: report.tag)
+            let request = BuildAttestationRequest(
+                layout: layout, tag: report.tag, imageName: report.reference,
+                sourceDateEpoch: options.sourceDateEpoch ?? 0, formats: a.sbomFormats,
+                lockfiles: try lockfiles(in: image, inputs: inputs, warnings: &report.warnings),
+                toolchains: BuildProvenance.toolchainPackages(inputs.plan),
+                provenance: a.provenance ? try BuildProvenance.facts(inputs, report: report, options: options) : nil)
+            report.attestations = try BuildAttestations.attach(request)
+        } catch {
+            throw BuildEngineError(
+                .attestation,
+                "the image was built into oci-layout:\(report.layout):\(report.tag) but its SBOM/provenance could not be attached (build with --sbom none --no-provenance to skip them)",
+                cause: error)
+        }
+        let kinds = report.attestations.compactMap { $0.artifactType?.rawValue }.joined(separator: ", ")
+        options.emit(.message("attached \(kinds) to \(report.manifestDigest)"))
+    }
+
+    /// The lockfiles among the build's source files that the image carries (at its working directory), read from
+    /// the image's layers: only what the runtime image holds is listed. One ociforge cannot read is left out of the
+    /// SBOM with a warning (the build itself used it as its package manager reads it).
+    static func lockfiles(in image: ResolvedImage, inputs: BuildInputs, warnings: inout [String]) throws
+        -> [BuildAttestationRequest.Lockfile]
+    {
+        let workdir = image.config.value.config?.workingDir ?? "/"
+        var out: [BuildAttestationRequest.Lockfile] = []
+        for file in inputs.files {
+            guard let kind = Lockfiles.kind(ofFileNamed: (file as NSString).lastPathComponent) else { continue }
+            let path = (workdir as NSString).appendingPathComponent(file)
+            guard let bytes = try image.fileContents(path) else { continue }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                _ = try Lockfiles.packages(kind, text, source: path)
+            } catch {
+                warnings.append("the SBOM does not list the packages of \(path): \(error)")
+                continue
+            }
+            out.append(.init(path: path, text: text))
+        }
+        return out
+    }
+
+    /// A `docker://` output: pushes this build's attestations as referrers of the pushed manifest (referrers API,
+    /// or the tag schema) and signs it with `--sign-key`.
+    static func publishAttestations(_ report: inout BuildReport, options: BuildOptions) throws(BuildEngineError) {
+        guard case .registry(let ref)? = options.output,
+            !report.attestations.isEmpty || options.attestations.signingKey != nil
+        else { return }
+        let events = options.events
+        let transport = ImageTransport(
+            options: options.registryOptions, credentials: options.credentials, report: { events(.message($0)) })
+        let attestations = report.attestations, key = options.attestations.signingKey
+        let layout = report.layout
+        let signed: SigstoreSignatures.SignResult?
+        do {
+            signed = try blocking {
+                let client = try await transport.client(ref.registry)
+                let source = LayoutReferrerStore(layout: try OCILayout.open(at: layout))
+                let target = RegistryReferrerStore(client: client, repository: ref.repository)
+                for d in attestations { try await target.attachArtifact(try await source.readArtifact(d)) }
+                guard let key else { return nil }
+                return try await SigstoreSignatures.sign(ref, client: client, key: key)
+            }
+        } catch {
+            throw BuildEngineError(
+                .attestation,
+                "the image was pushed to \(ref) but its attestations or signature could not be written there (attach them later with `ociforge image copy --with-referrers oci-layout:\(layout):\(report.tag) docker://\(ref)`, sign with `ociforge image sign`)",
+                cause: error)
+        }
+        if !attestations.isEmpty { events(.message("attached \(attestations.count) referrer(s) at \(ref)")) }
+        if let signed {
+            guard signed.imageDigest == report.manifestDigest else {
+                throw BuildEngineError(
+                    .attestation,
+                    "\(ref) names \(signed.imageDigest) after the push of \(report.manifestDigest) (another push to the same tag?): the signature is for \(signed.imageDigest)"
+                )
+            }
+            report.signatureTag = SigstoreSignatures.tag(for: signed.imageDigest)
+            events(.message("signed \(ref)@\(signed.imageDigest) (tag \(report.signatureTag!))"))
+        }
+    }
+
+    /// `--sign-key` signs a registry image: refused before building for a layout or archive output.
+    static func refuseUnsignableOutput(_ options: BuildOptions) throws(BuildEngineError) {
+        guard options.attestations.signingKey != nil else { return }
+        if case .registry? = options.output { return }
+        throw BuildEngineError(
+            .unsupported,
+            "--sign-key signs the image in a registry (sigstore signatures live at a registry tag): build with --output docker://<reference>, or push and then run `ociforge image sign`"
+        )
+    }
+
+    /// Runs `body` on a task and waits for it (the engine runs on a thread of its own, never the cooperative pool).
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do {
+                let v = try await body()
+                box.withLock { $0 = .success(v) }
+            } catch { box.withLock { $0 = .failure(error) } }
+            done.signal()
+        }
+        done.wait()
+        return try box.withLock { $0 }!.get()
+    }
+}
