@@ -107,8 +107,8 @@ public struct ImageBuilder: Sendable {
             executed: rec.executed, cached: rec.cached, timings: rec.timings,
             totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings,
             bases: [
-                BaseImageRecord(stage: "build", name: buildImage, base: buildStack[0]),
-                BaseImageRecord(stage: "runtime", name: runtimeImage, base: runtimeBase)
+                BaseImageRecord(stage: "build", name: options.base ?? plan.buildImage, base: build.stack[0]),
+                BaseImageRecord(stage: "runtime", name: runtime.image, base: runtime.base),
             ].compactMap { $0 })
     }
 
