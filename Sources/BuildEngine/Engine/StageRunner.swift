@@ -70,6 +70,8 @@ struct StageRunner: Sendable {
     let options: BuildOptions
     let target: ImageDestination
     let cache: BuildCache
+    /// Machine-independent names of the base root filesystems this build uses (for cache keys).
+    let bases = BaseIdentities()
 
     /// Prepares the sandbox's state directory and opens the build cache (`options.cacheDirectory`, default
     /// `<state>/build-cache`), which the sandbox's namespace root must be able to reach.
@@ -78,7 +80,8 @@ struct StageRunner: Sendable {
         self.options = options
         self.target = target
         try sandbox.state.prepare()
-        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+        self.cache = try BuildCache(
+            directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache", owner: sandbox.identity.cacheKey)
         try cache.requireReachable(by: sandbox.identity)
     }
 
@@ -127,7 +130,8 @@ struct StageRunner: Sendable {
         produce: () throws -> StepOutput
     ) throws -> StageLayer {
         let started = Date()
-        if !options.noCache, let e = cache.lookup(key, log: reporting.log) {
+        if !options.noCache, let e = cache.lookup(key, log: reporting.log) ?? imported(key, reporting: reporting) {
+            noteForExport(e, reporting: reporting)
             if isCommand { rec.cached.append(reporting.name) }
             rec.timings.append(
                 PhaseTiming(
@@ -145,6 +149,7 @@ struct StageRunner: Sendable {
         defer { rec.layerFileObserver = nil }
         let (result, file, tree) = try produce()
         let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
+        noteForExport(entry, reporting: reporting)
         if isCommand { rec.executed.append(reporting.name) }
         let s = Date().timeIntervalSince(started)
         rec.timings.append(

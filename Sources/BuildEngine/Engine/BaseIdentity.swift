@@ -1,0 +1,75 @@
+import Foundation
+import OCIWriter
+import Sandbox
+import Synchronization
+
+/// Machine-independent names of base root filesystems, for cache keys: the unpacked tree's host path holds the
+/// state directory and the sandbox identity, so keys name the base by what it is — a Debian base by its recipe
+/// (`BaseStore.debianKey`: suite, variant, packages, mirror, SOURCE_DATE_EPOCH, mirror publication date), a
+/// tarball by its content digest, an image by its manifest digest. A rootfs directory given as the base is
+/// named by its path (nothing else identifies it).
+final class BaseIdentities: Sendable {
+    private let names = Mutex<[String: String]>([:])
+
+    func note(_ rootfs: String, _ name: String) { names.withLock { $0[rootfs] = name } }
+
+    /// The name of the rootfs at `path` (the path itself when it was not obtained through `StageRunner.baseRootfs`).
+    func name(of path: String) -> String { names.withLock { $0[path] } ?? "directory " + path }
+}
+
+extension StageRunner {
+    /// The key of the base layer of `base` (`slim`: without docs, man pages and locales) — the same on every
+    /// machine, so a fresh machine finds the full one in a registry cache and unpacks it instead of building it.
+    func baseKey(_ base: String, slim: Bool) -> String {
+        CacheKey.of([
+            "base", base, options.sourceDateEpoch.map(String.init) ?? "", CacheKey.layerFormat(layerOptions),
+            slim ? "slim" : "full"
+        ])
+    }
+
+    /// The unpacked rootfs of `source`, its identity noted for keys. A Debian base not assembled here yet is
+    /// first looked for as a base layer in the local or a registry cache (unpacked: no mmdebstrap run).
+    func baseRootfs(_ source: BaseSource, stage: String, log: @escaping @Sendable (String) -> Void) throws -> String {
+        let store = BaseStore(state: sandbox.state, identity: sandbox.identity)
+        let name: String
+        switch source {
+        case .debian(let suite, let variant, let packages, let mirror):
+            let recipe = BaseStore.debianRecipe(suite: suite, variant: variant, packages: packages, mirror: mirror)
+            name = "debian \(recipe.key)"
+            let haveTarball = FileManager.default.fileExists(
+                atPath: store.debianTarballPath(suite: suite, key: recipe.key))
+            if !haveTarball, recipe.published != nil,
+                let path = try cachedBase(name, store: store, stage: stage, log: log)
+            {
+                bases.note(path, name)
+                return path
+            }
+        case .tarball(let path):
+            name = "tarball \(try store.fileDigest(path))"
+        case .ociLayout(let path, let tag):
+            name = "image \(try OCILayout.open(at: path).resolve(tag: tag).manifestDescriptor.digest)"
+        case .directory(let path), .registry(let path):
+            name = "directory \(path)"
+        }
+        let path = try store.rootfs(for: source, log: log)
+        if case .registry = source { return path }
+        bases.note(path, name)
+        return path
+    }
+
+    /// The base named `name` unpacked from its full base layer in the local cache or, when `--cache-from` has it,
+    /// a registry cache; nil when neither has it.
+    private func cachedBase(
+        _ name: String, store: BaseStore, stage: String, log: @escaping @Sendable (String) -> Void
+    ) throws -> String? {
+        let key = baseKey(name, slim: false)
+        let reporting = StepReporting(
+            name: "\(stage)/base", timingStage: stage, timingPhase: "base", log: log, cached: {}, finished: { _, _ in })
+        guard let entry = cache.lookup(key, log: log) ?? imported(key, reporting: reporting), let layer = entry.layer
+        else { return nil }
+        log("unpacking the base from the cache (\(layer.digest))")
+        let source = LayerSource(
+            path: cache.blobs.blobPath(layer.digest), digest: layer.digest, size: layer.size, diffID: layer.diffID)
+        return try store.unpacked(layers: [source], label: name, key: "cached-\(key.prefix(24))", log: log)
+    }
+}
