@@ -144,6 +144,8 @@ struct PlanCommand: ParsableCommand {
         help: "With --format dockerfile: also write the matching .dockerignore to this file.")
     var dockerignore: String?
 
+    @OptionGroup(title: "Cache keys (--cache-keys)") var keys: CacheKeyFlags
+
     func run() throws {
         guard ["json", "toml", "table", "dockerfile"].contains(format) else {
             throw ValidationError("--format must be json, toml, table or dockerfile")
@@ -153,6 +155,10 @@ struct PlanCommand: ParsableCommand {
         let dir = planner.directory
         let result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
         reportPlannerWarnings(result.warnings)
+        if keys.cacheKeys {
+            return try keys.print(
+                plan: result, planOptions: options, directory: dir, base: base, json: format == "json")
+        }
         switch format {
         case "toml":
             print(try runPlanner { () throws(PlannerError) in try PlanRenderer.toml(result.plan) }, terminator: "")

@@ -29,32 +29,41 @@ extension StageRunner {
 
     /// The unpacked rootfs of `source`, its identity noted for keys. A Debian base not assembled here yet is
     /// first looked for as a base layer in the local or a registry cache (unpacked: no mmdebstrap run).
+    /// Keys-only runs (`BuildEngine.cacheKeys`) name the base and return a stand-in path.
     func baseRootfs(_ source: BaseSource, stage: String, log: @escaping @Sendable (String) -> Void) throws -> String {
         let store = BaseStore(state: sandbox.state, identity: sandbox.identity)
-        let name: String
-        switch source {
-        case .debian(let suite, let variant, let packages, let mirror):
-            let recipe = BaseStore.debianRecipe(suite: suite, variant: variant, packages: packages, mirror: mirror)
-            name = "debian \(recipe.key)"
-            let haveTarball = FileManager.default.fileExists(
-                atPath: store.debianTarballPath(suite: suite, key: recipe.key))
-            if !haveTarball, recipe.published != nil,
-                let path = try cachedBase(name, store: store, stage: stage, log: log)
-            {
-                bases.note(path, name)
-                return path
-            }
-        case .tarball(let path):
-            name = "tarball \(try store.fileDigest(path))"
-        case .ociLayout(let path, let tag):
-            name = "image \(try OCILayout.open(at: path).resolve(tag: tag).manifestDescriptor.digest)"
-        case .directory(let path), .registry(let path):
-            name = "directory \(path)"
+        let (name, fromCache) = try baseName(source, store: store)
+        if options.keyPreview != nil {
+            let path = "/nonexistent/ociforge-key-preview/" + CacheKey.of([name])
+            bases.note(path, name)
+            return path
+        }
+        if fromCache, let path = try cachedBase(name, store: store, stage: stage, log: log) {
+            bases.note(path, name)
+            return path
         }
         let path = try store.rootfs(for: source, log: log)
         if case .registry = source { return path }
         bases.note(path, name)
         return path
+    }
+
+    /// The machine-independent name of `source`, and whether it may come from a cache (a Debian base not
+    /// assembled here whose mirror answered).
+    private func baseName(_ source: BaseSource, store: BaseStore) throws -> (String, Bool) {
+        switch source {
+        case .debian(let suite, let variant, let packages, let mirror):
+            let recipe = BaseStore.debianRecipe(suite: suite, variant: variant, packages: packages, mirror: mirror)
+            let haveTarball = FileManager.default.fileExists(
+                atPath: store.debianTarballPath(suite: suite, key: recipe.key))
+            return ("debian \(recipe.key)", !haveTarball && recipe.published != nil)
+        case .tarball(let path):
+            return ("tarball \(try store.fileDigest(path))", false)
+        case .ociLayout(let path, let tag):
+            return ("image \(try OCILayout.open(at: path).resolve(tag: tag).manifestDescriptor.digest)", false)
+        case .directory(let path), .registry(let path):
+            return ("directory \(path)", false)
+        }
     }
 
     /// The base named `name` unpacked from its full base layer in the local cache or, when `--cache-from` has it,

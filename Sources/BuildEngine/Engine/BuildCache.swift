@@ -113,6 +113,7 @@ public struct BuildCache: Sendable {
         if entry.hasTree, let owner, entry.owner != owner {
             return reject("its directory tree belongs to another sandbox identity")
         }
+        utimensat(AT_FDCWD, path, nil, 0)  // last use, for `ociforge cache prune`
         return entry
     }
 

@@ -45,6 +45,8 @@ public struct BuildOptions: Sendable {
 
     /// The registry cache of this build (set by `BuildEngine.image` when `registryCache` names a repository).
     var registryCacheSession: RegistryCache?
+    /// Keys-only run (`BuildEngine.cacheKeys`): steps are recorded, nothing is produced.
+    var keyPreview: CacheKeyPreview?
 
     /// Sends `event` to `events`.
     func emit(_ event: BuildEvent) { events(event) }

@@ -130,6 +130,16 @@ struct StageRunner: Sendable {
         produce: () throws -> StepOutput
     ) throws -> StageLayer {
         let started = Date()
+        if let preview = options.keyPreview {
+            let local = cache.lookup(key, verify: false)
+            preview.add(
+                StepCacheKey(
+                    stage: reporting.timingStage, phase: reporting.timingPhase, key: key, createdBy: createdBy,
+                    cachedLocally: local != nil))
+            return StageLayer(
+                key: key, phase: phase, createdBy: createdBy, layer: local?.layer ?? CacheKeyPreview.standIn(key),
+                tree: nil, cached: local != nil)
+        }
         if !options.noCache, let e = cache.lookup(key, log: reporting.log) ?? imported(key, reporting: reporting) {
             noteForExport(e, reporting: reporting)
             if isCommand { rec.cached.append(reporting.name) }
@@ -219,6 +229,7 @@ struct StageRunner: Sendable {
 
     /// A cached layer as an `ImageAssembler` input (the blob stays in the cache: copied, not moved).
     func layerInput(_ layer: CachedLayer, createdBy: String?) throws -> LayerInput {
+        if options.keyPreview != nil { throw CacheKeyPreview.Done() }  // keys-only: every step was seen
         let d = layer.descriptor
         return LayerInput(
             file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
