@@ -27,6 +27,16 @@ struct CacheFlags: ParsableArguments {
         help: "What --cache-to writes: max (every step, default) or min (the final image's layers and the bases).")
     var cacheMode: RegistryCacheMode?
 
+    @Option(
+        name: .customLong("cache-mounts"),
+        help:
+            "Plan cache mounts shared through the cache repositories: names (pip, apt-cache, …) or all; comma-separated, repeatable (default: none, or $OCIFORGE_CACHE_MOUNTS)."
+    )
+    var cacheMounts: [String] = []
+
+    @Option(name: .customLong("cache-mount-limit"), help: "Largest cache mount exported (default 1G).")
+    var cacheMountLimit: ByteCount?
+
     /// The settings as engine options (`config`: the `[build]` block of ociforge.toml, if any).
     func options(config: BuildBlock?, environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> RegistryCacheOptions
@@ -46,7 +56,10 @@ struct CacheFlags: ParsableArguments {
         return RegistryCacheOptions(
             exportTo: try list(cacheTo, "OCIFORGE_CACHE_TO", config?.cacheTo).map(Self.repository),
             importFrom: try list(cacheFrom, "OCIFORGE_CACHE_FROM", config?.cacheFrom).map(Self.repository),
-            mode: mode)
+            mode: mode,
+            mounts: list(
+                cacheMounts.flatMap { $0.split(separator: ",").map(String.init) }, "OCIFORGE_CACHE_MOUNTS", nil),
+            mountLimit: cacheMountLimit.map { Int64($0.bytes) } ?? 1 << 30)
     }
 
     /// A cache repository reference (`docker://` accepted; a tag or digest is refused: entries are tagged by key).

@@ -68,12 +68,15 @@ struct RegistryCacheTests {
         let repo = "\(registry.host)/team/python-cache"
         // A: the e2e tests' shared state (Debian base assembled once per machine), a cold layer cache.
         let a = Machine(state: BuildEndToEndTests.stateDir, cache: dir.path + "/a-cache")
-        let cold = try a.build(app, output: dir.path + "/a-oci:v1", extra: ["--cache-to", repo])
+        let pip = ["--cache-mounts", "root-cache-pip"]
+        let cold = try a.build(app, output: dir.path + "/a-oci:v1", extra: ["--cache-to", repo] + pip)
         #expect(cold.executed == ["build/setup", "build/install", "runtime/packages", "runtime/user"])
+        #expect(cold.stderr.contains("cache mount root-cache-pip: exported"), "\(cold.stderr.suffix(2000))")
         #expect(Self.warnings(cold).isEmpty, "\(Self.warnings(cold))")
 
         let b = try Self.machine(dir, "b")
-        let warm = try b.build(app, output: dir.path + "/b-oci:v1", extra: ["--cache-from", repo])
+        let warm = try b.build(app, output: dir.path + "/b-oci:v1", extra: ["--cache-from", repo] + pip)
+        #expect(warm.stderr.contains("cache mount root-cache-pip: imported"), "\(warm.stderr.suffix(2000))")
         #expect(warm.executed.isEmpty, "B ran \(warm.executed)")
         #expect(warm.cached == cold.executed)
         #expect(warm.manifest == cold.manifest)
@@ -88,6 +91,16 @@ struct RegistryCacheTests {
         #expect(Self.statuses(edited)["build/install"] == "cached")
         #expect(edited.manifest != cold.manifest)
         #expect(try BuildEndToEndTests.httpGet(dir.path + "/b-oci", tag: "v2") == "changed")
+
+        // A lockfile change: B's install runs, with A's pip cache (imported above) instead of downloads.
+        let requirements = try String(contentsOfFile: app + "/requirements.txt", encoding: .utf8)
+        try (requirements + "# pinned again\n").write(
+            toFile: app + "/requirements.txt", atomically: true, encoding: .utf8)
+        let locked = try b.build(app, output: dir.path + "/b-oci:v3", extra: ["--cache-from", repo] + pip)
+        #expect(locked.executed == ["build/install"], "\(locked.executed)")
+        let pipLines = locked.stderr.split(separator: "\n").filter { $0.contains("[build/install]") }
+        #expect(pipLines.contains { $0.contains("Using cached") }, "\(pipLines.joined(separator: "\n"))")
+        #expect(!pipLines.contains { $0.contains("Downloading") }, "\(pipLines.joined(separator: "\n"))")
     }
 }
 

@@ -50,8 +50,17 @@ public enum BuildEngine {
                 report: { events(.message("[cache] \($0)")) }),
             notice: { events(.notice("[cache] \($0)")) })
         options.registryCacheSession = session
+        var mounts: CacheMountTransfer?
+        if case .app(_, let result, _) = request.source, result.plan.strategy == .plan,
+            !options.registryCache.mounts.isEmpty
+        {
+            mounts = CacheMountTransfer(
+                session: session, runner: runner, plan: result.plan, sourceDateEpoch: options.sourceDateEpoch)
+            mounts?.importAll()
+        }
         var report = try image(request, options: options, runner: runner)
         session.export(finalLayers: Set(report.layers.map(\.digest)))
+        if !options.registryCache.exportTo.isEmpty { mounts?.exportAll() }
         report.warnings += session.warnings
         return report
     }

@@ -155,7 +155,7 @@ final class RegistryCache: Sendable {
     }
 
     /// A private temporary file holding `bytes` (mode 0600).
-    private func temporaryFileWith(_ bytes: [UInt8]) -> String {
+    func temporaryFileWith(_ bytes: [UInt8]) -> String {
         let path = NSTemporaryDirectory() + "/ociforge-cache-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd >= 0 {

@@ -17,13 +17,27 @@ public struct RegistryCacheOptions: Sendable, Hashable {
     public var importFrom: [ImageReference]
     public var mode: RegistryCacheMode
 
-    public init(exportTo: [ImageReference] = [], importFrom: [ImageReference] = [], mode: RegistryCacheMode = .max) {
+    /// Named cache mounts of a plan (`pip`, `apt-cache`, … as in the plan; `all`) shared through the same
+    /// repositories (docs/cache.md, "Portable cache mounts"); empty: none (opt-in).
+    public var mounts: [String]
+    /// A cache mount larger than this (uncompressed) is not exported (a warning says so).
+    public var mountLimit: Int64
+
+    public init(
+        exportTo: [ImageReference] = [], importFrom: [ImageReference] = [], mode: RegistryCacheMode = .max,
+        mounts: [String] = [], mountLimit: Int64 = 1 << 30
+    ) {
         self.exportTo = exportTo
         self.importFrom = importFrom
         self.mode = mode
+        self.mounts = mounts
+        self.mountLimit = mountLimit
     }
 
     public var isEmpty: Bool { exportTo.isEmpty && importFrom.isEmpty }
+
+    /// Whether the cache mount `name` is shared.
+    public func sharesMount(_ name: String) -> Bool { mounts.contains("all") || mounts.contains(name) }
 }
 
 /// What a registry cache entry says about its step (the artifact's first layer, canonical JSON): the key it
