@@ -47,6 +47,15 @@ struct RegistryCacheTests {
         return m
     }
 
+    /// Hard-links the Debian base tarballs of `source`'s state into `state` (as scripts/repro-check does).
+    static func linkBases(from source: String, to state: String) throws {
+        try FileManager.default.createDirectory(atPath: state + "/bases", withIntermediateDirectories: true)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: source + "/bases")) ?? []
+        for name in names where name.hasPrefix("debian-") && name.hasSuffix(".tar") {
+            try FileManager.default.linkItem(atPath: source + "/bases/" + name, toPath: state + "/bases/" + name)
+        }
+    }
+
     static func warnings(_ b: BuildEndToEndTests.Build) -> [String] { b.report["warnings"] as? [String] ?? [] }
 
     /// Phases of `b` with their status (`runtime/app` → `ran`).
@@ -66,8 +75,10 @@ struct RegistryCacheTests {
         defer { registry.stop() }
         let app = try BuildEndToEndTests.app("planner/python-flask/app", in: dir)
         let repo = "\(registry.host)/team/python-cache"
-        // A: the e2e tests' shared state (Debian base assembled once per machine), a cold layer cache.
-        let a = Machine(state: BuildEndToEndTests.stateDir, cache: dir.path + "/a-cache")
+        // A: its own state directory (no apt lock shared with other builds) holding the Debian bases the e2e tests'
+        // shared state assembled (hard links: a machine whose base was built before), empty download caches.
+        let a = try Self.machine(dir, "a")
+        try Self.linkBases(from: BuildEndToEndTests.stateDir, to: a.state)
         let pip = ["--cache-mounts", "root-cache-pip"]
         let cold = try a.build(app, output: dir.path + "/a-oci:v1", extra: ["--cache-to", repo] + pip)
         #expect(cold.executed == ["build/setup", "build/install", "runtime/packages", "runtime/user"])

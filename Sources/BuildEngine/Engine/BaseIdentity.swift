@@ -10,8 +10,23 @@ import Synchronization
 /// named by its path (nothing else identifies it).
 final class BaseIdentities: Sendable {
     private let names = Mutex<[String: String]>([:])
+    /// Bases taken from a cache whose rootfs is unpacked only when a step must run (`materialize`).
+    private let pending = Mutex<[String: @Sendable () throws -> Void]>([:])
 
     func note(_ rootfs: String, _ name: String) { names.withLock { $0[rootfs] = name } }
+
+    /// `unpack` makes the rootfs at `path` when a step first needs it.
+    func deferUnpack(_ path: String, _ unpack: @escaping @Sendable () throws -> Void) {
+        pending.withLock { $0[path] = unpack }
+    }
+
+    /// Unpacks every deferred base (before a step is produced: a build whose steps all hit never unpacks one).
+    func materialize() throws {
+        while let (path, unpack) = pending.withLock({ $0.first.map { ($0.key, $0.value) } }) {
+            try unpack()
+            _ = pending.withLock { $0.removeValue(forKey: path) }
+        }
+    }
 
     /// The name of the rootfs at `path` (the path itself when it was not obtained through `StageRunner.baseRootfs`).
     func name(of path: String) -> String { names.withLock { $0[path] } ?? "directory " + path }
@@ -66,8 +81,8 @@ extension StageRunner {
         }
     }
 
-    /// The base named `name` unpacked from its full base layer in the local cache or, when `--cache-from` has it,
-    /// a registry cache; nil when neither has it.
+    /// The rootfs path of the base named `name` from its full base layer in the local cache or, when `--cache-from`
+    /// has it, a registry cache (downloaded now, unpacked when a step first needs it); nil when neither has it.
     private func cachedBase(
         _ name: String, store: BaseStore, stage: String, log: @escaping @Sendable (String) -> Void
     ) throws -> String? {
@@ -76,9 +91,14 @@ extension StageRunner {
             name: "\(stage)/base", timingStage: stage, timingPhase: "base", log: log, cached: {}, finished: { _, _ in })
         guard let entry = cache.lookup(key, log: log) ?? imported(key, reporting: reporting), let layer = entry.layer
         else { return nil }
-        log("unpacking the base from the cache (\(layer.digest))")
         let source = LayerSource(
             path: cache.blobs.blobPath(layer.digest), digest: layer.digest, size: layer.size, diffID: layer.diffID)
-        return try store.unpacked(layers: [source], label: name, key: "cached-\(key.prefix(24))", log: log)
+        let unpackKey = "cached-\(key.prefix(24))"
+        let path = store.unpackedPath(key: unpackKey)
+        bases.deferUnpack(path) {
+            log("unpacking the base from the cache (\(layer.digest))")
+            _ = try store.unpacked(layers: [source], label: name, key: unpackKey, log: log)
+        }
+        return path
     }
 }

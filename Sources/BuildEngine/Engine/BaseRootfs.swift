@@ -229,8 +229,8 @@ public struct BaseStore: Sendable {
 
     /// Layers (bottom first; digests, sizes and diff_ids verified while streaming when given) unpacked as above.
     func unpacked(layers: [LayerSource], label: String, key: String, log: @Sendable (String) -> Void) throws -> String {
-        let dir = state.bases + "/\(key)-\(identity.cacheKey)"
-        let rootfs = dir + "/rootfs"
+        let rootfs = unpackedPath(key: key)
+        let dir = (rootfs as NSString).deletingLastPathComponent
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
@@ -256,6 +256,9 @@ public struct BaseStore: Sendable {
         }
         return rootfs
     }
+
+    /// Where `unpacked(…, key:)` puts its rootfs.
+    func unpackedPath(key: String) -> String { state.bases + "/\(key)-\(identity.cacheKey)/rootfs" }
 
     /// How unpacked files get their owners for `identity`'s sandbox (bases and trees of pulled cache layers).
     static func ownership(for identity: SandboxIdentity) -> OwnershipPolicy {

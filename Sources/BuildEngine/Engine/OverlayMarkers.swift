@@ -14,7 +14,7 @@ enum OverlayMarkers {
 
     /// Reads the layer's entries and writes each whiteout and opaque marker into `tree`.
     static func write(layer: String, into tree: String) throws {
-        for entry in try LayerListing.entries(ofLayer: layer) {
+        for entry in try LayerListing.entries(ofLayer: layer, hashContents: false) {
             var path = entry.path
             while path.hasPrefix("./") { path.removeFirst(2) }
             while path.hasPrefix("/") { path.removeFirst() }

@@ -154,6 +154,7 @@ struct StageRunner: Sendable {
                 cached: true)
         }
         if options.noCache { cache.remove(key) }
+        try bases.materialize()
         reporting.started()
         rec.layerFileObserver = reporting.layerFile
         defer { rec.layerFileObserver = nil }

@@ -419,6 +419,7 @@ public struct ImageBuilder: Sendable {
     func buildStageFilesItem(
         parent: Item, runtimeRootfs: String, buildRootfs: String, buildStack: [Item], rec: Recorder
     ) throws -> Item {
+        try runner.bases.materialize()
         let missing = Self.staticRuntimeFiles.filter { access(runtimeRootfs + "/" + $0, F_OK) != 0 }
         let key = CacheKey.of(
             ["build-stage-files", parent.key, runner.bases.name(of: buildRootfs)] + missing + ["--"]
