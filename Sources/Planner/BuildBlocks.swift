@@ -11,6 +11,11 @@ public struct BuildBlock: Equatable, Sendable {
     public var packagesRuntime: [String]?
     /// `base`: the build image (`debian:<suite>`), which also selects the Debian toolchain tables (ociforge's own key).
     public var base: String?
+    /// `cache-to` / `cache-from`: registry repositories of the build cache (a string or an array of strings);
+    /// `cache-mode`: min or max (ociforge's own keys, docs/cache.md).
+    public var cacheTo: [String]?
+    public var cacheFrom: [String]?
+    public var cacheMode: String?
     public init(strategy: Strategy? = nil) { self.strategy = strategy }
 }
 
@@ -72,8 +77,27 @@ extension ConfigReader {
         var b = BuildBlock()
         var packagesNode: ConfigNode? = nil
         var commandNode: ConfigNode? = nil
-        for e in try table(node, path, keys: ["strategy", "command", "env", "packages", "base"]) {
+        for e in try table(
+            node, path, keys: ["strategy", "command", "env", "packages", "base", "cache-to", "cache-from", "cache-mode"]
+        ) {
             switch e.key {
+            case "cache-to", "cache-from":
+                var refs: [String] = []
+                if case .array = e.node.value {
+                    refs = try stringArray(e.node, e.path)
+                } else {
+                    refs = [try string(e.node, e.path)]
+                }
+                if let bad = refs.first(where: { $0.isEmpty || $0.contains(" ") || !$0.contains("/") }) {
+                    throw fail(
+                        .invalidValue, "\"\(bad)\" is not a registry repository such as registry.example/team/cache",
+                        e.node, e.path)
+                }
+                if e.key == "cache-to" { b.cacheTo = refs } else { b.cacheFrom = refs }
+            case "cache-mode":
+                let v = try string(e.node, e.path)
+                guard v == "min" || v == "max" else { throw fail(.invalidValue, "expected min or max", e.node, e.path) }
+                b.cacheMode = v
             case "base":
                 let v = try string(e.node, e.path)
                 if v.isEmpty || v.contains(" ") {

@@ -62,6 +62,9 @@ public struct PlanResult: Sendable, Equatable {
     /// The resolved Dockerfile when the strategy is dockerfile (nil for a frozen plan: use
     /// `Planner.resolveDockerfile`).
     public var dockerfile: ResolvedDockerfile? = nil
+    /// The `[build]` block in effect (ociforge.toml, a deployment file): settings of the build itself, such as
+    /// its registry caches, that are not part of the plan.
+    public var build: BuildBlock? = nil
 }
 
 public enum Planner {
@@ -506,7 +509,8 @@ struct PlanSession {
         let unpinnedProviders = code.map(\.1)
         return PlanResult(
             plan: try resolve(merged, providers: selected.map(\.name), outputs: unpinnedProviders),
-            warnings: warnings, detected: selected.map { DetectedProvider(name: $0.name, matchedFile: $0.matched) })
+            warnings: warnings, detected: selected.map { DetectedProvider(name: $0.name, matchedFile: $0.matched) },
+            build: ociforge.build)
     }
 
     func readStaticProvider(_ file: String) throws(PlannerError) -> BuildPlanConfig {

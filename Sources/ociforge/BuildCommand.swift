@@ -63,6 +63,8 @@ struct BuildCommand: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print the result as JSON on stdout.")
     var json = false
 
+    @OptionGroup(title: "Registry cache") var cacheFlags: CacheFlags
+
     @OptionGroup var registryFlags: RegistryFlags
 
     @OptionGroup(title: "Toolchains") var toolchains: ToolchainFlags
@@ -106,7 +108,8 @@ struct BuildCommand: ParsableCommand {
                 try PlanRenderer.writeAtomically(export.dockerignore, to: path + ".dockerignore")
             }
         }
-        let build = try reportingErrors { try buildOptions() }
+        var build = try reportingErrors { try buildOptions() }
+        build.registryCache = try cacheFlags.options(config: result.build)
         try runBuild(
             BuildRequest(source: .app(directory: dir, plan: result, planOptions: options), options: build),
             quiet: quiet, json: json, state: extractionLimits.stateDirectory)

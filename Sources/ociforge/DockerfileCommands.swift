@@ -162,6 +162,8 @@ struct DockerfileBuildCommand: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Run every step even when a cached layer exists.")
     var noCache = false
 
+    @OptionGroup(title: "Registry cache") var cacheFlags: CacheFlags
+
     @Flag(name: .customLong("json"), help: "Print the result as JSON on stdout.")
     var json = false
 
@@ -186,6 +188,7 @@ struct DockerfileBuildCommand: ParsableCommand {
             var options = BuildOptions(output: try outputLocation(output))
             options.network = network
             options.noCache = noCache
+            options.registryCache = try cacheFlags.options(config: nil)
             options.registryOptions.insecureRegistries = Set(insecureRegistries.map { $0.lowercased() })
             options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             options.secrets = try secret.map { try Secret.parse($0) }

@@ -152,6 +152,8 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup(title: "Toolchains") var toolchains: ToolchainFlags
 
+    @OptionGroup(title: "Cache keys (--cache-keys)") var keys: CacheKeyFlags
+
     func run() throws {
         guard ["json", "toml", "table", "dockerfile"].contains(format) else {
             throw ValidationError("--format must be json, toml, table or dockerfile")
@@ -164,6 +166,10 @@ struct PlanCommand: ParsableCommand {
         if resolveToolchains {
             result.plan = try pinToolchains(
                 result.plan, flags: toolchains, stateDirectory: StateDirectory.default().path)
+        }
+        if keys.cacheKeys {
+            return try keys.print(
+                plan: result, planOptions: options, directory: dir, base: base, json: format == "json")
         }
         switch format {
         case "toml":

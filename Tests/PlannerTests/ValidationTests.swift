@@ -155,6 +155,15 @@ struct ValidationTests {
             code: .invalidValue, file: "ociforge.toml", line: 2, key: "build.packages.runtime[0]",
             messageContains: "character \"_\""),
         Case(
+            label: "build.cache-mode invalid", files: with(["ociforge.toml": "[build]\ncache-mode = \"all\"\n"]),
+            code: .invalidValue, file: "ociforge.toml", line: 2, key: "build.cache-mode",
+            messageContains: "expected min or max"),
+        Case(
+            label: "build.cache-to not a repository",
+            files: with(["ociforge.toml": "[build]\ncache-to = [\"registry.example/team/c\", \"nocache\"]\n"]),
+            code: .invalidValue, file: "ociforge.toml", line: 2, key: "build.cache-to",
+            messageContains: "is not a registry repository"),
+        Case(
             label: "build.env bad name", files: with(["ociforge.toml": "[build]\nenv = [\"OK\", \"NOT-OK\"]\n"]),
             code: .invalidValue, file: "ociforge.toml", line: 2, key: "build.env[1]",
             messageContains: "not a valid environment variable name"),

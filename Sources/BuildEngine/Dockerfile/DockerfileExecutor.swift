@@ -178,7 +178,7 @@ public struct DockerfileExecutor: Sendable {
             let root = try scratchRootfs()
             return StageState(
                 rootfs: root, rootConfig: nil, platform: Platform.host, layers: [], history: [],
-                key: CacheKey.of(["df-scratch", sandbox.identity.cacheKey, CacheKey.layerFormat(layerOptions)]),
+                key: CacheKey.of(["df-scratch", CacheKey.layerFormat(layerOptions)]),
                 dockerConfig: DockerfileImageConfig.scratch.applying(DockerfileConfigDelta()))
         case .stage:
             guard let i = stage.base.stage, let s = done[i] else {
@@ -257,8 +257,7 @@ public struct DockerfileExecutor: Sendable {
         return StageState(
             rootfs: rootfs, rootConfig: config, platform: config.platform, layers: layers, history: history,
             key: CacheKey.of([
-                "df-image", resolved.manifestDescriptor.digest.description, rootfs, sandbox.identity.cacheKey,
-                CacheKey.layerFormat(layerOptions)
+                "df-image", resolved.manifestDescriptor.digest.description, CacheKey.layerFormat(layerOptions)
             ]),
             dockerConfig: dc,
             baseImage: BaseImage(

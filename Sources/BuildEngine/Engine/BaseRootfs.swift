@@ -149,13 +149,9 @@ public struct BaseStore: Sendable {
         log: @Sendable (String) -> Void
     ) throws -> String {
         try state.prepare()
-        let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
         let mirrorURL = mirror ?? "http://deb.debian.org/debian"
-        let published = Self.inReleaseDate(mirror: mirrorURL, suite: suite)
-        let key = Self.debianKey(
-            suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
-            mirrorState: published)
-        let out = state.bases + "/debian-\(suite)-\(key).tar"
+        let (key, published) = Self.debianRecipe(suite: suite, variant: variant, packages: packages, mirror: mirror)
+        let out = debianTarballPath(suite: suite, key: key)
         if FileManager.default.fileExists(atPath: out) { return out }
         if published == nil {
             // Mirror unreachable: the newest base already assembled for this suite, if any.
@@ -193,6 +189,22 @@ public struct BaseStore: Sendable {
         return out
     }
 
+    /// A Debian base's key (`debianKey` with SOURCE_DATE_EPOCH and the mirror's publication date) and that date (nil:
+    /// the mirror did not answer). The same on every machine building at the same mirror state.
+    static func debianRecipe(suite: String, variant: String, packages: [String], mirror: String?) -> (
+        key: String, published: String?
+    ) {
+        let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
+        let published = inReleaseDate(mirror: mirror ?? "http://deb.debian.org/debian", suite: suite)
+        let key = debianKey(
+            suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
+            mirrorState: published)
+        return (key, published)
+    }
+
+    /// Where the tarball of the Debian base `key` is kept.
+    func debianTarballPath(suite: String, key: String) -> String { state.bases + "/debian-\(suite)-\(key).tar" }
+
     /// The `Date:` field of `<mirror>/dists/<suite>/InRelease` (nil when unreachable within a few seconds).
     static func inReleaseDate(mirror: String, suite: String) -> String? {
         guard let url = URL(string: "\(mirror)/dists/\(suite)/InRelease") else { return nil }
@@ -217,20 +229,14 @@ public struct BaseStore: Sendable {
 
     /// Layers (bottom first; digests, sizes and diff_ids verified while streaming when given) unpacked as above.
     func unpacked(layers: [LayerSource], label: String, key: String, log: @Sendable (String) -> Void) throws -> String {
-        let dir = state.bases + "/\(key)-\(identity.cacheKey)"
-        let rootfs = dir + "/rootfs"
+        let rootfs = unpackedPath(key: key)
+        let dir = (rootfs as NSString).deletingLastPathComponent
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
         if makeDirectory(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
         log("unpacking \(label)")
-        let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
-        let ownership: OwnershipPolicy
-        switch identity.kind {
-        case .rootRange: ownership = .map(identity.idMapping)
-        case .nested: ownership = mappedIDs > 1 ? .preserve : .ignore  // degraded: everything belongs to root
-        case .subordinateRange, .singleID: ownership = .ignore
-        }
+        let ownership = Self.ownership(for: identity)
         do {
             let reports = try LayerExtractor.unpack(
                 layers: layers, to: tmp + "/rootfs",
@@ -249,6 +255,19 @@ public struct BaseStore: Sendable {
             throw SandboxError(.base, "cannot move the unpacked base into place", errno: errno, detail: dir)
         }
         return rootfs
+    }
+
+    /// Where `unpacked(…, key:)` puts its rootfs.
+    func unpackedPath(key: String) -> String { state.bases + "/\(key)-\(identity.cacheKey)/rootfs" }
+
+    /// How unpacked files get their owners for `identity`'s sandbox (bases and trees of pulled cache layers).
+    static func ownership(for identity: SandboxIdentity) -> OwnershipPolicy {
+        let mappedIDs = identity.uidMap.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        switch identity.kind {
+        case .rootRange: return .map(identity.idMapping)
+        case .nested: return mappedIDs > 1 ? .preserve : .ignore  // degraded: everything belongs to root
+        case .subordinateRange, .singleID: return .ignore
+        }
     }
 
     /// The tarball's sha256, remembered per (device, inode, size, mtime) so a cached base costs no re-hash.

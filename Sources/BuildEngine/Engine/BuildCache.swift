@@ -17,6 +17,9 @@ public struct BuildCacheEntry: Codable, Sendable, Hashable {
     /// The step's filesystem changes, relative to the root: needed to assemble the runtime stage.
     public var hasTree: Bool
     public var created: String
+    /// The sandbox identity (`SandboxIdentity.cacheKey`) owning the tree's files: keys are the same on every
+    /// machine and user, trees are not. nil: written before owners were recorded.
+    public var owner: String?
 }
 
 public struct CachedLayer: Codable, Sendable, Hashable {
@@ -36,21 +39,34 @@ public struct CachedLayer: Codable, Sendable, Hashable {
 public struct BuildCache: Sendable {
     public let directory: String
     public let blobs: OCILayout
+    /// The sandbox identity whose trees this build uses (`BuildCacheEntry.owner`); nil: any.
+    public var owner: String?
 
-    public init(directory: String) throws {
+    public init(directory: String, owner: String? = nil) throws(BuildEngineError) {
         self.directory = directory
+        self.owner = owner
         // 0711 whatever the umask (the sandbox's root reads trees as overlay lowers); new parents of a
         // --cache-dir are 0755. A cache directory of ours left with fewer bits is repaired.
-        try makeDirectories((directory as NSString).deletingLastPathComponent)
-        for d in [directory, directory + "/entries", directory + "/trees", directory + "/tmp"] {
-            if makeDirectory(d, 0o711) != 0 && errno != EEXIST {
-                throw SandboxError(.state, "cannot create the build cache directory", errno: errno, detail: d)
+        let what = "cannot create the build cache directory"
+        do {
+            try makeDirectories((directory as NSString).deletingLastPathComponent)
+            for d in [directory, directory + "/entries", directory + "/trees", directory + "/tmp"] {
+                if makeDirectory(d, 0o711) != 0 && errno != EEXIST {
+                    throw BuildEngineError(.cache, "\(what) \(d)", cause: Self.systemError())
+                }
+                try requireDirectoryMode(d, 0o711)
             }
-            try requireDirectoryMode(d, 0o711)
+        } catch {
+            throw BuildEngineError.wrapping(error, "\(what) \(directory)")
         }
         let layoutPath = directory + "/blobs"
-        blobs =
-            OCILayout.isLayout(layoutPath) ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
+        do {
+            blobs =
+                OCILayout.isLayout(layoutPath)
+                ? try OCILayout.open(at: layoutPath) : try OCILayout.create(at: layoutPath)
+        } catch {
+            throw BuildEngineError(.cache, "cannot open the build cache's blob store \(layoutPath)", cause: error)
+        }
         blobs.removeStaleTemporaryFiles(olderThan: 3600)
         removeStaleTemporaryDirectories()
     }
@@ -89,13 +105,30 @@ public struct BuildCache: Sendable {
         if let layer = entry.layer {
             let desc = layer.descriptor
             if verify {
-                do { try blobs.verifyBlob(desc) } catch { return reject("layer blob: \(error)") }
+                do { try blobs.verifyBlob(desc) } catch { return reject(Self.blobProblem(error)) }
             } else if !blobs.hasBlob(desc.digest) {
                 return reject("its layer blob is missing")
             }
         }
+        if entry.hasTree, let owner, entry.owner != owner {
+            return reject("its directory tree belongs to another sandbox identity")
+        }
+        utimensat(AT_FDCWD, path, nil, 0)  // last use, for `ociforge cache prune`
         return entry
     }
+
+    /// Why a blob did not verify, in words (the cause's code decides, never its text).
+    static func blobProblem(_ error: any Error) -> String {
+        switch (error as? OCIWriterError)?.code {
+        case .digestMismatch?: return "its layer blob does not hash to its digest"
+        case .sizeMismatch?: return "its layer blob has the wrong size"
+        case .notFound?: return "its layer blob is missing"
+        default: return "its layer blob cannot be read"
+        }
+    }
+
+    /// The current `errno` as an error value (the `cause` of a failed system call).
+    static func systemError() -> POSIXError { POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
 
     /// Stores an entry: the layer file is imported (digest checked), the tree renamed into place, then the metadata
     /// written to a temp file and renamed (the commit point).
@@ -104,13 +137,25 @@ public struct BuildCache: Sendable {
     public func store(key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?)
         throws -> BuildCacheEntry
     {
+        let cached = layer.map {
+            CachedLayer(
+                digest: $0.digest, diffID: $0.diffID, size: $0.size, uncompressedSize: $0.uncompressedSize,
+                mediaType: $0.mediaType)
+        }
+        return try store(key: key, createdBy: createdBy, cached: cached, layerFile: layerFile, tree: tree)
+    }
+
+    /// `store` for a layer known by its descriptor and diffID (e.g. pulled from a registry cache).
+    public func store(key: String, createdBy: String, cached: CachedLayer?, layerFile: String?, tree: String?)
+        throws -> BuildCacheEntry
+    {
         try FileLock.withExclusive(lockPath(key)) {
             if let done = completeEntry(key) {
                 if let layerFile { unlink(layerFile) }
                 if let tree { removeTree(tree) }
                 return done
             }
-            return try storeLocked(key: key, createdBy: createdBy, layer: layer, layerFile: layerFile, tree: tree)
+            return try storeLocked(key: key, createdBy: createdBy, cached: cached, layerFile: layerFile, tree: tree)
         }
     }
 
@@ -120,6 +165,7 @@ public struct BuildCache: Sendable {
             let entry = try? JSONDecoder().decode(BuildCacheEntry.self, from: data), entry.key == key
         else { return nil }
         if entry.hasTree && !FileManager.default.fileExists(atPath: treePath(key)) { return nil }
+        if entry.hasTree, let owner, entry.owner != owner { return nil }
         if let layer = entry.layer { guard let d = try? layer.descriptor, blobs.hasBlob(d.digest) else { return nil } }
         return entry
     }
@@ -128,14 +174,10 @@ public struct BuildCache: Sendable {
     public func lockPath(_ key: String) -> String { directory + "/entries/" + key + ".lock" }
 
     private func storeLocked(
-        key: String, createdBy: String, layer: LayerWriteResult?, layerFile: String?, tree: String?
+        key: String, createdBy: String, cached: CachedLayer?, layerFile: String?, tree: String?
     ) throws -> BuildCacheEntry {
-        var cached: CachedLayer?
-        if let layer, let layerFile {
-            try blobs.importBlob(file: layerFile, expected: layer.descriptor, mode: .move)
-            cached = CachedLayer(
-                digest: layer.digest, diffID: layer.diffID, size: layer.size,
-                uncompressedSize: layer.uncompressedSize, mediaType: layer.mediaType)
+        if let cached, let layerFile {
+            try blobs.importBlob(file: layerFile, expected: cached.descriptor, mode: .move)
         }
         let treeTarget = treePath(key)
         if let tree {
@@ -143,25 +185,29 @@ public struct BuildCache: Sendable {
                 try? FileManager.default.removeItem(atPath: treeTarget)
             }
             if rename(tree, treeTarget) != 0 {
-                throw SandboxError(
-                    .state, "cannot move a step's tree into the build cache", errno: errno, detail: treeTarget)
+                throw BuildEngineError(
+                    .cache, "cannot move a step's tree into the build cache at \(treeTarget)", cause: Self.systemError()
+                )
             }
         }
         let entry = BuildCacheEntry(
             key: key, createdBy: createdBy, layer: cached, hasTree: tree != nil,
-            created: ISO8601DateFormatter().string(from: Date()))
+            created: ISO8601DateFormatter().string(from: Date()), owner: tree != nil ? owner : nil)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let data = try enc.encode(entry)
         let tmp = directory + "/entries/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SandboxError(.state, "cannot write a cache entry", errno: errno, detail: tmp) }
+        guard fd >= 0 else {
+            throw BuildEngineError(.cache, "cannot write a cache entry in \(tmp)", cause: Self.systemError())
+        }
         let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
         let synced = fsync(fd) == 0
         close(fd)
         guard ok, synced, rename(tmp, entryPath(key)) == 0 else {
+            let cause = Self.systemError()
             unlink(tmp)
-            throw SandboxError(.state, "cannot write a cache entry", errno: errno, detail: entryPath(key))
+            throw BuildEngineError(.cache, "cannot write the cache entry \(entryPath(key))", cause: cause)
         }
         return entry
     }

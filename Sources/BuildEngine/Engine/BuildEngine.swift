@@ -41,9 +41,39 @@ public enum BuildEngine {
         return report
     }
 
-    /// Builds the image into the destination layout; returns the report and what the build consumed.
+    /// Builds the image into the destination layout, through the registry caches when the options name any
+    /// (their steps written to `--cache-to` once the image is built; what went wrong there is a warning).
     static func image(_ request: BuildRequest, runner: any PhaseRunner) throws -> (BuildReport, BuildInputs) {
-        let options = request.options, destination = request.destination(), directory = request.directory
+        var options = request.options
+        guard !options.registryCache.isEmpty else { return try image(request, options: options, runner: runner) }
+        let events = options.events
+        let session = RegistryCache(
+            options: options.registryCache,
+            transport: ImageTransport(
+                options: options.registryOptions, credentials: options.credentials,
+                report: { events(.message("[cache] \($0)")) }),
+            notice: { events(.notice("[cache] \($0)")) })
+        options.registryCacheSession = session
+        var mounts: CacheMountTransfer?
+        if case .app(_, let result, _) = request.source, result.plan.strategy == .plan,
+            !options.registryCache.mounts.isEmpty
+        {
+            mounts = CacheMountTransfer(
+                session: session, runner: runner, plan: result.plan, sourceDateEpoch: options.sourceDateEpoch)
+            mounts?.importAll()
+        }
+        var (report, inputs) = try image(request, options: options, runner: runner)
+        session.export(finalLayers: Set(report.layers.map(\.digest)))
+        if !options.registryCache.exportTo.isEmpty { mounts?.exportAll() }
+        report.warnings += session.warnings
+        return (report, inputs)
+    }
+
+    /// Builds the image into the destination layout with `options`; returns the report and what the build consumed.
+    static func image(_ request: BuildRequest, options: BuildOptions, runner: any PhaseRunner) throws
+        -> (BuildReport, BuildInputs)
+    {
+        let destination = request.destination(), directory = request.directory
         switch request.source {
         case .app(_, let result, let planOptions):
             guard result.plan.strategy == .dockerfile else {

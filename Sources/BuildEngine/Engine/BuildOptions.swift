@@ -22,6 +22,8 @@ public struct BuildOptions: Sendable {
     public var noCache = false
     /// Default: `<state>/build-cache`.
     public var cacheDirectory: String?
+    /// Registry repositories the layer cache is shared through (`--cache-from` / `--cache-to`, docs/cache.md).
+    public var registryCache = RegistryCacheOptions()
     /// Overrides the plan's build image (`debian:<suite>`, a rootfs directory or tarball). Plan builds only: a
     /// Dockerfile names its bases in FROM (refused there).
     public var base: String?
@@ -46,6 +48,11 @@ public struct BuildOptions: Sendable {
     public init(output: ImageLocation? = nil) {
         self.output = output
     }
+
+    /// The registry cache of this build (set by `BuildEngine.image` when `registryCache` names a repository).
+    var registryCacheSession: RegistryCache?
+    /// Keys-only run (`BuildEngine.cacheKeys`): steps are recorded, nothing is produced.
+    var keyPreview: CacheKeyPreview?
 
     /// Sends `event` to `events`.
     func emit(_ event: BuildEvent) { events(event) }

@@ -22,7 +22,8 @@ extension ImageBuilder {
         let base = workdir.split(separator: "/").joined(separator: "/")
         let paths = account.writable.map { base.isEmpty ? $0 : base + "/" + $0 }
         let key = CacheKey.of(
-            ["writable", parent.key, buildRootfs, String(account.uid), String(account.gid)] + paths + ["--"]
+            ["writable", parent.key, runner.bases.name(of: buildRootfs), String(account.uid), String(account.gid)]
+                + paths + ["--"]
                 + buildStack.map(\.key))
         return try cachedOrBuilt(
             key: key, stage: "runtime", phase: "writable",

@@ -70,6 +70,8 @@ struct StageRunner: Sendable {
     let options: BuildOptions
     let target: ImageDestination
     let cache: BuildCache
+    /// Machine-independent names of the base root filesystems this build uses (for cache keys).
+    let bases = BaseIdentities()
 
     /// Prepares the sandbox's state directory and opens the build cache (`options.cacheDirectory`, default
     /// `<state>/build-cache`), which the sandbox's namespace root must be able to reach.
@@ -78,7 +80,8 @@ struct StageRunner: Sendable {
         self.options = options
         self.target = target
         try sandbox.state.prepare()
-        self.cache = try BuildCache(directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache")
+        self.cache = try BuildCache(
+            directory: options.cacheDirectory ?? sandbox.state.path + "/build-cache", owner: sandbox.identity.cacheKey)
         try cache.requireReachable(by: sandbox.identity)
     }
 
@@ -127,7 +130,18 @@ struct StageRunner: Sendable {
         produce: () throws -> StepOutput
     ) throws -> StageLayer {
         let started = Date()
-        if !options.noCache, let e = cache.lookup(key, log: reporting.log) {
+        if let preview = options.keyPreview {
+            let local = cache.lookup(key, verify: false)
+            preview.add(
+                StepCacheKey(
+                    stage: reporting.timingStage, phase: reporting.timingPhase, key: key, createdBy: createdBy,
+                    cachedLocally: local != nil))
+            return StageLayer(
+                key: key, phase: phase, createdBy: createdBy, layer: local?.layer ?? CacheKeyPreview.standIn(key),
+                tree: nil, cached: local != nil)
+        }
+        if !options.noCache, let e = cache.lookup(key, log: reporting.log) ?? imported(key, reporting: reporting) {
+            noteForExport(e, reporting: reporting)
             if isCommand { rec.cached.append(reporting.name) }
             rec.timings.append(
                 PhaseTiming(
@@ -140,11 +154,13 @@ struct StageRunner: Sendable {
                 cached: true)
         }
         if options.noCache { cache.remove(key) }
+        try bases.materialize()
         reporting.started()
         rec.layerFileObserver = reporting.layerFile
         defer { rec.layerFileObserver = nil }
         let (result, file, tree) = try produce()
         let entry = try cache.store(key: key, createdBy: createdBy, layer: result, layerFile: file, tree: tree)
+        noteForExport(entry, reporting: reporting)
         if isCommand { rec.executed.append(reporting.name) }
         let s = Date().timeIntervalSince(started)
         rec.timings.append(
@@ -214,6 +230,7 @@ struct StageRunner: Sendable {
 
     /// A cached layer as an `ImageAssembler` input (the blob stays in the cache: copied, not moved).
     func layerInput(_ layer: CachedLayer, createdBy: String?) throws -> LayerInput {
+        if options.keyPreview != nil { throw CacheKeyPreview.Done() }  // keys-only: every step was seen
         let d = layer.descriptor
         return LayerInput(
             file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,

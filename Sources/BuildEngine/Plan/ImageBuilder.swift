@@ -171,8 +171,7 @@ public struct ImageBuilder: Sendable {
         let started = Date()
         let source = try Self.baseSource(image)
         let options = options
-        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(
-            for: source, log: { options.emit(.message("[\(stage)] \($0)")) })
+        let path = try runner.baseRootfs(source, stage: stage, log: { options.emit(.message("[\(stage)] \($0)")) })
         let s = Date().timeIntervalSince(started)
         if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(BuildFormat.seconds(s))")) }
         return path
@@ -180,11 +179,7 @@ public struct ImageBuilder: Sendable {
 
     func baseItem(rootfs: String, name: String, stage: String, rec: Recorder) throws -> Item {
         let slim = name.hasPrefix("debian:") && name.hasSuffix("-slim")
-        let key = CacheKey.of([
-            "base", rootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
-            CacheKey.layerFormat(layerOptions),
-            slim ? "slim" : "full"
-        ])
+        let key = runner.baseKey(runner.bases.name(of: rootfs), slim: slim)
         let what = slim ? "mmdebstrap minbase without docs, man pages and locales" : "mmdebstrap minbase"
         return try cachedOrBuilt(
             key: key, stage: stage, phase: "base", createdBy: "ociforge base \(name) (\(what))",
@@ -211,7 +206,7 @@ public struct ImageBuilder: Sendable {
         let account = user.flatMap { $0 == "root" || $0 == "0" || $0.isEmpty ? nil : $0 }
         let key = CacheKey.of(
             [
-                "scratch-base", buildRootfs, sandbox.identity.cacheKey, options.sourceDateEpoch.map(String.init) ?? "",
+                "scratch-base", runner.bases.name(of: buildRootfs), options.sourceDateEpoch.map(String.init) ?? "",
                 CacheKey.layerFormat(layerOptions), account ?? "", uid == Self.scratchUID ? "" : String(uid)
             ]
                 + buildStack.map(\.key))
@@ -299,8 +294,11 @@ public struct ImageBuilder: Sendable {
     func buildStageFilesItem(
         parent: Item, runtimeRootfs: String, buildRootfs: String, buildStack: [Item], rec: Recorder
     ) throws -> Item {
+        try runner.bases.materialize()
         let missing = Self.staticRuntimeFiles.filter { access(runtimeRootfs + "/" + $0, F_OK) != 0 }
-        let key = CacheKey.of(["build-stage-files", parent.key, buildRootfs] + missing + ["--"] + buildStack.map(\.key))
+        let key = CacheKey.of(
+            ["build-stage-files", parent.key, runner.bases.name(of: buildRootfs)] + missing + ["--"]
+                + buildStack.map(\.key))
         return try cachedOrBuilt(
             key: key, stage: "runtime", phase: "build-stage-files",
             createdBy: "ociforge copy \(missing.map { "/" + $0 }.joined(separator: " ")) from the build stage",
@@ -544,7 +542,7 @@ public struct ImageBuilder: Sendable {
         let script = Self.script(
             apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id))
         let key = CacheKey.of(
-            ["phase", stack.last!.key, phase, script, rootfs]
+            ["phase", stack.last!.key, phase, script, runner.bases.name(of: rootfs)]
                 + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                 + ["--secrets"] + secrets.map(\.id) + ["--caches"] + caches.map(\.target))
         var createdBy = "ociforge phase \(phase):"

@@ -38,7 +38,8 @@ public struct LayerEntryFacts: Sendable, Hashable, Codable {
 
 /// Lists a layer blob's entries (any compression ociforge reads), hashing regular file contents.
 public enum LayerListing {
-    public static func entries(ofLayer path: String) throws -> [LayerEntryFacts] {
+    /// `hashContents: false` skips the file data (no `contentDigest`): a listing of names and metadata only.
+    public static func entries(ofLayer path: String, hashContents: Bool = true) throws -> [LayerEntryFacts] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OCIWriterError.sys("cannot open layer", path: path) }
         defer { close(fd) }
@@ -79,7 +80,7 @@ public enum LayerListing {
                     xvalue.map { Array(UnsafeRawBufferPointer(start: $0, count: xsize)) } ?? [])
             }
             if !xattrs.isEmpty { facts.xattrs = xattrs }
-            if facts.type == "file" {
+            if facts.type == "file" && hashContents {
                 var hasher = SHA256Hasher()
                 while true {
                     let n = buffer.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }

@@ -13,7 +13,10 @@ final class LocalRegistry {
     let port: Int
     var host: String { "\(address):\(port)" }
 
-    init(dir: String, address: String = "127.0.0.1", user: String? = nil, password: String = "") throws {
+    /// `readOnly`: the registry's maintenance read-only mode (pulls work, every write is refused).
+    init(
+        dir: String, address: String = "127.0.0.1", user: String? = nil, password: String = "", readOnly: Bool = false
+    ) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         self.address = address
         port = BuildEndToEndTests.freePort()
@@ -25,7 +28,7 @@ final class LocalRegistry {
         try """
         version: 0.1
         log: {level: error, accesslog: {disabled: true}}
-        storage: {filesystem: {rootdirectory: \(dir)/data}}
+        storage: {filesystem: {rootdirectory: \(dir)/data}\(readOnly ? ", maintenance: {readonly: {enabled: true}}" : "")}
         http: {addr: \(address):\(port), secret: ociforge-test}
         \(user == nil ? "" : "auth: {htpasswd: {realm: ociforge-test, path: \(dir)/htpasswd}}")
         """.write(toFile: dir + "/config.yml", atomically: true, encoding: .utf8)

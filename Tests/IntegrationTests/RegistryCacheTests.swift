@@ -1,0 +1,243 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Many machines, one cache (docs/cache.md): machine A builds with `--cache-to` a loopback docker-registry
+/// repository, machine B — its own empty state directory and layer cache — builds with `--cache-from` and runs
+/// no command, producing the same manifest digest; a source-only change re-runs only what sees the source.
+/// Unusable entries (corrupt, missing blobs) and a registry refusing writes: the build succeeds and says so.
+@Suite("Registry cache", .serialized)
+struct RegistryCacheTests {
+    static let epoch = BuildEndToEndTests.epoch
+
+    /// A machine: its state directory (B's starts empty) and layer cache.
+    struct Machine {
+        var state: String
+        var cache: String
+
+        /// `ociforge build <app> --json` on this machine; the report and stderr.
+        func build(
+            _ app: String, output: String, extra: [String], environment: [String: String] = [:],
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) throws -> BuildEndToEndTests.Build {
+            var env = ["OCIFORGE_STATE_DIR": state, "SOURCE_DATE_EPOCH": RegistryCacheTests.epoch]
+            for (k, v) in environment { env[k] = v }
+            let r = try Harness.run(
+                [
+                    Harness.ociforge, "build", app, "--output", "oci-layout:" + output, "--cache-dir", cache,
+                    "--json", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"
+                ] + extra, environment: env, timeout: 1800)
+            guard r.status == 0,
+                let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            else {
+                Issue.record("build failed (\(r.status)):\n\(r.stderr.suffix(4000))", sourceLocation: sourceLocation)
+                throw HarnessError("build failed")
+            }
+            return BuildEndToEndTests.Build(status: r.status, report: report, stderr: r.stderr)
+        }
+    }
+
+    static func machine(_ dir: TempDir, _ name: String) throws -> Machine {
+        let m = Machine(state: dir.path + "/\(name)-state", cache: dir.path + "/\(name)-cache")
+        try FileManager.default.createDirectory(atPath: m.state, withIntermediateDirectories: true)
+        chmod(m.state, 0o755)
+        return m
+    }
+
+    /// Hard-links the Debian base tarballs of `source`'s state into `state` (as scripts/repro-check does).
+    static func linkBases(from source: String, to state: String) throws {
+        try FileManager.default.createDirectory(atPath: state + "/bases", withIntermediateDirectories: true)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: source + "/bases")) ?? []
+        for name in names where name.hasPrefix("debian-") && name.hasSuffix(".tar") {
+            try FileManager.default.linkItem(atPath: source + "/bases/" + name, toPath: state + "/bases/" + name)
+        }
+    }
+
+    static func warnings(_ b: BuildEndToEndTests.Build) -> [String] { b.report["warnings"] as? [String] ?? [] }
+
+    /// Phases of `b` with their status (`runtime/app` → `ran`).
+    static func statuses(_ b: BuildEndToEndTests.Build) -> [String: String] {
+        var s: [String: String] = [:]
+        for t in b.report["timings"] as? [[String: Any]] ?? [] {
+            s["\(t["stage"] ?? "")/\(t["phase"] ?? "")"] = t["status"] as? String
+        }
+        return s
+    }
+
+    @Test("plan build (Python + PyPI): B with an empty state builds from A's registry cache, runs nothing, same digest")
+    func planBuildAcrossMachines() throws {
+        let dir = try TempDir.make("regcache-plan")
+        defer { dir.remove() }
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
+        defer { registry.stop() }
+        let app = try BuildEndToEndTests.app("planner/python-flask/app", in: dir)
+        let repo = "\(registry.host)/team/python-cache"
+        // A: its own state directory (no apt lock shared with other builds) holding the Debian bases the e2e tests'
+        // shared state assembled (hard links: a machine whose base was built before), empty download caches.
+        let a = try Self.machine(dir, "a")
+        try Self.linkBases(from: BuildEndToEndTests.stateDir, to: a.state)
+        let mounts = ["--cache-mounts", "apt-cache"]
+        let cold = try a.build(app, output: dir.path + "/a-oci:v1", extra: ["--cache-to", repo] + mounts)
+        #expect(cold.executed == ["build/setup", "build/install", "runtime/packages", "runtime/user"])
+        #expect(cold.stderr.contains("cache mount apt-cache: exported"), "\(cold.stderr.suffix(2000))")
+        #expect(Self.warnings(cold).isEmpty, "\(Self.warnings(cold))")
+
+        let b = try Self.machine(dir, "b")
+        let warm = try b.build(app, output: dir.path + "/b-oci:v1", extra: ["--cache-from", repo] + mounts)
+        #expect(warm.stderr.contains("cache mount apt-cache: imported"), "\(warm.stderr.suffix(2000))")
+        #expect(warm.executed.isEmpty, "B ran \(warm.executed)")
+        #expect(warm.cached == cold.executed)
+        #expect(warm.manifest == cold.manifest)
+        #expect(!warm.stderr.contains("mmdebstrap"), "B assembled a base:\n\(warm.stderr.suffix(3000))")
+        #expect(warm.stderr.contains("from the registry cache"))
+
+        try "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return 'changed'\n"
+            .write(toFile: app + "/main.py", atomically: true, encoding: .utf8)
+        let edited = try b.build(app, output: dir.path + "/b-oci:v2", extra: ["--cache-from", repo])
+        #expect(edited.executed.isEmpty, "a source-only change re-runs no command: \(edited.executed)")
+        #expect(Self.statuses(edited)["runtime/app"] == "ran", "\(Self.statuses(edited))")
+        #expect(Self.statuses(edited)["build/install"] == "cached")
+        #expect(edited.manifest != cold.manifest)
+        #expect(try BuildEndToEndTests.httpGet(dir.path + "/b-oci", tag: "v2") == "changed")
+
+        // A lockfile change built with --no-cache (every step runs): B's apt phases install from A's apt archives
+        // (imported above) and download nothing. (pip's cache mount is not the one shown: on this machine it holds only
+        // wheels built from sdists, its HTTP cache of PyPI downloads stays empty, so this fixture leaves nothing to reuse.)
+        let requirements = try String(contentsOfFile: app + "/requirements.txt", encoding: .utf8)
+        try (requirements + "# pinned again\n").write(
+            toFile: app + "/requirements.txt", atomically: true, encoding: .utf8)
+        let locked = try b.build(app, output: dir.path + "/b-oci:v3", extra: ["--no-cache"] + mounts)
+        #expect(locked.executed == cold.executed, "\(locked.executed)")
+        let apt = locked.stderr.split(separator: "\n").filter { $0.contains("[build/setup]") }
+        #expect(apt.contains { $0.contains("Need to get 0 B") }, "\(apt.joined(separator: "\n"))")
+        #expect(!apt.contains { $0.contains("] Get:") }, "\(apt.joined(separator: "\n"))")
+    }
+}
+
+extension RegistryCacheTests {
+    /// A Dockerfile app (built by `ociforge build`, Dockerfile strategy) on the minbase image in `registry`:
+    /// a dependency step that does not see the source, then the source and a step that does.
+    static func dockerfileApp(in dir: TempDir, base: String) throws -> String {
+        let app = dir.path + "/df-app"
+        try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
+        chmod(dir.path, 0o755)
+        try """
+        FROM \(base)
+        COPY deps.txt /app/deps.txt
+        RUN mkdir -p /opt/deps && cp /app/deps.txt /opt/deps/installed && rm -f /var/lib/dpkg/status-old
+        COPY main.txt /app/main.txt
+        RUN tr a-z A-Z < /app/main.txt > /app/built.txt && test -f /opt/deps/installed && test ! -e /var/lib/dpkg/status-old
+        CMD ["cat", "/app/built.txt"]
+        """.write(toFile: app + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "flask==3\n".write(toFile: app + "/deps.txt", atomically: true, encoding: .utf8)
+        try "hello\n".write(toFile: app + "/main.txt", atomically: true, encoding: .utf8)
+        return app
+    }
+
+    /// The minbase image pushed to `host` (anonymous pulls from there; `env` carries push credentials).
+    static func pushBase(to host: String, env: [String: String]) throws -> String {
+        let image = "\(host)/base/minbase:1"
+        try Harness.ok(
+            [Harness.ociforge, "image", "push", "oci-layout:\(try DockerfileExecTests.baseLayout()):base", image],
+            environment: env.merging(DockerfileExecTests.env()) { a, _ in a })
+        return image
+    }
+
+    @Test(
+        "Dockerfile build through a token-auth registry: B pulls anonymously, runs nothing, same digest; a changed source re-runs one step"
+    )
+    func dockerfileAcrossMachines() throws {
+        let dir = try TempDir.make("regcache-df")
+        defer { dir.remove() }
+        let registry = try TokenRegistry(dir: dir.path + "/registry", user: "ci", password: "s3cret")
+        defer { registry.stop() }
+        let push = ["REGISTRY_USERNAME": "ci", "REGISTRY_PASSWORD": "s3cret"]
+        let app = try Self.dockerfileApp(in: dir, base: try Self.pushBase(to: registry.host, env: push))
+        let repo = "\(registry.host)/team/df-cache"
+        let a = try Self.machine(dir, "a")
+        let cold = try a.build(app, output: dir.path + "/a-oci:v1", extra: ["--cache-to", repo], environment: push)
+        #expect(cold.executed.count == 2, "\(cold.executed)")
+        #expect(Self.warnings(cold).isEmpty, "\(Self.warnings(cold))")
+
+        let b = try Self.machine(dir, "b")
+        let warm = try b.build(app, output: dir.path + "/b-oci:v1", extra: ["--cache-from", repo])
+        #expect(warm.executed.isEmpty, "B ran \(warm.executed)")
+        #expect(warm.cached == cold.executed)
+        #expect(warm.manifest == cold.manifest)
+
+        try "changed\n".write(toFile: app + "/main.txt", atomically: true, encoding: .utf8)
+        let edited = try b.build(app, output: dir.path + "/b-oci:v2", extra: ["--cache-from", repo])
+        #expect(edited.executed == [cold.executed[1]], "only the step that sees the source: \(edited.executed)")
+        #expect(edited.cached == [cold.executed[0]])
+        let out = try Harness.ok([
+            "podman", "--runtime", "runc", "--cgroup-manager=cgroupfs", "run", "--rm", "oci:\(dir.path)/b-oci:v2"
+        ])
+        #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "CHANGED")
+    }
+
+    /// The layer blobs of the cache entries in `repository` of the registry storing its data in `data`.
+    static func entryLayerBlobs(host: String, repository: String, data: String) throws -> [String] {
+        let tags = try Harness.ok(["curl", "-sf", "http://\(host)/v2/\(repository)/tags/list"])
+        let names = (try JSONSerialization.jsonObject(with: Data(tags.utf8)) as? [String: Any])?["tags"] as? [String]
+        var blobs: [String] = []
+        for tag in (names ?? []).sorted() {
+            let m = try Harness.ok([
+                "curl", "-sf", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                "http://\(host)/v2/\(repository)/manifests/\(tag)"
+            ])
+            let layers = (try JSONSerialization.jsonObject(with: Data(m.utf8)) as? [String: Any])?["layers"]
+            guard let l = layers as? [[String: Any]], l.count == 2, let d = l[1]["digest"] as? String else { continue }
+            let hex = String(d.dropFirst(7))
+            blobs.append("\(data)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data")
+        }
+        return blobs
+    }
+
+    @Test("corrupt and missing cache blobs are misses with a warning; a registry refusing writes is a warning")
+    func unusableEntriesAndRefusedWrites() throws {
+        let dir = try TempDir.make("regcache-faults")
+        defer { dir.remove() }
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
+        defer { registry.stop() }
+        let app = try Self.dockerfileApp(in: dir, base: try Self.pushBase(to: registry.host, env: [:]))
+        let repo = "\(registry.host)/team/df-cache"
+        let a = try Self.machine(dir, "a")
+        let cold = try a.build(app, output: dir.path + "/a-oci:v1", extra: ["--cache-to", repo])
+        #expect(cold.executed.count == 2)
+
+        // One entry's layer corrupted in the registry's storage, every other one's removed.
+        let blobs = try Self.entryLayerBlobs(
+            host: registry.host, repository: "team/df-cache", data: dir.path + "/registry/data")
+        #expect(blobs.count >= 2, "\(blobs)")
+        for (i, blob) in blobs.enumerated() {
+            if i == 0 {
+                var bytes = try Data(contentsOf: URL(fileURLWithPath: blob))
+                bytes[bytes.count / 2] ^= 0xff
+                try bytes.write(to: URL(fileURLWithPath: blob))
+            } else {
+                try FileManager.default.removeItem(atPath: blob)
+            }
+        }
+        let b = try Self.machine(dir, "b")
+        let rebuilt = try b.build(app, output: dir.path + "/b-oci:v1", extra: ["--cache-from", repo])
+        #expect(rebuilt.manifest == cold.manifest, "the steps were built instead, to the same image")
+        #expect(rebuilt.executed == cold.executed)
+        let said = Self.warnings(rebuilt).joined(separator: "\n")
+        #expect(said.contains("is unusable") && said.contains("the step is built instead"), "\(said)")
+        #expect(rebuilt.stderr.contains("registry cache"), "the notices are on stderr")
+
+        // A registry in read-only mode: the build succeeds, the report and stderr say the cache was not written.
+        let readOnly = try LocalRegistry(dir: dir.path + "/registry-ro", readOnly: true)
+        defer { readOnly.stop() }
+        let c = try Self.machine(dir, "c")
+        let refused = try c.build(
+            app, output: dir.path + "/c-oci:v1", extra: ["--cache-to", "\(readOnly.host)/team/df-cache"])
+        #expect(refused.manifest == cold.manifest)
+        let refusal = Self.warnings(refused).joined(separator: "\n")
+        #expect(refusal.contains("was not written"), "\(refusal)")
+        #expect(refused.stderr.contains("was not written"))
+    }
+}
