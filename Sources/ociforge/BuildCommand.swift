@@ -35,7 +35,11 @@ struct BuildCommand: ParsableCommand {
         name: .customLong("runtime-base"), help: "Runtime base: debian:<suite>[-slim], a rootfs directory or tarball.")
     var runtimeBase: String?
 
-    @Option(name: .customLong("platform"), help: "os/arch[/variant]; only the host's platform can be built.")
+    @Option(
+        name: .customLong("platform"),
+        help:
+            "os/arch[/variant][,…]: the image's platform (default: the host's); several build one image each into one OCI index. Another architecture runs under qemu emulation (`ociforge emulators enable`)."
+    )
     var platform: String?
 
     @Flag(name: .customLong("no-cache"), help: "Run every phase even when a cached layer exists.")
@@ -117,7 +121,7 @@ struct BuildCommand: ParsableCommand {
         build.runtimeBase = runtimeBase
         build.network = network
         build.caBundle = caBundle.map(absolute)
-        if let platform { build.platform = try Platform(parsing: platform) }
+        build.platforms = try platform.map(parsePlatforms) ?? []
         build.secrets = try secret.map { try Secret.parse($0) }
         build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
         // Registry bases and a docker:// output use the same transport flags as `image push` (--insecure-registry,

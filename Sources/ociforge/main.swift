@@ -9,7 +9,7 @@ struct OCIForge: ParsableCommand {
             DockerfileCommand.self,
             ImageCommand.self, LayerCommand.self,
             PlanCommand.self, DetectCommand.self, FreezeCommand.self,
-            SandboxCommand.self, BuildCommand.self, DeployBuildCommand.self,
+            SandboxCommand.self, BuildCommand.self, DeployBuildCommand.self, EmulatorsCommand.self,
             LoginCommand.self, LogoutCommand.self, KeyCommand.self
         ])
 }

@@ -28,7 +28,16 @@ public enum BuildEngine {
         let started = Date()
         var report: BuildReport
         do {
-            report = try image(request, runner: runner)
+            if request.options.platforms.count > 1 {
+                report = try MultiPlatformBuild.build(request, runner: runner)
+            } else {
+                var one = request
+                if let p = request.options.platforms.first ?? request.options.platform {
+                    one = MultiPlatformBuild.forPlatform(request, p)
+                }
+                try TargetPlatform.requireRunnable(one.options.platform)
+                report = try image(one, runner: runner)
+            }
         } catch {
             throw BuildEngineError.wrapping(error)
         }

@@ -60,6 +60,8 @@ public struct BuildReport: Codable, Sendable {
     public var totalSeconds: Double
     public var annotations: [String: String]
     public var warnings: [String]
+    /// A multi-platform build: each platform's image (`manifestDigest` is then the index's digest).
+    public var platforms: [PlatformBuild]? = nil
 }
 
 /// Human-readable sizes and durations for progress lines and reports.

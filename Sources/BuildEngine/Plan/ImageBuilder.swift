@@ -53,12 +53,7 @@ public struct ImageBuilder: Sendable {
                 "this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan"
             )
         }
-        if let p = options.platform, !p.matches(Platform.host) {
-            throw BuildEngineError(
-                .unsupported,
-                "cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)"
-            )
-        }
+        try TargetPlatform.requireRunnable(options.platform)
         let rec = Recorder()
         let files = try contextFiles()
 
@@ -296,7 +291,7 @@ public struct ImageBuilder: Sendable {
         let started = Date()
         let source = try Self.baseSource(image)
         let options = options
-        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(
+        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity, platform: options.platform).rootfs(
             for: source, log: { options.emit(.message("[\(stage)] \($0)")) })
         let s = Date().timeIntervalSince(started)
         if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(BuildFormat.seconds(s))")) }
@@ -497,7 +492,8 @@ public struct ImageBuilder: Sendable {
         guard let l = base.layer else { throw BuildEngineError(.image, "the base layer is missing") }
         let tag = "base-" + String(base.key.prefix(40))
         var a = ImageAssembler(
-            base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
+            base: .scratch(platform: TargetPlatform.of(options)),
+            layers: [try runner.layerInput(l, createdBy: base.createdBy)],
             changes: ConfigChanges(), destination: cache.blobs, tag: tag)
         a.environment = assemblyEnvironment()
         return (tag, try a.assemble().manifestDigest)
