@@ -30,12 +30,16 @@ enum MultiPlatformBuild {
         }
         let destination = request.destination()
         try runner.state.prepare()
+        // One staging layout per platform (a build owns its layout's index.json).
         let staging = runner.state.path + "/runs/platforms-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard makeDirectory(staging, 0o711) == 0 else {
+            throw BuildEngineError(.cache, "cannot create \(staging): \(String(cString: strerror(errno)))")
+        }
         defer { try? FileManager.default.removeItem(atPath: staging) }
         var built: [(Platform, BuildReport)] = []
         for p in platforms {
             var one = forPlatform(request, p)
-            one.options.output = .ociLayout(path: staging, tag: stagingTag(p))
+            one.options.output = .ociLayout(path: staging + "/" + stagingTag(p), tag: "image")
             request.options.emit(.message("building \(p) (\(TargetPlatform.method(p).rawValue))"))
             built.append((p, try BuildEngine.image(one, runner: runner)))
         }
@@ -69,12 +73,12 @@ enum MultiPlatformBuild {
     static func writeIndex(_ built: [(Platform, BuildReport)], staging: String, destination: ImageDestination)
         throws -> Descriptor
     {
-        let source = try OCILayout.open(at: staging)
         let target =
             OCILayout.isLayout(destination.layoutPath)
             ? try OCILayout.open(at: destination.layoutPath) : try OCILayout.create(at: destination.layoutPath)
         var manifests: [Descriptor] = []
         for (p, r) in built {
+            let source = try OCILayout.open(at: staging + "/" + stagingTag(p))
             let image = try source.resolve(tag: r.tag)
             for d in [image.manifest.value.config] + image.manifest.value.layers {
                 try target.copyBlob(d, from: source)
