@@ -42,6 +42,11 @@ struct BuildCommand: ParsableCommand {
     )
     var platform: String?
 
+    @Flag(
+        name: .customLong("no-cross-compile"),
+        help: "Emulate every step of a foreign platform, even where the toolchain could cross-compile (Go).")
+    var noCrossCompile = false
+
     @Flag(name: .customLong("no-cache"), help: "Run every phase even when a cached layer exists.")
     var noCache = false
 
@@ -122,6 +127,7 @@ struct BuildCommand: ParsableCommand {
         build.network = network
         build.caBundle = caBundle.map(absolute)
         build.platforms = try platform.map(parsePlatforms) ?? []
+        build.crossCompile = !noCrossCompile
         build.secrets = try secret.map { try Secret.parse($0) }
         build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
         // Registry bases and a docker:// output use the same transport flags as `image push` (--insecure-registry,

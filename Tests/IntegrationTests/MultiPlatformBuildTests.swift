@@ -50,6 +50,13 @@ struct MultiPlatformBuildTests {
         #expect(reported.map { $0["method"] as? String } == ["native", "emulated"])
         for p in reported { #expect(!(p["executed"] as? [String] ?? []).isEmpty, "\(p)") }
 
+        // image inspect lists every platform of the index.
+        let inspect = try Harness.ok([Harness.ociforge, "image", "inspect", "oci-layout:\(out):v1"])
+        for m in manifests {
+            let p = (m["platform"] as? [String: Any])?["architecture"] as? String ?? "?"
+            #expect(inspect.contains("Platform:     linux/\(p)  \(m["digest"] as? String ?? "?")"), "\(inspect)")
+        }
+
         // Each platform's image runs, the arm64 one through qemu: same output, and it really is aarch64.
         for (platform, machine) in [("linux/amd64", "x86_64\n"), ("linux/arm64", "aarch64\n")] {
             let run = try Harness.run(
@@ -102,6 +109,58 @@ struct MultiPlatformBuildTests {
                 E2E.podman + ["run", "--rm", "--tls-verify=false", "--platform", platform, ref], timeout: 300)
             #expect(run.stdout == "hello\n", "\(platform) from the registry: \(run)")
         }
+    }
+
+    /// The ELF `e_machine` of `/app/out` in the image's layers (read by Python's tarfile: an independent reader).
+    static func elfMachine(_ layout: String, tag: String) throws -> String {
+        let script = """
+            import json, sys, tarfile
+            layout, tag = sys.argv[1], sys.argv[2]
+            blob = lambda d: layout + "/blobs/sha256/" + d.split(":")[1]
+            top = [m for m in json.load(open(layout + "/index.json"))["manifests"]
+                   if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag][0]
+            for layer in json.load(open(blob(top["digest"])))["layers"]:
+                with tarfile.open(blob(layer["digest"])) as t:
+                    for m in t.getmembers():
+                        if m.name.lstrip("./") == "app/out" and m.isfile():
+                            h = t.extractfile(m).read(20)
+                            print(hex(h[18] | h[19] << 8))
+            """
+        return try Harness.ok(["python3", "-c", script, layout, tag]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("Go app for linux/arm64 cross-compiled in a host build stage: no emulated program at all, runs under qemu")
+    func goCrossCompiled() throws {
+        let dir = try TempDir.make("build-multiarch-go")
+        defer { dir.remove() }
+        let app = try E2E.app("planner/go-mod/app", in: dir)
+        // No binfmt handler at all: any emulated step would be refused before the build; cross-compiling needs none.
+        let empty = dir.path + "/binfmt"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let out = dir.path + "/oci"
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "build", app, "--output", "oci-layout:\(out):arm64", "--cache-dir",
+                dir.path + "/cache", "--json", "--quiet", "--platform", "linux/arm64"
+            ],
+            environment: [
+                "OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch, "OCIFORGE_BINFMT_DIR": empty
+            ], timeout: 1200)
+        #expect(r.status == 0, "\(r.stderr.suffix(3000))")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let platforms = report["platforms"] as? [[String: Any]] ?? []
+        #expect(platforms.map { $0["method"] as? String } == ["cross-compiled"], "\(platforms)")
+        #expect(report["executed"] as? [String] == ["build/setup", "build/install", "build/build"])
+        #expect(try Self.elfMachine(out, tag: "arm64") == "0xb7", "an aarch64 executable (EM_AARCH64)")
+        let config = try Harness.ok(["skopeo", "inspect", "--config", "oci:\(out):arm64"])
+        #expect(config.contains("\"architecture\": \"arm64\""), "\(config)")
+        // It runs under emulation (the handler scripts/install-deps registered).
+        let run = try Harness.run(
+            E2E.podman + ["run", "--rm", "--platform", "linux/arm64", "oci:\(out):arm64"], timeout: 300)
+        #expect(run.stdout == "hello\n", "\(run)")
+        let seconds = (report["timings"] as? [[String: Any]] ?? []).filter { ($0["stage"] as? String) == "build" }
+            .reduce(0.0) { $0 + (($1["seconds"] as? NSNumber)?.doubleValue ?? 0) }
+        print("Go arm64 cross-compiled: build stage \(String(format: "%.1f", seconds)) s")
     }
 
     @Test("no binfmt_misc handler for arm64: refused before any step, nothing written")

@@ -35,8 +35,11 @@ public enum BuildEngine {
                 if let p = request.options.platforms.first ?? request.options.platform {
                     one = MultiPlatformBuild.forPlatform(request, p)
                 }
-                try TargetPlatform.requireRunnable(one.options.platform)
+                try TargetPlatform.requireRunnable(one)
                 report = try image(one, runner: runner)
+                if let p = one.options.platform {
+                    report.platforms = [PlatformBuild(p, method: TargetPlatform.method(one), report: report)]
+                }
             }
         } catch {
             throw BuildEngineError.wrapping(error)

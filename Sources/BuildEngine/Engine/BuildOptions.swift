@@ -34,6 +34,9 @@ public struct BuildOptions: Sendable {
     /// Two or more: one image per platform, written (and delivered) as one OCI index, platforms in a fixed order
     /// (`MultiPlatformBuild.order`); `platform` is ignored.
     public var platforms: [Platform] = []
+    /// Cross-compile a foreign platform's build stage natively where the toolchain can (`CrossCompilation`: Go with
+    /// CGO_ENABLED=0); false: emulate every step.
+    public var crossCompile = true
     /// The one progress channel: steps started, cached, finished, layer bytes, phase output, messages.
     public var events: @Sendable (BuildEvent) -> Void = { _ in }
     /// How registry images are reached: bases (`FROM host/repo:tag`) and a `docker://` output.

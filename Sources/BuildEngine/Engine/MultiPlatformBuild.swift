@@ -21,7 +21,7 @@ enum MultiPlatformBuild {
 
     static func build(_ request: BuildRequest, runner: any PhaseRunner) throws -> BuildReport {
         let platforms = order(request.options.platforms)
-        for p in platforms { try TargetPlatform.requireRunnable(p) }
+        for p in platforms { try TargetPlatform.requireRunnable(forPlatform(request, p)) }
         if case .dockerArchive? = request.options.output {
             throw BuildEngineError(
                 .unsupported,
@@ -30,21 +30,26 @@ enum MultiPlatformBuild {
         }
         let destination = request.destination()
         try runner.state.prepare()
-        // One staging layout per platform (a build owns its layout's index.json).
-        let staging = runner.state.path + "/runs/platforms-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard makeDirectory(staging, 0o711) == 0 else {
-            throw BuildEngineError(.cache, "cannot create \(staging): \(String(cString: strerror(errno)))")
+        // One staging layout per platform (a build owns its layout's index.json), in a locked run directory of the
+        // state (so a concurrent cleanup leaves it alone), removed at the end whatever happens.
+        let run: RunDirectory
+        do { run = try runner.state.newRun() } catch {
+            throw BuildEngineError(.cache, "cannot create a staging directory for the platforms' images", cause: error)
         }
-        defer { try? FileManager.default.removeItem(atPath: staging) }
+        defer { run.remove() }
+        let staging = run.path
         var built: [(Platform, BuildReport)] = []
+        var methods: [BuildMethod] = []
         for p in platforms {
             var one = forPlatform(request, p)
             one.options.output = .ociLayout(path: staging + "/" + stagingTag(p), tag: "image")
-            request.options.emit(.message("building \(p) (\(TargetPlatform.method(p).rawValue))"))
+            let method = TargetPlatform.method(one)
+            request.options.emit(.message("building \(p) (\(method.rawValue))"))
             built.append((p, try BuildEngine.image(one, runner: runner)))
+            methods.append(method)
         }
         let index = try writeIndex(built, staging: staging, destination: destination)
-        return report(built, index: index, destination: destination)
+        return report(built, methods: methods, index: index, destination: destination)
     }
 
     /// `request` for `platform` alone: the engine's platform and the Dockerfile's (TARGETPLATFORM, TARGETARCH, …).
@@ -95,7 +100,9 @@ enum MultiPlatformBuild {
     }
 
     /// One report for the index: its digest, every platform's steps (named `<platform> <stage>/<phase>`) and layers.
-    static func report(_ built: [(Platform, BuildReport)], index: Descriptor, destination: ImageDestination)
+    static func report(
+        _ built: [(Platform, BuildReport)], methods: [BuildMethod], index: Descriptor, destination: ImageDestination
+    )
         -> BuildReport
     {
         var r = built[0].1
@@ -123,12 +130,7 @@ enum MultiPlatformBuild {
         r.warnings = Array(Set(built.flatMap { $0.1.warnings })).sorted()
         r.imageSize = built.reduce(0) { $0 + $1.1.imageSize }
         r.imageUncompressedSize = built.reduce(0) { $0 + $1.1.imageUncompressedSize }
-        r.platforms = built.map { p, b in
-            PlatformBuild(
-                platform: p, method: TargetPlatform.method(p), manifestDigest: b.manifestDigest,
-                configDigest: b.configDigest, executed: b.executed, cached: b.cached, seconds: b.totalSeconds,
-                imageSize: b.imageSize)
-        }
+        r.platforms = zip(built, methods).map { PlatformBuild($0.0, method: $1, report: $0.1) }
         return r
     }
 }

@@ -12,4 +12,15 @@ public struct PlatformBuild: Codable, Sendable, Hashable {
     public var cached: [String]
     public var seconds: Double
     public var imageSize: Int64
+
+    init(_ platform: Platform, method: BuildMethod, report b: BuildReport) {
+        self.platform = platform
+        self.method = method
+        manifestDigest = b.manifestDigest
+        configDigest = b.configDigest
+        executed = b.executed
+        cached = b.cached
+        seconds = b.totalSeconds
+        imageSize = b.imageSize
+    }
 }

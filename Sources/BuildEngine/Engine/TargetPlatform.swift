@@ -17,6 +17,25 @@ enum TargetPlatform {
         }
     }
 
+    /// `requireRunnable` for a request's platform, unless no foreign program runs at all (a plan cross-compiled
+    /// onto the scratch base).
+    static func requireRunnable(_ request: BuildRequest) throws(BuildEngineError) {
+        if case .app(_, let result, _) = request.source, result.plan.strategy == .plan,
+            !CrossCompilation.needsEmulation(result.plan, request.options)
+        {
+            return
+        }
+        try requireRunnable(request.options.platform)
+    }
+
+    /// How `request` (for one platform) is built: natively, cross-compiled or emulated.
+    static func method(_ request: BuildRequest) -> BuildMethod {
+        if case .app(_, let result, _) = request.source, result.plan.strategy == .plan {
+            return CrossCompilation.method(result.plan, request.options)
+        }
+        return method(of(request.options))
+    }
+
     /// The platform part of every cache key: a step for arm64 never reuses an amd64 layer.
     static func keyPart(_ options: BuildOptions) -> String {
         let p = of(options)
@@ -35,4 +54,7 @@ public enum BuildMethod: String, Codable, Sendable {
     case native
     /// Every step ran under user-mode emulation (qemu through binfmt_misc).
     case emulated
+    /// The build stage ran natively for the host, its compiler targeting the platform (`CrossCompilation`); only
+    /// runtime steps (none on a scratch base) ran emulated.
+    case crossCompiled = "cross-compiled"
 }

@@ -53,7 +53,7 @@ public struct ImageBuilder: Sendable {
                 "this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan"
             )
         }
-        try TargetPlatform.requireRunnable(options.platform)
+        if CrossCompilation.needsEmulation(plan, options) { try TargetPlatform.requireRunnable(options.platform) }
         let rec = Recorder()
         let files = try contextFiles()
 
@@ -80,7 +80,7 @@ public struct ImageBuilder: Sendable {
                 stepDepth[step.name] = buildStack.count
                 continue
             }
-            var env = plan.buildVariables
+            var env = plan.buildVariables.merging(CrossCompilation.environment(plan, options)) { $1 }
             env["PATH"] = (paths + [Self.defaultPath]).joined(separator: ":")
             env["HOME"] = env["HOME"] ?? "/root"
             if let e = options.sourceDateEpoch { env["SOURCE_DATE_EPOCH"] = String(e) }
@@ -291,7 +291,10 @@ public struct ImageBuilder: Sendable {
         let started = Date()
         let source = try Self.baseSource(image)
         let options = options
-        let path = try BaseStore(state: sandbox.state, identity: sandbox.identity, platform: options.platform).rootfs(
+        let path = try BaseStore(
+            state: sandbox.state, identity: sandbox.identity,
+            platform: CrossCompilation.basePlatform(stage: stage, plan, options)
+        ).rootfs(
             for: source, log: { options.emit(.message("[\(stage)] \($0)")) })
         let s = Date().timeIntervalSince(started)
         if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(BuildFormat.seconds(s))")) }
