@@ -87,11 +87,14 @@ struct MultiPlatformBuildTests {
         let pushed = try Harness.run(
             [
                 Harness.ociforge, "build", app, "--output", "docker://" + ref, "--cache-dir", dir.path + "/cache1",
-                "--json", "--quiet"
+                "--json", "--quiet", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"
             ]
                 + Self.both,
             environment: ["OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch], timeout: 1200)
         #expect(pushed.status == 0, "\(pushed)")
+        let pushedReport = try JSONSerialization.jsonObject(with: Data(pushed.stdout.utf8)) as? [String: Any]
+        #expect(pushedReport?["executed"] as? [String] == [], "built from the cache, then pushed")
+        #expect(pushedReport?["deliveredDigest"] as? String == first.manifest)
         let raw = try Harness.ok(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://" + ref])
         let remote = try #require(try JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any])
         let remoteManifests = remote["manifests"] as? [[String: Any]] ?? []
