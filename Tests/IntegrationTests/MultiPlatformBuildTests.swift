@@ -166,6 +166,32 @@ struct MultiPlatformBuildTests {
         print("Go arm64 cross-compiled: build stage \(String(format: "%.1f", seconds)) s")
     }
 
+    @Test("dockerfile build --platform amd64,arm64: one index, TARGETARCH per platform, each config's architecture")
+    func dockerfileTwoPlatforms() throws {
+        let dir = try TempDir.make("build-multiarch-df")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        try "FROM scratch\nARG TARGETARCH\nCOPY hello.txt /hello.txt\nLABEL arch=$TARGETARCH\n".write(
+            toFile: dir.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "hi\n".write(toFile: dir.path + "/hello.txt", atomically: true, encoding: .utf8)
+        let out = dir.path + "/oci"
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "dockerfile", "build", dir.path, "--output", "oci-layout:\(out):v1", "--cache-dir",
+                dir.path + "/cache", "--json", "--platform", "linux/arm64,linux/amd64"
+            ],
+            environment: ["OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch], timeout: 600)
+        #expect(r.status == 0, "\(r.stderr.suffix(3000))")
+        let (_, manifests) = try Self.index(out, tag: "v1")
+        #expect(Self.platforms(manifests) == ["linux/amd64", "linux/arm64"])
+        for arch in ["amd64", "arm64"] {
+            let config = try Harness.ok(["skopeo", "inspect", "--override-arch", arch, "--config", "oci:\(out):v1"])
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])
+            #expect(obj["architecture"] as? String == arch)
+            #expect(((obj["config"] as? [String: Any])?["Labels"] as? [String: String])?["arch"] == arch, "\(config)")
+        }
+    }
+
     @Test("no binfmt_misc handler for arm64: refused before any step, nothing written")
     func noHandler() throws {
         let dir = try TempDir.make("build-multiarch-nohandler")
