@@ -9,6 +9,8 @@ public struct SandboxError: Error, CustomStringConvertible, Sendable {
         /// The launcher could not mount the overlay (old kernel, unsupported file system under the state directory,
         /// nested overlay): a phase may run on a copied tree instead.
         case overlayUnavailable
+        /// A foreign platform's executables cannot run here (no usable binfmt_misc handler).
+        case emulation
     }
     public var code: Code
     public var message: String

@@ -140,6 +140,13 @@ struct DockerfileBuildCommand: ParsableCommand {
     var target: String?
 
     @Option(
+        name: .customLong("platform"),
+        help:
+            "os/arch[/variant][,…] (default: the host's); several build one image each into one OCI index (another architecture runs under qemu emulation)."
+    )
+    var platform: String?
+
+    @Option(
         name: .customLong("secret"),
         help:
             "ID=env:VAR or ID=file:PATH (or Docker's id=ID,src=PATH / id=ID,env=VAR) for RUN --mount=type=secret,id=ID. Repeatable."
@@ -194,6 +201,7 @@ struct DockerfileBuildCommand: ParsableCommand {
             options.secrets = try secret.map { try Secret.parse($0) }
             options.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
             options.attestations = try attestationFlags.options()
+            options.platforms = try platform.map(parsePlatforms) ?? []
             return BuildRequest(source: .dockerfile(path: dockerfile, context: ctx, options: o), options: options)
         }
         try runBuild(request, quiet: false, json: json, hideOutput: quiet, state: extractionLimits.stateDirectory)

@@ -10,7 +10,7 @@ struct OCIForge: ParsableCommand {
             ImageCommand.self, LayerCommand.self,
             PlanCommand.self, DetectCommand.self, FreezeCommand.self,
             SandboxCommand.self, BuildCommand.self, VerifyRebuildCommand.self, DeployBuildCommand.self,
-            LoginCommand.self, LogoutCommand.self, KeyCommand.self, CacheCommand.self
+            EmulatorsCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, CacheCommand.self
         ])
 }
 OCIForge.main()

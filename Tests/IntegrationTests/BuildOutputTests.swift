@@ -62,7 +62,9 @@ import Testing
             #expect(refused.status == 1)
             #expect(refused.stderr.contains(flag) && refused.stderr.contains("FROM"), "\(refused.stderr)")
         }
-        let foreign = HostArch.name == "arm64" ? "linux/amd64" : "linux/arm64"
+        // A platform whose programs cannot run here (no executable format known for it, so no emulator either): refused
+        // before any work. (linux/arm64 builds under emulation where a binfmt_misc handler is registered.)
+        let foreign = "linux/mips64le"
         let platform = try Self.build(
             app, args + ["--platform", foreign, "--output", "docker://\(registry.host)/df-app:refused"])
         #expect(platform.status == 1)

@@ -48,7 +48,7 @@ struct ImageBaseTests {
             base: rootfs, output: out.sink)
         next.discard()
         #expect(out.lines == ["from-phase", "gone", "0"])
-        #expect(throws: SandboxError.self) { try BaseSource.parse("oci-layout:\(work)") }
+        #expect(throws: BuildEngineError.self) { try BaseSource.parse("oci-layout:\(work)") }
 
         // The same image through a loopback registry: --base registry:<ref>.
         let registry = try LocalRegistry(dir: work + "/registry")

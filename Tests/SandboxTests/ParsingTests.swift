@@ -48,9 +48,9 @@ struct ParsingTests {
         #expect(
             try BaseSource.parse("debian:bookworm")
                 == .debian(suite: "bookworm", variant: "minbase", packages: [], mirror: nil))
-        #expect(throws: SandboxError.self) { try BaseSource.parse("debian:") }
-        #expect(throws: SandboxError.self) { try BaseSource.parse("debian:../x") }
-        #expect(throws: SandboxError.self) { try BaseSource.parse("/nonexistent/base") }
+        #expect(throws: BuildEngineError.self) { try BaseSource.parse("debian:") }
+        #expect(throws: BuildEngineError.self) { try BaseSource.parse("debian:../x") }
+        #expect(throws: BuildEngineError.self) { try BaseSource.parse("/nonexistent/base") }
         #expect(try BaseSource.parse("/tmp") == .directory("/tmp"))
         let k = BaseStore.debianKey(
             suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil)
@@ -76,6 +76,20 @@ struct ParsingTests {
                 != BaseStore.debianKey(
                     suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil,
                     mirrorState: "Sat, 10 May 2025 09:00:00 UTC"))
+        // A foreign architecture's base has a key of its own; the host's keys are those of single-platform builds.
+        #expect(
+            k
+                != BaseStore.debianKey(
+                    suite: "bookworm", variant: "minbase", packages: [], mirror: nil, sourceDateEpoch: nil,
+                    architecture: "arm64"))
+        let state = StateDirectory(path: "/nonexistent-state")
+        let identity = try SandboxIdentity.detect()
+        #expect(BaseStore(state: state, identity: identity, platform: Platform.host).platform == nil)
+        let arm64 = BaseStore(state: state, identity: identity, platform: Platform(architecture: "arm64", os: "linux"))
+        #expect(try arm64.debianArchitecture() == "arm64")
+        let armhf = BaseStore(
+            state: state, identity: identity, platform: Platform(architecture: "arm", os: "linux", variant: "v7"))
+        #expect(try armhf.debianArchitecture() == "armhf")
         // The mirror state comes from the suite's InRelease (the machine reaches deb.debian.org).
         let date = BaseStore.inReleaseDate(mirror: "http://deb.debian.org/debian", suite: "bookworm")
         #expect(date?.hasSuffix("UTC") == true, "\(String(describing: date))")

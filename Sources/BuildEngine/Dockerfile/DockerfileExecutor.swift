@@ -78,12 +78,7 @@ public struct DockerfileExecutor: Sendable {
 
     public func run() throws -> BuildReport {
         let started = Date()
-        if let p = options.platform, !p.matches(Platform.host) {
-            throw BuildEngineError(
-                .unsupported,
-                "cannot build for \(p) on a \(Platform.host) host: RUN steps execute natively in the sandbox; omit --platform"
-            )
-        }
+        try TargetPlatform.requireRunnable(options.platform)
         let rec = Recorder()
         rec.warnings += build.warnings
         var done: [Int: StageState] = [:]
@@ -128,7 +123,7 @@ public struct DockerfileExecutor: Sendable {
                 size: l.descriptor.size, diffID: l.diffID, consumeFile: false)
         }
         let base: AssemblyBase =
-            state.baseImage.map { .layout($0.layout, tag: $0.tag, platform: Platform.host) }
+            state.baseImage.map { .layout($0.layout, tag: $0.tag, platform: TargetPlatform.of(options)) }
             ?? .scratch(platform: state.platform)
         var assembler = ImageAssembler(
             base: base, layers: Array(inputs), changes: changes, destination: layout, tag: tag,
@@ -177,7 +172,7 @@ public struct DockerfileExecutor: Sendable {
         case .scratch:
             let root = try scratchRootfs()
             return StageState(
-                rootfs: root, rootConfig: nil, platform: Platform.host, layers: [], history: [],
+                rootfs: root, rootConfig: nil, platform: TargetPlatform.of(options), layers: [], history: [],
                 key: CacheKey.of(["df-scratch", CacheKey.layerFormat(layerOptions)]),
                 dockerConfig: DockerfileImageConfig.scratch.applying(DockerfileConfigDelta()))
         case .stage:
@@ -230,9 +225,9 @@ public struct DockerfileExecutor: Sendable {
             throw BuildEngineError(.base, "line \(line): FROM \(ref): not an OCI layout reference")
         }
         let layout = try OCILayout.open(at: path)
-        let resolved = try layout.resolve(tag: tag, platform: Platform.host)
+        let resolved = try layout.resolve(tag: tag, platform: TargetPlatform.of(options))
         let events = options.events
-        let rootfs = try BaseStore(state: sandbox.state, identity: sandbox.identity).rootfs(
+        let rootfs = try BaseStore(state: sandbox.state, identity: sandbox.identity, platform: options.platform).rootfs(
             for: source, log: { events(.message("[base] \($0)")) })
         let config = resolved.config.value
         let manifest = resolved.manifest.value
@@ -303,7 +298,8 @@ public struct DockerfileExecutor: Sendable {
             guard case .ociLayout(let path, let tag) = source else {
                 throw BuildEngineError(.base, "line \(stage.line): FROM \(ref): not an OCI layout reference")
             }
-            let config = try OCILayout.open(at: path).resolve(tag: tag, platform: Platform.host).config.value
+            let config = try OCILayout.open(at: path).resolve(tag: tag, platform: TargetPlatform.of(options)).config
+                .value
             var dc = Self.dockerConfig(config)
             if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
                 dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env!

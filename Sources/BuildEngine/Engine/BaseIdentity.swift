@@ -45,8 +45,10 @@ extension StageRunner {
     /// The unpacked rootfs of `source`, its identity noted for keys. A Debian base not assembled here yet is
     /// first looked for as a base layer in the local or a registry cache (unpacked: no mmdebstrap run).
     /// Keys-only runs (`BuildEngine.cacheKeys`) name the base and return a stand-in path.
-    func baseRootfs(_ source: BaseSource, stage: String, log: @escaping @Sendable (String) -> Void) throws -> String {
-        let store = BaseStore(state: sandbox.state, identity: sandbox.identity)
+    func baseRootfs(
+        _ source: BaseSource, stage: String, platform: Platform? = nil, log: @escaping @Sendable (String) -> Void
+    ) throws -> String {
+        let store = BaseStore(state: sandbox.state, identity: sandbox.identity, platform: platform)
         let (name, fromCache) = try baseName(source, store: store)
         if options.keyPreview != nil {
             let path = "/nonexistent/ociforge-key-preview/" + CacheKey.of([name])
@@ -68,9 +70,11 @@ extension StageRunner {
     private func baseName(_ source: BaseSource, store: BaseStore) throws -> (String, Bool) {
         switch source {
         case .debian(let suite, let variant, let packages, let mirror):
-            let recipe = BaseStore.debianRecipe(suite: suite, variant: variant, packages: packages, mirror: mirror)
+            let arch = try store.debianArchitecture()
+            let recipe = BaseStore.debianRecipe(
+                suite: suite, variant: variant, packages: packages, mirror: mirror, architecture: arch)
             let haveTarball = FileManager.default.fileExists(
-                atPath: store.debianTarballPath(suite: suite, key: recipe.key))
+                atPath: store.debianTarballPath(suite: suite, key: recipe.key, architecture: arch))
             return ("debian \(recipe.key)", !haveTarball && recipe.published != nil)
         case .tarball(let path):
             return ("tarball \(try store.fileDigest(path))", false)

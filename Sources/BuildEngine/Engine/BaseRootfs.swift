@@ -28,15 +28,17 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
         if s.hasPrefix("debian:") {
             let suite = String(s.dropFirst(7))
             guard !suite.isEmpty, suite.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
-                throw SandboxError(
-                    .invalidArgument, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:trixie")
+                throw BuildEngineError(
+                    .invalidInput, "invalid Debian suite in '\(s)': expected debian:<suite>, e.g. debian:trixie")
             }
             return .debian(suite: suite, variant: "minbase", packages: [], mirror: nil)
         }
         if s.hasPrefix("registry:") {
             let ref = String(s.dropFirst(9))
             do { _ = try ImageReference(parsing: ref) } catch {
-                throw SandboxError(.invalidArgument, "base '\(s)': \(error)")
+                throw BuildEngineError(
+                    .invalidInput, "base '\(s)' is not a registry reference (registry:<host>/<repository>[:tag])",
+                    cause: error)
             }
             return .registry(ref)
         }
@@ -48,16 +50,16 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
                 rest = String(rest[..<i])
             }
             guard !rest.isEmpty, OCILayout.isLayout(rest) else {
-                throw SandboxError(
-                    .invalidArgument, "base '\(s)': '\(rest)' is not an OCI image layout (no oci-layout file)")
+                throw BuildEngineError(
+                    .invalidInput, "base '\(s)': '\(rest)' is not an OCI image layout (no oci-layout file)")
             }
             return .ociLayout(
                 path: URL(fileURLWithPath: rest).standardizedFileURL.path, tag: tag?.isEmpty == true ? nil : tag)
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: s, isDirectory: &isDir) else {
-            throw SandboxError(
-                .invalidArgument, "base '\(s)' is neither debian:<suite> nor an existing directory or tarball")
+            throw BuildEngineError(
+                .invalidInput, "base '\(s)' is neither debian:<suite> nor an existing directory or tarball")
         }
         let abs = URL(fileURLWithPath: s).standardizedFileURL.path
         return isDir.boolValue ? .directory(abs) : .tarball(abs)
@@ -75,14 +77,29 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Unpacks and caches base root filesystems under the state directory.
+/// Unpacks and caches base root filesystems under the state directory, for one platform.
 public struct BaseStore: Sendable {
     public let state: StateDirectory
     public let identity: SandboxIdentity
+    /// The platform of the bases (nil: the host's): `mmdebstrap --arch`, the manifest chosen from an index.
+    public let platform: Platform?
 
-    public init(state: StateDirectory, identity: SandboxIdentity) {
+    public init(state: StateDirectory, identity: SandboxIdentity, platform: Platform? = nil) {
         self.state = state
         self.identity = identity
+        self.platform = platform.flatMap { ELFMachine.sameExecutables($0, Platform.host) ? nil : $0 }
+    }
+
+    /// Debian's name of the bases' architecture, nil for the host's; refused for a platform Debian does not build.
+    func debianArchitecture() throws(BuildEngineError) -> String? {
+        guard let platform else { return nil }
+        guard let arch = ELFMachine.debianArchitecture(platform) else {
+            throw BuildEngineError(
+                .unsupported,
+                "no Debian architecture for \(platform): debian:<suite> bases exist for \(ELFMachine.known.joined(separator: ", "))"
+            )
+        }
+        return arch
     }
 
     /// A read-only rootfs directory for `source`, owned by the namespace's ids.
@@ -96,7 +113,7 @@ public struct BaseStore: Sendable {
             return try unpacked(tarball: p, key: "rootfs-\(digest.hex.prefix(24))", log: log)
         case .ociLayout(let path, let tag):
             let layout = try OCILayout.open(at: path)
-            let resolved = try layout.resolve(tag: tag)
+            let resolved = try layout.resolve(tag: tag, platform: platform)
             let sources = try resolved.layerBlobs(verify: false).map {
                 LayerSource(
                     path: $0.path, compression: $0.compression, digest: $0.descriptor.digest,
@@ -124,9 +141,10 @@ public struct BaseStore: Sendable {
         try state.prepare()
         let ref = try ImageReference(parsing: reference)
         let layoutPath = state.bases + "/registry-images"
-        let tag = "pulled-" + String(Digest.of(Array(ref.description.utf8)).hex.prefix(16))
-        log("pulling \(ref)")
-        _ = try transport.copyBlocking(.registry(ref), .ociLayout(path: layoutPath, tag: tag))
+        let name = ref.description + (platform.map { " " + $0.description } ?? "")
+        let tag = "pulled-" + String(Digest.of(Array(name.utf8)).hex.prefix(16))
+        log("pulling \(ref)\(platform.map { " for " + $0.description } ?? "")")
+        _ = try transport.copyBlocking(.registry(ref), .ociLayout(path: layoutPath, tag: tag), platform: platform)
         return (layoutPath, tag)
     }
 
@@ -134,12 +152,14 @@ public struct BaseStore: Sendable {
     /// `mirrorState` is the `Date:` of the suite's InRelease file: a new mirror publication makes a new base.
     public static func debianKey(
         suite: String, variant: String, packages: [String], mirror: String?, sourceDateEpoch: String?,
-        mirrorState: String? = nil
+        mirrorState: String? = nil, architecture: String? = nil
     ) -> String {
-        let s = [
+        var parts = [
             "suite=\(suite)", "variant=\(variant)", "packages=\(packages.sorted().joined(separator: ","))",
             "mirror=\(mirror ?? "default")", "epoch=\(sourceDateEpoch ?? "")", "state=\(mirrorState ?? "")"
-        ].joined(separator: "\n")
+        ]
+        if let architecture { parts.append("arch=\(architecture)") }  // the host's keys stay as they were
+        let s = parts.joined(separator: "\n")
         return String(Digest.of(Array(s.utf8)).hex.prefix(24))
     }
 
@@ -150,14 +170,16 @@ public struct BaseStore: Sendable {
     ) throws -> String {
         try state.prepare()
         let mirrorURL = mirror ?? "http://deb.debian.org/debian"
-        let (key, published) = Self.debianRecipe(suite: suite, variant: variant, packages: packages, mirror: mirror)
-        let out = debianTarballPath(suite: suite, key: key)
+        let arch = try debianArchitecture()
+        let (key, published) = Self.debianRecipe(
+            suite: suite, variant: variant, packages: packages, mirror: mirror, architecture: arch)
+        let prefix = Self.debianTarballPrefix(suite: suite, architecture: arch)
+        let out = debianTarballPath(suite: suite, key: key, architecture: arch)
         if FileManager.default.fileExists(atPath: out) { return out }
         if published == nil {
-            // Mirror unreachable: the newest base already assembled for this suite, if any.
-            let prefix = "debian-\(suite)-"
+            // Mirror unreachable: the newest base already assembled for this suite and architecture, if any.
             let cached = ((try? FileManager.default.contentsOfDirectory(atPath: state.bases)) ?? [])
-                .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".tar") }
+                .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".tar") && $0.count == prefix.count + 24 + 4 }
                 .compactMap { n -> (String, Int)? in
                     var st = stat()
                     return lstat(state.bases + "/" + n, &st) == 0 ? (n, st.st_mtim.tv_sec) : nil
@@ -168,42 +190,56 @@ public struct BaseStore: Sendable {
                 return state.bases + "/" + cached.0
             }
         }
-        let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
+        let tmp = state.bases + "/.tmp-\(getpid())-\(prefix.dropLast()).tar"
         // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
         // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
+        // A foreign architecture's maintainer scripts run through the host's binfmt_misc handler (arch-test checks it).
         var args = ["--mode=unshare", "--variant=\(variant)", "--quiet"]
+        if let arch { args.append("--arch=\(arch)") }
         if !packages.isEmpty { args.append("--include=" + packages.joined(separator: ",")) }
         args += [suite, tmp]
         if let mirror { args.append(mirror) }
         log("assembling debian:\(suite) with mmdebstrap \(args.joined(separator: " "))")
-        let r = try runHost("/usr/bin/mmdebstrap", args)
+        let r: (status: Int32, output: String)
+        do { r = try runHost("/usr/bin/mmdebstrap", args) } catch {
+            throw BuildEngineError(.base, "cannot run /usr/bin/mmdebstrap (apt-get install mmdebstrap)", cause: error)
+        }
         guard r.status == 0 else {
             unlink(tmp)
-            throw SandboxError(
-                .base, "mmdebstrap failed for debian:\(suite) (exit \(r.status)); is a Debian mirror reachable?",
-                detail: r.output.split(separator: "\n").suffix(15).joined(separator: "\n"))
+            throw BuildEngineError(
+                .base,
+                "mmdebstrap failed for debian:\(suite)\(arch.map { " (" + $0 + ")" } ?? "") (exit \(r.status)); is a Debian mirror reachable?",
+                lastOutput: r.output.split(separator: "\n").suffix(15).joined(separator: "\n"))
         }
         if rename(tmp, out) != 0 {
-            throw SandboxError(.base, "cannot move the Debian base into place", errno: errno, detail: out)
+            throw BuildEngineError(
+                .base, "cannot move the Debian base into place at \(out): \(String(cString: strerror(errno)))")
         }
         return out
     }
 
     /// A Debian base's key (`debianKey` with SOURCE_DATE_EPOCH and the mirror's publication date) and that date (nil:
     /// the mirror did not answer). The same on every machine building at the same mirror state.
-    static func debianRecipe(suite: String, variant: String, packages: [String], mirror: String?) -> (
-        key: String, published: String?
-    ) {
+    static func debianRecipe(
+        suite: String, variant: String, packages: [String], mirror: String?, architecture: String?
+    ) -> (key: String, published: String?) {
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
         let published = inReleaseDate(mirror: mirror ?? "http://deb.debian.org/debian", suite: suite)
         let key = debianKey(
             suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
-            mirrorState: published)
+            mirrorState: published, architecture: architecture)
         return (key, published)
     }
 
+    /// The host's bases keep their names; a foreign architecture's carry it: debian-<suite>-<arch>-<key>.tar.
+    static func debianTarballPrefix(suite: String, architecture: String?) -> String {
+        "debian-\(suite)-" + (architecture.map { $0 + "-" } ?? "")
+    }
+
     /// Where the tarball of the Debian base `key` is kept.
-    func debianTarballPath(suite: String, key: String) -> String { state.bases + "/debian-\(suite)-\(key).tar" }
+    func debianTarballPath(suite: String, key: String, architecture: String?) -> String {
+        state.bases + "/" + Self.debianTarballPrefix(suite: suite, architecture: architecture) + key + ".tar"
+    }
 
     /// The `Date:` field of `<mirror>/dists/<suite>/InRelease` (nil when unreachable within a few seconds).
     static func inReleaseDate(mirror: String, suite: String) -> String? {
@@ -234,7 +270,9 @@ public struct BaseStore: Sendable {
         if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }
         let tmp = dir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: tmp)
-        if makeDirectory(tmp, 0o755) != 0 { throw SandboxError(.state, "cannot create", errno: errno, detail: tmp) }
+        if makeDirectory(tmp, 0o755) != 0 {
+            throw BuildEngineError(.cache, "cannot create \(tmp): \(String(cString: strerror(errno)))")
+        }
         log("unpacking \(label)")
         let ownership = Self.ownership(for: identity)
         do {
@@ -245,14 +283,15 @@ public struct BaseStore: Sendable {
             if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
-            throw SandboxError(.base, "cannot unpack the base: \(error)", detail: label)
+            throw BuildEngineError(.base, "cannot unpack the base \(label)", cause: error)
         }
         try identity.giveToNamespaceRoot([tmp])
         _ = FileManager.default.createFile(atPath: tmp + "/complete", contents: Data())
         if rename(tmp, dir) != 0 {
             try? FileManager.default.removeItem(atPath: tmp)
             if FileManager.default.fileExists(atPath: dir + "/complete") { return rootfs }  // a concurrent unpack won
-            throw SandboxError(.base, "cannot move the unpacked base into place", errno: errno, detail: dir)
+            throw BuildEngineError(
+                .base, "cannot move the unpacked base into place at \(dir): \(String(cString: strerror(errno)))")
         }
         return rootfs
     }
@@ -274,7 +313,7 @@ public struct BaseStore: Sendable {
     func fileDigest(_ path: String) throws -> Digest {
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw SandboxError(.base, "cannot stat the base tarball", errno: errno, detail: path)
+            throw BuildEngineError(.base, "cannot stat the base tarball \(path): \(String(cString: strerror(errno)))")
         }
         let memo =
             state.bases + "/.digest-\(st.st_dev)-\(st.st_ino)-\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"

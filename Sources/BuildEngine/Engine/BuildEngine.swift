@@ -28,13 +28,32 @@ public enum BuildEngine {
         let started = Date()
         try refuseUnsignableOutput(request.options)
         var report: BuildReport
-        let inputs: BuildInputs
+        let inputs: BuildInputs?
         do {
-            (report, inputs) = try image(request, runner: runner)
+            if request.options.platforms.count > 1 {
+                report = try MultiPlatformBuild.build(request, runner: runner)
+                inputs = nil
+            } else {
+                var one = request
+                if let p = request.options.platforms.first ?? request.options.platform {
+                    one = MultiPlatformBuild.forPlatform(request, p)
+                }
+                try TargetPlatform.requireRunnable(one)
+                (report, inputs) = try image(one, runner: runner)
+                if let p = one.options.platform {
+                    report.platforms = [PlatformBuild(p, method: TargetPlatform.method(one), report: report)]
+                }
+            }
         } catch {
             throw BuildEngineError.wrapping(error)
         }
-        try attest(&report, inputs: inputs, options: request.options)
+        if let inputs {
+            try attest(&report, inputs: inputs, options: request.options)
+        } else if !request.options.attestations.attachesNothing {
+            report.warnings.append(
+                "the SBOM and provenance are not attached to a multi-platform index yet (each platform's image is "
+                    + "built without them)")
+        }
         try deliver(&report, options: request.options)
         try publishAttestations(&report, options: request.options)
         report.totalSeconds = Date().timeIntervalSince(started)

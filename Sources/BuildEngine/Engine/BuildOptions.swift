@@ -31,8 +31,15 @@ public struct BuildOptions: Sendable {
     public var runtimeBase: String?
     /// Clamp file times and set `created` (from `SOURCE_DATE_EPOCH`).
     public var sourceDateEpoch: Int64?
-    /// Only the host platform can be built (the sandbox runs the build's commands natively).
+    /// The platform of the image (nil: the host's). Another one runs its steps through the host's binfmt_misc
+    /// handler (qemu user emulation); refused before any work when none is usable.
     public var platform: Platform?
+    /// Two or more: one image per platform, written (and delivered) as one OCI index, platforms in a fixed order
+    /// (`MultiPlatformBuild.order`); `platform` is ignored.
+    public var platforms: [Platform] = []
+    /// Cross-compile a foreign platform's build stage natively where the toolchain can (`CrossCompilation`: Go with
+    /// CGO_ENABLED=0); false: emulate every step.
+    public var crossCompile = true
     /// The one progress channel: steps started, cached, finished, layer bytes, phase output, messages.
     public var events: @Sendable (BuildEvent) -> Void = { _ in }
     /// How registry images are reached: bases (`FROM host/repo:tag`) and a `docker://` output.

@@ -66,6 +66,8 @@ public struct BuildReport: Codable, Sendable {
     public var attestations: [Descriptor] = []
     /// The sigstore signature tag written for a `docker://` output signed with `--sign-key`.
     public var signatureTag: String?
+    /// A multi-platform build: each platform's image (`manifestDigest` is then the index's digest).
+    public var platforms: [PlatformBuild]? = nil
 }
 
 /// Human-readable sizes and durations for progress lines and reports.

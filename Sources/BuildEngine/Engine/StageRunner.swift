@@ -112,7 +112,7 @@ struct StageRunner: Sendable {
     /// Pulls the registry image `reference` into the state directory's registry-images layout (`BaseStore.pull`).
     func pullBase(_ reference: String) throws -> (layout: String, tag: String) {
         let events = options.events
-        return try BaseStore(state: sandbox.state, identity: sandbox.identity)
+        return try BaseStore(state: sandbox.state, identity: sandbox.identity, platform: options.platform)
             .pull(reference, transport: transport, log: { events(.message("[base] \($0)")) })
     }
 
@@ -130,6 +130,7 @@ struct StageRunner: Sendable {
         produce: () throws -> StepOutput
     ) throws -> StageLayer {
         let started = Date()
+        let key = CacheKey.of([key, TargetPlatform.keyPart(options)])
         if let preview = options.keyPreview {
             let local = cache.lookup(key, verify: false)
             preview.add(

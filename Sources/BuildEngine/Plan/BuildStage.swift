@@ -54,7 +54,7 @@ extension ImageBuilder {
     /// A build step's variables: the toolchains' own (unless the plan sets them), the plan's, and PATH (the steps'
     /// paths, then the toolchains', then the default).
     func stepEnvironment(paths: [String], toolchains: ToolchainEnvironment) -> [String: String] {
-        var env = plan.buildVariables
+        var env = plan.buildVariables.merging(CrossCompilation.environment(plan, options)) { $1 }
         for v in toolchains.variables where env[v.name] == nil { env[v.name] = v.value }
         env["PATH"] = (paths + toolchains.pathEntries + [Self.defaultPath]).joined(separator: ":")
         env["HOME"] = env["HOME"] ?? "/root"

@@ -64,12 +64,7 @@ public struct ImageBuilder: Sendable {
                 "this plan uses the Dockerfile strategy (\(plan.dockerfile?.path ?? "Dockerfile")), which `ociforge build` does not execute yet: use --strategy plan"
             )
         }
-        if let p = options.platform, !p.matches(Platform.host) {
-            throw BuildEngineError(
-                .unsupported,
-                "cannot build for \(p) on a \(Platform.host) host: the build's commands run natively in the sandbox; omit --platform or use \(Platform.host)"
-            )
-        }
+        if CrossCompilation.needsEmulation(plan, options) { try TargetPlatform.requireRunnable(options.platform) }
         return deploy
     }
 
@@ -171,7 +166,9 @@ public struct ImageBuilder: Sendable {
         let started = Date()
         let source = try Self.baseSource(image)
         let options = options
-        let path = try runner.baseRootfs(source, stage: stage, log: { options.emit(.message("[\(stage)] \($0)")) })
+        let path = try runner.baseRootfs(
+            source, stage: stage, platform: CrossCompilation.basePlatform(stage: stage, plan, options),
+            log: { options.emit(.message("[\(stage)] \($0)")) })
         let s = Date().timeIntervalSince(started)
         if s > 1 { options.emit(.message("[\(stage)] base \(image) ready in \(BuildFormat.seconds(s))")) }
         return path
@@ -370,7 +367,8 @@ public struct ImageBuilder: Sendable {
         guard let l = base.layer else { throw BuildEngineError(.image, "the base layer is missing") }
         let tag = "base-" + String(base.key.prefix(40))
         var a = ImageAssembler(
-            base: .scratch(platform: Platform.host), layers: [try runner.layerInput(l, createdBy: base.createdBy)],
+            base: .scratch(platform: TargetPlatform.of(options)),
+            layers: [try runner.layerInput(l, createdBy: base.createdBy)],
             changes: ConfigChanges(), destination: cache.blobs, tag: tag)
         a.environment = assemblyEnvironment()
         return (tag, try a.assemble().manifestDigest)

@@ -10,6 +10,15 @@ public struct ImageSummary: Sendable, Codable, Hashable {
         public var size: Int64
     }
 
+    /// One entry of the (outermost) image index the image was found through.
+    public struct IndexEntry: Sendable, Codable, Hashable {
+        /// `os/arch[/variant]`, nil when the entry names none.
+        public var platform: String?
+        public var digest: Digest
+        public var mediaType: MediaType
+        public var size: Int64
+    }
+
     public var layout: String
     /// The tag asked for (nil: the layout's only image).
     public var tag: String?
@@ -17,6 +26,8 @@ public struct ImageSummary: Sendable, Codable, Hashable {
     public var tags: [String]
     /// When the image was found through image indexes: their digests, outermost first.
     public var indexDigests: [Digest]
+    /// Every entry of the outermost index (every platform of a multi-platform image); nil for a lone manifest.
+    public var platforms: [IndexEntry]?
     public var manifestDigest: Digest
     public var manifestMediaType: MediaType
     public var manifestSize: Int64
@@ -39,6 +50,12 @@ public struct ImageSummary: Sendable, Codable, Hashable {
         tags = index.manifests.filter { $0.digest == image.top.digest }
             .compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
         indexDigests = image.indexes.map(\.digest)
+        if let outer = image.indexes.first {
+            platforms = try image.layout.readDocument(ImageIndex.self, outer).value.manifests.map {
+                IndexEntry(
+                    platform: $0.platform?.description, digest: $0.digest, mediaType: $0.mediaType, size: $0.size)
+            }
+        }
         manifestDigest = image.manifestDescriptor.digest
         manifestMediaType = image.manifestDescriptor.mediaType
         manifestSize = image.manifestDescriptor.size
@@ -65,9 +82,13 @@ public struct ImageSummary: Sendable, Codable, Hashable {
         line("Layout:", layout)
         line("Tags:", tags.isEmpty ? "(none)" : tags.joined(separator: ", "))
         for d in indexDigests { line("Index:", d.string) }
+        for p in platforms ?? [] {
+            let shown = p.digest == manifestDigest ? "  (shown below)" : ""
+            line("Platform:", "\(p.platform ?? "(none)")  \(p.digest)  \(Self.humanSize(p.size))\(shown)")
+        }
         line("Manifest:", "\(manifestDigest) (\(manifestMediaType), \(manifestSize) bytes)")
         line("Config:", "\(configDigest)")
-        line("Platform:", platform)
+        line(platforms == nil ? "Platform:" : "Shown:", platform)
         if let created { line("Created:", created) }
         if let author { line("Author:", author) }
         if let cc = config {

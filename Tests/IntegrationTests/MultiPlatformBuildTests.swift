@@ -1,0 +1,220 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `ociforge build --platform linux/amd64,linux/arm64`: one image per platform in one OCI index, the arm64 one built
+/// under qemu emulation (binfmt_misc, flag F, registered by scripts/install-deps), pushed to a loopback registry and
+/// run by podman for each platform; cached and reproducible; refused before any work without a handler.
+@Suite("Multi-platform build", .serialized)
+struct MultiPlatformBuildTests {
+    typealias E2E = BuildEndToEndTests
+    static let both = ["--platform", "linux/arm64,linux/amd64"]
+
+    /// The layout's index.json entry for `tag` and the image index it names.
+    static func index(_ layout: String, tag: String) throws -> (digest: String, manifests: [[String: Any]]) {
+        let top = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
+                as? [String: Any])
+        let entries = try #require(top["manifests"] as? [[String: Any]])
+        let entry = try #require(
+            entries.first { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag })
+        #expect(entry["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
+        let digest = try #require(entry["digest"] as? String)
+        let blob = layout + "/blobs/sha256/" + digest.dropFirst(7)
+        let index = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: blob))) as? [String: Any])
+        return (digest, try #require(index["manifests"] as? [[String: Any]]))
+    }
+
+    static func platforms(_ manifests: [[String: Any]]) -> [String] {
+        manifests.map { m in
+            let p = m["platform"] as? [String: Any] ?? [:]
+            return "\(p["os"] as? String ?? "?")/\(p["architecture"] as? String ?? "?")"
+        }
+    }
+
+    @Test("shell app for linux/amd64 + linux/arm64: one index, pushed, podman runs both, cached, reproducible")
+    func shellTwoPlatforms() throws {
+        let dir = try TempDir.make("build-multiarch")
+        defer { dir.remove() }
+        let app = try E2E.app("planner/shell-script/app", in: dir)
+        let out = dir.path + "/oci"
+        let first = try E2E.requireBuilt(app, cache: dir.path + "/cache1", output: out + ":v1", extra: Self.both)
+        let (digest, manifests) = try Self.index(out, tag: "v1")
+        #expect(digest == first.manifest, "the report's digest is the index's")
+        #expect(Self.platforms(manifests) == ["linux/amd64", "linux/arm64"], "fixed order, whatever the flag's")
+        let reported = first.report["platforms"] as? [[String: Any]] ?? []
+        #expect(reported.map { $0["method"] as? String } == ["native", "emulated"])
+        for p in reported { #expect(!(p["executed"] as? [String] ?? []).isEmpty, "\(p)") }
+
+        // image inspect lists every platform of the index.
+        let inspect = try Harness.ok([Harness.ociforge, "image", "inspect", "oci-layout:\(out):v1"])
+        for m in manifests {
+            let p = (m["platform"] as? [String: Any])?["architecture"] as? String ?? "?"
+            #expect(inspect.contains("Platform:     linux/\(p)  \(m["digest"] as? String ?? "?")"), "\(inspect)")
+        }
+
+        // Each platform's image runs, the arm64 one through qemu: same output, and it really is aarch64.
+        for (platform, machine) in [("linux/amd64", "x86_64\n"), ("linux/arm64", "aarch64\n")] {
+            let run = try Harness.run(
+                E2E.podman + ["run", "--rm", "--platform", platform, "oci:\(out):v1"], timeout: 300)
+            #expect(run.stdout == "hello\n", "\(platform): \(run)")
+            let uname = try Harness.run(
+                E2E.podman + ["run", "--rm", "--platform", platform, "oci:\(out):v1", "uname", "-m"], timeout: 300)
+            #expect(uname.stdout == machine, "\(platform): \(uname)")
+        }
+
+        // A second build reuses every step of both platforms.
+        let again = try E2E.requireBuilt(app, cache: dir.path + "/cache1", output: out + ":v2", extra: Self.both)
+        #expect(again.executed.isEmpty, "nothing ran: \(again.executed)")
+        #expect(
+            again.cached.contains { $0.hasPrefix("linux/amd64 ") }
+                && again.cached.contains { $0.hasPrefix("linux/arm64 ") })
+        #expect(again.manifest == first.manifest)
+
+        // Two clean builds: the same index digest.
+        let clean = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache2", output: dir.path + "/oci2:v1", extra: Self.both)
+        #expect(clean.manifest == first.manifest, "reproducible index from a clean layer cache")
+
+        // Pushed to a loopback registry as the index: skopeo sees both manifests, podman pulls and runs arm64.
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
+        defer { registry.stop() }
+        let ref = "127.0.0.1:\(registry.port)/shell:multi"
+        let pushed = try Harness.run(
+            [
+                Harness.ociforge, "build", app, "--output", "docker://" + ref, "--cache-dir", dir.path + "/cache1",
+                "--json", "--quiet", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"
+            ]
+                + Self.both,
+            environment: ["OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch], timeout: 1200)
+        #expect(pushed.status == 0, "\(pushed)")
+        let pushedReport = try JSONSerialization.jsonObject(with: Data(pushed.stdout.utf8)) as? [String: Any]
+        #expect(pushedReport?["executed"] as? [String] == [], "built from the cache, then pushed")
+        #expect(pushedReport?["deliveredDigest"] as? String == first.manifest)
+        let raw = try Harness.ok(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://" + ref])
+        let remote = try #require(try JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any])
+        let remoteManifests = remote["manifests"] as? [[String: Any]] ?? []
+        #expect(Self.platforms(remoteManifests) == ["linux/amd64", "linux/arm64"], "\(raw)")
+        #expect(remoteManifests.map { $0["digest"] as? String } == manifests.map { $0["digest"] as? String })
+        let head = try Harness.ok([
+            "curl", "-sS", "-I", "-H", "Accept: application/vnd.oci.image.index.v1+json",
+            "http://127.0.0.1:\(registry.port)/v2/shell/manifests/multi"
+        ])
+        #expect(
+            head.lowercased().contains("docker-content-digest: \(first.manifest)"),
+            "the registry holds the same index: \(head)")
+        for platform in ["linux/amd64", "linux/arm64"] {
+            let run = try Harness.run(
+                E2E.podman + ["run", "--rm", "--tls-verify=false", "--platform", platform, ref], timeout: 300)
+            #expect(run.stdout == "hello\n", "\(platform) from the registry: \(run)")
+        }
+    }
+
+    /// The ELF `e_machine` of `/app/out` in the image's layers (read by Python's tarfile: an independent reader).
+    static func elfMachine(_ layout: String, tag: String) throws -> String {
+        let script = """
+            import json, sys, tarfile
+            layout, tag = sys.argv[1], sys.argv[2]
+            blob = lambda d: layout + "/blobs/sha256/" + d.split(":")[1]
+            top = [m for m in json.load(open(layout + "/index.json"))["manifests"]
+                   if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag][0]
+            for layer in json.load(open(blob(top["digest"])))["layers"]:
+                with tarfile.open(blob(layer["digest"])) as t:
+                    for m in t.getmembers():
+                        if m.name.lstrip("./") == "app/out" and m.isfile():
+                            h = t.extractfile(m).read(20)
+                            print(hex(h[18] | h[19] << 8))
+            """
+        return try Harness.ok(["python3", "-c", script, layout, tag]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("Go app for linux/arm64 cross-compiled in a host build stage: no emulated program at all, runs under qemu")
+    func goCrossCompiled() throws {
+        let dir = try TempDir.make("build-multiarch-go")
+        defer { dir.remove() }
+        let app = try E2E.app("planner/go-mod/app", in: dir)
+        // No binfmt handler at all: any emulated step would be refused before the build; cross-compiling needs none.
+        let empty = dir.path + "/binfmt"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let out = dir.path + "/oci"
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "build", app, "--output", "oci-layout:\(out):arm64", "--cache-dir",
+                dir.path + "/cache", "--json", "--quiet", "--platform", "linux/arm64"
+            ],
+            environment: [
+                "OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch, "OCIFORGE_BINFMT_DIR": empty
+            ], timeout: 1200)
+        #expect(r.status == 0, "\(r.stderr.suffix(3000))")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let platforms = report["platforms"] as? [[String: Any]] ?? []
+        #expect(platforms.map { $0["method"] as? String } == ["cross-compiled"], "\(platforms)")
+        #expect(report["executed"] as? [String] == ["build/setup", "build/install", "build/build"])
+        #expect(try Self.elfMachine(out, tag: "arm64") == "0xb7", "an aarch64 executable (EM_AARCH64)")
+        let config = try Harness.ok(["skopeo", "inspect", "--config", "oci:\(out):arm64"])
+        #expect(config.contains("\"architecture\": \"arm64\""), "\(config)")
+        // It runs under emulation (the handler scripts/install-deps registered).
+        let run = try Harness.run(
+            E2E.podman + ["run", "--rm", "--platform", "linux/arm64", "oci:\(out):arm64"], timeout: 300)
+        #expect(run.stdout == "hello\n", "\(run)")
+        let seconds = (report["timings"] as? [[String: Any]] ?? []).filter { ($0["stage"] as? String) == "build" }
+            .reduce(0.0) { $0 + (($1["seconds"] as? NSNumber)?.doubleValue ?? 0) }
+        print("Go arm64 cross-compiled: build stage \(String(format: "%.1f", seconds)) s")
+    }
+
+    @Test("dockerfile build --platform amd64,arm64: one index, TARGETARCH per platform, each config's architecture")
+    func dockerfileTwoPlatforms() throws {
+        let dir = try TempDir.make("build-multiarch-df")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        try "FROM scratch\nARG TARGETARCH\nCOPY hello.txt /hello.txt\nLABEL arch=$TARGETARCH\n".write(
+            toFile: dir.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "hi\n".write(toFile: dir.path + "/hello.txt", atomically: true, encoding: .utf8)
+        let out = dir.path + "/oci"
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "dockerfile", "build", dir.path, "--output", "oci-layout:\(out):v1", "--cache-dir",
+                dir.path + "/cache", "--json", "--platform", "linux/arm64,linux/amd64"
+            ],
+            environment: ["OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch], timeout: 600)
+        #expect(r.status == 0, "\(r.stderr.suffix(3000))")
+        let (_, manifests) = try Self.index(out, tag: "v1")
+        #expect(Self.platforms(manifests) == ["linux/amd64", "linux/arm64"])
+        for arch in ["amd64", "arm64"] {
+            let config = try Harness.ok(["skopeo", "inspect", "--override-arch", arch, "--config", "oci:\(out):v1"])
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])
+            #expect(obj["architecture"] as? String == arch)
+            #expect(((obj["config"] as? [String: Any])?["Labels"] as? [String: String])?["arch"] == arch, "\(config)")
+        }
+    }
+
+    @Test("no binfmt_misc handler for arm64: refused before any step, nothing written")
+    func noHandler() throws {
+        let dir = try TempDir.make("build-multiarch-nohandler")
+        defer { dir.remove() }
+        let app = try E2E.app("planner/shell-script/app", in: dir)
+        let empty = dir.path + "/binfmt"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: empty + "/register", contents: Data())
+        let out = dir.path + "/oci"
+        let r = try Harness.run(
+            [
+                Harness.ociforge, "build", app, "--output", "oci-layout:\(out):v1", "--cache-dir", dir.path + "/cache"
+            ] + Self.both,
+            environment: [
+                "OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch, "OCIFORGE_BINFMT_DIR": empty
+            ], timeout: 600)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("cannot build for linux/arm64"), "\(r.stderr)")
+        #expect(r.stderr.contains("no binfmt_misc handler for arm64"), "\(r.stderr)")
+        #expect(r.stderr.contains("ociforge emulators enable arm64"), "\(r.stderr)")
+        #expect(!r.stderr.contains("running"), "no step started: \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "no layout written")
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache/entries")) ?? []
+        #expect(entries.isEmpty, "no cache entry written: \(entries)")
+    }
+}
