@@ -66,6 +66,9 @@ public struct ImageBuilder: Sendable {
         let buildImage = options.base ?? plan.buildImage
         let buildRootfs = try rootfs(for: buildImage, stage: "build")
         var buildStack = [try baseItem(rootfs: buildRootfs, name: buildImage, stage: "build", rec: rec)]
+        if let item = try aptSuitesItem(rootfs: buildRootfs, parent: buildStack[0], rec: rec) {
+            buildStack.append(item)
+        }
         if !plan.staticAssets.isEmpty {
             buildStack.append(try assetsItem(parent: buildStack.last!, rec: rec, stage: "build"))
         }
