@@ -212,7 +212,7 @@ public struct ImageBuilder: Sendable {
         if let account = deploy.runtimeUser,
             let item = try writableItem(
                 account: account, workdir: workdir, parent: top,
-                buildRootfs: buildRootfs, buildStack: buildStack, rec: rec),
+                buildRootfs: buildRootfs, buildStack: buildStack, runtimeTrees: runtime.compactMap(\.tree), rec: rec),
             item.layer != nil
         {
             runtime.append(item)
