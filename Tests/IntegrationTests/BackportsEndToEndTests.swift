@@ -39,6 +39,10 @@ struct BackportsEndToEndTests {
         let cache = dir.path + "/cache"
         let a = try E2E.requireBuilt(app, cache: cache, output: out + ":v1")
         #expect(a.executed == ["build/setup", "build/install", "build/build"])
+        let timings = a.report["timings"] as? [[String: Any]] ?? []
+        #expect(
+            timings.contains { $0["stage"] as? String == "build" && $0["phase"] as? String == "apt-suites" },
+            "the build stage's sources layer: \(timings)")
         let layers = a.report["layers"] as? [[String: Any]] ?? []
         #expect(
             !layers.contains { ($0["phase"] as? String) == "apt-suites" }, "the sources file stays in the build stage")
@@ -56,5 +60,22 @@ struct BackportsEndToEndTests {
         let f = try E2E.requireBuilt(app, cache: cache, output: out + ":frozen")
         #expect(f.executed.contains("build/setup"))
         #expect(try E2E.podmanRun(out, tag: "frozen").stdout == "built with go\(go.version)\n")
+    }
+    @Test(
+        "go.mod `go 1.24` on trixie: the suite's own golang-1.24 (no backports layer) builds the app, it runs under podman"
+    )
+    func goFromTrixie() throws {
+        let dir = try TempDir.make("build-trixie-go")
+        defer { dir.remove() }
+        let app = try E2E.app("apps/go-backports", in: dir)
+        try "module example.com/trixie\n\ngo 1.24\n".write(toFile: app + "/go.mod", atomically: true, encoding: .utf8)
+        let go = try Self.plannedGo(app)
+        #expect(go.suite == "trixie" && go.version.hasPrefix("1.24."), "\(go)")
+        let out = dir.path + "/oci"
+        let a = try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
+        #expect(a.executed == ["build/setup", "build/install", "build/build"])
+        let phases = (a.report["timings"] as? [[String: Any]] ?? []).compactMap { $0["phase"] as? String }
+        #expect(!phases.contains("apt-suites"), "no extra suite for the suite's own go: \(phases)")
+        #expect(try E2E.podmanRun(out, tag: "latest").stdout == "built with go\(go.version)\n")
     }
 }

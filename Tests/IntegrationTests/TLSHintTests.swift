@@ -55,15 +55,16 @@ struct TLSHintTests {
                 usleep(50_000)
             }
             guard let found else {
-                process.terminate()
+                kill(process.processIdentifier, SIGKILL)
                 throw HarnessError("the HTTPS test server did not start")
             }
             port = found
         }
 
         func stop() {
+            // SIGKILL: the child inherits the test runner's blocked signal mask, so SIGTERM would stay pending.
             if process.isRunning {
-                process.terminate()
+                kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
             }
             dir.remove()
