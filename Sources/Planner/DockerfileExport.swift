@@ -34,6 +34,13 @@ public enum DockerfileExport {
         let vars = plan.buildVariables.sorted { $0.key < $1.key }
         if !vars.isEmpty { lines.append("ENV " + vars.map { "\($0.key)=\(quote($0.value))" }.joined(separator: " ")) }
         lines += assets(plan.staticAssets)
+        // The extra apt suites (backports) on Debian's mirror, as the engine enables them (docs/build.md).
+        for suite in plan.aptSuites {
+            let stanza =
+                "Types: deb\\nURIs: http://deb.debian.org/debian\\nSuites: \(suite)\\nComponents: main\\n"
+                + "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\\n"
+            lines.append("RUN printf '\(stanza)' > /etc/apt/sources.list.d/ociforge-\(suite).sources")
+        }
         var paths: [String] = []
         for step in plan.steps {
             lines.append("")

@@ -215,7 +215,8 @@ struct RubyProvider: Provider {
         if toolchain.source == .debian, start?.hasPrefix("bundle ") == true { runtime.append("bundler") }
         out.runtimePackages = runtime
         out.runtimePaths = ["/app/bin"]
-        if rails { out.writablePaths = ["log", "storage", "tmp"] }
+        // Rails writes logs, caches, pids, Active Storage files and (SQLite) databases under these.
+        if rails { out.writablePaths = ["db", "log", "storage", "tmp"] }
         return out
     }
 }

@@ -138,10 +138,11 @@ struct PythonProvider: Provider {
     func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     /// Whether the project depends on `package` (requirements, pyproject, Pipfile, setup.py).
-    static func dependsOn(_ package: String, _ app: AppDirectory) -> Bool {
+    /// `package` among the app's dependencies (in `directory`'s manifests when given: a workspace member).
+    static func dependsOn(_ package: String, _ app: AppDirectory, in directory: String = "") -> Bool {
         let name = package.lowercased()
         for file in ["requirements.txt", "pyproject.toml", "Pipfile", "setup.py", "setup.cfg"] {
-            guard let text = app.read(file)?.lowercased() else { continue }
+            guard let text = app.read(directory.isEmpty ? file : directory + "/" + file)?.lowercased() else { continue }
             for line in text.split(whereSeparator: \.isNewline) {
                 let t = line.trimmed(" \t\"',[")
                 guard t.hasPrefix(name) else { continue }
@@ -186,6 +187,8 @@ struct PythonProvider: Provider {
             }
         }
         let venv = "python3 -m venv /app/.venv"
+        // [uv workspace] The member to build and start (Workspaces/UVWorkspace.swift).
+        let uvMember = pm == "uv" ? try UVWorkspace.target(pyproject, ctx: ctx) : nil
         var extraApt: [String] = []
         var install: [String] = ["uv", "poetry", "pdm", "pipenv"].contains(pm!) ? [] : [venv]
         var inputs: [String]
@@ -198,13 +201,14 @@ struct PythonProvider: Provider {
             install = [
                 "python3 -m venv /opt/uv",
                 "/opt/uv/bin/pip install \(shellQuote("uv" + (spec?.pip ?? "==\(PythonTools.uvDefault)")))", venv,
-                "uv sync --frozen --no-dev --no-install-project"
+                uvMember.map { UVWorkspace.installCommands($0).install }
+                    ?? "uv sync --frozen --no-dev --no-install-project"
             ]
             managers.append(
                 PackageManager(
                     name: "uv", version: spec?.version ?? PythonTools.uvDefault, via: .pypi, request: spec?.request))
             toolPaths = ["/opt/uv/bin"]
-            inputs = ["pyproject.toml", "uv.lock"]
+            inputs = (uvMember?.manifests ?? ["pyproject.toml"]) + ["uv.lock"]
             caches = ["/root/.cache/uv"]
         case "poetry", "pdm", "pipenv":
             let tool = pm!
@@ -279,7 +283,12 @@ struct PythonProvider: Provider {
                 needsServer = nil
             }
         }
-        if let server = needsServer, !Self.dependsOn(server, app) {
+        if let member = uvMember {
+            (start, needsServer) = Self.uvMemberStart(member, app: app, module: module)
+        }
+        if let server = needsServer, !Self.dependsOn(server, app),
+            !(uvMember.map { $0.dependencies.contains(server) || Self.dependsOn(server, app, in: $0.member) } ?? false)
+        {
             install.append("pip install \(server)")
         }
         var out = ProviderOutput()
@@ -293,6 +302,11 @@ struct PythonProvider: Provider {
         if app.has("manage.py") && Self.dependsOn("django", app) {
             phases["build"] = PhaseConfig(dependsOn: ["install"], cmds: ["python manage.py collectstatic --noinput"])
         }
+        if let member = uvMember {
+            phases["build"] = PhaseConfig(
+                dependsOn: ["install"], cmds: [UVWorkspace.installCommands(member).build], cacheDirectories: caches,
+                paths: toolPaths)
+        }
         out.phaseInputs["install"] = inputs == ["."] ? ["."] : ctx.existing(inputs)
         out.plan = BuildPlanConfig(
             variables: [
@@ -303,6 +317,22 @@ struct PythonProvider: Provider {
         out.runtimePackages = toolchain.runtimePackages
         out.runtimePaths = ["/app/.venv/bin"]
         return out
+    }
+
+    /// A uv workspace member's start command: its flask/fastapi app served from the member directory, else its
+    /// first script, else its entry file.
+    static func uvMemberStart(_ m: UVWorkspace.Target, app: AppDirectory, module: String?) -> (String?, String?) {
+        let dir = m.member.isEmpty ? "." : m.member
+        if let entry = m.entry, let mod = module ?? Optional(String(entry.dropLast(3)) + ":app") {
+            if m.dependencies.contains("fastapi") || dependsOn("fastapi", app, in: m.member) {
+                return ("uvicorn \(mod) --app-dir \(shellQuote(dir)) --host 0.0.0.0 --port ${PORT:-8000}", "uvicorn")
+            }
+            if m.dependencies.contains("flask") || dependsOn("flask", app, in: m.member) {
+                return ("gunicorn --chdir \(shellQuote(dir)) --bind 0.0.0.0:${PORT:-8000} \(mod)", "gunicorn")
+            }
+        }
+        if let script = m.script { return (script, nil) }
+        return (m.entry.map { "python \(shellQuote(m.path($0)))" }, nil)
     }
 
     static func djangoWSGI(_ app: AppDirectory) -> String? {

@@ -154,12 +154,16 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup(title: "Cache keys (--cache-keys)") var keys: CacheKeyFlags
 
+    @Argument(help: "More app directories, planned in the same process (json: one array; table: one after another).")
+    var moreDirectories: [String] = []
+
     func run() throws {
         guard ["json", "toml", "table", "dockerfile"].contains(format) else {
             throw ValidationError("--format must be json, toml, table or dockerfile")
         }
         var options = try planner.planOptions()
         options.baseImage = base
+        if !moreDirectories.isEmpty { return try runBatch(options) }
         let dir = planner.directory
         var result = try runPlanner { () throws(PlannerError) in try Planner.plan(appDirectory: dir, options: options) }
         reportPlannerWarnings(result.warnings)

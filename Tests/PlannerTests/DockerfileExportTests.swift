@@ -8,6 +8,21 @@ import Testing
 /// ARG/ENV), and its final stage ends with the plan's Cmd, Env, WorkingDir, User and exposed port.
 @Suite("Dockerfile export")
 struct DockerfileExportTests {
+    @Test("a plan with backports enables the suite before its apt step, as the engine does")
+    func backportsSuiteEnabled() throws {
+        let plan = try Planner.plan(
+            appDirectory: FixtureSupport.root + "/go-backports/app", options: try FixtureSupport.options("go-backports")
+        ).plan
+        #expect(plan.aptSuites == ["trixie-backports"])
+        let lines = try DockerfileExport.render(plan).dockerfile.split(separator: "\n").map(String.init)
+        let sources = try #require(lines.firstIndex { $0.contains("ociforge-trixie-backports.sources") })
+        #expect(
+            lines[sources].contains("Suites: trixie-backports") && lines[sources].contains("debian-archive-keyring.gpg")
+        )
+        let apt = try #require(lines.firstIndex { $0.contains("golang-1.26-go/trixie-backports") })
+        #expect(sources < apt)
+    }
+
     @Test("exports resolve and carry the plan's runtime config", arguments: FixtureSupport.names)
     func export(name: String) throws {
         let app = FixtureSupport.root + "/" + name + "/app"

@@ -96,7 +96,6 @@ public enum BuildEngine {
         switch request.source {
         case .app(_, let result, let planOptions):
             guard result.plan.strategy == .dockerfile else {
-                try PlanSupport.refuseUnbuildable(result.plan)
                 let plan = try ToolchainResolution.pinBlocking(
                     result.plan, options: options.toolchains, stateDirectory: runner.state.path)
                 let report = try ImageBuilder(

@@ -42,6 +42,9 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
     public var command: String?
     public var exitStatus: Int32?
     public var lastOutput: String?
+    /// What `lastOutput` shows about the failure (a certificate the step could not verify), classified once here
+    /// so both front ends and every renderer get the same hint line.
+    public var diagnosis: PhaseFailureDiagnosis?
     /// The error of another module this one wraps (`SandboxError`, `OCIWriterError`, `PlannerError`, …).
     public var cause: (any Error)?
 
@@ -55,6 +58,7 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
         self.command = command
         self.exitStatus = exitStatus
         self.lastOutput = lastOutput
+        self.diagnosis = lastOutput.flatMap(PhaseFailureDiagnosis.classify)
         self.cause = cause
     }
 
@@ -87,6 +91,7 @@ public struct BuildEngineError: Error, CustomStringConvertible, Sendable {
         if let command { s += "\n  command: \(command)" }
         if let exitStatus { s += "\n  exit status: \(exitStatus)" }
         if let lastOutput, !lastOutput.isEmpty { s += "\n  " + lastOutput }
+        if let diagnosis { s += "\n  " + diagnosis.hint }
         if ![.output, .attestation].contains(code) {
             s += "\n  no image was written; the previous image at the output (if any) is unchanged"
         }

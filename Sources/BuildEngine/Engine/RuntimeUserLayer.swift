@@ -11,12 +11,13 @@ import Sandbox
 // (`Deploy.runtimeUser`, Sources/Planner/RuntimeUser.swift).
 extension ImageBuilder {
     /// The runtime user's writable paths as one layer: the build stage's copies of them (as the end of the build
-    /// stage has them; created empty when the build has none) owned by the user's uid/gid, everything above them
-    /// owned by root. Written from a staged tree rather than a `chown` phase because the runtime stage's copy
-    /// layers are not overlay lowers of later runtime phases.
+    /// stage has them) with the runtime stage's own on top (`runtimeTrees`: the app files and step outputs copied
+    /// in, so files the app ships inside `tmp/` or `storage/` are covered too; created empty when neither has
+    /// them), owned by the user's uid/gid, everything above them owned by root. Written from a staged tree rather
+    /// than a `chown` phase because the runtime stage's copy layers are not overlay lowers of later runtime phases.
     func writableItem(
         account: RuntimeUser, workdir: String, parent: Item, buildRootfs: String, buildStack: [Item],
-        rec: Recorder
+        runtimeTrees: [String] = [], rec: Recorder
     ) throws -> Item? {
         guard !account.writable.isEmpty else { return nil }
         let base = workdir.split(separator: "/").joined(separator: "/")
@@ -32,7 +33,8 @@ extension ImageBuilder {
             rec: rec, isCommand: false
         ) {
             try runner.stagedLayer("writable", rec: rec) { staging in
-                try Self.copyFromBuildStage(paths, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
+                let trees = [buildRootfs] + buildStack.compactMap(\.tree) + runtimeTrees
+                try Self.copyFromBuildStage(paths, trees: trees, into: staging)
                 for p in paths {
                     try makeDirectories(staging + "/" + p)
                 }

@@ -19,6 +19,9 @@ extension ImageBuilder {
         let rootfs = try rootfs(for: buildImage, stage: "build")
         var stage = BuildStage(
             rootfs: rootfs, stack: [try baseItem(rootfs: rootfs, name: buildImage, stage: "build", rec: rec)])
+        if let item = try aptSuitesItem(rootfs: rootfs, parent: stage.stack[0], rec: rec) {
+            stage.stack.append(item)
+        }
         if !plan.staticAssets.isEmpty {
             stage.stack.append(try assetsItem(parent: stage.stack.last!, rec: rec, stage: "build"))
         }

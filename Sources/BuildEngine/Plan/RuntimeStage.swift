@@ -60,7 +60,7 @@ extension ImageBuilder {
         if let account = deploy.runtimeUser,
             let item = try writableItem(
                 account: account, workdir: stage.workdir, parent: stage.top, buildRootfs: build.rootfs,
-                buildStack: build.stack, rec: rec)
+                buildStack: build.stack, runtimeTrees: stage.layers.compactMap(\.tree), rec: rec)
         {
             stage.append(item)
         }

@@ -1,0 +1,3 @@
+module example.com/backports
+
+go 1.25

@@ -1,0 +1,8 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+)
+
+func main() { fmt.Println("built with", runtime.Version()) }

@@ -1,0 +1,1 @@
+# A Rails-shaped app without gems (config/application.rb makes the planner take it for Rails).

@@ -1,0 +1,5 @@
+from greet import greeting
+
+
+def main():
+    print(greeting("worker"))
