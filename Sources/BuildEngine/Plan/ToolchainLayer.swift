@@ -53,14 +53,15 @@ extension ImageBuilder {
     }
 
     /// One toolchain as a layer under /opt/ociforge/toolchains, cached by its pin's `layerKey` alone (with the
-    /// layer format, the id mapping and SOURCE_DATE_EPOCH): the same toolchain in another stage, app or build is
-    /// a cache hit — no download, no unpacking. Its stack key still chains on `parent` for the steps above it.
+    /// layer format and SOURCE_DATE_EPOCH; the cache records which id mapping owns the tree): the same toolchain
+    /// in another stage, app or build is a cache hit — no download, no unpacking. Its stack key still chains on
+    /// `parent` for the steps above it.
     func toolchainItem(_ pin: Toolchains.ToolchainPin, stage: String, parent: Item, rec: Recorder) throws
         -> ToolchainLayer
     {
         let prefix = ToolchainPrefix.path(pin.tool, flavor: pin.flavor, version: pin.version)
         let key = CacheKey.of([
-            "toolchain", pin.layerKey.string, sandbox.identity.cacheKey, CacheKey.layerFormat(layerOptions),
+            "toolchain", pin.layerKey.string, CacheKey.layerFormat(layerOptions),
             options.sourceDateEpoch.map(String.init) ?? ""
         ])
         let name = pin.tool.rawValue + (pin.flavor == .runtime ? "-runtime" : "")
