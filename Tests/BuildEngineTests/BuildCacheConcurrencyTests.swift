@@ -22,7 +22,10 @@ import Testing
                             let r = try LayerWriter.write(directory: root + "/src", to: file)
                             let tree = cache.scratchPath("tree")
                             try FileManager.default.copyItem(atPath: root + "/src", toPath: tree)
-                            if cache.lookup(key) == nil, FileManager.default.fileExists(atPath: cache.entryPath(key)) {
+                            // Existence first: an entry file seen before the lookup is a complete one (entries
+                            // appear by rename after their tree and blob), so the lookup must accept it. (Checked
+                            // the other way round, a store finishing between the two calls fails the test.)
+                            if FileManager.default.fileExists(atPath: cache.entryPath(key)), cache.lookup(key) == nil {
                                 Issue.record("an entry file exists but the lookup refused it")
                             }
                             return try cache.store(key: key, createdBy: "test", layer: r, layerFile: file, tree: tree)
