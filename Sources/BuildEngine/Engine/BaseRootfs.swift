@@ -79,6 +79,8 @@ public enum BaseSource: Sendable, Hashable, CustomStringConvertible {
 public struct BaseStore: Sendable {
     public let state: StateDirectory
     public let identity: SandboxIdentity
+    /// Free bytes `bases/` must have before mmdebstrap assembles a Debian base (`debianTarballBytes`).
+    public var debianSpaceNeeded = BaseStore.debianTarballBytes
 
     public init(state: StateDirectory, identity: SandboxIdentity) {
         self.state = state
@@ -172,6 +174,7 @@ public struct BaseStore: Sendable {
                 return state.bases + "/" + cached.0
             }
         }
+        try requireSpaceForDebianBase(suite: suite, needed: debianSpaceNeeded)
         let tmp = state.bases + "/.tmp-\(getpid())-debian-\(suite).tar"
         // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
         // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
@@ -182,7 +185,9 @@ public struct BaseStore: Sendable {
         log("assembling debian:\(suite) with mmdebstrap \(args.joined(separator: " "))")
         let r = try runHost("/usr/bin/mmdebstrap", args)
         guard r.status == 0 else {
+            let full = diskFullError(suite: suite, tmp: tmp, needed: debianSpaceNeeded)
             unlink(tmp)
+            if let full { throw full }
             throw SandboxError(
                 .base, "mmdebstrap failed for debian:\(suite) (exit \(r.status)); is a Debian mirror reachable?",
                 detail: r.output.split(separator: "\n").suffix(15).joined(separator: "\n"))

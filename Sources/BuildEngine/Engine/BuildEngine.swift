@@ -26,6 +26,7 @@ public enum BuildEngine {
         -> BuildReport
     {
         let started = Date()
+        try WritableOutputs.check(request, state: runner.state)
         var report: BuildReport
         do {
             report = try image(request, runner: runner)
