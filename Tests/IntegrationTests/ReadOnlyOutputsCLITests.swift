@@ -11,20 +11,27 @@ import Testing
 /// with writable directories.
 @Suite(.timeLimit(.minutes(10)), .enabled(if: geteuid() == 0, "bind mounts need root"))
 struct ReadOnlyOutputsCLITests {
-    /// Every path under `root` (relative), sorted.
-    static func listing(_ root: String) -> [String] {
-        (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted()
-    }
+    static func listing(_ root: String) -> [String] { FullDiskCLITests.listing(root) }
 
-    @Test func readOnlyOutputCacheAndStateDirectoriesFailBeforeAnyWork() throws {
-        let tmp = try TempDir.make("readonly")
-        defer { tmp.remove() }
+    /// A temporary directory (readable by the sandbox's root and other users) with `context/`: a scratch
+    /// Dockerfile copying one file.
+    static func contextDirectory(_ label: String) throws -> (tmp: TempDir, context: String) {
+        let tmp = try TempDir.make(label)
         chmod(tmp.path, 0o755)
         let context = tmp.path + "/context"
         try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
         try "FROM scratch\nCOPY hello.txt /hello.txt\n".write(
             toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
         try "hello\n".write(toFile: context + "/hello.txt", atomically: true, encoding: .utf8)
+        for (p, mode) in [(context, 0o755), (context + "/Dockerfile", 0o644), (context + "/hello.txt", 0o644)] {
+            chmod(p, mode_t(mode))
+        }
+        return (tmp, context)
+    }
+
+    @Test func readOnlyOutputCacheAndStateDirectoriesFailBeforeAnyWork() throws {
+        let (tmp, context) = try Self.contextDirectory("readonly")
+        defer { tmp.remove() }
 
         // A read-only bind mount holding an existing (empty) layout directory.
         let ro = tmp.path + "/ro"
@@ -73,17 +80,8 @@ struct ReadOnlyOutputsCLITests {
     /// Without root, permissions (not a read-only mount) make a directory unwritable: `nobody` building into a
     /// directory owned by root.
     @Test func unwritableOutputForAnotherUserFailsBeforeAnyWork() throws {
-        let tmp = try TempDir.make("unwritable")
+        let (tmp, context) = try Self.contextDirectory("unwritable")
         defer { tmp.remove() }
-        chmod(tmp.path, 0o755)
-        let context = tmp.path + "/context"
-        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
-        try "FROM scratch\nCOPY hello.txt /hello.txt\n".write(
-            toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
-        try "hello\n".write(toFile: context + "/hello.txt", atomically: true, encoding: .utf8)
-        chmod(context + "/hello.txt", 0o644)
-        chmod(context + "/Dockerfile", 0o644)
-        chmod(context, 0o755)
         let mine = tmp.path + "/mine", rootOwned = tmp.path + "/root-owned"
         try FileManager.default.createDirectory(atPath: rootOwned, withIntermediateDirectories: true)
         chmod(rootOwned, 0o755)
