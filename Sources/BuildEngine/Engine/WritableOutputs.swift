@@ -32,11 +32,22 @@ enum WritableOutputs {
             Target(
                 role: "layer cache", path: cache, remedy: "choose a writable directory with --cache-dir <dir>",
                 code: .cache),
-            Target(
-                role: "output layout", path: request.destination().layoutPath,
-                remedy: "choose a writable directory with --output oci-layout:<dir>[:tag]", code: .output,
-                subdirectories: ["blobs", "blobs/sha256"])
+            layoutTarget(request)
         ]
+    }
+
+    /// The destination layout: the `--output` layout, or `<app>/.ociforge/oci` (the default output, and where a
+    /// registry or archive output is staged).
+    static func layoutTarget(_ request: BuildRequest) -> Target {
+        let path = request.destination().layoutPath
+        let remedy: String
+        switch request.options.output {
+        case .ociLayout?: remedy = "choose a writable directory with --output oci-layout:<dir>[:tag]"
+        case nil: remedy = "make the app directory writable or choose an output with --output oci-layout:<dir>[:tag]"
+        case .some: remedy = "the image is staged there before it is sent: make the app directory writable"
+        }
+        return Target(
+            role: "output layout", path: path, remedy: remedy, code: .output, subdirectories: ["blobs", "blobs/sha256"])
     }
 
     /// Throws for the first target this process cannot write.
