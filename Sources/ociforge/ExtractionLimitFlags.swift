@@ -2,10 +2,10 @@ import ArgumentParser
 import OCIWriter
 import Sandbox
 
-/// `--max-*` flags bounding layer extraction (decompression bombs, entry floods), shared by every command that
-/// unpacks layers: `image unpack`, `build`, `dockerfile build`, `sandbox run`/`diff`. Unset flags keep the
+/// `--max-*` flags bounding how far a layer may decompress, shared by every command that decompresses layers:
+/// `image verify` and, through `ExtractionLimitFlags`, every command that unpacks them. Unset flags keep the
 /// `ExtractionLimits` defaults (documented in docs/hardening.md).
-struct ExtractionLimitFlags: ParsableArguments {
+struct DecompressionLimitFlags: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Uncompressed bytes one layer may produce (default 64 GiB; suffixes K, M, G, T).",
@@ -23,6 +23,28 @@ struct ExtractionLimitFlags: ParsableArguments {
             valueName: "ratio"))
     var maxExpansionRatio: UInt64?
 
+    /// The defaults with the flags given applied.
+    var limits: ExtractionLimits {
+        var l = ExtractionLimits()
+        if let maxLayerBytes { l.maxTotalBytes = maxLayerBytes.bytes }
+        if let maxImageBytes { l.maxImageBytes = maxImageBytes.bytes }
+        if let maxExpansionRatio { l.maxExpansionRatio = maxExpansionRatio }
+        return l
+    }
+
+    func validate() throws {
+        if let maxExpansionRatio, maxExpansionRatio == 0 {
+            throw ValidationError("--max-expansion-ratio must be positive")
+        }
+    }
+}
+
+/// `--max-*` flags bounding layer extraction (decompression bombs, entry floods), shared by every command that
+/// unpacks layers: `image unpack`, `build`, `dockerfile build`, `sandbox run`/`diff`. Unset flags keep the
+/// `ExtractionLimits` defaults (documented in docs/hardening.md).
+struct ExtractionLimitFlags: ParsableArguments {
+    @OptionGroup var decompression: DecompressionLimitFlags
+
     @Option(help: ArgumentHelp("Tar entries in one layer (default 10000000).", valueName: "count"))
     var maxEntries: Int?
 
@@ -33,10 +55,7 @@ struct ExtractionLimitFlags: ParsableArguments {
     var maxXattrBytes: Int?
 
     var limits: ExtractionLimits {
-        var l = ExtractionLimits()
-        if let maxLayerBytes { l.maxTotalBytes = maxLayerBytes.bytes }
-        if let maxImageBytes { l.maxImageBytes = maxImageBytes.bytes }
-        if let maxExpansionRatio { l.maxExpansionRatio = maxExpansionRatio }
+        var l = decompression.limits
         if let maxEntries { l.maxEntries = maxEntries }
         if let maxPathLength {
             l.maxPathLength = maxPathLength
@@ -58,9 +77,6 @@ struct ExtractionLimitFlags: ParsableArguments {
             ("--max-entries", maxEntries), ("--max-path-length", maxPathLength), ("--max-xattr-bytes", maxXattrBytes)
         ] {
             if let v, v <= 0 { throw ValidationError("\(flag) must be positive") }
-        }
-        if let maxExpansionRatio, maxExpansionRatio == 0 {
-            throw ValidationError("--max-expansion-ratio must be positive")
         }
     }
 }

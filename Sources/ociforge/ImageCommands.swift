@@ -211,7 +211,11 @@ extension ImageCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-derive every digest, diffID and size of an image layout.",
-            discussion: "Exits 0 when the layout is valid, 1 when any problem is found (all problems are listed).")
+            discussion: """
+                Exits 0 when the layout is valid, 1 when any problem is found (all problems are listed). Layers are
+                decompressed within the --max-* limits: a layer past one (a decompression bomb) is a problem naming
+                its digest and the limit.
+                """)
 
         @Argument(help: "oci-layout:<path>[:tag] (without a tag: every image and every blob of the layout).")
         var image: String
@@ -219,11 +223,13 @@ extension ImageCommand {
         @Flag(help: "Print the report as JSON.")
         var json = false
 
+        @OptionGroup(title: "Decompression limits") var decompressionLimits: DecompressionLimitFlags
+
         func run() throws {
             try reportingErrors {
                 let ref = try parseLayoutReference(image, flag: "image")
                 let layout = try OCILayout.open(at: ref.path)
-                let report = LayoutVerifier.verify(layout, tag: ref.tag)
+                let report = LayoutVerifier.verify(layout, tag: ref.tag, limits: decompressionLimits.limits)
                 if json {
                     print(String(decoding: try CanonicalJSON.encode(report), as: UTF8.self))
                 } else {

@@ -44,6 +44,18 @@ struct ExtractionLimitsCLITests {
             let siblings = try FileManager.default.contentsOfDirectory(atPath: tmp.path)
             #expect(!siblings.contains { $0.contains("ociforge-unpack") }, "\(flags): partial rootfs left: \(siblings)")
         }
+        // `image verify` decompresses within the same limits: valid by default, a problem naming the layer when
+        // a limit is lowered below it.
+        let verified = try Harness.run([Harness.ociforge, "image", "verify", "oci-layout:\(layout):minbase"])
+        #expect(verified.status == 0, "\(verified)")
+        let capped = try Harness.run([
+            Harness.ociforge, "image", "verify", "oci-layout:\(layout):minbase", "--max-layer-bytes", "8M"
+        ])
+        #expect(capped.status == 1, "\(capped)")
+        #expect(capped.stdout.contains("maxTotalBytes"), "\(capped.stdout)")
+        let named = capped.stdout.split(separator: " ").filter { $0.hasPrefix("sha256:") }
+        #expect(named.contains { manifestOut.contains($0.prefix(71)) }, "no layer digest in \(capped.stdout)")
+
         let bad = try Harness.run([
             Harness.ociforge, "image", "unpack", "oci-layout:\(layout):minbase", tmp.path + "/x",
             "--max-layer-bytes", "12Q"

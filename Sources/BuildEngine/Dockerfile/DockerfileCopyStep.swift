@@ -344,27 +344,22 @@ extension DockerfileExecutor {
         guard r.status == 0 else { throw BuildEngineError(.staging, "line \(line): --chmod=\(mode): \(r.output)") }
     }
 
-    /// ADD of a local archive: decompressed, then extracted safely (`LayerExtractor`) into `target`. False when
+    /// ADD of a local archive: decompressed in process within the extraction limits (`BoundedDecompressor`: a
+    /// zip bomb is refused naming the limit), then extracted safely (`LayerExtractor`) into `target`. False when
     /// the decompressed bytes are not a tar (the caller copies the file as is).
     func extract(_ src: String, kind: DockerfileCopyEntry.Archive, into target: String, line: Int) throws -> Bool {
         var tarPath = src
         var temp: String?
         defer { if let temp { unlink(temp) } }
         if kind != .tar {
-            let tool: [String]
-            switch kind {
-            case .gzip: tool = ["/bin/gzip", "-dc"]
-            case .bzip2: tool = ["/bin/bzip2", "-dc"]
-            case .xz: tool = ["/usr/bin/xz", "-dc"]
-            case .zstd: tool = ["/usr/bin/zstd", "-dcq"]
-            case .tar: tool = []
-            }
             let t = cache.scratchPath("add") + ".tar"
-            temp = t
-            let r = try runHost("/bin/sh", ["-c", "\"$0\" \"$1\" \"$2\" > \"$3\"", tool[0], tool[1], src, t])
-            guard r.status == 0 else {
-                throw BuildEngineError(.staging, "line \(line): ADD cannot decompress \(src): \(r.output)")
+            let decompressor = BoundedDecompressor(limits: sandbox.state.extractionLimits)
+            do {
+                try decompressor.decompress(src, to: t, label: "the \(kind.rawValue) archive")
+            } catch {
+                throw BuildEngineError(.invalidInput, "line \(line): ADD cannot decompress \(src)", cause: error)
             }
+            temp = t
             tarPath = t
         }
         guard let fh = FileHandle(forReadingAtPath: tarPath) else {

@@ -83,6 +83,8 @@ public struct BaseStore: Sendable {
     public let identity: SandboxIdentity
     /// The platform of the bases (nil: the host's): `mmdebstrap --arch`, the manifest chosen from an index.
     public let platform: Platform?
+    /// Free bytes `bases/` must have before mmdebstrap assembles a Debian base (`debianTarballBytes`).
+    public var debianSpaceNeeded = BaseStore.debianTarballBytes
 
     public init(state: StateDirectory, identity: SandboxIdentity, platform: Platform? = nil) {
         self.state = state
@@ -190,6 +192,7 @@ public struct BaseStore: Sendable {
                 return state.bases + "/" + cached.0
             }
         }
+        try requireSpaceForDebianBase(suite: suite, needed: debianSpaceNeeded)
         let tmp = state.bases + "/.tmp-\(getpid())-\(prefix.dropLast()).tar"
         // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
         // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
@@ -205,7 +208,9 @@ public struct BaseStore: Sendable {
             throw BuildEngineError(.base, "cannot run /usr/bin/mmdebstrap (apt-get install mmdebstrap)", cause: error)
         }
         guard r.status == 0 else {
+            let full = diskFullError(suite: suite, tmp: tmp, needed: debianSpaceNeeded)
             unlink(tmp)
+            if let full { throw full }
             throw BuildEngineError(
                 .base,
                 "mmdebstrap failed for debian:\(suite)\(arch.map { " (" + $0 + ")" } ?? "") (exit \(r.status)); is a Debian mirror reachable?",

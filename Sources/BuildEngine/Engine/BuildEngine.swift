@@ -26,6 +26,7 @@ public enum BuildEngine {
         -> BuildReport
     {
         let started = Date()
+        try WritableOutputs.check(request, state: runner.state)
         try refuseUnsignableOutput(request.options)
         var report: BuildReport
         let inputs: BuildInputs?

@@ -134,26 +134,12 @@ final class LayerStream {
 
     /// Fails when the bytes produced so far pass the per-layer, per-image or expansion-ratio limit.
     private func checkLimits() throws {
-        if uncompressedSize > limits.maxTotalBytes {
-            throw OCIWriterError(
-                .limitExceeded,
-                "layer \(name) decompresses to more than \(limits.maxTotalBytes) bytes, the per-layer limit (maxTotalBytes; decompression bomb?)",
-                path: name)
-        }
-        let image = imageBytesBefore.addingReportingOverflow(uncompressedSize)
-        if image.overflow || image.partialValue > limits.maxImageBytes {
-            throw OCIWriterError(
-                .limitExceeded,
-                "layer \(name) takes the image past \(limits.maxImageBytes) uncompressed bytes, the per-image limit (maxImageBytes)",
-                path: name)
-        }
-        if compression != .none, uncompressedSize > limits.expansionCheckBytes,
-            uncompressedSize / max(compressedSize, 1) > limits.maxExpansionRatio
+        if let e = limits.exceeded(
+            subject: "layer \(name)", path: name, uncompressed: uncompressedSize,
+            compressed: compression == .none ? nil : compressedSize,
+            imageBytesBefore: imageBytesBefore)
         {
-            throw OCIWriterError(
-                .limitExceeded,
-                "layer \(name) expands more than \(limits.maxExpansionRatio):1 (\(uncompressedSize) bytes from \(compressedSize) compressed), the expansion-ratio limit (maxExpansionRatio; decompression bomb?)",
-                path: name)
+            throw e
         }
     }
 

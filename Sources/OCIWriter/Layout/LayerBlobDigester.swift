@@ -14,15 +14,22 @@ public struct LayerBlobDigests: Sendable, Hashable {
 }
 
 /// Streams a layer blob once: hashes the compressed bytes, decompresses them (gzip via zlib, zstd via libzstd,
-/// or none) and hashes the tar, without holding the layer in memory.
+/// or none) and hashes the tar, without holding the layer in memory. With `limits`, decompression stops as soon
+/// as the tar passes the per-layer size or the expansion ratio (`image verify` of a decompression bomb costs no
+/// more than extracting it would).
 public struct LayerBlobDigester: ~Copyable {
     private var blobHasher = SHA256Hasher()
     private var tarHasher = SHA256Hasher()
     private var blobSize: Int64 = 0
     private var tarSize: Int64 = 0
     private let decoder: (any LayerStreamDecoder)?
+    private let limits: ExtractionLimits?
+    private let name: String
 
-    public init(compression: LayerCompression) throws {
+    /// `limits` nil: no bound (layers ociforge wrote itself); `name` names the layer in a limit error.
+    public init(compression: LayerCompression, limits: ExtractionLimits? = nil, name: String = "") throws {
+        self.limits = limits
+        self.name = name
         switch compression {
         case .none: decoder = nil
         case .gzip: decoder = try LayoutGzipDecoder()
@@ -35,13 +42,26 @@ public struct LayerBlobDigester: ~Copyable {
         blobSize += Int64(chunk.count)
         if let decoder {
             var produced: Int64 = 0
+            let before = tarSize, compressed = UInt64(blobSize)
+            let (limits, name) = (self.limits, self.name)
             try decoder.feed(chunk) { out in
                 tarHasher.update(out)
                 produced += Int64(out.count)
+                if let e = limits?.exceeded(
+                    subject: "layer \(name)", path: name, uncompressed: UInt64(before + produced),
+                    compressed: compressed)
+                {
+                    throw e
+                }
             }
             tarSize += produced
         } else {
             tarSize += Int64(chunk.count)  // uncompressed: the diffID is the blob digest
+            if let e = limits?.exceeded(
+                subject: "layer \(name)", path: name, uncompressed: UInt64(tarSize), compressed: nil)
+            {
+                throw e
+            }
         }
     }
 
@@ -54,11 +74,13 @@ public struct LayerBlobDigester: ~Copyable {
         return LayerBlobDigests(digest: digest, size: size, diffID: diffID, uncompressedSize: usize)
     }
 
-    /// Digests a layer file at `path` in one pass.
-    public static func digest(file path: String, compression: LayerCompression) throws -> LayerBlobDigests {
+    /// Digests a layer file at `path` in one pass, within `limits` when given (`name` names the layer then).
+    public static func digest(
+        file path: String, compression: LayerCompression, limits: ExtractionLimits? = nil, name: String? = nil
+    ) throws -> LayerBlobDigests {
         let fd = try LayoutIO.openRegularFile(path)
         defer { close(fd) }
-        var d = try LayerBlobDigester(compression: compression)
+        var d = try LayerBlobDigester(compression: compression, limits: limits, name: name ?? path)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: LayoutIO.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         while true {
@@ -81,7 +103,8 @@ public struct LayerBlobDigester: ~Copyable {
 }
 
 protocol LayerStreamDecoder: AnyObject {
-    func feed(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Void) throws
+    /// Decompresses `input`, handing each produced chunk to `sink`; an error of `sink` stops decompression.
+    func feed(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws
     func finish() throws
 }
 
@@ -112,7 +135,7 @@ final class LayoutGzipDecoder: LayerStreamDecoder {
         out.deallocate()
     }
 
-    func feed(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Void) throws {
+    func feed(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let base = input.baseAddress, input.count > 0 else { return }
         sawInput = true
         strm.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
@@ -127,7 +150,7 @@ final class LayoutGzipDecoder: LayerStreamDecoder {
             strm.pointee.avail_out = uInt(out.count)
             let r = inflate(strm, Z_NO_FLUSH)
             let produced = out.count - Int(strm.pointee.avail_out)
-            if produced > 0 { sink(UnsafeRawBufferPointer(rebasing: out[..<produced])) }
+            if produced > 0 { try sink(UnsafeRawBufferPointer(rebasing: out[..<produced])) }
             switch r {
             case Z_STREAM_END:
                 memberEnded = true
@@ -179,7 +202,7 @@ final class LayoutZstdDecoder: LayerStreamDecoder {
         out.deallocate()
     }
 
-    func feed(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Void) throws {
+    func feed(_ input: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let base = input.baseAddress, input.count > 0 else { return }
         sawInput = true
         var inb = ZSTD_inBuffer(src: base, size: input.count, pos: 0)
@@ -189,7 +212,7 @@ final class LayoutZstdDecoder: LayerStreamDecoder {
             if ZSTD_isError(r) != 0 {
                 throw OCIWriterError(.compression, "corrupt zstd stream: \(String(cString: ZSTD_getErrorName(r)))")
             }
-            if outb.pos > 0 { sink(UnsafeRawBufferPointer(rebasing: out[..<outb.pos])) }
+            if outb.pos > 0 { try sink(UnsafeRawBufferPointer(rebasing: out[..<outb.pos])) }
             lastHint = r
             if inb.pos == inb.size && outb.pos < outb.size { return }
         }

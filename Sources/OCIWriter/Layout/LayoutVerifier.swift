@@ -42,8 +42,12 @@ public struct VerificationReport: Sendable, Codable {
 public enum LayoutVerifier {
     /// Verifies the image(s) named by `tag` (every index.json entry with that ref name), or with `tag` nil every
     /// entry of index.json plus every file under `blobs/sha256/` (which must hash to its name).
-    public static func verify(_ layout: OCILayout, tag: String? = nil) -> VerificationReport {
-        var v = Run(layout: layout)
+    /// Layers are decompressed within `limits` (per-layer and per-image bytes, expansion ratio): a layer past one
+    /// is a problem naming its digest and the limit, found without decompressing the rest of it.
+    public static func verify(
+        _ layout: OCILayout, tag: String? = nil, limits: ExtractionLimits = ExtractionLimits()
+    ) -> VerificationReport {
+        var v = Run(layout: layout, limits: limits)
         v.run(tag: tag)
         return VerificationReport(
             layout: layout.path, tag: tag, problems: v.problems, blobsChecked: v.blobOK.count,
@@ -52,6 +56,7 @@ public enum LayoutVerifier {
 
     struct Run {
         let layout: OCILayout
+        let limits: ExtractionLimits
         var problems: [VerificationProblem] = []
         /// Blob digest → whether its size/digest checked out (each blob is read once).
         var blobOK: [Digest: Bool] = [:]
@@ -64,7 +69,10 @@ public enum LayoutVerifier {
         var manifests: [Digest] = []
         var bytesRead: Int64 = 0
 
-        init(layout: OCILayout) { self.layout = layout }
+        init(layout: OCILayout, limits: ExtractionLimits) {
+            self.layout = layout
+            self.limits = limits
+        }
 
         mutating func problem(_ subject: String, _ field: String?, _ message: String) {
             let p = VerificationProblem(subject: subject, field: field, message: message)
@@ -212,7 +220,7 @@ public enum LayoutVerifier {
                     $0.mediaType.layerCompression != nil && layerResults[$0.digest] == nil && layout.hasBlob($0.digest)
                         && seen.insert($0.digest).inserted
                 }
-                precomputed = Self.digestInParallel(pending, layout: layout)
+                precomputed = Self.digestInParallel(pending, layout: layout, limits: limits)
             }
             var diffIDs: [Digest?] = []
             for (i, layer) in manifest.layers.enumerated() {
@@ -238,6 +246,7 @@ public enum LayoutVerifier {
                 diffIDs.append(digestLayer(layer, compression: compression, from: source, field: field))
             }
             guard isImage else { return }
+            checkImageBytes(manifest, source: source)
             guard configOK else { return }
 
             // Config structure and its agreement with the layers.
@@ -315,7 +324,10 @@ public enum LayoutVerifier {
             do {
                 let r = try
                     (precomputed.removeValue(forKey: layer.digest)
-                    ?? Result { try LayerBlobDigester.digest(file: path, compression: compression) }).get()
+                    ?? Result {
+                        try LayerBlobDigester.digest(
+                            file: path, compression: compression, limits: limits, name: layer.digest.string)
+                    }).get()
                 bytesRead += r.size
                 layersChecked += 1
                 var ok = true
@@ -334,6 +346,11 @@ public enum LayoutVerifier {
                 blobOK[layer.digest] = ok
                 if ok { actualSize[layer.digest] = r.size }
                 result = r
+            } catch let e as OCIWriterError where e.code == .limitExceeded {
+                // A decompression bomb (or a limit set too low): the message names the layer and the limit.
+                blobOK[layer.digest] = nil
+                _ = checkBlob(layer, from: from, field: field)
+                problem("layer \(layer.digest)", nil, e.message + " (referenced by \(from) \(field))")
             } catch let e as OCIWriterError {
                 // Still report the raw blob check (size/digest) separately from the decompression failure.
                 blobOK[layer.digest] = nil
@@ -347,10 +364,27 @@ public enum LayoutVerifier {
             return result?.diffID
         }
 
-        /// Digests layers on all cores: blobs of `layout`, or the given `files` (same order as `layers`).
-        static func digestInParallel(_ layers: [Descriptor], layout: OCILayout, files: [String]? = nil) -> [Digest:
-            Result<LayerBlobDigests, any Error>]
-        {
+        /// Fails the image whose layers together decompress past `limits.maxImageBytes`.
+        mutating func checkImageBytes(_ manifest: Manifest, source: String) {
+            var total: UInt64 = 0
+            for layer in manifest.layers {
+                guard let r = layerResults[layer.digest] ?? nil else { continue }
+                total = total.addingReportingOverflow(UInt64(r.uncompressedSize)).partialValue
+            }
+            if total > limits.maxImageBytes {
+                problem(
+                    source, "layers",
+                    "decompress to \(total) bytes, more than \(limits.maxImageBytes), the per-image limit (maxImageBytes)"
+                )
+            }
+        }
+
+        /// Digests layers on all cores within `limits`: blobs of `layout`, or the given `files` (same order as
+        /// `layers`).
+        static func digestInParallel(
+            _ layers: [Descriptor], layout: OCILayout, files: [String]? = nil,
+            limits: ExtractionLimits? = nil
+        ) -> [Digest: Result<LayerBlobDigests, any Error>] {
             guard layers.count > 1 || files != nil else { return [:] }
             final class Results: @unchecked Sendable {
                 let lock = NSLock()
@@ -360,7 +394,10 @@ public enum LayoutVerifier {
             DispatchQueue.concurrentPerform(iterations: layers.count) { i in
                 let d = layers[i]
                 let file = files?[i] ?? layout.blobPath(d.digest)
-                let r = Result { try LayerBlobDigester.digest(file: file, compression: d.mediaType.layerCompression!) }
+                let r = Result {
+                    try LayerBlobDigester.digest(
+                        file: file, compression: d.mediaType.layerCompression!, limits: limits, name: d.digest.string)
+                }
                 results.lock.withLock { results.values[d.digest] = r }
             }
             return results.values
