@@ -35,11 +35,11 @@ struct BaseSpaceTests {
         defer { Self.unmount(disk) }
         let store = BaseStore(state: StateDirectory(path: disk + "/state"), identity: try SandboxIdentity.detect())
         let started = Date()
-        let e = #expect(throws: SandboxError.self) {
+        let e = #expect(throws: BuildEngineError.self) {
             try store.debianTarball(suite: "trixie", variant: "minbase", packages: [], mirror: nil, log: { _ in })
         }
         #expect(e?.code == .base)
-        #expect(e?.errno == ENOSPC)
+        #expect((e?.cause as? POSIXError)?.code == .ENOSPC)
         let message = e?.message ?? ""
         #expect(message.contains(disk + "/state/bases"), "\(message)")
         #expect(message.contains("\(BaseStore.debianTarballBytes >> 20) MiB"), "the space needed: \(message)")
@@ -59,10 +59,10 @@ struct BaseSpaceTests {
         defer { Self.unmount(disk) }
         var store = BaseStore(state: StateDirectory(path: disk + "/state"), identity: try SandboxIdentity.detect())
         store.debianSpaceNeeded = 1 << 20  // pass the check: the tarball (~120 MiB) runs into the 48 MiB disk
-        let e = #expect(throws: SandboxError.self) {
+        let e = #expect(throws: BuildEngineError.self) {
             try store.debianTarball(suite: "trixie", variant: "minbase", packages: [], mirror: nil, log: { _ in })
         }
-        #expect(e?.errno == ENOSPC, "\(String(describing: e))")
+        #expect((e?.cause as? POSIXError)?.code == .ENOSPC, "\(String(describing: e))")
         #expect(e?.message.contains("filled up") == true && e?.message.contains(disk + "/state/bases") == true)
         print("mmdebstrap on a full disk:", e.map { "\($0)" } ?? "no error")
         #expect(Self.files(disk + "/state/bases").isEmpty, "partial base left: \(Self.files(disk))")

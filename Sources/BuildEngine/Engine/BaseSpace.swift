@@ -1,5 +1,4 @@
 import Foundation
-import Sandbox
 
 #if canImport(Glibc)
     import Glibc
@@ -22,24 +21,24 @@ extension BaseStore {
     }
 
     /// Fails when the filesystem of `bases/` has less than `needed` bytes free (before mmdebstrap runs).
-    func requireSpaceForDebianBase(suite: String, needed: UInt64) throws {
+    func requireSpaceForDebianBase(suite: String, needed: UInt64) throws(BuildEngineError) {
         guard let free = Self.availableBytes(state.bases), free < needed else { return }
-        throw SandboxError(
+        throw BuildEngineError(
             .base,
             "not enough space to assemble debian:\(suite): \(state.bases) has \(Self.mebibytes(free)) free, a Debian minbase tarball needs about \(Self.mebibytes(needed)) (and as much again to unpack it); free space there or set OCIFORGE_STATE_DIR to a directory on a larger filesystem",
-            errno: ENOSPC, detail: state.bases)
+            cause: POSIXError(.ENOSPC))
     }
 
     /// The error for an mmdebstrap run that failed while the filesystem of `bases/` was full (less than 1 MiB
     /// free with its partial tarball `tmp` still present), else nil (another failure: the caller reports it).
-    func diskFullError(suite: String, tmp: String, needed: UInt64) -> SandboxError? {
+    func diskFullError(suite: String, tmp: String, needed: UInt64) -> BuildEngineError? {
         guard let free = Self.availableBytes(state.bases), free < 1 << 20 else { return nil }
         var st = stat()
         let written = lstat(tmp, &st) == 0 ? UInt64(st.st_size) : 0
-        return SandboxError(
+        return BuildEngineError(
             .base,
             "the filesystem of \(state.bases) filled up while mmdebstrap wrote the debian:\(suite) base (\(Self.mebibytes(written)) written, \(Self.mebibytes(free)) left); it needs at least \(Self.mebibytes(max(needed, written + (1 << 20)))) for the tarball and as much again to unpack it; the partial tarball was removed: free space there or set OCIFORGE_STATE_DIR to a directory on a larger filesystem",
-            errno: ENOSPC, detail: tmp)
+            cause: POSIXError(.ENOSPC))
     }
 
     static func mebibytes(_ bytes: UInt64) -> String {
