@@ -90,7 +90,7 @@ extension StageRunner {
     private func cachedBase(
         _ name: String, store: BaseStore, stage: String, log: @escaping @Sendable (String) -> Void
     ) throws -> String? {
-        let key = baseKey(name, slim: false)
+        let key = platformKey(baseKey(name, slim: false))
         let reporting = StepReporting(
             name: "\(stage)/base", timingStage: stage, timingPhase: "base", log: log, cached: {}, finished: { _, _ in })
         guard let entry = cache.lookup(key, log: log) ?? imported(key, reporting: reporting), let layer = entry.layer

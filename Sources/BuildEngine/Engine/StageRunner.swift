@@ -130,7 +130,7 @@ struct StageRunner: Sendable {
         produce: () throws -> StepOutput
     ) throws -> StageLayer {
         let started = Date()
-        let key = CacheKey.of([key, TargetPlatform.keyPart(options)])
+        let key = platformKey(key)
         if let preview = options.keyPreview {
             let local = cache.lookup(key, verify: false)
             preview.add(
@@ -237,4 +237,10 @@ struct StageRunner: Sendable {
             file: cache.blobs.blobPath(d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size,
             diffID: layer.diffID, createdBy: createdBy, consumeFile: false)
     }
+}
+
+extension StageRunner {
+    /// A step's key as stored: with the target platform (a step for arm64 never reuses an amd64 layer). Every
+    /// lookup outside `step` (a cached base, say) goes through this too.
+    func platformKey(_ key: String) -> String { CacheKey.of([key, TargetPlatform.keyPart(options)]) }
 }
