@@ -103,7 +103,7 @@ public struct ImageBuilder: Sendable {
             totalSeconds: Date().timeIntervalSince(started), annotations: annotations, warnings: rec.warnings,
             bases: [
                 BaseImageRecord(stage: "build", name: options.base ?? plan.buildImage, base: build.stack[0]),
-                BaseImageRecord(stage: "runtime", name: runtime.image, base: runtime.base),
+                BaseImageRecord(stage: "runtime", name: runtime.image, base: runtime.base)
             ].compactMap { $0 })
     }
 
