@@ -107,19 +107,4 @@ extension BuildEngine {
             "--sign-key signs the image in a registry (sigstore signatures live at a registry tag): build with --output docker://<reference>, or push and then run `ociforge image sign`"
         )
     }
-
-    /// Runs `body` on a task and waits for it (the engine runs on a thread of its own, never the cooperative pool).
-    static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = Mutex<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do {
-                let v = try await body()
-                box.withLock { $0 = .success(v) }
-            } catch { box.withLock { $0 = .failure(error) } }
-            done.signal()
-        }
-        done.wait()
-        return try box.withLock { $0 }!.get()
-    }
 }

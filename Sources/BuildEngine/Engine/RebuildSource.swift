@@ -54,7 +54,7 @@ enum RebuildSource {
     static func provenance(of original: ResolvedImage, image: ImageLocation, options: BuildOptions) throws -> Recorded {
         let digest = original.manifestDescriptor.digest
         let t = transport(options)
-        let statement: Statement? = try BuildEngine.blocking {
+        let statement: Statement? = try blocking {
             let store: any ReferrerStore
             if case .registry(let ref) = image {
                 store = RegistryReferrerStore(client: try await t.client(ref.registry), repository: ref.repository)

@@ -165,18 +165,3 @@ final class RegistryCache: Sendable {
         return path
     }
 }
-
-/// Runs `body` on the cooperative pool and waits for it on this (non-pool) thread.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = Mutex<Result<T, any Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        do {
-            let v = try await body()
-            box.withLock { $0 = .success(v) }
-        } catch { box.withLock { $0 = .failure(error) } }
-        done.signal()
-    }
-    done.wait()
-    return try box.withLock { $0 }!.get()
-}

@@ -75,7 +75,7 @@ extension ImageBuilder {
             try runner.stagedLayer("toolchain", rec: rec) { staging in
                 let installer = ToolchainInstaller(
                     channels: ToolchainChannels(settings: settings), stateDirectory: state)
-                let result: Result<StagedToolchain, ToolchainError> = AwaitBlocking.result {
+                let result: Result<StagedToolchain, ToolchainError> = blockingResult {
                     do throws(ToolchainError) { return .success(try await installer.install(pin, into: staging)) } catch
                     {
                         return .failure(error)

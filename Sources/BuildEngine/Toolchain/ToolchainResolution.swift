@@ -34,7 +34,7 @@ public enum ToolchainResolution {
         throws(BuildEngineError) -> ResolvedPlan
     {
         guard !plan.unpinnedToolchains.isEmpty else { return plan }
-        let result: Result<ResolvedPlan, BuildEngineError> = AwaitBlocking.result {
+        let result: Result<ResolvedPlan, BuildEngineError> = blockingResult {
             do throws(BuildEngineError) {
                 return .success(try await pin(plan, options: options, stateDirectory: stateDirectory))
             } catch { return .failure(error) }
