@@ -67,5 +67,10 @@ func printBuildReport(_ r: BuildReport) {
     print(
         "ran: \(r.executed.isEmpty ? "nothing (all cached)" : r.executed.joined(separator: ", ")); total \(String(format: "%.1f", r.totalSeconds)) s"
     )
-    for w in r.warnings { printError("warning: \(w)") }
+    for w in r.warnings { printError(renderWarning(w)) }
+}
+
+/// A build warning as one stderr line, `warning: [step: ]message` (the `--json` report carries its code too).
+func renderWarning(_ w: BuildWarning) -> String {
+    "warning: " + (w.step.map { "\($0): " } ?? "") + w.message
 }

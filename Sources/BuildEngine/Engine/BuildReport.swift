@@ -59,7 +59,7 @@ public struct BuildReport: Codable, Sendable {
     public var timings: [PhaseTiming]
     public var totalSeconds: Double
     public var annotations: [String: String]
-    public var warnings: [String]
+    public var warnings: [BuildWarning]
 }
 
 /// Human-readable sizes and durations for progress lines and reports.
