@@ -31,7 +31,7 @@ extension ImageBuilder {
             rec: rec, isCommand: false
         ) {
             try runner.stagedLayer("writable", rec: rec) { staging in
-                try Self.copyFromBuildStage(paths, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
+                try StageCopy.copy(paths, from: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
                 for p in paths {
                     try makeDirectories(staging + "/" + p)
                 }
