@@ -64,8 +64,13 @@ protocol Provider: Sendable {
     var name: String { get }
     /// The files whose presence selects this provider (for the "no provider" message).
     var triggers: [String] { get }
+    /// The file that selects this provider for `app`, if any (default: the first of `triggers` the app has).
     func detect(_ app: AppDirectory) -> String?
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput
+}
+
+extension Provider {
+    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 }
 
 /// `[config.<provider>]`: typed per-provider settings.

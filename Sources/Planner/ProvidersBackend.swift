@@ -4,7 +4,6 @@ import Yams
 struct GoProvider: Provider {
     let name = "go"
     let triggers = ["go.mod", "go.work", "main.go"]
-    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -74,7 +73,6 @@ struct GoProvider: Provider {
 struct RustProvider: Provider {
     let name = "rust"
     let triggers = ["Cargo.toml"]
-    func detect(_ app: AppDirectory) -> String? { app.has("Cargo.toml") ? "Cargo.toml" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -119,7 +117,6 @@ struct RustProvider: Provider {
 struct RubyProvider: Provider {
     let name = "ruby"
     let triggers = ["Gemfile"]
-    func detect(_ app: AppDirectory) -> String? { app.has("Gemfile") ? "Gemfile" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -224,7 +221,6 @@ struct RubyProvider: Provider {
 struct PHPProvider: Provider {
     let name = "php"
     let triggers = ["composer.json", "index.php"]
-    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -279,7 +275,6 @@ struct PHPProvider: Provider {
 struct JavaProvider: Provider {
     let name = "java"
     let triggers = ["pom.xml", "gradlew", "build.gradle", "build.gradle.kts"]
-    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -358,7 +353,6 @@ extension JavaProvider {
 struct ElixirProvider: Provider {
     let name = "elixir"
     let triggers = ["mix.exs"]
-    func detect(_ app: AppDirectory) -> String? { app.has("mix.exs") ? "mix.exs" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -404,7 +398,6 @@ struct ElixirProvider: Provider {
 struct ClojureProvider: Provider {
     let name = "clojure"
     let triggers = ["project.clj", "deps.edn"]
-    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -497,7 +490,6 @@ struct HaskellProvider: Provider {
 struct CrystalProvider: Provider {
     let name = "crystal"
     let triggers = ["shard.yml"]
-    func detect(_ app: AppDirectory) -> String? { app.has("shard.yml") ? "shard.yml" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -605,7 +597,6 @@ struct CobolProvider: Provider {
 struct StaticfileProvider: Provider {
     let name = "staticfile"
     let triggers = ["Staticfile", "index.html", "public/index.html"]
-    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -634,7 +625,6 @@ struct StaticfileProvider: Provider {
 struct ShellProvider: Provider {
     let name = "shell"
     let triggers = ["start.sh"]
-    func detect(_ app: AppDirectory) -> String? { app.has("start.sh") ? "start.sh" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let script = ctx.setting("SHELL_SCRIPT") ?? ctx.config.string("script") ?? "start.sh"

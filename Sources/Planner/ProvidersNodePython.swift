@@ -3,7 +3,6 @@ import Foundation
 struct NodeProvider: Provider {
     let name = "node"
     let triggers = ["package.json"]
-    func detect(_ app: AppDirectory) -> String? { app.has("package.json") ? "package.json" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -135,7 +134,6 @@ struct NodeProvider: Provider {
 struct PythonProvider: Provider {
     let name = "python"
     let triggers = ["requirements.txt", "pyproject.toml", "Pipfile", "setup.py", "main.py", "app.py"]
-    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     /// Whether the project depends on `package` (requirements, pyproject, Pipfile, setup.py).
     /// `package` among the app's dependencies (in `directory`'s manifests when given: a workspace member).

@@ -7,7 +7,6 @@ import Yams
 struct DenoProvider: Provider {
     let name = "deno"
     let triggers = ["deno.json", "deno.jsonc", "deno.lock"]
-    func detect(_ app: AppDirectory) -> String? { triggers.first(where: app.has) }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -126,7 +125,6 @@ struct DotnetProvider: Provider {
 struct ZigProvider: Provider {
     let name = "zig"
     let triggers = ["build.zig"]
-    func detect(_ app: AppDirectory) -> String? { app.has("build.zig") ? "build.zig" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -183,7 +181,6 @@ struct ZigProvider: Provider {
 struct GleamProvider: Provider {
     let name = "gleam"
     let triggers = ["gleam.toml"]
-    func detect(_ app: AppDirectory) -> String? { app.has("gleam.toml") ? "gleam.toml" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let manifest = try ctx.app.toml("gleam.toml")
@@ -208,7 +205,6 @@ struct GleamProvider: Provider {
 struct DartProvider: Provider {
     let name = "dart"
     let triggers = ["pubspec.yaml"]
-    func detect(_ app: AppDirectory) -> String? { app.has("pubspec.yaml") ? "pubspec.yaml" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -251,7 +247,6 @@ struct DartProvider: Provider {
 struct SwiftProvider: Provider {
     let name = "swift"
     let triggers = ["Package.swift"]
-    func detect(_ app: AppDirectory) -> String? { app.has("Package.swift") ? "Package.swift" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
@@ -305,7 +300,6 @@ struct SwiftProvider: Provider {
 struct ScalaProvider: Provider {
     let name = "scala"
     let triggers = ["build.sbt"]
-    func detect(_ app: AppDirectory) -> String? { app.has("build.sbt") ? "build.sbt" : nil }
 
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app

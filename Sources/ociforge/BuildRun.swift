@@ -69,5 +69,10 @@ func printBuildReport(_ r: BuildReport) {
     )
     for a in r.attestations { print("attached \(a.artifactType?.rawValue ?? a.mediaType.rawValue) \(a.digest)") }
     if let tag = r.signatureTag { print("signed: signature at tag \(tag)") }
-    for w in r.warnings { printError("warning: \(w)") }
+    for w in r.warnings { printError(renderWarning(w)) }
+}
+
+/// A build warning as one stderr line, `warning: [step: ]message` (the `--json` report carries its code too).
+func renderWarning(_ w: BuildWarning) -> String {
+    "warning: " + (w.step.map { "\($0): " } ?? "") + w.message
 }

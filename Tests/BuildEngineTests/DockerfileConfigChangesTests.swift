@@ -57,12 +57,12 @@ import Testing
         for base in bases {
             for delta in deltas {
                 var root =
-                    base.map { DockerfileExecutor.dockerConfig(ImageConfig(platform: Platform.host, config: $0)) }
+                    base.map { DockerfileImageConfig(base: ImageConfig(platform: Platform.host, config: $0)) }
                     ?? DockerfileImageConfig.scratch
                 root.onBuild = nil  // a stage does not inherit its base's triggers
                 let dc = root.applying(delta)
-                let changes = try DockerfileExecutor.configChanges(dc, over: base)
-                let want = DockerfileExecutor.containerConfig(dc, over: base)
+                let changes = try dc.configChanges(over: base)
+                let want = dc.containerConfig(over: base)
                 #expect(try changes.apply(to: base) == want, "base \(String(describing: base)), delta \(delta)")
                 #expect(
                     changes.env.allSatisfy { !(base?.env ?? []).contains($0) },
@@ -70,11 +70,34 @@ import Testing
             }
         }
         // Dockerfile semantics drop an empty User/WorkingDir and the base's ONBUILD triggers: expressed as unset fields.
-        var root = DockerfileExecutor.dockerConfig(ImageConfig(platform: Platform.host, config: hc))
+        var root = DockerfileImageConfig(base: ImageConfig(platform: Platform.host, config: hc))
         root.onBuild = nil
-        let changes = try DockerfileExecutor.configChanges(root, over: hc)
+        let changes = try root.configChanges(over: hc)
         #expect(changes.unset == [.user, .workingDir, .onBuild])
         #expect(
             changes.env.isEmpty && changes.labels.isEmpty && changes.exposedPorts.isEmpty && changes.volumes.isEmpty)
+    }
+
+    /// The one conversion from a base's OCI config to the Dockerfile view: Docker's default PATH only when the base
+    /// sets none, an empty User/WorkingDir absent, ports and volumes as sorted lists.
+    @Test func baseConfigView() {
+        var withPath = ContainerConfig(
+            user: "", exposedPorts: ["8080/tcp": EmptyObject(), "80/tcp": EmptyObject()], env: ["A=1", "PATH=/opt"],
+            workingDir: "/srv")
+        withPath.shell = ["/bin/bash", "-c"]
+        let view = DockerfileImageConfig(base: ImageConfig(platform: Platform.host, config: withPath))
+        #expect(view.env == ["A=1", "PATH=/opt"])
+        #expect(view.user == nil && view.workingDir == "/srv" && view.shell == ["/bin/bash", "-c"])
+        #expect(view.exposedPorts == ["80/tcp", "8080/tcp"])
+        let bare = DockerfileImageConfig(
+            base: ImageConfig(platform: Platform.host, config: ContainerConfig(env: ["A=1"])))
+        #expect(bare.env == ["A=1"] + (DockerfileImageConfig.scratch.env ?? []))
+        let none = DockerfileImageConfig(base: ImageConfig(platform: Platform.host))
+        #expect(none == DockerfileImageConfig.scratch)
+        // Written back over the base: what the Dockerfile does not control (ArgsEscaped) is kept.
+        var base = withPath
+        base.argsEscaped = true
+        #expect(view.containerConfig(over: base).argsEscaped == true)
+        #expect(view.containerConfig(over: base).user == nil)
     }
 }

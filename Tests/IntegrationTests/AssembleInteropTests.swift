@@ -81,6 +81,11 @@ import Testing
             digests.append(d)
         }
         #expect(digests[0] == digests[1])
+        // The layout's own directories are 0755 under either umask (their modes are set, not left to the umask).
+        for dir in ["", "/blobs", "/blobs/sha256"] {
+            let modes = (0..<2).map { LayoutModes.mode(tmp.path + "/layout\($0)" + dir) }
+            #expect(modes == ["755", "755"], "layout\(dir) modes under umask 022 / 077: \(modes)")
+        }
     }
 
     /// An image assembled on a Debian minbase rootfs runs under podman and prints what its Cmd says.

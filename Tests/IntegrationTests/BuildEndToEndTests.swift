@@ -354,8 +354,12 @@ struct BuildEndToEndTests {
         #expect(
             (b.report["annotations"] as? [String: String])?["org.opencontainers.image.base.name"]
                 == "debian:trixie-slim")
-        let warnings = b.report["warnings"] as? [String] ?? []
-        #expect(warnings.contains { $0.contains("needs a shell") && $0.contains("plain words") }, "\(warnings)")
+        let warnings = b.report["warnings"] as? [[String: String]] ?? []
+        #expect(
+            warnings.contains {
+                $0["code"] == "runtimeBaseReplaced" && $0["message"]?.contains("needs a shell") == true
+                    && $0["message"]?.contains("plain words") == true
+            }, "\(warnings)")
         let shell = try Self.podmanRun(out, tag: "shell")
         #expect(shell.stdout.hasPrefix("starting\nroots "), "\(shell)")
 

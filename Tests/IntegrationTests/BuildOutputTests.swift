@@ -126,23 +126,37 @@ import Testing
             let report = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
             return report["manifestDigest"] as? String ?? ""
         }
-        let planArgs = [
-            "--base", "oci-layout:\(base):base", "--runtime-base", "oci-layout:\(base):base", "--output",
-            dir.path + "/out:plan"
-        ]
-        let dfArgs = ["--build-arg", "BASE=oci:\(base):base", "--output", dir.path + "/out:df"]
-        let plan077 = try build("077", planApp, planArgs), df077 = try build("077", dfApp, dfArgs)
+        let planArgs = ["--base", "oci-layout:\(base):base", "--runtime-base", "oci-layout:\(base):base"]
+        let dfArgs = ["--build-arg", "BASE=oci:\(base):base"]
+        // The output layout's own directories: one new layout per umask, the same modes.
+        let plan077 = try build("077", planApp, planArgs + ["--output", dir.path + "/out077:plan"])
+        let df077 = try build("077", dfApp, dfArgs + ["--output", dir.path + "/out077:df"])
+        _ = try build("022", dfApp, dfArgs + ["--output", dir.path + "/out022:df"])
+        for sub in ["", "/blobs", "/blobs/sha256"] {
+            let modes = ["077", "022"].map { LayoutModes.mode(dir.path + "/out" + $0 + sub) }
+            #expect(modes == ["755", "755"], "out\(sub) modes under umask 077 / 022: \(modes)")
+        }
         for d in [state, state + "/runs", state + "/bases", state + "/caches", cache] {
             var st = stat()
             #expect(
                 stat(d, &st) == 0 && st.st_mode & 0o711 == 0o711, "\(d) is \(String(st.st_mode & 0o7777, radix: 8))")
         }
         // The same state dir and cache under 022, from the cache and from scratch (--no-cache): the same images.
-        #expect(try build("022", planApp, planArgs) == plan077)
-        #expect(try build("022", dfApp, dfArgs) == df077)
-        #expect(try build("022", planApp, planArgs + ["--no-cache"]) == plan077, "the 077 layers are the 022 layers")
-        #expect(try build("022", dfApp, dfArgs + ["--no-cache"]) == df077, "the 077 layers are the 022 layers")
+        let out = ["--output", dir.path + "/out:img"]
+        #expect(try build("022", planApp, planArgs + out) == plan077)
+        #expect(try build("022", dfApp, dfArgs + out) == df077)
+        #expect(
+            try build("022", planApp, planArgs + out + ["--no-cache"]) == plan077, "the 077 layers are the 022 layers")
+        #expect(try build("022", dfApp, dfArgs + out + ["--no-cache"]) == df077, "the 077 layers are the 022 layers")
         #expect(!plan077.isEmpty && !df077.isEmpty)
+    }
+}
+
+/// Permission bits of a path as octal text ("" when it cannot be read), for mode comparisons in messages.
+enum LayoutModes {
+    static func mode(_ path: String) -> String {
+        var st = stat()
+        return stat(path, &st) == 0 ? String(st.st_mode & 0o7777, radix: 8) : ""
     }
 }
 

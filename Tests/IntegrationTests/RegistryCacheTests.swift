@@ -56,7 +56,10 @@ struct RegistryCacheTests {
         }
     }
 
-    static func warnings(_ b: BuildEndToEndTests.Build) -> [String] { b.report["warnings"] as? [String] ?? [] }
+    /// The report's warnings (`{code, message, step}` objects), as their messages.
+    static func warnings(_ b: BuildEndToEndTests.Build) -> [String] {
+        (b.report["warnings"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+    }
 
     /// Phases of `b` with their status (`runtime/app` → `ran`).
     static func statuses(_ b: BuildEndToEndTests.Build) -> [String: String] {

@@ -12,7 +12,7 @@ import Sandbox
 /// for the following steps.
 extension DockerfileExecutor {
     /// The cache key of a COPY/ADD: the parent key, the instruction's options and the content of every source.
-    func copyPlan(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws
+    func copyPlan(_ copy: DockerfileCopy, step: DockerfileStep, state: StageBuild, done: [Int: StageBuild]) throws
         -> String
     {
         var parts =
@@ -56,7 +56,7 @@ extension DockerfileExecutor {
         return CacheKey.of(parts)
     }
 
-    func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageState, done: [Int: StageState]) throws
+    func copyStep(_ copy: DockerfileCopy, step: DockerfileStep, state: StageBuild, done: [Int: StageBuild]) throws
         -> StepOutput
     {
         try runner.stagedLayer("copy") { staging in
@@ -400,7 +400,7 @@ extension DockerfileExecutor {
 
     // MARK: - WORKDIR
 
-    func workdirStep(_ dir: String, user: String?, state: StageState) throws -> StepOutput {
+    func workdirStep(_ dir: String, user: String?, state: StageBuild) throws -> StepOutput {
         try withMergedView(state) { view in
             var st = stat()
             if stat(view + dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return (nil, nil, nil) }

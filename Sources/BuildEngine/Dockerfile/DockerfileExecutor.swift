@@ -44,8 +44,9 @@ public struct DockerfileExecutor: Sendable {
         var built: BuiltLayer?
     }
 
-    /// A stage being executed (or done).
-    struct StageState {
+    /// A stage being built (or done): rootfs, layers, history, cache key and config so far (the resolver's view
+    /// of a stage is Planner's `ResolverStage`).
+    struct StageBuild {
         var rootfs: String
         /// The chain's bottom image config (nil for scratch).
         var rootConfig: ImageConfig?
@@ -80,8 +81,8 @@ public struct DockerfileExecutor: Sendable {
         let started = Date()
         try TargetPlatform.requireRunnable(options.platform)
         let rec = Recorder()
-        rec.warnings += build.warnings
-        var done: [Int: StageState] = [:]
+        rec.warnings += build.warnings.map { BuildWarning(.dockerfile, $0) }
+        var done: [Int: StageBuild] = [:]
         for stage in build.stages {
             var state = try start(stage, done: done)
             let label = "stage \(stage.name ?? String(stage.index))"
@@ -100,7 +101,7 @@ public struct DockerfileExecutor: Sendable {
         // empty_layer entries), the final config as changes over the base's.
         let layout = try runner.targetLayout()
         let tag = runner.target.tag
-        let root = state.rootConfig.map(Self.dockerConfig)
+        let root = state.rootConfig.map(DockerfileImageConfig.init(base:))
         guard let dc = build.config(ofStage: final.index, root: root) else {
             throw BuildEngineError(.image, "cannot compute the config of stage \(final.index)")
         }
@@ -111,7 +112,7 @@ public struct DockerfileExecutor: Sendable {
         if case .layout? = Optional(final.base.kind), let ref = final.base.reference {
             annotations["org.opencontainers.image.base.name"] = ref
         }
-        var changes = try Self.configChanges(dc, over: state.rootConfig?.config)
+        var changes = try dc.configChanges(over: state.rootConfig?.config)
         changes.annotations = annotations
         changes.created = created
         changes.author = dc.author
@@ -148,7 +149,7 @@ public struct DockerfileExecutor: Sendable {
     }
 
     /// The image each kept stage started from (FROM an image or layout), by the reference its FROM line names.
-    func baseRecords(_ done: [Int: StageState]) -> [BaseImageRecord] {
+    func baseRecords(_ done: [Int: StageBuild]) -> [BaseImageRecord] {
         build.stages.compactMap { stage in
             guard let base = done[stage.index]?.baseImage, let ref = stage.base.reference,
                 stage.base.kind == .image || stage.base.kind == .layout
@@ -167,11 +168,11 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - Stage bases
 
-    func start(_ stage: DockerfileStage, done: [Int: StageState]) throws -> StageState {
+    func start(_ stage: DockerfileStage, done: [Int: StageBuild]) throws -> StageBuild {
         switch stage.base.kind {
         case .scratch:
             let root = try scratchRootfs()
-            return StageState(
+            return StageBuild(
                 rootfs: root, rootConfig: nil, platform: TargetPlatform.of(options), layers: [], history: [],
                 key: CacheKey.of(["df-scratch", CacheKey.layerFormat(layerOptions)]),
                 dockerConfig: DockerfileImageConfig.scratch.applying(DockerfileConfigDelta()))
@@ -181,7 +182,8 @@ public struct DockerfileExecutor: Sendable {
                     .invalidInput, "line \(stage.line): FROM names stage \(stage.base.stage ?? -1), which did not run")
             }
             var copy = s
-            copy.dockerConfig = build.config(ofStage: i, root: s.rootConfig.map(Self.dockerConfig)) ?? s.dockerConfig
+            copy.dockerConfig =
+                build.config(ofStage: i, root: s.rootConfig.map(DockerfileImageConfig.init(base:))) ?? s.dockerConfig
             return copy
         case .layout:
             let ref = stage.base.reference ?? ""
@@ -194,7 +196,7 @@ public struct DockerfileExecutor: Sendable {
     /// An image named by FROM or COPY --from: an OCI layout (`oci-layout:`/`oci:`) or a registry image, pulled by
     /// `BaseStore.pull` into the state dir's registry-images layout (stored credentials, plain HTTP for loopback hosts and
     /// `options.registryOptions.insecureRegistries`).
-    func imageBase(_ ref: String, line: Int, instruction: String) throws -> StageState {
+    func imageBase(_ ref: String, line: Int, instruction: String) throws -> StageBuild {
         if ref.hasPrefix("oci-layout:") || ref.hasPrefix("oci:") { return try layoutBase(ref, line: line) }
         let pulled: (layout: String, tag: String)
         do {
@@ -214,7 +216,7 @@ public struct DockerfileExecutor: Sendable {
                 + "build arg: --build-arg NAME=oci-layout:<dir>:<tag>)", cause: cause)
     }
 
-    func layoutBase(_ ref: String, line: Int) throws -> StageState {
+    func layoutBase(_ ref: String, line: Int) throws -> StageBuild {
         var r = ref
         if r.hasPrefix("oci:") { r = "oci-layout:" + r.dropFirst(4) }
         let source: BaseSource
@@ -245,16 +247,12 @@ public struct DockerfileExecutor: Sendable {
         if history.isEmpty {
             history = manifest.layers.map { _ in History(comment: "history not recorded in the base image") }
         }
-        var dc = Self.dockerConfig(config)
-        if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
-            dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env!
-        }
-        return StageState(
+        return StageBuild(
             rootfs: rootfs, rootConfig: config, platform: config.platform, layers: layers, history: history,
             key: CacheKey.of([
                 "df-image", resolved.manifestDescriptor.digest.description, CacheKey.layerFormat(layerOptions)
             ]),
-            dockerConfig: dc,
+            dockerConfig: DockerfileImageConfig(base: config),
             baseImage: BaseImage(
                 layout: layout, tag: tag, manifestDigest: resolved.manifestDescriptor.digest, layerCount: layers.count,
                 historyCount: history.count))
@@ -300,11 +298,7 @@ public struct DockerfileExecutor: Sendable {
             }
             let config = try OCILayout.open(at: path).resolve(tag: tag, platform: TargetPlatform.of(options)).config
                 .value
-            var dc = Self.dockerConfig(config)
-            if !(dc.env ?? []).contains(where: { $0.hasPrefix("PATH=") }) {
-                dc.env = (dc.env ?? []) + DockerfileImageConfig.scratch.env!
-            }
-            out[ref] = dc
+            out[ref] = DockerfileImageConfig(base: config)
         }
         return out
     }
@@ -319,24 +313,6 @@ public struct DockerfileExecutor: Sendable {
         return dir
     }
 
-    static func dockerConfig(_ c: ImageConfig) -> DockerfileImageConfig {
-        var d = DockerfileImageConfig()
-        guard let cc = c.config else { return d }
-        d.env = cc.env
-        d.user = cc.user?.isEmpty == true ? nil : cc.user
-        d.workingDir = cc.workingDir?.isEmpty == true ? nil : cc.workingDir
-        d.entrypoint = cc.entrypoint
-        d.cmd = cc.cmd
-        d.labels = cc.labels
-        d.exposedPorts = cc.exposedPorts.map { Array($0.keys).sorted() }
-        d.volumes = cc.volumes.map { Array($0.keys).sorted() }
-        d.stopSignal = cc.stopSignal
-        d.onBuild = cc.onBuild
-        d.shell = cc.shell
-        // A base image's HEALTHCHECK stays in the ContainerConfig (`containerConfig(_:over:)` keeps it unless replaced).
-        return d
-    }
-
     /// Docker layer media types as their OCI equivalents (the image is written as OCI).
     static func ociLayerDescriptor(_ d: Descriptor) -> Descriptor {
         var d = d
@@ -344,73 +320,11 @@ public struct DockerfileExecutor: Sendable {
         return d
     }
 
-    /// The final config (`containerConfig(_:over:)`: Dockerfile semantics over the base's config) as
-    /// `ConfigChanges` for `ImageAssembler`: fields that differ are set, or unset when the Dockerfile's config has
-    /// none; env, labels, ports and volumes only ever grow. Checked: applying the changes gives that config exactly.
-    static func configChanges(_ d: DockerfileImageConfig, over base: ContainerConfig?) throws -> ConfigChanges {
-        let target = containerConfig(d, over: base)
-        let b = base ?? ContainerConfig()
-        var c = ConfigChanges()
-        let baseEnv = b.env ?? []
-        c.env = (target.env ?? []).filter { !baseEnv.contains($0) }
-        func replace<T: Equatable>(
-            _ t: T?, _ old: T?, _ field: ConfigChanges.Field, _ set: (inout ConfigChanges, T) -> Void
-        ) {
-            guard t != old else { return }
-            if let t { set(&c, t) } else { c.unset.insert(field) }
-        }
-        replace(target.user, b.user, .user) { $0.user = $1 }
-        replace(target.workingDir, b.workingDir, .workingDir) { $0.workingDir = $1 }
-        replace(target.entrypoint, b.entrypoint, .entrypoint) { $0.entrypoint = $1 }
-        if target.cmd != b.cmd || c.entrypoint != nil {
-            if let cmd = target.cmd { c.cmd = cmd } else { c.unset.insert(.cmd) }
-        }
-        c.labels = (target.labels ?? [:]).filter { b.labels?[$0.key] != $0.value }
-        c.exposedPorts = (target.exposedPorts ?? [:]).keys.filter { b.exposedPorts?[$0] == nil }.sorted()
-        c.volumes = (target.volumes ?? [:]).keys.filter { b.volumes?[$0] == nil }.sorted()
-        replace(target.stopSignal, b.stopSignal, .stopSignal) { $0.stopSignal = $1 }
-        replace(target.healthcheck, b.healthcheck, .healthcheck) { $0.healthcheck = $1 }
-        replace(target.onBuild, b.onBuild, .onBuild) { $0.onBuild = $1 }
-        replace(target.shell, b.shell, .shell) { $0.shell = $1 }
-        guard try c.apply(to: base) == target else {
-            throw BuildEngineError(
-                .image,
-                "internal error: the image config changes do not reproduce the Dockerfile's config (base \(String(describing: base)), wanted \(target))"
-            )
-        }
-        return c
-    }
-
-    static func containerConfig(_ d: DockerfileImageConfig, over base: ContainerConfig?) -> ContainerConfig {
-        var c = base ?? ContainerConfig()
-        c.env = d.env
-        c.user = d.user
-        c.workingDir = d.workingDir
-        c.entrypoint = d.entrypoint
-        c.cmd = d.cmd
-        c.labels = d.labels
-        c.exposedPorts = d.exposedPorts.map { Dictionary(uniqueKeysWithValues: $0.map { ($0, EmptyObject()) }) }
-        c.volumes = d.volumes.map { Dictionary(uniqueKeysWithValues: $0.map { ($0, EmptyObject()) }) }
-        c.stopSignal = d.stopSignal
-        c.onBuild = d.onBuild
-        c.shell = d.shell
-        if let h = d.healthcheck {
-            var hc = Healthcheck(test: h.test)
-            if h.interval != 0 { hc.interval = h.interval }
-            if h.timeout != 0 { hc.timeout = h.timeout }
-            if h.startPeriod != 0 { hc.startPeriod = h.startPeriod }
-            if h.startInterval != 0 { hc.startInterval = h.startInterval }
-            if h.retries != 0 { hc.retries = h.retries }
-            c.healthcheck = hc
-        }
-        return c
-    }
-
     // MARK: - Steps
 
     func execute(
-        _ step: DockerfileStep, stage: DockerfileStage, label: String, state: inout StageState,
-        done: [Int: StageState], rec: Recorder
+        _ step: DockerfileStep, stage: DockerfileStage, label: String, state: inout StageBuild,
+        done: [Int: StageBuild], rec: Recorder
     ) throws {
         let created = try ImageAssembler.createdTimestamp(environment: assemblyEnvironment())
         let phase = "\(label) line \(step.line)"
@@ -453,7 +367,7 @@ public struct DockerfileExecutor: Sendable {
 
     /// Takes the step's layer from the cache or produces it; appends the layer (if any) and the history entry.
     func add(
-        key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageState, rec: Recorder,
+        key: String, step: DockerfileStep, phase: String, isCommand: Bool, state: inout StageBuild, rec: Recorder,
         created: String, produce: () throws -> StepOutput
     ) throws {
         let options = self.options
@@ -494,9 +408,9 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - RUN
 
-    func runKey(_ run: DockerfileRun, line: Int, state: StageState, done: [Int: StageState]) throws -> String {
+    func runKey(_ run: DockerfileRun, line: Int, state: StageBuild, done: [Int: StageBuild]) throws -> String {
         var parts = ["df-run", state.key, run.form.rawValue, "--argv"] + run.argv
-        parts += ["--env"] + run.environment(root: state.rootConfig.map(Self.dockerConfig))
+        parts += ["--env"] + run.environment(root: state.rootConfig.map(DockerfileImageConfig.init(base:)))
         parts += [
             "--user", run.user ?? "", "--workdir", run.workdir ?? state.dockerConfig.workingDir ?? "/", "--network",
             run.network.rawValue
@@ -525,11 +439,11 @@ public struct DockerfileExecutor: Sendable {
     }
 
     func runStep(
-        _ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageState, done: [Int: StageState],
+        _ run: DockerfileRun, step: DockerfileStep, phase: String, state: StageBuild, done: [Int: StageBuild],
         rec: Recorder
     ) throws -> StepOutput {
         var env: [String: String] = [:]
-        for kv in run.environment(root: state.rootConfig.map(Self.dockerConfig)) {
+        for kv in run.environment(root: state.rootConfig.map(DockerfileImageConfig.init(base:))) {
             let p = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             env[String(p[0])] = p.count > 1 ? String(p[1]) : ""
         }
@@ -680,7 +594,7 @@ public struct DockerfileExecutor: Sendable {
                 command: run.argv.joined(separator: " "),
                 exitStatus: e.exitStatus, lastOutput: e.detail)
         }
-        rec.warnings += outcome.warnings.map { "\(phase): \($0)" }
+        rec.warnings += outcome.warnings.map { BuildWarning(.phase, $0, step: phase) }
         // Bind targets and mount points live in the extra lower: their contents are not the step's output.
         var changes = outcome.changes
         let dropped = binds.map(\.target) + mountTargets
@@ -816,7 +730,7 @@ public struct DockerfileExecutor: Sendable {
     // MARK: - Merged views
 
     /// Runs `body` with the stage's filesystem (rootfs + step trees) visible at one path (`StageRunner.withMergedView`).
-    func withMergedView<T>(_ state: StageState, _ body: (String) throws -> T) throws -> T {
+    func withMergedView<T>(_ state: StageBuild, _ body: (String) throws -> T) throws -> T {
         try runner.withMergedView(rootfs: state.rootfs, trees: state.trees, body)
     }
 

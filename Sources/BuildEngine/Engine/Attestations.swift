@@ -37,7 +37,7 @@ extension BuildEngine {
     /// The lockfiles among the build's source files that the image carries (at its working directory), read from
     /// the image's layers: only what the runtime image holds is listed. One ociforge cannot read is left out of the
     /// SBOM with a warning (the build itself used it as its package manager reads it).
-    static func lockfiles(in image: ResolvedImage, inputs: BuildInputs, warnings: inout [String]) throws
+    static func lockfiles(in image: ResolvedImage, inputs: BuildInputs, warnings: inout [BuildWarning]) throws
         -> [BuildAttestationRequest.Lockfile]
     {
         let workdir = image.config.value.config?.workingDir ?? "/"
@@ -49,8 +49,12 @@ extension BuildEngine {
             let text = String(decoding: bytes, as: UTF8.self)
             do {
                 _ = try Lockfiles.packages(kind, text, source: path)
+            } catch let error as SupplyChainError {
+                let why = error.location.map { "\($0): " + error.message } ?? error.message
+                warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path) (\(why))"))
+                continue
             } catch {
-                warnings.append("the SBOM does not list the packages of \(path): \(error)")
+                warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path)"))
                 continue
             }
             out.append(.init(path: path, text: text))

@@ -52,8 +52,10 @@ public enum BuildEngine {
             try attest(&report, inputs: inputs, options: request.options)
         } else if !request.options.attestations.attachesNothing {
             report.warnings.append(
-                "the SBOM and provenance are not attached to a multi-platform index yet (each platform's image is "
-                    + "built without them)")
+                BuildWarning(
+                    .attestation,
+                    "the SBOM and provenance are not attached to a multi-platform index yet (each platform's image is "
+                        + "built without them)"))
         }
         try deliver(&report, options: request.options)
         try publishAttestations(&report, options: request.options)
@@ -85,7 +87,7 @@ public enum BuildEngine {
         var (report, inputs) = try image(request, options: options, runner: runner)
         session.export(finalLayers: Set(report.layers.map(\.digest)))
         if !options.registryCache.exportTo.isEmpty { mounts?.exportAll() }
-        report.warnings += session.warnings
+        report.warnings += session.warnings.map { BuildWarning(.registryCache, $0) }
         return (report, inputs)
     }
 

@@ -59,7 +59,7 @@ public struct BuildReport: Codable, Sendable {
     public var timings: [PhaseTiming]
     public var totalSeconds: Double
     public var annotations: [String: String]
-    public var warnings: [String]
+    public var warnings: [BuildWarning]
     /// The base images the build started from (the provenance's resolved dependencies).
     public var bases: [BaseImageRecord] = []
     /// The SBOM and provenance artifacts attached to the image (referrers of `manifestDigest`), in the order written.

@@ -6,35 +6,12 @@ import Sandbox
     import Glibc
 #endif
 
-/// The merged view of a stage: its rootfs with the steps' trees (overlay upper directories or staged copies, bottom
-/// first) applied, whiteouts removing and opaque directories hiding what lies below. Two ways in: a read-only
-/// overlay mount of the whole stage (`StageRunner.withMergedView`, for Dockerfile steps that read the stage), and
-/// the same rules applied to chosen paths in-process (`MergedView.overlay`, for plan builds copying files from the
-/// build stage into layers: the sources stay in the trees, with their own metadata and xattrs).
-extension StageRunner {
-    /// Runs `body` with the stage's filesystem (rootfs + step trees) visible at one path: a read-only overlay
-    /// mount on the host (the trees are overlay upper directories: whiteouts and opaque directories apply).
-    func withMergedView<T>(rootfs: String, trees: [String], _ body: (String) throws -> T) throws -> T {
-        if trees.isEmpty { return try body(rootfs) }
-        let mnt = cache.scratchPath("view")
-        if makeDirectory(mnt, 0o755) != 0 {
-            throw BuildEngineError(.staging, "cannot create \(mnt): \(String(cString: strerror(errno)))")
-        }
-        defer { rmdir(mnt) }
-        let lowers = (trees.reversed() + [rootfs]).joined(separator: ":")
-        var rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers),userxattr")
-        if rc != 0 { rc = mount("overlay", mnt, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers)") }
-        guard rc == 0 else {
-            throw BuildEngineError(
-                .staging,
-                "cannot mount a read-only view of the stage (overlayfs, \(trees.count + 1) lowers): \(String(cString: strerror(errno)))"
-            )
-        }
-        defer { umount2(mnt, Int32(MNT_DETACH)) }
-        return try body(mnt)
-    }
-}
-
+/// The merged view of a stage computed in-process for chosen paths: the overlay rules (whiteouts remove, opaque
+/// directories hide what lies below) applied to the stage's trees (its rootfs, then overlay upper directories or
+/// staged copies, bottom first) without mounting anything. The sources stay in the trees, with their own metadata
+/// and xattrs. Used where a build copies some files of a stage (`StageFiles.copy`, the plan's outputs layer); the
+/// whole stage mounted read-only at one path is the other way in, `StageRunner.withMergedView`
+/// (MergedViewMount.swift), for Dockerfile steps that read the stage through its own paths (globs, symlinks, users).
 enum MergedView {
     /// Applies one overlay layer (`tree`, an upper directory or staged copy) under `relative` to `merged`
     /// (layer path → host path): whiteouts remove, opaque directories hide what lies below.
@@ -85,22 +62,5 @@ enum MergedView {
             return true
         }
         return false
-    }
-}
-
-/// Path helpers of staged trees.
-enum StagingPath {
-    /// `p` made relative and normalised: `.`, empty components and `..` removed (`..` never climbs above the root).
-    static func clean(_ p: String) -> String {
-        var out: [Substring] = []
-        for c in p.split(separator: "/") {
-            if c == "." || c.isEmpty { continue }
-            if c == ".." {
-                if !out.isEmpty { out.removeLast() }
-                continue
-            }
-            out.append(c)
-        }
-        return out.joined(separator: "/")
     }
 }

@@ -33,8 +33,8 @@ extension ImageBuilder {
             rec: rec, isCommand: false
         ) {
             try runner.stagedLayer("writable", rec: rec) { staging in
-                let trees = [buildRootfs] + buildStack.compactMap(\.tree) + runtimeTrees
-                try Self.copyFromBuildStage(paths, trees: trees, into: staging)
+                try StageCopy.copy(
+                    paths, from: [buildRootfs] + buildStack.compactMap(\.tree) + runtimeTrees, into: staging)
                 for p in paths {
                     try makeDirectories(staging + "/" + p)
                 }

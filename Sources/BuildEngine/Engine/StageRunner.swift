@@ -34,7 +34,7 @@ final class BuildRecorder: @unchecked Sendable {
     var executed: [String] = []
     var cached: [String] = []
     var timings: [PhaseTiming] = []
-    var warnings: [String] = []
+    var warnings: [BuildWarning] = []
     /// Told the path of every temporary layer file written for the step being produced (set by `StageRunner.step`
     /// from `StepReporting.layerFile` while `produce` runs).
     var layerFileObserver: ((String) -> Void)?

@@ -251,40 +251,11 @@ public struct ImageBuilder: Sendable {
         try file("etc/passwd", passwd)
         try file("etc/group", group)
         try file("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n")
-        try copyFromBuildStage(staticRuntimeFiles, trees: trees, into: root)
+        try StageCopy.copy(staticRuntimeFiles, from: trees, into: root)
     }
 
     /// What a static binary needs from a distribution: the CA bundle (TLS) and the time zone database.
     static let staticRuntimeFiles = ["etc/ssl/certs/ca-certificates.crt", "usr/share/zoneinfo"]
-
-    /// Copies `paths` (files or directories, relative) as the overlay of `trees` has them into `root`.
-    static func copyFromBuildStage(_ paths: [String], trees: [String], into root: String) throws {
-        let fm = FileManager.default
-        var merged: [String: String] = [:]
-        for rel in paths {
-            for tree in trees { try MergedView.overlay(tree: tree, relative: rel, into: &merged) }
-        }
-        for rel in merged.keys.sorted() {
-            let src = merged[rel]!, dst = root + "/" + rel
-            var st = stat()
-            guard lstat(src, &st) == 0 else {
-                throw BuildEngineError(.staging, "cannot read \(src): \(String(cString: strerror(errno)))")
-            }
-            try makeDirectories((dst as NSString).deletingLastPathComponent)
-            switch st.st_mode & S_IFMT {
-            case S_IFDIR:
-                if makeDirectory(dst, 0o755) != 0 && errno != EEXIST {
-                    throw BuildEngineError(.staging, "cannot create \(dst): \(String(cString: strerror(errno)))")
-                }
-            case S_IFLNK:
-                try fm.createSymbolicLink(
-                    atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
-            case S_IFREG: try fm.copyItem(atPath: src, toPath: dst)
-            default: continue
-            }
-            if (st.st_mode & S_IFMT) != S_IFLNK { chmod(dst, st.st_mode & 0o7777) }
-        }
-    }
 
     /// The scratch base's build-stage files (CA bundle, zoneinfo) for a Debian runtime base used instead of it
     /// (`--runtime-base`, or a start command needing a shell): those the runtime base lacks, from the build stage.
@@ -304,8 +275,7 @@ public struct ImageBuilder: Sendable {
             guard !missing.isEmpty else { return (nil, nil, nil) }
             return try runner.stagedLayer("files", rec: rec) { staging in
                 try makeDirectories(staging)
-                try Self.copyFromBuildStage(
-                    missing, trees: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
+                try StageCopy.copy(missing, from: [buildRootfs] + buildStack.compactMap(\.tree), into: staging)
                 try chownToNamespaceRoot(staging)
             }
         }
@@ -515,7 +485,8 @@ public struct ImageBuilder: Sendable {
                 return .add(path: path, source: merged[path]!)
             }
             if adds.isEmpty {
-                rec.warnings.append("deploy input from step '\(step)' (\(what)) matched no files")
+                rec.warnings.append(
+                    BuildWarning(.emptyDeployInput, "deploy input from step '\(step)' (\(what)) matched no files"))
                 return (nil, nil, nil)
             }
             let file = runner.temporaryLayerFile("outputs", rec: rec)
@@ -574,7 +545,7 @@ public struct ImageBuilder: Sendable {
             } catch let e as SandboxError where e.code == .commandFailed || e.code == .timedOut {
                 throw Self.failure(e, stage: stage, phase: phase, apt: apt, commands: commands)
             }
-            rec.warnings += outcome.warnings.map { "\(stage)/\(phase): \($0)" }
+            rec.warnings += outcome.warnings.map { BuildWarning(.phase, $0, step: "\(stage)/\(phase)") }
             if outcome.fullTree {
                 outcome.discard()
                 throw BuildEngineError(

@@ -77,7 +77,7 @@ extension ImageBuilder {
         // (an explicit --runtime-base scratch is refused in checkStaticRuntime, with the fix)
         let why =
             "the start command `\(start)` needs a shell, which the scratch runtime base does not have: the runtime base is \(Debian.runtimeImage) instead; write it as plain words (program and arguments, no $VARIABLES, quotes or operators) to keep the much smaller scratch base"
-        rec.warnings.append(why)
+        rec.warnings.append(BuildWarning(.runtimeBaseReplaced, why))
         options.emit(.notice("[runtime] \(why)"))
         return Debian.runtimeImage
     }

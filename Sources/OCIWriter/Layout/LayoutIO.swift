@@ -143,12 +143,15 @@ enum LayoutIO {
 
     static func unlinkQuietly(_ path: String) { _ = unlink(path) }
 
-    /// mkdir -p with mode 0755.
+    /// mkdir -p with mode 0755, whatever the umask: each directory this creates gets its mode set explicitly
+    /// (mkdir's mode is masked by the umask); an existing one is left as it is.
     static func makeDirectories(_ path: String) throws {
         if isDirectory(path) { return }
         let parent = parentPath(of: path)
         if parent != path && !parent.isEmpty { try makeDirectories(parent) }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        if mkdir(path, 0o755) == 0 {
+            if chmod(path, 0o755) != 0 { throw OCIWriterError.sys("cannot set the mode of directory", path: path) }
+        } else if errno != EEXIST {
             throw OCIWriterError.sys("cannot create directory", path: path)
         }
         guard isDirectory(path) else { throw OCIWriterError(.layout, "exists and is not a directory", path: path) }

@@ -214,25 +214,4 @@ extension RegistryClient {
             "updating referrers tag \(tag)", repository, "other writers kept replacing the index; retry the command",
             code: .registry)
     }
-
-    /// PUTs a manifest and returns the response (its `OCI-Subject` header matters to referrers).
-    func putManifestResponse(repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws
-        -> HTTPResponse
-    {
-        let op = "pushing manifest \(reference)"
-        let digest = Digest.of(bytes)
-        return try await withRetries {
-            let req = HTTPRequest(
-                method: "PUT", url: url("/v2/\(repository)/manifests/\(reference)"),
-                headers: ["Content-Type": mediaType.rawValue], body: .bytes(bytes))
-            let r = try await send(op, repo: repository, scope: [Self.scope(repository, push: true)], req).response
-            guard r.status == 201 || r.status == 200 else { throw statusError(op, repository, r) }
-            if let h = r.header("docker-content-digest"), h != digest.string {
-                throw fail(
-                    op, repository, "the registry stored digest \(h) but the manifest hashes to \(digest)",
-                    code: .digestMismatch)
-            }
-            return r
-        }
-    }
 }

@@ -255,6 +255,15 @@ public final class RegistryClient: Sendable {
     public func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws
         -> Digest
     {
+        _ = try await putManifestResponse(
+            repository: repository, reference: reference, bytes: bytes, mediaType: mediaType)
+        return Digest.of(bytes)
+    }
+
+    /// PUTs a manifest and returns the response (its `OCI-Subject` header matters to referrers).
+    func putManifestResponse(repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws
+        -> HTTPResponse
+    {
         let op = "pushing manifest \(reference)"
         let digest = Digest.of(bytes)
         return try await withRetries {
@@ -268,7 +277,7 @@ public final class RegistryClient: Sendable {
                     op, repository, "the registry stored digest \(h) but the manifest hashes to \(digest)",
                     code: .digestMismatch)
             }
-            return digest
+            return r
         }
     }
 

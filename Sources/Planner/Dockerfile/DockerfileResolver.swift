@@ -62,8 +62,9 @@ public enum Dockerfile {
     }
 }
 
-/// A deferred error of a stage: raised only when the target needs the stage (BuildKit skips unneeded stages).
-struct StageState {
+/// A stage as the resolver sees it while reading the Dockerfile: its base, steps and config changes so far
+/// (`DockerfileExecutor.StageBuild` is the executor's stage being built).
+struct ResolverStage {
     var index: Int
     var name: String?
     var line: Int
@@ -80,6 +81,7 @@ struct StageState {
     /// Declared args (name → value; nil = declared without a value).
     var args: [(String, String?)] = []
     var deps: Set<Int> = []
+    /// A deferred error of the stage: raised only when the target needs the stage (BuildKit skips unneeded stages).
     var error: PlannerError?
 }
 
@@ -89,7 +91,7 @@ struct DockerfileResolver {
     let options: DockerfileOptions
     let words: DockerfileWords
     var warnings: [String] = []
-    var stages: [StageState] = []
+    var stages: [ResolverStage] = []
     var usedArgs: Set<String> = []
     var images: [Int: Set<String>] = [:]
     var secrets: [Int: Set<String>] = [:]
@@ -295,7 +297,7 @@ struct DockerfileResolver {
     // MARK: FROM
 
     mutating func startStage(_ ins: DockerfileInstruction, index: Int, metaArgs: [String: String], names: [String: Int])
-        throws(PlannerError) -> StageState
+        throws(PlannerError) -> ResolverStage
     {
         let f = try flags(ins, ["platform": .string])
         let parts = ins.arguments.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
@@ -334,7 +336,7 @@ struct DockerfileResolver {
                 throw fail(.invalidValue, "--platform=\(platform!): expected os/arch[/variant]", ins)
             }
         }
-        var stage = StageState(index: index, name: name, line: ins.line, base: .scratch, platform: platform)
+        var stage = ResolverStage(index: index, name: name, line: ins.line, base: .scratch, platform: platform)
         if image.lowercased() == "scratch" {
             stage.base = .scratch
             stage.rootConfig = .scratch
@@ -391,7 +393,7 @@ struct DockerfileResolver {
     }
 
     /// ONBUILD triggers of the base (an earlier stage's config, or a known base image config).
-    mutating func runTriggers(_ stage: inout StageState, metaArgs: [String: String], names: [String: Int])
+    mutating func runTriggers(_ stage: inout ResolverStage, metaArgs: [String: String], names: [String: Int])
         throws(PlannerError)
     {
         let triggers = stage.base.kind == .stage ? (stage.chain.onBuild ?? []) : (stage.rootConfig?.onBuild ?? [])
@@ -410,7 +412,7 @@ struct DockerfileResolver {
     // MARK: stage environment
 
     /// Env for substitution: the root image's Env, the chain's ENV, and args (ENV wins over ARG).
-    func env(_ s: StageState) -> [String: String] {
+    func env(_ s: ResolverStage) -> [String: String] {
         var out: [String: String] = [:]
         for (k, v) in s.args { if let v { out[k] = v } }
         var rootEnv = s.rootConfig?.env ?? []
@@ -425,11 +427,11 @@ struct DockerfileResolver {
         return out
     }
 
-    func workdir(_ s: StageState) -> String { s.chain.workingDir ?? s.rootConfig?.workingDir ?? "/" }
-    func shell(_ s: StageState) -> [String] { s.chain.shell ?? s.rootConfig?.shell ?? Dockerfile.defaultShell }
+    func workdir(_ s: ResolverStage) -> String { s.chain.workingDir ?? s.rootConfig?.workingDir ?? "/" }
+    func shell(_ s: ResolverStage) -> [String] { s.chain.shell ?? s.rootConfig?.shell ?? Dockerfile.defaultShell }
 
     mutating func record(
-        _ s: inout StageState, _ ins: DockerfileInstruction, kind: DockerfileStep.Kind,
+        _ s: inout ResolverStage, _ ins: DockerfileInstruction, kind: DockerfileStep.Kind,
         config: DockerfileConfigDelta? = nil,
         run: DockerfileRun? = nil, copy: DockerfileCopy? = nil, workdir: String? = nil
     ) {
@@ -446,7 +448,7 @@ struct DockerfileResolver {
     // MARK: instructions
 
     mutating func dispatch(
-        _ ins: DockerfileInstruction, _ s: inout StageState, metaArgs: [String: String], declaredMeta: Set<String>,
+        _ ins: DockerfileInstruction, _ s: inout ResolverStage, metaArgs: [String: String], declaredMeta: Set<String>,
         names: [String: Int], trigger: Bool
     ) throws(PlannerError) {
         if ins.keyword != "RUN" && ins.keyword != "COPY" && ins.keyword != "ADD" && !ins.heredocs.isEmpty {
@@ -751,7 +753,7 @@ struct DockerfileResolver {
     }
 
     /// CMD / ENTRYPOINT / HEALTHCHECK CMD: exec form, or the shell form wrapped in the current SHELL.
-    mutating func commandForm(_ ins: DockerfileInstruction, _ s: StageState) throws(PlannerError) -> [String] {
+    mutating func commandForm(_ ins: DockerfileInstruction, _ s: ResolverStage) throws(PlannerError) -> [String] {
         if let j = ins.json { return j }
         if ins.looksLikeJSON {
             warn(
@@ -789,7 +791,7 @@ struct DockerfileResolver {
         return Int64(total)
     }
 
-    mutating func healthcheck(_ ins: DockerfileInstruction, _ s: StageState) throws(PlannerError)
+    mutating func healthcheck(_ ins: DockerfileInstruction, _ s: ResolverStage) throws(PlannerError)
         -> DockerfileHealthcheck
     {
         let f = try flags(
@@ -860,7 +862,7 @@ struct DockerfileResolver {
 
     /// A `--from`/`from=` value: a stage (name or index of an earlier stage) or an image reference.
     mutating func sourceRef(
-        _ value: String, _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction, what: String
+        _ value: String, _ s: inout ResolverStage, names: [String: Int], ins: DockerfileInstruction, what: String
     ) throws(PlannerError) -> DockerfileSourceRef {
         guard !value.isEmpty else { throw fail(.invalidValue, "\(what): empty value", ins) }
         if value.contains("$") {
@@ -902,7 +904,7 @@ struct DockerfileResolver {
 
     // MARK: RUN
 
-    mutating func runStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int])
+    mutating func runStep(_ ins: DockerfileInstruction, _ s: inout ResolverStage, names: [String: Int])
         throws(PlannerError) -> DockerfileRun
     {
         let f = try flags(ins, ["mount": .repeated, "network": .string, "security": .string])
@@ -976,7 +978,8 @@ struct DockerfileResolver {
     }
 
     mutating func mount(
-        _ spec: String, env: [String: String], _ s: inout StageState, names: [String: Int], ins: DockerfileInstruction
+        _ spec: String, env: [String: String], _ s: inout ResolverStage, names: [String: Int],
+        ins: DockerfileInstruction
     ) throws(PlannerError) -> DockerfileMount {
         var fields: [(String, String?)] = []
         for part in spec.split(separator: ",") {
@@ -1120,7 +1123,7 @@ struct DockerfileResolver {
 
     // MARK: COPY / ADD
 
-    mutating func copyStep(_ ins: DockerfileInstruction, _ s: inout StageState, names: [String: Int])
+    mutating func copyStep(_ ins: DockerfileInstruction, _ s: inout ResolverStage, names: [String: Int])
         throws(PlannerError) -> DockerfileCopy
     {
         let isAdd = ins.keyword == "ADD"
