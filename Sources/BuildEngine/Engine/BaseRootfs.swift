@@ -284,7 +284,7 @@ public struct BaseStore: Sendable {
             let reports = try LayerExtractor.unpack(
                 layers: layers, to: tmp + "/rootfs",
                 options: LayerExtractionOptions(limits: state.extractionLimits, ownership: ownership, devices: .skip))
-            let devices = reports.flatMap(\.warnings).filter { $0.message.contains("device") }.count
+            let devices = reports.flatMap(\.warnings).filter { $0.kind == .deviceSkipped }.count
             if devices > 0 { log("skipped \(devices) device nodes of the base (the sandbox provides /dev)") }
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)

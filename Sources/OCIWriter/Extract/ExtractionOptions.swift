@@ -122,7 +122,16 @@ public struct ExtractionWarning: Sendable, Hashable, CustomStringConvertible {
     /// Entry name as written in the layer (non-UTF-8 bytes escaped as \xNN).
     public var entry: String
     public var message: String
+    /// What kind of warning it is (decide on this, never on `message`).
+    public var kind: Kind = .other
     public var description: String { "entry #\(entryIndex) '\(entry)': \(message)" }
+
+    public enum Kind: Sendable, Hashable {
+        /// A character or block device skipped by the device policy `.skip`.
+        case deviceSkipped
+        /// Anything else (sockets, stripped bits, xattrs, skipped links, libarchive notes).
+        case other
+    }
 }
 
 /// What one layer did.

@@ -167,8 +167,8 @@ private final class LayerApplier {
             path: entryDisplay, errno: e)
     }
 
-    func warn(_ message: String) {
-        warnings.append(ExtractionWarning(entryIndex: index, entry: entryDisplay, message: message))
+    func warn(_ message: String, kind: ExtractionWarning.Kind = .other) {
+        warnings.append(ExtractionWarning(entryIndex: index, entry: entryDisplay, message: message, kind: kind))
     }
 
     // MARK: reading
@@ -500,8 +500,8 @@ private final class LayerApplier {
                 case .create: break
                 case .skip:
                     warn(
-                        "\(kind == .charDevice ? "character" : "block") device \(archive_entry_rdevmajor(e)):\(archive_entry_rdevminor(e)) skipped (device policy: skip)"
-                    )
+                        "\(kind == .charDevice ? "character" : "block") device \(archive_entry_rdevmajor(e)):\(archive_entry_rdevminor(e)) skipped (device policy: skip)",
+                        kind: .deviceSkipped)
                     skippedPaths.insert(join(comps[...]))
                     return
                 case .refuse:
