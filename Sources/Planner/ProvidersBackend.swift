@@ -45,28 +45,21 @@ struct GoProvider: Provider {
                 .invalidValue, "no main package found: expected main.go or cmd/<name>/*.go; set GO_BIN", file: "go.mod")
         }
         let cgo = ctx.config.bool("cgo") ?? false
-        var out = ProviderOutput()
-        out.toolchains = [toolchain]
-        var phases: [String: PhaseConfig] = ["setup": setupPhase([toolchain], extra: cgo ? ["gcc", "libc6-dev"] : [])]
-        if app.has("go.mod") {
-            phases["install"] = PhaseConfig(
-                dependsOn: ["setup"], cmds: ["go mod download"], cacheDirectories: ["/root/go/pkg/mod"])
-            out.phaseInputs["install"] = ctx.existing(["go.mod", "go.sum"])
-        }
         let buildCmd =
             app.has("go.mod") || app.has("go.work")
             ? "go build -ldflags=\"-w -s\" -o out \(target)" : "go build -ldflags=\"-w -s\" -o out main.go"
-        phases["build"] = PhaseConfig(
-            dependsOn: [app.has("go.mod") ? "install" : "setup"], cmds: [buildCmd],
-            cacheDirectories: ["/root/.cache/go-build"])
-        out.plan = BuildPlanConfig(
-            variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"],
-            phases: phases, start: StartConfig(cmd: "./out", runImage: cgo ? nil : Debian.staticRuntimeImage))
         // CGO_ENABLED=0 gives a static binary: the scratch runtime base (CA bundle and zoneinfo from the build
         // stage); the runtime packages are for a Debian runtime base chosen instead (start.runImage).
-        out.runtimePackages = ["ca-certificates"] + (cgo ? ["libc6"] : [])
-        out.deployInclude = ["out"]
-        return out
+        return .recipe(
+            [toolchain], setupExtra: cgo ? ["gcc", "libc6-dev"] : [],
+            variables: ["CGO_ENABLED": cgo ? "1" : "0", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"],
+            install: app.has("go.mod")
+                ? RecipeStep(
+                    cmds: ["go mod download"], caches: ["/root/go/pkg/mod"], inputs: ctx.existing(["go.mod", "go.sum"]))
+                : nil,
+            build: RecipeStep(cmds: [buildCmd], caches: ["/root/.cache/go-build"]),
+            start: StartConfig(cmd: "./out", runImage: cgo ? nil : Debian.staticRuntimeImage), deploy: ["out"],
+            runtimePackages: ["ca-certificates"] + (cgo ? ["libc6"] : []))
     }
 }
 
@@ -94,23 +87,15 @@ struct RustProvider: Provider {
                 .invalidValue, "Cargo.toml has no [package] name or [[bin]]; set RUST_BIN", file: "Cargo.toml",
                 key: "package.name")
         }
-        var out = ProviderOutput()
-        out.toolchains = [toolchain]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([toolchain]),
-                "build": PhaseConfig(
-                    dependsOn: ["setup"],
-                    cmds: [
-                        "mkdir -p bin",
-                        "cargo build --release\(workspace.map { " -p \($0.package)" } ?? "") --bin \(bin)",
-                        "cp target/release/\(bin) bin/"
-                    ],
-                    cacheDirectories: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"])
-            ], start: StartConfig(cmd: "./bin/\(bin)"))
-        out.runtimePackages = ["ca-certificates"]
-        out.deployInclude = ["bin"]
-        return out
+        return .recipe(
+            [toolchain],
+            build: RecipeStep(
+                cmds: [
+                    "mkdir -p bin",
+                    "cargo build --release\(workspace.map { " -p \($0.package)" } ?? "") --bin \(bin)",
+                    "cp target/release/\(bin) bin/"
+                ], caches: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"]),
+            start: StartConfig(cmd: "./bin/\(bin)"), deploy: ["bin"], runtimePackages: ["ca-certificates"])
     }
 }
 
@@ -296,23 +281,16 @@ struct JavaProvider: Provider {
                 ctx.versionFiles.file(".java-version") { VersionFiles.normalize("java", $0) },
                 Self.sdkmanrc(ctx.app), manifest
             ])
-        var out = ProviderOutput()
         if maven {
             let mvn = app.has("mvnw") ? "chmod +x mvnw && ./mvnw" : "mvn"
             var tools = [toolchain]
             if !app.has("mvnw") { tools.append(try ctx.toolchain("maven", providerConfig: false)) }
-            out.toolchains = tools
-            out.plan = BuildPlanConfig(
-                phases: [
-                    "setup": setupPhase(tools),
-                    "build": PhaseConfig(
-                        dependsOn: ["setup"], cmds: ["\(mvn) -B -DskipTests install"], cacheDirectories: ["/root/.m2"])
-                ],
+            return .recipe(
+                tools, build: RecipeStep(cmds: ["\(mvn) -B -DskipTests install"], caches: ["/root/.m2"]),
                 start: StartConfig(
                     cmd:
                         "java $JAVA_OPTS -jar $(ls -1 target/*.jar | grep -v -e '-sources.jar$' -e '-javadoc.jar$' | head -n 1)"
-                ))
-            out.deployInclude = ["target"]
+                ), deploy: ["target"], runtimePackages: toolchain.runtimePackages)
         } else {
             guard app.has("gradlew") else {
                 throw PlannerError(
@@ -320,20 +298,14 @@ struct JavaProvider: Provider {
                     "Debian ships Gradle 4.4.1 only, too old for current builds; commit the Gradle wrapper (gradlew and gradle/wrapper/)",
                     file: app.has("build.gradle.kts") ? "build.gradle.kts" : "build.gradle")
             }
-            out.toolchains = [toolchain]
-            out.plan = BuildPlanConfig(
-                phases: [
-                    "setup": setupPhase([toolchain]),
-                    "build": PhaseConfig(
-                        dependsOn: ["setup"], cmds: ["chmod +x gradlew", "./gradlew build -x test --no-daemon"],
-                        cacheDirectories: ["/root/.gradle"])
-                ],
+            return .recipe(
+                [toolchain],
+                build: RecipeStep(
+                    cmds: ["chmod +x gradlew", "./gradlew build -x test --no-daemon"], caches: ["/root/.gradle"]),
                 start: StartConfig(
-                    cmd: "java $JAVA_OPTS -jar $(ls -1 build/libs/*.jar | grep -v -e '-plain.jar$' | head -n 1)"))
-            out.deployInclude = ["build/libs"]
+                    cmd: "java $JAVA_OPTS -jar $(ls -1 build/libs/*.jar | grep -v -e '-plain.jar$' | head -n 1)"),
+                deploy: ["build/libs"], runtimePackages: toolchain.runtimePackages)
         }
-        out.runtimePackages = toolchain.runtimePackages
-        return out
     }
 }
 
@@ -372,26 +344,18 @@ struct ElixirProvider: Provider {
                 .invalidValue, "mix.exs has no `app: :name` in project/0", file: "mix.exs", key: "project.app")
         }
         let toolchain = try ctx.toolchain("elixir", idiomatic: [manifest])
-        var out = ProviderOutput()
-        out.toolchains = [toolchain]
         var build = ["mix compile"]
         if app.hasDirectory("assets") && mix.contains("assets.deploy") { build.append("mix assets.deploy") }
         build.append("mix release --overwrite")
-        out.plan = BuildPlanConfig(
-            variables: ["MIX_ENV": "prod", "LANG": "C.UTF-8"],
-            phases: [
-                "setup": setupPhase([toolchain]),
-                "install": PhaseConfig(
-                    dependsOn: ["setup"],
-                    cmds: ["mix local.hex --force", "mix local.rebar --force", "mix deps.get --only prod"],
-                    cacheDirectories: ["/root/.hex", "/root/.mix"]),
-                "build": PhaseConfig(dependsOn: ["install"], cmds: build, cacheDirectories: ["/app/_build"])
-            ], start: StartConfig(cmd: "_build/prod/rel/\(appName)/bin/\(appName) start"))
-        out.phaseInputs["install"] =
-            ctx.existing(["mix.exs", "mix.lock"]) + app.allFiles.filter { $0.hasPrefix("config/") }
-        out.runtimePackages = ["libssl3", "libncurses6", "libstdc++6"]
-        out.deployInclude = ["_build/prod/rel/\(appName)"]
-        return out
+        return .recipe(
+            [toolchain], variables: ["MIX_ENV": "prod", "LANG": "C.UTF-8"],
+            install: RecipeStep(
+                cmds: ["mix local.hex --force", "mix local.rebar --force", "mix deps.get --only prod"],
+                caches: ["/root/.hex", "/root/.mix"],
+                inputs: ctx.existing(["mix.exs", "mix.lock"]) + app.allFiles.filter { $0.hasPrefix("config/") }),
+            build: RecipeStep(cmds: build, caches: ["/app/_build"]),
+            start: StartConfig(cmd: "_build/prod/rel/\(appName)/bin/\(appName) start"),
+            deploy: ["_build/prod/rel/\(appName)"], runtimePackages: ["libssl3", "libncurses6", "libstdc++6"])
     }
 }
 
@@ -402,22 +366,14 @@ struct ClojureProvider: Provider {
     func plan(_ ctx: ProviderContext) throws(PlannerError) -> ProviderOutput {
         let app = ctx.app
         let toolchain = try ctx.toolchain("clojure")
-        var out = ProviderOutput()
-        out.toolchains = [toolchain]
         if app.has("project.clj") {
-            out.plan = BuildPlanConfig(
-                phases: [
-                    "setup": setupPhase([toolchain]),
-                    "install": PhaseConfig(dependsOn: ["setup"], cmds: ["lein deps"], cacheDirectories: ["/root/.m2"]),
-                    "build": PhaseConfig(
-                        dependsOn: ["install"],
-                        cmds: [
-                            "lein uberjar",
-                            "cp $(ls -1 target/uberjar/*-standalone.jar target/*-standalone.jar 2>/dev/null | head -n 1) app-standalone.jar"
-                        ])
-                ], start: StartConfig(cmd: "java $JAVA_OPTS -jar app-standalone.jar"))
-            out.phaseInputs["install"] = ["project.clj"]
-            out.deployInclude = ["app-standalone.jar"]
+            return .recipe(
+                [toolchain], install: RecipeStep(cmds: ["lein deps"], caches: ["/root/.m2"], inputs: ["project.clj"]),
+                build: RecipeStep(cmds: [
+                    "lein uberjar",
+                    "cp $(ls -1 target/uberjar/*-standalone.jar target/*-standalone.jar 2>/dev/null | head -n 1) app-standalone.jar"
+                ]), start: StartConfig(cmd: "java $JAVA_OPTS -jar app-standalone.jar"), deploy: ["app-standalone.jar"],
+                runtimePackages: toolchain.runtimePackages)
         } else {
             guard let main = ctx.config.string("main") else {
                 throw PlannerError(
@@ -425,16 +381,11 @@ struct ClojureProvider: Provider {
                     "a deps.edn project needs its main namespace: set [config.clojure] main = \"my.app.core\"",
                     file: "deps.edn", key: "config.clojure.main")
             }
-            out.plan = BuildPlanConfig(
-                phases: [
-                    "setup": setupPhase([toolchain]),
-                    "install": PhaseConfig(dependsOn: ["setup"], cmds: ["clojure -P"], cacheDirectories: ["/root/.m2"])
-                ], start: StartConfig(cmd: "clojure -M -m \(main)"))
-            out.phaseInputs["install"] = ["deps.edn"]
-            out.runtimePackages = ["clojure"]
+            return .recipe(
+                [toolchain], install: RecipeStep(cmds: ["clojure -P"], caches: ["/root/.m2"], inputs: ["deps.edn"]),
+                start: StartConfig(cmd: "clojure -M -m \(main)"),
+                runtimePackages: ["clojure"] + toolchain.runtimePackages)
         }
-        out.runtimePackages += toolchain.runtimePackages
-        return out
     }
 }
 
@@ -465,25 +416,16 @@ struct HaskellProvider: Provider {
         }
         // `base` bounds constrain GHC only indirectly; cabal reports such conflicts itself.
         let toolchain = try ctx.toolchain("haskell")
-        var out = ProviderOutput()
-        out.toolchains = [toolchain]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([toolchain]),
-                "install": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["cabal update", "cabal build --only-dependencies"],
-                    cacheDirectories: ["/root/.cabal/packages", "/root/.cabal/store"]),
-                "build": PhaseConfig(
-                    dependsOn: ["install"],
-                    cmds: [
-                        "mkdir -p bin",
-                        "cabal install exe:\(exe) --installdir=bin --install-method=copy --overwrite-policy=always"
-                    ])
-            ], start: StartConfig(cmd: "./bin/\(exe)"))
-        out.phaseInputs["install"] = [cabalFile] + ctx.existing(["cabal.project", "cabal.project.freeze"])
-        out.runtimePackages = toolchain.runtimePackages
-        out.deployInclude = ["bin"]
-        return out
+        return .recipe(
+            [toolchain],
+            install: RecipeStep(
+                cmds: ["cabal update", "cabal build --only-dependencies"],
+                caches: ["/root/.cabal/packages", "/root/.cabal/store"],
+                inputs: [cabalFile] + ctx.existing(["cabal.project", "cabal.project.freeze"])),
+            build: RecipeStep(cmds: [
+                "mkdir -p bin",
+                "cabal install exe:\(exe) --installdir=bin --install-method=copy --overwrite-policy=always"
+            ]), start: StartConfig(cmd: "./bin/\(exe)"), deploy: ["bin"], runtimePackages: toolchain.runtimePackages)
     }
 }
 
@@ -522,25 +464,16 @@ struct CrystalProvider: Provider {
                 value: $0.hasPrefix(">") || $0.hasPrefix("~") ? $0 : ">=" + $0, from: "shard.yml", key: "crystal")
         }
         let toolchain = try ctx.toolchain("crystal", idiomatic: [request])
-        var out = ProviderOutput()
-        out.toolchains = [toolchain]
-        var phases: [String: PhaseConfig] = [
-            "setup": setupPhase([toolchain]),
-            "build": PhaseConfig(
-                dependsOn: [hasDependencies ? "install" : "setup"],
+        return .recipe(
+            [toolchain],
+            install: hasDependencies
+                ? RecipeStep(
+                    cmds: ["shards install --production"], caches: ["/root/.cache/shards"],
+                    inputs: ctx.existing(["shard.yml", "shard.lock"])) : nil,
+            build: RecipeStep(
                 cmds: ["mkdir -p bin", "crystal build --release \(shellQuote(main)) -o bin/\(name)"],
-                cacheDirectories: ["/root/.cache/crystal"])
-        ]
-        if hasDependencies {
-            phases["install"] = PhaseConfig(
-                dependsOn: ["setup"], cmds: ["shards install --production"],
-                cacheDirectories: ["/root/.cache/shards"])
-            out.phaseInputs["install"] = ctx.existing(["shard.yml", "shard.lock"])
-        }
-        out.plan = BuildPlanConfig(phases: phases, start: StartConfig(cmd: "./bin/\(name)"))
-        out.runtimePackages = toolchain.runtimePackages
-        out.deployInclude = ["bin"]
-        return out
+                caches: ["/root/.cache/crystal"]),
+            start: StartConfig(cmd: "./bin/\(name)"), deploy: ["bin"], runtimePackages: toolchain.runtimePackages)
     }
 }
 
@@ -580,17 +513,9 @@ struct CobolProvider: Provider {
         }
         let name = String(main.split(separator: "/").last!.split(separator: ".").first!)
         let toolchain = try ctx.toolchain("cobol")
-        var out = ProviderOutput()
-        out.toolchains = [toolchain]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([toolchain]),
-                "build": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["mkdir -p bin", "cobc -x -free -o bin/\(name) \(shellQuote(main))"])
-            ], start: StartConfig(cmd: "./bin/\(name)"))
-        out.runtimePackages = toolchain.runtimePackages
-        out.deployInclude = ["bin"]
-        return out
+        return .recipe(
+            [toolchain], build: RecipeStep(cmds: ["mkdir -p bin", "cobc -x -free -o bin/\(name) \(shellQuote(main))"]),
+            start: StartConfig(cmd: "./bin/\(name)"), deploy: ["bin"], runtimePackages: toolchain.runtimePackages)
     }
 }
 

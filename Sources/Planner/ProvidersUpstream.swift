@@ -23,16 +23,10 @@ struct DenoProvider: Provider {
                 "no start task in deno.json and no main.ts / mod.ts / server.ts / index.ts; add `\"tasks\": {\"start\": ...}`",
                 file: detect(app), key: "tasks.start")
         }
-        var out = ProviderOutput()
-        out.toolchains = [deno]
-        out.plan = BuildPlanConfig(
-            variables: ["DENO_DIR": "/app/.deno", "DENO_NO_UPDATE_CHECK": "1"],
-            phases: [
-                "setup": setupPhase([deno]),
-                "install": PhaseConfig(
-                    dependsOn: ["setup"], cmds: [entry.map { "deno cache \(shellQuote($0))" } ?? "deno install"])
-            ], start: StartConfig(cmd: hasStartTask ? "deno task start" : "deno run --allow-all \(shellQuote(entry!))"))
-        return out
+        return .recipe(
+            [deno], variables: ["DENO_DIR": "/app/.deno", "DENO_NO_UPDATE_CHECK": "1"],
+            install: RecipeStep(cmds: [entry.map { "deno cache \(shellQuote($0))" } ?? "deno install"]),
+            start: StartConfig(cmd: hasStartTask ? "deno task start" : "deno run --allow-all \(shellQuote(entry!))"))
     }
 }
 
@@ -69,30 +63,22 @@ struct DotnetProvider: Provider {
                 value: String(tf.value.dropFirst(3)), from: project, key: "TargetFramework", line: tf.line)
         }
         let dotnet = try ctx.toolchain("dotnet", idiomatic: [try Self.globalJSON(app), framework])
-        var out = ProviderOutput()
-        out.toolchains = [dotnet]
-        out.plan = BuildPlanConfig(
-            variables: ["DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"],
-            phases: [
-                "setup": setupPhase([dotnet]),
-                "install": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["dotnet restore \(shellQuote(project))"],
-                    cacheDirectories: ["/root/.nuget/packages"]),
-                "build": PhaseConfig(
-                    dependsOn: ["install"],
-                    cmds: ["dotnet publish \(shellQuote(project)) -c Release --no-restore -o out"])
-            ], start: StartConfig(cmd: "dotnet out/\(shellQuote(assembly + ".dll"))"))
-        out.phaseInputs["install"] =
+        let inputs =
             ctx.existing([
                 "global.json", "nuget.config", "NuGet.Config", "Directory.Build.props", "Directory.Packages.props"
             ])
             + app.allFiles.filter { $0.hasSuffix(".csproj") || $0.hasSuffix(".fsproj") || $0.hasSuffix(".sln") }
-        out.deployInclude = ["out"]
+        var out = ProviderOutput.recipe(
+            [dotnet], variables: ["DOTNET_CLI_TELEMETRY_OPTOUT": "1", "DOTNET_NOLOGO": "1"],
+            install: RecipeStep(
+                cmds: ["dotnet restore \(shellQuote(project))"], caches: ["/root/.nuget/packages"], inputs: inputs),
+            build: RecipeStep(cmds: ["dotnet publish \(shellQuote(project)) -c Release --no-restore -o out"]),
+            start: StartConfig(cmd: "dotnet out/\(shellQuote(assembly + ".dll"))"), deploy: ["out"],
+            runtimePackages: ["ca-certificates"])
         // Without ICU in the slim runtime: invariant globalization.
         out.runtimeVariables = [
             "ASPNETCORE_URLS": "http://0.0.0.0:8080", "PORT": "8080", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"
         ]
-        out.runtimePackages = ["ca-certificates"]
         return out
     }
 
@@ -141,17 +127,12 @@ struct ZigProvider: Provider {
                 .invalidValue, "no executable found: build.zig has no addExecutable(.{ .name = \"...\" })",
                 file: "build.zig")
         }
-        var out = ProviderOutput()
-        out.toolchains = [zig]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([zig]),
-                "build": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["zig build -Doptimize=ReleaseSafe --prefix out"],
-                    cacheDirectories: ["/root/.cache/zig", "/app/.zig-cache"])
-            ], start: StartConfig(cmd: "./out/bin/\(exe)"))
-        out.deployInclude = ["out"]
-        return out
+        return .recipe(
+            [zig],
+            build: RecipeStep(
+                cmds: ["zig build -Doptimize=ReleaseSafe --prefix out"], caches: ["/root/.cache/zig", "/app/.zig-cache"]
+            ),
+            start: StartConfig(cmd: "./out/bin/\(exe)"), deploy: ["out"])
     }
 
     /// `.name = "x"` or `.name = .x` (Zig 0.14 enum literal) in build.zig.zon.
@@ -186,19 +167,14 @@ struct GleamProvider: Provider {
         let manifest = try ctx.app.toml("gleam.toml")
         let gleam = try ctx.toolchain("gleam", idiomatic: [VersionFiles.value(manifest, ["gleam"], file: "gleam.toml")])
         let erlang = try ctx.toolchain("erlang", providerConfig: false)
-        var out = ProviderOutput()
-        out.toolchains = [gleam, erlang]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([gleam, erlang]),
-                "install": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["gleam deps download"], cacheDirectories: ["/root/.cache/gleam"]),
-                "build": PhaseConfig(dependsOn: ["install"], cmds: ["gleam export erlang-shipment"])
-            ], start: StartConfig(cmd: "./build/erlang-shipment/entrypoint.sh run"))
-        out.phaseInputs["install"] = ctx.existing(["gleam.toml", "manifest.toml"])
-        out.deployInclude = ["build/erlang-shipment"]
-        out.runtimePackages = erlang.runtimePackages
-        return out
+        return .recipe(
+            [gleam, erlang],
+            install: RecipeStep(
+                cmds: ["gleam deps download"], caches: ["/root/.cache/gleam"],
+                inputs: ctx.existing(["gleam.toml", "manifest.toml"])),
+            build: RecipeStep(cmds: ["gleam export erlang-shipment"]),
+            start: StartConfig(cmd: "./build/erlang-shipment/entrypoint.sh run"), deploy: ["build/erlang-shipment"],
+            runtimePackages: erlang.runtimePackages)
     }
 }
 
@@ -226,21 +202,13 @@ struct DartProvider: Provider {
         else {
             throw PlannerError(.invalidValue, "no bin/*.dart entry point to compile", file: "pubspec.yaml")
         }
-        var out = ProviderOutput()
-        out.toolchains = [dart]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([dart]),
-                "install": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["dart pub get"], cacheDirectories: ["/root/.pub-cache"]),
-                "build": PhaseConfig(
-                    dependsOn: ["install"],
-                    cmds: ["mkdir -p out", "dart compile exe \(shellQuote(entry)) -o out/server"])
-            ], start: StartConfig(cmd: "./out/server"))
-        out.phaseInputs["install"] = ctx.existing(["pubspec.yaml", "pubspec.lock"])
-        out.deployInclude = ["out"]
-        out.runtimePackages = ["ca-certificates"]
-        return out
+        return .recipe(
+            [dart],
+            install: RecipeStep(
+                cmds: ["dart pub get"], caches: ["/root/.pub-cache"],
+                inputs: ctx.existing(["pubspec.yaml", "pubspec.lock"])),
+            build: RecipeStep(cmds: ["mkdir -p out", "dart compile exe \(shellQuote(entry)) -o out/server"]),
+            start: StartConfig(cmd: "./out/server"), deploy: ["out"], runtimePackages: ["ca-certificates"])
     }
 }
 
@@ -267,26 +235,18 @@ struct SwiftProvider: Provider {
                 .invalidValue, "Package.swift declares no executable product or executableTarget", file: "Package.swift"
             )
         }
-        var out = ProviderOutput()
-        out.toolchains = [swift]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([swift]),
-                "install": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["swift package resolve"],
-                    cacheDirectories: ["/root/.cache/org.swift.swiftpm"]),
-                "build": PhaseConfig(
-                    dependsOn: ["install"],
-                    cmds: [
-                        "swift build -c release --static-swift-stdlib --product \(shellQuote(product))",
-                        "mkdir -p out", "cp .build/release/\(shellQuote(product)) out/"
-                    ],
-                    cacheDirectories: ["/app/.build"])
-            ], start: StartConfig(cmd: "./out/\(product)"))
-        out.phaseInputs["install"] = ctx.existing(["Package.swift", "Package.resolved"])
-        out.deployInclude = ["out"]
-        out.runtimePackages = ["ca-certificates", "libstdc++6"]
-        return out
+        return .recipe(
+            [swift],
+            install: RecipeStep(
+                cmds: ["swift package resolve"], caches: ["/root/.cache/org.swift.swiftpm"],
+                inputs: ctx.existing(["Package.swift", "Package.resolved"])),
+            build: RecipeStep(
+                cmds: [
+                    "swift build -c release --static-swift-stdlib --product \(shellQuote(product))",
+                    "mkdir -p out", "cp .build/release/\(shellQuote(product)) out/"
+                ], caches: ["/app/.build"]),
+            start: StartConfig(cmd: "./out/\(product)"), deploy: ["out"],
+            runtimePackages: ["ca-certificates", "libstdc++6"])
     }
 
     static func quoted(after marker: String, in text: String) -> String? {
@@ -335,17 +295,10 @@ struct ScalaProvider: Provider {
                 "add sbt-native-packager (with name := \"...\") or sbt-assembly to project/plugins.sbt so the build produces something to run",
                 file: "project/plugins.sbt")
         }
-        var out = ProviderOutput()
-        out.toolchains = [sbt, java]
-        out.plan = BuildPlanConfig(
-            phases: [
-                "setup": setupPhase([sbt, java]),
-                "build": PhaseConfig(
-                    dependsOn: ["setup"], cmds: cmds,
-                    cacheDirectories: ["/root/.ivy2", "/root/.sbt", "/root/.cache/coursier"])
-            ], start: StartConfig(cmd: start))
-        out.deployInclude = plugins.contains("sbt-native-packager") ? ["target/universal/stage"] : ["app-assembly.jar"]
-        out.runtimePackages = java.runtimePackages
-        return out
+        return .recipe(
+            [sbt, java], build: RecipeStep(cmds: cmds, caches: ["/root/.ivy2", "/root/.sbt", "/root/.cache/coursier"]),
+            start: StartConfig(cmd: start),
+            deploy: plugins.contains("sbt-native-packager") ? ["target/universal/stage"] : ["app-assembly.jar"],
+            runtimePackages: java.runtimePackages)
     }
 }
