@@ -72,7 +72,6 @@ func printBuildReport(_ r: BuildReport) {
     for w in r.warnings { printError(renderWarning(w)) }
 }
 
-/// A build warning as one stderr line, `warning: [step: ]message` (the `--json` report carries its code too).
-func renderWarning(_ w: BuildWarning) -> String {
-    "warning: " + (w.step.map { "\($0): " } ?? "") + w.message
-}
+/// A build warning as one stderr line, `warning: [step: ]message[: cause]` (the `--json` report carries its code
+/// and the cause as a field).
+func renderWarning(_ w: BuildWarning) -> String { "warning: \(w)" }

@@ -283,7 +283,15 @@ import Testing
         #expect(throws: OCIWriterError.self) { try layout.resolve(tag: "x") }
         let report = LayoutVerifier.verify(layout)
         #expect(!report.isValid)
-        #expect(report.problems.contains { $0.subject == "index.json" && $0.message.contains("digest") })
+        #expect(
+            report.problems.contains {
+                $0.subject == "index.json" && $0.kind == .unreadable
+                    && ($0.cause as? OCIWriterError)?.message.contains("digest") == true
+            }, "the cause stays typed: \(report.problems)")
+        let encoded = String(decoding: try CanonicalJSON.encode(report), as: UTF8.self)
+        #expect(encoded.contains(#""kind":"unreadable""#) && encoded.contains(#""cause":""#), "\(encoded)")
+        let decoded = try JSONDecoder().decode(VerificationReport.self, from: Data(encoded.utf8))
+        #expect(decoded.problems.map(\.description) == report.problems.map(\.description))
 
         // Uppercase hex in a manifest's layer.
         try layoutWriteText(layout.indexPath, #"{"schemaVersion":2,"manifests":[]}"#)

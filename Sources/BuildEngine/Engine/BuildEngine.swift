@@ -87,7 +87,7 @@ public enum BuildEngine {
         var (report, inputs) = try image(request, options: options, runner: runner)
         session.export(finalLayers: Set(report.layers.map(\.digest)))
         if !options.registryCache.exportTo.isEmpty { mounts?.exportAll() }
-        report.warnings += session.warnings.map { BuildWarning(.registryCache, $0) }
+        report.warnings += session.warnings
         return (report, inputs)
     }
 

@@ -1,7 +1,9 @@
 import Foundation
 
 /// A warning of a build: something the image got that the user may not expect, or input that did nothing. Both
-/// front ends record them (`BuildRecorder.warnings`); the report carries them; the CLI renders them.
+/// front ends record them (`BuildRecorder.warnings`); the report carries them; the CLI renders them. When another
+/// module's error caused it (a registry that refused, a blob that did not verify), that error is kept typed in
+/// `cause`: renderers print it after the message, JSON carries its text as `cause`.
 public struct BuildWarning: Codable, Hashable, Sendable, CustomStringConvertible, Comparable {
     public enum Code: String, Codable, Hashable, Sendable {
         /// From the Dockerfile front end's resolver (the message names the Dockerfile and line).
@@ -22,18 +24,62 @@ public struct BuildWarning: Codable, Hashable, Sendable, CustomStringConvertible
     public var message: String
     /// The step it concerns (`stage/phase`, or a Dockerfile phase label), when it concerns one.
     public var step: String?
+    /// The underlying error, when one caused the warning (decoded from JSON: a `RecordedCause` with its text).
+    public var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, step: String? = nil) {
+    public init(_ code: Code, _ message: String, step: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.step = step
+        self.cause = cause
     }
 
-    /// `step: message`.
-    public var description: String { step.map { "\($0): \(message)" } ?? message }
+    /// A cause read back from a JSON report: the text the error rendered as.
+    public struct RecordedCause: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The cause as text (what renderers print and JSON carries).
+    public var causeText: String? { cause.map { String(describing: $0) } }
+
+    /// `step: message: cause`.
+    public var description: String {
+        (step.map { "\($0): " } ?? "") + message + (causeText.map { ": \($0)" } ?? "")
+    }
+
+    private enum CodingKeys: String, CodingKey { case code, message, step, cause }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            try c.decode(Code.self, forKey: .code), try c.decode(String.self, forKey: .message),
+            step: try c.decodeIfPresent(String.self, forKey: .step),
+            cause: try c.decodeIfPresent(String.self, forKey: .cause).map(RecordedCause.init))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(code, forKey: .code)
+        try c.encode(message, forKey: .message)
+        try c.encodeIfPresent(step, forKey: .step)
+        try c.encodeIfPresent(causeText, forKey: .cause)
+    }
+
+    /// Equal when code, message, step and the cause's text are (a multi-platform report lists each once).
+    public static func == (a: BuildWarning, b: BuildWarning) -> Bool {
+        (a.code, a.message, a.step, a.causeText) == (b.code, b.message, b.step, b.causeText)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+        hasher.combine(step)
+        hasher.combine(causeText)
+    }
 
     /// By step, then message (a multi-platform report lists each distinct warning once, in this order).
     public static func < (a: BuildWarning, b: BuildWarning) -> Bool {
-        (a.step ?? "", a.message, a.code.rawValue) < (b.step ?? "", b.message, b.code.rawValue)
+        (a.step ?? "", a.message, a.code.rawValue, a.causeText ?? "")
+            < (b.step ?? "", b.message, b.code.rawValue, b.causeText ?? "")
     }
 }

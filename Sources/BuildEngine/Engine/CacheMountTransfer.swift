@@ -49,7 +49,7 @@ struct CacheMountTransfer {
                 do {
                     if try importOne(name, from: ref, source: source) { break }
                 } catch {
-                    session.warn("cache mount \(name) from \(source) is unusable (\(error)): it starts empty")
+                    session.warn("cache mount \(name) from \(source) is unusable, it starts empty", cause: error)
                 }
             }
         }
@@ -103,7 +103,7 @@ struct CacheMountTransfer {
                 continue
             }
             do { try exportOne(name) } catch {
-                session.warn("cache mount \(name) was not exported (\(error))")
+                session.warn("cache mount \(name) was not exported", cause: error)
             }
         }
     }

@@ -17,7 +17,7 @@ final class RegistryCache: Sendable {
     /// Tells the user what happened (hits, misses that were not plain absences, export results).
     let notice: @Sendable (String) -> Void
     private let used = Mutex<[(record: CacheRecord, file: String?)]>([])
-    private let problems = Mutex<[String]>([])
+    private let problems = Mutex<[BuildWarning]>([])
 
     init(options: RegistryCacheOptions, transport: ImageTransport, notice: @escaping @Sendable (String) -> Void) {
         self.options = options
@@ -26,11 +26,13 @@ final class RegistryCache: Sendable {
     }
 
     /// Warnings for the build report (unusable entries, refused writes).
-    var warnings: [String] { problems.withLock { $0 } }
+    var warnings: [BuildWarning] { problems.withLock { $0 } }
 
-    func warn(_ message: String) {
-        problems.withLock { $0.append(message) }
-        notice(message)
+    /// A `registryCache` warning for the report, told to the user now; `cause`: the error behind it.
+    func warn(_ message: String, cause: (any Error)? = nil) {
+        let warning = BuildWarning(.registryCache, message, cause: cause)
+        problems.withLock { $0.append(warning) }
+        notice(warning.description)
     }
 
     /// Remembers a step the build used (from the cache or produced), with its layer blob file, for the export.
@@ -60,7 +62,7 @@ final class RegistryCache: Sendable {
                     return p
                 }
             } catch {
-                warn("registry cache \(source) is unusable (\(error)): the step is built instead")
+                warn("registry cache \(source) is unusable, the step is built instead", cause: error)
             }
         }
         return nil
@@ -117,7 +119,8 @@ final class RegistryCache: Sendable {
                 notice(
                     "registry cache \(repo): \(n) of \(chosen.count) entries written (mode \(options.mode.rawValue))")
             } catch {
-                warn("registry cache \(repo) was not written (\(error)): the image is built, the cache not shared")
+                warn(
+                    "registry cache \(repo) was not written, the image is built but the cache not shared", cause: error)
             }
         }
     }

@@ -34,8 +34,8 @@ extension StageRunner {
         } catch {
             if let f = pulled.layerFile { unlink(f) }
             session.warn(
-                "registry cache \(pulled.source) could not be used (\(BuildEngineError.wrapping(error).message)): the step is built instead"
-            )
+                "registry cache \(pulled.source) could not be used, the step is built instead",
+                cause: error)
             return nil
         }
     }

@@ -2,13 +2,74 @@ import Foundation
 
 /// One problem found by `LayoutVerifier`.
 public struct VerificationProblem: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// The content breaks a rule (the spec's, or a limit): the message says which.
+        case invalid
+        /// It could not be read, verified or decoded: `cause` is the error that stopped it.
+        case unreadable
+    }
+
     /// What is wrong: `index.json`, `blob sha256:…`, `manifest sha256:…`, `config sha256:…`, `layer sha256:…`.
     public var subject: String
     /// The field or entry concerned, e.g. `layers[1].digest`, `rootfs.diff_ids[0]`.
     public var field: String?
     public var message: String
+    public var kind: Kind
+    /// The error behind an `unreadable` problem (decoded from JSON: a `RecordedCause` with its text).
+    public var cause: (any Error)?
 
-    public var description: String { subject + (field.map { " \($0)" } ?? "") + ": " + message }
+    public init(subject: String, field: String?, message: String, cause: (any Error)? = nil) {
+        self.subject = subject
+        self.field = field
+        self.message = message
+        self.kind = cause == nil ? .invalid : .unreadable
+        self.cause = cause
+    }
+
+    /// A cause read back from a JSON report: the text the error rendered as.
+    public struct RecordedCause: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The cause as text (what the report's text and JSON carry).
+    public var causeText: String? { cause.map { String(describing: $0) } }
+
+    public var description: String {
+        subject + (field.map { " \($0)" } ?? "") + ": " + message + (causeText.map { ": \($0)" } ?? "")
+    }
+
+    private enum CodingKeys: String, CodingKey { case subject, field, message, kind, cause }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            subject: try c.decode(String.self, forKey: .subject),
+            field: try c.decodeIfPresent(String.self, forKey: .field),
+            message: try c.decode(String.self, forKey: .message),
+            cause: try c.decodeIfPresent(String.self, forKey: .cause).map(RecordedCause.init))
+        kind = try c.decodeIfPresent(Kind.self, forKey: .kind) ?? kind
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(subject, forKey: .subject)
+        try c.encodeIfPresent(field, forKey: .field)
+        try c.encode(message, forKey: .message)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(causeText, forKey: .cause)
+    }
+
+    public static func == (a: VerificationProblem, b: VerificationProblem) -> Bool {
+        (a.subject, a.field, a.message, a.kind, a.causeText) == (b.subject, b.field, b.message, b.kind, b.causeText)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(subject)
+        hasher.combine(field)
+        hasher.combine(message)
+        hasher.combine(kind)
+        hasher.combine(causeText)
+    }
 }
 
 /// The outcome of verifying a layout (or one tag in it).
@@ -74,8 +135,8 @@ public enum LayoutVerifier {
             self.limits = limits
         }
 
-        mutating func problem(_ subject: String, _ field: String?, _ message: String) {
-            let p = VerificationProblem(subject: subject, field: field, message: message)
+        mutating func problem(_ subject: String, _ field: String?, _ message: String, cause: (any Error)? = nil) {
+            let p = VerificationProblem(subject: subject, field: field, message: message, cause: cause)
             if !problems.contains(p) { problems.append(p) }
         }
 
@@ -89,7 +150,7 @@ public enum LayoutVerifier {
                 _ = try OCILayout.open(at: layout.path)
                 index = try layout.readIndexDocument()
             } catch {
-                problem("index.json", nil, "\(error)")
+                problem("index.json", nil, "cannot be read", cause: error)
                 return
             }
             if let t = index.value.mediaType, t != .ociIndex {
@@ -103,7 +164,7 @@ public enum LayoutVerifier {
             for (i, d) in entries {
                 if let name = d.annotations?[Descriptor.refNameAnnotation] {
                     do { try OCILayout.validateTag(name) } catch {
-                        problem("index.json", "manifests[\(i)].annotations", "\(error)")
+                        problem("index.json", "manifests[\(i)].annotations", "is not a valid tag", cause: error)
                     }
                 }
                 visit(d, from: "index.json", field: "manifests[\(i)]", depth: 0)
@@ -139,7 +200,7 @@ public enum LayoutVerifier {
                 problem("blob \(d.digest)", nil, e.message + " (referenced by \(from) \(field))")
             } catch {
                 ok = false
-                problem("blob \(d.digest)", nil, "\(error)")
+                problem("blob \(d.digest)", nil, "cannot be verified (referenced by \(from) \(field))", cause: error)
             }
             blobOK[d.digest] = ok
             return ok
@@ -163,7 +224,7 @@ public enum LayoutVerifier {
             }
             let bytes: [UInt8]
             do { bytes = try layout.readBlob(d) } catch {
-                problem("blob \(d.digest)", nil, "\(error)")
+                problem("blob \(d.digest)", nil, "cannot be read", cause: error)
                 return
             }
             let source = (d.mediaType.isIndex ? "index " : "manifest ") + d.digest.string
@@ -174,7 +235,7 @@ public enum LayoutVerifier {
                     problem(source, nil, e.message)
                     return
                 } catch {
-                    problem(source, nil, "\(error)")
+                    problem(source, nil, "cannot be decoded", cause: error)
                     return
                 }
                 if let t = doc.value.mediaType, t != d.mediaType {
@@ -198,7 +259,7 @@ public enum LayoutVerifier {
                 problem(source, nil, e.message)
                 return
             } catch {
-                problem(source, nil, "\(error)")
+                problem(source, nil, "cannot be decoded", cause: error)
                 return
             }
             if let t = manifest.mediaType, t != d.mediaType {
@@ -258,7 +319,7 @@ public enum LayoutVerifier {
                 problem(subject, nil, e.message)
                 return
             } catch {
-                problem(subject, nil, "\(error)")
+                problem(subject, nil, "cannot be decoded", cause: error)
                 return
             }
             if config.architecture.isEmpty { problem(subject, "architecture", "must not be empty") }
@@ -358,7 +419,7 @@ public enum LayoutVerifier {
                     problem("layer \(layer.digest)", nil, "cannot decompress as \(compression): \(e.message)")
                 }
             } catch {
-                problem("layer \(layer.digest)", nil, "\(error)")
+                problem("layer \(layer.digest)", nil, "cannot be read (referenced by \(from) \(field))", cause: error)
             }
             layerResults[layer.digest] = .some(result)
             return result?.diffID
