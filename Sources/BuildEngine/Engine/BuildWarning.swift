@@ -1,4 +1,5 @@
 import Foundation
+import OCIWriter
 
 /// A warning of a build: something the image got that the user may not expect, or input that did nothing. Both
 /// front ends record them (`BuildRecorder.warnings`); the report carries them; the CLI renders them. When another
@@ -34,11 +35,6 @@ public struct BuildWarning: Codable, Hashable, Sendable, CustomStringConvertible
         self.cause = cause
     }
 
-    /// A cause read back from a JSON report: the text the error rendered as.
-    public struct RecordedCause: Error, Sendable, CustomStringConvertible {
-        public var description: String
-    }
-
     /// The cause as text (what renderers print and JSON carries).
     public var causeText: String? { cause.map { String(describing: $0) } }
 
@@ -54,7 +50,7 @@ public struct BuildWarning: Codable, Hashable, Sendable, CustomStringConvertible
         self.init(
             try c.decode(Code.self, forKey: .code), try c.decode(String.self, forKey: .message),
             step: try c.decodeIfPresent(String.self, forKey: .step),
-            cause: try c.decodeIfPresent(String.self, forKey: .cause).map(RecordedCause.init))
+            cause: try c.decodeIfPresent(String.self, forKey: .cause).map { RecordedCause($0) })
     }
 
     public func encode(to encoder: any Encoder) throws {

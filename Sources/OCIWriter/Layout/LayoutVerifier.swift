@@ -26,11 +26,6 @@ public struct VerificationProblem: Sendable, Hashable, Codable, CustomStringConv
         self.cause = cause
     }
 
-    /// A cause read back from a JSON report: the text the error rendered as.
-    public struct RecordedCause: Error, Sendable, CustomStringConvertible {
-        public var description: String
-    }
-
     /// The cause as text (what the report's text and JSON carry).
     public var causeText: String? { cause.map { String(describing: $0) } }
 
@@ -46,7 +41,7 @@ public struct VerificationProblem: Sendable, Hashable, Codable, CustomStringConv
             subject: try c.decode(String.self, forKey: .subject),
             field: try c.decodeIfPresent(String.self, forKey: .field),
             message: try c.decode(String.self, forKey: .message),
-            cause: try c.decodeIfPresent(String.self, forKey: .cause).map(RecordedCause.init))
+            cause: try c.decodeIfPresent(String.self, forKey: .cause).map { RecordedCause($0) })
         kind = try c.decodeIfPresent(Kind.self, forKey: .kind) ?? kind
     }
 
