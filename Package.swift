@@ -95,7 +95,7 @@ let package = Package(
             name: "PlannerTests", dependencies: ["Planner"],
             swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(
-            name: "ToolchainsTests", dependencies: ["Toolchains", "OCIWriter"],
+            name: "ToolchainsTests", dependencies: ["Toolchains", "OCIWriter", "Planner", "BuildEngine"],
             swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(
             name: "SandboxTests", dependencies: ["Sandbox", "BuildEngine"],

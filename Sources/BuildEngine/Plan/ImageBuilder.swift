@@ -583,7 +583,7 @@ public struct ImageBuilder: Sendable {
     static let failMarker = "ociforge: command "
 
     /// The phase's shell script: apt packages (caches are mounts; logs and backups removed so layers are
-    /// reproducible), then each command in turn, stopping at the first failure with a marker line naming it.
+    /// reproducible; with the `--ca-bundle` secret apt's https trusts it), then each command in turn, stopping at the first failure with a marker line naming it.
     /// dpkg runs with --force-unsafe-io (as in Docker's Debian images): its per-file fsyncs protect an installed
     /// system from power loss, but a phase's upper directory is thrown away unless the phase completes and is then
     /// written (and fsynced) as a layer, so they only cost time — most of an install on a busy disk.
@@ -594,9 +594,10 @@ public struct ImageBuilder: Sendable {
         }
         var all: [String] = []
         if !apt.isEmpty {
+            let tls = secrets.contains(CABundle.id) ? " " + CABundle.aptOptions : ""
             all.append(
-                "apt-get -q -o Acquire::Retries=3 update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y "
-                    + "--no-install-recommends -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-unsafe-io install "
+                "apt-get -q -o Acquire::Retries=3\(tls) update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y"
+                    + "\(tls) --no-install-recommends -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-unsafe-io install "
                     + apt.map(shellQuote).joined(separator: " ")
                     + " && rm -rf /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* /var/cache/debconf/*-old "
                     + "/var/lib/dpkg/*-old /var/cache/ldconfig/aux-cache")

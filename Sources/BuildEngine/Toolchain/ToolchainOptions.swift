@@ -5,7 +5,7 @@ import Toolchains
 /// Where the engine downloads upstream toolchains from: channel base URLs by endpoint key (`node`, `deno-index`,
 /// …). Precedence (highest first): `mirrors` (`--toolchain-mirror key=url`), the environment's
 /// `OCIFORGE_TOOLCHAINS_<KEY>_URL`, the plan's `[toolchains.mirrors]`, then a tool's own `[toolchains.<tool>]
-/// mirror` (its index endpoint), then the channel's upstream site.
+/// mirror` (every endpoint of its channel: index, checksums and downloads), then the channel's upstream site.
 public struct ToolchainOptions: Sendable {
     /// `--toolchain-mirror key=url` (repeatable).
     public var mirrors: [String: String] = [:]
@@ -26,7 +26,7 @@ public struct ToolchainOptions: Sendable {
             var table = plan.toolchainMirrors ?? [:]
             for t in plan.toolchains {
                 guard let mirror = t.upstream?.mirror, let kind = ToolKind(rawValue: t.name) else { continue }
-                if table[kind.indexEndpoint.rawValue] == nil { table[kind.indexEndpoint.rawValue] = mirror }
+                for e in kind.endpoints where table[e.rawValue] == nil { table[e.rawValue] = mirror }
             }
             var settings = try ChannelSettings(mirrors: table, environment: environment)
             for (key, value) in mirrors.sorted(by: { $0.key < $1.key }) {

@@ -12,8 +12,9 @@ enum BunChannel {
             else { return nil }
             let number = String(r.tag_name.dropFirst(5))
             let artifact = ToolchainArtifact(
-                component: "bun", url: a.browser_download_url,
-                checksum: .file(url: sums.browser_download_url, fileName: a.name, algorithm: .sha256), size: a.size,
+                component: "bun", url: s.rebase(a.browser_download_url, .bun),
+                checksum: .file(url: s.rebase(sums.browser_download_url, .bun), fileName: a.name, algorithm: .sha256),
+                size: a.size,
                 format: .zip)
             return ChannelRelease(
                 tool: .bun, platform: platform, version: r.tag_name, versionNumber: number,

@@ -19,8 +19,10 @@ enum PythonChannel {
                 let parts = published.split(separator: "+", maxSplits: 1).map(String.init)
                 guard parts.count == 2, parts[1].count == 8, parts[1].allSatisfy(\.isNumber) else { continue }
                 let artifact = ToolchainArtifact(
-                    component: "python", url: a.browser_download_url,
-                    checksum: .file(url: sums.browser_download_url, fileName: a.name, algorithm: .sha256), size: a.size,
+                    component: "python", url: s.rebase(a.browser_download_url, .python),
+                    checksum: .file(
+                        url: s.rebase(sums.browser_download_url, .python), fileName: a.name, algorithm: .sha256),
+                    size: a.size,
                     format: .tarGzip)
                 let pre = parts[0].contains(where: \.isLetter)
                 let date = "\(parts[1].prefix(4))-\(parts[1].dropFirst(4).prefix(2))-\(parts[1].suffix(2))"

@@ -25,7 +25,7 @@ enum RubyChannel {
                     continue
                 }
                 let artifact = ToolchainArtifact(
-                    component: "ruby", url: a.browser_download_url, checksum: .inline(sum),
+                    component: "ruby", url: s.rebase(a.browser_download_url, .ruby), checksum: .inline(sum),
                     size: a.size, format: .tarGzip)
                 out.append(
                     ChannelRelease(

@@ -65,7 +65,7 @@ enum TemurinChannel {
             let v = a.version
             let number = "\(v.major).\(v.minor).\(v.security)" + (v.build.map { "+\($0)" } ?? "")
             let artifact = ToolchainArtifact(
-                component: imageType(flavor), url: a.binary.package.link, checksum: .inline(sum),
+                component: imageType(flavor), url: s.rebase(a.binary.package.link, .java), checksum: .inline(sum),
                 size: a.binary.package.size, format: format)
             out.append(
                 ChannelRelease(

@@ -46,6 +46,21 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
         return URL(string: s)!
     }
 
+    /// Upstream download locations outside `defaultBase` that the index's absolute URLs point at, each with the
+    /// path a mirror of this endpoint serves them under: GitHub release assets (`https://github.com/<owner>/<repo>/
+    /// releases/download/<tag>/<asset>` → `<mirror>/releases/download/<tag>/<asset>`), Temurin's binaries
+    /// (`https://github.com/adoptium/<repo>/…` → `<mirror>/adoptium/<repo>/…`), Zig's dev builds (`<mirror>/builds/…`).
+    public var downloadBases: [(upstream: String, mirrorPath: String)] {
+        switch self {
+        case .bun: [("https://github.com/oven-sh/bun", "")]
+        case .python: [("https://github.com/astral-sh/python-build-standalone", "")]
+        case .ruby: [("https://github.com/jdx/ruby", "")]
+        case .java: [("https://github.com/adoptium", "/adoptium")]
+        case .zig: [("https://ziglang.org/builds", "/builds")]
+        case .node, .go, .rust, .dotnet, .denoIndex, .deno: []
+        }
+    }
+
     /// The environment variable that overrides this base: `OCIFORGE_TOOLCHAINS_DENO_INDEX_URL`.
     public var environmentVariable: String {
         "OCIFORGE_TOOLCHAINS_" + rawValue.uppercased().replacingOccurrences(of: "-", with: "_") + "_URL"
@@ -117,12 +132,15 @@ public struct ChannelSettings: Hashable, Sendable {
         return path.isEmpty ? base : base + "/" + path
     }
 
-    /// An absolute URL found in an index: when it lies under the endpoint's default base and the base is
-    /// overridden, the same path under the override (so a mirror's copy of an upstream index works unchanged).
+    /// An absolute URL found in an index: when it lies under the endpoint's default base or one of its
+    /// `downloadBases` and the base is overridden, the same path under the override (so a mirror's verbatim copy
+    /// of an upstream index serves the downloads too: the whole channel comes from the mirror).
     public func rebase(_ url: String, _ endpoint: ChannelEndpoint) -> String {
         guard let o = overrides[endpoint] else { return url }
-        let upstream = endpoint.defaultBase.absoluteString
-        guard url.hasPrefix(upstream + "/") else { return url }
-        return url.replacingOccurrences(of: upstream, with: o.absoluteString, options: .anchored)
+        let rules = [(endpoint.defaultBase.absoluteString, "")] + endpoint.downloadBases
+        for (upstream, path) in rules where url.hasPrefix(upstream + "/") {
+            return o.absoluteString + path + url.dropFirst(upstream.count)
+        }
+        return url
     }
 }

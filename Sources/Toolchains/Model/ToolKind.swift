@@ -19,6 +19,10 @@ public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
 
     public static func < (a: ToolKind, b: ToolKind) -> Bool { a.rawValue < b.rawValue }
 
+    /// Every endpoint of this tool's channel (its index and its downloads): what `[toolchains.<tool>] mirror`
+    /// points at one mirror. Only Deno lists and serves from two sites.
+    public var endpoints: [ChannelEndpoint] { self == .deno ? [.denoIndex, .deno] : [indexEndpoint] }
+
     /// The channel endpoint that lists this tool's releases (its base URL setting).
     public var indexEndpoint: ChannelEndpoint {
         switch self {

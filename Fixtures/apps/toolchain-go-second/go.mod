@@ -1,0 +1,3 @@
+module example.com/secondgo
+
+go 1.27.3

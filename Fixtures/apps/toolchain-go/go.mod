@@ -1,0 +1,3 @@
+module example.com/upstreamgo
+
+go 1.27
