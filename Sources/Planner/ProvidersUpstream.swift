@@ -147,12 +147,16 @@ struct ZigProvider: Provider {
             phases: [
                 "setup": setupPhase([zig]),
                 "build": PhaseConfig(
-                    dependsOn: ["setup"], cmds: ["zig build -Doptimize=ReleaseSafe --prefix out"],
+                    dependsOn: ["setup"], cmds: [Self.zigBuild],
                     cacheDirectories: ["/root/.cache/zig", "/app/.zig-cache"])
             ], start: StartConfig(cmd: "./out/bin/\(exe)"))
         out.deployInclude = ["out"]
         return out
     }
+
+    /// The build command; `ZIG_TARGET` (set by the engine when it cross-compiles for another platform, e.g.
+    /// `aarch64-linux-gnu`) becomes `-Dtarget`.
+    static let zigBuild = "zig build -Doptimize=ReleaseSafe --prefix out ${ZIG_TARGET:+-Dtarget=$ZIG_TARGET}"
 
     /// `.name = "x"` or `.name = .x` (Zig 0.14 enum literal) in build.zig.zon.
     static func field(_ name: String, in text: String) -> (value: String, line: Int)? {

@@ -44,7 +44,7 @@ struct BuildCommand: ParsableCommand {
 
     @Flag(
         name: .customLong("no-cross-compile"),
-        help: "Emulate every step of a foreign platform, even where the toolchain could cross-compile (Go).")
+        help: "Emulate every step of a foreign platform, even where the toolchain could cross-compile (Go, Zig).")
     var noCrossCompile = false
 
     @Flag(name: .customLong("no-cache"), help: "Run every phase even when a cached layer exists.")

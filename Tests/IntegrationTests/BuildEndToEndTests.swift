@@ -39,7 +39,9 @@ struct BuildEndToEndTests {
     ) throws -> Build {
         let r = try Harness.run(
             [
-                Harness.ociforge, "build", app, "--output", "oci-layout:" + output, "--cache-dir", cache,
+                Harness.ociforge, "build", app, "--output",
+                output.hasPrefix("docker://") ? output : "oci-layout:" + output,
+                "--cache-dir", cache,
                 "--json", "--quiet", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"
             ] + extra,
             environment: ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch], timeout: 1200)
@@ -96,12 +98,20 @@ struct BuildEndToEndTests {
         _ layout: String, tag: String, containerPort: Int? = nil, path: String = "/",
         curlArgs: [String] = []
     ) throws -> String {
+        try httpGet(image: "oci:\(layout):\(tag)", containerPort: containerPort, path: path, curlArgs: curlArgs)
+    }
+
+    /// `httpGet` for any image reference podman takes; `podmanArgs` go before it (e.g. `--platform linux/arm64`).
+    static func httpGet(
+        image: String, podmanArgs: [String] = [], containerPort: Int? = nil, path: String = "/",
+        curlArgs: [String] = []
+    ) throws -> String {
         let port = containerPort ?? freePort()
         let name = "ociforge-it-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments =
-            podman + ["run", "--rm", "--name", name, "--network", "host", "-e", "PORT=\(port)", "oci:\(layout):\(tag)"]
+            podman + ["run", "--rm", "--name", name, "--network", "host", "-e", "PORT=\(port)"] + podmanArgs + [image]
         let log = try TempDir.make("podman-log")
         defer { log.remove() }
         FileManager.default.createFile(atPath: log.path + "/out", contents: nil)
