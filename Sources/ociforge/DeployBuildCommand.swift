@@ -48,17 +48,7 @@ struct DeployBuildCommand: ParsableCommand {
     @Option(name: [.short, .customLong("jobs")], help: "Resources built at the same time.")
     var jobs = 2
 
-    @Option(
-        name: .customLong("platform"),
-        help:
-            "os/arch[/variant][,…]: every resource's platforms (default: the host's); several push one OCI index per resource. Another architecture runs under qemu emulation (`ociforge emulators enable`)."
-    )
-    var platform: String?
-
-    @Flag(
-        name: .customLong("no-cross-compile"),
-        help: "Emulate every step of a foreign platform, even where the toolchain could cross-compile (Go, Zig).")
-    var noCrossCompile = false
+    @OptionGroup var platformFlags: PlatformFlags
 
     @Flag(name: .customLong("no-build-cache"), help: "Run every phase even when a cached layer exists.")
     var noBuildCache = false
@@ -143,8 +133,8 @@ struct DeployBuildCommand: ParsableCommand {
             !["OCIFORGE_STATE_DIR", "OCIFORGE_USERNS"].contains($0.key)
         }
         o.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
-        o.platforms = try platform.map(parsePlatforms) ?? []
-        o.crossCompile = !noCrossCompile
+        o.platforms = try platformFlags.platforms()
+        o.crossCompile = !platformFlags.noCrossCompile
         o.registryOptions = flags.options
         let lock = NSLock()
         o.log = { line in

@@ -34,7 +34,7 @@ struct BuildEndToEndTests {
 
     @discardableResult
     static func build(
-        _ app: String, cache: String, output: String, extra: [String] = [],
+        _ app: String, cache: String, output: String, extra: [String] = [], timeout: Double = 1200,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Build {
         let r = try Harness.run(
@@ -44,7 +44,7 @@ struct BuildEndToEndTests {
                 "--cache-dir", cache,
                 "--json", "--quiet", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"
             ] + extra,
-            environment: ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch], timeout: 1200)
+            environment: ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch], timeout: timeout)
         var report: [String: Any] = [:]
         if r.status == 0 {
             guard let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
@@ -59,10 +59,11 @@ struct BuildEndToEndTests {
     }
 
     static func requireBuilt(
-        _ app: String, cache: String, output: String, extra: [String] = [],
+        _ app: String, cache: String, output: String, extra: [String] = [], timeout: Double = 1200,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Build {
-        let b = try build(app, cache: cache, output: output, extra: extra, sourceLocation: sourceLocation)
+        let b = try build(
+            app, cache: cache, output: output, extra: extra, timeout: timeout, sourceLocation: sourceLocation)
         if b.status != 0 {
             Issue.record("build of \(app) failed:\n\(b.stderr.suffix(4000))", sourceLocation: sourceLocation)
             throw HarnessError("build failed")
