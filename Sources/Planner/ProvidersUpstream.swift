@@ -130,10 +130,14 @@ struct ZigProvider: Provider {
         return .recipe(
             [zig],
             build: RecipeStep(
-                cmds: ["zig build -Doptimize=ReleaseSafe --prefix out"], caches: ["/root/.cache/zig", "/app/.zig-cache"]
+                cmds: [Self.zigBuild], caches: ["/root/.cache/zig", "/app/.zig-cache"]
             ),
             start: StartConfig(cmd: "./out/bin/\(exe)"), deploy: ["out"])
     }
+
+    /// The build command; `ZIG_TARGET` (set by the engine when it cross-compiles for another platform, e.g.
+    /// `aarch64-linux-gnu`) becomes `-Dtarget`.
+    static let zigBuild = "zig build -Doptimize=ReleaseSafe --prefix out ${ZIG_TARGET:+-Dtarget=$ZIG_TARGET}"
 
     /// `.name = "x"` or `.name = .x` (Zig 0.14 enum literal) in build.zig.zon.
     static func field(_ name: String, in text: String) -> (value: String, line: Int)? {

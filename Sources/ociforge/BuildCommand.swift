@@ -35,17 +35,7 @@ struct BuildCommand: ParsableCommand {
         name: .customLong("runtime-base"), help: "Runtime base: debian:<suite>[-slim], a rootfs directory or tarball.")
     var runtimeBase: String?
 
-    @Option(
-        name: .customLong("platform"),
-        help:
-            "os/arch[/variant][,…]: the image's platform (default: the host's); several build one image each into one OCI index. Another architecture runs under qemu emulation (`ociforge emulators enable`)."
-    )
-    var platform: String?
-
-    @Flag(
-        name: .customLong("no-cross-compile"),
-        help: "Emulate every step of a foreign platform, even where the toolchain could cross-compile (Go).")
-    var noCrossCompile = false
+    @OptionGroup var platformFlags: PlatformFlags
 
     @Flag(name: .customLong("no-cache"), help: "Run every phase even when a cached layer exists.")
     var noCache = false
@@ -133,8 +123,8 @@ struct BuildCommand: ParsableCommand {
         build.runtimeBase = runtimeBase
         build.network = network
         build.caBundle = caBundle.map(absolute)
-        build.platforms = try platform.map(parsePlatforms) ?? []
-        build.crossCompile = !noCrossCompile
+        build.platforms = try platformFlags.platforms()
+        build.crossCompile = !platformFlags.noCrossCompile
         build.secrets = try secret.map { try Secret.parse($0) }
         build.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
         // Registry bases and a docker:// output use the same transport flags as `image push` (--insecure-registry,

@@ -48,6 +48,8 @@ struct DeployBuildCommand: ParsableCommand {
     @Option(name: [.short, .customLong("jobs")], help: "Resources built at the same time.")
     var jobs = 2
 
+    @OptionGroup var platformFlags: PlatformFlags
+
     @Flag(name: .customLong("no-build-cache"), help: "Run every phase even when a cached layer exists.")
     var noBuildCache = false
 
@@ -131,6 +133,8 @@ struct DeployBuildCommand: ParsableCommand {
             !["OCIFORGE_STATE_DIR", "OCIFORGE_USERNS"].contains($0.key)
         }
         o.sourceDateEpoch = try LayerWriteOptions.sourceDateEpochFromEnvironment()
+        o.platforms = try platformFlags.platforms()
+        o.crossCompile = !platformFlags.noCrossCompile
         o.registryOptions = flags.options
         let lock = NSLock()
         o.log = { line in

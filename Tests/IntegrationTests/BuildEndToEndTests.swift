@@ -34,15 +34,17 @@ struct BuildEndToEndTests {
 
     @discardableResult
     static func build(
-        _ app: String, cache: String, output: String, extra: [String] = [],
+        _ app: String, cache: String, output: String, extra: [String] = [], timeout: Double = 1200,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Build {
         let r = try Harness.run(
             [
-                Harness.ociforge, "build", app, "--output", "oci-layout:" + output, "--cache-dir", cache,
+                Harness.ociforge, "build", app, "--output",
+                output.hasPrefix("docker://") ? output : "oci-layout:" + output,
+                "--cache-dir", cache,
                 "--json", "--quiet", "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"
             ] + extra,
-            environment: ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch], timeout: 1200)
+            environment: ["OCIFORGE_STATE_DIR": stateDir, "SOURCE_DATE_EPOCH": epoch], timeout: timeout)
         var report: [String: Any] = [:]
         if r.status == 0 {
             guard let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
@@ -57,10 +59,11 @@ struct BuildEndToEndTests {
     }
 
     static func requireBuilt(
-        _ app: String, cache: String, output: String, extra: [String] = [],
+        _ app: String, cache: String, output: String, extra: [String] = [], timeout: Double = 1200,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Build {
-        let b = try build(app, cache: cache, output: output, extra: extra, sourceLocation: sourceLocation)
+        let b = try build(
+            app, cache: cache, output: output, extra: extra, timeout: timeout, sourceLocation: sourceLocation)
         if b.status != 0 {
             Issue.record("build of \(app) failed:\n\(b.stderr.suffix(4000))", sourceLocation: sourceLocation)
             throw HarnessError("build failed")
@@ -96,12 +99,20 @@ struct BuildEndToEndTests {
         _ layout: String, tag: String, containerPort: Int? = nil, path: String = "/",
         curlArgs: [String] = []
     ) throws -> String {
+        try httpGet(image: "oci:\(layout):\(tag)", containerPort: containerPort, path: path, curlArgs: curlArgs)
+    }
+
+    /// `httpGet` for any image reference podman takes; `podmanArgs` go before it (e.g. `--platform linux/arm64`).
+    static func httpGet(
+        image: String, podmanArgs: [String] = [], containerPort: Int? = nil, path: String = "/",
+        curlArgs: [String] = []
+    ) throws -> String {
         let port = containerPort ?? freePort()
         let name = "ociforge-it-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments =
-            podman + ["run", "--rm", "--name", name, "--network", "host", "-e", "PORT=\(port)", "oci:\(layout):\(tag)"]
+            podman + ["run", "--rm", "--name", name, "--network", "host", "-e", "PORT=\(port)"] + podmanArgs + [image]
         let log = try TempDir.make("podman-log")
         defer { log.remove() }
         FileManager.default.createFile(atPath: log.path + "/out", contents: nil)

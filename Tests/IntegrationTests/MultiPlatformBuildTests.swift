@@ -12,6 +12,9 @@ import Testing
 struct MultiPlatformBuildTests {
     typealias E2E = BuildEndToEndTests
     static let both = ["--platform", "linux/arm64,linux/amd64"]
+    /// Seconds allowed for a two-platform Python build: apt and pip under qemu on a shared 2-core machine took over
+    /// 20 minutes.
+    static let emulatedPython: Double = 3600
 
     /// The layout's index.json entry for `tag` and the image index it names.
     static func index(_ layout: String, tag: String) throws -> (digest: String, manifests: [[String: Any]]) {
@@ -114,8 +117,210 @@ struct MultiPlatformBuildTests {
         }
     }
 
+    @Test("Python app (PyPI) for linux/amd64 + linux/arm64: one index, pushed, both serve alike, cached, reproducible")
+    func pythonTwoPlatforms() throws {
+        let dir = try TempDir.make("build-multiarch-python")
+        defer { dir.remove() }
+        let app = try E2E.app("planner/python-flask/app", in: dir)
+        let out = dir.path + "/oci"
+        let first = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache1", output: out + ":v1", extra: Self.both, timeout: Self.emulatedPython)
+        let (digest, manifests) = try Self.index(out, tag: "v1")
+        #expect(digest == first.manifest)
+        #expect(Self.platforms(manifests) == ["linux/amd64", "linux/arm64"])
+        let reported = first.report["platforms"] as? [[String: Any]] ?? []
+        #expect(reported.map { $0["method"] as? String } == ["native", "emulated"])
+        for p in reported {
+            #expect(p["executed"] as? [String] == ["build/setup", "build/install", "runtime/packages", "runtime/user"])
+        }
+        Self.printTimings(first.report, label: "Python two-platform, first build")
+
+        // A second build reuses every step of both platforms.
+        let again = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache1", output: out + ":v2", extra: Self.both, timeout: Self.emulatedPython)
+        #expect(again.executed.isEmpty, "nothing ran: \(again.executed)")
+        for platform in ["linux/amd64", "linux/arm64"] {
+            let cached = again.cached.filter { $0.hasPrefix(platform + " ") }
+            #expect(cached.count == 4, "\(platform): \(again.cached)")
+        }
+        #expect(again.manifest == first.manifest)
+
+        // Two clean builds (empty layer caches; the shared bases and download caches stay): the same index digest.
+        let clean = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache2", output: dir.path + "/oci2:v1", extra: Self.both,
+            timeout: Self.emulatedPython)
+        #expect(clean.executed.count == 8, "a clean layer cache: every step of both platforms ran")
+        #expect(clean.manifest == first.manifest, "reproducible index from a clean layer cache")
+        print("Python two-platform index: first \(first.manifest), clean \(clean.manifest)")
+
+        // Pushed as the index; skopeo sees both manifests; each platform pulled by podman answers the same.
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
+        defer { registry.stop() }
+        let ref = "127.0.0.1:\(registry.port)/python:multi"
+        let pushed = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache1", output: "docker://" + ref, extra: Self.both, timeout: Self.emulatedPython)
+        #expect(pushed.executed.isEmpty, "built from the cache, then pushed")
+        #expect(pushed.report["deliveredDigest"] as? String == first.manifest)
+        let raw = try Harness.ok(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://" + ref])
+        let remote = try #require(try JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any])
+        let remoteManifests = remote["manifests"] as? [[String: Any]] ?? []
+        #expect(Self.platforms(remoteManifests) == ["linux/amd64", "linux/arm64"], "\(raw)")
+        #expect(remoteManifests.map { $0["digest"] as? String } == manifests.map { $0["digest"] as? String })
+        var answers: [String: String] = [:]
+        for platform in ["linux/amd64", "linux/arm64"] {
+            answers[platform] = try E2E.httpGet(
+                image: ref, podmanArgs: ["--tls-verify=false", "--platform", platform])
+        }
+        #expect(answers["linux/amd64"] == "hi", "\(answers)")
+        #expect(answers["linux/arm64"] == answers["linux/amd64"], "the arm64 image serves what the amd64 one does")
+        let machine = try Harness.run(
+            E2E.podman + ["run", "--rm", "--tls-verify=false", "--platform", "linux/arm64", ref, "uname", "-m"],
+            timeout: 300)
+        #expect(machine.stdout == "aarch64\n", "\(machine)")
+    }
+
+    @Test(
+        "deploy-build --platform amd64,arm64: one index per resource pushed and pinned; refused up front without a handler"
+    )
+    func deployBuildTwoPlatforms() throws {
+        let dir = try TempDir.make("deploy-multiarch")
+        defer { dir.remove() }
+        let app = try E2E.app("planner/shell-script/app", in: dir)
+        try "machine:\n  name: hello\n  build: auto\n".write(
+            toFile: app + "/lttle.yaml", atomically: true, encoding: .utf8)
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
+        defer { registry.stop() }
+        let ns = "127.0.0.1:\(registry.port)/multi"
+        let deploy = { (extra: [String], env: [String: String]) in
+            try Harness.run(
+                [
+                    Harness.ociforge, "deploy-build", "lttle.yaml", "--registry", ns, "--cache-dir",
+                    dir.path + "/cache",
+                    "--quiet"
+                ] + extra,
+                environment: ["OCIFORGE_STATE_DIR": E2E.stateDir, "SOURCE_DATE_EPOCH": E2E.epoch].merging(env) { $1 },
+                cwd: app, timeout: 1800)
+        }
+        // No handler: refused before anything is built or pushed.
+        let empty = dir.path + "/binfmt"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let refused = try deploy(Self.both, ["OCIFORGE_BINFMT_DIR": empty])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("cannot build for linux/arm64"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("[hello] ["), "no step started: \(refused.stderr)")
+        #expect(
+            try Harness.run(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(ns)/hello:latest"])
+                .status != 0, "nothing pushed")
+
+        let r = try deploy(Self.both, [:])
+        #expect(r.status == 0, "\(r.stderr.suffix(3000))")
+        let image = try #require(r.stdout.split(separator: "\n").first { $0.contains("image: ") }, "\(r.stdout)")
+        let pinned = String(image.split(separator: " ").last ?? "")
+        #expect(pinned.hasPrefix("\(ns)/hello:latest@sha256:"), "\(pinned)")
+        // By digest alone (skopeo and podman take a tag or a digest, not both).
+        let byDigest = "\(ns)/hello@" + (pinned.split(separator: "@").last.map(String.init) ?? "")
+        let raw = try Harness.ok(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://" + byDigest])
+        let index = try #require(try JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any])
+        #expect(index["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
+        #expect(Self.platforms(index["manifests"] as? [[String: Any]] ?? []) == ["linux/amd64", "linux/arm64"])
+        let run = try Harness.run(
+            E2E.podman + ["run", "--rm", "--tls-verify=false", "--platform", "linux/arm64", byDigest, "uname", "-m"],
+            timeout: 300)
+        #expect(run.stdout == "aarch64\n", "\(run)")
+    }
+
+    /// The report's `toolchain-<tool>` layers of `platform` (`createdBy` names the tool).
+    static func toolchainLayers(_ b: E2E.Build, _ tool: String, platform: String) -> [[String: Any]] {
+        (b.report["layers"] as? [[String: Any]] ?? []).filter {
+            ($0["stage"] as? String ?? "").hasPrefix(platform + " ")
+                && ($0["createdBy"] as? String ?? "").hasPrefix("ociforge toolchain \(tool) ")
+        }
+    }
+
+    @Test(
+        "Node 24 toolchain per platform: amd64 and arm64 archives from the mirror, one layer each, arm64 runs node",
+        .enabled(if: ToolchainMirrorServer.available, "PyPI is unreachable: no node wheels for the mirror"))
+    func nodeToolchainPerPlatform() throws {
+        let dir = try TempDir.make("build-multiarch-node")
+        defer { dir.remove() }
+        let server = try UpstreamToolchainTests.server(dir)
+        defer { server.stop() }
+        let app = try E2E.app("apps/toolchain-node24", in: dir)
+        let out = dir.path + "/oci"
+        let b = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":v1", extra: Self.both + server.flags)
+        let tarballs = Set(server.requests().filter { $0.hasSuffix(".tar.xz") })
+        #expect(
+            tarballs == [
+                "/node/v24.19.0/node-v24.19.0-linux-x64.tar.xz", "/node/v24.19.0/node-v24.19.0-linux-arm64.tar.xz"
+            ],
+            "each platform's archive: \(tarballs)")
+        let amd = Self.toolchainLayers(b, "node", platform: "linux/amd64").compactMap { $0["digest"] as? String }
+        let arm = Self.toolchainLayers(b, "node", platform: "linux/arm64").compactMap { $0["digest"] as? String }
+        #expect(!amd.isEmpty && !arm.isEmpty && Set(amd).isDisjoint(with: arm), "a layer per platform: \(amd) \(arm)")
+        for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+            let run = try Harness.run(
+                E2E.podman + ["run", "--rm", "--platform", platform, "oci:\(out):v1"], timeout: 300)
+            #expect(run.stdout.hasSuffix("\nhello from node v24.19.0\n"), "\(platform): \(run)")
+            let arch = try Harness.run(
+                E2E.podman + [
+                    "run", "--rm", "--platform", platform, "oci:\(out):v1", "node", "-p",
+                    "process.arch + ' ' + "
+                        + "require('os').machine()"
+                ], timeout: 300)
+            #expect(arch.stdout == (machine == "x86_64" ? "x64" : "arm64") + " \(machine)\n", "\(platform): \(arch)")
+        }
+        let again = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":v2", extra: Self.both + server.flags)
+        #expect(again.executed.isEmpty, "\(again.executed)")
+        #expect(again.manifest == b.manifest)
+    }
+
+    @Test(
+        "Zig app for linux/arm64 cross-compiled by the host's zig (-Dtarget=aarch64-linux-gnu): no emulated compiler",
+        .enabled(if: ToolchainMirrorServer.available, "PyPI is unreachable: no zig wheels for the mirror"))
+    func zigCrossCompiled() throws {
+        let dir = try TempDir.make("build-multiarch-zig")
+        defer { dir.remove() }
+        let server = try UpstreamToolchainTests.server(dir)
+        defer { server.stop() }
+        let app = try E2E.app("apps/toolchain-zig", in: dir)
+        let out = dir.path + "/oci"
+        let native = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":amd64", extra: server.flags)
+        let cross = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":arm64", extra: ["--platform", "linux/arm64"] + server.flags
+        )
+        let platforms = cross.report["platforms"] as? [[String: Any]] ?? []
+        #expect(platforms.map { $0["method"] as? String } == ["cross-compiled"], "\(platforms)")
+        // The compiler ran on the host's base with the host's zig: the build stage's base and toolchain are the
+        // amd64 build's (no arm64 zig was fetched), and the compile step ran (another target).
+        let buildBase = { (b: E2E.Build) in
+            (b.report["bases"] as? [[String: Any]] ?? []).first { $0["stage"] as? String == "build" }?["digest"]
+                as? String
+        }
+        #expect(buildBase(cross) != nil && buildBase(cross) == buildBase(native), "the host's base compiled")
+        #expect(!server.requests().contains { $0.contains("aarch64") }, "no arm64 zig: \(server.requests())")
+        #expect(cross.executed.contains("build/build"), "\(cross.executed)")
+        let elf = try Self.elfMachine(out, tag: "arm64", path: "app/out/bin/hello")
+        #expect(elf == "0xb7", "an aarch64 executable (EM_AARCH64)")
+        let run = try Harness.run(
+            E2E.podman + ["run", "--rm", "--platform", "linux/arm64", "oci:\(out):arm64"], timeout: 300)
+        #expect(run.stdout == "hello from zig 0.14.1\n", "\(run)")
+        print("Zig arm64: \(cross.report["totalSeconds"] ?? "?") s cross-compiled (executed \(cross.executed))")
+    }
+
+    /// Prints each platform's method and build seconds (the report's `platforms`), for the closing note.
+    static func printTimings(_ report: [String: Any], label: String) {
+        let entries = report["platforms"] as? [[String: Any]] ?? []
+        for (name, p) in zip(platforms(entries), entries) {
+            let seconds = (p["seconds"] as? NSNumber)?.doubleValue ?? -1
+            print("\(label): \(name) \(p["method"] as? String ?? "?") \(String(format: "%.1f", seconds)) s")
+        }
+    }
+
     /// The ELF `e_machine` of `/app/out` in the image's layers (read by Python's tarfile: an independent reader).
-    static func elfMachine(_ layout: String, tag: String) throws -> String {
+    static func elfMachine(_ layout: String, tag: String, path: String = "app/out") throws -> String {
         let script = """
             import json, sys, tarfile
             layout, tag = sys.argv[1], sys.argv[2]
@@ -125,11 +330,12 @@ struct MultiPlatformBuildTests {
             for layer in json.load(open(blob(top["digest"])))["layers"]:
                 with tarfile.open(blob(layer["digest"])) as t:
                     for m in t.getmembers():
-                        if m.name.lstrip("./") == "app/out" and m.isfile():
+                        if m.name.lstrip("./") == sys.argv[3] and m.isfile():
                             h = t.extractfile(m).read(20)
                             print(hex(h[18] | h[19] << 8))
             """
-        return try Harness.ok(["python3", "-c", script, layout, tag]).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try Harness.ok(["python3", "-c", script, layout, tag, path]).trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 
     @Test("Go app for linux/arm64 cross-compiled in a host build stage: no emulated program at all, runs under qemu")

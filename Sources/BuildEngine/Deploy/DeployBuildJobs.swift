@@ -64,6 +64,8 @@ extension DeployBuildRunner {
         build.network = options.network
         build.caBundle = options.caBundle
         build.sourceDateEpoch = options.sourceDateEpoch
+        build.platforms = options.platforms
+        build.crossCompile = options.crossCompile
         build.registryOptions = options.registryOptions
         build.credentials = options.transport.credentials
         build.secrets = r.buildEnvironment.keys.sorted().map { Secret(id: $0, value: r.buildEnvironment[$0]!) }

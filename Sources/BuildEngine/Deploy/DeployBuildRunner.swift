@@ -31,6 +31,7 @@ public struct DeployBuildRunner: Sendable {
             options.log("no machine, app or service with a build block: the files are written unchanged")
         }
         let planned = try resources.enumerated().map { try plan($0.element, index: $0.offset) }
+        try requireRunnable(planned)
         let deployed = try buildAll(planned)
         var images: [String: [TextSpan: String]] = [:]
         for d in deployed { images[d.resource.location.file, default: [:]][d.resource.span] = d.pinned }
@@ -44,6 +45,25 @@ public struct DeployBuildRunner: Sendable {
         }
         if let targets { try DeploymentFileWriter.writeAll(zip(targets, rewritten).map { ($0, $1.bytes) }) }
         return DeployBuildResult(resources: deployed, files: rewritten, written: targets ?? [])
+    }
+
+    /// Every resource's foreign platforms checked (binfmt_misc handlers) before any resource is built: no registry
+    /// gets the images of some resources only.
+    func requireRunnable(_ planned: [Planned]) throws {
+        for p in planned {
+            for platform in options.platforms {
+                var o = BuildOptions(output: nil)
+                o.platform = platform
+                o.crossCompile = options.crossCompile
+                let request = BuildRequest(
+                    source: .app(directory: p.resource.appDirectory, plan: p.result, planOptions: p.planOptions),
+                    options: o)
+                do { try TargetPlatform.requireRunnable(request) } catch {
+                    throw DeployBuildError(
+                        .options, "cannot build for \(platform)", resource: p.resource.label, cause: error)
+                }
+            }
+        }
     }
 
     func validateRegistry() throws {

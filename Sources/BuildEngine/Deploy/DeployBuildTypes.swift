@@ -30,6 +30,10 @@ public struct DeployBuildOptions: Sendable {
     /// NIXPACKS_* / OCIFORGE_* settings for the Planner.
     public var plannerEnvironment: [String: String] = [:]
     public var sourceDateEpoch: Int64?
+    /// Every resource's platforms (`BuildOptions.platforms`): two or more push one OCI index per resource.
+    public var platforms: [Platform] = []
+    /// `BuildOptions.crossCompile`.
+    public var crossCompile = true
     public var registryOptions = RegistryOptions()
     /// Where each resource's OCI layout is written before it is pushed (removed afterwards by the caller).
     public var workDirectory: String

@@ -100,7 +100,10 @@ public enum BuildEngine {
         case .app(_, let result, let planOptions):
             guard result.plan.strategy == .dockerfile else {
                 let plan = try ToolchainResolution.pinBlocking(
-                    result.plan, options: options.toolchains, stateDirectory: runner.state.path)
+                    result.plan, options: options.toolchains, stateDirectory: runner.state.path,
+                    platform: ToolchainResolution.platform(
+                        result.plan,
+                        target: CrossCompilation.basePlatform(stage: "build", result.plan, options)))
                 let report = try ImageBuilder(
                     plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner
                 ).build()

@@ -1,25 +1,31 @@
 import Foundation
+import OCIWriter
 import Planner
 import Toolchains
 
 /// Resolves a plan's unpinned upstream toolchains against their release channels: the newest release the plan's
 /// constraint matches (the Planner's `VersionConstraint`), fetched and verified into the host cache to learn its
 /// archives' sha256, recorded as the toolchain's pin (and, for java/dotnet runtime stages, the runtime build's).
-/// Toolchains already pinned (a frozen plan) are left alone: no index is read for them.
+/// Toolchains already pinned for the platform (a frozen plan) are left alone: no index is read for them. Pins are
+/// per platform: a pin recorded for another platform (a plan frozen on amd64, built for arm64) is resolved again
+/// for `platform` at its exact version — the same release, that platform's archives and digests.
 public enum ToolchainResolution {
-    /// `plan` with every upstream toolchain pinned (`ResolvedPlan.pinning`). Fails before anything is built when
-    /// a channel cannot be reached or has no matching release, naming the URL, the setting and the Debian choice.
-    public static func pin(_ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String)
-        async throws(BuildEngineError) -> ResolvedPlan
-    {
-        let unpinned = plan.unpinnedToolchains
+    /// `plan` with every upstream toolchain pinned for `platform` (`ResolvedPlan.pinning`). Fails before anything
+    /// is built when a channel cannot be reached or has no matching release for that platform, naming the URL, the
+    /// setting and the Debian choice.
+    public static func pin(
+        _ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String,
+        platform: Toolchains.Platform = .host
+    ) async throws(BuildEngineError) -> ResolvedPlan {
+        let unpinned = toResolve(plan, platform: platform)
         guard !unpinned.isEmpty else { return plan }
         let settings = try options.channelSettings(for: plan)
         let installer = ToolchainInstaller(
             channels: ToolchainChannels(settings: settings), stateDirectory: options.stateDirectory ?? stateDirectory)
         var out = plan
         for t in unpinned {
-            let (pin, runtimePin) = try await resolve(t, installer: installer, suite: plan.suite)
+            let (pin, runtimePin) = try await resolve(
+                t, installer: installer, suite: plan.suite, platform: platform)
             guard let i = out.toolchains.firstIndex(where: { $0.name == t.name }) else { continue }
             out.toolchains[i].upstream?.runtimePin = runtimePin
             do { out = try out.pinning([t.name: pin]) } catch {
@@ -29,20 +35,57 @@ public enum ToolchainResolution {
         return out
     }
 
-    /// `pin` from the engine's blocking build thread.
-    static func pinBlocking(_ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String)
-        throws(BuildEngineError) -> ResolvedPlan
+    /// The upstream toolchains without a pin for `platform`; a pin for another platform becomes a request for its
+    /// exact version.
+    static func toResolve(_ plan: ResolvedPlan, platform: Toolchains.Platform) -> [Toolchain] {
+        plan.toolchains.compactMap { t in
+            guard t.source == .upstream, var up = t.upstream else { return nil }
+            guard let pin = up.pin else { return t }
+            guard pin.platform != platform.rawValue else { return nil }
+            var again = t
+            up.constraint = pin.version
+            up.pin = nil
+            up.runtimePin = nil
+            again.upstream = up
+            return again
+        }
+    }
+
+    /// The toolchains' platform for a build for `target` (nil: the host's): the platform its build stage runs as.
+    /// Refused for a platform no channel publishes toolchains for, when the plan needs an upstream toolchain.
+    static func platform(_ plan: ResolvedPlan, target: OCIWriter.Platform?) throws(BuildEngineError)
+        -> Toolchains.Platform
     {
-        guard !plan.unpinnedToolchains.isEmpty else { return plan }
+        guard let target else { return .host }
+        guard let p = Toolchains.Platform(ociArchitecture: target.architecture), target.os == "linux" else {
+            let names = plan.toolchains.filter { $0.source == .upstream }.map(\.name)
+            guard names.isEmpty else {
+                throw BuildEngineError(
+                    .unsupported,
+                    "no upstream \(names.joined(separator: ", ")) toolchain for \(target): ociforge installs upstream "
+                        + "toolchains for linux/amd64 and linux/arm64; take them from Debian ([toolchains.<tool>] "
+                        + "source = \"debian\") or build for one of those platforms")
+            }
+            return .host
+        }
+        return p
+    }
+
+    /// `pin` from the engine's blocking build thread.
+    static func pinBlocking(
+        _ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String, platform: Toolchains.Platform
+    ) throws(BuildEngineError) -> ResolvedPlan {
+        guard !toResolve(plan, platform: platform).isEmpty else { return plan }
         let result: Result<ResolvedPlan, BuildEngineError> = blockingResult {
             do throws(BuildEngineError) {
-                return .success(try await pin(plan, options: options, stateDirectory: stateDirectory))
+                return .success(
+                    try await pin(plan, options: options, stateDirectory: stateDirectory, platform: platform))
             } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    static func resolve(_ t: Toolchain, installer: ToolchainInstaller, suite: String)
+    static func resolve(_ t: Toolchain, installer: ToolchainInstaller, suite: String, platform: Toolchains.Platform)
         async throws(BuildEngineError) -> (PlanPin, PlanPin?)
     {
         guard let up = t.upstream, let kind = ToolKind(rawValue: t.name) else {
@@ -55,22 +98,24 @@ public enum ToolchainResolution {
             throw BuildEngineError(.invalidInput, "\"\(up.constraint)\" is not a version constraint for \(t.name)")
         }
         do {
-            let release = try await choose(kind, constraint, flavor: .full, channels: installer.channels)
+            let release = try await choose(
+                kind, constraint, flavor: .full, channels: installer.channels, platform: platform)
             let pin = try await installer.pin(release).planPin
             guard up.runtime == .runtimeOnly, kind.hasRuntimeFlavor else { return (pin, nil) }
             let runtime = try await choose(
-                kind, runtimeConstraint(kind, release), flavor: .runtime, channels: installer.channels)
+                kind, runtimeConstraint(kind, release), flavor: .runtime, channels: installer.channels,
+                platform: platform)
             return (pin, try await installer.pin(runtime).planPin)
         } catch {
             throw channelError(error, t, constraint: up.constraint, suite: suite)
         }
     }
 
-    /// The newest release of the channel matching `constraint`; Rust channels and versions by name.
+    /// The newest release of the channel matching `constraint` for `platform`; Rust channels and versions by name.
     static func choose(
-        _ kind: ToolKind, _ constraint: VersionConstraint, flavor: ToolchainFlavor, channels: ToolchainChannels
+        _ kind: ToolKind, _ constraint: VersionConstraint, flavor: ToolchainFlavor, channels: ToolchainChannels,
+        platform: Toolchains.Platform
     ) async throws(ToolchainError) -> ChannelRelease {
-        let platform = Toolchains.Platform.host
         if kind == .rust, flavor == .full {
             if case .channel(let name)? = constraint.alias {
                 return try await channels.release(.rust, version: name, platform: platform)

@@ -1,0 +1,112 @@
+import Foundation
+import OCIWriter
+import Planner
+import Testing
+import Toolchains
+
+@testable import BuildEngine
+
+/// How a plan is built for another platform: which compiler cross-compiles (Go, Zig) and with what environment, and
+/// for which platform its upstream toolchains are pinned.
+@Suite struct CrossPlatformPlanTests {
+    static let arm64 = OCIWriter.Platform(architecture: "arm64", os: "linux")
+    static let foreign =
+        OCIWriter.Platform.host.architecture == "arm64"
+        ? OCIWriter.Platform(architecture: "amd64", os: "linux") : arm64
+
+    static func zigPlan() throws -> ResolvedPlan {
+        let app = try Scratch("zig-plan")
+        defer { app.remove() }
+        try app.write(
+            "build.zig",
+            "const std = @import(\"std\");\npub fn build(b: *std.Build) void {\n"
+                + "    const exe = b.addExecutable(.{ .name = \"hello\", .root_source_file = b.path(\"main.zig\"),\n"
+                + "        .target = b.standardTargetOptions(.{}) });\n    b.installArtifact(exe);\n}\n")
+        try app.write(".zig-version", "0.14.1\n")
+        return try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan
+    }
+
+    static func options(_ platform: OCIWriter.Platform?, cross: Bool = true) -> BuildOptions {
+        var o = BuildOptions(output: .ociLayout(path: "/nonexistent", tag: "v1"))
+        o.platform = platform
+        o.crossCompile = cross
+        return o
+    }
+
+    @Test("zig for a foreign platform: the host's zig with ZIG_TARGET, the build stage on the host's base")
+    func zigCross() throws {
+        let plan = try Self.zigPlan()
+        let o = Self.options(Self.foreign)
+        #expect(CrossCompilation.compiler(plan, o) == .zig)
+        let target = Self.foreign.architecture == "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu"
+        #expect(CrossCompilation.environment(plan, o) == ["ZIG_TARGET": target])
+        #expect(CrossCompilation.basePlatform(stage: "build", plan, o) == nil, "the host's base compiles")
+        #expect(CrossCompilation.basePlatform(stage: "runtime", plan, o) == Self.foreign)
+        #expect(CrossCompilation.method(plan, o) == .crossCompiled)
+        #expect(try ToolchainResolution.platform(plan, target: nil) == .host, "the host's zig")
+        #expect(plan.steps.contains { $0.commands.contains { $0.contains("-Dtarget=$ZIG_TARGET") } })
+    }
+
+    @Test("zig is emulated with --no-cross-compile, native for the host, and nothing is set then")
+    func zigNotCross() throws {
+        let plan = try Self.zigPlan()
+        #expect(CrossCompilation.compiler(plan, Self.options(Self.foreign, cross: false)) == nil)
+        #expect(CrossCompilation.method(plan, Self.options(Self.foreign, cross: false)) == .emulated)
+        #expect(CrossCompilation.environment(plan, Self.options(Self.foreign, cross: false)).isEmpty)
+        #expect(CrossCompilation.compiler(plan, Self.options(.host)) == nil)
+        #expect(CrossCompilation.method(plan, Self.options(nil)) == .native)
+        // A zig whose toolchain the runtime stage needs is not cross-compiled (the runtime stage would need the
+        // target's zig).
+        var full = plan
+        full.toolchains = full.toolchains.map {
+            var t = $0
+            t.upstream?.runtime = .full
+            return t
+        }
+        #expect(CrossCompilation.compiler(full, Self.options(Self.foreign)) == nil)
+    }
+
+    @Test("Zig target triples per platform; none for other systems")
+    func zigTargets() {
+        #expect(CrossCompilation.zigTarget(Self.arm64) == "aarch64-linux-gnu")
+        #expect(
+            CrossCompilation.zigTarget(OCIWriter.Platform(architecture: "amd64", os: "linux")) == "x86_64-linux-gnu")
+        #expect(
+            CrossCompilation.zigTarget(OCIWriter.Platform(architecture: "arm", os: "linux", variant: "v7"))
+                == "arm-linux-gnueabihf")
+        #expect(CrossCompilation.zigTarget(OCIWriter.Platform(architecture: "arm64", os: "windows")) == nil)
+    }
+
+    @Test("a toolchain pinned for amd64 is resolved again for arm64 at its exact version; kept for amd64")
+    func pinsPerPlatform() throws {
+        var plan = try Self.zigPlan()
+        let pin = PlanPin(
+            version: "0.14.1", url: "http://127.0.0.1:9/zig/0.14.1/zig-x86_64-linux-0.14.1.tar.xz",
+            digest: "sha256:" + String(repeating: "a", count: 64), platform: "linux/amd64")
+        let i = try #require(plan.toolchains.firstIndex { $0.name == "zig" })
+        plan.toolchains[i].upstream?.constraint = ">=0.14"
+        plan.toolchains[i].upstream?.pin = pin
+        #expect(ToolchainResolution.toResolve(plan, platform: .linuxAMD64).isEmpty)
+        let again = ToolchainResolution.toResolve(plan, platform: .linuxARM64)
+        #expect(again.map(\.name) == ["zig"])
+        #expect(again.first?.upstream?.constraint == "0.14.1", "the pinned version, not the original request")
+        #expect(again.first?.upstream?.pin == nil)
+        plan.toolchains[i].upstream?.pin = nil
+        #expect(ToolchainResolution.toResolve(plan, platform: .linuxARM64).first?.upstream?.constraint == ">=0.14")
+    }
+
+    @Test("toolchains for arm64 and amd64; another platform is refused when the plan needs an upstream toolchain")
+    func toolchainPlatform() throws {
+        let plan = try Self.zigPlan()
+        #expect(try ToolchainResolution.platform(plan, target: Self.arm64) == .linuxARM64)
+        let s390x = OCIWriter.Platform(architecture: "s390x", os: "linux")
+        let error = #expect(throws: BuildEngineError.self) { try ToolchainResolution.platform(plan, target: s390x) }
+        #expect(error?.code == .unsupported)
+        #expect(
+            error?.message.contains("no upstream zig toolchain for linux/s390x") == true, "\(String(describing: error))"
+        )
+        var debian = plan
+        debian.toolchains = []
+        #expect(try ToolchainResolution.platform(debian, target: s390x) == .host, "nothing to install: no refusal")
+    }
+}
