@@ -102,22 +102,30 @@ public enum SandboxPreflight {
     /// returns the degraded ones (overlay) as warnings.
     public static func require(identity: SandboxIdentity, state: StateDirectory) throws -> [String] {
         let all = try missing(identity: identity, state: state)
-        let fatal = all.filter { !$0.requirement.degradesOnly }
-        let lines = { (m: [Missing]) in
-            m.map {
-                "- \($0.requirement.what): \(String(cString: strerror($0.errno))) (errno \($0.errno)).\n"
-                    + "  Fix: \($0.requirement.fix)."
-            }
-        }
-        guard fatal.isEmpty else {
-            throw SandboxError(
-                .preflight,
-                "the sandbox cannot run build phases here (inside a container started without --privileged?); "
-                    + "missing:\n" + lines(all).joined(separator: "\n")
-                    + "\nSee docs/unprivileged-containers.md.",
-                cause: Failure(missing: all))
-        }
+        if all.contains(where: { !$0.requirement.degradesOnly }) { throw error(all) }
         return lines(all).map { "phases will run on copied trees (slower): " + $0.dropFirst(2) }
+    }
+
+    /// Before the rootless re-execution: throws the `.preflight` error when no user namespace can be created.
+    public static func requireUserNamespace() throws {
+        let e = csandbox_probe(CSANDBOX_PROBE_USERNS, "/")
+        if e != 0 { throw error([Missing(requirement: .userNamespace, errno: e)]) }
+    }
+
+    /// The `.preflight` error naming each of `missing` with its fix.
+    static func error(_ missing: [Missing]) -> SandboxError {
+        SandboxError(
+            .preflight,
+            "the sandbox cannot run build phases here (inside a container started without --privileged?); "
+                + "missing:\n" + lines(missing).joined(separator: "\n") + "\nSee docs/unprivileged-containers.md.",
+            cause: Failure(missing: missing))
+    }
+
+    static func lines(_ missing: [Missing]) -> [String] {
+        missing.map {
+            "- \($0.requirement.what): \(String(cString: strerror($0.errno))) (errno \($0.errno)).\n"
+                + "  Fix: \($0.requirement.fix)."
+        }
     }
 
     /// The errno refusing `identity`'s id maps: a range written directly needs CAP_SETUID/CAP_SETGID, one
