@@ -21,6 +21,7 @@ public enum Rootless {
     /// Runs this command line again inside a user namespace and returns its exit status. SIGINT/SIGTERM are
     /// forwarded; if this process dies, the launcher kills the namespace. Prints the degraded-mode warning.
     public static func reexec(arguments: [String] = CommandLine.arguments) throws -> Int32 {
+        try SandboxPreflight.requireUserNamespace()
         let identity = try SandboxIdentity.detect()
         if let w = identity.warning { FileHandle.standardError.write(Data("ociforge: warning: \(w)\n".utf8)) }
         var spec = LaunchSpec(

@@ -243,6 +243,12 @@ public struct Sandbox: Sendable {
         Sandbox(state: state, identity: try SandboxIdentity.detect())
     }
 
+    /// Probes what phases need before any work (`SandboxPreflight`): throws one `.preflight` error naming every
+    /// missing piece and its container setting; returns warnings for degraded ones.
+    public func preflight() throws -> [String] {
+        try SandboxPreflight.require(identity: identity, state: state)
+    }
+
     /// Runs `phase` on `base` (an unpacked rootfs from `BaseStore`) plus `layers` (upper directories of
     /// earlier phases, bottom first). Blocking. Throws `.commandFailed`, `.timedOut` or `.interrupted`
     /// (after removing the phase's directories) when the command does not succeed.

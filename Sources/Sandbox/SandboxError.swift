@@ -11,6 +11,9 @@ public struct SandboxError: Error, CustomStringConvertible, Sendable {
         case overlayUnavailable
         /// A foreign platform's executables cannot run here (no usable binfmt_misc handler).
         case emulation
+        /// The sandbox cannot work here (a container without the settings it needs): `cause` is a
+        /// `SandboxPreflight.Failure` listing each missing requirement.
+        case preflight
     }
     public var code: Code
     public var message: String

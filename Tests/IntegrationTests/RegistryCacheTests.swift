@@ -107,8 +107,8 @@ struct RegistryCacheTests {
         #expect(try BuildEndToEndTests.httpGet(dir.path + "/b-oci", tag: "v2") == "changed")
 
         // A lockfile change built with --no-cache (every step runs): B's apt phases install from A's apt archives
-        // (imported above) and download nothing. (pip's cache mount is not the one shown: on this machine it holds only
-        // wheels built from sdists, its HTTP cache of PyPI downloads stays empty, so this fixture leaves nothing to reuse.)
+        // (imported above) and download nothing. (pip's reuse is shown by pipCacheAcrossMachines: through this
+        // machine's egress proxy PyPI's responses carry no Cache-Control, so pip's HTTP cache stays empty here.)
         let requirements = try String(contentsOfFile: app + "/requirements.txt", encoding: .utf8)
         try (requirements + "# pinned again\n").write(
             toFile: app + "/requirements.txt", atomically: true, encoding: .utf8)
@@ -121,6 +121,84 @@ struct RegistryCacheTests {
 }
 
 extension RegistryCacheTests {
+    /// The Python fixture's wheels (Flask, gunicorn and their dependencies for CPython 3.13), downloaded from PyPI
+    /// once per machine into the test cache.
+    static func fixtureWheels() throws -> String {
+        let dir = DebianBase.cacheDir + "/python-flask-wheels-cp313"
+        return try Harness.withFileLock(DebianBase.cacheDir + "/python-flask-wheels.lock") {
+            if FileManager.default.fileExists(atPath: dir + ".complete") { return dir }
+            try? FileManager.default.removeItem(atPath: dir)
+            let venv = dir + ".venv"
+            try Harness.ok(["python3", "-m", "venv", "--clear", venv])
+            try Harness.ok(
+                [
+                    venv + "/bin/pip", "download", "--only-binary=:all:", "--python-version", "3.13",
+                    "--implementation",
+                    "cp", "--platform", "manylinux_2_17_x86_64", "-d", dir, "-r",
+                    Harness.fixture("planner/python-flask/app/requirements.txt")
+                ], environment: ["PIP_CERT": "/etc/ssl/certs/ca-certificates.crt", "PATH": "/usr/bin:/bin"])
+            try? FileManager.default.removeItem(atPath: venv)
+            FileManager.default.createFile(atPath: dir + ".complete", contents: nil)
+            return dir
+        }
+    }
+
+    @Test("pip cache mount across machines: after a lockfile change B's pip install uses A's wheels, no download")
+    func pipCacheAcrossMachines() throws {
+        let dir = try TempDir.make("regcache-pip")
+        defer { dir.remove() }
+        let registry = try LocalRegistry(dir: dir.path + "/registry")
+        defer { registry.stop() }
+        // PyPI's files served on loopback with PyPI's own caching headers (the proxy here strips them).
+        let port = BuildEndToEndTests.freePort(), log = dir.path + "/index.log"
+        let index = Process()
+        index.executableURL = URL(fileURLWithPath: Harness.repoRoot + "/scripts/pypi-cache-index")
+        index.arguments = [try Self.fixtureWheels(), String(port), log]
+        index.standardOutput = FileHandle.nullDevice
+        index.standardError = FileHandle.nullDevice
+        try index.run()
+        defer {  // SIGKILL: the test process's blocked signals (SIGTERM among them) are inherited
+            kill(index.processIdentifier, SIGKILL)
+            index.waitUntilExit()
+        }
+        for _ in 0..<100
+        where (try? Harness.run(["curl", "-sf", "http://127.0.0.1:\(port)/simple/flask/"]))?.status != 0 {
+            usleep(100_000)
+        }
+        let app = try BuildEndToEndTests.app("planner/python-flask/app", in: dir)
+        let repo = "\(registry.host)/team/pip-cache"
+        let pip = [
+            "-e", "PIP_INDEX_URL=http://127.0.0.1:\(port)/simple/", "-e", "PIP_TRUSTED_HOST=127.0.0.1:\(port)",
+            "--cache-mounts", "root-cache-pip"
+        ]
+        let fileRequests = {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter {
+                $0.hasPrefix("/files/")
+            }.count
+        }
+
+        let a = try Self.machine(dir, "a")
+        try Self.linkBases(from: BuildEndToEndTests.stateDir, to: a.state)
+        let cold = try a.build(app, output: dir.path + "/a-oci:v1", extra: ["--cache-to", repo] + pip)
+        let downloaded = fileRequests()
+        #expect(downloaded == 9, "A downloads every wheel once: \(downloaded)")
+        #expect(cold.stderr.contains("cache mount root-cache-pip: exported"), "\(cold.stderr.suffix(2000))")
+
+        // B: empty state, a lockfile change, so its install step runs, on A's imported pip cache.
+        let requirements = try String(contentsOfFile: app + "/requirements.txt", encoding: .utf8)
+        try (requirements + "# pinned again\n").write(
+            toFile: app + "/requirements.txt", atomically: true, encoding: .utf8)
+        let b = try Self.machine(dir, "b")
+        let warm = try b.build(app, output: dir.path + "/b-oci:v1", extra: ["--cache-from", repo] + pip)
+        #expect(warm.stderr.contains("cache mount root-cache-pip: imported"), "\(warm.stderr.suffix(2000))")
+        #expect(Self.statuses(warm)["build/install"] == "ran", "\(Self.statuses(warm))")
+        let install = warm.stderr.split(separator: "\n").filter { $0.contains("[build/install]") }
+        #expect(install.contains { $0.contains("Using cached") }, "\(install.joined(separator: "\n"))")
+        #expect(!install.contains { $0.contains("Downloading") }, "\(install.joined(separator: "\n"))")
+        #expect(fileRequests() == downloaded, "B downloaded no wheel")
+        #expect(try BuildEndToEndTests.httpGet(dir.path + "/b-oci", tag: "v1") == "hi")
+    }
+
     /// A Dockerfile app (built by `ociforge build`, Dockerfile strategy) on the minbase image in `registry`:
     /// a dependency step that does not see the source, then the source and a step that does.
     static func dockerfileApp(in dir: TempDir, base: String) throws -> String {

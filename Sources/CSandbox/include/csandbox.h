@@ -34,4 +34,13 @@ pid_t csandbox_spawn(const char *path, char *const argv[], char *const envp[],
 /// True when the calling process is in the initial user namespace (uid_map is the identity over all ids).
 int csandbox_in_initial_userns(void);
 
+// Preflight probes (preflight.c): 0 when the operation works here, else the errno that refused it. `scratch` is an
+// existing directory holding empty subdirectories mnt, proc, lower, upper and work.
+#define CSANDBOX_PROBE_USERNS 1
+#define CSANDBOX_PROBE_MOUNT 2
+#define CSANDBOX_PROBE_PROC 3
+#define CSANDBOX_PROBE_HOSTNAME 4
+#define CSANDBOX_PROBE_OVERLAY 5
+int csandbox_probe(int what, const char *scratch);
+
 #endif
