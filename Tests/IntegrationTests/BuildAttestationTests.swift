@@ -195,7 +195,8 @@ struct BuildAttestationTests {
         try "hello\n".write(toFile: ctx + "/hello.txt", atomically: true, encoding: .utf8)
         try #"{"lockfileVersion":3,"packages":{"":{"name":"x"},"node_modules/express":{"version":"4.19.2"}}}"#
             .write(toFile: ctx + "/package-lock.json", atomically: true, encoding: .utf8)
-        try "ARG BASE\nFROM ${BASE}\nWORKDIR /srv\nCOPY . .\nCOPY --from=oci:\(base):base /etc/debian_version /srv/dv\nRUN cat hello.txt > /ran.txt\n"
+        try
+            "ARG BASE\nFROM ${BASE}\nWORKDIR /srv\nCOPY . .\nCOPY --from=oci:\(base):base /etc/debian_version /srv/dv\nRUN cat hello.txt > /ran.txt\n"
             .write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
         func dockerfileBuild(_ n: Int, _ extra: [String] = []) throws -> [String: Any] {
             let r = try Self.build(

@@ -12,14 +12,18 @@ struct RebuildFixturesTests {
     static var available: Bool { DockerfileExecTests.available }
 
     /// `ociforge verify-rebuild <layout> <app> --json -q` with the end-to-end suite's state and epoch.
-    static func verifyRebuild(_ layout: String, _ app: String) throws -> (status: Int32, report: [String: Any], seconds: Double, stderr: String) {
+    static func verifyRebuild(_ layout: String, _ app: String) throws -> (
+        status: Int32, report: [String: Any], seconds: Double, stderr: String
+    ) {
         let start = Date()
         let r = try Harness.run(
             [
                 Harness.ociforge, "verify-rebuild", "oci-layout:" + layout, app, "--json", "-q", "--ca-bundle",
                 "/etc/ssl/certs/ca-certificates.crt"
             ],
-            environment: ["OCIFORGE_STATE_DIR": BuildEndToEndTests.stateDir, "SOURCE_DATE_EPOCH": BuildEndToEndTests.epoch],
+            environment: [
+                "OCIFORGE_STATE_DIR": BuildEndToEndTests.stateDir, "SOURCE_DATE_EPOCH": BuildEndToEndTests.epoch
+            ],
             timeout: 2400)
         let report = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         return (r.status, report, Date().timeIntervalSince(start), r.stderr)

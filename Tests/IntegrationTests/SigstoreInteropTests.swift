@@ -42,12 +42,16 @@ struct SigstoreInteropTests {
             [
                 "podman", "--root", dir + "/podman-root", "--runroot", "/run/ocf-rr", "--storage-driver", "vfs",
                 "pull", "--signature-policy", dir + "/policy.json", image
-            ], binds: [dir], environment: ["CONTAINERS_REGISTRIES_CONF": dir + "/registries.conf", "HOME": dir + "/home"])
+            ], binds: [dir],
+            environment: ["CONTAINERS_REGISTRIES_CONF": dir + "/registries.conf", "HOME": dir + "/home"])
     }
 
     @Test(
         "podman 5 (trixie) pulls an ociforge-signed image under a sigstoreSigned policy; refuses unsigned and other-key images",
-        .enabled(if: SigstoreInteropTests.available, "needs root and a Debian trixie rootfs (mmdebstrap from deb.debian.org, unreachable here): bookworm's skopeo/podman have sigstore disabled"))
+        .enabled(
+            if: SigstoreInteropTests.available,
+            "needs root and a Debian trixie rootfs (mmdebstrap from deb.debian.org, unreachable here): bookworm's skopeo/podman have sigstore disabled"
+        ))
     func podmanAcceptsOciforgeSignatures() throws {
         let dir = try TempDir.make("sigstore-podman")
         defer { dir.remove() }
@@ -88,7 +92,10 @@ struct SigstoreInteropTests {
 
     @Test(
         "skopeo 1.18 (trixie) --sign-by-sigstore-private-key is verified by ociforge image verify --key, and refused with another key; cosign verifies ociforge's signature",
-        .enabled(if: SigstoreInteropTests.available, "needs root and a Debian trixie rootfs (mmdebstrap from deb.debian.org, unreachable here): bookworm's skopeo/podman have sigstore disabled"))
+        .enabled(
+            if: SigstoreInteropTests.available,
+            "needs root and a Debian trixie rootfs (mmdebstrap from deb.debian.org, unreachable here): bookworm's skopeo/podman have sigstore disabled"
+        ))
     func ociforgeVerifiesSkopeoSignatures() throws {
         let dir = try TempDir.make("sigstore-skopeo")
         defer { dir.remove() }

@@ -29,7 +29,10 @@ extension DockerfileExecutor {
                 }
                 parts += ["--from-stage", st.key]
             } else if let image = from.image {
-                parts += ["--from-image", try imageBase(image, line: step.line, instruction: "COPY --from=", use: .copyFrom).key]
+                parts += [
+                    "--from-image",
+                    try imageBase(image, line: step.line, instruction: "COPY --from=", use: .copyFrom).key
+                ]
             }
         } else {
             for e in copy.entries {

@@ -440,7 +440,10 @@ public struct DockerfileExecutor: Sendable {
                     parts.append("stage:" + (done[s]?.key ?? "?"))
                 } else if let image = m.from?.image {
                     parts.append(
-                        "image:" + (try imageBase(image, line: line, instruction: "RUN --mount=type=bind,from=", use: .mountFrom).key))
+                        "image:"
+                            + (try imageBase(
+                                image, line: line, instruction: "RUN --mount=type=bind,from=", use: .mountFrom
+                            ).key))
                 } else {
                     parts.append("context:" + (try contextDigest(m.source ?? ".")))
                 }
@@ -562,7 +565,8 @@ public struct DockerfileExecutor: Sendable {
                     }
                 } else if let image = m.from?.image {
                     // An image (oci-layout: or registry, pulled like FROM): its unpacked rootfs.
-                    let st = try imageBase(image, line: step.line, instruction: "RUN --mount=type=bind,from=", use: .mountFrom)
+                    let st = try imageBase(
+                        image, line: step.line, instruction: "RUN --mount=type=bind,from=", use: .mountFrom)
                     source = try withMergedView(st) { root in
                         try copyOut(root + "/" + StagingPath.clean(m.source ?? "/"))
                     }

@@ -27,7 +27,8 @@ struct RebuildState {
     static func fresh(at path: String, from original: StateDirectory) throws(BuildEngineError) -> RebuildState {
         var state = StateDirectory(path: path, extractionLimits: original.extractionLimits)
         do { try state.prepare() } catch {
-            throw BuildEngineError(.cache, "cannot create the fresh state directory \(path) for the rebuild", cause: error)
+            throw BuildEngineError(
+                .cache, "cannot create the fresh state directory \(path) for the rebuild", cause: error)
         }
         state.extractionLimits = original.extractionLimits
         var reused: [String] = []
