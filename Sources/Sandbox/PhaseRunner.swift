@@ -9,6 +9,10 @@ public protocol PhaseRunner: Sendable {
     /// Runs `phase` on `base` plus `layers` (overlay lowers, bottom first). Blocking. Throws a `SandboxError`
     /// with `.commandFailed` / `.timedOut` when the command does not succeed.
     func run(_ phase: PhaseSpec, base: String, layers: [String], output: OutputSink?) throws -> PhaseOutcome
+    /// The same runner with another state directory (`verify-rebuild` runs in a fresh one).
+    func with(state: StateDirectory) -> any PhaseRunner
 }
 
-extension Sandbox: PhaseRunner {}
+extension Sandbox: PhaseRunner {
+    public func with(state: StateDirectory) -> any PhaseRunner { Sandbox(state: state, identity: identity) }
+}

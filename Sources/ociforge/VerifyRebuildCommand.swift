@@ -12,8 +12,9 @@ struct VerifyRebuildCommand: ParsableCommand {
             "Rebuild an image from the plan or Dockerfile its provenance records and compare it with the original.",
         discussion: """
             Reads the in-toto/SLSA provenance attached to the image by `ociforge build`, rebuilds from <dir> with the
-            recorded plan (as a frozen plan) or Dockerfile, build args, bases, network and SOURCE_DATE_EPOCH, with an
-            empty layer cache, and compares the two images layer by layer. Exit 0 when the manifests are identical;
+            recorded plan (as a frozen plan) or Dockerfile, build args, bases, network and SOURCE_DATE_EPOCH, in a
+            fresh state directory (empty layer cache and cache mounts; only the Debian base tarballs and toolchain
+            archives at their pinned digests are reused), and compares the two images layer by layer. Exit 0 when the manifests are identical;
             1 otherwise, naming each differing layer and the files that differ in it.
             """)
 

@@ -29,6 +29,8 @@ final class FakePhaseRunner: PhaseRunner {
 
     var phases: [String] { ran.withLock { $0.map(\.name) } }
 
+    func with(state: StateDirectory) -> any PhaseRunner { FakePhaseRunner(state: state.path, effect: effect) }
+
     func run(_ phase: PhaseSpec, base: String, layers: [String], output: OutputSink?) throws -> PhaseOutcome {
         ran.withLock { $0.append(phase) }
         let run = try state.newRun()

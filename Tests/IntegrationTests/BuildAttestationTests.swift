@@ -184,7 +184,7 @@ struct BuildAttestationTests {
     }
 
     @Test(
-        "dockerfile build: SPDX + provenance attached in the layout by default, none with --sbom none --no-provenance; two clean builds give identical attestation digests",
+        "dockerfile build: SPDX + provenance (with the COPY --from image) attached in the layout by default, none with --sbom none --no-provenance; two clean builds give identical attestation digests",
         .enabled(if: BuildAttestationTests.available, "needs root, buildah and podman (scripts/install-deps)"))
     func dockerfileAttestationsDeterministic() throws {
         let base = try DockerfileExecTests.baseLayout()
@@ -195,8 +195,9 @@ struct BuildAttestationTests {
         try "hello\n".write(toFile: ctx + "/hello.txt", atomically: true, encoding: .utf8)
         try #"{"lockfileVersion":3,"packages":{"":{"name":"x"},"node_modules/express":{"version":"4.19.2"}}}"#
             .write(toFile: ctx + "/package-lock.json", atomically: true, encoding: .utf8)
-        try "ARG BASE\nFROM ${BASE}\nWORKDIR /srv\nCOPY . .\nRUN cat hello.txt > /ran.txt\n".write(
-            toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+        try
+            "ARG BASE\nFROM ${BASE}\nWORKDIR /srv\nCOPY . .\nCOPY --from=oci:\(base):base /etc/debian_version /srv/dv\nRUN cat hello.txt > /ran.txt\n"
+            .write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
         func dockerfileBuild(_ n: Int, _ extra: [String] = []) throws -> [String: Any] {
             let r = try Self.build(
                 [
@@ -230,6 +231,12 @@ struct BuildAttestationTests {
         #expect(
             deps.contains {
                 ($0["uri"] as? String)?.hasSuffix("\(base):base") == true
+                    && $0["digest"] as? [String: String] == ["sha256": String(baseDigest.dropFirst(7))]
+            }, "\(deps)")
+        // The image COPY --from named (line 5), with the digest it resolved to.
+        #expect(
+            deps.contains {
+                $0["name"] as? String == "copy-from:line 5" && $0["uri"] as? String == "oci:\(base):base"
                     && $0["digest"] as? [String: String] == ["sha256": String(baseDigest.dropFirst(7))]
             }, "\(deps)")
         let dockerfile = (definition["externalParameters"] as? [String: Any])?["dockerfile"] as? [String: Any]

@@ -477,11 +477,7 @@ struct BuildEndToEndTests {
         let dir = try TempDir.make("build-procfile")
         defer { dir.remove() }
         let app = try Self.app("planner/procfile-release/app", in: dir)
-        try
-            "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return open('/app/migrated').read()\n"
-            .write(toFile: app + "/app.py", atomically: true, encoding: .utf8)
-        try "open('/app/migrated', 'w').write('migrated')\n".write(
-            toFile: app + "/migrate.py", atomically: true, encoding: .utf8)
+        try E2EFixture.procfileRelease(app)
         let out = dir.path + "/oci"
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed.contains("build/release"))
@@ -506,7 +502,7 @@ struct BuildEndToEndTests {
         #expect(upstream.stderr.contains("[toolchains.mirrors] rust in ociforge.toml or $OCIFORGE_TOOLCHAINS_RUST_URL"))
         #expect(upstream.stderr.contains("[toolchains.rust] source = \"debian\""))
         #expect(!FileManager.default.fileExists(atPath: out), "nothing written")
-        try FileManager.default.removeItem(atPath: app + "/rust-toolchain.toml")
+        try E2EFixture.rustFromDebian(app)
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed.contains("build/build"))
         #expect(try Self.podmanRun(out, tag: "latest").stdout == "hi\n")
@@ -521,11 +517,7 @@ struct BuildEndToEndTests {
         defer { dir.remove() }
         let app = try Self.app("apps/ruby-plain", in: dir)
         let out = dir.path + "/oci"
-        // `BUNDLED WITH 2.3.15` plans `gem install bundler -v 2.3.15` from rubygems.org, which these machines cannot
-        // reach: without the section the suite's own bundler installs (the lock's version is a planner snapshot).
-        let lock = try String(contentsOfFile: app + "/Gemfile.lock", encoding: .utf8)
-        try String(lock[..<lock.range(of: "\nBUNDLED WITH")!.lowerBound]).appending("\n")
-            .write(toFile: app + "/Gemfile.lock", atomically: true, encoding: .utf8)
+        try E2EFixture.rubyWithoutBundledWith(app)
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(try Self.httpGet(out, tag: "latest").hasPrefix("ruby 3.3"))
         try Self.expectReproducible(app, a, in: dir)
@@ -550,15 +542,7 @@ struct BuildEndToEndTests {
         let dir = try TempDir.make("build-two")
         defer { dir.remove() }
         let app = try Self.app("planner/multi-providers/app", in: dir)
-        try """
-        {"name": "assets", "lockfileVersion": 3, "requires": true, "packages": {"": {"name": "assets"}}}
-        """.write(toFile: app + "/package-lock.json", atomically: true, encoding: .utf8)
-        try
-            "require('fs').mkdirSync('static', {recursive: true}); require('fs').writeFileSync('static/asset.txt', 'asset from ' + process.version);\n"
-            .write(toFile: app + "/build.js", atomically: true, encoding: .utf8)
-        try
-            "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return open('/app/static/asset.txt').read()\n"
-            .write(toFile: app + "/app.py", atomically: true, encoding: .utf8)
+        try E2EFixture.twoProviders(app)
         let out = dir.path + "/oci"
         let a = try Self.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest")
         #expect(a.executed.contains("build/node:build") && a.executed.contains("build/install"))

@@ -29,7 +29,10 @@ extension DockerfileExecutor {
                 }
                 parts += ["--from-stage", st.key]
             } else if let image = from.image {
-                parts += ["--from-image", try imageBase(image, line: step.line, instruction: "COPY --from=").key]
+                parts += [
+                    "--from-image",
+                    try imageBase(image, line: step.line, instruction: "COPY --from=", use: .copyFrom).key
+                ]
             }
         } else {
             for e in copy.entries {
@@ -68,7 +71,7 @@ extension DockerfileExecutor {
                 let owner = copy.chown.map { Self.resolveChown($0, root: view) }
                 if let from = copy.from {
                     if let image = from.image {
-                        let src = try imageBase(image, line: step.line, instruction: "COPY --from=")
+                        let src = try imageBase(image, line: step.line, instruction: "COPY --from=", use: .copyFrom)
                         try stageFrom(
                             root: src.rootfs, copy: copy, step: step, owner: owner, staging: staging, view: view)
                     } else if let s = from.stage {

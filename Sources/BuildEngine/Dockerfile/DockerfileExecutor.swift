@@ -20,6 +20,8 @@ public struct DockerfileExecutor: Sendable {
     public let cache: BuildCache
     /// The engine shared with `ImageBuilder`: cache, staging, phase capture.
     let runner: StageRunner
+    /// The images COPY --from / RUN --mount=from named, as resolved (for the provenance).
+    let imageSources = ImageSourceLog()
 
     init(
         build: ResolvedDockerfile, contextDirectory: String, options: BuildOptions, target: ImageDestination,
@@ -148,14 +150,15 @@ public struct DockerfileExecutor: Sendable {
             bases: baseRecords(done))
     }
 
-    /// The image each kept stage started from (FROM an image or layout), by the reference its FROM line names.
+    /// The image each kept stage started from (FROM an image or layout), by the reference its FROM line names, then
+    /// the images COPY --from / RUN --mount=from used.
     func baseRecords(_ done: [Int: StageBuild]) -> [BaseImageRecord] {
         build.stages.compactMap { stage in
             guard let base = done[stage.index]?.baseImage, let ref = stage.base.reference,
                 stage.base.kind == .image || stage.base.kind == .layout
             else { return nil }
             return BaseImageRecord(stage: stage.name ?? String(stage.index), name: ref, digest: base.manifestDigest)
-        }
+        } + imageSources.all
     }
 
     func describe(_ base: DockerfileBase) -> String {
@@ -195,16 +198,27 @@ public struct DockerfileExecutor: Sendable {
 
     /// An image named by FROM or COPY --from: an OCI layout (`oci-layout:`/`oci:`) or a registry image, pulled by
     /// `BaseStore.pull` into the state dir's registry-images layout (stored credentials, plain HTTP for loopback hosts and
-    /// `options.registryOptions.insecureRegistries`).
-    func imageBase(_ ref: String, line: Int, instruction: String) throws -> StageBuild {
-        if ref.hasPrefix("oci-layout:") || ref.hasPrefix("oci:") { return try layoutBase(ref, line: line) }
-        let pulled: (layout: String, tag: String)
-        do {
-            pulled = try runner.pullBase(ref)
-        } catch {
-            throw Self.pullFailure(ref, line: line, instruction: instruction, cause: error)
+    /// `options.registryOptions.insecureRegistries`). With `use` (COPY --from, RUN --mount=from) the resolved image is
+    /// recorded in `imageSources` for the provenance.
+    func imageBase(_ ref: String, line: Int, instruction: String, use: BaseImageRecord.Use? = nil) throws
+        -> StageBuild
+    {
+        let base: StageBuild
+        if ref.hasPrefix("oci-layout:") || ref.hasPrefix("oci:") {
+            base = try layoutBase(ref, line: line)
+        } else {
+            let pulled: (layout: String, tag: String)
+            do {
+                pulled = try runner.pullBase(ref)
+            } catch {
+                throw Self.pullFailure(ref, line: line, instruction: instruction, cause: error)
+            }
+            base = try layoutBase("oci-layout:\(pulled.layout):\(pulled.tag)", line: line)
         }
-        return try layoutBase("oci-layout:\(pulled.layout):\(pulled.tag)", line: line)
+        if let use, let digest = base.baseImage?.manifestDigest {
+            imageSources.record(BaseImageRecord(stage: "line \(line)", name: ref, digest: digest, use: use))
+        }
+        return base
     }
 
     /// A registry base that could not be pulled: what names it, the workaround, and why (the transport's error).
@@ -426,7 +440,10 @@ public struct DockerfileExecutor: Sendable {
                     parts.append("stage:" + (done[s]?.key ?? "?"))
                 } else if let image = m.from?.image {
                     parts.append(
-                        "image:" + (try imageBase(image, line: line, instruction: "RUN --mount=type=bind,from=").key))
+                        "image:"
+                            + (try imageBase(
+                                image, line: line, instruction: "RUN --mount=type=bind,from=", use: .mountFrom
+                            ).key))
                 } else {
                     parts.append("context:" + (try contextDigest(m.source ?? ".")))
                 }
@@ -548,7 +565,8 @@ public struct DockerfileExecutor: Sendable {
                     }
                 } else if let image = m.from?.image {
                     // An image (oci-layout: or registry, pulled like FROM): its unpacked rootfs.
-                    let st = try imageBase(image, line: step.line, instruction: "RUN --mount=type=bind,from=")
+                    let st = try imageBase(
+                        image, line: step.line, instruction: "RUN --mount=type=bind,from=", use: .mountFrom)
                     source = try withMergedView(st) { root in
                         try copyOut(root + "/" + StagingPath.clean(m.source ?? "/"))
                     }

@@ -9,7 +9,8 @@ import SupplyChain
 ///   target, platform), the build options that change the image (bases, network, SOURCE_DATE_EPOCH) and the ids
 ///   of the secrets offered (their values are redacted wherever they occur);
 /// - resolved dependencies: the source files' digest (`SourceDigest`), the git revision when the app is a work
-///   tree, every base image with its digest, every pinned upstream toolchain with its archive digest.
+///   tree, every base image and every image files were copied or mounted from with its digest, every pinned
+///   upstream toolchain with its archive digest.
 enum BuildProvenance {
     static let planBuildType = "https://ociforge.dev/build/plan/v1"
     static let dockerfileBuildType = "https://ociforge.dev/build/dockerfile/v1"
@@ -60,7 +61,7 @@ enum BuildProvenance {
                     name: "source-revision"))
         }
         for b in report.bases {
-            deps.append(R(uri: b.name, digest: ["sha256": b.digest.hex], name: "base:\(b.stage)"))
+            deps.append(R(uri: b.name, digest: ["sha256": b.digest.hex], name: b.dependencyName))
         }
         for (name, pin) in toolchainPins(inputs.plan) {
             let parts = pin.digest.split(separator: ":", maxSplits: 1).map(String.init)

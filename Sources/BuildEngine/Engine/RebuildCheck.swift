@@ -34,12 +34,17 @@ public struct RebuildCheckReport: Codable, Sendable {
     public var comparison: ImageComparison
     /// Where the rebuilt image was kept (nil: removed).
     public var rebuiltLayout: String?
+    /// What the rebuild took from the state directory instead of making it again (`RebuildState`): paths relative
+    /// to that state. Everything else ran in a fresh state directory.
+    public var reusedState: [String]
     public var equal: Bool { comparison.equal }
 }
 
 extension BuildEngine {
-    /// Rebuilds the image from the plan / Dockerfile and options its provenance records, from `directory`, with
-    /// an empty layer cache (every step runs again), and compares the result with the original layer by layer.
+    /// Rebuilds the image from the plan / Dockerfile and options its provenance records, from `directory`, in a
+    /// fresh state directory (`RebuildState`: empty layer cache and cache mounts, every step runs again; only the
+    /// Debian base tarballs and digest-pinned toolchain archives are reused), and compares the result with the
+    /// original layer by layer.
     public static func verifyRebuild(_ request: RebuildCheckRequest, runner: any PhaseRunner)
         throws(BuildEngineError) -> RebuildCheckReport
     {
@@ -60,14 +65,21 @@ extension BuildEngine {
             rebuild.options.cacheDirectory = run.path + "/cache"
             rebuild.options.noCache = true
             rebuild.options.attestations = AttestationOptions(sbomFormats: [], provenance: false)
-            request.options.emit(.message("rebuilding \(original.manifestDescriptor.digest) from \(request.directory)"))
-            let (report, inputs) = try image(rebuild, runner: runner)
+            let fresh = try RebuildState.fresh(at: run.path + "/state", from: runner.state)
+            if rebuild.options.toolchains.stateDirectory == nil {
+                rebuild.options.toolchains.stateDirectory = fresh.toolchainArchives
+            }
+            request.options.emit(
+                .message(
+                    "rebuilding \(original.manifestDescriptor.digest) from \(request.directory) in the fresh state \(fresh.state.path) (reusing \(fresh.reused.joined(separator: ", ")))"
+                ))
+            let (report, inputs) = try image(rebuild, runner: runner.with(state: fresh.state))
             let rebuilt = try OCILayout.open(at: report.layout).resolve(tag: report.tag)
             return RebuildCheckReport(
                 buildType: recorded.buildType, recordedSource: recorded.sourceDigest,
                 currentSource: try SourceDigest.of(directory: inputs.directory, files: inputs.files).description,
                 comparison: try ImageComparison.compare(original, rebuilt),
-                rebuiltLayout: request.keepLayout == nil ? nil : layout)
+                rebuiltLayout: request.keepLayout == nil ? nil : layout, reusedState: fresh.reused)
         } catch {
             throw BuildEngineError.wrapping(error, "verify-rebuild of \(request.image)")
         }

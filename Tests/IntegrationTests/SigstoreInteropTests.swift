@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// ociforge's sigstore signatures against sigstore-enabled containers/image and cosign (Debian trixie's podman 5,
+/// skopeo 1.18 and cosign 2, chrooted: `TrixieTools`), on the loopback docker-registry, in both directions.
+@Suite("Sigstore interop (trixie podman/skopeo/cosign)", .serialized)
+struct SigstoreInteropTests {
+    static var available: Bool { getuid() == 0 && TrixieTools.preparable }
+
+    /// Keys k1 (passphrase-encrypted) and k2 in `dir`; the passphrase in `dir/pass`.
+    static func keys(_ dir: String) throws {
+        try "pass phrase\n".write(toFile: dir + "/pass", atomically: true, encoding: .utf8)
+        try Harness.ok([
+            Harness.ociforge, "key", "generate", "--output-prefix", dir + "/k1", "--passphrase-file", dir + "/pass"
+        ])
+        try Harness.ok([Harness.ociforge, "key", "generate", "--output-prefix", dir + "/k2"])
+    }
+
+    /// registries.d (sigstore attachments on), registries.conf (plain HTTP) and a policy accepting only sigstore
+    /// signatures by `pub` for `host` (matchRepository: ociforge signs the repository, like cosign).
+    static func containersConfig(_ dir: String, host: String, pub: String) throws {
+        try FileManager.default.createDirectory(atPath: registriesD(dir), withIntermediateDirectories: true)
+        try "docker:\n  \(host):\n    use-sigstore-attachments: true\n".write(
+            toFile: registriesD(dir) + "/t.yaml", atomically: true, encoding: .utf8)
+        try "[[registry]]\nlocation = \"\(host)\"\ninsecure = true\n".write(
+            toFile: dir + "/registries.conf", atomically: true, encoding: .utf8)
+        let policy =
+            #"{"default":[{"type":"reject"}],"transports":{"docker":{"\#(host)":[{"type":"sigstoreSigned","keyPath":"\#(pub)","signedIdentity":{"type":"matchRepository"}}]}}}"#
+        try policy.write(toFile: dir + "/policy.json", atomically: true, encoding: .utf8)
+    }
+
+    /// The user registries.d of HOME=`dir`/home (podman has no flag for it).
+    static func registriesD(_ dir: String) -> String { dir + "/home/.config/containers/registries.d" }
+
+    /// trixie `podman pull` under `dir/policy.json`, with its own storage.
+    static func podmanPull(_ dir: String, _ image: String) throws -> ProcessOutput {
+        try TrixieTools.run(
+            [
+                "podman", "--root", dir + "/podman-root", "--runroot", "/run/ocf-rr", "--storage-driver", "vfs",
+                "pull", "--signature-policy", dir + "/policy.json", image
+            ], binds: [dir],
+            environment: ["CONTAINERS_REGISTRIES_CONF": dir + "/registries.conf", "HOME": dir + "/home"])
+    }
+
+    @Test(
+        "podman 5 (trixie) pulls an ociforge-signed image under a sigstoreSigned policy; refuses unsigned and other-key images",
+        .enabled(
+            if: SigstoreInteropTests.available,
+            "needs root and a Debian trixie rootfs (mmdebstrap from deb.debian.org, unreachable here): bookworm's skopeo/podman have sigstore disabled"
+        ))
+    func podmanAcceptsOciforgeSignatures() throws {
+        let dir = try TempDir.make("sigstore-podman")
+        defer { dir.remove() }
+        let reg = try LocalRegistry(dir: dir.path + "/reg")
+        defer { reg.stop() }
+        try Self.keys(dir.path)
+        try Self.containersConfig(dir.path, host: reg.host, pub: dir.path + "/k1.pub")
+        let version = try TrixieTools.run(["podman", "--version"], binds: [])
+        #expect(version.status == 0 && version.stdout.hasPrefix("podman version 5."), "\(version)")
+
+        for repo in ["signed", "unsigned", "otherkey"] {
+            _ = try SupplyChainCLITests.pushSmallImage(dir.path + "/" + repo, host: reg.host, repo: repo)
+        }
+        try Harness.ok([
+            Harness.ociforge, "image", "sign", "\(reg.host)/signed:v1", "--key", dir.path + "/k1.key",
+            "--passphrase-file", dir.path + "/pass"
+        ])
+        try Harness.ok([Harness.ociforge, "image", "sign", "\(reg.host)/otherkey:v1", "--key", dir.path + "/k2.key"])
+
+        let signed = try Self.podmanPull(dir.path, "\(reg.host)/signed:v1")
+        #expect(signed.status == 0, "\(signed)")
+        let unsigned = try Self.podmanPull(dir.path, "\(reg.host)/unsigned:v1")
+        #expect(
+            unsigned.status != 0 && unsigned.stderr.contains("A signature was required, but no signature exists"),
+            "\(unsigned)")
+        let other = try Self.podmanPull(dir.path, "\(reg.host)/otherkey:v1")
+        #expect(other.status != 0, "\(other)")
+        #expect(
+            other.stderr.contains("cryptographic signature verification failed")
+                && !other.stderr.contains("no signature exists"), "\(other)")
+        let images = try TrixieTools.run(
+            [
+                "podman", "--root", dir.path + "/podman-root", "--runroot", "/run/ocf-rr", "--storage-driver", "vfs",
+                "images", "--format", "{{.Repository}}"
+            ], binds: [dir.path])
+        #expect(images.stdout.split(separator: "\n").map(String.init) == ["\(reg.host)/signed"], "\(images)")
+    }
+
+    @Test(
+        "skopeo 1.18 (trixie) --sign-by-sigstore-private-key is verified by ociforge image verify --key, and refused with another key; cosign verifies ociforge's signature",
+        .enabled(
+            if: SigstoreInteropTests.available,
+            "needs root and a Debian trixie rootfs (mmdebstrap from deb.debian.org, unreachable here): bookworm's skopeo/podman have sigstore disabled"
+        ))
+    func ociforgeVerifiesSkopeoSignatures() throws {
+        let dir = try TempDir.make("sigstore-skopeo")
+        defer { dir.remove() }
+        let reg = try LocalRegistry(dir: dir.path + "/reg")
+        defer { reg.stop() }
+        try Self.keys(dir.path)
+        try Self.containersConfig(dir.path, host: reg.host, pub: dir.path + "/k1.pub")
+        let digest = try SupplyChainCLITests.pushSmallImage(dir.path + "/src", host: reg.host, repo: "src")
+
+        let signing = try TrixieTools.run(
+            [
+                "skopeo", "--registries.d", Self.registriesD(dir.path), "copy", "--src-tls-verify=false",
+                "--dest-tls-verify=false", "--sign-by-sigstore-private-key", dir.path + "/k1.key",
+                "--sign-passphrase-file", dir.path + "/pass", "docker://\(reg.host)/src:v1",
+                "docker://\(reg.host)/byskopeo:v1"
+            ], binds: [dir.path])
+        #expect(signing.status == 0, "\(signing)")
+        let image = "\(reg.host)/byskopeo:v1"
+        let verified = try Harness.run([Harness.ociforge, "image", "verify", image, "--key", dir.path + "/k1.pub"])
+        #expect(verified.status == 0 && verified.stdout.contains("verified: \(image)@\(digest)"), "\(verified)")
+        let other = try Harness.run([Harness.ociforge, "image", "verify", image, "--key", dir.path + "/k2.pub"])
+        #expect(other.status == 1 && other.stderr.contains("not made by this key"), "\(other)")
+        let sig = try Harness.ok([
+            "skopeo", "inspect", "--raw", "--tls-verify=false",
+            "docker://\(reg.host)/byskopeo:sha256-\(digest.dropFirst(7)).sig"
+        ])
+        #expect(sig.contains("application/vnd.dev.cosign.simplesigning.v1+json"), "skopeo wrote the attachment")
+
+        // cosign 2 verifies ociforge's signature with the public key (no transparency log entry: key-based).
+        try Harness.ok([
+            Harness.ociforge, "image", "sign", "\(reg.host)/src:v1", "--key", dir.path + "/k2.key"
+        ])
+        let cosign = try TrixieTools.run(
+            [
+                "cosign", "verify", "--key", dir.path + "/k2.pub", "--insecure-ignore-tlog=true",
+                "--allow-http-registry", "\(reg.host)/src@\(digest)"
+            ], binds: [dir.path])
+        #expect(cosign.status == 0 && cosign.stdout.contains(String(digest.dropFirst(7))), "\(cosign)")
+        let cosignOther = try TrixieTools.run(
+            [
+                "cosign", "verify", "--key", dir.path + "/k1.pub", "--insecure-ignore-tlog=true",
+                "--allow-http-registry", "\(reg.host)/src@\(digest)"
+            ], binds: [dir.path])
+        #expect(cosignOther.status != 0, "\(cosignOther)")
+    }
+}
