@@ -117,7 +117,9 @@ struct MultiPlatformBuildTests {
         }
     }
 
-    @Test("Python app (PyPI) for linux/amd64 + linux/arm64: one index, pushed, both serve alike, cached, reproducible")
+    @Test(
+        "Python app (PyPI) for linux/amd64 + linux/arm64: one index, pushed, both serve alike, cached, reproducible",
+        .enabled(if: SlowTests.enabled, SlowTests.reason))
     func pythonTwoPlatforms() throws {
         let dir = try TempDir.make("build-multiarch-python")
         defer { dir.remove() }
@@ -180,8 +182,8 @@ struct MultiPlatformBuildTests {
     }
 
     @Test(
-        "deploy-build --platform amd64,arm64: one index per resource pushed and pinned; refused up front without a handler"
-    )
+        "deploy-build --platform amd64,arm64: one index per resource pushed and pinned; refused up front without a handler",
+        .enabled(if: SlowTests.enabled, SlowTests.reason))
     func deployBuildTwoPlatforms() throws {
         let dir = try TempDir.make("deploy-multiarch")
         defer { dir.remove() }
@@ -239,6 +241,7 @@ struct MultiPlatformBuildTests {
 
     @Test(
         "Node 24 toolchain per platform: amd64 and arm64 archives from the mirror, one layer each, arm64 runs node",
+        .enabled(if: SlowTests.enabled, SlowTests.reason),
         .enabled(if: ToolchainMirrorServer.available, "PyPI is unreachable: no node wheels for the mirror"))
     func nodeToolchainPerPlatform() throws {
         let dir = try TempDir.make("build-multiarch-node")

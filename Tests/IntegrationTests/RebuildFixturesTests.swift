@@ -32,7 +32,7 @@ struct RebuildFixturesTests {
     @Test(
         "verify-rebuild reports equal for each e2e plan fixture, rebuilt in a fresh state (only Debian base tarballs and pinned toolchain archives reused)",
         .enabled(if: RebuildFixturesTests.available, "needs root, buildah and podman (scripts/install-deps)"),
-        arguments: E2EFixture.all)
+        arguments: SlowTests.enabled ? E2EFixture.all : E2EFixture.quick)
     func equalForFixture(_ fixture: E2EFixture) throws {
         let dir = try TempDir.make("rebuild-" + fixture.name)
         defer { dir.remove() }

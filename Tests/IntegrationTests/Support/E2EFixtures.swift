@@ -9,6 +9,9 @@ struct E2EFixture: Sendable, CustomStringConvertible {
     var prepare: @Sendable (String) throws -> Void = { _ in }
     var description: String { name }
 
+    /// The fixtures whose build and fresh-state rebuild take about a minute each (CI); `all` with OCIFORGE_SLOW_TESTS=1.
+    static var quick: [E2EFixture] { all.filter { ["shell", "static", "toml-only"].contains($0.name) } }
+
     static let all: [E2EFixture] = [
         E2EFixture(name: "shell", fixture: "planner/shell-script/app"),
         E2EFixture(name: "static", fixture: "planner/staticfile/app"),
