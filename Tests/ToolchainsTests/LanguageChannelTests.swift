@@ -108,6 +108,29 @@ import Testing
         #expect(mirror.cachedBlobs().isEmpty && !FileManager.default.fileExists(atPath: staging))
     }
 
+    @Test func mirrorKeysAndGitHubAssetsRebased() {
+        var s = ChannelSettings()
+        let gh =
+            "https://github.com/gleam-lang/gleam/releases/download/v1.11.1/gleam-v1.11.1-x86_64-unknown-linux-musl.tar.gz"
+        #expect(s.rebase(gh, .gleam) == gh, "no mirror: used as published")
+        s[.gleam] = URL(string: "http://m.test/gleam")!
+        s[.sbt] = URL(string: "http://m.test/sbt")!
+        #expect(
+            s.rebase(gh, .gleam)
+                == "http://m.test/gleam/releases/download/v1.11.1/gleam-v1.11.1-x86_64-unknown-linux-musl.tar.gz")
+        #expect(
+            s.rebase("https://github.com/sbt/sbt/releases/download/v1.10.7/sbt-1.10.7.tgz", .sbt)
+                == "http://m.test/sbt/releases/download/v1.10.7/sbt-1.10.7.tgz")
+        let other = "https://github.com/sbt/sbt-native-packager/releases/download/v1/x.tgz"
+        #expect(s.rebase(other, .sbt) == other)
+        #expect(ChannelEndpoint.dart.environmentVariable == "OCIFORGE_TOOLCHAINS_DART_URL")
+        #expect(ToolKind.gleam.endpoints == [.gleam] && ToolKind.dart.downloadEndpoint == .dart)
+        #expect(
+            DartChannel.indexURL(s, pageToken: "a/b=")
+                == "https://storage.googleapis.com/storage/v1/b/dart-archive/o?prefix=channels/stable/release/"
+                + "&delimiter=/&pageToken=a%2Fb%3D")
+    }
+
     func pinned(_ fixture: String) async throws -> ResolvedPlan {
         let planned = try Planner.plan(appDirectory: Self.fixtures + "/\(fixture)/app", options: PlanOptions()).plan
         var options = ToolchainOptions(mirrors: mirror.settingsTable)
