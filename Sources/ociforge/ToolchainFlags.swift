@@ -9,7 +9,7 @@ struct ToolchainFlags: ParsableArguments {
     @Option(
         name: .customLong("toolchain-mirror"),
         help:
-            "Upstream toolchain channel mirror KEY=URL (repeatable; keys: node, go, zig, rust, java, dotnet, deno, deno-index, bun, python, ruby)."
+            "Upstream toolchain channel mirror KEY=URL (repeatable; keys: node, go, zig, rust, java, dotnet, deno, deno-index, bun, python, ruby, gleam, dart, sbt)."
     )
     var mirrors: [String] = []
 

@@ -91,8 +91,10 @@ public enum ToolchainResolution {
         guard let up = t.upstream, let kind = ToolKind(rawValue: t.name) else {
             throw BuildEngineError(
                 .unsupported,
-                "ociforge installs no upstream \(t.name) toolchain yet (docs/toolchains.md lists the channels); "
-                    + (DebianChoice.hint(tool: t.name, suite: suite) ?? "build from a Dockerfile"))
+                "\(noChannelReason(t.name)) (docs/toolchains.md lists the channels); "
+                    + (DebianChoice.hint(tool: t.name, suite: suite)
+                        ?? "Debian \(suite) packages none for ociforge ([toolchains.\(t.name)] source = \"debian\" "
+                        + "cannot help): build from a Dockerfile"))
         }
         guard let constraint = VersionConstraint(up.constraint) else {
             throw BuildEngineError(.invalidInput, "\"\(up.constraint)\" is not a version constraint for \(t.name)")
@@ -109,6 +111,14 @@ public enum ToolchainResolution {
         } catch {
             throw channelError(error, t, constraint: up.constraint, suite: suite)
         }
+    }
+
+    /// Why no upstream channel installs `tool`.
+    static func noChannelReason(_ tool: String) -> String {
+        guard tool == "swift" else { return "ociforge installs no upstream \(tool) toolchain yet" }
+        return "ociforge installs no upstream swift toolchain: swift.org publishes its Linux tarballs "
+            + "(download.swift.org/swift-<V>-release/<platform>/…) with a GPG signature (.sig) and no checksum, and "
+            + "ociforge installs nothing it cannot verify against a published checksum"
     }
 
     /// The newest release of the channel matching `constraint` for `platform`; Rust channels and versions by name.

@@ -24,3 +24,38 @@ struct GitHubRelease: Decodable {
 
     func asset(_ name: String) -> Asset? { assets.first { $0.name == name } }
 }
+
+extension GitHubRelease {
+    /// Releases that publish one archive per platform under tags `v<V>`, each verified by the `<asset>.sha256` asset
+    /// next to it, else by the asset's `digest` field (an asset with neither cannot be verified and is not listed).
+    /// `assetName` gives the archive's name from the tag. Gleam and sbt publish this way.
+    static func singleAssetReleases(
+        _ data: [UInt8], tool: ToolKind, platform: Platform, settings s: ChannelSettings,
+        format: ArchiveFormat, assetName: (_ tag: String) -> String
+    ) throws(ToolchainError) -> [ChannelRelease] {
+        let e = tool.indexEndpoint
+        let releases = try IndexFetcher.decode([GitHubRelease].self, data, url: listURL(s, e), endpoint: e)
+        return releases.compactMap { r in
+            guard r.draft != true, r.tag_name.hasPrefix("v"), let a = r.asset(assetName(r.tag_name)) else {
+                return nil
+            }
+            let checksum: ChecksumSource
+            if let sum = r.asset(a.name + ".sha256") {
+                checksum = .file(url: s.rebase(sum.browser_download_url, e), fileName: a.name, algorithm: .sha256)
+            } else if let d = a.digest, d.hasPrefix("sha256:"), let sum = Checksum(.sha256, hex: String(d.dropFirst(7)))
+            {
+                checksum = .inline(sum)
+            } else {
+                return nil
+            }
+            let number = String(r.tag_name.dropFirst())
+            let artifact = ToolchainArtifact(
+                component: tool.rawValue, url: s.rebase(a.browser_download_url, e), checksum: checksum, size: a.size,
+                format: format)
+            return ChannelRelease(
+                tool: tool, platform: platform, version: r.tag_name, versionNumber: number,
+                isPrerelease: r.prerelease == true || number.contains("-"),
+                date: r.published_at.map { String($0.prefix(10)) }, artifacts: [artifact])
+        }
+    }
+}

@@ -66,6 +66,14 @@ public struct ToolchainChannels: Sendable {
             return try await javaReleases(platform: platform, flavor: .full)
         case .dotnet:
             return try await dotnetReleases(platform: platform, flavor: .full)
+        case .gleam:
+            return try GleamChannel.parse(
+                try await fetcher.bytes(GitHubRelease.listURL(s, .gleam), .gleam), platform: platform, settings: s)
+        case .sbt:
+            return try SbtChannel.parse(
+                try await fetcher.bytes(GitHubRelease.listURL(s, .sbt), .sbt), platform: platform, settings: s)
+        case .dart:
+            return try await dartReleases(platform: platform)
         }
     }
 
@@ -120,6 +128,23 @@ public struct ToolchainChannels: Sendable {
                 platform: platform, flavor: flavor, settings: settings)
         }
         return out
+    }
+
+    /// Every page of the Dart archive's stable listing (bounded by `DartChannel.maxPages`).
+    private func dartReleases(platform: Platform) async throws(ToolchainError) -> [ChannelRelease] {
+        var out: [ChannelRelease] = []
+        var token: String? = nil
+        for _ in 0..<DartChannel.maxPages {
+            let url = DartChannel.indexURL(settings, pageToken: token)
+            let page = try DartChannel.parse(
+                try await fetcher.bytes(url, .dart), url: url, platform: platform, settings: settings)
+            out += page.releases
+            guard let next = page.next else { return out }
+            token = next
+        }
+        throw ToolchainError(
+            .invalidIndex, "the dart listing has more than \(DartChannel.maxPages) pages",
+            url: DartChannel.indexURL(settings), endpoint: .dart)
     }
 
     private func dotnetReleases(platform: Platform, flavor: ToolchainFlavor) async throws(ToolchainError)

@@ -28,6 +28,9 @@ extension ToolKind {
         case .java: .java
         case .dotnet: .dotnet
         case .zig: .zig
+        case .gleam: .gleam
+        case .dart: .dart
+        case .sbt: .sbt
         }
     }
 }

@@ -38,7 +38,8 @@ public struct ToolchainEnvironment: Hashable, Codable, Sendable {
         case .node: .init(pathEntries: ["\(p)/bin"], variables: [])
         case .bun: .init(pathEntries: [p], variables: [])
         case .deno: .init(pathEntries: [p], variables: [.init("DENO_NO_UPDATE_CHECK", "1")])
-        case .zig: .init(pathEntries: [p], variables: [])
+        case .zig, .gleam: .init(pathEntries: [p], variables: [])
+        case .dart, .sbt: .init(pathEntries: ["\(p)/bin"], variables: [])
         case .python, .ruby: .init(pathEntries: ["\(p)/bin"], variables: [])
         case .go:
             .init(pathEntries: ["\(p)/bin"], variables: [.init("GOROOT", p), .init("GOTOOLCHAIN", "local")])

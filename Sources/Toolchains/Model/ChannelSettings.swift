@@ -24,6 +24,15 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
     case python
     /// Relocatable Ruby builds (jdx/ruby), GitHub releases API shape; sha256 from each asset's `digest` field.
     case ruby
+    /// Gleam releases, GitHub releases API shape: asset `gleam-v<V>-<arch>-unknown-linux-musl.tar.gz` and its
+    /// `<asset>.sha256` next to it.
+    case gleam
+    /// The Dart archive bucket (Google Cloud Storage): the JSON object listing
+    /// `storage/v1/b/dart-archive/o?prefix=channels/stable/release/&delimiter=/` and the downloads
+    /// `dart-archive/channels/stable/release/<V>/sdk/dartsdk-linux-<x64|arm64>-release.zip` (+ `.sha256sum`).
+    case dart
+    /// sbt releases, GitHub releases API shape: asset `sbt-<V>.tgz` and `sbt-<V>.tgz.sha256`.
+    case sbt
 
     public static func < (a: ChannelEndpoint, b: ChannelEndpoint) -> Bool { a.rawValue < b.rawValue }
 
@@ -42,22 +51,28 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
             case .bun: "https://api.github.com/repos/oven-sh/bun"
             case .python: "https://api.github.com/repos/astral-sh/python-build-standalone"
             case .ruby: "https://api.github.com/repos/jdx/ruby"
+            case .gleam: "https://api.github.com/repos/gleam-lang/gleam"
+            case .dart: "https://storage.googleapis.com"
+            case .sbt: "https://api.github.com/repos/sbt/sbt"
             }
         return URL(string: s)!
     }
 
     /// Upstream download locations outside `defaultBase` that the index's absolute URLs point at, each with the
-    /// path a mirror of this endpoint serves them under: GitHub release assets (`https://github.com/<owner>/<repo>/
-    /// releases/download/<tag>/<asset>` → `<mirror>/releases/download/<tag>/<asset>`), Temurin's binaries
-    /// (`https://github.com/adoptium/<repo>/…` → `<mirror>/adoptium/<repo>/…`), Zig's dev builds (`<mirror>/builds/…`).
+    /// path a mirror of this endpoint serves them under: GitHub release assets of bun, python, ruby, gleam and sbt
+    /// (`https://github.com/<owner>/<repo>/releases/download/<tag>/<asset>` → `<mirror>/releases/download/<tag>/
+    /// <asset>`), Temurin's binaries (`https://github.com/adoptium/<repo>/…` → `<mirror>/adoptium/<repo>/…`), Zig's
+    /// dev builds (`<mirror>/builds/…`).
     public var downloadBases: [(upstream: String, mirrorPath: String)] {
         switch self {
         case .bun: [("https://github.com/oven-sh/bun", "")]
         case .python: [("https://github.com/astral-sh/python-build-standalone", "")]
         case .ruby: [("https://github.com/jdx/ruby", "")]
+        case .gleam: [("https://github.com/gleam-lang/gleam", "")]
+        case .sbt: [("https://github.com/sbt/sbt", "")]
         case .java: [("https://github.com/adoptium", "/adoptium")]
         case .zig: [("https://ziglang.org/builds", "/builds")]
-        case .node, .go, .rust, .dotnet, .denoIndex, .deno: []
+        case .node, .go, .rust, .dotnet, .denoIndex, .deno, .dart: []
         }
     }
 

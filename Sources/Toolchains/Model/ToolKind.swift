@@ -1,9 +1,11 @@
 /// A toolchain ociforge can install from its upstream release channel.
 ///
 /// Only tools whose published index, checksum and relocatable archive format this module implements are cases.
-/// Not supported (see docs/toolchains.md, "Unsupported tools"):
-/// - erlang / gleam: no official relocatable Linux build of Erlang/OTP (gleam needs it at run time).
-/// - dart, sbt/scala, swift: not implemented yet (each publishes its own index format).
+/// gleam runs on Erlang/OTP, which publishes no relocatable Linux build: the plan takes erlang from Debian. sbt runs
+/// on a JDK (Temurin or Debian's). Not supported (see docs/toolchains.md, "Unsupported tools"):
+/// - erlang: no official relocatable Linux build of Erlang/OTP.
+/// - swift: swift.org publishes no checksum for its Linux tarballs, only a GPG signature, which ociforge does not
+///   verify; it refuses rather than install unverified.
 /// - php: no upstream relocatable build (static-php-cli is a third-party build system).
 public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
     case node
@@ -16,6 +18,9 @@ public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
     case java
     case dotnet
     case zig
+    case gleam
+    case dart
+    case sbt
 
     public static func < (a: ToolKind, b: ToolKind) -> Bool { a.rawValue < b.rawValue }
 
@@ -36,6 +41,9 @@ public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .java: .java
         case .dotnet: .dotnet
         case .zig: .zig
+        case .gleam: .gleam
+        case .dart: .dart
+        case .sbt: .sbt
         }
     }
 }

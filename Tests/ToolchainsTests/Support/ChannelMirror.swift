@@ -51,6 +51,9 @@ final class ChannelMirror: @unchecked Sendable {
         try bun()
         try python()
         try ruby()
+        try gleam()
+        try dart()
+        try sbt()
     }
 
     deinit {
@@ -389,6 +392,92 @@ final class ChannelMirror: @unchecked Sendable {
                {"name":"ruby-3.3.6.macos.tar.gz","browser_download_url":"\(base)/ruby-dl/3.3.6/ruby-3.3.6.macos.tar.gz","size":8,"digest":"sha256:\(String(repeating: "c", count: 64))"}]},
              {"tag_name":"3.2.6","prerelease":false,"assets":[
                {"name":"ruby-3.2.6.x86_64_linux.tar.gz","browser_download_url":"\(base)/ruby-dl/3.2.6/ruby-3.2.6.x86_64_linux.tar.gz","size":9,"digest":"sha256:\(String(repeating: "d", count: 64))"}]}]
+            """)
+    }
+    /// gleam-lang/gleam releases: `v1.11.1` (with `.sha256`), a release candidate, `v1.10.0` with only an aarch64
+    /// build, and `v1.9.1` whose archive has no checksum asset (not listed).
+    private func gleam() throws {
+        let root = try builder.tree("gleam", files: ["gleam": Self.script("gleam 1.11.1")])
+        let gz = try builder.tar(root, compression: "z")
+        let name = "gleam-v1.11.1-x86_64-unknown-linux-musl.tar.gz"
+        let dl = "/gleam-dl/v1.11.1"
+        serve(.gleam, "\(dl)/\(name)", gz)
+        server.put("\(dl)/\(name).sha256", "\(Hex.sha256(gz))  \(name)\n")
+        func asset(_ tag: String, _ name: String, _ size: Int) -> String {
+            #"{"name":"\#(name)","browser_download_url":"\#(base)/gleam-dl/\#(tag)/\#(name)","size":\#(size)}"#
+        }
+        let rc = "gleam-v1.12.0-rc1-x86_64-unknown-linux-musl.tar.gz"
+        let arm = "gleam-v1.10.0-aarch64-unknown-linux-musl.tar.gz"
+        let old = "gleam-v1.9.1-x86_64-unknown-linux-musl.tar.gz"
+        server.put(
+            "/gleam/releases?per_page=100",
+            """
+            [{"tag_name":"v1.12.0-rc1","prerelease":true,"published_at":"2025-07-01T00:00:00Z","assets":[\(asset("v1.12.0-rc1", rc, 3)),\(asset("v1.12.0-rc1", rc + ".sha256", 100))]},
+             {"tag_name":"v1.11.1","prerelease":false,"draft":false,"published_at":"2025-06-05T12:00:00Z","assets":[
+               \(asset("v1.11.1", "gleam-v1.11.1-aarch64-unknown-linux-musl.tar.gz", 4)),
+               \(asset("v1.11.1", "gleam-v1.11.1-aarch64-unknown-linux-musl.tar.gz.sha256", 100)),
+               \(asset("v1.11.1", name, gz.count)), \(asset("v1.11.1", name + ".sha256", 100)),
+               \(asset("v1.11.1", name + ".sha512", 164)), \(asset("v1.11.1", "gleam-v1.11.1-x86_64-apple-darwin.tar.gz", 5))]},
+             {"tag_name":"v1.10.0","prerelease":false,"assets":[\(asset("v1.10.0", arm, 6)),\(asset("v1.10.0", arm + ".sha256", 100))]},
+             {"tag_name":"v1.9.1","prerelease":false,"assets":[\(asset("v1.9.1", old, 7))]}]
+            """)
+    }
+
+    /// The dart-archive bucket: two listing pages (versions, an SVN revision directory and `latest/`), the
+    /// 3.5.4 SDK zip and its `.sha256sum` (`<hex> *<name>`).
+    private func dart() throws {
+        let root = try builder.tree(
+            "dart",
+            files: [
+                "dart-sdk/bin/dart": Self.script("Dart SDK version: 3.5.4 (stable)"),
+                "dart-sdk/version": "3.5.4\n"
+            ])
+        let zip = try builder.zip(root)
+        let name = "dartsdk-linux-x64-release.zip"
+        let dir = "/dart/dart-archive/channels/stable/release/3.5.4/sdk"
+        serve(.dart, "\(dir)/\(name)", zip)
+        server.put("\(dir)/\(name).sha256sum", "\(Hex.sha256(zip)) *\(name)\n")
+        let list = "/dart/storage/v1/b/dart-archive/o?prefix=channels/stable/release/&delimiter=/"
+        server.put(
+            list,
+            """
+            {"kind":"storage#objects","prefixes":["channels/stable/release/1.24.3/","channels/stable/release/30188/","channels/stable/release/3.4.4/"],"nextPageToken":"CgYzLjQuNC8="}
+            """)
+        server.put(
+            list + "&pageToken=CgYzLjQuNC8%3D",
+            """
+            {"kind":"storage#objects","prefixes":["channels/stable/release/3.5.4/","channels/stable/release/latest/"]}
+            """)
+    }
+
+    /// sbt/sbt releases: `v1.10.7` (`.tgz.sha256`), `v1.10.6` verified by the asset `digest` only, `v1.9.9` with
+    /// no checksum at all (not listed), and an RC.
+    private func sbt() throws {
+        let root = try builder.tree(
+            "sbt",
+            files: [
+                "sbt/bin/sbt": Self.script("sbt runner version: 1.10.7"),
+                "sbt/conf/sbtopts": "# sbtopts\n"
+            ])
+        let gz = try builder.tar(root, compression: "z")
+        let dl = "/sbt-dl/v1.10.7"
+        serve(.sbt, "\(dl)/sbt-1.10.7.tgz", gz)
+        server.put("\(dl)/sbt-1.10.7.tgz.sha256", "\(Hex.sha256(gz))  sbt-1.10.7.tgz\n")
+        func asset(_ tag: String, _ name: String, _ size: Int, digest: String? = nil) -> String {
+            let d = digest.map { #","digest":"sha256:\#($0)""# } ?? ""
+            return
+                #"{"name":"\#(name)","browser_download_url":"\#(base)/sbt-dl/\#(tag)/\#(name)","size":\#(size)\#(d)}"#
+        }
+        server.put(
+            "/sbt/releases?per_page=100",
+            """
+            [{"tag_name":"v1.11.0-RC1","prerelease":true,"assets":[\(asset("v1.11.0-RC1", "sbt-1.11.0-RC1.tgz", 1)),\(asset("v1.11.0-RC1", "sbt-1.11.0-RC1.tgz.sha256", 80))]},
+             {"tag_name":"v1.10.7","prerelease":false,"published_at":"2024-12-23T00:00:00Z","assets":[
+               \(asset("v1.10.7", "sbt-1.10.7.msi", 2)), \(asset("v1.10.7", "sbt-1.10.7.tgz", gz.count)),
+               \(asset("v1.10.7", "sbt-1.10.7.tgz.asc", 3)), \(asset("v1.10.7", "sbt-1.10.7.tgz.sha256", 80)),
+               \(asset("v1.10.7", "sbt-1.10.7.zip", 4))]},
+             {"tag_name":"v1.10.6","prerelease":false,"assets":[\(asset("v1.10.6", "sbt-1.10.6.tgz", 5, digest: String(repeating: "6", count: 64)))]},
+             {"tag_name":"v1.9.9","prerelease":false,"assets":[\(asset("v1.9.9", "sbt-1.9.9.tgz", 6))]}]
             """)
     }
 }
