@@ -79,7 +79,7 @@ enum ConfigParser {
                 .syntax, "invalid TOML: \(error.description)", file: file,
                 line: error.source.begin.line, column: error.source.begin.column)
         } catch {
-            throw PlannerError(.syntax, "invalid TOML: \(error)", file: file)
+            throw PlannerError(.syntax, "invalid TOML", file: file, cause: error)
         }
         let lines = TOMLLineLocator(text: text)
         return convert(table.tomlValue, path: [], lines: lines)

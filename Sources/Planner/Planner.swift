@@ -185,7 +185,7 @@ public enum Planner {
                 .invalidValue, ctx.debugDescription, file: display,
                 key: ctx.codingPath.map(\.stringValue).joined(separator: "."))
         } catch {
-            throw PlannerError(.invalidValue, "\(error)", file: display)
+            throw PlannerError(.invalidValue, "cannot decode the plan", file: display, cause: error)
         }
     }
 

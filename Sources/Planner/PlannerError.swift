@@ -29,10 +29,12 @@ public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible 
     public var line: Int?
     public var column: Int?
     public var key: String?
+    /// The underlying error this one wraps (a parser's or encoder's own error), kept typed.
+    public var cause: (any Error)?
 
     public init(
         _ code: Code, _ message: String, file: String? = nil, line: Int? = nil, column: Int? = nil,
-        key: String? = nil
+        key: String? = nil, cause: (any Error)? = nil
     ) {
         self.code = code
         self.message = message
@@ -40,9 +42,16 @@ public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible 
         self.line = line
         self.column = column
         self.key = key
+        self.cause = cause
     }
 
-    /// `file:line:column: key: message`, leaving out the parts that are unknown.
+    /// Equal when every located field is equal and the causes render the same.
+    public static func == (a: PlannerError, b: PlannerError) -> Bool {
+        a.code == b.code && a.message == b.message && a.file == b.file && a.line == b.line && a.column == b.column
+            && a.key == b.key && a.cause.map { "\($0)" } == b.cause.map { "\($0)" }
+    }
+
+    /// `file:line:column: key: message: cause`, leaving out the parts that are unknown.
     public var description: String {
         var prefix = ""
         if let file {
@@ -54,7 +63,7 @@ public struct PlannerError: Error, Equatable, Sendable, CustomStringConvertible 
             prefix += ": "
         }
         if let key { prefix += "\(key): " }
-        return prefix + message
+        return prefix + message + (cause.map { ": \($0)" } ?? "")
     }
 }
 

@@ -441,8 +441,8 @@ struct CrystalProvider: Provider {
             var line: Int? = nil
             if case let .scanner(_, _, mark, _) = e { line = mark.line }
             if case let .parser(_, _, mark, _) = e { line = mark.line }
-            throw PlannerError(.syntax, "invalid YAML: \(e)", file: "shard.yml", line: line)
-        } catch { throw PlannerError(.syntax, "invalid YAML: \(error)", file: "shard.yml") }
+            throw PlannerError(.syntax, "invalid YAML", file: "shard.yml", line: line, cause: e)
+        } catch { throw PlannerError(.syntax, "invalid YAML", file: "shard.yml", cause: error) }
         let doc = yaml as? [String: Any] ?? [:]
         let hasDependencies = !((doc["dependencies"] as? [String: Any]) ?? [:]).isEmpty
         if hasDependencies && ctx.suite.missing.contains("shards") {

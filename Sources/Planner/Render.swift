@@ -14,7 +14,7 @@ public enum PlanRenderer {
         do {
             return try TOMLEncoder().encode(plan)
         } catch {
-            throw PlannerError(.invalidValue, "cannot render the plan as TOML: \(error)")
+            throw PlannerError(.invalidValue, "cannot render the plan as TOML", cause: error)
         }
     }
 

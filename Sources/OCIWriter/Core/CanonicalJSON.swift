@@ -10,7 +10,7 @@ public enum CanonicalJSON {
         do {
             return Array(try encoder.encode(value))
         } catch {
-            throw OCIWriterError(.invalidJSON, "cannot encode \(T.self) as JSON: \(error)")
+            throw OCIWriterError(.invalidJSON, "cannot encode \(T.self) as JSON", cause: error)
         }
     }
 
@@ -28,7 +28,7 @@ public enum CanonicalJSON {
             if e.path == nil { e.path = source }
             throw e
         } catch {
-            throw OCIWriterError(.invalidJSON, "invalid \(T.self): \(error)", path: source)
+            throw OCIWriterError(.invalidJSON, "invalid \(T.self)", path: source, cause: error)
         }
     }
 

@@ -457,7 +457,7 @@ final class DeflatePool: @unchecked Sendable {
     private func fail(_ error: Error) {
         cond.lock()
         if failure == nil {
-            failure = (error as? OCIWriterError) ?? OCIWriterError(.compression, "\(error)")
+            failure = (error as? OCIWriterError) ?? OCIWriterError(.compression, "compression failed", cause: error)
         }
         cond.broadcast()
         cond.unlock()

@@ -180,7 +180,7 @@ public struct CredentialStore: Sendable {
         p.standardOutput = output
         p.standardError = err
         do { try p.run() } catch {
-            throw OCIWriterError(.authentication, "cannot run credential helper '\(program)': \(error)", path: path)
+            throw OCIWriterError(.authentication, "cannot run credential helper '\(program)'", path: path, cause: error)
         }
         input.fileHandleForWriting.write(Data(server.utf8))
         try? input.fileHandleForWriting.close()
