@@ -11,6 +11,14 @@ public protocol PhaseRunner: Sendable {
     func run(_ phase: PhaseSpec, base: String, layers: [String], output: OutputSink?) throws -> PhaseOutcome
     /// The same runner with another state directory (`verify-rebuild` runs in a fresh one).
     func with(state: StateDirectory) -> any PhaseRunner
+    /// Probes what phases need before any work: throws naming every missing piece; returns warnings for degraded
+    /// ones. Called by the engine once the outputs are known to be writable.
+    func preflight() throws -> [String]
+}
+
+extension PhaseRunner {
+    /// Nothing to probe (in-process runners).
+    public func preflight() throws -> [String] { [] }
 }
 
 extension Sandbox: PhaseRunner {

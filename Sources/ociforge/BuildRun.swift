@@ -30,7 +30,6 @@ func runBuild(
     defer { ticker.stop() }
     try reportingErrors {
         let sandbox = try Sandbox.detect(state: state)
-        for w in try sandbox.preflight() { printError("warning: \(w)") }
         let report: BuildReport
         do {
             defer { ticker.stop() }  // status lines cleared before the report or the error is printed

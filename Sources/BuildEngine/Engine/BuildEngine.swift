@@ -28,6 +28,11 @@ public enum BuildEngine {
         let started = Date()
         try WritableOutputs.check(request, state: runner.state)
         try refuseUnsignableOutput(request.options)
+        do {
+            for warning in try runner.preflight() { request.options.events(.notice("warning: \(warning)")) }
+        } catch {
+            throw BuildEngineError.wrapping(error)
+        }
         var report: BuildReport
         let inputs: BuildInputs?
         do {
