@@ -173,7 +173,9 @@ struct UpstreamToolchainTests {
         let layer = try #require(Self.cachedToolchainLayer(cache, "go"))
         Self.report("go", built, layer)
         let downloads = server.requests().filter { $0.hasSuffix(".linux-amd64.tar.gz") }
-        #expect(downloads == ["/go/go1.27.3.linux-amd64.tar.gz"])
+        // At most one download: none when an earlier run already verified the archive into the host cache.
+        #expect(
+            downloads.count <= 1 && downloads.allSatisfy { $0 == "/go/go1.27.3.linux-amd64.tar.gz" }, "\(downloads)")
 
         let second = try E2E.app("apps/toolchain-go-second", in: dir, name: "second")
         let b = try E2E.requireBuilt(second, cache: cache, output: dir.path + "/oci2:latest", extra: server.flags)
