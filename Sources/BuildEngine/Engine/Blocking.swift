@@ -3,6 +3,8 @@ import Synchronization
 
 // The engine runs on a thread of its own, never on the cooperative pool: the async library calls it makes
 // (registry I/O, toolchain channels) run as a detached task while the engine's thread waits. One bridge for all.
+// The task prefers an executor with a thread of its own, so a caller waiting on a cooperative-pool thread (a
+// synchronous test) cannot starve it.
 
 /// The value `body` returns, or the error it throws, once it has run on a detached task.
 func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
@@ -11,11 +13,14 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) thr
     }.get()
 }
 
-/// The value `body` returns once it has run on a detached task (typed errors travel inside it as a `Result`).
+/// The value `body` returns once it has run on a detached task on its own thread (typed errors travel inside it as a
+/// `Result`).
 func blockingResult<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
     let box = Mutex<T?>(nil)
     let done = DispatchSemaphore(value: 0)
-    Task.detached {
+    let executor = DedicatedThreadExecutor()
+    defer { executor.finish() }
+    Task.detached(executorPreference: executor) {
         let value = await body()
         box.withLock { $0 = value }
         done.signal()
