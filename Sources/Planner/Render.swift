@@ -87,10 +87,12 @@ public enum PlanRenderer {
                         + asked
                 ]
             }
+            let others = (up?.platformPins ?? []).flatMap { ["  \($0.platform): \($0.pin.url)", "  \($0.pin.digest)"] }
+            let platforms = ([pin.platform] + (up?.platformPins ?? []).map(\.platform)).joined(separator: ", ")
             return [
-                "\(t.name) \(pin.version) from upstream \(up?.channel ?? t.name) (pinned, \(pin.platform))" + asked,
+                "\(t.name) \(pin.version) from upstream \(up?.channel ?? t.name) (pinned, \(platforms))" + asked,
                 "  \(pin.url)", "  \(pin.digest)"
-            ]
+            ] + others
         }
     }
 

@@ -225,15 +225,24 @@ struct FreezeCommand: ParsableCommand {
 
     @OptionGroup(title: "Toolchains") var toolchains: ToolchainFlags
 
+    @Option(
+        name: .customLong("platform"),
+        help:
+            "os/arch[,…]: pin upstream toolchains for each of these image platforms (default: the host's), so `build --platform` with the frozen plan reads no index."
+    )
+    var platform: String?
+
     func run() throws {
         var options = try planner.planOptions()
         options.baseImage = base
+        let platforms = try platform.map(parsePlatforms) ?? []
         let dir = planner.directory
         var result = try runPlanner { () throws(PlannerError) in try Planner.freeze(appDirectory: dir, options: options)
         }
         reportPlannerWarnings(result.warnings)
         // The upstream toolchains' pins (version, URLs, sha256): a frozen plan never reads an index again.
-        result.plan = try pinToolchains(result.plan, flags: toolchains, stateDirectory: StateDirectory.default().path)
+        result.plan = try pinToolchains(
+            result.plan, flags: toolchains, stateDirectory: StateDirectory.default().path, platforms: platforms)
         let path = output ?? (dir + "/" + Planner.frozenFileName)
         try runPlanner { () throws(PlannerError) in
             try PlanRenderer.writeAtomically(PlanRenderer.json(result.plan), to: path)

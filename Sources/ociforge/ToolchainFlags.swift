@@ -1,6 +1,7 @@
 import ArgumentParser
 import BuildEngine
 import Foundation
+import OCIWriter
 import Planner
 
 /// `--toolchain-mirror key=url` (build, plan, freeze): a channel endpoint's base URL, over the environment's
@@ -26,11 +27,16 @@ struct ToolchainFlags: ParsableArguments {
 
 /// `plan` with every upstream toolchain pinned (`freeze`, `plan --resolve-toolchains`); the archives are verified
 /// into the state directory's toolchain cache. A failure prints the engine's error and exits 1.
-func pinToolchains(_ plan: ResolvedPlan, flags: ToolchainFlags, stateDirectory: String) throws -> ResolvedPlan {
+/// With `platforms` (`freeze --platform`), pinned for each of them (`platformPins`).
+func pinToolchains(
+    _ plan: ResolvedPlan, flags: ToolchainFlags, stateDirectory: String, platforms: [OCIWriter.Platform] = []
+) throws -> ResolvedPlan {
     let options = try flags.options()
     do {
+        let targets = try ToolchainResolution.platforms(plan, targets: platforms)
         return try runBlocking {
-            try await ToolchainResolution.pin(plan, options: options, stateDirectory: stateDirectory)
+            try await ToolchainResolution.pin(
+                plan, options: options, stateDirectory: stateDirectory, platforms: targets)
         }
     } catch let e as BuildEngineError {
         printError("error: \(e.message)\(e.cause.map { ": \($0)" } ?? "")")

@@ -95,6 +95,85 @@ import Toolchains
         #expect(ToolchainResolution.toResolve(plan, platform: .linuxARM64).first?.upstream?.constraint == ">=0.14")
     }
 
+    static func pin(_ platform: String, _ arch: String, _ fill: Character) -> PlanPin {
+        PlanPin(
+            version: "0.14.1", url: "http://127.0.0.1:9/zig/0.14.1/zig-\(arch)-linux-0.14.1.tar.xz",
+            digest: "sha256:" + String(repeating: fill, count: 64), platform: platform)
+    }
+
+    /// The zig plan frozen for both platforms: the amd64 pin as the main one, arm64's in `platformPins`.
+    static func frozenForBoth() throws -> ResolvedPlan {
+        var plan = try zigPlan()
+        let i = try #require(plan.toolchains.firstIndex { $0.name == "zig" })
+        plan.toolchains[i].upstream?.pin = pin("linux/amd64", "x86_64", "a")
+        plan.toolchains[i].upstream?.platformPins = [PlatformPin(pin: pin("linux/arm64", "aarch64", "b"))]
+        return plan
+    }
+
+    @Test("a plan frozen for two platforms builds each with its own pin; the swap is reversible")
+    func frozenForTwoPlatforms() throws {
+        let plan = try Self.frozenForBoth()
+        let arm = plan.selectingPins(for: "linux/arm64")
+        let zig = try #require(arm.toolchains.first { $0.name == "zig" }?.upstream)
+        #expect(zig.pin == Self.pin("linux/arm64", "aarch64", "b"))
+        #expect(zig.platformPins == [PlatformPin(pin: Self.pin("linux/amd64", "x86_64", "a"))])
+        #expect(
+            arm.toolchains.first { $0.name == "zig" }?.version == plan.toolchains.first { $0.name == "zig" }?.version)
+        #expect(arm.selectingPins(for: "linux/amd64") == plan, "back to the amd64 pin")
+        #expect(plan.selectingPins(for: "linux/amd64") == plan)
+        for p in [Toolchains.Platform.linuxAMD64, .linuxARM64] {
+            #expect(ToolchainResolution.toResolve(plan.selectingPins(for: p.rawValue), platform: p).isEmpty)
+        }
+    }
+
+    @Test("building a two-platform frozen plan for arm64 reads no index: an unreachable channel is never asked")
+    func frozenForTwoPlatformsOffline() throws {
+        let plan = try Self.frozenForBoth()
+        let offline = ToolchainOptions(mirrors: ["zig": "http://127.0.0.1:9/zig"])
+        let arm = try ToolchainResolution.pinBlocking(
+            plan, options: offline, stateDirectory: "/nonexistent", platform: .linuxARM64)
+        #expect(arm.toolchains.first { $0.name == "zig" }?.upstream?.pin?.platform == "linux/arm64")
+        // Frozen for amd64 only: arm64 has to be resolved, and the unreachable channel is named.
+        var amd64Only = plan
+        amd64Only.toolchains = amd64Only.toolchains.map {
+            var t = $0
+            t.upstream?.platformPins = nil
+            return t
+        }
+        let error = #expect(throws: BuildEngineError.self) {
+            try ToolchainResolution.pinBlocking(
+                amd64Only, options: offline, stateDirectory: NSTemporaryDirectory(), platform: .linuxARM64)
+        }
+        #expect(error?.message.contains("cannot resolve zig 0.14.1") == true, "\(String(describing: error))")
+    }
+
+    @Test("kept pins: another platform's pin of the same plan joins platformPins in platform order")
+    func keepingPins() throws {
+        let both = try Self.frozenForBoth()
+        var amdOnly = both
+        amdOnly.toolchains = amdOnly.toolchains.map {
+            var t = $0
+            t.upstream?.platformPins = nil
+            return t
+        }
+        #expect(amdOnly.keepingPins(of: both.selectingPins(for: "linux/arm64")) == both)
+        #expect(amdOnly.keepingPins(of: amdOnly) == amdOnly, "the same platform's pin is not kept twice")
+    }
+
+    @Test("the platforms to freeze: the host's first, the others in order, each once; the host's for none")
+    func freezePlatforms() throws {
+        let plan = try Self.zigPlan()
+        let amd = OCIWriter.Platform(architecture: "amd64", os: "linux")
+        #expect(try ToolchainResolution.platforms(plan, targets: []) == [.host])
+        let both = try ToolchainResolution.platforms(plan, targets: [Self.arm64, amd, Self.arm64])
+        #expect(both.first == .host)
+        #expect(Set(both) == [.linuxAMD64, .linuxARM64] && both.count == 2)
+        #expect(
+            try ToolchainResolution.platforms(plan, targets: [Self.foreign]) == [
+                Toolchains.Platform(ociArchitecture: Self.foreign.architecture)!
+            ])
+    }
+
     @Test("toolchains for arm64 and amd64; another platform is refused when the plan needs an upstream toolchain")
     func toolchainPlatform() throws {
         let plan = try Self.zigPlan()

@@ -281,6 +281,51 @@ struct MultiPlatformBuildTests {
     }
 
     @Test(
+        "freeze --platform pins node for both platforms; the arm64 build of the frozen plan reads no channel and runs",
+        .enabled(if: ToolchainMirrorServer.available, "PyPI is unreachable: no node wheels for the mirror"))
+    func frozenForTwoPlatforms() throws {
+        let dir = try TempDir.make("build-multiarch-frozen")
+        defer { dir.remove() }
+        let server = try UpstreamToolchainTests.server(dir)
+        let app = try E2E.app("apps/toolchain-node24", in: dir)
+        try Harness.ok(
+            [Harness.ociforge, "freeze", app, "--platform", "linux/arm64,linux/amd64"] + server.flags,
+            environment: ["OCIFORGE_STATE_DIR": E2E.stateDir])
+        server.stop()
+        let plan = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: app + "/ociforge.plan.json")))
+                as? [String: Any])
+        let node = try #require((plan["toolchains"] as? [[String: Any]])?.first { $0["name"] as? String == "node" })
+        let upstream = try #require(node["upstream"] as? [String: Any])
+        let pins =
+            [upstream["pin"] as? [String: Any] ?? [:]]
+            + (upstream["platformPins"] as? [[String: Any]] ?? []).map { $0["pin"] as? [String: Any] ?? [:] }
+        #expect(pins.map { $0["platform"] as? String } == ["linux/amd64", "linux/arm64"], "\(upstream)")
+        guard case .ready(let mirror) = ToolchainMirrorServer.outcome else { throw HarnessError("no mirror") }
+        for (pin, arch) in zip(pins, ["x64", "arm64"]) {
+            let path = "/node/v24.19.0/node-v24.19.0-linux-\(arch).tar.xz"
+            #expect(pin["url"] as? String == "http://127.0.0.1:\(server.port)" + path)
+            let sum = try Harness.ok(["sha256sum", mirror + path]).prefix(64)
+            #expect(pin["digest"] as? String == "sha256:" + sum, "the digest of the served archive")
+        }
+        let table = try Harness.ok([Harness.ociforge, "plan", app, "-f", "table"])
+        #expect(table.contains("(pinned, linux/amd64, linux/arm64)"), "\(table)")
+
+        // The channel is gone: the arm64 build takes its pin and the archive verified by freeze.
+        let out = dir.path + "/oci"
+        let b = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":v1", extra: ["--platform", "linux/arm64"])
+        #expect(!b.manifest.isEmpty)
+        let run = try Harness.run(
+            E2E.podman + ["run", "--rm", "--platform", "linux/arm64", "oci:\(out):v1"], timeout: 300)
+        #expect(run.stdout.hasSuffix("hello from node v24.19.0\n"), "\(run)")
+        let arch = try Harness.run(
+            E2E.podman + ["run", "--rm", "--platform", "linux/arm64", "oci:\(out):v1", "node", "-p", "process.arch"],
+            timeout: 300)
+        #expect(arch.stdout == "arm64\n", "\(arch)")
+    }
+
+    @Test(
         "Zig app for linux/arm64 cross-compiled by the host's zig (-Dtarget=aarch64-linux-gnu): no emulated compiler",
         .enabled(if: ToolchainMirrorServer.available, "PyPI is unreachable: no zig wheels for the mirror"))
     func zigCrossCompiled() throws {

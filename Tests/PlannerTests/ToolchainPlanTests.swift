@@ -315,4 +315,54 @@ struct ToolchainPlanTests {
             }
         }
     }
+
+    @Test("frozen for two platforms: the other platform's pins are kept, shown, and checked")
+    func platformPins() throws {
+        let app = try TempApp([
+            "package.json": "{\"scripts\": {\"start\": \"node i.js\"}}", "i.js": "", ".nvmrc": "22\n"
+        ])
+        let amd = ToolchainPin(
+            version: "22.16.0", url: "https://nodejs.org/dist/v22.16.0/node-v22.16.0-linux-x64.tar.xz",
+            digest: "sha256:" + String(repeating: "ab", count: 32), platform: "linux/amd64")
+        let arm = ToolchainPin(
+            version: "22.16.0", url: "https://nodejs.org/dist/v22.16.0/node-v22.16.0-linux-arm64.tar.xz",
+            digest: "sha256:" + String(repeating: "cd", count: 32), platform: "linux/arm64")
+        var plan = try Planner.freeze(appDirectory: app.path, options: PlanOptions()).plan.pinning(["node": amd])
+        plan.toolchains[0].upstream?.platformPins = [PlatformPin(pin: arm)]
+        let file = app.path + "/frozen.json"
+        try PlanRenderer.writeAtomically(PlanRenderer.json(plan), to: file)
+        var options = PlanOptions()
+        options.frozenPlanPath = file
+        let read = try Planner.plan(appDirectory: app.path, options: options).plan
+        #expect(read == plan)
+        let table = PlanRenderer.summary(read)
+        for needle in ["(pinned, linux/amd64, linux/arm64)", "linux/arm64: " + arm.url, arm.digest] {
+            #expect(table.contains(needle), "table lacks \(needle)")
+        }
+        for (pins, key) in [
+            (
+                [
+                    PlatformPin(
+                        pin: ToolchainPin(version: "22.15.0", url: arm.url, digest: arm.digest, platform: arm.platform))
+                ],
+                "platformPins[0].pin.version"
+            ),
+            ([PlatformPin(pin: arm), PlatformPin(pin: arm)], "platformPins[1].pin.platform"),
+            ([PlatformPin(pin: amd)], "platformPins[0].pin.platform"),
+            (
+                [
+                    PlatformPin(
+                        pin: ToolchainPin(version: arm.version, url: arm.url, digest: "md5:1", platform: arm.platform))
+                ],
+                "platformPins[0].pin.digest"
+            )
+        ] {
+            var bad = plan
+            bad.toolchains[0].upstream?.platformPins = pins
+            try PlanRenderer.writeAtomically(PlanRenderer.json(bad), to: file)
+            #expect { try Planner.plan(appDirectory: app.path, options: options) } throws: { e in
+                (e as? PlannerError)?.key == "toolchains[0].upstream.\(key)"
+            }
+        }
+    }
 }

@@ -6,9 +6,10 @@ import Toolchains
 /// Resolves a plan's unpinned upstream toolchains against their release channels: the newest release the plan's
 /// constraint matches (the Planner's `VersionConstraint`), fetched and verified into the host cache to learn its
 /// archives' sha256, recorded as the toolchain's pin (and, for java/dotnet runtime stages, the runtime build's).
-/// Toolchains already pinned for the platform (a frozen plan) are left alone: no index is read for them. Pins are
-/// per platform: a pin recorded for another platform (a plan frozen on amd64, built for arm64) is resolved again
-/// for `platform` at its exact version — the same release, that platform's archives and digests.
+/// Toolchains already pinned for the platform (a frozen plan, its `platformPins` included) are left alone: no index
+/// is read for them. Pins are per platform: a pin recorded only for another platform (a plan frozen on amd64, built
+/// for arm64) is resolved again for `platform` at its exact version — the same release, that platform's archives
+/// and digests.
 public enum ToolchainResolution {
     /// `plan` with every upstream toolchain pinned for `platform` (`ResolvedPlan.pinning`). Fails before anything
     /// is built when a channel cannot be reached or has no matching release for that platform, naming the URL, the
@@ -17,6 +18,7 @@ public enum ToolchainResolution {
         _ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String,
         platform: Toolchains.Platform = .host
     ) async throws(BuildEngineError) -> ResolvedPlan {
+        let plan = plan.selectingPins(for: platform.rawValue)
         let unpinned = toResolve(plan, platform: platform)
         guard !unpinned.isEmpty else { return plan }
         let settings = try options.channelSettings(for: plan)
@@ -31,6 +33,21 @@ public enum ToolchainResolution {
             do { out = try out.pinning([t.name: pin]) } catch {
                 throw BuildEngineError(.planner, "the pin resolved for \(t.name) does not fit the plan", cause: error)
             }
+        }
+        return out
+    }
+
+    /// `plan` pinned for every platform of `platforms` (`freeze --platform a,b`): the main pins for the first, the
+    /// same releases' pins for the others in `platformPins`, so a multi-platform build of the frozen plan reads no
+    /// index. Empty `platforms`: the host's.
+    public static func pin(
+        _ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String, platforms: [Toolchains.Platform]
+    ) async throws(BuildEngineError) -> ResolvedPlan {
+        let first = platforms.first ?? .host
+        var out = try await pin(plan, options: options, stateDirectory: stateDirectory, platform: first)
+        for other in platforms.dropFirst() where other != first {
+            let pinned = try await pin(out, options: options, stateDirectory: stateDirectory, platform: other)
+            out = out.keepingPins(of: pinned)
         }
         return out
     }
@@ -71,10 +88,25 @@ public enum ToolchainResolution {
         return p
     }
 
+    /// The toolchain platforms to freeze `plan` for, from the image platforms asked for: the host's first when it
+    /// is among them (its pins stay the main ones), the others in platform order; the host's alone for none.
+    public static func platforms(_ plan: ResolvedPlan, targets: [OCIWriter.Platform]) throws(BuildEngineError)
+        -> [Toolchains.Platform]
+    {
+        var out: [Toolchains.Platform] = []
+        for target in targets {
+            let p = try platform(plan, target: target)
+            if !out.contains(p) { out.append(p) }
+        }
+        guard !out.isEmpty else { return [.host] }
+        return out.contains(.host) ? [.host] + out.filter { $0 != .host }.sorted() : out.sorted()
+    }
+
     /// `pin` from the engine's blocking build thread.
     static func pinBlocking(
         _ plan: ResolvedPlan, options: ToolchainOptions, stateDirectory: String, platform: Toolchains.Platform
     ) throws(BuildEngineError) -> ResolvedPlan {
+        let plan = plan.selectingPins(for: platform.rawValue)
         guard !toResolve(plan, platform: platform).isEmpty else { return plan }
         let result: Result<ResolvedPlan, BuildEngineError> = blockingResult {
             do throws(BuildEngineError) {

@@ -94,10 +94,13 @@ public struct UpstreamRequirement: Codable, Equatable, Sendable {
     /// The runtime-only build for the runtime stage (`runtime == .runtimeOnly`: the Temurin JRE, the ASP.NET Core
     /// runtime), filled by the engine like `pin`; nil: the runtime stage gets `pin`'s toolchain.
     public var runtimePin: ToolchainPin?
+    /// The same release's pins for the other platforms the plan was frozen for (`freeze --platform a,b`), by
+    /// platform; the engine builds each platform with its own pin and reads no index. nil: `pin`'s platform only.
+    public var platformPins: [PlatformPin]?
 
     public init(
         channel: String, constraint: String, mirror: String?, runtime: RuntimePart, pin: ToolchainPin? = nil,
-        runtimePin: ToolchainPin? = nil
+        runtimePin: ToolchainPin? = nil, platformPins: [PlatformPin]? = nil
     ) {
         self.channel = channel
         self.constraint = constraint
@@ -105,7 +108,22 @@ public struct UpstreamRequirement: Codable, Equatable, Sendable {
         self.runtime = runtime
         self.pin = pin
         self.runtimePin = runtimePin
+        self.platformPins = platformPins
     }
+}
+
+/// A toolchain's pins for one more platform of a multi-platform frozen plan: the release's archives for that
+/// platform (and its runtime build's, like `runtimePin`).
+public struct PlatformPin: Codable, Equatable, Sendable {
+    public var pin: ToolchainPin
+    public var runtimePin: ToolchainPin?
+
+    public init(pin: ToolchainPin, runtimePin: ToolchainPin? = nil) {
+        self.pin = pin
+        self.runtimePin = runtimePin
+    }
+
+    public var platform: String { pin.platform }
 }
 
 /// One resolved upstream release: exactly what to download and how to verify it.
