@@ -87,15 +87,33 @@ struct RustProvider: Provider {
                 .invalidValue, "Cargo.toml has no [package] name or [[bin]]; set RUST_BIN", file: "Cargo.toml",
                 key: "package.name")
         }
+        // `CARGO_BUILD_TARGET` (set by the engine when it cross-compiles for another platform) puts the binary
+        // under target/<triple>/; crates linking C libraries (`*-sys`) need the target's -dev packages, so such an
+        // app keeps the plain path and a foreign platform is emulated.
+        let release = Self.linksNativeLibraries(app.read("Cargo.lock")) ? "target/release" : Self.targetRelease
         return .recipe(
             [toolchain],
             build: RecipeStep(
                 cmds: [
                     "mkdir -p bin",
                     "cargo build --release\(workspace.map { " -p \($0.package)" } ?? "") --bin \(bin)",
-                    "cp target/release/\(bin) bin/"
+                    "cp \(release)/\(bin) bin/"
                 ], caches: ["/root/.cargo/git", "/root/.cargo/registry", "/app/target"]),
             start: StartConfig(cmd: "./bin/\(bin)"), deploy: ["bin"], runtimePackages: ["ca-certificates"])
+    }
+}
+
+extension RustProvider {
+    /// Cargo's release directory, for the host or the `CARGO_BUILD_TARGET` triple.
+    static let targetRelease = "target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release"
+
+    /// Whether Cargo.lock has a `*-sys` crate (bindings to a C library the target must provide).
+    static func linksNativeLibraries(_ lock: String?) -> Bool {
+        guard let lock else { return false }
+        return lock.split(separator: "\n").contains { line in
+            let t = line.trimmingCharacters(in: .whitespaces)
+            return t.hasPrefix("name = \"") && t.hasSuffix("-sys\"")
+        }
     }
 }
 

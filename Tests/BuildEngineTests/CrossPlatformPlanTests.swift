@@ -174,6 +174,78 @@ import Toolchains
             ])
     }
 
+    /// A Cargo app planned with Debian's rustc (no rust-toolchain.toml), with `lock` as its Cargo.lock.
+    static func rustPlan(lock: String? = nil, frozen: Bool = false) throws -> ResolvedPlan {
+        let app = try Scratch("rust-plan")
+        defer { app.remove() }
+        try app.write("Cargo.toml", "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+        try app.write("src/main.rs", "fn main() { println!(\"hi\"); }\n")
+        if let lock { try app.write("Cargo.lock", lock) }
+        return try
+            (frozen
+            ? Planner.freeze(appDirectory: app.path, options: PlanOptions())
+            : Planner.plan(appDirectory: app.path, options: PlanOptions())).plan
+    }
+
+    @Test(
+        "Debian's rust for a foreign platform: CARGO_BUILD_TARGET, the cross linker, the target's std at rustc's version"
+    )
+    func rustCross() throws {
+        let plan = try Self.rustPlan(frozen: true)
+        let o = Self.options(Self.foreign)
+        #expect(CrossCompilation.compiler(plan, o) == .rust)
+        let t = try #require(CrossCompilation.rustTarget(Self.foreign))
+        let upper = t.triple.uppercased().replacingOccurrences(of: "-", with: "_")
+        let env = CrossCompilation.environment(plan, o)
+        #expect(env["CARGO_BUILD_TARGET"] == t.triple)
+        #expect(env["CARGO_TARGET_\(upper)_LINKER"] == t.gnu + "-gcc")
+        #expect(env["CC_" + t.triple.replacingOccurrences(of: "-", with: "_")] == t.gnu + "-gcc")
+        #expect(CrossCompilation.basePlatform(stage: "build", plan, o) == nil, "the host's base compiles")
+        #expect(CrossCompilation.method(plan, o) == .crossCompiled)
+        let setup = try #require(plan.steps.first { $0.aptPackages.contains { $0.hasPrefix("rustc=") } })
+        let rustc = try #require(setup.aptPackages.first { $0.hasPrefix("rustc=") })
+        let extra = CrossCompilation.aptPackages(for: setup, plan, o)
+        #expect(extra.first == "libstd-rust-dev:\(t.debianArch)=" + rustc.dropFirst("rustc=".count), "\(extra)")
+        #expect(extra.contains("libc6-dev-\(t.debianArch)-cross") && extra.count == 3, "\(extra)")
+        let build = try #require(plan.steps.first { $0.name == "build" })
+        #expect(CrossCompilation.aptPackages(for: build, plan, o).isEmpty, "only the step installing rustc")
+        #expect(
+            build.commands.contains { $0.contains("target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}release/hello") })
+        #expect(CrossCompilation.aptPackages(for: setup, plan, Self.options(Self.foreign, cross: false)).isEmpty)
+        #expect(CrossCompilation.compiler(plan, Self.options(.host)) == nil)
+    }
+
+    @Test("Rust is emulated when Cargo.lock has a -sys crate (the target's C library) or rustc is upstream")
+    func rustNotCross() throws {
+        let sys = try Self.rustPlan(
+            lock: "version = 3\n\n[[package]]\nname = \"openssl-sys\"\nversion = \"0.9.0\"\n\n"
+                + "[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n")
+        #expect(CrossCompilation.compiler(sys, Self.options(Self.foreign)) == nil)
+        #expect(sys.steps.contains { $0.commands.contains("cp target/release/hello bin/") })
+        var upstream = try Self.rustPlan()
+        upstream.toolchains = upstream.toolchains.map {
+            var t = $0
+            t.source = .upstream
+            return t
+        }
+        #expect(CrossCompilation.compiler(upstream, Self.options(Self.foreign)) == nil)
+    }
+
+    @Test("apt packages with a foreign architecture make the script add it to dpkg before apt reads its indexes")
+    func foreignArchitectures() {
+        #expect(
+            ImageBuilder.foreignArchitectures([
+                "rustc", "libstd-rust-dev:arm64=1.85", "x:arm64/trixie-backports", "y:any"
+            ])
+                == ["arm64"])
+        let s = ImageBuilder.script(
+            apt: ["rustc", "libstd-rust-dev:arm64"], commands: [], workingDirectory: "/app", secrets: [])
+        #expect(s.contains("dpkg --add-architecture arm64 && apt-get -q"), "\(s)")
+        #expect(
+            !ImageBuilder.script(apt: ["rustc"], commands: [], workingDirectory: "/app", secrets: []).contains(
+                "--add-architecture"))
+    }
+
     @Test("toolchains for arm64 and amd64; another platform is refused when the plan needs an upstream toolchain")
     func toolchainPlatform() throws {
         let plan = try Self.zigPlan()

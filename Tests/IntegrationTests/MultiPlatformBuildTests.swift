@@ -359,6 +359,34 @@ struct MultiPlatformBuildTests {
         print("Zig arm64: \(cross.report["totalSeconds"] ?? "?") s cross-compiled (executed \(cross.executed))")
     }
 
+    @Test("Rust app for linux/arm64 cross-compiled by Debian's rustc (libstd-rust-dev:arm64, aarch64-linux-gnu-gcc)")
+    func rustCrossCompiled() throws {
+        let dir = try TempDir.make("build-multiarch-rust")
+        defer { dir.remove() }
+        let app = try E2E.app("planner/rust-cargo/app", in: dir)
+        try E2EFixture.rustFromDebian(app)
+        let out = dir.path + "/oci"
+        let native = try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":amd64")
+        let cross = try E2E.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":arm64", extra: ["--platform", "linux/arm64"])
+        let platforms = cross.report["platforms"] as? [[String: Any]] ?? []
+        #expect(platforms.map { $0["method"] as? String } == ["cross-compiled"], "\(platforms)")
+        let buildBase = { (b: E2E.Build) in
+            (b.report["bases"] as? [[String: Any]] ?? []).first { $0["stage"] as? String == "build" }?["digest"]
+                as? String
+        }
+        #expect(buildBase(cross) != nil && buildBase(cross) == buildBase(native), "the host's base compiled")
+        #expect(cross.executed.contains("build/setup") && cross.executed.contains("build/build"), "\(cross.executed)")
+        #expect(try Self.elfMachine(out, tag: "arm64", path: "app/bin/hello-rs") == "0xb7", "EM_AARCH64")
+        #expect(try Self.elfMachine(out, tag: "amd64", path: "app/bin/hello-rs") == "0x3e", "EM_X86_64")
+        let run = try Harness.run(
+            E2E.podman + ["run", "--rm", "--platform", "linux/arm64", "oci:\(out):arm64"], timeout: 300)
+        #expect(run.stdout == "hi\n", "\(run)")
+        let seconds = (cross.report["timings"] as? [[String: Any]] ?? []).filter { ($0["stage"] as? String) == "build" }
+            .reduce(0.0) { $0 + (($1["seconds"] as? NSNumber)?.doubleValue ?? 0) }
+        print("Rust arm64 cross-compiled: build stage \(String(format: "%.1f", seconds)) s")
+    }
+
     /// Prints each platform's method and build seconds (the report's `platforms`), for the closing note.
     static func printTimings(_ report: [String: Any], label: String) {
         let entries = report["platforms"] as? [[String: Any]] ?? []

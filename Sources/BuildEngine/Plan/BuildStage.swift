@@ -45,7 +45,8 @@ extension ImageBuilder {
                 continue
             }
             let item = try phaseItem(
-                stage: "build", phase: step.name, apt: step.aptPackages, commands: step.commands,
+                stage: "build", phase: step.name,
+                apt: step.aptPackages + CrossCompilation.aptPackages(for: step, plan, options), commands: step.commands,
                 env: stepEnvironment(paths: paths, toolchains: stage.toolchainEnvironment),
                 caches: try cacheMounts(step), rootfs: rootfs, stack: stage.stack, rec: rec)
             if item.layer != nil { stage.stack.append(item) }

@@ -3,16 +3,17 @@ import Planner
 import Sandbox
 
 /// Cross-compilation of a plan for a foreign platform: when the toolchain builds for another architecture by itself
-/// (Go with `CGO_ENABLED=0`: `GOOS`/`GOARCH`; Zig: `-Dtarget`, its own libc for every target), the build stage
-/// runs natively on a host-platform base (with the host's toolchain) and the target in its environment, and only
-/// the runtime stage is the foreign platform's (the scratch base of a static binary runs no program at all while
-/// building). Far faster than emulating the compiler. Rust is not cross-compiled: Debian's rustc needs the target's
-/// `libstd-rust-dev:<arch>` and a cross linker (`gcc-aarch64-linux-gnu`) installed by multiarch apt in the build
-/// stage, and crates with build scripts or C code need the target's -dev packages too: it is emulated.
+/// (Go with `CGO_ENABLED=0`: `GOOS`/`GOARCH`; Zig: `-Dtarget`, its own libc for every target; Debian's Rust with
+/// the target's standard library and a cross linker), the build stage runs natively on a host-platform base (with
+/// the host's toolchain) and the target in its environment, and only the runtime stage is the foreign platform's
+/// (the scratch base of a static binary runs no program at all while building). Far faster than emulating the
+/// compiler. Rust: the setup step also installs `libstd-rust-dev:<arch>` (multiarch, the same version as rustc),
+/// `gcc-<triple>` and `libc6-dev-<arch>-cross`; apps whose Cargo.lock has `*-sys` crates (C libraries of the
+/// target) and upstream (rustup-channel) Rust are emulated.
 enum CrossCompilation {
     /// The toolchains ociforge cross-compiles with.
     enum Compiler: Equatable {
-        case go, zig
+        case go, zig, rust
     }
 
     /// The compiler `plan` is cross-compiled with for `options.platform`; nil when it is built by emulation (never
@@ -27,6 +28,12 @@ enum CrossCompilation {
             plan.steps.contains(where: { $0.commands.contains { $0.contains("$ZIG_TARGET") } })
         {
             return .zig
+        }
+        if plan.providers == ["rust"], rustTarget(p) != nil,
+            plan.toolchains.contains(where: { $0.name == "rust" && $0.source == .debian }),
+            plan.steps.contains(where: { $0.commands.contains { $0.contains("$CARGO_BUILD_TARGET") } })
+        {
+            return .rust
         }
         return nil
     }
@@ -45,7 +52,50 @@ enum CrossCompilation {
             return env
         case .zig:
             return zigTarget(p).map { ["ZIG_TARGET": $0] } ?? [:]
+        case .rust:
+            guard let t = rustTarget(p) else { return [:] }
+            let upper = t.triple.uppercased().replacingOccurrences(of: "-", with: "_")
+            let lower = t.triple.replacingOccurrences(of: "-", with: "_")
+            return [
+                "CARGO_BUILD_TARGET": t.triple, "CARGO_TARGET_\(upper)_LINKER": t.gnu + "-gcc",
+                "CC_\(lower)": t.gnu + "-gcc", "AR_\(lower)": t.gnu + "-ar"
+            ]
         }
+    }
+
+    /// A Rust target for a Linux platform: the triple, the GNU prefix of Debian's cross gcc, Debian's architecture.
+    struct RustTarget: Equatable {
+        var triple: String
+        var gnu: String
+        var debianArch: String
+    }
+
+    /// amd64 and arm64 (the architectures Debian builds cross compilers and `*-cross` libcs for, both ways).
+    static func rustTarget(_ p: Platform) -> RustTarget? {
+        guard p.os == "linux" else { return nil }
+        switch p.architecture {
+        case "amd64":
+            return RustTarget(triple: "x86_64-unknown-linux-gnu", gnu: "x86_64-linux-gnu", debianArch: "amd64")
+        case "arm64":
+            return RustTarget(triple: "aarch64-unknown-linux-gnu", gnu: "aarch64-linux-gnu", debianArch: "arm64")
+        default: return nil
+        }
+    }
+
+    /// What `step` installs besides its own packages when Rust is cross-compiled: the target's standard library at
+    /// rustc's exact version and suite (`libstd-rust-dev:arm64=<v>`, `…:arm64/trixie-backports`), the cross gcc and
+    /// the target's libc. Only for the step that installs rustc; nothing otherwise.
+    static func aptPackages(for step: Step, _ plan: ResolvedPlan, _ options: BuildOptions) -> [String] {
+        guard compiler(plan, options) == .rust, let p = options.platform, let t = rustTarget(p),
+            let rustc = step.aptPackages.first(where: {
+                $0 == "rustc" || $0.hasPrefix("rustc=") || $0.hasPrefix("rustc/")
+            })
+        else { return [] }
+        let qualifier = rustc.dropFirst("rustc".count)
+        return [
+            "libstd-rust-dev:\(t.debianArch)\(qualifier)", "gcc-\(t.gnu.replacingOccurrences(of: "_", with: "-"))",
+            "libc6-dev-\(t.debianArch)-cross"
+        ]
     }
 
     /// Zig's target triple for a Linux platform with glibc (the Debian runtime base's libc): `aarch64-linux-gnu`.

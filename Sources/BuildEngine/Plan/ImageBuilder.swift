@@ -595,8 +595,10 @@ public struct ImageBuilder: Sendable {
         var all: [String] = []
         if !apt.isEmpty {
             let tls = secrets.contains(CABundle.id) ? " " + CABundle.aptOptions : ""
+            let architectures = foreignArchitectures(apt).map { "dpkg --add-architecture \($0) && " }.joined()
             all.append(
-                "apt-get -q -o Acquire::Retries=3\(tls) update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y"
+                architectures
+                    + "apt-get -q -o Acquire::Retries=3\(tls) update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y"
                     + "\(tls) --no-install-recommends -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-unsafe-io install "
                     + apt.map(shellQuote).joined(separator: " ")
                     + " && rm -rf /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* /var/cache/debconf/*-old "
@@ -609,6 +611,20 @@ public struct ImageBuilder: Sendable {
                 "{ \(c)\n} || { s=$?; echo \(shellQuote("\(failMarker)\(i + 1) of \(all.count) failed: " + shown)) \"(exit status $s)\" >&2; exit $s; }\n"
         }
         return s
+    }
+
+    /// The Debian architectures named by `pkg:arch` packages (a cross-compiling build stage's target libraries), in
+    /// order: dpkg must know them before apt reads their indexes.
+    static func foreignArchitectures(_ apt: [String]) -> [String] {
+        let known: Set<String> = ["amd64", "arm64", "armhf", "armel", "i386", "ppc64el", "riscv64", "s390x"]
+        var out: [String] = []
+        for p in apt {
+            let name = p.split(whereSeparator: { $0 == "=" || $0 == "/" }).first ?? ""
+            guard let colon = name.lastIndex(of: ":") else { continue }
+            let arch = String(name[name.index(after: colon)...])
+            if known.contains(arch), !out.contains(arch) { out.append(arch) }
+        }
+        return out
     }
 
     static func failure(_ e: SandboxError, stage: String, phase: String, apt: [String], commands: [String])
