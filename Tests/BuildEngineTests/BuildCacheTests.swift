@@ -121,6 +121,35 @@ import Testing
         #expect(!noApt.contains("CAInfo"))
     }
 
+    /// `--ca-bundle` also reaches apt inside mmdebstrap (the host's base build, https mirror): as `--aptopt`
+    /// on a world-readable copy (mmdebstrap's user namespace cannot read host root's 0400 file), removed after.
+    @Test func caBundleReachesMmdebstrap() throws {
+        let args = BaseStore.mmdebstrapArguments(
+            suite: "trixie", variant: "minbase", packages: ["ca-certificates"], architecture: nil,
+            output: "/s/bases/t.tar", mirror: "https://mirror.example/debian", caBundle: "/tmp/ca.pem")
+        #expect(
+            args == [
+                "--mode=unshare", "--variant=minbase", "--quiet", "--include=ca-certificates",
+                "--aptopt=Acquire::https::CAInfo \"/tmp/ca.pem\"", "trixie", "/s/bases/t.tar",
+                "https://mirror.example/debian"
+            ])
+        let plain = BaseStore.mmdebstrapArguments(
+            suite: "trixie", variant: "minbase", packages: [], architecture: "arm64", output: "/o.tar", mirror: nil,
+            caBundle: nil)
+        #expect(plain == ["--mode=unshare", "--variant=minbase", "--quiet", "--arch=arm64", "trixie", "/o.tar"])
+        let root = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        try pem.write(toFile: root + "/ca.pem", atomically: true, encoding: .utf8)
+        chmod(root + "/ca.pem", 0o400)
+        let copy = try BaseStore.namespaceReadableCopy(of: root + "/ca.pem")
+        defer { unlink(copy) }
+        var st = stat()
+        #expect(stat(copy, &st) == 0 && st.st_mode & 0o777 == 0o644)
+        #expect(FileManager.default.contents(atPath: copy) == Data(pem.utf8))
+        #expect(throws: BuildEngineError.self) { _ = try BaseStore.namespaceReadableCopy(of: root + "/missing.pem") }
+    }
+
     @Test func gitSourceAndRevisionWithoutCredentials() throws {
         let root = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -150,14 +150,6 @@ import Testing
         #expect(s.url == "\(mirror.base)/sbt-dl/v1.10.7/sbt-1.10.7.tgz")
         #expect(s.digest == "sha256:" + Hex.sha256(mirror.archives[.sbt]!))
     }
-
-    @Test func swiftIsRefusedNamingWhyAndTheWayOut() async throws {
-        let e = await #expect(throws: BuildEngineError.self) { _ = try await pinned("swift-package") }
-        let text = e.map { "\($0)" } ?? ""
-        #expect(text.contains("no checksum") && text.contains("GPG"))
-        #expect(text.contains("[toolchains.swift] source") && text.contains("Dockerfile"))
-        #expect(mirror.cachedBlobs().isEmpty)
-    }
 }
 
 extension ChannelMirror {
