@@ -170,8 +170,10 @@ extension Debian {
             "swift": [
                 .init(
                     "swift", "6.0.3", suite: "trixie", pins: ["swiftlang": "6.0.3-2", "libswiftlang": "6.0.3-2"],
-                    build: ["swiftlang", "libswiftlang"], runtime: [], paths: ["/usr/libexec/swift/bin"],
-                    note: "swiftlang installs to /usr/libexec/swift (Debian's `swift` is OpenStack Swift); "
+                    build: ["swiftlang", "libswiftlang", "libc6-dev", "libstdc++-14-dev"], runtime: [],
+                    paths: ["/usr/libexec/swift/bin"],
+                    note: "swiftlang installs to /usr/libexec/swift (Debian's `swift` is OpenStack Swift); it links "
+                        + "with the C library's and libstdc++'s dev files (gcc's recommends, not installed by default); "
                         + "executables link the Swift runtime statically (--static-swift-stdlib)")
             ]
         ], missing: ["deno", "dotnet", "dart", "zig", "gleam", "bun", "sbt", "pnpm"],
