@@ -22,7 +22,7 @@ struct SwiftDebianEndToEndTests {
 
         let out = dir.path + "/oci"
         let a = try E2E.requireBuilt(app, cache: dir.path + "/cache", output: out + ":latest", timeout: 3000)
-        #expect(a.executed == ["build/setup", "build/install", "build/build"])
+        #expect(Array(a.executed.prefix(3)) == ["build/setup", "build/install", "build/build"], "\(a.executed)")
         #expect(try E2E.podmanRun(out, tag: "latest").stdout == "hello from swift, compiler 6.0 or newer\n")
         // The runtime image has no Swift toolchain or runtime libraries: the stdlib is linked in.
         let probe = try E2E.podmanRun(

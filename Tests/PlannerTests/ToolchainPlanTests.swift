@@ -87,7 +87,9 @@ struct ToolchainPlanTests {
             "S/main.swift": main
         ]
         var t = try swift(files)
-        #expect(t.source == .debian && t.version == "6.0.3" && t.packages == ["swiftlang", "libswiftlang", "libc6-dev", "libstdc++-14-dev"])
+        #expect(
+            t.source == .debian && t.version == "6.0.3"
+                && t.packages == ["swiftlang", "libswiftlang", "libc6-dev", "libstdc++-14-dev"])
         #expect(t.debian?.paths == ["/usr/libexec/swift/bin"] && t.debian?.runtimePackages == [])
         files["Package.swift"] = files["Package.swift"]!.replacingOccurrences(of: "6.0", with: "6.1")
         files["ociforge.toml"] = "[toolchains.swift]\nkeyring = \"/etc/ociforge/swift-keys.gpg\"\n"

@@ -18,7 +18,8 @@ import Testing
         state = channels.builder.dir + "/state-\(UUID().uuidString)"
     }
 
-    static let tarball = "/swift/download/swift-6.2.1-release/debian12/swift-6.2.1-RELEASE/swift-6.2.1-RELEASE-debian12.tar.gz"
+    static let tarball =
+        "/swift/download/swift-6.2.1-release/debian12/swift-6.2.1-RELEASE/swift-6.2.1-RELEASE-debian12.tar.gz"
 
     func installer(keyring: String?) throws -> ToolchainInstaller {
         let settings = try ChannelSettings(mirrors: channels.mirrors, environment: [:])

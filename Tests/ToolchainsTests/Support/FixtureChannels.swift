@@ -265,7 +265,8 @@ final class FixtureChannels: @unchecked Sendable {
         let list = assets.map {
             #"{"name":"\#($0.name)","browser_download_url":"https://github.com/\#(repo)/releases/download/\#(tag)/\#($0.name)","size":\#($0.size)}"#
         }
-        return #"{"tag_name":"\#(tag)","prerelease":false,"draft":false,"published_at":"2025-06-05T12:00:00Z","assets":[\#(list.joined(separator: ","))]}"#
+        return
+            #"{"tag_name":"\#(tag)","prerelease":false,"draft":false,"published_at":"2025-06-05T12:00:00Z","assets":[\#(list.joined(separator: ","))]}"#
     }
 
     private func gleam(_ versions: [String]) throws {
@@ -286,7 +287,8 @@ final class FixtureChannels: @unchecked Sendable {
     private func dart(_ versions: [String]) throws {
         for v in versions {
             let name = "dartsdk-linux-x64-release.zip"
-            let z = try zip(try tree("dart", ["dart-sdk/bin/dart": Self.script("dart", v), "dart-sdk/version": v + "\n"]))
+            let z = try zip(
+                try tree("dart", ["dart-sdk/bin/dart": Self.script("dart", v), "dart-sdk/version": v + "\n"]))
             let dir = "/dart/dart-archive/channels/stable/release/\(v)/sdk"
             server.put("\(dir)/\(name)", z)
             server.put("\(dir)/\(name).sha256sum", "\(Hex.sha256(z)) *\(name)\n")
@@ -363,7 +365,8 @@ final class OpenPGPSigner: @unchecked Sendable {
     static func gpg(_ home: String, _ args: [String]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
-        p.arguments = ["--batch", "--quiet", "--homedir", home, "--passphrase", "", "--pinentry-mode", "loopback"] + args
+        p.arguments =
+            ["--batch", "--quiet", "--homedir", home, "--passphrase", "", "--pinentry-mode", "loopback"] + args
         p.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C", "GNUPGHOME": home]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
