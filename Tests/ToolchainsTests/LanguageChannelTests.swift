@@ -7,7 +7,7 @@ import Testing
 
 /// The channels of the languages Debian lacks (gleam, dart, sbt) on loopback: listing, arm64 naming, install and
 /// run, environment, a checksum mismatch refused with nothing cached, and plans resolved through
-/// `ToolchainResolution` (gleam with Debian's erlang). Swift is refused (swift.org publishes no checksum).
+/// `ToolchainResolution` (gleam with Debian's erlang). Swift has its own suite (SwiftChannelTests).
 @Suite("Gleam, Dart and sbt channels") struct LanguageChannelTests {
     let mirror: ChannelMirror
     init() throws { mirror = try ChannelMirror() }
