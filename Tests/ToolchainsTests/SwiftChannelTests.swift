@@ -1,9 +1,9 @@
-import BuildEngine
 import Foundation
 import OCIWriter
 import Planner
 import Testing
 
+@testable import BuildEngine
 @testable import Toolchains
 
 /// The swift.org channel: the install API's releases.json, the debian12 tarball and its detached OpenPGP signature,
@@ -141,5 +141,27 @@ import Testing
         let pin = try #require(up.toolchains.first { $0.name == "swift" }?.upstream?.pin)
         #expect(pin.version == "6.2.1" && pin.url == channels.base + Self.tarball)
         #expect(cachedBlobs.count == 1)
+    }
+
+    /// The keyring's settings: `--toolchain-keyring` over `OCIFORGE_TOOLCHAINS_SWIFT_KEYRING` over the plan's
+    /// `[toolchains.swift] keyring`; relative paths and unknown tools are refused naming the setting.
+    @Test func keyringPrecedence() throws {
+        var plan = try Planner.plan(
+            appDirectory: ResolvedToolchainSnapshotTests.root + "/swift-upstream/app", options: PlanOptions()
+        ).plan
+        let i = try #require(plan.toolchains.firstIndex { $0.name == "swift" })
+        plan.toolchains[i].upstream?.keyring = "/etc/plan.gpg"
+        var options = ToolchainOptions()
+        #expect(try options.keyrings(for: plan) == [.swift: "/etc/plan.gpg"])
+        options.environment["OCIFORGE_TOOLCHAINS_SWIFT_KEYRING"] = "/etc/env.gpg"
+        #expect(try options.keyrings(for: plan) == [.swift: "/etc/env.gpg"])
+        options.keyrings["swift"] = "/etc/flag.gpg"
+        #expect(try options.keyrings(for: plan) == [.swift: "/etc/flag.gpg"])
+        options.keyrings["swift"] = "flag.gpg"
+        let relative = #expect(throws: BuildEngineError.self) { _ = try options.keyrings(for: plan) }
+        #expect(relative?.message.contains("--toolchain-keyring swift") == true)
+        options.keyrings = ["swiftt": "/etc/flag.gpg"]
+        let unknown = #expect(throws: BuildEngineError.self) { _ = try options.keyrings(for: plan) }
+        #expect(unknown?.message.contains("unknown tool") == true)
     }
 }
