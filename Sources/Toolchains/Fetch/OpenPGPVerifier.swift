@@ -17,10 +17,14 @@ struct OpenPGPVerifier {
     /// Checks that the keyring is a readable regular file (before anything is downloaded).
     func requireKeyring(setting: String) throws(ToolchainError) {
         var st = stat()
-        guard stat(keyring, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(keyring, R_OK) == 0 else {
+        let found = stat(keyring, &st) == 0
+        let regular = found && (st.st_mode & S_IFMT) == S_IFREG
+        guard regular, access(keyring, R_OK) == 0 else {
+            // errno says why stat or access failed; a directory or device has no errno to report.
+            let cause = !found || regular ? Errno(errno) : nil
             throw ToolchainError(
                 .keyringMissing, "the OpenPGP keyring set by \(setting) is not a readable file", path: keyring,
-                cause: Errno(errno))
+                cause: cause)
         }
     }
 
