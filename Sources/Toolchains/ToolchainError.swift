@@ -20,6 +20,8 @@ public struct ToolchainError: Error, CustomStringConvertible, Sendable {
         case io  // a local file operation failed
         case invalidSetting  // a malformed base URL setting
         case invalidPin  // a pin that cannot be installed as written
+        case keyringMissing  // a signed-only channel (swift) and no keyring configured to verify it
+        case signatureInvalid  // gpgv rejected the detached signature of a download
     }
 
     public var code: Code

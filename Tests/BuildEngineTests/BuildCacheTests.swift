@@ -121,6 +121,67 @@ import Testing
         #expect(!noApt.contains("CAInfo"))
     }
 
+    /// `--ca-bundle` also reaches apt inside mmdebstrap (the host's base build, https mirror): as `--aptopt`
+    /// on a world-readable copy (mmdebstrap's user namespace cannot read host root's 0400 file), removed after.
+    @Test func caBundleReachesMmdebstrap() throws {
+        let args = BaseStore.mmdebstrapArguments(
+            suite: "trixie", variant: "minbase", packages: ["ca-certificates"], architecture: nil,
+            output: "/s/bases/t.tar", mirror: "https://mirror.example/debian", caBundle: "/tmp/ca.pem")
+        #expect(
+            args == [
+                "--mode=unshare", "--variant=minbase", "--quiet", "--include=ca-certificates",
+                "--aptopt=Acquire::https::CAInfo \"/tmp/ca.pem\"", "trixie", "/s/bases/t.tar",
+                "https://mirror.example/debian"
+            ])
+        let plain = BaseStore.mmdebstrapArguments(
+            suite: "trixie", variant: "minbase", packages: [], architecture: "arm64", output: "/o.tar", mirror: nil,
+            caBundle: nil)
+        #expect(plain == ["--mode=unshare", "--variant=minbase", "--quiet", "--arch=arm64", "trixie", "/o.tar"])
+        let root = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        try pem.write(toFile: root + "/ca.pem", atomically: true, encoding: .utf8)
+        chmod(root + "/ca.pem", 0o400)
+        let copy = try BaseStore.namespaceReadableCopy(of: root + "/ca.pem")
+        defer { unlink(copy) }
+        var st = stat()
+        #expect(stat(copy, &st) == 0 && st.st_mode & 0o777 == 0o644)
+        #expect(FileManager.default.contents(atPath: copy) == Data(pem.utf8))
+        #expect(throws: BuildEngineError.self) { _ = try BaseStore.namespaceReadableCopy(of: root + "/missing.pem") }
+    }
+
+    /// The real thing over https (deb.debian.org, skipped when unreachable): mmdebstrap's apt reads the given bundle
+    /// instead of the system store (`Acquire::https::CAInfo`), so with an unrelated CA its `apt-get update` fails and
+    /// nothing is assembled (with the host's bundle `mmdebstrap --simulate` succeeds: measured by hand, 5.7 s).
+    @Test func mmdebstrapOverHTTPSTrustsOnlyTheGivenBundle() throws {
+        let mirror = "https://deb.debian.org/debian"
+        let system = "/etc/ssl/certs/ca-certificates.crt"
+        guard BaseStore.inReleaseDate(mirror: mirror, suite: "trixie", caBundle: system) != nil else {
+            print("skipped: \(mirror) is not reachable over https with \(system)")
+            return
+        }
+        let root = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cert = try runHost(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                "/CN=unrelated", "-keyout", root + "/k.pem", "-out", root + "/unrelated.pem", "-days", "2"
+            ])
+        try #require(cert.status == 0, "\(cert.output)")
+        // libcurl (the probe) trusts the bundle in addition to the system CA directory, so the probe still answers.
+        #expect(BaseStore.inReleaseDate(mirror: mirror, suite: "trixie", caBundle: root + "/unrelated.pem") != nil)
+        var store = BaseStore(state: StateDirectory(path: root + "/state"), identity: try SandboxIdentity.detect())
+        store.caBundle = root + "/unrelated.pem"
+        let e = #expect(throws: BuildEngineError.self) {
+            _ = try store.debianTarball(
+                suite: "trixie", variant: "essential", packages: [], mirror: mirror, log: { _ in })
+        }
+        #expect(e?.code == .base && e?.lastOutput?.contains("apt-get update") == true, "\(String(describing: e))")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: root + "/state/bases")) ?? []
+        #expect(!left.contains { $0.hasSuffix(".tar") }, "nothing assembled: \(left)")
+    }
+
     @Test func gitSourceAndRevisionWithoutCredentials() throws {
         let root = try Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -71,6 +71,42 @@ struct ToolchainPlanTests {
         }
     }
 
+    @Test("swift: tools-version <= 6.0 from trixie's swiftlang; above it swift.org, with [toolchains.swift] keyring")
+    func swiftSourceAndKeyring() throws {
+        func swift(_ files: [String: String]) throws -> Toolchain {
+            let app = try TempApp(files)
+            return try #require(
+                try Planner.plan(appDirectory: app.path, options: PlanOptions()).plan.toolchains.first {
+                    $0.name == "swift"
+                })
+        }
+        let main = "print(1)\n"
+        var files = [
+            "Package.swift": "// swift-tools-version: 6.0\nlet package = Package(name: \"a\", targets: "
+                + "[.executableTarget(name: \"a\", path: \"S\")])\n",
+            "S/main.swift": main
+        ]
+        var t = try swift(files)
+        #expect(
+            t.source == .debian && t.version == "6.0.3"
+                && t.packages == ["swiftlang", "libswiftlang", "libc6-dev", "libstdc++-14-dev"])
+        #expect(t.debian?.paths == ["/usr/libexec/swift/bin"] && t.debian?.runtimePackages == [])
+        files["Package.swift"] = files["Package.swift"]!.replacingOccurrences(of: "6.0", with: "6.1")
+        files["ociforge.toml"] = "[toolchains.swift]\nkeyring = \"/etc/ociforge/swift-keys.gpg\"\n"
+        t = try swift(files)
+        #expect(t.source == .upstream && t.upstream?.channel == "swift" && t.upstream?.constraint == ">=6.1")
+        #expect(t.upstream?.keyring == "/etc/ociforge/swift-keys.gpg")
+        files["ociforge.toml"] = "[toolchains.swift]\nkeyring = \"keys.gpg\"\n"
+        let relative = try TempApp(files)
+        #expect { try Planner.plan(appDirectory: relative.path, options: PlanOptions()) } throws: { e in
+            (e as? PlannerError)?.code == .invalidValue && (e as? PlannerError)?.key == "toolchains.swift.keyring"
+        }
+        // bookworm packages no Swift: upstream whatever the tools version.
+        files["ociforge.toml"] = "[build]\nbase = \"debian:bookworm\"\n"
+        files["Package.swift"] = files["Package.swift"]!.replacingOccurrences(of: "6.1", with: "5.9")
+        #expect(try swift(files).source == .upstream)
+    }
+
     @Test("source and mirror: environment over [toolchains.<tool>]; Debian-only and upstream-only")
     func sourceOverrides() throws {
         let files = [

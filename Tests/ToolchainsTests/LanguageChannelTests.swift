@@ -7,7 +7,7 @@ import Testing
 
 /// The channels of the languages Debian lacks (gleam, dart, sbt) on loopback: listing, arm64 naming, install and
 /// run, environment, a checksum mismatch refused with nothing cached, and plans resolved through
-/// `ToolchainResolution` (gleam with Debian's erlang). Swift is refused (swift.org publishes no checksum).
+/// `ToolchainResolution` (gleam with Debian's erlang). Swift has its own suite (SwiftChannelTests).
 @Suite("Gleam, Dart and sbt channels") struct LanguageChannelTests {
     let mirror: ChannelMirror
     init() throws { mirror = try ChannelMirror() }
@@ -149,14 +149,6 @@ import Testing
         let s = try #require(sbt.toolchains.first { $0.name == "sbt" }?.upstream?.pin)
         #expect(s.url == "\(mirror.base)/sbt-dl/v1.10.7/sbt-1.10.7.tgz")
         #expect(s.digest == "sha256:" + Hex.sha256(mirror.archives[.sbt]!))
-    }
-
-    @Test func swiftIsRefusedNamingWhyAndTheWayOut() async throws {
-        let e = await #expect(throws: BuildEngineError.self) { _ = try await pinned("swift-package") }
-        let text = e.map { "\($0)" } ?? ""
-        #expect(text.contains("no checksum") && text.contains("GPG"))
-        #expect(text.contains("[toolchains.swift] source") && text.contains("Dockerfile"))
-        #expect(mirror.cachedBlobs().isEmpty)
     }
 }
 

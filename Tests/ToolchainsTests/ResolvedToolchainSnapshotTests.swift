@@ -23,7 +23,8 @@ import Testing
         "node-bun", "deno-json", "version-go-mod", "version-go-upstream", "version-python-version",
         "version-requires-python", "version-mise-toml", "version-tool-versions", "version-ruby-version",
         "version-rust-toolchain", "rust-cargo", "dotnet-csproj", "zig-build", "python-poetry-current",
-        "toolchain-source-upstream"
+        "toolchain-source-upstream", "gleam-toml", "dart-pubspec", "scala-sbt", "swift-package",
+        "swift-upstream"
     ]
 
     @Test(arguments: fixtures) func resolvedSnapshot(name: String) async throws {
@@ -32,6 +33,7 @@ import Testing
         let planned = try Planner.plan(appDirectory: Self.root + "/" + name + "/app", options: PlanOptions()).plan
         var options = ToolchainOptions(mirrors: channels.mirrors)
         options.stateDirectory = state
+        options.keyrings = ["swift": channels.keyring]
         let plan = try await ToolchainResolution.pin(planned, options: options, stateDirectory: state)
         let text = channels.stable(Self.render(plan))
         #expect(!text.contains("127.0.0.1"))

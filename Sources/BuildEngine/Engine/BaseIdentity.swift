@@ -48,7 +48,8 @@ extension StageRunner {
     func baseRootfs(
         _ source: BaseSource, stage: String, platform: Platform? = nil, log: @escaping @Sendable (String) -> Void
     ) throws -> String {
-        let store = BaseStore(state: sandbox.state, identity: sandbox.identity, platform: platform)
+        var store = BaseStore(state: sandbox.state, identity: sandbox.identity, platform: platform)
+        store.caBundle = options.caBundle
         let (name, fromCache) = try baseName(source, store: store)
         if options.keyPreview != nil {
             let path = "/nonexistent/ociforge-key-preview/" + CacheKey.of([name])
@@ -72,7 +73,8 @@ extension StageRunner {
         case .debian(let suite, let variant, let packages, let mirror):
             let arch = try store.debianArchitecture()
             let recipe = BaseStore.debianRecipe(
-                suite: suite, variant: variant, packages: packages, mirror: mirror, architecture: arch)
+                suite: suite, variant: variant, packages: packages, mirror: mirror, architecture: arch,
+                caBundle: store.caBundle)
             let haveTarball = FileManager.default.fileExists(
                 atPath: store.debianTarballPath(suite: suite, key: recipe.key, architecture: arch))
             return ("debian \(recipe.key)", !haveTarball && recipe.published != nil)

@@ -85,6 +85,9 @@ public struct BaseStore: Sendable {
     public let platform: Platform?
     /// Free bytes `bases/` must have before mmdebstrap assembles a Debian base (`debianTarballBytes`).
     public var debianSpaceNeeded = BaseStore.debianTarballBytes
+    /// `--ca-bundle`: PEM file trusted (with the system store) for an https mirror, by apt inside mmdebstrap
+    /// and by the InRelease probe.
+    public var caBundle: String?
 
     public init(state: StateDirectory, identity: SandboxIdentity, platform: Platform? = nil) {
         self.state = state
@@ -174,7 +177,8 @@ public struct BaseStore: Sendable {
         let mirrorURL = mirror ?? "http://deb.debian.org/debian"
         let arch = try debianArchitecture()
         let (key, published) = Self.debianRecipe(
-            suite: suite, variant: variant, packages: packages, mirror: mirror, architecture: arch)
+            suite: suite, variant: variant, packages: packages, mirror: mirror, architecture: arch,
+            caBundle: caBundle)
         let prefix = Self.debianTarballPrefix(suite: suite, architecture: arch)
         let out = debianTarballPath(suite: suite, key: key, architecture: arch)
         if FileManager.default.fileExists(atPath: out) { return out }
@@ -194,14 +198,11 @@ public struct BaseStore: Sendable {
         }
         try requireSpaceForDebianBase(suite: suite, needed: debianSpaceNeeded)
         let tmp = state.bases + "/.tmp-\(getpid())-\(prefix.dropLast()).tar"
-        // unshare mode: Debian's maintainer scripts run as root of a user namespace, never as host root
-        // (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's /etc/subuid).
-        // A foreign architecture's maintainer scripts run through the host's binfmt_misc handler (arch-test checks it).
-        var args = ["--mode=unshare", "--variant=\(variant)", "--quiet"]
-        if let arch { args.append("--arch=\(arch)") }
-        if !packages.isEmpty { args.append("--include=" + packages.joined(separator: ",")) }
-        args += [suite, tmp]
-        if let mirror { args.append(mirror) }
+        let trusted = try caBundle.map { b throws(BuildEngineError) in try Self.namespaceReadableCopy(of: b) }
+        defer { if let trusted { unlink(trusted) } }
+        let args = Self.mmdebstrapArguments(
+            suite: suite, variant: variant, packages: packages, architecture: arch, output: tmp, mirror: mirror,
+            caBundle: trusted)
         log("assembling debian:\(suite) with mmdebstrap \(args.joined(separator: " "))")
         let r: (status: Int32, output: String)
         do { r = try runHost("/usr/bin/mmdebstrap", args) } catch {
@@ -223,13 +224,53 @@ public struct BaseStore: Sendable {
         return out
     }
 
+    /// mmdebstrap's command line. unshare mode: Debian's maintainer scripts run as root of a user namespace, never
+    /// as host root (as root mmdebstrap maps a subordinate range itself; unprivileged it uses the user's
+    /// /etc/subuid). A foreign architecture's maintainer scripts run through the host's binfmt_misc handler
+    /// (arch-test checks it). `caBundle` becomes apt's `Acquire::https::CAInfo` (as in phases: BuildCacheTests).
+    static func mmdebstrapArguments(
+        suite: String, variant: String, packages: [String], architecture: String?, output: String, mirror: String?,
+        caBundle: String?
+    ) -> [String] {
+        var args = ["--mode=unshare", "--variant=\(variant)", "--quiet"]
+        if let architecture { args.append("--arch=\(architecture)") }
+        if !packages.isEmpty { args.append("--include=" + packages.joined(separator: ",")) }
+        if let caBundle { args.append("--aptopt=Acquire::https::CAInfo \"\(caBundle)\"") }
+        args += [suite, output]
+        if let mirror { args.append(mirror) }
+        return args
+    }
+
+    /// A world-readable copy of the CA bundle in the temporary directory: apt runs in mmdebstrap's user namespace,
+    /// where host root's 0400 file is unreadable. The caller removes it. (Certificates are public.)
+    static func namespaceReadableCopy(of bundle: String) throws(BuildEngineError) -> String {
+        let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let path = dir + "/ociforge-ca-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).pem"
+        guard let data = FileManager.default.contents(atPath: bundle) else {
+            throw BuildEngineError(.invalidInput, "cannot read the CA bundle \(bundle) (--ca-bundle)")
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw BuildEngineError(.cache, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count, fchmod(fd, 0o644) == 0 else {
+            unlink(path)
+            throw BuildEngineError(.cache, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        return path
+    }
+
     /// A Debian base's key (`debianKey` with SOURCE_DATE_EPOCH and the mirror's publication date) and that date (nil:
     /// the mirror did not answer). The same on every machine building at the same mirror state.
     static func debianRecipe(
-        suite: String, variant: String, packages: [String], mirror: String?, architecture: String?
+        suite: String, variant: String, packages: [String], mirror: String?, architecture: String?,
+        caBundle: String? = nil
     ) -> (key: String, published: String?) {
         let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"]
-        let published = inReleaseDate(mirror: mirror ?? "http://deb.debian.org/debian", suite: suite)
+        let published = inReleaseDate(
+            mirror: mirror ?? "http://deb.debian.org/debian", suite: suite, caBundle: caBundle)
         let key = debianKey(
             suite: suite, variant: variant, packages: packages, mirror: mirror, sourceDateEpoch: epoch,
             mirrorState: published, architecture: architecture)
@@ -247,11 +288,11 @@ public struct BaseStore: Sendable {
     }
 
     /// The `Date:` field of `<mirror>/dists/<suite>/InRelease` (nil when unreachable within a few seconds).
-    static func inReleaseDate(mirror: String, suite: String) -> String? {
+    static func inReleaseDate(mirror: String, suite: String, caBundle: String? = nil) -> String? {
         guard let url = URL(string: "\(mirror)/dists/\(suite)/InRelease") else { return nil }
         let request = HTTPRequest(method: "GET", url: url, headers: ["Range": "bytes=0-4095"])
         guard
-            let r = try? CurlTransport(timeout: 10, maxIdleHandles: 0, totalTimeout: 12).sendBlocking(
+            let r = try? CurlTransport(timeout: 10, maxIdleHandles: 0, totalTimeout: 12, caFile: caBundle).sendBlocking(
                 request, maxBodyBytes: 4 << 20),
             r.status == 200 || r.status == 206
         else { return nil }

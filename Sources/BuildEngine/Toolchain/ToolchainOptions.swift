@@ -13,6 +13,8 @@ public struct ToolchainOptions: Sendable {
     public var environment: [String: String] = [:]
     /// The host cache of verified archives (`<dir>/toolchains/…`); nil: the sandbox's state directory.
     public var stateDirectory: String?
+    /// `--toolchain-keyring tool=file` (repeatable): OpenPGP keyrings for signed-only channels (swift).
+    public var keyrings: [String: String] = [:]
 
     public init(mirrors: [String: String] = [:], environment: [String: String] = [:]) {
         self.mirrors = mirrors
@@ -41,5 +43,36 @@ public struct ToolchainOptions: Sendable {
         } catch {
             throw BuildEngineError(.invalidInput, "toolchain mirror settings", cause: error)
         }
+    }
+
+    /// The keyring per tool: `--toolchain-keyring`, else `OCIFORGE_TOOLCHAINS_<TOOL>_KEYRING`, else the plan's
+    /// `[toolchains.<tool>] keyring`. An unknown tool or a relative path fails naming the setting.
+    func keyrings(for plan: ResolvedPlan) throws(BuildEngineError) -> [ToolKind: String] {
+        var out: [ToolKind: String] = [:]
+        for t in plan.toolchains {
+            if let k = t.upstream?.keyring, let kind = ToolKind(rawValue: t.name) { out[kind] = k }
+        }
+        for kind in ToolKind.allCases {
+            let name = "OCIFORGE_TOOLCHAINS_\(kind.rawValue.uppercased())_KEYRING"
+            if let v = environment[name], !v.isEmpty { out[kind] = try Self.keyringPath(v, setting: "$" + name) }
+        }
+        for (key, value) in keyrings.sorted(by: { $0.key < $1.key }) {
+            guard let kind = ToolKind(rawValue: key) else {
+                throw BuildEngineError(
+                    .invalidInput,
+                    "--toolchain-keyring \(key): unknown tool (known: \(ToolKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
+            }
+            out[kind] = try Self.keyringPath(value, setting: "--toolchain-keyring \(key)")
+        }
+        return out
+    }
+
+    static func keyringPath(_ value: String, setting: String) throws(BuildEngineError) -> String {
+        guard value.hasPrefix("/") else {
+            throw BuildEngineError(
+                .invalidInput, "\(setting): '\(value)' is not an absolute path to an OpenPGP keyring file")
+        }
+        return value
     }
 }

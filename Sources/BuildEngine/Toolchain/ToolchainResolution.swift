@@ -23,7 +23,8 @@ public enum ToolchainResolution {
         guard !unpinned.isEmpty else { return plan }
         let settings = try options.channelSettings(for: plan)
         let installer = ToolchainInstaller(
-            channels: ToolchainChannels(settings: settings), stateDirectory: options.stateDirectory ?? stateDirectory)
+            channels: ToolchainChannels(settings: settings), stateDirectory: options.stateDirectory ?? stateDirectory,
+            keyrings: try options.keyrings(for: plan))
         var out = plan
         for t in unpinned {
             let (pin, runtimePin) = try await resolve(
@@ -146,12 +147,7 @@ public enum ToolchainResolution {
     }
 
     /// Why no upstream channel installs `tool`.
-    static func noChannelReason(_ tool: String) -> String {
-        guard tool == "swift" else { return "ociforge installs no upstream \(tool) toolchain yet" }
-        return "ociforge installs no upstream swift toolchain: swift.org publishes its Linux tarballs "
-            + "(download.swift.org/swift-<V>-release/<platform>/…) with a GPG signature (.sig) and no checksum, and "
-            + "ociforge installs nothing it cannot verify against a published checksum"
-    }
+    static func noChannelReason(_ tool: String) -> String { "ociforge installs no upstream \(tool) toolchain yet" }
 
     /// The newest release of the channel matching `constraint` for `platform`; Rust channels and versions by name.
     static func choose(

@@ -166,8 +166,17 @@ extension Debian {
                 .init(
                     "yarn", "4.1.0", suite: "trixie", pins: ["yarnpkg": "4.1.0+dfsg-1"], build: ["yarnpkg"], runtime: []
                 )
+            ],
+            "swift": [
+                .init(
+                    "swift", "6.0.3", suite: "trixie", pins: ["swiftlang": "6.0.3-2", "libswiftlang": "6.0.3-2"],
+                    build: ["swiftlang", "libswiftlang", "libc6-dev", "libstdc++-14-dev"], runtime: [],
+                    paths: ["/usr/libexec/swift/bin"],
+                    note: "swiftlang installs to /usr/libexec/swift (Debian's `swift` is OpenStack Swift); it links "
+                        + "with the C library's and libstdc++'s dev files (gcc's recommends, not installed by default); "
+                        + "executables link the Swift runtime statically (--static-swift-stdlib)")
             ]
-        ], missing: ["deno", "dotnet", "dart", "swift", "zig", "gleam", "bun", "sbt", "pnpm"],
+        ], missing: ["deno", "dotnet", "dart", "zig", "gleam", "bun", "sbt", "pnpm"],
         nixOverrides: [
             "go": ["golang-1.24-go"], "go_1_24": ["golang-1.24-go"], "nodejs_20": ["nodejs", "npm"],
             "nodejs-20_x": ["nodejs", "npm"], "python313": ["python3"], "ruby_3_3": ["ruby", "ruby-dev"],

@@ -88,6 +88,9 @@ public struct UpstreamRequirement: Codable, Equatable, Sendable {
     /// Base URL of a mirror of the channel (`[toolchains.<tool>] mirror`, `OCIFORGE_TOOLCHAIN_<TOOL>_MIRROR`);
     /// nil: the channel's own site.
     public var mirror: String?
+    /// OpenPGP keyring file verifying a channel that publishes only signatures (`[toolchains.swift] keyring`);
+    /// the engine's `--toolchain-keyring` / `OCIFORGE_TOOLCHAINS_<TOOL>_KEYRING` win over it.
+    public var keyring: String?
     public var runtime: RuntimePart
     /// Filled by the engine (`freeze`): a frozen plan with a pin never consults an index.
     public var pin: ToolchainPin?
@@ -100,11 +103,12 @@ public struct UpstreamRequirement: Codable, Equatable, Sendable {
 
     public init(
         channel: String, constraint: String, mirror: String?, runtime: RuntimePart, pin: ToolchainPin? = nil,
-        runtimePin: ToolchainPin? = nil, platformPins: [PlatformPin]? = nil
+        runtimePin: ToolchainPin? = nil, keyring: String? = nil, platformPins: [PlatformPin]? = nil
     ) {
         self.channel = channel
         self.constraint = constraint
         self.mirror = mirror
+        self.keyring = keyring
         self.runtime = runtime
         self.pin = pin
         self.runtimePin = runtimePin

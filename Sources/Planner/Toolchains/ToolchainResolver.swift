@@ -22,7 +22,13 @@ struct UpstreamChannel: Sendable {
         "zig": .init(channel: "zig", runtime: .none, defaultConstraint: "latest"),
         "gleam": .init(channel: "gleam", runtime: .none, defaultConstraint: "latest"),
         "dart": .init(channel: "dart", runtime: .none, defaultConstraint: "latest"),
-        "swift": .init(channel: "swift", runtime: .none, defaultConstraint: "latest"),
+        "swift": .init(
+            channel: "swift", runtime: .none, defaultConstraint: "latest",
+            buildPackages: [
+                "binutils", "gcc", "g++", "libc6-dev", "libcurl4-openssl-dev", "libedit-dev", "libncurses-dev",
+                "libpython3-dev", "libsqlite3-dev", "libxml2-dev", "pkg-config", "tzdata", "uuid-dev", "zlib1g-dev",
+                "git"
+            ]),
         "sbt": .init(channel: "sbt", runtime: .none, defaultConstraint: "latest")
     ]
 }
@@ -43,6 +49,7 @@ struct ToolchainResolver {
     /// `OCIFORGE_TOOLCHAIN_<TOOL>_SOURCE` / `[toolchains.<tool>] source`, with where it was set.
     let sourceOverride: (value: Toolchain.Source, from: String)?
     let mirror: String?
+    var keyring: String? = nil
 
     func resolve(_ tool: String, request: VersionRequest?) throws(PlannerError) -> Toolchain {
         var constraint: VersionConstraint? = nil
@@ -69,7 +76,7 @@ struct ToolchainResolver {
             name: tool, source: .upstream, request: request?.record, version: exact, packages: channel.buildPackages,
             upstream: UpstreamRequirement(
                 channel: channel.channel, constraint: text, mirror: mirror,
-                runtime: channel.runtime))
+                runtime: channel.runtime, keyring: keyring))
     }
 
     /// The Debian package set to use, or nil when the request needs upstream. Without a request: the suite's
@@ -169,7 +176,8 @@ extension ProviderContext {
             [override, toolchains.settings[tool]?.versionRequest, try versionFiles.mise(tool)] + idiomatic
         let request = candidates.compactMap { $0 }.first
         let resolver = ToolchainResolver(
-            suite: suite, sourceOverride: try toolchainSource(tool), mirror: toolchainMirror(tool))
+            suite: suite, sourceOverride: try toolchainSource(tool), mirror: toolchainMirror(tool),
+            keyring: toolchains.settings[tool]?.keyring)
         return try resolver.resolve(tool, request: request)
     }
 

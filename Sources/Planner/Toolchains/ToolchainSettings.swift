@@ -1,10 +1,12 @@
 /// `[toolchains.<tool>]` in ociforge.toml: `version`, `source = "debian" | "upstream"`, `mirror` (base URL of the
-/// channel's mirror, passed on to the engine).
+/// channel's mirror, passed on to the engine), `keyring` (absolute path of the OpenPGP keyring that verifies a
+/// signed-only channel: swift).
 public struct ToolchainSetting: Equatable, Sendable {
     public var tool: String
     public var version: String?
     public var source: Toolchain.Source?
     public var mirror: String?
+    public var keyring: String?
     var file = "ociforge.toml"
     var lines: [String: Int] = [:]
 
@@ -45,7 +47,7 @@ extension ConfigReader {
             }
             var setting = ToolchainSetting(tool: entry.key)
             setting.file = file
-            for field in try table(entry.node, entry.path, keys: ["version", "source", "mirror"]) {
+            for field in try table(entry.node, entry.path, keys: ["version", "source", "mirror", "keyring"]) {
                 let value = try string(field.node, field.path)
                 setting.lines[field.key] = field.node.line
                 switch field.key {
@@ -60,6 +62,13 @@ extension ConfigReader {
                         throw fail(.invalidValue, "\"\(value)\" is not one of debian, upstream", field.node, field.path)
                     }
                     setting.source = source
+                case "keyring":
+                    guard value.hasPrefix("/"), !value.contains("\n") else {
+                        throw fail(
+                            .invalidValue, "the keyring must be an absolute path to an OpenPGP keyring file",
+                            field.node, field.path)
+                    }
+                    setting.keyring = value
                 default:
                     guard value.hasPrefix("https://") || value.hasPrefix("http://"), !value.contains(" ") else {
                         throw fail(.invalidValue, "the mirror must be an http(s) URL", field.node, field.path)

@@ -74,6 +74,9 @@ public struct ToolchainChannels: Sendable {
                 try await fetcher.bytes(GitHubRelease.listURL(s, .sbt), .sbt), platform: platform, settings: s)
         case .dart:
             return try await dartReleases(platform: platform)
+        case .swift:
+            return try SwiftChannel.parse(
+                try await fetcher.bytes(SwiftChannel.indexURL(s), .swift), platform: platform, settings: s)
         }
     }
 

@@ -27,6 +27,10 @@ struct ArtifactFetcher: Sendable {
         switch a.checksum {
         case .inline(let c):
             return c
+        case .openPGPSignature(let url):
+            throw ToolchainError(
+                .checksumMissing, "the channel publishes a signature, not a checksum, for this archive", url: url,
+                endpoint: endpoint)
         case .file(let url, let name, let algorithm):
             let text = String(decoding: try await fetcher.bytes(url, endpoint), as: UTF8.self)
             guard let c = ChecksumFile.lookup(text, fileName: name, algorithm: algorithm) else {
@@ -58,11 +62,56 @@ struct ArtifactFetcher: Sendable {
                 component: component, url: url, format: format, digest: d,
                 size: Self.fileSize(cache.blobPath(d)), path: cache.blobPath(d), downloaded: false)
         }
-        guard let u = URL(string: url), u.scheme != nil else {
-            throw ToolchainError(.invalidIndex, "the archive URL is not valid", url: url, endpoint: endpoint)
+        let tmp = try cache.temporaryPath()
+        defer { unlink(tmp) }
+        let (sha256, downloaded) = try await download(
+            url: url, component: component, size: size, to: tmp, endpoint: endpoint)
+        try await Blocking.run { () throws(ToolchainError) in
+            try verify(tmp, sha256: sha256, expect: expect, url: url, endpoint: endpoint)
+        }
+        try cache.commit(tmp, as: sha256)
+        if case .published(let c) = expect, c.algorithm == .sha512 { try cache.record(sha512: c, digest: sha256) }
+        return VerifiedArchive(
+            component: component, url: url, format: format, digest: sha256, size: downloaded,
+            path: cache.blobPath(sha256), downloaded: true)
+    }
+
+    /// An archive with a detached OpenPGP signature instead of a checksum: the signature is fetched first; an
+    /// archive it already verified is taken from the cache; otherwise the download is checked with `gpgv` against
+    /// the keyring and cached only when the signature is good.
+    func fetchSigned(
+        url: String, component: String, format: ArchiveFormat, signatureURL: String, verifier: OpenPGPVerifier,
+        endpoint: ChannelEndpoint
+    ) async throws(ToolchainError) -> VerifiedArchive {
+        let signature = try await fetcher.bytes(signatureURL, endpoint)
+        let signatureDigest = Digest.of(signature)
+        if let d = cache.digest(forSignature: signatureDigest) {
+            return VerifiedArchive(
+                component: component, url: url, format: format, digest: d, size: Self.fileSize(cache.blobPath(d)),
+                path: cache.blobPath(d), downloaded: false)
         }
         let tmp = try cache.temporaryPath()
         defer { unlink(tmp) }
+        let (sha256, downloaded) = try await download(
+            url: url, component: component, size: nil, to: tmp, endpoint: endpoint)
+        try await Blocking.run { () throws(ToolchainError) in
+            try verifier.verify(file: tmp, signature: signature, url: url, endpoint: endpoint)
+        }
+        try cache.commit(tmp, as: sha256)
+        try cache.record(signature: signatureDigest, digest: sha256)
+        return VerifiedArchive(
+            component: component, url: url, format: format, digest: sha256, size: downloaded,
+            path: cache.blobPath(sha256), downloaded: true)
+    }
+
+    /// Streams `url` to `tmp` within the size bound (the published size, else `maxDownloadBytes`); its sha256 and
+    /// size. Fails on a non-2xx answer, fewer bytes than published, or more than the bound.
+    private func download(
+        url: String, component: String, size: Int64?, to tmp: String, endpoint: ChannelEndpoint
+    ) async throws(ToolchainError) -> (Digest, Int64) {
+        guard let u = URL(string: url), u.scheme != nil else {
+            throw ToolchainError(.invalidIndex, "the archive URL is not valid", url: url, endpoint: endpoint)
+        }
         let limit = size ?? maxDownloadBytes
         let result: DownloadResult
         do {
@@ -92,14 +141,7 @@ struct ArtifactFetcher: Sendable {
                 .tooLarge, "the download has \(result.size) bytes, more than \(limit); refused", url: url,
                 endpoint: endpoint)
         }
-        try await Blocking.run { () throws(ToolchainError) in
-            try verify(tmp, sha256: sha256, expect: expect, url: url, endpoint: endpoint)
-        }
-        try cache.commit(tmp, as: sha256)
-        if case .published(let c) = expect, c.algorithm == .sha512 { try cache.record(sha512: c, digest: sha256) }
-        return VerifiedArchive(
-            component: component, url: url, format: format, digest: sha256, size: result.size,
-            path: cache.blobPath(sha256), downloaded: true)
+        return (sha256, result.size)
     }
 
     /// Compares the download with the expectation (a SHA-512 is computed by reading the file again: blocking).

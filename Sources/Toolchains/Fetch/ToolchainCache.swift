@@ -9,6 +9,8 @@ import OCIWriter
 ///
 ///     <state>/toolchains/blobs/sha256/<hex>        verified archives (mode 0644)
 ///     <state>/toolchains/checksums/sha512/<hex>    "sha256:<hex>" of the archive a published SHA-512 named
+///     <state>/toolchains/checksums/openpgp/<hex>   "sha256:<hex>" of the archive a detached signature (by the
+///                                                  sha256 of its bytes) was verified against
 ///     <state>/toolchains/tmp/                      downloads in progress (renamed into blobs/ once verified)
 ///
 /// Directories are 0755, set explicitly (independent of the umask). A blob only ever appears by an atomic rename
@@ -32,8 +34,14 @@ public struct ToolchainCache: Sendable {
 
     /// The archive digest recorded for a published SHA-512 (nil when unknown or its blob is gone).
     func digest(forSHA512 sum: Checksum) -> Digest? {
-        guard sum.algorithm == .sha512,
-            let text = try? String(contentsOfFile: root + "/checksums/sha512/" + sum.hex, encoding: .utf8),
+        sum.algorithm == .sha512 ? recorded("sha512", sum.hex) : nil
+    }
+
+    /// The archive digest recorded for a verified detached signature (by its bytes' digest), or nil.
+    func digest(forSignature signature: Digest) -> Digest? { recorded("openpgp", signature.hex) }
+
+    private func recorded(_ kind: String, _ hex: String) -> Digest? {
+        guard let text = try? String(contentsOfFile: root + "/checksums/\(kind)/" + hex, encoding: .utf8),
             let d = try? Digest(text.trimmingCharacters(in: .whitespacesAndNewlines)), contains(d)
         else { return nil }
         return d
@@ -62,7 +70,16 @@ public struct ToolchainCache: Sendable {
 
     /// Records which archive a published SHA-512 named (written to a temporary file, renamed into place).
     func record(sha512 sum: Checksum, digest: Digest) throws(ToolchainError) {
-        try makeDirectories(["checksums", "checksums/sha512"])
+        try record("sha512", sum.hex, digest: digest)
+    }
+
+    /// Notes which archive a detached signature (by its bytes' digest) verified.
+    func record(signature: Digest, digest: Digest) throws(ToolchainError) {
+        try record("openpgp", signature.hex, digest: digest)
+    }
+
+    private func record(_ kind: String, _ hex: String, digest: Digest) throws(ToolchainError) {
+        try makeDirectories(["checksums", "checksums/\(kind)"])
         let tmp = try temporaryPath()
         guard
             FileManager.default.createFile(
@@ -72,11 +89,12 @@ public struct ToolchainCache: Sendable {
             throw ToolchainError(.io, "cannot write the checksum record", path: tmp)
         }
         chmod(tmp, 0o644)
-        guard rename(tmp, root + "/checksums/sha512/" + sum.hex) == 0 else {
+        guard rename(tmp, root + "/checksums/\(kind)/" + hex) == 0 else {
             let e = errno
             unlink(tmp)
             throw ToolchainError(
-                .io, "cannot record the SHA-512 of an archive", path: root + "/checksums/sha512", cause: Errno(e))
+                .io, "cannot record the \(kind) check of an archive", path: root + "/checksums/\(kind)",
+                cause: Errno(e))
         }
     }
 

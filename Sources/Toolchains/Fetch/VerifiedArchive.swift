@@ -31,6 +31,7 @@ extension ToolKind {
         case .gleam: .gleam
         case .dart: .dart
         case .sbt: .sbt
+        case .swift: .swift
         }
     }
 }

@@ -40,6 +40,7 @@ public struct ToolchainEnvironment: Hashable, Codable, Sendable {
         case .deno: .init(pathEntries: [p], variables: [.init("DENO_NO_UPDATE_CHECK", "1")])
         case .zig, .gleam: .init(pathEntries: [p], variables: [])
         case .dart, .sbt: .init(pathEntries: ["\(p)/bin"], variables: [])
+        case .swift: .init(pathEntries: ["\(p)/usr/bin"], variables: [])
         case .python, .ruby: .init(pathEntries: ["\(p)/bin"], variables: [])
         case .go:
             .init(pathEntries: ["\(p)/bin"], variables: [.init("GOROOT", p), .init("GOTOOLCHAIN", "local")])

@@ -12,11 +12,42 @@ public struct ToolchainInstaller: Sendable {
     public let cache: ToolchainCache
     /// Bound on an archive whose size the channel does not publish (4 GiB by default).
     public let maxDownloadBytes: Int64
+    /// OpenPGP keyring files per tool, for channels that publish only a detached signature (swift).
+    public var keyrings: [ToolKind: String] = [:]
 
-    public init(channels: ToolchainChannels, stateDirectory: String, maxDownloadBytes: Int64 = 4 << 30) {
+    public init(
+        channels: ToolchainChannels, stateDirectory: String, maxDownloadBytes: Int64 = 4 << 30,
+        keyrings: [ToolKind: String] = [:]
+    ) {
         self.channels = channels
         self.cache = ToolchainCache(stateDirectory: stateDirectory)
         self.maxDownloadBytes = maxDownloadBytes
+        self.keyrings = keyrings
+    }
+
+    /// How a user sets the keyring of `tool`, for error messages.
+    public static func keyringSetting(_ tool: ToolKind) -> String {
+        "[toolchains.\(tool.rawValue)] keyring in ociforge.toml, --toolchain-keyring \(tool.rawValue)=<file> or "
+            + "$OCIFORGE_TOOLCHAINS_\(tool.rawValue.uppercased())_KEYRING"
+    }
+
+    /// The verifier for a signed-only release, checked before any download: no keyring → a refusal naming the
+    /// setting and where swift.org publishes its keys.
+    func verifier(_ release: ChannelRelease) throws(ToolchainError) -> OpenPGPVerifier? {
+        guard release.artifacts.contains(where: { if case .openPGPSignature = $0.checksum { true } else { false } })
+        else { return nil }
+        guard let keyring = keyrings[release.tool] else {
+            throw ToolchainError(
+                .keyringMissing,
+                "\(release.tool.rawValue) \(release.versionNumber): the channel publishes no checksum for its archives, "
+                    + "only a detached OpenPGP signature (.sig), and no keyring is configured to verify it; set "
+                    + Self.keyringSetting(release.tool) + " to a keyring with the signing keys (swift.org publishes "
+                    + "them at \(OpenPGPVerifier.swiftKeysURL); gpg --dearmor turns that file into a keyring)",
+                endpoint: release.tool.downloadEndpoint)
+        }
+        let v = OpenPGPVerifier(keyring: keyring)
+        try v.requireKeyring(setting: Self.keyringSetting(release.tool))
+        return v
     }
 
     private var fetcher: ArtifactFetcher {
@@ -34,8 +65,16 @@ public struct ToolchainInstaller: Sendable {
                 "\(release.tool.rawValue) \(release.version) has no archive for \(release.platform.rawValue)",
                 endpoint: endpoint)
         }
+        let verifier = try verifier(release)
         var out: [VerifiedArchive] = []
         for a in release.artifacts {
+            if case .openPGPSignature(let sig) = a.checksum, let verifier {
+                out.append(
+                    try await fetcher.fetchSigned(
+                        url: a.url, component: a.component, format: a.format, signatureURL: sig, verifier: verifier,
+                        endpoint: endpoint))
+                continue
+            }
             let sum = try await fetcher.expectedChecksum(a, endpoint: endpoint)
             out.append(
                 try await fetcher.fetch(

@@ -33,6 +33,10 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
     case dart
     /// sbt releases, GitHub releases API shape: asset `sbt-<V>.tgz` and `sbt-<V>.tgz.sha256`.
     case sbt
+    /// swift.org: the install API `api/v1/install/releases.json` (`[{name, tag, date, platforms: [{name, platform,
+    /// archs, dir}]}]`); downloads under `download.swift.org` (served by a mirror under `<mirror>/download/…`):
+    /// `swift-<V>-release/<dir>/swift-<V>-RELEASE/swift-<V>-RELEASE-<dir>.tar.gz` and its detached `.sig`.
+    case swift
 
     public static func < (a: ChannelEndpoint, b: ChannelEndpoint) -> Bool { a.rawValue < b.rawValue }
 
@@ -54,6 +58,7 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
             case .gleam: "https://api.github.com/repos/gleam-lang/gleam"
             case .dart: "https://storage.googleapis.com"
             case .sbt: "https://api.github.com/repos/sbt/sbt"
+            case .swift: "https://www.swift.org"
             }
         return URL(string: s)!
     }
@@ -72,6 +77,7 @@ public enum ChannelEndpoint: String, CaseIterable, Codable, Sendable, Comparable
         case .sbt: [("https://github.com/sbt/sbt", "")]
         case .java: [("https://github.com/adoptium", "/adoptium")]
         case .zig: [("https://ziglang.org/builds", "/builds")]
+        case .swift: [("https://download.swift.org", "/download")]
         case .node, .go, .rust, .dotnet, .denoIndex, .deno, .dart: []
         }
     }

@@ -48,4 +48,7 @@ public enum ChecksumSource: Hashable, Codable, Sendable {
     /// A `sha256sum`-style file (`<hex>  <name>` lines, or a lone hex digest) at `url`; the line for `fileName`
     /// is taken (a file holding a single digest applies to the artifact whatever its name).
     case file(url: String, fileName: String, algorithm: ChecksumAlgorithm)
+    /// No checksum is published, only a detached OpenPGP signature at `url` (swift.org): the download is verified
+    /// with `gpgv` against the configured keyring before it is cached.
+    case openPGPSignature(url: String)
 }

@@ -4,8 +4,8 @@
 /// gleam runs on Erlang/OTP, which publishes no relocatable Linux build: the plan takes erlang from Debian. sbt runs
 /// on a JDK (Temurin or Debian's). Not supported (see docs/toolchains.md, "Unsupported tools"):
 /// - erlang: no official relocatable Linux build of Erlang/OTP.
-/// - swift: swift.org publishes no checksum for its Linux tarballs, only a GPG signature, which ociforge does not
-///   verify; it refuses rather than install unverified.
+/// swift.org publishes no checksum for its Linux tarballs, only a detached OpenPGP signature: swift archives are
+/// verified with `gpgv` against a keyring the user configures (`ToolchainInstaller.keyrings`).
 /// - php: no upstream relocatable build (static-php-cli is a third-party build system).
 public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
     case node
@@ -21,6 +21,7 @@ public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
     case gleam
     case dart
     case sbt
+    case swift
 
     public static func < (a: ToolKind, b: ToolKind) -> Bool { a.rawValue < b.rawValue }
 
@@ -44,6 +45,7 @@ public enum ToolKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .gleam: .gleam
         case .dart: .dart
         case .sbt: .sbt
+        case .swift: .swift
         }
     }
 }

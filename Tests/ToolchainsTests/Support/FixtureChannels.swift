@@ -5,8 +5,10 @@ import Foundation
 /// A loopback "channels" server for the version-source fixtures: every upstream channel's exact index and
 /// checksum format (node index.json + SHASUMS256.txt, go.dev/dl JSON, python-build-standalone release listing +
 /// SHA256SUMS, the Rust channel TOML, the .NET releases-index/releases.json, Deno versions.json + .sha256sum, Bun
-/// and jdx/ruby GitHub release listings, zig index.json), with one small deterministic archive per release in the
-/// upstream's layout. The archives hold a shell script, not the tool: they are ONLY for resolution and snapshot
+/// and jdx/ruby GitHub release listings, zig index.json, gleam and sbt GitHub release listings with `.sha256`
+/// assets, the dart-archive bucket listing with `.sha256sum`, swift.org's install API releases.json with tarballs
+/// signed by a key the test generates and a `.sig` next to each), with one small deterministic archive per release
+/// in the upstream's layout. The archives hold a shell script, not the tool: they are ONLY for resolution and snapshot
 /// tests (their URLs and digests appear in snapshots); nothing here claims to run the real toolchain.
 /// Archives are byte-stable (fixed mtimes, owner 0, `gzip -n`, single-threaded xz, zip in UTC) so digests in
 /// committed snapshots hold on any machine with the same tar/gzip/xz/zip. linux/amd64 only.
@@ -35,7 +37,17 @@ final class FixtureChannels: @unchecked Sendable {
         try deno(["2.1.4", "2.0.0"])
         try bun(["1.1.38", "1.1.30"])
         try zig(["0.14.1", "0.13.0"])
+        try gleam(["1.11.1", "1.10.0"])
+        try dart(["3.5.4", "3.4.4"])
+        try sbt(["1.10.7", "1.9.9"])
+        signer = try OpenPGPSigner(builder.dir + "/gnupg")
+        try swift(["6.2.1", "6.1.2"], withoutDebian12: "5.9.2")
     }
+
+    /// The test's OpenPGP key (generated with gpg per instance) that signs the swift stand-ins; `keyring` is its
+    /// exported public key, what `--toolchain-keyring swift=` takes.
+    private(set) var signer: OpenPGPSigner!
+    var keyring: String { signer.keyring }
 
     deinit {
         server.stop()
@@ -246,5 +258,120 @@ final class FixtureChannels: @unchecked Sendable {
             )
         }
         server.put("/zig/index.json", "{" + entries.joined(separator: ",\n") + "}")
+    }
+
+    /// A GitHub release listing entry: the tag and its assets as `github.com/<repo>/releases/download` URLs.
+    private static func release(_ repo: String, tag: String, assets: [(name: String, size: Int)]) -> String {
+        let list = assets.map {
+            #"{"name":"\#($0.name)","browser_download_url":"https://github.com/\#(repo)/releases/download/\#(tag)/\#($0.name)","size":\#($0.size)}"#
+        }
+        return
+            #"{"tag_name":"\#(tag)","prerelease":false,"draft":false,"published_at":"2025-06-05T12:00:00Z","assets":[\#(list.joined(separator: ","))]}"#
+    }
+
+    private func gleam(_ versions: [String]) throws {
+        var releases: [String] = []
+        for v in versions {
+            let name = "gleam-v\(v)-x86_64-unknown-linux-musl.tar.gz"
+            let gz = try tar(try tree("gleam", ["gleam": Self.script("gleam", v)]), xz: false)
+            let sum = "\(Hex.sha256(gz))  \(name)\n"
+            server.put("/gleam/releases/download/v\(v)/\(name)", gz)
+            server.put("/gleam/releases/download/v\(v)/\(name).sha256", sum)
+            releases.append(
+                Self.release(
+                    "gleam-lang/gleam", tag: "v\(v)", assets: [(name, gz.count), (name + ".sha256", sum.utf8.count)]))
+        }
+        server.put("/gleam/releases?per_page=100", "[" + releases.joined(separator: ",\n") + "]")
+    }
+
+    private func dart(_ versions: [String]) throws {
+        for v in versions {
+            let name = "dartsdk-linux-x64-release.zip"
+            let z = try zip(
+                try tree("dart", ["dart-sdk/bin/dart": Self.script("dart", v), "dart-sdk/version": v + "\n"]))
+            let dir = "/dart/dart-archive/channels/stable/release/\(v)/sdk"
+            server.put("\(dir)/\(name)", z)
+            server.put("\(dir)/\(name).sha256sum", "\(Hex.sha256(z)) *\(name)\n")
+        }
+        let prefixes = (versions + ["latest"]).map { #""channels/stable/release/\#($0)/""# }
+        server.put(
+            "/dart/storage/v1/b/dart-archive/o?prefix=channels/stable/release/&delimiter=/",
+            #"{"kind":"storage#objects","prefixes":[\#(prefixes.joined(separator: ","))]}"#)
+    }
+
+    private func sbt(_ versions: [String]) throws {
+        var releases: [String] = []
+        for v in versions {
+            let name = "sbt-\(v).tgz"
+            let gz = try tar(
+                try tree("sbt", ["sbt/bin/sbt": Self.script("sbt", v), "sbt/conf/sbtopts": "# sbtopts\n"]), xz: false)
+            let sum = "\(Hex.sha256(gz))  \(name)\n"
+            server.put("/sbt/releases/download/v\(v)/\(name)", gz)
+            server.put("/sbt/releases/download/v\(v)/\(name).sha256", sum)
+            releases.append(
+                Self.release("sbt/sbt", tag: "v\(v)", assets: [(name, gz.count), (name + ".sha256", sum.utf8.count)]))
+        }
+        server.put("/sbt/releases?per_page=100", "[" + releases.joined(separator: ",\n") + "]")
+    }
+
+    /// swift.org: `api/v1/install/releases.json` and, under `download/`, each release's debian12 tarball (top
+    /// directory `swift-<V>-RELEASE-debian12/usr/bin/swift`) with its detached signature; `withoutDebian12` is
+    /// listed with only an Ubuntu build (not installable here).
+    private func swift(_ versions: [String], withoutDebian12 old: String) throws {
+        var entries: [String] = []
+        for v in versions {
+            let top = "swift-\(v)-RELEASE-debian12"
+            let gz = try tar(try tree("swift", ["\(top)/usr/bin/swift": Self.script("swift", v)]), xz: false)
+            let path = "/swift/download/swift-\(v)-release/debian12/swift-\(v)-RELEASE/\(top).tar.gz"
+            server.put(path, gz)
+            server.put(path + ".sig", try signer.sign(gz))
+            entries.append(
+                #"{"name":"\#(v)","tag":"swift-\#(v)-RELEASE","xcode":"Xcode 16","date":"2025-06-05","platforms":[{"name":"Ubuntu 24.04","platform":"Linux","docker":"\#(v)-noble","archs":["x86_64","aarch64"]},{"name":"Debian 12","platform":"Linux","docker":"\#(v)-bookworm","dir":"debian12","archs":["x86_64","aarch64"]}]}"#
+            )
+        }
+        entries.append(
+            #"{"name":"\#(old)","tag":"swift-\#(old)-RELEASE","date":"2023-12-11","platforms":[{"name":"Ubuntu 22.04","platform":"Linux","dir":"ubuntu2204","archs":["x86_64"]}]}"#
+        )
+        server.put("/swift/api/v1/install/releases.json", "[" + entries.reversed().joined(separator: ",\n") + "]")
+    }
+}
+
+/// A throwaway OpenPGP key made with gpg in its own home directory (no passphrase, ed25519), for signing
+/// stand-in downloads the way swift.org signs its toolchains (detached binary `.sig`).
+final class OpenPGPSigner: @unchecked Sendable {
+    let home: String
+    var keyring: String { home + "/pubring-export.gpg" }
+
+    init(_ home: String, name: String = "ociforge test signer <signer@ociforge.invalid>") throws {
+        self.home = home
+        try FileManager.default.createDirectory(
+            atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Self.gpg(home, ["--quick-gen-key", name, "ed25519", "sign", "never"])
+        try Self.gpg(home, ["--output", keyring, "--export"])
+    }
+
+    deinit {
+        _ = runOutput("/usr/bin/gpgconf", ["--homedir", home, "--kill", "all"])
+    }
+
+    /// The detached binary signature of `bytes`.
+    func sign(_ bytes: [UInt8]) throws -> [UInt8] {
+        let file = home + "/to-sign-\(UUID().uuidString)"
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        try Self.gpg(home, ["--output", file + ".sig", "--detach-sign", file])
+        return try [UInt8](Data(contentsOf: URL(fileURLWithPath: file + ".sig")))
+    }
+
+    static func gpg(_ home: String, _ args: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/gpg")
+        p.arguments =
+            ["--batch", "--quiet", "--homedir", home, "--passphrase", "", "--pinentry-mode", "loopback"] + args
+        p.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C", "GNUPGHOME": home]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw POSIXError(.EIO) }
     }
 }
