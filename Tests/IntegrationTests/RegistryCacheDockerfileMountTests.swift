@@ -9,21 +9,21 @@ extension RegistryCacheTests {
     /// A Dockerfile whose RUN installs the Debian packages listed in packages.txt with apt's archives and lists in
     /// `RUN --mount=type=cache` mounts (ids `apt-archives` and `apt-lists`), on `base`.
     static func aptMountApp(in dir: TempDir, base: String) throws -> String {
-        let app = dir.path + "/apt-app"
-        try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
-        chmod(dir.path, 0o755)
-        try """
-        FROM \(base)
-        COPY packages.txt /tmp/packages.txt
-        RUN --mount=type=cache,id=apt-archives,target=/var/cache/apt,sharing=locked \\
-            --mount=type=cache,id=apt-lists,target=/var/lib/apt/lists,sharing=locked \\
-            rm -f /etc/apt/apt.conf.d/docker-clean && apt-get update && \\
-            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(grep -v '^#' /tmp/packages.txt) && \\
-            rm -rf /var/log/dpkg.log /var/log/apt/* /var/cache/ldconfig/aux-cache
-        CMD ["hello"]
-        """.write(toFile: app + "/Dockerfile", atomically: true, encoding: .utf8)
-        try "hello\ntree\n".write(toFile: app + "/packages.txt", atomically: true, encoding: .utf8)
-        return app
+        try writeApp(
+            in: dir, "apt-app",
+            files: [
+                "Dockerfile": """
+                FROM \(base)
+                COPY packages.txt /tmp/packages.txt
+                RUN --mount=type=cache,id=apt-archives,target=/var/cache/apt,sharing=locked \\
+                    --mount=type=cache,id=apt-lists,target=/var/lib/apt/lists,sharing=locked \\
+                    rm -f /etc/apt/apt.conf.d/docker-clean && apt-get update && \\
+                    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(grep -v '^#' /tmp/packages.txt) && \\
+                    rm -rf /var/log/dpkg.log /var/log/apt/* /var/cache/ldconfig/aux-cache
+                CMD ["hello"]
+                """,
+                "packages.txt": "hello\ntree\n"
+            ])
     }
 
     /// apt's download lines (`Get:N …`) in the log of a build.
