@@ -30,7 +30,7 @@ struct CacheFlags: ParsableArguments {
     @Option(
         name: .customLong("cache-mounts"),
         help:
-            "Plan cache mounts shared through the cache repositories: names (pip, apt-cache, …) or all; comma-separated, repeatable (default: none, or $OCIFORGE_CACHE_MOUNTS)."
+            "Cache mounts shared through the cache repositories: plan cache names (pip, apt-cache, …), Dockerfile cache mount ids (else targets), or all; comma-separated, repeatable (default: none, or $OCIFORGE_CACHE_MOUNTS)."
     )
     var cacheMounts: [String] = []
 

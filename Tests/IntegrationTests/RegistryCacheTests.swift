@@ -202,19 +202,29 @@ extension RegistryCacheTests {
     /// A Dockerfile app (built by `ociforge build`, Dockerfile strategy) on the minbase image in `registry`:
     /// a dependency step that does not see the source, then the source and a step that does.
     static func dockerfileApp(in dir: TempDir, base: String) throws -> String {
-        let app = dir.path + "/df-app"
+        try writeApp(
+            in: dir, "df-app",
+            files: [
+                "Dockerfile": """
+                FROM \(base)
+                COPY deps.txt /app/deps.txt
+                RUN mkdir -p /opt/deps && cp /app/deps.txt /opt/deps/installed && rm -f /var/lib/dpkg/status-old
+                COPY main.txt /app/main.txt
+                RUN tr a-z A-Z < /app/main.txt > /app/built.txt && test -f /opt/deps/installed && test ! -e /var/lib/dpkg/status-old
+                CMD ["cat", "/app/built.txt"]
+                """,
+                "deps.txt": "flask==3\n", "main.txt": "hello\n"
+            ])
+    }
+
+    /// `dir/name` with `files` (name → content), readable by the sandbox's root.
+    static func writeApp(in dir: TempDir, _ name: String, files: [String: String]) throws -> String {
+        let app = dir.path + "/" + name
         try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
         chmod(dir.path, 0o755)
-        try """
-        FROM \(base)
-        COPY deps.txt /app/deps.txt
-        RUN mkdir -p /opt/deps && cp /app/deps.txt /opt/deps/installed && rm -f /var/lib/dpkg/status-old
-        COPY main.txt /app/main.txt
-        RUN tr a-z A-Z < /app/main.txt > /app/built.txt && test -f /opt/deps/installed && test ! -e /var/lib/dpkg/status-old
-        CMD ["cat", "/app/built.txt"]
-        """.write(toFile: app + "/Dockerfile", atomically: true, encoding: .utf8)
-        try "flask==3\n".write(toFile: app + "/deps.txt", atomically: true, encoding: .utf8)
-        try "hello\n".write(toFile: app + "/main.txt", atomically: true, encoding: .utf8)
+        for (file, content) in files {
+            try content.write(toFile: app + "/" + file, atomically: true, encoding: .utf8)
+        }
         return app
     }
 

@@ -79,7 +79,16 @@ public struct DockerfileExecutor: Sendable {
 
     // MARK: - Build
 
+    /// Builds the image; the shared cache mounts are imported from the registry cache first and exported after.
     public func run() throws -> BuildReport {
+        let mounts = cacheMountTransfer()
+        mounts?.importAll()
+        let report = try buildImage()
+        mounts?.exportAll()
+        return report
+    }
+
+    func buildImage() throws -> BuildReport {
         let started = Date()
         try TargetPlatform.requireRunnable(options.platform)
         let rec = Recorder()
@@ -506,11 +515,10 @@ public struct DockerfileExecutor: Sendable {
         for m in run.mounts {
             switch m.type {
             case .cache:
-                let id = m.id ?? m.target
-                let name = "df-" + String(CacheKey.of(["cache", id]).prefix(24))
                 spec.caches.append(
                     CacheMount(
-                        name: name, target: m.target, uid: m.uid.map { UInt32($0) }, gid: m.gid.map { UInt32($0) },
+                        name: Self.cacheName(m), target: m.target, uid: m.uid.map { UInt32($0) },
+                        gid: m.gid.map { UInt32($0) },
                         mode: m.mode.flatMap { UInt32($0, radix: 8) }))
                 extraDirs.append(m.target)
             case .secret:
