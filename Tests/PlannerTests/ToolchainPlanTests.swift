@@ -308,6 +308,16 @@ struct ToolchainPlanTests {
             ])
     }
 
+    /// `plan` written as the frozen plan file of `app` and planned again from it: the plan read, the options that
+    /// read it, the file.
+    static func readBack(_ plan: ResolvedPlan, in app: String) throws -> (ResolvedPlan, PlanOptions, String) {
+        let file = app + "/frozen.json"
+        try PlanRenderer.writeAtomically(PlanRenderer.json(plan), to: file)
+        var options = PlanOptions()
+        options.frozenPlanPath = file
+        return (try Planner.plan(appDirectory: app, options: options).plan, options, file)
+    }
+
     @Test("frozen plans: upstream pins are kept, shown, and checked")
     func pins() throws {
         let app = try TempApp([
@@ -326,11 +336,7 @@ struct ToolchainPlanTests {
         }
         plan = try plan.pinning(["node": pin])
         #expect(plan.unpinnedToolchains.isEmpty && plan.toolchains[0].version == "22.16.0")
-        let file = app.path + "/frozen.json"
-        try PlanRenderer.writeAtomically(PlanRenderer.json(plan), to: file)
-        var options = PlanOptions()
-        options.frozenPlanPath = file
-        let read = try Planner.plan(appDirectory: app.path, options: options).plan
+        let (read, options, file) = try Self.readBack(plan, in: app.path)
         #expect(read == plan)
         let table = PlanRenderer.summary(read)
         for needle in ["node 22.16.0 from upstream node (pinned, linux/amd64) — .nvmrc:1 22", pin.url, pin.digest] {
@@ -365,11 +371,7 @@ struct ToolchainPlanTests {
             digest: "sha256:" + String(repeating: "cd", count: 32), platform: "linux/arm64")
         var plan = try Planner.freeze(appDirectory: app.path, options: PlanOptions()).plan.pinning(["node": amd])
         plan.toolchains[0].upstream?.platformPins = [PlatformPin(pin: arm)]
-        let file = app.path + "/frozen.json"
-        try PlanRenderer.writeAtomically(PlanRenderer.json(plan), to: file)
-        var options = PlanOptions()
-        options.frozenPlanPath = file
-        let read = try Planner.plan(appDirectory: app.path, options: options).plan
+        let (read, options, file) = try Self.readBack(plan, in: app.path)
         #expect(read == plan)
         let table = PlanRenderer.summary(read)
         for needle in ["(pinned, linux/amd64, linux/arm64)", "linux/arm64: " + arm.url, arm.digest] {
