@@ -67,4 +67,15 @@ extension FuzzRegressionTests {
         #expect(try ImageReference(parsing: "Registry.Example.COM:5000/a:b").registry == "registry.example.com:5000")
         #expect(try ImageReference(parsing: "LOCALHOST/a").registry == "localhost")
     }
+
+    /// Docker Hub's other host names are Docker Hub in any case (found by fuzzing: `registRy-1.docker.io/c` printed
+    /// as `registry-1.docker.io/c`, which parses to `docker.io/library/c`).
+    @Test func dockerHubAliasesInAnyCase() throws {
+        for host in ["registRy-1.docker.io", "INDEX.docker.io", "registry-1.docker.io", "docker.io"] {
+            let r = try ImageReference(parsing: host + "/c")
+            #expect(r.description == "docker.io/library/c:latest", "\(host)")
+            #expect(try ImageReference(parsing: r.description) == r)
+        }
+        #expect(try ImageReference(registry: "Index.Docker.IO", repository: "c").registry == "docker.io")
+    }
 }

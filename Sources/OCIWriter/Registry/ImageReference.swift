@@ -19,7 +19,9 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
     init(registry: String, repository: String, tag: String?, digest: Digest?, input: String?) throws {
         let lower = registry.lowercased()
-        let reg = lower.contains(".") || lower.contains(":") || lower == "localhost" ? lower : registry
+        var reg = lower.contains(".") || lower.contains(":") || lower == "localhost" ? lower : registry
+        // Docker Hub's other names, in any case (host names are case-insensitive).
+        if reg == "index.docker.io" || reg == "registry-1.docker.io" { reg = Self.dockerHub }
         let shown = input ?? "\(registry)/\(repository)"
         try Self.validateHost(reg, in: shown)
         var repo = repository
@@ -63,7 +65,6 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
             tag = String(rest[rest.index(after: colon)...])
             rest = rest[..<colon]
         }
-        if registry == "index.docker.io" || registry == "registry-1.docker.io" { registry = Self.dockerHub }
         try self.init(registry: registry, repository: String(rest), tag: tag, digest: digest, input: s)
         if self.tag == nil && self.digest == nil { self.tag = "latest" }
         _ = s
