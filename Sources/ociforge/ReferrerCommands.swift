@@ -166,7 +166,7 @@ struct ImageCopyWithReferrers: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy", abstract: ImageCopy.configuration.abstract,
         discussion: ImageCopy.configuration.discussion
-            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too, and between registries its sigstore signatures (tag sha256-<hex>.sig)."
+            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too, and its sigstore signatures (tag sha256-<hex>.sig) between registries and OCI layouts."
     )
 
     @OptionGroup var copy: ImageCopy
@@ -235,13 +235,25 @@ func carryReferrers(from src: ImageLocation, to dst: ImageLocation, flags: Regis
         try await ReferrerTransfer.copy(subject: target.subject.digest, from: source, to: target.store)
     }
     printError("referrers: copied \(copied.count) artifact(s) of \(target.subject.digest) to \(target.store.name)")
-    // Sigstore signatures live at a tag, not as referrers: carried between registries as skopeo does.
-    if let from = source as? RegistryReferrerStore, let to = target.store as? RegistryReferrerStore {
-        let n = try runBlocking {
+    // Sigstore signatures live at a tag (`sha256-<hex>.sig`), not as referrers: carried as skopeo does between
+    // registries, and to and from the same tag in a layout (docs/supply-chain.md).
+    let digest = target.subject.digest
+    let n: Int
+    switch (source, target.store) {
+    case (let from as RegistryReferrerStore, let to as RegistryReferrerStore):
+        n = try runBlocking {
             try await SigstoreSignatures.copy(
-                target.subject.digest, from: from.client, repository: from.repository,
-                to: to.client, repository: to.repository)
+                digest, from: from.client, repository: from.repository, to: to.client, repository: to.repository)
         }
-        if n > 0 { printError("signatures: \(n) at \(to.name):\(SigstoreSignatures.tag(for: target.subject.digest))") }
+    case (let from as LayoutReferrerStore, let to as RegistryReferrerStore):
+        n = try runBlocking {
+            try await LayoutSignatures.copy(digest, from: from.layout, to: to.client, repository: to.repository)
+        }
+    case (let from as RegistryReferrerStore, let to as LayoutReferrerStore):
+        n = try runBlocking {
+            try await LayoutSignatures.copy(digest, from: from.client, repository: from.repository, to: to.layout)
+        }
+    default: n = 0
     }
+    if n > 0 { printError("signatures: \(n) at \(target.store.name):\(SigstoreSignatures.tag(for: digest))") }
 }

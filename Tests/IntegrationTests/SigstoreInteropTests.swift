@@ -141,4 +141,72 @@ struct SigstoreInteropTests {
             ], binds: [dir.path])
         #expect(cosignOther.status != 0, "\(cosignOther)")
     }
+
+    @Test(
+        "build --sign-key into an OCI layout: image verify on the layout; copy --with-referrers to the registry is accepted by podman 5 under sigstoreSigned, a copy without them refused",
+        .enabled(
+            if: SigstoreInteropTests.available && BuildAttestationTests.available,
+            "needs root, buildah, podman and a Debian trixie rootfs (mmdebstrap from deb.debian.org)"))
+    func layoutSignaturesReachPodman() throws {
+        let base = try DockerfileExecTests.baseLayout()
+        let dir = try DockerfileExecTests.tempDir("sigstore-layout")
+        defer { dir.remove() }
+        let reg = try LocalRegistry(dir: dir.path + "/reg")
+        defer { reg.stop() }
+        try Self.keys(dir.path)
+        try Self.containersConfig(dir.path, host: reg.host, pub: dir.path + "/k1.pub")
+        let app = try BuildEndToEndTests.app("planner/shell-script/app", in: dir)
+        let out = dir.path + "/out"
+        let built = try BuildAttestationTests.build(
+            BuildAttestationTests.planArgs(app, base: base, cache: dir.path + "/cache", output: "oci-layout:\(out):v1")
+                + [
+                    "--sign-key", dir.path + "/k1.key", "--sign-passphrase-file", dir.path + "/pass",
+                    "--sign-identity", "\(reg.host)/fromlayout:v1"
+                ])
+        #expect(built.status == 0, "\(built.stderr.suffix(3000))")
+        let manifest = try #require(built.report["manifestDigest"] as? String)
+        let sigTag = "sha256-\(manifest.dropFirst(7)).sig"
+        #expect(built.report["signatureTag"] as? String == sigTag)
+        let index = try String(contentsOfFile: out + "/index.json", encoding: .utf8)
+        #expect(index.contains(#""org.opencontainers.image.ref.name":"\#(sigTag)""#), "\(index)")
+
+        // Verified in the layout by the key that signed it; refused by another key and for another repository.
+        func verify(_ key: String, _ repo: String) throws -> ProcessOutput {
+            try Harness.run([
+                Harness.ociforge, "image", "verify", "oci-layout:\(out):v1", "--key", dir.path + "/\(key).pub",
+                "--signed-repository", "\(reg.host)/\(repo)"
+            ])
+        }
+        let ok = try verify("k1", "fromlayout")
+        #expect(ok.status == 0 && ok.stdout.contains("verified: \(reg.host)/fromlayout:v1@\(manifest)"), "\(ok)")
+        let otherKey = try verify("k2", "fromlayout")
+        #expect(otherKey.status == 1 && otherKey.stderr.contains("not made by this key"), "\(otherKey)")
+        let otherRepo = try verify("k1", "elsewhere")
+        #expect(otherRepo.status == 1 && otherRepo.stderr.contains("not \(reg.host)/elsewhere"), "\(otherRepo)")
+
+        // `image sign` appends a second signature (k2) in the layout; both travel with the copy.
+        try Harness.ok([
+            Harness.ociforge, "image", "sign", "oci-layout:\(out):v1", "--key", dir.path + "/k2.key", "--identity",
+            "\(reg.host)/fromlayout:v1"
+        ])
+        #expect(try verify("k2", "fromlayout").status == 0)
+        try Harness.ok([
+            Harness.ociforge, "image", "copy", "--with-referrers", "oci-layout:\(out):v1",
+            "docker://\(reg.host)/fromlayout:v1"
+        ])
+        try Harness.ok([
+            Harness.ociforge, "image", "copy", "oci-layout:\(out):v1", "docker://\(reg.host)/nosig:v1"
+        ])
+        let registryVerify = try Harness.run([
+            Harness.ociforge, "image", "verify", "\(reg.host)/fromlayout:v1", "--key", dir.path + "/k2.pub", "--json"
+        ])
+        #expect(registryVerify.status == 0 && registryVerify.stdout.contains(#""accepted":true"#), "\(registryVerify)")
+
+        let signed = try Self.podmanPull(dir.path, "\(reg.host)/fromlayout:v1")
+        #expect(signed.status == 0, "\(signed)")
+        let unsigned = try Self.podmanPull(dir.path, "\(reg.host)/nosig:v1")
+        #expect(
+            unsigned.status != 0 && unsigned.stderr.contains("A signature was required, but no signature exists"),
+            "\(unsigned)")
+    }
 }

@@ -102,13 +102,52 @@ extension BuildEngine {
         }
     }
 
-    /// `--sign-key` signs a registry image: refused before building for a layout or archive output.
+    /// `--sign-key` signs a registry image, or a layout image with `--sign-identity` (the reference it will be pulled
+    /// by); refused before building for an archive output, or a layout output without an identity.
     static func refuseUnsignableOutput(_ options: BuildOptions) throws(BuildEngineError) {
-        guard options.attestations.signingKey != nil else { return }
-        if case .registry? = options.output { return }
-        throw BuildEngineError(
-            .unsupported,
-            "--sign-key signs the image in a registry (sigstore signatures live at a registry tag): build with --output docker://<reference>, or push and then run `ociforge image sign`"
-        )
+        let a = options.attestations
+        guard a.signingKey != nil else {
+            guard a.signingIdentity == nil else {
+                throw BuildEngineError(.unsupported, "--sign-identity names what --sign-key signs: give --sign-key too")
+            }
+            return
+        }
+        switch options.output {
+        case .registry?:
+            guard a.signingIdentity == nil else {
+                throw BuildEngineError(
+                    .unsupported, "--sign-identity is for an oci-layout: output (a pushed image names itself)")
+            }
+        case .dockerArchive?:
+            throw BuildEngineError(
+                .unsupported,
+                "--sign-key cannot sign a docker-archive output (it holds no signatures): build into --output oci-layout:<path>:<tag> with --sign-identity, or push with --output docker://<reference>"
+            )
+        case .ociLayout?, nil:
+            guard a.signingIdentity != nil else {
+                throw BuildEngineError(
+                    .unsupported,
+                    "--sign-key on an OCI layout output needs --sign-identity host/repository[:tag] (the registry reference the image will be pulled by, once copied there with `ociforge image copy --with-referrers`)"
+                )
+            }
+        }
+    }
+
+    /// A layout output signed with `--sign-key`: the signature is stored in the layout (tag `sha256-<hex>.sig`).
+    static func signLayout(_ report: inout BuildReport, options: BuildOptions) throws(BuildEngineError) {
+        guard let key = options.attestations.signingKey, let identity = options.attestations.signingIdentity,
+            options.output.map({ if case .ociLayout = $0 { true } else { false } }) ?? true
+        else { return }
+        do {
+            let r = try LayoutSignatures.sign(
+                try OCILayout.open(at: report.layout), tag: report.tag, identity: identity, key: key)
+            report.signatureTag = SigstoreSignatures.tag(for: r.imageDigest)
+            options.emit(.message("signed \(identity)@\(r.imageDigest) (layout tag \(report.signatureTag!))"))
+        } catch {
+            throw BuildEngineError(
+                .attestation,
+                "the image was built into oci-layout:\(report.layout):\(report.tag) but could not be signed there (sign it with `ociforge image sign --identity`)",
+                cause: error)
+        }
     }
 }

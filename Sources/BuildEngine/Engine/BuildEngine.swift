@@ -64,6 +64,7 @@ public enum BuildEngine {
         }
         try deliver(&report, options: request.options)
         try publishAttestations(&report, options: request.options)
+        try signLayout(&report, options: request.options)
         report.totalSeconds = Date().timeIntervalSince(started)
         return report
     }
