@@ -202,6 +202,19 @@ struct SigstoreInteropTests {
         ])
         #expect(registryVerify.status == 0 && registryVerify.stdout.contains(#""accepted":true"#), "\(registryVerify)")
 
+        // And back: pull --with-referrers stores both signatures in a fresh layout, where they verify.
+        try Harness.ok([
+            Harness.ociforge, "image", "pull", "--with-referrers", "\(reg.host)/fromlayout:v1",
+            "oci-layout:\(dir.path)/pulled:v1"
+        ])
+        for key in ["k1", "k2"] {
+            let pulled = try Harness.run([
+                Harness.ociforge, "image", "verify", "oci-layout:\(dir.path)/pulled:v1", "--key",
+                dir.path + "/\(key).pub", "--signed-repository", "\(reg.host)/fromlayout"
+            ])
+            #expect(pulled.status == 0, "\(key): \(pulled)")
+        }
+
         let signed = try Self.podmanPull(dir.path, "\(reg.host)/fromlayout:v1")
         #expect(signed.status == 0, "\(signed)")
         let unsigned = try Self.podmanPull(dir.path, "\(reg.host)/nosig:v1")
