@@ -237,23 +237,50 @@ func carryReferrers(from src: ImageLocation, to dst: ImageLocation, flags: Regis
     printError("referrers: copied \(copied.count) artifact(s) of \(target.subject.digest) to \(target.store.name)")
     // Sigstore signatures live at a tag (`sha256-<hex>.sig`), not as referrers: carried as skopeo does between
     // registries, and to and from the same tag in a layout (docs/supply-chain.md).
-    let digest = target.subject.digest
-    let n: Int
-    switch (source, target.store) {
+    // An index's platform manifests carry their own signatures (containers/image checks the pulled instance's).
+    var counts: [Int] = []
+    for digest in [target.subject.digest] + (try indexInstances(target)) {
+        counts.append(try carrySignatures(of: digest, from: source, to: target.store))
+    }
+    if counts.contains(where: { $0 > 0 }) {
+        printError(
+            "signatures: \(counts[0]) at \(target.store.name):\(SigstoreSignatures.tag(for: target.subject.digest))"
+                + (counts.count > 1 ? ", and for \(counts.dropFirst().filter { $0 > 0 }.count) platform manifest(s)" : ""))
+    }
+}
+
+/// The sigstore signatures of `digest` copied between registries and layouts (0: none, or layout → layout).
+func carrySignatures(of digest: Digest, from source: any ReferrerStore, to target: any ReferrerStore) throws -> Int {
+    switch (source, target) {
     case (let from as RegistryReferrerStore, let to as RegistryReferrerStore):
-        n = try runBlocking {
+        return try runBlocking {
             try await SigstoreSignatures.copy(
                 digest, from: from.client, repository: from.repository, to: to.client, repository: to.repository)
         }
     case (let from as LayoutReferrerStore, let to as RegistryReferrerStore):
-        n = try runBlocking {
+        return try runBlocking {
             try await LayoutSignatures.copy(digest, from: from.layout, to: to.client, repository: to.repository)
         }
     case (let from as RegistryReferrerStore, let to as LayoutReferrerStore):
-        n = try runBlocking {
+        return try runBlocking {
             try await LayoutSignatures.copy(digest, from: from.client, repository: from.repository, to: to.layout)
         }
-    default: n = 0
+    default: return 0
     }
-    if n > 0 { printError("signatures: \(n) at \(target.store.name):\(SigstoreSignatures.tag(for: digest))") }
+}
+
+/// The manifests of the copied image when it is an index (read where it was copied to), else none.
+func indexInstances(_ target: ReferrerEndpoint) throws -> [Digest] {
+    guard target.subject.mediaType.isIndex else { return [] }
+    let bytes: [UInt8]
+    switch target.store {
+    case let s as LayoutReferrerStore: bytes = try s.layout.readBlob(target.subject)
+    case let s as RegistryReferrerStore:
+        bytes = try runBlocking {
+            try await s.client.fetchManifest(repository: s.repository, reference: target.subject.digest.string).bytes
+        }
+    default: return []
+    }
+    return try EncodedDocument<ImageIndex>(bytes: bytes, source: "\(target.store.name)@\(target.subject.digest)").value
+        .manifests.map(\.digest)
 }

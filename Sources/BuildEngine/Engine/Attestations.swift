@@ -72,7 +72,7 @@ extension BuildEngine {
         let transport = ImageTransport(
             options: options.registryOptions, credentials: options.credentials, report: { events(.message($0)) })
         let attestations = report.attestations, key = options.attestations.signingKey
-        let layout = report.layout
+        let layout = report.layout, instances = platformManifests(report), pushed = report.manifestDigest
         let signed: SigstoreSignatures.SignResult?
         do {
             signed = try blocking {
@@ -81,7 +81,13 @@ extension BuildEngine {
                 let target = RegistryReferrerStore(client: client, repository: ref.repository)
                 for d in attestations { try await target.attachArtifact(try await source.readArtifact(d)) }
                 guard let key else { return nil }
-                return try await SigstoreSignatures.sign(ref, client: client, key: key)
+                let top = try await SigstoreSignatures.sign(ref, client: client, key: key)
+                // containers/image checks the signatures of the instance it pulls from an index (and the index's):
+                // each platform manifest is signed too, under the same identity (the pushed tag).
+                for digest in instances where top.imageDigest == pushed {
+                    _ = try await SigstoreSignatures.sign(ref.with(tag: ref.tag, digest: digest), client: client, key: key)
+                }
+                return top
             }
         } catch {
             throw BuildEngineError(
@@ -99,6 +105,7 @@ extension BuildEngine {
             }
             report.signatureTag = SigstoreSignatures.tag(for: signed.imageDigest)
             events(.message("signed \(ref)@\(signed.imageDigest) (tag \(report.signatureTag!))"))
+            for digest in instances { events(.message("signed \(ref)@\(digest) (platform manifest)")) }
         }
     }
 
@@ -139,8 +146,11 @@ extension BuildEngine {
             options.output.map({ if case .ociLayout = $0 { true } else { false } }) ?? true
         else { return }
         do {
-            let r = try LayoutSignatures.sign(
-                try OCILayout.open(at: report.layout), tag: report.tag, identity: identity, key: key)
+            let layout = try OCILayout.open(at: report.layout)
+            let r = try LayoutSignatures.sign(layout, tag: report.tag, identity: identity, key: key)
+            for digest in platformManifests(report) {
+                _ = try LayoutSignatures.sign(layout, digest: digest, identity: identity, key: key)
+            }
             report.signatureTag = SigstoreSignatures.tag(for: r.imageDigest)
             options.emit(.message("signed \(identity)@\(r.imageDigest) (layout tag \(report.signatureTag!))"))
         } catch {
@@ -149,5 +159,10 @@ extension BuildEngine {
                 "the image was built into oci-layout:\(report.layout):\(report.tag) but could not be signed there (sign it with `ociforge image sign --identity`)",
                 cause: error)
         }
+    }
+
+    /// The platform manifests of a multi-platform build (empty for one image): signed beside the index.
+    static func platformManifests(_ report: BuildReport) -> [Digest] {
+        (report.platforms ?? []).map(\.manifestDigest).filter { $0 != report.manifestDigest }
     }
 }

@@ -24,19 +24,31 @@ public enum LayoutSignatures {
         _ layout: OCILayout, tag: String, identity: String, key: SigningKey,
         creator: String? = "ociforge", timestamp: Int64? = nil
     ) throws -> SigstoreSignatures.SignResult {
+        try sign(
+            layout, digest: try entry(layout, tag: tag).digest, identity: identity, key: key, creator: creator,
+            timestamp: timestamp)
+    }
+
+    /// Signs the manifest `digest` (a platform manifest of an index the layout holds) as `sign(_:tag:…)` does.
+    public static func sign(
+        _ layout: OCILayout, digest: Digest, identity: String, key: SigningKey,
+        creator: String? = "ociforge", timestamp: Int64? = nil
+    ) throws -> SigstoreSignatures.SignResult {
         try checkIdentity(identity)
-        let image = try entry(layout, tag: tag)
+        guard layout.hasBlob(digest) else {
+            throw SupplyChainError(.image, "the layout \(layout.path) has no manifest \(digest) to sign")
+        }
         let (payload, layer, bytes) = try SigstoreSignatures.signatureLayer(
-            identity: identity, digest: image.digest, key: key, creator: creator, timestamp: timestamp)
-        var layers = try signatureLayers(layout, of: image.digest)
+            identity: identity, digest: digest, key: key, creator: creator, timestamp: timestamp)
+        var layers = try signatureLayers(layout, of: digest)
         layers.removeAll { $0.digest == layer.digest && $0.annotations == layer.annotations }
         layers.append(layer)
         let manifest = try layoutWork(layout) {
             _ = try layout.writeBlob(bytes: bytes, mediaType: layer.mediaType)
-            return try writeSignatures(layers, to: layout, of: image.digest)
+            return try writeSignatures(layers, to: layout, of: digest)
         }
         return .init(
-            imageDigest: image.digest, signatureManifest: manifest, signatureCount: layers.count, payload: payload)
+            imageDigest: digest, signatureManifest: manifest, signatureCount: layers.count, payload: payload)
     }
 
     /// Checks every signature of what `tag` names against `key`, as `SigstoreSignatures.verify` does for a registry:
