@@ -245,7 +245,8 @@ func carryReferrers(from src: ImageLocation, to dst: ImageLocation, flags: Regis
     if counts.contains(where: { $0 > 0 }) {
         printError(
             "signatures: \(counts[0]) at \(target.store.name):\(SigstoreSignatures.tag(for: target.subject.digest))"
-                + (counts.count > 1 ? ", and for \(counts.dropFirst().filter { $0 > 0 }.count) platform manifest(s)" : ""))
+                + (counts.count > 1
+                    ? ", and for \(counts.dropFirst().filter { $0 > 0 }.count) platform manifest(s)" : ""))
     }
 }
 

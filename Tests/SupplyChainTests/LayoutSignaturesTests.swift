@@ -60,6 +60,10 @@ struct LayoutSignaturesTests {
         #expect(throws: SupplyChainError.self) {
             try LayoutSignatures.sign(layout, tag: "missing", identity: Self.identity, key: key)
         }
+        let absent = #expect(throws: SupplyChainError.self) {
+            try LayoutSignatures.sign(layout, digest: Digest.of([1, 2, 3]), identity: Self.identity, key: key)
+        }
+        #expect(absent?.message.contains("has no manifest") == true)
         let r = try LayoutSignatures.sign(layout, tag: "v1", identity: Self.identity, key: key)
         // The annotation replaced by the same key's signature of another image's payload: it does not match the
         // stored payload blob, so the signature is refused.

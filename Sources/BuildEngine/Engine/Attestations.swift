@@ -85,7 +85,8 @@ extension BuildEngine {
                 // containers/image checks the signatures of the instance it pulls from an index (and the index's):
                 // each platform manifest is signed too, under the same identity (the pushed tag).
                 for digest in instances where top.imageDigest == pushed {
-                    _ = try await SigstoreSignatures.sign(ref.with(tag: ref.tag, digest: digest), client: client, key: key)
+                    _ = try await SigstoreSignatures.sign(
+                        ref.with(tag: ref.tag, digest: digest), client: client, key: key)
                 }
                 return top
             }
