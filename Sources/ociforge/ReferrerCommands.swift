@@ -56,7 +56,8 @@ extension ImageCommand {
             discussion: """
                 Registries: the referrers API (distribution-spec 1.1) when the registry has it, else the referrers tag
                 schema (an index at tag sha256-<hex>). OCI layouts: index.json entries with an artifactType whose
-                manifest's subject is the image.
+                manifest's subject is the image. For an index, the referrers of each platform manifest follow (JSON:
+                "platforms").
                 """)
 
         @Argument(help: "[docker://]host[:port]/repository[:tag][@digest] or oci-layout:<dir>[:tag].")
@@ -78,21 +79,41 @@ extension ImageCommand {
                 let listing = try runBlocking {
                     try await ep.store.listReferrers(of: ep.subject.digest, artifactType: type)
                 }
+                // An index: each platform manifest's referrers too (a multi-platform build attaches per platform).
+                var platforms: [PlatformReferrers] = []
+                for m in try indexInstances(ep) {
+                    let l = try runBlocking { try await ep.store.listReferrers(of: m.digest, artifactType: type) }
+                    platforms.append(PlatformReferrers(manifest: m, referrers: l.referrers))
+                }
                 if json {
                     struct Output: Encodable {
                         var subject: Descriptor
                         var source: ReferrersSource
                         var referrers: [Descriptor]
+                        var platforms: [PlatformReferrers]?
                     }
                     let bytes = try CanonicalJSON.encode(
-                        Output(subject: ep.subject, source: listing.source, referrers: listing.referrers))
+                        Output(
+                            subject: ep.subject, source: listing.source, referrers: listing.referrers,
+                            platforms: platforms.isEmpty ? nil : platforms))
                     print(String(decoding: bytes, as: UTF8.self))
                     return
                 }
                 printError(
                     "subject \(ep.subject.digest) (\(listing.source.rawValue)): \(listing.referrers.count) referrer(s)")
                 print(Self.table(listing.referrers))
+                for p in platforms {
+                    let name = p.manifest.platform.map { "\($0.os)/\($0.architecture)" } ?? "?"
+                    print("\nplatform \(name) \(p.manifest.digest): \(p.referrers.count) referrer(s)")
+                    print(Self.table(p.referrers))
+                }
             }
+        }
+
+        /// One platform manifest of an index and its referrers.
+        struct PlatformReferrers: Encodable {
+            var manifest: Descriptor
+            var referrers: [Descriptor]
         }
 
         static func table(_ list: [Descriptor]) -> String {
@@ -235,11 +256,17 @@ func carryReferrers(from src: ImageLocation, to dst: ImageLocation, flags: Regis
         try await ReferrerTransfer.copy(subject: target.subject.digest, from: source, to: target.store)
     }
     printError("referrers: copied \(copied.count) artifact(s) of \(target.subject.digest) to \(target.store.name)")
+    // An index: each platform manifest's own referrers (a multi-platform build's SBOM and provenance per platform).
+    let instances = try indexInstances(target).map(\.digest)
+    for digest in instances {
+        let n = try runBlocking { try await ReferrerTransfer.copy(subject: digest, from: source, to: target.store) }
+        printError("referrers: copied \(n.count) artifact(s) of \(digest) to \(target.store.name)")
+    }
     // Sigstore signatures live at a tag (`sha256-<hex>.sig`), not as referrers: carried as skopeo does between
     // registries, and to and from the same tag in a layout (docs/supply-chain.md).
     // An index's platform manifests carry their own signatures (containers/image checks the pulled instance's).
     var counts: [Int] = []
-    for digest in [target.subject.digest] + (try indexInstances(target)) {
+    for digest in [target.subject.digest] + instances {
         counts.append(try carrySignatures(of: digest, from: source, to: target.store))
     }
     if counts.contains(where: { $0 > 0 }) {
@@ -270,8 +297,8 @@ func carrySignatures(of digest: Digest, from source: any ReferrerStore, to targe
     }
 }
 
-/// The manifests of the copied image when it is an index (read where it was copied to), else none.
-func indexInstances(_ target: ReferrerEndpoint) throws -> [Digest] {
+/// The manifests of the endpoint's image when it is an index (read from its store), else none.
+func indexInstances(_ target: ReferrerEndpoint) throws -> [Descriptor] {
     guard target.subject.mediaType.isIndex else { return [] }
     let bytes: [UInt8]
     switch target.store {
@@ -283,5 +310,5 @@ func indexInstances(_ target: ReferrerEndpoint) throws -> [Digest] {
     default: return []
     }
     return try EncodedDocument<ImageIndex>(bytes: bytes, source: "\(target.store.name)@\(target.subject.digest)").value
-        .manifests.map(\.digest)
+        .manifests
 }

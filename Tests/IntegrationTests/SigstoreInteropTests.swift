@@ -33,6 +33,27 @@ struct SigstoreInteropTests {
         try policy.write(toFile: dir + "/policy.json", atomically: true, encoding: .utf8)
     }
 
+    /// `image referrers --json` of an index: per platform manifest (architecture, digest, artifact types, the SBOM's
+    /// and the provenance's digests).
+    static func platformReferrers(_ image: String) throws -> [(
+        platform: String, digest: String, types: [String], sbom: String, provenance: String
+    )] {
+        let out = try Harness.ok([Harness.ociforge, "image", "referrers", image, "--json"])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        return (obj["platforms"] as? [[String: Any]] ?? []).map { p in
+            let m = p["manifest"] as? [String: Any] ?? [:]
+            let refs = p["referrers"] as? [[String: Any]] ?? []
+            let types = refs.compactMap { $0["artifactType"] as? String }.sorted()
+            func digest(_ type: String) -> String {
+                refs.first { $0["artifactType"] as? String == type }?["digest"] as? String ?? ""
+            }
+            return (
+                (m["platform"] as? [String: Any])?["architecture"] as? String ?? "?", m["digest"] as? String ?? "",
+                types, digest("application/spdx+json"), digest("application/vnd.in-toto+json")
+            )
+        }
+    }
+
     /// The user registries.d of HOME=`dir`/home (podman has no flag for it).
     static func registriesD(_ dir: String) -> String { dir + "/home/.config/containers/registries.d" }
 
@@ -255,6 +276,22 @@ struct SigstoreInteropTests {
             let v = try verify("\(reg.host)/multi@\(d)")
             #expect(v.status == 0 && v.stdout.contains("verified: \(ref)@\(d)"), "\(d): \(v)")
         }
+        // Each platform manifest has its own SPDX SBOM (its own dpkg status: that architecture's packages) and
+        // provenance as referrers; `image referrers` on the index lists them per platform.
+        let attached = BuildAttestationTests.attestations(built.report)
+        #expect(attached.count == 4, "\(attached)")
+        let listed = try Self.platformReferrers(ref)
+        #expect(listed.map(\.platform) == ["amd64", "arm64"] && listed.map(\.digest) == instances, "\(listed)")
+        for p in listed {
+            #expect(p.types == ["application/spdx+json", "application/vnd.in-toto+json"], "\(p)")
+            let sbom = String(
+                decoding: try BuildAttestationTests.registryArtifact(reg.host, "multi", p.sbom), as: UTF8.self)
+            #expect(sbom.contains("arch=\(p.platform)") && sbom.contains("\"name\":\"bash\""), "\(p.platform)")
+            let other = p.platform == "amd64" ? "arm64" : "amd64"
+            #expect(!sbom.contains("arch=\(other)"), "\(p.platform) SBOM lists no \(other) package")
+        }
+        #expect(Set(listed.map(\.sbom) + listed.map(\.provenance)) == Set(attached.map(\.digest)))
+
         let arm = try Self.podmanPull(dir.path, ref, platform: ["--platform", "linux/arm64"])
         #expect(arm.status == 0, "\(arm)")
 
@@ -299,10 +336,14 @@ struct SigstoreInteropTests {
         for d in [built.manifest] + instances {
             #expect(layIndex.contains("sha256-\(d.dropFirst(7)).sig"), "\(d)")
         }
+        #expect(try Self.platformReferrers(lay).map(\.types) == listed.map(\.types), "pulled with the referrers")
         try Harness.ok([
             Harness.ociforge, "image", "copy", "--all-platforms", "--with-referrers", lay,
             "docker://\(reg.host)/again:v1"
         ])
+        #expect(
+            try Self.platformReferrers("\(reg.host)/again:v1").map(\.sbom) == listed.map(\.sbom),
+            "copied back with the referrers")
         // The signatures name the repository signed (multi); podman's matchRepository policy then needs that name:
         // checked by ociforge with --signed-repository for every manifest.
         for d in [built.manifest] + instances {
