@@ -21,8 +21,16 @@ struct AttestationFlags: ParsableArguments {
     @Option(
         name: .customLong("sign-key"),
         help:
-            "Sign the pushed image (--output docker://…) with this private key PEM (sigstore format, as `image sign`).")
+            "Sign the pushed image (--output docker://…), or the image in an OCI layout output (with --sign-identity), with this private key PEM (sigstore format, as `image sign`)."
+    )
     var signKey: String?
+
+    @Option(
+        name: .customLong("sign-identity"),
+        help:
+            "With --sign-key and an OCI layout output: the host/repository[:tag] the signature names (where the image will be pulled from once copied with `image copy --with-referrers`)."
+    )
+    var signIdentity: String?
 
     @Option(
         name: .customLong("sign-passphrase-file"),
@@ -60,6 +68,7 @@ struct AttestationFlags: ParsableArguments {
                 try PassphraseFlags.required(for: signKey, file: file, flag: "--sign-passphrase-file")
             }
         }
-        return AttestationOptions(sbomFormats: try formats(), provenance: provenance, signingKey: key)
+        return AttestationOptions(
+            sbomFormats: try formats(), provenance: provenance, signingKey: key, signingIdentity: signIdentity)
     }
 }

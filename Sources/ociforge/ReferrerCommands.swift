@@ -56,7 +56,8 @@ extension ImageCommand {
             discussion: """
                 Registries: the referrers API (distribution-spec 1.1) when the registry has it, else the referrers tag
                 schema (an index at tag sha256-<hex>). OCI layouts: index.json entries with an artifactType whose
-                manifest's subject is the image.
+                manifest's subject is the image. For an index, the referrers of each platform manifest follow (JSON:
+                "platforms").
                 """)
 
         @Argument(help: "[docker://]host[:port]/repository[:tag][@digest] or oci-layout:<dir>[:tag].")
@@ -78,21 +79,41 @@ extension ImageCommand {
                 let listing = try runBlocking {
                     try await ep.store.listReferrers(of: ep.subject.digest, artifactType: type)
                 }
+                // An index: each platform manifest's referrers too (a multi-platform build attaches per platform).
+                var platforms: [PlatformReferrers] = []
+                for m in try indexInstances(ep) {
+                    let l = try runBlocking { try await ep.store.listReferrers(of: m.digest, artifactType: type) }
+                    platforms.append(PlatformReferrers(manifest: m, referrers: l.referrers))
+                }
                 if json {
                     struct Output: Encodable {
                         var subject: Descriptor
                         var source: ReferrersSource
                         var referrers: [Descriptor]
+                        var platforms: [PlatformReferrers]?
                     }
                     let bytes = try CanonicalJSON.encode(
-                        Output(subject: ep.subject, source: listing.source, referrers: listing.referrers))
+                        Output(
+                            subject: ep.subject, source: listing.source, referrers: listing.referrers,
+                            platforms: platforms.isEmpty ? nil : platforms))
                     print(String(decoding: bytes, as: UTF8.self))
                     return
                 }
                 printError(
                     "subject \(ep.subject.digest) (\(listing.source.rawValue)): \(listing.referrers.count) referrer(s)")
                 print(Self.table(listing.referrers))
+                for p in platforms {
+                    let name = p.manifest.platform.map { "\($0.os)/\($0.architecture)" } ?? "?"
+                    print("\nplatform \(name) \(p.manifest.digest): \(p.referrers.count) referrer(s)")
+                    print(Self.table(p.referrers))
+                }
             }
+        }
+
+        /// One platform manifest of an index and its referrers.
+        struct PlatformReferrers: Encodable {
+            var manifest: Descriptor
+            var referrers: [Descriptor]
         }
 
         static func table(_ list: [Descriptor]) -> String {
@@ -166,7 +187,7 @@ struct ImageCopyWithReferrers: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy", abstract: ImageCopy.configuration.abstract,
         discussion: ImageCopy.configuration.discussion
-            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too, and between registries its sigstore signatures (tag sha256-<hex>.sig)."
+            + " With --with-referrers (registries and OCI layouts), the artifacts attached to the copied manifest (and their own referrers) are copied too, and its sigstore signatures (tag sha256-<hex>.sig) between registries and OCI layouts."
     )
 
     @OptionGroup var copy: ImageCopy
@@ -235,13 +256,59 @@ func carryReferrers(from src: ImageLocation, to dst: ImageLocation, flags: Regis
         try await ReferrerTransfer.copy(subject: target.subject.digest, from: source, to: target.store)
     }
     printError("referrers: copied \(copied.count) artifact(s) of \(target.subject.digest) to \(target.store.name)")
-    // Sigstore signatures live at a tag, not as referrers: carried between registries as skopeo does.
-    if let from = source as? RegistryReferrerStore, let to = target.store as? RegistryReferrerStore {
-        let n = try runBlocking {
-            try await SigstoreSignatures.copy(
-                target.subject.digest, from: from.client, repository: from.repository,
-                to: to.client, repository: to.repository)
-        }
-        if n > 0 { printError("signatures: \(n) at \(to.name):\(SigstoreSignatures.tag(for: target.subject.digest))") }
+    // An index: each platform manifest's own referrers (a multi-platform build's SBOM and provenance per platform).
+    let instances = try indexInstances(target).map(\.digest)
+    for digest in instances {
+        let n = try runBlocking { try await ReferrerTransfer.copy(subject: digest, from: source, to: target.store) }
+        printError("referrers: copied \(n.count) artifact(s) of \(digest) to \(target.store.name)")
     }
+    // Sigstore signatures live at a tag (`sha256-<hex>.sig`), not as referrers: carried as skopeo does between
+    // registries, and to and from the same tag in a layout (docs/supply-chain.md).
+    // An index's platform manifests carry their own signatures (containers/image checks the pulled instance's).
+    var counts: [Int] = []
+    for digest in [target.subject.digest] + instances {
+        counts.append(try carrySignatures(of: digest, from: source, to: target.store))
+    }
+    if counts.contains(where: { $0 > 0 }) {
+        printError(
+            "signatures: \(counts[0]) at \(target.store.name):\(SigstoreSignatures.tag(for: target.subject.digest))"
+                + (counts.count > 1
+                    ? ", and for \(counts.dropFirst().filter { $0 > 0 }.count) platform manifest(s)" : ""))
+    }
+}
+
+/// The sigstore signatures of `digest` copied between registries and layouts (0: none, or layout → layout).
+func carrySignatures(of digest: Digest, from source: any ReferrerStore, to target: any ReferrerStore) throws -> Int {
+    switch (source, target) {
+    case (let from as RegistryReferrerStore, let to as RegistryReferrerStore):
+        return try runBlocking {
+            try await SigstoreSignatures.copy(
+                digest, from: from.client, repository: from.repository, to: to.client, repository: to.repository)
+        }
+    case (let from as LayoutReferrerStore, let to as RegistryReferrerStore):
+        return try runBlocking {
+            try await LayoutSignatures.copy(digest, from: from.layout, to: to.client, repository: to.repository)
+        }
+    case (let from as RegistryReferrerStore, let to as LayoutReferrerStore):
+        return try runBlocking {
+            try await LayoutSignatures.copy(digest, from: from.client, repository: from.repository, to: to.layout)
+        }
+    default: return 0
+    }
+}
+
+/// The manifests of the endpoint's image when it is an index (read from its store), else none.
+func indexInstances(_ target: ReferrerEndpoint) throws -> [Descriptor] {
+    guard target.subject.mediaType.isIndex else { return [] }
+    let bytes: [UInt8]
+    switch target.store {
+    case let s as LayoutReferrerStore: bytes = try s.layout.readBlob(target.subject)
+    case let s as RegistryReferrerStore:
+        bytes = try runBlocking {
+            try await s.client.fetchManifest(repository: s.repository, reference: target.subject.digest.string).bytes
+        }
+    default: return []
+    }
+    return try EncodedDocument<ImageIndex>(bytes: bytes, source: "\(target.store.name)@\(target.subject.digest)").value
+        .manifests
 }

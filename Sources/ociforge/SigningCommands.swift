@@ -118,16 +118,22 @@ extension ImageCommand {
     struct Sign: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Sign an image in a registry (sigstore attachment: tag sha256-<hex>.sig), as podman, skopeo and cosign verify it.",
+                "Sign an image in a registry or an OCI layout (sigstore attachment: tag sha256-<hex>.sig), as podman, skopeo and cosign verify it.",
             discussion:
-                "The signature covers the manifest digest the reference names and the reference's host/repository:tag. Existing signatures are kept (the new one is appended). Prints the signed digest."
+                "The signature covers the manifest digest the reference names and the reference's host/repository:tag (for oci-layout:<path>:<tag>, the --identity the image will be pulled by once copied to a registry; `image copy --with-referrers` carries the signatures there). Existing signatures are kept (the new one is appended). Prints the signed digest."
         )
 
-        @Argument(help: "[docker://]host[:port]/repository[:tag][@digest]")
+        @Argument(help: "[docker://]host[:port]/repository[:tag][@digest] or oci-layout:<path>:<tag>")
         var image: String
 
         @Option(help: "Private key PEM (from `ociforge key generate`, cosign or skopeo).")
         var key: String
+
+        @Option(
+            help:
+                "For an oci-layout: image, the host/repository[:tag] the signature names (the registry reference it will be pulled by)."
+        )
+        var identity: String?
 
         @OptionGroup var passphrase: PassphraseFlags
 
@@ -135,20 +141,42 @@ extension ImageCommand {
 
         func run() throws {
             try reportingErrors {
-                let ref = try registryReference(image)
+                let location = try ReferrerEndpoint.location(image)
+                if case .registry = location, identity != nil {
+                    throw ValidationError("--identity is for oci-layout: images (a registry image names itself)")
+                }
                 let signingKey = try SigstoreKeyFile.loadPrivateKey(pem: try readKeyFile(key), source: key) {
                     try passphrase.required(for: key)
                 }
-                var stdin: String?
-                let client = try RegistryClient(
-                    registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
-                    options: flags.options)
-                let r = try runBlocking { try await SigstoreSignatures.sign(ref, client: client, key: signingKey) }
+                let r: SigstoreSignatures.SignResult
+                if case .ociLayout(let path, let tag) = location {
+                    let (tag, identity) = try layoutSigningArguments(tag: tag, identity: identity)
+                    r = try LayoutSignatures.sign(
+                        try OCILayout.open(at: path), tag: tag, identity: identity, key: signingKey)
+                } else {
+                    let ref = try registryReference(image)
+                    var stdin: String?
+                    let client = try RegistryClient(
+                        registry: ref.registry,
+                        credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
+                        options: flags.options)
+                    r = try runBlocking { try await SigstoreSignatures.sign(ref, client: client, key: signingKey) }
+                }
                 printError(
                     "signed \(r.payload.critical.identity.dockerReference)@\(r.imageDigest): \(r.signatureCount) signature(s) at tag \(SigstoreSignatures.tag(for: r.imageDigest))"
                 )
                 print(r.imageDigest)
             }
+        }
+
+        func layoutSigningArguments(tag: String?, identity: String?) throws -> (String, String) {
+            guard let tag else { throw ValidationError("\(image): name the tag to sign (oci-layout:<path>:<tag>)") }
+            guard let identity else {
+                throw ValidationError(
+                    "signing \(image) needs --identity host/repository[:tag]: the registry reference the image will be pulled by"
+                )
+            }
+            return (tag, identity)
         }
     }
 }
@@ -157,12 +185,13 @@ extension ImageCommand {
 struct ImageVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify an image layout's digests, or (with --key) a registry image's signatures.",
+        abstract: "Verify an image layout's digests, or (with --key) an image's signatures.",
         discussion: """
             Without --key: re-derives every digest, diffID and size of oci-layout:<path>[:tag] (exit 1 on any problem).
             With --key <public key PEM>: checks the sigstore signatures (tag sha256-<hex>.sig) of a registry image, as
             podman's sigstoreSigned policy does; exit 0 when at least one signature by that key names the image's digest
-            and repository, 1 otherwise.
+            and repository, 1 otherwise. With --key and oci-layout:<path>:<tag>, the signatures stored in the layout
+            (tag sha256-<hex>.sig in index.json) are checked; --signed-repository is then required.
             """)
 
     @OptionGroup var layout: ImageCommand.Verify
@@ -180,16 +209,8 @@ struct ImageVerifyCommand: ParsableCommand {
     func run() throws {
         guard let key else { return try layout.run() }
         try reportingErrors {
-            let ref = try registryReference(layout.image)
             let publicKey = try SigstoreKeyFile.loadPublicKey(pem: try readKeyFile(key), source: key)
-            var stdin: String?
-            let client = try RegistryClient(
-                registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
-                options: flags.options)
-            let r = try runBlocking {
-                try await SigstoreSignatures.verify(
-                    ref, client: client, key: publicKey, signedRepository: signedRepository)
-            }
+            let r = try verify(publicKey)
             if layout.json {
                 struct Row: Encodable {
                     var layer: Digest
@@ -218,6 +239,28 @@ struct ImageVerifyCommand: ParsableCommand {
                         ? "verified: \(s.payload!.critical.identity.dockerReference)@\(r.imageDigest)"
                         : "rejected: \(s.rejection!)")
             }
+        }
+    }
+
+    func verify(_ publicKey: SigningKey) throws -> SigstoreSignatures.VerifyResult {
+        if case .ociLayout(let path, let tag) = try ReferrerEndpoint.location(layout.image) {
+            guard let tag else {
+                throw ValidationError("\(layout.image): name the tag to verify (oci-layout:<path>:<tag>)")
+            }
+            guard let signedRepository else {
+                throw ValidationError(
+                    "verifying \(layout.image) needs --signed-repository host/repository (a layout has no repository)")
+            }
+            return try LayoutSignatures.verify(
+                try OCILayout.open(at: path), tag: tag, key: publicKey, signedRepository: signedRepository)
+        }
+        let ref = try registryReference(layout.image)
+        var stdin: String?
+        let client = try RegistryClient(
+            registry: ref.registry, credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
+            options: flags.options)
+        return try runBlocking {
+            try await SigstoreSignatures.verify(ref, client: client, key: publicKey, signedRepository: signedRepository)
         }
     }
 }

@@ -97,11 +97,13 @@ struct BuildAttestationTests {
         let image = "\(reg.host)/plan-app:1"
         let secretValue = "s3cr3t-value-\(UInt32.random(in: 0...UInt32.max))"
 
-        // --sign-key needs a registry output: refused before anything is built.
+        // --sign-key on a layout output needs --sign-identity: refused before anything is built.
         let layoutSigned = try Self.build(
             Self.planArgs(app, base: base, cache: dir.path + "/cache", output: dir.path + "/never:v1")
                 + ["--sign-key", dir.path + "/k2.key"])
-        #expect(layoutSigned.status == 1 && layoutSigned.stderr.contains("--sign-key signs the image in a registry"))
+        #expect(
+            layoutSigned.status == 1 && layoutSigned.stderr.contains("needs --sign-identity host/repository[:tag]"),
+            "\(layoutSigned.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/never"))
 
         let pushed = try Self.build(

@@ -8,13 +8,20 @@ public struct AttestationOptions: Sendable {
     public var sbomFormats: [SBOMFormat] = [.spdx]
     /// An in-toto statement with a SLSA v1 provenance predicate (default: attached).
     public var provenance = true
-    /// Signs the image pushed to a `docker://` output (sigstore attachment at tag `sha256-<hex>.sig`).
+    /// Signs the image pushed to a `docker://` output (sigstore attachment at tag `sha256-<hex>.sig`), or the image
+    /// written to an OCI layout (the signature stored in the layout at that tag, see docs/supply-chain.md).
     public var signingKey: SigningKey?
+    /// For a layout output: the `host/repository[:tag]` the signature names (where the image will be pulled from).
+    public var signingIdentity: String?
 
-    public init(sbomFormats: [SBOMFormat] = [.spdx], provenance: Bool = true, signingKey: SigningKey? = nil) {
+    public init(
+        sbomFormats: [SBOMFormat] = [.spdx], provenance: Bool = true, signingKey: SigningKey? = nil,
+        signingIdentity: String? = nil
+    ) {
         self.sbomFormats = sbomFormats
         self.provenance = provenance
         self.signingKey = signingKey
+        self.signingIdentity = signingIdentity
     }
 
     /// Nothing to attach (the signature is separate: it needs a registry).

@@ -72,7 +72,7 @@ extension BuildEngine {
         let transport = ImageTransport(
             options: options.registryOptions, credentials: options.credentials, report: { events(.message($0)) })
         let attestations = report.attestations, key = options.attestations.signingKey
-        let layout = report.layout
+        let layout = report.layout, instances = platformManifests(report), pushed = report.manifestDigest
         let signed: SigstoreSignatures.SignResult?
         do {
             signed = try blocking {
@@ -81,7 +81,14 @@ extension BuildEngine {
                 let target = RegistryReferrerStore(client: client, repository: ref.repository)
                 for d in attestations { try await target.attachArtifact(try await source.readArtifact(d)) }
                 guard let key else { return nil }
-                return try await SigstoreSignatures.sign(ref, client: client, key: key)
+                let top = try await SigstoreSignatures.sign(ref, client: client, key: key)
+                // containers/image checks the signatures of the instance it pulls from an index (and the index's):
+                // each platform manifest is signed too, under the same identity (the pushed tag).
+                for digest in instances where top.imageDigest == pushed {
+                    _ = try await SigstoreSignatures.sign(
+                        ref.with(tag: ref.tag, digest: digest), client: client, key: key)
+                }
+                return top
             }
         } catch {
             throw BuildEngineError(
@@ -99,16 +106,64 @@ extension BuildEngine {
             }
             report.signatureTag = SigstoreSignatures.tag(for: signed.imageDigest)
             events(.message("signed \(ref)@\(signed.imageDigest) (tag \(report.signatureTag!))"))
+            for digest in instances { events(.message("signed \(ref)@\(digest) (platform manifest)")) }
         }
     }
 
-    /// `--sign-key` signs a registry image: refused before building for a layout or archive output.
+    /// `--sign-key` signs a registry image, or a layout image with `--sign-identity` (the reference it will be pulled
+    /// by); refused before building for an archive output, or a layout output without an identity.
     static func refuseUnsignableOutput(_ options: BuildOptions) throws(BuildEngineError) {
-        guard options.attestations.signingKey != nil else { return }
-        if case .registry? = options.output { return }
-        throw BuildEngineError(
-            .unsupported,
-            "--sign-key signs the image in a registry (sigstore signatures live at a registry tag): build with --output docker://<reference>, or push and then run `ociforge image sign`"
-        )
+        let a = options.attestations
+        guard a.signingKey != nil else {
+            guard a.signingIdentity == nil else {
+                throw BuildEngineError(.unsupported, "--sign-identity names what --sign-key signs: give --sign-key too")
+            }
+            return
+        }
+        switch options.output {
+        case .registry?:
+            guard a.signingIdentity == nil else {
+                throw BuildEngineError(
+                    .unsupported, "--sign-identity is for an oci-layout: output (a pushed image names itself)")
+            }
+        case .dockerArchive?:
+            throw BuildEngineError(
+                .unsupported,
+                "--sign-key cannot sign a docker-archive output (it holds no signatures): build into --output oci-layout:<path>:<tag> with --sign-identity, or push with --output docker://<reference>"
+            )
+        case .ociLayout?, nil:
+            guard a.signingIdentity != nil else {
+                throw BuildEngineError(
+                    .unsupported,
+                    "--sign-key on an OCI layout output needs --sign-identity host/repository[:tag] (the registry reference the image will be pulled by, once copied there with `ociforge image copy --with-referrers`)"
+                )
+            }
+        }
+    }
+
+    /// A layout output signed with `--sign-key`: the signature is stored in the layout (tag `sha256-<hex>.sig`).
+    static func signLayout(_ report: inout BuildReport, options: BuildOptions) throws(BuildEngineError) {
+        guard let key = options.attestations.signingKey, let identity = options.attestations.signingIdentity,
+            options.output.map({ if case .ociLayout = $0 { true } else { false } }) ?? true
+        else { return }
+        do {
+            let layout = try OCILayout.open(at: report.layout)
+            let r = try LayoutSignatures.sign(layout, tag: report.tag, identity: identity, key: key)
+            for digest in platformManifests(report) {
+                _ = try LayoutSignatures.sign(layout, digest: digest, identity: identity, key: key)
+            }
+            report.signatureTag = SigstoreSignatures.tag(for: r.imageDigest)
+            options.emit(.message("signed \(identity)@\(r.imageDigest) (layout tag \(report.signatureTag!))"))
+        } catch {
+            throw BuildEngineError(
+                .attestation,
+                "the image was built into oci-layout:\(report.layout):\(report.tag) but could not be signed there (sign it with `ociforge image sign --identity`)",
+                cause: error)
+        }
+    }
+
+    /// The platform manifests of a multi-platform build (empty for one image): signed beside the index.
+    static func platformManifests(_ report: BuildReport) -> [Digest] {
+        (report.platforms ?? []).map(\.manifestDigest).filter { $0 != report.manifestDigest }
     }
 }

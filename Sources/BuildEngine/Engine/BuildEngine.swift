@@ -53,17 +53,11 @@ public enum BuildEngine {
         } catch {
             throw BuildEngineError.wrapping(error)
         }
-        if let inputs {
-            try attest(&report, inputs: inputs, options: request.options)
-        } else if !request.options.attestations.attachesNothing {
-            report.warnings.append(
-                BuildWarning(
-                    .attestation,
-                    "the SBOM and provenance are not attached to a multi-platform index yet (each platform's image is "
-                        + "built without them)"))
-        }
+        // A multi-platform build attached each platform's attestations as it built it (`MultiPlatformBuild`).
+        if let inputs { try attest(&report, inputs: inputs, options: request.options) }
         try deliver(&report, options: request.options)
         try publishAttestations(&report, options: request.options)
+        try signLayout(&report, options: request.options)
         report.totalSeconds = Date().timeIntervalSince(started)
         return report
     }

@@ -45,7 +45,12 @@ enum MultiPlatformBuild {
             one.options.output = .ociLayout(path: staging + "/" + stagingTag(p), tag: "image")
             let method = TargetPlatform.method(one)
             request.options.emit(.message("building \(p) (\(method.rawValue))"))
-            built.append((p, try BuildEngine.image(one, runner: runner).0))
+            var (r, inputs) = try BuildEngine.image(one, runner: runner)
+            // This platform's SBOM (its own dpkg status, lockfiles, toolchains) and provenance, as referrers of its
+            // manifest in the staging layout; `writeIndex` carries them to the destination.
+            r.reference = destination.reference
+            try BuildEngine.attest(&r, inputs: inputs, options: one.options)
+            built.append((p, r))
             methods.append(method)
         }
         let index = try writeIndex(built, staging: staging, destination: destination)
@@ -90,6 +95,7 @@ enum MultiPlatformBuild {
             }
             let m = image.manifestDescriptor
             try target.copyBlob(m, from: source)
+            for a in r.attestations { _ = try target.attach(try source.artifact(a)) }
             manifests.append(
                 Descriptor(mediaType: m.mediaType, digest: m.digest, size: m.size, platform: m.platform ?? p))
         }
@@ -128,6 +134,7 @@ enum MultiPlatformBuild {
             }
         }
         r.warnings = Array(Set(built.flatMap { $0.1.warnings })).sorted()
+        r.attestations = built.flatMap { $0.1.attestations }
         r.imageSize = built.reduce(0) { $0 + $1.1.imageSize }
         r.imageUncompressedSize = built.reduce(0) { $0 + $1.1.imageUncompressedSize }
         r.platforms = zip(built, methods).map { PlatformBuild($0.0, method: $1, report: $0.1) }

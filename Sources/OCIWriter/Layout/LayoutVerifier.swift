@@ -263,7 +263,11 @@ public enum LayoutVerifier {
             if manifest.mediaType == nil && d.mediaType == .ociManifest {
                 // Allowed by the spec for OCI manifests; nothing to report.
             }
-            let isImage = manifest.config.mediaType.isImageConfig
+            // A sigstore signature manifest (tag sha256-<hex>.sig) has an image config but payload layers: its blobs
+            // are checked, not diffIDs or a platform.
+            let isSignature =
+                !manifest.layers.isEmpty && manifest.layers.allSatisfy { $0.mediaType == .cosignSimpleSigning }
+            let isImage = manifest.config.mediaType.isImageConfig && !isSignature
             let configOK = checkBlob(manifest.config, from: source, field: "config")
             if d.mediaType == .ociManifest && manifest.config.mediaType == .dockerConfig {
                 problem(source, "config.mediaType", "an OCI manifest refers to a Docker config media type")

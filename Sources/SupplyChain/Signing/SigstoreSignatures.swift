@@ -33,13 +33,8 @@ public enum SigstoreSignatures {
         }
         var identity = "\(reference.registry)/\(repo)"
         if let tag = reference.tag { identity += ":" + tag }
-        let payload = SimpleSigningPayload(
-            dockerReference: identity, manifestDigest: image.digest, creator: creator, timestamp: timestamp)
-        let bytes = try payload.encoded()
-        let signature = try key.sign(bytes)
-        let layer = Descriptor(
-            mediaType: .cosignSimpleSigning, digest: Digest.of(bytes), size: Int64(bytes.count),
-            annotations: [signatureAnnotation: Data(signature).base64EncodedString()])
+        let (payload, layer, bytes) = try signatureLayer(
+            identity: identity, digest: image.digest, key: key, creator: creator, timestamp: timestamp)
         let sigTag = tag(for: image.digest)
         return try await self.image(client) {
             var layers = try await existingLayers(client, repository: repo, tag: sigTag)
@@ -107,20 +102,25 @@ public enum SigstoreSignatures {
         _ layer: Descriptor, client: RegistryClient, repository: String, image: Digest,
         expectedRepository: String, key: SigningKey
     ) async throws -> CheckedSignature {
-        guard layer.mediaType == .cosignSimpleSigning else {
-            return CheckedSignature(
-                layer: layer.digest, payload: nil,
-                rejection: "layer \(layer.digest) has media type \(layer.mediaType), not a simple-signing payload")
-        }
-        guard let b64 = layer.annotations?[signatureAnnotation], let sig = Data(base64Encoded: b64) else {
-            return CheckedSignature(
-                layer: layer.digest, payload: nil,
-                rejection: "layer \(layer.digest) has no base64 \(signatureAnnotation) annotation")
+        let sig: [UInt8]
+        switch signatureBytes(layer) {
+        case .success(let bytes): sig = bytes
+        case .failure(let rejected): return rejected.checked
         }
         let bytes = try await self.image(client) {
             try await client.fetchSmallBlob(repository: repository, descriptor: layer)
         }
-        guard key.verify(signature: Array(sig), message: bytes) else {
+        return try verdict(
+            layer, signature: sig, payloadBytes: bytes, image: image, expectedRepository: expectedRepository,
+            key: key)
+    }
+
+    /// A signature layer (media type and annotation already checked) judged on its payload bytes.
+    static func verdict(
+        _ layer: Descriptor, signature: [UInt8], payloadBytes bytes: [UInt8], image: Digest,
+        expectedRepository: String, key: SigningKey
+    ) throws -> CheckedSignature {
+        guard key.verify(signature: signature, message: bytes) else {
             return CheckedSignature(
                 layer: layer.digest, payload: nil,
                 rejection: "signature in layer \(layer.digest) was not made by this key")
@@ -142,6 +142,56 @@ public enum SigstoreSignatures {
                 rejection: "signature names repository \(payload.repository), not \(expectedRepository)")
         }
         return CheckedSignature(layer: layer.digest, payload: payload, rejection: nil)
+    }
+
+    /// The media type and annotation checks of a signature layer: the raw signature, or why it is rejected.
+    static func signatureBytes(_ layer: Descriptor) -> Result<[UInt8], CheckedSignatureRejection> {
+        guard layer.mediaType == .cosignSimpleSigning else {
+            return .failure(
+                .init(
+                    checked: CheckedSignature(
+                        layer: layer.digest, payload: nil,
+                        rejection:
+                            "layer \(layer.digest) has media type \(layer.mediaType), not a simple-signing payload")))
+        }
+        guard let b64 = layer.annotations?[signatureAnnotation], let sig = Data(base64Encoded: b64) else {
+            return .failure(
+                .init(
+                    checked: CheckedSignature(
+                        layer: layer.digest, payload: nil,
+                        rejection: "layer \(layer.digest) has no base64 \(signatureAnnotation) annotation")))
+        }
+        return .success(Array(sig))
+    }
+
+    /// A signature layer rejected before its payload is read.
+    struct CheckedSignatureRejection: Error { var checked: CheckedSignature }
+
+    /// The simple-signing payload naming `identity` and `digest`, signed by `key`, as a signature layer.
+    static func signatureLayer(
+        identity: String, digest: Digest, key: SigningKey, creator: String?, timestamp: Int64?
+    ) throws -> (SimpleSigningPayload, Descriptor, [UInt8]) {
+        let payload = SimpleSigningPayload(
+            dockerReference: identity, manifestDigest: digest, creator: creator, timestamp: timestamp)
+        let bytes = try payload.encoded()
+        let signature = try key.sign(bytes)
+        let layer = Descriptor(
+            mediaType: .cosignSimpleSigning, digest: Digest.of(bytes), size: Int64(bytes.count),
+            annotations: [signatureAnnotation: Data(signature).base64EncodedString()])
+        return (payload, layer, bytes)
+    }
+
+    /// The signature manifest's config (an image config whose `rootfs.diff_ids` are the layer digests) and the
+    /// manifest itself.
+    static func signatureDocuments(_ layers: [Descriptor]) throws
+        -> (config: EncodedDocument<ImageConfig>, configDescriptor: Descriptor, manifest: EncodedDocument<Manifest>)
+    {
+        var config = ImageConfig(
+            platform: Platform(architecture: "", os: ""), rootfs: RootFS(diffIDs: layers.map(\.digest)))
+        config.config = ContainerConfig()
+        let configDoc = try EncodedDocument(config)
+        let configDesc = Descriptor(mediaType: .ociConfig, digest: configDoc.digest, size: configDoc.size)
+        return (configDoc, configDesc, try EncodedDocument(Manifest(config: configDesc, layers: layers)))
     }
 
     /// Copies the signatures of `digest` from one repository to another (same or another registry), merging with
@@ -176,15 +226,11 @@ public enum SigstoreSignatures {
     static func putSignatures(_ layers: [Descriptor], client: RegistryClient, repository: String, tag: String)
         async throws -> Digest
     {
-        var config = ImageConfig(
-            platform: Platform(architecture: "", os: ""), rootfs: RootFS(diffIDs: layers.map(\.digest)))
-        config.config = ContainerConfig()
-        let configDoc = try EncodedDocument(config)
-        let configDesc = Descriptor(mediaType: .ociConfig, digest: configDoc.digest, size: configDoc.size)
-        try await client.pushSmallBlob(repository: repository, descriptor: configDesc, bytes: configDoc.bytes)
-        let manifest = try EncodedDocument(Manifest(config: configDesc, layers: layers))
+        let docs = try signatureDocuments(layers)
+        try await client.pushSmallBlob(
+            repository: repository, descriptor: docs.configDescriptor, bytes: docs.config.bytes)
         return try await client.putManifest(
-            repository: repository, reference: tag, bytes: manifest.bytes, mediaType: .ociManifest)
+            repository: repository, reference: tag, bytes: docs.manifest.bytes, mediaType: .ociManifest)
     }
 
     /// The signature layers at `tag` (none when the tag does not exist).
