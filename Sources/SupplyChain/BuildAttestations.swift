@@ -42,6 +42,9 @@ public struct BuildAttestationRequest: Sendable {
     public var lockfiles: [Lockfile]
     public var toolchains: [SBOMPackage]
     public var provenance: Provenance?
+    /// The build stage's packages (its dpkg status, the toolchains, the lockfiles of the source), for a second SBOM
+    /// per format annotated `dev.ociforge.sbom.scope: build` (`--sbom-build-stage`); nil: none.
+    public var buildStage: [SBOMPackage]?
 
     public init(
         layout: OCILayout, tag: String, imageName: String, sourceDateEpoch: Int64, formats: [SBOMFormat] = [.spdx],
@@ -83,6 +86,17 @@ public enum BuildAttestations {
         for format in r.formats {
             let bytes = try renderSBOM(format, subject: subject, packages: packages)
             artifacts.append(try ImageSBOM.artifact(bytes, format: format, subject: image.manifestDescriptor))
+        }
+        if let build = r.buildStage {
+            let stage = SBOMSubject(
+                name: r.imageName, digest: image.manifestDescriptor.digest, created: r.sourceDateEpoch, scope: "build")
+            for format in r.formats {
+                let bytes = try renderSBOM(format, subject: stage, packages: build)
+                artifacts.append(
+                    try ImageSBOM.artifact(
+                        bytes, format: format, subject: image.manifestDescriptor,
+                        annotations: [ImageSBOM.scopeAnnotation: "build"]))
+            }
         }
         if let p = r.provenance {
             let inputs = ProvenanceStatement.Inputs(

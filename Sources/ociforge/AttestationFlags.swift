@@ -14,6 +14,13 @@ struct AttestationFlags: ParsableArguments {
     var sbom: String = "spdx"
 
     @Flag(
+        name: .customLong("sbom-build-stage"),
+        help:
+            "Also attach an SBOM of the build stage (its Debian packages, every toolchain, the source's lockfiles), annotated dev.ociforge.sbom.scope=build; plan builds only."
+    )
+    var sbomBuildStage = false
+
+    @Flag(
         name: .customLong("provenance"), inversion: .prefixedNo,
         help: "Attach an in-toto SLSA v1 provenance statement (default: on).")
     var provenance = true
@@ -39,7 +46,11 @@ struct AttestationFlags: ParsableArguments {
     )
     var signPassphraseFile: String?
 
-    func validate() throws { _ = try formats() }
+    func validate() throws {
+        if try formats().isEmpty, sbomBuildStage {
+            throw ValidationError("--sbom-build-stage needs an SBOM format: drop --sbom \(sbom) or --sbom-build-stage")
+        }
+    }
 
     /// The SBOM formats `--sbom` names.
     func formats() throws -> [SBOMFormat] {
@@ -68,7 +79,9 @@ struct AttestationFlags: ParsableArguments {
                 try PassphraseFlags.required(for: signKey, file: file, flag: "--sign-passphrase-file")
             }
         }
-        return AttestationOptions(
+        var options = AttestationOptions(
             sbomFormats: try formats(), provenance: provenance, signingKey: key, signingIdentity: signIdentity)
+        options.buildStageSBOM = sbomBuildStage
+        return options
     }
 }

@@ -368,4 +368,60 @@ struct BuiltImageSBOMTests {
         ])
         #expect(cdx.status == 0, "\(cdx)")
     }
+
+    @Test(
+        "--sbom-build-stage: a second SBOM for the build stage (pip, venv, the lockfile), annotated, validated; the runtime SBOM has neither pip nor venv"
+    )
+    func buildStageSBOM() throws {
+        let dir = try TempDir.make("sbom-build-stage")
+        defer { dir.remove() }
+        let app = try BuildEndToEndTests.app("planner/python-flask/app", in: dir)
+        let out = dir.path + "/oci"
+        let b = try BuildEndToEndTests.requireBuilt(
+            app, cache: dir.path + "/cache", output: out + ":v1", extra: ["--sbom-build-stage"])
+        var documents: [String: [String: Any]] = [:]
+        for a in b.report["attestations"] as? [[String: Any]] ?? [] {
+            guard a["artifactType"] as? String == "application/spdx+json", let digest = a["digest"] as? String else {
+                continue
+            }
+            let manifest = try #require(
+                try JSONSerialization.jsonObject(
+                    with: Data(contentsOf: URL(fileURLWithPath: out + "/blobs/sha256/" + digest.dropFirst(7))))
+                    as? [String: Any])
+            let scope = (manifest["annotations"] as? [String: String])?["dev.ociforge.sbom.scope"] ?? "runtime"
+            let bytes = try BuildAttestationTests.layoutArtifact(out, digest)
+            try BuildAttestationTests.validateSPDX(bytes, in: dir.path)
+            documents[scope] = try JSONSerialization.jsonObject(with: bytes) as? [String: Any]
+        }
+        #expect(Set(documents.keys) == ["runtime", "build"], "\(b.report["attestations"] ?? [])")
+        func purls(_ scope: String) -> Set<String> {
+            Set(
+                (documents[scope]?["packages"] as? [[String: Any]] ?? []).compactMap {
+                    ($0["externalRefs"] as? [[String: Any]])?.first?["referenceLocator"] as? String
+                })
+        }
+        let build = purls("build"), runtime = purls("runtime")
+        for name in ["python3-pip", "python3-venv"] {
+            #expect(build.contains { $0.hasPrefix("pkg:deb/debian/\(name)@") }, "build stage has \(name)")
+            #expect(!runtime.contains { $0.hasPrefix("pkg:deb/debian/\(name)@") }, "runtime has no \(name)")
+        }
+        #expect(build.contains("pkg:pypi/flask@3.0.3") && runtime.contains("pkg:pypi/flask@3.0.3"))
+        #expect((documents["build"]?["name"] as? String)?.hasSuffix("(build)") == true)
+
+        // Not for a Dockerfile build, nor without an SBOM format.
+        let none = try Harness.run(
+            [Harness.ociforge, "build", app, "--sbom", "none", "--sbom-build-stage", "--output", "oci-layout:\(out):x"])
+        #expect(none.status != 0 && none.stderr.contains("--sbom-build-stage needs an SBOM format"), "\(none)")
+        let context = dir.path + "/df"
+        try FileManager.default.createDirectory(atPath: context, withIntermediateDirectories: true)
+        try "FROM scratch\nCOPY a /a\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "a\n".write(toFile: context + "/a", atomically: true, encoding: .utf8)
+        let df = try Harness.run(
+            [
+                Harness.ociforge, "dockerfile", "build", context, "--sbom-build-stage", "--output",
+                "oci-layout:\(dir.path)/df-out:x"
+            ], environment: ["OCIFORGE_STATE_DIR": BuildEndToEndTests.stateDir])
+        #expect(df.status != 0 && df.stderr.contains("--sbom-build-stage describes a build plan"), "\(df)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/df-out/index.json"), "nothing written")
+    }
 }

@@ -13,6 +13,9 @@ public struct AttestationOptions: Sendable {
     public var signingKey: SigningKey?
     /// For a layout output: the `host/repository[:tag]` the signature names (where the image will be pulled from).
     public var signingIdentity: String?
+    /// A second SBOM per format for the build stage (its Debian packages, every toolchain, the source's
+    /// lockfiles), annotated `dev.ociforge.sbom.scope: build` (`--sbom-build-stage`; plan builds).
+    public var buildStageSBOM = false
 
     public init(
         sbomFormats: [SBOMFormat] = [.spdx], provenance: Bool = true, signingKey: SigningKey? = nil,

@@ -17,12 +17,16 @@ extension BuildEngine {
         do {
             let layout = try OCILayout.open(at: report.layout)
             let image = try layout.resolve(tag: report.tag)
-            let request = BuildAttestationRequest(
+            let toolchains = BuildProvenance.toolchainPackages(inputs.plan)
+            var request = BuildAttestationRequest(
                 layout: layout, tag: report.tag, imageName: report.reference,
                 sourceDateEpoch: options.sourceDateEpoch ?? 0, formats: a.sbomFormats,
                 lockfiles: try lockfiles(in: image, inputs: inputs, warnings: &report.warnings),
-                toolchains: BuildProvenance.toolchainPackages(inputs.plan),
+                toolchains: toolchains,
                 provenance: a.provenance ? try BuildProvenance.facts(inputs, report: report, options: options) : nil)
+            if a.buildStageSBOM, let debian = inputs.buildStagePackages {
+                request.buildStage = debian + toolchains + sourceLockfilePackages(inputs, warnings: &report.warnings)
+            }
             report.attestations = try BuildAttestations.attach(request)
         } catch {
             throw BuildEngineError(
@@ -47,19 +51,38 @@ extension BuildEngine {
             let path = (workdir as NSString).appendingPathComponent(file)
             guard let bytes = try image.fileContents(path) else { continue }
             let text = String(decoding: bytes, as: UTF8.self)
-            do {
-                _ = try Lockfiles.packages(kind, text, source: path)
-            } catch let error as SupplyChainError {
-                let why = error.location.map { "\($0): " + error.message } ?? error.message
-                warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path) (\(why))"))
-                continue
-            } catch {
-                warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path)"))
-                continue
-            }
+            guard lockfilePackages(kind, text, path: path, warnings: &warnings) != nil else { continue }
             out.append(.init(path: path, text: text))
         }
         return out
+    }
+
+    /// The packages of every lockfile among the build's source files (the build stage had them all), for the
+    /// build-stage SBOM; one ociforge cannot read is left out with a warning.
+    static func sourceLockfilePackages(_ inputs: BuildInputs, warnings: inout [BuildWarning]) -> [SBOMPackage] {
+        var out: [SBOMPackage] = []
+        for file in inputs.files {
+            guard let kind = Lockfiles.kind(ofFileNamed: (file as NSString).lastPathComponent),
+                let data = FileManager.default.contents(atPath: inputs.directory + "/" + file)
+            else { continue }
+            out += lockfilePackages(kind, String(decoding: data, as: UTF8.self), path: file, warnings: &warnings) ?? []
+        }
+        return out
+    }
+
+    /// The packages `text` lists, or nil with a warning naming `path` when ociforge cannot read it.
+    static func lockfilePackages(_ kind: Lockfiles.Kind, _ text: String, path: String, warnings: inout [BuildWarning])
+        -> [SBOMPackage]?
+    {
+        do {
+            return try Lockfiles.packages(kind, text, source: path)
+        } catch let error as SupplyChainError {
+            let why = error.location.map { "\($0): " + error.message } ?? error.message
+            warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path) (\(why))"))
+        } catch {
+            warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path)"))
+        }
+        return nil
     }
 
     /// A `docker://` output: pushes this build's attestations as referrers of the pushed manifest (referrers API,

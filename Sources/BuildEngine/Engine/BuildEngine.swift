@@ -103,11 +103,15 @@ public enum BuildEngine {
                     platform: ToolchainResolution.platform(
                         result.plan,
                         target: CrossCompilation.basePlatform(stage: "build", result.plan, options)))
-                let report = try ImageBuilder(
+                let (report, buildStagePackages) = try ImageBuilder(
                     plan: plan, appDirectory: directory, options: options, target: destination, sandbox: runner
-                ).build()
+                ).buildReportingStage()
                 let files = plan.context.files.filter { !$0.hasPrefix(".ociforge/") && $0 != ".ociforge" }
-                return (report, BuildInputs(plan: plan, directory: directory, files: files))
+                return (
+                    report,
+                    BuildInputs(
+                        plan: plan, directory: directory, files: files, buildStagePackages: buildStagePackages)
+                )
             }
             let plan = result.plan
             try refusePlanOnlyOptions(options, dockerfile: plan.dockerfile?.path ?? "Dockerfile")
@@ -148,8 +152,15 @@ public enum BuildEngine {
         }
     }
 
-    /// `--base` / `--runtime-base` choose a plan's images; a Dockerfile names its own in FROM.
+    /// `--base` / `--runtime-base` choose a plan's images (a Dockerfile names its own in FROM), and
+    /// `--sbom-build-stage` describes a plan's build stage.
     static func refusePlanOnlyOptions(_ options: BuildOptions, dockerfile: String) throws(BuildEngineError) {
+        if options.attestations.buildStageSBOM {
+            throw BuildEngineError(
+                .unsupported,
+                "--sbom-build-stage describes a build plan's build stage, but this image is built from \(dockerfile), whose stages are its own: drop --sbom-build-stage (the image's SBOM is attached), or build with --strategy plan"
+            )
+        }
         for (flag, value) in [("--base", options.base), ("--runtime-base", options.runtimeBase)] where value != nil {
             throw BuildEngineError(
                 .unsupported,

@@ -1,5 +1,6 @@
 import Foundation
 import Planner
+import SupplyChain
 
 /// What a build consumed, for its provenance and SBOM: the resolved plan and/or Dockerfile and where its files
 /// came from.
@@ -13,4 +14,6 @@ struct BuildInputs: Sendable {
     var directory: String
     /// The files of `directory` the build read (relative, sorted).
     var files: [String]
+    /// The build stage's Debian packages, read when `--sbom-build-stage` asks for its SBOM (nil otherwise).
+    var buildStagePackages: [SBOMPackage]? = nil
 }

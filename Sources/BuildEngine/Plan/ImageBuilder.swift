@@ -3,6 +3,7 @@ import Foundation
 import OCIWriter
 import Planner
 import Sandbox
+import SupplyChain
 
 #if canImport(Glibc)
     import Glibc
@@ -45,14 +46,18 @@ public struct ImageBuilder: Sendable {
 
     // MARK: - Build
 
-    public func build() throws -> BuildReport {
+    public func build() throws -> BuildReport { try buildReportingStage().report }
+
+    /// The build, and the build stage's Debian packages when `--sbom-build-stage` asks for its SBOM.
+    func buildReportingStage() throws -> (report: BuildReport, buildStagePackages: [SBOMPackage]?) {
         let started = Date()
         let deploy = try checkBuildable()
         let rec = Recorder()
         let files = try contextFiles()
         let buildStage = try buildStage(files: files, rec: rec)
         let runtimeStage = try runtimeStage(deploy, files: files, build: buildStage, rec: rec)
-        return try writeImage(deploy, runtime: runtimeStage, build: buildStage, rec: rec, started: started)
+        let report = try writeImage(deploy, runtime: runtimeStage, build: buildStage, rec: rec, started: started)
+        return (report, options.attestations.buildStageSBOM ? try buildStage.debianPackages() : nil)
     }
 
     /// The plan's runtime section, after refusing what this builder cannot build (a Dockerfile plan, a foreign

@@ -19,9 +19,7 @@ public enum ImageSBOM {
             throw SupplyChainError(.image, "cannot read the image's layers", cause: e)
         }
         guard let status else { return [] }
-        let os = osRelease.map { OSRelease(String(decoding: $0, as: UTF8.self)) }
-        return DpkgStatus.packages(
-            String(decoding: status, as: UTF8.self), vendor: os?.id ?? "debian", distro: os?.distro)
+        return dpkgPackages(status: status, osRelease: osRelease)
     }
 
     /// The dpkg packages of an unpacked root filesystem (`<rootfs>/var/lib/dpkg/status`); none without one.
@@ -30,6 +28,11 @@ public enum ImageSBOM {
         let osRelease =
             FileManager.default.contents(atPath: rootfs + "/usr/lib/os-release")
             ?? FileManager.default.contents(atPath: rootfs + "/etc/os-release")
+        return dpkgPackages(status: Array(status), osRelease: osRelease.map(Array.init))
+    }
+
+    /// The packages of a dpkg status file, with the vendor and distribution of the os-release beside it.
+    public static func dpkgPackages(status: [UInt8], osRelease: [UInt8]?) -> [SBOMPackage] {
         let os = osRelease.map { OSRelease(String(decoding: $0, as: UTF8.self)) }
         return DpkgStatus.packages(
             String(decoding: status, as: UTF8.self), vendor: os?.id ?? "debian", distro: os?.distro)
@@ -93,9 +96,14 @@ public enum ImageSBOM {
     }
 
     /// The SBOM as an artifact about the image's manifest.
-    public static func artifact(_ bytes: [UInt8], format: SBOMFormat, subject: Descriptor) throws -> Artifact {
+    /// The annotation marking the build stage's SBOM (`--sbom-build-stage`); the runtime image's has none.
+    public static let scopeAnnotation = "dev.ociforge.sbom.scope"
+
+    public static func artifact(
+        _ bytes: [UInt8], format: SBOMFormat, subject: Descriptor, annotations: [String: String]? = nil
+    ) throws -> Artifact {
         try Artifact(
             artifactType: format.mediaType, subject: subject,
-            layers: [ArtifactLayer(mediaType: format.mediaType, bytes: bytes)])
+            layers: [ArtifactLayer(mediaType: format.mediaType, bytes: bytes)], annotations: annotations)
     }
 }
