@@ -120,7 +120,7 @@ extension ImageCommand {
             abstract:
                 "Sign an image in a registry or an OCI layout (sigstore attachment: tag sha256-<hex>.sig), as podman, skopeo and cosign verify it.",
             discussion:
-                "The signature covers the manifest digest the reference names and the reference's host/repository:tag (for oci-layout:<path>:<tag>, the --identity the image will be pulled by once copied to a registry; `image copy --with-referrers` carries the signatures there). Existing signatures are kept (the new one is appended). Prints the signed digest."
+                "The signature covers the manifest digest the reference names (an index: the index and each platform manifest it lists, which is what podman checks when it pulls one platform) and the reference's host/repository:tag (for oci-layout:<path>:<tag>, the --identity the image will be pulled by once copied to a registry; `image copy --with-referrers` carries the signatures there). Existing signatures are kept (the new one is appended). Prints the signed digest."
         )
 
         @Argument(help: "[docker://]host[:port]/repository[:tag][@digest] or oci-layout:<path>:<tag>")
@@ -148,10 +148,10 @@ extension ImageCommand {
                 let signingKey = try SigstoreKeyFile.loadPrivateKey(pem: try readKeyFile(key), source: key) {
                     try passphrase.required(for: key)
                 }
-                let r: SigstoreSignatures.SignResult
+                let r: SigstoreSignatures.RecursiveSignResult
                 if case .ociLayout(let path, let tag) = location {
                     let (tag, identity) = try layoutSigningArguments(tag: tag, identity: identity)
-                    r = try LayoutSignatures.sign(
+                    r = try LayoutSignatures.signWithInstances(
                         try OCILayout.open(at: path), tag: tag, identity: identity, key: signingKey)
                 } else {
                     let ref = try registryReference(image)
@@ -160,12 +160,16 @@ extension ImageCommand {
                         registry: ref.registry,
                         credential: try flags.credential(for: ref.registry, stdinPassword: &stdin),
                         options: flags.options)
-                    r = try runBlocking { try await SigstoreSignatures.sign(ref, client: client, key: signingKey) }
+                    r = try runBlocking {
+                        try await SigstoreSignatures.signWithInstances(ref, client: client, key: signingKey)
+                    }
                 }
+                let top = r.top, name = top.payload.critical.identity.dockerReference
                 printError(
-                    "signed \(r.payload.critical.identity.dockerReference)@\(r.imageDigest): \(r.signatureCount) signature(s) at tag \(SigstoreSignatures.tag(for: r.imageDigest))"
+                    "signed \(name)@\(top.imageDigest): \(top.signatureCount) signature(s) at tag \(SigstoreSignatures.tag(for: top.imageDigest))"
                 )
-                print(r.imageDigest)
+                for digest in r.instances { printError("signed \(name)@\(digest) (platform manifest of the index)") }
+                print(top.imageDigest)
             }
         }
 

@@ -45,6 +45,29 @@ struct LayoutSignaturesTests {
         #expect(report.problems.isEmpty, "\(report.problems)")
     }
 
+    @Test("signing an index in a layout signs each manifest it lists too (what podman checks on pull)")
+    func indexWithInstances() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        let layout = try BuildAttestationsTests.image(dir)
+        let image = try LayoutSignatures.entry(layout, tag: "v1")
+        var instance = Descriptor(mediaType: image.mediaType, digest: image.digest, size: image.size)
+        instance.platform = Platform(architecture: "amd64", os: "linux")
+        let index = try layout.writeBlob(
+            bytes: try CanonicalJSON.encode(ImageIndex(manifests: [instance])), mediaType: .ociIndex)
+        try layout.tag(index, as: "multi")
+        let key = try SigningKey.generate()
+        let r = try LayoutSignatures.signWithInstances(layout, tag: "multi", identity: Self.identity, key: key)
+        #expect(r.top.imageDigest == index.digest && r.instances == [image.digest])
+        for d in [index.digest, image.digest] {
+            #expect(try LayoutSignatures.signatureLayers(layout, of: d).count == 1, "\(d)")
+        }
+        // An image manifest has no instances.
+        #expect(
+            try LayoutSignatures.signWithInstances(layout, tag: "v1", identity: Self.identity, key: key).instances == []
+        )
+    }
+
     @Test("a tampered signature payload or a bad identity is refused")
     func refusals() throws {
         let dir = try Scratch()
