@@ -3,7 +3,8 @@
 /// Fixtures/fuzz-regressions/config/). So the text is checked first, and these are reported as syntax errors with
 /// their line and column before toml++ sees them: a non-ASCII character outside strings and comments (TOML 1.0
 /// allows none), a `]` closing a `{` or a `}` closing a `[` in a value (`a = [}`), and a table header (`[` / `[[` at the start of a line, outside a value) whose first non-blank
-/// character is not a bare-key character, a quote or `]`.
+/// character is not a bare-key character, a quote or `]`, and a date followed by a space and one digit
+/// (`e = 2023-04-01 2,`, which toml++ asserts on).
 enum TOMLCharacterCheck {
     static func validate(_ text: String, file: String) throws(PlannerError) {
         let b = Array(text.utf8)
@@ -68,6 +69,10 @@ enum TOMLCharacterCheck {
                 i = j
                 continue
             }
+            if c >= 0x30, c <= 0x39, isTruncatedDateTime(b, at: i) {
+                throw fail(
+                    "a date followed by a space and a digit must be a date-time such as 1979-05-27 07:32:00", at: i)
+            }
             if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
                 open.append(c)
             } else if c == UInt8(ascii: "]") || c == UInt8(ascii: "}"), let top = open.last {
@@ -78,5 +83,18 @@ enum TOMLCharacterCheck {
             }
             i += 1
         }
+    }
+
+    /// `YYYY-MM-DD D` not followed by another digit, at `i` (toml++ asserts in `parse_value` on `e = 2023-04-01 2,`,
+    /// found by fuzzing): never valid TOML, since a space after a date starts the time `HH:MM:SS`.
+    static func isTruncatedDateTime(_ b: [UInt8], at i: Int) -> Bool {
+        let shape = Array("dddd-dd-dd d".utf8)
+        guard i + shape.count <= b.count, i == 0 || !(b[i - 1] >= 0x30 && b[i - 1] <= 0x39) else { return false }
+        for (k, p) in shape.enumerated() {
+            let c = b[i + k]
+            guard p == UInt8(ascii: "d") ? (c >= 0x30 && c <= 0x39) : c == p else { return false }
+        }
+        let next = i + shape.count
+        return next == b.count || !(b[next] >= 0x30 && b[next] <= 0x39)
     }
 }

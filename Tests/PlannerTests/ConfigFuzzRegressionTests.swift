@@ -50,6 +50,17 @@ import Testing
             }
             #expect(e?.code == .syntax && e?.message.contains("closes") == true, "\(value): \(String(describing: e))")
         }
+        // A date, a space and one digit (toml++ asserted on it); real date-times still parse.
+        for value in ["e = 2023-04-01 2,", "e = [2023-04-01 2]", "e = {a=2023-04-01 0}", "e = 2023-04-01 2"] {
+            let e = #expect(throws: PlannerError.self) {
+                try ConfigParser.parse(value + "\n", format: .toml, file: "ociforge.toml")
+            }
+            #expect(
+                e?.code == .syntax && e?.message.contains("date-time") == true, "\(value): \(String(describing: e))")
+        }
+        _ = try ConfigParser.parse(
+            "a = 1979-05-27 07:32:00\nb = 2023-04-01\nc = \"2023-04-01 2\"\n", format: .toml,
+            file: "ociforge.toml")
         // Arrays and inline tables spanning lines are values, not headers.
         let values = try ConfigParser.parse(
             "a = [\n  [1, 2],\n  [ \"x\" ],\n]\nb = [\n{ c = 1 },\n]\n[t]\nd = 1\n",
