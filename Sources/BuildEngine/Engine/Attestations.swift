@@ -76,13 +76,13 @@ extension BuildEngine {
     {
         do {
             return try Lockfiles.packages(kind, text, source: path)
-        } catch let error as SupplyChainError {
-            let why = error.location.map { "\($0): " + error.message } ?? error.message
-            warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path) (\(why))"))
         } catch {
-            warnings.append(BuildWarning(.attestation, "the SBOM does not list the packages of \(path)"))
+            // The cause (a SupplyChainError) names the line and entry ociforge could not read.
+            warnings.append(
+                BuildWarning(
+                    .attestation, "the SBOM does not list the packages of \(path): fix or regenerate it", cause: error))
+            return nil
         }
-        return nil
     }
 
     /// A `docker://` output: pushes this build's attestations as referrers of the pushed manifest (referrers API,
