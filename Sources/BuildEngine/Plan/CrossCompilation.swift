@@ -68,6 +68,9 @@ enum CrossCompilation {
         var triple: String
         var gnu: String
         var debianArch: String
+
+        /// Debian's cross gcc for the target (`gcc-aarch64-linux-gnu`, `gcc-x86-64-linux-gnu`).
+        var gccPackage: String { "gcc-" + gnu.replacingOccurrences(of: "_", with: "-") }
     }
 
     /// amd64 and arm64 (the architectures Debian builds cross compilers and `*-cross` libcs for, both ways).
@@ -93,7 +96,7 @@ enum CrossCompilation {
         else { return [] }
         let qualifier = rustc.dropFirst("rustc".count)
         return [
-            "libstd-rust-dev:\(t.debianArch)\(qualifier)", "gcc-\(t.gnu.replacingOccurrences(of: "_", with: "-"))",
+            "libstd-rust-dev:\(t.debianArch)\(qualifier)", t.gccPackage,
             "libc6-dev-\(t.debianArch)-cross"
         ]
     }
