@@ -40,6 +40,11 @@ struct BuildCommand: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Run every phase even when a cached layer exists.")
     var noCache = false
 
+    @Flag(
+        name: .customLong("serial-stages"),
+        help: "Build the runtime stage's base and packages after the build stage, not beside it.")
+    var serialStages = false
+
     @Option(name: .customLong("cache-dir"), help: "Layer cache directory (default: <state dir>/build-cache).")
     var cacheDir: String?
 
@@ -118,6 +123,7 @@ struct BuildCommand: ParsableCommand {
     func buildOptions() throws -> BuildOptions {
         var build = BuildOptions(output: try output.map { try outputLocation($0) })
         build.noCache = noCache
+        build.parallelStages = !serialStages
         build.cacheDirectory = cacheDir.map(absolute)
         build.base = base
         build.runtimeBase = runtimeBase

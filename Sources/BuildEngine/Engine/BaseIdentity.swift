@@ -20,11 +20,16 @@ final class BaseIdentities: Sendable {
         pending.withLock { $0[path] = unpack }
     }
 
+    /// Held while deferred bases are unpacked: a stage on another thread waits for the unpack in progress.
+    private let unpacking = Mutex(())
+
     /// Unpacks every deferred base (before a step is produced: a build whose steps all hit never unpacks one).
     func materialize() throws {
-        while let (path, unpack) = pending.withLock({ $0.first.map { ($0.key, $0.value) } }) {
-            try unpack()
-            _ = pending.withLock { $0.removeValue(forKey: path) }
+        try unpacking.withLock { _ in
+            while let (path, unpack) = pending.withLock({ $0.first.map { ($0.key, $0.value) } }) {
+                try unpack()
+                _ = pending.withLock { $0.removeValue(forKey: path) }
+            }
         }
     }
 

@@ -20,6 +20,9 @@ public struct BuildOptions: Sendable {
     public var caBundle: String?
     /// Run every step even when a cached layer exists (the results still refresh the cache).
     public var noCache = false
+    /// Plan builds: build the runtime stage's base, apt packages and account on a second thread while the build
+    /// stage runs (they need nothing from it); false: one after the other. The image is the same either way.
+    public var parallelStages = true
     /// Default: `<state>/build-cache`.
     public var cacheDirectory: String?
     /// Registry repositories the layer cache is shared through (`--cache-from` / `--cache-to`, docs/cache.md).

@@ -38,6 +38,14 @@ final class BuildRecorder: @unchecked Sendable {
     /// Told the path of every temporary layer file written for the step being produced (set by `StageRunner.step`
     /// from `StepReporting.layerFile` while `produce` runs).
     var layerFileObserver: ((String) -> Void)?
+
+    /// Appends what `other` recorded (a part of the build that ran on another thread) after this one's entries.
+    func append(_ other: BuildRecorder) {
+        executed += other.executed
+        cached += other.cached
+        timings += other.timings
+        warnings += other.warnings
+    }
 }
 
 /// How a step appears in the report and the progress output: names for the recorder, callbacks for what happens

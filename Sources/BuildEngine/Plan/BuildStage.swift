@@ -13,10 +13,10 @@ struct BuildStage {
 }
 
 extension ImageBuilder {
-    /// Base, static assets, the upstream toolchain layers, then each step (its local inputs copied first).
-    func buildStage(files: [String], rec: Recorder) throws -> BuildStage {
+    /// Base (`rootfs`, the build image's), static assets, the upstream toolchain layers, then each step (its local
+    /// inputs copied first).
+    func buildStage(files: [String], rootfs: String, rec: Recorder) throws -> BuildStage {
         let buildImage = options.base ?? plan.buildImage
-        let rootfs = try rootfs(for: buildImage, stage: "build")
         var stage = BuildStage(
             rootfs: rootfs, stack: [try baseItem(rootfs: rootfs, name: buildImage, stage: "build", rec: rec)])
         if let item = try aptSuitesItem(rootfs: rootfs, parent: stage.stack[0], rec: rec) {

@@ -21,6 +21,9 @@ public struct ImageBuilder: Sendable {
     public let cache: BuildCache
     /// The engine shared with `DockerfileExecutor`: cache, staging, phase capture.
     let runner: StageRunner
+    /// This build's apt session (`AptPhaseScript.sessionVariable`): the apt phases of one build refresh each set of
+    /// package lists once.
+    let aptSession = String(UInt64.random(in: 1...UInt64.max), radix: 16)
 
     public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     static let aptCaches = [
@@ -54,8 +57,7 @@ public struct ImageBuilder: Sendable {
         let deploy = try checkBuildable()
         let rec = Recorder()
         let files = try contextFiles()
-        let buildStage = try buildStage(files: files, rec: rec)
-        let runtimeStage = try runtimeStage(deploy, files: files, build: buildStage, rec: rec)
+        let (buildStage, runtimeStage) = try stages(deploy, files: files, rec: rec)
         let report = try writeImage(deploy, runtime: runtimeStage, build: buildStage, rec: rec, started: started)
         return (report, options.attestations.buildStageSBOM ? try buildStage.debianPackages() : nil)
     }
@@ -529,8 +531,18 @@ public struct ImageBuilder: Sendable {
         return try cachedOrBuilt(
             key: key, stage: stage, phase: phase, createdBy: createdBy, rec: rec, isCommand: true, detail: running
         ) {
-            var spec = PhaseSpec(name: phase, command: ["/bin/sh", "-c", script])
+            let lowers = stack.compactMap(\.tree).reversed() + [rootfs]
+            // (the key's script locks inside; a root without flock is locked from the host instead, same layer)
+            let locksInside = apt.isEmpty || AptPhaseScript.hasFlock(trees: lowers)
+            let command =
+                locksInside
+                ? script
+                : Self.script(
+                    apt: apt, commands: commands, workingDirectory: workingDirectory, secrets: secrets.map(\.id),
+                    aptLocksInside: false)
+            var spec = PhaseSpec(name: phase, command: ["/bin/sh", "-c", command])
             spec.environment = env
+            if !apt.isEmpty { spec.environment[AptPhaseScript.sessionVariable] = aptSession }
             spec.network = options.network
             spec.caches = caches + (apt.isEmpty ? [] : Self.aptCaches)
             spec.secrets = secrets
@@ -538,11 +550,12 @@ public struct ImageBuilder: Sendable {
             let step = "\(stage)/\(phase)"
             let output = runner.phaseOutput(step: step)
             let outcome: PhaseOutcome
-            let mountPoints = try runner.mountPointLower(
-                dirs: caches.map(\.target), lowers: stack.compactMap(\.tree).reversed() + [rootfs])
+            let mountPoints = try runner.mountPointLower(dirs: caches.map(\.target), lowers: lowers)
             defer { if let mountPoints { removeTree(mountPoints) } }
             do {
-                outcome = try withAptLock(apt.isEmpty ? nil : sandbox.state.path + "/apt.lock") {
+                let hostLock =
+                    locksInside ? nil : AptPhaseScript.hostListsLock(cachesDirectory: sandbox.state.caches)
+                outcome = try Self.withAptLock(hostLock) {
                     try sandbox.run(
                         spec, base: rootfs, layers: stack.compactMap(\.tree) + (mountPoints.map { [$0] } ?? []),
                         output: output)
@@ -563,9 +576,12 @@ public struct ImageBuilder: Sendable {
         }
     }
 
-    func withAptLock<T>(_ path: String?, _ body: () throws -> T) throws -> T {
+    /// Runs `body` holding `path` (the apt lists lock, `AptPhaseScript`) exclusively; nil: no lock.
+    static func withAptLock<T>(_ path: String?, _ body: () throws -> T) throws -> T {
         guard let path else { return try body() }
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        try makeDirectories((path as NSString).deletingLastPathComponent)
+        // Read-only is enough for flock, and lets the phases' mapped root open a file the host made.
+        let fd = open(path, O_CREAT | O_RDONLY | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw BuildEngineError(
                 .staging, "cannot open the apt cache lock \(path): \(String(cString: strerror(errno)))")
@@ -587,27 +603,26 @@ public struct ImageBuilder: Sendable {
 
     static let failMarker = "ociforge: command "
 
-    /// The phase's shell script: apt packages (caches are mounts; logs and backups removed so layers are
-    /// reproducible; with the `--ca-bundle` secret apt's https trusts it), then each command in turn, stopping at the first failure with a marker line naming it.
+    /// The phase's shell script: apt packages (`AptPhaseScript`: caches are mounts shared under locks; logs and
+    /// backups removed so layers are reproducible; with the `--ca-bundle` secret apt's https trusts it), then each
+    /// command in turn, stopping at the first failure with a marker line naming it. `aptLocksInside`: the phase's
+    /// root filesystem has `flock` (else the engine locks the apt caches around the whole phase).
     /// dpkg runs with --force-unsafe-io (as in Docker's Debian images): its per-file fsyncs protect an installed
     /// system from power loss, but a phase's upper directory is thrown away unless the phase completes and is then
     /// written (and fsynced) as a layer, so they only cost time — most of an install on a busy disk.
-    static func script(apt: [String], commands: [String], workingDirectory: String, secrets: [String]) -> String {
+    static func script(
+        apt: [String], commands: [String], workingDirectory: String, secrets: [String], aptLocksInside: Bool = true
+    ) -> String {
         var s = "mkdir -p \(shellQuote(workingDirectory)) && cd \(shellQuote(workingDirectory)) || exit 1\n"
         for id in secrets where isVariableName(id) {
             s += "export \(id)=\"$(cat /run/secrets/\(id))\"\n"
         }
         var all: [String] = []
         if !apt.isEmpty {
-            let tls = secrets.contains(CABundle.id) ? " " + CABundle.aptOptions : ""
-            let architectures = foreignArchitectures(apt).map { "dpkg --add-architecture \($0) && " }.joined()
             all.append(
-                architectures
-                    + "apt-get -q -o Acquire::Retries=3\(tls) update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y"
-                    + "\(tls) --no-install-recommends -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-unsafe-io install "
-                    + apt.map(shellQuote).joined(separator: " ")
-                    + " && rm -rf /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/* /var/cache/debconf/*-old "
-                    + "/var/lib/dpkg/*-old /var/cache/ldconfig/aux-cache")
+                AptPhaseScript(
+                    packages: apt, trustsCABundle: secrets.contains(CABundle.id), locksInside: aptLocksInside
+                ).command)
         }
         all += commands
         for (i, c) in all.enumerated() {

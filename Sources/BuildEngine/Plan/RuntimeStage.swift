@@ -23,34 +23,43 @@ struct RuntimeStage {
 }
 
 extension ImageBuilder {
-    /// Runtime base, apt packages, the runtime user, the upstream toolchains (or their runtime builds), the
-    /// build-stage files a scratch plan relies on, static assets, the deploy inputs, then the writable paths.
-    func runtimeStage(_ deploy: Deploy, files: [String], build: BuildStage, rec: Recorder) throws -> RuntimeStage {
-        let image = try runtimeImage(deploy, rec: rec)
-        let isStatic = image == Debian.staticRuntimeImage
-        try checkStaticRuntime(deploy, image: image, isStatic: isStatic)
-        let rootfs = isStatic ? "" : try rootfs(for: image, stage: "runtime")
-        let base =
-            isStatic
-            ? try scratchBaseItem(
-                user: deploy.user, uid: deploy.runtimeUser.map { UInt32($0.uid) } ?? Self.scratchUID,
-                buildRootfs: build.rootfs, buildStack: build.stack, rec: rec)
-            : try baseItem(rootfs: rootfs, name: image, stage: "runtime", rec: rec)
-        var stage = RuntimeStage(
-            image: image, isStatic: isStatic, rootfs: rootfs, base: base,
+    /// The runtime stage on the scratch base (made from build-stage files), before `completeRuntimeStage`.
+    func scratchRuntimeStage(_ deploy: Deploy, image: String, build: BuildStage, rec: Recorder) throws -> RuntimeStage {
+        let base = try scratchBaseItem(
+            user: deploy.user, uid: deploy.runtimeUser.map { UInt32($0.uid) } ?? Self.scratchUID,
+            buildRootfs: build.rootfs, buildStack: build.stack, rec: rec)
+        return RuntimeStage(
+            image: image, isStatic: true, rootfs: "", base: base,
             workdir: deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory)
-        if !isStatic { try addSystemLayers(deploy, to: &stage, rec: rec) }
+    }
+
+    /// The runtime stage on a Debian (or given) base: the base layer, the apt packages and the runtime user's
+    /// account — nothing from the build stage, so it may run beside it (`stages`).
+    func systemRuntimeStage(_ deploy: Deploy, image: String, rootfs: String, rec: Recorder) throws -> RuntimeStage {
+        var stage = RuntimeStage(
+            image: image, isStatic: false, rootfs: rootfs,
+            base: try baseItem(rootfs: rootfs, name: image, stage: "runtime", rec: rec),
+            workdir: deploy.workingDirectory.isEmpty ? "/app" : deploy.workingDirectory)
+        try addSystemLayers(deploy, to: &stage, rec: rec)
+        return stage
+    }
+
+    /// The rest of the runtime stage: the upstream toolchains (or their runtime builds), the build-stage files a
+    /// scratch plan relies on, static assets, the deploy inputs, then the writable paths.
+    func completeRuntimeStage(
+        _ stage: inout RuntimeStage, _ deploy: Deploy, files: [String], build: BuildStage, rec: Recorder
+    ) throws {
         for layer in try toolchainLayers(stage: "runtime", parent: stage.top, rec: rec) {
             stage.layers.append(layer.item)
             stage.toolchainEnvironment = stage.toolchainEnvironment.adding(layer.environment)
         }
         // A plan made for the scratch base takes the CA bundle and zoneinfo from the build stage (its runtime
         // packages were dropped): a Debian runtime base used instead gets the same files.
-        if !isStatic && deploy.base == Debian.staticRuntimeImage {
+        if !stage.isStatic && deploy.base == Debian.staticRuntimeImage {
             stage.append(
                 try buildStageFilesItem(
-                    parent: stage.top, runtimeRootfs: rootfs, buildRootfs: build.rootfs, buildStack: build.stack,
-                    rec: rec))
+                    parent: stage.top, runtimeRootfs: stage.rootfs, buildRootfs: build.rootfs,
+                    buildStack: build.stack, rec: rec))
         }
         if !plan.staticAssets.isEmpty {
             stage.layers.append(try assetsItem(parent: stage.top, rec: rec, stage: "runtime"))
@@ -64,7 +73,6 @@ extension ImageBuilder {
         {
             stage.append(item)
         }
-        return stage
     }
 
     /// The runtime base: the plan's (or --runtime-base); a scratch base whose start command needs a shell gets
