@@ -4,7 +4,9 @@
 /// their line and column before toml++ sees them: a non-ASCII character outside strings and comments (TOML 1.0
 /// allows none), a `]` closing a `{` or a `}` closing a `[` in a value (`a = [}`), and a table header (`[` / `[[` at the start of a line, outside a value) whose first non-blank
 /// character is not a bare-key character, a quote or `]`, and a date followed by a space and one digit
-/// (`e = 2023-04-01 2,`, which toml++ asserts on).
+/// (`e = 2023-04-01 2,`, which toml++ asserts on). A `\u0000` escape in a basic string is refused too: in a key,
+/// toml++ keeps the NUL but TOMLKit reads keys back as C strings, cut there, and its table iterator crashed on the
+/// key it could not find (`["\u0000"]`, a fuzz finding); no plan or setting has a use for NUL.
 enum TOMLCharacterCheck {
     static func validate(_ text: String, file: String) throws(PlannerError) {
         let b = Array(text.utf8)
@@ -47,6 +49,9 @@ enum TOMLCharacterCheck {
                         lineStart = i + 1
                     }
                     if c == 0x22 && b[i] == UInt8(ascii: "\\") {
+                        if starts("\\u0000", at: i) || starts("\\U00000000", at: i) {
+                            throw fail("a string cannot contain U+0000 (\\u0000)", at: i)
+                        }
                         i += 2
                         continue
                     }

@@ -61,6 +61,14 @@ import Testing
         _ = try ConfigParser.parse(
             "a = 1979-05-27 07:32:00\nb = 2023-04-01\nc = \"2023-04-01 2\"\n", format: .toml,
             file: "ociforge.toml")
+        // A NUL escape in a key (TOMLKit's table iterator crashed on it) or a value: refused with its position.
+        for doc in ["[\"\u{FFFD}\\u0000\"]\n", "a.\"b\\U00000000\" = 1\n", "x = 1\ny = \"a\\u0000\"\n"] {
+            let e = #expect(throws: PlannerError.self) {
+                try ConfigParser.parse(doc, format: .toml, file: "ociforge.toml")
+            }
+            #expect(e?.code == .syntax && e?.message.contains("U+0000") == true, "\(doc): \(String(describing: e))")
+        }
+        _ = try ConfigParser.parse("a = \"\\u0001 \\\\u0000\"\n", format: .toml, file: "ociforge.toml")
         // Arrays and inline tables spanning lines are values, not headers.
         let values = try ConfigParser.parse(
             "a = [\n  [1, 2],\n  [ \"x\" ],\n]\nb = [\n{ c = 1 },\n]\n[t]\nd = 1\n",

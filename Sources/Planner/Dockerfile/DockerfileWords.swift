@@ -289,23 +289,16 @@ public struct DockerfileWords: Sendable {
         static func replace(_ value: String, pattern: String, with replacement: String, all: Bool) -> String {
             guard !pattern.isEmpty else { return value }
             let v = Array(value)
+            let compiled = ShellPattern(pattern)
             var out = ""
             var i = 0
             var replaced = false
             while i < v.count {
-                if !replaced || all {
-                    var matchEnd: Int? = nil
-                    for end in stride(from: v.count, to: i, by: -1)
-                    where DockerfileGlob.match(pattern, String(v[i..<end]), slashSpecial: false) {
-                        matchEnd = end
-                        break
-                    }
-                    if let e = matchEnd {
-                        out += replacement
-                        i = e
-                        replaced = true
-                        continue
-                    }
+                if !replaced || all, let n = compiled.prefixMatches(v[i...]).lastIndex(of: true), n > 0 {
+                    out += replacement
+                    i += n
+                    replaced = true
+                    continue
                 }
                 out.append(v[i])
                 i += 1
@@ -313,17 +306,14 @@ public struct DockerfileWords: Sendable {
             return out
         }
 
-        /// `${VAR#pattern}` and friends, with shell glob patterns.
+        /// `${VAR#pattern}` and friends, with shell glob patterns (`greedy`: the longest match, else the shortest).
         static func trim(_ value: String, pattern: String, prefix: Bool, greedy: Bool) -> String {
             let v = Array(value)
-            let range: [Int] = greedy ? Array((0...v.count).reversed()) : Array(0...v.count)
-            for n in range {
-                let candidate = prefix ? String(v[0..<n]) : String(v[(v.count - n)...])
-                if DockerfileGlob.match(pattern, candidate, slashSpecial: false) {
-                    return prefix ? String(v[n...]) : String(v[0..<(v.count - n)])
-                }
-            }
-            return value
+            let compiled = ShellPattern(pattern)
+            let matches =
+                prefix ? compiled.prefixMatches(v) : compiled.reversed.prefixMatches(v.reversed())
+            guard let n = greedy ? matches.lastIndex(of: true) : matches.firstIndex(of: true) else { return value }
+            return prefix ? String(v[n...]) : String(v[0..<(v.count - n)])
         }
     }
 }
