@@ -90,16 +90,24 @@ enum TOMLCharacterCheck {
         }
     }
 
-    /// `YYYY-MM-DD D` not followed by another digit, at `i` (toml++ asserts in `parse_value` on `e = 2023-04-01 2,`,
-    /// found by fuzzing): never valid TOML, since a space after a date starts the time `HH:MM:SS`.
+    /// A value of ten characters shaped like a date (`-` fifth and eighth; underscores not counted, any other
+    /// characters, as toml++ scans it), then one space, one digit and the end of the value, at `i` (toml++ asserts in
+    /// `parse_value` on `e = 2023-04-01 2,` and on `e =2024-25-0R 2 `, both found by fuzzing: its look-ahead for a
+    /// date-time written with a space scans on from the value's end). Never valid TOML: a space after a date starts
+    /// the time `HH:MM:SS`.
     static func isTruncatedDateTime(_ b: [UInt8], at i: Int) -> Bool {
-        let shape = Array("dddd-dd-dd d".utf8)
-        guard i + shape.count <= b.count, i == 0 || !(b[i - 1] >= 0x30 && b[i - 1] <= 0x39) else { return false }
-        for (k, p) in shape.enumerated() {
-            let c = b[i + k]
-            guard p == UInt8(ascii: "d") ? (c >= 0x30 && c <= 0x39) : c == p else { return false }
+        let terminators: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0x2C, 0x5D, 0x7D, 0x23]  // space tab LF CR , ] } #
+        func ends(_ j: Int) -> Bool { j >= b.count || terminators.contains(b[j]) }
+        guard i == 0 || ends(i - 1) || [0x3D, 0x5B, 0x7B].contains(b[i - 1]) else { return false }  // = [ {
+        var j = i
+        var chars: [UInt8] = []
+        while !ends(j) {
+            if b[j] != UInt8(ascii: "_") { chars.append(b[j]) }
+            j += 1
         }
-        let next = i + shape.count
-        return next == b.count || !(b[next] >= 0x30 && b[next] <= 0x39)
+        guard chars.count == 10, chars[4] == UInt8(ascii: "-"), chars[7] == UInt8(ascii: "-"), j + 1 < b.count,
+            b[j] == 0x20, b[j + 1] >= 0x30, b[j + 1] <= 0x39
+        else { return false }
+        return ends(j + 2)
     }
 }

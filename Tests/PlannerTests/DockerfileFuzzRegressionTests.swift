@@ -7,11 +7,7 @@ import Testing
 /// parsed and resolved the way the target does; and the pattern automaton behind `${VAR#…}`/`${VAR/…}` checked
 /// against the backtracking matcher it replaced.
 @Suite struct DockerfileFuzzRegressionTests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path + "/Fixtures/fuzz-regressions/dockerfile"
-    }()
+    static let root = FuzzRegressionInputs.directory("dockerfile")
 
     @Test func regressionInputsResolveOrFailWithoutStalling() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.root).sorted()
