@@ -103,6 +103,8 @@ struct RegistryCacheTests {
         #expect(edited.executed.isEmpty, "a source-only change re-runs no command: \(edited.executed)")
         #expect(Self.statuses(edited)["runtime/app"] == "ran", "\(Self.statuses(edited))")
         #expect(Self.statuses(edited)["build/install"] == "cached")
+        // Copying the app needs no base: the bases B took from the registry cache stay packed.
+        #expect(!edited.stderr.contains("unpacking the base"), "\(edited.stderr.suffix(2000))")
         #expect(edited.manifest != cold.manifest)
         #expect(try BuildEndToEndTests.httpGet(dir.path + "/b-oci", tag: "v2") == "changed")
 

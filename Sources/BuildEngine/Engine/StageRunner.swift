@@ -132,10 +132,12 @@ struct StageRunner: Sendable {
     }
 
     /// Takes `key` from the cache (unless `options.noCache`), else runs `produce` and stores what it made under
-    /// `key`. `isCommand`: the step runs commands (listed in `executed` / `cached`).
+    /// `key`. `isCommand`: the step runs commands (listed in `executed` / `cached`). `needsBases`: `produce` reads
+    /// a base rootfs, so deferred bases are unpacked first; a step made from the app's files alone (a copy, assets,
+    /// a toolchain archive) passes false, so a source-only rebuild from a registry cache unpacks no base.
     func step(
         key: String, phase: String, createdBy: String, reporting: StepReporting, isCommand: Bool, rec: BuildRecorder,
-        produce: () throws -> StepOutput
+        needsBases: Bool = true, produce: () throws -> StepOutput
     ) throws -> StageLayer {
         let started = Date()
         let key = platformKey(key)
@@ -163,7 +165,7 @@ struct StageRunner: Sendable {
                 cached: true)
         }
         if options.noCache { cache.remove(key) }
-        try bases.materialize()
+        if needsBases { try bases.materialize() }
         reporting.started()
         rec.layerFileObserver = reporting.layerFile
         defer { rec.layerFileObserver = nil }

@@ -361,7 +361,7 @@ public struct ImageBuilder: Sendable {
     /// end's `stage/phase` names).
     func cachedOrBuilt(
         key: String, stage: String, phase: String, createdBy: String, rec: Recorder, isCommand: Bool,
-        detail: String = "writing the layer",
+        detail: String = "writing the layer", needsBases: Bool = true,
         produce: () throws -> StepOutput
     ) throws -> Item {
         let label = "\(stage)/\(phase)"
@@ -378,7 +378,7 @@ public struct ImageBuilder: Sendable {
             layerFile: { options.emit(.writingLayer(step: label, file: $0)) })
         return try runner.step(
             key: key, phase: phase, createdBy: createdBy, reporting: reporting, isCommand: isCommand, rec: rec,
-            produce: produce)
+            needsBases: needsBases, produce: produce)
     }
 
     /// App files copied to `destination` (root-owned), as a layer and an overlay lower.
@@ -402,7 +402,7 @@ public struct ImageBuilder: Sendable {
         let summary = files.count <= 3 ? files.joined(separator: " ") : "\(files.count) files"
         return try cachedOrBuilt(
             key: key, stage: stage, phase: label, createdBy: "ociforge copy \(summary) → \(destination)",
-            rec: rec, isCommand: false
+            rec: rec, isCommand: false, needsBases: false
         ) {
             try runner.stagedLayer("copy", rec: rec) { staging in
                 try stageFiles(files, into: staging + destination)
@@ -444,7 +444,7 @@ public struct ImageBuilder: Sendable {
         return try cachedOrBuilt(
             key: key, stage: stage, phase: "assets",
             createdBy: "ociforge assets " + assets.map(\.key).joined(separator: " ") + " → /assets",
-            rec: rec, isCommand: false
+            rec: rec, isCommand: false, needsBases: false
         ) {
             try runner.stagedLayer("assets", rec: rec) { staging in
                 try makeDirectories(staging + "/assets")

@@ -70,7 +70,7 @@ extension ImageBuilder {
         var item = try cachedOrBuilt(
             key: key, stage: stage, phase: "toolchain-\(name)",
             createdBy: "ociforge toolchain \(name) \(pin.version) (\(pin.digest?.string ?? "")) → \(prefix)", rec: rec,
-            isCommand: false, detail: "installing \(name) \(pin.version)"
+            isCommand: false, detail: "installing \(name) \(pin.version)", needsBases: false
         ) {
             try runner.stagedLayer("toolchain", rec: rec) { staging in
                 let installer = ToolchainInstaller(
