@@ -26,7 +26,8 @@ extension ImageBuilder {
             }
             if options.parallelStages && options.keyPreview == nil {
                 let runtimeRec = Recorder()
-                let beside = BesideThread { try system(runtimeRec) }
+                // Nicer: the image waits for the build stage, which usually has more to do.
+                let beside = BesideThread(niceIncrement: 5) { try system(runtimeRec) }
                 let built = Result { try buildStage(files: files, rootfs: buildRootfs, rec: rec) }
                 let other = beside.wait()
                 build = try built.get()
