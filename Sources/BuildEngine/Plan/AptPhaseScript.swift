@@ -16,9 +16,10 @@ import Foundation
 ///   versions.
 /// - **lists** (`ociforge-lists.lock`): shared from then until the install ends; exclusive around `apt-get update`,
 ///   so no phase ever sees the lists change under it.
-/// - **archives** (`ociforge-archives.lock`): exclusive around `apt-get --download-only`. The install then reads
-///   the downloaded archives with apt's own locks off (`Debug::NoLocking`: those are process locks on the shared
-///   cache, and the install writes only into the phase's private root), so two dpkg runs proceed at once.
+/// - **archives** (`ociforge-archives.lock`): exclusive while apt-get downloads, released by apt's
+///   `DPkg::Pre-Invoke` hook once every archive is in place, before dpkg runs. apt's own locks are off
+///   (`Debug::NoLocking`: they are process locks on the shared cache, held to the end, and the install writes only
+///   into the phase's private root), so two dpkg runs proceed at once.
 /// A phase waiting for the update lock never holds another; one holding the lists lock never waits for the update
 /// lock: no cycle. A root filesystem without `flock` gets the plain command, and the engine holds the lists lock
 /// exclusively around the whole phase from the host (`ImageBuilder.withAptLock`): the same file, so both kinds
@@ -71,8 +72,7 @@ struct AptPhaseScript {
             + "  if [ -n \"\(session)\" ] && [ \"$(cat \"$s\" 2>/dev/null)\" = \"\(session)\" ]; then flock -s 8 || exit\n"
             + "  else flock -x 8 && \(update) && echo \"\(session)\" >\"$s.tmp\" && mv \"$s.tmp\" \"$s\" && flock -s 8 || exit; fi\n"
             + "  flock -u 7\n"
-            + "  flock -x 9 && \(install) --download-only install \(names) && flock -u 9"
-            + " && \(install) -o Debug::NoLocking=1 --no-download install \(names)\n"
+            + "  flock -x 9 && \(install) -o Debug::NoLocking=1 -o APT::Keep-Fds::=9 -o 'DPkg::Pre-Invoke::=flock -u 9' install \(names)\n"
             + ")"
     }
 
