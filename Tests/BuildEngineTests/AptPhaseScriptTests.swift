@@ -147,7 +147,9 @@ import Testing
         let locked = ImageBuilder.script(apt: ["hello"], commands: [], workingDirectory: "/app", secrets: [])
         #expect(
             locked.contains("flock -x 7")
-                && locked.contains("-o Debug::NoLocking=1 -o APT::Keep-Fds::=9 -o 'DPkg::Pre-Invoke::=flock -u 9' install 'hello'"))
+                && locked.contains(
+                    "-o Debug::NoLocking=1 -o APT::Keep-Fds::=9 -o 'DPkg::Pre-Invoke::=flock -u 9' install 'hello'")
+        )
         let plain = ImageBuilder.script(
             apt: ["hello"], commands: [], workingDirectory: "/app", secrets: [], aptLocksInside: false)
         #expect(
