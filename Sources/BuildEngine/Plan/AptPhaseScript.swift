@@ -63,7 +63,10 @@ struct AptPhaseScript {
         // A subshell: its lock descriptors close (and the locks go) when the install ends, before the step's
         // commands.
         let session = "$" + Self.sessionVariable
-        return "(" + architectures + "d=/var/cache/apt\n"
+        // apt-get update leaves /tmp changed (its temporary files come and go) and now runs in one phase of a build
+        // only: every apt phase touches /tmp, so its layer is the same whether or not it ran the update.
+        return "(" + architectures + "[ ! -d /tmp ] || { : >/tmp/.ociforge-apt && rm -f /tmp/.ociforge-apt; } || exit\n"
+            + "  d=/var/cache/apt\n"
             + "  for f in update lists archives; do [ -e \"$d/ociforge-$f.lock\" ] || : >>\"$d/ociforge-$f.lock\"; done\n"
             + "  exec 7<\"$d/ociforge-update.lock\" 8<\"$d/ociforge-lists.lock\" 9<\"$d/ociforge-archives.lock\" || exit\n"
             + "  k=$({ dpkg --print-architecture; dpkg --print-foreign-architectures; cat /etc/apt/sources.list "
