@@ -60,7 +60,8 @@ struct ShellPattern {
     /// once no longer prefix can match.
     func prefixMatches<C: Collection<Character>>(_ chars: C) -> [Bool] {
         var result = [Bool](repeating: false, count: chars.count + 1)
-        var states = closure([Bool](repeating: false, count: tokens.count + 1), adding: 0)
+        var states = [Bool](repeating: false, count: tokens.count + 1)
+        close(&states, adding: 0)
         result[0] = states[tokens.count]
         var n = 0
         for c in chars {
@@ -77,7 +78,7 @@ struct ShellPattern {
                 case .never: advance = nil
                 }
                 if let a = advance, !next[a] {
-                    next = closure(next, adding: a)
+                    close(&next, adding: a)
                     any = true
                 }
             }
@@ -88,13 +89,13 @@ struct ShellPattern {
         return result
     }
 
-    /// `states` with `k` and every state reachable from it without reading a character (a `*` matches nothing).
-    private func closure(_ states: [Bool], adding k: Int) -> [Bool] {
-        var s = states
+    /// Adds `k` to `states`, and every state reachable from it without reading a character (a `*` matches
+    /// nothing); in place, so a step costs no copy of the state set.
+    private func close(_ states: inout [Bool], adding k: Int) {
         var k = k
         while true {
-            s[k] = true
-            guard k < tokens.count, case .star = tokens[k], !s[k + 1] else { return s }
+            states[k] = true
+            guard k < tokens.count, case .star = tokens[k], !states[k + 1] else { return }
             k += 1
         }
     }
